@@ -1,0 +1,319 @@
+"""Path-aware pytree utilities on optree (namespace ``"torsh"``).
+
+Paths are dotted strings built from dict keys, sequence indices and struct field names:
+``layers.0.weight``. ``None`` is an empty subtree (as in JAX), never a leaf.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optree
+
+from ..errors import TreeError
+from ._registry import NAMESPACE, InlineEntry
+
+__all__ = [
+    "PyTree",
+    "leaves",
+    "structure",
+    "flatten",
+    "unflatten",
+    "map",
+    "map_with_path",
+    "flatten_with_path",
+    "paths",
+    "path_str",
+    "partition",
+    "combine",
+    "filter",
+    "count",
+    "nbytes",
+    "allclose",
+    "cast",
+    "zeros_like",
+    "ones_like",
+    "is_array",
+    "is_inexact",
+    "trainable_mask",
+]
+
+PyTree = Any
+_TS = optree.PyTreeSpec
+
+
+def path_str(path: Sequence[Any]) -> str:
+    """Join an optree path (tuple of entries) into a dotted name, leaving out inline entries."""
+    return ".".join(str(e) for e in path if not isinstance(e, InlineEntry))
+
+
+def leaves(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
+    """The leaves of ``tree`` in canonical order.
+
+    Example:
+      >>> import torsh
+      >>> torsh.tree.leaves({"b": 2, "a": [1, None]})
+      [1, 2]
+    """
+    return optree.tree_leaves(tree, is_leaf, namespace=NAMESPACE)
+
+
+def structure(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> optree.PyTreeSpec:
+    """The tree structure (an optree ``PyTreeSpec``) of ``tree``."""
+    return optree.tree_structure(tree, is_leaf, namespace=NAMESPACE)
+
+
+def flatten(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list[Any], optree.PyTreeSpec]:
+    """``(leaves, treespec)``; :func:`unflatten` inverts it."""
+    return optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
+
+
+def unflatten(treespec: optree.PyTreeSpec, leaves: Sequence[Any]) -> PyTree:
+    """Rebuild a tree from a structure and leaves.
+
+    Example:
+      >>> import torsh
+      >>> leaves, spec = torsh.tree.flatten({"a": 1, "b": (2, 3)})
+      >>> torsh.tree.unflatten(spec, [x * 10 for x in leaves])
+      {'a': 10, 'b': (20, 30)}
+    """
+    leaves = list(leaves)
+    if len(leaves) != treespec.num_leaves:
+        raise TreeError(f"unflatten: the structure has {treespec.num_leaves} leaves, got {len(leaves)} values")
+    return optree.tree_unflatten(treespec, leaves)
+
+
+def _check_same_structure(fn_name: str, tree: PyTree, rest: Sequence[PyTree], is_leaf: Any) -> None:
+    spec = optree.tree_structure(tree, is_leaf, namespace=NAMESPACE)
+    for i, other in enumerate(rest):
+        other_spec = optree.tree_structure(other, is_leaf, namespace=NAMESPACE)
+        if other_spec != spec:
+            mine = set(paths(tree, is_leaf=is_leaf))
+            theirs = set(paths(other, is_leaf=is_leaf))
+            detail = ""
+            if mine != theirs:
+                detail = (
+                    f"; only in the first: {sorted(mine - theirs)[:5]}, "
+                    f"only in tree {i + 1}: {sorted(theirs - mine)[:5]}"
+                )
+            raise TreeError(f"{fn_name}: tree {i + 1} does not have the structure of the first tree{detail}")
+
+
+def map(  # noqa: A001 - mirrors jax.tree.map
+    fn: Callable[..., Any], tree: PyTree, *rest: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> PyTree:
+    """Apply ``fn`` to the leaves of ``tree`` (and the matching leaves of ``rest``).
+
+    Example:
+      >>> import torsh
+      >>> torsh.tree.map(lambda a, b: a + b, {"x": 1, "y": 2}, {"x": 10, "y": 20})
+      {'x': 11, 'y': 22}
+    """
+    try:
+        return optree.tree_map(fn, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
+    except ValueError:
+        _check_same_structure("torsh.tree.map", tree, rest, is_leaf)
+        raise
+
+
+def flatten_with_path(
+    tree: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[tuple[str, Any]], optree.PyTreeSpec]:
+    """``([(dotted_path, leaf), ...], treespec)``.
+
+    Example:
+      >>> import torsh
+      >>> pairs, _ = torsh.tree.flatten_with_path({"layers": [{"weight": 1, "bias": 2}]})
+      >>> pairs
+      [('layers.0.bias', 2), ('layers.0.weight', 1)]
+    """
+    raw_paths, values, spec = optree.tree_flatten_with_path(tree, is_leaf, namespace=NAMESPACE)
+    return [(path_str(p), v) for p, v in zip(raw_paths, values)], spec
+
+
+def paths(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> list[str]:
+    """The dotted path of every leaf, in leaf order."""
+    return [path_str(p) for p in optree.tree_paths(tree, is_leaf, namespace=NAMESPACE)]
+
+
+def map_with_path(
+    fn: Callable[..., Any], tree: PyTree, *rest: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> PyTree:
+    """Like :func:`map`, but ``fn`` receives the dotted path first: ``fn(path, leaf, *others)``.
+
+    Example:
+      >>> import torsh
+      >>> torsh.tree.map_with_path(lambda p, x: f"{p}={x}", {"a": [1, 2]})
+      {'a': ['a.0=1', 'a.1=2']}
+    """
+    try:
+        return optree.tree_map_with_path(
+            lambda p, *xs: fn(path_str(p), *xs), tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE
+        )
+    except ValueError:
+        _check_same_structure("torsh.tree.map_with_path", tree, rest, is_leaf)
+        raise
+
+
+def _mask_leaves(tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Any) -> tuple[list, list[bool], _TS]:
+    values, spec = optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
+    if callable(where):
+        mask = [bool(where(v)) for v in values]
+    else:
+        try:
+            mask = [bool(m) for m in spec.flatten_up_to(where)]
+        except ValueError as e:
+            raise TreeError(f"partition: the mask does not have the structure of the tree: {e}") from None
+    return values, mask, spec
+
+
+def partition(
+    tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[PyTree, PyTree]:
+    """Split ``tree`` into ``(selected, rest)``; each has ``None`` where the other has a leaf.
+
+    ``where`` is a predicate on leaves or a tree of booleans with the same structure.
+    :func:`combine` puts the halves back together.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> floats, others = torsh.tree.partition({"w": jnp.ones(2), "n": 3}, torsh.tree.is_inexact)
+      >>> others
+      {'n': 3, 'w': None}
+      >>> torsh.tree.combine(floats, others)["n"]
+      3
+    """
+    values, mask, spec = _mask_leaves(tree, where, is_leaf)
+    selected = [v if m else None for v, m in zip(values, mask)]
+    rest = [None if m else v for v, m in zip(values, mask)]
+    return optree.tree_unflatten(spec, selected), optree.tree_unflatten(spec, rest)
+
+
+def combine(*trees: PyTree) -> PyTree:
+    """Merge trees produced by :func:`partition`: at each leaf position take the first non-``None``."""
+    if not trees:
+        raise TreeError("combine: needs at least one tree")
+
+    def first(*xs: Any) -> Any:
+        for x in xs:
+            if x is not None:
+                return x
+        return None
+
+    is_none = lambda x: x is None  # noqa: E731
+    try:
+        return optree.tree_map(first, *trees, is_leaf=is_none, namespace=NAMESPACE, none_is_leaf=True)
+    except ValueError as e:
+        raise TreeError(f"combine: the trees do not have the same structure: {e}") from None
+
+
+def filter(  # noqa: A001
+    tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> PyTree:
+    """Keep the leaves selected by ``where`` and replace the others with ``None``."""
+    return partition(tree, where, is_leaf)[0]
+
+
+def is_array(x: Any) -> bool:
+    """True for ``jax.Array`` and ``numpy.ndarray`` (not Python scalars)."""
+    return isinstance(x, (jax.Array, np.ndarray))
+
+
+def is_inexact(x: Any) -> bool:
+    """True for floating or complex arrays and Python ``float``/``complex`` (the differentiable leaves)."""
+    if isinstance(x, (jax.Array, np.ndarray)):
+        return jnp.issubdtype(x.dtype, jnp.inexact)
+    return isinstance(x, (builtins.float, builtins.complex)) and not isinstance(x, bool)
+
+
+def count(tree: PyTree, where: Callable[[Any], bool] | None = None) -> int:
+    """Total number of elements in the array leaves (e.g. a model's parameter count).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> torsh.tree.count({"w": jnp.zeros((3, 4)), "b": jnp.zeros(4)})
+      16
+    """
+    return builtins.sum(
+        int(np.prod(x.shape)) for x in leaves(tree) if hasattr(x, "shape") and (where is None or where(x))
+    )
+
+
+def nbytes(tree: PyTree) -> int:
+    """Total bytes of the array leaves."""
+    total = 0
+    for x in leaves(tree):
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            total += int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize
+    return total
+
+
+def allclose(a: PyTree, b: PyTree, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    """True when both trees have the same structure and all leaves are close (as ``numpy.allclose``)."""
+    leaves_a, spec_a = optree.tree_flatten(a, namespace=NAMESPACE)
+    leaves_b, spec_b = optree.tree_flatten(b, namespace=NAMESPACE)
+    if spec_a != spec_b:
+        return False
+    for x, y in zip(leaves_a, leaves_b):
+        x_arr, y_arr = np.asarray(x), np.asarray(y)
+        if x_arr.shape != y_arr.shape:
+            return False
+        if not np.allclose(x_arr, y_arr, rtol=rtol, atol=atol, equal_nan=equal_nan):
+            return False
+    return True
+
+
+def cast(tree: PyTree, dtype: Any, where: Callable[[Any], bool] | None = None) -> PyTree:
+    """Cast the floating array leaves (or those selected by ``where``) to ``dtype``; others unchanged.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> t = torsh.tree.cast({"w": jnp.ones(2), "i": jnp.arange(2)}, jnp.bfloat16)
+      >>> t["w"].dtype, t["i"].dtype
+      (dtype(bfloat16), dtype('int32'))
+    """
+    select = where or (lambda x: is_array(x) and jnp.issubdtype(x.dtype, jnp.floating))
+    return map(lambda x: x.astype(dtype) if select(x) else x, tree)
+
+
+def zeros_like(tree: PyTree) -> PyTree:
+    """A tree of zero arrays with each array leaf's shape and dtype (non-array leaves unchanged)."""
+    return map(lambda x: jnp.zeros_like(x) if is_array(x) else x, tree)
+
+
+def ones_like(tree: PyTree) -> PyTree:
+    """A tree of one arrays with each array leaf's shape and dtype (non-array leaves unchanged)."""
+    return map(lambda x: jnp.ones_like(x) if is_array(x) else x, tree)
+
+
+def trainable_mask(tree: PyTree) -> PyTree:
+    """A tree of booleans: True for leaves that gradients and optimizers act on.
+
+    A leaf is trainable when it is inexact (floating/complex) and does not sit under a struct field
+    declared as a buffer, nor under one the struct reports as frozen (``_torsh_frozen_fields()``).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> torsh.tree.trainable_mask({"w": jnp.ones(2), "step": jnp.int32(0)})
+      {'step': False, 'w': True}
+    """
+    from ._struct import Struct
+
+    def walk(node: Any, allowed: bool) -> Any:
+        if optree.tree_is_leaf(node, namespace=NAMESPACE):
+            return allowed and is_inexact(node)
+        blocked: set[str] = set()
+        if isinstance(node, Struct):
+            blocked = set(node.__torsh_buffer_fields__)
+            frozen = getattr(node, "_torsh_frozen_fields", None)
+            if frozen is not None:
+                blocked |= set(frozen())
+        children, meta, entries, rebuild = optree.tree_flatten_one_level(node, namespace=NAMESPACE)
+        return rebuild(meta, [walk(c, allowed and str(e) not in blocked) for c, e in zip(children, entries)])
+
+    return walk(tree, True)
