@@ -1,6 +1,89 @@
-"""torsh: functional deep learning on JAX/XLA with PyTorch's vocabulary."""
+"""torsh: functional deep learning on JAX/XLA with PyTorch's vocabulary.
 
-from . import errors, tree
+Example:
+    >>> import torsh
+    >>> torsh.manual_seed(0)
+    >>> x = torsh.random.normal(torsh.random.next_key(), (4, 3))
+    >>> torsh.grad(lambda w: (x @ w).sum())(torsh.ones(3)).shape
+    (3,)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import errors, random, tree
+from ._array import (
+    Array,
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    to_dlpack,
+    to_numpy,
+    zeros,
+    zeros_like,
+)
+from ._dtype import (
+    bfloat16,
+    bool_,
+    complex64,
+    complex128,
+    double,
+    dtype,
+    finfo,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    iinfo,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
+from .random import manual_seed
 
 __version__ = "0.1.0"
-__all__ = ["errors", "tree", "__version__"]
+
+# Subpackages that pull in heavier dependencies load on first use (``torsh.nn``, ``torsh.data``, ...).
+_LAZY_SUBMODULES = ("nn", "optim", "data", "serialize", "distributed", "vision", "text", "cli")
+
+__all__ = [
+    "__version__",
+    "errors",
+    "random",
+    "tree",
+    *_LAZY_SUBMODULES,
+    "manual_seed",
+    # arrays
+    "Array", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+    "zeros_like", "ones_like", "full_like", "from_numpy", "to_numpy", "from_dlpack", "to_dlpack",
+    # dtypes
+    "dtype", "get_default_dtype", "set_default_dtype", "finfo", "iinfo",
+    "float16", "half", "bfloat16", "float32", "float64", "double", "complex64", "complex128",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool_",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'torsh' has no attribute {name!r}")

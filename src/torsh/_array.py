@@ -1,0 +1,207 @@
+"""Array creation helpers. Arrays are plain ``jax.Array``: torsh adds defaults, not a wrapper class.
+
+Floating results use the default dtype (:func:`torsh.get_default_dtype`); ``device=`` accepts anything
+:func:`torsh.device` accepts ("cpu", "cpu:1", "cuda:0", a ``jax.Device``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._dtype import dtype as _as_dtype
+from ._dtype import get_default_dtype
+from .errors import ConfigError, DTypeError
+
+__all__ = [
+    "Array",
+    "tensor",
+    "as_tensor",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "arange",
+    "linspace",
+    "eye",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "from_numpy",
+    "to_numpy",
+    "from_dlpack",
+    "to_dlpack",
+]
+
+Array = jax.Array
+Shape = Sequence[int] | int
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    for s in shape:
+        if not isinstance(s, (int, np.integer)) or s < 0:
+            raise ConfigError(f"expected a shape of non-negative ints, got {shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+def _place(x: jax.Array, device: Any) -> jax.Array:
+    if device is None:
+        return x
+    from .backends import device as resolve
+
+    return jax.device_put(x, resolve(device))
+
+
+def _resolve_dtype(dtype: Any, floating: bool) -> Any:
+    if dtype is not None:
+        return _as_dtype(dtype)
+    return get_default_dtype() if floating else None
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """An array from Python data, numpy, torch or JAX arrays (copying), like ``torch.tensor``.
+
+    Python floats become the default float dtype; integers stay integers.
+
+    Example:
+      >>> import torsh
+      >>> torsh.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype
+      dtype('float32')
+    """
+    if type(data).__module__.startswith("torch"):
+        data = data.detach().cpu().numpy()
+    arr = np.asarray(data) if not isinstance(data, jax.Array) else data
+    if arr.dtype == object:
+        raise DTypeError(f"tensor: cannot make an array of Python objects (got {type(data).__name__})")
+    d = _as_dtype(dtype) if dtype is not None else None
+    if d is None and not isinstance(data, (jax.Array, np.ndarray)) and np.issubdtype(arr.dtype, np.floating):
+        d = get_default_dtype()
+    return _place(jnp.array(arr, dtype=d), device)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Like :func:`tensor` but avoids a copy when ``data`` is already a suitable array."""
+    if isinstance(data, jax.Array) and (dtype is None or data.dtype == _as_dtype(dtype)) and device is None:
+        return data
+    return tensor(data, dtype, device)
+
+
+def zeros(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """An array of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+
+    Example:
+      >>> import torsh
+      >>> torsh.zeros(2, 3).shape
+      (2, 3)
+    """
+    return _place(jnp.zeros(_shape(shape), _resolve_dtype(dtype, True)), device)
+
+
+def ones(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """An array of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    return _place(jnp.ones(_shape(shape), _resolve_dtype(dtype, True)), device)
+
+
+def empty(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Same as :func:`zeros` (XLA arrays are always initialised)."""
+    return zeros(*shape, dtype=dtype, device=device)
+
+
+def full(shape: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """An array filled with ``fill_value`` (a float fill gives the default float dtype)."""
+    floating = isinstance(fill_value, float)
+    shp = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    return _place(jnp.full(shp, fill_value, _resolve_dtype(dtype, floating)), device)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Evenly spaced values in ``[start, end)`` (``torch.arange`` semantics).
+
+    Example:
+      >>> import torsh
+      >>> torsh.arange(0, 1, 0.25).tolist()
+      [0.0, 0.25, 0.5, 0.75]
+    """
+    if step == 0:
+        raise ConfigError("arange: step must be non-zero")
+    floating = any(isinstance(v, float) for v in (start, end, step))
+    return _place(jnp.arange(start, end, step, dtype=_resolve_dtype(dtype, floating)), device)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None) -> jax.Array:
+    """``steps`` values from ``start`` to ``end`` inclusive (``torch.linspace``)."""
+    if steps < 0:
+        raise ConfigError(f"linspace: steps must be >= 0, got {steps}")
+    return _place(jnp.linspace(start, end, steps, dtype=_resolve_dtype(dtype, True)), device)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> jax.Array:
+    """The ``n x m`` identity matrix."""
+    return _place(jnp.eye(n, m, dtype=_resolve_dtype(dtype, True)), device)
+
+
+def zeros_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Zeros with ``x``'s shape and dtype."""
+    return _place(jnp.zeros_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
+
+
+def ones_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """Ones with ``x``'s shape and dtype."""
+    return _place(jnp.ones_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
+    """``fill_value`` with ``x``'s shape and dtype."""
+    return _place(jnp.full_like(x, fill_value, dtype=None if dtype is None else _as_dtype(dtype)), device)
+
+
+def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
+    """A JAX array from a numpy array, sharing memory on CPU when the buffer allows it (via DLPack).
+
+    Example:
+      >>> import numpy as np, torsh
+      >>> torsh.from_numpy(np.arange(3)).tolist()
+      [0, 1, 2]
+    """
+    if not isinstance(a, np.ndarray):
+        raise DTypeError(f"from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
+    if device is None and a.flags.c_contiguous and a.flags.writeable and a.dtype.kind in "biufc":
+        try:
+            return jax.dlpack.from_dlpack(a)
+        except Exception:  # unaligned or unsupported buffers fall back to a copy
+            pass
+    return _place(jnp.asarray(a), device)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A numpy view of an array (zero-copy for CPU arrays; copies from accelerators)."""
+    return np.asarray(x)
+
+
+def from_dlpack(x: Any) -> jax.Array:
+    """A JAX array from any DLPack producer (numpy, torch, cupy, ...), zero-copy where possible.
+
+    Example:
+      >>> import numpy as np, torsh
+      >>> torsh.from_dlpack(np.ones(2, np.float32)).dtype
+      dtype('float32')
+    """
+    if not hasattr(x, "__dlpack__"):
+        raise DTypeError(f"from_dlpack: {type(x).__name__} does not implement __dlpack__")
+    return jax.dlpack.from_dlpack(x)
+
+
+def to_dlpack(x: jax.Array) -> Any:
+    """The array itself, ready for ``torch.from_dlpack`` / ``np.from_dlpack`` (zero-copy on CPU).
+
+    JAX arrays implement the DLPack protocol (``__dlpack__``); consumers take them directly.
+    """
+    if not isinstance(x, jax.Array):
+        raise DTypeError(f"to_dlpack: expected a jax.Array, got {type(x).__name__}")
+    return x

@@ -1,0 +1,95 @@
+"""Dtype names and the default floating dtype."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import ConfigError, DTypeError
+
+__all__ = [
+    "float16", "bfloat16", "float32", "float64", "half", "float", "double",
+    "complex64", "complex128", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "bool_", "dtype", "get_default_dtype", "set_default_dtype", "finfo", "iinfo",
+]
+
+float16 = half = jnp.dtype("float16")
+bfloat16 = jnp.dtype(jnp.bfloat16)
+float32 = float = jnp.dtype("float32")  # noqa: A001 - PyTorch's names
+float64 = double = jnp.dtype("float64")
+complex64 = jnp.dtype("complex64")
+complex128 = jnp.dtype("complex128")
+int8, int16, int32, int64 = (jnp.dtype(n) for n in ("int8", "int16", "int32", "int64"))
+uint8, uint16, uint32, uint64 = (jnp.dtype(n) for n in ("uint8", "uint16", "uint32", "uint64"))
+bool_ = jnp.dtype("bool")
+
+_NAMES = {
+    "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
+    "float64": float64, "double": float64, "complex64": complex64, "complex128": complex128,
+    "int8": int8, "int16": int16, "int32": int32, "int64": int64, "long": int64, "int": int32,
+    "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64, "bool": bool_,
+}
+_lock = threading.Lock()
+_default_float = float32
+
+
+def dtype(x: Any) -> np.dtype:
+    """Normalise a dtype given by name (``"float32"``, ``"bfloat16"``, ``"half"``), numpy/JAX dtype or
+    a ``torch.dtype``; raise :class:`~torsh.errors.DTypeError` for anything else.
+
+    Example:
+      >>> import torsh
+      >>> torsh.dtype("half")
+      dtype('float16')
+    """
+    if isinstance(x, str):
+        name = x.removeprefix("torch.")
+        if name in _NAMES:
+            return _NAMES[name]
+        raise DTypeError(f"unknown dtype name {x!r}; expected one of {sorted(_NAMES)}")
+    if type(x).__module__ == "torch" and type(x).__name__ == "dtype":
+        return dtype(str(x))
+    try:
+        return jnp.dtype(x)
+    except TypeError:
+        raise DTypeError(f"expected a dtype (name, numpy or JAX dtype), got {type(x).__name__} {x!r}") from None
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating dtype used when none is given (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(d: Any) -> None:
+    """Set the default floating dtype (float16, bfloat16, float32 or float64).
+
+    float64 turns on JAX's 64-bit mode (``jax_enable_x64``), without which JAX would silently
+    produce float32.
+
+    Example:
+      >>> import torsh
+      >>> torsh.set_default_dtype("float32"); torsh.get_default_dtype()
+      dtype('float32')
+    """
+    global _default_float
+    d = dtype(d)
+    if not jnp.issubdtype(d, jnp.floating):
+        raise ConfigError(f"set_default_dtype: expected a floating dtype, got {d}")
+    if d == float64 and not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+    with _lock:
+        _default_float = d
+
+
+def finfo(d: Any) -> Any:
+    """Machine limits of a floating dtype (``jnp.finfo``)."""
+    return jnp.finfo(dtype(d))
+
+
+def iinfo(d: Any) -> Any:
+    """Machine limits of an integer dtype (``jnp.iinfo``)."""
+    return jnp.iinfo(dtype(d))
