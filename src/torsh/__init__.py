@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors, random, tree
+from . import backends, errors, random, transforms, tree
 from ._array import (
     Array,
     arange,
@@ -57,7 +57,45 @@ from ._dtype import (
     uint32,
     uint64,
 )
+from .backends import (
+    default_device,
+    device,
+    device_count,
+    devices,
+    memory_stats,
+    set_cpu_device_count,
+    set_default_device,
+    synchronize,
+    to_device,
+)
 from .random import manual_seed
+from .transforms import (
+    Explanation,
+    all_gather,
+    all_to_all,
+    axis_index,
+    checkpoint,
+    checkpoint_policies,
+    explain,
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jit,
+    jvp,
+    pmap,
+    pmax,
+    pmean,
+    pmin,
+    ppermute,
+    psum,
+    psum_scatter,
+    remat,
+    scan,
+    value_and_grad,
+    vjp,
+    vmap,
+)
 
 __version__ = "0.1.0"
 
@@ -69,11 +107,20 @@ __all__ = [
     "errors",
     "random",
     "tree",
+    "transforms",
+    "backends",
     *_LAZY_SUBMODULES,
     "manual_seed",
     # arrays
     "Array", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "zeros_like", "ones_like", "full_like", "from_numpy", "to_numpy", "from_dlpack", "to_dlpack",
+    # devices
+    "devices", "device", "device_count", "default_device", "set_default_device", "to_device",
+    "synchronize", "memory_stats", "set_cpu_device_count",
+    # transforms
+    "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp", "jit", "explain", "Explanation",
+    "vmap", "pmap", "checkpoint", "remat", "checkpoint_policies", "scan",
+    "psum", "pmean", "pmax", "pmin", "all_gather", "all_to_all", "ppermute", "psum_scatter", "axis_index",
     # dtypes
     "dtype", "get_default_dtype", "set_default_dtype", "finfo", "iinfo",
     "float16", "half", "bfloat16", "float32", "float64", "double", "complex64", "complex128",

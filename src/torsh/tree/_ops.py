@@ -184,7 +184,7 @@ def partition(
       >>> import torsh, jax.numpy as jnp
       >>> floats, others = torsh.tree.partition({"w": jnp.ones(2), "n": 3}, torsh.tree.is_inexact)
       >>> others
-      {'n': 3, 'w': None}
+      {'w': None, 'n': 3}
       >>> torsh.tree.combine(floats, others)["n"]
       3
     """
@@ -300,7 +300,7 @@ def trainable_mask(tree: PyTree) -> PyTree:
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> torsh.tree.trainable_mask({"w": jnp.ones(2), "step": jnp.int32(0)})
-      {'step': False, 'w': True}
+      {'w': True, 'step': False}
     """
     from ._struct import Struct
 

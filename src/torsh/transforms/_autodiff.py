@@ -1,0 +1,196 @@
+"""Differentiation over pytrees and torsh modules: ``grad``, ``value_and_grad``, ``jacfwd``,
+``jacrev``, ``hessian``, ``jvp``, ``vjp``.
+
+Differentiated arguments are split into their trainable leaves (see
+:func:`torsh.tree.trainable_mask`: floating, not a buffer, not frozen) and the rest; JAX
+differentiates with respect to the trainable part only, and the result has ``None`` at every other
+leaf. Integer leaves, buffers and static fields therefore pass through without error.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from .. import tree as _tree
+from ..errors import ConfigError, ShapeError
+from ._args import ArgSpec, bind_to_positional, resolve_positions
+
+__all__ = ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp"]
+
+
+def _split_trainable(x: Any) -> tuple[Any, Any]:
+    return _tree.partition(x, _tree.trainable_mask(x))
+
+
+def _diff_wrapper(
+    transform: Callable[..., Callable], fn: Callable, argnums: ArgSpec, what: str, **options: Any
+) -> Callable:
+    """Build ``wrapper(*args, **kwargs)`` that differentiates ``fn`` w.r.t. the trainable leaves of
+    the arguments in ``argnums`` (names or positions) using the JAX ``transform``."""
+    positions = resolve_positions(fn, argnums, f"{what}(argnums=...)")
+    if not positions:
+        raise ConfigError(f"{what}: argnums must name at least one argument, got {argnums!r}")
+    single = isinstance(argnums, (int, str))  # a bare argument gives a bare gradient, a tuple a tuple
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        args, kwargs = bind_to_positional(fn, args, kwargs, positions)
+        if max(positions) >= len(args):
+            raise ConfigError(
+                f"{what}: differentiating argument {max(positions)} of {getattr(fn, '__name__', fn)}, but "
+                f"only {len(args)} positional argument(s) were given"
+            )
+        diffs, rests = [], []
+        for i in positions:
+            d, r = _split_trainable(args[i])
+            diffs.append(d)
+            rests.append(r)
+
+        def inner(*diff_args: Any) -> Any:
+            full = list(args)
+            for i, d, r in zip(positions, diff_args, rests):
+                full[i] = _tree.combine(d, r)
+            return fn(*full, **kwargs)
+
+        # Same output conventions as JAX: one argument -> its tree; several -> a tuple of trees.
+        jax_argnums = 0 if single else tuple(range(len(positions)))
+        try:
+            result = transform(inner, argnums=jax_argnums, **options)(*diffs)
+        except TypeError as e:
+            message = str(e)
+            if "scalar-output" in message or "scalar output" in message:
+                raise ShapeError(
+                    f"{what} of {getattr(fn, '__name__', fn)}: expected a scalar (shape ()) output; {message}"
+                ) from None
+            raise
+        return result
+
+    return wrapper
+
+
+def value_and_grad(
+    fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False
+) -> Callable:
+    """Return a function computing ``fn``'s value and its gradient.
+
+    Args:
+      fn: function returning a scalar (or ``(scalar, aux)`` with ``has_aux=True``).
+      argnums: the argument(s) to differentiate, by position or parameter name; a tuple gives a
+        tuple of gradients.
+      has_aux: ``fn`` returns ``(value, aux)``; the result is then ``((value, aux), grads)``.
+      holomorphic: as in :func:`jax.grad`.
+
+    Returns:
+      ``(value, grads)``: ``grads`` has the structure of the argument with ``None`` at leaves that are
+      not trainable (integers, buffers, frozen parameters).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> params = {"w": jnp.array([1.0, 2.0]), "steps": jnp.array(3)}
+      >>> loss, g = torsh.value_and_grad(lambda p, x: (p["w"] * x).sum(), argnums="p")(params, 2.0)
+      >>> float(loss), g["w"].tolist(), g["steps"]
+      (6.0, [2.0, 2.0], None)
+    """
+    return _diff_wrapper(
+        jax.value_and_grad, fn, argnums, "value_and_grad", has_aux=has_aux, holomorphic=holomorphic
+    )
+
+
+def grad(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False) -> Callable:
+    """Return a function computing the gradient of scalar ``fn`` (see :func:`value_and_grad`).
+
+    With ``has_aux=True`` the result is ``(grads, aux)``.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> torsh.grad(lambda x: (x ** 2).sum())(jnp.array([1.0, 3.0])).tolist()
+      [2.0, 6.0]
+    """
+    vg = value_and_grad(fn, argnums, has_aux, holomorphic=holomorphic)
+
+    @functools.wraps(fn)
+    def grad_fn(*args: Any, **kwargs: Any) -> Any:
+        value, grads = vg(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
+
+    return grad_fn
+
+
+def _jacobian(kind: str, jax_transform: Callable) -> Callable:
+    def make(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False) -> Callable:
+        wrapper = _diff_wrapper(jax_transform, fn, argnums, kind, has_aux=has_aux, holomorphic=holomorphic)
+
+        return wrapper
+
+    return make
+
+
+jacfwd = _jacobian("jacfwd", jax.jacfwd)
+jacfwd.__name__ = "jacfwd"
+jacfwd.__doc__ = """Jacobian of ``fn`` by forward-mode autodiff (efficient for few inputs, many outputs).
+
+    Same arguments as :func:`grad`; the result has, for every output leaf, the trainable input leaves'
+    structure.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> torsh.jacfwd(lambda x: x ** 2)(jnp.array([1.0, 2.0])).tolist()
+      [[2.0, 0.0], [0.0, 4.0]]
+    """
+
+jacrev = _jacobian("jacrev", jax.jacrev)
+jacrev.__name__ = "jacrev"
+jacrev.__doc__ = """Jacobian of ``fn`` by reverse-mode autodiff (efficient for many inputs, few outputs).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> torsh.jacrev(lambda x: x.sum() * x)(jnp.array([1.0, 2.0])).tolist()
+      [[4.0, 1.0], [2.0, 5.0]]
+    """
+
+
+_hessian = _jacobian("hessian", jax.hessian)
+
+
+def hessian(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False) -> Callable:
+    """Hessian of scalar ``fn`` (forward-over-reverse).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> torsh.hessian(lambda x: (x ** 3).sum())(jnp.array([1.0, 2.0])).tolist()
+      [[6.0, 0.0], [0.0, 12.0]]
+    """
+    return _hessian(fn, argnums, has_aux, holomorphic=holomorphic)
+
+
+def jvp(fn: Callable, primals: tuple, tangents: tuple, has_aux: bool = False) -> tuple:
+    """Forward-mode Jacobian-vector product: ``(fn(*primals), J @ tangents)`` (``jax.jvp``).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> y, t = torsh.jvp(lambda x: x ** 2, (jnp.array(3.0),), (jnp.array(1.0),))
+      >>> float(y), float(t)
+      (9.0, 6.0)
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise ConfigError("jvp: primals and tangents must be tuples with one entry per argument")
+    if len(primals) != len(tangents):
+        raise ConfigError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
+    return jax.jvp(fn, tuple(primals), tuple(tangents), has_aux=has_aux)
+
+
+def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Reverse-mode: ``(fn(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one cotangent per
+    primal (``jax.vjp``).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> y, pullback = torsh.vjp(lambda x: x ** 2, jnp.array(3.0))
+      >>> float(pullback(jnp.array(1.0))[0])
+      6.0
+    """
+    return jax.vjp(fn, *primals, has_aux=has_aux)
