@@ -162,7 +162,8 @@ def map_with_path(
 
 def _mask_leaves(tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Any) -> tuple[list, list[bool], _TS]:
     values, spec = optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
-    if callable(where):
+    # A callable struct (e.g. a module-shaped mask) is a tree, not a predicate.
+    if callable(where) and optree.tree_is_leaf(where, namespace=NAMESPACE):
         mask = [bool(where(v)) for v in values]
     else:
         try:
