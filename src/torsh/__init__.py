@@ -111,6 +111,8 @@ __all__ = [
     "backends",
     *_LAZY_SUBMODULES,
     "manual_seed",
+    "save",
+    "load",
     # arrays
     "Array", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "zeros_like", "ones_like", "full_like", "from_numpy", "to_numpy", "from_dlpack", "to_dlpack",
@@ -128,7 +130,15 @@ __all__ = [
 ]
 
 
+# Top-level names that live in lazily loaded subpackages.
+_LAZY_ATTRIBUTES = {"save": "serialize", "load": "serialize"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(f".{_LAZY_ATTRIBUTES[name]}", __name__), name)
+        globals()[name] = value
+        return value
     if name in _LAZY_SUBMODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
