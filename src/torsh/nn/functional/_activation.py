@@ -1,0 +1,152 @@
+"""Activation functions with PyTorch's formulas, including their gradients at the kinks.
+
+Where PyTorch's derivative at a kink (``relu`` at 0, ``leaky_relu`` at 0, ``hardswish`` at ±3) differs
+from what the obvious JAX expression would give, the expression is written with ``where`` so that
+autodiff produces PyTorch's value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from ...errors import ConfigError
+
+__all__ = [
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "sigmoid", "tanh",
+    "softplus", "hardswish", "hardsigmoid", "hardtanh", "softmax", "log_softmax", "softmax_dim",
+]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``max(x, 0)``; gradient 0 at 0 (as PyTorch).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.relu(jnp.array([-1.0, 2.0])).tolist()
+      [0.0, 2.0]
+    """
+    return jnp.where(input > 0, input, jnp.zeros_like(input))
+
+
+def hardtanh(input: jax.Array, min_val: float = -1.0, max_val: float = 1.0) -> jax.Array:  # noqa: A002
+    """``clip(x, min_val, max_val)``; gradient 0 at and beyond the bounds (as PyTorch)."""
+    if min_val > max_val:
+        raise ConfigError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    lo = jnp.asarray(min_val, input.dtype)
+    hi = jnp.asarray(max_val, input.dtype)
+    return jnp.where(input <= lo, lo, jnp.where(input >= hi, hi, input))
+
+
+def relu6(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``min(max(x, 0), 6)``."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def leaky_relu(input: jax.Array, negative_slope: float = 0.01) -> jax.Array:  # noqa: A002
+    """``x`` for ``x > 0``, else ``negative_slope * x``."""
+    return jnp.where(input > 0, input, input * negative_slope)
+
+
+def elu(input: jax.Array, alpha: float = 1.0) -> jax.Array:  # noqa: A002
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    return jnp.where(input > 0, input, alpha * jnp.expm1(jnp.minimum(input, 0)))
+
+
+def selu(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al. (2017)."""
+    return _SELU_SCALE * jnp.where(input > 0, input, _SELU_ALPHA * jnp.expm1(jnp.minimum(input, 0)))
+
+
+def gelu(input: jax.Array, approximate: str = "none") -> jax.Array:  # noqa: A002
+    """Gaussian error linear unit: ``x * Φ(x)`` (``approximate='none'``) or its tanh approximation."""
+    if approximate == "none":
+        return 0.5 * input * (1 + jax.lax.erf(input * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input**3)
+        return 0.5 * input * (1 + jnp.tanh(inner))
+    raise ConfigError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def sigmoid(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``1 / (1 + exp(-x))``."""
+    return jax.nn.sigmoid(input)
+
+
+def tanh(input: jax.Array) -> jax.Array:  # noqa: A002
+    """Hyperbolic tangent."""
+    return jnp.tanh(input)
+
+
+def silu(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``x * sigmoid(x)`` (also called swish)."""
+    return input * jax.nn.sigmoid(input)
+
+
+def softplus(input: jax.Array, beta: float = 1.0, threshold: float = 20.0) -> jax.Array:  # noqa: A002
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold`` (as PyTorch)."""
+    scaled = input * beta
+    # Clamp the unused branch so its gradient stays finite (0 * inf would give NaN).
+    soft = jnp.log1p(jnp.exp(jnp.minimum(scaled, threshold))) / beta
+    return jnp.where(scaled > threshold, input, soft)
+
+
+def mish(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``x * tanh(softplus(x))`` (Misra, 2019)."""
+    return input * jnp.tanh(jax.nn.softplus(input))
+
+
+def hardswish(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``x * relu6(x + 3) / 6``, with PyTorch's gradient (``x/3 + 1/2`` on ``[-3, 3]``)."""
+    zero = jnp.zeros_like(input)
+    return jnp.where(input < -3, zero, jnp.where(input <= 3, input * (input + 3) / 6, input))
+
+
+def hardsigmoid(input: jax.Array) -> jax.Array:  # noqa: A002
+    """``relu6(x + 3) / 6``; gradient ``1/6`` strictly inside ``(-3, 3)``."""
+    zero = jnp.zeros_like(input)
+    one = jnp.ones_like(input)
+    return jnp.where(input <= -3, zero, jnp.where(input >= 3, one, input / 6 + 0.5))
+
+
+def softmax_dim(ndim: int) -> int:
+    """PyTorch's implicit softmax axis when ``dim=None``: 0 for 0-, 1- and 3-D inputs, else 1."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _axis(name: str, input: jax.Array, dim: int | None) -> int:  # noqa: A002
+    if dim is None:
+        return softmax_dim(input.ndim)
+    nd = max(input.ndim, 1)
+    if not -nd <= dim < nd:
+        from ...errors import ShapeError
+
+        raise ShapeError(f"{name}: dim {dim} is out of range for an input of rank {input.ndim}")
+    return dim
+
+
+def softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:  # noqa: A002
+    """``exp(x) / sum(exp(x))`` along ``dim`` (computed in ``dtype`` when given).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.softmax(jnp.zeros((2, 4)), dim=-1)[0].tolist()
+      [0.25, 0.25, 0.25, 0.25]
+    """
+    if dtype is not None:
+        input = input.astype(dtype)
+    return jax.nn.softmax(input, axis=_axis("softmax", input, dim))
+
+
+def log_softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:  # noqa: A002
+    """``x - logsumexp(x)`` along ``dim``."""
+    if dtype is not None:
+        input = input.astype(dtype)
+    return jax.nn.log_softmax(input, axis=_axis("log_softmax", input, dim))

@@ -1,0 +1,93 @@
+"""``Linear`` and ``Identity``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+
+from ..tree import static
+from . import init
+from ._utils import float_dtype, positive_int, resolve_key
+from .functional._linear import check_linear_input
+from .module import Axes, Module, _check_axes
+
+__all__ = ["Linear", "Identity"]
+
+
+class Identity(Module):
+    """Returns its input unchanged (accepts and ignores extra arguments, as PyTorch's).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Identity()(jnp.ones(2)).tolist()
+      [1.0, 1.0]
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return x
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` (``torch.nn.Linear``): weight ``[out_features, in_features]``.
+
+    Initialised as PyTorch: weight ``kaiming_uniform(a=sqrt(5))``, i.e. U(-1/sqrt(in), 1/sqrt(in)),
+    and bias U(-1/sqrt(in), 1/sqrt(in)). Logical axes default to weight ``("out", "in")`` and bias
+    ``("out",)``; ``axes=("mlp", "embed")`` names the weight's axes (the bias gets the first).
+
+    Args:
+      in_features, out_features: sizes of the last input and output axis.
+      bias: whether to add a learnable bias.
+      key: PRNG key for initialisation (default: the ``torsh.manual_seed`` stream).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      axes: logical axis names of the weight.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> layer = nn.Linear(3, 2, key=torsh.random.key(0))
+      >>> layer(jnp.ones((5, 3))).shape
+      (5, 2)
+      >>> layer
+      Linear(in_features=3, out_features=2, bias=True)
+    """
+
+    weight: jax.Array
+    bias: jax.Array | None
+    in_features: int = static()
+    out_features: int = static()
+
+    __torsh_axes__ = {"weight": ("out", "in"), "bias": ("out",)}
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, *, key: Any = None, dtype: Any = None,
+        axes: Axes | None = None,
+    ) -> None:
+        positive_int("in_features", in_features, "Linear", allow_zero=True)
+        positive_int("out_features", out_features, "Linear", allow_zero=True)
+        d = float_dtype(dtype)
+        kw, kb = jax.random.split(resolve_key(key))
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = init.kaiming_uniform(kw, (out_features, in_features), a=math.sqrt(5), dtype=d)
+        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
+        self.bias = init.uniform(kb, (out_features,), -bound, bound, d) if bias else None
+        if axes is not None:
+            axes = _check_axes("Linear", "weight", self.weight, tuple(axes))
+            self._torsh_axes = (("bias", axes[:1]), ("weight", axes)) if bias else (("weight", axes),)
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        check_linear_input(x, self.weight)
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+    def _describe(self) -> str:
+        return f"Linear {self.in_features}->{self.out_features}"
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,547 @@
+"""``Module``: the immutable, PyTorch-flavoured base class of torsh layers and models.
+
+A module is a :class:`torsh.tree.Struct`: array fields (parameters, buffers) and sub-modules are
+pytree children, configuration is ``static``. It therefore goes through ``jax.jit``/``jax.grad`` and
+torsh's transforms with no filtering step. On top of the struct it adds what PyTorch users reach for:
+``parameters()``/``named_parameters()`` with PyTorch's dotted names, ``state_dict()``/
+``load_state_dict()``, ``train()``/``eval()``, ``freeze()``, ``to()``, and a readable repr.
+Every "mutating" method returns a new module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import tree as _tree
+from ..errors import ConfigError, ShapeError, TreeError
+from ..tree import Struct
+from . import _walk
+from ._context import CONTEXT_ERRORS, annotate
+
+__all__ = ["Module", "StateDictError", "buffer", "logical_axes"]
+
+M = TypeVar("M", bound="Module")
+Axes = tuple[str | None, ...]
+
+_BASE_STATIC = {"static": True, "buffer": False, "inline": False}
+
+
+class StateDictError(TreeError):
+    """A state dict does not fit the module: lists missing, unexpected and mis-shaped keys together."""
+
+
+def buffer(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """Declare a buffer field: an array that is saved and moved with the module but never trained.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> class Scaler(nn.Module):
+      ...     scale: jax.Array = nn.buffer()
+      ...     def forward(self, x):
+      ...         return x * self.scale
+      >>> [name for name, _ in Scaler(jnp.float32(2.0)).named_buffers()]
+      ['scale']
+    """
+    return _tree.field(default=default, buffer=True, **kwargs)
+
+
+def _takes_key(fn: Callable) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "key" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def _with_error_context(call: Callable) -> Callable:
+    @functools.wraps(call)
+    def __call__(self: Module, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(self, *args, **kwargs)
+        except CONTEXT_ERRORS as e:
+            annotate(e, self)
+            raise
+
+    return __call__
+
+
+def _matches(path: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(path, p) or path.startswith(p + ".") for p in patterns)
+
+
+def _as_patterns(pattern: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if pattern is None:
+        return None
+    if isinstance(pattern, str):
+        return (pattern,)
+    return tuple(pattern)
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if type(value).__module__.startswith("torch"):
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":
+            return np.asarray(jnp.asarray(value.float().numpy(), jnp.bfloat16))
+        return value.numpy()
+    return np.asarray(value)
+
+
+def _check_axes(owner: str, field: str, value: Any, axes: Any) -> Axes:
+    if not isinstance(axes, tuple) or not all(a is None or isinstance(a, str) for a in axes):
+        raise ConfigError(
+            f"{owner}: logical axes of {field!r} must be a tuple of names or None, got {axes!r}"
+        )
+    ndim = getattr(value, "ndim", None)
+    if ndim is not None and _walk.is_array(value) and len(axes) != ndim:
+        raise ShapeError(
+            f"{owner}: {field!r} has shape {list(value.shape)} ({ndim} axes) but {len(axes)} logical "
+            f"axis names were given: {axes!r}"
+        )
+    named = [a for a in axes if a is not None]
+    if len(set(named)) != len(named):
+        raise ConfigError(f"{owner}: logical axes of {field!r} repeat a name: {axes!r}")
+    return axes
+
+
+class Module(Struct):
+    """Base class of torsh layers and models: an immutable pytree with PyTorch's module API.
+
+    Subclasses declare fields with annotations (arrays and sub-modules are children; configuration
+    is :func:`torsh.tree.static`; non-trainable arrays are :func:`buffer`), build them in
+    ``__init__`` (which may assign ``self.x = ...``), and define ``forward``. ``module(x)`` calls
+    ``forward`` and adds the module's path to shape/dtype/config errors raised inside.
+
+    Base fields, all static: ``training`` (set by :meth:`train`/:meth:`eval`), the frozen field names
+    (:meth:`freeze`) and logical-axis overrides (:meth:`with_axes`).
+
+    Example:
+      >>> import torsh, jax, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> class MLP(nn.Module):
+      ...     fc1: nn.Linear
+      ...     fc2: nn.Linear
+      ...     def __init__(self, d_in, d_hidden, d_out, *, key=None):
+      ...         k1, k2 = nn.split_key(key, 2)
+      ...         self.fc1 = nn.Linear(d_in, d_hidden, key=k1)
+      ...         self.fc2 = nn.Linear(d_hidden, d_out, key=k2)
+      ...     def forward(self, x):
+      ...         return self.fc2(jax.nn.relu(self.fc1(x)))
+      >>> mlp = MLP(4, 8, 2, key=torsh.random.key(0))
+      >>> [name for name, _ in mlp.named_parameters()]
+      ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+      >>> jax.jit(lambda m, x: m(x))(mlp, jnp.ones((3, 4))).shape
+      (3, 2)
+    """
+
+    training: bool = dataclasses.field(default=True, init=False, repr=False, metadata=_BASE_STATIC)
+    _torsh_frozen: frozenset = dataclasses.field(
+        default=frozenset(), init=False, repr=False, metadata=_BASE_STATIC
+    )
+    _torsh_axes: tuple = dataclasses.field(default=(), init=False, repr=False, metadata=_BASE_STATIC)
+
+    # Default logical axis names per field (subclasses override, e.g. Linear: weight ("out", "in")).
+    # (Class attributes without annotations: they are not dataclass fields.)
+    __torsh_axes__ = {}  # type: Mapping[str, Axes]
+    __torsh_inline_fields__ = frozenset()  # type: frozenset[str]
+    __torsh_takes_key__ = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__torsh_inline_fields__ = frozenset(
+            f.name for f in dataclasses.fields(cls) if f.metadata.get("inline", False)
+        )
+        if "__call__" in cls.__dict__:  # a module written Struct-style, with __call__ as forward
+            cls.__call__ = _with_error_context(cls.__dict__["__call__"])  # type: ignore[method-assign]
+            cls.__torsh_takes_key__ = _takes_key(cls.__dict__["__call__"])
+        elif "forward" in cls.__dict__:
+            cls.__torsh_takes_key__ = _takes_key(cls.__dict__["forward"])
+
+    def _torsh_check_init(self) -> None:
+        # Fields with defaults need not be assigned by a hand-written __init__ (e.g. ``training``).
+        d = self.__dict__
+        for f in dataclasses.fields(self):
+            if f.name not in d:
+                if f.default is not dataclasses.MISSING:
+                    d[f.name] = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    d[f.name] = f.default_factory()
+        super()._torsh_check_init()
+
+    def _torsh_frozen_fields(self) -> frozenset[str]:
+        """Fields excluded from training (consulted by :func:`torsh.tree.trainable_mask`)."""
+        return self._torsh_frozen
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The forward computation; subclasses define it (``module(x)`` calls it)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward(); define `forward(self, ...)`")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.forward(*args, **kwargs)
+        except CONTEXT_ERRORS as e:
+            annotate(e, self)
+            raise
+
+    def _describe(self) -> str:
+        """Short description used in error messages, e.g. ``Linear 512->10``."""
+        return type(self).__name__
+
+    # -- traversal -----------------------------------------------------------------------------
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, jax.Array]]:
+        """``(dotted_name, array)`` for every parameter (non-buffer array), frozen ones included.
+
+        Names and order follow PyTorch: each module's own parameters, then its children's.
+        """
+        for leaf in _walk.leaves(self):
+            if not leaf.is_buffer:
+                yield _join(prefix, leaf.path), leaf.value
+
+    def parameters(self) -> Iterator[jax.Array]:
+        """Every parameter array (see :meth:`named_parameters`)."""
+        for _, value in self.named_parameters():
+            yield value
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, jax.Array]]:
+        """``(dotted_name, array)`` for every buffer (e.g. BatchNorm running statistics)."""
+        for leaf in _walk.leaves(self):
+            if leaf.is_buffer:
+                yield _join(prefix, leaf.path), leaf.value
+
+    def buffers(self) -> Iterator[jax.Array]:
+        """Every buffer array."""
+        for _, value in self.named_buffers():
+            yield value
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """``(dotted_name, module)`` for this module (name ``""``) and all sub-modules, pre-order."""
+        yield from _walk.modules(self, prefix)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and all sub-modules, pre-order."""
+        for _, m in _walk.modules(self):
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules with their names."""
+        yield from _walk.children(self)
+
+    def children(self) -> Iterator[Module]:
+        """Direct sub-modules."""
+        for _, m in _walk.children(self):
+            yield m
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at a dotted path (``""`` is this module)."""
+        return _walk.find_module(self, target)
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of parameter elements (``trainable_only``: excluding frozen and non-float ones).
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> nn.Linear(10, 5, key=torsh.random.key(0)).num_parameters()
+          55
+        """
+        total = 0
+        for leaf in _walk.leaves(self):
+            if leaf.is_buffer:
+                continue
+            if trainable_only and (
+                leaf.field in leaf.owner._torsh_frozen or not jnp.issubdtype(leaf.value.dtype, jnp.inexact)
+            ):
+                continue
+            total += int(np.prod(leaf.value.shape))
+        return total
+
+    # -- state dicts ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, jax.Array]:
+        """Parameters and buffers by dotted name, as PyTorch's ``state_dict()`` (same keys)."""
+        return {leaf.path: leaf.value for leaf in _walk.leaves(self)}
+
+    def load_state_dict(self: M, state_dict: Mapping[str, Any], strict: bool = True) -> M:
+        """A new module with values from ``state_dict`` (numpy, JAX or torch arrays, by dotted name).
+
+        Values are cast to each leaf's dtype. With ``strict`` (the default) missing and unexpected
+        keys are errors; mis-shaped values always are. One :class:`StateDictError` lists them all.
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> a = nn.Linear(3, 2, key=torsh.random.key(0))
+          >>> b = nn.Linear(3, 2, key=torsh.random.key(1)).load_state_dict(a.state_dict())
+          >>> bool((a.weight == b.weight).all())
+          True
+        """
+        if not isinstance(state_dict, Mapping):
+            raise ConfigError(
+                f"load_state_dict: expected a mapping from names to arrays, got {type(state_dict).__name__}"
+            )
+        expected = {leaf.path: leaf.value for leaf in _walk.leaves(self)}
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        converted: dict[str, np.ndarray] = {}
+        mismatched = []
+        for k, v in state_dict.items():
+            if k not in expected:
+                continue
+            arr = _to_numpy(v)
+            want = tuple(expected[k].shape)
+            if tuple(arr.shape) != want:
+                mismatched.append(f"{k}: expected {list(want)}, got {list(arr.shape)}")
+            converted[k] = arr
+        if mismatched or (strict and (missing or unexpected)):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            if mismatched:
+                parts.append("size mismatch for " + "; ".join(mismatched))
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(parts))
+
+        def put(path: str, leaf: Any) -> Any:
+            if path not in converted or not _walk.is_array(leaf):
+                return leaf
+            value = converted[path].astype(leaf.dtype, copy=False)
+            try:
+                return jax.device_put(value, leaf.sharding)
+            except Exception:  # tracers and numpy leaves have no sharding
+                return jnp.asarray(value)
+
+        return _tree.map_with_path(put, self)
+
+    # -- functional updates --------------------------------------------------------------------
+    def replace(self: M, **changes: Any) -> M:
+        """A copy with fields replaced; keys may also be dotted paths (``"0.weight"``, ``"encoder"``).
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> model = nn.Sequential(nn.Linear(2, 2, key=torsh.random.key(0)))
+          >>> model.replace(**{"0.bias": jnp.ones(2)})[0].bias.tolist()
+          [1.0, 1.0]
+        """
+        names = {f.name for f in dataclasses.fields(self)}
+        direct = {k: v for k, v in changes.items() if k in names}
+        dotted = {k: v for k, v in changes.items() if k not in names}
+        new = super().replace(**direct) if direct else self
+        if not dotted:
+            return new
+        module_paths = {p for p, _ in _walk.modules(new)}
+        leaf_paths = set(_tree.paths(new))
+        unknown = sorted(k for k in dotted if k not in module_paths and k not in leaf_paths)
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__}.replace: unknown field(s) or path(s) {unknown}; fields are "
+                f"{sorted(n for n in names if not n.startswith('_'))}, paths include {sorted(leaf_paths)[:10]}"
+            )
+        mods = {k: v for k, v in dotted.items() if k in module_paths}
+        if mods:
+            new = _walk.map_modules(new, lambda p, m: mods.get(p, m))
+        leafs = {k: v for k, v in dotted.items() if k not in module_paths}
+        if leafs:
+            new = _tree.map_with_path(lambda p, x: leafs.get(p, x), new)
+        return new
+
+    def train(self: M, mode: bool = True) -> M:
+        """A copy with this module and all sub-modules in training mode (``mode=False``: eval)."""
+        mode = bool(mode)
+        return _walk.map_modules(self, lambda _, m: m if m.training == mode else Struct.replace(m, training=mode))
+
+    def eval(self: M) -> M:
+        """A copy in evaluation mode (Dropout off, BatchNorm uses running statistics)."""
+        return self.train(False)
+
+    def apply(self: M, fn: Callable[[Module], Module]) -> M:
+        """Rebuild the tree with ``fn(m)`` for every module ``m``, children first (as PyTorch)."""
+        return _walk.map_modules(self, lambda _, m: fn(m))
+
+    def to(self: M, *args: Any, dtype: Any = None, device: Any = None) -> M:
+        """A copy on another device and/or with floating arrays cast to another dtype.
+
+        ``to("cpu")``, ``to(torsh.bfloat16)``, ``to("cpu", "float16")``, ``to(dtype=..., device=...)``.
+        Integer arrays (e.g. ``num_batches_tracked``) keep their dtype, as in PyTorch.
+        """
+        from .._dtype import _NAMES
+        from .._dtype import dtype as as_dtype
+
+        for arg in args:
+            is_dtype = (isinstance(arg, str) and arg.removeprefix("torch.") in _NAMES) or (
+                not isinstance(arg, str) and not isinstance(arg, jax.Device) and _dtype_like(arg)
+            )
+            if is_dtype:
+                dtype = arg
+            else:
+                device = arg
+        new = self
+        if dtype is not None:
+            d = as_dtype(dtype)
+            if not jnp.issubdtype(d, jnp.floating):
+                raise ConfigError(f"Module.to: expected a floating dtype, got {d}")
+            new = _tree.map(
+                lambda x: x.astype(d) if _walk.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) else x, new
+            )
+        if device is not None:
+            from ..backends import to_device
+
+            new = to_device(new, device)
+        return new
+
+    # -- freezing ------------------------------------------------------------------------------
+    def freeze(self: M, pattern: str | Iterable[str] | None = None) -> M:
+        """A copy whose matching parameters are excluded from gradients and optimizer updates.
+
+        ``pattern`` is a glob (or list of globs) over parameter names, or a module path that
+        freezes everything below it (``"encoder"``); ``None`` freezes every parameter. Freezing is
+        per field: freezing one array of a field holding a list freezes the whole list.
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)).freeze("0")
+          >>> model.num_parameters(trainable_only=True)
+          4
+        """
+        return self._set_frozen(_as_patterns(pattern), True)
+
+    def unfreeze(self: M, pattern: str | Iterable[str] | None = None) -> M:
+        """A copy with matching parameters trainable again (``None``: all)."""
+        return self._set_frozen(_as_patterns(pattern), False)
+
+    def _set_frozen(self: M, patterns: tuple[str, ...] | None, frozen: bool) -> M:
+        targets: dict[str, set[str]] = {}
+        names = []
+        for leaf in _walk.leaves(self):
+            if leaf.is_buffer:
+                continue
+            names.append(leaf.path)
+            if patterns is None or _matches(leaf.path, patterns):
+                targets.setdefault(leaf.owner_path, set()).add(leaf.field)
+        if patterns is not None and not targets:
+            verb = "freeze" if frozen else "unfreeze"
+            raise ConfigError(f"{verb}: pattern(s) {list(patterns)} match no parameter; parameters are {names[:20]}")
+
+        def update(path: str, m: Module) -> Module:
+            if path not in targets:
+                return m
+            new = m._torsh_frozen | targets[path] if frozen else m._torsh_frozen - targets[path]
+            return m if new == m._torsh_frozen else Struct.replace(m, _torsh_frozen=frozenset(new))
+
+        return _walk.map_modules(self, update)
+
+    # -- logical axes --------------------------------------------------------------------------
+    def axes_of(self, field: str) -> Axes | None:
+        """Logical axis names of one of this module's own fields (``None`` when not declared)."""
+        for name, axes in self._torsh_axes:
+            if name == field:
+                return axes
+        return type(self).__torsh_axes__.get(field)
+
+    def with_axes(self: M, mapping: Mapping[str, Axes] | None = None, /, **fields: Axes) -> M:
+        """A copy whose parameters/buffers carry the given logical axis names (static metadata).
+
+        Keys are this module's field names (``weight=("mlp", "embed")``) or dotted paths into
+        sub-modules (``{"0.weight": ("mlp", "embed")}``).
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> model = nn.Sequential(nn.Linear(4, 8)).with_axes({"0.weight": ("mlp", "embed")})
+          >>> nn.logical_axes(model)["0.weight"]
+          ('mlp', 'embed')
+        """
+        wanted = {**(mapping or {}), **fields}
+        by_leaf = {leaf.path: leaf for leaf in _walk.leaves(self)}
+        own_fields = set(self.__torsh_data_fields__)
+        per_module: dict[str, dict[str, Axes]] = {}
+        for key, axes in wanted.items():
+            if key in own_fields:
+                value = self.__dict__[key]
+                per_module.setdefault("", {})[key] = _check_axes(type(self).__name__, key, value, tuple(axes))
+            elif key in by_leaf:
+                leaf = by_leaf[key]
+                owner = f"{leaf.owner_path or type(self).__name__}"
+                per_module.setdefault(leaf.owner_path, {})[leaf.field] = _check_axes(
+                    owner, leaf.field, leaf.value, tuple(axes)
+                )
+            else:
+                raise ConfigError(
+                    f"with_axes: {key!r} is neither a field of {type(self).__name__} nor a parameter/buffer "
+                    f"path; paths are {sorted(by_leaf)[:20]}"
+                )
+
+        def update(path: str, m: Module) -> Module:
+            if path not in per_module:
+                return m
+            merged = dict(m._torsh_axes)
+            merged.update(per_module[path])
+            return Struct.replace(m, _torsh_axes=tuple(sorted(merged.items())))
+
+        return _walk.map_modules(self, update)
+
+    # -- repr ----------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The configuration shown in the repr (PyTorch convention); defaults to the static fields."""
+        base = {"training", "_torsh_frozen", "_torsh_axes"}
+        parts = []
+        for f in dataclasses.fields(self):
+            if f.name in base or not f.metadata.get("static", False) or not f.repr:
+                continue
+            parts.append(f"{f.name}={self.__dict__[f.name]!r}")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in _walk.children(self)]
+        suffix = f" [frozen: {', '.join(sorted(self._torsh_frozen))}]" if self._torsh_frozen else ""
+        if not lines:
+            return f"{type(self).__name__}({extra}){suffix}"
+        body = "\n  ".join(([extra] if extra else []) + lines)
+        return f"{type(self).__name__}(\n  {body}\n){suffix}"
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}.{path}" if prefix and path else prefix or path
+
+
+def _dtype_like(x: Any) -> bool:
+    if type(x).__module__ == "torch" and type(x).__name__ == "dtype":
+        return True
+    try:
+        np.dtype(x)
+    except TypeError:
+        return False
+    return True
+
+
+def logical_axes(module: Module) -> dict[str, Axes]:
+    """Logical axis names of every parameter and buffer, keyed by dotted path.
+
+    Each layer declares defaults (Linear weight ``("out", "in")``, bias ``("out",)``); instances
+    override them with ``axes=`` in the constructor or :meth:`Module.with_axes`. Arrays without
+    declared names get ``None`` per axis. ``torsh.distributed`` maps the names onto a device mesh.
+
+    Example:
+      >>> import torsh
+      >>> from torsh import nn
+      >>> nn.logical_axes(nn.Linear(4, 8, axes=("mlp", "embed")))
+      {'weight': ('mlp', 'embed'), 'bias': ('mlp',)}
+    """
+    out: dict[str, Axes] = {}
+    for leaf in _walk.leaves(module):
+        axes = leaf.owner.axes_of(leaf.field)
+        ndim = leaf.value.ndim
+        out[leaf.path] = axes if axes is not None and len(axes) == ndim else (None,) * ndim
+    return out
