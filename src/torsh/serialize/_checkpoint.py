@@ -1,0 +1,540 @@
+"""A directory of numbered, atomic, optionally asynchronous checkpoints.
+
+Layout::
+
+    runs/exp1/
+      step_00000100/
+        model.safetensors     one safetensors file per item
+        opt.safetensors
+        manifest.json         written last: format version, step, item sizes and sha256, metrics
+      step_00000200/ ...
+
+A save writes everything into ``.tmp-step_...-<host>-<pid>-<random>/``, fsyncs each file, writes and
+fsyncs the manifest, fsyncs the directory, renames it to ``step_XXXXXXXX`` and fsyncs the parent. The
+rename is atomic, so a checkpoint is visible only when complete, and a crash at any moment (even
+SIGKILL or power loss) leaves the previous checkpoints intact. Old checkpoints are removed by renaming
+them to ``.trash-...`` first, for the same reason. Leftovers of dead processes are cleaned on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import jax
+import numpy as np
+
+from ..errors import CheckpointError, ConfigError
+from ._api import PathLike
+from ._errors import (
+    BackgroundSaveError,
+    CheckpointNotFoundError,
+    CorruptFileError,
+    FormatVersionError,
+)
+from ._load import LoadOptions, build_tree
+from ._names import (
+    TMP_PREFIX,
+    TRASH_PREFIX,
+    check_item_name,
+    inside,
+    item_file,
+    owner_is_dead,
+    parse_step_dir,
+    step_dir_name,
+    temp_name,
+)
+from ._reader import FileReader
+from ._write import Prepared, fsync_dir, prepare, write_file
+
+__all__ = ["CheckpointManager", "CHECKPOINT_FORMAT_VERSION"]
+
+CHECKPOINT_FORMAT_VERSION = 1
+_FORMAT_NAME = "torsh.checkpoint"
+MANIFEST = "manifest.json"
+_HASH_CHUNK = 8 << 20
+
+
+class CheckpointManager:
+    """Numbered checkpoints of several items (model, optimizer state, RNG key, data position, ...).
+
+    Args:
+      directory: where the checkpoints live (created if needed).
+      keep: keep the ``keep`` most recent checkpoints (alias of ``keep_last``); ``None`` keeps all.
+      keep_best: also keep the ``keep_best`` best checkpoints by ``best_metric``.
+      best_metric: the name of a metric passed to :meth:`save` (``metrics={"val_loss": ...}``).
+      best_mode: ``"min"`` or ``"max"``: which values of ``best_metric`` are best.
+      async_save: :meth:`save` copies the arrays to host memory and returns; files are written by a
+        background thread. :meth:`wait` blocks until done; a background failure is raised (as
+        :class:`BackgroundSaveError`) by the next call on the manager.
+      verify: check each file's size and sha256 against the manifest on :meth:`restore`.
+
+    The most recent checkpoint is never deleted by retention, so a run can always resume.
+
+    Example:
+      >>> import tempfile, torsh, jax.numpy as jnp
+      >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), keep=2)
+      >>> model = {"w": jnp.ones(3)}
+      >>> for step in (10, 20, 30):
+      ...     ckpt.save(step, {"model": model, "data": {"epoch": 1, "index": step}})
+      >>> ckpt.all_steps()
+      [20, 30]
+      >>> restored = ckpt.restore("latest", like={"model": model, "data": {"epoch": 0, "index": 0}})
+      >>> restored["data"]
+      {'epoch': 1, 'index': 30}
+    """
+
+    def __init__(
+        self,
+        directory: PathLike,
+        *,
+        keep: int | None = None,
+        keep_last: int | None = None,
+        keep_best: int | None = None,
+        best_metric: str | None = None,
+        best_mode: str = "min",
+        async_save: bool = False,
+        verify: bool = True,
+    ) -> None:
+        if keep is not None and keep_last is not None:
+            raise ConfigError("CheckpointManager: give keep= or keep_last= (the same thing), not both")
+        keep_last = keep if keep_last is None else keep_last
+        for name, value in (("keep_last", keep_last), ("keep_best", keep_best)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ConfigError(f"CheckpointManager: {name} must be a positive int or None, got {value!r}")
+        if keep_best is not None and not best_metric:
+            raise ConfigError("CheckpointManager: keep_best= needs best_metric= (the metric to rank by)")
+        if best_mode not in ("min", "max"):
+            raise ConfigError(f"CheckpointManager: best_mode must be 'min' or 'max', got {best_mode!r}")
+        self.directory = os.path.abspath(os.fspath(directory))
+        self.keep_last = keep_last
+        self.keep_best = keep_best
+        self.best_metric = best_metric
+        self.best_mode = best_mode
+        self.async_save = bool(async_save)
+        self.verify = bool(verify)
+        self._lock = threading.RLock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._pending_step: int | None = None
+        self._manifests: dict[int, dict] = {}
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as e:
+            raise CheckpointError(f"{self.directory}: cannot create the checkpoint directory: {e}") from e
+        self._clean_leftovers()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def save(
+        self,
+        step: int,
+        items: Mapping[str, Any],
+        *,
+        metrics: Mapping[str, float] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Save ``items`` (``{"model": model, "opt": state, "rng": key, "data": loader.state_dict()}``)
+        as checkpoint ``step``.
+
+        Each item is any pytree :func:`torsh.serialize.save` accepts. ``metrics`` (numbers) are kept in
+        the manifest and rank checkpoints for ``keep_best``; ``metadata`` (``str -> str``) is kept too.
+        Raises :class:`CheckpointError` if ``step`` already exists.
+        """
+        with self._lock:
+            self._wait_pending()
+            step = _check_step(step)
+            if not isinstance(items, Mapping) or not items:
+                raise ConfigError(f"CheckpointManager.save: items must be a non-empty dict, got {items!r}"[:200])
+            names = [check_item_name(n) for n in items]
+            folded = sorted(n.lower() for n in names)
+            clash = [a for a, b in zip(folded, folded[1:]) if a == b]
+            if clash:
+                raise ConfigError(f"CheckpointManager.save: item names differ only in case: {clash[0]!r}")
+            if os.path.exists(os.path.join(self.directory, step_dir_name(step))):
+                raise CheckpointError(f"{self.directory}: checkpoint step {step} already exists")
+            metrics_doc = _check_metrics(metrics)
+            meta_doc = _check_metadata(metadata)
+            if jax.process_count() > 1:
+                raise CheckpointError(
+                    "CheckpointManager: multi-process saving needs the distributed hooks (one writer, "
+                    "barriers); run the manager in a single process or save per process for now"
+                )
+            prepared = {name: prepare(tree, None) for name, tree in items.items()}
+            if not self.async_save:
+                self._commit(step, prepared, metrics_doc, meta_doc)
+                return
+            for p in prepared.values():
+                p.fetch_all()  # host copies now: training may donate or overwrite the arrays
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="torsh-checkpoint")
+            self._pending_step = step
+            self._pending = self._executor.submit(self._commit, step, prepared, metrics_doc, meta_doc)
+
+    def restore(
+        self,
+        step: int | str = "latest",
+        like: Mapping[str, Any] | None = None,
+        *,
+        items: list[str] | None = None,
+        strict: bool = True,
+        cast: bool = False,
+        dtype: Any = None,
+        device: Any = None,
+        sharding: Any = None,
+    ) -> dict[str, Any]:
+        """Load checkpoint ``step`` (an int or ``"latest"``); returns ``{item: tree}``.
+
+        ``like`` maps item names to trees to match (see :func:`torsh.serialize.load`); when given,
+        only those items are restored (a value of ``None`` loads that item as nested dicts). ``items``
+        selects items without ``like``. ``sharding`` is one ``Sharding``/``Device`` for every array or
+        ``{item: sharding tree}``; by default arrays follow ``like``'s shardings, so a checkpoint saved
+        on one device layout restores onto another.
+        """
+        with self._lock:
+            self._wait_pending()
+            step = self._resolve(step)
+            manifest = self._manifest(step)
+            step_dir = os.path.join(self.directory, step_dir_name(step))
+            available = manifest["items"]
+            if like is not None and not isinstance(like, Mapping):
+                raise ConfigError(
+                    "CheckpointManager.restore: like= maps item names to trees, e.g. "
+                    "{'model': model, 'opt': state}; got " + type(like).__name__
+                )
+            wanted = list(items) if items is not None else list(like) if like is not None else list(available)
+            absent = [n for n in wanted if n not in available]
+            if absent:
+                raise CheckpointNotFoundError(
+                    f"{step_dir}: no item(s) {absent}; the checkpoint has {sorted(available)}"
+                )
+            per_item_sharding = isinstance(sharding, Mapping)
+            if per_item_sharding:
+                unknown = sorted(set(sharding) - set(wanted))
+                if unknown:
+                    raise ConfigError(f"CheckpointManager.restore: sharding names unknown items {unknown}")
+            out = {}
+            for name in wanted:
+                path = self._checked_file(step_dir, name, available[name])
+                item_sharding = sharding.get(name) if per_item_sharding else sharding
+                opts = LoadOptions.make(strict, cast, dtype, device, item_sharding, False)
+                with FileReader(path) as reader:
+                    out[name] = build_tree(reader, None if like is None else like.get(name), opts)
+            return out
+
+    def all_steps(self) -> list[int]:
+        """The steps of all complete checkpoints, ascending (an in-flight async save is not included)."""
+        with self._lock:
+            self._raise_background()
+            return self._scan()
+
+    def latest_step(self) -> int | None:
+        """The most recent complete checkpoint, or ``None``."""
+        steps = self.all_steps()
+        return steps[-1] if steps else None
+
+    def best_step(self) -> int | None:
+        """The best checkpoint by ``best_metric`` (``None`` if no checkpoint has that metric)."""
+        if not self.best_metric:
+            raise ConfigError("CheckpointManager.best_step: the manager has no best_metric")
+        with self._lock:
+            ranked = self._ranked(self.all_steps())
+            return ranked[0] if ranked else None
+
+    def metrics(self, step: int | str = "latest") -> dict[str, float]:
+        """The metrics saved with checkpoint ``step``."""
+        with self._lock:
+            self._wait_pending()
+            return dict(self._manifest(self._resolve(step))["metrics"])
+
+    def item_names(self, step: int | str = "latest") -> list[str]:
+        """The items of checkpoint ``step``."""
+        with self._lock:
+            self._wait_pending()
+            return sorted(self._manifest(self._resolve(step))["items"])
+
+    def wait(self) -> None:
+        """Block until the background save (if any) is written; raise its error if it failed."""
+        with self._lock:
+            self._wait_pending()
+
+    def close(self) -> None:
+        """Wait for the background save and stop the background thread."""
+        with self._lock:
+            try:
+                self._wait_pending()
+            finally:
+                if self._executor is not None:
+                    self._executor.shutdown(wait=True)
+                    self._executor = None
+
+    def __enter__(self) -> CheckpointManager:
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # do not mask the original exception
+            try:
+                self.close()
+            except CheckpointError:
+                pass
+
+    def __del__(self) -> None:
+        pending = getattr(self, "_pending", None)
+        if pending is not None and pending.done() and pending.exception() is not None:
+            warnings.warn(
+                f"CheckpointManager({self.directory!r}): a background save failed and was never "
+                f"reported: {pending.exception()!r}",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"CheckpointManager({self.directory!r}, keep_last={self.keep_last}, keep_best={self.keep_best}, "
+            f"best_metric={self.best_metric!r}, async_save={self.async_save})"
+        )
+
+    # -- background saves -------------------------------------------------------------------------
+
+    def _raise_background(self) -> None:
+        pending = self._pending
+        if pending is not None and pending.done():
+            self._pending, step = None, self._pending_step
+            self._pending_step = None
+            error = pending.exception()
+            if error is not None:
+                raise BackgroundSaveError(
+                    f"{self.directory}: the background save of step {step} failed: {error}"
+                ) from error
+
+    def _wait_pending(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            try:
+                pending.result()
+            except BaseException:  # noqa: BLE001 - re-raised as BackgroundSaveError below
+                pass
+        self._raise_background()
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _commit(self, step: int, prepared: dict[str, Prepared], metrics: dict, metadata: dict) -> None:
+        final = os.path.join(self.directory, step_dir_name(step))
+        tmp = os.path.join(self.directory, temp_name(TMP_PREFIX, step_dir_name(step)))
+        os.mkdir(tmp)
+        try:
+            entries = {}
+            for name, p in prepared.items():
+                hasher = hashlib.sha256()
+                size = write_file(os.path.join(tmp, item_file(name)), p, atomic=False, fsync=True, hasher=hasher)
+                entries[name] = {"file": item_file(name), "bytes": size, "sha256": hasher.hexdigest()}
+            from .. import __version__
+
+            manifest = {
+                "format": _FORMAT_NAME,
+                "version": CHECKPOINT_FORMAT_VERSION,
+                "step": step,
+                "time": time.time(),
+                "torsh_version": __version__,
+                "items": entries,
+                "metrics": metrics,
+                "metadata": metadata,
+            }
+            with open(os.path.join(tmp, MANIFEST), "wb", buffering=0) as f:
+                f.write(json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
+                os.fsync(f.fileno())
+            fsync_dir(tmp)
+            if os.path.exists(final):
+                raise CheckpointError(f"{self.directory}: checkpoint step {step} already exists")
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        fsync_dir(self.directory)
+        self._manifests[step] = manifest
+        self._apply_retention()
+
+    def _apply_retention(self) -> None:
+        if self.keep_last is None and self.keep_best is None:
+            return
+        steps = self._scan()
+        if not steps:
+            return
+        keep = {steps[-1]}
+        if self.keep_last is not None:
+            keep.update(steps[-self.keep_last :])
+        if self.keep_best is not None:
+            keep.update(self._ranked(steps)[: self.keep_best])
+        for step in steps:
+            if step not in keep:
+                self._delete(step)
+
+    def _delete(self, step: int) -> None:
+        source = os.path.join(self.directory, step_dir_name(step))
+        trash = os.path.join(self.directory, temp_name(TRASH_PREFIX, step_dir_name(step)))
+        try:
+            os.rename(source, trash)  # atomic: the step disappears as a whole
+        except FileNotFoundError:
+            return
+        self._manifests.pop(step, None)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _clean_leftovers(self) -> None:
+        for name in os.listdir(self.directory):
+            if name.startswith((TMP_PREFIX, TRASH_PREFIX)) and owner_is_dead(name):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _scan(self) -> list[int]:
+        steps = []
+        for name in os.listdir(self.directory):
+            step = parse_step_dir(name)
+            if step is not None and os.path.isfile(os.path.join(self.directory, name, MANIFEST)):
+                steps.append(step)
+        return sorted(steps)
+
+    def _resolve(self, step: int | str) -> int:
+        steps = self._scan()
+        if step == "latest":
+            if not steps:
+                raise CheckpointNotFoundError(f"{self.directory}: no checkpoints yet")
+            return steps[-1]
+        step = _check_step(step)
+        if step not in steps:
+            raise CheckpointNotFoundError(
+                f"{self.directory}: no checkpoint for step {step}; available: {steps[-10:]}"
+            )
+        return step
+
+    def _ranked(self, steps: list[int]) -> list[int]:
+        """Steps having a finite ``best_metric``, best first (later step first on ties)."""
+        scored = []
+        for step in steps:
+            try:
+                value = self._manifest(step)["metrics"].get(self.best_metric)
+            except CheckpointError:
+                continue
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                scored.append((value if self.best_mode == "min" else -value, -step))
+        return [-neg_step for _, neg_step in sorted(scored)]
+
+    def _manifest(self, step: int) -> dict:
+        if step in self._manifests:
+            return self._manifests[step]
+        path = os.path.join(self.directory, step_dir_name(step), MANIFEST)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(16 << 20)
+        except FileNotFoundError:
+            raise CheckpointNotFoundError(f"{path}: missing") from None
+        manifest = _parse_manifest(raw, path, step)
+        self._manifests[step] = manifest
+        return manifest
+
+    def _checked_file(self, step_dir: str, name: str, entry: dict) -> str:
+        path = os.path.join(step_dir, entry["file"])
+        if not inside(step_dir, path):
+            raise CorruptFileError(f"{path}: resolves outside the checkpoint directory")
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            raise CorruptFileError(f"{step_dir}: item {name!r}: file {entry['file']} is missing") from None
+        if size != entry["bytes"]:
+            raise CorruptFileError(
+                f"{path}: {size} bytes, the manifest says {entry['bytes']} (truncated or replaced file)"
+            )
+        if self.verify:
+            digest = _sha256(path)
+            if digest != entry["sha256"]:
+                raise CorruptFileError(f"{path}: sha256 {digest} does not match the manifest ({entry['sha256']})")
+        return path
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    buffer = bytearray(_HASH_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(view)
+            if not n:
+                break
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, (np.integer,)):
+        step = int(step)
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < 10**20:
+        raise ConfigError(f"checkpoint step must be a non-negative int (or 'latest'), got {step!r}")
+    return step
+
+
+def _check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in (metrics or {}).items():
+        if not isinstance(k, str):
+            raise ConfigError(f"CheckpointManager.save: metric names must be str, got {k!r}")
+        try:
+            out[k] = float(np.asarray(v).item()) if not isinstance(v, bool) else float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"CheckpointManager.save: metric {k!r} must be a number, got {v!r}"[:200]) from None
+    return out
+
+
+def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    out = dict(metadata or {})
+    for k, v in out.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise ConfigError(f"CheckpointManager.save: metadata must map str to str, got {k!r}: {v!r}"[:200])
+    return out
+
+
+def _parse_manifest(raw: bytes, path: str, step: int) -> dict:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise CorruptFileError(f"{path}: not a valid manifest (JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != _FORMAT_NAME:
+        raise CorruptFileError(f"{path}: not a torsh checkpoint manifest")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CorruptFileError(f"{path}: manifest version is not an integer: {version!r}")
+    if version > CHECKPOINT_FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{path}: written by checkpoint format version {version}; this torsh reads versions up to "
+            f"{CHECKPOINT_FORMAT_VERSION}. Upgrade torsh to restore it."
+        )
+    if doc.get("step") != step:
+        raise CorruptFileError(f"{path}: manifest says step {doc.get('step')!r}, directory says {step}")
+    items = doc.get("items")
+    if not isinstance(items, dict) or not items:
+        raise CorruptFileError(f"{path}: manifest has no items")
+    for name, entry in items.items():
+        check_item_name(name)  # a forged manifest must not point outside the directory
+        if (
+            not isinstance(entry, dict)
+            or entry.get("file") != item_file(name)
+            or not isinstance(entry.get("bytes"), int)
+            or not isinstance(entry.get("sha256"), str)
+            or len(entry["sha256"]) != 64
+        ):
+            raise CorruptFileError(f"{path}: manifest entry for item {name!r} is malformed")
+    if not isinstance(doc.get("metrics", {}), dict) or not isinstance(doc.get("metadata", {}), dict):
+        raise CorruptFileError(f"{path}: manifest metrics/metadata are malformed")
+    doc.setdefault("metrics", {})
+    doc.setdefault("metadata", {})
+    return doc

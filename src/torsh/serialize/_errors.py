@@ -1,0 +1,95 @@
+"""Errors of :mod:`torsh.serialize`; all derive from :class:`torsh.errors.CheckpointError`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import CheckpointError
+
+__all__ = [
+    "CorruptFileError",
+    "UnsupportedDTypeError",
+    "FormatVersionError",
+    "StateDictMismatchError",
+    "CheckpointNotFoundError",
+    "UnsafePathError",
+    "BackgroundSaveError",
+]
+
+
+class CorruptFileError(CheckpointError):
+    """A file that is not a valid safetensors file or torsh checkpoint (truncated, overwritten, forged).
+
+    The message names the file and what is wrong (header length, offsets of a key, checksum).
+    """
+
+
+class UnsupportedDTypeError(CheckpointError, TypeError):
+    """A dtype that cannot be stored in (or read from) a safetensors file by torsh."""
+
+
+class FormatVersionError(CheckpointError):
+    """A file or checkpoint written by a newer torsh format version than this torsh can read."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A requested file, checkpoint step or item does not exist."""
+
+
+class UnsafePathError(CheckpointError, ValueError):
+    """A key or item name that could escape the checkpoint directory (``..``, ``/``, ...)."""
+
+
+class BackgroundSaveError(CheckpointError):
+    """An asynchronous save failed; raised by the next call on the manager (``__cause__`` is the error)."""
+
+
+class StateDictMismatchError(CheckpointError, KeyError):
+    """The entries of a file do not match the tree given as ``like=``.
+
+    All problems are listed together: ``missing`` (in ``like``, not in the file), ``unexpected`` (in the
+    file, not in ``like``) and ``mismatched`` (``(key, what, got, expected)`` tuples for wrong shapes,
+    dtypes or kinds).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        missing: Sequence[str] = (),
+        unexpected: Sequence[str] = (),
+        mismatched: Sequence[tuple[str, str, str, str]] = (),
+        hint: str = "",
+    ) -> None:
+        self.source = source
+        self.missing = list(missing)
+        self.unexpected = list(unexpected)
+        self.mismatched = list(mismatched)
+        self.hint = hint
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        lines = [f"{self.source} does not match the tree given as like=:"]
+        if self.missing:
+            lines.append(f"  missing from the file ({len(self.missing)}): {_clip(self.missing)}")
+        if self.unexpected:
+            lines.append(f"  unexpected in the file ({len(self.unexpected)}): {_clip(self.unexpected)}")
+        if self.mismatched:
+            lines.append(f"  mismatched ({len(self.mismatched)}):")
+            for key, what, got, expected in self.mismatched[:_MAX_LISTED]:
+                lines.append(f"    {key}: {what} in the file is {got}, expected {expected}")
+            if len(self.mismatched) > _MAX_LISTED:
+                lines.append(f"    ... and {len(self.mismatched) - _MAX_LISTED} more")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0] if self.args else ""
+
+
+_MAX_LISTED = 20
+
+
+def _clip(keys: Sequence[str]) -> str:
+    shown = ", ".join(keys[:_MAX_LISTED])
+    return shown + (f", ... and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
