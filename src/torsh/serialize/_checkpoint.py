@@ -154,10 +154,11 @@ class CheckpointManager:
             self._wait_pending()
             step = _check_step(step)
             if not isinstance(items, Mapping) or not items:
-                raise ConfigError(f"CheckpointManager.save: items must be a non-empty dict, got {items!r}"[:200])
+                got = f"{items!r}"[:100]
+                raise ConfigError(f"CheckpointManager.save: items must be a non-empty dict, got {got}")
             names = [check_item_name(n) for n in items]
             folded = sorted(n.lower() for n in names)
-            clash = [a for a, b in zip(folded, folded[1:]) if a == b]
+            clash = [a for a, b in zip(folded, folded[1:], strict=False) if a == b]
             if clash:
                 raise ConfigError(f"CheckpointManager.save: item names differ only in case: {clash[0]!r}")
             if os.path.exists(os.path.join(self.directory, step_dir_name(step))):
@@ -337,7 +338,8 @@ class CheckpointManager:
             entries = {}
             for name, p in prepared.items():
                 hasher = hashlib.sha256()
-                size = write_file(os.path.join(tmp, item_file(name)), p, atomic=False, fsync=True, hasher=hasher)
+                path = os.path.join(tmp, item_file(name))
+                size = write_file(path, p, atomic=False, fsync=True, hasher=hasher)
                 entries[name] = {"file": item_file(name), "bytes": size, "sha256": hasher.hexdigest()}
             from .. import __version__
 
@@ -458,7 +460,9 @@ class CheckpointManager:
         if self.verify:
             digest = _sha256(path)
             if digest != entry["sha256"]:
-                raise CorruptFileError(f"{path}: sha256 {digest} does not match the manifest ({entry['sha256']})")
+                raise CorruptFileError(
+                    f"{path}: sha256 {digest} does not match the manifest ({entry['sha256']})"
+                )
         return path
 
 
@@ -491,7 +495,8 @@ def _check_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
         try:
             out[k] = float(np.asarray(v).item()) if not isinstance(v, bool) else float(v)
         except (TypeError, ValueError):
-            raise ConfigError(f"CheckpointManager.save: metric {k!r} must be a number, got {v!r}"[:200]) from None
+            got = f"{v!r}"[:100]
+            raise ConfigError(f"CheckpointManager.save: metric {k!r} must be a number, got {got}") from None
     return out
 
 

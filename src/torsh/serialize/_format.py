@@ -21,7 +21,16 @@ from typing import Any
 from ._dtypes import BITS
 from ._errors import CorruptFileError
 
-__all__ = ["MAX_HEADER_BYTES", "METADATA_KEY", "strict_json", "TensorEntry", "Header", "header_length", "parse_header", "encode_header"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "METADATA_KEY",
+    "strict_json",
+    "TensorEntry",
+    "Header",
+    "header_length",
+    "parse_header",
+    "encode_header",
+]
 
 MAX_HEADER_BYTES = 100_000_000  # the reference reader's limit
 _U64_MAX = 2**64 - 1
@@ -140,8 +149,8 @@ def parse_header(raw: bytes, total_size: int, where: str) -> Header:
     for e in entries:
         if e.start != position or e.end < e.start:
             raise CorruptFileError(
-                f"{where}: key {e.key!r}: data_offsets [{e.start}, {e.end}] do not continue at byte {position}"
-                " (overlapping, out-of-order or gapped tensors)"
+                f"{where}: key {e.key!r}: data_offsets [{e.start}, {e.end}] do not continue at byte "
+                f"{position} (overlapping, out-of-order or gapped tensors)"
             )
         nbits = (_checked_prod(list(e.shape)) or 0) * BITS[e.code]
         if nbits % 8 or nbits // 8 != e.end - e.start:

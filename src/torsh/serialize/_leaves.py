@@ -239,7 +239,8 @@ def decode_metadata(metadata: dict[str, str], tensor_keys: Mapping[str, Any], wh
         scalars[path] = _decode_scalar(path, value, where)
     for path, impl in raw_keys.items():
         if path not in tensor_keys or impl not in _KEY_IMPLS:
-            raise CorruptFileError(f"{bad}: PRNG key {path!r} (impl {impl!r}) has no matching uint32 tensor"[:300])
+            detail = f"PRNG key {path!r} (impl {impl!r})"[:200]
+            raise CorruptFileError(f"{bad}: {detail} has no matching uint32 tensor")
     complex_set = frozenset(raw_complex)
     for path in complex_set:
         if not isinstance(path, str) or path not in tensor_keys or path in raw_keys:

@@ -173,8 +173,8 @@ def _with_like(reader: FileReader, b: _Builder, like: Any, opts: LoadOptions) ->
         makers.append(maker)
     known = set(like_paths)
     unexpected = [k for k in reader.stored if k not in known]
-    abstract_missing = [p for p, (_, leaf) in zip(like_paths, pairs) if p in set(missing)
-                        and isinstance(leaf, jax.ShapeDtypeStruct)]
+    missing_set = set(missing)
+    abstract_missing = [p for p, leaf in pairs if p in missing_set and isinstance(leaf, jax.ShapeDtypeStruct)]
     report_missing = missing if opts.strict else abstract_missing
     report_unexpected = unexpected if opts.strict else []
     if report_missing or report_unexpected or mismatched:

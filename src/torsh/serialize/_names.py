@@ -25,7 +25,7 @@ TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 _ITEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _STEP = re.compile(r"step_(\d{8,20})")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10))}
 _HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
 
 

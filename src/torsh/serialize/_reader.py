@@ -112,13 +112,15 @@ class FileReader:
                     raise CorruptFileError(
                         f"{where}: marked as a {impl} PRNG key but stored as {entry.code} {list(entry.shape)}"
                     )
-                out[key] = Stored(key, "key", np.dtype(np.uint32), entry.shape[: -len(tail)], entry, impl=impl)
+                shape = entry.shape[: -len(tail)]
+                out[key] = Stored(key, "key", np.dtype(np.uint32), shape, entry, impl=impl)
             elif key in leaves.complex128:
                 if entry.code != "F64" or not entry.shape or entry.shape[-1] != 2:
                     raise CorruptFileError(
                         f"{where}: marked as complex128 but stored as {entry.code} {list(entry.shape)}"
                     )
-                out[key] = Stored(key, "array", np.dtype(np.complex128), entry.shape[:-1], entry, complex_pairs=True)
+                shape = entry.shape[:-1]
+                out[key] = Stored(key, "array", np.dtype(np.complex128), shape, entry, complex_pairs=True)
             else:
                 out[key] = Stored(key, "array", numpy_dtype(entry.code, where), entry.shape, entry)
         for key, value in leaves.scalars.items():
