@@ -33,8 +33,25 @@ from .activation import (
     Tanh,
 )
 from .containers import Lambda, ModuleDict, ModuleList, Sequential
+from .dropout import Dropout, Dropout2d
+from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineSimilarity,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    PairwiseDistance,
+    SmoothL1Loss,
+)
 from .module import Module, StateDictError, buffer, logical_axes
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm
+from .sparse import Embedding
 from .stateful import stateful
 
 __all__ = [
@@ -44,8 +61,15 @@ __all__ = [
     # containers
     "Sequential", "ModuleList", "ModuleDict", "Lambda",
     # layers
-    "Identity", "Linear",
+    "Identity", "Linear", "Flatten", "Unflatten", "Embedding", "Dropout", "Dropout2d",
+    # normalisation
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "LayerNorm", "RMSNorm", "GroupNorm",
     # activations
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
     "Hardswish", "Hardsigmoid", "Hardtanh", "Softmax", "LogSoftmax",
+    # losses and distances
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+    "BCEWithLogitsLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance",
+    # Conv/pooling (conv.py, pooling.py) and attention/transformer/RNN (attention.py, transformer.py,
+    # rnn.py) exports are added here.
 ]

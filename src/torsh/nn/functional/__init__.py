@@ -25,11 +25,33 @@ from ._activation import (
     softplus,
     tanh,
 )
+from ._distance import cosine_similarity, pairwise_distance
+from ._dropout import dropout, dropout2d
+from ._embedding import embedding, one_hot
 from ._linear import linear
+from ._loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, normalize, rms_norm
 
 __all__ = [
-    "linear",
+    "linear", "embedding", "one_hot", "dropout", "dropout2d",
+    # normalisation
+    "batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "normalize",
+    # losses and distances
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+    "cosine_similarity", "pairwise_distance",
     # activations
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "sigmoid", "tanh",
     "softplus", "hardswish", "hardsigmoid", "hardtanh", "softmax", "log_softmax",
+    # Convolution/pooling (_conv, _pooling) and attention (_attention) exports are added here.
 ]

@@ -1,0 +1,53 @@
+"""``Dropout`` and ``Dropout2d``: randomness is an explicit ``key``; eval mode needs none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from ..tree import static
+from . import functional as F
+from .functional._dropout import _check_p
+from .module import Module
+
+__all__ = ["Dropout", "Dropout2d"]
+
+
+class Dropout(Module):
+    """Zero elements with probability ``p`` in training mode, scaling the rest by ``1 / (1 - p)``.
+
+    ``forward(x, key=...)``: a key is required in training mode (a clear error says so otherwise);
+    in eval mode the layer is the identity and takes no key.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> drop = nn.Dropout(0.5)
+      >>> drop(jnp.ones(4), key=torsh.random.key(0)).shape
+      (4,)
+      >>> drop.eval()(jnp.ones(2)).tolist()
+      [1.0, 1.0]
+    """
+
+    p: float = static()
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        _check_p(p)
+        self.p = float(p)
+
+    def forward(self, x: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
+        return F.dropout(x, self.p, self.training, key=key)
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} p={self.p}"
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace=False"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of ``(N, C, H, W)`` (or, as PyTorch, ``(N, C, L)``) with probability ``p``."""
+
+    def forward(self, x: jax.Array, *, key: Any = None) -> jax.Array:
+        return F.dropout2d(x, self.p, self.training, key=key)

@@ -1,0 +1,73 @@
+"""``cosine_similarity`` and ``pairwise_distance``."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from ...errors import ConfigError, ShapeError
+from .._utils import check_float_input, shape_str
+
+__all__ = ["cosine_similarity", "pairwise_distance"]
+
+
+def _broadcast(name: str, x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_float_input(x1, what="x1")
+    check_float_input(x2, x1, what="x2")
+    try:
+        shape = jnp.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise ShapeError(f"{name}: shapes {shape_str(x1.shape)} and {shape_str(x2.shape)} do not broadcast") from None
+    return jnp.broadcast_to(x1, shape), jnp.broadcast_to(x2, shape)
+
+
+def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1e-8) -> jax.Array:
+    """``sum(x1/‖x1‖ * x2/‖x2‖)`` along ``dim``, norms clamped below at ``eps`` (PyTorch's formula;
+    as there, the clamp does not enter the gradient).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> [round(v, 4) for v in F.cosine_similarity(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]])).tolist()]
+      [0.7071]
+    """
+    x1, x2 = _broadcast("cosine_similarity", x1, x2)
+    nd = max(x1.ndim, 1)
+    if not -nd <= dim < nd:
+        raise ShapeError(f"cosine_similarity: dim {dim} is out of range for inputs of shape {shape_str(x1.shape)}")
+
+    def clamped_norm(x: jax.Array) -> jax.Array:
+        n = jnp.sqrt(jnp.sum(jnp.square(x), axis=dim, keepdims=True))
+        return n + jax.lax.stop_gradient(jnp.maximum(n, eps) - n)
+
+    return jnp.sum((x1 / clamped_norm(x1)) * (x2 / clamped_norm(x2)), axis=dim)
+
+
+def pairwise_distance(
+    x1: jax.Array, x2: jax.Array, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> jax.Array:
+    """``‖x1 - x2 + eps‖_p`` along the last axis (``torch.nn.functional.pairwise_distance``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.pairwise_distance(jnp.array([[0.0, 0.0]]), jnp.array([[3.0, 4.0]]), eps=0.0).tolist()
+      [5.0]
+    """
+    if p < 0:
+        raise ConfigError(f"pairwise_distance: p must be non-negative, got {p}")
+    x1, x2 = _broadcast("pairwise_distance", x1, x2)
+    d = x1 - x2 + eps
+    if d.ndim == 0:
+        d = d.reshape(1)
+    if p == 0:
+        return jnp.sum(d != 0, axis=-1, keepdims=keepdim).astype(d.dtype)
+    if math.isinf(p):
+        return jnp.max(jnp.abs(d), axis=-1, keepdims=keepdim)
+    if p == 2:
+        return jnp.sqrt(jnp.sum(jnp.square(d), axis=-1, keepdims=keepdim))
+    if p == 1:
+        return jnp.sum(jnp.abs(d), axis=-1, keepdims=keepdim)
+    return jnp.sum(jnp.abs(d) ** p, axis=-1, keepdims=keepdim) ** (1.0 / p)

@@ -1,0 +1,308 @@
+"""Losses with PyTorch's options and reductions (``torch.nn.functional``).
+
+Targets must have the input's shape where PyTorch would broadcast with a warning (``mse_loss`` of an
+``(N, 1)`` input against an ``(N,)`` target silently becomes ``(N, N)``): torsh raises
+:class:`~torsh.errors.ShapeError` instead. Class-index targets are not range-checked under ``jit``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import xlogy
+
+from ...errors import ConfigError, DTypeError, ShapeError
+from .._utils import check_float_input, shape_str
+
+__all__ = [
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(name: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ConfigError(f"{name}: reduction must be one of {list(allowed)}, got {reduction!r}")
+
+
+def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
+    if reduction == "mean":
+        return jnp.mean(loss)
+    if reduction == "sum":
+        return jnp.sum(loss)
+    return loss
+
+
+def _same_shape(name: str, input: jax.Array, target: jax.Array, what: str = "target") -> None:  # noqa: A002
+    if tuple(input.shape) != tuple(target.shape):
+        raise ShapeError(
+            f"{name}: expected {what} of the input's shape {shape_str(input.shape)}, got {shape_str(target.shape)} "
+            "(torsh does not broadcast losses silently; reshape explicitly)"
+        )
+
+
+def _class_dim(name: str, input: jax.Array) -> int:  # noqa: A002
+    check_float_input(input)
+    if input.ndim < 1:
+        raise ShapeError(f"{name}: expected input (C,), (N, C) or (N, C, d1, ...), got a scalar")
+    return 0 if input.ndim == 1 else 1
+
+
+def _check_class_target(name: str, input: jax.Array, target: jax.Array, class_dim: int) -> None:  # noqa: A002
+    if not jnp.issubdtype(target.dtype, jnp.integer):
+        raise DTypeError(f"{name}: expected integer class indices as target, got {target.dtype}")
+    expected = input.shape[:class_dim] + input.shape[class_dim + 1 :]
+    if tuple(target.shape) != tuple(expected):
+        raise ShapeError(
+            f"{name}: expected target of shape {shape_str(expected)} for input {shape_str(input.shape)}, "
+            f"got {shape_str(target.shape)}"
+        )
+
+
+def _check_weight(name: str, weight: jax.Array | None, n_classes: int) -> None:
+    if weight is not None and tuple(weight.shape) != (n_classes,):
+        raise ShapeError(f"{name}: expected a weight of shape [{n_classes}] (one per class), got {shape_str(weight.shape)}")
+
+
+def _nll(
+    logp: jax.Array, target: jax.Array, weight: jax.Array | None, ignore_index: int, class_dim: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per-element negative log-likelihood, per-element weights (0 where ignored), ignore mask."""
+    ignored = target == ignore_index
+    safe = jnp.where(ignored, 0, target)
+    picked = jnp.take_along_axis(logp, jnp.expand_dims(safe, class_dim), axis=class_dim).squeeze(class_dim)
+    w = jnp.ones_like(picked) if weight is None else weight.astype(picked.dtype)[safe]
+    w = jnp.where(ignored, jnp.zeros_like(w), w)
+    return -picked * w, w, ignored
+
+
+def nll_loss(
+    input: jax.Array,  # noqa: A002
+    target: jax.Array,
+    weight: jax.Array | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> jax.Array:
+    """Negative log-likelihood of class indices given log-probabilities ``input``.
+
+    ``mean`` divides by the total weight of the non-ignored targets (NaN if all are ignored), as PyTorch.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> round(float(F.nll_loss(jnp.log(jnp.array([[0.5, 0.5], [0.25, 0.75]])), jnp.array([0, 1]))), 4)
+      0.4904
+    """
+    _check_reduction("nll_loss", reduction)
+    cd = _class_dim("nll_loss", input)
+    _check_class_target("nll_loss", input, target, cd)
+    _check_weight("nll_loss", weight, input.shape[cd])
+    loss, w, _ = _nll(input, target, weight, ignore_index, cd)
+    if reduction == "mean":
+        return jnp.sum(loss) / jnp.sum(w)
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(
+    input: jax.Array,  # noqa: A002
+    target: jax.Array,
+    weight: jax.Array | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> jax.Array:
+    """Cross entropy between logits ``input`` (class axis 1, or 0 for a 1-D input) and ``target``.
+
+    ``target`` holds class indices (integers, shape of ``input`` without the class axis) or class
+    probabilities (floats, shape of ``input``). ``weight`` rescales classes, ``ignore_index`` skips
+    targets (indices only), ``label_smoothing`` mixes in the uniform distribution. Same formulas and
+    reductions as PyTorch, including the weighted ``mean``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> logits = jnp.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+      >>> round(float(F.cross_entropy(logits, jnp.array([0, 1]))), 4)
+      0.3606
+    """
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    cd = _class_dim("cross_entropy", input)
+    n_classes = input.shape[cd]
+    _check_weight("cross_entropy", weight, n_classes)
+    logp = jax.nn.log_softmax(input, axis=cd)
+    w_shape = [1] * input.ndim
+    w_shape[cd] = n_classes
+    if jnp.issubdtype(target.dtype, jnp.floating):
+        _same_shape("cross_entropy", input, target, "probability target")
+        t = target.astype(logp.dtype)
+        if label_smoothing > 0:
+            t = t * (1 - label_smoothing) + label_smoothing / n_classes
+        prod = logp * t
+        if weight is not None:
+            prod = prod * weight.astype(logp.dtype).reshape(w_shape)
+        if reduction == "none":
+            return -jnp.sum(prod, axis=cd)
+        if reduction == "sum":
+            return -jnp.sum(prod)
+        return -jnp.sum(prod) / (input.size // n_classes)
+    _check_class_target("cross_entropy", input, target, cd)
+    loss, w, ignored = _nll(logp, target, weight, ignore_index, cd)
+    nll = jnp.sum(loss) / jnp.sum(w) if reduction == "mean" else _reduce(loss, reduction)
+    if label_smoothing <= 0:
+        return nll
+    wl = logp if weight is None else logp * weight.astype(logp.dtype).reshape(w_shape)
+    smooth = jnp.where(ignored, jnp.zeros((), logp.dtype), -jnp.sum(wl, axis=cd))
+    if reduction == "mean":
+        denom = jnp.sum(w) if weight is not None else jnp.sum(~ignored)
+        smooth = jnp.sum(smooth) / denom
+    else:
+        smooth = _reduce(smooth, reduction)
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+
+
+def _weighted_pointwise(name: str, loss: jax.Array, weight: jax.Array | None, reduction: str, mean_by_weight: bool) -> jax.Array:
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ShapeError(f"{name}: expected weight of the input's shape {shape_str(loss.shape)}, got {shape_str(weight.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return jnp.sum(loss) / jnp.sum(weight)
+    return _reduce(loss, reduction)
+
+
+def mse_loss(
+    input: jax.Array, target: jax.Array, reduction: str = "mean", weight: jax.Array | None = None  # noqa: A002
+) -> jax.Array:
+    """Squared error ``(input - target)²``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> float(F.mse_loss(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0])))
+      2.5
+    """
+    _check_reduction("mse_loss", reduction)
+    check_float_input(input)
+    _same_shape("mse_loss", input, target)
+    return _weighted_pointwise("mse_loss", jnp.square(input - target), weight, reduction, True)
+
+
+def l1_loss(
+    input: jax.Array, target: jax.Array, reduction: str = "mean", weight: jax.Array | None = None  # noqa: A002
+) -> jax.Array:
+    """Absolute error ``|input - target|``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``."""
+    _check_reduction("l1_loss", reduction)
+    check_float_input(input)
+    _same_shape("l1_loss", input, target)
+    return _weighted_pointwise("l1_loss", jnp.abs(input - target), weight, reduction, True)
+
+
+def smooth_l1_loss(
+    input: jax.Array, target: jax.Array, reduction: str = "mean", beta: float = 1.0  # noqa: A002
+) -> jax.Array:
+    """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1)."""
+    _check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ConfigError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    check_float_input(input)
+    _same_shape("smooth_l1_loss", input, target)
+    d = jnp.abs(input - target)
+    if beta == 0.0:
+        return _reduce(d, reduction)
+    return _reduce(jnp.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction)
+
+
+def huber_loss(
+    input: jax.Array, target: jax.Array, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
+    weight: jax.Array | None = None,
+) -> jax.Array:
+    """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``; weighted ``mean`` is
+    ``mean(w * loss)`` (PyTorch's rule for this loss)."""
+    _check_reduction("huber_loss", reduction)
+    if delta <= 0:
+        raise ConfigError(f"huber_loss: delta must be positive, got {delta}")
+    check_float_input(input)
+    _same_shape("huber_loss", input, target)
+    d = jnp.abs(input - target)
+    loss = jnp.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _weighted_pointwise("huber_loss", loss, weight, reduction, False)
+
+
+def _broadcast_weight(name: str, weight: jax.Array | None, shape: tuple[int, ...]) -> jax.Array | None:
+    if weight is None:
+        return None
+    try:
+        return jnp.broadcast_to(weight, shape)
+    except ValueError:
+        raise ShapeError(f"{name}: weight of shape {shape_str(weight.shape)} does not broadcast to {shape_str(shape)}") from None
+
+
+def binary_cross_entropy(
+    input: jax.Array, target: jax.Array, weight: jax.Array | None = None, reduction: str = "mean"  # noqa: A002
+) -> jax.Array:
+    """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; logs clamped at -100 as PyTorch."""
+    _check_reduction("binary_cross_entropy", reduction)
+    check_float_input(input)
+    _same_shape("binary_cross_entropy", input, target)
+    log_p = jnp.maximum(jnp.log(input), -100.0)
+    log_1mp = jnp.maximum(jnp.log1p(-input), -100.0)
+    loss = -(target * log_p + (1 - target) * log_1mp)
+    w = _broadcast_weight("binary_cross_entropy", weight, loss.shape)
+    if w is not None:
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: jax.Array,  # noqa: A002
+    target: jax.Array,
+    weight: jax.Array | None = None,
+    reduction: str = "mean",
+    pos_weight: jax.Array | None = None,
+) -> jax.Array:
+    """Sigmoid + binary cross entropy in one stable formula; ``pos_weight`` weighs positives (per class,
+    broadcast along the last axis).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> round(float(F.binary_cross_entropy_with_logits(jnp.array([0.0]), jnp.array([1.0]))), 4)
+      0.6931
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    check_float_input(input)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    log_sig = jax.nn.log_sigmoid(input)
+    if pos_weight is not None:
+        log_sig = log_sig * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input - log_sig
+    w = _broadcast_weight("binary_cross_entropy_with_logits", weight, loss.shape)
+    if w is not None:
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+def kl_div(
+    input: jax.Array, target: jax.Array, reduction: str = "mean", log_target: bool = False  # noqa: A002
+) -> jax.Array:
+    """Pointwise KL divergence ``target * (log target - input)`` for log-probabilities ``input``.
+
+    ``reduction='batchmean'`` divides the sum by the batch size (the true KL divergence); ``'mean'``
+    divides by the number of elements (PyTorch's default, kept for compatibility).
+    """
+    _check_reduction("kl_div", reduction, (*_REDUCTIONS, "batchmean"))
+    check_float_input(input)
+    _same_shape("kl_div", input, target)
+    if log_target:
+        loss = jnp.exp(target) * (target - input)
+    else:
+        loss = xlogy(target, target) - target * input
+    if reduction == "batchmean":
+        total = jnp.sum(loss)
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction)

@@ -1,0 +1,213 @@
+"""Normalisation functions: batch_norm, instance_norm, layer_norm, rms_norm, group_norm.
+
+Statistics of half-precision inputs are computed in float32 (PyTorch's "opmath" type) and the result is
+cast back, so bfloat16/float16 forward passes stay close to float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+from ...errors import ConfigError, ShapeError
+from .._utils import check_float_input, shape_str
+
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "normalize"]
+
+
+def _opmath(x: jax.Array) -> jax.Array:
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def _channel_shape(x: jax.Array) -> tuple[int, ...]:
+    """Broadcast shape for a per-channel vector (channels on axis 1)."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None, shape: tuple[int, ...]) -> jax.Array:
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def batch_stats(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """Mean and biased variance over ``axes`` (in float32 or wider)."""
+    x32 = _opmath(x)
+    mean = jnp.mean(x32, axis=axes)
+    var = jnp.mean(jnp.square(x32 - jnp.expand_dims(mean, axes)), axis=axes)
+    return mean, var
+
+
+def normalize_with(
+    x: jax.Array, mean: jax.Array, var: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
+    eps: float, shape: tuple[int, ...],
+) -> jax.Array:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` with per-channel vectors reshaped to ``shape``."""
+    x32 = _opmath(x)
+    invstd = jax.lax.rsqrt(var.astype(x32.dtype) + eps)
+    y = (x32 - mean.astype(x32.dtype).reshape(shape)) * invstd.reshape(shape)
+    return _affine(y, weight, bias, shape).astype(x.dtype)
+
+
+def verify_batch_size(x: jax.Array) -> None:
+    n = math.prod(x.shape[:1] + x.shape[2:])
+    if n == 1:
+        raise ShapeError(f"expected more than 1 value per channel when training, got input of shape {shape_str(x.shape)}")
+
+
+def batch_norm(
+    input: jax.Array,  # noqa: A002
+    running_mean: jax.Array | None,
+    running_var: jax.Array | None,
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """Batch normalisation over axis 1 of ``(N, C, *)`` (``torch.nn.functional.batch_norm``).
+
+    ``training=True`` normalises with the batch statistics; otherwise with ``running_mean`` and
+    ``running_var``. Being pure, it returns only the output: the running statistics are updated by
+    ``nn.BatchNorm*`` under :func:`torsh.nn.stateful` (``momentum`` is accepted for compatibility).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.batch_norm(jnp.array([[1.0], [3.0]]), None, None, training=True).round(3).ravel().tolist()
+      [-1.0, 1.0]
+    """
+    check_float_input(input)
+    if input.ndim < 2:
+        raise ShapeError(f"batch_norm: expected input (N, C, *), got shape {shape_str(input.shape)}")
+    if eps < 0:
+        raise ConfigError(f"batch_norm: eps must be non-negative, got {eps}")
+    shape = _channel_shape(input)
+    if training:
+        verify_batch_size(input)
+        mean, var = batch_stats(input, (0, *range(2, input.ndim)))
+    else:
+        if running_mean is None or running_var is None:
+            raise ConfigError("batch_norm: running_mean and running_var are needed when training=False")
+        mean, var = running_mean, running_var
+    return normalize_with(input, mean, var, weight, bias, eps, shape)
+
+
+def instance_norm(
+    input: jax.Array,  # noqa: A002
+    running_mean: jax.Array | None = None,
+    running_var: jax.Array | None = None,
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """Per-sample, per-channel normalisation of ``(N, C, *)`` over the spatial axes."""
+    check_float_input(input)
+    if input.ndim < 3:
+        raise ShapeError(f"instance_norm: expected input (N, C, *spatial), got shape {shape_str(input.shape)}")
+    shape = _channel_shape(input)
+    if use_input_stats:
+        if math.prod(input.shape[2:]) == 1:
+            raise ShapeError(
+                f"expected more than 1 spatial element when training, got input of shape {shape_str(input.shape)}"
+            )
+        axes = tuple(range(2, input.ndim))
+        mean, var = batch_stats(input, axes)
+        x32 = _opmath(input)
+        stat_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+        y = (x32 - mean.reshape(stat_shape)) * jax.lax.rsqrt(var.reshape(stat_shape) + eps)
+        return _affine(y, weight, bias, shape).astype(input.dtype)
+    if running_mean is None or running_var is None:
+        raise ConfigError("instance_norm: running statistics are needed when use_input_stats=False")
+    return normalize_with(input, running_mean, running_var, weight, bias, eps, shape)
+
+
+def _check_normalized_shape(x: jax.Array, normalized_shape: Sequence[int], name: str) -> tuple[int, ...]:
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != ns:
+        raise ShapeError(
+            f"expected input of shape [*, {', '.join(map(str, ns))}] (normalized_shape={list(ns)}), "
+            f"got {shape_str(x.shape)}"
+        )
+    return ns
+
+
+def layer_norm(
+    input: jax.Array,  # noqa: A002
+    normalized_shape: Sequence[int],
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift."""
+    check_float_input(input)
+    ns = _check_normalized_shape(input, normalized_shape, "layer_norm")
+    axes = tuple(range(input.ndim - len(ns), input.ndim))
+    x32 = _opmath(input)
+    mean = jnp.mean(x32, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x32 - mean), axis=axes, keepdims=True)
+    y = (x32 - mean) * jax.lax.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y.astype(input.dtype)
+
+
+def rms_norm(
+    input: jax.Array,  # noqa: A002
+    normalized_shape: Sequence[int],
+    weight: jax.Array | None = None,
+    eps: float | None = None,
+) -> jax.Array:
+    """``x / sqrt(mean(x²) + eps) * weight`` over the trailing axes; ``eps=None`` uses the machine
+    epsilon of the computation type (float32 for half inputs), as PyTorch."""
+    check_float_input(input)
+    ns = _check_normalized_shape(input, normalized_shape, "rms_norm")
+    axes = tuple(range(input.ndim - len(ns), input.ndim))
+    x32 = _opmath(input)
+    if eps is None:
+        eps = float(jnp.finfo(x32.dtype).eps)
+    y = (x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=axes, keepdims=True) + eps)).astype(input.dtype)
+    return y if weight is None else y * weight
+
+
+def group_norm(
+    input: jax.Array,  # noqa: A002
+    num_groups: int,
+    weight: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    eps: float = 1e-5,
+) -> jax.Array:
+    """Normalise ``(N, C, *)`` over groups of ``C // num_groups`` channels and the spatial axes."""
+    check_float_input(input)
+    if input.ndim < 2:
+        raise ShapeError(f"group_norm: expected input (N, C, *), got shape {shape_str(input.shape)}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise ShapeError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
+    x32 = _opmath(input)
+    grouped = x32.reshape(n, num_groups, -1)
+    mean = jnp.mean(grouped, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(grouped - mean), axis=-1, keepdims=True)
+    y = ((grouped - mean) * jax.lax.rsqrt(var + eps)).reshape(input.shape)
+    return _affine(y, weight, bias, _channel_shape(input)).astype(input.dtype)
+
+
+def normalize(
+    input: jax.Array, p: float = 2.0, dim: int = 1, eps: float = 1e-12  # noqa: A002
+) -> jax.Array:
+    """``x / max(||x||_p, eps)`` along ``dim`` (``torch.nn.functional.normalize``)."""
+    check_float_input(input)
+    norm = jnp.sum(jnp.abs(input) ** p, axis=dim, keepdims=True) ** (1.0 / p) if p != 2 else jnp.sqrt(
+        jnp.sum(jnp.square(input), axis=dim, keepdims=True)
+    )
+    return input / jnp.maximum(norm, eps)

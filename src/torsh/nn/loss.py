@@ -1,0 +1,211 @@
+"""Loss modules (``nn.CrossEntropyLoss()``, ...) and distance modules, wrapping :mod:`torsh.nn.functional`.
+
+Class weights (``weight``, ``pos_weight``) are buffers, as in PyTorch: saved in ``state_dict``, never trained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..tree import static
+from . import functional as F
+from .functional._loss import _REDUCTIONS, _check_reduction
+from .module import Module, buffer
+
+__all__ = [
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+    "BCEWithLogitsLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance",
+]
+
+
+def _opt_array(x: Any) -> jax.Array | None:
+    return None if x is None else jnp.asarray(x)
+
+
+class _Loss(Module):
+    reduction: str = static()
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """Cross entropy of logits against class indices or probabilities (``torch.nn.CrossEntropyLoss``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> loss = nn.CrossEntropyLoss(label_smoothing=0.1)
+      >>> round(float(loss(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
+      1.0986
+    """
+
+    weight: jax.Array | None = buffer()
+    ignore_index: int = static()
+    label_smoothing: float = static()
+
+    def __init__(
+        self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+        reduction: str = "mean", label_smoothing: float = 0.0,
+    ) -> None:
+        _check_reduction("CrossEntropyLoss", reduction)
+        self.weight = _opt_array(weight)
+        self.ignore_index = int(ignore_index)
+        self.reduction = reduction
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of class indices given log-probabilities (``torch.nn.NLLLoss``)."""
+
+    weight: jax.Array | None = buffer()
+    ignore_index: int = static()
+
+    def __init__(
+        self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+        reduction: str = "mean",
+    ) -> None:
+        _check_reduction("NLLLoss", reduction)
+        self.weight = _opt_array(weight)
+        self.ignore_index = int(ignore_index)
+        self.reduction = reduction
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error (``torch.nn.MSELoss``)."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        _check_reduction("MSELoss", reduction)
+        self.reduction = reduction
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error (``torch.nn.L1Loss``)."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        _check_reduction("L1Loss", reduction)
+        self.reduction = reduction
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1 loss with threshold ``beta`` (``torch.nn.SmoothL1Loss``)."""
+
+    beta: float = static()
+
+    def __init__(
+        self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", beta: float = 1.0
+    ) -> None:
+        _check_reduction("SmoothL1Loss", reduction)
+        self.reduction = reduction
+        self.beta = float(beta)
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """Huber loss with threshold ``delta`` (``torch.nn.HuberLoss``)."""
+
+    delta: float = static()
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        _check_reduction("HuberLoss", reduction)
+        self.reduction = reduction
+        self.delta = float(delta)
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class BCELoss(_Loss):
+    """Binary cross entropy of probabilities (``torch.nn.BCELoss``)."""
+
+    weight: jax.Array | None = buffer()
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        _check_reduction("BCELoss", reduction)
+        self.weight = _opt_array(weight)
+        self.reduction = reduction
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross entropy, with ``pos_weight`` (``torch.nn.BCEWithLogitsLoss``)."""
+
+    weight: jax.Array | None = buffer()
+    pos_weight: jax.Array | None = buffer()
+
+    def __init__(
+        self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+        pos_weight: Any = None,
+    ) -> None:
+        _check_reduction("BCEWithLogitsLoss", reduction)
+        self.weight = _opt_array(weight)
+        self.pos_weight = _opt_array(pos_weight)
+        self.reduction = reduction
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence for log-probability inputs (``torch.nn.KLDivLoss``); prefer ``reduction='batchmean'``."""
+
+    log_target: bool = static()
+
+    def __init__(
+        self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", log_target: bool = False
+    ) -> None:
+        _check_reduction("KLDivLoss", reduction, (*_REDUCTIONS, "batchmean"))
+        self.reduction = reduction
+        self.log_target = bool(log_target)
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+
+class CosineSimilarity(Module):
+    """Cosine similarity along ``dim`` (``torch.nn.CosineSimilarity``)."""
+
+    dim: int = static()
+    eps: float = static()
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        self.dim = int(dim)
+        self.eps = float(eps)
+
+    def forward(self, x1: jax.Array, x2: jax.Array) -> jax.Array:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """p-norm distance along the last axis (``torch.nn.PairwiseDistance``)."""
+
+    norm: float = static()
+    eps: float = static()
+    keepdim: bool = static()
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
+        self.norm = float(p)
+        self.eps = float(eps)
+        self.keepdim = bool(keepdim)
+
+    def forward(self, x1: jax.Array, x2: jax.Array) -> jax.Array:
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)

@@ -1,0 +1,364 @@
+"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm2d, LayerNorm, RMSNorm, GroupNorm.
+
+BatchNorm (and InstanceNorm with ``track_running_stats=True``) update their running statistics in
+training mode through :func:`torsh.nn.stateful`::
+
+    out, model = nn.stateful(model)(x)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..errors import ConfigError, ShapeError
+from ..tree import static
+from . import functional as F
+from ._utils import check_float_input, float_dtype, positive_int, shape_str
+from .functional._normalization import batch_stats, normalize_with, verify_batch_size
+from .module import Axes, Module, _check_axes, buffer
+from .stateful import current_buffers, record_update
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "LayerNorm", "RMSNorm", "GroupNorm"]
+
+
+def _check_momentum(owner: str, momentum: Any) -> float | None:
+    if momentum is None:
+        return None
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
+        raise ConfigError(f"{owner}: momentum must be a number in [0, 1] or None, got {momentum!r}")
+    return float(momentum)
+
+
+def _check_eps(owner: str, eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
+        raise ConfigError(f"{owner}: eps must be a non-negative number, got {eps!r}")
+    return float(eps)
+
+
+def _running_update(
+    module: Module, mean: jax.Array, var_biased: jax.Array, n: int, count_batches: bool
+) -> None:
+    """Report PyTorch's running-statistics update (unbiased variance, momentum or cumulative mean)."""
+    cur = current_buffers(module)
+    rm = cur.get("running_mean", module.running_mean)
+    rv = cur.get("running_var", module.running_var)
+    nbt = cur.get("num_batches_tracked", module.num_batches_tracked)
+    updates: dict[str, jax.Array] = {}
+    if count_batches:
+        nbt = nbt + 1
+        updates["num_batches_tracked"] = nbt
+    if module.momentum is None:
+        if not count_batches:  # InstanceNorm passes momentum 0 when it is None: nothing changes
+            return
+        factor = 1.0 / nbt.astype(jnp.float32)
+    else:
+        factor = module.momentum
+    unbiased = var_biased * (n / (n - 1)) if n > 1 else var_biased
+    updates["running_mean"] = ((1 - factor) * rm + factor * mean).astype(rm.dtype)
+    updates["running_var"] = ((1 - factor) * rv + factor * unbiased).astype(rv.dtype)
+    record_update(module, **updates)
+
+
+class _NormBase(Module):
+    weight: jax.Array | None
+    bias: jax.Array | None
+    running_mean: jax.Array | None = buffer()
+    running_var: jax.Array | None = buffer()
+    num_batches_tracked: jax.Array | None = buffer()
+    num_features: int = static()
+    eps: float = static()
+    momentum: float | None = static()
+    affine: bool = static()
+    track_running_stats: bool = static()
+
+    __torsh_axes__ = {
+        "weight": ("channels",), "bias": ("channels",), "running_mean": ("channels",),
+        "running_var": ("channels",), "num_batches_tracked": (),
+    }
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+        track_running_stats: bool = True, *, bias: bool = True, key: Any = None, dtype: Any = None,
+    ) -> None:
+        name = type(self).__name__
+        self.num_features = positive_int("num_features", num_features, name)
+        self.eps = _check_eps(name, eps)
+        self.momentum = _check_momentum(name, momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        d = float_dtype(dtype)
+        self.weight = jnp.ones(num_features, d) if affine else None
+        self.bias = jnp.zeros(num_features, d) if affine and bias else None
+        if track_running_stats:
+            self.running_mean = jnp.zeros(num_features, d)
+            self.running_var = jnp.ones(num_features, d)
+            self.num_batches_tracked = jnp.zeros((), jnp.int32)
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def _param_like(self) -> jax.Array | None:
+        return self.weight if self.weight is not None else self.running_mean
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} {self.num_features}"
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    _ranks = ()  # type: tuple[int, ...]  (class constants, not fields)
+    _layout = ""
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        check_float_input(x, self._param_like())
+        if x.ndim not in self._ranks:
+            ranks = " or ".join(f"{r}D" for r in self._ranks)
+            raise ShapeError(f"expected {ranks} input {self._layout}, got {x.ndim}D input of shape {shape_str(x.shape)}")
+        if x.shape[1] != self.num_features:
+            raise ShapeError(
+                f"expected {self.num_features} channels at dim 1 {self._layout}, got input of shape {shape_str(x.shape)}"
+            )
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
+        use_batch_stats = self.training or self.running_mean is None
+        if not use_batch_stats:
+            return normalize_with(x, self.running_mean, self.running_var, self.weight, self.bias, self.eps, shape)
+        verify_batch_size(x)
+        axes = (0, *range(2, x.ndim))
+        mean, var = batch_stats(x, axes)
+        if self.training and self.track_running_stats:
+            n = math.prod(x.shape[a] for a in axes)
+            _running_update(self, mean, var, n, count_batches=True)
+        return normalize_with(x, mean, var, self.weight, self.bias, self.eps, shape)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` inputs (``torch.nn.BatchNorm1d``).
+
+    Training mode normalises with batch statistics and (with ``track_running_stats``) updates the
+    running mean and unbiased variance: ``running = (1 - momentum) * running + momentum * batch``,
+    or a cumulative average when ``momentum=None``. Call it through :func:`torsh.nn.stateful` to get
+    the updated module; eval mode uses the running statistics.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> bn = nn.BatchNorm1d(3)
+      >>> y, bn = nn.stateful(bn)(jnp.arange(12.0).reshape(4, 3))
+      >>> int(bn.num_batches_tracked), bn.eval()(jnp.zeros((2, 3))).shape
+      (1, (2, 3))
+    """
+
+    _ranks = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of ``(N, C, H, W)`` inputs (``torch.nn.BatchNorm2d``); see BatchNorm1d."""
+
+    _ranks = (4,)
+    _layout = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of ``(N, C, D, H, W)`` inputs (``torch.nn.BatchNorm3d``); see BatchNorm1d."""
+
+    _ranks = (5,)
+    _layout = "(N, C, D, H, W)"
+
+
+class InstanceNorm2d(_NormBase):
+    """Per-sample, per-channel normalisation of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
+
+    PyTorch's defaults: ``affine=False``, ``track_running_stats=False`` (then batch statistics are
+    used in eval mode too). With ``track_running_stats=True``, training mode updates the running
+    statistics (averaged over the batch) through :func:`torsh.nn.stateful`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> y = nn.InstanceNorm2d(2)(jnp.arange(32.0).reshape(1, 2, 4, 4))
+      >>> round(float(y.mean()), 5), round(float(y[0, 0].std()), 3)
+      (0.0, 1.0)
+    """
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+        track_running_stats: bool = False, *, key: Any = None, dtype: Any = None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype)
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        check_float_input(x, self._param_like())
+        if x.ndim not in (3, 4):
+            raise ShapeError(f"expected 3D or 4D input (C, H, W) or (N, C, H, W), got {x.ndim}D input of shape {shape_str(x.shape)}")
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x[None]
+        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
+            raise ShapeError(
+                f"expected {self.num_features} channels at dim {0 if unbatched else 1}, got input of shape "
+                f"{shape_str(x.shape[1:] if unbatched else x.shape)}"
+            )
+        use_input_stats = self.training or not self.track_running_stats
+        if use_input_stats and self.training and self.track_running_stats:
+            mean, var = batch_stats(x, tuple(range(2, x.ndim)))
+            n = math.prod(x.shape[2:])
+            # PyTorch averages the per-instance updates over the batch; the update is linear in the stats.
+            _running_update(self, mean.mean(0), var.mean(0), n, count_batches=False)
+        y = F.instance_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, 0.0, self.eps
+        )
+        return y[0] if unbatched else y
+
+
+def _normalized_shape(owner: str, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    for s in ns:
+        positive_int("normalized_shape entries", s, owner)
+    return ns
+
+
+def _norm_axes(ns: tuple[int, ...], axes: Axes | None) -> Axes:
+    if axes is not None:
+        return tuple(axes)
+    return (None,) * (len(ns) - 1) + ("norm",)
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing ``normalized_shape`` axes (``torch.nn.LayerNorm``).
+
+    Logical axes of weight/bias default to ``("norm",)`` on the last axis; ``axes=("embed",)``
+    renames them.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> [round(v, 3) for v in nn.LayerNorm(4)(jnp.arange(8.0).reshape(2, 4))[0].tolist()]
+      [-1.342, -0.447, 0.447, 1.342]
+    """
+
+    weight: jax.Array | None
+    bias: jax.Array | None
+    normalized_shape: tuple[int, ...] = static()
+    eps: float = static()
+    elementwise_affine: bool = static()
+
+    def __init__(
+        self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+        bias: bool = True, *, key: Any = None, dtype: Any = None, axes: Axes | None = None,
+    ) -> None:
+        ns = _normalized_shape("LayerNorm", normalized_shape)
+        self.normalized_shape = ns
+        self.eps = _check_eps("LayerNorm", eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        d = float_dtype(dtype)
+        self.weight = jnp.ones(ns, d) if elementwise_affine else None
+        self.bias = jnp.zeros(ns, d) if elementwise_affine and bias else None
+        ax = _check_axes("LayerNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))
+        self._torsh_axes = (("bias", ax), ("weight", ax))
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        check_float_input(x, self.weight)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def _describe(self) -> str:
+        return f"LayerNorm {list(self.normalized_shape)}"
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class RMSNorm(Module):
+    """``x / sqrt(mean(x²) + eps) * weight`` over the trailing axes (``torch.nn.RMSNorm``).
+
+    ``eps=None`` uses the machine epsilon of the computation type (float32 for half inputs).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> [round(v, 3) for v in nn.RMSNorm(2)(jnp.array([[3.0, 4.0]]))[0].tolist()]
+      [0.849, 1.131]
+    """
+
+    weight: jax.Array | None
+    normalized_shape: tuple[int, ...] = static()
+    eps: float | None = static()
+    elementwise_affine: bool = static()
+
+    def __init__(
+        self, normalized_shape: int | Sequence[int], eps: float | None = None, elementwise_affine: bool = True,
+        *, key: Any = None, dtype: Any = None, axes: Axes | None = None,
+    ) -> None:
+        ns = _normalized_shape("RMSNorm", normalized_shape)
+        self.normalized_shape = ns
+        self.eps = None if eps is None else _check_eps("RMSNorm", eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = jnp.ones(ns, float_dtype(dtype)) if elementwise_affine else None
+        self._torsh_axes = (("weight", _check_axes("RMSNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))),)
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        check_float_input(x, self.weight)
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def _describe(self) -> str:
+        return f"RMSNorm {list(self.normalized_shape)}"
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalise ``(N, C, *)`` over groups of channels (``torch.nn.GroupNorm``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.GroupNorm(2, 4)(jnp.ones((3, 4, 5))).shape
+      (3, 4, 5)
+    """
+
+    weight: jax.Array | None
+    bias: jax.Array | None
+    num_groups: int = static()
+    num_channels: int = static()
+    eps: float = static()
+    affine: bool = static()
+
+    __torsh_axes__ = {"weight": ("channels",), "bias": ("channels",)}
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, *,
+        key: Any = None, dtype: Any = None,
+    ) -> None:
+        positive_int("num_groups", num_groups, "GroupNorm")
+        positive_int("num_channels", num_channels, "GroupNorm")
+        if num_channels % num_groups:
+            raise ConfigError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = _check_eps("GroupNorm", eps)
+        self.affine = bool(affine)
+        d = float_dtype(dtype)
+        self.weight = jnp.ones(num_channels, d) if affine else None
+        self.bias = jnp.zeros(num_channels, d) if affine else None
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        check_float_input(x, self.weight)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ShapeError(f"expected input (N, {self.num_channels}, *), got {shape_str(x.shape)}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def _describe(self) -> str:
+        return f"GroupNorm {self.num_groups}x{self.num_channels // self.num_groups}"
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,103 @@
+"""``Embedding``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..errors import ConfigError, DTypeError, ShapeError
+from ..tree import static
+from . import functional as F
+from . import init
+from ._utils import float_dtype, positive_int, resolve_key
+from .module import Axes, Module, _check_axes
+
+__all__ = ["Embedding"]
+
+
+class Embedding(Module):
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim`` (``torch.nn.Embedding``).
+
+    Initialised N(0, 1) with the ``padding_idx`` row zeroed; positions holding ``padding_idx`` give
+    no gradient to that row. Logical axes default to ``("vocab", "embed")``.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> emb = nn.Embedding(10, 3, padding_idx=0, key=torsh.random.key(0))
+      >>> emb(jnp.array([[0, 5]])).shape
+      (1, 2, 3)
+      >>> emb.weight[0].tolist()
+      [0.0, 0.0, 0.0]
+    """
+
+    weight: jax.Array
+    num_embeddings: int = static()
+    embedding_dim: int = static()
+    padding_idx: int | None = static()
+
+    __torsh_axes__ = {"weight": ("vocab", "embed")}
+
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+        sparse: bool = False, _weight: Any = None, _freeze: bool = False, *, key: Any = None,
+        dtype: Any = None, axes: Axes | None = None,
+    ) -> None:
+        positive_int("num_embeddings", num_embeddings, "Embedding")
+        positive_int("embedding_dim", embedding_dim, "Embedding")
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise ConfigError(
+                "Embedding: max_norm, scale_grad_by_freq and sparse are not supported (max_norm renormalises "
+                "the weight in place in PyTorch); renormalise explicitly with F.normalize if needed"
+            )
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ConfigError(
+                    f"Embedding: padding_idx must be within [-{num_embeddings}, {num_embeddings}), got {padding_idx}"
+                )
+            padding_idx %= num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        d = float_dtype(dtype)
+        if _weight is not None:
+            weight = jnp.asarray(_weight, d)
+            if weight.shape != (num_embeddings, embedding_dim):
+                raise ShapeError(
+                    f"Embedding: _weight must have shape [{num_embeddings}, {embedding_dim}], got {list(weight.shape)}"
+                )
+        else:
+            weight = init.normal(resolve_key(key), (num_embeddings, embedding_dim), dtype=d)
+            if padding_idx is not None:
+                weight = weight.at[padding_idx].set(0)
+        self.weight = weight
+        if _freeze:
+            self._torsh_frozen = frozenset({"weight"})
+        if axes is not None:
+            self._torsh_axes = (("weight", _check_axes("Embedding", "weight", weight, tuple(axes))),)
+
+    @classmethod
+    def from_pretrained(
+        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None, **kwargs: Any
+    ) -> Embedding:
+        """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
+        arr = jnp.asarray(embeddings)
+        if arr.ndim != 2:
+            raise ShapeError(f"Embedding.from_pretrained: expected a 2-D array, got shape {list(arr.shape)}")
+        if not jnp.issubdtype(arr.dtype, jnp.floating):
+            raise DTypeError(f"Embedding.from_pretrained: expected floating embeddings, got {arr.dtype}")
+        kwargs.setdefault("dtype", arr.dtype)
+        return cls(arr.shape[0], arr.shape[1], padding_idx, _weight=arr, _freeze=freeze, **kwargs)
+
+    def forward(self, indices: jax.Array) -> jax.Array:
+        return F.embedding(indices, self.weight, self.padding_idx)
+
+    def _describe(self) -> str:
+        return f"Embedding {self.num_embeddings}x{self.embedding_dim}"
+
+    def extra_repr(self) -> str:
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
