@@ -41,12 +41,20 @@ def test_all_problems_are_listed_in_one_error(saved):
     assert isinstance(e, CheckpointError) and isinstance(e, KeyError)
     assert e.missing == ["head.bias"] and e.unexpected == ["step"]
     assert sorted((k, what) for k, what, _, _ in e.mismatched) == [
-        ("encoder.bias", "dtype"), ("encoder.weight", "shape"), ("epoch", "type")]
+        ("encoder.bias", "dtype"),
+        ("encoder.weight", "shape"),
+        ("epoch", "type"),
+    ]
     message = str(e)
-    for needle in (str(path), "missing from the file (1): head.bias", "unexpected in the file (1): step",
-                   "encoder.weight: shape in the file is [2, 3], expected [3, 3]",
-                   "encoder.bias: dtype in the file is float32, expected float16",
-                   "epoch: type in the file is Python int, expected Python float", "cast=True"):
+    for needle in (
+        str(path),
+        "missing from the file (1): head.bias",
+        "unexpected in the file (1): step",
+        "encoder.weight: shape in the file is [2, 3], expected [3, 3]",
+        "encoder.bias: dtype in the file is float32, expected float16",
+        "epoch: type in the file is Python int, expected Python float",
+        "cast=True",
+    ):
         assert needle in message, (needle, message)
 
 
@@ -64,8 +72,12 @@ def test_strict_false_keeps_like_values_and_ignores_extras(saved):
 
 def test_cast_and_dtype(saved):
     path, tree = saved
-    like = {"encoder": {"weight": jnp.zeros((2, 3), jnp.bfloat16), "bias": jnp.zeros(2, jnp.float16)},
-            "head": {"weight": jnp.zeros((4, 2))}, "step": jnp.float32(0), "epoch": 0.0}
+    like = {
+        "encoder": {"weight": jnp.zeros((2, 3), jnp.bfloat16), "bias": jnp.zeros(2, jnp.float16)},
+        "head": {"weight": jnp.zeros((4, 2))},
+        "step": jnp.float32(0),
+        "epoch": 0.0,
+    }
     back = serialize.load(path, like=like, cast=True)
     assert back["encoder"]["weight"].dtype == jnp.bfloat16 and back["head"]["weight"].dtype == jnp.float32
     np.testing.assert_array_equal(back["encoder"]["weight"].astype(jnp.float32), tree["encoder"]["weight"])
@@ -89,7 +101,9 @@ def test_abstract_like_from_eval_shape_allocates_nothing_first(saved):
 
 def test_prefix_hint_when_keys_are_nested_one_level_deeper(tmp_path):
     stn.save_file({"model.0.weight": np.ones((2, 2), np.float32)}, tmp_path / "p.safetensors")
-    with pytest.raises(serialize.StateDictMismatchError, match=r"extra prefix 'model\.'.*like=\{'model': \.\.\.\}"):
+    with pytest.raises(
+        serialize.StateDictMismatchError, match=r"extra prefix 'model\.'.*like=\{'model': \.\.\.\}"
+    ):
         serialize.load(tmp_path / "p.safetensors", like={"0": {"weight": jnp.zeros((2, 2))}})
     back = serialize.load(tmp_path / "p.safetensors", like={"model": {"0": {"weight": jnp.zeros((2, 2))}}})
     np.testing.assert_array_equal(back["model"]["0"]["weight"], np.ones((2, 2)))
@@ -97,7 +111,9 @@ def test_prefix_hint_when_keys_are_nested_one_level_deeper(tmp_path):
 
 def test_zero_d_arrays_fill_python_scalars_and_back(tmp_path):
     # PyTorch stores counters such as num_batches_tracked as 0-d int64 tensors.
-    stn.save_file({"count": np.array(7, np.int64), "ratio": np.array(0.5, np.float32)}, tmp_path / "z.safetensors")
+    stn.save_file(
+        {"count": np.array(7, np.int64), "ratio": np.array(0.5, np.float32)}, tmp_path / "z.safetensors"
+    )
     back = serialize.load(tmp_path / "z.safetensors", like={"count": 0, "ratio": 0.0})
     assert back == {"count": 7, "ratio": 0.5} and type(back["count"]) is int
     serialize.save(tmp_path / "s.safetensors", {"count": 3})
@@ -114,11 +130,16 @@ def test_int64_files_load_into_32_bit_jax_with_a_range_check(tmp_path):
     stn.save_file({"ids": np.array([1, 2**40], np.int64)}, tmp_path / "big.safetensors")
     with pytest.raises(serialize.StateDictMismatchError, match="value range"):
         serialize.load(tmp_path / "big.safetensors", like={"ids": jnp.zeros(2, jnp.int32)})
+    with pytest.raises(CheckpointError, match=r"int64 values in \[1, 1099511627776\] do not fit int32"):
+        serialize.load(tmp_path / "big.safetensors")  # without like= too: never wrap silently
     # float64 -> float32 loses precision: only with cast=True.
     stn.save_file({"w": np.ones(2)}, tmp_path / "f.safetensors")
     with pytest.raises(serialize.StateDictMismatchError, match="dtype"):
         serialize.load(tmp_path / "f.safetensors", like={"w": jnp.zeros(2)})
-    assert serialize.load(tmp_path / "f.safetensors", like={"w": jnp.zeros(2)}, cast=True)["w"].dtype == jnp.float32
+    assert (
+        serialize.load(tmp_path / "f.safetensors", like={"w": jnp.zeros(2)}, cast=True)["w"].dtype
+        == jnp.float32
+    )
 
 
 def test_keys_from_raw_uint32_data_and_key_mismatches(tmp_path):

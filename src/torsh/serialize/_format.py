@@ -118,7 +118,7 @@ def parse_header(raw: bytes, total_size: int, where: str) -> Header:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CorruptFileError(f"{where}: header is not valid UTF-8 (byte {e.start} of the header)") from None
-    if not text.startswith("{"):
+    if not text.lstrip(" \t\n\r").startswith("{"):
         raise CorruptFileError(
             f"{where}: header does not start with '{{' (got {text[:16]!r}): not a safetensors file"
         )

@@ -92,7 +92,10 @@ class _Builder:
         return s.dtype
 
     def array(self, s: Stored, target: Target, dtype: np.dtype | None = None) -> jax.Array:
-        out = place(self.reader.view(s), target)
+        view = self.reader.view(s)
+        where = f"{self.reader.where}: key {s.key!r}"
+        _check_int_range(view, jax.dtypes.canonicalize_dtype(view.dtype), where)
+        out = place(view, target)
         want = dtype if dtype is not None else self.stored_dtype(s)
         if out.dtype != jax.dtypes.canonicalize_dtype(want):
             out = out.astype(want)
@@ -283,11 +286,11 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
             return lambda: b.numpy(s, expected)[()]
         if got != expected and _jax_represents(got, expected, leaf):
             view = b.reader.view(s)
-            if jnp.issubdtype(expected, jnp.integer) and view.size:
-                info = np.iinfo(expected)
+            try:
+                _check_int_range(view, expected, path)
+            except CheckpointError:
                 lo, hi = view.min(), view.max()
-                if lo < info.min or hi > info.max:
-                    return bad("value range", f"{got} in [{lo}, {hi}]", f"{expected} (enable jax_enable_x64)")
+                return bad("value range", f"{got} in [{lo}, {hi}]", f"{expected} (enable jax_enable_x64)")
         return lambda: b.array(s, b.target(path, leaf), expected)
 
     raise ConfigError(
@@ -302,6 +305,19 @@ def _jax_represents(got: np.dtype, expected: np.dtype, leaf: Any) -> bool:
     if isinstance(leaf, (np.ndarray, np.generic)) or not jnp.issubdtype(got, jnp.integer):
         return False
     return got != expected and jax.dtypes.canonicalize_dtype(got) == expected
+
+
+def _check_int_range(view: np.ndarray, target: np.dtype, where: str) -> None:
+    """JAX's 32-bit mode stores int64 as int32 by wrapping; refuse values that would wrap."""
+    if view.dtype == target or not jnp.issubdtype(view.dtype, jnp.integer) or not view.size:
+        return
+    info = np.iinfo(target)
+    lo, hi = view.min(), view.max()
+    if lo < info.min or hi > info.max:
+        raise CheckpointError(
+            f"{where}: {view.dtype} values in [{lo}, {hi}] do not fit {target}, the dtype JAX uses in "
+            "32-bit mode; enable jax_enable_x64, or load into numpy arrays (like= with numpy leaves)"
+        )
 
 
 def _scalar_as(leaf: Any, value: Any, target: Target) -> Any:
