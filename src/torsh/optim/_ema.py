@@ -1,0 +1,115 @@
+"""Exponential moving average of parameters (PyTorch's ``AveragedModel`` with an EMA function)."""
+
+from __future__ import annotations
+
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import tree as _tree
+from ..errors import ConfigError
+from ..tree import static
+from ._base import flatten_like
+from ._config import FrozenDict
+from ._state import OptState
+
+__all__ = ["EMA", "EMAState"]
+
+PyTree = Any
+
+
+class EMAState(OptState):
+    """State of :class:`EMA`.
+
+    Attributes:
+      step: number of ``update`` calls so far.
+      params: the averaged parameters (same structure as the model: use them for evaluation).
+    """
+
+    step: jax.Array
+    params: Any
+    config: FrozenDict = static(FrozenDict())
+
+
+class EMA:
+    """Exponential moving average of the parameters, for evaluation with smoothed weights.
+
+    ``ema.update(params, state)`` after each optimizer step sets, for every trainable leaf,
+    ``avg = decay * avg + (1 - decay) * param``; the first update copies the parameters (as
+    ``torch.optim.swa_utils.AveragedModel`` does). Leaves that are not trained (integers, buffers such as
+    BatchNorm statistics) are taken from the latest parameters, or averaged too with
+    ``include_buffers=True`` (PyTorch's ``use_buffers=True``).
+
+    Args:
+      decay: in [0, 1], or a schedule ``step -> decay`` (jit-safe).
+      include_buffers: also average floating buffers.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> ema = optim.EMA(decay=0.5)
+      >>> state = ema.init({"w": jnp.zeros(1)})
+      >>> for w in (1.0, 3.0, 5.0):
+      ...     state = ema.update({"w": jnp.array([w])}, state)
+      >>> state.params["w"].tolist()   # copy 1.0, then 0.5*1+0.5*3 = 2.0, then 0.5*2+0.5*5
+      [3.5]
+    """
+
+    def __init__(self, decay: float | Callable = 0.999, *, include_buffers: bool = False) -> None:
+        if not callable(decay):
+            if not isinstance(decay, (int, float)) or isinstance(decay, bool) or not 0.0 <= decay <= 1.0:
+                raise ConfigError(f"EMA: decay must be in [0, 1] or a schedule, got {decay!r}")
+            decay = float(decay)
+        if not isinstance(include_buffers, bool):
+            raise ConfigError(f"EMA: include_buffers must be True or False, got {include_buffers!r}")
+        object.__setattr__(self, "_config", FrozenDict(decay=decay, include_buffers=include_buffers))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        from ..errors import FrozenInstanceError
+
+        raise FrozenInstanceError(f"EMA is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EMA) and self._config == other._config
+
+    def __hash__(self) -> int:
+        return hash(("EMA", self._config))
+
+    def __repr__(self) -> str:
+        return f"EMA(decay={self._config['decay']!r}, include_buffers={self._config['include_buffers']})"
+
+    def _averaged(self, params: PyTree) -> list[bool]:
+        leaves, spec = _tree.flatten(params)
+        if self._config["include_buffers"]:
+            return [_tree.is_inexact(x) for x in leaves]
+        return [bool(m) for m in spec.flatten_up_to(_tree.trainable_mask(params))]
+
+    def init(self, params: PyTree) -> EMAState:
+        """A state whose average starts as a copy of ``params``."""
+        copy = _tree.map(lambda x: jnp.array(x, copy=True) if _tree.is_array(x) else x, params)
+        return EMAState(step=jnp.zeros((), jnp.int32), params=copy, config=self._config)
+
+    def update(self, params: PyTree, state: EMAState) -> EMAState:
+        """Fold the current ``params`` into the average (pure; jit it with the training step)."""
+        decay = self._config["decay"]
+        d = jnp.asarray(decay(state.step) if callable(decay) else decay, jnp.result_type(float))
+        first = state.step == 0
+        leaves, spec = _tree.flatten(params)
+        avg = flatten_like(spec, state.params, "EMA.update: state.params", params)
+        out = []
+        for p, a, averaged in zip(leaves, avg, self._averaged(params)):
+            if not averaged:
+                out.append(p)
+                continue
+            p_arr = jnp.asarray(p)
+            cdt = jnp.float32 if p_arr.dtype in (jnp.float16, jnp.bfloat16) else p_arr.dtype
+            pc, ac = p_arr.astype(cdt), jnp.asarray(a).astype(cdt)
+            new = ac + (1 - d.astype(jnp.real(pc).dtype)) * (pc - ac)  # torch._foreach_lerp_(avg, p, 1 - decay)
+            out.append(jnp.where(first, pc, new).astype(p_arr.dtype))
+        return state.replace(step=state.step + 1, params=_tree.unflatten(spec, out))
+
+
+

@@ -1,0 +1,464 @@
+"""L-BFGS with optional strong-Wolfe line search, a jit-able port of ``torch.optim.LBFGS``.
+
+PyTorch's L-BFGS calls a closure that recomputes the loss; the functional form takes the loss
+function itself: ``params, state = opt.step(params, loss_fn, state, *args)``. Every loop (the
+iterations, the two-loop recursion, the line search) is a ``lax.while_loop``, so a whole step
+compiles once under ``jit``. The update history is a ring buffer of ``history_size`` vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import tree as _tree
+from ..errors import ConfigError, ShapeError, TreeError
+from ..tree import static
+from ._config import Checker, FrozenDict
+from ._groups import DEFAULT_GROUP
+from ._optimizer import lr_dtype
+from ._state import OptState
+
+__all__ = ["LBFGS", "LBFGSState"]
+
+PyTree = Any
+
+
+class LBFGSState(OptState):
+    """State of :class:`LBFGS` (names follow ``torch.optim.LBFGS``'s state).
+
+    Attributes:
+      step: number of ``step`` calls.
+      lr: ``{"default": lr}``, used by the next step.
+      loss: the loss at the start of the last step (what PyTorch's ``step`` returns).
+      n_iter: iterations over all steps; ``func_evals``: loss evaluations over all steps.
+      d, t: the last search direction and step length.
+      old_dirs, old_stps, ro: the curvature history (ring buffers of ``history_size`` rows; ``y``,
+        ``s`` and ``1/(y.s)``), of which ``num_old`` rows are valid, the oldest at row ``head``.
+      H_diag: scale of the initial inverse-Hessian approximation.
+      prev_flat_grad, prev_loss: gradient and loss of the last iteration.
+      hyperparams: the static configuration.
+    """
+
+    step: jax.Array
+    lr: dict
+    loss: jax.Array
+    n_iter: jax.Array
+    func_evals: jax.Array
+    d: jax.Array
+    t: jax.Array
+    old_dirs: jax.Array
+    old_stps: jax.Array
+    ro: jax.Array
+    num_old: jax.Array
+    head: jax.Array
+    H_diag: jax.Array
+    prev_flat_grad: jax.Array
+    prev_loss: jax.Array
+    hyperparams: FrozenDict = static(FrozenDict())
+
+
+# -- flat views of the trainable leaves ------------------------------------------------------------
+class _Flat:
+    """Concatenate the trainable leaves of a tree into one real vector, and back."""
+
+    def __init__(self, params: PyTree) -> None:
+        leaves, spec = _tree.flatten(params)
+        mask = spec.flatten_up_to(_tree.trainable_mask(params))
+        self.spec, self.leaves, self.mask = spec, leaves, [bool(m) for m in mask]
+        trained = [jnp.asarray(x) for x, m in zip(leaves, self.mask) if m]
+        if not trained:
+            raise ConfigError("LBFGS: the parameters have no trainable (floating, not frozen) leaf")
+        self.shapes = [x.shape for x in trained]
+        self.dtypes = [x.dtype for x in trained]
+        self.complex = [jnp.iscomplexobj(x) for x in trained]
+        real = [jnp.real(x).dtype if c else x.dtype for x, c in zip(trained, self.complex)]
+        self.dtype = jnp.result_type(*real)
+        self.sizes = [int(np.prod(s)) * (2 if c else 1) for s, c in zip(self.shapes, self.complex)]
+        self.size = sum(self.sizes)
+
+    def vector(self, params: PyTree) -> jax.Array:
+        leaves = self.spec.flatten_up_to(params)
+        parts = []
+        for x, m in zip(leaves, self.mask):
+            if m:
+                x = jnp.asarray(x)
+                if jnp.iscomplexobj(x):
+                    x = jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1)
+                parts.append(jnp.ravel(x).astype(self.dtype))
+        return jnp.concatenate(parts)
+
+    def tree(self, vec: jax.Array) -> PyTree:
+        out, offset, k = [], 0, 0
+        for x, m in zip(self.leaves, self.mask):
+            if not m:
+                out.append(x)
+                continue
+            piece = vec[offset : offset + self.sizes[k]]
+            offset += self.sizes[k]
+            if self.complex[k]:
+                piece = piece.reshape(*self.shapes[k], 2)
+                piece = jax.lax.complex(piece[..., 0], piece[..., 1])
+            out.append(piece.reshape(self.shapes[k]).astype(self.dtypes[k]))
+            k += 1
+        return _tree.unflatten(self.spec, out)
+
+
+# -- line search (ported from torch/optim/lbfgs.py, itself from minFunc's lswolfe.lua) -------------
+def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
+    """Minimiser of the cubic through two points with values and derivatives, clipped to ``bounds``."""
+    if bounds is None:
+        xmin_bound, xmax_bound = jnp.minimum(x1, x2), jnp.maximum(x1, x2)
+    else:
+        xmin_bound, xmax_bound = bounds
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1**2 - g1 * g2
+    d2 = jnp.sqrt(jnp.maximum(d2_square, 0))
+    min_pos = jnp.where(
+        x1 <= x2,
+        x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2)),
+        x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2)),
+    )
+    clipped = jnp.minimum(jnp.maximum(min_pos, xmin_bound), xmax_bound)
+    return jnp.where(d2_square >= 0, clipped, (xmin_bound + xmax_bound) / 2.0)
+
+
+def _strong_wolfe(obj, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_change=1e-9):
+    """Returns ``(f_new, g_new, t, evaluations)`` as PyTorch's ``_strong_wolfe``."""
+    dt = f.dtype
+    d_norm = jnp.max(jnp.abs(d))
+    f_new, g_new = obj(x, t, d)
+    gtd_new = g_new @ d
+    zero = jnp.zeros((), dt)
+
+    # Bracketing phase. Outcome: 0 still searching, 1 bracket [prev, new], 2 Wolfe point found.
+    def bracket_cond(c):
+        return (c["outcome"] == 0) & (c["ls_iter"] < max_ls)
+
+    def bracket_body(c):
+        armijo_fails = (c["f_new"] > f + c1 * c["t"] * gtd) | ((c["ls_iter"] > 1) & (c["f_new"] >= c["f_prev"]))
+        wolfe = jnp.abs(c["gtd_new"]) <= -c2 * gtd
+        uphill = c["gtd_new"] >= 0
+        outcome = jnp.where(armijo_fails, 1, jnp.where(wolfe, 2, jnp.where(uphill, 1, 0)))
+
+        def advance(c):
+            t_new = _cubic_interpolate(
+                c["t_prev"], c["f_prev"], c["gtd_prev"], c["t"], c["f_new"], c["gtd_new"],
+                bounds=(c["t"] + 0.01 * (c["t"] - c["t_prev"]), c["t"] * 10),
+            )
+            fn, gn = obj(x, t_new, d)
+            return dict(
+                c, t_prev=c["t"], f_prev=c["f_new"], g_prev=c["g_new"], gtd_prev=c["gtd_new"], t=t_new,
+                f_new=fn, g_new=gn, gtd_new=gn @ d, evals=c["evals"] + 1, ls_iter=c["ls_iter"] + 1,
+            )
+
+        return jax.lax.cond(outcome == 0, advance, lambda c: dict(c, outcome=outcome), c)
+
+    c = jax.lax.while_loop(bracket_cond, bracket_body, dict(
+        outcome=jnp.int32(0), ls_iter=jnp.int32(0), evals=jnp.int32(1), t=t, t_prev=zero, f_prev=f, g_prev=g,
+        gtd_prev=gtd, f_new=f_new, g_new=g_new, gtd_new=gtd_new,
+    ))
+    out_of_iters = c["ls_iter"] == max_ls
+    found = c["outcome"] == 2
+    # The bracket (two points; a Wolfe point is stored twice). Out of iterations: [0, t].
+    b = jnp.where(found, jnp.stack([c["t"], c["t"]]),
+                  jnp.where(out_of_iters, jnp.stack([zero, c["t"]]), jnp.stack([c["t_prev"], c["t"]])))
+    bf = jnp.where(found, jnp.stack([c["f_new"], c["f_new"]]),
+                   jnp.where(out_of_iters, jnp.stack([f, c["f_new"]]), jnp.stack([c["f_prev"], c["f_new"]])))
+    bg = jnp.where(found, jnp.stack([c["g_new"], c["g_new"]]),
+                   jnp.where(out_of_iters, jnp.stack([g, c["g_new"]]), jnp.stack([c["g_prev"], c["g_new"]])))
+    bgtd = jnp.where(found, jnp.stack([c["gtd_new"], c["gtd_new"]]), jnp.stack([c["gtd_prev"], c["gtd_new"]]))
+    low = jnp.where(bf[0] <= bf[1], 0, 1)
+
+    # Zoom phase: shrink the bracket until a point satisfies the strong Wolfe conditions.
+    def zoom_cond(z):
+        small = jnp.abs(z["b"][1] - z["b"][0]) * d_norm < tolerance_change
+        return ~z["done"] & (z["ls_iter"] < max_ls) & ~small
+
+    def zoom_body(z):
+        b, bf, bg, bgtd, low = z["b"], z["bf"], z["bg"], z["bgtd"], z["low"]
+        high = 1 - low
+        t = _cubic_interpolate(b[0], bf[0], bgtd[0], b[1], bf[1], bgtd[1])
+        bmax, bmin = jnp.max(b), jnp.min(b)
+        eps = 0.1 * (bmax - bmin)
+        near_edge = jnp.minimum(bmax - t, t - bmin) < eps
+        at_or_past = z["insuf"] | (t >= bmax) | (t <= bmin)
+        moved = jnp.where(jnp.abs(t - bmax) < jnp.abs(t - bmin), bmax - eps, bmin + eps)
+        t = jnp.where(near_edge & at_or_past, moved, t)
+        insuf = near_edge & ~at_or_past
+        f_new, g_new = obj(x, t, d)
+        gtd_new = g_new @ d
+        replace_high = (f_new > f + c1 * t * gtd) | (f_new >= bf[low])
+        wolfe = jnp.abs(gtd_new) <= -c2 * gtd
+        flip = ~wolfe & (gtd_new * (b[high] - b[low]) >= 0)
+
+        def put(arr, i, v):
+            return arr.at[i].set(v)
+
+        # Armijo fails or not lower than the lowest point: the new point becomes the high end.
+        hb, hbf, hbg, hbgtd = put(b, high, t), put(bf, high, f_new), put(bg, high, g_new), put(bgtd, high, gtd_new)
+        h_low = jnp.where(hbf[0] <= hbf[1], 0, 1)
+        # Otherwise the new point becomes the low end (the old low becomes high if it overshot).
+        fb = jnp.where(flip, put(b, high, b[low]), b)
+        fbf = jnp.where(flip, put(bf, high, bf[low]), bf)
+        fbg = jnp.where(flip, put(bg, high, bg[low]), bg)
+        fbgtd = jnp.where(flip, put(bgtd, high, bgtd[low]), bgtd)
+        lb, lbf, lbg, lbgtd = put(fb, low, t), put(fbf, low, f_new), put(fbg, low, g_new), put(fbgtd, low, gtd_new)
+        return dict(
+            b=jnp.where(replace_high, hb, lb), bf=jnp.where(replace_high, hbf, lbf),
+            bg=jnp.where(replace_high, hbg, lbg), bgtd=jnp.where(replace_high, hbgtd, lbgtd),
+            low=jnp.where(replace_high, h_low, low), done=~replace_high & wolfe, insuf=insuf,
+            ls_iter=z["ls_iter"] + 1, evals=z["evals"] + 1,
+        )
+
+    z = jax.lax.while_loop(zoom_cond, zoom_body, dict(
+        b=b, bf=bf, bg=bg, bgtd=bgtd, low=low, done=found, insuf=jnp.bool_(False), ls_iter=c["ls_iter"],
+        evals=c["evals"],
+    ))
+    low = z["low"]
+    return z["bf"][low], z["bg"][low], z["b"][low], z["evals"]
+
+
+class LBFGS:
+    """L-BFGS, with ``torch.optim.LBFGS``'s arguments, defaults and iterations, in functional form.
+
+    A step runs up to ``max_iter`` iterations on the loss function (PyTorch's closure):
+    ``params, state = opt.step(params, loss_fn, state, *args, **kwargs)`` where
+    ``loss_fn(params, *args, **kwargs)`` returns a scalar. Only trainable leaves are optimised (they
+    are concatenated into one vector); integers and buffers pass through. The whole step is jit-able.
+
+    Args:
+      lr: learning rate (default 1), or a schedule.
+      max_iter: iterations per step (default 20).
+      max_eval: loss evaluations per step (default ``max_iter * 5 // 4``).
+      tolerance_grad: stop when ``max|grad| <= tolerance_grad``.
+      tolerance_change: stop when the loss or the parameters change less than this.
+      history_size: number of curvature pairs kept (memory: ``2 * history_size`` parameter vectors).
+      line_search_fn: ``None`` (fixed step ``lr``) or ``"strong_wolfe"``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from torsh import optim
+      >>> def loss_fn(p):
+      ...     return (1 - p["x"]) ** 2 + 100 * (p["y"] - p["x"] ** 2) ** 2   # Rosenbrock
+      >>> opt = optim.LBFGS(line_search_fn="strong_wolfe", max_iter=100)
+      >>> params = {"x": jnp.float32(-1.5), "y": jnp.float32(2.0)}
+      >>> state = opt.init(params)
+      >>> params, state = jax.jit(lambda p, s: opt.step(p, loss_fn, s))(params, state)
+      >>> round(float(params["x"]), 3), round(float(params["y"]), 3)
+      (1.0, 1.0)
+    """
+
+    def __init__(
+        self,
+        lr: float | Callable = 1.0,
+        max_iter: int = 20,
+        max_eval: int | None = None,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        history_size: int = 100,
+        line_search_fn: str | None = None,
+    ) -> None:
+        check = Checker("LBFGS")
+        max_iter = check.integer("max_iter", max_iter, 1)
+        config = dict(
+            lr=check.lr("lr", lr),
+            max_iter=max_iter,
+            max_eval=check.integer("max_eval", max_iter * 5 // 4 if max_eval is None else max_eval, 1),
+            tolerance_grad=check.nonneg("tolerance_grad", tolerance_grad),
+            tolerance_change=check.nonneg("tolerance_change", tolerance_change),
+            history_size=check.integer("history_size", history_size, 1),
+            line_search_fn=check.choice("line_search_fn", line_search_fn, (None, "strong_wolfe")),
+        )
+        object.__setattr__(self, "_config", FrozenDict(config))
+
+    def __getattr__(self, name: str) -> Any:
+        config = self.__dict__.get("_config")
+        if config is not None and name in config:
+            return config[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        from ..errors import FrozenInstanceError
+
+        raise FrozenInstanceError(f"LBFGS is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LBFGS) and self._config == other._config
+
+    def __hash__(self) -> int:
+        return hash(("LBFGS", self._config))
+
+    def __repr__(self) -> str:
+        return "LBFGS(" + ", ".join(f"{k}={v!r}" for k, v in self._config.items()) + ")"
+
+    def _lr(self, step: Any) -> jax.Array:
+        lr = self._config["lr"]
+        return jnp.asarray(lr(step) if callable(lr) else lr, lr_dtype())
+
+    def init(self, params: PyTree) -> LBFGSState:
+        """The initial state for ``params`` (sized to the total number of trainable elements)."""
+        flat = _Flat(params)
+        n, h, dt = flat.size, self._config["history_size"], flat.dtype
+        zero = jnp.zeros((), dt)
+        return LBFGSState(
+            step=jnp.zeros((), jnp.int32), lr={DEFAULT_GROUP: self._lr(0)}, loss=jnp.full((), jnp.nan, dt),
+            n_iter=jnp.zeros((), jnp.int32), func_evals=jnp.zeros((), jnp.int32),
+            d=jnp.zeros((n,), dt), t=zero, old_dirs=jnp.zeros((h, n), dt), old_stps=jnp.zeros((h, n), dt),
+            ro=jnp.zeros((h,), dt), num_old=jnp.zeros((), jnp.int32), head=jnp.zeros((), jnp.int32),
+            H_diag=jnp.ones((), dt), prev_flat_grad=jnp.zeros((n,), dt), prev_loss=zero,
+            hyperparams=FrozenDict({DEFAULT_GROUP: FrozenDict(
+                {k: v for k, v in self._config.items() if k != "lr" or callable(v)})}),
+        )
+
+    def step(
+        self, params: PyTree, loss_fn: Callable[..., Any], state: LBFGSState, *args: Any, **kwargs: Any
+    ) -> tuple[PyTree, LBFGSState]:
+        """Run one L-BFGS step (up to ``max_iter`` iterations) on ``loss_fn(params, *args, **kwargs)``.
+
+        Returns:
+          ``(new_params, new_state)``; ``new_state.loss`` is the loss before the step.
+        """
+        if not isinstance(state, LBFGSState):
+            raise TreeError(f"LBFGS.step: expected the LBFGSState returned by LBFGS.init, got {type(state).__name__}")
+        if not callable(loss_fn):
+            raise ConfigError(f"LBFGS.step: loss_fn must be callable (params, *args) -> scalar, got {loss_fn!r}")
+        cfg = self._config
+        flat = _Flat(params)
+        if state.d.shape != (flat.size,) or state.d.dtype != flat.dtype:
+            raise ShapeError(
+                f"LBFGS.step: the state was made for {state.d.shape[0]} trainable elements of {state.d.dtype}, the "
+                f"parameters have {flat.size} of {flat.dtype}"
+            )
+        dt = flat.dtype
+
+        def value_and_grad(vec: jax.Array) -> tuple[jax.Array, jax.Array]:
+            def f(v):
+                value = jnp.asarray(loss_fn(flat.tree(v), *args, **kwargs))
+                if value.shape != ():
+                    raise ShapeError(f"LBFGS: loss_fn must return a scalar, got shape {list(value.shape)}")
+                return value.astype(dt)
+
+            return jax.value_and_grad(f)(vec)
+
+        def directional(x, t, d):
+            return value_and_grad(x + t * d)
+
+        lr = state.lr[DEFAULT_GROUP].astype(dt)
+        max_iter, max_eval, hist = cfg["max_iter"], cfg["max_eval"], cfg["history_size"]
+        tol_grad, tol_change = cfg["tolerance_grad"], cfg["tolerance_change"]
+
+        x0 = flat.vector(params)
+        loss0, g0 = value_and_grad(x0)
+        opt_cond0 = jnp.max(jnp.abs(g0)) <= tol_grad
+
+        def two_loop(g, dirs, stps, ro, num_old, head, H_diag):
+            def index(i):
+                return (head + i) % hist
+
+            def backward(k, carry):
+                q, al = carry
+                i = num_old - 1 - k
+                j = index(i)
+                a = (stps[j] @ q) * ro[j]
+                return q - a * dirs[j], al.at[i].set(a)
+
+            q, al = jax.lax.fori_loop(0, num_old, backward, (-g, jnp.zeros((hist,), dt)))
+            r = q * H_diag
+
+            def forward(i, r):
+                j = index(i)
+                be = (dirs[j] @ r) * ro[j]
+                return r + (al[i] - be) * stps[j]
+
+            return jax.lax.fori_loop(0, num_old, forward, r)
+
+        def iteration(c):
+            n_iter, state_n_iter = c["n_iter"] + 1, c["state_n_iter"] + 1
+            g = c["g"]
+            first = state_n_iter == 1
+
+            def first_direction(c):
+                return -g, c["dirs"], c["stps"], c["ro"], jnp.int32(0), jnp.int32(0), jnp.ones((), dt)
+
+            def lbfgs_direction(c):
+                y = g - c["prev_g"]
+                s = c["d"] * c["t"]
+                ys = y @ s
+
+                def push(c):
+                    full = c["num_old"] == hist
+                    slot = jnp.where(full, c["head"], (c["head"] + c["num_old"]) % hist)
+                    return (
+                        c["dirs"].at[slot].set(y), c["stps"].at[slot].set(s), c["ro"].at[slot].set(1.0 / ys),
+                        jnp.where(full, c["num_old"], c["num_old"] + 1),
+                        jnp.where(full, (c["head"] + 1) % hist, c["head"]), ys / (y @ y),
+                    )
+
+                def keep(c):
+                    return c["dirs"], c["stps"], c["ro"], c["num_old"], c["head"], c["H_diag"]
+
+                dirs, stps, ro, num_old, head, H_diag = jax.lax.cond(ys > 1e-10, push, keep, c)
+                d = two_loop(g, dirs, stps, ro, num_old, head, H_diag)
+                return d, dirs, stps, ro, num_old, head, H_diag
+
+            d, dirs, stps, ro, num_old, head, H_diag = jax.lax.cond(first, first_direction, lbfgs_direction, c)
+            prev_g, prev_loss = g, c["loss"]
+            t = jnp.where(first, jnp.minimum(1.0, 1.0 / jnp.sum(jnp.abs(g))) * lr, lr)
+            gtd = g @ d
+            no_descent = gtd > -tol_change
+
+            def move(_):
+                if cfg["line_search_fn"] == "strong_wolfe":
+                    loss, g_new, t_new, evals = _strong_wolfe(
+                        directional, c["x"], t, d, c["loss"], g, gtd, max_ls=max_eval - c["current_evals"]
+                    )
+                    x = c["x"] + t_new * d
+                    return x, loss, g_new, t_new, jnp.max(jnp.abs(g_new)) <= tol_grad, evals
+                x = c["x"] + t * d
+
+                def evaluate(x):
+                    loss, g_new = value_and_grad(x)
+                    return loss, g_new, jnp.max(jnp.abs(g_new)) <= tol_grad, jnp.int32(1)
+
+                def skip(x):  # the last iteration does not re-evaluate (as in PyTorch)
+                    return c["loss"], g, c["opt_cond"], jnp.int32(0)
+
+                loss, g_new, opt_cond, evals = jax.lax.cond(n_iter != max_iter, evaluate, skip, x)
+                return x, loss, g_new, t, opt_cond, evals
+
+            def stay(_):
+                return c["x"], c["loss"], g, t, c["opt_cond"], jnp.int32(0)
+
+            x, loss, g_new, t, opt_cond, evals = jax.lax.cond(no_descent, stay, move, None)
+            current_evals = c["current_evals"] + evals
+            done = (
+                no_descent | (n_iter == max_iter) | (current_evals >= max_eval) | opt_cond
+                | (jnp.max(jnp.abs(d * t)) <= tol_change) | (jnp.abs(loss - prev_loss) < tol_change)
+            )
+            return dict(
+                x=x, loss=loss, g=g_new, d=d, t=t, dirs=dirs, stps=stps, ro=ro, num_old=num_old, head=head,
+                H_diag=H_diag, prev_g=prev_g, prev_loss=prev_loss, n_iter=n_iter, state_n_iter=state_n_iter,
+                current_evals=current_evals, func_evals=c["func_evals"] + evals, opt_cond=opt_cond, done=done,
+            )
+
+        carry = dict(
+            x=x0, loss=loss0, g=g0, d=state.d, t=state.t, dirs=state.old_dirs, stps=state.old_stps, ro=state.ro,
+            num_old=state.num_old, head=state.head, H_diag=state.H_diag, prev_g=state.prev_flat_grad,
+            prev_loss=state.prev_loss, n_iter=jnp.int32(0), state_n_iter=state.n_iter, current_evals=jnp.int32(1),
+            func_evals=state.func_evals + 1, opt_cond=opt_cond0, done=opt_cond0,
+        )
+        c = jax.lax.while_loop(lambda c: ~c["done"], iteration, carry)
+        new_state = state.replace(
+            step=state.step + 1,
+            lr={DEFAULT_GROUP: self._lr(state.step + 1) if callable(cfg["lr"]) else state.lr[DEFAULT_GROUP]},
+            loss=loss0, n_iter=c["state_n_iter"], func_evals=c["func_evals"], d=c["d"], t=c["t"],
+            old_dirs=c["dirs"], old_stps=c["stps"], ro=c["ro"], num_old=c["num_old"], head=c["head"],
+            H_diag=c["H_diag"], prev_flat_grad=c["prev_g"], prev_loss=c["prev_loss"],
+        )
+        return flat.tree(c["x"]), new_state
+

@@ -1,0 +1,111 @@
+"""Reading and changing the learning rates held in optimizer states (host side or traced).
+
+Every torsh optimizer state keeps ``lr`` as ``{group_name: array}``: the learning rate its next
+step uses. States nest (``chain``, ``MultiSteps``, ``DynamicLossScale``), so these helpers find
+every optimizer state inside a state and name its groups by their position: ``"default"`` for a
+plain optimizer, ``"1.default"`` for the optimizer at position 1 of a chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import jax.numpy as jnp
+
+from ..errors import ConfigError, TreeError
+from ._state import OptState
+
+__all__ = ["get_lr", "set_lr", "lr_states"]
+
+
+def _is_lr_state(x: Any) -> bool:
+    return isinstance(x, OptState) and isinstance(getattr(x, "lr", None), Mapping)
+
+
+def lr_states(state: Any, prefix: str = "") -> Iterator[tuple[str, OptState]]:
+    """``(dotted_prefix, optimizer_state)`` for every state holding learning rates inside ``state``."""
+    if _is_lr_state(state):
+        yield prefix, state
+        return
+    if isinstance(state, OptState):
+        for name, value in state.__iter_fields__():
+            inline = name == "states"  # ChainState names its children by position/key only
+            yield from lr_states(value, prefix if inline else f"{prefix}{name}.")
+    elif isinstance(state, (tuple, list)):
+        for i, value in enumerate(state):
+            yield from lr_states(value, f"{prefix}{i}.")
+    elif isinstance(state, Mapping):
+        for key, value in state.items():
+            yield from lr_states(value, f"{prefix}{key}.")
+
+
+def get_lr(state: Any) -> dict[str, Any]:
+    """The learning rates the next step will use, ``{group: lr}`` (names prefixed inside chains).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> opt = optim.chain(optim.clip_by_global_norm(1.0), optim.SGD(lr=0.1))
+      >>> {k: round(float(v), 3) for k, v in optim.get_lr(opt.init({"w": jnp.zeros(2)})).items()}
+      {'1.default': 0.1}
+    """
+    out = {}
+    for prefix, s in lr_states(state):
+        for group, value in s.lr.items():
+            out[f"{prefix}{group}"] = value
+    if not out:
+        raise TreeError(f"get_lr: {type(state).__name__} contains no optimizer state with a learning rate")
+    return out
+
+
+def set_lr(state: Any, lr: float | Callable[[str, Any], Any]) -> Any:
+    """A copy of ``state`` whose learning rates are replaced (takes effect at the next step, no
+    recompilation: the learning rate is an array in the state).
+
+    Args:
+      state: an optimizer state (or a state containing optimizer states).
+      lr: the new learning rate, or ``fn(group_name, current_lr) -> new_lr``.
+
+    Raises:
+      ConfigError: a group's learning rate comes from a schedule (the schedule would overwrite it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.Adam(lr=1e-3).init({"w": jnp.zeros(2)})
+      >>> state = optim.set_lr(state, lambda group, lr: lr * 0.5)
+      >>> round(float(state.lr["default"]), 6)
+      0.0005
+    """
+    fn = lr if callable(lr) else (lambda group, current: lr)
+    return _replace_lr(state, fn, "")
+
+
+def _replace_lr(state: Any, fn: Callable, prefix: str) -> Any:
+    if _is_lr_state(state):
+        new = {}
+        for group, value in state.lr.items():
+            hp = state.hyperparams.get(group, {}) if hasattr(state, "hyperparams") else {}
+            if callable(hp.get("lr")):
+                raise ConfigError(
+                    f"set_lr: the learning rate of group {prefix + group!r} comes from the schedule {hp['lr']!r}, "
+                    "which sets it at every step; change the schedule instead"
+                )
+            new[group] = jnp.asarray(fn(prefix + group, value), value.dtype)
+        return state.replace(lr=new)
+    if isinstance(state, OptState):
+        changes = {}
+        for name, value in state.__iter_fields__():
+            inline = name == "states"
+            new = _replace_lr(value, fn, prefix if inline else f"{prefix}{name}.")
+            if new is not value:
+                changes[name] = new
+        return state.replace(**changes) if changes else state
+    if isinstance(state, tuple):
+        items = [_replace_lr(v, fn, f"{prefix}{i}.") for i, v in enumerate(state)]
+        return state if all(a is b for a, b in zip(items, state)) else tuple(items)
+    if isinstance(state, dict):
+        items = {k: _replace_lr(v, fn, f"{prefix}{k}.") for k, v in state.items()}
+        return state if all(items[k] is state[k] for k in state) else items
+    return state

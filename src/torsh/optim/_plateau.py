@@ -1,0 +1,159 @@
+"""``ReduceLROnPlateau``: lower the learning rate when a metric stops improving (host side)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from ._lr import get_lr, set_lr
+
+__all__ = ["ReduceLROnPlateau"]
+
+
+class ReduceLROnPlateau:
+    """PyTorch's ReduceLROnPlateau for functional optimizer states.
+
+    It watches a metric on the host (e.g. the validation loss once per epoch) and, after more than
+    ``patience`` evaluations without improvement, multiplies every learning rate in the optimizer
+    state by ``factor`` (not below ``min_lr``). The learning rate is an array in the state, so the
+    jitted training step picks it up without recompiling. The optimizer's ``lr`` must be a
+    constant (a schedule would overwrite the change).
+
+    This object is host-side bookkeeping (``best``, ``num_bad_epochs``, ``cooldown_counter``); save it
+    with :meth:`state_dict`.
+
+    Args:
+      mode: ``"min"`` (lower metric is better) or ``"max"``.
+      factor: multiplier applied to the learning rate, in [0, 1).
+      patience: evaluations without improvement tolerated before reducing.
+      threshold: minimal change counted as an improvement.
+      threshold_mode: ``"rel"`` (relative to the best) or ``"abs"``.
+      cooldown: evaluations to wait after a reduction before counting bad evaluations again.
+      min_lr: lower bound, one float or ``{group_name: float}`` (names as in :func:`get_lr`).
+      eps: reductions smaller than this are skipped.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.SGD(lr=1.0).init({"w": jnp.zeros(2)})
+      >>> plateau = optim.ReduceLROnPlateau(factor=0.5, patience=1)
+      >>> for val_loss in [1.0, 0.9, 0.95, 0.95, 0.95]:
+      ...     state = plateau.step(val_loss, state)
+      >>> float(state.lr["default"])
+      0.5
+    """
+
+    def __init__(
+        self,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Mapping[str, float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        def fail(name: str, expected: str, value: Any) -> None:
+            raise ConfigError(f"ReduceLROnPlateau: {name} must be {expected}, got {value!r}")
+
+        if mode not in ("min", "max"):
+            fail("mode", "'min' or 'max'", mode)
+        if threshold_mode not in ("rel", "abs"):
+            fail("threshold_mode", "'rel' or 'abs'", threshold_mode)
+        if not isinstance(factor, (int, float)) or not 0.0 <= factor < 1.0:
+            fail("factor", "in [0, 1)", factor)
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                fail(name, "an integer >= 0", value)
+        if not isinstance(threshold, (int, float)) or not threshold >= 0:
+            fail("threshold", "a number >= 0", threshold)
+        if not isinstance(eps, (int, float)) or not eps >= 0:
+            fail("eps", "a number >= 0", eps)
+        if isinstance(min_lr, Mapping):
+            for k, v in min_lr.items():
+                if not isinstance(v, (int, float)) or not v >= 0:
+                    fail(f"min_lr[{k!r}]", "a number >= 0", v)
+        elif not isinstance(min_lr, (int, float)) or not min_lr >= 0:
+            fail("min_lr", "a number >= 0 or a mapping group -> number", min_lr)
+        self.mode, self.factor, self.patience = mode, float(factor), patience
+        self.threshold, self.threshold_mode, self.cooldown = float(threshold), threshold_mode, cooldown
+        self.min_lr = dict(min_lr) if isinstance(min_lr, Mapping) else float(min_lr)
+        self.eps = float(eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+
+    def _is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def _min_lr(self, group: str) -> float:
+        if isinstance(self.min_lr, dict):
+            if group not in self.min_lr:
+                raise ConfigError(
+                    f"ReduceLROnPlateau: min_lr has no entry for group {group!r}; groups are named as in "
+                    f"optim.get_lr(state)"
+                )
+            return float(self.min_lr[group])
+        return self.min_lr
+
+    def step(self, metric: Any, state: Any) -> Any:
+        """Record ``metric`` and return ``state`` with reduced learning rates when it has plateaued."""
+        current = float(metric)
+        self.last_epoch += 1
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            state = self._reduce(state)
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        return state
+
+    def _reduce(self, state: Any) -> Any:
+        get_lr(state)  # raises when the state holds no learning rate
+
+        def reduce(group: str, lr: Any) -> Any:
+            old = float(lr)
+            new = max(old * self.factor, self._min_lr(group))
+            return new if old - new > self.eps else lr
+
+        return set_lr(state, reduce)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The bookkeeping as plain Python values."""
+        return {
+            "best": self.best, "num_bad_epochs": self.num_bad_epochs, "cooldown_counter": self.cooldown_counter,
+            "last_epoch": self.last_epoch,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the bookkeeping saved by :meth:`state_dict`."""
+        expected = {"best", "num_bad_epochs", "cooldown_counter", "last_epoch"}
+        if set(state) != expected:
+            raise ConfigError(f"ReduceLROnPlateau.load_state_dict: expected keys {sorted(expected)}, got {sorted(state)}")
+        self.best = float(state["best"])
+        self.num_bad_epochs = int(state["num_bad_epochs"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self.last_epoch = int(state["last_epoch"])
+
+    def __repr__(self) -> str:
+        return (
+            f"ReduceLROnPlateau(mode={self.mode!r}, factor={self.factor}, patience={self.patience}, "
+            f"threshold={self.threshold}, threshold_mode={self.threshold_mode!r}, cooldown={self.cooldown}, "
+            f"min_lr={self.min_lr!r}, eps={self.eps}; best={self.best}, num_bad_epochs={self.num_bad_epochs})"
+        )

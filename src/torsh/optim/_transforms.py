@@ -1,0 +1,331 @@
+"""Stateless and small gradient transformations: clipping, weight decay with masks, masking, scaling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import tree as _tree
+from ..errors import ConfigError, TreeError
+from ._base import GradientTransformation, flatten_like
+from ._groups import ParamGroup
+from ._state import OptState
+
+__all__ = [
+    "EmptyState",
+    "ClipState",
+    "MaskedState",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "global_norm",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "add_decayed_weights",
+    "masked",
+    "scale",
+    "resolve_mask",
+]
+
+PyTree = Any
+Mask = None | str | Callable[[str, Any], bool] | Sequence[Any] | PyTree
+
+
+class EmptyState(OptState):
+    """The state of a transformation that keeps none (no arrays, nothing in a state dict)."""
+
+
+class ClipState(OptState):
+    """State of :func:`clip_by_global_norm`: ``norm``, the total norm of the last gradients seen."""
+
+    norm: jax.Array
+
+
+def _is_grad(x: Any) -> bool:
+    return x is not None and _tree.is_inexact(x)
+
+
+def _leaf_norm(x: jax.Array, norm_type: float) -> jax.Array:
+    x = jnp.abs(jnp.asarray(x))
+    if x.dtype in (jnp.float16, jnp.bfloat16):
+        x = x.astype(jnp.float32)
+    if math.isinf(norm_type):
+        return jnp.max(x) if x.size else jnp.zeros((), x.dtype)
+    return jnp.sum(x**norm_type) ** (1.0 / norm_type)
+
+
+def global_norm(grads: PyTree, norm_type: float = 2.0) -> jax.Array:
+    """The ``norm_type``-norm of all floating leaves of ``grads`` taken together (``None`` skipped).
+
+    Computed as PyTorch's ``clip_grad_norm_`` does: the norm of the per-leaf norms.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> float(optim.global_norm({"a": jnp.array([3.0]), "b": jnp.array([4.0]), "n": None}))
+      5.0
+    """
+    norms = [_leaf_norm(g, norm_type) for g in _tree.leaves(grads) if _is_grad(g)]
+    if not norms:
+        return jnp.zeros((), jnp.result_type(float))
+    return _leaf_norm(jnp.stack([n.astype(jnp.result_type(*norms)) for n in norms]), norm_type)
+
+
+def _check_norm_type(owner: str, norm_type: Any) -> float:
+    if not isinstance(norm_type, (int, float)) or isinstance(norm_type, bool) or not norm_type > 0:
+        raise ConfigError(f"{owner}: norm_type must be a number > 0 or float('inf'), got {norm_type!r}")
+    return float(norm_type)
+
+
+def _check_nonneg(owner: str, name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0 or math.isinf(value):
+        raise ConfigError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def clip_grad_norm(grads: PyTree, max_norm: float, norm_type: float = 2.0) -> tuple[PyTree, jax.Array]:
+    """Scale ``grads`` so their global norm is at most ``max_norm``; returns ``(grads, total_norm)``.
+
+    Same rule as ``torch.nn.utils.clip_grad_norm_``: ``grads * min(1, max_norm / (norm + 1e-6))``,
+    and the norm returned is the norm *before* clipping. Pure and jit-able.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> clipped, norm = optim.clip_grad_norm({"w": jnp.array([3.0, 4.0])}, max_norm=1.0)
+      >>> float(norm), [round(x, 4) for x in clipped["w"].tolist()]
+      (5.0, [0.6, 0.8])
+    """
+    max_norm = _check_nonneg("clip_grad_norm", "max_norm", max_norm)
+    norm_type = _check_norm_type("clip_grad_norm", norm_type)
+    total = global_norm(grads, norm_type)
+    coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
+    clipped = _tree.map(lambda g: (g * coef).astype(g.dtype) if _is_grad(g) else g, grads)
+    return clipped, total
+
+
+def clip_grad_value(grads: PyTree, clip_value: float) -> PyTree:
+    """Clamp every gradient element to ``[-clip_value, clip_value]`` (``torch.nn.utils.clip_grad_value_``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> optim.clip_grad_value({"w": jnp.array([-3.0, 0.5])}, 1.0)["w"].tolist()
+      [-1.0, 0.5]
+    """
+    clip_value = _check_nonneg("clip_grad_value", "clip_value", clip_value)
+    return _tree.map(lambda g: jnp.clip(g, -clip_value, clip_value) if _is_grad(g) else g, grads)
+
+
+class _ClipByGlobalNorm(GradientTransformation):
+    def __init__(self, max_norm: float, norm_type: float) -> None:
+        self._set_config(
+            max_norm=_check_nonneg("clip_by_global_norm", "max_norm", max_norm),
+            norm_type=_check_norm_type("clip_by_global_norm", norm_type),
+        )
+
+    def __repr__(self) -> str:
+        return f"clip_by_global_norm(max_norm={self._config['max_norm']}, norm_type={self._config['norm_type']})"
+
+    def init(self, params: PyTree) -> ClipState:
+        return ClipState(norm=jnp.zeros((), jnp.result_type(float)))
+
+    def update(self, grads: PyTree, state: ClipState, params: PyTree = None) -> tuple[PyTree, ClipState]:
+        clipped, norm = clip_grad_norm(grads, self._config["max_norm"], self._config["norm_type"])
+        return clipped, ClipState(norm=norm.astype(state.norm.dtype))
+
+
+def clip_by_global_norm(max_norm: float, norm_type: float = 2.0) -> GradientTransformation:
+    """Gradient transformation clipping by global norm (see :func:`clip_grad_norm`).
+
+    The norm before clipping is kept in the state (``state.norm``) for logging.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.clip_by_global_norm(1.0)
+      >>> updates, state = t.update({"w": jnp.array([0.0, 2.0])}, t.init(None))
+      >>> updates["w"].tolist(), float(state.norm)
+      ([0.0, 0.9999995231628418], 2.0)
+    """
+    return _ClipByGlobalNorm(max_norm, norm_type)
+
+
+class _ClipByValue(GradientTransformation):
+    def __init__(self, clip_value: float) -> None:
+        self._set_config(clip_value=_check_nonneg("clip_by_value", "clip_value", clip_value))
+
+    def __repr__(self) -> str:
+        return f"clip_by_value({self._config['clip_value']})"
+
+    def init(self, params: PyTree) -> EmptyState:
+        return EmptyState()
+
+    def update(self, grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
+        return clip_grad_value(grads, self._config["clip_value"]), state
+
+
+def clip_by_value(clip_value: float) -> GradientTransformation:
+    """Gradient transformation clamping each element to ``[-clip_value, clip_value]``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.clip_by_value(0.5)
+      >>> t.update({"w": jnp.array([2.0, -0.1])}, t.init(None))[0]["w"].tolist()
+      [0.5, -0.10000000149011612]
+    """
+    return _ClipByValue(clip_value)
+
+
+def resolve_mask(owner: str, mask: Mask, params: PyTree) -> list[bool]:
+    """One bool per leaf of ``params``: which leaves ``mask`` selects.
+
+    ``mask`` is ``None`` (all), name patterns / predicates ``(path, leaf) -> bool`` (as in
+    :class:`ParamGroup`; one or a list), or a tree of bools shaped like ``params``.
+    """
+    pairs, spec = _tree.flatten_with_path(params)
+    if mask is None:
+        return [True] * len(pairs)
+    selectors = None
+    if isinstance(mask, str) or (callable(mask) and not isinstance(mask, GradientTransformation)):
+        selectors = (mask,)
+    elif isinstance(mask, (list, tuple)) and mask and all(isinstance(m, str) or callable(m) for m in mask):
+        selectors = tuple(mask)
+    if selectors is not None:
+        group = ParamGroup(*selectors)
+        return [group.selects(path, leaf) for path, leaf in pairs]
+    values = flatten_like(spec, mask, f"{owner}: mask", params)
+    out = []
+    for (path, _), v in zip(pairs, values):
+        if not isinstance(v, bool) and not (hasattr(v, "dtype") and getattr(v, "shape", None) == ()):
+            raise TreeError(f"{owner}: mask entry for {path!r} must be a bool, got {type(v).__name__}")
+        out.append(bool(v))
+    return out
+
+
+class _AddDecayedWeights(GradientTransformation):
+    def __init__(self, weight_decay: float, mask: Mask) -> None:
+        self._set_config(weight_decay=_check_nonneg("add_decayed_weights", "weight_decay", weight_decay), mask=mask)
+
+    def init(self, params: PyTree) -> EmptyState:
+        return EmptyState()
+
+    def update(self, grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
+        if params is None:
+            raise ConfigError("add_decayed_weights.update: params are required")
+        wd = self._config["weight_decay"]
+        leaves, spec = _tree.flatten(params)
+        selected = resolve_mask("add_decayed_weights", self._config["mask"], params)
+        trainable = spec.flatten_up_to(_tree.trainable_mask(params))
+        ups = flatten_like(spec, grads, "add_decayed_weights: updates", params)
+        out = [
+            u + wd * jnp.asarray(p).astype(u.dtype) if (u is not None and sel and train and wd != 0) else u
+            for p, u, sel, train in zip(leaves, ups, selected, trainable)
+        ]
+        return _tree.unflatten(spec, out), state
+
+
+def add_decayed_weights(weight_decay: float, mask: Mask = None) -> GradientTransformation:
+    """Add ``weight_decay * param`` to the updates of the selected trainable leaves (L2 decay when
+    placed before an optimizer).
+
+    Args:
+      weight_decay: coefficient, >= 0.
+      mask: which leaves decay: name patterns, a predicate ``(path, leaf) -> bool`` or a bool tree;
+        e.g. ``lambda path, x: x.ndim > 1`` to leave biases and norm scales alone.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.add_decayed_weights(0.1, mask=lambda path, x: x.ndim > 1)
+      >>> params = {"w": jnp.ones((1, 2)), "b": jnp.ones(2)}
+      >>> u, _ = t.update({"w": jnp.zeros((1, 2)), "b": jnp.zeros(2)}, t.init(params), params)
+      >>> u["w"].tolist(), u["b"].tolist()
+      ([[0.10000000149011612, 0.10000000149011612]], [0.0, 0.0])
+    """
+    return _AddDecayedWeights(weight_decay, mask)
+
+
+class MaskedState(OptState):
+    """State of :func:`masked`: ``inner``, the wrapped transformation's state for the selected leaves."""
+
+    inner: Any
+
+
+class _Masked(GradientTransformation):
+    def __init__(self, inner: GradientTransformation, mask: Mask) -> None:
+        if not isinstance(inner, GradientTransformation):
+            raise ConfigError(f"masked: inner must be a torsh.optim gradient transformation, got {type(inner).__name__}")
+        object.__setattr__(self, "inner", inner)
+        self._set_config(inner=inner, mask=mask)
+
+    def _select(self, tree: PyTree, params: PyTree) -> PyTree:
+        selected = resolve_mask("masked", self._config["mask"], params)
+        leaves, spec = _tree.flatten(params)
+        values = flatten_like(spec, tree, "masked", params)
+        return _tree.unflatten(spec, [v if s else None for v, s in zip(values, selected)])
+
+    def init(self, params: PyTree) -> MaskedState:
+        return MaskedState(inner=self.inner.init(self._select(params, params)))
+
+    def update(self, grads: PyTree, state: MaskedState, params: PyTree = None) -> tuple[PyTree, MaskedState]:
+        if params is None:
+            raise ConfigError("masked.update: params are required")
+        sub_params = self._select(params, params)
+        sub_grads = self._select(grads, params)
+        sub_updates, inner = self.inner.update(sub_grads, state.inner, sub_params)
+        selected = resolve_mask("masked", self._config["mask"], params)
+        leaves, spec = _tree.flatten(params)
+        originals = flatten_like(spec, grads, "masked: updates", params)
+        sub_leaves = flatten_like(spec, sub_updates, "masked: inner updates", params)
+        out = [s if sel else o for o, s, sel in zip(originals, sub_leaves, selected)]
+        return _tree.unflatten(spec, out), MaskedState(inner=inner)
+
+
+def masked(inner: GradientTransformation, mask: Mask) -> GradientTransformation:
+    """Apply ``inner`` only to the leaves selected by ``mask``; other updates pass through unchanged.
+
+    ``inner`` sees (and keeps state for) the selected leaves only.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.masked(optim.clip_by_value(1.0), "encoder.*")
+      >>> params = {"encoder": {"w": jnp.zeros(1)}, "head": {"w": jnp.zeros(1)}}
+      >>> g = {"encoder": {"w": jnp.array([5.0])}, "head": {"w": jnp.array([5.0])}}
+      >>> u, _ = t.update(g, t.init(params), params)
+      >>> u["encoder"]["w"].tolist(), u["head"]["w"].tolist()
+      ([1.0], [5.0])
+    """
+    return _Masked(inner, mask)
+
+
+class _Scale(GradientTransformation):
+    def __init__(self, factor: float) -> None:
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not math.isfinite(factor):
+            raise ConfigError(f"scale: factor must be a finite number, got {factor!r}")
+        self._set_config(factor=float(factor))
+
+    def init(self, params: PyTree) -> EmptyState:
+        return EmptyState()
+
+    def update(self, grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
+        f = self._config["factor"]
+        return _tree.map(lambda g: (g * f).astype(g.dtype) if _is_grad(g) else g, grads), state
+
+
+def scale(factor: float) -> GradientTransformation:
+    """Multiply the updates by ``factor`` (e.g. ``chain(..., scale(-0.1))`` is SGD with lr 0.1).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.scale(-0.5)
+      >>> t.update({"w": jnp.array([2.0])}, t.init(None))[0]["w"].tolist()
+      [-1.0]
+    """
+    return _Scale(factor)

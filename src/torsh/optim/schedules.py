@@ -1,0 +1,534 @@
+"""Learning-rate schedules: jit-safe functions of the step, usable as any optimizer's ``lr=``.
+
+A schedule maps the number of optimizer steps taken so far (0 for the first update) to a learning
+rate, exactly as the learning rate a PyTorch optimizer uses after that many ``scheduler.step()``
+calls. Schedules are small frozen dataclasses (hashable, comparable, readable ``repr``), so they sit
+in an optimizer's static configuration. Any function ``step -> lr`` built from ``jax.numpy`` works
+too.
+
+==============================  ==========================================
+torch.optim.lr_scheduler        torsh.optim.schedules
+==============================  ==========================================
+(constant lr) / ConstantLR      :func:`constant`
+StepLR                          :func:`step_decay`
+MultiStepLR                     :func:`multistep_decay`
+ExponentialLR                   :func:`exponential_decay`
+CosineAnnealingLR               :func:`cosine_annealing`
+CosineAnnealingWarmRestarts     :func:`cosine_annealing_warm_restarts`
+LinearLR                        :func:`linear`
+OneCycleLR (lr part)            :func:`one_cycle`
+PolynomialLR                    :func:`polynomial_decay`
+SequentialLR                    :func:`join` / :func:`sequence`
+ReduceLROnPlateau               :class:`ReduceLROnPlateau` (host side)
+==============================  ==========================================
+
+Example:
+    >>> from torsh.optim import schedules
+    >>> s = schedules.warmup_cosine(1e-3, warmup_steps=100, total_steps=1000)
+    >>> [round(float(s(i)), 6) for i in (0, 50, 100, 1000)]
+    [0.0, 0.0005, 0.001, 0.0]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import ConfigError
+from ._plateau import ReduceLROnPlateau
+
+__all__ = [
+    "Schedule",
+    "constant",
+    "step_decay",
+    "multistep_decay",
+    "exponential_decay",
+    "cosine_annealing",
+    "cosine_annealing_warm_restarts",
+    "linear",
+    "linear_warmup",
+    "warmup_cosine",
+    "one_cycle",
+    "polynomial_decay",
+    "join",
+    "sequence",
+    "ReduceLROnPlateau",
+]
+
+
+def _dtype() -> Any:
+    return jnp.result_type(float)
+
+
+def _steps(step: Any) -> jax.Array:
+    return jnp.asarray(step).astype(_dtype())
+
+
+def _power(base: float, k: jax.Array) -> jax.Array:
+    """``base ** k`` for a Python ``base >= 0`` via ``exp(k log base)`` (log taken in double)."""
+    if base == 0.0:
+        return jnp.where(k == 0, 1.0, 0.0).astype(_dtype())
+    return jnp.exp(k * math.log(base))
+
+
+def _fail(schedule: str, name: str, expected: str, value: Any) -> None:
+    raise ConfigError(f"schedules.{schedule}: {name} must be {expected}, got {value!r}")
+
+
+def _number(schedule: str, name: str, value: Any, minimum: float | None = 0.0, strict: bool = False) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value) or math.isinf(value):
+        _fail(schedule, name, "a finite real number", value)
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        _fail(schedule, name, f"{'>' if strict else '>='} {minimum}", value)
+    return float(value)
+
+
+def _count(schedule: str, name: str, value: Any, minimum: int = 1) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        _fail(schedule, name, f"an integer >= {minimum}", value)
+    return int(value)
+
+
+class Schedule:
+    """Base class of torsh's schedules: ``schedule(step) -> lr`` (a scalar array), jit-safe."""
+
+    def __call__(self, step: Any) -> jax.Array:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class _Constant(Schedule):
+    value: float
+    factor: float
+    total_iters: int
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = _steps(step)
+        return jnp.where(s < self.total_iters, self.value * self.factor, self.value).astype(_dtype())
+
+
+def constant(value: float, factor: float = 1.0, total_iters: int = 0) -> Schedule:
+    """``value * factor`` for the first ``total_iters`` steps, then ``value`` (PyTorch's ConstantLR).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.constant(0.1, factor=0.5, total_iters=2)
+      >>> [round(float(s(i)), 3) for i in range(4)]
+      [0.05, 0.05, 0.1, 0.1]
+    """
+    value = _number("constant", "value", value)
+    factor = _number("constant", "factor", factor)
+    if factor > 1.0:
+        _fail("constant", "factor", "in [0, 1]", factor)
+    return _Constant(value, factor, _count("constant", "total_iters", total_iters, 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class _StepDecay(Schedule):
+    lr: float
+    step_size: int
+    gamma: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        k = jnp.floor_divide(jnp.asarray(step), self.step_size).astype(_dtype())
+        return self.lr * _power(self.gamma, k)
+
+
+def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
+    """``lr * gamma ** (step // step_size)`` (PyTorch's StepLR).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.step_decay(1.0, step_size=2, gamma=0.5)
+      >>> [float(s(i)) for i in range(5)]
+      [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+    return _StepDecay(
+        _number("step_decay", "lr", lr), _count("step_decay", "step_size", step_size),
+        _number("step_decay", "gamma", gamma),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _MultiStepDecay(Schedule):
+    lr: float
+    milestones: tuple[int, ...]
+    gamma: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        if not self.milestones:
+            return jnp.asarray(self.lr, _dtype())
+        passed = jnp.sum(jnp.asarray(step) >= jnp.asarray(self.milestones)).astype(_dtype())
+        return self.lr * _power(self.gamma, passed)
+
+
+def multistep_decay(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
+    """``lr`` times ``gamma`` for every milestone reached (PyTorch's MultiStepLR).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.multistep_decay(1.0, milestones=[1, 3], gamma=0.1)
+      >>> [round(float(s(i)), 4) for i in range(4)]
+      [1.0, 0.1, 0.1, 0.01]
+    """
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
+        _fail("multistep_decay", "milestones", "a sequence of step numbers", milestones)
+    ms = tuple(sorted(_count("multistep_decay", "milestones[i]", m, 0) for m in milestones))
+    return _MultiStepDecay(_number("multistep_decay", "lr", lr), ms, _number("multistep_decay", "gamma", gamma))
+
+
+@dataclasses.dataclass(frozen=True)
+class _ExponentialDecay(Schedule):
+    lr: float
+    gamma: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        return self.lr * _power(self.gamma, _steps(step))
+
+
+def exponential_decay(lr: float, gamma: float) -> Schedule:
+    """``lr * gamma ** step`` (PyTorch's ExponentialLR).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> round(float(schedules.exponential_decay(1.0, 0.9)(2)), 4)
+      0.81
+    """
+    return _ExponentialDecay(_number("exponential_decay", "lr", lr), _number("exponential_decay", "gamma", gamma))
+
+
+@dataclasses.dataclass(frozen=True)
+class _CosineAnnealing(Schedule):
+    lr: float
+    T_max: int
+    eta_min: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = _steps(step)
+        return self.eta_min + (self.lr - self.eta_min) * (1 + jnp.cos(s * (math.pi / self.T_max))) / 2
+
+
+def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
+    """``eta_min + (lr - eta_min)(1 + cos(pi step / T_max)) / 2`` (PyTorch's CosineAnnealingLR).
+
+    Like PyTorch's, it keeps following the cosine after ``T_max`` (rising again); use
+    :func:`warmup_cosine` or :func:`join` with :func:`constant` to hold the final value.
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.cosine_annealing(1.0, T_max=10)
+      >>> [round(float(s(i)), 4) for i in (0, 5, 10)]
+      [1.0, 0.5, 0.0]
+    """
+    return _CosineAnnealing(
+        _number("cosine_annealing", "lr", lr), _count("cosine_annealing", "T_max", T_max),
+        _number("cosine_annealing", "eta_min", eta_min),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _CosineWarmRestarts(Schedule):
+    lr: float
+    T_0: int
+    T_mult: int
+    eta_min: float
+
+    def _cycle(self, step: jax.Array) -> tuple[jax.Array, jax.Array]:
+        step = jnp.asarray(step)
+        if self.T_mult == 1:
+            return (step % self.T_0).astype(_dtype()), jnp.asarray(self.T_0, _dtype())
+        # Cycle n starts at T_0 (T_mult^n - 1) / (T_mult - 1); tabulate the starts that fit in int32.
+        starts, lengths, start, length = [], [], 0, self.T_0
+        while start < 2**31:
+            starts.append(start)
+            lengths.append(length)
+            start, length = start + length, length * self.T_mult
+        n = jnp.searchsorted(jnp.asarray(starts), step, side="right") - 1
+        t_cur = step - jnp.asarray(starts)[n]
+        return t_cur.astype(_dtype()), jnp.asarray(np.asarray(lengths, np.float64), _dtype())[n]
+
+    def __call__(self, step: Any) -> jax.Array:
+        t_cur, t_i = self._cycle(step)
+        return self.eta_min + (self.lr - self.eta_min) * (1 + jnp.cos(math.pi * t_cur / t_i)) / 2
+
+
+def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
+    """Cosine annealing restarted every ``T_i`` steps, ``T_i = T_0 * T_mult**i`` (SGDR; PyTorch's
+    CosineAnnealingWarmRestarts).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.cosine_annealing_warm_restarts(1.0, T_0=2, T_mult=2)
+      >>> [round(float(s(i)), 3) for i in range(7)]
+      [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
+    """
+    return _CosineWarmRestarts(
+        _number("cosine_annealing_warm_restarts", "lr", lr), _count("cosine_annealing_warm_restarts", "T_0", T_0),
+        _count("cosine_annealing_warm_restarts", "T_mult", T_mult),
+        _number("cosine_annealing_warm_restarts", "eta_min", eta_min),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Linear(Schedule):
+    lr: float
+    start_factor: float
+    end_factor: float
+    total_iters: int
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = jnp.minimum(_steps(step), self.total_iters)
+        return self.lr * (self.start_factor + (self.end_factor - self.start_factor) * s / self.total_iters)
+
+
+def linear(lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5) -> Schedule:
+    """``lr`` times a factor moving linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` steps, then held (PyTorch's LinearLR).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.linear(1.0, start_factor=0.5, total_iters=2)
+      >>> [float(s(i)) for i in range(4)]
+      [0.5, 0.75, 1.0, 1.0]
+    """
+    start = _number("linear", "start_factor", start_factor)
+    end = _number("linear", "end_factor", end_factor)
+    if start > 1.0:
+        _fail("linear", "start_factor", "in [0, 1]", start_factor)
+    if end > 1.0:
+        _fail("linear", "end_factor", "in [0, 1]", end_factor)
+    return _Linear(_number("linear", "lr", lr), start, end, _count("linear", "total_iters", total_iters))
+
+
+def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedule:
+    """From ``init_lr`` linearly up to ``lr`` over ``warmup_steps`` steps, then ``lr``.
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.linear_warmup(1.0, warmup_steps=4)
+      >>> [float(s(i)) for i in range(6)]
+      [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+    lr = _number("linear_warmup", "lr", lr)
+    init_lr = _number("linear_warmup", "init_lr", init_lr)
+    steps = _count("linear_warmup", "warmup_steps", warmup_steps)
+    if lr == 0.0:
+        return _Constant(0.0, 1.0, 0)
+    return _Linear(lr, init_lr / lr, 1.0, steps) if init_lr <= lr else _LinearValue(init_lr, lr, steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class _LinearValue(Schedule):
+    init: float
+    end: float
+    steps: int
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = jnp.minimum(_steps(step), self.steps)
+        return self.init + (self.end - self.init) * s / self.steps
+
+
+@dataclasses.dataclass(frozen=True)
+class _WarmupCosine(Schedule):
+    peak: float
+    warmup_steps: int
+    total_steps: int
+    init: float
+    end: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = _steps(step)
+        warm = self.init + (self.peak - self.init) * s / max(self.warmup_steps, 1)
+        frac = jnp.clip((s - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0)
+        decay = self.end + (self.peak - self.end) * (1 + jnp.cos(math.pi * frac)) / 2
+        return jnp.where(s < self.warmup_steps, warm, decay)
+
+
+def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, init_lr: float = 0.0, end_lr: float = 0.0) -> Schedule:
+    """Linear warmup from ``init_lr`` to ``lr`` over ``warmup_steps``, then cosine decay to ``end_lr``
+    at ``total_steps`` (held afterwards). Same as optax's ``warmup_cosine_decay_schedule``.
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.warmup_cosine(1.0, warmup_steps=2, total_steps=6, end_lr=0.1)
+      >>> [round(float(s(i)), 3) for i in range(8)]
+      [0.0, 0.5, 1.0, 0.868, 0.55, 0.232, 0.1, 0.1]
+    """
+    warm = _count("warmup_cosine", "warmup_steps", warmup_steps, 0)
+    total = _count("warmup_cosine", "total_steps", total_steps, 1)
+    if total <= warm:
+        _fail("warmup_cosine", "total_steps", f"> warmup_steps ({warm})", total_steps)
+    return _WarmupCosine(
+        _number("warmup_cosine", "lr", lr), warm, total, _number("warmup_cosine", "init_lr", init_lr),
+        _number("warmup_cosine", "end_lr", end_lr),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _OneCycle(Schedule):
+    phases: tuple[tuple[float, float, float], ...]  # (end_step, start_lr, end_lr)
+    cos: bool
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = _steps(step)
+        out = jnp.zeros((), _dtype())
+        start = 0.0
+        chosen = jnp.zeros((), bool)
+        for i, (end, lr0, lr1) in enumerate(self.phases):
+            last = i == len(self.phases) - 1
+            here = ~chosen & ((s <= end) if not last else True)
+            span = (end - start) or 1.0  # an empty phase (PyTorch divides by zero there)
+            pct = jnp.clip((s - start) / span, 0.0, 1.0) if last else (s - start) / span
+            if self.cos:
+                value = lr1 + (lr0 - lr1) / 2.0 * (jnp.cos(math.pi * pct) + 1)
+            else:
+                value = (lr1 - lr0) * pct + lr0
+            out = jnp.where(here, value, out)
+            chosen = chosen | here
+            start = end
+        return out
+
+
+def one_cycle(
+    max_lr: float,
+    total_steps: int,
+    pct_start: float = 0.3,
+    anneal_strategy: str = "cos",
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+) -> Schedule:
+    """The 1cycle policy (Smith & Topin, 2017), the learning-rate part of PyTorch's OneCycleLR:
+    from ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start`` of ``total_steps``, then down
+    to ``max_lr / div_factor / final_div_factor`` (held after ``total_steps``, where PyTorch raises).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.one_cycle(1.0, total_steps=10, anneal_strategy="linear")
+      >>> [round(float(s(i)), 3) for i in (0, 2, 9)]
+      [0.04, 1.0, 0.0]
+    """
+    name = "one_cycle"
+    max_lr = _number(name, "max_lr", max_lr)
+    total = _count(name, "total_steps", total_steps)
+    pct = _number(name, "pct_start", pct_start)
+    if pct > 1.0:
+        _fail(name, "pct_start", "in [0, 1]", pct_start)
+    if anneal_strategy not in ("cos", "linear"):
+        _fail(name, "anneal_strategy", "'cos' or 'linear'", anneal_strategy)
+    div = _number(name, "div_factor", div_factor, strict=True)
+    final_div = _number(name, "final_div_factor", final_div_factor, strict=True)
+    initial = max_lr / div
+    minimum = initial / final_div
+    if three_phase:
+        phases = (
+            (float(pct * total) - 1, initial, max_lr),
+            (float(2 * pct * total) - 2, max_lr, initial),
+            (float(total - 1), initial, minimum),
+        )
+    else:
+        phases = ((float(pct * total) - 1, initial, max_lr), (float(total - 1), max_lr, minimum))
+    return _OneCycle(phases, anneal_strategy == "cos")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Polynomial(Schedule):
+    lr: float
+    total_iters: int
+    power: float
+    end_lr: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = jnp.minimum(_steps(step), self.total_iters)
+        return (self.lr - self.end_lr) * (1.0 - s / self.total_iters) ** self.power + self.end_lr
+
+
+def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr: float = 0.0) -> Schedule:
+    """``(lr - end_lr)(1 - min(step, total_iters) / total_iters) ** power + end_lr`` (PyTorch's
+    PolynomialLR with ``end_lr=0``).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.polynomial_decay(1.0, total_iters=4, power=2.0)
+      >>> [float(s(i)) for i in range(5)]
+      [1.0, 0.5625, 0.25, 0.0625, 0.0]
+    """
+    return _Polynomial(
+        _number("polynomial_decay", "lr", lr), _count("polynomial_decay", "total_iters", total_iters),
+        _number("polynomial_decay", "power", power), _number("polynomial_decay", "end_lr", end_lr),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Join(Schedule):
+    schedules: tuple[Callable, ...]
+    boundaries: tuple[int, ...]
+
+    def __call__(self, step: Any) -> jax.Array:
+        step = jnp.asarray(step)
+        out = jnp.asarray(self.schedules[0](step), _dtype())
+        for schedule, boundary in zip(self.schedules[1:], self.boundaries):
+            out = jnp.where(step >= boundary, jnp.asarray(schedule(step - boundary), _dtype()), out)
+        return out
+
+
+def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
+    """Schedule ``i + 1`` takes over at step ``boundaries[i]``, restarted at its own step 0
+    (PyTorch's SequentialLR with ``milestones=boundaries``; optax's ``join_schedules``).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.join([schedules.linear_warmup(1.0, 2), schedules.exponential_decay(1.0, 0.5)], [2])
+      >>> [float(s(i)) for i in range(5)]
+      [0.0, 0.5, 1.0, 0.5, 0.25]
+    """
+    schedules = tuple(schedules)
+    boundaries = tuple(boundaries)
+    if not schedules:
+        _fail("join", "schedules", "at least one schedule", schedules)
+    for i, s in enumerate(schedules):
+        if not callable(s):
+            _fail("join", f"schedules[{i}]", "a schedule (a function of the step)", s)
+    if len(boundaries) != len(schedules) - 1:
+        _fail("join", "boundaries", f"{len(schedules) - 1} step numbers (one fewer than the schedules)", boundaries)
+    bs = tuple(_count("join", f"boundaries[{i}]", b, 0) for i, b in enumerate(boundaries))
+    if list(bs) != sorted(bs):
+        _fail("join", "boundaries", "increasing", boundaries)
+    return _Join(schedules, bs)
+
+
+def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
+    """Run schedules one after the other, each for a number of steps: ``sequence((warmup, 100),
+    (cosine, 900), constant(1e-5))``; the last phase may omit its length (it runs forever).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.sequence((schedules.constant(1.0), 2), schedules.constant(0.5))
+      >>> [float(s(i)) for i in range(4)]
+      [1.0, 1.0, 0.5, 0.5]
+    """
+    if not phases:
+        _fail("sequence", "phases", "at least one (schedule, steps) phase", phases)
+    schedules, boundaries, at = [], [], 0
+    for i, phase in enumerate(phases):
+        if callable(phase):
+            if i != len(phases) - 1:
+                _fail("sequence", f"phase {i}", "a (schedule, steps) pair (only the last may omit steps)", phase)
+            schedules.append(phase)
+            break
+        if not (isinstance(phase, tuple) and len(phase) == 2 and callable(phase[0])):
+            _fail("sequence", f"phase {i}", "a (schedule, steps) pair", phase)
+        schedules.append(phase[0])
+        at += _count("sequence", f"phase {i} steps", phase[1])
+        boundaries.append(at)
+    if len(boundaries) == len(schedules):  # every phase had a length: the last one continues
+        boundaries.pop()
+    return join(schedules, boundaries)
+
