@@ -1,0 +1,543 @@
+"""Pooling in PyTorch's layout (``[N, C, *spatial]`` or unbatched ``[C, *spatial]``).
+
+* ``max_pool1d/2d/3d`` and ``avg_pool1d/2d/3d`` (kernel_size, stride = kernel by default, padding,
+  dilation for max, ceil_mode, count_include_pad and divisor_override for avg) lower to
+  ``jax.lax.reduce_window``. Output sizes, the windows that ``ceil_mode`` adds and the divisors of
+  average pooling follow PyTorch's kernels exactly.
+* Dilated max pooling and ``return_indices`` gather the windows as a stacked axis instead
+  (``jax.lax.reduce_window``'s max has no gradient with window dilation). Ties go to the first
+  element in row-major window order, as in PyTorch, both for the value's gradient and the index
+  (and a window holding NaN yields NaN with the index of its last NaN, as PyTorch's scan does).
+* ``adaptive_avg_pool*`` / ``adaptive_max_pool*`` use PyTorch's windows
+  ``[floor(i * in / out), ceil((i + 1) * in / out))``, one spatial axis at a time (both reductions
+  are separable over the rectangular windows).
+
+Half-precision sums (average pooling) accumulate in float32 and are cast back, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ...errors import ConfigError, ShapeError
+from .._utils import check_float_input, shape_str
+from ._conv import at, ntuple
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+]
+
+IntOrTuple = int | Sequence[int]
+_SPATIAL = {1: "L", 2: "HW", 3: "DHW"}
+
+
+# -- shared checks -----------------------------------------------------------------------------------
+def check_pool_input(x: Any, n: int, where: str) -> bool:
+    """Check a pooling input's dtype and rank; return whether it has a batch axis."""
+    check_float_input(x)
+    if x.ndim not in (n + 1, n + 2):
+        s = ", ".join(_SPATIAL[n])
+        raise ShapeError(
+            f"{at(where)}expected {n + 1}D (unbatched) or {n + 2}D (batched) input [N, C, {s}] or [C, {s}], "
+            f"got {x.ndim}D input of shape {shape_str(x.shape)}"
+        )
+    if any(s == 0 for s in x.shape[x.ndim - n:]):
+        raise ShapeError(f"{at(where)}expected non-empty spatial dimensions, got input of shape {shape_str(x.shape)}")
+    return x.ndim == n + 2
+
+
+def window_args(
+    n: int, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple, dilation: IntOrTuple, where: str,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    k = ntuple(kernel_size, n, "kernel_size", where)
+    no_stride = stride is None or (isinstance(stride, Sequence) and not isinstance(stride, str) and len(stride) == 0)
+    s = k if no_stride else ntuple(stride, n, "stride", where)
+    p = ntuple(padding, n, "padding", where, minimum=0)
+    d = ntuple(dilation, n, "dilation", where)
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ConfigError(
+            f"{at(where)}padding should be at most half of the kernel size, got padding={p}, kernel_size={k}"
+        )
+    return k, s, p, d
+
+
+def pool_output_size(size: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's ``pooling_output_shape``: with ``ceil_mode`` the last window must start inside the
+    input or its left padding."""
+    extent = d * (k - 1) + 1
+    out = (size + 2 * p - extent + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _output_sizes(
+    x: jax.Array, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...], d: tuple[int, ...], ceil_mode: bool,
+    where: str,
+) -> tuple[int, ...]:
+    n = len(k)
+    spatial = x.shape[x.ndim - n:]
+    out = tuple(pool_output_size(*a, ceil_mode) for a in zip(spatial, k, p, s, d))
+    if any(o < 1 for o in out):
+        raise ShapeError(
+            f"{at(where)}input of shape {shape_str(x.shape)} is too small for kernel_size={k}, stride={s}, "
+            f"padding={p}, dilation={d}: the output would be {shape_str(out)}"
+        )
+    return out
+
+
+def _padding_pairs(
+    spatial: Sequence[int], out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+) -> tuple[tuple[int, int], ...]:
+    """(low, high) padding so that the padded input holds exactly the ``out`` windows (ceil_mode's
+    last window may need more than ``p`` on the high side)."""
+    pairs = []
+    for size, o, ki, si, pi, di in zip(spatial, out, k, s, p, d):
+        need = (o - 1) * si + di * (ki - 1) + 1
+        pairs.append((pi, max(pi, need - size - pi)))
+    return tuple(pairs)
+
+
+def _lowest(dtype: Any) -> jax.Array:
+    return jnp.array(-jnp.inf, dtype)
+
+
+def _batched(x: jax.Array, batched: bool) -> jax.Array:
+    return x if batched else x[None]
+
+
+def _unbatched(y: Any, batched: bool) -> Any:
+    if batched:
+        return y
+    if isinstance(y, tuple):
+        return tuple(v[0] for v in y)
+    return y[0]
+
+
+# -- max pooling -------------------------------------------------------------------------------------
+def _argmax_like_torch(x: jax.Array, valid: jax.Array | None, axis: int) -> jax.Array:
+    """Position (kept as a size-1 ``axis``) that PyTorch's CPU max pooling picks along ``axis``:
+    the first maximum among ``valid`` elements, or the last NaN if there is one (its scan replaces
+    the running max when ``val > max || isnan(val)``)."""
+    lowest = _lowest(x.dtype)
+    masked = x if valid is None else jnp.where(valid, x, lowest)
+    best = jnp.max(masked, axis=axis, keepdims=True)
+    hit = masked == best
+    if valid is not None:
+        hit = hit & valid
+    first = jnp.argmax(hit, axis=axis, keepdims=True)
+    nan = jnp.isnan(masked)
+    size = x.shape[axis]
+    last_nan = size - 1 - jnp.argmax(jnp.flip(nan, axis=axis), axis=axis, keepdims=True)
+    return jnp.where(jnp.any(nan, axis=axis, keepdims=True), last_nan, first)
+
+
+def _windows(
+    x: jax.Array, out: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequence[int],
+) -> jax.Array:
+    """Stack every kernel offset's strided view: ``[N, C, prod(k), *out]`` (offsets in row-major order)."""
+    views = []
+    for offset in itertools.product(*(range(ki) for ki in k)):
+        start = [j * di for j, di in zip(offset, d)]
+        limit = [st + (o - 1) * si + 1 for st, o, si in zip(start, out, s)]
+        views.append(lax.slice(x, (0, 0, *start), (*x.shape[:2], *limit), (1, 1, *s)))
+    return jnp.stack(views, axis=2) if len(views) > 1 else views[0][:, :, None]
+
+
+def _window_index_tables(
+    spatial: Sequence[int], out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Static ``[prod(k), *out]`` tables: flat input index of each window element, and its validity."""
+    n = len(k)
+    flat = np.zeros((math.prod(k), *out), np.int64)
+    valid = np.ones((math.prod(k), *out), bool)
+    strides = [math.prod(spatial[i + 1:]) for i in range(n)]
+    for w, offset in enumerate(itertools.product(*(range(ki) for ki in k))):
+        for axis in range(n):
+            pos = np.arange(out[axis]) * s[axis] + offset[axis] * d[axis] - p[axis]
+            shape = [1] * n
+            shape[axis] = out[axis]
+            pos = pos.reshape(shape)
+            flat[w] += pos * strides[axis]
+            valid[w] &= (pos >= 0) & (pos < spatial[axis])
+    return flat, valid
+
+
+def _max_over_windows(
+    x: jax.Array, out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+    pads: Sequence[tuple[int, int]],
+) -> tuple[jax.Array, jax.Array]:
+    """Max over each window and the flat input index of the (first) maximum."""
+    spatial = x.shape[2:]
+    xp = jnp.pad(x, ((0, 0), (0, 0), *pads), constant_values=_lowest(x.dtype))
+    patches = _windows(xp, out, k, s, d)
+    flat, valid = _window_index_tables(spatial, out, k, s, p, d)
+    choice = _argmax_like_torch(patches, jnp.asarray(valid), axis=2)
+    values = jnp.take_along_axis(patches, choice, axis=2)[:, :, 0]
+    index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+    table = jnp.broadcast_to(jnp.asarray(flat, index_dtype), (*x.shape[:2], *flat.shape))
+    indices = jnp.take_along_axis(table, choice, axis=2)[:, :, 0]
+    return values, indices
+
+
+def max_pool_nd(
+    n: int, input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple,  # noqa: A002
+    dilation: IntOrTuple, ceil_mode: bool, return_indices: bool, where: str | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    where = f"max_pool{n}d" if where is None else where
+    batched = check_pool_input(input, n, where)
+    k, s, p, d = window_args(n, kernel_size, stride, padding, dilation, where)
+    x = _batched(input, batched)
+    out = _output_sizes(x, k, s, p, d, ceil_mode, where)
+    pads = _padding_pairs(x.shape[2:], out, k, s, p, d)
+    if return_indices or any(di != 1 for di in d):
+        values, indices = _max_over_windows(x, out, k, s, p, d, pads)
+        return _unbatched((values, indices) if return_indices else values, batched)
+    y = lax.reduce_window(x, _lowest(x.dtype), lax.max, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
+    return _unbatched(y, batched)
+
+
+def max_pool1d(
+    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
+    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """1D max pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.functional.max_pool1d``).
+
+    Args:
+      input: ``[N, C, L]`` or unbatched ``[C, L]``.
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit ``-inf`` padding on both sides, at most ``kernel_size // 2``.
+      dilation: spacing between window elements.
+      ceil_mode: round the output size up (a last, partial window that starts inside the input or
+        its left padding).
+      return_indices: also return the flat index (within each plane) of every maximum.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2).tolist()
+      [[[3.0, 5.0]]]
+      >>> F.max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, ceil_mode=True, return_indices=True)[1].tolist()
+      [[[1, 3, 4]]]
+    """
+    return max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(
+    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
+    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """2D max pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.functional.max_pool2d``).
+
+    Arguments as :func:`max_pool1d` (ints or 2-tuples); indices are flat ``h * W + w``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.max_pool2d(jnp.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+      [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    return max_pool_nd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(
+    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
+    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """3D max pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.functional.max_pool3d``).
+
+    Arguments as :func:`max_pool1d` (ints or 3-tuples).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.max_pool3d(jnp.ones((1, 2, 4, 4, 4)), 2, stride=1).shape
+      (1, 2, 3, 3, 3)
+    """
+    return max_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+# -- average pooling -----------------------------------------------------------------------------------
+def _opmath(x: jax.Array) -> jax.Array:
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def _avg_divisor(
+    spatial: Sequence[int], out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int],
+    count_include_pad: bool,
+) -> np.ndarray:
+    """PyTorch's per-window divisor: the window clipped to the padded input (count_include_pad) or
+    to the input itself; a product over axes since windows are boxes."""
+    divisor = np.ones((), np.int64)
+    for size, o, ki, si, pi in zip(spatial, out, k, s, p):
+        start = np.arange(o) * si - pi
+        end = np.minimum(start + ki, size + pi)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        divisor = np.multiply.outer(divisor, end - start)
+    return divisor
+
+
+def avg_pool_nd(
+    n: int, input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple,  # noqa: A002
+    ceil_mode: bool, count_include_pad: bool, divisor_override: int | None, where: str | None = None,
+) -> jax.Array:
+    where = f"avg_pool{n}d" if where is None else where
+    batched = check_pool_input(input, n, where)
+    k, s, p, d = window_args(n, kernel_size, stride, padding, 1, where)
+    if divisor_override is not None and (
+        isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override == 0
+    ):
+        raise ConfigError(f"{at(where)}divisor_override must be a non-zero int or None, got {divisor_override!r}")
+    x = _batched(input, batched)
+    out = _output_sizes(x, k, s, p, d, ceil_mode, where)
+    pads = _padding_pairs(x.shape[2:], out, k, s, p, d)
+    xs = _opmath(x)
+    total = lax.reduce_window(xs, jnp.array(0, xs.dtype), lax.add, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
+    if divisor_override is not None:
+        y = total / divisor_override
+    else:
+        y = total / jnp.asarray(_avg_divisor(x.shape[2:], out, k, s, p, count_include_pad), xs.dtype)
+    return _unbatched(y.astype(x.dtype), batched)
+
+
+def avg_pool1d(
+    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
+    ceil_mode: bool = False, count_include_pad: bool = True,
+) -> jax.Array:
+    """1D average pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.functional.avg_pool1d``).
+
+    Args:
+      input: ``[N, C, L]`` or unbatched ``[C, L]``.
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit zero padding on both sides, at most ``kernel_size // 2``.
+      ceil_mode: round the output size up (see :func:`max_pool1d`).
+      count_include_pad: divide by the window size including padding (PyTorch's default) rather
+        than by the number of input elements in the window. A ``ceil_mode`` window's part beyond
+        the padding is never counted.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.avg_pool1d(jnp.array([[[1.0, 2.0, 3.0, 4.0]]]), 2).tolist()
+      [[[1.5, 3.5]]]
+      >>> F.avg_pool1d(jnp.array([[[1.0, 2.0, 3.0]]]), 2, padding=1, count_include_pad=False).tolist()
+      [[[1.0, 2.5]]]
+    """
+    return avg_pool_nd(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(
+    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+) -> jax.Array:
+    """2D average pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.functional.avg_pool2d``).
+
+    Arguments as :func:`avg_pool1d` (ints or 2-tuples); ``divisor_override`` replaces every
+    window's divisor.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.avg_pool2d(jnp.ones((1, 1, 4, 4)), 2, divisor_override=1).tolist()
+      [[[[4.0, 4.0], [4.0, 4.0]]]]
+    """
+    return avg_pool_nd(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(
+    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+) -> jax.Array:
+    """3D average pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.functional.avg_pool3d``).
+
+    Arguments as :func:`avg_pool2d` (ints or 3-tuples).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.avg_pool3d(jnp.ones((2, 4, 4, 4)), 2).shape
+      (2, 2, 2, 2)
+    """
+    return avg_pool_nd(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+# -- adaptive pooling ------------------------------------------------------------------------------------
+def adaptive_output_size(output_size: Any, n: int, spatial: Sequence[int], where: str) -> tuple[int, ...]:
+    """``output_size`` as an ``n``-tuple, ``None`` entries taking the input's size."""
+    if output_size is None or isinstance(output_size, int) and not isinstance(output_size, bool):
+        sizes: tuple[Any, ...] = (output_size,) * n
+    elif isinstance(output_size, Sequence) and not isinstance(output_size, str):
+        sizes = tuple(output_size)
+    else:
+        raise ConfigError(f"{at(where)}output_size must be an int, None or a tuple of {n}, got {output_size!r}")
+    if len(sizes) != n or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in sizes):
+        raise ConfigError(f"{at(where)}output_size must be an int, None or a tuple of {n}, got {output_size!r}")
+    resolved = tuple(size if v is None else v for v, size in zip(sizes, spatial))
+    if any(v < 1 for v in resolved):
+        raise ConfigError(f"{at(where)}output_size must be positive, got {output_size!r}")
+    return resolved
+
+
+def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _check_adaptive(input: Any, n: int, output_size: Any, where: str) -> tuple[bool, tuple[int, ...]]:  # noqa: A002
+    batched = check_pool_input(input, n, where)
+    return batched, adaptive_output_size(output_size, n, input.shape[input.ndim - n:], where)
+
+
+def _adaptive_avg_axis(x: jax.Array, axis: int, out: int) -> jax.Array:
+    size = x.shape[axis]
+    if size % out == 0:  # equal, non-overlapping windows
+        k = size // out
+        return jnp.mean(x.reshape(x.shape[:axis] + (out, k) + x.shape[axis + 1:]), axis=axis + 1)
+    start, end = _adaptive_bounds(size, out)
+    cols = np.arange(size)
+    weights = ((cols >= start[:, None]) & (cols < end[:, None])) / (end - start)[:, None]
+    y = jnp.tensordot(x, jnp.asarray(weights.T, x.dtype), axes=((axis,), (0,)), precision=lax.Precision.HIGHEST)
+    return jnp.moveaxis(y, -1, axis)
+
+
+def adaptive_avg_pool_nd(n: int, input: jax.Array, output_size: Any, where: str | None = None) -> jax.Array:  # noqa: A002
+    where = f"adaptive_avg_pool{n}d" if where is None else where
+    batched, out = _check_adaptive(input, n, output_size, where)
+    x = _batched(input, batched)
+    y = _opmath(x)
+    for i in range(n):
+        y = _adaptive_avg_axis(y, 2 + i, out[i])
+    return _unbatched(y.astype(x.dtype), batched)
+
+
+def _adaptive_max_axis(x: jax.Array, idx: jax.Array, axis: int, out: int) -> tuple[jax.Array, jax.Array]:
+    """Max over PyTorch's adaptive windows along ``axis``, carrying the flat input indices along."""
+    size = x.shape[axis]
+    start, end = _adaptive_bounds(size, out)
+    length = int((end - start).max())
+    # Window j of output i reads start[i] + j, repeating its last element where the window is short
+    # (a repeated element never changes which element is the first maximum).
+    gather = np.minimum(start[:, None] + np.arange(length), end[:, None] - 1).reshape(-1)
+    xw = jnp.take(x, gather, axis=axis)
+    iw = jnp.take(idx, gather, axis=axis)
+    new_shape = x.shape[:axis] + (out, length) + x.shape[axis + 1:]
+    xw, iw = xw.reshape(new_shape), iw.reshape(new_shape)
+    choice = _argmax_like_torch(xw, None, axis=axis + 1)
+    values = jnp.take_along_axis(xw, choice, axis=axis + 1)
+    indices = jnp.take_along_axis(iw, choice, axis=axis + 1)
+    return jnp.squeeze(values, axis + 1), jnp.squeeze(indices, axis + 1)
+
+
+def adaptive_max_pool_nd(
+    n: int, input: jax.Array, output_size: Any, return_indices: bool, where: str | None = None,  # noqa: A002
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    where = f"adaptive_max_pool{n}d" if where is None else where
+    batched, out = _check_adaptive(input, n, output_size, where)
+    x = _batched(input, batched)
+    spatial = x.shape[2:]
+    if not return_indices and all(size % o == 0 for size, o in zip(spatial, out)):
+        k = tuple(size // o for size, o in zip(spatial, out))
+        y = lax.reduce_window(x, _lowest(x.dtype), lax.max, (1, 1, *k), (1, 1, *k), "VALID")
+        return _unbatched(y, batched)
+    index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+    idx = jnp.broadcast_to(jnp.arange(math.prod(spatial), dtype=index_dtype).reshape(spatial), x.shape)
+    y = x
+    # Last axis first: the surviving element is the first maximum in row-major order, as PyTorch's.
+    for i in reversed(range(n)):
+        y, idx = _adaptive_max_axis(y, idx, 2 + i, out[i])
+    return _unbatched((y, idx) if return_indices else y, batched)
+
+
+def adaptive_avg_pool1d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:  # noqa: A002
+    """Average over PyTorch's adaptive windows so that the output has ``output_size`` elements.
+
+    Output element ``i`` averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.adaptive_avg_pool1d(jnp.array([[[1.0, 2.0, 3.0, 4.0, 5.0]]]), 2).tolist()
+      [[[2.0, 4.0]]]
+    """
+    return adaptive_avg_pool_nd(1, input, output_size)
+
+
+def adaptive_avg_pool2d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:  # noqa: A002
+    """2D adaptive average pooling (``torch.nn.functional.adaptive_avg_pool2d``).
+
+    ``output_size`` is an int or ``(H_out, W_out)``; ``None`` keeps that input size.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.adaptive_avg_pool2d(jnp.ones((2, 8, 7, 5)), (3, None)).shape
+      (2, 8, 3, 5)
+    """
+    return adaptive_avg_pool_nd(2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:  # noqa: A002
+    """3D adaptive average pooling (``torch.nn.functional.adaptive_avg_pool3d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.adaptive_avg_pool3d(jnp.ones((1, 2, 5, 5, 5)), 1).shape
+      (1, 2, 1, 1, 1)
+    """
+    return adaptive_avg_pool_nd(3, input, output_size)
+
+
+def adaptive_max_pool1d(
+    input: jax.Array, output_size: int | Sequence[int | None] | None, return_indices: bool = False,  # noqa: A002
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """1D adaptive max pooling (``torch.nn.functional.adaptive_max_pool1d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.adaptive_max_pool1d(jnp.array([[[1.0, 5.0, 3.0, 2.0, 4.0]]]), 2, return_indices=True)[1].tolist()
+      [[[1, 4]]]
+    """
+    return adaptive_max_pool_nd(1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(
+    input: jax.Array, output_size: int | Sequence[int | None] | None, return_indices: bool = False,  # noqa: A002
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """2D adaptive max pooling (``torch.nn.functional.adaptive_max_pool2d``); indices are flat ``h * W + w``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.adaptive_max_pool2d(jnp.arange(25.0).reshape(1, 5, 5), 2).tolist()
+      [[[12.0, 14.0], [22.0, 24.0]]]
+    """
+    return adaptive_max_pool_nd(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(
+    input: jax.Array, output_size: int | Sequence[int | None] | None, return_indices: bool = False,  # noqa: A002
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """3D adaptive max pooling (``torch.nn.functional.adaptive_max_pool3d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.adaptive_max_pool3d(jnp.ones((1, 1, 4, 4, 4)), (2, 1, 2)).shape
+      (1, 1, 2, 1, 2)
+    """
+    return adaptive_max_pool_nd(3, input, output_size, return_indices)

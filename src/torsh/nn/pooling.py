@@ -1,0 +1,372 @@
+"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
+``AdaptiveMaxPool1d/2d/3d`` (PyTorch's arguments and defaults; no parameters).
+
+Each wraps the function of the same name in :mod:`torsh.nn.functional`; the configuration is static
+and checked at construction, the input (rank, dtype, size) when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+
+from ..errors import ConfigError
+from ..tree import static
+from .functional._pooling import (
+    window_args,
+    adaptive_avg_pool_nd,
+    adaptive_max_pool_nd,
+    adaptive_output_size,
+    avg_pool_nd,
+    max_pool_nd,
+)
+from .module import Module
+
+__all__ = [
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+]
+
+IntOrTuple = int | Sequence[int]
+
+
+def _hashable(value: Any) -> Any:
+    """Lists (PyTorch accepts them) become tuples: module configuration must be hashable."""
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _flag(name: str, value: Any, owner: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{owner}: {name} must be a bool, got {value!r}")
+    return value
+
+
+class _MaxPoolNd(Module):
+    kernel_size: Any = static()
+    stride: Any = static()
+    padding: Any = static()
+    dilation: Any = static()
+    return_indices: bool = static()
+    ceil_mode: bool = static()
+
+    _N = 0
+
+    def __init__(
+        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+        dilation: IntOrTuple = 1, return_indices: bool = False, ceil_mode: bool = False,
+    ) -> None:
+        name = type(self).__name__
+        stride = stride if stride is not None else kernel_size
+        window_args(self._N, kernel_size, stride, padding, dilation, name)  # validates
+        self.kernel_size = _hashable(kernel_size)
+        self.stride = _hashable(stride)
+        self.padding = _hashable(padding)
+        self.dilation = _hashable(dilation)
+        self.return_indices = _flag("return_indices", return_indices, name)
+        self.ceil_mode = _flag("ceil_mode", ceil_mode, name)
+
+    def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:  # noqa: A002
+        return max_pool_nd(
+            self._N, input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+            self.return_indices, where="",
+        )
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} k{self.kernel_size}"
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1D max pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.MaxPool1d``).
+
+    Args:
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit ``-inf`` padding on both sides (at most ``kernel_size // 2``).
+      dilation: spacing between window elements.
+      return_indices: also return the flat index of every maximum (``(values, indices)``).
+      ceil_mode: round the output size up (a last, partial window).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.MaxPool1d(2, ceil_mode=True)(jnp.array([[1.0, 3.0, 2.0, 5.0, 4.0]])).tolist()
+      [[3.0, 5.0, 4.0]]
+    """
+
+    _N = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2D max pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.MaxPool2d``).
+
+    Arguments as :class:`MaxPool1d` (ints or 2-tuples); indices are flat ``h * W + w``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.MaxPool2d(3, stride=2, padding=1)(jnp.ones((1, 8, 32, 32))).shape
+      (1, 8, 16, 16)
+      >>> nn.MaxPool2d(2)
+      MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+    """
+
+    _N = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """3D max pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.MaxPool3d``).
+
+    Arguments as :class:`MaxPool1d` (ints or 3-tuples).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.MaxPool3d((1, 2, 2))(jnp.ones((2, 4, 6, 6))).shape
+      (2, 4, 3, 3)
+    """
+
+    _N = 3
+
+
+class _AvgPoolNd(Module):
+    kernel_size: Any = static()
+    stride: Any = static()
+    padding: Any = static()
+    ceil_mode: bool = static()
+    count_include_pad: bool = static()
+    divisor_override: int | None = static()
+
+    _N = 0
+
+    def _setup(
+        self, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple, ceil_mode: bool,
+        count_include_pad: bool, divisor_override: int | None,
+    ) -> None:
+        name = type(self).__name__
+        stride = stride if stride is not None else kernel_size
+        window_args(self._N, kernel_size, stride, padding, 1, name)  # validates
+        if divisor_override is not None and (
+            isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override == 0
+        ):
+            raise ConfigError(f"{name}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
+        self.kernel_size = _hashable(kernel_size)
+        self.stride = _hashable(stride)
+        self.padding = _hashable(padding)
+        self.ceil_mode = _flag("ceil_mode", ceil_mode, name)
+        self.count_include_pad = _flag("count_include_pad", count_include_pad, name)
+        self.divisor_override = divisor_override
+
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+        return avg_pool_nd(
+            self._N, input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+            self.divisor_override, where="",
+        )
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} k{self.kernel_size}"
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """1D average pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.AvgPool1d``).
+
+    Args:
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit zero padding on both sides (at most ``kernel_size // 2``).
+      ceil_mode: round the output size up (a last, partial window).
+      count_include_pad: count the padding in each window's divisor (PyTorch's default).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AvgPool1d(2)(jnp.array([[1.0, 2.0, 3.0, 4.0]])).tolist()
+      [[1.5, 3.5]]
+    """
+
+    _N = 1
+
+    def __init__(
+        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+        ceil_mode: bool = False, count_include_pad: bool = True,
+    ) -> None:
+        self._setup(kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+        # PyTorch's AvgPool1d keeps 1-tuples (its repr shows kernel_size=(2,)).
+        self.kernel_size, self.stride, self.padding = (
+            v if isinstance(v, tuple) else (v,) for v in (self.kernel_size, self.stride, self.padding)
+        )
+
+
+class AvgPool2d(_AvgPoolNd):
+    """2D average pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.AvgPool2d``).
+
+    Arguments as :class:`AvgPool1d` (ints or 2-tuples), plus ``divisor_override``: a fixed divisor
+    for every window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)(jnp.ones((1, 2, 7, 7))).shape
+      (1, 2, 4, 4)
+    """
+
+    _N = 2
+
+    def __init__(
+        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+        ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+    ) -> None:
+        self._setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+class AvgPool3d(_AvgPoolNd):
+    """3D average pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.AvgPool3d``).
+
+    Arguments as :class:`AvgPool2d` (ints or 3-tuples).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AvgPool3d(2)(jnp.ones((1, 1, 4, 4, 4))).shape
+      (1, 1, 2, 2, 2)
+    """
+
+    _N = 3
+
+    def __init__(
+        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+        ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+    ) -> None:
+        self._setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+class _AdaptivePoolNd(Module):
+    output_size: Any = static()
+
+    _N = 0
+
+    def _check_output_size(self, output_size: Any) -> Any:
+        output_size = _hashable(output_size)
+        # Validate against a placeholder input size (None entries keep the input's size).
+        adaptive_output_size(output_size, self._N, (1,) * self._N, type(self).__name__)
+        return output_size
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} {self.output_size}"
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    def __init__(self, output_size: int | Sequence[int | None] | None) -> None:
+        self.output_size = self._check_output_size(output_size)
+
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+        return adaptive_avg_pool_nd(self._N, input, self.output_size, where="")
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Average over adaptive windows to a fixed output length (``torch.nn.AdaptiveAvgPool1d``).
+
+    Output element ``i`` averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AdaptiveAvgPool1d(2)(jnp.array([[1.0, 2.0, 3.0, 4.0, 5.0]])).tolist()
+      [[2.0, 4.0]]
+    """
+
+    _N = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """2D adaptive average pooling (``torch.nn.AdaptiveAvgPool2d``): ``output_size`` is an int or
+    ``(H_out, W_out)``; ``None`` keeps that input size.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AdaptiveAvgPool2d((1, 1))(jnp.ones((4, 512, 7, 7))).shape
+      (4, 512, 1, 1)
+    """
+
+    _N = 2
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """3D adaptive average pooling (``torch.nn.AdaptiveAvgPool3d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AdaptiveAvgPool3d((None, 2, 2))(jnp.ones((1, 3, 5, 7, 7))).shape
+      (1, 3, 5, 2, 2)
+    """
+
+    _N = 3
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    return_indices: bool = static()
+
+    def __init__(self, output_size: int | Sequence[int | None] | None, return_indices: bool = False) -> None:
+        self.output_size = self._check_output_size(output_size)
+        self.return_indices = _flag("return_indices", return_indices, type(self).__name__)
+
+    def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:  # noqa: A002
+        return adaptive_max_pool_nd(self._N, input, self.output_size, self.return_indices, where="")
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """1D adaptive max pooling (``torch.nn.AdaptiveMaxPool1d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AdaptiveMaxPool1d(2)(jnp.array([[1.0, 5.0, 3.0, 2.0, 4.0]])).tolist()
+      [[5.0, 4.0]]
+    """
+
+    _N = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """2D adaptive max pooling (``torch.nn.AdaptiveMaxPool2d``); with ``return_indices`` also the flat
+    index ``h * W + w`` of each maximum.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AdaptiveMaxPool2d(2)(jnp.arange(25.0).reshape(1, 1, 5, 5)).tolist()
+      [[[[12.0, 14.0], [22.0, 24.0]]]]
+    """
+
+    _N = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """3D adaptive max pooling (``torch.nn.AdaptiveMaxPool3d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.AdaptiveMaxPool3d(1)(jnp.ones((1, 2, 3, 3, 3))).shape
+      (1, 2, 1, 1, 1)
+    """
+
+    _N = 3
