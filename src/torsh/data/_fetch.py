@@ -1,0 +1,204 @@
+"""Load one batch: fetch samples, apply ``.map`` transforms, collate.
+
+The same code runs in the main process, in thread workers and in worker processes, so a batch is
+built identically wherever it is built. Failures are captured with the sample index and the
+traceback and turned into :class:`WorkerError`/:class:`CollateError` by :func:`raise_failure`.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._context import batch_random_context
+from ._errors import CollateError, WorkerError
+from .collate import default_collate
+from .dataset import Subset
+
+__all__ = ["Fetcher", "LoadFailure", "raise_failure"]
+
+# payload kinds of a task
+INDICES = 0  # a list of dataset indices (map-style, batched)
+INDEX = 1  # one dataset index (map-style, batch_size=None)
+SAMPLES = 2  # raw stream samples (iterable dataset, batched)
+SAMPLE = 3  # one raw stream sample (iterable dataset, batch_size=None)
+
+
+def batch_getter(dataset: Any) -> Callable[[Sequence[int]], Any] | None:
+    """The dataset's one-gather batch fetch, if it (and every Subset layer above it) has one."""
+    if isinstance(dataset, Subset):
+        return dataset._torsh_get_batch if batch_getter(dataset.dataset) is not None else None
+    return getattr(dataset, "_torsh_get_batch", None)
+
+
+class LoadFailure(Exception):
+    """Carries what failed (picklable, sent from worker processes) and the original exception."""
+
+    def __init__(self, info: dict[str, Any], original: BaseException | None = None) -> None:
+        super().__init__(info.get("message", ""))
+        self.info = info
+        self.original = original
+
+
+def _failure(
+    stage: str, exc: BaseException, batch_index: int, sample_index: int | None, position: int | None = None
+) -> LoadFailure:
+    info: dict[str, Any] = {
+        "stage": stage,
+        "batch_index": batch_index,
+        "sample_index": sample_index,
+        "position": position,
+        "exc_type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
+    if isinstance(exc, CollateError):
+        info["path"] = exc.path
+        info["detail"] = exc.detail or str(exc)
+    return LoadFailure(info, exc)
+
+
+class Fetcher:
+    """Builds batches for one dataset and collate function.
+
+    Args:
+      base: the map-style dataset under any ``.map`` layers (``None`` for a stream: its samples arrive
+        in the tasks).
+      fns: the ``.map`` functions, in application order.
+      collate_fn: turns a list of samples into a batch (``None``: no batching).
+      seed: the loader's seed; each batch's random stream is derived from (seed, epoch, batch index).
+      globals_mode: how to treat ``random``/``np.random`` (see ``batch_random_context``).
+    """
+
+    def __init__(
+        self,
+        base: Any,
+        fns: Sequence[Callable[[Any], Any]],
+        collate_fn: Callable[[list[Any]], Any] | None,
+        seed: int,
+        globals_mode: str,
+    ) -> None:
+        self.base, self.fns = base, list(fns)
+        self.collate_fn = collate_fn
+        self.seed = seed
+        self.globals_mode = globals_mode
+        self.batch_get = batch_getter(self.base) if (collate_fn is default_collate and not self.fns) else None
+        self.getitems = getattr(self.base, "__getitems__", None)
+
+    def load(self, batch_index: int, epoch: int, kind: int, payload: Any, first_sample: int = 0) -> Any:
+        """Build batch ``batch_index``; raises :class:`LoadFailure`."""
+        with batch_random_context(self.seed, epoch, batch_index, self.globals_mode):
+            if kind == INDICES:
+                samples = self._fetch_indices(batch_index, payload)
+                if samples is _DONE:
+                    return self._batch
+                return self._collate(batch_index, samples, lambda p: payload[p])
+            if kind == SAMPLES:
+                samples = self._transform(batch_index, payload, lambda p: first_sample + p)
+                return self._collate(batch_index, samples, lambda p: first_sample + p)
+            if kind == INDEX:
+                sample = self._fetch_one(batch_index, payload)
+            else:
+                sample = self._transform(batch_index, [payload], lambda p: first_sample)[0]
+            if self.collate_fn is None:
+                return sample
+            try:
+                return self.collate_fn(sample)
+            except Exception as exc:
+                raise _failure("collate", exc, batch_index, payload if kind == INDEX else first_sample) from None
+
+    def _fetch_one(self, batch_index: int, index: int) -> Any:
+        try:
+            sample = self.base[index]
+        except Exception as exc:
+            raise _failure("sample", exc, batch_index, index) from None
+        return self._transform(batch_index, [sample], lambda p: index)[0]
+
+    def _fetch_indices(self, batch_index: int, indices: Sequence[int]) -> Any:
+        if self.batch_get is not None:
+            try:
+                self._batch = self.batch_get(indices)
+            except Exception as exc:
+                raise _failure("batch", exc, batch_index, None) from None
+            return _DONE
+        if self.getitems is not None:
+            try:
+                samples = list(self.getitems(indices))
+            except Exception as exc:
+                raise _failure("batch", exc, batch_index, None) from None
+        else:
+            base = self.base
+            samples = []
+            index = None
+            try:
+                for index in indices:
+                    samples.append(base[index])
+            except Exception as exc:
+                raise _failure("sample", exc, batch_index, index) from None
+        return self._transform(batch_index, samples, lambda p: indices[p])
+
+    def _transform(self, batch_index: int, samples: list[Any], index_of: Callable[[int], int]) -> list[Any]:
+        if not self.fns:
+            return samples
+        out = []
+        position = 0
+        try:
+            for position, sample in enumerate(samples):
+                for fn in self.fns:
+                    sample = fn(sample)
+                out.append(sample)
+        except Exception as exc:
+            raise _failure("sample", exc, batch_index, index_of(position)) from None
+        return out
+
+    def _collate(self, batch_index: int, samples: list[Any], index_of: Callable[[int], int]) -> Any:
+        if self.collate_fn is None:
+            return samples
+        try:
+            return self.collate_fn(samples)
+        except CollateError as exc:
+            pos = exc.position
+            raise _failure("collate", exc, batch_index, None if pos is None else index_of(pos), pos) from None
+        except Exception as exc:
+            raise _failure("collate", exc, batch_index, None) from None
+
+
+_DONE = object()
+
+
+def _where(info: dict[str, Any], worker: str) -> str:
+    batch = f"batch {info['batch_index']}"
+    if info["stage"] == "batch":
+        return f"while fetching {batch} with a batched read (__getitems__){worker}"
+    if info["stage"] == "transfer":
+        return f"while sending {batch} to the main process{worker} (is every part of the batch picklable?)"
+    if info["stage"] == "collate" and info["sample_index"] is None:
+        return f"while collating {batch}{worker}"
+    verb = "collating" if info["stage"] == "collate" else "loading"
+    return f"while {verb} sample {info['sample_index']} ({batch}){worker}"
+
+
+def raise_failure(failure: LoadFailure, worker_id: int | None, worker_desc: str, remote: bool) -> None:
+    """Re-raise a captured failure as the torsh error the user sees."""
+    info = failure.info
+    worker = f" in {worker_desc}" if worker_desc else ""
+    original = failure.original
+    if info["stage"] == "collate" and (info.get("path") is not None or info["exc_type"] == "CollateError"):
+        where = f"sample {info['sample_index']} (batch {info['batch_index']}, position {info['position']})"
+        field = f", field `{info['path']}`" if info.get("path") else ""
+        detail = info.get("detail") or info["message"]
+        err = CollateError(f"{where}{field}: {detail}", position=info["position"], path=info.get("path", ""), detail=detail)
+        err.sample_index = info["sample_index"]
+        raise err from original
+    message = f"{info['exc_type']} {_where(info, worker)}: {info['message']}"
+    if remote:
+        message += "\n\nTraceback in the worker process:\n" + info["traceback"].rstrip()
+    raise WorkerError(
+        message,
+        worker_id=worker_id,
+        batch_index=info["batch_index"],
+        sample_index=info["sample_index"],
+        exc_type=info["exc_type"],
+        worker_traceback=info["traceback"],
+    ) from original

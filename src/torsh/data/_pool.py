@@ -1,0 +1,362 @@
+"""Worker pools: processes (forkserver/spawn) and threads, behind one small interface.
+
+A pool runs tasks and reports results; it does not order them (the loader orders batches by index).
+Every process worker has its own duplex pipe: a worker that dies cannot corrupt a queue shared with
+the others (a source of PyTorch DataLoader hangs), and the main process waits on all pipes *and*
+all process sentinels at once, so a death is noticed the moment it happens.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import signal
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from multiprocessing import connection as mp_connection
+from typing import Any
+
+from ..errors import ConfigError
+from ._context import WorkerInfo, _set_worker_info
+from ._fetch import Fetcher, LoadFailure
+from ._sharing import pickling_for_workers
+from ._transport import decode, discard
+
+__all__ = ["ProcessPool", "ThreadPool", "default_start_method", "DEFAULT_TRANSPORT"]
+
+DEFAULT_TRANSPORT = "shm"
+_WORKER_MODULE = "torsh.data._worker"
+
+
+def default_start_method() -> str:
+    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+def _prepare_forkserver(ctx: Any) -> None:
+    """Preload torsh in the fork server (once, before it starts) so workers fork ready to run.
+
+    The server only imports modules, it never starts a JAX backend, so forking from it is safe."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is not None:
+        return
+    current = list(getattr(server, "_preload_modules", ["__main__"]))
+    if _WORKER_MODULE not in current:
+        ctx.set_forkserver_preload([*current, _WORKER_MODULE])
+
+
+def _signal_name(code: int | None) -> str:
+    if code is None:
+        return "an unknown status"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _stop_processes(procs: list[Any], conns: list[Any], grace: float = 2.0) -> None:
+    """Stop worker processes: ask, then SIGTERM, then SIGKILL; free batches still in the pipes."""
+    for conn in conns:
+        try:
+            conn.send(None)
+        except Exception:
+            pass
+    deadline = time.monotonic() + grace
+    for proc, conn in zip(procs, conns):
+        while proc.is_alive() and time.monotonic() < deadline:
+            _drain(conn)
+            proc.join(0.05)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    for conn in conns:
+        _drain(conn)
+        try:
+            conn.close()
+        except Exception:
+            pass
+    for proc in procs:
+        try:
+            proc.close()
+        except Exception:
+            pass
+
+
+def _drain(conn: Any) -> None:
+    try:
+        while conn.poll(0):
+            msg = conn.recv()
+            if isinstance(msg, tuple) and msg and msg[0] == "batch":
+                discard(msg[3])
+    except Exception:
+        pass
+
+
+class DeadWorker:
+    """A worker that stopped: its index and how it ended."""
+
+    def __init__(self, worker: int, description: str) -> None:
+        self.worker, self.description = worker, description
+
+
+class ProcessPool:
+    kind = "process"
+
+    def __init__(
+        self,
+        num_workers: int,
+        dataset: Any,
+        base: Any,
+        fns: Sequence[Callable[[Any], Any]],
+        collate_fn: Any,
+        worker_init_fn: Any,
+        seed: int,
+        start_method: str,
+        transport: str = DEFAULT_TRANSPORT,
+    ) -> None:
+        with pickling_for_workers():
+            try:
+                payload = pickle.dumps((dataset, base, fns, collate_fn, worker_init_fn), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                raise ConfigError(
+                    f"DataLoader: the dataset, its .map functions, collate_fn and worker_init_fn must be "
+                    f"picklable to reach worker processes ({start_method}); pickling failed: "
+                    f"{type(exc).__name__}: {exc}. Define functions at module level (not lambdas or "
+                    "local functions), or use worker_type='thread'."
+                ) from exc
+        ctx = mp.get_context(start_method)
+        if start_method == "forkserver":
+            _prepare_forkserver(ctx)
+        from . import _worker
+
+        self.num_workers = num_workers
+        self.outstanding = [0] * num_workers
+        self.procs: list[Any] = []
+        self.conns: list[Any] = []
+        self._finalizer = weakref.finalize(self, _stop_processes, self.procs, self.conns)
+        try:
+            for w in range(num_workers):
+                parent_end, child_end = ctx.Pipe(duplex=True)
+                proc = ctx.Process(
+                    target=_worker.run,
+                    args=(w, num_workers, child_end, payload, seed, transport),
+                    name=f"torsh-data-worker-{w}",
+                    daemon=True,
+                )
+                proc.start()
+                child_end.close()  # the worker holds the only other end: EOF when either side goes
+                self.procs.append(proc)
+                self.conns.append(parent_end)
+        except BaseException:
+            self.shutdown()
+            raise
+        self.pids = [p.pid for p in self.procs]
+
+    @property
+    def alive(self) -> bool:
+        return self._finalizer.alive
+
+    def describe(self, w: int) -> str:
+        return f"worker {w} (process {self.pids[w]})"
+
+    def submit(self, w: int, msg: tuple[Any, ...]) -> DeadWorker | None:
+        try:
+            self.conns[w].send(msg)
+        except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            return self._dead(w)
+        self.outstanding[w] += 1
+        return None
+
+    def _dead(self, w: int) -> DeadWorker:
+        proc = self.procs[w]
+        proc.join(0.5)
+        return DeadWorker(w, f"{self.describe(w)} exited unexpectedly with {_signal_name(proc.exitcode)}")
+
+    def wait(self, timeout: float | None) -> tuple[list[tuple[int, Any]], list[DeadWorker]]:
+        """Messages that arrived within ``timeout`` seconds, and workers that died."""
+        by_conn = {id(c): w for w, c in enumerate(self.conns)}
+        by_sentinel = {p.sentinel: w for w, p in enumerate(self.procs)}
+        ready = mp_connection.wait([*self.conns, *by_sentinel], timeout)
+        messages: list[tuple[int, Any]] = []
+        dead: dict[int, DeadWorker] = {}
+        for obj in ready:
+            if isinstance(obj, int):
+                continue
+            w = by_conn[id(obj)]
+            try:
+                while obj.poll(0):
+                    messages.append((w, obj.recv()))
+            except (EOFError, OSError):
+                dead[w] = self._dead(w)
+        for obj in ready:
+            if isinstance(obj, int):
+                w = by_sentinel[obj]
+                if w not in dead:
+                    dead[w] = self._dead(w)
+        return messages, list(dead.values())
+
+    def decode(self, body: Any) -> Any:
+        return decode(body)
+
+    def discard(self, msg: tuple[Any, ...]) -> None:
+        if msg[0] == "batch":
+            discard(msg[3])
+
+    def failure(self, info: dict[str, Any]) -> LoadFailure:
+        original = None
+        if "pickled" in info:
+            try:
+                original = pickle.loads(info["pickled"])
+            except Exception:
+                original = None
+        return LoadFailure(info, original)
+
+    def kill(self) -> None:
+        """Send SIGKILL to every worker (safe from any thread: touches no pipe)."""
+        for proc in self.procs:
+            try:
+                if proc.is_alive():
+                    proc.kill()
+            except Exception:
+                pass
+
+    def shutdown(self) -> None:
+        self._finalizer()
+
+
+class ThreadPool:
+    kind = "thread"
+
+    def __init__(
+        self,
+        num_workers: int,
+        dataset: Any,
+        base: Any,
+        fns: Sequence[Callable[[Any], Any]],
+        collate_fn: Any,
+        worker_init_fn: Any,
+        seed: int,
+    ) -> None:
+        self.num_workers = num_workers
+        self.outstanding = [0] * num_workers
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self.tasks: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(num_workers)]
+        self.threads = []
+        self._closed = False
+        for w in range(num_workers):
+            t = threading.Thread(
+                target=_thread_main,
+                args=(w, num_workers, self.tasks[w], self.results, dataset, base, fns, collate_fn, worker_init_fn, seed),
+                name=f"torsh-data-thread-{w}",
+                daemon=True,
+            )
+            t.start()
+            self.threads.append(t)
+        self.pids = [os.getpid()] * num_workers
+        self._finalizer = weakref.finalize(self, _stop_threads, self.tasks)
+
+    @property
+    def alive(self) -> bool:
+        return self._finalizer.alive
+
+    def describe(self, w: int) -> str:
+        return f"worker thread {w}"
+
+    def submit(self, w: int, msg: tuple[Any, ...]) -> DeadWorker | None:
+        self.tasks[w].put(msg)
+        self.outstanding[w] += 1
+        return None
+
+    def wait(self, timeout: float | None) -> tuple[list[tuple[int, Any]], list[DeadWorker]]:
+        try:
+            first = self.results.get(timeout=timeout) if timeout is None or timeout > 0 else self.results.get_nowait()
+        except queue.Empty:
+            return [], []
+        messages = [first]
+        while True:
+            try:
+                messages.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        return messages, []
+
+    def decode(self, body: Any) -> Any:
+        return body
+
+    def discard(self, msg: tuple[Any, ...]) -> None:
+        return None
+
+    def failure(self, failure: LoadFailure) -> LoadFailure:
+        return failure
+
+    def kill(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        self._finalizer()
+
+
+def _stop_threads(tasks: list[queue.SimpleQueue]) -> None:
+    # Threads cannot be killed: ask them to stop; one stuck in user code is a daemon and is abandoned.
+    for q in tasks:
+        q.put(None)
+
+
+def _thread_main(
+    w: int,
+    num_workers: int,
+    tasks: queue.SimpleQueue,
+    results: queue.SimpleQueue,
+    dataset: Any,
+    base: Any,
+    fns: Sequence[Callable[[Any], Any]],
+    collate_fn: Any,
+    worker_init_fn: Any,
+    seed: int,
+) -> None:
+    _set_worker_info(WorkerInfo(w, num_workers, seed, "thread", dataset))
+    try:
+        fetcher = Fetcher(base, fns, collate_fn, seed, "leave")
+        if worker_init_fn is not None:
+            worker_init_fn(w)
+    except BaseException as exc:
+        import traceback
+
+        results.put((w, ("init_error", {
+            "stage": "init", "exc_type": type(exc).__name__, "message": str(exc),
+            "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+            "original": exc,
+        })))
+        return
+    while True:
+        msg = tasks.get()
+        if msg is None:
+            return
+        gen, batch_index, epoch, kind, task, first = msg
+        try:
+            out: tuple[Any, ...] = ("batch", gen, batch_index, fetcher.load(batch_index, epoch, kind, task, first))
+        except LoadFailure as failure:
+            out = ("error", gen, batch_index, failure)
+        except BaseException as exc:  # e.g. SystemExit raised by user code: report, never die silently
+            import traceback
+
+            failure = LoadFailure({
+                "stage": "sample", "batch_index": batch_index, "sample_index": None, "position": None,
+                "exc_type": type(exc).__name__, "message": str(exc),
+                "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+            }, exc)
+            out = ("error", gen, batch_index, failure)
+        results.put((w, out))
+
