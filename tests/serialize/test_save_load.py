@@ -237,8 +237,6 @@ def test_save_errors_name_the_leaf(tmp_path):
         serialize.save(tmp_path / "e.safetensors", {"q": jnp.zeros(2, jnp.int4)})
     with pytest.raises(ConfigError, match="same dotted path 'a.b'"):
         serialize.save(tmp_path / "e.safetensors", {"a.b": jnp.ones(1), "a": {"b": jnp.ones(1)}})
-    with pytest.raises(ConfigError, match="single leaf with no name"):
-        serialize.save(tmp_path / "e.safetensors", jnp.ones(2))
     with pytest.raises(ConfigError, match="reserved by the safetensors format"):
         serialize.save(tmp_path / "e.safetensors", {"__metadata__": jnp.ones(1)})
     with pytest.raises(TraceError, match="traced value"):
@@ -301,6 +299,23 @@ def test_bytes_round_trip_and_missing_file_errors(tmp_path):
         serialize.load(tmp_path / "nope.safetensors")
     with pytest.raises(CheckpointError, match="cannot open"):
         serialize.load(tmp_path)  # a directory
+
+
+def test_a_single_leaf_is_a_tree_too(tmp_path):
+    for leaf in (jnp.arange(3.0), jax.random.key(5), 42, "text"):
+        serialize.save(tmp_path / "leaf.safetensors", leaf)
+        for back in (
+            serialize.load(tmp_path / "leaf.safetensors"),
+            serialize.load(tmp_path / "leaf.safetensors", like=leaf),
+        ):
+            assert torsh.tree.structure(back) == torsh.tree.structure(leaf)
+            if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+                np.testing.assert_array_equal(jax.random.key_data(back), jax.random.key_data(leaf))
+            else:
+                assert np.array_equal(back, leaf)
+    assert list(stn.load_file(tmp_path / "leaf.safetensors")) == []  # "text" lives in the metadata
+    serialize.save(tmp_path / "leaf.safetensors", np.ones(2, np.float32))
+    assert list(stn.load_file(tmp_path / "leaf.safetensors")) == [""]
 
 
 def test_nesting_conflicts_ask_for_flat(tmp_path):

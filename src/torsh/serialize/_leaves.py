@@ -6,6 +6,8 @@
 * typed PRNG keys are stored as their raw ``uint32`` key data (``jax.random.key_data``);
 * Python ``bool``/``int``/``float``/``complex``/``str`` leaves go into the header's metadata.
 
+A tree that is a single leaf (e.g. a PRNG key) has the empty path and is stored under the key ``""``.
+
 Everything that is not a plain tensor is recorded, typed, in the metadata entry ``torsh.leaves`` so
 that it round-trips exactly (floats as ``float.hex``, integers of any size as decimal strings).
 Other readers (``safetensors.numpy``, ``safetensors.torch``) still see standard tensors.
@@ -82,10 +84,6 @@ def _encode_scalar(x: Any) -> list[Any]:
 
 
 def _check_key(key: str) -> None:
-    if key == "":
-        raise ConfigError(
-            "save: the tree is a single leaf with no name; wrap it in a dict, e.g. {'weight': x}"
-        )
     if key == METADATA_KEY:
         raise ConfigError(f"save: {METADATA_KEY!r} is reserved by the safetensors format; rename that entry")
     try:
@@ -234,8 +232,8 @@ def decode_metadata(metadata: dict[str, str], tensor_keys: Mapping[str, Any], wh
         raise CorruptFileError(f"{bad}: wrong types of scalars/prng_keys/complex128")
     scalars = {}
     for path, value in raw_scalars.items():
-        if path in tensor_keys or path == "":
-            raise CorruptFileError(f"{bad}: scalar {path!r} also appears as a tensor (or has no name)")
+        if path in tensor_keys:
+            raise CorruptFileError(f"{bad}: scalar {path!r} also appears as a tensor")
         scalars[path] = _decode_scalar(path, value, where)
     for path, impl in raw_keys.items():
         if path not in tensor_keys or impl not in _KEY_IMPLS:

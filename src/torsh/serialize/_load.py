@@ -135,7 +135,9 @@ def _without_like(reader: FileReader, b: _Builder, opts: LoadOptions) -> Any:
     return _nest(flat, reader.where)
 
 
-def _nest(flat: dict[str, Any], where: str) -> dict[str, Any]:
+def _nest(flat: dict[str, Any], where: str) -> Any:
+    if "" in flat and len(flat) == 1:
+        return flat[""]  # the saved tree was a single leaf
     root: dict[str, Any] = {}
     for key in sorted(flat):
         parts = key.split(".")
