@@ -250,8 +250,18 @@ def nbytes(tree: PyTree) -> int:
     total = 0
     for x in leaves(tree):
         if hasattr(x, "shape") and hasattr(x, "dtype"):
+            x = _key_data(x)  # typed PRNG keys have no numpy itemsize: count their uint32 words
             total += int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize
     return total
+
+
+def _key_data(x: Any) -> Any:
+    """The raw ``uint32`` data of a typed PRNG key array (concrete or abstract); other leaves unchanged."""
+    if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        if isinstance(x, jax.Array):
+            return jax.random.key_data(x)
+        return jax.eval_shape(jax.random.key_data, x)
+    return x
 
 
 def allclose(a: PyTree, b: PyTree, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
@@ -261,7 +271,7 @@ def allclose(a: PyTree, b: PyTree, rtol: float = 1e-5, atol: float = 1e-8, equal
     if spec_a != spec_b:
         return False
     for x, y in zip(leaves_a, leaves_b):
-        x_arr, y_arr = np.asarray(x), np.asarray(y)
+        x_arr, y_arr = np.asarray(_key_data(x)), np.asarray(_key_data(y))
         if x_arr.shape != y_arr.shape:
             return False
         if not np.allclose(x_arr, y_arr, rtol=rtol, atol=atol, equal_nan=equal_nan):
