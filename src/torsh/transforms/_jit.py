@@ -25,7 +25,7 @@ class Explanation:
     """What XLA reports about one compiled function (see :func:`explain`).
 
     Attributes:
-      flops: floating-point operations per call (XLA's cost analysis; ``nan`` if unknown).
+      flops: floating-point operations per call (XLA's cost analysis; ``nan`` if XLA gives no analysis).
       transcendentals: transcendental operations per call.
       bytes_accessed: bytes read and written per call.
       argument_bytes, output_bytes, temp_bytes, alias_bytes, generated_code_bytes: XLA's memory analysis.
@@ -70,9 +70,10 @@ class Explanation:
 def _cost_value(cost: Any, name: str) -> float:
     if isinstance(cost, (list, tuple)):  # older JAX returned one dict per computation
         return float(sum(_cost_value(c, name) for c in cost)) if cost else float("nan")
-    if not cost or name not in cost:
+    if not cost:
         return float("nan")
-    return float(cost[name])
+    # XLA's cost analysis leaves out properties that are zero (no "flops" key for an elementwise tanh).
+    return float(cost.get(name, 0.0))
 
 
 def explain(fn: Callable, *args: Any, **kwargs: Any) -> Explanation:
