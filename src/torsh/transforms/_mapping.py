@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 
 from ..errors import ConfigError, ShapeError
-from ._args import ArgSpec, bind_to_positional, positional_names, resolve_positions
+from ._args import ArgSpec, bind_to_positional, positional_names, resolve_positions, signature_of
 
 __all__ = ["vmap", "pmap"]
 
@@ -25,6 +26,47 @@ def _axes_by_position(fn: Callable, in_axes: Any, what: str) -> tuple[Any, tuple
     if unknown:
         raise ConfigError(f"{what}: in_axes names {unknown} are not parameters of {fn.__name__}: {names}")
     return tuple(in_axes.get(n, 0) for n in names), tuple(range(len(names)))
+
+
+def _map_by_name(fn: Callable, axes: tuple, build: Callable[[tuple], Callable], fill_to: int = -1) -> Callable:
+    """Call ``build(in_axes)``'s mapped function with in_axes given per parameter (``axes``).
+
+    JAX matches in_axes to the positional arguments actually passed, so keyword arguments for
+    positional parameters are moved into place; a parameter the caller leaves at its default gets
+    that default, broadcast (axis ``None``), and in_axes is cut to the arguments given. One mapped
+    function is built per calling convention and reused. Parameters up to ``fill_to`` (pmap's static
+    arguments, which JAX needs positionally) are always filled.
+    """
+    names = positional_names(fn) or []
+    sig = signature_of(fn)
+    built: dict[tuple, Callable] = {}
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args_list = list(args)
+        kwargs = dict(kwargs)
+        given = [i for i in range(len(args_list), len(names)) if names[i] in kwargs]
+        last = max([*given, fill_to, len(args_list) - 1])
+        defaulted = []
+        for i in range(len(args_list), last + 1):
+            name = names[i]
+            if name in kwargs:
+                args_list.append(kwargs.pop(name))
+                continue
+            default = sig.parameters[name].default if sig is not None else inspect.Parameter.empty
+            if default is inspect.Parameter.empty:
+                raise ConfigError(f"{getattr(fn, '__name__', fn)}: missing argument {name!r}")
+            args_list.append(default)
+            defaulted.append(i)
+        key = (len(args_list), tuple(defaulted))
+        mapped = built.get(key)
+        if mapped is None:
+            call_axes = tuple(
+                None if i in defaulted else (axes[i] if i < len(axes) else 0) for i in range(len(args_list))
+            )
+            mapped = built[key] = build(call_axes)
+        return mapped(*args_list, **kwargs)
+
+    return call
 
 
 def _reraise_shape(what: str, fn: Callable) -> Callable:
@@ -70,17 +112,14 @@ def vmap(
       (5, 2)
     """
     axes, positions = _axes_by_position(fn, in_axes, "vmap")
-    mapped = jax.vmap(
-        fn, in_axes=axes, out_axes=out_axes, axis_name=axis_name, axis_size=axis_size,
-        spmd_axis_name=spmd_axis_name,
-    )
-    if positions is not None:
-        inner = mapped
 
-        def mapped(*args: Any, **kwargs: Any) -> Any:  # noqa: F811 - keyword args become positional
-            args, kwargs = bind_to_positional(fn, args, kwargs, positions)
-            return inner(*args, **kwargs)
+    def build(axes: Any) -> Callable:
+        return jax.vmap(
+            fn, in_axes=axes, out_axes=out_axes, axis_name=axis_name, axis_size=axis_size,
+            spmd_axis_name=spmd_axis_name,
+        )
 
+    mapped = build(axes) if positions is None else _map_by_name(fn, axes, build)
     return _reraise_shape("vmap", fn)(mapped)
 
 
@@ -117,11 +156,17 @@ def pmap(
     axes, positions = _axes_by_position(fn, in_axes, "pmap")
     static_pos = resolve_positions(fn, static, "pmap(static=...)") if static is not None else ()
     donate_pos = resolve_positions(fn, donate, "pmap(donate=...)") if donate is not None else ()
-    mapped = jax.pmap(
-        fn, axis_name=axis_name, in_axes=axes, out_axes=out_axes, static_broadcasted_argnums=static_pos,
-        devices=devices, axis_size=axis_size, donate_argnums=donate_pos,
-    )
-    wanted = tuple(sorted(set(static_pos) | set(donate_pos) | set(positions or ())))
+
+    def build(axes: Any) -> Callable:
+        return jax.pmap(
+            fn, axis_name=axis_name, in_axes=axes, out_axes=out_axes, static_broadcasted_argnums=static_pos,
+            devices=devices, axis_size=axis_size, donate_argnums=donate_pos,
+        )
+
+    if positions is not None:
+        return _reraise_shape("pmap", fn)(_map_by_name(fn, axes, build, fill_to=max(static_pos, default=-1)))
+    mapped = build(axes)
+    wanted = tuple(sorted(set(static_pos) | set(donate_pos)))
     if wanted:
         inner = mapped
 
