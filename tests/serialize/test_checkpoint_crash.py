@@ -16,6 +16,8 @@ import jax
 import numpy as np
 import pytest
 
+import torsh
+
 from torsh.serialize import CheckpointManager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,10 +72,9 @@ def _check_restorable(directory: str, last_reported: int) -> None:
         back = ckpt.restore(step, like=like)
         want = content(step)
         for item in ("model", "opt"):
-            for (_, a), (_, b) in zip(
-                jax.tree_util.tree_leaves_with_path(back[item]),
-                jax.tree_util.tree_leaves_with_path(want[item]),
-            ):
+            pairs = zip(torsh.tree.leaves(back[item]), torsh.tree.leaves(want[item]), strict=True)
+            for a, b in pairs:
+                assert np.asarray(a).dtype == np.asarray(b).dtype
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         assert back["data"] == want["data"]
         np.testing.assert_array_equal(jax.random.key_data(back["rng"]), jax.random.key_data(want["rng"]))
