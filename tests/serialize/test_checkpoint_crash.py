@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 import torsh
-
 from torsh.serialize import CheckpointManager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
