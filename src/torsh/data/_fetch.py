@@ -27,6 +27,8 @@ SAMPLE = 3  # one raw stream sample (iterable dataset, batch_size=None)
 
 def batch_getter(dataset: Any) -> Callable[[Sequence[int]], Any] | None:
     """The dataset's one-gather batch fetch, if it (and every Subset layer above it) has one."""
+    if not getattr(dataset, "_torsh_batchable", False):
+        return None
     if isinstance(dataset, Subset):
         return dataset._torsh_get_batch if batch_getter(dataset.dataset) is not None else None
     return getattr(dataset, "_torsh_get_batch", None)

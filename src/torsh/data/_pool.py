@@ -232,7 +232,10 @@ class ProcessPool:
             except Exception:
                 pass
 
-    def shutdown(self) -> None:
+    def shutdown(self, force: bool = False) -> None:
+        """Stop the workers; ``force`` skips the grace period (a stalled or broken pool)."""
+        if force:
+            self.kill()
         self._finalizer()
 
 
@@ -304,7 +307,7 @@ class ThreadPool:
     def kill(self) -> None:
         self.shutdown()
 
-    def shutdown(self) -> None:
+    def shutdown(self, force: bool = False) -> None:
         self._finalizer()
 
 

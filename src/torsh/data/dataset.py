@@ -223,6 +223,8 @@ class ArrayDataset(Dataset[Any]):
             tuple(range(len(leaves))), namespace=NAMESPACE
         )
         self._shared: SharedArrays | None = None
+        # One gather per array reproduces default_collate only for plain (non-object) arrays.
+        self._torsh_batchable = not any(leaf.dtype.hasobject for leaf in leaves)
 
     @property
     def arrays(self) -> Any:
@@ -315,6 +317,10 @@ class Subset(Dataset[T]):
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise SampleIndexError(f"Subset: an index in {idx.tolist()[:8]} is out of range for {n} samples")
         return self.dataset._torsh_get_batch(self.indices[idx])
+
+    @property
+    def _torsh_batchable(self) -> bool:
+        return bool(getattr(self.dataset, "_torsh_batchable", False))
 
 
 class ConcatDataset(Dataset[Any]):

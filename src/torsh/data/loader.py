@@ -605,7 +605,7 @@ class _HostIterator:
         if self._loader.persistent_workers and not broken:
             self._closed = True  # the workers are fine; stale results are discarded by generation
             return
-        self.close(force=True)
+        self.close(force=broken)
 
     def close(self, force: bool = False) -> None:
         if self._closed:
@@ -617,7 +617,7 @@ class _HostIterator:
             return
         if self._loader.persistent_workers and self._loader._pool is self._pool:
             self._loader._pool = None
-        self._pool.shutdown()
+        self._pool.shutdown(force=force)
 
     def kill(self) -> None:
         if self._pool is not None:

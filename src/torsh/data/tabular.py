@@ -43,8 +43,6 @@ def _kind(table: Any) -> str:
         return "polars"
     if module == "pyarrow" and name in ("Table", "RecordBatch"):
         return "arrow"
-    if module == "pandas" and name == "DataFrame":
-        return "pandas"
     raise ConfigError(
         f"TabularDataset: expected a polars DataFrame or a pyarrow Table, got {type(table).__module__}.{name}"
     )
@@ -108,7 +106,7 @@ class TabularDataset(ArrayDataset):
     """Rows of a table as ``(features, label)`` samples.
 
     Args:
-      table: a polars ``DataFrame``/``LazyFrame``, a pyarrow ``Table`` (or a pandas DataFrame, via pyarrow).
+      table: a polars ``DataFrame``/``LazyFrame`` or a pyarrow ``Table``/``RecordBatch``.
       columns: feature columns (default: every column that is not a label).
       label: label column name, a list of names, or ``None`` (samples are features only).
       dtype: dtype of the stacked feature matrix (default float32).
@@ -144,9 +142,6 @@ class TabularDataset(ArrayDataset):
         kind = _kind(table)
         if kind == "polars" and type(table).__name__ == "LazyFrame":
             table = table.collect()
-        if kind == "pandas":
-            pa = _require("pyarrow", "pandas tables")
-            table, kind = pa.Table.from_pandas(table, preserve_index=False), "arrow"
         if kind == "arrow" and type(table).__name__ == "RecordBatch":
             import pyarrow as pa
 

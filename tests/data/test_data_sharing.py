@@ -1,0 +1,102 @@
+"""Large arrays reach process workers through shared memory or file maps; batches come back through
+shared memory segments that are always unlinked."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import numpy as np
+import pytest
+
+import torsh_data_testlib as lib
+from torsh.data import ArrayDataset, DataLoader, Subset, default_collate
+from torsh.data import _pool, _sharing, _transport
+
+
+def _segments() -> set[str]:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def test_one_gather_batches_equal_the_per_sample_collate_path():
+    x = np.random.default_rng(0).normal(size=(30, 3, 4)).astype(np.float32)
+    ds = Subset(ArrayDataset({"x": x, "y": np.arange(30)}), np.arange(29, -1, -1))
+    fast = list(DataLoader(ds, batch_size=7, shuffle=True, seed=0))
+    slow = list(DataLoader(ds, batch_size=7, shuffle=True, seed=0, collate_fn=lambda s: default_collate(s)))
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a["x"], b["x"])
+        np.testing.assert_array_equal(a["y"], b["y"])
+        assert a["y"].dtype == b["y"].dtype
+
+
+def test_large_arrays_are_shared_once_and_unlinked_with_the_dataset():
+    before = _segments()
+    big = np.arange(300_000, dtype=np.float32).reshape(1000, 300)  # 1.2 MB >= threshold
+    ds = ArrayDataset(big, np.arange(1000)).map(lib.describe_worker_arrays)
+    loader = DataLoader(ds, batch_size=250, num_workers=2)
+    batches = list(loader)
+    flags = np.concatenate([b[0] for b in batches])
+    assert not flags[:, 0].any() and not flags[:, 1].any()  # read-only shared view in the workers
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), big[:, :2])
+    created = _segments() - before
+    assert len(created) == 1  # the image array; the small label array was pickled
+    base = ds.dataset
+    assert base._leaves[0].flags.writeable and np.array_equal(base._leaves[0], big)  # now the shared copy
+    list(DataLoader(ds, batch_size=500, num_workers=1))  # a second pool reuses the segment
+    assert _segments() - before == created
+    del ds, base, loader, batches
+    gc.collect()
+    assert _segments() - before == set()
+
+
+def test_memmaps_are_reopened_by_file_name(tmp_path):
+    path = tmp_path / "x.npy"
+    data = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(400, 700))
+    data[:] = np.arange(700, dtype=np.float32)
+    data.flush()
+    mm = np.load(path, mmap_mode="r")
+    before = _segments()
+    ds = ArrayDataset(mm, np.arange(400)).map(lib.describe_worker_arrays)
+    batches = list(DataLoader(ds, batch_size=100, num_workers=1))
+    flags = np.concatenate([b[0] for b in batches])
+    assert flags[:, 1].all()  # a memmap in the worker: no copy at all
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), mm[:, :2])
+    assert _segments() == before
+
+
+@pytest.mark.parametrize("transport", ["shm", "pickle"])
+def test_batch_transports_agree_and_leave_no_segments(transport, monkeypatch):
+    monkeypatch.setattr(_pool, "DEFAULT_TRANSPORT", transport)
+    kinds = []
+
+    def recording_decode(message):
+        kinds.append(message[0])
+        return _transport.decode(message)
+
+    monkeypatch.setattr(_pool, "decode", recording_decode)
+    before = _segments()
+    images, labels = lib.images(40, size=32)
+    ds = ArrayDataset(images, labels).map(lib.augment)
+    ref = list(DataLoader(ds, batch_size=16, seed=4, shuffle=True))  # 16 x 3 x 32 x 32 float32: 196 KB
+    got = list(DataLoader(ds, batch_size=16, seed=4, shuffle=True, num_workers=2))
+    assert kinds == [transport] * 3
+    for (a, b), (c, d) in zip(ref, got):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+        assert c.flags.writeable  # a private copy, not a view of a recycled segment
+    assert _segments() - before == set()
+
+
+def test_transport_roundtrip_of_mixed_trees():
+    batch = {"a": np.ones((200, 100), np.float32), "s": ["x", "y"], "n": None, "i": np.arange(3)}
+    message = _transport.encode(batch, "shm")
+    assert message[0] == "shm"
+    out = _transport.decode(message)
+    np.testing.assert_array_equal(out["a"], batch["a"])
+    assert out["s"] == ["x", "y"] and out["n"] is None and out["i"].tolist() == [0, 1, 2]
+    small = _transport.encode({"a": np.ones(3)}, "shm")
+    assert small[0] == "pickle"  # not worth a segment
+    discarded = _transport.encode(batch, "shm")
+    _transport.discard(discarded)
+    assert discarded[1] not in _segments()
+    assert _sharing.SHARE_THRESHOLD == 1 << 20
