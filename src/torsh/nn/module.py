@@ -314,7 +314,9 @@ class Module(Struct):
         def put(path: str, leaf: Any) -> Any:
             if path not in converted or not _walk.is_array(leaf):
                 return leaf
-            value = converted[path].astype(leaf.dtype, copy=False)
+            # Always copy: numpy views of torch tensors share memory, and XLA on CPU may alias an
+            # aligned numpy buffer, so an in-place update of the source would change the module.
+            value = np.array(converted[path], dtype=leaf.dtype, copy=True)
             try:
                 return jax.device_put(value, leaf.sharding)
             except Exception:  # tracers and numpy leaves have no sharding

@@ -56,12 +56,12 @@ def leaky_relu(input: jax.Array, negative_slope: float = 0.01) -> jax.Array:  # 
 
 def elu(input: jax.Array, alpha: float = 1.0) -> jax.Array:  # noqa: A002
     """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
-    return jnp.where(input > 0, input, alpha * jnp.expm1(jnp.minimum(input, 0)))
+    return jnp.where(input > 0, input, alpha * jnp.expm1(jnp.where(input > 0, jnp.zeros_like(input), input)))
 
 
 def selu(input: jax.Array) -> jax.Array:  # noqa: A002
     """``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al. (2017)."""
-    return _SELU_SCALE * jnp.where(input > 0, input, _SELU_ALPHA * jnp.expm1(jnp.minimum(input, 0)))
+    return _SELU_SCALE * jnp.where(input > 0, input, _SELU_ALPHA * jnp.expm1(jnp.where(input > 0, jnp.zeros_like(input), input)))
 
 
 def gelu(input: jax.Array, approximate: str = "none") -> jax.Array:  # noqa: A002
@@ -93,7 +93,7 @@ def softplus(input: jax.Array, beta: float = 1.0, threshold: float = 20.0) -> ja
     """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold`` (as PyTorch)."""
     scaled = input * beta
     # Clamp the unused branch so its gradient stays finite (0 * inf would give NaN).
-    soft = jnp.log1p(jnp.exp(jnp.minimum(scaled, threshold))) / beta
+    soft = jnp.log1p(jnp.exp(jnp.where(scaled > threshold, jnp.zeros_like(scaled), scaled))) / beta
     return jnp.where(scaled > threshold, input, soft)
 
 
@@ -103,9 +103,9 @@ def mish(input: jax.Array) -> jax.Array:  # noqa: A002
 
 
 def hardswish(input: jax.Array) -> jax.Array:  # noqa: A002
-    """``x * relu6(x + 3) / 6``, with PyTorch's gradient (``x/3 + 1/2`` on ``[-3, 3]``)."""
+    """``x * relu6(x + 3) / 6``, with PyTorch's gradient (``x/3 + 1/2`` strictly inside ``(-3, 3)``)."""
     zero = jnp.zeros_like(input)
-    return jnp.where(input < -3, zero, jnp.where(input <= 3, input * (input + 3) / 6, input))
+    return jnp.where(input <= -3, zero, jnp.where(input < 3, input * (input + 3) / 6, input))
 
 
 def hardsigmoid(input: jax.Array) -> jax.Array:  # noqa: A002
