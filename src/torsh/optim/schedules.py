@@ -78,6 +78,18 @@ def _power(base: float, k: jax.Array) -> jax.Array:
     return jnp.exp(k * math.log(base))
 
 
+def _half_cosine(num: jax.Array, den: float) -> jax.Array:
+    """``(1 + cos(pi * num / den)) / 2``, accurate to float32 rounding also where it nears zero.
+
+    The naive form loses relative precision as the cosine approaches -1 (the tail of every cosine
+    schedule, where the learning rate is small). Here ``num`` is reduced modulo the period exactly and
+    the value computed as ``sin(pi * (den - r) / (2 den)) ** 2``, whose argument is exact near zero.
+    """
+    r = jnp.mod(num, 2 * den)
+    r = jnp.where(r > den, 2 * den - r, r)
+    return jnp.sin((den - r) * (math.pi / (2 * den))) ** 2
+
+
 def _fail(schedule: str, name: str, expected: str, value: Any) -> None:
     raise ConfigError(f"schedules.{schedule}: {name} must be {expected}, got {value!r}")
 
@@ -211,8 +223,7 @@ class _CosineAnnealing(Schedule):
     eta_min: float
 
     def __call__(self, step: Any) -> jax.Array:
-        s = _steps(step)
-        return self.eta_min + (self.lr - self.eta_min) * (1 + jnp.cos(s * (math.pi / self.T_max))) / 2
+        return self.eta_min + (self.lr - self.eta_min) * _half_cosine(_steps(step), self.T_max)
 
 
 def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
@@ -256,7 +267,7 @@ class _CosineWarmRestarts(Schedule):
 
     def __call__(self, step: Any) -> jax.Array:
         t_cur, t_i = self._cycle(step)
-        return self.eta_min + (self.lr - self.eta_min) * (1 + jnp.cos(math.pi * t_cur / t_i)) / 2
+        return self.eta_min + (self.lr - self.eta_min) * _half_cosine(t_cur, t_i)
 
 
 def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
@@ -319,9 +330,7 @@ def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedul
     lr = _number("linear_warmup", "lr", lr)
     init_lr = _number("linear_warmup", "init_lr", init_lr)
     steps = _count("linear_warmup", "warmup_steps", warmup_steps)
-    if lr == 0.0:
-        return _Constant(0.0, 1.0, 0)
-    return _Linear(lr, init_lr / lr, 1.0, steps) if init_lr <= lr else _LinearValue(init_lr, lr, steps)
+    return _LinearValue(init_lr, lr, steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,7 +341,7 @@ class _LinearValue(Schedule):
 
     def __call__(self, step: Any) -> jax.Array:
         s = jnp.minimum(_steps(step), self.steps)
-        return self.init + (self.end - self.init) * s / self.steps
+        return self.end + (self.init - self.end) * (1.0 - s / self.steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,8 +355,8 @@ class _WarmupCosine(Schedule):
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
         warm = self.init + (self.peak - self.init) * s / max(self.warmup_steps, 1)
-        frac = jnp.clip((s - self.warmup_steps) / (self.total_steps - self.warmup_steps), 0.0, 1.0)
-        decay = self.end + (self.peak - self.end) * (1 + jnp.cos(math.pi * frac)) / 2
+        into = jnp.clip(s - self.warmup_steps, 0.0, self.total_steps - self.warmup_steps)
+        decay = self.end + (self.peak - self.end) * _half_cosine(into, self.total_steps - self.warmup_steps)
         return jnp.where(s < self.warmup_steps, warm, decay)
 
 
@@ -385,11 +394,11 @@ class _OneCycle(Schedule):
             last = i == len(self.phases) - 1
             here = ~chosen & ((s <= end) if not last else True)
             span = (end - start) or 1.0  # an empty phase (PyTorch divides by zero there)
-            pct = jnp.clip((s - start) / span, 0.0, 1.0) if last else (s - start) / span
+            into = jnp.clip(s - start, 0.0, span) if last else s - start
             if self.cos:
-                value = lr1 + (lr0 - lr1) / 2.0 * (jnp.cos(math.pi * pct) + 1)
+                value = lr1 + (lr0 - lr1) * _half_cosine(into, span)
             else:
-                value = (lr1 - lr0) * pct + lr0
+                value = (lr1 - lr0) * (into / span) + lr0
             out = jnp.where(here, value, out)
             chosen = chosen | here
             start = end
