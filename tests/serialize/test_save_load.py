@@ -3,6 +3,7 @@ safetensors readers/writers (numpy and torch), metadata, atomic writes, copy-onc
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 
@@ -116,6 +117,22 @@ def test_complex128_is_stored_as_float64_pairs(tmp_path):
     np.testing.assert_array_equal(torch.view_as_complex(seen_by_torch).numpy(), z)
     back = serialize.load(tmp_path / "z.safetensors", like={"z": z})["z"]
     assert back.dtype == np.complex128 and _bits(back) == _bits(z)
+
+
+def test_tensors_are_aligned_to_their_item_size_like_the_reference_writer(tmp_path):
+    tree = {
+        "a": np.ones(3, np.int8),
+        "b": np.ones(5, np.float64),
+        "c": np.ones(7, np.float16),
+        "d": np.ones(1, np.float32),
+    }
+    serialize.save(tmp_path / "a.safetensors", tree)
+    data = (tmp_path / "a.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    assert (8 + n) % 8 == 0
+    header = json.loads(data[8 : 8 + n])
+    for k, v in tree.items():
+        assert (8 + n + header[k]["data_offsets"][0]) % v.itemsize == 0, k
 
 
 def test_python_scalars_and_strings_round_trip_typed(tmp_path):
