@@ -17,7 +17,7 @@ import jax
 
 from .. import tree as _tree
 from ..errors import ConfigError, ShapeError
-from ._args import ArgSpec, bind_to_positional, resolve_positions
+from ._args import ArgSpec, bind_to_positional, positional_names, resolve_positions
 
 __all__ = ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jvp", "vjp"]
 
@@ -37,15 +37,20 @@ def _diff_wrapper(
     if len(set(positions)) != len(positions):
         raise ConfigError(f"{what}: argnums {argnums!r} names the same argument twice (positions {positions})")
     single = isinstance(argnums, (int, str))  # a bare argument gives a bare gradient, a tuple a tuple
+    names = positional_names(fn) or []
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        args, kwargs = bind_to_positional(fn, args, kwargs, positions)
-        if max(positions) >= len(args):
+        # A differentiated argument must be passed (by position or keyword): never differentiate a default.
+        absent = [i for i in positions if i >= len(args) and not (i < len(names) and names[i] in kwargs)]
+        if absent:
             raise ConfigError(
-                f"{what}: differentiating argument {max(positions)} of {getattr(fn, '__name__', fn)}, but "
-                f"only {len(args)} positional argument(s) were given"
+                f"{what}: differentiating argument {absent[0]}"
+                f"{f' ({names[absent[0]]!r})' if absent[0] < len(names) else ''} of "
+                f"{getattr(fn, '__name__', fn)}, but it was not passed (got {len(args)} positional "
+                f"argument(s) and keywords {sorted(kwargs)})"
             )
+        args, kwargs = bind_to_positional(fn, args, kwargs, positions)
         diffs, rests = [], []
         for i in positions:
             d, r = _split_trainable(args[i])
