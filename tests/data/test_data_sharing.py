@@ -46,6 +46,23 @@ def test_large_arrays_are_shared_once_and_unlinked_with_the_dataset():
     assert _segments() - before == created
     del ds, base, loader, batches
     gc.collect()
+    assert _segments() - before == created  # `big` still lives: its shared copy may be needed again
+    del big
+    gc.collect()
+    assert _segments() - before == set()
+
+
+def test_arrays_anywhere_in_a_custom_dataset_are_shared():
+    before = _segments()
+    table = np.arange(400_000, dtype=np.float32).reshape(2000, 200)
+    ds = lib.Holder(table)
+    batches = list(DataLoader(ds, batch_size=500, num_workers=2))
+    assert not np.concatenate([b[0] for b in batches]).any()  # the workers map a read-only shared copy
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), table[:, :2])
+    assert len(_segments() - before) == 1
+    assert ds.columns["table"] is table  # a plain attribute is not replaced
+    del ds, table, batches
+    gc.collect()
     assert _segments() - before == set()
 
 

@@ -185,3 +185,17 @@ def describe_worker_arrays(sample):
     info = get_worker_info()
     leaf = info.dataset.dataset._leaves[0]
     return np.array([leaf.flags.writeable, isinstance(leaf, np.memmap)]), sample[0][:2]
+
+
+class Holder(Dataset):
+    """A plain dataset class keeping its arrays in attributes (no torsh container)."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.columns = {"table": table}
+
+    def __len__(self) -> int:
+        return len(self.columns["table"])
+
+    def __getitem__(self, i: int):
+        table = self.columns["table"]
+        return np.array([table.flags.writeable]), table[i, :2]

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import ConfigError
 from ._context import WorkerInfo, _set_worker_info
 from ._fetch import Fetcher, LoadFailure
-from ._sharing import pickling_for_workers
+from ._sharing import dumps_for_workers
 from ._transport import decode, discard
 
 __all__ = ["ProcessPool", "ThreadPool", "default_start_method", "DEFAULT_TRANSPORT"]
@@ -105,10 +105,11 @@ def _drain(conn: Any) -> None:
 
 
 class DeadWorker:
-    """A worker that stopped: its index and how it ended."""
+    """A worker that stopped: its index, how it ended, and what it sent before it ended (read
+    those first: a worker whose ``worker_init_fn`` failed reports why, then exits)."""
 
-    def __init__(self, worker: int, description: str) -> None:
-        self.worker, self.description = worker, description
+    def __init__(self, worker: int, description: str, last_messages: list[tuple[int, Any]]) -> None:
+        self.worker, self.description, self.last_messages = worker, description, last_messages
 
 
 class ProcessPool:
@@ -126,16 +127,15 @@ class ProcessPool:
         start_method: str,
         transport: str = DEFAULT_TRANSPORT,
     ) -> None:
-        with pickling_for_workers():
-            try:
-                payload = pickle.dumps((dataset, base, fns, collate_fn, worker_init_fn), protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:
-                raise ConfigError(
-                    f"DataLoader: the dataset, its .map functions, collate_fn and worker_init_fn must be "
-                    f"picklable to reach worker processes ({start_method}); pickling failed: "
-                    f"{type(exc).__name__}: {exc}. Define functions at module level (not lambdas or "
-                    "local functions), or use worker_type='thread'."
-                ) from exc
+        try:
+            payload = dumps_for_workers((dataset, base, fns, collate_fn, worker_init_fn))
+        except Exception as exc:
+            raise ConfigError(
+                f"DataLoader: the dataset, its .map functions, collate_fn and worker_init_fn must be "
+                f"picklable to reach worker processes ({start_method}); pickling failed: "
+                f"{type(exc).__name__}: {exc}. Define functions at module level (not lambdas or "
+                "local functions), or use worker_type='thread'."
+            ) from exc
         ctx = mp.get_context(start_method)
         if start_method == "forkserver":
             _prepare_forkserver(ctx)
@@ -182,7 +182,13 @@ class ProcessPool:
     def _dead(self, w: int) -> DeadWorker:
         proc = self.procs[w]
         proc.join(0.5)
-        return DeadWorker(w, f"{self.describe(w)} exited unexpectedly with {_signal_name(proc.exitcode)}")
+        last: list[tuple[int, Any]] = []
+        try:
+            while self.conns[w].poll(0):
+                last.append((w, self.conns[w].recv()))
+        except (EOFError, OSError):
+            pass
+        return DeadWorker(w, f"{self.describe(w)} exited unexpectedly with {_signal_name(proc.exitcode)}", last)
 
     def wait(self, timeout: float | None) -> tuple[list[tuple[int, Any]], list[DeadWorker]]:
         """Messages that arrived within ``timeout`` seconds, and workers that died."""

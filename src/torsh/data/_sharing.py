@@ -1,47 +1,64 @@
 """Share a dataset's large arrays with worker processes instead of copying them into each one.
 
-Worker processes are started with spawn/forkserver (never fork, see jax#3382), so the dataset is
+Worker processes are started with forkserver/spawn (never fork, see jax#3382), so the dataset is
 pickled to every worker. Pickled naively, a 150 MB image array would cost 150 MB per worker, plus
-the time to pickle it. Instead, while the loader pickles a dataset for its workers, arrays of at
-least :data:`SHARE_THRESHOLD` bytes are copied once into POSIX shared memory (or, for a
-``numpy.memmap`` opened from a file, referred to by file name) and every worker maps the same pages.
-Unlike fork's copy-on-write sharing, nothing is duplicated when Python touches reference counts
-(pytorch#13246): the pages hold raw array data, not Python objects.
+the time to pickle it. Instead, while the loader pickles for its workers (:func:`dumps_for_workers`),
+every NumPy array of at least :data:`SHARE_THRESHOLD` bytes -- wherever it sits in the dataset: an
+attribute, a list, a dict -- is copied once into POSIX shared memory, and every worker maps the same
+pages. A ``numpy.memmap`` opened from a file is reopened by file name instead (no copy at all).
+Unlike fork's copy-on-write, nothing is duplicated when Python touches reference counts
+(pytorch#13246): the shared pages hold raw array data, not Python objects.
+
+A shared copy is a snapshot taken the first time workers start; it lives as long as the source array
+(and any view of the copy) and is unlinked after. :class:`~torsh.data.ArrayDataset` goes one step
+further and switches to the shared copy, so its original can be freed.
 """
 
 from __future__ import annotations
 
+import io
 import mmap
+import pickle
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SHARE_THRESHOLD", "pickling_for_workers", "is_pickling_for_workers", "SharedArrays"]
+__all__ = ["SHARE_THRESHOLD", "dumps_for_workers", "is_pickling_for_workers", "share"]
 
 SHARE_THRESHOLD = 1 << 20  # 1 MiB: below this, pickling is cheaper than a shared-memory segment
 
 _state = threading.local()
-_ATTACHED: list[shared_memory.SharedMemory] = []  # keeps worker-side mappings alive for the process
-
-
-@contextmanager
-def pickling_for_workers() -> Iterator[None]:
-    """While active, datasets pickle their large arrays as shared-memory handles."""
-    previous = getattr(_state, "active", False)
-    _state.active = True
-    try:
-        yield
-    finally:
-        _state.active = previous
+_lock = threading.Lock()
+_REGISTRY: dict[int, _SharedHandle] = {}  # id(array) -> handle of its shared copy, while the array lives
+_ATTACHED: list[shared_memory.SharedMemory] = []  # worker side: mappings kept for the process lifetime
 
 
 def is_pickling_for_workers() -> bool:
     return getattr(_state, "active", False)
+
+
+class _WorkerPickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            handle = share(obj)[1]
+            if handle is not None:
+                return handle.__reduce__()
+        return NotImplemented
+
+
+def dumps_for_workers(obj: Any) -> bytes:
+    """Pickle ``obj`` for worker processes, sharing its large arrays."""
+    previous = is_pickling_for_workers()
+    _state.active = True
+    try:
+        buffer = io.BytesIO()
+        _WorkerPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+        return buffer.getvalue()
+    finally:
+        _state.active = previous
 
 
 def _attach_shared(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -57,6 +74,8 @@ def _open_memmap(filename: str, dtype: str, shape: tuple[int, ...], offset: int,
 
 
 class _SharedHandle:
+    """Pickles as "attach this shared-memory segment as an array"."""
+
     __slots__ = ("args",)
 
     def __init__(self, *args: Any) -> None:
@@ -67,6 +86,8 @@ class _SharedHandle:
 
 
 class _MemmapHandle(_SharedHandle):
+    """Pickles as "open this file region as a read-only memmap"."""
+
     __slots__ = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -86,48 +107,52 @@ def _memmap_handle(array: np.ndarray) -> _MemmapHandle | None:
     return _MemmapHandle(array.filename, array.dtype.str, array.shape, int(array.offset), order)
 
 
-def _unlink_all(segments: list[shared_memory.SharedMemory]) -> None:
-    for shm in segments:
+class _Segment:
+    """One shared-memory segment and the number of live arrays registered for it."""
+
+    def __init__(self, shm: shared_memory.SharedMemory) -> None:
+        self.shm = shm
+        self.users = 0
+
+    def release(self, key: int) -> None:
+        with _lock:
+            _REGISTRY.pop(key, None)
+            self.users -= 1
+            if self.users:
+                return
         try:
-            shm.close()
-        except BufferError:  # a NumPy view still uses the mapping; the OS frees it at exit
+            self.shm.close()
+        except BufferError:  # a NumPy view still uses the mapping; the OS frees it with the process
             pass
         try:
-            shm.unlink()
+            self.shm.unlink()
         except FileNotFoundError:
             pass
-    segments.clear()
 
 
-class SharedArrays:
-    """Shared-memory copies of one dataset's arrays, made on first use and unlinked with the owner.
+def _register(array: np.ndarray, handle: _SharedHandle, segment: _Segment) -> None:
+    _REGISTRY[id(array)] = handle
+    segment.users += 1
+    weakref.finalize(array, segment.release, id(array))
 
-    ``share(key, array)`` returns ``(array_to_keep, picklable)``: the dataset keeps the shared view
-    in place of its original (so the original can be freed) and pickles the handle.
-    """
 
-    def __init__(self) -> None:
-        self._segments: list[shared_memory.SharedMemory] = []
-        self._handles: dict[Any, tuple[int, _SharedHandle]] = {}
-        self._finalizer = weakref.finalize(self, _unlink_all, self._segments)
-
-    def share(self, key: Any, array: np.ndarray) -> tuple[np.ndarray, Any]:
-        cached = self._handles.get(key)
-        if cached is not None and cached[0] == id(array):
-            return array, cached[1]
-        handle: _SharedHandle | None = _memmap_handle(array)
+def share(array: np.ndarray) -> tuple[np.ndarray | None, _SharedHandle | None]:
+    """``(shared_view, handle)`` for a large array, ``(None, handle)`` for a file memmap, or
+    ``(None, None)`` when the array should simply be pickled (small, or of object dtype)."""
+    memmap = _memmap_handle(array)
+    if memmap is not None:
+        return None, memmap
+    if array.nbytes < SHARE_THRESHOLD or array.dtype.hasobject:
+        return None, None
+    with _lock:
+        handle = _REGISTRY.get(id(array))
         if handle is not None:
-            self._handles[key] = (id(array), handle)
-            return array, handle
-        if array.nbytes < SHARE_THRESHOLD or array.dtype.hasobject:
-            return array, array
+            return None, handle
         shm = shared_memory.SharedMemory(create=True, size=array.nbytes)
-        self._segments.append(shm)
         view = np.ndarray(array.shape, array.dtype, buffer=shm.buf)
         view[...] = array
         handle = _SharedHandle(shm.name, array.shape, array.dtype.str)
-        self._handles[key] = (id(view), handle)
-        return view, handle
-
-    def close(self) -> None:
-        self._finalizer()
+        segment = _Segment(shm)
+        _register(array, handle, segment)
+        _register(view, handle, segment)  # the copy can stand in for the original
+    return view, handle

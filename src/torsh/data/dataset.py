@@ -20,7 +20,7 @@ import optree
 from ..errors import ConfigError, ShapeError
 from ..tree import NAMESPACE, flatten_with_path
 from ._errors import SampleIndexError
-from ._sharing import SharedArrays, is_pickling_for_workers
+from ._sharing import is_pickling_for_workers, share
 
 __all__ = [
     "Dataset",
@@ -168,8 +168,9 @@ class ArrayDataset(Dataset[Any]):
 
     ``ArrayDataset(x, y)`` yields tuples ``(x[i], y[i])``; ``ArrayDataset(tree)`` with one pytree
     (dict, struct, ...) of arrays yields that structure. JAX arrays are copied to host memory once.
-    With process workers, arrays of 1 MiB or more are placed in shared memory once and mapped by
-    every worker (and the dataset reads that copy from then on), instead of being pickled to each.
+    With process workers, arrays of 1 MiB or more are copied into shared memory once and mapped by
+    every worker, instead of being pickled to each; the dataset then reads that shared copy itself, so
+    the original can be freed (a ``numpy.memmap`` is reopened by file name instead: no copy).
 
     Raises:
       ShapeError: the arrays do not share the leading (sample) dimension, or an array is a scalar.
@@ -222,7 +223,6 @@ class ArrayDataset(Dataset[Any]):
         self._plain_tuple = type(tree) is tuple and spec == optree.tree_structure(
             tuple(range(len(leaves))), namespace=NAMESPACE
         )
-        self._shared: SharedArrays | None = None
         # One gather per array reproduces default_collate only for plain (non-object) arrays.
         self._torsh_batchable = not any(leaf.dtype.hasobject for leaf in leaves)
 
@@ -256,21 +256,15 @@ class ArrayDataset(Dataset[Any]):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_shared"] = None
         if is_pickling_for_workers():
-            if self._shared is None:
-                self._shared = SharedArrays()
             kept, pickled = [], []
-            for position, leaf in enumerate(self._leaves):
-                keep, handle = self._shared.share(position, leaf)
-                kept.append(keep)
-                pickled.append(handle)
-            self._leaves = kept  # read the shared copy from now on; the original can be freed
+            for leaf in self._leaves:
+                view, handle = share(leaf)
+                kept.append(leaf if view is None else view)
+                pickled.append(leaf if handle is None else handle)
+            self._leaves = kept  # read the shared copy from now on: the original can be freed
             state["_leaves"] = pickled
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{tuple(a.shape)}:{a.dtype}" for a in self._leaves)

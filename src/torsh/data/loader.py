@@ -586,6 +586,8 @@ class _HostIterator:
         )
 
     def _raise_dead(self, dead: list[Any]) -> None:
+        for d in dead:  # what a worker sent before it died comes first (e.g. why its init failed)
+            self._receive(d.last_messages)
         lines = []
         for d in dead:
             tasks = [b for b, (w, _) in self._in_flight.items() if w == d.worker]
