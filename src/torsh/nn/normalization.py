@@ -110,7 +110,7 @@ class _NormBase(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -274,7 +274,10 @@ class LayerNorm(Module):
         return f"LayerNorm {list(self.normalized_shape)}"
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class RMSNorm(Module):
@@ -337,7 +340,7 @@ class GroupNorm(Module):
 
     def __init__(
         self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, *,
-        key: Any = None, dtype: Any = None,
+        bias: bool = True, key: Any = None, dtype: Any = None,
     ) -> None:
         positive_int("num_groups", num_groups, "GroupNorm")
         positive_int("num_channels", num_channels, "GroupNorm")
@@ -349,7 +352,7 @@ class GroupNorm(Module):
         self.affine = bool(affine)
         d = float_dtype(dtype)
         self.weight = jnp.ones(num_channels, d) if affine else None
-        self.bias = jnp.zeros(num_channels, d) if affine else None
+        self.bias = jnp.zeros(num_channels, d) if affine and bias else None
 
     def forward(self, x: jax.Array) -> jax.Array:
         check_float_input(x, self.weight)
@@ -361,4 +364,7 @@ class GroupNorm(Module):
         return f"GroupNorm {self.num_groups}x{self.num_channels // self.num_groups}"
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
