@@ -77,7 +77,9 @@ def _reraise_shape(what: str, fn: Callable) -> Callable:
                 return call(*args, **kwargs)
             except ValueError as e:
                 message = str(e)
-                if "inconsistent sizes" in message or "axis" in message and "out of bounds" in message:
+                # JAX's wording for mismatched sizes and for an axis past an argument's rank.
+                shape_problem = ("inconsistent sizes", "rank should be at least", "out of bounds")
+                if any(text in message for text in shape_problem):
                     raise ShapeError(f"{what} of {getattr(fn, '__name__', fn)}: {message}") from None
                 raise
 
