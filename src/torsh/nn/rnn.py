@@ -230,9 +230,9 @@ class RNNBase(Module):
     bidirectional: bool = static()
     proj_size: int = static()
 
-    __torsh_rnn_names__: tuple[str, ...] | None = None  # set on the concrete subclasses
-    __torsh_rnn_base__: type | None = None
-    _mode = ""  # RNN's mode depends on `nonlinearity`; LSTM/GRU fix it here
+    # Class attributes, not fields (no annotations): set on the concrete subclasses.
+    __torsh_rnn_names__ = None  # type: tuple[str, ...] | None
+    __torsh_rnn_base__ = None  # type: type | None
 
     # Scan unroll factor (a static class setting; benchmarks/layers_sequence.py measured the choice).
     unroll = 1
