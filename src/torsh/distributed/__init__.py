@@ -11,7 +11,7 @@ Example:
     >>> import jax, jax.numpy as jnp
     >>> from torsh import distributed as dist
     >>> mesh = dist.mesh({"data": -1})
-    >>> params = {"w": jnp.ones((mesh.size * 2, 4))}
+    >>> params = {"w": jnp.ones((mesh.size * 4, 2))}
     >>> params = dist.shard(params, mesh, dist.fsdp(), axes={"w": ("mlp", "embed")})
     >>> params["w"].sharding.spec
     P('data', None)

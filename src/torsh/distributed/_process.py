@@ -184,6 +184,9 @@ def resolve_config(
     return ProcessConfig(address, n, pid, ids, tuple(sorted(sources.items())))
 
 
+_JOINED: ProcessConfig | None = None  # the configuration init() connected with
+
+
 def _backends_initialized() -> bool:
     from jax._src import xla_bridge
 
@@ -214,9 +217,7 @@ def info() -> ProcessInfo:
         process_count=jax.process_count(),
         local_device_count=jax.local_device_count(),
         device_count=jax.device_count(),
-        coordinator_address=jax.distributed.global_state.coordinator_address
-        if jax.distributed.is_initialized()
-        else None,
+        coordinator_address=_JOINED.coordinator_address if _JOINED is not None else None,
         platform=jax.default_backend(),
     )
 
@@ -262,13 +263,12 @@ def init(
       1
     """
     config = resolve_config(coordinator_address, num_processes, process_id, local_device_ids)
+    global _JOINED
     if jax.distributed.is_initialized():
-        state = jax.distributed.global_state
-        if config.is_multi_process and (state.num_processes, state.process_id) != (
-            config.num_processes, config.process_id
-        ):
+        joined = (jax.process_count(), jax.process_index())
+        if config.is_multi_process and joined != (config.num_processes, config.process_id):
             raise DistributedError(
-                f"init: already initialised as process {state.process_id} of {state.num_processes}; "
+                f"init: already initialised as process {joined[1]} of {joined[0]}; "
                 f"cannot re-initialise as {config.process_id} of {config.num_processes}"
             )
         return info()
@@ -298,6 +298,7 @@ def init(
             local_device_ids=list(config.local_device_ids) if config.local_device_ids else None,
             cluster_detection_method="deactivate", **kwargs,
         )
+        _JOINED = config
     else:
         jax.distributed.initialize(**kwargs)
     return info()
@@ -305,8 +306,10 @@ def init(
 
 def shutdown() -> None:
     """Leave the job (waits for the other processes); a no-op when :func:`init` did not connect."""
+    global _JOINED
     if jax.distributed.is_initialized():
         jax.distributed.shutdown()
+    _JOINED = None
 
 
 def is_initialized() -> bool:

@@ -61,7 +61,8 @@ class Plan:
         Names not in the table are replicated.
       fsdp: a mesh axis over which to additionally split every leaf that is not yet split along it:
         on its largest dimension that the rules leave unsplit and that the axis size divides (ties:
-        the leading one). Leaves with no such dimension stay replicated along it.
+        the leading one); failing that, further on its largest already-split dimension that stays
+        divisible. Leaves with no such dimension stay replicated along it.
       fsdp_min_size: leaves with fewer elements than this are not FSDP-split (saves tiny collectives).
       name: shown in reports.
 
@@ -141,7 +142,7 @@ class Plan:
           >>> import torsh
           >>> from torsh import distributed as dist
           >>> m = dist.mesh({"data": -1})
-          >>> dist.fsdp("data").spec("w", (m.size * 3, 5), ("mlp", "embed"), m)
+          >>> dist.fsdp("data").spec("w", (m.size * 8, 5), ("mlp", "embed"), m)
           P('data', None)
         """
         shape = tuple(int(s) for s in shape)
@@ -185,11 +186,19 @@ class Plan:
             if self.fsdp not in sizes:
                 raise MeshError(f"{self.name}: FSDP axis {self.fsdp!r} is not an axis of the mesh {sizes}")
             n = sizes[self.fsdp]
-            if n > 1 and math.prod(shape) >= self.fsdp_min_size:
+            if math.prod(shape) >= self.fsdp_min_size:
                 free = [d for d in range(ndim) if not entries[d] and shape[d] % n == 0]
                 if free:
                     best = max(free, key=lambda d: (shape[d], -d))
                     entries[best] = (self.fsdp,)
+                else:  # e.g. a tensor-parallel bias: split its already split dimension further
+                    split = [
+                        d for d in range(ndim)
+                        if entries[d] and shape[d] % (n * math.prod(sizes[a] for a in entries[d])) == 0
+                    ]
+                    if split:
+                        best = max(split, key=lambda d: (shape[d], -d))
+                        entries[best] = entries[best] + (self.fsdp,)
         return PartitionSpec(*[None if not e else e[0] if len(e) == 1 else e for e in entries])
 
     def __eq__(self, other: object) -> bool:
