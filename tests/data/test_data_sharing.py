@@ -86,11 +86,13 @@ def test_batch_transports_agree_and_leave_no_segments(transport, monkeypatch):
     monkeypatch.setattr(_pool, "DEFAULT_TRANSPORT", transport)
     kinds = []
 
-    def recording_decode(message):
-        kinds.append(message[0])
-        return _transport.decode(message)
+    original = _transport.Attachments.decode
 
-    monkeypatch.setattr(_pool, "decode", recording_decode)
+    def recording_decode(self, message):
+        kinds.append(message[0])
+        return original(self, message)
+
+    monkeypatch.setattr(_transport.Attachments, "decode", recording_decode)
     before = _segments()
     images, labels = lib.images(40, size=32)
     ds = ArrayDataset(images, labels).map(lib.augment)
@@ -104,16 +106,28 @@ def test_batch_transports_agree_and_leave_no_segments(transport, monkeypatch):
     assert _segments() - before == set()
 
 
-def test_transport_roundtrip_of_mixed_trees():
+def test_transport_roundtrip_and_segment_reuse():
+    segments, attachments = _transport.SegmentPool(), _transport.Attachments()
     batch = {"a": np.ones((200, 100), np.float32), "s": ["x", "y"], "n": None, "i": np.arange(3)}
-    message = _transport.encode(batch, "shm")
-    assert message[0] == "shm"
-    out = _transport.decode(message)
-    np.testing.assert_array_equal(out["a"], batch["a"])
-    assert out["s"] == ["x", "y"] and out["n"] is None and out["i"].tolist() == [0, 1, 2]
-    small = _transport.encode({"a": np.ones(3)}, "shm")
-    assert small[0] == "pickle"  # not worth a segment
-    discarded = _transport.encode(batch, "shm")
-    _transport.discard(discarded)
-    assert discarded[1] not in _segments()
+    try:
+        message = _transport.encode(batch, "shm", segments)
+        assert message[0] == "shm" and message[1] in _segments()
+        out = attachments.decode(message)
+        np.testing.assert_array_equal(out["a"], batch["a"])
+        assert out["s"] == ["x", "y"] and out["n"] is None and out["i"].tolist() == [0, 1, 2]
+        assert out["a"].base is None or out["a"].base.base is None  # a private copy
+        busy = _transport.encode(batch, "shm", segments)  # first segment not released: a second one
+        assert busy[1] != message[1]
+        segments.release(message[1])
+        again = _transport.encode(batch, "shm", segments)
+        assert again[1] == message[1]  # reused, no new pages to fault in
+        bigger = _transport.encode({"a": np.ones((400, 100), np.float32)}, "shm", segments)
+        assert bigger[1] not in (message[1], busy[1])
+        assert _transport.encode({"a": np.ones(3)}, "shm", segments)[0] == "pickle"  # not worth a segment
+        assert _transport.encode(batch, "pickle", segments)[0] == "pickle"
+        names = {message[1], busy[1], bigger[1]}
+    finally:
+        attachments.close(unlink=False)
+        segments.close()
+    assert not names & _segments()
     assert _sharing.SHARE_THRESHOLD == 1 << 20

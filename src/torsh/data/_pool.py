@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ._context import WorkerInfo, _set_worker_info
 from ._fetch import Fetcher, LoadFailure
 from ._sharing import dumps_for_workers
-from ._transport import decode, discard
+from ._transport import Attachments
 
 __all__ = ["ProcessPool", "ThreadPool", "default_start_method", "DEFAULT_TRANSPORT"]
 
@@ -61,8 +61,9 @@ def _signal_name(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _stop_processes(procs: list[Any], conns: list[Any], grace: float = 2.0) -> None:
-    """Stop worker processes: ask, then SIGTERM, then SIGKILL; free batches still in the pipes."""
+def _stop_processes(procs: list[Any], conns: list[Any], attachments: Attachments, grace: float = 2.0) -> None:
+    """Stop worker processes: ask, then SIGTERM, then SIGKILL; then unmap (and unlink, in case a
+    worker was killed before it could) the batch segments."""
     for conn in conns:
         try:
             conn.send(None)
@@ -92,14 +93,13 @@ def _stop_processes(procs: list[Any], conns: list[Any], grace: float = 2.0) -> N
             proc.close()
         except Exception:
             pass
+    attachments.close(unlink=True)
 
 
 def _drain(conn: Any) -> None:
     try:
         while conn.poll(0):
-            msg = conn.recv()
-            if isinstance(msg, tuple) and msg and msg[0] == "batch":
-                discard(msg[3])
+            conn.recv()
     except Exception:
         pass
 
@@ -145,7 +145,8 @@ class ProcessPool:
         self.outstanding = [0] * num_workers
         self.procs: list[Any] = []
         self.conns: list[Any] = []
-        self._finalizer = weakref.finalize(self, _stop_processes, self.procs, self.conns)
+        self.attachments = Attachments()
+        self._finalizer = weakref.finalize(self, _stop_processes, self.procs, self.conns, self.attachments)
         try:
             for w in range(num_workers):
                 parent_end, child_end = ctx.Pipe(duplex=True)
@@ -213,12 +214,21 @@ class ProcessPool:
                     dead[w] = self._dead(w)
         return messages, list(dead.values())
 
-    def decode(self, body: Any) -> Any:
-        return decode(body)
+    def decode(self, w: int, body: Any) -> Any:
+        batch = self.attachments.decode(body)
+        self._release(w, body)
+        return batch
 
-    def discard(self, msg: tuple[Any, ...]) -> None:
+    def _release(self, w: int, body: Any) -> None:
+        if body[0] == "shm":
+            try:
+                self.conns[w].send(("release", body[1]))
+            except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+                pass  # a dead worker is reported by wait()
+
+    def discard(self, w: int, msg: tuple[Any, ...]) -> None:
         if msg[0] == "batch":
-            discard(msg[3])
+            self._release(w, msg[3])
 
     def failure(self, info: dict[str, Any]) -> LoadFailure:
         original = None
@@ -301,10 +311,10 @@ class ThreadPool:
                 break
         return messages, []
 
-    def decode(self, body: Any) -> Any:
+    def decode(self, w: int, body: Any) -> Any:
         return body
 
-    def discard(self, msg: tuple[Any, ...]) -> None:
+    def discard(self, w: int, msg: tuple[Any, ...]) -> None:
         return None
 
     def failure(self, failure: LoadFailure) -> LoadFailure:

@@ -1,17 +1,19 @@
 """Move a collated batch from a worker process to the main process.
 
-Two transports, both measured in ``benchmarks/data.py``:
+Two transports, compared in ``benchmarks/data.py``:
 
-* ``"shm"``: the worker copies the batch's NumPy arrays into one new POSIX shared-memory segment and
-  sends only a small skeleton (the batch with array leaves replaced by offsets); the main process
-  copies the arrays out into ordinary NumPy memory and unlinks the segment. Two copies of the data,
-  no pickling of array bytes, no pipe traffic proportional to the batch.
+* ``"shm"`` (default): the worker copies the batch's NumPy arrays into a shared-memory segment it
+  owns and sends only a small skeleton (the batch with array leaves replaced by offsets); the main
+  process copies the arrays out into ordinary NumPy memory and hands the segment back
+  (``("release", name)``), so the worker reuses it for a later batch. Each worker cycles through about
+  ``prefetch_factor + 1`` segments. Reuse matters: a fresh segment costs page faults on every page,
+  measured here at ~14 ms for a 3 MB batch against ~0.4 ms for a reused one.
 * ``"pickle"``: the batch is pickled through the worker's pipe (pickle, kernel copy in, kernel copy
-  out, unpickle).
+  out, unpickle; ~6 ms for 3 MB here).
 
 Arrays are copied out of the segment rather than handed to the user as views, so a batch the user
-keeps (or that ``jax.device_put`` aliases on CPU) never points at memory that is recycled. Batches
-smaller than :data:`SHM_MIN_BYTES` go through the pipe: a segment costs a few system calls.
+keeps (or that ``jax.device_put`` aliases on CPU) never points at memory that gets reused. Batches
+smaller than :data:`SHM_MIN_BYTES` always go through the pipe.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import optree
 
 from ..tree import NAMESPACE
 
-__all__ = ["encode", "decode", "discard", "SHM_MIN_BYTES"]
+__all__ = ["SegmentPool", "Attachments", "encode", "SHM_MIN_BYTES"]
 
 SHM_MIN_BYTES = 64 * 1024
 _ALIGN = 64
+_PAGE = 4096
 
 
 class _Slot:
@@ -42,13 +45,58 @@ class _Slot:
         return _Slot, (self.offset, self.shape, self.dtype)
 
 
+class SegmentPool:
+    """Worker side: the segments this worker writes batches into, reused once released."""
+
+    def __init__(self) -> None:
+        self.free: list[shared_memory.SharedMemory] = []
+        self.busy: dict[str, shared_memory.SharedMemory] = {}
+
+    def acquire(self, nbytes: int) -> shared_memory.SharedMemory:
+        fitting = [s for s in self.free if s.size >= nbytes]
+        if fitting:
+            shm = min(fitting, key=lambda s: s.size)
+            self.free.remove(shm)
+        else:
+            if self.free:  # too small for this batch: replace the smallest rather than accumulate
+                smallest = min(self.free, key=lambda s: s.size)
+                self.free.remove(smallest)
+                _unlink(smallest)
+            size = -(-(nbytes + nbytes // 8) // _PAGE) * _PAGE  # headroom for slightly larger batches
+            shm = shared_memory.SharedMemory(create=True, size=size)
+        self.busy[shm.name] = shm
+        return shm
+
+    def release(self, name: str) -> None:
+        shm = self.busy.pop(name, None)
+        if shm is not None:
+            self.free.append(shm)
+
+    def close(self) -> None:
+        for shm in [*self.free, *self.busy.values()]:
+            _unlink(shm)
+        self.free.clear()
+        self.busy.clear()
+
+
+def _unlink(shm: shared_memory.SharedMemory) -> None:
+    try:
+        shm.close()
+    except BufferError:
+        pass
+    try:
+        shm.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def _is_plain_array(x: Any) -> bool:
     return type(x) is np.ndarray and not x.dtype.hasobject
 
 
-def encode(batch: Any, transport: str) -> tuple[str, Any, Any]:
+def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[str, Any, Any]:
     """``(kind, segment_name, skeleton_or_batch)`` for sending over a pipe."""
-    if transport != "shm":
+    if transport != "shm" or segments is None:
         return ("pickle", None, batch)
     leaves, spec = optree.tree_flatten(batch, namespace=NAMESPACE)
     total = 0
@@ -61,55 +109,54 @@ def encode(batch: Any, transport: str) -> tuple[str, Any, Any]:
             offsets.append(None)
     if total < SHM_MIN_BYTES:
         return ("pickle", None, batch)
-    shm = shared_memory.SharedMemory(create=True, size=total)
-    try:
-        buf = shm.buf
-        skeleton_leaves = []
-        for leaf, offset in zip(leaves, offsets):
-            if offset is None:
-                skeleton_leaves.append(leaf)
-                continue
-            dst = np.ndarray(leaf.shape, leaf.dtype, buffer=buf, offset=offset)
-            np.copyto(dst, leaf, casting="no")
-            del dst
-            skeleton_leaves.append(_Slot(offset, leaf.shape, leaf.dtype.str))
-        del buf
-    finally:
-        shm.close()
+    shm = segments.acquire(total)
+    buf = shm.buf
+    skeleton_leaves = []
+    for leaf, offset in zip(leaves, offsets):
+        if offset is None:
+            skeleton_leaves.append(leaf)
+            continue
+        dst = np.ndarray(leaf.shape, leaf.dtype, buffer=buf, offset=offset)
+        np.copyto(dst, leaf, casting="no")
+        skeleton_leaves.append(_Slot(offset, leaf.shape, leaf.dtype.str))
+    del dst, buf
     return ("shm", shm.name, optree.tree_unflatten(spec, skeleton_leaves))
 
 
-def decode(message: tuple[str, Any, Any]) -> Any:
-    """The batch from :func:`encode`'s message (unlinks the segment)."""
-    kind, name, body = message
-    if kind == "pickle":
-        return body
-    shm = shared_memory.SharedMemory(name=name, create=False)
-    try:
+class Attachments:
+    """Main-process side: the workers' segments, attached once and kept mapped while the pool lives."""
+
+    def __init__(self) -> None:
+        self._mapped: dict[str, shared_memory.SharedMemory] = {}
+
+    def decode(self, message: tuple[str, Any, Any]) -> Any:
+        """The batch of an :func:`encode` message (a private copy of every array)."""
+        kind, name, body = message
+        if kind == "pickle":
+            return body
+        shm = self._mapped.get(name)
+        if shm is None:
+            shm = self._mapped[name] = shared_memory.SharedMemory(name=name, create=False)
         buf = shm.buf
 
         def materialise(leaf: Any) -> Any:
             if type(leaf) is not _Slot:
                 return leaf
-            src = np.ndarray(leaf.shape, np.dtype(leaf.dtype), buffer=buf, offset=leaf.offset)
-            return src.copy()
+            return np.ndarray(leaf.shape, np.dtype(leaf.dtype), buffer=buf, offset=leaf.offset).copy()
 
-        out = optree.tree_map(materialise, body, namespace=NAMESPACE)
-        del buf
-    finally:
-        shm.close()
-        shm.unlink()
-    return out
+        try:
+            return optree.tree_map(materialise, body, namespace=NAMESPACE)
+        finally:
+            del buf
 
-
-def discard(message: tuple[str, Any, Any]) -> None:
-    """Free a message's segment without reading it (a stale batch)."""
-    kind, name, _ = message
-    if kind != "shm":
-        return
-    try:
-        shm = shared_memory.SharedMemory(name=name, create=False)
-    except FileNotFoundError:
-        return
-    shm.close()
-    shm.unlink()
+    def close(self, unlink: bool) -> None:
+        """Unmap every segment; ``unlink`` also removes their names (workers that were killed)."""
+        for shm in self._mapped.values():
+            if unlink:
+                _unlink(shm)
+            else:
+                try:
+                    shm.close()
+                except BufferError:
+                    pass
+        self._mapped.clear()

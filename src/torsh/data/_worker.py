@@ -21,7 +21,7 @@ from typing import Any
 
 from ._context import WorkerInfo, _set_worker_info
 from ._fetch import Fetcher, LoadFailure
-from ._transport import encode
+from ._transport import SegmentPool, encode
 
 __all__ = ["run"]
 
@@ -110,13 +110,24 @@ def run(worker_id: int, num_workers: int, conn: Connection, payload: bytes, seed
     # sending a task while this process blocks on sending a large result (a pipe deadlock).
     tasks: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_read_tasks, args=(conn, tasks), name="torsh-data-task-reader", daemon=True).start()
+    segments = SegmentPool()
+    try:
+        _serve(conn, tasks, fetcher, transport, segments)
+    finally:
+        segments.close()
+
+
+def _serve(conn: Connection, tasks: queue.SimpleQueue, fetcher: Fetcher, transport: str, segments: SegmentPool) -> None:
     while True:
         msg = tasks.get()
         if msg is None:
             return
+        if msg[0] == "release":  # the main process copied a batch out of this segment
+            segments.release(msg[1])
+            continue
         gen, batch_index, epoch, kind, task, first = msg
         try:
-            out: tuple[Any, ...] = ("batch", gen, batch_index, encode(fetcher.load(batch_index, epoch, kind, task, first), transport))
+            out: tuple[Any, ...] = ("batch", gen, batch_index, encode(fetcher.load(batch_index, epoch, kind, task, first), transport, segments))
         except LoadFailure as failure:
             out = ("error", gen, batch_index, _attach_original(failure.info, failure.original))
         except Exception as exc:

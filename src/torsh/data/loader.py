@@ -557,11 +557,11 @@ class _HostIterator:
             kind, gen, batch_index, body = msg
             pool.outstanding[w] -= 1
             if gen != self._gen:  # left over from an abandoned iterator of a persistent pool
-                pool.discard(msg)
+                pool.discard(w, msg)
                 continue
             self._in_flight.pop(batch_index, None)
             if kind == "batch":
-                self._ready[batch_index] = ("batch", pool.decode(body))
+                self._ready[batch_index] = ("batch", pool.decode(w, body))
             else:
                 self._ready[batch_index] = ("error", (w, body))
 
