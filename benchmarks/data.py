@@ -149,7 +149,7 @@ def child(library: str, workers: int, n: int, batch_size: int, epochs: int, tran
         for _ in range(epochs):
             start = time.perf_counter()
             count = 0
-            for x, y in loader:
+            for _, y in loader:
                 count += len(y)
             times.append(time.perf_counter() - start)
             assert count == n
@@ -182,7 +182,9 @@ def _label(library: str, workers: int, transport: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=3)
@@ -196,14 +198,28 @@ def main() -> None:
 
     import torch
 
-    print(f"{args.n} images 32x32x3, batch {args.batch_size}, {args.epochs} epochs, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__}, python {sys.version.split()[0]}")
+    print(
+        f"{args.n} images 32x32x3, batch {args.batch_size}, {args.epochs} epochs, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, python {sys.version.split()[0]}"
+    )
     results: dict[tuple, list[dict]] = {c: [] for c in CANDIDATES}
     for r in range(args.rounds):
-        order = CANDIDATES[r % len(CANDIDATES):] + CANDIDATES[: r % len(CANDIDATES)]
+        order = CANDIDATES[r % len(CANDIDATES) :] + CANDIDATES[: r % len(CANDIDATES)]
         for cand in order:
-            cmd = [sys.executable, __file__, "--n", str(args.n), "--batch-size", str(args.batch_size),
-                   "--epochs", str(args.epochs), "--child", cand[0], str(cand[1]), cand[2]]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--n",
+                str(args.n),
+                "--batch-size",
+                str(args.batch_size),
+                "--epochs",
+                str(args.epochs),
+                "--child",
+                cand[0],
+                str(cand[1]),
+                cand[2],
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode:
                 sys.exit(f"{_label(*cand)} failed:\n{out.stderr}")
@@ -212,13 +228,17 @@ def main() -> None:
     def med(cand: tuple, key: str) -> float:
         return statistics.median(r[key] for r in results[cand])
 
-    print(f"\n  {'candidate':<34} {'epoch 1 samples/s':>18} {'epochs 2+ samples/s':>20} {'vs torch':>9}"
-          f" {'peak main RSS MB':>17} {'peak tree PSS MB':>17}")
+    print(
+        f"\n  {'candidate':<34} {'epoch 1 samples/s':>18} {'epochs 2+ samples/s':>20} {'vs torch':>9}"
+        f" {'peak main RSS MB':>17} {'peak tree PSS MB':>17}"
+    )
     for cand in CANDIDATES:
         base = ("torch", cand[1], "shm")
         ratio = med(cand, "steady") / med(base, "steady")
-        print(f"  {_label(*cand):<34} {med(cand, 'first'):>18.0f} {med(cand, 'steady'):>20.0f} {ratio:>8.2f}x"
-              f" {med(cand, 'peak_main_rss'):>17.0f} {med(cand, 'peak_tree_pss'):>17.0f}")
+        print(
+            f"  {_label(*cand):<34} {med(cand, 'first'):>18.0f} {med(cand, 'steady'):>20.0f} {ratio:>8.2f}x"
+            f" {med(cand, 'peak_main_rss'):>17.0f} {med(cand, 'peak_tree_pss'):>17.0f}"
+        )
     print("\n  memory at the end of each epoch (last round): main RSS MB | process tree PSS MB")
     for cand in CANDIDATES:
         last = results[cand][-1]

@@ -40,8 +40,12 @@ class Record(torsh.tree.Struct):
 def _samples(n, seed=0):
     g = np.random.default_rng(seed)
     return [
-        {"image": g.normal(size=(3, 4, 4)).astype(np.float32), "label": int(g.integers(10)),
-         "pair": (g.normal(size=2), np.int32(i)), "list": [np.float32(i), np.ones(2, np.int64) * i]}
+        {
+            "image": g.normal(size=(3, 4, 4)).astype(np.float32),
+            "label": int(g.integers(10)),
+            "pair": (g.normal(size=2), np.int32(i)),
+            "list": [np.float32(i), np.ones(2, np.int64) * i],
+        }
         for i in range(n)
     ]
 

@@ -11,8 +11,8 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-
 import torsh_data_testlib as lib
+
 from torsh.data import ArrayDataset, DataLoader, WorkerError
 from torsh.errors import DeviceError
 
@@ -24,7 +24,7 @@ def test_batches_arrive_on_the_device_with_host_values():
     for target in ("cpu", "cpu:0", jax.devices("cpu")[0]):
         placed = list(DataLoader(DS, batch_size=6, shuffle=True, seed=2, device=target, device_prefetch=2))
         assert len(placed) == len(host)
-        for (x, y), (hx, hy) in zip(placed, host):
+        for (x, y), (hx, hy) in zip(placed, host, strict=True):
             assert isinstance(x, jax.Array) and x.devices() == {jax.devices("cpu")[0]}
             np.testing.assert_array_equal(np.asarray(x), hx)
             np.testing.assert_array_equal(np.asarray(y), hy)
@@ -38,7 +38,9 @@ def test_non_array_leaves_pass_through_and_workers_combine_with_prefetch():
 
 
 def test_position_counts_only_batches_handed_out():
-    loader = DataLoader(DS, batch_size=2, device="cpu", device_prefetch=3, num_workers=2, worker_type="thread")
+    loader = DataLoader(
+        DS, batch_size=2, device="cpu", device_prefetch=3, num_workers=2, worker_type="thread"
+    )
     it = iter(loader)
     next(it), next(it)
     assert loader.state_dict()["batch"] == 2  # prefetched batches are not consumed
@@ -104,6 +106,8 @@ _SHARDING_SCRIPT = textwrap.dedent(
 
 def test_prefetch_onto_a_sharding_of_8_devices():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", _SHARDING_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _SHARDING_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("OK")

@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 import torch.utils.data as tud
+import torsh_data_testlib as lib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 import torsh
-import torsh_data_testlib as lib
 from torsh.data import (
     ArrayDataset,
     BatchSampler,
@@ -40,18 +40,22 @@ def _batches(loader, limit=None):
 
 def _assert_same(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert torsh.tree.structure(x) == torsh.tree.structure(y)
-        for u, v in zip(torsh.tree.leaves(x), torsh.tree.leaves(y)):
+        for u, v in zip(torsh.tree.leaves(x), torsh.tree.leaves(y), strict=True):
             np.testing.assert_array_equal(u, v)
 
 
 def test_in_process_order_matches_torch_for_sequential_batches():
     ds = ArrayDataset(IMAGES, LABELS)
     ours = _batches(DataLoader(ds, batch_size=5, drop_last=False))
-    theirs = list(tud.DataLoader(tud.TensorDataset(*map(__import__("torch").from_numpy, (IMAGES, LABELS))), batch_size=5))
+    theirs = list(
+        tud.DataLoader(
+            tud.TensorDataset(*map(__import__("torch").from_numpy, (IMAGES, LABELS))), batch_size=5
+        )
+    )
     assert len(ours) == len(theirs) == 10
-    for (x, y), (tx, ty) in zip(ours, theirs):
+    for (x, y), (tx, ty) in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(x, tx.numpy())
         np.testing.assert_array_equal(y, ty.numpy())
 
@@ -59,11 +63,13 @@ def test_in_process_order_matches_torch_for_sequential_batches():
 def test_batches_identical_for_any_num_workers_and_worker_kind():
     results = {}
     for num_workers, kind in CONFIGS:
-        loader = DataLoader(AUGMENTED, batch_size=8, shuffle=True, seed=7, num_workers=num_workers, worker_type=kind)
+        loader = DataLoader(
+            AUGMENTED, batch_size=8, shuffle=True, seed=7, num_workers=num_workers, worker_type=kind
+        )
         results[(num_workers, kind)] = [_batches(loader), _batches(loader)]  # epochs 0 and 1
     reference = results[CONFIGS[0]]
     assert not np.array_equal(reference[0][0][1], reference[1][0][1])  # reshuffled in epoch 1
-    for config, epochs in results.items():
+    for epochs in results.values():
         for e in range(2):
             _assert_same(reference[e], epochs[e])
     # augmentation randomness is really random across batches and seeds
@@ -99,7 +105,11 @@ def test_worker_init_fn_and_worker_info_in_threads():
         seen.append((info.id, info.num_workers, info.kind, info.seed))
         return sample
 
-    list(DataLoader(ArrayDataset(LABELS[:8]).map(record), batch_size=2, num_workers=2, worker_type="thread", seed=3))
+    list(
+        DataLoader(
+            ArrayDataset(LABELS[:8]).map(record), batch_size=2, num_workers=2, worker_type="thread", seed=3
+        )
+    )
     assert {s[1:] for s in seen} == {(2, "thread", 3)} and {s[0] for s in seen} <= {0, 1}
     ds = ArrayDataset(LABELS[:6]).map(lib.read_marked_env)
     got = np.concatenate(list(DataLoader(ds, batch_size=2, num_workers=2, worker_init_fn=lib.init_marks_env)))
@@ -145,7 +155,9 @@ def test_iterable_dataset_order_workers_epochs_and_len():
     assert [len(b[1]) for b in ref] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate([b[1] for b in ref]), np.arange(10))
     for workers, kind in [(2, "thread"), (2, "process")]:
-        _assert_same(ref, _batches(DataLoader(stream, batch_size=4, seed=2, num_workers=workers, worker_type=kind)))
+        _assert_same(
+            ref, _batches(DataLoader(stream, batch_size=4, seed=2, num_workers=workers, worker_type=kind))
+        )
     loader = DataLoader(lib.Stream(10), batch_size=4, drop_last=True)
     assert len(loader) == 2 and len(_batches(loader)) == 2
     second = _batches(loader)  # epoch 1: the stream's set_epoch was called
@@ -158,7 +170,9 @@ def test_iterable_dataset_order_workers_epochs_and_len():
 @pytest.mark.parametrize("num_workers,kind", [(0, "process"), (2, "thread"), (2, "process")])
 def test_mid_epoch_resume_yields_exactly_the_remaining_batches(num_workers, kind, tmp_path):
     def make():
-        return DataLoader(AUGMENTED, batch_size=5, shuffle=True, seed=11, num_workers=num_workers, worker_type=kind)
+        return DataLoader(
+            AUGMENTED, batch_size=5, shuffle=True, seed=11, num_workers=num_workers, worker_type=kind
+        )
 
     full = make()
     epoch0 = _batches(full)
@@ -189,7 +203,13 @@ def test_mid_epoch_resume_yields_exactly_the_remaining_batches(num_workers, kind
 
 
 @settings(max_examples=15)
-@given(n=st.integers(1, 30), batch_size=st.integers(1, 7), stop=st.integers(0, 8), drop_last=st.booleans(), epoch=st.integers(0, 2))
+@given(
+    n=st.integers(1, 30),
+    batch_size=st.integers(1, 7),
+    stop=st.integers(0, 8),
+    drop_last=st.booleans(),
+    epoch=st.integers(0, 2),
+)
 def test_resume_property_in_process(n, batch_size, stop, drop_last, epoch):
     ds = ArrayDataset(np.arange(n)).map(lib.noisy_scalar)
     make = lambda: DataLoader(ds, batch_size=batch_size, shuffle=True, seed=n, drop_last=drop_last)  # noqa: E731

@@ -8,10 +8,9 @@ import os
 
 import numpy as np
 import pytest
-
 import torsh_data_testlib as lib
-from torsh.data import ArrayDataset, DataLoader, Subset, default_collate
-from torsh.data import _pool, _sharing, _transport
+
+from torsh.data import ArrayDataset, DataLoader, Subset, _pool, _sharing, _transport, default_collate
 
 
 def _segments() -> set[str]:
@@ -23,7 +22,7 @@ def test_one_gather_batches_equal_the_per_sample_collate_path():
     ds = Subset(ArrayDataset({"x": x, "y": np.arange(30)}), np.arange(29, -1, -1))
     fast = list(DataLoader(ds, batch_size=7, shuffle=True, seed=0))
     slow = list(DataLoader(ds, batch_size=7, shuffle=True, seed=0, collate_fn=lambda s: default_collate(s)))
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a["x"], b["x"])
         np.testing.assert_array_equal(a["y"], b["y"])
         assert a["y"].dtype == b["y"].dtype
@@ -99,7 +98,7 @@ def test_batch_transports_agree_and_leave_no_segments(transport, monkeypatch):
     ref = list(DataLoader(ds, batch_size=16, seed=4, shuffle=True))  # 16 x 3 x 32 x 32 float32: 196 KB
     got = list(DataLoader(ds, batch_size=16, seed=4, shuffle=True, num_workers=2))
     assert kinds == [transport] * 3
-    for (a, b), (c, d) in zip(ref, got):
+    for (a, b), (c, d) in zip(ref, got, strict=True):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
         assert c.flags.writeable  # a private copy, not a view of a recycled segment

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -44,7 +43,9 @@ def _expected(df: pl.DataFrame, features, dtype=np.float32) -> np.ndarray:
 @pytest.mark.parametrize("source", ["polars", "lazy", "arrow", "batch"])
 def test_features_label_split_from_tables(source):
     df = _frame()
-    table = {"polars": df, "lazy": df.lazy(), "arrow": df.to_arrow(), "batch": df.to_arrow().to_batches()[0]}[source]
+    table = {"polars": df, "lazy": df.lazy(), "arrow": df.to_arrow(), "batch": df.to_arrow().to_batches()[0]}[
+        source
+    ]
     ds = TabularDataset(table, columns=["age", "height", "smoker"], label="label")
     x, y = ds[3]
     np.testing.assert_allclose(x, _expected(df, ["age", "height", "smoker"])[3])
@@ -105,7 +106,9 @@ def test_tabular_errors(tmp_path):
         TabularDataset(df, columns=["age", "label"], label="label")
     with pytest.raises(DataError, match="feature column `city` has type String"):
         TabularDataset(df, label="label")
-    with_null = df.with_columns(pl.when(pl.int_range(N) == 4).then(None).otherwise(pl.col("height")).alias("height"))
+    with_null = df.with_columns(
+        pl.when(pl.int_range(N) == 4).then(None).otherwise(pl.col("height")).alias("height")
+    )
     with pytest.raises(DataError, match=r"column `height` has 1 null value\(s\) \(first at row 4\)"):
         TabularDataset(with_null, columns=["height"])
     with pytest.raises(DataError, match=r"column `height` has 1 null value\(s\) \(first at row 4\)"):

@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 import pytest
-
 import torsh_data_testlib as lib
+
 from torsh.data import (
     ArrayDataset,
     DataLoader,
@@ -55,7 +55,10 @@ def test_worker_exception_is_reraised_with_sample_index_and_traceback(num_worker
 def test_killed_worker_raises_at_once_and_leaves_no_process():
     loader = DataLoader(lib.KillSelfAt(40, index=9), batch_size=2, num_workers=2)
     start = time.monotonic()
-    with pytest.raises(WorkerDiedError, match=r"worker \d \(process \d+\) exited unexpectedly with signal SIGKILL while loading batch 4"):
+    with pytest.raises(
+        WorkerDiedError,
+        match=r"worker \d \(process \d+\) exited unexpectedly with signal SIGKILL while loading batch 4",
+    ):
         list(loader)
     assert time.monotonic() - start < 30
 
@@ -77,7 +80,9 @@ def test_stalled_worker_raises_timeout_and_is_stopped():
     it = iter(loader)
     pids = set()
     start = time.monotonic()
-    with pytest.raises(WorkerTimeoutError, match=r"timeout=0.5 s while waiting for batch 2 \(samples \[4, 5\]\)"):
+    with pytest.raises(
+        WorkerTimeoutError, match=r"timeout=0.5 s while waiting for batch 2 \(samples \[4, 5\]\)"
+    ):
         for batch in it:
             pids |= {int(p) for p in batch[1]}
     assert time.monotonic() - start < 20
@@ -92,7 +97,9 @@ def test_stalled_thread_worker_raises_timeout():
             release.wait(10)
         return sample
 
-    loader = DataLoader(BASE.map(wait_for_release), batch_size=2, num_workers=2, worker_type="thread", timeout=0.3)
+    loader = DataLoader(
+        BASE.map(wait_for_release), batch_size=2, num_workers=2, worker_type="thread", timeout=0.3
+    )
     try:
         with pytest.raises(WorkerTimeoutError, match="worker thread"):
             list(loader)
@@ -166,21 +173,27 @@ def test_unpicklable_dataset_is_a_clear_config_error():
     loader = DataLoader(BASE.map(lambda s: s), batch_size=2, num_workers=1)
     with pytest.raises(ConfigError, match=r"must be picklable.*worker_type='thread'"):
         next(iter(loader))
-    assert len(list(DataLoader(BASE.map(lambda s: s), batch_size=2, num_workers=1, worker_type="thread"))) == 12
+    assert (
+        len(list(DataLoader(BASE.map(lambda s: s), batch_size=2, num_workers=1, worker_type="thread"))) == 12
+    )
 
 
 @pytest.mark.parametrize("kind", ["thread", "process"])
 def test_worker_init_failure_is_reported(kind):
     loader = DataLoader(BASE, batch_size=2, num_workers=2, worker_type=kind, worker_init_fn=lib.init_fails)
-    with pytest.raises(WorkerError, match=r"failed to start: RuntimeError: init of worker \d failed on purpose"):
+    with pytest.raises(
+        WorkerError, match=r"failed to start: RuntimeError: init of worker \d failed on purpose"
+    ):
         list(loader)
 
 
 def test_spawn_start_method_gives_the_same_batches():
     ds = ArrayDataset(*lib.images(12)).map(lib.augment)
     ref = list(DataLoader(ds, batch_size=4, shuffle=True, seed=3))
-    spawned = list(DataLoader(ds, batch_size=4, shuffle=True, seed=3, num_workers=1, multiprocessing_context="spawn"))
-    for (a, b), (c, d) in zip(ref, spawned):
+    spawned = list(
+        DataLoader(ds, batch_size=4, shuffle=True, seed=3, num_workers=1, multiprocessing_context="spawn")
+    )
+    for (a, b), (c, d) in zip(ref, spawned, strict=True):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
 

@@ -37,9 +37,13 @@ def resolve_device(spec: str) -> jax.Device:
     try:
         i = int(index) if index else 0
     except ValueError:
-        raise DeviceError(f"DataLoader: malformed device {spec!r}; expected 'platform' or 'platform:index'") from None
+        raise DeviceError(
+            f"DataLoader: malformed device {spec!r}; expected 'platform' or 'platform:index'"
+        ) from None
     if not 0 <= i < len(devices):
-        raise DeviceError(f"DataLoader: device {spec!r} does not exist; {platform} has {len(devices)} device(s)")
+        raise DeviceError(
+            f"DataLoader: device {spec!r} does not exist; {platform} has {len(devices)} device(s)"
+        )
     return devices[i]
 
 
@@ -72,7 +76,7 @@ def make_placer(target: Target) -> Callable[[Any], Any]:
                 "batch axis must divide evenly: use drop_last=True or a batch size that is a multiple of "
                 "the number of devices."
             ) from exc
-        for i, value in zip(positions, placed):
+        for i, value in zip(positions, placed, strict=True):
             leaves[i] = value
         return optree.tree_unflatten(spec, leaves)
 
@@ -82,7 +86,14 @@ def make_placer(target: Target) -> Callable[[Any], Any]:
 class DevicePrefetcher:
     """Iterates ``source`` in a background thread, placing up to ``depth`` batches ahead."""
 
-    def __init__(self, source: Iterator[Any], place: Callable[[Any], Any], depth: int, close_source: Callable[[], None], kill_source: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        source: Iterator[Any],
+        place: Callable[[Any], Any],
+        depth: int,
+        close_source: Callable[[], None],
+        kill_source: Callable[[], None],
+    ) -> None:
         self._source = source
         self._place = place
         self._queue: queue.Queue = queue.Queue(maxsize=depth)

@@ -57,7 +57,9 @@ class CollateError(DataError):
     adds the dataset index (``sample_index``) before re-raising.
     """
 
-    def __init__(self, message: str, *, position: int | None = None, path: str = "", detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, position: int | None = None, path: str = "", detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.position = position
         self.path = path

@@ -108,7 +108,9 @@ class Fetcher:
             try:
                 return self.collate_fn(sample)
             except Exception as exc:
-                raise _failure("collate", exc, batch_index, payload if kind == INDEX else first_sample) from None
+                raise _failure(
+                    "collate", exc, batch_index, payload if kind == INDEX else first_sample
+                ) from None
 
     def _fetch_one(self, batch_index: int, index: int) -> Any:
         try:
@@ -143,15 +145,14 @@ class Fetcher:
     def _transform(self, batch_index: int, samples: list[Any], index_of: Callable[[int], int]) -> list[Any]:
         if not self.fns:
             return samples
-        out = []
-        position = 0
+        out: list[Any] = []
         try:
-            for position, sample in enumerate(samples):
+            for sample in samples:
                 for fn in self.fns:
                     sample = fn(sample)
                 out.append(sample)
         except Exception as exc:
-            raise _failure("sample", exc, batch_index, index_of(position)) from None
+            raise _failure("sample", exc, batch_index, index_of(len(out))) from None
         return out
 
     def _collate(self, batch_index: int, samples: list[Any], index_of: Callable[[int], int]) -> Any:
@@ -190,7 +191,9 @@ def raise_failure(failure: LoadFailure, worker_id: int | None, worker_desc: str,
         where = f"sample {info['sample_index']} (batch {info['batch_index']}, position {info['position']})"
         field = f", field `{info['path']}`" if info.get("path") else ""
         detail = info.get("detail") or info["message"]
-        err = CollateError(f"{where}{field}: {detail}", position=info["position"], path=info.get("path", ""), detail=detail)
+        err = CollateError(
+            f"{where}{field}: {detail}", position=info["position"], path=info.get("path", ""), detail=detail
+        )
         err.sample_index = info["sample_index"]
         raise err from original
     message = f"{info['exc_type']} {_where(info, worker)}: {info['message']}"

@@ -70,7 +70,7 @@ def _stop_processes(procs: list[Any], conns: list[Any], attachments: Attachments
         except Exception:
             pass
     deadline = time.monotonic() + grace
-    for proc, conn in zip(procs, conns):
+    for proc, conn in zip(procs, conns, strict=True):
         while proc.is_alive() and time.monotonic() < deadline:
             _drain(conn)
             proc.join(0.05)
@@ -189,7 +189,9 @@ class ProcessPool:
                 last.append((w, self.conns[w].recv()))
         except (EOFError, OSError):
             pass
-        return DeadWorker(w, f"{self.describe(w)} exited unexpectedly with {_signal_name(proc.exitcode)}", last)
+        return DeadWorker(
+            w, f"{self.describe(w)} exited unexpectedly with {_signal_name(proc.exitcode)}", last
+        )
 
     def wait(self, timeout: float | None) -> tuple[list[tuple[int, Any]], list[DeadWorker]]:
         """Messages that arrived within ``timeout`` seconds, and workers that died."""
@@ -277,7 +279,18 @@ class ThreadPool:
         for w in range(num_workers):
             t = threading.Thread(
                 target=_thread_main,
-                args=(w, num_workers, self.tasks[w], self.results, dataset, base, fns, collate_fn, worker_init_fn, seed),
+                args=(
+                    w,
+                    num_workers,
+                    self.tasks[w],
+                    self.results,
+                    dataset,
+                    base,
+                    fns,
+                    collate_fn,
+                    worker_init_fn,
+                    seed,
+                ),
                 name=f"torsh-data-thread-{w}",
                 daemon=True,
             )
@@ -300,7 +313,11 @@ class ThreadPool:
 
     def wait(self, timeout: float | None) -> tuple[list[tuple[int, Any]], list[DeadWorker]]:
         try:
-            first = self.results.get(timeout=timeout) if timeout is None or timeout > 0 else self.results.get_nowait()
+            first = (
+                self.results.get(timeout=timeout)
+                if timeout is None or timeout > 0
+                else self.results.get_nowait()
+            )
         except queue.Empty:
             return [], []
         messages = [first]
@@ -353,11 +370,21 @@ def _thread_main(
     except BaseException as exc:
         import traceback
 
-        results.put((w, ("init_error", {
-            "stage": "init", "exc_type": type(exc).__name__, "message": str(exc),
-            "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-            "original": exc,
-        })))
+        results.put(
+            (
+                w,
+                (
+                    "init_error",
+                    {
+                        "stage": "init",
+                        "exc_type": type(exc).__name__,
+                        "message": str(exc),
+                        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                        "original": exc,
+                    },
+                ),
+            )
+        )
         return
     while True:
         msg = tasks.get()
@@ -365,17 +392,28 @@ def _thread_main(
             return
         gen, batch_index, epoch, kind, task, first = msg
         try:
-            out: tuple[Any, ...] = ("batch", gen, batch_index, fetcher.load(batch_index, epoch, kind, task, first))
+            out: tuple[Any, ...] = (
+                "batch",
+                gen,
+                batch_index,
+                fetcher.load(batch_index, epoch, kind, task, first),
+            )
         except LoadFailure as failure:
             out = ("error", gen, batch_index, failure)
         except BaseException as exc:  # e.g. SystemExit raised by user code: report, never die silently
             import traceback
 
-            failure = LoadFailure({
-                "stage": "sample", "batch_index": batch_index, "sample_index": None, "position": None,
-                "exc_type": type(exc).__name__, "message": str(exc),
-                "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-            }, exc)
+            failure = LoadFailure(
+                {
+                    "stage": "sample",
+                    "batch_index": batch_index,
+                    "sample_index": None,
+                    "position": None,
+                    "exc_type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                },
+                exc,
+            )
             out = ("error", gen, batch_index, failure)
         results.put((w, out))
-

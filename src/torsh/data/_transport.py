@@ -112,7 +112,7 @@ def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[st
     shm = segments.acquire(total)
     buf = shm.buf
     skeleton_leaves = []
-    for leaf, offset in zip(leaves, offsets):
+    for leaf, offset in zip(leaves, offsets, strict=True):
         if offset is None:
             skeleton_leaves.append(leaf)
             continue
@@ -144,10 +144,7 @@ class Attachments:
                 return leaf
             return np.ndarray(leaf.shape, np.dtype(leaf.dtype), buffer=buf, offset=leaf.offset).copy()
 
-        try:
-            return optree.tree_map(materialise, body, namespace=NAMESPACE)
-        finally:
-            del buf
+        return optree.tree_map(materialise, body, namespace=NAMESPACE)
 
     def close(self, unlink: bool) -> None:
         """Unmap every segment; ``unlink`` also removes their names (workers that were killed)."""

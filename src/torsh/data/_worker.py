@@ -83,7 +83,9 @@ def _read_tasks(conn: Connection, tasks: queue.SimpleQueue) -> None:
             return
 
 
-def run(worker_id: int, num_workers: int, conn: Connection, payload: bytes, seed: int, transport: str) -> None:
+def run(
+    worker_id: int, num_workers: int, conn: Connection, payload: bytes, seed: int, transport: str
+) -> None:
     """Worker loop. Messages in: ``(generation, batch_index, epoch, kind, payload, first_sample)`` or
     ``None`` (stop). Messages out: ``("batch", gen, index, encoded)``, ``("error", gen, index, info)``,
     ``("init_error", info)``."""
@@ -109,7 +111,9 @@ def run(worker_id: int, num_workers: int, conn: Connection, payload: bytes, seed
     # A reader thread empties the task pipe continuously: the main process can then never block on
     # sending a task while this process blocks on sending a large result (a pipe deadlock).
     tasks: queue.SimpleQueue = queue.SimpleQueue()
-    threading.Thread(target=_read_tasks, args=(conn, tasks), name="torsh-data-task-reader", daemon=True).start()
+    threading.Thread(
+        target=_read_tasks, args=(conn, tasks), name="torsh-data-task-reader", daemon=True
+    ).start()
     segments = SegmentPool()
     try:
         _serve(conn, tasks, fetcher, transport, segments)
@@ -117,7 +121,9 @@ def run(worker_id: int, num_workers: int, conn: Connection, payload: bytes, seed
         segments.close()
 
 
-def _serve(conn: Connection, tasks: queue.SimpleQueue, fetcher: Fetcher, transport: str, segments: SegmentPool) -> None:
+def _serve(
+    conn: Connection, tasks: queue.SimpleQueue, fetcher: Fetcher, transport: str, segments: SegmentPool
+) -> None:
     while True:
         msg = tasks.get()
         if msg is None:
@@ -127,7 +133,12 @@ def _serve(conn: Connection, tasks: queue.SimpleQueue, fetcher: Fetcher, transpo
             continue
         gen, batch_index, epoch, kind, task, first = msg
         try:
-            out: tuple[Any, ...] = ("batch", gen, batch_index, encode(fetcher.load(batch_index, epoch, kind, task, first), transport, segments))
+            out: tuple[Any, ...] = (
+                "batch",
+                gen,
+                batch_index,
+                encode(fetcher.load(batch_index, epoch, kind, task, first), transport, segments),
+            )
         except LoadFailure as failure:
             out = ("error", gen, batch_index, _attach_original(failure.info, failure.original))
         except Exception as exc:

@@ -72,7 +72,7 @@ def _collate(samples: Sequence[Any], prefix: str) -> Any:
         leaves, other_spec = optree.tree_flatten(samples[position], namespace=NAMESPACE)
         if other_spec != spec:
             raise _structure_error(first, samples[position], position, prefix)
-        for column, leaf in zip(columns, leaves):
+        for column, leaf in zip(columns, leaves, strict=True):
             column.append(leaf)
     if not columns:
         return first
@@ -145,7 +145,9 @@ def _collate_column(column: list[Any], index: int, path_of: Callable[[int], str]
 
 def _mismatch(position: int, path: str, expected: str, got: str) -> CollateError:
     where = f"field `{path}`: " if path else ""
-    return CollateError(f"{where}{expected}, got {got}", position=position, path=path, detail=f"{expected}, got {got}")
+    return CollateError(
+        f"{where}{expected}, got {got}", position=position, path=path, detail=f"{expected}, got {got}"
+    )
 
 
 def _stack_arrays(column: list[Any], index: int, path_of: Callable[[int], str]) -> np.ndarray:

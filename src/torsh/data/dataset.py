@@ -251,7 +251,9 @@ class ArrayDataset(Dataset[Any]):
         idx = np.asarray(indices, dtype=np.intp)
         if idx.size and (idx.min() < -self._length or idx.max() >= self._length):
             bad = idx[(idx < -self._length) | (idx >= self._length)][0]
-            raise SampleIndexError(f"ArrayDataset: index {int(bad)} is out of range for {self._length} samples")
+            raise SampleIndexError(
+                f"ArrayDataset: index {int(bad)} is out of range for {self._length} samples"
+            )
         return self._build([leaf.take(idx, axis=0) for leaf in self._leaves])
 
     def __getstate__(self) -> dict[str, Any]:
@@ -284,12 +286,15 @@ class Subset(Dataset[T]):
         self.dataset = dataset
         idx = np.asarray(indices)
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-            raise ConfigError(f"Subset: indices must be a 1-D sequence of ints, got shape {idx.shape} {idx.dtype}")
+            raise ConfigError(
+                f"Subset: indices must be a 1-D sequence of ints, got shape {idx.shape} {idx.dtype}"
+            )
         n = len(dataset)
         bad = np.flatnonzero((idx < -n) | (idx >= n))
         if bad.size:
             raise SampleIndexError(
-                f"Subset: indices[{int(bad[0])}] = {int(idx[bad[0]])} is out of range for a dataset of {n} samples"
+                f"Subset: indices[{int(bad[0])}] = {int(idx[bad[0]])} is out of range "
+                f"for a dataset of {n} samples"
             )
         self.indices = np.where(idx < 0, idx + n, idx).astype(np.int64)
 
@@ -378,7 +383,9 @@ def random_split(dataset: Any, lengths: Sequence[int | float], seed: int = 0) ->
             f"random_split: expected integer lengths summing to {n} or fractions summing to 1, got {lengths}"
         )
     if sum(sizes) != n:
-        raise ConfigError(f"random_split: the lengths {sizes} add up to {sum(sizes)}, but the dataset has {n} samples")
+        raise ConfigError(
+            f"random_split: the lengths {sizes} add up to {sum(sizes)}, but the dataset has {n} samples"
+        )
     perm = np.random.Generator(np.random.PCG64(np.random.SeedSequence([_SPLIT_SALT, seed]))).permutation(n)
     out, start = [], 0
     for size in sizes:

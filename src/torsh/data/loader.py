@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from . import _pool
 from ._device import DevicePrefetcher, make_placer
 from ._errors import DataError, NotSizedError, WorkerDiedError, WorkerError, WorkerTimeoutError
 from ._fetch import INDEX, INDICES, SAMPLE, SAMPLES, Fetcher, LoadFailure, raise_failure
 from ._pool import ProcessPool, ThreadPool, default_start_method
-from . import _pool
 from .collate import default_collate
 from .dataset import is_iterable_dataset, unwrap_maps
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -120,8 +120,18 @@ class DataLoader:
         self._iterable = is_iterable_dataset(dataset)
         self.seed = self._check_seed(seed)
         self._check_options(
-            batch_size, shuffle, sampler, batch_sampler, num_workers, drop_last, timeout,
-            multiprocessing_context, prefetch_factor, persistent_workers, worker_type, device_prefetch,
+            batch_size,
+            shuffle,
+            sampler,
+            batch_sampler,
+            num_workers,
+            drop_last,
+            timeout,
+            multiprocessing_context,
+            prefetch_factor,
+            persistent_workers,
+            worker_type,
+            device_prefetch,
         )
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -150,10 +160,14 @@ class DataLoader:
                 self.batch_sampler = batch_sampler
             else:
                 if sampler is None:
-                    sampler = RandomSampler(dataset, seed=self.seed) if shuffle else SequentialSampler(dataset)
+                    sampler = (
+                        RandomSampler(dataset, seed=self.seed) if shuffle else SequentialSampler(dataset)
+                    )
                     self._own_sampler = True
                 self.sampler = sampler
-                self.batch_sampler = BatchSampler(sampler, batch_size, drop_last) if batch_size is not None else None
+                self.batch_sampler = (
+                    BatchSampler(sampler, batch_size, drop_last) if batch_size is not None else None
+                )
 
         self._next_epoch = 0
         self._resume: tuple[int, int] | None = None
@@ -174,8 +188,19 @@ class DataLoader:
         return int(seed)
 
     def _check_options(
-        self, batch_size: Any, shuffle: Any, sampler: Any, batch_sampler: Any, num_workers: Any, drop_last: Any,
-        timeout: Any, context: Any, prefetch_factor: Any, persistent: Any, worker_type: Any, device_prefetch: Any,
+        self,
+        batch_size: Any,
+        shuffle: Any,
+        sampler: Any,
+        batch_sampler: Any,
+        num_workers: Any,
+        drop_last: Any,
+        timeout: Any,
+        context: Any,
+        prefetch_factor: Any,
+        persistent: Any,
+        worker_type: Any,
+        device_prefetch: Any,
     ) -> None:
         if batch_size is not None and (not _is_int(batch_size) or batch_size <= 0):
             raise ConfigError(f"DataLoader: batch_size must be a positive int or None, got {batch_size!r}")
@@ -190,7 +215,8 @@ class DataLoader:
             )
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
             raise ConfigError(
-                "DataLoader: batch_sampler decides the batches, so it excludes batch_size, shuffle, sampler and drop_last"
+                "DataLoader: batch_sampler decides the batches, so it excludes batch_size, shuffle, "
+                "sampler and drop_last"
             )
         if sampler is not None and shuffle:
             raise ConfigError("DataLoader: sampler decides the order, so it excludes shuffle=True")
@@ -217,9 +243,13 @@ class DataLoader:
                 raise ConfigError("DataLoader: multiprocessing_context applies to worker_type='process' only")
         if prefetch_factor is not None:
             if num_workers == 0:
-                raise ConfigError("DataLoader: prefetch_factor needs num_workers > 0 (it counts batches per worker)")
+                raise ConfigError(
+                    "DataLoader: prefetch_factor needs num_workers > 0 (it counts batches per worker)"
+                )
             if not _is_int(prefetch_factor) or prefetch_factor <= 0:
-                raise ConfigError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
+                raise ConfigError(
+                    f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}"
+                )
         if persistent and num_workers == 0:
             raise ConfigError("DataLoader: persistent_workers=True needs num_workers > 0")
         if not _is_int(device_prefetch) or device_prefetch <= 0:
@@ -235,7 +265,8 @@ class DataLoader:
             n = len(self.dataset)
         except TypeError:
             raise NotSizedError(
-                f"DataLoader: len() is unknown: the iterable dataset {type(self.dataset).__name__} has no __len__"
+                f"DataLoader: len() is unknown: the iterable dataset {type(self.dataset).__name__} "
+                "has no __len__"
             ) from None
         if self.batch_size is None:
             return n
@@ -312,7 +343,9 @@ class DataLoader:
             try:
                 return int(state[key])
             except (TypeError, ValueError):
-                raise DataError(f"DataLoader.load_state_dict: {key!r} must be an int, got {state[key]!r}") from None
+                raise DataError(
+                    f"DataLoader.load_state_dict: {key!r} must be an int, got {state[key]!r}"
+                ) from None
 
         checks = {
             "dataset_size": self._dataset_size(),
@@ -328,12 +361,15 @@ class DataLoader:
                 )
         epoch, batch, seed = get_int("epoch"), get_int("batch"), get_int("seed")
         if epoch < 0 or batch < 0 or seed < 0:
-            raise DataError(f"DataLoader.load_state_dict: epoch, batch and seed must be >= 0, got {epoch}, {batch}, {seed}")
+            raise DataError(
+                "DataLoader.load_state_dict: epoch, batch and seed must be >= 0, "
+                f"got {epoch}, {batch}, {seed}"
+            )
         self._set_seed(seed)
         sampler = self.batch_sampler if self.batch_sampler is not None else self.sampler
         if sampler is not None and hasattr(sampler, "load_state_dict"):
             prefix = "sampler."
-            sampler.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            sampler.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
         self._resume = (epoch, batch)
         self._next_epoch = epoch
 
@@ -405,10 +441,19 @@ class DataLoader:
         else:
             dataset = self.dataset
         if self.worker_type == "thread":
-            return ThreadPool(self.num_workers, dataset, base, fns, self.collate_fn, self.worker_init_fn, self.seed)
+            return ThreadPool(
+                self.num_workers, dataset, base, fns, self.collate_fn, self.worker_init_fn, self.seed
+            )
         return ProcessPool(
-            self.num_workers, dataset, base, fns, self.collate_fn, self.worker_init_fn, self.seed,
-            self.multiprocessing_context, _pool.DEFAULT_TRANSPORT,
+            self.num_workers,
+            dataset,
+            base,
+            fns,
+            self.collate_fn,
+            self.worker_init_fn,
+            self.seed,
+            self.multiprocessing_context,
+            _pool.DEFAULT_TRANSPORT,
         )
 
     def _acquire_pool(self, owner: _HostIterator) -> Any:
@@ -458,7 +503,9 @@ class _HostIterator:
         self._fetcher: Fetcher | None = None
         if loader.num_workers == 0:
             base, fns = unwrap_maps(loader.dataset)
-            self._fetcher = Fetcher(None if loader._iterable else base, fns, loader.collate_fn, loader.seed, "scoped")
+            self._fetcher = Fetcher(
+                None if loader._iterable else base, fns, loader.collate_fn, loader.seed, "scoped"
+            )
         else:
             self._pool = loader._acquire_pool(self)
             self._gen = next(loader._generation)
@@ -538,7 +585,9 @@ class _HostIterator:
         self._fill()
         if kind == "error":
             w = body[0]
-            raise_failure(self._pool.failure(body[1]), w, self._pool.describe(w), remote=self._pool.kind == "process")
+            raise_failure(
+                self._pool.failure(body[1]), w, self._pool.describe(w), remote=self._pool.kind == "process"
+            )
         return body
 
     def _receive(self, messages: list[tuple[int, Any]]) -> None:
@@ -551,8 +600,14 @@ class _HostIterator:
                     original = pool.failure(info).original
                 raise WorkerError(
                     f"{pool.describe(w)} failed to start: {info['exc_type']}: {info['message']}"
-                    + ("\n\nTraceback in the worker process:\n" + info["traceback"].rstrip() if pool.kind == "process" else ""),
-                    worker_id=w, exc_type=info["exc_type"], worker_traceback=info["traceback"],
+                    + (
+                        "\n\nTraceback in the worker process:\n" + info["traceback"].rstrip()
+                        if pool.kind == "process"
+                        else ""
+                    ),
+                    worker_id=w,
+                    exc_type=info["exc_type"],
+                    worker_traceback=info["traceback"],
                 ) from original
             kind, gen, batch_index, body = msg
             pool.outstanding[w] -= 1
@@ -642,7 +697,9 @@ class _EpochIterator:
         self._source: Iterator[Any] = host
         self._prefetcher: DevicePrefetcher | None = None
         if loader._placer is not None:
-            self._prefetcher = DevicePrefetcher(host, loader._placer, loader.device_prefetch, host.close, host.kill)
+            self._prefetcher = DevicePrefetcher(
+                host, loader._placer, loader.device_prefetch, host.close, host.kill
+            )
             self._source = self._prefetcher
         self._bar = None
         if loader.progress:

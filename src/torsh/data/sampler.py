@@ -118,7 +118,9 @@ class RandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ConfigError(f"RandomSampler: replacement must be a bool, got {replacement!r}")
         self.replacement = replacement
-        self._num_samples = None if num_samples is None else _check_positive_int("RandomSampler", "num_samples", num_samples)
+        self._num_samples = (
+            None if num_samples is None else _check_positive_int("RandomSampler", "num_samples", num_samples)
+        )
         self.seed = _check_seed("RandomSampler", seed)
         if self.n == 0 and self.num_samples > 0:
             raise ConfigError("RandomSampler: cannot draw samples from an empty dataset")
@@ -179,13 +181,19 @@ class WeightedRandomSampler(Sampler):
       [1, 1, 1, 1]
     """
 
-    def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, weights: Sequence[float], num_samples: int, replacement: bool = True, seed: int = 0
+    ) -> None:
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 1 or w.size == 0:
-            raise ConfigError(f"WeightedRandomSampler: weights must be a non-empty 1-D sequence, got shape {w.shape}")
+            raise ConfigError(
+                f"WeightedRandomSampler: weights must be a non-empty 1-D sequence, got shape {w.shape}"
+            )
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
-            raise ConfigError(f"WeightedRandomSampler: weights must be finite and >= 0; weights[{bad}] = {w[bad]}")
+            raise ConfigError(
+                f"WeightedRandomSampler: weights must be finite and >= 0; weights[{bad}] = {w[bad]}"
+            )
         if w.sum() <= 0:
             raise ConfigError("WeightedRandomSampler: the weights sum to zero")
         if not isinstance(replacement, bool):
@@ -280,7 +288,9 @@ class DistributedSampler(Sampler):
             rank = jax.process_index() if rank is None else rank
         self.num_replicas = _check_positive_int("DistributedSampler", "num_replicas", num_replicas)
         if not isinstance(rank, (int, np.integer)) or not 0 <= rank < self.num_replicas:
-            raise ConfigError(f"DistributedSampler: rank must be in [0, {self.num_replicas - 1}], got {rank!r}")
+            raise ConfigError(
+                f"DistributedSampler: rank must be in [0, {self.num_replicas - 1}], got {rank!r}"
+            )
         self.rank = int(rank)
         self.n = _length_of("DistributedSampler", dataset)
         self.shuffle = bool(shuffle)

@@ -32,7 +32,8 @@ def _require(module: str, purpose: str) -> Any:
         return __import__(module)
     except ImportError:
         raise MissingDependencyError(
-            f"torsh.data: {purpose} needs {module}, which is not installed; install the data extra: {_INSTALL}"
+            f"torsh.data: {purpose} needs {module}, which is not installed; "
+            f"install the data extra: {_INSTALL}"
         ) from None
 
 
@@ -163,7 +164,9 @@ class TabularDataset(ArrayDataset):
             raise ConfigError(f"TabularDataset: dtypes given for unselected column(s) {unknown}")
 
         def column(name: str) -> tuple[np.ndarray, bool, str]:
-            values, nulls, type_name, numeric = (_polars_column if kind == "polars" else _arrow_column)(table, name)
+            values, nulls, type_name, numeric = (_polars_column if kind == "polars" else _arrow_column)(
+                table, name
+            )
             if nulls:
                 row = _first_null_row(table, kind, name)
                 raise DataError(
@@ -174,7 +177,10 @@ class TabularDataset(ArrayDataset):
                 try:
                     values = values.astype(dtypes[name], copy=False)
                 except (TypeError, ValueError) as exc:
-                    raise DataError(f"TabularDataset: column `{name}` ({type_name}) cannot be cast to {dtypes[name]}: {exc}") from None
+                    raise DataError(
+                        f"TabularDataset: column `{name}` ({type_name}) cannot be cast to "
+                        f"{dtypes[name]}: {exc}"
+                    ) from None
             return values, numeric, type_name
 
         self.feature_columns = tuple(features)
@@ -187,8 +193,9 @@ class TabularDataset(ArrayDataset):
                     values, numeric, type_name = column(name)
                     if not numeric:
                         raise DataError(
-                            f"TabularDataset: feature column `{name}` has type {type_name}; a stacked feature "
-                            "matrix needs numeric columns (encode it first, drop it from `columns`, or use stack=False)"
+                            f"TabularDataset: feature column `{name}` has type {type_name}; a stacked "
+                            "feature matrix needs numeric columns (encode it first, drop it from "
+                            "`columns`, or use stack=False)"
                         )
                     cols.append(values)
                 x = np.empty((len(cols[0]), len(cols)), dtype=np.dtype(dtype))
@@ -204,7 +211,8 @@ class TabularDataset(ArrayDataset):
         self._init_tree((x, y) if x is not None and y is not None else (x if x is not None else y))
 
     def __repr__(self) -> str:
-        return f"TabularDataset({len(self)} rows; features={list(self.feature_columns)}, label={list(self.label_columns)})"
+        features, labels = list(self.feature_columns), list(self.label_columns)
+        return f"TabularDataset({len(self)} rows; features={features}, label={labels})"
 
 
 def _check_file(path: str | os.PathLike[str], reader: str) -> str:
