@@ -81,6 +81,14 @@ def _reraise_shape(what: str, fn: Callable) -> Callable:
                 shape_problem = ("inconsistent sizes", "rank should be at least", "out of bounds")
                 if any(text in message for text in shape_problem):
                     raise ShapeError(f"{what} of {getattr(fn, '__name__', fn)}: {message}") from None
+                # pmap (jit + shard_map since JAX 0.8) words mapped sizes that differ or exceed the
+                # device count as sharding or squeeze failures.
+                if what == "pmap" and ("evenly divide" in message or "axis to squeeze out" in message):
+                    raise ShapeError(
+                        f"pmap of {getattr(fn, '__name__', fn)}: every mapped axis must have the same size, "
+                        f"at most the number of devices ({jax.local_device_count()} local device(s) unless "
+                        f"devices= is given); JAX says: {message}"
+                    ) from None
                 raise
 
         return wrapper
