@@ -166,8 +166,8 @@ def _from_environment() -> Any:
         return None
     try:
         return device(spec)
-    except DeviceError as e:
-        raise DeviceError(f"TORSH_DEVICE={spec!r} is not usable: {e}") from None
+    except DeviceError as e:  # keep the class: a missing plugin stays a BackendUnavailableError
+        raise type(e)(f"TORSH_DEVICE={spec!r} is not usable: {e}") from None
 
 
 def default_device() -> Any:
