@@ -111,3 +111,42 @@ def test_prefetch_onto_a_sharding_of_8_devices():
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("OK")
+
+
+def test_two_processes_assemble_global_batches_from_their_shards():
+    import json
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="4", JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo"
+    )
+    env.pop("XLA_FLAGS", None)
+    script = os.path.join(os.path.dirname(lib.__file__), "torsh_data_mp_job.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, script, str(port), str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert reports[0]["global"] == reports[1]["global"]  # one global batch, seen alike by both
+    for step, batch in enumerate(reports[0]["global"]):
+        assert batch == reports[0]["local"][step] + reports[1]["local"][step]  # process 0's rows first
+    seen = [i for batch in reports[0]["global"] for i in batch]
+    assert sorted(seen) == list(range(64))  # the shards are disjoint and cover the data set
