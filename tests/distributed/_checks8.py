@@ -39,12 +39,6 @@ def check(fn: Callable[[str], None]) -> Callable[[str], None]:
     return fn
 
 
-def reference() -> dict[str, Any]:
-    if "ref" not in _CACHE:
-        _CACHE["ref"] = _train.train(None)
-    return _CACHE["ref"]
-
-
 def assert_raises(exc: type[BaseException], fn: Callable[[], Any], *fragments: str) -> str:
     try:
         fn()
@@ -74,25 +68,43 @@ EXPECTED_SPECS: dict[str, dict[str, P]] = {
 }
 
 
-def _check_layout(config: str, out_dir: str) -> None:
-    ref = reference()
-    got = _train.train(config)
-    np.testing.assert_allclose(got["losses"], ref["losses"], rtol=1e-5, atol=1e-6, err_msg=f"{config}: losses")
+def reference_for(model_name: str) -> dict[str, Any]:
+    key = f"ref_{model_name}"
+    if key not in _CACHE:
+        _CACHE[key] = _train.train(None, model_name=model_name)
+    return _CACHE[key]
+
+
+def _check_layout(config: str, out_dir: str, model_name: str = "mlp") -> dict[str, Any]:
+    """10 AdamW steps on the mesh == 10 steps on one device (1e-5); shardings are the requested ones."""
+    ref = reference_for(model_name)
+    got = _train.train(config, model_name=model_name)
+    what = f"{model_name}/{config}"
+    np.testing.assert_allclose(got["losses"], ref["losses"], rtol=1e-5, atol=1e-6, err_msg=f"{what}: losses")
+    assert got["params"].keys() == ref["params"].keys()
     for key, value in ref["params"].items():
-        np.testing.assert_allclose(got["params"][key], value, rtol=1e-5, atol=1e-5, err_msg=f"{config}: {key}")
-    mesh_shape, _ = _train.CONFIGS[config]
+        np.testing.assert_allclose(got["params"][key], value, rtol=1e-5, atol=1e-5, err_msg=f"{what}: {key}")
+    mesh_shape, make_plan = _train.CONFIGS[config]
+    mesh = dist.mesh(mesh_shape)
+    requested = dist.shardings(_train.MODELS[model_name][0](), mesh, make_plan())
     model, state = got["model"], got["state"]
-    for key, leaf in model.state_dict().items():
-        want = NamedSharding(dist.mesh(mesh_shape), EXPECTED_SPECS[config][key])
-        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), f"{config}: {key} is {leaf.sharding.spec}, want {want.spec}"
+    for (key, leaf), want in zip(model.state_dict().items(), requested.state_dict().values()):
+        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), f"{what}: {key} is {leaf.sharding.spec}, want {want.spec}"
         # The optimizer moments live exactly where their parameter lives.
-        for moment in ("mu", "nu"):
-            m_leaf = state[moment].state_dict()[key]
-            assert m_leaf.sharding.is_equivalent_to(leaf.sharding, leaf.ndim), f"{config}: {moment}.{key}"
-    # And each leaf is where shard() put it before the first step.
+        for moment in ("exp_avg", "exp_avg_sq"):
+            m_leaf = getattr(state, moment).state_dict()[key]
+            assert m_leaf.sharding.is_equivalent_to(leaf.sharding, leaf.ndim), f"{what}: {moment}.{key}"
+    assert state.step.sharding.is_fully_replicated and int(state.step) == _train.STEPS
+    # ... and every leaf is still where shard() put it before the first step (nothing gathered).
     for before, after in zip(jax.tree.leaves(got["placed"]["model"]), jax.tree.leaves(model)):
         assert after.sharding.is_equivalent_to(before, after.ndim)
-    np.savez(os.path.join(out_dir, f"params_{config}.npz"), losses=got["losses"], **got["params"])
+    for before, after in zip(jax.tree.leaves(got["placed"]["state"]), jax.tree.leaves(state)):
+        assert after.sharding.is_equivalent_to(before, after.ndim)
+    if model_name == "mlp":
+        for key, spec in EXPECTED_SPECS[config].items():
+            assert model.state_dict()[key].sharding.is_equivalent_to(NamedSharding(mesh, spec), len(spec)), (what, key)
+        np.savez(os.path.join(out_dir, f"params_{config}.npz"), losses=got["losses"], **got["params"])
+    return got
 
 
 @check
@@ -121,11 +133,26 @@ def check_train_2d_fsdp(out_dir: str) -> None:
 
 
 @check
+def check_transformer_layouts(out_dir: str) -> None:
+    """A Transformer encoder layer (torsh.nn) under DP, FSDP, Megatron TP and 2-D."""
+    for config in ("dp", "fsdp", "tp", "2d"):
+        got = _check_layout(config, out_dir, "transformer")
+        specs = {k: v.sharding.spec for k, v in got["model"].state_dict().items()}
+        if config == "tp":  # heads split in attention, column- then row-parallel MLP, norms replicated
+            assert specs["self_attn.in_proj_weight"] == P("model", None)
+            assert specs["self_attn.out_proj.weight"] == P(None, "model")
+            assert specs["linear1.weight"] == P("model", None) and specs["linear2.weight"] == P(None, "model")
+            assert specs["linear2.bias"] == P(None) and specs["norm1.weight"] == P(None)
+        if config == "fsdp":
+            assert all("data" in str(spec) for spec in specs.values()), specs
+
+
+@check
 def check_constrain_keeps_shardings(out_dir: str) -> None:
     """Keeping shardings with dist.constrain inside the step (instead of out_shardings)."""
     mesh = dist.mesh({"data": 8})
     model = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
-    state = dist.shard(_train.adamw_init(model), mesh, dist.fsdp())
+    state = dist.shard(_train.OPTIMIZER.init(model), mesh, dist.fsdp())
     keep_model, keep_state = dist.sharding_of(model), dist.sharding_of(state)
 
     @torsh.jit
@@ -166,7 +193,7 @@ def check_explicit_axes_need_model_changes(out_dir: str) -> None:
 def check_describe_fsdp_bytes(out_dir: str) -> None:
     mesh = dist.mesh({"data": 8})
     model = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
-    state = dist.shard(_train.adamw_init(model), mesh, dist.fsdp())
+    state = dist.shard(_train.OPTIMIZER.init(model), mesh, dist.fsdp())
     report = dist.describe(model)
     total = sum(int(np.prod(p.shape)) * 4 for p in model.parameters())
     assert report.total_bytes == total
@@ -174,9 +201,11 @@ def check_describe_fsdp_bytes(out_dir: str) -> None:
     assert len(report.per_device) == 8
     assert report["0.weight"].spec == P("data", None) and report["0.weight"].shard_shape == (8, 16)
     assert report["0.weight"].replicas == 1
-    # Model + optimizer state: 3x the parameters over 8 devices, plus the replicated int32 step count.
+    # Model + AdamW state: 3x the parameters over 8 devices, plus the replicated scalars (step, lr).
     both = dist.describe({"model": model, "opt": state})
-    assert both.max_device_bytes == 3 * total // 8 + 4, str(both)
+    scalars = [leaf for leaf in both.leaves if leaf.shape == ()]
+    assert {leaf.path for leaf in scalars} == {"opt.step", "opt.lr.default"}, scalars
+    assert both.max_device_bytes == 3 * total // 8 + sum(leaf.nbytes for leaf in scalars), str(both)
     # Data parallel: every device holds everything.
     dp = dist.describe(dist.shard(_train.make_mlp(), mesh, dist.data_parallel()))
     assert dp.max_device_bytes == total and dp["0.weight"].replicas == 8
@@ -188,7 +217,7 @@ def check_describe_fsdp_bytes(out_dir: str) -> None:
     divisible = (64 * 16 + 64 + 5 * 64) * 4
     assert odd_report.max_device_bytes == divisible // 8 + 5 * 4, str(odd_report)
     text = str(both)
-    assert "opt.mu.0.weight" in text and "P('data', None)" in text and "per device max" in text
+    assert "opt.exp_avg.0.weight" in text and "P('data', None)" in text and "per device max" in text
 
 
 # ------------------------------------------------------------------------------------------------
@@ -367,10 +396,12 @@ def check_checkpoint_for_other_process_counts(out_dir: str) -> None:
         np.testing.assert_array_equal(np.asarray(leaf), got["params"][key])
 
 
-def main(out_dir: str) -> int:
+def main(out_dir: str, only: list[str]) -> int:
     assert jax.device_count() == 8, f"needs 8 devices, got {jax.device_count()} (set XLA_FLAGS)"
     results = {}
     for name, fn in CHECKS.items():
+        if only and name not in only:
+            continue
         try:
             fn(out_dir)
             results[name] = {"ok": True, "error": ""}
@@ -382,4 +413,4 @@ def main(out_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))  # optional check names after OUT_DIR run only those

@@ -11,9 +11,10 @@ import numpy as np
 
 import torsh
 from torsh import distributed as dist
-from torsh import nn
+from torsh import nn, optim
 
 D_IN, D_HIDDEN, D_OUT, BATCH, STEPS = 16, 64, 16, 32, 10
+D_MODEL, N_HEADS, SEQ = 16, 4, 6
 
 # name -> (mesh shape, plan factory)
 CONFIGS: dict[str, tuple[dict[str, int], Any]] = {
@@ -45,30 +46,27 @@ def batches(steps: int = STEPS, seed: int = 1) -> list[tuple[np.ndarray, np.ndar
     ]
 
 
-# --- AdamW (PyTorch's update rule), written out until torsh.optim lands ---------------------------
-LR, BETAS, EPS, WEIGHT_DECAY = 1e-2, (0.9, 0.999), 1e-8, 0.01
+def make_transformer(seed: int = 0) -> nn.Module:
+    """A Transformer encoder layer (attention heads, MLP and norms carry torsh.nn's logical names)."""
+    from torsh.nn.transformer import TransformerEncoderLayer
+
+    layer = TransformerEncoderLayer(
+        D_MODEL, N_HEADS, dim_feedforward=2 * D_MODEL, dropout=0.0, batch_first=True, key=jax.random.key(seed)
+    )
+    # The key part of in_proj_bias adds the same q.b_k to every logit of a softmax row: its gradient is
+    # exactly zero, so what it receives is rounding noise, which Adam normalises into lr-sized steps
+    # that differ with any change of summation order. Frozen, it cannot hide real differences.
+    return layer.freeze("self_attn.in_proj_bias")
 
 
-def adamw_init(params: Any) -> dict[str, Any]:
-    return {
-        "mu": jax.tree.map(jnp.zeros_like, params),
-        "nu": jax.tree.map(jnp.zeros_like, params),
-        "count": jnp.zeros((), jnp.int32),
-    }
+def sequence_batches(steps: int = STEPS, seed: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    shape = (BATCH // 2, SEQ, D_MODEL)
+    return [(rng.normal(size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32)) for _ in range(steps)]
 
 
-def adamw_step(params: Any, grads: Any, state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    b1, b2 = BETAS
-    count = state["count"] + 1
-    mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state["mu"], grads)
-    nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state["nu"], grads)
-    c1, c2 = 1 - b1 ** count.astype(jnp.float32), 1 - b2 ** count.astype(jnp.float32)
-
-    def update(p: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
-        p = p * (1 - LR * WEIGHT_DECAY)
-        return p - LR * (m / c1) / (jnp.sqrt(v / c2) + EPS)
-
-    return jax.tree.map(update, params, mu, nu), {"mu": mu, "nu": nu, "count": count}
+MODELS = {"mlp": (make_mlp, batches), "transformer": (make_transformer, sequence_batches)}
+OPTIMIZER = optim.AdamW(lr=1e-2, weight_decay=0.01)
 
 
 def loss_fn(model: nn.Module, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -77,19 +75,20 @@ def loss_fn(model: nn.Module, x: jax.Array, y: jax.Array) -> jax.Array:
 
 def train_step(model: nn.Module, state: Any, x: jax.Array, y: jax.Array) -> tuple[Any, Any, jax.Array]:
     loss, grads = torsh.value_and_grad(loss_fn)(model, x, y)
-    model, state = adamw_step(model, grads, state)
+    model, state = OPTIMIZER.step(model, grads, state)
     return model, state, loss
 
 
-def train(config: str | None, steps: int = STEPS) -> dict[str, Any]:
-    """Train for ``steps`` on one device (``config=None``) or on a mesh; returns host results.
+def train(config: str | None, steps: int = STEPS, model_name: str = "mlp") -> dict[str, Any]:
+    """Train ``model_name`` with AdamW for ``steps`` on one device (``config=None``) or on a mesh.
 
     In a multi-process job each process feeds only its rows of every batch
     (:func:`torsh.distributed.local_batch_slice`) and every process gets the full results.
     """
-    model = make_mlp()
-    state = adamw_init(model)
-    data = batches(steps)
+    make_model, make_data = MODELS[model_name]
+    model = make_model()
+    state = OPTIMIZER.init(model)
+    data = make_data(steps)
     if config is None:
         step = torsh.jit(train_step, donate=("model", "state"))
         placed: dict[str, Any] = {}
@@ -101,7 +100,7 @@ def train(config: str | None, steps: int = STEPS) -> dict[str, Any]:
         step = torsh.jit(
             train_step, donate=("model", "state"), out_shardings=(placed["model"], placed["state"], None)
         )
-        rows = dist.local_batch_slice(BATCH, mesh, plan)
+        rows = dist.local_batch_slice(len(data[0][0]), mesh, plan)
         data = [dist.shard_batch((x[rows], y[rows]), mesh, plan) for x, y in data]
     losses = []
     for x, y in data:
