@@ -75,7 +75,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
       dtype('float32')
     """
     if type(data).__module__.startswith("torch"):
-        data = data.detach().cpu().numpy()
+        data = _torch_to_numpy(data)
     arr = np.asarray(data) if not isinstance(data, jax.Array) else data
     if arr.dtype == object:
         raise DTypeError(f"tensor: cannot make an array of Python objects (got {type(data).__name__})")
@@ -83,6 +83,14 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     if d is None and not isinstance(data, (jax.Array, np.ndarray)) and np.issubdtype(arr.dtype, np.floating):
         d = get_default_dtype()
     return _place(jnp.array(arr, dtype=d), device)
+
+
+def _torch_to_numpy(t: Any) -> np.ndarray:
+    t = t.detach().cpu()
+    try:
+        return t.numpy()
+    except TypeError:  # dtypes numpy lacks (bfloat16, float8...): go through DLPack, which JAX reads
+        return np.asarray(jax.dlpack.from_dlpack(t.contiguous()))
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
