@@ -53,10 +53,15 @@ def dtype(x: Any) -> np.dtype:
         raise DTypeError(f"unknown dtype name {x!r}; expected one of {sorted(_NAMES)}")
     if type(x).__module__ == "torch" and type(x).__name__ == "dtype":
         return dtype(str(x))
-    try:
-        return jnp.dtype(x)
-    except TypeError:
-        raise DTypeError(f"expected a dtype (name, numpy or JAX dtype), got {type(x).__name__} {x!r}") from None
+    # numpy reads None as float64 and accepts Python objects: neither is an array dtype here.
+    if x is not None:
+        try:
+            d = jnp.dtype(x)
+        except TypeError:
+            d = None
+        if d is not None and d.kind != "O":
+            return d
+    raise DTypeError(f"expected a dtype (name, numpy or JAX dtype), got {type(x).__name__} {x!r}")
 
 
 def get_default_dtype() -> np.dtype:
