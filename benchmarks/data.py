@@ -5,6 +5,9 @@ flip + per-channel normalise, HWC uint8 -> CHW float32. Each candidate runs 3 ep
 process (so peak-memory numbers do not mix), candidates interleaved over ``--rounds`` rounds. Reported:
 
 * samples/s of epoch 1 (includes starting workers) and of epochs 2-3;
+* CPU time of the whole process tree (main + workers) per 1000 samples in epochs 2-3: on a shared
+  machine, where wall-clock throughput depends on what else runs, this is the steadier measure of
+  how much work each loader does;
 * peak RSS of the main process, and peak PSS summed over the main process and its workers (PSS
   splits shared pages between the processes that map them, so shared data is counted once);
 * RSS of the main process and PSS of the process tree at the end of each epoch: flat means no
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -89,12 +91,25 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def _rss_kb(pid: int) -> int:
+def _status_kb(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def _rss_kb(pid: int) -> int:
+    return _status_kb(pid, "VmRSS")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree_pss_mb() -> float:
@@ -103,14 +118,34 @@ def _tree_pss_mb() -> float:
 
 
 class PeakSampler:
+    """Samples the process tree: peak PSS, and CPU time per process (last value seen, so a worker
+    that exits between two samples loses at most one interval of CPU time)."""
+
     def __init__(self, interval: float = 0.05) -> None:
         self.peak = 0.0
+        self.cpu: dict[int, float] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
 
+    def sample(self) -> None:
+        pids = _tree(os.getpid())
+        pss = sum(_pss_kb(p) for p in pids) / 1024
+        with self._lock:
+            self.peak = max(self.peak, pss)
+            for p in pids:
+                t = _cpu_seconds(p)
+                if t is not None:
+                    self.cpu[p] = max(self.cpu.get(p, 0.0), t)
+
+    def total_cpu(self) -> float:
+        self.sample()
+        with self._lock:
+            return sum(self.cpu.values())
+
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_pss_mb())
+            self.sample()
             self._stop.wait(interval)
 
     def __enter__(self) -> PeakSampler:
@@ -144,21 +179,25 @@ def child(library: str, workers: int, n: int, batch_size: int, epochs: int, tran
         torch.set_num_threads(1)
     dataset = AugmentedImages(n)
     loader = make_loader(library, dataset, workers, batch_size, transport)
-    times, rss, pss = [], [], []
+    times, cpu, rss, pss = [], [], [], []
     with PeakSampler() as sampler:
         for _ in range(epochs):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), sampler.total_cpu()
             count = 0
             for _, y in loader:
                 count += len(y)
             times.append(time.perf_counter() - start)
+            cpu.append(sampler.total_cpu() - cpu_start)
             assert count == n
             rss.append(_rss_kb(os.getpid()) / 1024)
             pss.append(_tree_pss_mb())
+    steady = slice(1, None) if epochs > 1 else slice(0, None)
     return {
         "first": n / times[0],
-        "steady": n * (epochs - 1) / sum(times[1:]) if epochs > 1 else n / times[0],
-        "peak_main_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "steady": n * len(times[steady]) / sum(times[steady]),
+        "cpu_ms_per_1k": 1e6 * sum(cpu[steady]) / (n * len(cpu[steady])),
+        # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec from the parent
+        "peak_main_rss": _status_kb(os.getpid(), "VmHWM") / 1024,
         "peak_tree_pss": sampler.peak,
         "rss": rss,
         "pss": pss,
@@ -196,11 +235,11 @@ def main() -> None:
         print(json.dumps(child(library, workers, args.n, args.batch_size, args.epochs, transport)))
         return
 
-    import torch
+    from importlib.metadata import version
 
     print(
         f"{args.n} images 32x32x3, batch {args.batch_size}, {args.epochs} epochs, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, python {sys.version.split()[0]}"
+        f"torch {version('torch')}, python {sys.version.split()[0]}"
     )
     results: dict[tuple, list[dict]] = {c: [] for c in CANDIDATES}
     for r in range(args.rounds):
@@ -229,15 +268,20 @@ def main() -> None:
         return statistics.median(r[key] for r in results[cand])
 
     print(
-        f"\n  {'candidate':<34} {'epoch 1 samples/s':>18} {'epochs 2+ samples/s':>20} {'vs torch':>9}"
-        f" {'peak main RSS MB':>17} {'peak tree PSS MB':>17}"
+        f"\n  {'candidate':<34} {'epoch 1':>9} {'epochs 2+':>10} {'vs torch':>9} {'CPU ms/1k':>10}"
+        f" {'vs torch':>9} {'peak main RSS':>14} {'peak tree PSS':>14}"
+    )
+    print(
+        f"  {'':<34} {'samples/s':>9} {'samples/s':>10} {'':>9} {'samples':>10} {'':>9} {'MB':>14} {'MB':>14}"
     )
     for cand in CANDIDATES:
         base = ("torch", cand[1], "shm")
-        ratio = med(cand, "steady") / med(base, "steady")
+        speed = med(cand, "steady") / med(base, "steady")
+        cpu = med(cand, "cpu_ms_per_1k") / med(base, "cpu_ms_per_1k")
         print(
-            f"  {_label(*cand):<34} {med(cand, 'first'):>18.0f} {med(cand, 'steady'):>20.0f} {ratio:>8.2f}x"
-            f" {med(cand, 'peak_main_rss'):>17.0f} {med(cand, 'peak_tree_pss'):>17.0f}"
+            f"  {_label(*cand):<34} {med(cand, 'first'):>9.0f} {med(cand, 'steady'):>10.0f} {speed:>8.2f}x"
+            f" {med(cand, 'cpu_ms_per_1k'):>10.0f} {cpu:>8.2f}x"
+            f" {med(cand, 'peak_main_rss'):>14.0f} {med(cand, 'peak_tree_pss'):>14.0f}"
         )
     print("\n  memory at the end of each epoch (last round): main RSS MB | process tree PSS MB")
     for cand in CANDIDATES:
