@@ -57,7 +57,7 @@ def dtype(x: Any) -> np.dtype:
     if x is not None:
         try:
             d = jnp.dtype(x)
-        except TypeError:
+        except (TypeError, ValueError):  # JAX raises ValueError for objects carrying a foreign .dtype
             d = None
         if d is not None and d.kind != "O":
             return d
