@@ -94,8 +94,10 @@ def shard(
 
     Each leaf's logical axis names (from the layers that own it, see ``torsh.nn.logical_axes``, or from
     ``axes``) are mapped to mesh axes by ``rules``; leaves and names without a rule are replicated.
-    Non-array leaves are returned unchanged. In a multi-process job every process passes the same
-    values and receives the global array.
+    Non-array leaves are returned unchanged. As with ``jax.device_put``, a leaf that already lives
+    where it should is returned as it is (no copy): donating the result to a jitted step then also
+    invalidates the input. In a multi-process job every process passes the same values and receives
+    the global array.
 
     Args:
       tree: a module, an optimizer state, or any pytree (dicts of them included).
