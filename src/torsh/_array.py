@@ -42,10 +42,10 @@ Shape = Sequence[int] | int
 
 
 def _shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and not isinstance(shape[0], int):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):  # zeros((2, 3)) as well as zeros(2, 3)
         shape = tuple(shape[0])
     for s in shape:
-        if not isinstance(s, (int, np.integer)) or s < 0:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
             raise ConfigError(f"expected a shape of non-negative ints, got {shape!r}")
     return tuple(int(s) for s in shape)
 
@@ -124,7 +124,7 @@ def empty(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
 def full(shape: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """An array filled with ``fill_value`` (a float fill gives the default float dtype)."""
     floating = isinstance(fill_value, float)
-    shp = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    shp = _shape((shape,))
     return _place(jnp.full(shp, fill_value, _resolve_dtype(dtype, floating)), device)
 
 
