@@ -103,7 +103,7 @@ class _ConvBase(Module):
         n = self._N
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * n:
-            s += f", padding={self.padding!r}"
+            s += f", padding={self.padding}"  # PyTorch prints strings unquoted: padding=same
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
         if output_padding is not None and output_padding != (0,) * n:
@@ -171,7 +171,7 @@ class Conv1d(_ConvNd):
       >>> conv(jnp.ones((2, 4, 10))).shape
       (2, 8, 10)
       >>> conv
-      Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding='same', padding_mode=circular)
+      Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding=same, padding_mode=circular)
     """
 
     _N = 1
