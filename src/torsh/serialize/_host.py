@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 
-__all__ = ["to_host", "owned_copy", "is_cpu_only", "cpu_device"]
+__all__ = ["to_host", "aligned_empty", "owned_copy", "is_cpu_only", "cpu_device"]
 
 _ALIGN = 64
 
@@ -34,12 +34,16 @@ def is_cpu_only(devices: Any) -> bool:
     return all(d.platform == "cpu" for d in devices)
 
 
-def owned_copy(view: np.ndarray) -> np.ndarray:
-    """A C-contiguous copy of ``view`` in a fresh 64-byte-aligned buffer (one memcpy)."""
-    nbytes = view.size * view.dtype.itemsize
+def aligned_empty(nbytes: int) -> np.ndarray:
+    """An uninitialised ``uint8`` buffer of ``nbytes`` starting at a 64-byte boundary."""
     raw = np.empty(nbytes + _ALIGN, np.uint8)
     offset = -raw.ctypes.data % _ALIGN
-    out = raw[offset : offset + nbytes].view(view.dtype).reshape(view.shape)
+    return raw[offset : offset + nbytes]
+
+
+def owned_copy(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``view`` in a fresh 64-byte-aligned buffer (one memcpy)."""
+    out = aligned_empty(view.size * view.dtype.itemsize).view(view.dtype).reshape(view.shape)
     np.copyto(out, view, casting="no")
     return out
 

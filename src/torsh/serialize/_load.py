@@ -20,7 +20,7 @@ from ..errors import CheckpointError, ConfigError
 from ._errors import StateDictMismatchError
 from ._host import owned_copy
 from ._leaves import is_key_array
-from ._place import Target, check_paths, like_target, place, resolve_device, sharding_by_path
+from ._place import Placer, Slot, Target, check_paths, like_target, resolve_device, sharding_by_path
 from ._reader import FileReader, Stored, key_data_shape
 
 __all__ = ["LoadOptions", "build_tree"]
@@ -67,12 +67,30 @@ def _dtype_kind(dt: np.dtype) -> str:
     return "other"
 
 
+class _Deferred:
+    """An array whose device copy is made in a batch (one transfer per target) by ``Placer.flush``."""
+
+    __slots__ = ("slot", "finish")
+
+    def __init__(self, slot: Slot, finish: Callable[[jax.Array], Any]) -> None:
+        self.slot, self.finish = slot, finish
+
+    def result(self) -> Any:
+        return self.finish(self.slot.value)
+
+
+def _resolve(values: list[Any], placer: Placer) -> list[Any]:
+    placer.flush()
+    return [v.result() if isinstance(v, _Deferred) else v for v in values]
+
+
 class _Builder:
     """Materialises the leaves of one load (after every check has passed)."""
 
     def __init__(self, reader: FileReader, opts: LoadOptions) -> None:
         self.reader = reader
         self.opts = opts
+        self.placer = Placer()
         self.for_all, self.per_path = sharding_by_path(opts.sharding)
         if self.for_all is None:
             self.for_all = opts.device
@@ -91,20 +109,23 @@ class _Builder:
             return np.dtype(self.opts.dtype)
         return s.dtype
 
-    def array(self, s: Stored, target: Target, dtype: np.dtype | None = None) -> jax.Array:
+    def array(self, s: Stored, target: Target, dtype: np.dtype | None = None) -> _Deferred:
         view = self.reader.view(s)
         where = f"{self.reader.where}: key {s.key!r}"
         _check_int_range(view, jax.dtypes.canonicalize_dtype(view.dtype), where)
-        out = place(view, target)
         want = dtype if dtype is not None else self.stored_dtype(s)
-        if out.dtype != jax.dtypes.canonicalize_dtype(want):
-            out = out.astype(want)
-        return out
 
-    def key(self, s: Stored, impl: str | None, target: Target) -> jax.Array:
-        data = place(self.reader.view(s), None)
-        keys = jax.random.wrap_key_data(data, impl=impl or s.impl)
-        return keys if target is None else jax.device_put(keys, target)
+        def finish(out: jax.Array) -> jax.Array:
+            return out.astype(want) if out.dtype != jax.dtypes.canonicalize_dtype(want) else out
+
+        return _Deferred(self.placer.request(view, target, lambda: self.reader.read(s)), finish)
+
+    def key(self, s: Stored, impl: str | None, target: Target) -> _Deferred:
+        def finish(data: jax.Array) -> jax.Array:
+            keys = jax.random.wrap_key_data(data, impl=impl or s.impl)
+            return keys if target is None else jax.device_put(keys, target)
+
+        return _Deferred(self.placer.request(self.reader.view(s), None), finish)
 
     def numpy(self, s: Stored, dtype: np.dtype) -> np.ndarray:
         return owned_copy(self.reader.view(s)).astype(dtype, copy=False)
@@ -130,6 +151,7 @@ def _without_like(reader: FileReader, b: _Builder, opts: LoadOptions) -> Any:
             flat[key] = b.key(s, None, b.target(key))
         else:
             flat[key] = b.array(s, b.target(key))
+    flat = dict(zip(flat, _resolve(list(flat.values()), b.placer), strict=True))
     if opts.flat:
         return dict(sorted(flat.items()))
     return _nest(flat, reader.where)
@@ -187,7 +209,7 @@ def _with_like(reader: FileReader, b: _Builder, like: Any, opts: LoadOptions) ->
             reader.where, report_missing, report_unexpected, mismatched,
             _hint(missing, unexpected, mismatched, opts),
         )
-    return _tree.unflatten(spec, [make() for make in makers])
+    return _tree.unflatten(spec, _resolve([make() for make in makers], b.placer))
 
 
 def _hint(missing: list[str], unexpected: list[str], mismatched: list, opts: LoadOptions) -> str:

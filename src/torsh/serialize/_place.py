@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -12,7 +12,9 @@ from .. import tree as _tree
 from ..errors import ConfigError
 from ._host import is_cpu_only, owned_copy
 
-__all__ = ["Target", "resolve_device", "sharding_by_path", "place", "like_target"]
+__all__ = [
+    "Target", "Slot", "Placer", "resolve_device", "sharding_by_path", "place", "like_target", "check_paths",
+]
 
 Target = Any  # None (default device) | jax.Device | jax.sharding.Sharding
 
@@ -94,6 +96,47 @@ def place(view: np.ndarray, target: Target) -> jax.Array:
         return jax.device_put(owned_copy(view), target)
     out = jax.device_put(view, target)
     return out.block_until_ready()  # the transfer must finish before the mapping closes
+
+
+class Slot:
+    """Where a batched placement puts its result."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+
+class Placer:
+    """Batches host-to-device copies: one ``device_put`` per target instead of one per array (the
+    per-call overhead is a sizeable part of loading a model of many arrays)."""
+
+    def __init__(self) -> None:
+        self._groups: dict[Any, list[tuple[np.ndarray, Any, Slot]]] = {}
+
+    def request(self, view: np.ndarray, target: Target, read: Callable[[], np.ndarray] | None = None) -> Slot:
+        """Queue ``view`` for ``target``. ``read`` (optional) returns an owned copy of ``view`` more
+        cheaply than copying it (e.g. with pread); it is used when the target is a CPU device."""
+        slot = Slot()
+        if isinstance(target, jax.sharding.Sharding) and len(target.device_set) > 1:
+            slot.value = place(view, target)  # assembled shard by shard, see place()
+        else:
+            self._groups.setdefault(target, []).append((view, read, slot))
+        return slot
+
+    def flush(self) -> None:
+        groups, self._groups = self._groups, {}
+        for target, entries in groups.items():
+            cpu = _default_is_cpu() if target is None else is_cpu_only(_devices_of(target))
+            if cpu:
+                hosts = [read() if read is not None else owned_copy(view) for view, read, _ in entries]
+            else:
+                hosts = [view for view, _, _ in entries]
+            outs = jax.device_put(hosts, target)
+            if not cpu:
+                jax.block_until_ready(outs)  # transfers must finish before the mapping closes
+            for (_, _, slot), out in zip(entries, outs, strict=True):
+                slot.value = out
 
 
 def check_paths(per_path: Mapping[str, Target], known: set[str], where: str) -> None:
