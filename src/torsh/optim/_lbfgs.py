@@ -127,100 +127,109 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     return jnp.where(d2_square >= 0, clipped, (xmin_bound + xmax_bound) / 2.0)
 
 
+_BRACKET, _ZOOM, _DONE = 0, 1, 2
+
+
 def _strong_wolfe(obj, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_change=1e-9):
-    """Returns ``(f_new, g_new, t, evaluations)`` as PyTorch's ``_strong_wolfe``."""
+    """Returns ``(f_new, g_new, t, evaluations)`` exactly as PyTorch's ``_strong_wolfe``.
+
+    PyTorch's two loops (bracketing, then zooming) run here as one ``while_loop`` whose body evaluates
+    the objective once and then advances a small state machine: one evaluation site keeps the compiled
+    program (and its compile time) small. ``ls_iter`` is PyTorch's counter: evaluations after the first.
+    """
     dt = f.dtype
-    d_norm = jnp.max(jnp.abs(d))
-    f_new, g_new = obj(x, t, d)
-    gtd_new = g_new @ d
     zero = jnp.zeros((), dt)
+    d_norm = jnp.max(jnp.abs(d))
 
-    # Bracketing phase. Outcome: 0 still searching, 1 bracket [prev, new], 2 Wolfe point found.
-    def bracket_cond(c):
-        return (c["outcome"] == 0) & (c["ls_iter"] < max_ls)
+    def pair(a, b):
+        return jnp.stack([a, b])
 
-    def bracket_body(c):
-        armijo_fails = (c["f_new"] > f + c1 * c["t"] * gtd) | ((c["ls_iter"] > 1) & (c["f_new"] >= c["f_prev"]))
-        wolfe = jnp.abs(c["gtd_new"]) <= -c2 * gtd
-        uphill = c["gtd_new"] >= 0
-        outcome = jnp.where(armijo_fails, 1, jnp.where(wolfe, 2, jnp.where(uphill, 1, 0)))
-
-        def advance(c):
-            t_new = _cubic_interpolate(
-                c["t_prev"], c["f_prev"], c["gtd_prev"], c["t"], c["f_new"], c["gtd_new"],
-                bounds=(c["t"] + 0.01 * (c["t"] - c["t_prev"]), c["t"] * 10),
-            )
-            fn, gn = obj(x, t_new, d)
-            return dict(
-                c, t_prev=c["t"], f_prev=c["f_new"], g_prev=c["g_new"], gtd_prev=c["gtd_new"], t=t_new,
-                f_new=fn, g_new=gn, gtd_new=gn @ d, evals=c["evals"] + 1, ls_iter=c["ls_iter"] + 1,
-            )
-
-        return jax.lax.cond(outcome == 0, advance, lambda c: dict(c, outcome=outcome), c)
-
-    c = jax.lax.while_loop(bracket_cond, bracket_body, dict(
-        outcome=jnp.int32(0), ls_iter=jnp.int32(0), evals=jnp.int32(1), t=t, t_prev=zero, f_prev=f, g_prev=g,
-        gtd_prev=gtd, f_new=f_new, g_new=g_new, gtd_new=gtd_new,
-    ))
-    out_of_iters = c["ls_iter"] == max_ls
-    found = c["outcome"] == 2
-    # The bracket (two points; a Wolfe point is stored twice). Out of iterations: [0, t].
-    b = jnp.where(found, jnp.stack([c["t"], c["t"]]),
-                  jnp.where(out_of_iters, jnp.stack([zero, c["t"]]), jnp.stack([c["t_prev"], c["t"]])))
-    bf = jnp.where(found, jnp.stack([c["f_new"], c["f_new"]]),
-                   jnp.where(out_of_iters, jnp.stack([f, c["f_new"]]), jnp.stack([c["f_prev"], c["f_new"]])))
-    bg = jnp.where(found, jnp.stack([c["g_new"], c["g_new"]]),
-                   jnp.where(out_of_iters, jnp.stack([g, c["g_new"]]), jnp.stack([c["g_prev"], c["g_new"]])))
-    bgtd = jnp.where(found, jnp.stack([c["gtd_new"], c["gtd_new"]]), jnp.stack([c["gtd_prev"], c["gtd_new"]]))
-    low = jnp.where(bf[0] <= bf[1], 0, 1)
-
-    # Zoom phase: shrink the bracket until a point satisfies the strong Wolfe conditions.
-    def zoom_cond(z):
-        small = jnp.abs(z["b"][1] - z["b"][0]) * d_norm < tolerance_change
-        return ~z["done"] & (z["ls_iter"] < max_ls) & ~small
-
-    def zoom_body(z):
-        b, bf, bg, bgtd, low = z["b"], z["bf"], z["bg"], z["bgtd"], z["low"]
-        high = 1 - low
-        t = _cubic_interpolate(b[0], bf[0], bgtd[0], b[1], bf[1], bgtd[1])
+    def zoom_next(c):
+        """Before a zoom iteration: stop, or pick the next trial point (with PyTorch's safeguard)."""
+        b, bf, bgtd = c["b"], c["bf"], c["bgtd"]
+        small = jnp.abs(b[1] - b[0]) * d_norm < tolerance_change
+        stop = c["done"] | (c["ls_iter"] >= max_ls) | small
+        trial = _cubic_interpolate(b[0], bf[0], bgtd[0], b[1], bf[1], bgtd[1])
         bmax, bmin = jnp.max(b), jnp.min(b)
         eps = 0.1 * (bmax - bmin)
-        near_edge = jnp.minimum(bmax - t, t - bmin) < eps
-        at_or_past = z["insuf"] | (t >= bmax) | (t <= bmin)
-        moved = jnp.where(jnp.abs(t - bmax) < jnp.abs(t - bmin), bmax - eps, bmin + eps)
-        t = jnp.where(near_edge & at_or_past, moved, t)
-        insuf = near_edge & ~at_or_past
-        f_new, g_new = obj(x, t, d)
-        gtd_new = g_new @ d
-        replace_high = (f_new > f + c1 * t * gtd) | (f_new >= bf[low])
+        near_edge = jnp.minimum(bmax - trial, trial - bmin) < eps
+        at_or_past = c["insuf"] | (trial >= bmax) | (trial <= bmin)
+        moved = jnp.where(jnp.abs(trial - bmax) < jnp.abs(trial - bmin), bmax - eps, bmin + eps)
+        trial = jnp.where(near_edge & at_or_past, moved, trial)
+        insuf = jnp.where(stop, c["insuf"], near_edge & ~at_or_past)
+        return dict(c, phase=jnp.where(stop, _DONE, _ZOOM).astype(jnp.int32), t=jnp.where(stop, c["t"], trial),
+                    insuf=insuf)
+
+    def after_bracket_eval(c):
+        t_, f_new, g_new, gtd_new = c["t"], c["f_new"], c["g_new"], c["gtd_new"]
+        out_of_iters = c["ls_iter"] >= max_ls
+        armijo_fails = (f_new > f + c1 * t_ * gtd) | ((c["ls_iter"] > 1) & (f_new >= c["f_prev"]))
+        wolfe = jnp.abs(gtd_new) <= -c2 * gtd
+        uphill = gtd_new >= 0
+        bracketed = ~out_of_iters & (armijo_fails | (~wolfe & uphill))
+        found = ~out_of_iters & ~armijo_fails & wolfe
+        # the bracket, if this evaluation settles it ([0, t] when out of iterations; a Wolfe point twice)
+        b = jnp.where(found, pair(t_, t_), jnp.where(out_of_iters, pair(zero, t_), pair(c["t_prev"], t_)))
+        bf = jnp.where(found, pair(f_new, f_new), jnp.where(out_of_iters, pair(f, f_new), pair(c["f_prev"], f_new)))
+        bg = jnp.where(found, pair(g_new, g_new), jnp.where(out_of_iters, pair(g, g_new), pair(c["g_prev"], g_new)))
+        bgtd = jnp.where(found, pair(gtd_new, gtd_new), pair(c["gtd_prev"], gtd_new))
+        settled = out_of_iters | bracketed | found
+        low = jnp.where(bf[0] <= bf[1], 0, 1).astype(jnp.int32)
+        # otherwise extrapolate to the next trial point
+        trial = _cubic_interpolate(
+            c["t_prev"], c["f_prev"], c["gtd_prev"], t_, f_new, gtd_new, bounds=(t_ + 0.01 * (t_ - c["t_prev"]), t_ * 10)
+        )
+        keep = ~settled
+        c = dict(
+            c,
+            b=jnp.where(settled, b, c["b"]), bf=jnp.where(settled, bf, c["bf"]), bg=jnp.where(settled, bg, c["bg"]),
+            bgtd=jnp.where(settled, bgtd, c["bgtd"]), low=jnp.where(settled, low, c["low"]), done=found,
+            t_prev=jnp.where(keep, t_, c["t_prev"]), f_prev=jnp.where(keep, f_new, c["f_prev"]),
+            g_prev=jnp.where(keep, g_new, c["g_prev"]), gtd_prev=jnp.where(keep, gtd_new, c["gtd_prev"]),
+            t=jnp.where(keep, trial, t_),
+        )
+        return jax.lax.cond(settled, zoom_next, lambda c: c, c)
+
+    def after_zoom_eval(c):
+        b, bf, bg, bgtd, low = c["b"], c["bf"], c["bg"], c["bgtd"], c["low"]
+        high = 1 - low
+        t_, f_new, g_new, gtd_new = c["t"], c["f_new"], c["g_new"], c["gtd_new"]
+        replace_high = (f_new > f + c1 * t_ * gtd) | (f_new >= bf[low])
         wolfe = jnp.abs(gtd_new) <= -c2 * gtd
         flip = ~wolfe & (gtd_new * (b[high] - b[low]) >= 0)
 
         def put(arr, i, v):
             return arr.at[i].set(v)
 
-        # Armijo fails or not lower than the lowest point: the new point becomes the high end.
-        hb, hbf, hbg, hbgtd = put(b, high, t), put(bf, high, f_new), put(bg, high, g_new), put(bgtd, high, gtd_new)
-        h_low = jnp.where(hbf[0] <= hbf[1], 0, 1)
-        # Otherwise the new point becomes the low end (the old low becomes high if it overshot).
-        fb = jnp.where(flip, put(b, high, b[low]), b)
-        fbf = jnp.where(flip, put(bf, high, bf[low]), bf)
-        fbg = jnp.where(flip, put(bg, high, bg[low]), bg)
-        fbgtd = jnp.where(flip, put(bgtd, high, bgtd[low]), bgtd)
-        lb, lbf, lbg, lbgtd = put(fb, low, t), put(fbf, low, f_new), put(fbg, low, g_new), put(fbgtd, low, gtd_new)
-        return dict(
+        # Armijo fails or not lower than the lowest point: the new point becomes the high end
+        hb, hbf, hbg, hbgtd = put(b, high, t_), put(bf, high, f_new), put(bg, high, g_new), put(bgtd, high, gtd_new)
+        h_low = jnp.where(hbf[0] <= hbf[1], 0, 1).astype(jnp.int32)
+        # otherwise it becomes the low end (the old low becomes the high end if the slope overshot)
+        fb, fbf = jnp.where(flip, put(b, high, b[low]), b), jnp.where(flip, put(bf, high, bf[low]), bf)
+        fbg, fbgtd = jnp.where(flip, put(bg, high, bg[low]), bg), jnp.where(flip, put(bgtd, high, bgtd[low]), bgtd)
+        lb, lbf, lbg, lbgtd = put(fb, low, t_), put(fbf, low, f_new), put(fbg, low, g_new), put(fbgtd, low, gtd_new)
+        c = dict(
+            c,
             b=jnp.where(replace_high, hb, lb), bf=jnp.where(replace_high, hbf, lbf),
             bg=jnp.where(replace_high, hbg, lbg), bgtd=jnp.where(replace_high, hbgtd, lbgtd),
-            low=jnp.where(replace_high, h_low, low), done=~replace_high & wolfe, insuf=insuf,
-            ls_iter=z["ls_iter"] + 1, evals=z["evals"] + 1,
+            low=jnp.where(replace_high, h_low, low), done=~replace_high & wolfe,
         )
+        return zoom_next(c)
 
-    z = jax.lax.while_loop(zoom_cond, zoom_body, dict(
-        b=b, bf=bf, bg=bg, bgtd=bgtd, low=low, done=found, insuf=jnp.bool_(False), ls_iter=c["ls_iter"],
-        evals=c["evals"],
-    ))
-    low = z["low"]
-    return z["bf"][low], z["bg"][low], z["b"][low], z["evals"]
+    def body(c):
+        f_new, g_new = obj(x, c["t"], d)
+        c = dict(c, f_new=f_new, g_new=g_new, gtd_new=g_new @ d, evals=c["evals"] + 1,
+                 ls_iter=c["evals"])  # evaluations after the first
+        return jax.lax.cond(c["phase"] == _BRACKET, after_bracket_eval, after_zoom_eval, c)
+
+    init = dict(
+        phase=jnp.int32(_BRACKET), t=t, evals=jnp.int32(0), ls_iter=jnp.int32(0), done=jnp.bool_(False),
+        insuf=jnp.bool_(False), t_prev=zero, f_prev=f, g_prev=g, gtd_prev=gtd, f_new=f, g_new=g, gtd_new=gtd,
+        b=pair(zero, zero), bf=pair(f, f), bg=pair(g, g), bgtd=pair(gtd, gtd), low=jnp.int32(0),
+    )
+    c = jax.lax.while_loop(lambda c: c["phase"] != _DONE, body, init)
+    low = c["low"]
+    return c["bf"][low], c["bg"][low], c["b"][low], c["evals"]
 
 
 class LBFGS:
