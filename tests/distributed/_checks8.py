@@ -353,6 +353,24 @@ def check_batches(out_dir: str) -> None:
 
 
 @check
+def check_dataloader_batches_land_sharded(out_dir: str) -> None:
+    """torsh.data.DataLoader(device=batch_sharding(...)) yields batches split along the batch axis."""
+    from torsh.data import ArrayDataset, DataLoader
+
+    mesh = dist.mesh({"data": 4, "model": 2})
+    x = np.arange(64 * 3, dtype=np.float32).reshape(64, 3)
+    loader = DataLoader(ArrayDataset(x, np.arange(64)), batch_size=16, drop_last=True,
+                        device=dist.batch_sharding(mesh, dist.data_model_parallel()))
+    seen = []
+    for xb, yb in loader:
+        assert xb.sharding.is_equivalent_to(NamedSharding(mesh, P("data", None)), 2), xb.sharding
+        assert yb.sharding.is_equivalent_to(NamedSharding(mesh, P("data")), 1), yb.sharding
+        np.testing.assert_array_equal(np.asarray(xb), x[np.asarray(yb)])
+        seen.extend(np.asarray(yb).tolist())
+    assert seen == list(range(64))
+
+
+@check
 def check_errors_name_the_place(out_dir: str) -> None:
     mesh = dist.mesh({"data": 8})
     model = nn.Sequential(nn.Linear(16, 12, axes=("mlp", "embed"), key=jax.random.key(0)))

@@ -42,6 +42,20 @@ def main(out_dir: str) -> None:
             report = dist.describe(model)
             assert len(report.per_device) == 8 and report.max_device_bytes == report.total_bytes // 8, str(report)
 
+    # The DataLoader: each process loads its share (DistributedSampler) and gets global batches.
+    from torsh.data import ArrayDataset, DataLoader, DistributedSampler
+
+    values = np.arange(64, dtype=np.float32) * 10
+    loader = DataLoader(ArrayDataset(values), batch_size=8, drop_last=True,
+                        sampler=DistributedSampler(64, shuffle=True, seed=3),
+                        device=dist.batch_sharding(mesh))
+    shares = [DistributedSampler(64, num_replicas=2, rank=r, shuffle=True, seed=3).indices() for r in (0, 1)]
+    for i, (batch,) in enumerate(loader):
+        assert batch.shape == (16,) and not batch.is_fully_addressable, batch.shape
+        rows = np.concatenate([share[8 * i : 8 * (i + 1)] for share in shares])
+        np.testing.assert_array_equal(dist.to_host(batch), values[rows])
+    assert i == 3
+
     # Restore the checkpoint written by 1 process x 8 devices into this 2-process layout.
     like = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
     restored = torsh.serialize.load(os.path.join(out_dir, "fsdp_1proc.safetensors"), like=like)

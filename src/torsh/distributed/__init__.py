@@ -61,6 +61,7 @@ from ._rules import (
     tensor_parallel,
 )
 from ._shard import (
+    batch_sharding,
     constrain,
     local_batch_slice,
     shard,
@@ -80,7 +81,7 @@ __all__ = [
     "Plan", "Rules", "MeshAxes", "as_plan", "data_parallel", "fsdp", "tensor_parallel", "data_model_parallel",
     "MEGATRON_NAMES",
     # placement
-    "shard", "shardings", "spec", "shard_batch", "local_batch_slice", "with_sharding_constraint", "constrain",
+    "shard", "shardings", "spec", "shard_batch", "batch_sharding", "local_batch_slice", "with_sharding_constraint", "constrain",
     "sharding_of", "to_host",
     # report
     "describe", "ShardingReport", "LeafPlacement",

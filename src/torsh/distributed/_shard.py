@@ -25,6 +25,7 @@ __all__ = [
     "constrain",
     "sharding_of",
     "shard_batch",
+    "batch_sharding",
     "local_batch_slice",
     "to_host",
 ]
@@ -297,6 +298,31 @@ def shard_batch(
             ) from None
 
     return _tree.map_with_path(one, batch)
+
+
+def batch_sharding(
+    mesh: Mesh | None = None,
+    rules: Plan | Rules | None = None,
+    *,
+    names: Sequence[str | None] = ("batch",),
+) -> NamedSharding:
+    """The sharding :func:`shard_batch` uses, as one object: pass it as a DataLoader's ``device=``.
+
+    ``torsh.data.DataLoader(..., device=dist.batch_sharding(mesh, plan))`` then yields batches split
+    along the batch axis from its prefetch thread; in a multi-process job (with a
+    ``DistributedSampler``) each process loads its share and gets global arrays. It applies to every
+    array of a batch whose rank is at least ``len(names)``.
+
+    Example:
+      >>> from torsh import distributed as dist
+      >>> dist.batch_sharding(dist.mesh({"data": -1})).spec
+      P('data',)
+    """
+    mesh = resolve_mesh(mesh, "batch_sharding")
+    plan = _batch_plan(rules, mesh)
+    plan.check_mesh(mesh)
+    names = tuple(names)
+    return NamedSharding(mesh, plan.spec("batch", (mesh.size,) * len(names), names, mesh))
 
 
 def local_batch_slice(
