@@ -258,6 +258,10 @@ def test_save_errors_name_the_leaf(tmp_path):
         serialize.save(tmp_path / "e.safetensors", {"__metadata__": jnp.ones(1)})
     with pytest.raises(TraceError, match="traced value"):
         jax.jit(lambda x: serialize.to_bytes({"x": x}))(jnp.ones(2))
+    donated = jnp.ones(3)
+    jax.jit(lambda x: x + 1, donate_argnums=0)(donated)
+    with pytest.raises(CheckpointError, match=r"'w' is a deleted array \(donated"):
+        serialize.save(tmp_path / "e.safetensors", {"w": donated})
     assert not list(tmp_path.iterdir())  # nothing written, no temporary files left
 
 

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from .. import tree as _tree
-from ..errors import ConfigError, TraceError
+from ..errors import CheckpointError, ConfigError, TraceError
 from ._dtypes import BITS, code_of
 from ._errors import CorruptFileError, FormatVersionError, UnsupportedDTypeError
 from ._format import METADATA_KEY, strict_json
@@ -132,6 +132,11 @@ def encode_tree(tree: Any, metadata: Mapping[str, str] | None) -> tuple[list[Rec
             raise TraceError(
                 f"save: leaf {path!r} is a traced value; save outside jit/grad/vmap (return the arrays "
                 "from the traced function, then save them)"
+            )
+        if isinstance(leaf, jax.Array) and leaf.is_deleted():
+            raise CheckpointError(
+                f"save: leaf {path!r} is a deleted array (donated to a jitted function?); save the arrays "
+                "that the function returned instead"
             )
         if is_key_array(leaf):
             impl = str(jax.random.key_impl(leaf))
