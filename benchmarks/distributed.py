@@ -42,12 +42,16 @@ def worker(n: int, width: int, layers: int, batch: int, steps: int) -> dict:
     if len(jax.devices()) < n:
         return {"skipped": f"only {len(jax.devices())} devices"}
     devices = jax.devices()[:n]
+
     def make_model() -> nn.Sequential:  # fresh arrays per layout: the step donates them
         keys = jax.random.split(jax.random.key(0), 2 * layers)
         blocks = []
         for i in range(layers):  # Megatron pairs: column-parallel up, row-parallel down
-            blocks += [nn.Linear(width, 4 * width, axes=("mlp", "embed"), key=keys[2 * i]), nn.GELU(),
-                       nn.Linear(4 * width, width, axes=("embed", "mlp"), key=keys[2 * i + 1])]
+            blocks += [
+                nn.Linear(width, 4 * width, axes=("mlp", "embed"), key=keys[2 * i]),
+                nn.GELU(),
+                nn.Linear(4 * width, width, axes=("embed", "mlp"), key=keys[2 * i + 1]),
+            ]
         return nn.Sequential(*blocks)
 
     opt = optim.AdamW(lr=1e-3)
@@ -63,7 +67,11 @@ def worker(n: int, width: int, layers: int, batch: int, steps: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch, width)).astype(np.float32)
     y = rng.normal(size=(batch, width)).astype(np.float32)
-    plans = {"dp": (dist.data_parallel(), "data"), "fsdp": (dist.fsdp(), "data"), "tp": (dist.tensor_parallel(), "model")}
+    plans = {
+        "dp": (dist.data_parallel(), "data"),
+        "fsdp": (dist.fsdp(), "data"),
+        "tp": (dist.tensor_parallel(), "model"),
+    }
     out = {}
     for name in LAYOUTS:
         plan, axis = plans[name]
@@ -73,7 +81,8 @@ def worker(n: int, width: int, layers: int, batch: int, steps: int) -> dict:
         state = dist.shard(opt.init(model0), mesh, plan)
         xs, ys = dist.shard_batch((x, y), mesh, plan)
         jitted = torsh.jit(
-            step, donate=("model", "state"),
+            step,
+            donate=("model", "state"),
             out_shardings=(dist.sharding_of(model), dist.sharding_of(state), None),
         )
         report = jitted.explain(model, state, xs, ys)
@@ -119,8 +128,20 @@ def main() -> None:
         env = dict(os.environ)
         env.pop("JAX_NUM_CPU_DEVICES", None)
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n}".strip()
-        cmd = [sys.executable, __file__, "--worker", str(n), "--width", str(args.width), "--layers",
-               str(args.layers), "--batch", str(args.batch), "--steps", str(args.steps)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(n),
+            "--width",
+            str(args.width),
+            "--layers",
+            str(args.layers),
+            "--batch",
+            str(args.batch),
+            "--steps",
+            str(args.steps),
+        ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             print(f"{n} devices: worker failed\n{proc.stderr}", file=sys.stderr)
@@ -128,11 +149,16 @@ def main() -> None:
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
 
     params = 2 * args.layers * 4 * args.width * args.width
-    print(f"MLP: {args.layers} blocks of {args.width}->{4 * args.width}->{args.width} "
-          f"({params / 1e6:.1f} M weights), AdamW, batch {args.batch}; median of {args.steps} steps")
+    print(
+        f"MLP: {args.layers} blocks of {args.width}->{4 * args.width}->{args.width} "
+        f"({params / 1e6:.1f} M weights), AdamW, batch {args.batch}; median of {args.steps} steps"
+    )
     platform = next((r.get("platform") for r in results.values() if "platform" in r), "?")
     print(f"platform: {platform}\n")
-    header = f"{'layout':<6} {'devices':>7} {'step ms':>9} {'vs 1':>6} {'state/device':>14} {'vs 1':>6} {'peak/device':>14} {'vs 1':>6}"
+    header = (
+        f"{'layout':<6} {'devices':>7} {'step ms':>9} {'vs 1':>6} {'state/device':>14} {'vs 1':>6} "
+        f"{'peak/device':>14} {'vs 1':>6}"
+    )
     print(header)
     print("-" * len(header))
     for layout in LAYOUTS:

@@ -24,11 +24,11 @@ from jax.sharding import PartitionSpec as P
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _train  # noqa: E402
+
 import torsh  # noqa: E402
 from torsh import distributed as dist  # noqa: E402
 from torsh import nn  # noqa: E402
-
-import _train  # noqa: E402
 
 CHECKS: dict[str, Callable[[str], None]] = {}
 _CACHE: dict[str, Any] = {}
@@ -55,16 +55,49 @@ def assert_raises(exc: type[BaseException], fn: Callable[[], Any], *fragments: s
 
 # Expected specs of the MLP's parameters per layout (see _train.make_mlp for the logical names).
 EXPECTED_SPECS: dict[str, dict[str, P]] = {
-    "dp": {k: P(*([None] * n)) for k, n in
-           {"0.weight": 2, "0.bias": 1, "2.weight": 2, "2.bias": 1, "4.weight": 2, "4.bias": 1}.items()},
-    "fsdp": {"0.weight": P("data", None), "0.bias": P("data"), "2.weight": P(None, "data"),
-             "2.bias": P("data"), "4.weight": P(None, "data"), "4.bias": P("data")},
-    "tp": {"0.weight": P("model", None), "0.bias": P("model"), "2.weight": P(None, "model"),
-           "2.bias": P(None), "4.weight": P(None, None), "4.bias": P(None)},
-    "2d": {"0.weight": P("model", None), "0.bias": P("model"), "2.weight": P(None, "model"),
-           "2.bias": P(None), "4.weight": P(None, None), "4.bias": P(None)},
-    "2d_fsdp": {"0.weight": P("model", "data"), "0.bias": P(("model", "data")), "2.weight": P("data", "model"),
-                "2.bias": P("data"), "4.weight": P(None, "data"), "4.bias": P("data")},
+    "dp": {
+        k: P(*([None] * n))
+        for k, n in {
+            "0.weight": 2,
+            "0.bias": 1,
+            "2.weight": 2,
+            "2.bias": 1,
+            "4.weight": 2,
+            "4.bias": 1,
+        }.items()
+    },
+    "fsdp": {
+        "0.weight": P("data", None),
+        "0.bias": P("data"),
+        "2.weight": P(None, "data"),
+        "2.bias": P("data"),
+        "4.weight": P(None, "data"),
+        "4.bias": P("data"),
+    },
+    "tp": {
+        "0.weight": P("model", None),
+        "0.bias": P("model"),
+        "2.weight": P(None, "model"),
+        "2.bias": P(None),
+        "4.weight": P(None, None),
+        "4.bias": P(None),
+    },
+    "2d": {
+        "0.weight": P("model", None),
+        "0.bias": P("model"),
+        "2.weight": P(None, "model"),
+        "2.bias": P(None),
+        "4.weight": P(None, None),
+        "4.bias": P(None),
+    },
+    "2d_fsdp": {
+        "0.weight": P("model", "data"),
+        "0.bias": P(("model", "data")),
+        "2.weight": P("data", "model"),
+        "2.bias": P("data"),
+        "4.weight": P(None, "data"),
+        "4.bias": P("data"),
+    },
 }
 
 
@@ -88,21 +121,26 @@ def _check_layout(config: str, out_dir: str, model_name: str = "mlp") -> dict[st
     mesh = dist.mesh(mesh_shape)
     requested = dist.shardings(_train.MODELS[model_name][0](), mesh, make_plan())
     model, state = got["model"], got["state"]
-    for (key, leaf), want in zip(model.state_dict().items(), requested.state_dict().values()):
-        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), f"{what}: {key} is {leaf.sharding.spec}, want {want.spec}"
+    for (key, leaf), want in zip(model.state_dict().items(), requested.state_dict().values(), strict=False):
+        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (
+            f"{what}: {key} is {leaf.sharding.spec}, want {want.spec}"
+        )
         # The optimizer moments live exactly where their parameter lives.
         for moment in ("exp_avg", "exp_avg_sq"):
             m_leaf = getattr(state, moment).state_dict()[key]
             assert m_leaf.sharding.is_equivalent_to(leaf.sharding, leaf.ndim), f"{what}: {moment}.{key}"
     assert state.step.sharding.is_fully_replicated and int(state.step) == _train.STEPS
     # ... and every leaf is still where shard() put it before the first step (nothing gathered).
-    for before, after in zip(jax.tree.leaves(got["placed"]["model"]), jax.tree.leaves(model)):
+    for before, after in zip(jax.tree.leaves(got["placed"]["model"]), jax.tree.leaves(model), strict=False):
         assert after.sharding.is_equivalent_to(before, after.ndim)
-    for before, after in zip(jax.tree.leaves(got["placed"]["state"]), jax.tree.leaves(state)):
+    for before, after in zip(jax.tree.leaves(got["placed"]["state"]), jax.tree.leaves(state), strict=False):
         assert after.sharding.is_equivalent_to(before, after.ndim)
     if model_name == "mlp":
         for key, spec in EXPECTED_SPECS[config].items():
-            assert model.state_dict()[key].sharding.is_equivalent_to(NamedSharding(mesh, spec), len(spec)), (what, key)
+            assert model.state_dict()[key].sharding.is_equivalent_to(NamedSharding(mesh, spec), len(spec)), (
+                what,
+                key,
+            )
         np.savez(os.path.join(out_dir, f"params_{config}.npz"), losses=got["losses"], **got["params"])
     return got
 
@@ -162,7 +200,11 @@ def check_constrain_keeps_shardings(out_dir: str) -> None:
 
     x, y = dist.shard_batch(_train.batches(1)[0], mesh)
     new_model, new_state, _ = step(model, state, x, y)
-    for a, b in zip(jax.tree.leaves(new_model) + jax.tree.leaves(new_state), jax.tree.leaves(model) + jax.tree.leaves(state)):
+    for a, b in zip(
+        jax.tree.leaves(new_model) + jax.tree.leaves(new_state),
+        jax.tree.leaves(model) + jax.tree.leaves(state),
+        strict=False,
+    ):
         assert a.sharding.is_equivalent_to(b.sharding, a.ndim), (a.sharding, b.sharding)
     ref = _train.train(None, steps=1)["params"]
     for key, value in dist.to_host(new_model.state_dict()).items():
@@ -189,6 +231,7 @@ def check_explicit_axes_need_model_changes(out_dir: str) -> None:
 # ------------------------------------------------------------------------------------------------
 # describe: FSDP per-device bytes are total / N.
 
+
 @check
 def check_describe_fsdp_bytes(out_dir: str) -> None:
     mesh = dist.mesh({"data": 8})
@@ -210,8 +253,11 @@ def check_describe_fsdp_bytes(out_dir: str) -> None:
     dp = dist.describe(dist.shard(_train.make_mlp(), mesh, dist.data_parallel()))
     assert dp.max_device_bytes == total and dp["0.weight"].replicas == 8
     # A leaf that 8 does not divide stays replicated: total / N plus that leaf ("padding").
-    odd = dist.shard(nn.Sequential(nn.Linear(16, 64, key=jax.random.key(0)), nn.Linear(64, 5, key=jax.random.key(1))),
-                     mesh, dist.fsdp())
+    odd = dist.shard(
+        nn.Sequential(nn.Linear(16, 64, key=jax.random.key(0)), nn.Linear(64, 5, key=jax.random.key(1))),
+        mesh,
+        dist.fsdp(),
+    )
     odd_report = dist.describe(odd)
     assert odd_report["1.bias"].spec == P(None) and odd_report["1.weight"].spec == P(None, "data")
     divisible = (64 * 16 + 64 + 5 * 64) * 4
@@ -222,6 +268,7 @@ def check_describe_fsdp_bytes(out_dir: str) -> None:
 
 # ------------------------------------------------------------------------------------------------
 # pmap == vmap, and shard_map collectives == their numpy definitions.
+
 
 @check
 def check_pmap_equals_vmap(out_dir: str) -> None:
@@ -243,8 +290,8 @@ def check_shard_map_collectives(out_dir: str) -> None:
     n = 8
     mesh = dist.mesh({"data": n})
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 4)).astype(np.float32)      # device d holds row d
-    y = rng.normal(size=(n, n, 2)).astype(np.float32)   # device d holds y[d], shape (n, 2)
+    x = rng.normal(size=(n, 4)).astype(np.float32)  # device d holds row d
+    y = rng.normal(size=(n, n, 2)).astype(np.float32)  # device d holds y[d], shape (n, 2)
     xs = jax.device_put(x, NamedSharding(mesh, P("data")))
     ys = jax.device_put(y, NamedSharding(mesh, P("data")))
 
@@ -262,10 +309,13 @@ def check_shard_map_collectives(out_dir: str) -> None:
     close(run(lambda b: dist.all_gather(b[0], "data"), P("data")), np.tile(x, (n, 1)))
     close(run(lambda b: dist.axis_index("data")[None], P("data")), np.arange(n))
     # ppermute: a ring shift sends device d's block to d + 1.
-    close(run(lambda b: dist.ppermute(b, "data", [(d, (d + 1) % n) for d in range(n)]), P("data")), np.roll(x, 1, 0))
+    close(
+        run(lambda b: dist.ppermute(b, "data", [(d, (d + 1) % n) for d in range(n)]), P("data")),
+        np.roll(x, 1, 0),
+    )
     # broadcast from a source index: every device gets that device's block.
     for source in (0, 3, 7):
-        close(run(lambda b, s=source: dist.broadcast(b, "data", source=s), P()), x[source:source + 1])
+        close(run(lambda b, s=source: dist.broadcast(b, "data", source=s), P()), x[source : source + 1])
     # reduce_scatter: block i of the sum over devices (tiled), its mean, and the untiled form.
     total = y.sum(0)  # (n, 2)
     close(run(lambda b: dist.reduce_scatter(b[0], "data"), P("data"), ys), total)
@@ -273,8 +323,10 @@ def check_shard_map_collectives(out_dir: str) -> None:
     close(run(lambda b: dist.reduce_scatter(b[0], "data", tiled=False)[None], P("data"), ys), total)
     close(run(lambda b: dist.psum_scatter(b[0], "data", tiled=True), P("data"), ys), total)
     # all_to_all: device d sends its j-th block to device j (a block transpose).
-    close(run(lambda b: dist.all_to_all(b[0], "data", 0, 0, tiled=True)[None], P("data"), ys),
-          np.transpose(y, (1, 0, 2)))
+    close(
+        run(lambda b: dist.all_to_all(b[0], "data", 0, 0, tiled=True)[None], P("data"), ys),
+        np.transpose(y, (1, 0, 2)),
+    )
     # Integer and boolean broadcast keep their dtype.
     ints = jax.device_put(np.arange(n, dtype=np.int32) * 10, NamedSharding(mesh, P("data")))
     out = run(lambda b: dist.broadcast(b, "data", source=5), P(), ints)
@@ -289,24 +341,36 @@ def check_shard_map_collectives(out_dir: str) -> None:
     zs = jax.device_put(z, NamedSharding(mesh2, P("data", "model")))
 
     def run2(body, out_specs):
-        return np.asarray(dist.shard_map(body, mesh=mesh2, in_specs=P("data", "model"), out_specs=out_specs)(zs))
+        return np.asarray(
+            dist.shard_map(body, mesh=mesh2, in_specs=P("data", "model"), out_specs=out_specs)(zs)
+        )
 
     close(run2(lambda b: dist.psum(b, "model"), P("data")), z.sum(1, keepdims=True))
     close(run2(lambda b: dist.psum(b, ("data", "model")), P()), z.sum(keepdims=True))
     close(run2(lambda b: dist.broadcast(b, "model", source=1), P("data")), z[:, 1:2])
-    close(run2(lambda b: dist.broadcast(b, ("data", "model"), source=5), P()), z.reshape(-1)[5:6].reshape(1, 1))
+    close(
+        run2(lambda b: dist.broadcast(b, ("data", "model"), source=5), P()), z.reshape(-1)[5:6].reshape(1, 1)
+    )
     # The active mesh is used when none is given; specs by parameter name.
     with dist.use_mesh(mesh):
-        f = dist.shard_map(lambda a, b: dist.psum(a * b, "data"), in_specs={"a": P("data"), "b": P("data")}, out_specs=P())
+        f = dist.shard_map(
+            lambda a, b: dist.psum(a * b, "data"), in_specs={"a": P("data"), "b": P("data")}, out_specs=P()
+        )
         close(np.asarray(f(xs, xs)), (x * x).sum(0, keepdims=True))
     # Bad source / bad sizes fail with torsh errors.
-    assert_raises(torsh.errors.ConfigError, lambda: run(lambda b: dist.broadcast(b, "data", source=8), P()), "[0, 8)")
-    assert_raises(dist.ShardingError, lambda: run(lambda b: dist.reduce_scatter(b, "data", dim=1), P("data")),
-                  "divisible by 8")
+    assert_raises(
+        torsh.errors.ConfigError, lambda: run(lambda b: dist.broadcast(b, "data", source=8), P()), "[0, 8)"
+    )
+    assert_raises(
+        dist.ShardingError,
+        lambda: run(lambda b: dist.reduce_scatter(b, "data", dim=1), P("data")),
+        "divisible by 8",
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Constraints on activations, batches, and errors that name the place.
+
 
 @check
 def check_with_sharding_constraint(out_dir: str) -> None:
@@ -333,8 +397,13 @@ def check_with_sharding_constraint(out_dir: str) -> None:
     assert "sharding" in hlo
     np.testing.assert_allclose(np.asarray(out), np.asarray(plain), rtol=1e-6, atol=1e-6)
     with dist.use_mesh(mesh, rules):
-        assert_raises(dist.ShardingError, lambda: jax.jit(lambda v: dist.with_sharding_constraint(v, ("batch", "mlp")))(jnp.ones((6, 16))),
-                      "with_sharding_constraint", "(6, 16)", "'data'")
+        assert_raises(
+            dist.ShardingError,
+            lambda: jax.jit(lambda v: dist.with_sharding_constraint(v, ("batch", "mlp")))(jnp.ones((6, 16))),
+            "with_sharding_constraint",
+            "(6, 16)",
+            "'data'",
+        )
 
 
 @check
@@ -348,7 +417,13 @@ def check_batches(out_dir: str) -> None:
     seq = dist.shard_batch(x, mesh, {"batch": "data", "seq": "model"}, names=("batch", "seq"))
     assert seq.sharding.spec == P("data", "model", None)
     assert dist.shard_batch(x, mesh, dist.tensor_parallel()).sharding.spec == P(None, None, None)
-    assert_raises(dist.ShardingError, lambda: dist.shard_batch({"images": np.zeros((6, 3))}, mesh), "images", "(6, 3)", "'data' (4)")
+    assert_raises(
+        dist.ShardingError,
+        lambda: dist.shard_batch({"images": np.zeros((6, 3))}, mesh),
+        "images",
+        "(6, 3)",
+        "'data' (4)",
+    )
     assert_raises(torsh.errors.ConfigError, lambda: dist.shard_batch(x, dist.mesh({"model": 8})), "'batch'")
 
 
@@ -359,8 +434,12 @@ def check_dataloader_batches_land_sharded(out_dir: str) -> None:
 
     mesh = dist.mesh({"data": 4, "model": 2})
     x = np.arange(64 * 3, dtype=np.float32).reshape(64, 3)
-    loader = DataLoader(ArrayDataset(x, np.arange(64)), batch_size=16, drop_last=True,
-                        device=dist.batch_sharding(mesh, dist.data_model_parallel()))
+    loader = DataLoader(
+        ArrayDataset(x, np.arange(64)),
+        batch_size=16,
+        drop_last=True,
+        device=dist.batch_sharding(mesh, dist.data_model_parallel()),
+    )
     seen = []
     for xb, yb in loader:
         assert xb.sharding.is_equivalent_to(NamedSharding(mesh, P("data", None)), 2), xb.sharding
@@ -374,15 +453,29 @@ def check_dataloader_batches_land_sharded(out_dir: str) -> None:
 def check_errors_name_the_place(out_dir: str) -> None:
     mesh = dist.mesh({"data": 8})
     model = nn.Sequential(nn.Linear(16, 12, axes=("mlp", "embed"), key=jax.random.key(0)))
-    assert_raises(dist.ShardingError, lambda: dist.shard(model, mesh, {"mlp": "data"}),
-                  "'0.weight'", "(12, 16)", "dimension 0", "'mlp'", "'data' (8)")
+    assert_raises(
+        dist.ShardingError,
+        lambda: dist.shard(model, mesh, {"mlp": "data"}),
+        "'0.weight'",
+        "(12, 16)",
+        "dimension 0",
+        "'mlp'",
+        "'data' (8)",
+    )
     assert_raises(dist.MeshError, lambda: dist.shard(model, mesh, {"mlp": "model"}), "'model'", "{'data': 8}")
-    assert_raises(dist.ShardingError, lambda: dist.shard(model, mesh, {"mlp": "data", "embed": "data"}), "'0.weight'", "'data'")
+    assert_raises(
+        dist.ShardingError,
+        lambda: dist.shard(model, mesh, {"mlp": "data", "embed": "data"}),
+        "'0.weight'",
+        "'data'",
+    )
     assert_raises(dist.MeshError, lambda: dist.mesh({"data": 3}), "needs 3 devices but 8")
     assert_raises(dist.MeshError, lambda: dist.mesh({"data": 3, "model": -1}), "does not divide")
     assert_raises(dist.MeshError, lambda: dist.shard(model, rules={"mlp": "data"}), "no mesh given")
     f = dist.shard_map(lambda a: a, mesh=mesh, in_specs=P("data"), out_specs=P("data"))
-    assert_raises(dist.ShardingError, lambda: f({"w": jnp.ones((12, 2))}), "argument", "'w'", "(12, 2)", "'data'")
+    assert_raises(
+        dist.ShardingError, lambda: f({"w": jnp.ones((12, 2))}), "argument", "'w'", "(12, 2)", "'data'"
+    )
     # FSDP never fails on an indivisible leaf: it stays replicated (and describe shows it).
     placed = dist.shard(model, mesh, dist.fsdp())
     assert placed[0].weight.sharding.spec == P(None, "data")
@@ -398,7 +491,9 @@ def check_shard_optimizer_state_by_suffix(out_dir: str) -> None:
     placed = dist.shard(state, mesh, {"mlp": "data"}, axes=axes)
     assert placed["mu"]["w"].sharding.spec == P("data", None) and placed["mu"]["b"].sharding.spec == P("data")
     assert placed["count"].sharding.spec == P()
-    assert dist.shardings(jax.ShapeDtypeStruct((16, 8), jnp.float32), mesh, {"mlp": "data"}, axes={"": ("mlp", None)}).spec == P("data", None)
+    assert dist.shardings(
+        jax.ShapeDtypeStruct((16, 8), jnp.float32), mesh, {"mlp": "data"}, axes={"": ("mlp", None)}
+    ).spec == P("data", None)
 
 
 @check

@@ -27,7 +27,10 @@ def main(out_dir: str) -> None:
     info = dist.init()  # from the launcher's environment
     assert (info.process_count, info.local_device_count, info.device_count) == (2, 4, 8), info
     assert info.platform == "cpu" and info.coordinator_address.startswith("127.0.0.1:"), info
-    print(f"process {info.process_index} of {info.process_count} with {info.local_device_count} devices", flush=True)
+    print(
+        f"process {info.process_index} of {info.process_count} with {info.local_device_count} devices",
+        flush=True,
+    )
 
     mesh = dist.mesh({"data": 8})
     rows = dist.local_batch_slice(_train.BATCH, mesh)
@@ -40,15 +43,21 @@ def main(out_dir: str) -> None:
         if config == "fsdp":
             model = got["model"]
             report = dist.describe(model)
-            assert len(report.per_device) == 8 and report.max_device_bytes == report.total_bytes // 8, str(report)
+            assert len(report.per_device) == 8 and report.max_device_bytes == report.total_bytes // 8, str(
+                report
+            )
 
     # The DataLoader: each process loads its share (DistributedSampler) and gets global batches.
     from torsh.data import ArrayDataset, DataLoader, DistributedSampler
 
     values = np.arange(64, dtype=np.float32) * 10
-    loader = DataLoader(ArrayDataset(values), batch_size=8, drop_last=True,
-                        sampler=DistributedSampler(64, shuffle=True, seed=3),
-                        device=dist.batch_sharding(mesh))
+    loader = DataLoader(
+        ArrayDataset(values),
+        batch_size=8,
+        drop_last=True,
+        sampler=DistributedSampler(64, shuffle=True, seed=3),
+        device=dist.batch_sharding(mesh),
+    )
     shares = [DistributedSampler(64, num_replicas=2, rank=r, shuffle=True, seed=3).indices() for r in (0, 1)]
     for i, (batch,) in enumerate(loader):
         assert batch.shape == (16,) and not batch.is_fully_addressable, batch.shape

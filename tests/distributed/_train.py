@@ -41,7 +41,10 @@ def make_mlp(seed: int = 0) -> nn.Module:
 def batches(steps: int = STEPS, seed: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [
-        (rng.normal(size=(BATCH, D_IN)).astype(np.float32), rng.normal(size=(BATCH, D_OUT)).astype(np.float32))
+        (
+            rng.normal(size=(BATCH, D_IN)).astype(np.float32),
+            rng.normal(size=(BATCH, D_OUT)).astype(np.float32),
+        )
         for _ in range(steps)
     ]
 
@@ -62,7 +65,10 @@ def make_transformer(seed: int = 0) -> nn.Module:
 def sequence_batches(steps: int = STEPS, seed: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     shape = (BATCH // 2, SEQ, D_MODEL)
-    return [(rng.normal(size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32)) for _ in range(steps)]
+    return [
+        (rng.normal(size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32))
+        for _ in range(steps)
+    ]
 
 
 MODELS = {"mlp": (make_mlp, batches), "transformer": (make_transformer, sequence_batches)}

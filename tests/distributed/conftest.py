@@ -23,7 +23,9 @@ def checks8(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, d
     proc = subprocess.run(
         [sys.executable, str(HERE / "_checks8.py"), str(out_dir)],
         env=subprocess_env(XLA_FLAGS="--xla_force_host_platform_device_count=8"),
-        capture_output=True, text=True, timeout=HANG_GUARD_SECONDS,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
     )
     results_file = out_dir / "results.json"
     if proc.returncode != 0 or not results_file.exists():

@@ -9,7 +9,6 @@ the real multi-process training run is in test_multiprocess.py.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import socket
 import subprocess
@@ -27,6 +26,12 @@ from torsh.cli import COMMANDS, build_parser
 from torsh.cli import main as cli_main
 from torsh.distributed import LaunchError
 from torsh.distributed.launch import LaunchSpec, free_port, launch, process_env
+
+
+# launch() runs in this pytest process, where JAX has started; JAX then warns on any fork. The
+# launcher's children exec right after the fork (only a prctl call in between), so the warning does not
+# apply; the real launcher process never starts JAX.
+pytestmark = pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:
@@ -71,12 +76,18 @@ def spec_for(path: str, *args: str, **kwargs) -> LaunchSpec:
 
 # --- environment -----------------------------------------------------------------------------------
 
+
 def test_process_env_layout():
     env = process_env(2, 3, 4321, None, base={"KEEP": "1", "TORSH_PROCESS_ID": "9"})
     assert env["KEEP"] == "1"
     assert env["TORSH_COORDINATOR_ADDRESS"] == "127.0.0.1:4321"
     assert (env["TORSH_NUM_PROCESSES"], env["TORSH_PROCESS_ID"]) == ("3", "2")
-    assert (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"]) == ("2", "3", "2", "3")
+    assert (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"]) == (
+        "2",
+        "3",
+        "2",
+        "3",
+    )
     assert "JAX_NUM_CPU_DEVICES" not in env and "TORSH_LOCAL_DEVICE_IDS" not in env
     assert "MASTER_PORT" not in env  # torch.distributed in the same script keeps its own port
     env = process_env(1, 2, 1, 4, base={})
@@ -95,15 +106,21 @@ def test_free_port_is_bindable():
 
 # --- running jobs ----------------------------------------------------------------------------------
 
+
 def test_success_streams_prefixed_lines(tmp_path):
-    path = script(tmp_path, "ok.py", """
+    path = script(
+        tmp_path,
+        "ok.py",
+        """
         import os, sys
         rank = os.environ["TORSH_PROCESS_ID"]
-        print(f"hello from {rank} of {os.environ['TORSH_NUM_PROCESSES']} at {os.environ['TORSH_COORDINATOR_ADDRESS']}")
+        n, address = os.environ["TORSH_NUM_PROCESSES"], os.environ["TORSH_COORDINATOR_ADDRESS"]
+        print(f"hello from {rank} of {n} at {address}")
         print(f"warning {rank}", file=sys.stderr)
         print("args", sys.argv[1:])
         sys.stdout.write("no newline at the end")
-    """)
+    """,
+    )
     code, out, err = run_launch(spec_for(path, "--lr", "0.1", nprocs=3, port=5555))
     assert code == 0
     lines = out.splitlines()
@@ -118,7 +135,10 @@ def test_success_streams_prefixed_lines(tmp_path):
 
 def test_failure_stops_the_others_and_leaves_nothing_behind(tmp_path):
     """Rank 1 fails; rank 0 ignores SIGTERM and has a child: both are killed after the grace period."""
-    path = script(tmp_path, "fail.py", """
+    path = script(
+        tmp_path,
+        "fail.py",
+        """
         import os, signal, subprocess, sys, time
         rank = int(os.environ["RANK"])
         if rank == 0:
@@ -130,7 +150,8 @@ def test_failure_stops_the_others_and_leaves_nothing_behind(tmp_path):
             time.sleep(0.5)
             print("failing", flush=True)
             sys.exit(3)
-    """)
+    """,
+    )
     code, out, err = run_launch(spec_for(path, nprocs=2, grace=1.0))
     assert code == 3
     assert "[rank 1] failing" in out.splitlines()
@@ -143,12 +164,16 @@ def test_failure_stops_the_others_and_leaves_nothing_behind(tmp_path):
 
 
 def test_killed_process_is_reported(tmp_path):
-    path = script(tmp_path, "killed.py", """
+    path = script(
+        tmp_path,
+        "killed.py",
+        """
         import os, signal, time
         if os.environ["RANK"] == "1":
             os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(600)
-    """)
+    """,
+    )
     code, _, err = run_launch(spec_for(path, nprocs=2, grace=5.0))
     assert code == 128 + signal.SIGKILL
     assert "was killed by SIGKILL" in err and "stopping rank(s) [0]" in err
@@ -163,12 +188,16 @@ def test_timeout_stops_the_job(tmp_path):
 
 
 def test_stop_request_forwards_the_signal(tmp_path):
-    path = script(tmp_path, "wait.py", """
+    path = script(
+        tmp_path,
+        "wait.py",
+        """
         import signal, sys, time
         signal.signal(signal.SIGTERM, lambda *_: (print("got SIGTERM", flush=True), sys.exit(0)))
         print("ready", flush=True)
         time.sleep(600)
-    """)
+    """,
+    )
     ready = threading.Event()
     out, err = io.StringIO(), io.StringIO()
 
@@ -182,10 +211,16 @@ def test_stop_request_forwards_the_signal(tmp_path):
             pass
 
     result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(launch(
-        spec_for(path, nprocs=1), stdout=Watch(), stderr=err,
-        stop_requested=lambda: signal.SIGTERM if ready.is_set() else None,
-    )))
+    thread = threading.Thread(
+        target=lambda: result.append(
+            launch(
+                spec_for(path, nprocs=1),
+                stdout=Watch(),
+                stderr=err,
+                stop_requested=lambda: signal.SIGTERM if ready.is_set() else None,
+            )
+        )
+    )
     thread.start()
     thread.join(HANG_GUARD_SECONDS)
     assert not thread.is_alive()
@@ -209,6 +244,7 @@ def test_launch_argument_errors(tmp_path):
 
 # --- command line ----------------------------------------------------------------------------------
 
+
 def test_cli_parser():
     ns = build_parser().parse_args(
         ["launch", "-n", "2", "--devices-per-process", "4", "--grace", "1", "train.py", "-n", "7"]
@@ -229,17 +265,22 @@ def test_cli_runs_a_job(tmp_path, capfd):
 def test_module_entry_point_reports_a_killed_process_and_its_launcher_leaves_no_orphans(tmp_path):
     """``python -m torsh.distributed.launch``: a killed rank ends the job with a report; and when the
     launcher itself is SIGKILLed, its processes die with it."""
-    path = script(tmp_path, "job.py", """
+    path = script(
+        tmp_path,
+        "job.py",
+        """
         import os, signal, sys, time
         print(f"pid {os.getpid()}", flush=True)
         if os.environ["RANK"] == "1" and sys.argv[1] == "kill":
             time.sleep(0.5)
             os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(600)
-    """)
+    """,
+    )
     cmd = [sys.executable, "-m", "torsh.distributed.launch", "-n", "2", "--grace", "2"]
-    proc = subprocess.run([*cmd, path, "kill"], env=subprocess_env(), capture_output=True, text=True,
-                          timeout=HANG_GUARD_SECONDS)
+    proc = subprocess.run(
+        [*cmd, path, "kill"], env=subprocess_env(), capture_output=True, text=True, timeout=HANG_GUARD_SECONDS
+    )
     assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
     assert "rank 1 (pid" in proc.stderr and "was killed by SIGKILL" in proc.stderr
     pids = [int(line.split()[-1]) for line in proc.stdout.splitlines() if " pid " in line]

@@ -4,9 +4,8 @@ errors name the leaf, shape and mesh axis. The checks themselves are in _checks8
 
 from __future__ import annotations
 
-import pytest
-
 import _checks8
+import pytest
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from _dist_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
 
 import torsh
-from _dist_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,11 +21,26 @@ TORSH_CLI = [sys.executable, "-m", "torsh.cli"]
 def two_process_run(checks8):
     out_dir, _ = checks8
     proc = subprocess.run(
-        [*TORSH_CLI, "launch", "-n", "2", "--devices-per-process", "4", "--timeout", "300",
-         str(HERE / "_mp_job.py"), str(out_dir)],
-        env=subprocess_env(), capture_output=True, text=True, timeout=HANG_GUARD_SECONDS,
+        [
+            *TORSH_CLI,
+            "launch",
+            "-n",
+            "2",
+            "--devices-per-process",
+            "4",
+            "--timeout",
+            "300",
+            str(HERE / "_mp_job.py"),
+            str(out_dir),
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
     )
-    assert proc.returncode == 0, f"2-process job failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, (
+        f"2-process job failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
     return out_dir, proc
 
 

@@ -24,6 +24,7 @@ MESH = AbstractMesh((4, 2), ("data", "model"))
 
 # --- presets -------------------------------------------------------------------------------------
 
+
 def test_presets_rules():
     assert dist.data_parallel().rules == {"batch": "data"} and dist.data_parallel().fsdp is None
     assert dist.fsdp().rules == {"batch": "data"} and dist.fsdp().fsdp == "data"
@@ -83,12 +84,14 @@ def test_spec_properties(shape, names, fsdp):
         message = str(e)
         assert "'leaf'" in message and str(tuple(shape)) in message
         used = [a for n in names for a in plan.mesh_axes(n)]
-        indivisible = any(s % math.prod(sizes[a] for a in plan.mesh_axes(n)) for s, n in zip(shape, names))
+        indivisible = any(
+            s % math.prod(sizes[a] for a in plan.mesh_axes(n)) for s, n in zip(shape, names, strict=False)
+        )
         assert indivisible or len(used) != len(set(used))
         return
     assert len(spec) == len(shape)
     seen: list[str] = []
-    for dim, (size, entry) in enumerate(zip(shape, spec)):
+    for dim, (size, entry) in enumerate(zip(shape, spec, strict=False)):
         axes = () if entry is None else (entry,) if isinstance(entry, str) else tuple(entry)
         assert size % math.prod(sizes[a] for a in axes) == 0
         seen.extend(axes)
@@ -105,7 +108,9 @@ def test_spec_properties(shape, names, fsdp):
 
 def test_spec_errors_name_the_leaf():
     plan = dist.Plan({"mlp": "model", "embed": "model", "x": "nope"})
-    with pytest.raises(dist.ShardingError, match=r"'layers.0.weight' with shape \(5, 8\): dimension 0 \('mlp', size 5\)"):
+    with pytest.raises(
+        dist.ShardingError, match=r"'layers.0.weight' with shape \(5, 8\): dimension 0 \('mlp', size 5\)"
+    ):
         plan.spec("layers.0.weight", (5, 8), ("mlp", None), MESH)
     with pytest.raises(dist.ShardingError, match="would split both dimension 0 .* and dimension 1"):
         plan.spec("w", (4, 4), ("mlp", "embed"), MESH)
@@ -144,6 +149,7 @@ def test_plan_validation_and_value_semantics():
 
 # --- meshes on this process's devices ------------------------------------------------------------
 
+
 def test_mesh_arguments():
     n = jax.device_count()
     m = dist.mesh({"data": -1})
@@ -157,7 +163,9 @@ def test_mesh_arguments():
         dist.mesh({"a": -1, "b": -1})
     with pytest.raises(dist.MeshError, match="axis_types"):
         dist.mesh({"data": -1}, axis_types="manual")
-    with pytest.raises(dist.MeshError, match=f"needs {n + 1} devices but {n} are given.*device_count={n + 1}"):
+    with pytest.raises(
+        dist.MeshError, match=f"needs {n + 1} devices but {n} are given.*device_count={n + 1}"
+    ):
         dist.mesh({"data": n + 1})
     with pytest.raises(dist.MeshError, match="use_mesh: expected a jax.sharding.Mesh"):
         with dist.use_mesh("data"):
@@ -176,6 +184,7 @@ def test_use_mesh_sets_and_restores_the_context():
 
 
 # --- logical axes of trees -----------------------------------------------------------------------
+
 
 def _mlp():
     return nn.Sequential(
@@ -197,8 +206,10 @@ def test_collect_axes_finds_modules_anywhere():
 
 def test_axes_lookup_exact_then_suffix_then_modules():
     model = _mlp()
-    lookup = AxesLookup({"opt": {"mu": {"0": {"weight": jnp.ones((8, 4))}}}, "m": model},
-                        {"0.weight": ("a", "b"), "m.1.bias": ("c",)})
+    lookup = AxesLookup(
+        {"opt": {"mu": {"0": {"weight": jnp.ones((8, 4))}}}, "m": model},
+        {"0.weight": ("a", "b"), "m.1.bias": ("c",)},
+    )
     assert lookup("opt.mu.0.weight", 2) == ("a", "b")  # suffix
     assert lookup("m.0.weight", 2) == ("a", "b")  # explicit beats the module's names
     assert lookup("m.1.bias", 1) == ("c",)
@@ -211,6 +222,7 @@ def test_axes_lookup_exact_then_suffix_then_modules():
 
 
 # --- placement on this process's devices ---------------------------------------------------------
+
 
 def test_shard_keeps_structure_and_non_array_leaves():
     m = dist.mesh({"data": -1})
@@ -271,6 +283,7 @@ def test_local_batch_slice_and_to_host_in_one_process():
 
 
 # --- collectives under vmap (named axes need no devices) -----------------------------------------
+
 
 @settings(max_examples=8)
 @given(n=st.integers(1, 6), blocks=st.integers(1, 3), source=st.integers(0, 5), seed=st.integers(0, 100))

@@ -13,8 +13,18 @@ from ..transforms import all_gather, all_to_all, axis_index, pmax, pmean, pmin, 
 from ._errors import ShardingError
 
 __all__ = [
-    "psum", "pmean", "pmax", "pmin", "all_gather", "all_to_all", "ppermute", "psum_scatter", "axis_index",
-    "broadcast", "reduce_scatter", "axis_size",
+    "psum",
+    "pmean",
+    "pmax",
+    "pmin",
+    "all_gather",
+    "all_to_all",
+    "ppermute",
+    "psum_scatter",
+    "axis_index",
+    "broadcast",
+    "reduce_scatter",
+    "axis_size",
 ]
 
 AxisName = Any  # a name or a tuple of names
@@ -38,7 +48,9 @@ def broadcast(x: Any, axis_name: AxisName, source: int = 0) -> Any:
     """
     n = axis_size(axis_name)
     if not isinstance(source, int) or isinstance(source, bool) or not 0 <= source < n:
-        raise ConfigError(f"broadcast: source must be an int in [0, {n}) for axis {axis_name!r}, got {source!r}")
+        raise ConfigError(
+            f"broadcast: source must be an int in [0, {n}) for axis {axis_name!r}, got {source!r}"
+        )
     is_source = axis_index(axis_name) == source
 
     def one(leaf: Any) -> Any:
@@ -50,9 +62,7 @@ def broadcast(x: Any, axis_name: AxisName, source: int = 0) -> Any:
     return jax.tree.map(one, x)
 
 
-def reduce_scatter(
-    x: Any, axis_name: AxisName, *, dim: int = 0, op: str = "sum", tiled: bool = True
-) -> Any:
+def reduce_scatter(x: Any, axis_name: AxisName, *, dim: int = 0, op: str = "sum", tiled: bool = True) -> Any:
     """Reduce over ``axis_name`` and keep only this device's block of the result along ``dim``.
 
     As ``torch.distributed.reduce_scatter_tensor``: with ``n`` devices, ``x.shape[dim]`` must be
@@ -79,7 +89,8 @@ def reduce_scatter(
         if (tiled and size % n) or (not tiled and size != n):
             want = f"divisible by {n}" if tiled else f"equal to {n}"
             raise ShardingError(
-                f"reduce_scatter: dimension {d} of shape {leaf.shape} must be {want} (the size of axis {axis_name!r})"
+                f"reduce_scatter: dimension {d} of shape {leaf.shape} must be {want} "
+                f"(the size of axis {axis_name!r})"
             )
         out = psum_scatter(leaf, axis_name, scatter_dimension=d, tiled=tiled)
         return out / n if op == "mean" else out

@@ -75,12 +75,18 @@ class ShardingReport:
     def __str__(self) -> str:
         rows = [("path", "shape", "dtype", "spec", "per device", "bytes/device")]
         for leaf in self.leaves:
-            rows.append((
-                leaf.path or "<root>", _shape(leaf.shape), leaf.dtype, _spec(leaf.spec),
-                _shape(leaf.shard_shape), _size(leaf.device_bytes),
-            ))
+            rows.append(
+                (
+                    leaf.path or "<root>",
+                    _shape(leaf.shape),
+                    leaf.dtype,
+                    _spec(leaf.spec),
+                    _shape(leaf.shard_shape),
+                    _size(leaf.device_bytes),
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         n = len(self.per_device)
         lines.append(
@@ -110,7 +116,7 @@ def _size(n: float) -> str:
 
 
 def _block_elements(index: tuple[slice, ...], shape: tuple[int, ...]) -> int:
-    return math.prod(len(range(*s.indices(d))) for s, d in zip(index, shape))
+    return math.prod(len(range(*s.indices(d))) for s, d in zip(index, shape, strict=False))
 
 
 def describe(tree: Any) -> ShardingReport:
@@ -138,10 +144,12 @@ def describe(tree: Any) -> ShardingReport:
         if not isinstance(x, (jax.Array, np.ndarray)):
             continue
         shape = tuple(int(s) for s in x.shape)
-        itemsize = np.dtype(x.dtype).itemsize if not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else 0
+        itemsize = (
+            np.dtype(x.dtype).itemsize if not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else 0
+        )
         if itemsize == 0:  # typed PRNG keys: count their underlying data
             itemsize = np.dtype(jax.random.key_data(x).dtype).itemsize * math.prod(
-                jax.random.key_data(x).shape[len(shape):]
+                jax.random.key_data(x).shape[len(shape) :]
             )
         nbytes = math.prod(shape) * itemsize
         total += nbytes
@@ -161,7 +169,16 @@ def describe(tree: Any) -> ShardingReport:
             per_device[device_id] = per_device.get(device_id, 0) + b
         shard_shape = tuple(int(s) for s in sharding.shard_shape(shape))
         replicas = round(sum(blocks.values()) / nbytes) if nbytes else len(blocks)
-        leaves.append(LeafPlacement(
-            path, shape, str(x.dtype), spec, shard_shape, nbytes, max(blocks.values(), default=0), replicas
-        ))
+        leaves.append(
+            LeafPlacement(
+                path,
+                shape,
+                str(x.dtype),
+                spec,
+                shard_shape,
+                nbytes,
+                max(blocks.values(), default=0),
+                replicas,
+            )
+        )
     return ShardingReport(tuple(leaves), dict(sorted(per_device.items())), total, mesh)

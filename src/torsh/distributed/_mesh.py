@@ -59,9 +59,7 @@ def _resolve_sizes(shape: Mapping[str, int], n_devices: int) -> dict[str, int]:
                 f"; to simulate {total} CPU devices set XLA_FLAGS=--xla_force_host_platform_device_count="
                 f"{total} (or call torsh.backends.set_cpu_device_count({total})) before JAX starts"
             )
-        raise MeshError(
-            f"mesh: {sizes} needs {total} devices but {n_devices} are given{hint}"
-        )
+        raise MeshError(f"mesh: {sizes} needs {total} devices but {n_devices} are given{hint}")
     return sizes
 
 
@@ -124,7 +122,9 @@ def use_mesh(m: Mesh, rules: Any = None) -> Iterator[Mesh]:
       P('data', None)
     """
     if not isinstance(m, Mesh):
-        raise MeshError(f"use_mesh: expected a jax.sharding.Mesh (from torsh.distributed.mesh), got {type(m).__name__}")
+        raise MeshError(
+            f"use_mesh: expected a jax.sharding.Mesh (from torsh.distributed.mesh), got {type(m).__name__}"
+        )
     token = _RULES.set(rules)
     try:
         with jax.set_mesh(m):

@@ -155,7 +155,10 @@ def resolve_config(
     elif env.get("TORSH_LOCAL_DEVICE_IDS", "").strip():
         ids = _ids(env["TORSH_LOCAL_DEVICE_IDS"], "TORSH_LOCAL_DEVICE_IDS")
         sources["local_device_ids"] = "torsh (TORSH_LOCAL_DEVICE_IDS)"
-    elif env.get("LOCAL_RANK", "").strip() and _int(env.get("LOCAL_WORLD_SIZE", "1") or "1", "LOCAL_WORLD_SIZE") > 1:
+    elif (
+        env.get("LOCAL_RANK", "").strip()
+        and _int(env.get("LOCAL_WORLD_SIZE", "1") or "1", "LOCAL_WORLD_SIZE") > 1
+    ):
         ids = (_int(env["LOCAL_RANK"], "LOCAL_RANK"),)
         sources["local_device_ids"] = "torchrun (LOCAL_RANK)"
 
@@ -276,7 +279,9 @@ def init(
         from ..backends import set_cpu_device_count
 
         set_cpu_device_count(cpu_devices)
-    if not config.is_multi_process and not (auto_detect and config.coordinator_address is None and _cluster_detected()):
+    if not config.is_multi_process and not (
+        auto_detect and config.coordinator_address is None and _cluster_detected()
+    ):
         return info()
     if _backends_initialized():
         raise DistributedError(
@@ -294,9 +299,12 @@ def init(
         if host in ("127.0.0.1", "localhost"):
             kwargs["coordinator_bind_address"] = f"127.0.0.1:{port}"  # a local job stays local
         jax.distributed.initialize(
-            config.coordinator_address, config.num_processes, config.process_id,
+            config.coordinator_address,
+            config.num_processes,
+            config.process_id,
             local_device_ids=list(config.local_device_ids) if config.local_device_ids else None,
-            cluster_detection_method="deactivate", **kwargs,
+            cluster_detection_method="deactivate",
+            **kwargs,
         )
         _JOINED = config
     else:

@@ -29,9 +29,9 @@ __all__ = [
     "MEGATRON_NAMES",
 ]
 
-MeshAxes = Union[str, tuple[str, ...], None]
+MeshAxes = Union[str, tuple[str, ...], None]  # noqa: UP007 - a runtime alias; `|` needs 3.10 types
 Rules = Mapping[str, MeshAxes]
-Names = Sequence[Union[str, None]]
+Names = Sequence[str | None]
 
 #: Logical names whose dimension Megatron-style tensor parallelism splits: the hidden dimension of
 #: MLPs (column-parallel first Linear ``("mlp", "embed")``, row-parallel second ``("embed", "mlp")``),
@@ -48,9 +48,7 @@ def _normalise_axes(name: str, value: Any) -> tuple[str, ...]:
         if len(set(value)) != len(value):
             raise MeshError(f"rules: {name!r} maps to {tuple(value)!r}, which repeats a mesh axis")
         return tuple(value)
-    raise MeshError(
-        f"rules: {name!r} must map to a mesh axis name, a tuple of them or None; got {value!r}"
-    )
+    raise MeshError(f"rules: {name!r} must map to a mesh axis name, a tuple of them or None; got {value!r}")
 
 
 class Plan:
@@ -113,7 +111,12 @@ class Plan:
 
     def replace(self, **changes: Any) -> Plan:
         """A copy with ``rules``, ``fsdp``, ``fsdp_min_size`` or ``name`` changed."""
-        kwargs = {"rules": self._rules, "fsdp": self.fsdp, "fsdp_min_size": self.fsdp_min_size, "name": self.name}
+        kwargs = {
+            "rules": self._rules,
+            "fsdp": self.fsdp,
+            "fsdp_min_size": self.fsdp_min_size,
+            "name": self.name,
+        }
         unknown = sorted(set(changes) - set(kwargs))
         if unknown:
             raise MeshError(f"Plan.replace: unknown field(s) {unknown}; fields are {sorted(kwargs)}")
@@ -163,15 +166,15 @@ class Plan:
             for ax in axes:
                 if ax not in sizes:
                     raise MeshError(
-                        f"{where}: rules map {logical!r} -> {self._rules[logical]!r}, but the mesh has no axis "
-                        f"{ax!r}; mesh axes are {sizes}"
+                        f"{where}: rules map {logical!r} -> {self._rules[logical]!r}, but the mesh has no "
+                        f"axis {ax!r}; mesh axes are {sizes}"
                     )
                 if ax in used:
                     other = used[ax]
                     raise ShardingError(
-                        f"{where}: mesh axis {ax!r} would split both dimension {other} ({names[other]!r}) and "
-                        f"dimension {dim} ({logical!r}); a mesh axis can split one dimension only: change the "
-                        "rules or the leaf's logical axis names"
+                        f"{where}: mesh axis {ax!r} would split both dimension {other} ({names[other]!r}) "
+                        f"and dimension {dim} ({logical!r}); a mesh axis can split one dimension only: "
+                        "change the rules or the leaf's logical axis names"
                     )
                 used[ax] = dim
             parts = math.prod(sizes[a] for a in axes)
@@ -193,7 +196,8 @@ class Plan:
                     entries[best] = (self.fsdp,)
                 else:  # e.g. a tensor-parallel bias: split its already split dimension further
                     split = [
-                        d for d in range(ndim)
+                        d
+                        for d in range(ndim)
                         if entries[d] and shape[d] % (n * math.prod(sizes[a] for a in entries[d])) == 0
                     ]
                     if split:
@@ -226,7 +230,8 @@ def as_plan(rules: Plan | Rules | None) -> Plan:
     if isinstance(rules, Mapping):
         return Plan(rules)
     raise MeshError(
-        f"expected a rules dict (logical name -> mesh axis) or a torsh.distributed.Plan, got {type(rules).__name__}"
+        "expected a rules dict (logical name -> mesh axis) or a torsh.distributed.Plan, "
+        f"got {type(rules).__name__}"
     )
 
 
@@ -258,7 +263,9 @@ def fsdp(axis: str = "data", rules: Rules | None = None, *, min_size: int = 0) -
       >>> dist.fsdp().fsdp
       'data'
     """
-    return Plan({"batch": axis, **dict(rules or {})}, fsdp=axis, fsdp_min_size=min_size, name=f"fsdp({axis!r})")
+    return Plan(
+        {"batch": axis, **dict(rules or {})}, fsdp=axis, fsdp_min_size=min_size, name=f"fsdp({axis!r})"
+    )
 
 
 def tensor_parallel(axis: str = "model", rules: Rules | None = None) -> Plan:
@@ -274,7 +281,10 @@ def tensor_parallel(axis: str = "model", rules: Rules | None = None) -> Plan:
       >>> dist.tensor_parallel().rules
       {'batch': None, 'mlp': 'model', 'heads': 'model', 'vocab': 'model'}
     """
-    return Plan({"batch": None, **{n: axis for n in MEGATRON_NAMES}, **dict(rules or {})}, name=f"tensor_parallel({axis!r})")
+    return Plan(
+        {"batch": None, **{n: axis for n in MEGATRON_NAMES}, **dict(rules or {})},
+        name=f"tensor_parallel({axis!r})",
+    )
 
 
 def data_model_parallel(

@@ -142,7 +142,8 @@ def spec(
 
     Example:
       >>> from torsh import distributed as dist
-      >>> dist.spec(("batch", None, "mlp"), {"batch": "data", "mlp": "model"}, dist.mesh({"data": -1, "model": 1}))
+      >>> m = dist.mesh({"data": -1, "model": 1})
+      >>> dist.spec(("batch", None, "mlp"), {"batch": "data", "mlp": "model"}, m)
       P('data', None, 'model')
     """
     mesh = resolve_mesh(mesh, "spec", allow_abstract=True)
@@ -348,7 +349,7 @@ def local_batch_slice(
             start, stop, _ = index[0].indices(global_batch_size)
             rows.add((start, stop))
     ordered = sorted(rows)
-    for (_, stop), (start, _) in zip(ordered, ordered[1:]):
+    for (_, stop), (start, _) in zip(ordered, ordered[1:], strict=False):
         if stop != start:
             raise ShardingError(
                 f"local_batch_slice: this process's devices hold non-contiguous rows {ordered} of the batch; "

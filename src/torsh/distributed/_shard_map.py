@@ -29,14 +29,18 @@ def _positional(f: Callable, in_specs: Mapping[str, Any]) -> tuple[Any, ...]:
     try:
         params = list(inspect.signature(f).parameters.values())
     except (TypeError, ValueError):
-        raise ConfigError("shard_map: in_specs by name needs a function with an inspectable signature") from None
+        raise ConfigError(
+            "shard_map: in_specs by name needs a function with an inspectable signature"
+        ) from None
     names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     unknown = sorted(set(in_specs) - set(names))
     if unknown:
         raise ConfigError(f"shard_map: in_specs names {unknown} are not parameters of {f.__name__}: {names}")
     missing = [n for n in names if n not in in_specs]
     if missing:
-        raise ConfigError(f"shard_map: in_specs by name must give every positional parameter; missing {missing}")
+        raise ConfigError(
+            f"shard_map: in_specs by name must give every positional parameter; missing {missing}"
+        )
     return tuple(in_specs[n] for n in names)
 
 
@@ -51,7 +55,7 @@ def _check_divisible(name: str, mesh: Mesh, in_specs: Any, args: tuple[Any, ...]
     if len(flat_specs) != len(flat_args):
         return
     sizes = dict(mesh.shape)
-    for (path, leaf), p in zip(flat_args, flat_specs):
+    for (path, leaf), p in zip(flat_args, flat_specs, strict=False):
         shape = np.shape(leaf)
         if p is None:
             continue
@@ -61,12 +65,15 @@ def _check_divisible(name: str, mesh: Mesh, in_specs: Any, args: tuple[Any, ...]
             axes = (entry,) if isinstance(entry, str) else tuple(entry)
             unknown = [a for a in axes if a not in sizes]
             if unknown:
-                raise ShardingError(f"shard_map({name}): spec {p} names axis {unknown[0]!r}, not in the mesh {sizes}")
+                raise ShardingError(
+                    f"shard_map({name}): spec {p} names axis {unknown[0]!r}, not in the mesh {sizes}"
+                )
             parts = int(np.prod([sizes[a] for a in axes]))
             if shape[dim] % parts:
                 where = "argument" + jax.tree_util.keystr(path)
                 raise ShardingError(
-                    f"shard_map({name}): {where} with shape {tuple(shape)}: dimension {dim} (size {shape[dim]}) "
+                    f"shard_map({name}): {where} with shape {tuple(shape)}: dimension {dim} "
+                    f"(size {shape[dim]}) "
                     f"is not divisible by mesh axis {entry!r} ({parts} devices) as in_specs {p} asks"
                 )
 
@@ -107,7 +114,12 @@ def shard_map(
     """
     if f is None:
         return functools.partial(
-            shard_map, out_specs=out_specs, in_specs=in_specs, mesh=mesh, axis_names=axis_names, check_vma=check_vma
+            shard_map,
+            out_specs=out_specs,
+            in_specs=in_specs,
+            mesh=mesh,
+            axis_names=axis_names,
+            check_vma=check_vma,
         )
     if isinstance(in_specs, Mapping):
         in_specs = _positional(f, in_specs)
@@ -118,7 +130,11 @@ def shard_map(
     def mapped(*args: Any) -> Any:
         m = resolve_mesh(mesh, f"shard_map({name})", allow_abstract=True)
         if in_specs is not _INFER:
-            specs = in_specs if isinstance(in_specs, tuple) and not isinstance(in_specs, PartitionSpec) else (in_specs,) * len(args)
+            specs = (
+                in_specs
+                if isinstance(in_specs, tuple) and not isinstance(in_specs, PartitionSpec)
+                else (in_specs,) * len(args)
+            )
             _check_divisible(name, m, specs, args)
         fn = cache.get(m)
         if fn is None:

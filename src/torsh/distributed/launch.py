@@ -89,14 +89,24 @@ def process_env(
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL when the launcher dies (Linux), so no orphans remain."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
+def _pdeathsig_setter() -> Callable[[], None] | None:
+    """A function for the child (between fork and exec) that asks Linux to SIGKILL it when the
+    launcher dies, so no process outlives a killed launcher. libc and ``prctl`` are resolved here, in
+    the parent: the child must not take the dynamic loader's lock that another thread may hold."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    pr_set_pdeathsig, sigkill = 1, int(signal.SIGKILL)
+
+    def set_pdeathsig() -> None:
+        prctl(pr_set_pdeathsig, sigkill)
+
+    return set_pdeathsig
 
 
 def _describe_exit(code: int) -> str:
@@ -175,6 +185,7 @@ def launch(
         raise LaunchError(f"launch: --devices-per-process must be at least 1, got {spec.devices_per_process}")
     printer = _Printer(stdout or sys.stdout, stderr or sys.stderr)
     port = spec.port or free_port()
+    die_with_parent = _pdeathsig_setter()
     procs: list[subprocess.Popen] = []
     try:
         for rank in range(spec.nprocs):
@@ -186,7 +197,7 @@ def launch(
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     start_new_session=True,  # its own process group: stopping it stops its children
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             )
     except OSError as e:
@@ -245,7 +256,9 @@ def launch(
             if kill_at is not None and time.monotonic() > kill_at:
                 for rank, p in enumerate(procs):
                     if rank not in codes:
-                        printer.note(f"rank {rank} (pid {p.pid}) did not stop within {spec.grace:g} s; SIGKILL")
+                        printer.note(
+                            f"rank {rank} (pid {p.pid}) did not stop within {spec.grace:g} s; SIGKILL"
+                        )
                         _signal_group(p, signal.SIGKILL)
                 kill_at = None
             time.sleep(_POLL_SECONDS)
@@ -268,17 +281,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the launcher's options to ``parser`` (used by ``torsh launch`` and this module's ``main``)."""
     parser.add_argument("-n", "--nprocs", type=int, default=1, help="number of processes (default 1)")
     parser.add_argument(
-        "--devices-per-process", type=int, default=None, metavar="K",
+        "--devices-per-process",
+        type=int,
+        default=None,
+        metavar="K",
         help="devices per process: K simulated CPU devices (JAX_NUM_CPU_DEVICES), or accelerators "
         "[i*K, (i+1)*K) for process i",
     )
-    parser.add_argument("--port", type=int, default=None, help="coordinator port on 127.0.0.1 (default: a free one)")
     parser.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS",
+        "--port", type=int, default=None, help="coordinator port on 127.0.0.1 (default: a free one)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help=f"stop the whole job after this many seconds (exit {TIMEOUT_EXIT_CODE})",
     )
     parser.add_argument(
-        "--grace", type=float, default=5.0, metavar="SECONDS",
+        "--grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
         help="after a failure, seconds the other processes get to exit before SIGKILL (default 5)",
     )
     parser.add_argument("-m", "--module", action="store_true", help="run the target as a module (python -m)")
