@@ -203,7 +203,9 @@ def max_pool_nd(
     if return_indices or any(di != 1 for di in d):
         values, indices = _max_over_windows(x, out, k, s, p, d, pads)
         return _unbatched((values, indices) if return_indices else values, batched)
-    y = lax.reduce_window(x, _lowest(x.dtype), lax.max, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
+    # Python-scalar init values: JAX then recognises the max/add monoid and uses reduce_window_max
+    # (differentiable); an array init under jit falls back to the generic, non-differentiable form.
+    y = lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
     return _unbatched(y, batched)
 
 
@@ -304,7 +306,7 @@ def avg_pool_nd(
     out = _output_sizes(x, k, s, p, d, ceil_mode, where)
     pads = _padding_pairs(x.shape[2:], out, k, s, p, d)
     xs = _opmath(x)
-    total = lax.reduce_window(xs, jnp.array(0, xs.dtype), lax.add, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
+    total = lax.reduce_window(xs, 0.0, lax.add, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))  # scalar init: see max_pool_nd
     if divisor_override is not None:
         y = total / divisor_override
     else:
@@ -450,7 +452,7 @@ def adaptive_max_pool_nd(
     spatial = x.shape[2:]
     if not return_indices and all(size % o == 0 for size, o in zip(spatial, out)):
         k = tuple(size // o for size, o in zip(spatial, out))
-        y = lax.reduce_window(x, _lowest(x.dtype), lax.max, (1, 1, *k), (1, 1, *k), "VALID")
+        y = lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *k), "VALID")  # scalar init: see max_pool_nd
         return _unbatched(y, batched)
     index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
     idx = jnp.broadcast_to(jnp.arange(math.prod(spatial), dtype=index_dtype).reshape(spatial), x.shape)
