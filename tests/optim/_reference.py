@@ -68,7 +68,9 @@ def torch_trajectory(
     return out
 
 
-def torsh_trajectory(opt: Any, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def torsh_trajectory(
+    opt: Any, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Parameters after every step of ``opt.step``, all steps in one jitted scan."""
     p0 = {k: jnp.asarray(v) for k, v in params.items()}
 
@@ -84,7 +86,9 @@ def torsh_trajectory(opt: Any, params: dict[str, np.ndarray], grads: dict[str, n
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def optax_trajectory(tx: Any, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def optax_trajectory(
+    tx: Any, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     import optax
 
     p0 = {k: jnp.asarray(v) for k, v in params.items()}
@@ -103,7 +107,10 @@ def optax_trajectory(tx: Any, params: dict[str, np.ndarray], grads: dict[str, np
 
 
 def assert_trajectories_close(
-    actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], rtol: float = RTOL, atol_scale: float = ATOL_SCALE
+    actual: dict[str, np.ndarray],
+    expected: dict[str, np.ndarray],
+    rtol: float = RTOL,
+    atol_scale: float = ATOL_SCALE,
 ) -> None:
     """Compare every step; on failure name the leaf and the first step that differs."""
     assert set(actual) == set(expected)

@@ -46,7 +46,7 @@ def torch_run(loss, x0s, kwargs, steps, dtype):
 
 def torsh_run(loss, x0s, kwargs, steps, dtype):
     names = [f"p{i}" for i in range(len(x0s))]
-    params = {n: jnp.asarray(x, dtype) for n, x in zip(names, x0s)}
+    params = {n: jnp.asarray(x, dtype) for n, x in zip(names, x0s, strict=True)}
     opt = optim.LBFGS(**kwargs)
     state = opt.init(params)
     step = jax.jit(lambda p, s: opt.step(p, lambda q: loss(*[q[n] for n in names]), s))
@@ -60,7 +60,11 @@ def torsh_run(loss, x0s, kwargs, steps, dtype):
 CASES = [
     ("rosenbrock-fixed-step", dict(lr=1e-3, max_iter=20), "rosen"),
     ("rosenbrock-wolfe", dict(line_search_fn="strong_wolfe", max_iter=10), "rosen"),
-    ("rosenbrock-wolfe-short-history", dict(line_search_fn="strong_wolfe", history_size=3, max_iter=8), "rosen"),
+    (
+        "rosenbrock-wolfe-short-history",
+        dict(line_search_fn="strong_wolfe", history_size=3, max_iter=8),
+        "rosen",
+    ),
     ("lstsq-wolfe", dict(line_search_fn="strong_wolfe", max_iter=5, tolerance_grad=1e-12), "lstsq"),
 ]
 # float32: the fixed step at every step; the line search on its first step and its optimum (see below)
@@ -81,8 +85,8 @@ def _problem(kind, dtype):
 
 
 def _compare(ours, ref, rtol, steps):
-    for i, ((pa, na, fa), (pb, nb, fb)) in enumerate(zip(ours[:steps], ref[:steps])):
-        for a, b in zip(pa, pb):
+    for i, ((pa, na, fa), (pb, nb, fb)) in enumerate(zip(ours[:steps], ref[:steps], strict=True)):
+        for a, b in zip(pa, pb, strict=True):
             scale = max(1.0, float(np.max(np.abs(b))))
             np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=f"step {i + 1}")
         assert (na, fa) == (nb, fb), f"step {i + 1}: (n_iter, func_evals) {(na, fa)} vs torch {(nb, fb)}"
@@ -111,14 +115,16 @@ def test_matches_torch_lbfgs_float32(case):
     ours = torsh_run(j_loss, x0s, kwargs, steps, np.float32)
     _compare(ours, ref, rtol=1e-5, steps=1 if wolfe else steps)
     if wolfe:
-        for a, b in zip(ours[-1][0], ref[-1][0]):
+        for a, b in zip(ours[-1][0], ref[-1][0], strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_converges_with_extra_arguments_and_non_trainable_leaves(x64):
     a, b = _least_squares_data(np.float64)
     params = {"x": jnp.zeros(5), "calls": jnp.int32(3)}
-    opt = optim.LBFGS(line_search_fn="strong_wolfe", max_iter=50, tolerance_grad=1e-12, tolerance_change=1e-14)
+    opt = optim.LBFGS(
+        line_search_fn="strong_wolfe", max_iter=50, tolerance_grad=1e-12, tolerance_change=1e-14
+    )
     state = opt.init(params)
 
     def loss(p, a, b):
@@ -126,7 +132,7 @@ def test_converges_with_extra_arguments_and_non_trainable_leaves(x64):
 
     params, state = jax.jit(opt.step, static_argnums=1)(params, loss, state, jnp.asarray(a), jnp.asarray(b))
     np.testing.assert_allclose(params["x"], np.linalg.lstsq(a, b, rcond=None)[0], rtol=1e-6, atol=1e-9)
-    assert int(params["calls"]) == 3 and float(state.loss) == pytest.approx(0.5 * float(np.sum(b ** 2)))
+    assert int(params["calls"]) == 3 and float(state.loss) == pytest.approx(0.5 * float(np.sum(b**2)))
     assert sorted(state.state_dict())[:3] == ["H_diag", "d", "func_evals"]
 
 
@@ -140,7 +146,9 @@ def test_already_optimal_returns_immediately():
 
 
 def test_errors():
-    with pytest.raises(ConfigError, match=r"LBFGS: line_search_fn must be one of \(None, 'strong_wolfe'\), got 'armijo'"):
+    with pytest.raises(
+        ConfigError, match=r"LBFGS: line_search_fn must be one of \(None, 'strong_wolfe'\), got 'armijo'"
+    ):
         optim.LBFGS(line_search_fn="armijo")
     with pytest.raises(ConfigError, match="lr"):
         optim.LBFGS(lr=-1.0)

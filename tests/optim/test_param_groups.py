@@ -11,7 +11,13 @@ import torch
 from torsh import optim
 from torsh.errors import ConfigError
 
-from ._reference import assert_trajectories_close, grad_stream, make_params, torch_trajectory, torsh_trajectory
+from ._reference import (
+    assert_trajectories_close,
+    grad_stream,
+    make_params,
+    torch_trajectory,
+    torsh_trajectory,
+)
 
 T = torch.optim
 
@@ -30,21 +36,37 @@ CASES = [
     ),
     (
         "sgd-lr-and-momentum-per-group",
-        optim.SGD(lr=0.05, momentum=0.9, param_groups=[{"params": "w", "lr": 0.01, "momentum": 0.5, "nesterov": True}]),
+        optim.SGD(
+            lr=0.05,
+            momentum=0.9,
+            param_groups=[{"params": "w", "lr": 0.01, "momentum": 0.5, "nesterov": True}],
+        ),
         lambda p: T.SGD(p, lr=0.05, momentum=0.9),
-        lambda tp: [{"params": [tp["b"], tp["s"]]}, {"params": [tp["w"]], "lr": 0.01, "momentum": 0.5, "nesterov": True}],
+        lambda tp: [
+            {"params": [tp["b"], tp["s"]]},
+            {"params": [tp["w"]], "lr": 0.01, "momentum": 0.5, "nesterov": True},
+        ],
     ),
     (
         "adam-amsgrad-and-betas-per-group",
-        optim.Adam(lr=1e-2, param_groups=[optim.ParamGroup(lambda path, x: x.ndim == 2, amsgrad=True, betas=(0.5, 0.9))]),
+        optim.Adam(
+            lr=1e-2,
+            param_groups=[optim.ParamGroup(lambda path, x: x.ndim == 2, amsgrad=True, betas=(0.5, 0.9))],
+        ),
         lambda p: T.Adam(p, lr=1e-2),
-        lambda tp: [{"params": [tp["b"], tp["s"]]}, {"params": [tp["w"]], "amsgrad": True, "betas": (0.5, 0.9)}],
+        lambda tp: [
+            {"params": [tp["b"], tp["s"]]},
+            {"params": [tp["w"]], "amsgrad": True, "betas": (0.5, 0.9)},
+        ],
     ),
     (
         "nadam-groups",
         optim.NAdam(lr=1e-2, param_groups=[optim.ParamGroup("w", betas=(0.8, 0.99), momentum_decay=0.01)]),
         lambda p: T.NAdam(p, lr=1e-2),
-        lambda tp: [{"params": [tp["b"], tp["s"]]}, {"params": [tp["w"]], "betas": (0.8, 0.99), "momentum_decay": 0.01}],
+        lambda tp: [
+            {"params": [tp["b"], tp["s"]]},
+            {"params": [tp["w"]], "betas": (0.8, 0.99), "momentum_decay": 0.01},
+        ],
     ),
     (
         "rmsprop-centered-group",
@@ -59,16 +81,26 @@ CASES = [
 def test_groups_match_torch_param_groups(case, data):
     _, ours, theirs, groups = case
     params, grads = data
-    assert_trajectories_close(torsh_trajectory(ours, params, grads), torch_trajectory(theirs, params, grads, groups=groups))
+    assert_trajectories_close(
+        torsh_trajectory(ours, params, grads), torch_trajectory(theirs, params, grads, groups=groups)
+    )
 
 
 def test_state_keeps_lr_per_group_and_slots_only_where_needed():
-    opt = optim.Adam(lr=1e-2, param_groups=[
-        optim.ParamGroup("enc.*", lr=1e-3, name="encoder"), optim.ParamGroup("head.w", amsgrad=True),
-    ])
+    opt = optim.Adam(
+        lr=1e-2,
+        param_groups=[
+            optim.ParamGroup("enc.*", lr=1e-3, name="encoder"),
+            optim.ParamGroup("head.w", amsgrad=True),
+        ],
+    )
     params = {"enc": {"a": jnp.ones(2), "b": jnp.ones(2)}, "head": {"w": jnp.ones(2), "v": jnp.ones(2)}}
     state = opt.init(params)
-    assert {k: round(float(v), 6) for k, v in state.lr.items()} == {"default": 0.01, "encoder": 0.001, "group2": 0.01}
+    assert {k: round(float(v), 6) for k, v in state.lr.items()} == {
+        "default": 0.01,
+        "encoder": 0.001,
+        "group2": 0.01,
+    }
     assert [k for k in state.state_dict() if k.startswith("max_exp_avg_sq")] == ["max_exp_avg_sq.head.w"]
     assert state.hyperparams["group2"]["amsgrad"] is True and state.hyperparams["default"]["amsgrad"] is False
     # changing one group's lr moves only its parameters
@@ -80,10 +112,13 @@ def test_state_keeps_lr_per_group_and_slots_only_where_needed():
 
 
 def test_first_matching_group_wins_and_prefix_patterns():
-    opt = optim.SGD(lr=1.0, param_groups=[
-        optim.ParamGroup("encoder", lr=0.1),          # a prefix selects everything under it
-        optim.ParamGroup("*.bias", lr=0.01),          # encoder.bias is already taken by the first group
-    ])
+    opt = optim.SGD(
+        lr=1.0,
+        param_groups=[
+            optim.ParamGroup("encoder", lr=0.1),  # a prefix selects everything under it
+            optim.ParamGroup("*.bias", lr=0.01),  # encoder.bias is already taken by the first group
+        ],
+    )
     params = {"encoder": {"weight": jnp.zeros(1), "bias": jnp.zeros(1)}, "head": {"bias": jnp.zeros(1)}}
     g = {"encoder": {"weight": jnp.ones(1), "bias": jnp.ones(1)}, "head": {"bias": jnp.ones(1)}}
     new, _ = opt.step(params, g, opt.init(params))
@@ -98,7 +133,9 @@ def test_group_errors():
         optim.SGD(param_groups=[optim.ParamGroup("*.bais", weight_decay=0.0)]).init(params)
     with pytest.raises(ConfigError, match=r"unknown option\(s\) \['weight_dacay'\]"):
         optim.SGD(param_groups=[optim.ParamGroup("b", weight_dacay=0.0)])
-    with pytest.raises(ConfigError, match=r"SGD param group 'group1': lr must be a finite number >= 0, got -1"):
+    with pytest.raises(
+        ConfigError, match=r"SGD param group 'group1': lr must be a finite number >= 0, got -1"
+    ):
         optim.SGD(param_groups=[optim.ParamGroup("b", lr=-1)])
     with pytest.raises(ConfigError, match="named 'x'"):
         optim.SGD(param_groups=[optim.ParamGroup("b", name="x"), optim.ParamGroup("w", name="x")])

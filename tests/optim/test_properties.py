@@ -33,10 +33,12 @@ def _jitted(opt):
 
 
 floats = st.floats(-10, 10, width=32, allow_subnormal=False)
-tree = st.fixed_dictionaries({
-    "w": arrays(np.float32, (3, 2), elements=floats),
-    "b": arrays(np.float32, (2,), elements=floats),
-})
+tree = st.fixed_dictionaries(
+    {
+        "w": arrays(np.float32, (3, 2), elements=floats),
+        "b": arrays(np.float32, (2,), elements=floats),
+    }
+)
 
 
 @settings(max_examples=20)
@@ -78,6 +80,6 @@ def test_clipped_norm_is_bounded_and_direction_kept(g, max_norm):
 @given(steps=st.lists(st.integers(1, 50), min_size=1, max_size=4), at=st.integers(0, 250))
 def test_sequence_is_join_with_cumulative_boundaries(steps, at):
     phases = [optim.schedules.exponential_decay(0.1 * (i + 1), 0.9) for i in range(len(steps) + 1)]
-    seq = optim.schedules.sequence(*zip(phases, steps), phases[-1])
+    seq = optim.schedules.sequence(*zip(phases[:-1], steps, strict=True), phases[-1])
     joined = optim.schedules.join(phases, list(np.cumsum(steps)))
     assert float(seq(at)) == float(joined(at))

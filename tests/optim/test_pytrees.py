@@ -46,9 +46,17 @@ def grads_for(tree, value=1.0):
 
 
 ALL = [
-    optim.SGD(lr=0.1, momentum=0.9), optim.Adam(lr=0.1, amsgrad=True), optim.AdamW(lr=0.1), optim.NAdam(lr=0.1),
-    optim.RAdam(lr=0.1), optim.Adamax(lr=0.1), optim.Adagrad(lr=0.1), optim.RMSprop(lr=0.1, centered=True, momentum=0.5),
-    optim.Adadelta(), optim.LAMB(lr=0.1), optim.Lion(lr=0.1),
+    optim.SGD(lr=0.1, momentum=0.9),
+    optim.Adam(lr=0.1, amsgrad=True),
+    optim.AdamW(lr=0.1),
+    optim.NAdam(lr=0.1),
+    optim.RAdam(lr=0.1),
+    optim.Adamax(lr=0.1),
+    optim.Adagrad(lr=0.1),
+    optim.RMSprop(lr=0.1, centered=True, momentum=0.5),
+    optim.Adadelta(),
+    optim.LAMB(lr=0.1),
+    optim.Lion(lr=0.1),
 ]
 
 
@@ -83,7 +91,11 @@ def test_torsh_grad_output_plugs_in():
     tree = make_tree()
 
     def loss(t):
-        return jnp.sum(t["block"].weight ** 2) + jnp.sum(t["block"].bias) + jnp.sum(t["head"].weight * t["head"].scale)
+        return (
+            jnp.sum(t["block"].weight ** 2)
+            + jnp.sum(t["block"].bias)
+            + jnp.sum(t["head"].weight * t["head"].scale)
+        )
 
     grads = torsh.grad(loss)(tree)
     opt = optim.Adam(lr=0.1)
@@ -117,7 +129,9 @@ def test_update_and_apply_updates_equal_step():
 
 def test_nn_module_state_names():
     nn = pytest.importorskip("torsh.nn")
-    model = nn.Sequential(nn.Linear(3, 4, key=torsh.random.key(0)), nn.BatchNorm1d(4), nn.Linear(4, 2, key=torsh.random.key(1)))
+    model = nn.Sequential(
+        nn.Linear(3, 4, key=torsh.random.key(0)), nn.BatchNorm1d(4), nn.Linear(4, 2, key=torsh.random.key(1))
+    )
     opt = optim.Adam(lr=1e-3)
     state = opt.init(model)
     names = list(state.state_dict())
@@ -146,10 +160,22 @@ def test_frozen_module_parts_are_not_updated():
 # -- complex parameters: PyTorch updates them as pairs of reals (view_as_real) ----------------------
 COMPLEX = [
     ("sgd", optim.SGD(lr=0.05, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
-    ("adam", optim.Adam(lr=1e-2, amsgrad=True, weight_decay=0.1), lambda p: torch.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=0.1)),
+    (
+        "adam",
+        optim.Adam(lr=1e-2, amsgrad=True, weight_decay=0.1),
+        lambda p: torch.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=0.1),
+    ),
     ("adamax", optim.Adamax(lr=1e-2), lambda p: torch.optim.Adamax(p, lr=1e-2)),
-    ("adagrad", optim.Adagrad(lr=0.1, initial_accumulator_value=0.1), lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1)),
-    ("rmsprop", optim.RMSprop(lr=1e-2, centered=True), lambda p: torch.optim.RMSprop(p, lr=1e-2, centered=True)),
+    (
+        "adagrad",
+        optim.Adagrad(lr=0.1, initial_accumulator_value=0.1),
+        lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1),
+    ),
+    (
+        "rmsprop",
+        optim.RMSprop(lr=1e-2, centered=True),
+        lambda p: torch.optim.RMSprop(p, lr=1e-2, centered=True),
+    ),
     ("nadam", optim.NAdam(lr=1e-2), lambda p: torch.optim.NAdam(p, lr=1e-2)),
     ("radam", optim.RAdam(lr=1e-2), lambda p: torch.optim.RAdam(p, lr=1e-2)),
     ("adadelta", optim.Adadelta(), lambda p: torch.optim.Adadelta(p)),
@@ -183,7 +209,7 @@ def test_half_precision_keeps_dtypes_and_tracks_float32(dtype):
     opt = optim.Adam(lr=1e-2)
     s32, s16 = opt.init(p32), opt.init(p16)
     assert s16.exp_avg["w"].dtype == dtype and s16.lr["default"].dtype == jnp.float32
-    for i in range(20):
+    for _ in range(20):
         g = jnp.asarray(rng.normal(size=(8,)).astype(np.float32))
         p32, s32 = opt.step(p32, {"w": g}, s32)
         p16, s16 = opt.step(p16, {"w": g.astype(dtype)}, s16)

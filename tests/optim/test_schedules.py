@@ -15,7 +15,13 @@ from torsh import optim
 from torsh.errors import ConfigError
 from torsh.optim import schedules
 
-from ._reference import assert_trajectories_close, grad_stream, make_params, torch_trajectory, torsh_trajectory
+from ._reference import (
+    assert_trajectories_close,
+    grad_stream,
+    make_params,
+    torch_trajectory,
+    torsh_trajectory,
+)
 
 LS = torch.optim.lr_scheduler
 N = 1000
@@ -42,34 +48,97 @@ def ours(schedule, steps=N):
 
 
 CASES = [
-    ("constant", schedules.constant(BASE, factor=0.25, total_iters=30), lambda o: LS.ConstantLR(o, factor=0.25, total_iters=30)),
-    ("step", schedules.step_decay(BASE, step_size=70, gamma=0.5), lambda o: LS.StepLR(o, step_size=70, gamma=0.5)),
-    ("multistep", schedules.multistep_decay(BASE, [100, 300, 300, 750], gamma=0.3),
-     lambda o: LS.MultiStepLR(o, milestones=[100, 300, 300, 750], gamma=0.3)),
+    (
+        "constant",
+        schedules.constant(BASE, factor=0.25, total_iters=30),
+        lambda o: LS.ConstantLR(o, factor=0.25, total_iters=30),
+    ),
+    (
+        "step",
+        schedules.step_decay(BASE, step_size=70, gamma=0.5),
+        lambda o: LS.StepLR(o, step_size=70, gamma=0.5),
+    ),
+    (
+        "multistep",
+        schedules.multistep_decay(BASE, [100, 300, 300, 750], gamma=0.3),
+        lambda o: LS.MultiStepLR(o, milestones=[100, 300, 300, 750], gamma=0.3),
+    ),
     ("exponential", schedules.exponential_decay(BASE, 0.995), lambda o: LS.ExponentialLR(o, gamma=0.995)),
-    ("cosine", schedules.cosine_annealing(BASE, T_max=300, eta_min=1e-3),
-     lambda o: LS.CosineAnnealingLR(o, T_max=300, eta_min=1e-3)),
-    ("cosine-restarts", schedules.cosine_annealing_warm_restarts(BASE, T_0=50, eta_min=1e-4),
-     lambda o: LS.CosineAnnealingWarmRestarts(o, T_0=50, eta_min=1e-4)),
-    ("cosine-restarts-mult", schedules.cosine_annealing_warm_restarts(BASE, T_0=7, T_mult=3),
-     lambda o: LS.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=3)),
-    ("linear", schedules.linear(BASE, start_factor=0.1, end_factor=0.9, total_iters=200),
-     lambda o: LS.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=200)),
-    ("one-cycle", schedules.one_cycle(BASE, total_steps=N + 1),
-     lambda o: LS.OneCycleLR(o, max_lr=BASE, total_steps=N + 1, cycle_momentum=False)),
-    ("one-cycle-linear-3phase", schedules.one_cycle(BASE, total_steps=N + 1, pct_start=0.25, anneal_strategy="linear",
-                                                    div_factor=10.0, final_div_factor=100.0, three_phase=True),
-     lambda o: LS.OneCycleLR(o, max_lr=BASE, total_steps=N + 1, pct_start=0.25, anneal_strategy="linear",
-                             div_factor=10.0, final_div_factor=100.0, three_phase=True, cycle_momentum=False)),
-    ("polynomial", schedules.polynomial_decay(BASE, total_iters=800, power=2.0),
-     lambda o: LS.PolynomialLR(o, total_iters=800, power=2.0)),
-    ("join-linear-exponential", schedules.join([schedules.linear(BASE, 0.1, 1.0, 100), schedules.exponential_decay(BASE, 0.99)], [100]),
-     lambda o: LS.SequentialLR(o, [LS.LinearLR(o, 0.1, 1.0, 100), LS.ExponentialLR(o, 0.99)], milestones=[100])),
-    ("sequence-three", schedules.sequence(
-        (schedules.linear(BASE, 0.5, 1.0, 10), 50), (schedules.step_decay(BASE, 20, 0.5), 200),
-        schedules.cosine_annealing(BASE, 400)),
-     lambda o: LS.SequentialLR(o, [LS.LinearLR(o, 0.5, 1.0, 10), LS.StepLR(o, 20, 0.5), LS.CosineAnnealingLR(o, 400)],
-                               milestones=[50, 250])),
+    (
+        "cosine",
+        schedules.cosine_annealing(BASE, T_max=300, eta_min=1e-3),
+        lambda o: LS.CosineAnnealingLR(o, T_max=300, eta_min=1e-3),
+    ),
+    (
+        "cosine-restarts",
+        schedules.cosine_annealing_warm_restarts(BASE, T_0=50, eta_min=1e-4),
+        lambda o: LS.CosineAnnealingWarmRestarts(o, T_0=50, eta_min=1e-4),
+    ),
+    (
+        "cosine-restarts-mult",
+        schedules.cosine_annealing_warm_restarts(BASE, T_0=7, T_mult=3),
+        lambda o: LS.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=3),
+    ),
+    (
+        "linear",
+        schedules.linear(BASE, start_factor=0.1, end_factor=0.9, total_iters=200),
+        lambda o: LS.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=200),
+    ),
+    (
+        "one-cycle",
+        schedules.one_cycle(BASE, total_steps=N + 1),
+        lambda o: LS.OneCycleLR(o, max_lr=BASE, total_steps=N + 1, cycle_momentum=False),
+    ),
+    (
+        "one-cycle-linear-3phase",
+        schedules.one_cycle(
+            BASE,
+            total_steps=N + 1,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
+            three_phase=True,
+        ),
+        lambda o: LS.OneCycleLR(
+            o,
+            max_lr=BASE,
+            total_steps=N + 1,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            div_factor=10.0,
+            final_div_factor=100.0,
+            three_phase=True,
+            cycle_momentum=False,
+        ),
+    ),
+    (
+        "polynomial",
+        schedules.polynomial_decay(BASE, total_iters=800, power=2.0),
+        lambda o: LS.PolynomialLR(o, total_iters=800, power=2.0),
+    ),
+    (
+        "join-linear-exponential",
+        schedules.join(
+            [schedules.linear(BASE, 0.1, 1.0, 100), schedules.exponential_decay(BASE, 0.99)], [100]
+        ),
+        lambda o: LS.SequentialLR(
+            o, [LS.LinearLR(o, 0.1, 1.0, 100), LS.ExponentialLR(o, 0.99)], milestones=[100]
+        ),
+    ),
+    (
+        "sequence-three",
+        schedules.sequence(
+            (schedules.linear(BASE, 0.5, 1.0, 10), 50),
+            (schedules.step_decay(BASE, 20, 0.5), 200),
+            schedules.cosine_annealing(BASE, 400),
+        ),
+        lambda o: LS.SequentialLR(
+            o,
+            [LS.LinearLR(o, 0.5, 1.0, 10), LS.StepLR(o, 20, 0.5), LS.CosineAnnealingLR(o, 400)],
+            milestones=[50, 250],
+        ),
+    ),
 ]
 
 
@@ -92,12 +161,16 @@ def test_linear_warmup_matches_optax():
     ref = optax.linear_schedule(0.01, BASE, 250)
     np.testing.assert_allclose(ours(s), np.asarray(jax.vmap(ref)(jnp.arange(N))), rtol=1e-6)
     down = schedules.linear_warmup(0.01, warmup_steps=10, init_lr=0.5)  # also works downwards
-    np.testing.assert_allclose(ours(down, 12), np.asarray(jax.vmap(optax.linear_schedule(0.5, 0.01, 10))(jnp.arange(12))), rtol=1e-6)
+    np.testing.assert_allclose(
+        ours(down, 12), np.asarray(jax.vmap(optax.linear_schedule(0.5, 0.01, 10))(jnp.arange(12))), rtol=1e-6
+    )
 
 
 def test_schedules_are_static_values():
     a = schedules.cosine_annealing(0.1, T_max=10)
-    assert a == schedules.cosine_annealing(0.1, T_max=10) and hash(a) == hash(schedules.cosine_annealing(0.1, T_max=10))
+    assert a == schedules.cosine_annealing(0.1, T_max=10) and hash(a) == hash(
+        schedules.cosine_annealing(0.1, T_max=10)
+    )
     assert optim.Adam(lr=a) == optim.Adam(lr=schedules.cosine_annealing(0.1, T_max=10))
     assert "T_max=10" in repr(a)
 
@@ -107,13 +180,19 @@ def test_optimizer_with_schedule_matches_torch_optimizer_with_scheduler():
     sched = schedules.one_cycle(0.05, total_steps=250)
     ours_ = torsh_trajectory(optim.SGD(lr=sched, momentum=0.9), params, grads)
     ref = torch_trajectory(
-        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), params, grads,
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+        params,
+        grads,
         make_scheduler=lambda o: LS.OneCycleLR(o, max_lr=0.05, total_steps=250, cycle_momentum=False),
     )
     assert_trajectories_close(ours_, ref)
     ours_ = torsh_trajectory(optim.Adam(lr=schedules.cosine_annealing(1e-2, T_max=50)), params, grads)
-    ref = torch_trajectory(lambda p: torch.optim.Adam(p, lr=1e-2), params, grads,
-                           make_scheduler=lambda o: LS.CosineAnnealingLR(o, T_max=50))
+    ref = torch_trajectory(
+        lambda p: torch.optim.Adam(p, lr=1e-2),
+        params,
+        grads,
+        make_scheduler=lambda o: LS.CosineAnnealingLR(o, T_max=50),
+    )
     assert_trajectories_close(ours_, ref)
 
 
@@ -182,7 +261,10 @@ def test_plateau_matches_torch(kwargs):
 
 
 def test_plateau_state_dict_and_groups_and_errors():
-    opt = optim.chain(optim.clip_by_value(1.0), optim.SGD(lr=0.1, param_groups=[optim.ParamGroup("b", lr=0.01, name="bias")]))
+    opt = optim.chain(
+        optim.clip_by_value(1.0),
+        optim.SGD(lr=0.1, param_groups=[optim.ParamGroup("b", lr=0.01, name="bias")]),
+    )
     state = opt.init({"w": jnp.zeros(1), "b": jnp.zeros(1)})
     plateau = optim.ReduceLROnPlateau(patience=0, factor=0.5, min_lr={"1.default": 0.0, "1.bias": 0.008})
     state = plateau.step(1.0, state)
@@ -211,7 +293,9 @@ def test_cosine_tails_keep_relative_precision():
     """Near the end of a cosine the lr is tiny; it stays accurate relative to itself (float64 truth)."""
     t = np.arange(1001)
     exact = (1 + np.cos(np.pi * t / 1000)) / 2
-    np.testing.assert_allclose(ours(schedules.cosine_annealing(1.0, T_max=1000), 1001), exact, rtol=2e-6, atol=1e-30)
+    np.testing.assert_allclose(
+        ours(schedules.cosine_annealing(1.0, T_max=1000), 1001), exact, rtol=2e-6, atol=1e-30
+    )
     exact = 0.5 * (1 + np.cos(np.pi * np.clip(t - 100, 0, 900) / 900))
     warm = ours(schedules.warmup_cosine(1.0, 100, 1000), 1001)
     np.testing.assert_allclose(warm[100:], exact[100:], rtol=2e-6, atol=1e-30)

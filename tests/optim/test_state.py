@@ -35,10 +35,20 @@ def grads(m, v=0.5):
 def test_state_dict_names_follow_parameter_names():
     state = optim.Adam(lr=1e-3, amsgrad=True).init(model())
     assert list(state.state_dict()) == [
-        "step", "lr.default",
-        "exp_avg.0.weight", "exp_avg.0.bias", "exp_avg.1.weight", "exp_avg.1.bias",
-        "exp_avg_sq.0.weight", "exp_avg_sq.0.bias", "exp_avg_sq.1.weight", "exp_avg_sq.1.bias",
-        "max_exp_avg_sq.0.weight", "max_exp_avg_sq.0.bias", "max_exp_avg_sq.1.weight", "max_exp_avg_sq.1.bias",
+        "step",
+        "lr.default",
+        "exp_avg.0.weight",
+        "exp_avg.0.bias",
+        "exp_avg.1.weight",
+        "exp_avg.1.bias",
+        "exp_avg_sq.0.weight",
+        "exp_avg_sq.0.bias",
+        "exp_avg_sq.1.weight",
+        "exp_avg_sq.1.bias",
+        "max_exp_avg_sq.0.weight",
+        "max_exp_avg_sq.0.bias",
+        "max_exp_avg_sq.1.weight",
+        "max_exp_avg_sq.1.bias",
     ]
     assert list(optim.SGD(lr=0.1).init(model()).state_dict()) == ["step", "lr.default"]  # no momentum buffer
 
@@ -94,7 +104,9 @@ def test_load_state_dict_reports_missing_and_unexpected_keys():
     sd["exp_avg.2.weight"] = np.zeros(3, np.float32)
     with pytest.raises(TreeError) as e:
         state.load_state_dict(sd)
-    assert "missing keys: exp_avg.0.bias" in str(e.value) and "unexpected keys: exp_avg.2.weight" in str(e.value)
+    assert "missing keys: exp_avg.0.bias" in str(e.value) and "unexpected keys: exp_avg.2.weight" in str(
+        e.value
+    )
 
 
 def test_load_state_dict_reports_shapes_and_dtypes():
@@ -139,7 +151,9 @@ def test_gradient_errors_name_the_parameter():
     state = opt.init(m)
     bad = grads(m)
     bad = Seq((Lin(jnp.ones((2, 3)), bad.layers[0].bias), bad.layers[1]))
-    with pytest.raises(ShapeError, match=r"gradient of '0.weight' has shape \[2, 3\], the parameter has \[3, 2\]"):
+    with pytest.raises(
+        ShapeError, match=r"gradient of '0.weight' has shape \[2, 3\], the parameter has \[3, 2\]"
+    ):
         opt.step(m, bad, state)
     with pytest.raises(TreeError, match="structure of the parameters"):
         opt.step(m, {"w": jnp.ones(2)}, state)

@@ -10,51 +10,103 @@ import torch
 
 from torsh import optim
 
-from ._reference import assert_trajectories_close, grad_stream, make_params, optax_trajectory, torch_trajectory, torsh_trajectory
+from ._reference import (
+    assert_trajectories_close,
+    grad_stream,
+    make_params,
+    optax_trajectory,
+    torch_trajectory,
+    torsh_trajectory,
+)
 
 T = torch.optim
 
 # (id, torsh optimizer, torch factory)
 CASES = [
     ("sgd", optim.SGD(lr=0.05), lambda p: T.SGD(p, lr=0.05)),
-    ("sgd-momentum-dampening", optim.SGD(lr=0.05, momentum=0.9, dampening=0.3),
-     lambda p: T.SGD(p, lr=0.05, momentum=0.9, dampening=0.3)),
-    ("sgd-nesterov-wd", optim.SGD(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01),
-     lambda p: T.SGD(p, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
-    ("sgd-maximize", optim.SGD(lr=0.01, momentum=0.5, maximize=True),
-     lambda p: T.SGD(p, lr=0.01, momentum=0.5, maximize=True)),
+    (
+        "sgd-momentum-dampening",
+        optim.SGD(lr=0.05, momentum=0.9, dampening=0.3),
+        lambda p: T.SGD(p, lr=0.05, momentum=0.9, dampening=0.3),
+    ),
+    (
+        "sgd-nesterov-wd",
+        optim.SGD(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01),
+        lambda p: T.SGD(p, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01),
+    ),
+    (
+        "sgd-maximize",
+        optim.SGD(lr=0.01, momentum=0.5, maximize=True),
+        lambda p: T.SGD(p, lr=0.01, momentum=0.5, maximize=True),
+    ),
     ("adam", optim.Adam(lr=1e-2), lambda p: T.Adam(p, lr=1e-2)),
-    ("adam-amsgrad-wd", optim.Adam(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True),
-     lambda p: T.Adam(p, lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
-    ("adam-maximize-eps", optim.Adam(lr=1e-2, eps=1e-3, maximize=True),
-     lambda p: T.Adam(p, lr=1e-2, eps=1e-3, maximize=True)),
-    ("adam-decoupled", optim.Adam(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
-     lambda p: T.Adam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    (
+        "adam-amsgrad-wd",
+        optim.Adam(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True),
+        lambda p: T.Adam(p, lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True),
+    ),
+    (
+        "adam-maximize-eps",
+        optim.Adam(lr=1e-2, eps=1e-3, maximize=True),
+        lambda p: T.Adam(p, lr=1e-2, eps=1e-3, maximize=True),
+    ),
+    (
+        "adam-decoupled",
+        optim.Adam(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+        lambda p: T.Adam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
     ("adamw", optim.AdamW(lr=1e-2), lambda p: T.AdamW(p, lr=1e-2)),
-    ("adamw-amsgrad", optim.AdamW(lr=1e-2, weight_decay=0.3, amsgrad=True),
-     lambda p: T.AdamW(p, lr=1e-2, weight_decay=0.3, amsgrad=True)),
+    (
+        "adamw-amsgrad",
+        optim.AdamW(lr=1e-2, weight_decay=0.3, amsgrad=True),
+        lambda p: T.AdamW(p, lr=1e-2, weight_decay=0.3, amsgrad=True),
+    ),
     ("nadam", optim.NAdam(lr=1e-2), lambda p: T.NAdam(p, lr=1e-2)),
-    ("nadam-wd-psi", optim.NAdam(lr=1e-2, weight_decay=0.1, momentum_decay=0.01),
-     lambda p: T.NAdam(p, lr=1e-2, weight_decay=0.1, momentum_decay=0.01)),
-    ("nadam-decoupled", optim.NAdam(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
-     lambda p: T.NAdam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    (
+        "nadam-wd-psi",
+        optim.NAdam(lr=1e-2, weight_decay=0.1, momentum_decay=0.01),
+        lambda p: T.NAdam(p, lr=1e-2, weight_decay=0.1, momentum_decay=0.01),
+    ),
+    (
+        "nadam-decoupled",
+        optim.NAdam(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+        lambda p: T.NAdam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
     ("radam", optim.RAdam(lr=1e-2), lambda p: T.RAdam(p, lr=1e-2)),
-    ("radam-wd", optim.RAdam(lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1),
-     lambda p: T.RAdam(p, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1)),
-    ("radam-decoupled", optim.RAdam(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
-     lambda p: T.RAdam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    (
+        "radam-wd",
+        optim.RAdam(lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1),
+        lambda p: T.RAdam(p, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1),
+    ),
+    (
+        "radam-decoupled",
+        optim.RAdam(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+        lambda p: T.RAdam(p, lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    ),
     ("adamax", optim.Adamax(lr=1e-2), lambda p: T.Adamax(p, lr=1e-2)),
-    ("adamax-wd", optim.Adamax(lr=1e-2, betas=(0.5, 0.9), weight_decay=0.1, maximize=True),
-     lambda p: T.Adamax(p, lr=1e-2, betas=(0.5, 0.9), weight_decay=0.1, maximize=True)),
+    (
+        "adamax-wd",
+        optim.Adamax(lr=1e-2, betas=(0.5, 0.9), weight_decay=0.1, maximize=True),
+        lambda p: T.Adamax(p, lr=1e-2, betas=(0.5, 0.9), weight_decay=0.1, maximize=True),
+    ),
     ("adagrad", optim.Adagrad(lr=0.1), lambda p: T.Adagrad(p, lr=0.1)),
-    ("adagrad-options", optim.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5),
-     lambda p: T.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
+    (
+        "adagrad-options",
+        optim.Adagrad(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5),
+        lambda p: T.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5),
+    ),
     ("rmsprop", optim.RMSprop(lr=1e-2), lambda p: T.RMSprop(p, lr=1e-2)),
-    ("rmsprop-centered-momentum", optim.RMSprop(lr=1e-3, alpha=0.9, momentum=0.9, centered=True, weight_decay=0.1),
-     lambda p: T.RMSprop(p, lr=1e-3, alpha=0.9, momentum=0.9, centered=True, weight_decay=0.1)),
+    (
+        "rmsprop-centered-momentum",
+        optim.RMSprop(lr=1e-3, alpha=0.9, momentum=0.9, centered=True, weight_decay=0.1),
+        lambda p: T.RMSprop(p, lr=1e-3, alpha=0.9, momentum=0.9, centered=True, weight_decay=0.1),
+    ),
     ("adadelta", optim.Adadelta(), lambda p: T.Adadelta(p)),
-    ("adadelta-wd", optim.Adadelta(lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
-     lambda p: T.Adadelta(p, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1)),
+    (
+        "adadelta-wd",
+        optim.Adadelta(lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
+        lambda p: T.Adadelta(p, lr=0.5, rho=0.95, eps=1e-5, weight_decay=0.1),
+    ),
 ]
 
 
@@ -75,9 +127,16 @@ def test_torch_defaults_are_ours():
     import inspect
 
     pairs = [
-        (optim.SGD, T.SGD), (optim.Adam, T.Adam), (optim.AdamW, T.AdamW), (optim.NAdam, T.NAdam),
-        (optim.RAdam, T.RAdam), (optim.Adamax, T.Adamax), (optim.Adagrad, T.Adagrad),
-        (optim.RMSprop, T.RMSprop), (optim.Adadelta, T.Adadelta), (optim.LBFGS, T.LBFGS),
+        (optim.SGD, T.SGD),
+        (optim.Adam, T.Adam),
+        (optim.AdamW, T.AdamW),
+        (optim.NAdam, T.NAdam),
+        (optim.RAdam, T.RAdam),
+        (optim.Adamax, T.Adamax),
+        (optim.Adagrad, T.Adagrad),
+        (optim.RMSprop, T.RMSprop),
+        (optim.Adadelta, T.Adadelta),
+        (optim.LBFGS, T.LBFGS),
     ]
     torch_only = {"foreach", "capturable", "differentiable", "fused", "params"}
     for ours, theirs in pairs:
@@ -99,16 +158,30 @@ def test_torch_defaults_are_ours():
 LOOSE = (5e-5, 1e-5)
 OPTAX_CASES = [
     ("sgd-momentum", optim.SGD(lr=0.05, momentum=0.9), optax.sgd(0.05, momentum=0.9)),
-    ("sgd-nesterov", optim.SGD(lr=0.05, momentum=0.9, nesterov=True), optax.sgd(0.05, momentum=0.9, nesterov=True)),
+    (
+        "sgd-nesterov",
+        optim.SGD(lr=0.05, momentum=0.9, nesterov=True),
+        optax.sgd(0.05, momentum=0.9, nesterov=True),
+    ),
     ("adam", optim.Adam(lr=1e-2, betas=(0.8, 0.99), eps=1e-6), optax.adam(1e-2, b1=0.8, b2=0.99, eps=1e-6)),
-    ("adamw-b2-0.99", optim.AdamW(lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1),
-     optax.adamw(1e-2, b2=0.99, weight_decay=0.1)),
+    (
+        "adamw-b2-0.99",
+        optim.AdamW(lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1),
+        optax.adamw(1e-2, b2=0.99, weight_decay=0.1),
+    ),
     ("adamw", optim.AdamW(lr=1e-2, weight_decay=0.1), optax.adamw(1e-2, weight_decay=0.1), LOOSE),
     ("lion", optim.Lion(lr=1e-3, weight_decay=0.5), optax.lion(1e-3, weight_decay=0.5)),
-    ("lion-betas", optim.Lion(lr=1e-3, betas=(0.95, 0.98)), optax.lion(1e-3, b1=0.95, b2=0.98, weight_decay=0.0)),
+    (
+        "lion-betas",
+        optim.Lion(lr=1e-3, betas=(0.95, 0.98)),
+        optax.lion(1e-3, b1=0.95, b2=0.98, weight_decay=0.0),
+    ),
     ("lamb", optim.LAMB(lr=1e-2), optax.lamb(1e-2), LOOSE),
-    ("lamb-wd", optim.LAMB(lr=1e-2, betas=(0.8, 0.9), eps=1e-4, weight_decay=0.1),
-     optax.lamb(1e-2, b1=0.8, b2=0.9, eps=1e-4, weight_decay=0.1)),
+    (
+        "lamb-wd",
+        optim.LAMB(lr=1e-2, betas=(0.8, 0.9), eps=1e-4, weight_decay=0.1),
+        optax.lamb(1e-2, b1=0.8, b2=0.9, eps=1e-4, weight_decay=0.1),
+    ),
 ]
 
 

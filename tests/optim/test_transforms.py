@@ -14,12 +14,18 @@ from torsh import optim
 from torsh.errors import ConfigError, TreeError
 from torsh.tree import Struct, field
 
-from ._reference import assert_trajectories_close, grad_stream, make_params, torch_trajectory, torsh_trajectory
+from ._reference import (
+    assert_trajectories_close,
+    grad_stream,
+    make_params,
+    torch_trajectory,
+    torsh_trajectory,
+)
 
 
 def _torch_grads(grads):
     params = [torch.nn.Parameter(torch.zeros(np.shape(g))) for g in grads.values()]
-    for p, g in zip(params, grads.values()):
+    for p, g in zip(params, grads.values(), strict=True):
         p.grad = torch.tensor(np.asarray(g))
     return params
 
@@ -28,13 +34,18 @@ def _torch_grads(grads):
 @pytest.mark.parametrize("max_norm", [0.5, 100.0])
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     rng = np.random.default_rng(0)
-    grads = {"a": rng.normal(size=(4, 3)).astype(np.float32), "b": rng.normal(size=5).astype(np.float32), "c": None}
-    ours, norm = optim.clip_grad_norm({k: None if v is None else jnp.asarray(v) for k, v in grads.items()},
-                                      max_norm, norm_type)
+    grads = {
+        "a": rng.normal(size=(4, 3)).astype(np.float32),
+        "b": rng.normal(size=5).astype(np.float32),
+        "c": None,
+    }
+    ours, norm = optim.clip_grad_norm(
+        {k: None if v is None else jnp.asarray(v) for k, v in grads.items()}, max_norm, norm_type
+    )
     tparams = _torch_grads({k: v for k, v in grads.items() if v is not None})
     tnorm = torch.nn.utils.clip_grad_norm_(tparams, max_norm, norm_type=norm_type)
     np.testing.assert_allclose(float(norm), float(tnorm), rtol=1e-6)
-    for k, p in zip(["a", "b"], tparams):
+    for k, p in zip(["a", "b"], tparams, strict=True):
         np.testing.assert_allclose(ours[k], p.grad.numpy(), rtol=1e-6, atol=1e-7)
     assert ours["c"] is None
 
@@ -78,7 +89,9 @@ def test_add_decayed_weights_and_mask_equal_sgd_weight_decay_groups():
         optim.chain(optim.add_decayed_weights(0.1, mask="w"), optim.SGD(lr=0.05, momentum=0.9)), params, grads
     )
     ref = torch_trajectory(
-        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), params, grads,
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+        params,
+        grads,
         groups=lambda tp: [{"params": [tp["w"]], "weight_decay": 0.1}, {"params": [tp["b"], tp["s"]]}],
     )
     assert_trajectories_close(ours, ref)
@@ -91,7 +104,9 @@ def test_masks_by_predicate_and_tree():
     by_tree = optim.add_decayed_weights(1.0, mask={"w": True, "b": False, "n": False})
     for t in (by_pred, by_tree):
         u, _ = t.update(g, t.init(params), params)
-        assert u["w"].tolist() == [[1.0, 1.0], [1.0, 1.0]] and u["b"].tolist() == [0.0, 0.0] and u["n"] is None
+        assert (
+            u["w"].tolist() == [[1.0, 1.0], [1.0, 1.0]] and u["b"].tolist() == [0.0, 0.0] and u["n"] is None
+        )
     with pytest.raises(TreeError, match="mask"):
         optim.add_decayed_weights(1.0, mask={"w": True}).update(g, None, params)
     with pytest.raises(TreeError, match="must be a bool"):
@@ -118,7 +133,11 @@ def test_masked_runs_inner_on_selected_leaves_only():
     assert_trajectories_close(ours, {k: np.stack(v) for k, v in ref.items()})
     state = opt.init({k: jnp.asarray(v) for k, v in params.items()})
     assert sorted(state.state_dict()) == [
-        "0.inner.exp_avg.w", "0.inner.exp_avg_sq.w", "0.inner.lr.default", "0.inner.step", "1.inner.lr.default",
+        "0.inner.exp_avg.w",
+        "0.inner.exp_avg_sq.w",
+        "0.inner.lr.default",
+        "0.inner.step",
+        "1.inner.lr.default",
         "1.inner.step",
     ]
 
@@ -205,13 +224,15 @@ def test_ema_matches_torch_averaged_model(use_buffers):
     ema = optim.EMA(0.9, include_buffers=use_buffers)
     state = ema.init(Net(jnp.zeros(3), jnp.zeros(3)))
     update = jax.jit(ema.update)
-    for w, s in zip(seq_w, seq_s):
+    for w, s in zip(seq_w, seq_s, strict=True):
         with torch.no_grad():
             tnet.weight.copy_(torch.tensor(w))
             tnet.stat.copy_(torch.tensor(s))
         avg.update_parameters(tnet)
         state = update(Net(jnp.asarray(w), jnp.asarray(s)), state)
-        np.testing.assert_allclose(state.params.weight, avg.module.weight.detach().numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            state.params.weight, avg.module.weight.detach().numpy(), rtol=1e-6, atol=1e-7
+        )
         if use_buffers:
             np.testing.assert_allclose(state.params.stat, avg.module.stat.numpy(), rtol=1e-6, atol=1e-7)
         else:  # torsh takes buffers from the latest model (PyTorch leaves them stale until update_bn)
@@ -233,8 +254,9 @@ def test_loss_scale_follows_torch_grad_scaler_rule():
     found = [False, False, True, False, False, False, True, True, False, False, False, False, False]
     scale_t = torch.tensor(1024.0)
     tracker = torch.tensor(0, dtype=torch.int32)
-    opt = optim.DynamicLossScale(optim.SGD(lr=0.1), init_scale=1024.0, growth_factor=4.0, backoff_factor=0.25,
-                                 growth_interval=3)
+    opt = optim.DynamicLossScale(
+        optim.SGD(lr=0.1), init_scale=1024.0, growth_factor=4.0, backoff_factor=0.25, growth_interval=3
+    )
     p = {"w": jnp.ones(2)}
     state = opt.init(p)
     step = jax.jit(opt.step)
@@ -273,8 +295,12 @@ def test_loss_scaled_float16_training_skips_overflow():
 
 
 def test_loss_scale_validation():
-    for kwargs, name in [({"init_scale": 0.0}, "init_scale"), ({"growth_factor": 1.0}, "growth_factor"),
-                         ({"backoff_factor": 1.0}, "backoff_factor"), ({"growth_interval": 0}, "growth_interval")]:
+    for kwargs, name in [
+        ({"init_scale": 0.0}, "init_scale"),
+        ({"growth_factor": 1.0}, "growth_factor"),
+        ({"backoff_factor": 1.0}, "backoff_factor"),
+        ({"growth_interval": 0}, "growth_interval"),
+    ]:
         with pytest.raises(ConfigError, match=name):
             optim.DynamicLossScale(optim.SGD(), **kwargs)
     with pytest.raises(ConfigError, match="opt"):

@@ -13,7 +13,11 @@ BAD = [
     # (optimizer, kwargs, text that must appear in the message)
     (optim.SGD, {"lr": -0.1}, "SGD: lr must be a finite number >= 0, got -0.1"),
     (optim.SGD, {"momentum": -0.5}, "SGD: momentum must be a finite number >= 0, got -0.5"),
-    (optim.SGD, {"nesterov": True}, "SGD: nesterov=True requires momentum > 0 and dampening == 0, got momentum=0.0"),
+    (
+        optim.SGD,
+        {"nesterov": True},
+        "SGD: nesterov=True requires momentum > 0 and dampening == 0, got momentum=0.0",
+    ),
     (optim.SGD, {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "dampening=0.1"),
     (optim.SGD, {"weight_decay": -1e-4}, "SGD: weight_decay must be a finite number >= 0, got -0.0001"),
     (optim.SGD, {"lr": "0.1"}, "SGD: lr must be a real number, got '0.1'"),
@@ -33,7 +37,11 @@ BAD = [
     (optim.RAdam, {"eps": 0}, "RAdam: eps must be a finite number > 0, got 0"),
     (optim.Adamax, {"betas": (-0.1, 0.9)}, "Adamax: betas[0] must be in [0, 1), got -0.1"),
     (optim.Adagrad, {"lr_decay": -0.1}, "Adagrad: lr_decay must be a finite number >= 0, got -0.1"),
-    (optim.Adagrad, {"initial_accumulator_value": -1.0}, "initial_accumulator_value must be a finite number >= 0"),
+    (
+        optim.Adagrad,
+        {"initial_accumulator_value": -1.0},
+        "initial_accumulator_value must be a finite number >= 0",
+    ),
     (optim.RMSprop, {"alpha": 1.0}, "RMSprop: alpha must be in [0, 1), got 1.0"),
     (optim.RMSprop, {"momentum": -0.9}, "RMSprop: momentum must be a finite number >= 0, got -0.9"),
     (optim.RMSprop, {"centered": None}, "RMSprop: centered must be True or False, got None"),
@@ -71,7 +79,9 @@ def test_valid_edge_values_are_accepted():
 
 
 def test_wrappers_validate_too():
-    with pytest.raises(ConfigError, match="clip_by_global_norm: max_norm must be a finite number >= 0, got -1"):
+    with pytest.raises(
+        ConfigError, match="clip_by_global_norm: max_norm must be a finite number >= 0, got -1"
+    ):
         optim.clip_by_global_norm(-1)
     with pytest.raises(ConfigError, match="norm_type must be a number > 0"):
         optim.clip_by_global_norm(1.0, norm_type=0)

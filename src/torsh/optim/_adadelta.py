@@ -17,7 +17,7 @@ __all__ = ["Adadelta", "AdadeltaState"]
 
 
 class AdadeltaState(OptState):
-    """State of :class:`Adadelta`: ``step``, per-group ``lr``, per-parameter ``square_avg`` and ``acc_delta``."""
+    """State of :class:`Adadelta`: ``step``, per-group ``lr``, per-parameter ``square_avg``, ``acc_delta``."""
 
     step: jax.Array
     lr: dict

@@ -72,7 +72,9 @@ class Adagrad(Optimizer):
         hp["lr"] = check.lr("lr", hp["lr"])
         hp["lr_decay"] = check.nonneg("lr_decay", hp["lr_decay"])
         hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["initial_accumulator_value"] = check.nonneg("initial_accumulator_value", hp["initial_accumulator_value"])
+        hp["initial_accumulator_value"] = check.nonneg(
+            "initial_accumulator_value", hp["initial_accumulator_value"]
+        )
         hp["eps"] = check.positive("eps", hp["eps"])
         hp["maximize"] = check.flag("maximize", hp["maximize"])
         return hp

@@ -69,7 +69,7 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     leaves, spec = _tree.flatten(params)
     ups = flatten_like(spec, updates, "updates", params)
     out = []
-    for p, u in zip(leaves, ups):
+    for p, u in zip(leaves, ups, strict=True):
         if u is None or _is_float0(u) or not _tree.is_inexact(p):
             out.append(p)
         else:
@@ -103,7 +103,8 @@ class GradientTransformation:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(
-            f"{type(self).__name__} is immutable: cannot set {name!r}; build a new one with the changed argument"
+            f"{type(self).__name__} is immutable: cannot set {name!r}; "
+            "build a new one with the changed argument"
         )
 
     def __eq__(self, other: object) -> bool:
@@ -163,8 +164,11 @@ class Chain(GradientTransformation):
             raise ConfigError("chain: needs at least one transformation, got none")
         for key, t in items:
             if not isinstance(t, GradientTransformation):
-                hint = " (LBFGS takes a loss function, not gradients, and cannot be chained)" if (
-                    type(t).__name__ == "LBFGS") else ""
+                hint = (
+                    " (LBFGS takes a loss function, not gradients, and cannot be chained)"
+                    if (type(t).__name__ == "LBFGS")
+                    else ""
+                )
                 raise ConfigError(
                     f"chain: element {key!r} must be a torsh.optim gradient transformation, got "
                     f"{type(t).__name__}{hint}"
@@ -183,13 +187,14 @@ class Chain(GradientTransformation):
 
     def _pack(self, states: list[Any]) -> ChainState:
         if self._named:
-            return ChainState(states={k: s for (k, _), s in zip(self._items(), states)})
+            return ChainState(states={k: s for (k, _), s in zip(self._items(), states, strict=True)})
         return ChainState(states=tuple(states))
 
     def _unpack(self, state: Any) -> list[Any]:
         if not isinstance(state, ChainState) or len(state.states) != len(self.transforms):
             raise TreeError(
-                f"chain.update: expected the ChainState of {len(self.transforms)} transformations returned by "
+                f"chain.update: expected the ChainState of {len(self.transforms)} transformations "
+                "returned by "
                 f"this chain's init, got {type(state).__name__}"
             )
         return [state.states[k] for k, _ in self._items()]
@@ -199,7 +204,7 @@ class Chain(GradientTransformation):
 
     def update(self, grads: PyTree, state: ChainState, params: PyTree = None) -> tuple[PyTree, ChainState]:
         new_states = []
-        for (_, t), s in zip(self._items(), self._unpack(state)):
+        for (_, t), s in zip(self._items(), self._unpack(state), strict=True):
             grads, s = t.update(grads, s, params)
             new_states.append(s)
         return grads, self._pack(new_states)
@@ -207,7 +212,7 @@ class Chain(GradientTransformation):
     def step(self, params: PyTree, grads: PyTree, state: ChainState) -> tuple[PyTree, ChainState]:
         items, states = self._items(), self._unpack(state)
         new_states = []
-        for (_, t), s in zip(items[:-1], states[:-1]):
+        for (_, t), s in zip(items[:-1], states[:-1], strict=True):
             grads, s = t.update(grads, s, params)
             new_states.append(s)
         params, last = items[-1][1].step(params, grads, states[-1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from collections.abc import Callable
 from typing import Any
 
@@ -100,16 +99,15 @@ class EMA:
         leaves, spec = _tree.flatten(params)
         avg = flatten_like(spec, state.params, "EMA.update: state.params", params)
         out = []
-        for p, a, averaged in zip(leaves, avg, self._averaged(params)):
+        for p, a, averaged in zip(leaves, avg, self._averaged(params), strict=True):
             if not averaged:
                 out.append(p)
                 continue
             p_arr = jnp.asarray(p)
             cdt = jnp.float32 if p_arr.dtype in (jnp.float16, jnp.bfloat16) else p_arr.dtype
             pc, ac = p_arr.astype(cdt), jnp.asarray(a).astype(cdt)
-            new = ac + (1 - d.astype(jnp.real(pc).dtype)) * (pc - ac)  # torch._foreach_lerp_(avg, p, 1 - decay)
+            new = ac + (1 - d.astype(jnp.real(pc).dtype)) * (
+                pc - ac
+            )  # torch._foreach_lerp_(avg, p, 1 - decay)
             out.append(jnp.where(first, pc, new).astype(p_arr.dtype))
         return state.replace(step=state.step + 1, params=_tree.unflatten(spec, out))
-
-
-

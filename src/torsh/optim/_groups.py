@@ -44,7 +44,8 @@ class ParamGroup:
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
-      >>> opt = optim.SGD(lr=0.1, weight_decay=0.01, param_groups=[optim.ParamGroup("*.bias", weight_decay=0.0)])
+      >>> no_decay = optim.ParamGroup("*.bias", weight_decay=0.0)
+      >>> opt = optim.SGD(lr=0.1, weight_decay=0.01, param_groups=[no_decay])
       >>> state = opt.init({"fc": {"weight": jnp.ones(2), "bias": jnp.ones(2)}})
       >>> dict(state.hyperparams["group1"])["weight_decay"]
       0.0
@@ -54,7 +55,9 @@ class ParamGroup:
 
     def __init__(self, *params: Selector, name: str | None = None, **options: Any) -> None:
         if not params:
-            raise ConfigError("ParamGroup: give at least one selector (a name pattern or a predicate), got none")
+            raise ConfigError(
+                "ParamGroup: give at least one selector (a name pattern or a predicate), got none"
+            )
         for s in params:
             if not (isinstance(s, str) or callable(s)):
                 raise ConfigError(
@@ -72,7 +75,10 @@ class ParamGroup:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ParamGroup) and (self.params, self.name, self.options) == (
-            other.params, other.name, other.options)
+            other.params,
+            other.name,
+            other.options,
+        )
 
     def __hash__(self) -> int:
         return hash((self.params, self.name, self.options))
@@ -136,7 +142,7 @@ def assign_groups(
     """
     owners = []
     used = [False] * len(groups)
-    for path, leaf, train in zip(paths, leaves, trainable):
+    for path, leaf, train in zip(paths, leaves, trainable, strict=True):
         if not train:
             owners.append(-1)
             continue
@@ -151,7 +157,7 @@ def assign_groups(
     if check_unmatched:
         for i in range(1, len(groups)):
             if not used[i]:
-                trained = [p for p, t in zip(paths, trainable) if t]
+                trained = [p for p, t in zip(paths, trainable, strict=True) if t]
                 shown = ", ".join(trained[:12]) + (" ..." if len(trained) > 12 else "")
                 raise ConfigError(
                     f"{owner}: param group {groups[i][0]!r} {groups[i][1]!r} selects no trainable parameter "

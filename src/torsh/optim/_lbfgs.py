@@ -70,21 +70,23 @@ class _Flat:
         leaves, spec = _tree.flatten(params)
         mask = spec.flatten_up_to(_tree.trainable_mask(params))
         self.spec, self.leaves, self.mask = spec, leaves, [bool(m) for m in mask]
-        trained = [jnp.asarray(x) for x, m in zip(leaves, self.mask) if m]
+        trained = [jnp.asarray(x) for x, m in zip(leaves, self.mask, strict=True) if m]
         if not trained:
             raise ConfigError("LBFGS: the parameters have no trainable (floating, not frozen) leaf")
         self.shapes = [x.shape for x in trained]
         self.dtypes = [x.dtype for x in trained]
         self.complex = [jnp.iscomplexobj(x) for x in trained]
-        real = [jnp.real(x).dtype if c else x.dtype for x, c in zip(trained, self.complex)]
+        real = [jnp.real(x).dtype if c else x.dtype for x, c in zip(trained, self.complex, strict=True)]
         self.dtype = jnp.result_type(*real)
-        self.sizes = [int(np.prod(s)) * (2 if c else 1) for s, c in zip(self.shapes, self.complex)]
+        self.sizes = [
+            int(np.prod(s)) * (2 if c else 1) for s, c in zip(self.shapes, self.complex, strict=True)
+        ]
         self.size = sum(self.sizes)
 
     def vector(self, params: PyTree) -> jax.Array:
         leaves = self.spec.flatten_up_to(params)
         parts = []
-        for x, m in zip(leaves, self.mask):
+        for x, m in zip(leaves, self.mask, strict=True):
             if m:
                 x = jnp.asarray(x)
                 if jnp.iscomplexobj(x):
@@ -94,7 +96,7 @@ class _Flat:
 
     def tree(self, vec: jax.Array) -> PyTree:
         out, offset, k = [], 0, 0
-        for x, m in zip(self.leaves, self.mask):
+        for x, m in zip(self.leaves, self.mask, strict=True):
             if not m:
                 out.append(x)
                 continue
@@ -157,8 +159,12 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_ch
         moved = jnp.where(jnp.abs(trial - bmax) < jnp.abs(trial - bmin), bmax - eps, bmin + eps)
         trial = jnp.where(near_edge & at_or_past, moved, trial)
         insuf = jnp.where(stop, c["insuf"], near_edge & ~at_or_past)
-        return dict(c, phase=jnp.where(stop, _DONE, _ZOOM).astype(jnp.int32), t=jnp.where(stop, c["t"], trial),
-                    insuf=insuf)
+        return dict(
+            c,
+            phase=jnp.where(stop, _DONE, _ZOOM).astype(jnp.int32),
+            t=jnp.where(stop, c["t"], trial),
+            insuf=insuf,
+        )
 
     def after_bracket_eval(c):
         t_, f_new, g_new, gtd_new = c["t"], c["f_new"], c["g_new"], c["gtd_new"]
@@ -170,22 +176,38 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_ch
         found = ~out_of_iters & ~armijo_fails & wolfe
         # the bracket, if this evaluation settles it ([0, t] when out of iterations; a Wolfe point twice)
         b = jnp.where(found, pair(t_, t_), jnp.where(out_of_iters, pair(zero, t_), pair(c["t_prev"], t_)))
-        bf = jnp.where(found, pair(f_new, f_new), jnp.where(out_of_iters, pair(f, f_new), pair(c["f_prev"], f_new)))
-        bg = jnp.where(found, pair(g_new, g_new), jnp.where(out_of_iters, pair(g, g_new), pair(c["g_prev"], g_new)))
+        bf = jnp.where(
+            found, pair(f_new, f_new), jnp.where(out_of_iters, pair(f, f_new), pair(c["f_prev"], f_new))
+        )
+        bg = jnp.where(
+            found, pair(g_new, g_new), jnp.where(out_of_iters, pair(g, g_new), pair(c["g_prev"], g_new))
+        )
         bgtd = jnp.where(found, pair(gtd_new, gtd_new), pair(c["gtd_prev"], gtd_new))
         settled = out_of_iters | bracketed | found
         low = jnp.where(bf[0] <= bf[1], 0, 1).astype(jnp.int32)
         # otherwise extrapolate to the next trial point
         trial = _cubic_interpolate(
-            c["t_prev"], c["f_prev"], c["gtd_prev"], t_, f_new, gtd_new, bounds=(t_ + 0.01 * (t_ - c["t_prev"]), t_ * 10)
+            c["t_prev"],
+            c["f_prev"],
+            c["gtd_prev"],
+            t_,
+            f_new,
+            gtd_new,
+            bounds=(t_ + 0.01 * (t_ - c["t_prev"]), t_ * 10),
         )
         keep = ~settled
         c = dict(
             c,
-            b=jnp.where(settled, b, c["b"]), bf=jnp.where(settled, bf, c["bf"]), bg=jnp.where(settled, bg, c["bg"]),
-            bgtd=jnp.where(settled, bgtd, c["bgtd"]), low=jnp.where(settled, low, c["low"]), done=found,
-            t_prev=jnp.where(keep, t_, c["t_prev"]), f_prev=jnp.where(keep, f_new, c["f_prev"]),
-            g_prev=jnp.where(keep, g_new, c["g_prev"]), gtd_prev=jnp.where(keep, gtd_new, c["gtd_prev"]),
+            b=jnp.where(settled, b, c["b"]),
+            bf=jnp.where(settled, bf, c["bf"]),
+            bg=jnp.where(settled, bg, c["bg"]),
+            bgtd=jnp.where(settled, bgtd, c["bgtd"]),
+            low=jnp.where(settled, low, c["low"]),
+            done=found,
+            t_prev=jnp.where(keep, t_, c["t_prev"]),
+            f_prev=jnp.where(keep, f_new, c["f_prev"]),
+            g_prev=jnp.where(keep, g_new, c["g_prev"]),
+            gtd_prev=jnp.where(keep, gtd_new, c["gtd_prev"]),
             t=jnp.where(keep, trial, t_),
         )
         return jax.lax.cond(settled, zoom_next, lambda c: c, c)
@@ -202,30 +224,62 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_ch
             return arr.at[i].set(v)
 
         # Armijo fails or not lower than the lowest point: the new point becomes the high end
-        hb, hbf, hbg, hbgtd = put(b, high, t_), put(bf, high, f_new), put(bg, high, g_new), put(bgtd, high, gtd_new)
+        hb, hbf, hbg, hbgtd = (
+            put(b, high, t_),
+            put(bf, high, f_new),
+            put(bg, high, g_new),
+            put(bgtd, high, gtd_new),
+        )
         h_low = jnp.where(hbf[0] <= hbf[1], 0, 1).astype(jnp.int32)
         # otherwise it becomes the low end (the old low becomes the high end if the slope overshot)
         fb, fbf = jnp.where(flip, put(b, high, b[low]), b), jnp.where(flip, put(bf, high, bf[low]), bf)
-        fbg, fbgtd = jnp.where(flip, put(bg, high, bg[low]), bg), jnp.where(flip, put(bgtd, high, bgtd[low]), bgtd)
-        lb, lbf, lbg, lbgtd = put(fb, low, t_), put(fbf, low, f_new), put(fbg, low, g_new), put(fbgtd, low, gtd_new)
+        fbg, fbgtd = (
+            jnp.where(flip, put(bg, high, bg[low]), bg),
+            jnp.where(flip, put(bgtd, high, bgtd[low]), bgtd),
+        )
+        lb, lbf, lbg, lbgtd = (
+            put(fb, low, t_),
+            put(fbf, low, f_new),
+            put(fbg, low, g_new),
+            put(fbgtd, low, gtd_new),
+        )
         c = dict(
             c,
-            b=jnp.where(replace_high, hb, lb), bf=jnp.where(replace_high, hbf, lbf),
-            bg=jnp.where(replace_high, hbg, lbg), bgtd=jnp.where(replace_high, hbgtd, lbgtd),
-            low=jnp.where(replace_high, h_low, low), done=~replace_high & wolfe,
+            b=jnp.where(replace_high, hb, lb),
+            bf=jnp.where(replace_high, hbf, lbf),
+            bg=jnp.where(replace_high, hbg, lbg),
+            bgtd=jnp.where(replace_high, hbgtd, lbgtd),
+            low=jnp.where(replace_high, h_low, low),
+            done=~replace_high & wolfe,
         )
         return zoom_next(c)
 
     def body(c):
         f_new, g_new = obj(x, c["t"], d)
-        c = dict(c, f_new=f_new, g_new=g_new, gtd_new=g_new @ d, evals=c["evals"] + 1,
-                 ls_iter=c["evals"])  # evaluations after the first
+        c = dict(
+            c, f_new=f_new, g_new=g_new, gtd_new=g_new @ d, evals=c["evals"] + 1, ls_iter=c["evals"]
+        )  # evaluations after the first
         return jax.lax.cond(c["phase"] == _BRACKET, after_bracket_eval, after_zoom_eval, c)
 
     init = dict(
-        phase=jnp.int32(_BRACKET), t=t, evals=jnp.int32(0), ls_iter=jnp.int32(0), done=jnp.bool_(False),
-        insuf=jnp.bool_(False), t_prev=zero, f_prev=f, g_prev=g, gtd_prev=gtd, f_new=f, g_new=g, gtd_new=gtd,
-        b=pair(zero, zero), bf=pair(f, f), bg=pair(g, g), bgtd=pair(gtd, gtd), low=jnp.int32(0),
+        phase=jnp.int32(_BRACKET),
+        t=t,
+        evals=jnp.int32(0),
+        ls_iter=jnp.int32(0),
+        done=jnp.bool_(False),
+        insuf=jnp.bool_(False),
+        t_prev=zero,
+        f_prev=f,
+        g_prev=g,
+        gtd_prev=gtd,
+        f_new=f,
+        g_new=g,
+        gtd_new=gtd,
+        b=pair(zero, zero),
+        bf=pair(f, f),
+        bg=pair(g, g),
+        bgtd=pair(gtd, gtd),
+        low=jnp.int32(0),
     )
     c = jax.lax.while_loop(lambda c: c["phase"] != _DONE, body, init)
     low = c["low"]
@@ -315,13 +369,28 @@ class LBFGS:
         n, h, dt = flat.size, self._config["history_size"], flat.dtype
         zero = jnp.zeros((), dt)
         return LBFGSState(
-            step=jnp.zeros((), jnp.int32), lr={DEFAULT_GROUP: self._lr(0)}, loss=jnp.full((), jnp.nan, dt),
-            n_iter=jnp.zeros((), jnp.int32), func_evals=jnp.zeros((), jnp.int32),
-            d=jnp.zeros((n,), dt), t=zero, old_dirs=jnp.zeros((h, n), dt), old_stps=jnp.zeros((h, n), dt),
-            ro=jnp.zeros((h,), dt), num_old=jnp.zeros((), jnp.int32), head=jnp.zeros((), jnp.int32),
-            H_diag=jnp.ones((), dt), prev_flat_grad=jnp.zeros((n,), dt), prev_loss=zero,
-            hyperparams=FrozenDict({DEFAULT_GROUP: FrozenDict(
-                {k: v for k, v in self._config.items() if k != "lr" or callable(v)})}),
+            step=jnp.zeros((), jnp.int32),
+            lr={DEFAULT_GROUP: self._lr(0)},
+            loss=jnp.full((), jnp.nan, dt),
+            n_iter=jnp.zeros((), jnp.int32),
+            func_evals=jnp.zeros((), jnp.int32),
+            d=jnp.zeros((n,), dt),
+            t=zero,
+            old_dirs=jnp.zeros((h, n), dt),
+            old_stps=jnp.zeros((h, n), dt),
+            ro=jnp.zeros((h,), dt),
+            num_old=jnp.zeros((), jnp.int32),
+            head=jnp.zeros((), jnp.int32),
+            H_diag=jnp.ones((), dt),
+            prev_flat_grad=jnp.zeros((n,), dt),
+            prev_loss=zero,
+            hyperparams=FrozenDict(
+                {
+                    DEFAULT_GROUP: FrozenDict(
+                        {k: v for k, v in self._config.items() if k != "lr" or callable(v)}
+                    )
+                }
+            ),
         )
 
     def step(
@@ -333,14 +402,19 @@ class LBFGS:
           ``(new_params, new_state)``; ``new_state.loss`` is the loss before the step.
         """
         if not isinstance(state, LBFGSState):
-            raise TreeError(f"LBFGS.step: expected the LBFGSState returned by LBFGS.init, got {type(state).__name__}")
+            raise TreeError(
+                f"LBFGS.step: expected the LBFGSState returned by LBFGS.init, got {type(state).__name__}"
+            )
         if not callable(loss_fn):
-            raise ConfigError(f"LBFGS.step: loss_fn must be callable (params, *args) -> scalar, got {loss_fn!r}")
+            raise ConfigError(
+                f"LBFGS.step: loss_fn must be callable (params, *args) -> scalar, got {loss_fn!r}"
+            )
         cfg = self._config
         flat = _Flat(params)
         if state.d.shape != (flat.size,) or state.d.dtype != flat.dtype:
             raise ShapeError(
-                f"LBFGS.step: the state was made for {state.d.shape[0]} trainable elements of {state.d.dtype}, the "
+                f"LBFGS.step: the state was made for {state.d.shape[0]} trainable elements of "
+                f"{state.d.dtype}, the "
                 f"parameters have {flat.size} of {flat.dtype}"
             )
         dt = flat.dtype
@@ -403,9 +477,12 @@ class LBFGS:
                     full = c["num_old"] == hist
                     slot = jnp.where(full, c["head"], (c["head"] + c["num_old"]) % hist)
                     return (
-                        c["dirs"].at[slot].set(y), c["stps"].at[slot].set(s), c["ro"].at[slot].set(1.0 / ys),
+                        c["dirs"].at[slot].set(y),
+                        c["stps"].at[slot].set(s),
+                        c["ro"].at[slot].set(1.0 / ys),
                         jnp.where(full, c["num_old"], c["num_old"] + 1),
-                        jnp.where(full, (c["head"] + 1) % hist, c["head"]), ys / (y @ y),
+                        jnp.where(full, (c["head"] + 1) % hist, c["head"]),
+                        ys / (y @ y),
                     )
 
                 def keep(c):
@@ -415,7 +492,9 @@ class LBFGS:
                 d = two_loop(g, dirs, stps, ro, num_old, head, H_diag)
                 return d, dirs, stps, ro, num_old, head, H_diag
 
-            d, dirs, stps, ro, num_old, head, H_diag = jax.lax.cond(first, first_direction, lbfgs_direction, c)
+            d, dirs, stps, ro, num_old, head, H_diag = jax.lax.cond(
+                first, first_direction, lbfgs_direction, c
+            )
             prev_g, prev_loss = g, c["loss"]
             t = jnp.where(first, jnp.minimum(1.0, 1.0 / jnp.sum(jnp.abs(g))) * lr, lr)
             gtd = g @ d
@@ -446,28 +525,72 @@ class LBFGS:
             x, loss, g_new, t, opt_cond, evals = jax.lax.cond(no_descent, stay, move, None)
             current_evals = c["current_evals"] + evals
             done = (
-                no_descent | (n_iter == max_iter) | (current_evals >= max_eval) | opt_cond
-                | (jnp.max(jnp.abs(d * t)) <= tol_change) | (jnp.abs(loss - prev_loss) < tol_change)
+                no_descent
+                | (n_iter == max_iter)
+                | (current_evals >= max_eval)
+                | opt_cond
+                | (jnp.max(jnp.abs(d * t)) <= tol_change)
+                | (jnp.abs(loss - prev_loss) < tol_change)
             )
             return dict(
-                x=x, loss=loss, g=g_new, d=d, t=t, dirs=dirs, stps=stps, ro=ro, num_old=num_old, head=head,
-                H_diag=H_diag, prev_g=prev_g, prev_loss=prev_loss, n_iter=n_iter, state_n_iter=state_n_iter,
-                current_evals=current_evals, func_evals=c["func_evals"] + evals, opt_cond=opt_cond, done=done,
+                x=x,
+                loss=loss,
+                g=g_new,
+                d=d,
+                t=t,
+                dirs=dirs,
+                stps=stps,
+                ro=ro,
+                num_old=num_old,
+                head=head,
+                H_diag=H_diag,
+                prev_g=prev_g,
+                prev_loss=prev_loss,
+                n_iter=n_iter,
+                state_n_iter=state_n_iter,
+                current_evals=current_evals,
+                func_evals=c["func_evals"] + evals,
+                opt_cond=opt_cond,
+                done=done,
             )
 
         carry = dict(
-            x=x0, loss=loss0, g=g0, d=state.d, t=state.t, dirs=state.old_dirs, stps=state.old_stps, ro=state.ro,
-            num_old=state.num_old, head=state.head, H_diag=state.H_diag, prev_g=state.prev_flat_grad,
-            prev_loss=state.prev_loss, n_iter=jnp.int32(0), state_n_iter=state.n_iter, current_evals=jnp.int32(1),
-            func_evals=state.func_evals + 1, opt_cond=opt_cond0, done=opt_cond0,
+            x=x0,
+            loss=loss0,
+            g=g0,
+            d=state.d,
+            t=state.t,
+            dirs=state.old_dirs,
+            stps=state.old_stps,
+            ro=state.ro,
+            num_old=state.num_old,
+            head=state.head,
+            H_diag=state.H_diag,
+            prev_g=state.prev_flat_grad,
+            prev_loss=state.prev_loss,
+            n_iter=jnp.int32(0),
+            state_n_iter=state.n_iter,
+            current_evals=jnp.int32(1),
+            func_evals=state.func_evals + 1,
+            opt_cond=opt_cond0,
+            done=opt_cond0,
         )
         c = jax.lax.while_loop(lambda c: ~c["done"], iteration, carry)
         new_state = state.replace(
             step=state.step + 1,
             lr={DEFAULT_GROUP: self._lr(state.step + 1) if callable(cfg["lr"]) else state.lr[DEFAULT_GROUP]},
-            loss=loss0, n_iter=c["state_n_iter"], func_evals=c["func_evals"], d=c["d"], t=c["t"],
-            old_dirs=c["dirs"], old_stps=c["stps"], ro=c["ro"], num_old=c["num_old"], head=c["head"],
-            H_diag=c["H_diag"], prev_flat_grad=c["prev_g"], prev_loss=c["prev_loss"],
+            loss=loss0,
+            n_iter=c["state_n_iter"],
+            func_evals=c["func_evals"],
+            d=c["d"],
+            t=c["t"],
+            old_dirs=c["dirs"],
+            old_stps=c["stps"],
+            ro=c["ro"],
+            num_old=c["num_old"],
+            head=c["head"],
+            H_diag=c["H_diag"],
+            prev_flat_grad=c["prev_g"],
+            prev_loss=c["prev_loss"],
         )
         return flat.tree(c["x"]), new_state
-

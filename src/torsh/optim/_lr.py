@@ -89,7 +89,8 @@ def _replace_lr(state: Any, fn: Callable, prefix: str) -> Any:
             hp = state.hyperparams.get(group, {}) if hasattr(state, "hyperparams") else {}
             if callable(hp.get("lr")):
                 raise ConfigError(
-                    f"set_lr: the learning rate of group {prefix + group!r} comes from the schedule {hp['lr']!r}, "
+                    f"set_lr: the learning rate of group {prefix + group!r} comes from the schedule "
+                    f"{hp['lr']!r}, "
                     "which sets it at every step; change the schedule instead"
                 )
             new[group] = jnp.asarray(fn(prefix + group, value), value.dtype)
@@ -104,7 +105,7 @@ def _replace_lr(state: Any, fn: Callable, prefix: str) -> Any:
         return state.replace(**changes) if changes else state
     if isinstance(state, tuple):
         items = [_replace_lr(v, fn, f"{prefix}{i}.") for i, v in enumerate(state)]
-        return state if all(a is b for a, b in zip(items, state)) else tuple(items)
+        return state if all(a is b for a, b in zip(items, state, strict=True)) else tuple(items)
     if isinstance(state, dict):
         items = {k: _replace_lr(v, fn, f"{prefix}{k}.") for k, v in state.items()}
         return state if all(items[k] is state[k] for k in state) else items

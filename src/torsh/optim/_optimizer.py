@@ -93,7 +93,9 @@ class Optimizer(GradientTransformation):
         if isinstance(raw_groups, (ParamGroup, dict)):
             raw_groups = (raw_groups,)
         defaults = self._check(Checker(owner), dict(arguments))
-        groups: list[tuple[str, ParamGroup | None, FrozenDict]] = [(DEFAULT_GROUP, None, FrozenDict(defaults))]
+        groups: list[tuple[str, ParamGroup | None, FrozenDict]] = [
+            (DEFAULT_GROUP, None, FrozenDict(defaults))
+        ]
         for i, spec in enumerate(raw_groups):
             group = as_param_group(spec, i, owner)
             unknown = sorted(set(group.options) - set(defaults))
@@ -128,12 +130,20 @@ class Optimizer(GradientTransformation):
     def _init_scalars(self, hp: FrozenDict) -> dict[str, jax.Array]:
         return {}
 
-    def _advance_scalars(self, hp: FrozenDict, t: jax.Array, scalars: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    def _advance_scalars(
+        self, hp: FrozenDict, t: jax.Array, scalars: dict[str, jax.Array]
+    ) -> dict[str, jax.Array]:
         return scalars
 
     def _update_leaf(
-        self, p: jax.Array, g: jax.Array, slots: dict[str, jax.Array], hp: FrozenDict, t: jax.Array,
-        lr: jax.Array, scalars: dict[str, jax.Array],
+        self,
+        p: jax.Array,
+        g: jax.Array,
+        slots: dict[str, jax.Array],
+        hp: FrozenDict,
+        t: jax.Array,
+        lr: jax.Array,
+        scalars: dict[str, jax.Array],
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """New parameter and slots for one real leaf.
 
@@ -175,7 +185,7 @@ class Optimizer(GradientTransformation):
         slots: dict[str, Any] = {}
         for slot in self._slot_names:
             values = []
-            for leaf, gi in zip(leaves, owners):
+            for leaf, gi in zip(leaves, owners, strict=True):
                 hp = self._groups[gi][2] if gi >= 0 else None
                 if hp is not None and slot in self._slots(hp):
                     values.append(self._init_slot(slot, jnp.asarray(leaf), hp))
@@ -199,14 +209,17 @@ class Optimizer(GradientTransformation):
         new_leaves, leaves, spec, new_state = self._run(grads, state, params, "update")
         updates = [
             None if n is None else (n - jnp.asarray(p).astype(n.dtype)).astype(jnp.asarray(p).dtype)
-            for n, p in zip(new_leaves, leaves)
+            for n, p in zip(new_leaves, leaves, strict=True)
         ]
         return _tree.unflatten(spec, updates), new_state
 
     def step(self, params: PyTree, grads: PyTree, state: OptState) -> tuple[PyTree, OptState]:
         """``(new_params, new_state)``: one optimization step (pure; jit it)."""
         new_leaves, leaves, spec, new_state = self._run(grads, state, params, "step")
-        out = [p if n is None else n.astype(jnp.asarray(p).dtype) for n, p in zip(new_leaves, leaves)]
+        out = [
+            p if n is None else n.astype(jnp.asarray(p).dtype)
+            for n, p in zip(new_leaves, leaves, strict=True)
+        ]
         return _tree.unflatten(spec, out), new_state
 
     # -- the engine ------------------------------------------------------------------------------
@@ -220,7 +233,8 @@ class Optimizer(GradientTransformation):
         expected = [g[0] for g in self._groups]
         if sorted(state.lr) != sorted(expected):
             raise TreeError(
-                f"{owner}.{where}: the state has learning rates for groups {sorted(state.lr)}, this optimizer "
+                f"{owner}.{where}: the state has learning rates for groups {sorted(state.lr)}, "
+                "this optimizer "
                 f"has groups {sorted(expected)}; was the state made by an optimizer with other param_groups?"
             )
 
@@ -237,7 +251,8 @@ class Optimizer(GradientTransformation):
         for slot in self._slot_names:
             tree = getattr(state, slot)
             slot_leaves[slot] = (
-                [None] * len(leaves) if tree is None
+                [None] * len(leaves)
+                if tree is None
                 else flatten_like(spec, tree, f"{owner}.{where}: state.{slot}", params)
             )
         owners = assign_groups(owner, self._groups, paths, leaves, trainable, check_unmatched=False)
@@ -249,7 +264,7 @@ class Optimizer(GradientTransformation):
 
         new_leaves: list[Any] = []
         new_slot_leaves = {slot: list(values) for slot, values in slot_leaves.items()}
-        for i, (leaf, g, gi) in enumerate(zip(leaves, grad_leaves, owners)):
+        for i, (leaf, g, gi) in enumerate(zip(leaves, grad_leaves, owners, strict=True)):
             if gi < 0 or g is None:
                 new_leaves.append(None)
                 continue
@@ -260,11 +275,14 @@ class Optimizer(GradientTransformation):
                 value = slot_leaves[name][i]
                 if value is None:
                     raise TreeError(
-                        f"{owner}.{where}: state.{name} has no entry for parameter {paths[i]!r}; was the state "
+                        f"{owner}.{where}: state.{name} has no entry for parameter {paths[i]!r}; "
+                        "was the state "
                         "made for other parameters?"
                     )
                 slots[name] = value
-            new_p, new_slots = self._leaf(paths[i], leaf, g, slots, hp, t, state.lr[gname], scalars_per_group[gi])
+            new_p, new_slots = self._leaf(
+                paths[i], leaf, g, slots, hp, t, state.lr[gname], scalars_per_group[gi]
+            )
             new_leaves.append(new_p)
             for name, value in new_slots.items():
                 new_slot_leaves[name][i] = value
@@ -272,7 +290,11 @@ class Optimizer(GradientTransformation):
         changes: dict[str, Any] = {
             "step": t,
             "lr": {
-                gname: (self._group_lr(hp, t).astype(state.lr[gname].dtype) if callable(hp["lr"]) else state.lr[gname])
+                gname: (
+                    self._group_lr(hp, t).astype(state.lr[gname].dtype)
+                    if callable(hp["lr"])
+                    else state.lr[gname]
+                )
                 for gname, _, hp in self._groups
             },
         }
@@ -284,8 +306,15 @@ class Optimizer(GradientTransformation):
         return new_leaves, leaves, spec, state.replace(**changes)
 
     def _leaf(
-        self, path: str, param: Any, grad: Any, slots: dict[str, jax.Array], hp: FrozenDict, t: jax.Array,
-        lr: jax.Array, scalars: dict[str, jax.Array],
+        self,
+        path: str,
+        param: Any,
+        grad: Any,
+        slots: dict[str, jax.Array],
+        hp: FrozenDict,
+        t: jax.Array,
+        lr: jax.Array,
+        scalars: dict[str, jax.Array],
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """Dtype, complex and ``maximize`` handling around :meth:`_update_leaf` for one leaf."""
         owner = type(self).__name__
@@ -293,7 +322,8 @@ class Optimizer(GradientTransformation):
         g = jnp.asarray(grad)
         if g.shape != p.shape:
             raise ShapeError(
-                f"{owner}: the gradient of {path!r} has shape {list(g.shape)}, the parameter has {list(p.shape)}"
+                f"{owner}: the gradient of {path!r} has shape {list(g.shape)}, "
+                f"the parameter has {list(p.shape)}"
             )
         is_complex = jnp.iscomplexobj(p)
         if jnp.iscomplexobj(g) and not is_complex:
@@ -315,4 +345,3 @@ class Optimizer(GradientTransformation):
             new_s = {k: _as_complex(v, cdt) for k, v in new_s.items()}
         new_s = {k: v.astype(slots[k].dtype) for k, v in new_s.items()}
         return new_p.astype(cdt), new_s
-

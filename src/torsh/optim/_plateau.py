@@ -137,7 +137,9 @@ class ReduceLROnPlateau:
     def state_dict(self) -> dict[str, Any]:
         """The bookkeeping as plain Python values."""
         return {
-            "best": self.best, "num_bad_epochs": self.num_bad_epochs, "cooldown_counter": self.cooldown_counter,
+            "best": self.best,
+            "num_bad_epochs": self.num_bad_epochs,
+            "cooldown_counter": self.cooldown_counter,
             "last_epoch": self.last_epoch,
         }
 
@@ -145,7 +147,9 @@ class ReduceLROnPlateau:
         """Restore the bookkeeping saved by :meth:`state_dict`."""
         expected = {"best", "num_bad_epochs", "cooldown_counter", "last_epoch"}
         if set(state) != expected:
-            raise ConfigError(f"ReduceLROnPlateau.load_state_dict: expected keys {sorted(expected)}, got {sorted(state)}")
+            raise ConfigError(
+                f"ReduceLROnPlateau.load_state_dict: expected keys {sorted(expected)}, got {sorted(state)}"
+            )
         self.best = float(state["best"])
         self.num_bad_epochs = int(state["num_bad_epochs"])
         self.cooldown_counter = int(state["cooldown_counter"])

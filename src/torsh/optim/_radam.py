@@ -31,7 +31,8 @@ class RAdam(Optimizer):
 
     With :math:`\rho_\infty = 2/(1-\beta_2) - 1` and
     :math:`\rho_t = \rho_\infty - 2t\beta_2^t/(1-\beta_2^t)`, the step is the Adam step times the
-    rectification :math:`r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}`
+    rectification
+    :math:`r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}`
     when :math:`\rho_t > 5`, and plain (bias-corrected) momentum SGD otherwise.
 
     Args:

@@ -132,7 +132,8 @@ def _as_array(name: str, value: Any, like: Any) -> Any:
         return np.asarray(value, dtype=like.dtype)
     if not hasattr(value, "shape") or not hasattr(value, "dtype"):
         raise DTypeError(
-            f"load_state_dict: {name!r} expected an array of {np.dtype(like.dtype)}, got {type(value).__name__}"
+            f"load_state_dict: {name!r} expected an array of {np.dtype(like.dtype)}, "
+            f"got {type(value).__name__}"
         )
     return value
 
@@ -196,7 +197,7 @@ def load_state_dict(like: T, values: Mapping[str, Any]) -> T:
     if dtype_errors:
         raise DTypeError(f"load_state_dict: dtype mismatch for {_listing(dtype_errors)}")
     placed = []
-    for value, (_, template) in zip(arrays, pairs):
+    for value, (_, template) in zip(arrays, pairs, strict=True):
         if isinstance(template, jax.Array) and not isinstance(template, jax.core.Tracer):
             placed.append(jax.device_put(value, template.sharding))
         else:

@@ -128,7 +128,9 @@ class _ClipByGlobalNorm(GradientTransformation):
         )
 
     def __repr__(self) -> str:
-        return f"clip_by_global_norm(max_norm={self._config['max_norm']}, norm_type={self._config['norm_type']})"
+        return (
+            f"clip_by_global_norm(max_norm={self._config['max_norm']}, norm_type={self._config['norm_type']})"
+        )
 
     def init(self, params: PyTree) -> ClipState:
         return ClipState(norm=jnp.zeros((), jnp.result_type(float)))
@@ -200,7 +202,7 @@ def resolve_mask(owner: str, mask: Mask, params: PyTree) -> list[bool]:
         return [group.selects(path, leaf) for path, leaf in pairs]
     values = flatten_like(spec, mask, f"{owner}: mask", params)
     out = []
-    for (path, _), v in zip(pairs, values):
+    for (path, _), v in zip(pairs, values, strict=True):
         if not isinstance(v, bool) and not (hasattr(v, "dtype") and getattr(v, "shape", None) == ()):
             raise TreeError(f"{owner}: mask entry for {path!r} must be a bool, got {type(v).__name__}")
         out.append(bool(v))
@@ -209,7 +211,9 @@ def resolve_mask(owner: str, mask: Mask, params: PyTree) -> list[bool]:
 
 class _AddDecayedWeights(GradientTransformation):
     def __init__(self, weight_decay: float, mask: Mask) -> None:
-        self._set_config(weight_decay=_check_nonneg("add_decayed_weights", "weight_decay", weight_decay), mask=mask)
+        self._set_config(
+            weight_decay=_check_nonneg("add_decayed_weights", "weight_decay", weight_decay), mask=mask
+        )
 
     def init(self, params: PyTree) -> EmptyState:
         return EmptyState()
@@ -224,7 +228,7 @@ class _AddDecayedWeights(GradientTransformation):
         ups = flatten_like(spec, grads, "add_decayed_weights: updates", params)
         out = [
             u + wd * jnp.asarray(p).astype(u.dtype) if (u is not None and sel and train and wd != 0) else u
-            for p, u, sel, train in zip(leaves, ups, selected, trainable)
+            for p, u, sel, train in zip(leaves, ups, selected, trainable, strict=True)
         ]
         return _tree.unflatten(spec, out), state
 
@@ -259,7 +263,9 @@ class MaskedState(OptState):
 class _Masked(GradientTransformation):
     def __init__(self, inner: GradientTransformation, mask: Mask) -> None:
         if not isinstance(inner, GradientTransformation):
-            raise ConfigError(f"masked: inner must be a torsh.optim gradient transformation, got {type(inner).__name__}")
+            raise ConfigError(
+                f"masked: inner must be a torsh.optim gradient transformation, got {type(inner).__name__}"
+            )
         object.__setattr__(self, "inner", inner)
         self._set_config(inner=inner, mask=mask)
 
@@ -267,7 +273,7 @@ class _Masked(GradientTransformation):
         selected = resolve_mask("masked", self._config["mask"], params)
         leaves, spec = _tree.flatten(params)
         values = flatten_like(spec, tree, "masked", params)
-        return _tree.unflatten(spec, [v if s else None for v, s in zip(values, selected)])
+        return _tree.unflatten(spec, [v if s else None for v, s in zip(values, selected, strict=True)])
 
     def init(self, params: PyTree) -> MaskedState:
         return MaskedState(inner=self.inner.init(self._select(params, params)))
@@ -282,7 +288,7 @@ class _Masked(GradientTransformation):
         leaves, spec = _tree.flatten(params)
         originals = flatten_like(spec, grads, "masked: updates", params)
         sub_leaves = flatten_like(spec, sub_updates, "masked: inner updates", params)
-        out = [s if sel else o for o, s, sel in zip(originals, sub_leaves, selected)]
+        out = [s if sel else o for o, s, sel in zip(originals, sub_leaves, selected, strict=True)]
         return _tree.unflatten(spec, out), MaskedState(inner=inner)
 
 

@@ -73,7 +73,9 @@ class MultiSteps(GradientTransformation):
 
     def __init__(self, opt: GradientTransformation, every_k: int) -> None:
         if not isinstance(opt, GradientTransformation):
-            raise ConfigError(f"MultiSteps: opt must be a torsh.optim optimizer or transformation, got {type(opt).__name__}")
+            raise ConfigError(
+                f"MultiSteps: opt must be a torsh.optim optimizer or transformation, got {type(opt).__name__}"
+            )
         if not isinstance(every_k, int) or isinstance(every_k, bool) or every_k < 1:
             raise ConfigError(f"MultiSteps: every_k must be an integer >= 1, got {every_k!r}")
         object.__setattr__(self, "opt", opt)
@@ -83,23 +85,35 @@ class MultiSteps(GradientTransformation):
     def init(self, params: PyTree) -> MultiStepsState:
         mask = _tree.trainable_mask(params)
         acc = _tree.map(
-            lambda p, m: jnp.zeros(jnp.shape(p), _accumulator_dtype(jnp.asarray(p).dtype)) if m else None, params, mask
+            lambda p, m: jnp.zeros(jnp.shape(p), _accumulator_dtype(jnp.asarray(p).dtype)) if m else None,
+            params,
+            mask,
         )
         return MultiStepsState(
-            mini_step=jnp.zeros((), jnp.int32), grad_acc=acc, inner=self.opt.init(params), every_k=self.every_k
+            mini_step=jnp.zeros((), jnp.int32),
+            grad_acc=acc,
+            inner=self.opt.init(params),
+            every_k=self.every_k,
         )
 
     def _accumulate(self, grads: PyTree, state: MultiStepsState, params: PyTree) -> tuple[PyTree, PyTree]:
         leaves, spec = _tree.flatten(params)
         acc = flatten_like(spec, state.grad_acc, "MultiSteps: state.grad_acc", params)
         g = flatten_like(spec, grads, "MultiSteps: grads", params)
-        new_acc = [None if a is None else (a if x is None else a + jnp.asarray(x).astype(a.dtype)) for a, x in zip(acc, g)]
+        new_acc = [
+            None if a is None else (a if x is None else a + jnp.asarray(x).astype(a.dtype))
+            for a, x in zip(acc, g, strict=True)
+        ]
         mean = [None if a is None else a / self.every_k for a in new_acc]
         # the mean is handed to the optimizer in the parameters' dtype
-        mean = [None if m is None else m.astype(jnp.asarray(p).dtype) for m, p in zip(mean, leaves)]
+        mean = [
+            None if m is None else m.astype(jnp.asarray(p).dtype) for m, p in zip(mean, leaves, strict=True)
+        ]
         return _tree.unflatten(spec, new_acc), _tree.unflatten(spec, mean)
 
-    def update(self, grads: PyTree, state: MultiStepsState, params: PyTree = None) -> tuple[PyTree, MultiStepsState]:
+    def update(
+        self, grads: PyTree, state: MultiStepsState, params: PyTree = None
+    ) -> tuple[PyTree, MultiStepsState]:
         if params is None:
             raise ConfigError("MultiSteps.update: params are required")
         acc, mean = self._accumulate(grads, state, params)
@@ -217,15 +231,20 @@ class DynamicLossScale(GradientTransformation):
             fail("growth_interval", "an integer >= 1", growth_interval)
         object.__setattr__(self, "opt", opt)
         self._set_config(
-            opt=opt, init_scale=float(init_scale), growth_factor=float(growth_factor),
-            backoff_factor=float(backoff_factor), growth_interval=growth_interval,
+            opt=opt,
+            init_scale=float(init_scale),
+            growth_factor=float(growth_factor),
+            backoff_factor=float(backoff_factor),
+            growth_interval=growth_interval,
         )
 
     def init(self, params: PyTree) -> LossScaleState:
         cfg = self._config
         return LossScaleState(
-            scale=jnp.asarray(cfg["init_scale"], jnp.float32), growth_tracker=jnp.zeros((), jnp.int32),
-            found_inf=jnp.bool_(False), inner=self.opt.init(params),
+            scale=jnp.asarray(cfg["init_scale"], jnp.float32),
+            growth_tracker=jnp.zeros((), jnp.int32),
+            found_inf=jnp.bool_(False),
+            inner=self.opt.init(params),
             config=FrozenDict({k: v for k, v in cfg.items() if k != "opt"}),
         )
 
@@ -254,12 +273,16 @@ class DynamicLossScale(GradientTransformation):
         grow = successful == cfg["growth_interval"]
         grown = state.scale * cfg["growth_factor"]
         scale = jnp.where(
-            finite, jnp.where(grow & jnp.isfinite(grown), grown, state.scale), state.scale * cfg["backoff_factor"]
+            finite,
+            jnp.where(grow & jnp.isfinite(grown), grown, state.scale),
+            state.scale * cfg["backoff_factor"],
         )
         tracker = jnp.where(finite, jnp.where(grow, 0, successful), 0).astype(jnp.int32)
         return {"scale": scale.astype(state.scale.dtype), "growth_tracker": tracker, "found_inf": ~finite}
 
-    def update(self, grads: PyTree, state: LossScaleState, params: PyTree = None) -> tuple[PyTree, LossScaleState]:
+    def update(
+        self, grads: PyTree, state: LossScaleState, params: PyTree = None
+    ) -> tuple[PyTree, LossScaleState]:
         grads = self.unscale(grads, state)
         finite = all_finite(grads)
 
@@ -280,4 +303,3 @@ class DynamicLossScale(GradientTransformation):
             finite, lambda _: self.opt.step(params, grads, state.inner), lambda _: (params, state.inner), None
         )
         return new_params, state.replace(inner=inner, **self._next(state, finite))
-

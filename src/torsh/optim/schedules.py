@@ -95,7 +95,12 @@ def _fail(schedule: str, name: str, expected: str, value: Any) -> None:
 
 
 def _number(schedule: str, name: str, value: Any, minimum: float | None = 0.0, strict: bool = False) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value) or math.isinf(value):
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or math.isnan(value)
+        or math.isinf(value)
+    ):
         _fail(schedule, name, "a finite real number", value)
     if minimum is not None and (value <= minimum if strict else value < minimum):
         _fail(schedule, name, f"{'>' if strict else '>='} {minimum}", value)
@@ -163,7 +168,8 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
       [1.0, 1.0, 0.5, 0.5, 0.25]
     """
     return _StepDecay(
-        _number("step_decay", "lr", lr), _count("step_decay", "step_size", step_size),
+        _number("step_decay", "lr", lr),
+        _count("step_decay", "step_size", step_size),
         _number("step_decay", "gamma", gamma),
     )
 
@@ -193,7 +199,9 @@ def multistep_decay(lr: float, milestones: Sequence[int], gamma: float = 0.1) ->
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
         _fail("multistep_decay", "milestones", "a sequence of step numbers", milestones)
     ms = tuple(sorted(_count("multistep_decay", "milestones[i]", m, 0) for m in milestones))
-    return _MultiStepDecay(_number("multistep_decay", "lr", lr), ms, _number("multistep_decay", "gamma", gamma))
+    return _MultiStepDecay(
+        _number("multistep_decay", "lr", lr), ms, _number("multistep_decay", "gamma", gamma)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +221,9 @@ def exponential_decay(lr: float, gamma: float) -> Schedule:
       >>> round(float(schedules.exponential_decay(1.0, 0.9)(2)), 4)
       0.81
     """
-    return _ExponentialDecay(_number("exponential_decay", "lr", lr), _number("exponential_decay", "gamma", gamma))
+    return _ExponentialDecay(
+        _number("exponential_decay", "lr", lr), _number("exponential_decay", "gamma", gamma)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,7 +249,8 @@ def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
       [1.0, 0.5, 0.0]
     """
     return _CosineAnnealing(
-        _number("cosine_annealing", "lr", lr), _count("cosine_annealing", "T_max", T_max),
+        _number("cosine_annealing", "lr", lr),
+        _count("cosine_annealing", "T_max", T_max),
         _number("cosine_annealing", "eta_min", eta_min),
     )
 
@@ -281,7 +292,8 @@ def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min
       [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
     """
     return _CosineWarmRestarts(
-        _number("cosine_annealing_warm_restarts", "lr", lr), _count("cosine_annealing_warm_restarts", "T_0", T_0),
+        _number("cosine_annealing_warm_restarts", "lr", lr),
+        _count("cosine_annealing_warm_restarts", "T_0", T_0),
         _count("cosine_annealing_warm_restarts", "T_mult", T_mult),
         _number("cosine_annealing_warm_restarts", "eta_min", eta_min),
     )
@@ -299,7 +311,9 @@ class _Linear(Schedule):
         return self.lr * (self.start_factor + (self.end_factor - self.start_factor) * s / self.total_iters)
 
 
-def linear(lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5) -> Schedule:
+def linear(
+    lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
+) -> Schedule:
     """``lr`` times a factor moving linearly from ``start_factor`` to ``end_factor`` over
     ``total_iters`` steps, then held (PyTorch's LinearLR).
 
@@ -360,7 +374,9 @@ class _WarmupCosine(Schedule):
         return jnp.where(s < self.warmup_steps, warm, decay)
 
 
-def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, init_lr: float = 0.0, end_lr: float = 0.0) -> Schedule:
+def warmup_cosine(
+    lr: float, warmup_steps: int, total_steps: int, init_lr: float = 0.0, end_lr: float = 0.0
+) -> Schedule:
     """Linear warmup from ``init_lr`` to ``lr`` over ``warmup_steps``, then cosine decay to ``end_lr``
     at ``total_steps`` (held afterwards). Same as optax's ``warmup_cosine_decay_schedule``.
 
@@ -375,7 +391,10 @@ def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, init_lr: float
     if total <= warm:
         _fail("warmup_cosine", "total_steps", f"> warmup_steps ({warm})", total_steps)
     return _WarmupCosine(
-        _number("warmup_cosine", "lr", lr), warm, total, _number("warmup_cosine", "init_lr", init_lr),
+        _number("warmup_cosine", "lr", lr),
+        warm,
+        total,
+        _number("warmup_cosine", "init_lr", init_lr),
         _number("warmup_cosine", "end_lr", end_lr),
     )
 
@@ -470,8 +489,10 @@ def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr
       [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
     return _Polynomial(
-        _number("polynomial_decay", "lr", lr), _count("polynomial_decay", "total_iters", total_iters),
-        _number("polynomial_decay", "power", power), _number("polynomial_decay", "end_lr", end_lr),
+        _number("polynomial_decay", "lr", lr),
+        _count("polynomial_decay", "total_iters", total_iters),
+        _number("polynomial_decay", "power", power),
+        _number("polynomial_decay", "end_lr", end_lr),
     )
 
 
@@ -483,7 +504,7 @@ class _Join(Schedule):
     def __call__(self, step: Any) -> jax.Array:
         step = jnp.asarray(step)
         out = jnp.asarray(self.schedules[0](step), _dtype())
-        for schedule, boundary in zip(self.schedules[1:], self.boundaries):
+        for schedule, boundary in zip(self.schedules[1:], self.boundaries, strict=True):
             out = jnp.where(step >= boundary, jnp.asarray(schedule(step - boundary), _dtype()), out)
         return out
 
@@ -506,7 +527,12 @@ def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
         if not callable(s):
             _fail("join", f"schedules[{i}]", "a schedule (a function of the step)", s)
     if len(boundaries) != len(schedules) - 1:
-        _fail("join", "boundaries", f"{len(schedules) - 1} step numbers (one fewer than the schedules)", boundaries)
+        _fail(
+            "join",
+            "boundaries",
+            f"{len(schedules) - 1} step numbers (one fewer than the schedules)",
+            boundaries,
+        )
     bs = tuple(_count("join", f"boundaries[{i}]", b, 0) for i, b in enumerate(boundaries))
     if list(bs) != sorted(bs):
         _fail("join", "boundaries", "increasing", boundaries)
@@ -529,7 +555,9 @@ def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
     for i, phase in enumerate(phases):
         if callable(phase):
             if i != len(phases) - 1:
-                _fail("sequence", f"phase {i}", "a (schedule, steps) pair (only the last may omit steps)", phase)
+                _fail(
+                    "sequence", f"phase {i}", "a (schedule, steps) pair (only the last may omit steps)", phase
+                )
             schedules.append(phase)
             break
         if not (isinstance(phase, tuple) and len(phase) == 2 and callable(phase[0])):
@@ -540,4 +568,3 @@ def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
     if len(boundaries) == len(schedules):  # every phase had a length: the last one continues
         boundaries.pop()
     return join(schedules, boundaries)
-
