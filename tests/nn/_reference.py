@@ -13,7 +13,7 @@ order of a floating-point reduction differs, and say so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -64,27 +64,39 @@ def run_torch(module: torch.nn.Module, inputs: Sequence[np.ndarray], grad: bool,
     return out.detach().numpy(), cot, grads_in, grads_p, torch_state(module)
 
 
-def run_torsh(module: nn.Module, inputs: Sequence[np.ndarray], cot: np.ndarray | None, **kwargs: Any):
-    """Output, input grads, parameter grads (by name) and the module after the call (``nn.stateful``).
+def _forward(m: nn.Module, c: Any, *args: Any):
+    out, new = nn.stateful(m)(*args)
+    value = (out * c).sum() if c is not None else out.sum()
+    return value, (out, new)
 
-    The whole value-and-grad runs under one ``jax.jit`` (one compilation instead of one per primitive,
-    and it exercises modules under jit).
-    """
+
+_STEPS: dict[tuple[bool, ...], Callable] = {}
+
+
+def _step(float_inputs: tuple[bool, ...]) -> Callable:
+    """One jitted value-and-grad per input signature, shared by all tests, so repeated shapes hit
+    JAX's compilation cache instead of compiling a fresh closure each time."""
+    if float_inputs not in _STEPS:
+        argnums = (0, *(i + 2 for i, f in enumerate(float_inputs) if f))
+        _STEPS[float_inputs] = jax.jit(torsh.value_and_grad(_forward, argnums=argnums, has_aux=True))
+    return _STEPS[float_inputs]
+
+
+_FORWARD = jax.jit(_forward)
+
+
+def run_torsh(module: nn.Module, inputs: Sequence[np.ndarray], cot: np.ndarray | None):
+    """Output, input grads, parameter grads (by name) and the module after the call (``nn.stateful``),
+    all under one ``jax.jit`` (which also exercises modules under jit)."""
     xs = [jnp.asarray(x) for x in inputs]
-
-    def f(m: nn.Module, c: Any, *args: Any):
-        out, new = nn.stateful(m)(*args, **kwargs)
-        value = (out * c).sum() if c is not None else out.sum()
-        return value, (out, new)
-
     if cot is None:
-        _, (out, new) = jax.jit(f)(module, None, *xs)
+        _, (out, new) = _FORWARD(module, None, *xs)
         return np.asarray(out), [None] * len(xs), {}, new
-    argnums = (0, *range(2, len(xs) + 2))
-    step = jax.jit(torsh.value_and_grad(f, argnums=argnums, has_aux=True))
-    (_, (out, new)), grads = step(module, jnp.asarray(cot), *xs)
+    floats = tuple(_is_float(x) for x in inputs)
+    (_, (out, new)), grads = _step(floats)(module, jnp.asarray(cot), *xs)
     grads_p = {k: np.asarray(v) for k, v in grads[0].named_parameters()}
-    grads_in = [None if g is None else np.asarray(g) for g in grads[1:]]
+    it = iter(grads[1:])
+    grads_in = [np.asarray(next(it)) if f else None for f in floats]
     return np.asarray(out), grads_in, grads_p, new
 
 

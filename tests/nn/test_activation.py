@@ -56,7 +56,7 @@ def test_activation_at_kinks_matches_torch(case):
     compare_module(t_ctor(), j_ctor(), [x], grad_atol=GRAD_ATOL.get(CASES.index(case)))
 
 
-@settings(max_examples=8)
+@settings(max_examples=5)
 @given(
     x=hnp.arrays(
         np.float32, hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=5),

@@ -15,7 +15,7 @@ from torsh import nn
 from ._reference import compare_module
 
 
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(
     batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),
     d_in=st.integers(1, 9),

@@ -47,7 +47,7 @@ def _logits(rng, shape):
     return (rng.standard_normal(shape) * 2).astype(np.float32)
 
 
-@settings(max_examples=15)
+@settings(max_examples=8)
 @given(
     spatial=st.sampled_from([None, (), (3,), (2, 2)]),
     n=st.integers(1, 4), c=st.integers(2, 5),
@@ -74,7 +74,7 @@ def test_cross_entropy_class_indices(spatial, n, c, weighted, ignore, smoothing,
     )
 
 
-@settings(max_examples=10)
+@settings(max_examples=5)
 @given(
     spatial=st.sampled_from([None, (), (3,)]), n=st.integers(1, 3), c=st.integers(2, 4),
     weighted=st.booleans(), smoothing=st.sampled_from([0.0, 0.2]), reduction=REDUCTIONS, seed=st.integers(0, 1000),
@@ -131,7 +131,7 @@ POINTWISE = [
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@settings(max_examples=12)
+@settings(max_examples=8)
 @given(
     which=st.integers(0, len(POINTWISE) - 1), shape=st.sampled_from([(3,), (2, 3), (2, 2, 2)]),
     reduction=REDUCTIONS, seed=st.integers(0, 1000),
@@ -225,7 +225,7 @@ def test_cosine_similarity_broadcasts_and_clamps():
     assert_close(F.cosine_similarity(a, b), TF.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy())
 
 
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(shape=st.sampled_from([(4,), (3, 4), (2, 2, 3)]), p=st.sampled_from([1.0, 2.0, 3.0, float("inf")]),
        keepdim=st.booleans(), seed=st.integers(0, 1000))
 def test_pairwise_distance(shape, p, keepdim, seed):

@@ -25,7 +25,7 @@ BN = {1: (torch.nn.BatchNorm1d, nn.BatchNorm1d), 2: (torch.nn.BatchNorm2d, nn.Ba
 SPATIAL = {1: [(), (4,)], 2: [(3, 2)], 3: [(2, 2, 2)]}
 
 
-@settings(max_examples=8)
+@settings(max_examples=6)
 @given(
     dims=st.sampled_from([(1, 0), (1, 1), (2, 0), (3, 0)]),
     n=st.integers(2, 4),
