@@ -35,7 +35,7 @@ def _diff_wrapper(
     if not positions:
         raise ConfigError(f"{what}: argnums must name at least one argument, got {argnums!r}")
     if len(set(positions)) != len(positions):
-        raise ConfigError(f"{what}: argnums {argnums!r} names the same argument twice (positions {positions})")
+        raise ConfigError(f"{what}: argnums {argnums!r} names an argument twice (positions {positions})")
     single = isinstance(argnums, (int, str))  # a bare argument gives a bare gradient, a tuple a tuple
     names = positional_names(fn) or []
 

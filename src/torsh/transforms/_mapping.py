@@ -28,7 +28,9 @@ def _axes_by_position(fn: Callable, in_axes: Any, what: str) -> tuple[Any, tuple
     return tuple(in_axes.get(n, 0) for n in names), tuple(range(len(names)))
 
 
-def _map_by_name(fn: Callable, axes: tuple, build: Callable[[tuple], Callable], fill_to: int = -1) -> Callable:
+def _map_by_name(
+    fn: Callable, axes: tuple, build: Callable[[tuple], Callable], fill_to: int = -1
+) -> Callable:
     """Call ``build(in_axes)``'s mapped function with in_axes given per parameter (``axes``).
 
     JAX matches in_axes to the positional arguments actually passed, so keyword arguments for
