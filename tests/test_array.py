@@ -75,7 +75,9 @@ def test_creation_values_match_numpy_and_torch():
     np.testing.assert_array_equal(torsh.full((2,), 7), [7, 7])
     np.testing.assert_allclose(torsh.arange(1, 2, 0.25), torch.arange(1, 2, 0.25).numpy())
     np.testing.assert_array_equal(torsh.arange(5, 0, -2), torch.arange(5, 0, -2).numpy())
-    np.testing.assert_allclose(torsh.linspace(-1, 1, 7), torch.linspace(-1, 1, 7).numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        torsh.linspace(-1, 1, 7), torch.linspace(-1, 1, 7).numpy(), rtol=1e-6, atol=1e-7
+    )
     np.testing.assert_array_equal(torsh.eye(2, 3), torch.eye(2, 3).numpy())
     assert torsh.linspace(0, 1, 0).shape == (0,)
 
@@ -113,8 +115,13 @@ def test_tensor_from_torch_keeps_dtypes_numpy_lacks():
 
 def test_device_argument_places_the_result():
     cpu0 = jax.devices("cpu")[0]
-    for x in (torsh.zeros(2, device="cpu"), torsh.tensor([1.0], device="cpu:0"), torsh.arange(3, device=cpu0),
-              torsh.eye(2, device=0), torsh.from_numpy(np.ones(2), device="cpu")):
+    for x in (
+        torsh.zeros(2, device="cpu"),
+        torsh.tensor([1.0], device="cpu:0"),
+        torsh.arange(3, device=cpu0),
+        torsh.eye(2, device=0),
+        torsh.from_numpy(np.ones(2), device="cpu"),
+    ):
         assert x.devices() == {cpu0}
         assert x.committed
     with pytest.raises(DeviceError):
@@ -212,7 +219,9 @@ def test_dlpack_round_trips_with_numpy_share_memory():
     assert pointer(y) == pointer(b) and y.dtype == jnp.int32
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.uint8, torch.bool])
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.uint8, torch.bool]
+)
 def test_dlpack_round_trips_with_torch_share_memory(dtype):
     t = (torch.arange(16) % 3).to(dtype).reshape(4, 4)
     x = torsh.from_dlpack(t)

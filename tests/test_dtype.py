@@ -23,11 +23,23 @@ def restore_default_dtype():
 
 def test_dtype_constants_are_numpy_dtypes():
     pairs = {
-        torsh.float16: "float16", torsh.half: "float16", torsh.bfloat16: "bfloat16", torsh.float32: "float32",
-        torsh.float64: "float64", torsh.double: "float64", torsh.complex64: "complex64",
-        torsh.complex128: "complex128", torsh.int8: "int8", torsh.int16: "int16", torsh.int32: "int32",
-        torsh.int64: "int64", torsh.uint8: "uint8", torsh.uint16: "uint16", torsh.uint32: "uint32",
-        torsh.uint64: "uint64", torsh.bool_: "bool",
+        torsh.float16: "float16",
+        torsh.half: "float16",
+        torsh.bfloat16: "bfloat16",
+        torsh.float32: "float32",
+        torsh.float64: "float64",
+        torsh.double: "float64",
+        torsh.complex64: "complex64",
+        torsh.complex128: "complex128",
+        torsh.int8: "int8",
+        torsh.int16: "int16",
+        torsh.int32: "int32",
+        torsh.int64: "int64",
+        torsh.uint8: "uint8",
+        torsh.uint16: "uint16",
+        torsh.uint32: "uint32",
+        torsh.uint64: "uint64",
+        torsh.bool_: "bool",
     }
     for d, name in pairs.items():
         assert isinstance(d, np.dtype) and d.name == name
@@ -37,10 +49,20 @@ def test_dtype_constants_are_numpy_dtypes():
 @pytest.mark.parametrize(
     "given, expected",
     [
-        ("float32", "float32"), ("float", "float32"), ("half", "float16"), ("double", "float64"),
-        ("long", "int64"), ("int", "int32"), ("bool", "bool"), ("bfloat16", "bfloat16"),
-        ("torch.float16", "float16"), (np.float32, "float32"), (np.dtype("int8"), "int8"),
-        (jnp.bfloat16, "bfloat16"), (jnp.uint16, "uint16"), (bool, "bool"),
+        ("float32", "float32"),
+        ("float", "float32"),
+        ("half", "float16"),
+        ("double", "float64"),
+        ("long", "int64"),
+        ("int", "int32"),
+        ("bool", "bool"),
+        ("bfloat16", "bfloat16"),
+        ("torch.float16", "float16"),
+        (np.float32, "float32"),
+        (np.dtype("int8"), "int8"),
+        (jnp.bfloat16, "bfloat16"),
+        (jnp.uint16, "uint16"),
+        (bool, "bool"),
     ],
 )
 def test_dtype_normalises_names_and_dtype_objects(given, expected):
@@ -49,13 +71,27 @@ def test_dtype_normalises_names_and_dtype_objects(given, expected):
 
 @pytest.mark.parametrize(
     "torch_dtype",
-    [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
-     torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool],
+    [
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.complex64,
+        torch.complex128,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.uint8,
+        torch.bool,
+    ],
 )
 def test_torch_dtypes_map_to_the_same_dtype(torch_dtype):
     d = torsh.dtype(torch_dtype)
     # The reference: the numpy dtype torch itself converts to (numpy has no bfloat16).
-    expected = jnp.bfloat16 if torch_dtype == torch.bfloat16 else torch.zeros(1, dtype=torch_dtype).numpy().dtype
+    expected = (
+        jnp.bfloat16 if torch_dtype == torch.bfloat16 else torch.zeros(1, dtype=torch_dtype).numpy().dtype
+    )
     assert d == jnp.dtype(expected)
 
 
@@ -81,8 +117,16 @@ def test_default_dtype_float32_unless_changed():
 def test_set_default_dtype_low_precision(restore_default_dtype, name):
     torsh.set_default_dtype(name)
     assert torsh.get_default_dtype() == jnp.dtype(name)
-    for x in (torsh.zeros(2), torsh.ones(1), torsh.tensor([1.0]), torsh.arange(0.0, 1.0, 0.5), torsh.eye(2),
-              torsh.linspace(0, 1, 3), torsh.full((2,), 1.5), torsh.random.normal(torsh.random.key(0), (2,))):
+    for x in (
+        torsh.zeros(2),
+        torsh.ones(1),
+        torsh.tensor([1.0]),
+        torsh.arange(0.0, 1.0, 0.5),
+        torsh.eye(2),
+        torsh.linspace(0, 1, 3),
+        torsh.full((2,), 1.5),
+        torsh.random.normal(torsh.random.key(0), (2,)),
+    ):
         assert x.dtype == jnp.dtype(name)
     # Integer results are unaffected.
     assert torsh.arange(3).dtype == jnp.int32 and torsh.tensor([1, 2]).dtype == jnp.int32
@@ -101,8 +145,10 @@ def test_the_restore_fixture_really_restored():
     assert torsh.get_default_dtype() == jnp.float32 and not jax.config.jax_enable_x64
 
 
-@pytest.mark.parametrize("bad, error", [("int32", ConfigError), (torsh.bool_, ConfigError),
-                                        ("complex64", ConfigError), ("nope", DTypeError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [("int32", ConfigError), (torsh.bool_, ConfigError), ("complex64", ConfigError), ("nope", DTypeError)],
+)
 def test_set_default_dtype_rejects_non_floating(restore_default_dtype, bad, error):
     with pytest.raises(error):
         torsh.set_default_dtype(bad)

@@ -50,7 +50,10 @@ def test_backend_unavailable_is_a_device_error():
 def test_foundation_errors_say_expected_got_and_where():
     with pytest.raises(errors.DeviceError, match=r"unknown platform 'tpu'; expected one of"):
         torsh.device("tpu:0")
-    with pytest.raises(errors.ConfigError, match=r"jit\(static=...\): .* has no parameter named 'y'; its parameters are \['x'\]"):
+    with pytest.raises(
+        errors.ConfigError,
+        match=r"jit\(static=...\): .* has no parameter named 'y'; its parameters are \['x'\]",
+    ):
         torsh.jit(lambda x: x, static="y")
     with pytest.raises(errors.ShapeError, match=r"share their leading dimension; got a: 2, b: 3"):
         torsh.scan(lambda c, x: (c, x), 0.0, {"a": jnp.ones(2), "b": jnp.ones(3)})

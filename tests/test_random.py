@@ -115,7 +115,7 @@ def test_manual_seed_makes_the_stream_reproducible():
     first = [torsh.random.next_key() for _ in range(3)]
     torsh.manual_seed(42)
     again = [torsh.random.next_key() for _ in range(3)]
-    assert all(same(a, b) for a, b in zip(first, again))
+    assert all(same(a, b) for a, b in zip(first, again, strict=True))
     assert len({tuple(np.asarray(key_data(k))) for k in first}) == 3
     torsh.manual_seed(43)
     assert not same(torsh.random.next_key(), first[0])

@@ -99,10 +99,16 @@ def test_unknown_platform_in_devices():
 
 @pytest.mark.parametrize(
     "spec, platform, command",
-    [("cuda", "cuda", 'pip install "torsh[cuda]"'), ("gpu:0", "cuda", 'pip install "torsh[cuda]"'),
-     ("cuda:1", "cuda", 'pip install "torsh[cuda]"'), ("metal:0", "metal", 'pip install "torsh[metal]"')],
+    [
+        ("cuda", "cuda", 'pip install "torsh[cuda]"'),
+        ("gpu:0", "cuda", 'pip install "torsh[cuda]"'),
+        ("cuda:1", "cuda", 'pip install "torsh[cuda]"'),
+        ("metal:0", "metal", 'pip install "torsh[metal]"'),
+    ],
 )
-def test_missing_plugins_raise_backend_unavailable_naming_the_install_command(monkeypatch, spec, platform, command):
+def test_missing_plugins_raise_backend_unavailable_naming_the_install_command(
+    monkeypatch, spec, platform, command
+):
     monkeypatch.setattr(_devices, "_plugin_installed", lambda name: False)
     with pytest.raises(BackendUnavailableError) as info:
         torsh.device(spec)
@@ -116,13 +122,19 @@ def test_missing_plugins_raise_backend_unavailable_naming_the_install_command(mo
 def test_plugin_installed_but_no_device_says_so(monkeypatch):
     monkeypatch.setattr(_devices, "_plugin_installed", lambda name: True)
     fake_jax_devices(monkeypatch, {})
-    with pytest.raises(BackendUnavailableError, match="plugin is installed but no cuda device was found.*Unknown backend"):
+    with pytest.raises(
+        BackendUnavailableError, match="plugin is installed but no cuda device was found.*Unknown backend"
+    ):
         torsh.device("cuda")
 
 
 def test_simulated_cuda_devices_are_found_by_every_alias(monkeypatch):
     fake_jax_devices(monkeypatch, {"cuda": 2})
-    assert torsh.device("cuda:1").id == 1 and torsh.device("gpu").id == 0 and torsh.device("GPU:1").platform == "cuda"
+    assert (
+        torsh.device("cuda:1").id == 1
+        and torsh.device("gpu").id == 0
+        and torsh.device("GPU:1").platform == "cuda"
+    )
     assert torsh.device_count("cuda") == 2
     with pytest.raises(DeviceError, match="index 2 out of range; cuda has 2 device"):
         torsh.device("cuda:2")
@@ -150,7 +162,9 @@ def test_plugin_detection_looks_for_the_plugin_modules(monkeypatch):
 
     assert _devices._plugin_installed("cpu") is False  # nothing to look for
     monkeypatch.setitem(
-        _platforms.PLATFORMS, "cuda", _platforms.Platform("cuda", ("cuda",), ("no_such_module_x", "json"), "x")
+        _platforms.PLATFORMS,
+        "cuda",
+        _platforms.Platform("cuda", ("cuda",), ("no_such_module_x", "json"), "x"),
     )
     assert _devices._plugin_installed("cuda") is True
 
@@ -179,7 +193,9 @@ def test_torsh_device_environment_variable(monkeypatch):
         torsh.default_device()
     monkeypatch.setenv("TORSH_DEVICE", "cuda:0")
     monkeypatch.setattr(_devices, "_plugin_installed", lambda name: False)
-    with pytest.raises(BackendUnavailableError, match=r'TORSH_DEVICE=.cuda:0. is not usable.*pip install "torsh\[cuda\]"'):
+    with pytest.raises(
+        BackendUnavailableError, match=r'TORSH_DEVICE=.cuda:0. is not usable.*pip install "torsh\[cuda\]"'
+    ):
         torsh.default_device()
     monkeypatch.setenv("TORSH_DEVICE", "")  # empty: JAX's default
     assert torsh.default_device() == jax.devices()[0]
@@ -218,7 +234,9 @@ def test_cpu_device_count_and_torsh_device_in_a_fresh_process(tmp_path):
     script.write_text(SUBPROCESS)
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
     env.update(TORSH_DEVICE="cpu:2", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     assert result["count"] == 3

@@ -50,8 +50,11 @@ class Layer(Struct):
 
 def _layer(seed: int = 0) -> Layer:
     rng = np.random.default_rng(seed)
-    return Layer(jnp.asarray(rng.standard_normal((3, 2)), jnp.float32), jnp.asarray(rng.standard_normal(3), jnp.float32),
-                 jnp.int32(0))
+    return Layer(
+        jnp.asarray(rng.standard_normal((3, 2)), jnp.float32),
+        jnp.asarray(rng.standard_normal(3), jnp.float32),
+        jnp.int32(0),
+    )
 
 
 def _loss(layer: Layer, x: jax.Array) -> jax.Array:
@@ -75,7 +78,9 @@ def check_eight_devices():
 def check_pmap_equals_vmap():
     layer = _layer()
     xs = jnp.asarray(np.random.default_rng(1).standard_normal((N, 2)), jnp.float32)
-    _close(torsh.pmap(_loss, in_axes=(None, 0))(layer, xs), torsh.vmap(_loss, in_axes={"layer": None})(layer, xs))
+    _close(
+        torsh.pmap(_loss, in_axes=(None, 0))(layer, xs), torsh.vmap(_loss, in_axes={"layer": None})(layer, xs)
+    )
     # Per-device gradients over a struct with a buffer and a static field.
     g_p = torsh.pmap(torsh.grad(_loss), in_axes={"layer": None})(layer, xs)
     g_v = torsh.vmap(torsh.grad(_loss), in_axes={"layer": None})(layer, xs)
@@ -90,14 +95,18 @@ def check_pmap_equals_vmap():
 @check
 def check_data_parallel_step_equals_full_batch():
     layer = _layer(2)
-    xs = jnp.asarray(np.random.default_rng(3).standard_normal((N, 4, 2)), jnp.float32)  # 8 devices x 4 examples
+    xs = jnp.asarray(
+        np.random.default_rng(3).standard_normal((N, 4, 2)), jnp.float32
+    )  # 8 devices x 4 examples
 
     def local_grads(layer, x):
-        g = torsh.grad(lambda l: jnp.mean(jax.vmap(lambda xi: _loss(l, xi))(x)))(layer)
+        g = torsh.grad(lambda layer_: jnp.mean(jax.vmap(lambda xi: _loss(layer_, xi))(x)))(layer)
         return torsh.tree.map(lambda v: torsh.pmean(v, "batch"), g)
 
     g = torsh.pmap(local_grads, axis_name="batch", in_axes=(None, 0))(layer, xs)
-    full = torsh.grad(lambda l: jnp.mean(jax.vmap(lambda xi: _loss(l, xi))(xs.reshape(-1, 2))))(layer)
+    full = torsh.grad(lambda layer_: jnp.mean(jax.vmap(lambda xi: _loss(layer_, xi))(xs.reshape(-1, 2))))(
+        layer
+    )
     for d in range(N):  # every device holds the same, full-batch gradient
         _close(g.w[d], full.w)
         _close(g.b[d], full.b)
@@ -115,13 +124,17 @@ def check_collectives_match_numpy():
     np.testing.assert_array_equal(run(lambda v: torsh.pmax(v, "i")), np.broadcast_to(x.max(0), x.shape))
     np.testing.assert_array_equal(run(lambda v: torsh.pmin(v, "i")), np.broadcast_to(x.min(0), x.shape))
     np.testing.assert_array_equal(run(lambda v: torsh.all_gather(v, "i")), np.broadcast_to(x, (N, N, 3)))
-    np.testing.assert_array_equal(run(lambda v: torsh.axis_index("i") + 0 * v[0].astype(jnp.int32)), np.arange(N))
+    np.testing.assert_array_equal(
+        run(lambda v: torsh.axis_index("i") + 0 * v[0].astype(jnp.int32)), np.arange(N)
+    )
     ring = [(j, (j + 1) % N) for j in range(N)]
     np.testing.assert_array_equal(run(lambda v: torsh.ppermute(v, "i", ring)), np.roll(x, 1, axis=0))
     swap = [(j, j ^ 1) for j in range(N)]  # exchange between neighbouring pairs
     np.testing.assert_array_equal(run(lambda v: torsh.ppermute(v, "i", swap)), x[[j ^ 1 for j in range(N)]])
     square = np.random.default_rng(5).standard_normal((N, N)).astype(np.float32)
-    _close(torsh.pmap(lambda v: torsh.psum_scatter(v, "i"), axis_name="i")(jnp.asarray(square)), square.sum(0))
+    _close(
+        torsh.pmap(lambda v: torsh.psum_scatter(v, "i"), axis_name="i")(jnp.asarray(square)), square.sum(0)
+    )
     np.testing.assert_array_equal(
         torsh.pmap(lambda v: torsh.all_to_all(v, "i", 0, 0), axis_name="i")(jnp.asarray(square)), square.T
     )
@@ -163,7 +176,12 @@ def check_in_axes_by_name_with_defaults_and_a_device_subset():
 
 @check
 def check_pmap_shape_errors():
-    raises(ShapeError, lambda: torsh.pmap(lambda x: x)(jnp.ones(N + 1)), "pmap of", "at most the number of devices")
+    raises(
+        ShapeError,
+        lambda: torsh.pmap(lambda x: x)(jnp.ones(N + 1)),
+        "pmap of",
+        "at most the number of devices",
+    )
     raises(ShapeError, lambda: torsh.pmap(lambda x, y: x * y)(jnp.ones(N), jnp.ones(4)), "same size")
     raises(ShapeError, lambda: torsh.pmap(lambda x: x)(jnp.ones(2 * N)), "at most the number of devices")
 

@@ -7,6 +7,7 @@ jit and checkpoint are drawn by hypothesis.
 
 from __future__ import annotations
 
+import _fd
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import _fd
 import torsh
 from torsh.errors import ConfigError, ShapeError
 from torsh.tree import Struct, field, static
@@ -40,8 +40,11 @@ def loss(params, x, xp):
 
 def make_params(rng, n, m, act, array):
     layer = Layer(
-        array(rng.standard_normal((m, n))), array(rng.standard_normal(m)), array(0.1 * rng.standard_normal(m)),
-        array(np.int32(rng.integers(0, 3))), act=act,
+        array(rng.standard_normal((m, n))),
+        array(rng.standard_normal(m)),
+        array(0.1 * rng.standard_normal(m)),
+        array(np.int32(rng.integers(0, 3))),
+        act=act,
     )
     return {"layer": layer, "gain": float(rng.uniform(0.5, 2.0))}
 
@@ -139,8 +142,9 @@ SCALAR_FUNCTIONS = {
 @fd_settings
 @given(
     name=st.sampled_from(sorted(SCALAR_FUNCTIONS)),
-    how=st.sampled_from(["hessian", "jit(hessian)", "jacfwd(jacrev)", "jacrev(jacfwd)", "jacfwd(grad)",
-                         "vmap(hessian)"]),
+    how=st.sampled_from(
+        ["hessian", "jit(hessian)", "jacfwd(jacrev)", "jacrev(jacfwd)", "jacfwd(grad)", "vmap(hessian)"]
+    ),
     n=st.sampled_from([1, 3]),
     seed=st.integers(0, 2**16),
 )
@@ -236,9 +240,9 @@ def test_value_and_grad_with_aux(x64):
     np.testing.assert_allclose(grads, g, **TOL)
     assert aux2["note"] == aux["note"]
     # Under jit (aux must then be arrays).
-    (v2, aux3), g2 = torsh.jit(torsh.value_and_grad(lambda w, x: (f(w, x)[0], f(w, x)[1]["h"]), has_aux=True))(
-        jnp.asarray(w), jnp.asarray(x)
-    )
+    (v2, aux3), g2 = torsh.jit(
+        torsh.value_and_grad(lambda w, x: (f(w, x)[0], f(w, x)[1]["h"]), has_aux=True)
+    )(jnp.asarray(w), jnp.asarray(x))
     np.testing.assert_allclose(v2, value, **TOL)
     np.testing.assert_allclose(g2, g, **TOL)
     np.testing.assert_allclose(aux3, aux["h"], **TOL)
@@ -276,7 +280,9 @@ def test_argnums_by_position_name_negative_index_and_keyword(x64):
     np.testing.assert_allclose(g_scaled, 2 * ga, **TOL)
     # A differentiated parameter must be passed, however the others are (a default is not differentiated).
     for call in (lambda g: g(ja, jb), lambda g: g(a=ja, b=jb), lambda g: g(ja, b=jb)):
-        with pytest.raises(ConfigError, match=r"differentiating argument 2 \('c'\) of _f3, but it was not passed"):
+        with pytest.raises(
+            ConfigError, match=r"differentiating argument 2 \('c'\) of _f3, but it was not passed"
+        ):
             call(torsh.grad(_f3, argnums="c"))
     # value_and_grad returns the same value as a plain call.
     value, _ = torsh.value_and_grad(_f3, argnums=("a", "b"))(ja, jb, c)
@@ -294,9 +300,11 @@ def test_argnums_errors():
         torsh.grad(_f3, argnums=())
     with pytest.raises(ConfigError, match="names or positions, got True"):
         torsh.grad(_f3, argnums=True)
-    with pytest.raises(ConfigError, match="same argument twice"):
+    with pytest.raises(ConfigError, match="names an argument twice"):
         torsh.value_and_grad(_f3, argnums=("a", 0))
-    with pytest.raises(ConfigError, match=r"argument 1 \('b'\) of _f3, but it was not passed \(got 1 positional"):
+    with pytest.raises(
+        ConfigError, match=r"argument 1 \('b'\) of _f3, but it was not passed \(got 1 positional"
+    ):
         torsh.grad(_f3, argnums=1)(jnp.ones(2))
     with pytest.raises(ConfigError, match="missing argument 'b'"):
         torsh.grad(_f3, argnums="c")(jnp.ones(2), c=1.0)
@@ -308,8 +316,13 @@ def test_non_trainable_arguments_and_leaves_give_none():
     # Only integer leaves: nothing to differentiate, no error.
     assert torsh.grad(lambda n: n.sum() * 1.0)(jnp.arange(3)) is None
     # Integer, boolean, key and string leaves next to floats.
-    params = {"w": jnp.array([1.0, 2.0]), "n": jnp.array(3), "mask": jnp.array([True, False]),
-              "key": jax.random.key(0), "name": "layer"}
+    params = {
+        "w": jnp.array([1.0, 2.0]),
+        "n": jnp.array(3),
+        "mask": jnp.array([True, False]),
+        "key": jax.random.key(0),
+        "name": "layer",
+    }
     g = torsh.grad(lambda p: (p["w"] * p["n"] * p["mask"]).sum())(params)
     assert g["n"] is None and g["mask"] is None and g["key"] is None and g["name"] is None
     np.testing.assert_array_equal(g["w"], [3.0, 0.0])
@@ -326,7 +339,10 @@ def test_gradients_line_up_with_parameters_by_partition():
     assert torsh.tree.structure(g, is_leaf=none_leaf) == torsh.tree.structure(trainable, is_leaf=none_leaf)
     # An SGD step over the gradient tree leaves non-trainable leaves untouched.
     stepped = torsh.tree.combine(torsh.tree.map(lambda p, d: p - 0.1 * d, trainable, g), rest)
-    assert stepped["layer"].steps is params["layer"].steps and stepped["layer"].running is params["layer"].running
+    assert (
+        stepped["layer"].steps is params["layer"].steps
+        and stepped["layer"].running is params["layer"].running
+    )
 
 
 # -- jvp / vjp -------------------------------------------------------------------------------------
@@ -337,7 +353,9 @@ def test_jvp_and_vjp_match_finite_differences(x64):
     a, x, t, ct = (rng.standard_normal(s) for s in ((2, 3), 3, 3, 2))
     formula = VECTOR_FUNCTIONS["tanh_affine"]
     jac = _fd.jacobian(lambda v: formula(v, a, np), x)
-    y, tangent_out = torsh.jvp(lambda v: formula(v, jnp.asarray(a), jnp), (jnp.asarray(x),), (jnp.asarray(t),))
+    y, tangent_out = torsh.jvp(
+        lambda v: formula(v, jnp.asarray(a), jnp), (jnp.asarray(x),), (jnp.asarray(t),)
+    )
     np.testing.assert_allclose(y, formula(x, a, np), **TOL)
     np.testing.assert_allclose(tangent_out, jac @ t, **TOL)
     y2, pullback = torsh.vjp(lambda v: formula(v, jnp.asarray(a), jnp), jnp.asarray(x))

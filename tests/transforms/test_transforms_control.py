@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _fd
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import _fd
 import torsh
 from torsh.errors import ConfigError, ShapeError, TreeError
 from torsh.tree import Struct, static
@@ -23,16 +23,26 @@ def block(params, x):
     return (h**2).sum()
 
 
-PARAMS = {"w": jnp.asarray(np.random.default_rng(0).standard_normal((4, 3)), jnp.float32),
-          "v": jnp.asarray(np.random.default_rng(1).standard_normal((2, 4)), jnp.float32)}
+PARAMS = {
+    "w": jnp.asarray(np.random.default_rng(0).standard_normal((4, 3)), jnp.float32),
+    "v": jnp.asarray(np.random.default_rng(1).standard_normal((2, 4)), jnp.float32),
+}
 X = jnp.asarray(np.random.default_rng(2).standard_normal(3), jnp.float32)
 
 
 @pytest.mark.parametrize(
     "policy",
-    [None, "nothing_saveable", "everything_saveable", "dots_saveable", "checkpoint_dots",
-     "dots_with_no_batch_dims_saveable", "checkpoint_dots_with_no_batch_dims",
-     torsh.checkpoint_policies.save_only_these_names("none"), torsh.checkpoint_policies.nothing_saveable],
+    [
+        None,
+        "nothing_saveable",
+        "everything_saveable",
+        "dots_saveable",
+        "checkpoint_dots",
+        "dots_with_no_batch_dims_saveable",
+        "checkpoint_dots_with_no_batch_dims",
+        torsh.checkpoint_policies.save_only_these_names("none"),
+        torsh.checkpoint_policies.nothing_saveable,
+    ],
 )
 def test_checkpoint_policies_give_the_same_gradients(policy):
     expected = jax.grad(block)(PARAMS, X)
@@ -66,7 +76,9 @@ def test_unknown_policy_names_raise_config_error():
     with pytest.raises(ConfigError, match=r"unknown policy 'bogus'; use one of \['checkpoint_dots'"):
         torsh.checkpoint(block, policy="bogus")
     # A factory policy must be called with its arguments; its bare name is not a policy.
-    with pytest.raises(ConfigError, match=r"unknown policy 'save_only_these_names'.*available: .*save_only_these_names"):
+    with pytest.raises(
+        ConfigError, match=r"unknown policy 'save_only_these_names'.*available: .*save_only_these_names"
+    ):
         torsh.checkpoint(block, policy="save_only_these_names")
 
 
@@ -97,12 +109,19 @@ def numpy_loop(total, xs_a, xs_b, decay, reverse=False):
 
 
 @settings(max_examples=8)  # every example compiles a new loop
-@given(length=st.integers(1, 6), reverse=st.booleans(), unroll=st.sampled_from([1, 2, True]),
-       decay=st.sampled_from([0.5, 0.9]), seed=st.integers(0, 1000))
+@given(
+    length=st.integers(1, 6),
+    reverse=st.booleans(),
+    unroll=st.sampled_from([1, 2, True]),
+    decay=st.sampled_from([0.5, 0.9]),
+    seed=st.integers(0, 1000),
+)
 def test_scan_equals_a_python_loop(length, reverse, unroll, decay, seed):
     rng = np.random.default_rng(seed)
-    xs = {"a": jnp.asarray(rng.standard_normal((length, 2)), jnp.float32),
-          "b": [jnp.asarray(rng.standard_normal((length, 1)), jnp.float32)]}
+    xs = {
+        "a": jnp.asarray(rng.standard_normal((length, 2)), jnp.float32),
+        "b": [jnp.asarray(rng.standard_normal((length, 1)), jnp.float32)],
+    }
     init = {"acc": Acc(jnp.zeros(2), jnp.int32(0), decay=decay), "scale": 3.0}
     carry, ys = torsh.scan(body, init, {"a": xs["a"], "b": xs["b"][0]}, reverse=reverse, unroll=unroll)
     total, sums, pairs = numpy_loop(np.zeros(2), np.asarray(xs["a"]), np.asarray(xs["b"][0]), decay, reverse)

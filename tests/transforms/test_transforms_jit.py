@@ -111,7 +111,10 @@ def test_bad_static_and_donate_specifications():
     def f(x, n, *rest, flag=False, **extra):
         return x
 
-    with pytest.raises(ConfigError, match=r"jit\(static=...\): .*no parameter named 'm'.*\['x', 'n', 'rest', 'flag', 'extra'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"jit\(static=...\): .*no parameter named 'm'.*\['x', 'n', 'rest', 'flag', 'extra'\]",
+    ):
         torsh.jit(f, static="m")
     with pytest.raises(ConfigError, match="no parameter named 'rest'"):
         torsh.jit(f, static="rest")  # *args cannot be static by name

@@ -3,7 +3,6 @@ against numpy definitions; shape errors."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,13 +23,19 @@ def affine(params, x):
 def test_in_axes_forms_agree_with_a_python_loop():
     params = {"weight": jnp.asarray(W), "bias": jnp.asarray(B)}
     expected = np.stack([W @ x + B for x in XS])
-    for in_axes in ((None, 0), ({"weight": None, "bias": None}, 0), {"params": None}, {"params": None, "x": 0}):
+    for in_axes in (
+        (None, 0),
+        ({"weight": None, "bias": None}, 0),
+        {"params": None},
+        {"params": None, "x": 0},
+    ):
         got = torsh.vmap(affine, in_axes=in_axes)(params, jnp.asarray(XS))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=str(in_axes))
     # A pytree prefix that maps part of a parameter: one bias per example.
     biases = rng.standard_normal((5, 3)).astype(np.float32)
     got = torsh.vmap(affine, in_axes=({"weight": None, "bias": 0}, 0))({"weight": W, "bias": biases}, XS)
-    np.testing.assert_allclose(got, np.stack([W @ x + b for x, b in zip(XS, biases)]), rtol=1e-5, atol=1e-6)
+    expected = np.stack([W @ x + b for x, b in zip(XS, biases, strict=True)])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_in_axes_by_name_with_keywords_and_defaults():
@@ -43,8 +48,12 @@ def test_in_axes_by_name_with_keywords_and_defaults():
     base = np.stack([W @ x for x in XS])
     np.testing.assert_allclose(f(xs, W), 2 * base, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(f(w=W, x=xs), 2 * base, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(f(xs, W, shift=jnp.ones((5, 3))), 2 * base + 1, rtol=1e-5, atol=1e-6)  # scale stays default
-    np.testing.assert_allclose(f(xs, W, jnp.arange(5.0)), base * np.arange(5.0)[:, None], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        f(xs, W, shift=jnp.ones((5, 3))), 2 * base + 1, rtol=1e-5, atol=1e-6
+    )  # scale stays default
+    np.testing.assert_allclose(
+        f(xs, W, jnp.arange(5.0)), base * np.arange(5.0)[:, None], rtol=1e-5, atol=1e-6
+    )
     g = torsh.vmap(scaled, in_axes={"w": None, "scale": None})
     np.testing.assert_allclose(g(xs, W, scale=3.0), 3 * base, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(g(xs, W, 3.0), 3 * base, rtol=1e-5, atol=1e-6)
@@ -66,8 +75,12 @@ def test_collectives_under_a_named_vmap_axis_match_numpy():
     def run(fn):
         return np.asarray(torsh.vmap(fn, axis_name="i")(jnp.asarray(x)))
 
-    np.testing.assert_allclose(run(lambda v: torsh.psum(v, "i")), np.broadcast_to(x.sum(0), x.shape), rtol=1e-5)
-    np.testing.assert_allclose(run(lambda v: torsh.pmean(v, "i")), np.broadcast_to(x.mean(0), x.shape), rtol=1e-5)
+    np.testing.assert_allclose(
+        run(lambda v: torsh.psum(v, "i")), np.broadcast_to(x.sum(0), x.shape), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        run(lambda v: torsh.pmean(v, "i")), np.broadcast_to(x.mean(0), x.shape), rtol=1e-5
+    )
     np.testing.assert_array_equal(run(lambda v: torsh.pmax(v, "i")), np.broadcast_to(x.max(0), x.shape))
     np.testing.assert_array_equal(run(lambda v: torsh.pmin(v, "i")), np.broadcast_to(x.min(0), x.shape))
     np.testing.assert_array_equal(run(lambda v: torsh.all_gather(v, "i")), np.broadcast_to(x, (n, n, 3)))
@@ -86,16 +99,22 @@ def test_collectives_under_a_named_vmap_axis_match_numpy():
 
 def test_nested_vmaps_with_two_axis_names():
     x = rng.standard_normal((2, 3)).astype(np.float32)
-    f = torsh.vmap(torsh.vmap(lambda v: v - torsh.pmean(v, "col") - torsh.pmean(v, "row"), axis_name="col"),
-                   axis_name="row")
-    np.testing.assert_allclose(f(x), x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True), rtol=1e-5, atol=1e-6)
+    f = torsh.vmap(
+        torsh.vmap(lambda v: v - torsh.pmean(v, "col") - torsh.pmean(v, "row"), axis_name="col"),
+        axis_name="row",
+    )
+    np.testing.assert_allclose(
+        f(x), x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_vmap_shape_and_name_errors():
     def add(a, b):
         return a + b
 
-    with pytest.raises(ShapeError, match=r"(?s)vmap of add: .*inconsistent sizes.*size 3.*argument a.*size 4.*argument b"):
+    with pytest.raises(
+        ShapeError, match=r"(?s)vmap of add: .*inconsistent sizes.*size 3.*argument a.*size 4.*argument b"
+    ):
         torsh.vmap(add)(jnp.ones(3), jnp.ones(4))
     with pytest.raises(ShapeError, match="vmap of add"):
         torsh.vmap(add, in_axes=(2, 0))(jnp.ones((3, 3)), jnp.ones(3))  # axis 2 of a rank-2 array

@@ -9,9 +9,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import _pmap_checks8
+import pytest
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pmap_checks8.py")
 
@@ -21,7 +20,9 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("pmap8") / "results.json"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
     env.pop("TORSH_DEVICE", None)
-    proc = subprocess.run([sys.executable, SCRIPT, str(out)], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, str(out)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0 and out.exists(), f"the 8-device script failed:\n{proc.stdout}\n{proc.stderr}"
     return json.loads(out.read_text())
 

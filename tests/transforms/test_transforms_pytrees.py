@@ -38,7 +38,10 @@ def expected_grads(tree, x):
     """Closed form d loss / d leaf for trainable leaves, None elsewhere, in leaf order."""
     trainable = expected_trainable(tree)
     leaves = jax.tree_util.tree_leaves(tree)
-    return [(i + 1) * x * np.cos(x * np.asarray(leaf)) if t else None for i, (leaf, t) in enumerate(zip(leaves, trainable))]
+    return [
+        (i + 1) * x * np.cos(x * np.asarray(leaf)) if t else None
+        for i, (leaf, t) in enumerate(zip(leaves, trainable, strict=True))
+    ]
 
 
 def _sum(tree, xs):
@@ -52,18 +55,20 @@ PIPELINES = {
     "grad(jit)": (lambda: torsh.grad(torsh.jit(loss)), False),
     "grad(checkpoint)": (lambda: torsh.grad(torsh.checkpoint(loss, policy="nothing_saveable")), False),
     "checkpoint(grad)": (lambda: torsh.checkpoint(torsh.grad(loss)), False),
-    "value_and_grad(jit)[1]": (lambda: (lambda t, x: torsh.value_and_grad(torsh.jit(loss))(t, x)[1]), False),
+    "value_and_grad(jit)[1]": (lambda: lambda t, x: torsh.value_and_grad(torsh.jit(loss))(t, x)[1], False),
     "jacrev": (lambda: torsh.jacrev(loss, argnums="tree"), False),
     "jit(jacfwd)": (lambda: torsh.jit(torsh.jacfwd(loss)), False),
     "vmap(grad)": (lambda: torsh.vmap(torsh.grad(loss), in_axes={"tree": None}), True),
     "jit(vmap(grad))": (lambda: torsh.jit(torsh.vmap(torsh.grad(loss), in_axes=(None, 0))), True),
     "vmap(jit(grad(checkpoint)))": (
-        lambda: torsh.vmap(torsh.jit(torsh.grad(torsh.checkpoint(loss))), in_axes={"tree": None}), True
+        lambda: torsh.vmap(torsh.jit(torsh.grad(torsh.checkpoint(loss))), in_axes={"tree": None}),
+        True,
     ),
     "grad(vmap)": (lambda: torsh.grad(_sum), "sum"),
     "jit(grad(vmap))": (lambda: torsh.jit(torsh.grad(_sum)), "sum"),
     "grad(scan)": (
-        lambda: torsh.grad(lambda t, xs: torsh.scan(lambda c, x: (c + loss(t, x), None), 0.0, xs)[0]), "sum"
+        lambda: torsh.grad(lambda t, xs: torsh.scan(lambda c, x: (c + loss(t, x), None), 0.0, xs)[0]),
+        "sum",
     ),
 }
 
@@ -81,14 +86,14 @@ def test_pipelines_over_structured_trees(index, pipeline):
     got_leaves = spec.flatten_up_to(got)  # same structure, None at non-trainable leaves
     if batched is True:
         per_x = [expected_grads(tree, x) for x in xs]
-        expected = [None if e[0] is None else np.stack(e) for e in zip(*per_x)]
+        expected = [None if e[0] is None else np.stack(e) for e in zip(*per_x, strict=True)]
     elif batched == "sum":
         per_x = [expected_grads(tree, x) for x in xs]
-        expected = [None if e[0] is None else sum(e) for e in zip(*per_x)]
+        expected = [None if e[0] is None else sum(e) for e in zip(*per_x, strict=True)]
     else:
         expected = expected_grads(tree, xs[0])
     assert len(got_leaves) == len(expected)
-    for g, e in zip(got_leaves, expected):
+    for g, e in zip(got_leaves, expected, strict=True):
         if e is None:
             assert g is None
         else:
@@ -120,7 +125,7 @@ def test_grad_over_corpus_trees_with_strings_and_python_scalars(index):
     g = torsh.grad(f)(tree)
     flags = expected_trainable(tree)
     spec = torsh.tree.structure(tree)
-    for leaf, flag, d in zip(torsh.tree.leaves(tree), flags, spec.flatten_up_to(g)):
+    for leaf, flag, d in zip(torsh.tree.leaves(tree), flags, spec.flatten_up_to(g), strict=True):
         if flag:
             np.testing.assert_allclose(d, 2 * np.asarray(leaf, np.float32), rtol=1e-6)
         else:
@@ -131,9 +136,9 @@ def test_integer_buffer_and_frozen_leaves_pass_through_every_transform_unchanged
     tree = TREES[-1]  # a list holding a struct with an integer counter and a static eps
     out = torsh.jit(lambda t: t)(tree)
     assert torsh.tree.structure(out) == torsh.tree.structure(tree)
-    batched = torsh.vmap(lambda t, x: torsh.tree.map(lambda l: l * 1, t), in_axes=(None, 0), out_axes=None)(
-        tree, jnp.ones(3)
-    )
+    batched = torsh.vmap(
+        lambda t, x: torsh.tree.map(lambda leaf: leaf * 1, t), in_axes=(None, 0), out_axes=None
+    )(tree, jnp.ones(3))
     assert torsh.tree.allclose(batched, tree)
     carry, _ = torsh.scan(lambda c, x: (c, None), tree, jnp.ones(2))
     assert torsh.tree.allclose(carry, tree) and carry[0]["x"].steps.dtype == jnp.int32

@@ -125,9 +125,9 @@ def expected_trainable(tree: Any) -> list[bool]:
             for v in node:
                 walk(v, allowed)
             return
-        floating = (isinstance(node, (jax.Array, np.ndarray)) and jnp.issubdtype(node.dtype, jnp.inexact)) or (
-            isinstance(node, float)
-        )
+        floating = (
+            isinstance(node, (jax.Array, np.ndarray)) and jnp.issubdtype(node.dtype, jnp.inexact)
+        ) or (isinstance(node, float))
         flags.append(bool(allowed and floating))
 
     walk(tree, True)

@@ -1,4 +1,5 @@
-"""torsh.tree utilities: dotted paths, partition/combine, filter, count, nbytes, allclose, cast, trainable_mask.
+"""torsh.tree utilities: dotted paths, partition/combine, filter, count, nbytes, allclose, cast,
+trainable_mask.
 
 Properties run over a shared corpus of trees (dicts, lists, tuples, None, namedtuples, structs with
 static/buffer/frozen/inline fields); references are jax.tree_util and hand-computed expectations.
@@ -43,12 +44,12 @@ def test_jax_and_optree_agree_on_leaves_and_structure(index):
     tree = corpus()[index]
     ours = torsh.tree.leaves(tree)
     theirs = jax.tree_util.tree_leaves(tree)
-    assert len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs))
+    assert len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs, strict=True))
     # Rebuilding through either registry gives back the same tree.
     leaves, spec = torsh.tree.flatten(tree)
     rebuilt = torsh.tree.unflatten(spec, leaves)
     assert jax.tree_util.tree_structure(rebuilt) == jax.tree_util.tree_structure(tree)
-    assert all(a is b for a, b in zip(jax.tree_util.tree_leaves(rebuilt), theirs))
+    assert all(a is b for a, b in zip(jax.tree_util.tree_leaves(rebuilt), theirs, strict=True))
     assert torsh.tree.structure(tree) == spec
 
 
@@ -63,7 +64,7 @@ def test_paths_agree_with_jax_key_paths_except_inline_fields(index):
     assert ours == [p.replace("layers.", "", 1) if "layers." in p else p for p in jax_paths]
     pairs, spec = torsh.tree.flatten_with_path(tree)
     assert [p for p, _ in pairs] == ours
-    assert all(a is b for (_, a), b in zip(pairs, torsh.tree.leaves(tree)))
+    assert all(a is b for (_, a), b in zip(pairs, torsh.tree.leaves(tree), strict=True))
     assert spec == torsh.tree.structure(tree)
 
 
@@ -75,10 +76,16 @@ def test_dotted_paths_of_dicts_lists_structs_and_inline_fields():
         "extra": (None, {"b": 1.0, "a": 2.0}),
     }
     assert torsh.tree.paths(model) == [
-        "extra.1.a", "extra.1.b",
-        "layers.0.weight", "layers.0.bias", "layers.1.weight",  # struct fields keep declaration order
-        "norm.scale", "norm.running_mean", "norm.steps",
-        "seq.0.weight", "seq.0.bias",  # inline: no "layers" component, as PyTorch's Sequential
+        "extra.1.a",
+        "extra.1.b",
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.1.weight",  # struct fields keep declaration order
+        "norm.scale",
+        "norm.running_mean",
+        "norm.steps",
+        "seq.0.weight",
+        "seq.0.bias",  # inline: no "layers" component, as PyTorch's Sequential
     ]
     assert torsh.tree.path_str(("a", 0, "b")) == "a.0.b"
 
@@ -87,7 +94,10 @@ def test_map_with_path_passes_the_dotted_path_and_extra_trees():
     tree = {"a": [1, 2], "b": Norm(jnp.ones(1), steps=jnp.int32(3))}
     out = torsh.tree.map_with_path(lambda p, x, y: (p, y), tree, torsh.tree.map(lambda x: 10, tree))
     assert torsh.tree.leaves(out, is_leaf=lambda x: isinstance(x, tuple)) == [
-        ("a.0", 10), ("a.1", 10), ("b.scale", 10), ("b.steps", 10)
+        ("a.0", 10),
+        ("a.1", 10),
+        ("b.scale", 10),
+        ("b.steps", 10),
     ]
     assert isinstance(out["b"], Norm) and out["b"].eps == 1e-5  # static field carried over
 
@@ -131,12 +141,12 @@ def test_partition_combine_round_trip(index, data):
     got_sel = spec.flatten_up_to(selected)
     got_rest = spec.flatten_up_to(rest)
     assert len(got_sel) == len(got_rest) == len(leaves)
-    for leaf, flag, s, r in zip(leaves, flags, got_sel, got_rest):
+    for leaf, flag, s, r in zip(leaves, flags, got_sel, got_rest, strict=True):
         assert (s is leaf and r is None) if flag else (s is None and r is leaf)
     # combine is the inverse, in either order.
     for merged in (torsh.tree.combine(selected, rest), torsh.tree.combine(rest, selected)):
         assert torsh.tree.structure(merged) == spec
-        assert all(a is b for a, b in zip(torsh.tree.leaves(merged), leaves))
+        assert all(a is b for a, b in zip(torsh.tree.leaves(merged), leaves, strict=True))
     assert torsh.tree.structure(torsh.tree.filter(tree, mask), **none_leaf) == torsh.tree.structure(
         selected, **none_leaf
     )
@@ -149,8 +159,10 @@ def test_partition_by_predicate_matches_the_mask_form(index):
     mask = torsh.tree.map(torsh.tree.is_inexact, tree)
     by_mask = torsh.tree.partition(tree, mask)
     none_leaf = dict(is_leaf=lambda x: x is None)
-    for a, b in zip(by_predicate, by_mask):
-        assert [id(x) for x in torsh.tree.leaves(a, **none_leaf)] == [id(x) for x in torsh.tree.leaves(b, **none_leaf)]
+    for a, b in zip(by_predicate, by_mask, strict=True):
+        assert [id(x) for x in torsh.tree.leaves(a, **none_leaf)] == [
+            id(x) for x in torsh.tree.leaves(b, **none_leaf)
+        ]
 
 
 def test_partition_accepts_a_struct_shaped_mask_even_when_the_struct_is_callable():
@@ -239,7 +251,13 @@ def test_cast_touches_only_floating_array_leaves():
         "m": Norm(jnp.ones(1), running_mean=jnp.zeros(1), steps=jnp.int32(0)),
     }
     out = torsh.tree.cast(tree, jnp.bfloat16)
-    assert out["w"].dtype == out["np"].dtype == out["m"].scale.dtype == out["m"].running_mean.dtype == jnp.bfloat16
+    assert (
+        out["w"].dtype
+        == out["np"].dtype
+        == out["m"].scale.dtype
+        == out["m"].running_mean.dtype
+        == jnp.bfloat16
+    )
     assert out["i"].dtype == jnp.int32 and out["m"].steps.dtype == jnp.int32
     assert out["c"].dtype == jnp.complex64 and out["py"] == 1.0
     picked = torsh.tree.cast(tree, jnp.float16, where=lambda x: x is tree["w"])
@@ -251,7 +269,11 @@ def test_zeros_like_and_ones_like():
     z = torsh.tree.zeros_like(tree)
     o = torsh.tree.ones_like(tree)
     for out, value in ((z, 0), (o, 1)):
-        assert out["w"].shape == (2, 3) and out["w"].dtype == jnp.float32 and (np.asarray(out["w"]) == value).all()
+        assert (
+            out["w"].shape == (2, 3)
+            and out["w"].dtype == jnp.float32
+            and (np.asarray(out["w"]) == value).all()
+        )
         assert out["i"].dtype == np.int8 and (np.asarray(out["i"]) == value).all()
         assert out["s"] == "name" and isinstance(out["m"], Linear) and out["m"].shape == (2, 1)
         assert (np.asarray(out["m"].weight) == value).all()
@@ -283,8 +305,12 @@ def test_trainable_mask_blocks_buffers_frozen_fields_and_non_floats():
 
 
 def test_is_array_and_is_inexact():
-    assert torsh.tree.is_array(jnp.ones(1)) and torsh.tree.is_array(np.ones(1)) and not torsh.tree.is_array(1.0)
+    assert (
+        torsh.tree.is_array(jnp.ones(1)) and torsh.tree.is_array(np.ones(1)) and not torsh.tree.is_array(1.0)
+    )
     assert torsh.tree.is_inexact(jnp.ones(1)) and torsh.tree.is_inexact(np.ones(1, np.float16))
     assert torsh.tree.is_inexact(1.0) and torsh.tree.is_inexact(1j)
-    assert not torsh.tree.is_inexact(True) and not torsh.tree.is_inexact(1) and not torsh.tree.is_inexact("1.0")
+    assert (
+        not torsh.tree.is_inexact(True) and not torsh.tree.is_inexact(1) and not torsh.tree.is_inexact("1.0")
+    )
     assert not torsh.tree.is_inexact(jnp.arange(2)) and not torsh.tree.is_inexact(jax.random.key(0))

@@ -40,7 +40,9 @@ def test_generated_init_fields_and_defaults():
 
 def test_structs_are_immutable():
     a = Affine(jnp.float32(2.0), jnp.float32(1.0))
-    with pytest.raises(FrozenInstanceError, match=r"Affine is immutable: cannot set 'scale'.*replace\(scale="):
+    with pytest.raises(
+        FrozenInstanceError, match=r"Affine is immutable: cannot set 'scale'.*replace\(scale="
+    ):
         a.scale = jnp.float32(0.0)
     with pytest.raises(FrozenInstanceError, match="cannot set 'new'"):
         a.new = 1
@@ -58,7 +60,9 @@ def test_replace_returns_a_changed_copy_and_validates():
     assert float(a(3.0)) == 7.0 and a.name == "affine"  # the original is unchanged
     with pytest.raises(FrozenInstanceError):
         b.scale = 1
-    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['bogus'\]; fields are \['name', 'scale', 'shift'\]"):
+    with pytest.raises(
+        ConfigError, match=r"unknown field\(s\) \['bogus'\]; fields are \['name', 'scale', 'shift'\]"
+    ):
         a.replace(bogus=1)
     with pytest.raises(ConfigError, match="Affine.name is a static field and must be hashable; got list"):
         a.replace(name=["x"])
@@ -148,7 +152,9 @@ def test_static_fields_are_part_of_the_structure_and_retrace_jit():
     spec_a = jax.tree_util.tree_structure(Affine(1.0, 2.0, name="a"))
     spec_b = jax.tree_util.tree_structure(Affine(1.0, 2.0, name="b"))
     assert spec_a != spec_b
-    assert torsh.tree.structure(Affine(1.0, 2.0, name="a")) != torsh.tree.structure(Affine(1.0, 2.0, name="b"))
+    assert torsh.tree.structure(Affine(1.0, 2.0, name="a")) != torsh.tree.structure(
+        Affine(1.0, 2.0, name="b")
+    )
 
 
 def test_unflatten_does_not_rerun_a_custom_init():
