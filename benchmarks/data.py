@@ -36,28 +36,29 @@ STD = np.array([0.2470, 0.2435, 0.2616], np.float32) * 255
 PAD = 4
 
 
-class AugmentedImages(tdata.Dataset):
-    """A map-style dataset both loaders can read: arrays in attributes, NumPy augmentation."""
+def augment(sample):
+    """Random crop (pad 4) + flip + normalise; randomness from the loader's per-batch generator."""
+    image, label = sample
+    r = tdata.rng()  # the per-batch generator under torsh; a per-thread generator under torch
+    padded = np.pad(image, ((PAD, PAD), (PAD, PAD), (0, 0)))
+    y, x = r.integers(0, 2 * PAD + 1, size=2)
+    crop = padded[y : y + 32, x : x + 32]
+    if r.random() < 0.5:
+        crop = crop[:, ::-1]
+    out = (crop.astype(np.float32) - MEAN) / STD
+    return np.ascontiguousarray(out.transpose(2, 0, 1)), label
 
-    def __init__(self, n: int) -> None:
-        g = np.random.default_rng(0)
-        # from raw bytes: integers(dtype=uint8) would build an int64 array first (8x the memory)
-        self.images = np.frombuffer(g.bytes(n * 32 * 32 * 3), np.uint8).reshape(n, 32, 32, 3)
-        self.labels = g.integers(0, 10, size=n).astype(np.int64)
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        r = tdata.rng()  # the per-batch generator under torsh; a per-thread generator under torch
-        image = self.images[i]
-        padded = np.pad(image, ((PAD, PAD), (PAD, PAD), (0, 0)))
-        y, x = r.integers(0, 2 * PAD + 1, size=2)
-        crop = padded[y : y + 32, x : x + 32]
-        if r.random() < 0.5:
-            crop = crop[:, ::-1]
-        out = (crop.astype(np.float32) - MEAN) / STD
-        return np.ascontiguousarray(out.transpose(2, 0, 1)), self.labels[i]
+def make_dataset(n: int) -> tdata.MapDataset:
+    """Images and labels in an ArrayDataset, mapped through ``augment``: a plain map-style dataset
+    (``len`` + ``__getitem__``) that torch's DataLoader reads as well."""
+    g = np.random.default_rng(0)
+    images = np.empty((n, 32, 32, 3), np.uint8)
+    for start in range(0, n, 4096):  # from raw bytes, in chunks: no transient copies of the data set
+        rows = images[start : start + 4096]
+        rows[...] = np.frombuffer(g.bytes(rows.size), np.uint8).reshape(rows.shape)
+    labels = g.integers(0, 10, size=n).astype(np.int64)
+    return tdata.ArrayDataset(images, labels).map(augment)
 
 
 # -- memory probes ------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class PeakSampler:
 # -- one candidate, in a child process -----------------------------------------------------------
 
 
-def make_loader(library: str, dataset: AugmentedImages, workers: int, batch_size: int, transport: str):
+def make_loader(library: str, dataset: tdata.MapDataset, workers: int, batch_size: int, transport: str):
     if library == "torch":
         import torch.utils.data as tud
 
@@ -177,7 +178,7 @@ def child(library: str, workers: int, n: int, batch_size: int, epochs: int, tran
         import torch
 
         torch.set_num_threads(1)
-    dataset = AugmentedImages(n)
+    dataset = make_dataset(n)
     loader = make_loader(library, dataset, workers, batch_size, transport)
     times, cpu, rss, pss = [], [], [], []
     with PeakSampler() as sampler:

@@ -272,6 +272,16 @@ def test_set_epoch_and_epoch_counter():
     assert len(_batches(resumed)) == 2
 
 
+def test_iterators_keep_their_own_epoch_order():
+    ds = ArrayDataset(np.arange(16))
+    loader = DataLoader(ds, batch_size=16, shuffle=True, seed=0)
+    reference = DataLoader(ds, batch_size=16, shuffle=True, seed=0)
+    expected = [next(iter(reference))[0].tolist() for _ in range(2)]
+    first, second = iter(loader), iter(loader)  # both created before either is read
+    assert next(second)[0].tolist() == expected[1]
+    assert next(first)[0].tolist() == expected[0]
+
+
 def test_default_seed_follows_manual_seed():
     torsh.manual_seed(123)
     try:

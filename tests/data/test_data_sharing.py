@@ -130,3 +130,27 @@ def test_transport_roundtrip_and_segment_reuse():
         segments.close()
     assert not names & _segments()
     assert _sharing.SHARE_THRESHOLD == 1 << 20
+
+
+def test_share_memory_for_custom_datasets():
+    from torsh.data import share_memory
+    from torsh.errors import ConfigError
+
+    before = _segments()
+    original = np.arange(2000 * 200, dtype=np.float32).reshape(2000, 200)
+    shared = share_memory(original)
+    np.testing.assert_array_equal(shared, original)
+    assert shared.flags.writeable and len(_segments() - before) == 1
+    del original
+    gc.collect()
+    ds = lib.Holder(shared)
+    batches = list(DataLoader(ds, batch_size=1000, num_workers=1))
+    assert not np.concatenate([b[0] for b in batches]).any()  # workers map the same pages, read-only
+    assert len(_segments() - before) == 1  # no second copy was made for the workers
+    small = share_memory(np.arange(10))  # below the automatic threshold: shared on request
+    assert len(_segments() - before) == 2 and small.tolist() == list(range(10))
+    with pytest.raises(ConfigError, match="object dtype"):
+        share_memory(np.array([object()]))
+    del ds, shared, batches, small
+    gc.collect()
+    assert _segments() - before == set()

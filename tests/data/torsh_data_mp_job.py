@@ -12,24 +12,11 @@ import sys
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
-port, process_id = int(sys.argv[1]), int(sys.argv[2])
-jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
-
-from jax.experimental import multihost_utils  # noqa: E402
-from jax.sharding import NamedSharding  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
-
-from torsh.data import ArrayDataset, DataLoader, DistributedSampler  # noqa: E402
-
-mesh = jax.make_mesh((8,), ("data",))
-sharding = NamedSharding(mesh, P("data"))
-ds = ArrayDataset(np.arange(64 * 2, dtype=np.float32).reshape(64, 2), np.arange(64))
-sampler = DistributedSampler(ds, shuffle=True, seed=3)
-assert (sampler.num_replicas, sampler.rank) == (2, process_id)
-loader = DataLoader(ds, batch_size=8, sampler=sampler, device=sharding, drop_last=True)
-host = list(DataLoader(ds, batch_size=8, sampler=sampler, drop_last=True))
-report = {"local": [], "global": []}
+from torsh.data import ArrayDataset, DataLoader, DistributedSampler
 
 
 def local_rows(array: jax.Array) -> np.ndarray:
@@ -37,12 +24,26 @@ def local_rows(array: jax.Array) -> np.ndarray:
     return np.concatenate([np.asarray(s.data) for s in shards])
 
 
-for (x, y), (hx, hy) in zip(loader, host, strict=True):
-    assert x.shape == (16, 2) and not x.is_fully_addressable and x.sharding == sharding
-    # this process's rows of the global batch are exactly its local batch
-    np.testing.assert_array_equal(local_rows(x), hx)
-    np.testing.assert_array_equal(local_rows(y), hy)
-    report["local"].append(hy.tolist())
-    report["global"].append(np.asarray(multihost_utils.process_allgather(y, tiled=True)).tolist())
-print(json.dumps(report), flush=True)
-jax.distributed.shutdown()
+def main(port: int, process_id: int) -> None:
+    jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
+    mesh = jax.make_mesh((8,), ("data",))
+    sharding = NamedSharding(mesh, P("data"))
+    ds = ArrayDataset(np.arange(64 * 2, dtype=np.float32).reshape(64, 2), np.arange(64))
+    sampler = DistributedSampler(ds, shuffle=True, seed=3)
+    assert (sampler.num_replicas, sampler.rank) == (2, process_id)
+    loader = DataLoader(ds, batch_size=8, sampler=sampler, device=sharding, drop_last=True)
+    host = list(DataLoader(ds, batch_size=8, sampler=sampler, drop_last=True))
+    report = {"local": [], "global": []}
+    for (x, y), (hx, hy) in zip(loader, host, strict=True):
+        assert x.shape == (16, 2) and not x.is_fully_addressable and x.sharding == sharding
+        # this process's rows of the global batch are exactly its local batch
+        np.testing.assert_array_equal(local_rows(x), hx)
+        np.testing.assert_array_equal(local_rows(y), hy)
+        report["local"].append(hy.tolist())
+        report["global"].append(np.asarray(multihost_utils.process_allgather(y, tiled=True)).tolist())
+    print(json.dumps(report), flush=True)
+    jax.distributed.shutdown()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

@@ -26,6 +26,7 @@ from ._errors import (
     WorkerError,
     WorkerTimeoutError,
 )
+from ._sharing import share_memory
 from .collate import default_collate, default_convert
 from .dataset import (
     ArrayDataset,
@@ -77,6 +78,7 @@ __all__ = [
     "rng",
     "get_worker_info",
     "WorkerInfo",
+    "share_memory",
     # errors
     "WorkerError",
     "WorkerDiedError",

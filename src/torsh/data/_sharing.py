@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SHARE_THRESHOLD", "dumps_for_workers", "is_pickling_for_workers", "share"]
+__all__ = ["SHARE_THRESHOLD", "dumps_for_workers", "is_pickling_for_workers", "share", "share_memory"]
 
 SHARE_THRESHOLD = 1 << 20  # 1 MiB: below this, pickling is cheaper than a shared-memory segment
 
@@ -136,13 +136,14 @@ def _register(array: np.ndarray, handle: _SharedHandle, segment: _Segment) -> No
     weakref.finalize(array, segment.release, id(array))
 
 
-def share(array: np.ndarray) -> tuple[np.ndarray | None, _SharedHandle | None]:
+def share(array: np.ndarray, force: bool = False) -> tuple[np.ndarray | None, _SharedHandle | None]:
     """``(shared_view, handle)`` for a large array, ``(None, handle)`` for a file memmap, or
-    ``(None, None)`` when the array should simply be pickled (small, or of object dtype)."""
+    ``(None, None)`` when the array should simply be pickled (small unless ``force``, or of object
+    dtype)."""
     memmap = _memmap_handle(array)
     if memmap is not None:
         return None, memmap
-    if array.nbytes < SHARE_THRESHOLD or array.dtype.hasobject:
+    if (array.nbytes < SHARE_THRESHOLD and not force) or array.dtype.hasobject or array.nbytes == 0:
         return None, None
     with _lock:
         handle = _REGISTRY.get(id(array))
@@ -156,3 +157,30 @@ def share(array: np.ndarray) -> tuple[np.ndarray | None, _SharedHandle | None]:
         _register(array, handle, segment)
         _register(view, handle, segment)  # the copy can stand in for the original
     return view, handle
+
+
+def share_memory(array: Any) -> np.ndarray:
+    """A copy of ``array`` in shared memory, for arrays kept in a custom dataset.
+
+    Worker processes map the copy's pages instead of receiving a pickled copy, and the original can
+    be freed: keep the returned array, not the original (``self.images = share_memory(images)``).
+    Writes to it are seen by every worker. ``ArrayDataset`` does this by itself when workers start; a
+    ``numpy.memmap`` needs nothing (workers reopen the file) and is returned unchanged.
+
+    Raises:
+      ConfigError: an array of Python objects (object dtype), which cannot live in shared memory.
+
+    Example:
+      >>> import numpy as np
+      >>> from torsh.data import share_memory
+      >>> images = share_memory(np.zeros((1000, 32, 32, 3), np.uint8))
+      >>> images.shape, images.flags.writeable
+      ((1000, 32, 32, 3), True)
+    """
+    from ..errors import ConfigError
+
+    arr = np.asarray(array)
+    if arr.dtype.hasobject:
+        raise ConfigError("share_memory: arrays of Python objects (object dtype) cannot be shared")
+    view, _ = share(arr, force=True)
+    return arr if view is None else view

@@ -407,17 +407,23 @@ class DataLoader:
                 obj.set_epoch(epoch)
 
     def _tasks(self, epoch: int, skip: int) -> Iterator[tuple[int, int, Any, int]]:
-        """``(batch_index, kind, payload, first_sample)`` for every batch from ``skip`` on."""
+        """``(batch_index, kind, payload, first_sample)`` for every batch from ``skip`` on.
+
+        The sampler's order is taken now, while its epoch is this iterator's epoch (a later
+        ``iter(loader)`` moves the sampler to the next epoch)."""
         if not self._iterable:
             if self.batch_sampler is not None:
-                for b, indices in enumerate(itertools.islice(iter(self.batch_sampler), skip, None), skip):
-                    yield b, INDICES, list(indices), 0
-            else:
-                for b, index in enumerate(itertools.islice(iter(self.sampler), skip, None), skip):
-                    yield b, INDEX, index, 0
-            return
+                return self._index_tasks(iter(self.batch_sampler), skip, INDICES)
+            return self._index_tasks(iter(self.sampler), skip, INDEX)
         source, _ = unwrap_maps(self.dataset)
-        stream = iter(source)
+        return self._stream_tasks(iter(source), skip)
+
+    @staticmethod
+    def _index_tasks(order: Iterator[Any], skip: int, kind: int) -> Iterator[tuple[int, int, Any, int]]:
+        for b, item in enumerate(itertools.islice(order, skip, None), skip):
+            yield b, kind, (list(item) if kind == INDICES else item), 0
+
+    def _stream_tasks(self, stream: Iterator[Any], skip: int) -> Iterator[tuple[int, int, Any, int]]:
         if self.batch_size is None:
             for b, sample in enumerate(itertools.islice(stream, skip, None), skip):
                 yield b, SAMPLE, sample, b

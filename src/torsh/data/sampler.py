@@ -240,7 +240,9 @@ class BatchSampler(Sampler):
             self.sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[list[int]]:
-        it = iter(self.sampler)
+        return self._batches(iter(self.sampler))  # the sampler's order is fixed now, not at first next()
+
+    def _batches(self, it: Iterator[int]) -> Iterator[list[int]]:
         while True:
             batch = list(itertools.islice(it, self.batch_size))
             if not batch or (self.drop_last and len(batch) < self.batch_size):
