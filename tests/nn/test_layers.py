@@ -114,6 +114,15 @@ def test_sequential_hands_dropout_distinct_keys():
         model(jnp.ones(3))
 
 
+def test_key_is_accepted_by_every_model():
+    # A training loop can always call model(x, key=key); layers without randomness ignore it.
+    lin = nn.Linear(3, 2, key=torsh.random.key(0))
+    x = jnp.ones((1, 3))
+    assert np.array_equal(lin(x, key=torsh.random.key(1)), lin(x))
+    model = nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), nn.Dropout(0.5)))
+    assert model(x, key=torsh.random.key(1)).shape == (1, 3)
+
+
 def test_functional_dropout_matches_module():
     x = jnp.arange(10.0)
     k = torsh.random.key(3)

@@ -63,9 +63,11 @@ def _takes_key(fn: Callable) -> bool:
     return any(p.name == "key" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
-def _with_error_context(call: Callable) -> Callable:
+def _with_error_context(call: Callable, takes_key: bool) -> Callable:
     @functools.wraps(call)
     def __call__(self: Module, *args: Any, **kwargs: Any) -> Any:
+        if not takes_key and "key" in kwargs:
+            del kwargs["key"]
         try:
             return call(self, *args, **kwargs)
         except CONTEXT_ERRORS as e:
@@ -119,7 +121,8 @@ class Module(Struct):
     Subclasses declare fields with annotations (arrays and sub-modules are children; configuration
     is :func:`torsh.tree.static`; non-trainable arrays are :func:`buffer`), build them in
     ``__init__`` (which may assign ``self.x = ...``), and define ``forward``. ``module(x)`` calls
-    ``forward`` and adds the module's path to shape/dtype/config errors raised inside.
+    ``forward`` and adds the module's path to shape/dtype/config errors raised inside; a ``key=``
+    argument is passed on only if ``forward`` takes one, so ``model(x, key=key)`` works for any model.
 
     Base fields, all static: ``training`` (set by :meth:`train`/:meth:`eval`), the frozen field names
     (:meth:`freeze`) and logical-axis overrides (:meth:`with_axes`).
@@ -161,8 +164,9 @@ class Module(Struct):
             f.name for f in dataclasses.fields(cls) if f.metadata.get("inline", False)
         )
         if "__call__" in cls.__dict__:  # a module written Struct-style, with __call__ as forward
-            cls.__call__ = _with_error_context(cls.__dict__["__call__"])  # type: ignore[method-assign]
-            cls.__torsh_takes_key__ = _takes_key(cls.__dict__["__call__"])
+            call = cls.__dict__["__call__"]
+            cls.__torsh_takes_key__ = _takes_key(call)
+            cls.__call__ = _with_error_context(call, cls.__torsh_takes_key__)  # type: ignore[method-assign]
         elif "forward" in cls.__dict__:
             cls.__torsh_takes_key__ = _takes_key(cls.__dict__["forward"])
 
@@ -187,6 +191,9 @@ class Module(Struct):
         raise NotImplementedError(f"{type(self).__name__} defines no forward(); define `forward(self, ...)`")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # ``model(x, key=key)`` works for every model: layers without randomness ignore the key.
+        if "key" in kwargs and not self.__torsh_takes_key__:
+            del kwargs["key"]
         try:
             return self.forward(*args, **kwargs)
         except CONTEXT_ERRORS as e:
