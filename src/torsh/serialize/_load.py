@@ -118,7 +118,7 @@ class _Builder:
         def finish(out: jax.Array) -> jax.Array:
             return out.astype(want) if out.dtype != jax.dtypes.canonicalize_dtype(want) else out
 
-        return _Deferred(self.placer.request(view, target, lambda: self.reader.read(s)), finish)
+        return _Deferred(self.placer.request(view, target), finish)
 
     def key(self, s: Stored, impl: str | None, target: Target) -> _Deferred:
         def finish(data: jax.Array) -> jax.Array:

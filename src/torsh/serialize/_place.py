@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -13,7 +13,8 @@ from ..errors import ConfigError
 from ._host import is_cpu_only, owned_copy
 
 __all__ = [
-    "Target", "Slot", "Placer", "resolve_device", "sharding_by_path", "place", "like_target", "check_paths",
+    "Target", "Slot", "Placer", "resolve_device", "sharding_by_path", "place_sharded", "like_target",
+    "check_paths",
 ]
 
 Target = Any  # None (default device) | jax.Device | jax.sharding.Sharding
@@ -78,24 +79,17 @@ def _devices_of(target: Target) -> Any:
     return (target,)
 
 
-def place(view: np.ndarray, target: Target) -> jax.Array:
-    """Copy a host view (e.g. of a memory-mapped file) once onto ``target``.
+def place_sharded(view: np.ndarray, sharding: jax.sharding.Sharding) -> jax.Array:
+    """Copy a host view (e.g. of a memory-mapped file) onto a multi-device sharding, each device
+    reading only its own block. The result never aliases ``view`` (see ``_host``)."""
+    cpu = is_cpu_only(sharding.device_set)
 
-    The result never aliases ``view`` (see ``_host`` for why that matters on CPU).
-    """
-    if isinstance(target, jax.sharding.Sharding) and len(target.device_set) > 1:
-        cpu = is_cpu_only(target.device_set)
+    def shard(index: Any) -> np.ndarray:
+        block = view[index]
+        return owned_copy(block) if cpu else np.ascontiguousarray(block)
 
-        def shard(index: Any) -> np.ndarray:
-            block = view[index]
-            return owned_copy(block) if cpu else np.ascontiguousarray(block)
-
-        return jax.make_array_from_callback(view.shape, target, shard)
-    cpu = _default_is_cpu() if target is None else is_cpu_only(_devices_of(target))
-    if cpu:
-        return jax.device_put(owned_copy(view), target)
-    out = jax.device_put(view, target)
-    return out.block_until_ready()  # the transfer must finish before the mapping closes
+    out = jax.make_array_from_callback(view.shape, sharding, shard)
+    return out if cpu else out.block_until_ready()  # transfers must finish before the mapping closes
 
 
 class Slot:
@@ -112,30 +106,25 @@ class Placer:
     per-call overhead is a sizeable part of loading a model of many arrays)."""
 
     def __init__(self) -> None:
-        self._groups: dict[Any, list[tuple[np.ndarray, Any, Slot]]] = {}
+        self._groups: dict[Any, list[tuple[np.ndarray, Slot]]] = {}
 
-    def request(self, view: np.ndarray, target: Target, read: Callable[[], np.ndarray] | None = None) -> Slot:
-        """Queue ``view`` for ``target``. ``read`` (optional) returns an owned copy of ``view`` more
-        cheaply than copying it (e.g. with pread); it is used when the target is a CPU device."""
+    def request(self, view: np.ndarray, target: Target) -> Slot:
         slot = Slot()
         if isinstance(target, jax.sharding.Sharding) and len(target.device_set) > 1:
-            slot.value = place(view, target)  # assembled shard by shard, see place()
+            slot.value = place_sharded(view, target)
         else:
-            self._groups.setdefault(target, []).append((view, read, slot))
+            self._groups.setdefault(target, []).append((view, slot))
         return slot
 
     def flush(self) -> None:
         groups, self._groups = self._groups, {}
         for target, entries in groups.items():
             cpu = _default_is_cpu() if target is None else is_cpu_only(_devices_of(target))
-            if cpu:
-                hosts = [read() if read is not None else owned_copy(view) for view, read, _ in entries]
-            else:
-                hosts = [view for view, _, _ in entries]
+            hosts = [owned_copy(view) if cpu else view for view, _ in entries]
             outs = jax.device_put(hosts, target)
             if not cpu:
                 jax.block_until_ready(outs)  # transfers must finish before the mapping closes
-            for (_, _, slot), out in zip(entries, outs, strict=True):
+            for (_, slot), out in zip(entries, outs, strict=True):
                 slot.value = out
 
 

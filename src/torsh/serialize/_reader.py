@@ -15,7 +15,6 @@ from ..errors import CheckpointError
 from ._dtypes import numpy_dtype
 from ._errors import CheckpointNotFoundError, CorruptFileError
 from ._format import TensorEntry, header_length, parse_header
-from ._host import aligned_empty, owned_copy
 from ._leaves import StoredLeaves, decode_metadata
 
 __all__ = ["Stored", "FileReader", "key_data_shape"]
@@ -140,26 +139,6 @@ class FileReader:
         if stored.complex_pairs:
             return raw.view("<c16").reshape(stored.shape)
         return raw.view(numpy_dtype(entry.code, self.where)).reshape(entry.shape)
-
-    def read(self, stored: Stored) -> np.ndarray:
-        """Like :meth:`view`, but an owned, 64-byte-aligned copy read with ``pread`` (one copy from the
-        page cache, a little faster than copying out of the mapping; used for CPU targets)."""
-        entry = stored.entry
-        assert entry is not None
-        if self._file is None:
-            start = self.header.data_start + entry.start
-            out = owned_copy(np.frombuffer(self._buffer, np.uint8, entry.nbytes, start))
-        else:
-            out = aligned_empty(entry.nbytes)
-            view, offset, fd = memoryview(out), self.header.data_start + entry.start, self._file.fileno()
-            while len(view):
-                n = os.preadv(fd, [view], offset)
-                if n <= 0:
-                    raise CorruptFileError(f"{self.where}: key {stored.key!r}: file shrank while reading it")
-                view, offset = view[n:], offset + n
-        if stored.complex_pairs:
-            return out.view("<c16").reshape(stored.shape)
-        return out.view(numpy_dtype(entry.code, self.where)).reshape(entry.shape)
 
     def close(self) -> None:
         try:
