@@ -264,6 +264,18 @@ def test_async_save_returns_before_writing_and_owns_its_copies(tmp_path):
     assert ckpt.all_steps() == [4, 5]
 
 
+def test_async_save_survives_donation_of_the_saved_arrays(tmp_path):
+    step_fn = jax.jit(lambda p: jax.tree_util.tree_map(lambda x: x * 2, p), donate_argnums=0)
+    params = {"w": jnp.arange(1024.0), "b": jnp.ones(16)}
+    with CheckpointManager(tmp_path, async_save=True) as ckpt:
+        for step in range(3):
+            ckpt.save(step, {"model": params})
+            params = step_fn(params)  # the saved buffers are donated (freed/reused) right away
+    for step in range(3):
+        back = ckpt.restore(step)["model"]
+        np.testing.assert_array_equal(back["w"], np.arange(1024.0) * 2**step)
+
+
 def test_background_errors_surface_on_the_next_call(tmp_path, monkeypatch):
     ckpt = CheckpointManager(tmp_path, async_save=True)
     ckpt.save(1, {"m": {"w": jnp.ones(2)}})
