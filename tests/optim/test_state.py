@@ -235,3 +235,22 @@ def test_optimizers_are_immutable_hashable_values():
     # usable as a static argument
     f = jax.jit(lambda opt, p: opt.init(p).step, static_argnums=0)
     assert int(f(a, {"w": jnp.ones(1)})) == 0
+
+
+def test_torsh_serialize_round_trip(tmp_path):
+    serialize = pytest.importorskip("torsh.serialize")
+    if not hasattr(serialize, "save"):
+        pytest.skip("torsh.serialize.save not available")
+    opt = optim.chain(optim.clip_by_global_norm(1.0), optim.Adam(lr=optim.schedules.cosine_annealing(1e-2, 10)))
+    m = model()
+    state = opt.init(m)
+    m, state = opt.step(m, grads(m), state)
+    serialize.save(tmp_path / "opt.safetensors", state)
+    restored = serialize.load(tmp_path / "opt.safetensors", like=opt.init(model()))
+    assert torsh.tree.structure(restored) == torsh.tree.structure(state)
+    assert torsh.tree.allclose(restored, state, rtol=0, atol=0)
+    lb = optim.LBFGS(history_size=2)
+    lstate = lb.init({"x": jnp.ones(3)})
+    serialize.save(tmp_path / "lbfgs.safetensors", lstate)
+    back = serialize.load(tmp_path / "lbfgs.safetensors", like=lb.init({"x": jnp.ones(3)}))
+    assert torsh.tree.allclose(back, lstate, rtol=0, atol=0, equal_nan=True)

@@ -10,6 +10,9 @@ import numbers
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import jax
+import numpy as np
+
 from ..errors import ConfigError
 
 __all__ = ["FrozenDict", "Checker"]
@@ -68,6 +71,15 @@ class FrozenDict(Mapping):
         return FrozenDict({**self._data, **changes})
 
 
+def _scalar(x: Any) -> Any:
+    """A concrete 0-d numpy/JAX array as a Python number (hyperparameters are static configuration)."""
+    if getattr(x, "shape", None) == () and hasattr(x, "item") and not isinstance(x, jax.core.Tracer):
+        dtype = getattr(x, "dtype", None)
+        if dtype is not None and np.dtype(dtype).kind in "fiu":
+            return x.item()
+    return x
+
+
 def _is_real_number(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
@@ -89,6 +101,7 @@ class Checker:
         raise ConfigError(f"{self.owner}: {message}")
 
     def number(self, name: str, value: Any) -> float:
+        value = _scalar(value)
         if not _is_real_number(value) or math.isnan(value):
             self.fail(name, "a real number", value)
         return float(value)

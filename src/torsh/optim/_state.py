@@ -25,29 +25,45 @@ T = TypeVar("T")
 _MAX_LISTED = 8
 
 
-class _Text:
-    """An object whose repr is the given text (used to print trees with summarised leaves)."""
+_MAX_SHOWN = 12
 
-    def __init__(self, text: str) -> None:
-        self.text = text
 
-    def __repr__(self) -> str:
-        return self.text
+def _leaf_text(x: Any) -> str:
+    if getattr(x, "ndim", 1) == 0 and not isinstance(x, jax.core.Tracer):
+        return f"{array_summary(x)}({np.asarray(x)!s})"
+    return array_summary(x)
 
 
 def _summarise(value: Any, indent: str) -> str:
-    """Repr of a state field: arrays as ``f32[3,4]`` (scalars with their value), trees leaf-wise."""
-    if isinstance(value, Struct):
-        from ..tree._repr import struct_repr
-
-        return struct_repr(value, indent)
+    """Repr of a state field: nested states as structs, parameter-shaped trees as
+    ``{dotted_name: f32[3,4]}`` (scalars with their value), mappings of mappings one per line."""
+    inner = indent + "  "
+    if isinstance(value, OptState):
+        return value.__torsh_repr__(indent)
+    if (
+        isinstance(value, (tuple, list, Mapping))
+        and value
+        and all(isinstance(v, OptState) for v in (value.values() if isinstance(value, Mapping) else value))
+    ):
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        body = ",\n".join(f"{inner}{k!r}: {v.__torsh_repr__(inner)}" for k, v in items)
+        return "{\n" + body + f"\n{indent}}}"
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        if getattr(value, "ndim", 1) == 0 and not isinstance(value, jax.core.Tracer):
-            return f"{array_summary(value)}({np.asarray(value).item()!r})"
-        return array_summary(value)
-    if not any(hasattr(x, "shape") for x in _tree.leaves(value)):
+        return _leaf_text(value)
+    if isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
+        body = ",\n".join(f"{inner}{k!r}: {dict(v)!r}" for k, v in value.items())
+        return "{\n" + body + f"\n{indent}}}"
+    pairs, _ = _tree.flatten_with_path(value)
+    if not any(hasattr(x, "shape") for _, x in pairs):
         return repr(value)
-    return repr(_tree.map(lambda x: _Text(_summarise(x, indent)) if hasattr(x, "shape") else x, value))
+    entries = [f"{name!r}: {_leaf_text(x) if hasattr(x, 'shape') else repr(x)}" for name, x in pairs]
+    more = len(entries) - _MAX_SHOWN
+    if more > 0:
+        entries = [*entries[:_MAX_SHOWN], f"... ({more} more)"]
+    one_line = "{" + ", ".join(entries) + "}"
+    if len(one_line) + len(indent) <= 100:
+        return one_line
+    return "{\n" + ",\n".join(inner + e for e in entries) + f"\n{indent}}}"
 
 
 class OptState(Struct):
