@@ -20,7 +20,6 @@ the ``FAMILIES`` table below (see "conv families" marker).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable
@@ -56,7 +55,9 @@ def _np(shape: tuple[int, ...], seed: int = 0, scale: float = 1.0) -> np.ndarray
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
 
 
-def _torsh_step(model: nn.Module, inputs: tuple, cot: np.ndarray | None, stateful: bool = False) -> Callable[[], Any]:
+def _torsh_step(
+    model: nn.Module, inputs: tuple, cot: np.ndarray | None, stateful: bool = False
+) -> Callable[[], Any]:
     cot = None if cot is None else jnp.asarray(cot)
 
     def loss(m: nn.Module, *xs: Any) -> Any:
@@ -110,9 +111,16 @@ def _params(module: torch.nn.Module) -> dict[str, np.ndarray]:
 # -- families -------------------------------------------------------------------------------------
 @family("mlp (3x Linear 512 + GELU)")
 def mlp() -> tuple:
-    t = torch.nn.Sequential(torch.nn.Linear(WIDTH, WIDTH), torch.nn.GELU(), torch.nn.Linear(WIDTH, WIDTH),
-                            torch.nn.GELU(), torch.nn.Linear(WIDTH, 10))
-    j = nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.GELU(), nn.Linear(WIDTH, WIDTH), nn.GELU(), nn.Linear(WIDTH, 10))
+    t = torch.nn.Sequential(
+        torch.nn.Linear(WIDTH, WIDTH),
+        torch.nn.GELU(),
+        torch.nn.Linear(WIDTH, WIDTH),
+        torch.nn.GELU(),
+        torch.nn.Linear(WIDTH, 10),
+    )
+    j = nn.Sequential(
+        nn.Linear(WIDTH, WIDTH), nn.GELU(), nn.Linear(WIDTH, WIDTH), nn.GELU(), nn.Linear(WIDTH, 10)
+    )
     j = j.load_state_dict(_params(t))
     x, cot = _np((BATCH, WIDTH)), _np((BATCH, 10), 1)
 
@@ -169,9 +177,14 @@ def batchnorm() -> tuple:
         return (x - mean) * jax.lax.rsqrt(var + 1e-5) * p["weight"] + p["bias"], stats
 
     params = _params(t)
-    params["num_batches_tracked"] = params["num_batches_tracked"].astype(np.float32)  # a float leaf for jax.grad
-    return (_torsh_step(j, (x,), cot, stateful=True), _jax_step(hand, params, (x,), cot, aux=True),
-            _torch_step(t, (x,), cot))
+    params["num_batches_tracked"] = params["num_batches_tracked"].astype(
+        np.float32
+    )  # a float leaf for jax.grad
+    return (
+        _torsh_step(j, (x,), cot, stateful=True),
+        _jax_step(hand, params, (x,), cot, aux=True),
+        _torch_step(t, (x,), cot),
+    )
 
 
 @family("groupnorm 32x512 (N,C,L)")
@@ -201,8 +214,11 @@ def embedding() -> tuple:
         out = jnp.take(p["weight"], i, axis=0)
         return jnp.where((i == 0)[..., None], jax.lax.stop_gradient(out), out)
 
-    return (_torsh_step(j, (idx,), cot), _jax_step(hand, _params(t), (idx,), cot),
-            _torch_step(t, (idx.astype(np.int64),), cot))
+    return (
+        _torsh_step(j, (idx,), cot),
+        _jax_step(hand, _params(t), (idx,), cot),
+        _torch_step(t, (idx.astype(np.int64),), cot),
+    )
 
 
 @family("activations (GELU tanh, SiLU, Mish, Softplus)")
@@ -238,8 +254,11 @@ def cross_entropy() -> tuple:
         nll = -jnp.take_along_axis(logp, y[:, None], -1)[:, 0]
         return (0.9 * nll - 0.1 * logp.mean(-1)).mean()
 
-    return (_torsh_step(Loss(), (logits, target), None), _jax_step(hand, {}, (logits, target), None),
-            _torch_step(TLoss(), (logits, target.astype(np.int64)), None))
+    return (
+        _torsh_step(Loss(), (logits, target), None),
+        _jax_step(hand, {}, (logits, target), None),
+        _torch_step(TLoss(), (logits, target.astype(np.int64)), None),
+    )
 
 
 # -- conv families ----------------------------------------------------------------------------------
@@ -251,17 +270,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", default="", help="comma-separated substrings of family names")
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch intra-op threads (0: PyTorch's default); OpenMP spin-waiting makes "
-                             "PyTorch very slow on an oversubscribed machine, where 1 is fairer")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="torch intra-op threads (0: PyTorch's default); OpenMP spin-waiting makes "
+        "PyTorch very slow on an oversubscribed machine, where 1 is fairer",
+    )
     args = parser.parse_args()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     torsh.manual_seed(0)
     torch.manual_seed(0)
-    print(f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs")
-    print(f"\n{'family':<46} {'torsh µs':>10} {'jax µs':>10} {'torch µs':>10} {'torsh/jax':>10} {'torsh/torch':>12}")
+    print(
+        f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs"
+    )
+    print(
+        f"\n{'family':<46} {'torsh µs':>10} {'jax µs':>10} {'torch µs':>10} "
+        f"{'torsh/jax':>10} {'torsh/torch':>12}"
+    )
     for name, build in FAMILIES.items():
         if args.only and not any(s in name for s in args.only.split(",")):
             continue
@@ -269,8 +297,10 @@ def main() -> None:
         probe = interleaved({"x": t_step}, calls=1, rounds=1)["x"]  # calibrate calls per round (~50 ms)
         calls = max(3, min(200, int(50_000 / max(probe, 1.0))))
         res = interleaved({"torsh": t_step, "jax": j_step, "torch": p_step}, calls=calls, rounds=args.rounds)
-        print(f"{name:<46} {res['torsh']:>10.1f} {res['jax']:>10.1f} {res['torch']:>10.1f} "
-              f"{res['torsh'] / res['jax']:>9.2f}x {res['torsh'] / res['torch']:>11.2f}x")
+        print(
+            f"{name:<46} {res['torsh']:>10.1f} {res['jax']:>10.1f} {res['torch']:>10.1f} "
+            f"{res['torsh'] / res['jax']:>9.2f}x {res['torsh'] / res['torch']:>11.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def compare_module(
     assert_close(j_out, t_out, rtol, atol, "output")
     if grad:
         gr, ga = grad_rtol or rtol, grad_atol or atol
-        for i, (jg, tg) in enumerate(zip(j_gin, t_gin)):
+        for i, (jg, tg) in enumerate(zip(j_gin, t_gin, strict=True)):
             if tg is not None:
                 assert_close(jg, tg, gr, ga, f"grad of input {i}")
         assert set(j_gp) == set(t_gp), f"parameter grads: torsh {sorted(j_gp)} vs torch {sorted(t_gp)}"

@@ -59,7 +59,8 @@ def test_activation_at_kinks_matches_torch(case):
 @settings(max_examples=5)
 @given(
     x=hnp.arrays(
-        np.float32, hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=5),
+        np.float32,
+        hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=5),
         elements=st.floats(-8, 8, width=32),
     ),
     which=st.integers(0, len(CASES) - 1),
@@ -69,6 +70,7 @@ def test_activation_matches_torch(x, which):
     compare_module(t_ctor(), j_ctor(), [x], grad_atol=GRAD_ATOL.get(which))
 
 
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice:UserWarning")
 def test_softmax_implicit_dim_is_pytorchs():
     x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
     for arr in (x, x[0], x[0, 0]):

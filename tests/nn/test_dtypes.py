@@ -33,8 +33,15 @@ LAYERS = {
     "hardswish": (lambda: nn.Hardswish(), (4, 16)),
     "softmax": (lambda: nn.Softmax(-1), (4, 16)),
     "logsoftmax": (lambda: nn.LogSoftmax(-1), (4, 16)),
-    "mlp": (lambda: nn.Sequential(nn.Linear(16, 32, key=torsh.random.key(1)), nn.GELU(), nn.LayerNorm(32),
-                                  nn.Linear(32, 4, key=torsh.random.key(2))), (8, 16)),
+    "mlp": (
+        lambda: nn.Sequential(
+            nn.Linear(16, 32, key=torsh.random.key(1)),
+            nn.GELU(),
+            nn.LayerNorm(32),
+            nn.Linear(32, 4, key=torsh.random.key(2)),
+        ),
+        (8, 16),
+    ),
 }
 
 
@@ -56,12 +63,14 @@ def test_half_precision_forward(dtype):
     models = {name: make() for name, (make, _) in LAYERS.items()}
     xs = {name: jax.random.normal(torsh.random.key(3), shape) * 2 for name, (_, shape) in LAYERS.items()}
     ref = jax.jit(_run_all)(models, xs)
-    low = jax.jit(_run_all)({k: m.to(dtype) for k, m in models.items()}, {k: x.astype(dtype) for k, x in xs.items()})
+    low = jax.jit(_run_all)(
+        {k: m.to(dtype) for k, m in models.items()}, {k: x.astype(dtype) for k, x in xs.items()}
+    )
     for name in LAYERS:
         (out_ref, new_ref), (out_low, new_low) = ref[name], low[name]
         assert out_low.dtype == dtype, name
         _close(out_low, out_ref, TOL[dtype], name)
-        for (k, a), b in zip(new_low.state_dict().items(), new_ref.state_dict().values()):
+        for (k, a), b in zip(new_low.state_dict().items(), new_ref.state_dict().values(), strict=True):
             if jnp.issubdtype(a.dtype, jnp.floating):
                 assert a.dtype == dtype, f"{name} {k}"
                 _close(a, b, TOL[dtype], f"{name} {k}")

@@ -57,15 +57,22 @@ def test_shape_error_names_path_module_and_shapes(transform):
 
 def test_deeply_nested_path_under_jit_and_vmap():
     model = Model()
-    with pytest.raises(ShapeError, match=r"^encoder\.blocks\.0\.0 \(Linear 8->64\): expected input \[\.\.\., 8\], got \[5, 7\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"^encoder\.blocks\.0\.0 \(Linear 8->64\): expected input \[\.\.\., 8\], got \[5, 7\]",
+    ):
         jax.jit(lambda m, x: m(x))(model, jnp.ones((5, 7)))
-    with pytest.raises(ShapeError, match=r"^head\.layers\.2 \(Linear 512->10\): expected input \[\.\.\., 512\], got \[256\]"):
+    with pytest.raises(
+        ShapeError, match=r"^head\.layers\.2 \(Linear 512->10\): expected input \[\.\.\., 512\], got \[256\]"
+    ):
         jax.vmap(lambda x: model(x))(jnp.ones((3, 8)))
 
 
 def test_dtype_errors_name_the_module():
     model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4))
-    with pytest.raises(DTypeError, match=r"^0 \(Linear 4->4\): expected input of dtype float32 .* got bfloat16"):
+    with pytest.raises(
+        DTypeError, match=r"^0 \(Linear 4->4\): expected input of dtype float32 .* got bfloat16"
+    ):
         jax.jit(lambda m, x: m(x))(model, jnp.ones((2, 4), jnp.bfloat16))
     with pytest.raises(DTypeError, match=r"^0 \(Linear 4->4\): expected a floating-point input, got int32"):
         model(jnp.ones((2, 4), jnp.int32))
@@ -74,7 +81,9 @@ def test_dtype_errors_name_the_module():
 
 def test_config_errors_in_forward_get_the_path():
     model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Identity(), nn.Dropout(0.2)))
-    with pytest.raises(ConfigError, match=r"^1\.1 \(Dropout p=0\.2\): dropout in training mode needs a PRNG key"):
+    with pytest.raises(
+        ConfigError, match=r"^1\.1 \(Dropout p=0\.2\): dropout in training mode needs a PRNG key"
+    ):
         jax.jit(lambda m, x: m(x))(model, jnp.ones((1, 2)))
 
 

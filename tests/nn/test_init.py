@@ -18,16 +18,30 @@ SHAPES = [(3, 5), (64, 32), (8, 4, 3), (16, 8, 3, 3), (4, 2, 2, 3, 3)]
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_fans_equal_torch(shape):
-    assert init.calculate_fan_in_and_fan_out(shape) == torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    assert init.calculate_fan_in_and_fan_out(shape) == torch.nn.init._calculate_fan_in_and_fan_out(
+        torch.empty(shape)
+    )
 
 
 @pytest.mark.parametrize(
     "name,param",
-    [("linear", None), ("conv2d", None), ("conv_transpose3d", None), ("sigmoid", None), ("tanh", None),
-     ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)), ("selu", None)],
+    [
+        ("linear", None),
+        ("conv2d", None),
+        ("conv_transpose3d", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", math.sqrt(5)),
+        ("selu", None),
+    ],
 )
 def test_gains_equal_torch(name, param):
-    assert init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param), rel=1e-15)
+    assert init.calculate_gain(name, param) == pytest.approx(
+        torch.nn.init.calculate_gain(name, param), rel=1e-15
+    )
 
 
 def test_bad_arguments():
@@ -73,7 +87,9 @@ def test_distributions_match_torch(ours, theirs, kw):
     np.testing.assert_allclose(x.std(), ref.std(), rtol=0.03)
     np.testing.assert_allclose(x.mean(), ref.mean(), atol=0.03 * ref.std() + 1e-4)
     if ours in (init.uniform, init.kaiming_uniform, init.xavier_uniform):  # same bounded support
-        np.testing.assert_allclose([x.min(), x.max()], [ref.min(), ref.max()], rtol=0.02, atol=0.01 * ref.std())
+        np.testing.assert_allclose(
+            [x.min(), x.max()], [ref.min(), ref.max()], rtol=0.02, atol=0.01 * ref.std()
+        )
     fan_in, fan_out = init.calculate_fan_in_and_fan_out(shape)
     if ours is init.kaiming_uniform:
         gain = init.calculate_gain(kw.get("nonlinearity", "leaky_relu"), kw.get("a", 0))
@@ -98,7 +114,9 @@ def test_orthogonal(shape, gain):
     gram = flat @ flat.T if flat.shape[0] == small else flat.T @ flat
     np.testing.assert_allclose(gram, gain**2 * np.eye(small), atol=1e-5 * gain**2)
     ref = _torch_sample(torch.nn.init.orthogonal_, shape, gain=gain).reshape(shape[0], -1)
-    np.testing.assert_allclose(np.linalg.svd(flat, compute_uv=False), np.linalg.svd(ref, compute_uv=False), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.svd(flat, compute_uv=False), np.linalg.svd(ref, compute_uv=False), rtol=1e-5
+    )
 
 
 def test_constant_zeros_ones_eye_and_dtype():

@@ -15,12 +15,17 @@ from torsh import nn
 from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn import functional as F
 
-from ._reference import assert_close, compare_module, from_torch
+from ._reference import assert_close, compare_module
 
 
 @settings(max_examples=4)
-@given(num=st.integers(2, 8), dim=st.integers(1, 4), pad=st.sampled_from([None, 0, 1, -1]),
-       shape=st.sampled_from([(3,), (2, 3)]), seed=st.integers(0, 1000))
+@given(
+    num=st.integers(2, 8),
+    dim=st.integers(1, 4),
+    pad=st.sampled_from([None, 0, 1, -1]),
+    shape=st.sampled_from([(3,), (2, 3)]),
+    seed=st.integers(0, 1000),
+)
 def test_embedding_matches_torch_including_padding_grad(num, dim, pad, shape, seed):
     torch.manual_seed(seed)
     t_mod = torch.nn.Embedding(num, dim, padding_idx=pad)
@@ -59,7 +64,9 @@ def test_flatten_matches_torch(args, shape):
     assert_close(nn.Flatten(*args)(x), torch.nn.Flatten(*args)(torch.tensor(x)).numpy())
 
 
-@pytest.mark.parametrize("dim,size,shape", [(1, (3, 4), (2, 12)), (-1, (2, -1), (2, 3, 8)), (0, (1, 2), (2, 5))])
+@pytest.mark.parametrize(
+    "dim,size,shape", [(1, (3, 4), (2, 12)), (-1, (2, -1), (2, 3, 8)), (0, (1, 2), (2, 5))]
+)
 def test_unflatten_matches_torch(dim, size, shape):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     assert_close(nn.Unflatten(dim, size)(x), torch.nn.Unflatten(dim, size)(torch.tensor(x)).numpy())

@@ -27,7 +27,9 @@ def test_linear_matches_torch(batch, d_in, d_out, bias, seed):
     torch.manual_seed(seed)
     x = np.random.default_rng(seed).standard_normal((*batch, d_in)).astype(np.float32)
     compare_module(
-        torch.nn.Linear(d_in, d_out, bias=bias), nn.Linear(d_in, d_out, bias=bias, key=torsh.random.key(seed)), [x]
+        torch.nn.Linear(d_in, d_out, bias=bias),
+        nn.Linear(d_in, d_out, bias=bias, key=torsh.random.key(seed)),
+        [x],
     )
 
 

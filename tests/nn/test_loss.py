@@ -37,9 +37,11 @@ def check(j_fn, t_fn, inputs, diff=(0,), rtol=RTOL, atol=ATOL):
     def f(*xs):
         return (j_fn(*xs) * cot).sum(), j_fn(*xs)
 
-    (_, j_out), grads = jax.jit(jax.value_and_grad(f, argnums=diff, has_aux=True))(*[jnp.asarray(x) for x in inputs])
+    (_, j_out), grads = jax.jit(jax.value_and_grad(f, argnums=diff, has_aux=True))(
+        *[jnp.asarray(x) for x in inputs]
+    )
     assert_close(j_out, t_out.detach().numpy(), rtol, atol, "value")
-    for i, g in zip(diff, grads):
+    for i, g in zip(diff, grads, strict=True):
         assert_close(g, t_in[i].grad.numpy(), rtol, atol, f"grad of argument {i}")
 
 
@@ -50,9 +52,13 @@ def _logits(rng, shape):
 @settings(max_examples=8)
 @given(
     spatial=st.sampled_from([None, (), (3,), (2, 2)]),
-    n=st.integers(1, 4), c=st.integers(2, 5),
-    weighted=st.booleans(), ignore=st.booleans(), smoothing=st.sampled_from([0.0, 0.1, 0.5]),
-    reduction=REDUCTIONS, seed=st.integers(0, 1000),
+    n=st.integers(1, 4),
+    c=st.integers(2, 5),
+    weighted=st.booleans(),
+    ignore=st.booleans(),
+    smoothing=st.sampled_from([0.0, 0.1, 0.5]),
+    reduction=REDUCTIONS,
+    seed=st.integers(0, 1000),
 )
 def test_cross_entropy_class_indices(spatial, n, c, weighted, ignore, smoothing, reduction, seed):
     rng = np.random.default_rng(seed)
@@ -68,34 +74,59 @@ def test_cross_entropy_class_indices(spatial, n, c, weighted, ignore, smoothing,
         t.flat[-1] = 0  # an all-ignored mean is NaN in both; keep the comparison informative
     check(
         lambda x, t: F.cross_entropy(x, t, None if w is None else jnp.asarray(w), ii, reduction, smoothing),
-        lambda x, t: TF.cross_entropy(x, t, None if w is None else torch.tensor(w), ignore_index=ii,
-                                      reduction=reduction, label_smoothing=smoothing),
+        lambda x, t: TF.cross_entropy(
+            x,
+            t,
+            None if w is None else torch.tensor(w),
+            ignore_index=ii,
+            reduction=reduction,
+            label_smoothing=smoothing,
+        ),
         [x, t],
     )
 
 
 @settings(max_examples=5)
 @given(
-    spatial=st.sampled_from([None, (), (3,)]), n=st.integers(1, 3), c=st.integers(2, 4),
-    weighted=st.booleans(), smoothing=st.sampled_from([0.0, 0.2]), reduction=REDUCTIONS, seed=st.integers(0, 1000),
+    spatial=st.sampled_from([None, (), (3,)]),
+    n=st.integers(1, 3),
+    c=st.integers(2, 4),
+    weighted=st.booleans(),
+    smoothing=st.sampled_from([0.0, 0.2]),
+    reduction=REDUCTIONS,
+    seed=st.integers(0, 1000),
 )
 def test_cross_entropy_probabilities(spatial, n, c, weighted, smoothing, reduction, seed):
     rng = np.random.default_rng(seed)
     shape = (c,) if spatial is None else (n, c, *spatial)
     x = _logits(rng, shape)
     p = rng.dirichlet(np.ones(c), size=int(np.prod(shape)) // c).astype(np.float32)
-    p = np.moveaxis(p.reshape((*shape[:1], *shape[2:], c) if spatial is not None else (c,)), -1, 0 if spatial is None else 1)
+    p = np.moveaxis(
+        p.reshape((*shape[:1], *shape[2:], c) if spatial is not None else (c,)),
+        -1,
+        0 if spatial is None else 1,
+    )
     w = rng.uniform(0.2, 2.0, c).astype(np.float32) if weighted else None
     check(
-        lambda x, p: F.cross_entropy(x, p, None if w is None else jnp.asarray(w), reduction=reduction, label_smoothing=smoothing),
-        lambda x, p: TF.cross_entropy(x, p, None if w is None else torch.tensor(w), reduction=reduction,
-                                      label_smoothing=smoothing),
-        [x, np.ascontiguousarray(p)], diff=(0, 1),
+        lambda x, p: F.cross_entropy(
+            x, p, None if w is None else jnp.asarray(w), reduction=reduction, label_smoothing=smoothing
+        ),
+        lambda x, p: TF.cross_entropy(
+            x, p, None if w is None else torch.tensor(w), reduction=reduction, label_smoothing=smoothing
+        ),
+        [x, np.ascontiguousarray(p)],
+        diff=(0, 1),
     )
 
 
 @settings(max_examples=8)
-@given(n=st.integers(1, 4), c=st.integers(2, 4), weighted=st.booleans(), reduction=REDUCTIONS, seed=st.integers(0, 1000))
+@given(
+    n=st.integers(1, 4),
+    c=st.integers(2, 4),
+    weighted=st.booleans(),
+    reduction=REDUCTIONS,
+    seed=st.integers(0, 1000),
+)
 def test_nll_loss(n, c, weighted, reduction, seed):
     rng = np.random.default_rng(seed)
     x = np.log(rng.dirichlet(np.ones(c), size=n)).astype(np.float32)
@@ -114,27 +145,60 @@ def test_nll_loss(n, c, weighted, reduction, seed):
 def test_nll_loss_all_ignored_mean_is_nan_like_torch():
     x = np.zeros((2, 3), np.float32)
     t = np.array([-100, -100])
-    assert np.isnan(float(F.nll_loss(x, t))) and np.isnan(TF.nll_loss(torch.tensor(x), torch.tensor(t)).item())
+    assert np.isnan(float(F.nll_loss(x, t))) and np.isnan(
+        TF.nll_loss(torch.tensor(x), torch.tensor(t)).item()
+    )
 
 
 POINTWISE = [
     ("mse", lambda r: (lambda x, y: F.mse_loss(x, y, r), lambda x, y: TF.mse_loss(x, y, reduction=r))),
     ("l1", lambda r: (lambda x, y: F.l1_loss(x, y, r), lambda x, y: TF.l1_loss(x, y, reduction=r))),
-    ("smooth_l1", lambda r: (lambda x, y: F.smooth_l1_loss(x, y, r, 0.5), lambda x, y: TF.smooth_l1_loss(x, y, reduction=r, beta=0.5))),
-    ("smooth_l1_b0", lambda r: (lambda x, y: F.smooth_l1_loss(x, y, r, 0.0), lambda x, y: TF.smooth_l1_loss(x, y, reduction=r, beta=0.0))),
-    ("huber", lambda r: (lambda x, y: F.huber_loss(x, y, r, 0.7), lambda x, y: TF.huber_loss(x, y, reduction=r, delta=0.7))),
-    ("bce_logits", lambda r: (lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction=r),
-                              lambda x, y: TF.binary_cross_entropy_with_logits(x, y, reduction=r))),
+    (
+        "smooth_l1",
+        lambda r: (
+            lambda x, y: F.smooth_l1_loss(x, y, r, 0.5),
+            lambda x, y: TF.smooth_l1_loss(x, y, reduction=r, beta=0.5),
+        ),
+    ),
+    (
+        "smooth_l1_b0",
+        lambda r: (
+            lambda x, y: F.smooth_l1_loss(x, y, r, 0.0),
+            lambda x, y: TF.smooth_l1_loss(x, y, reduction=r, beta=0.0),
+        ),
+    ),
+    (
+        "huber",
+        lambda r: (
+            lambda x, y: F.huber_loss(x, y, r, 0.7),
+            lambda x, y: TF.huber_loss(x, y, reduction=r, delta=0.7),
+        ),
+    ),
+    (
+        "bce_logits",
+        lambda r: (
+            lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction=r),
+            lambda x, y: TF.binary_cross_entropy_with_logits(x, y, reduction=r),
+        ),
+    ),
     ("kl", lambda r: (lambda x, y: F.kl_div(x, y, r), lambda x, y: TF.kl_div(x, y, reduction=r))),
-    ("kl_log", lambda r: (lambda x, y: F.kl_div(x, y, r, True), lambda x, y: TF.kl_div(x, y, reduction=r, log_target=True))),
+    (
+        "kl_log",
+        lambda r: (
+            lambda x, y: F.kl_div(x, y, r, True),
+            lambda x, y: TF.kl_div(x, y, reduction=r, log_target=True),
+        ),
+    ),
 ]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @settings(max_examples=8)
 @given(
-    which=st.integers(0, len(POINTWISE) - 1), shape=st.sampled_from([(3,), (2, 3), (2, 2, 2)]),
-    reduction=REDUCTIONS, seed=st.integers(0, 1000),
+    which=st.integers(0, len(POINTWISE) - 1),
+    shape=st.sampled_from([(3,), (2, 3), (2, 2, 2)]),
+    reduction=REDUCTIONS,
+    seed=st.integers(0, 1000),
 )
 def test_pointwise_losses(which, shape, reduction, seed):
     name, make = POINTWISE[which]
@@ -158,11 +222,21 @@ def test_kl_div_batchmean(log_target):
     x = np.log(rng.dirichlet(np.ones(4), 3)).astype(np.float32)
     y = rng.dirichlet(np.ones(4), 3).astype(np.float32)
     y = np.log(y) if log_target else y
-    check(lambda x, y: F.kl_div(x, y, "batchmean", log_target), lambda x, y: TF.kl_div(x, y, reduction="batchmean", log_target=log_target), [x, y], diff=(0, 1))
+    check(
+        lambda x, y: F.kl_div(x, y, "batchmean", log_target),
+        lambda x, y: TF.kl_div(x, y, reduction="batchmean", log_target=log_target),
+        [x, y],
+        diff=(0, 1),
+    )
 
 
 @settings(max_examples=8)
-@given(shape=st.sampled_from([(3,), (2, 3)]), weighted=st.booleans(), reduction=REDUCTIONS, seed=st.integers(0, 1000))
+@given(
+    shape=st.sampled_from([(3,), (2, 3)]),
+    weighted=st.booleans(),
+    reduction=REDUCTIONS,
+    seed=st.integers(0, 1000),
+)
 def test_binary_cross_entropy(shape, weighted, reduction, seed):
     rng = np.random.default_rng(seed)
     p = rng.uniform(0.02, 0.98, shape).astype(np.float32)
@@ -170,7 +244,9 @@ def test_binary_cross_entropy(shape, weighted, reduction, seed):
     w = rng.uniform(0.5, 2, shape[-1:]).astype(np.float32) if weighted else None
     check(
         lambda p, y: F.binary_cross_entropy(p, y, None if w is None else jnp.asarray(w), reduction),
-        lambda p, y: TF.binary_cross_entropy(p, y, None if w is None else torch.tensor(w), reduction=reduction),
+        lambda p, y: TF.binary_cross_entropy(
+            p, y, None if w is None else torch.tensor(w), reduction=reduction
+        ),
         [p, y],
     )
 
@@ -178,13 +254,20 @@ def test_binary_cross_entropy(shape, weighted, reduction, seed):
 def test_binary_cross_entropy_clamps_log_like_torch():
     p = np.array([0.0, 1.0, 0.5], np.float32)
     y = np.array([1.0, 0.0, 1.0], np.float32)
-    assert_close(F.binary_cross_entropy(p, y, reduction="none"),
-                 TF.binary_cross_entropy(torch.tensor(p), torch.tensor(y), reduction="none").numpy())
+    assert_close(
+        F.binary_cross_entropy(p, y, reduction="none"),
+        TF.binary_cross_entropy(torch.tensor(p), torch.tensor(y), reduction="none").numpy(),
+    )
 
 
 @settings(max_examples=8)
-@given(shape=st.sampled_from([(4,), (2, 4)]), weighted=st.booleans(), pos=st.booleans(), reduction=REDUCTIONS,
-       seed=st.integers(0, 1000))
+@given(
+    shape=st.sampled_from([(4,), (2, 4)]),
+    weighted=st.booleans(),
+    pos=st.booleans(),
+    reduction=REDUCTIONS,
+    seed=st.integers(0, 1000),
+)
 def test_bce_with_logits_weights(shape, weighted, pos, reduction, seed):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3).astype(np.float32)
@@ -192,11 +275,18 @@ def test_bce_with_logits_weights(shape, weighted, pos, reduction, seed):
     w = rng.uniform(0.5, 2, shape).astype(np.float32) if weighted else None
     pw = rng.uniform(0.5, 3, shape[-1:]).astype(np.float32) if pos else None
     check(
-        lambda x, y: F.binary_cross_entropy_with_logits(x, y, None if w is None else jnp.asarray(w), reduction,
-                                                        None if pw is None else jnp.asarray(pw)),
-        lambda x, y: TF.binary_cross_entropy_with_logits(x, y, None if w is None else torch.tensor(w), reduction=reduction,
-                                                         pos_weight=None if pw is None else torch.tensor(pw)),
-        [x, y], diff=(0, 1),
+        lambda x, y: F.binary_cross_entropy_with_logits(
+            x, y, None if w is None else jnp.asarray(w), reduction, None if pw is None else jnp.asarray(pw)
+        ),
+        lambda x, y: TF.binary_cross_entropy_with_logits(
+            x,
+            y,
+            None if w is None else torch.tensor(w),
+            reduction=reduction,
+            pos_weight=None if pw is None else torch.tensor(pw),
+        ),
+        [x, y],
+        diff=(0, 1),
     )
 
 
@@ -206,9 +296,17 @@ def test_weighted_pointwise_losses(name):
     x, y = rng.standard_normal((2, 3, 3)).astype(np.float32)
     w = rng.uniform(0.1, 2, (3, 3)).astype(np.float32)
     for r in ("mean", "sum", "none"):
-        j = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": lambda a, b, r, weight: F.huber_loss(a, b, r, 1.0, weight)}[name]
+        j = {
+            "mse": F.mse_loss,
+            "l1": F.l1_loss,
+            "huber": lambda a, b, r, weight: F.huber_loss(a, b, r, 1.0, weight),
+        }[name]
         t = {"mse": TF.mse_loss, "l1": TF.l1_loss, "huber": TF.huber_loss}[name]
-        check(lambda a, b: j(a, b, r, weight=jnp.asarray(w)), lambda a, b: t(a, b, reduction=r, weight=torch.tensor(w)), [x, y])
+        check(
+            lambda a, b, j=j, r=r: j(a, b, r, weight=jnp.asarray(w)),
+            lambda a, b, t=t, r=r: t(a, b, reduction=r, weight=torch.tensor(w)),
+            [x, y],
+        )
 
 
 @settings(max_examples=8)
@@ -216,7 +314,12 @@ def test_weighted_pointwise_losses(name):
 def test_cosine_similarity(shape, dim, seed):
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((2, *shape)).astype(np.float32)
-    check(lambda a, b: F.cosine_similarity(a, b, dim), lambda a, b: TF.cosine_similarity(a, b, dim), [a, b], diff=(0, 1))
+    check(
+        lambda a, b: F.cosine_similarity(a, b, dim),
+        lambda a, b: TF.cosine_similarity(a, b, dim),
+        [a, b],
+        diff=(0, 1),
+    )
 
 
 def test_cosine_similarity_broadcasts_and_clamps():
@@ -226,13 +329,21 @@ def test_cosine_similarity_broadcasts_and_clamps():
 
 
 @settings(max_examples=6)
-@given(shape=st.sampled_from([(4,), (3, 4), (2, 2, 3)]), p=st.sampled_from([1.0, 2.0, 3.0, float("inf")]),
-       keepdim=st.booleans(), seed=st.integers(0, 1000))
+@given(
+    shape=st.sampled_from([(4,), (3, 4), (2, 2, 3)]),
+    p=st.sampled_from([1.0, 2.0, 3.0, float("inf")]),
+    keepdim=st.booleans(),
+    seed=st.integers(0, 1000),
+)
 def test_pairwise_distance(shape, p, keepdim, seed):
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((2, *shape)).astype(np.float32)
-    check(lambda a, b: F.pairwise_distance(a, b, p, 1e-6, keepdim),
-          lambda a, b: TF.pairwise_distance(a, b, p, 1e-6, keepdim), [a, b], diff=(0, 1))
+    check(
+        lambda a, b: F.pairwise_distance(a, b, p, 1e-6, keepdim),
+        lambda a, b: TF.pairwise_distance(a, b, p, 1e-6, keepdim),
+        [a, b],
+        diff=(0, 1),
+    )
 
 
 def test_loss_modules_match_functional_and_keep_weights_as_buffers():
@@ -247,10 +358,16 @@ def test_loss_modules_match_functional_and_keep_weights_as_buffers():
     assert [n for n, _ in j_loss.named_buffers()] == ["weight"] and j_loss.num_parameters() == 0
     assert_close(j_loss(x, t), t_loss(torch.tensor(x), torch.tensor(t)).numpy())
     pairs = [
-        (nn.MSELoss(), torch.nn.MSELoss()), (nn.L1Loss(reduction="sum"), torch.nn.L1Loss(reduction="sum")),
-        (nn.SmoothL1Loss(beta=0.3), torch.nn.SmoothL1Loss(beta=0.3)), (nn.HuberLoss(delta=0.3), torch.nn.HuberLoss(delta=0.3)),
-        (nn.BCEWithLogitsLoss(pos_weight=np.full(3, 2.0, np.float32)), torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((3,), 2.0))),
-        (nn.CosineSimilarity(dim=0), torch.nn.CosineSimilarity(dim=0)), (nn.PairwiseDistance(p=1.0), torch.nn.PairwiseDistance(p=1.0)),
+        (nn.MSELoss(), torch.nn.MSELoss()),
+        (nn.L1Loss(reduction="sum"), torch.nn.L1Loss(reduction="sum")),
+        (nn.SmoothL1Loss(beta=0.3), torch.nn.SmoothL1Loss(beta=0.3)),
+        (nn.HuberLoss(delta=0.3), torch.nn.HuberLoss(delta=0.3)),
+        (
+            nn.BCEWithLogitsLoss(pos_weight=np.full(3, 2.0, np.float32)),
+            torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((3,), 2.0)),
+        ),
+        (nn.CosineSimilarity(dim=0), torch.nn.CosineSimilarity(dim=0)),
+        (nn.PairwiseDistance(p=1.0), torch.nn.PairwiseDistance(p=1.0)),
     ]
     y = rng.uniform(0, 1, (4, 3)).astype(np.float32)
     for j, tm in pairs:
@@ -259,8 +376,10 @@ def test_loss_modules_match_functional_and_keep_weights_as_buffers():
     p = 1 / (1 + np.exp(-x))
     assert_close(nn.BCELoss()(p, y), torch.nn.BCELoss()(torch.tensor(p), torch.tensor(y)).numpy())
     lp = np.log(p)
-    assert_close(nn.KLDivLoss(reduction="batchmean")(lp, y),
-                 torch.nn.KLDivLoss(reduction="batchmean")(torch.tensor(lp), torch.tensor(y)).numpy())
+    assert_close(
+        nn.KLDivLoss(reduction="batchmean")(lp, y),
+        torch.nn.KLDivLoss(reduction="batchmean")(torch.tensor(lp), torch.tensor(y)).numpy(),
+    )
 
 
 def test_loss_errors_are_explicit():

@@ -94,15 +94,23 @@ def test_names_equal_torch(pair):
     assert [n for n, _ in j.named_modules()] == [n for n, _ in t.named_modules()]
     assert [n for n, _ in j.named_children()] == [n for n, _ in t.named_children()]
     assert j.num_parameters() == sum(p.numel() for p in t.parameters())
-    for (_, a), (_, b) in zip(j.named_parameters(), t.named_parameters()):
+    for (_, a), (_, b) in zip(j.named_parameters(), t.named_parameters(), strict=True):
         assert tuple(a.shape) == tuple(b.shape)
 
 
 def test_sequential_names_and_repr_equal_torch():
     torch.manual_seed(0)
-    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.GELU(), torch.nn.Dropout(0.1), torch.nn.BatchNorm1d(4),
-                            torch.nn.LayerNorm(4), torch.nn.Embedding(5, 4))
-    j = nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Dropout(0.1), nn.BatchNorm1d(4), nn.LayerNorm(4), nn.Embedding(5, 4))
+    t = torch.nn.Sequential(
+        torch.nn.Linear(3, 4),
+        torch.nn.GELU(),
+        torch.nn.Dropout(0.1),
+        torch.nn.BatchNorm1d(4),
+        torch.nn.LayerNorm(4),
+        torch.nn.Embedding(5, 4),
+    )
+    j = nn.Sequential(
+        nn.Linear(3, 4), nn.GELU(), nn.Dropout(0.1), nn.BatchNorm1d(4), nn.LayerNorm(4), nn.Embedding(5, 4)
+    )
     assert list(j.state_dict()) == list(t.state_dict())
     assert repr(j) == repr(t)
     named = nn.Sequential({"fc": nn.Linear(2, 2), "act": nn.ReLU()})
@@ -118,7 +126,7 @@ def test_state_dict_round_trip_with_torch(pair):
     with torch.no_grad():
         t_out = t(torch.tensor(idx).reshape(-1))
     j_out = jax.jit(lambda m, i: m(i))(j, idx.reshape(-1))
-    for a, b in zip(j_out, t_out):
+    for a, b in zip(j_out, t_out, strict=True):
         assert_close(a, b.numpy())
     # and back: torsh's state dict loads strictly into the torch module
     t2 = TNet()
@@ -203,7 +211,11 @@ def test_freezing_is_respected_by_trainable_mask_and_grad(pair):
     g = dict(torsh.tree.flatten_with_path(grads)[0])
     assert "layers.0.fc1.weight" not in g and "heads.cls.bias" not in g and "bn.running_mean" not in g
     assert g["layers.1.fc1.weight"].shape == (8, 4)
-    expected = sum(int(np.prod(p.shape)) for n, p in j.named_parameters() if not n.startswith("layers.0") and not n.endswith("bias"))
+    expected = sum(
+        int(np.prod(p.shape))
+        for n, p in j.named_parameters()
+        if not n.startswith("layers.0") and not n.endswith("bias")
+    )
     assert frozen.num_parameters(trainable_only=True) == expected
     thawed = frozen.unfreeze()
     assert thawed.num_parameters(trainable_only=True) == j.num_parameters()
@@ -241,8 +253,13 @@ def test_jit_and_grad_take_modules_without_filtering():
 
 
 def test_logical_axes_defaults_and_overrides():
-    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 16, axes=("mlp", "embed")), nn.LayerNorm(16, axes=("mlp",)),
-                          nn.Linear(16, 4), nn.BatchNorm1d(4))
+    model = nn.Sequential(
+        nn.Embedding(10, 4),
+        nn.Linear(4, 16, axes=("mlp", "embed")),
+        nn.LayerNorm(16, axes=("mlp",)),
+        nn.Linear(16, 4),
+        nn.BatchNorm1d(4),
+    )
     axes = nn.logical_axes(model)
     assert axes["0.weight"] == ("vocab", "embed")
     assert axes["1.weight"] == ("mlp", "embed") and axes["1.bias"] == ("mlp",)
@@ -276,8 +293,16 @@ def test_struct_style_module_and_plain_list_fields():
                 x = b(x)
             return x * self.w
 
-    m = Scale(jnp.ones(2), [nn.Linear(2, 2, key=torsh.random.key(0)), nn.Linear(2, 2, key=torsh.random.key(1))])
-    assert [n for n, _ in m.named_parameters()] == ["w", "blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias"]
+    m = Scale(
+        jnp.ones(2), [nn.Linear(2, 2, key=torsh.random.key(0)), nn.Linear(2, 2, key=torsh.random.key(1))]
+    )
+    assert [n for n, _ in m.named_parameters()] == [
+        "w",
+        "blocks.0.weight",
+        "blocks.0.bias",
+        "blocks.1.weight",
+        "blocks.1.bias",
+    ]
     assert m.training and m.label == "s"
     with pytest.raises(ShapeError, match=r"^blocks.1 \(Linear 3->2\): expected input \[..., 3\], got \[2\]"):
         m.replace(blocks=[m.blocks[0], nn.Linear(3, 2, key=torsh.random.key(2))])(jnp.ones(2))
@@ -293,7 +318,9 @@ def test_containers_behave_like_torch():
     ml = nn.ModuleList([nn.Linear(1, 1)]).append(nn.Linear(1, 2)).insert(0, nn.Identity())
     assert [type(m).__name__ for m in ml] == ["Identity", "Linear", "Linear"]
     md = nn.ModuleDict({"b": nn.Linear(1, 1), "a": nn.Linear(1, 2)})
-    assert list(md.keys()) == ["b", "a"] and list(md.state_dict())[0] == "b.weight"  # insertion order, as torch
+    assert (
+        list(md.keys()) == ["b", "a"] and list(md.state_dict())[0] == "b.weight"
+    )  # insertion order, as torch
     assert "a" in md and md["a"].out_features == 2
     with pytest.raises(ConfigError, match="nn.Lambda"):
         nn.Sequential(jnp.tanh)

@@ -20,8 +20,11 @@ from ._reference import assert_close, compare_module, from_torch, torch_state
 BN_GRAD_RTOL = 1e-4
 BN_GRAD_ATOL = 1e-5
 
-BN = {1: (torch.nn.BatchNorm1d, nn.BatchNorm1d), 2: (torch.nn.BatchNorm2d, nn.BatchNorm2d),
-      3: (torch.nn.BatchNorm3d, nn.BatchNorm3d)}
+BN = {
+    1: (torch.nn.BatchNorm1d, nn.BatchNorm1d),
+    2: (torch.nn.BatchNorm2d, nn.BatchNorm2d),
+    3: (torch.nn.BatchNorm3d, nn.BatchNorm3d),
+}
 SPATIAL = {1: [(), (4,)], 2: [(3, 2)], 3: [(2, 2, 2)]}
 
 
@@ -125,16 +128,24 @@ def test_batchnorm_gradients_skip_buffers():
         out, m = nn.stateful(m)(x)
         return (out * x).sum(), m
 
-    grads, _ = torsh.grad(loss, has_aux=True)(bn, np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    grads, _ = torsh.grad(loss, has_aux=True)(
+        bn, np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    )
     assert grads.running_mean is None and grads.running_var is None and grads.num_batches_tracked is None
     assert grads.weight.shape == (3,)
 
 
 @settings(max_examples=8)
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 3), hw=st.sampled_from([(2, 3), (3, 3)]),
-    affine=st.booleans(), track=st.booleans(), train=st.booleans(), unbatched=st.booleans(),
-    momentum=st.sampled_from([0.1, None]), seed=st.integers(0, 1000),
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    hw=st.sampled_from([(2, 3), (3, 3)]),
+    affine=st.booleans(),
+    track=st.booleans(),
+    train=st.booleans(),
+    unbatched=st.booleans(),
+    momentum=st.sampled_from([0.1, None]),
+    seed=st.integers(0, 1000),
 )
 def test_instancenorm2d_matches_torch(n, c, hw, affine, track, train, unbatched, momentum, seed):
     rng = np.random.default_rng(seed)
@@ -156,7 +167,10 @@ def test_instancenorm2d_matches_torch(n, c, hw, affine, track, train, unbatched,
 @given(
     lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
     norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
-    affine=st.booleans(), bias=st.booleans(), eps=st.sampled_from([1e-5, 1e-3]), seed=st.integers(0, 1000),
+    affine=st.booleans(),
+    bias=st.booleans(),
+    eps=st.sampled_from([1e-5, 1e-3]),
+    seed=st.integers(0, 1000),
 )
 def test_layernorm_matches_torch(lead, norm, affine, bias, eps, seed):
     rng = np.random.default_rng(seed)
@@ -175,7 +189,9 @@ def test_layernorm_matches_torch(lead, norm, affine, bias, eps, seed):
 @given(
     lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
     norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
-    affine=st.booleans(), eps=st.sampled_from([None, 1e-6]), seed=st.integers(0, 1000),
+    affine=st.booleans(),
+    eps=st.sampled_from([None, 1e-6]),
+    seed=st.integers(0, 1000),
 )
 def test_rmsnorm_matches_torch(lead, norm, affine, eps, seed):
     rng = np.random.default_rng(seed)
@@ -184,14 +200,24 @@ def test_rmsnorm_matches_torch(lead, norm, affine, eps, seed):
         if affine:
             t_mod.weight.copy_(torch.tensor(rng.uniform(0.5, 1.5, norm)))
     x = rng.standard_normal((*lead, *norm)).astype(np.float32)
-    compare_module(t_mod, nn.RMSNorm(norm, eps=eps, elementwise_affine=affine), [x],
-                   grad_rtol=BN_GRAD_RTOL, grad_atol=BN_GRAD_ATOL, seed=seed)
+    compare_module(
+        t_mod,
+        nn.RMSNorm(norm, eps=eps, elementwise_affine=affine),
+        [x],
+        grad_rtol=BN_GRAD_RTOL,
+        grad_atol=BN_GRAD_ATOL,
+        seed=seed,
+    )
 
 
 @settings(max_examples=6)
 @given(
-    n=st.integers(1, 3), groups=st.sampled_from([1, 2, 3]), per=st.integers(1, 3),
-    spatial=st.sampled_from([(), (3,), (2, 2)]), affine=st.booleans(), seed=st.integers(0, 1000),
+    n=st.integers(1, 3),
+    groups=st.sampled_from([1, 2, 3]),
+    per=st.integers(1, 3),
+    spatial=st.sampled_from([(), (3,), (2, 2)]),
+    affine=st.booleans(),
+    seed=st.integers(0, 1000),
 )
 def test_groupnorm_matches_torch(n, groups, per, spatial, affine, seed):
     rng = np.random.default_rng(seed)
@@ -204,8 +230,14 @@ def test_groupnorm_matches_torch(n, groups, per, spatial, affine, seed):
             t_mod.weight.copy_(torch.tensor(rng.uniform(0.5, 1.5, c)))
             t_mod.bias.copy_(torch.tensor(rng.standard_normal(c)))
     x = rng.standard_normal((n, c, *spatial)).astype(np.float32)
-    compare_module(t_mod, nn.GroupNorm(groups, c, affine=affine), [x],
-                   grad_rtol=BN_GRAD_RTOL, grad_atol=BN_GRAD_ATOL, seed=seed)
+    compare_module(
+        t_mod,
+        nn.GroupNorm(groups, c, affine=affine),
+        [x],
+        grad_rtol=BN_GRAD_RTOL,
+        grad_atol=BN_GRAD_ATOL,
+        seed=seed,
+    )
 
 
 def test_norm_input_errors():

@@ -50,26 +50,80 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module, StateDictError, buffer, logical_axes
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm2d, LayerNorm, RMSNorm
+from .normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
 from .sparse import Embedding
 from .stateful import stateful
 
 __all__ = [
     # module system
-    "Module", "StateDictError", "field", "static", "buffer", "logical_axes", "stateful", "split_key",
-    "functional", "init",
+    "Module",
+    "StateDictError",
+    "field",
+    "static",
+    "buffer",
+    "logical_axes",
+    "stateful",
+    "split_key",
+    "functional",
+    "init",
     # containers
-    "Sequential", "ModuleList", "ModuleDict", "Lambda",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Lambda",
     # layers
-    "Identity", "Linear", "Flatten", "Unflatten", "Embedding", "Dropout", "Dropout2d",
+    "Identity",
+    "Linear",
+    "Flatten",
+    "Unflatten",
+    "Embedding",
+    "Dropout",
+    "Dropout2d",
     # normalisation
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "LayerNorm", "RMSNorm", "GroupNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm2d",
+    "LayerNorm",
+    "RMSNorm",
+    "GroupNorm",
     # activations
-    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
-    "Hardswish", "Hardsigmoid", "Hardtanh", "Softmax", "LogSoftmax",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "SELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Hardswish",
+    "Hardsigmoid",
+    "Hardtanh",
+    "Softmax",
+    "LogSoftmax",
     # losses and distances
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
-    "BCEWithLogitsLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "MSELoss",
+    "L1Loss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "KLDivLoss",
+    "CosineSimilarity",
+    "PairwiseDistance",
     # Conv/pooling (conv.py, pooling.py) and attention/transformer/RNN (attention.py, transformer.py,
     # rnn.py) exports are added here.
 ]

@@ -53,7 +53,9 @@ def check_float_input(x: Any, like: Any = None, what: str = "input") -> None:
     """Raise DTypeError unless ``x`` is a floating array (of ``like``'s dtype when given)."""
     dt = getattr(x, "dtype", None)
     if dt is None or not jnp.issubdtype(dt, jnp.floating):
-        raise DTypeError(f"expected a floating-point {what}, got {dt if dt is not None else type(x).__name__}")
+        raise DTypeError(
+            f"expected a floating-point {what}, got {dt if dt is not None else type(x).__name__}"
+        )
     if like is not None and dt != like.dtype:
         raise DTypeError(
             f"expected {what} of dtype {like.dtype} (the parameters' dtype), got {dt}; cast the input "
@@ -65,7 +67,9 @@ def check_ndim(x: Any, allowed: Sequence[int], layout: str) -> None:
     """Raise ShapeError unless ``x.ndim`` is one of ``allowed`` (``layout`` names the axes)."""
     if x.ndim not in allowed:
         ranks = " or ".join(f"{r}D" for r in allowed)
-        raise ShapeError(f"expected {ranks} input {layout}, got {x.ndim}D input of shape {shape_str(x.shape)}")
+        raise ShapeError(
+            f"expected {ranks} input {layout}, got {x.ndim}D input of shape {shape_str(x.shape)}"
+        )
 
 
 def positive_int(name: str, value: Any, owner: str, allow_zero: bool = False) -> int:

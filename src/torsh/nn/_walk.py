@@ -59,7 +59,7 @@ def _split_field(value: Any) -> list[tuple[str, Any]]:
     if _is_module(value):
         return [("", value)]
     raw_paths, nodes, _ = optree.tree_flatten_with_path(value, is_leaf=_is_module, namespace=NAMESPACE)
-    return [(path_str(p), n) for p, n in zip(raw_paths, nodes)]
+    return [(path_str(p), n) for p, n in zip(raw_paths, nodes, strict=True)]
 
 
 def direct_leaves(module: Module, prefix: str = "") -> Iterator[Leaf]:
@@ -100,12 +100,14 @@ def map_modules(module: Module, fn: Callable[[str, Module], Module], prefix: str
         if _is_module(value):
             new = map_modules(value, fn, base)
         else:
-            raw_paths, nodes, spec = optree.tree_flatten_with_path(value, is_leaf=_is_module, namespace=NAMESPACE)
+            raw_paths, nodes, spec = optree.tree_flatten_with_path(
+                value, is_leaf=_is_module, namespace=NAMESPACE
+            )
             if not any(_is_module(n) for n in nodes):
                 continue
             new_nodes = [
                 map_modules(n, fn, _join(base, path_str(p))) if _is_module(n) else n
-                for p, n in zip(raw_paths, nodes)
+                for p, n in zip(raw_paths, nodes, strict=True)
             ]
             new = optree.tree_unflatten(spec, new_nodes)
         if new is not value:

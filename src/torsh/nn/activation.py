@@ -17,8 +17,22 @@ from . import functional as F
 from .module import Module
 
 __all__ = [
-    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
-    "Hardswish", "Hardsigmoid", "Hardtanh", "Softmax", "LogSoftmax",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "SELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Hardswish",
+    "Hardsigmoid",
+    "Hardtanh",
+    "Softmax",
+    "LogSoftmax",
 ]
 
 

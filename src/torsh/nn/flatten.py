@@ -18,7 +18,9 @@ __all__ = ["Flatten", "Unflatten"]
 def _norm_dim(dim: int, ndim: int, what: str, shape: Sequence[int]) -> int:
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise ShapeError(f"{what}={dim} is out of range for an input of rank {ndim} (shape {shape_str(shape)})")
+        raise ShapeError(
+            f"{what}={dim} is out of range for an input of rank {ndim} (shape {shape_str(shape)})"
+        )
     return dim % n
 
 
@@ -45,7 +47,10 @@ class Flatten(Module):
         start = _norm_dim(self.start_dim, x.ndim, "start_dim", x.shape)
         end = _norm_dim(self.end_dim, x.ndim, "end_dim", x.shape)
         if start > end:
-            raise ShapeError(f"start_dim ({self.start_dim}) comes after end_dim ({self.end_dim}) for shape {shape_str(x.shape)}")
+            raise ShapeError(
+                f"start_dim ({self.start_dim}) comes after end_dim ({self.end_dim}) "
+                f"for shape {shape_str(x.shape)}"
+            )
         return x.reshape(x.shape[:start] + (math.prod(x.shape[start : end + 1]),) + x.shape[end + 1 :])
 
     def extra_repr(self) -> str:
@@ -68,7 +73,9 @@ class Unflatten(Module):
     def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         size = tuple(int(s) for s in unflattened_size)
         if sum(s == -1 for s in size) > 1 or any(s < -1 for s in size):
-            raise ConfigError(f"Unflatten: unflattened_size may hold one -1 and otherwise sizes >= 0, got {size}")
+            raise ConfigError(
+                f"Unflatten: unflattened_size may hold one -1 and otherwise sizes >= 0, got {size}"
+            )
         self.dim = int(dim)
         self.unflattened_size = size
 
@@ -79,10 +86,14 @@ class Unflatten(Module):
         known = math.prod(s for s in size if s != -1)
         if -1 in size:
             if known == 0 or n % known:
-                raise ShapeError(f"cannot unflatten axis {dim} of size {n} into {list(size)} (input {shape_str(x.shape)})")
+                raise ShapeError(
+                    f"cannot unflatten axis {dim} of size {n} into {list(size)} (input {shape_str(x.shape)})"
+                )
             size = tuple(n // known if s == -1 else s for s in size)
         elif known != n:
-            raise ShapeError(f"expected axis {dim} of size {known} = prod({list(size)}), got {shape_str(x.shape)}")
+            raise ShapeError(
+                f"expected axis {dim} of size {known} = prod({list(size)}), got {shape_str(x.shape)}"
+            )
         return x.reshape(x.shape[:dim] + size + x.shape[dim + 1 :])
 
     def extra_repr(self) -> str:

@@ -45,7 +45,13 @@ __all__ = [
 Shape = Sequence[int]
 
 _LINEAR_FNS = (
-    "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
 )
 
 
@@ -121,7 +127,12 @@ def normal(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dt
 
 
 def trunc_normal(
-    key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+    key: jax.Array,
+    shape: Shape,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
     dtype: Any = None,
 ) -> jax.Array:
     """N(mean, std²) truncated to ``[a, b]`` (absolute bounds, as ``torch.nn.init.trunc_normal_``)."""
@@ -177,7 +188,11 @@ def xavier_normal(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = 
 
 
 def kaiming_uniform(
-    key: jax.Array, shape: Shape, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+    key: jax.Array,
+    shape: Shape,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
     dtype: Any = None,
 ) -> jax.Array:
     """U(-bound, bound) with ``bound = gain * sqrt(3 / fan_mode)`` (He et al., 2015).
@@ -193,7 +208,11 @@ def kaiming_uniform(
 
 
 def kaiming_normal(
-    key: jax.Array, shape: Shape, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+    key: jax.Array,
+    shape: Shape,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
     dtype: Any = None,
 ) -> jax.Array:
     """N(0, std²) with ``std = gain / sqrt(fan_mode)``."""

@@ -65,7 +65,13 @@ class Linear(Module):
     __torsh_axes__ = {"weight": ("out", "in"), "bias": ("out",)}
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True, *, key: Any = None, dtype: Any = None,
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        key: Any = None,
+        dtype: Any = None,
         axes: Axes | None = None,
     ) -> None:
         positive_int("in_features", in_features, "Linear", allow_zero=True)
@@ -90,4 +96,6 @@ class Linear(Module):
         return f"Linear {self.in_features}->{self.out_features}"
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        )

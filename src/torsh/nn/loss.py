@@ -16,8 +16,17 @@ from .functional._loss import _REDUCTIONS, _check_reduction
 from .module import Module, buffer
 
 __all__ = [
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
-    "BCEWithLogitsLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "MSELoss",
+    "L1Loss",
+    "SmoothL1Loss",
+    "HuberLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "KLDivLoss",
+    "CosineSimilarity",
+    "PairwiseDistance",
 ]
 
 
@@ -48,8 +57,13 @@ class CrossEntropyLoss(_Loss):
     label_smoothing: float = static()
 
     def __init__(
-        self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
-        reduction: str = "mean", label_smoothing: float = 0.0,
+        self,
+        weight: Any = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
     ) -> None:
         _check_reduction("CrossEntropyLoss", reduction)
         self.weight = _opt_array(weight)
@@ -58,7 +72,9 @@ class CrossEntropyLoss(_Loss):
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+        )
 
 
 class NLLLoss(_Loss):
@@ -68,7 +84,11 @@ class NLLLoss(_Loss):
     ignore_index: int = static()
 
     def __init__(
-        self, weight: Any = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None,
+        self,
+        weight: Any = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
         _check_reduction("NLLLoss", reduction)
@@ -137,7 +157,9 @@ class BCELoss(_Loss):
 
     weight: jax.Array | None = buffer()
 
-    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+    def __init__(
+        self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean"
+    ) -> None:
         _check_reduction("BCELoss", reduction)
         self.weight = _opt_array(weight)
         self.reduction = reduction
@@ -153,7 +175,11 @@ class BCEWithLogitsLoss(_Loss):
     pos_weight: jax.Array | None = buffer()
 
     def __init__(
-        self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+        self,
+        weight: Any = None,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
         pos_weight: Any = None,
     ) -> None:
         _check_reduction("BCEWithLogitsLoss", reduction)

@@ -354,7 +354,8 @@ class Module(Struct):
         if unknown:
             raise ConfigError(
                 f"{type(self).__name__}.replace: unknown field(s) or path(s) {unknown}; fields are "
-                f"{sorted(n for n in names if not n.startswith('_'))}, paths include {sorted(leaf_paths)[:10]}"
+                f"{sorted(n for n in names if not n.startswith('_'))}, "
+                f"paths include {sorted(leaf_paths)[:10]}"
             )
         mods = {k: v for k, v in dotted.items() if k in module_paths}
         if mods:
@@ -367,7 +368,9 @@ class Module(Struct):
     def train(self: M, mode: bool = True) -> M:
         """A copy with this module and all sub-modules in training mode (``mode=False``: eval)."""
         mode = bool(mode)
-        return _walk.map_modules(self, lambda _, m: m if m.training == mode else Struct.replace(m, training=mode))
+        return _walk.map_modules(
+            self, lambda _, m: m if m.training == mode else Struct.replace(m, training=mode)
+        )
 
     def eval(self: M) -> M:
         """A copy in evaluation mode (Dropout off, BatchNorm uses running statistics)."""
@@ -400,7 +403,8 @@ class Module(Struct):
             if not jnp.issubdtype(d, jnp.floating):
                 raise ConfigError(f"Module.to: expected a floating dtype, got {d}")
             new = _tree.map(
-                lambda x: x.astype(d) if _walk.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) else x, new
+                lambda x: x.astype(d) if _walk.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) else x,
+                new,
             )
         if device is not None:
             from ..backends import to_device
@@ -440,7 +444,9 @@ class Module(Struct):
                 targets.setdefault(leaf.owner_path, set()).add(leaf.field)
         if patterns is not None and not targets:
             verb = "freeze" if frozen else "unfreeze"
-            raise ConfigError(f"{verb}: pattern(s) {list(patterns)} match no parameter; parameters are {names[:20]}")
+            raise ConfigError(
+                f"{verb}: pattern(s) {list(patterns)} match no parameter; parameters are {names[:20]}"
+            )
 
         def update(path: str, m: Module) -> Module:
             if path not in targets:

@@ -77,13 +77,24 @@ class _NormBase(Module):
     track_running_stats: bool = static()
 
     __torsh_axes__ = {
-        "weight": ("channels",), "bias": ("channels",), "running_mean": ("channels",),
-        "running_var": ("channels",), "num_batches_tracked": (),
+        "weight": ("channels",),
+        "bias": ("channels",),
+        "running_mean": ("channels",),
+        "running_var": ("channels",),
+        "num_batches_tracked": (),
     }
 
     def __init__(
-        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-        track_running_stats: bool = True, *, bias: bool = True, key: Any = None, dtype: Any = None,
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = True,
+        key: Any = None,
+        dtype: Any = None,
     ) -> None:
         name = type(self).__name__
         self.num_features = positive_int("num_features", num_features, name)
@@ -122,15 +133,20 @@ class _BatchNorm(_NormBase):
         check_float_input(x, self._param_like())
         if x.ndim not in self._ranks:
             ranks = " or ".join(f"{r}D" for r in self._ranks)
-            raise ShapeError(f"expected {ranks} input {self._layout}, got {x.ndim}D input of shape {shape_str(x.shape)}")
+            raise ShapeError(
+                f"expected {ranks} input {self._layout}, got {x.ndim}D input of shape {shape_str(x.shape)}"
+            )
         if x.shape[1] != self.num_features:
             raise ShapeError(
-                f"expected {self.num_features} channels at dim 1 {self._layout}, got input of shape {shape_str(x.shape)}"
+                f"expected {self.num_features} channels at dim 1 {self._layout}, "
+                f"got input of shape {shape_str(x.shape)}"
             )
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         use_batch_stats = self.training or self.running_mean is None
         if not use_batch_stats:
-            return normalize_with(x, self.running_mean, self.running_var, self.weight, self.bias, self.eps, shape)
+            return normalize_with(
+                x, self.running_mean, self.running_var, self.weight, self.bias, self.eps, shape
+            )
         verify_batch_size(x)
         axes = (0, *range(2, x.ndim))
         mean, var = batch_stats(x, axes)
@@ -191,15 +207,25 @@ class InstanceNorm2d(_NormBase):
     """
 
     def __init__(
-        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-        track_running_stats: bool = False, *, key: Any = None, dtype: Any = None,
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        *,
+        key: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype)
 
     def forward(self, x: jax.Array) -> jax.Array:
         check_float_input(x, self._param_like())
         if x.ndim not in (3, 4):
-            raise ShapeError(f"expected 3D or 4D input (C, H, W) or (N, C, H, W), got {x.ndim}D input of shape {shape_str(x.shape)}")
+            raise ShapeError(
+                f"expected 3D or 4D input (C, H, W) or (N, C, H, W), got {x.ndim}D input "
+                f"of shape {shape_str(x.shape)}"
+            )
         unbatched = x.ndim == 3
         if unbatched:
             x = x[None]
@@ -253,8 +279,15 @@ class LayerNorm(Module):
     elementwise_affine: bool = static()
 
     def __init__(
-        self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
-        bias: bool = True, *, key: Any = None, dtype: Any = None, axes: Axes | None = None,
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+        axes: Axes | None = None,
     ) -> None:
         ns = _normalized_shape("LayerNorm", normalized_shape)
         self.normalized_shape = ns
@@ -298,15 +331,23 @@ class RMSNorm(Module):
     elementwise_affine: bool = static()
 
     def __init__(
-        self, normalized_shape: int | Sequence[int], eps: float | None = None, elementwise_affine: bool = True,
-        *, key: Any = None, dtype: Any = None, axes: Axes | None = None,
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+        axes: Axes | None = None,
     ) -> None:
         ns = _normalized_shape("RMSNorm", normalized_shape)
         self.normalized_shape = ns
         self.eps = None if eps is None else _check_eps("RMSNorm", eps)
         self.elementwise_affine = bool(elementwise_affine)
         self.weight = jnp.ones(ns, float_dtype(dtype)) if elementwise_affine else None
-        self._torsh_axes = (("weight", _check_axes("RMSNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))),)
+        self._torsh_axes = (
+            ("weight", _check_axes("RMSNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))),
+        )
 
     def forward(self, x: jax.Array) -> jax.Array:
         check_float_input(x, self.weight)
@@ -339,13 +380,22 @@ class GroupNorm(Module):
     __torsh_axes__ = {"weight": ("channels",), "bias": ("channels",)}
 
     def __init__(
-        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, *,
-        bias: bool = True, key: Any = None, dtype: Any = None,
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        *,
+        bias: bool = True,
+        key: Any = None,
+        dtype: Any = None,
     ) -> None:
         positive_int("num_groups", num_groups, "GroupNorm")
         positive_int("num_channels", num_channels, "GroupNorm")
         if num_channels % num_groups:
-            raise ConfigError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+            raise ConfigError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.eps = _check_eps("GroupNorm", eps)

@@ -41,10 +41,20 @@ class Embedding(Module):
     __torsh_axes__ = {"weight": ("vocab", "embed")}
 
     def __init__(
-        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-        sparse: bool = False, _weight: Any = None, _freeze: bool = False, *, key: Any = None,
-        dtype: Any = None, axes: Axes | None = None,
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: Any = None,
+        _freeze: bool = False,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+        axes: Axes | None = None,
     ) -> None:
         positive_int("num_embeddings", num_embeddings, "Embedding")
         positive_int("embedding_dim", embedding_dim, "Embedding")
@@ -56,7 +66,8 @@ class Embedding(Module):
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ConfigError(
-                    f"Embedding: padding_idx must be within [-{num_embeddings}, {num_embeddings}), got {padding_idx}"
+                    f"Embedding: padding_idx must be within [-{num_embeddings}, {num_embeddings}), "
+                    f"got {padding_idx}"
                 )
             padding_idx %= num_embeddings
         self.num_embeddings = num_embeddings
@@ -67,7 +78,8 @@ class Embedding(Module):
             weight = jnp.asarray(_weight, d)
             if weight.shape != (num_embeddings, embedding_dim):
                 raise ShapeError(
-                    f"Embedding: _weight must have shape [{num_embeddings}, {embedding_dim}], got {list(weight.shape)}"
+                    f"Embedding: _weight must have shape [{num_embeddings}, {embedding_dim}], "
+                    f"got {list(weight.shape)}"
                 )
         else:
             weight = init.normal(resolve_key(key), (num_embeddings, embedding_dim), dtype=d)

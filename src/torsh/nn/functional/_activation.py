@@ -15,8 +15,23 @@ import jax.numpy as jnp
 from ...errors import ConfigError
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "sigmoid", "tanh",
-    "softplus", "hardswish", "hardsigmoid", "hardtanh", "softmax", "log_softmax", "softmax_dim",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "mish",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "hardswish",
+    "hardsigmoid",
+    "hardtanh",
+    "softmax",
+    "log_softmax",
+    "softmax_dim",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -61,7 +76,9 @@ def elu(input: jax.Array, alpha: float = 1.0) -> jax.Array:  # noqa: A002
 
 def selu(input: jax.Array) -> jax.Array:  # noqa: A002
     """``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al. (2017)."""
-    return _SELU_SCALE * jnp.where(input > 0, input, _SELU_ALPHA * jnp.expm1(jnp.where(input > 0, jnp.zeros_like(input), input)))
+    return _SELU_SCALE * jnp.where(
+        input > 0, input, _SELU_ALPHA * jnp.expm1(jnp.where(input > 0, jnp.zeros_like(input), input))
+    )
 
 
 def gelu(input: jax.Array, approximate: str = "none") -> jax.Array:  # noqa: A002

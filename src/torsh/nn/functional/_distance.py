@@ -19,7 +19,9 @@ def _broadcast(name: str, x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.
     try:
         shape = jnp.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
-        raise ShapeError(f"{name}: shapes {shape_str(x1.shape)} and {shape_str(x2.shape)} do not broadcast") from None
+        raise ShapeError(
+            f"{name}: shapes {shape_str(x1.shape)} and {shape_str(x2.shape)} do not broadcast"
+        ) from None
     return jnp.broadcast_to(x1, shape), jnp.broadcast_to(x2, shape)
 
 
@@ -30,13 +32,16 @@ def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
-      >>> [round(v, 4) for v in F.cosine_similarity(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]])).tolist()]
+      >>> sim = F.cosine_similarity(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]]))
+      >>> [round(v, 4) for v in sim.tolist()]
       [0.7071]
     """
     x1, x2 = _broadcast("cosine_similarity", x1, x2)
     nd = max(x1.ndim, 1)
     if not -nd <= dim < nd:
-        raise ShapeError(f"cosine_similarity: dim {dim} is out of range for inputs of shape {shape_str(x1.shape)}")
+        raise ShapeError(
+            f"cosine_similarity: dim {dim} is out of range for inputs of shape {shape_str(x1.shape)}"
+        )
 
     def clamped_norm(x: jax.Array) -> jax.Array:
         n = jnp.sqrt(jnp.sum(jnp.square(x), axis=dim, keepdims=True))

@@ -31,7 +31,11 @@ def _apply_mask(x: jax.Array, p: float, key: jax.Array, mask_shape: tuple[int, .
 
 
 def dropout(
-    input: jax.Array, p: float = 0.5, training: bool = True, *, key: jax.Array | None = None  # noqa: A002
+    input: jax.Array,
+    p: float = 0.5,
+    training: bool = True,
+    *,
+    key: jax.Array | None = None,  # noqa: A002
 ) -> jax.Array:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
@@ -52,7 +56,11 @@ def dropout(
 
 
 def dropout2d(
-    input: jax.Array, p: float = 0.5, training: bool = True, *, key: jax.Array | None = None  # noqa: A002
+    input: jax.Array,
+    p: float = 0.5,
+    training: bool = True,
+    *,
+    key: jax.Array | None = None,  # noqa: A002
 ) -> jax.Array:
     """Zero whole channels of ``(N, C, H, W)`` with probability ``p`` (``torch.nn.functional.dropout2d``).
 
@@ -60,7 +68,10 @@ def dropout2d(
     """
     _check_p(p)
     if input.ndim not in (3, 4):
-        raise ShapeError(f"expected 3D or 4D input (N, C, L) or (N, C, H, W), got {input.ndim}D input of shape {shape_str(input.shape)}")
+        raise ShapeError(
+            f"expected 3D or 4D input (N, C, L) or (N, C, H, W), got {input.ndim}D input "
+            f"of shape {shape_str(input.shape)}"
+        )
     if not training or p == 0.0:
         return input
     check_float_input(input)

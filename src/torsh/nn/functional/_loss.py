@@ -15,8 +15,15 @@ from ...errors import ConfigError, DTypeError, ShapeError
 from .._utils import check_float_input, shape_str
 
 __all__ = [
-    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_div",
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -38,7 +45,8 @@ def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
 def _same_shape(name: str, input: jax.Array, target: jax.Array, what: str = "target") -> None:  # noqa: A002
     if tuple(input.shape) != tuple(target.shape):
         raise ShapeError(
-            f"{name}: expected {what} of the input's shape {shape_str(input.shape)}, got {shape_str(target.shape)} "
+            f"{name}: expected {what} of the input's shape {shape_str(input.shape)}, "
+            f"got {shape_str(target.shape)} "
             "(torsh does not broadcast losses silently; reshape explicitly)"
         )
 
@@ -63,7 +71,9 @@ def _check_class_target(name: str, input: jax.Array, target: jax.Array, class_di
 
 def _check_weight(name: str, weight: jax.Array | None, n_classes: int) -> None:
     if weight is not None and tuple(weight.shape) != (n_classes,):
-        raise ShapeError(f"{name}: expected a weight of shape [{n_classes}] (one per class), got {shape_str(weight.shape)}")
+        raise ShapeError(
+            f"{name}: expected a weight of shape [{n_classes}] (one per class), got {shape_str(weight.shape)}"
+        )
 
 
 def _nll(
@@ -164,11 +174,16 @@ def cross_entropy(
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 
 
-def _weighted_pointwise(name: str, loss: jax.Array, weight: jax.Array | None, reduction: str, mean_by_weight: bool) -> jax.Array:
+def _weighted_pointwise(
+    name: str, loss: jax.Array, weight: jax.Array | None, reduction: str, mean_by_weight: bool
+) -> jax.Array:
     if weight is None:
         return _reduce(loss, reduction)
     if tuple(weight.shape) != tuple(loss.shape):
-        raise ShapeError(f"{name}: expected weight of the input's shape {shape_str(loss.shape)}, got {shape_str(weight.shape)}")
+        raise ShapeError(
+            f"{name}: expected weight of the input's shape {shape_str(loss.shape)}, "
+            f"got {shape_str(weight.shape)}"
+        )
     loss = loss * weight
     if reduction == "mean" and mean_by_weight:
         return jnp.sum(loss) / jnp.sum(weight)
@@ -176,7 +191,10 @@ def _weighted_pointwise(name: str, loss: jax.Array, weight: jax.Array | None, re
 
 
 def mse_loss(
-    input: jax.Array, target: jax.Array, reduction: str = "mean", weight: jax.Array | None = None  # noqa: A002
+    input: jax.Array,
+    target: jax.Array,
+    reduction: str = "mean",
+    weight: jax.Array | None = None,  # noqa: A002
 ) -> jax.Array:
     """Squared error ``(input - target)²``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``.
 
@@ -193,7 +211,10 @@ def mse_loss(
 
 
 def l1_loss(
-    input: jax.Array, target: jax.Array, reduction: str = "mean", weight: jax.Array | None = None  # noqa: A002
+    input: jax.Array,
+    target: jax.Array,
+    reduction: str = "mean",
+    weight: jax.Array | None = None,  # noqa: A002
 ) -> jax.Array:
     """Absolute error ``|input - target|``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``."""
     _check_reduction("l1_loss", reduction)
@@ -203,7 +224,10 @@ def l1_loss(
 
 
 def smooth_l1_loss(
-    input: jax.Array, target: jax.Array, reduction: str = "mean", beta: float = 1.0  # noqa: A002
+    input: jax.Array,
+    target: jax.Array,
+    reduction: str = "mean",
+    beta: float = 1.0,  # noqa: A002
 ) -> jax.Array:
     """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1)."""
     _check_reduction("smooth_l1_loss", reduction)
@@ -218,7 +242,10 @@ def smooth_l1_loss(
 
 
 def huber_loss(
-    input: jax.Array, target: jax.Array, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
+    input: jax.Array,
+    target: jax.Array,
+    reduction: str = "mean",
+    delta: float = 1.0,  # noqa: A002
     weight: jax.Array | None = None,
 ) -> jax.Array:
     """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``; weighted ``mean`` is
@@ -239,11 +266,16 @@ def _broadcast_weight(name: str, weight: jax.Array | None, shape: tuple[int, ...
     try:
         return jnp.broadcast_to(weight, shape)
     except ValueError:
-        raise ShapeError(f"{name}: weight of shape {shape_str(weight.shape)} does not broadcast to {shape_str(shape)}") from None
+        raise ShapeError(
+            f"{name}: weight of shape {shape_str(weight.shape)} does not broadcast to {shape_str(shape)}"
+        ) from None
 
 
 def binary_cross_entropy(
-    input: jax.Array, target: jax.Array, weight: jax.Array | None = None, reduction: str = "mean"  # noqa: A002
+    input: jax.Array,
+    target: jax.Array,
+    weight: jax.Array | None = None,
+    reduction: str = "mean",  # noqa: A002
 ) -> jax.Array:
     """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; logs clamped at -100 as PyTorch."""
     _check_reduction("binary_cross_entropy", reduction)
@@ -288,7 +320,10 @@ def binary_cross_entropy_with_logits(
 
 
 def kl_div(
-    input: jax.Array, target: jax.Array, reduction: str = "mean", log_target: bool = False  # noqa: A002
+    input: jax.Array,
+    target: jax.Array,
+    reduction: str = "mean",
+    log_target: bool = False,  # noqa: A002
 ) -> jax.Array:
     """Pointwise KL divergence ``target * (log target - input)`` for log-probabilities ``input``.
 

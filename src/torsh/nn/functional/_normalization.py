@@ -27,7 +27,9 @@ def _channel_shape(x: jax.Array) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
-def _affine(y: jax.Array, weight: jax.Array | None, bias: jax.Array | None, shape: tuple[int, ...]) -> jax.Array:
+def _affine(
+    y: jax.Array, weight: jax.Array | None, bias: jax.Array | None, shape: tuple[int, ...]
+) -> jax.Array:
     if weight is not None:
         y = y * weight.reshape(shape)
     if bias is not None:
@@ -44,8 +46,13 @@ def batch_stats(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Arr
 
 
 def normalize_with(
-    x: jax.Array, mean: jax.Array, var: jax.Array, weight: jax.Array | None, bias: jax.Array | None,
-    eps: float, shape: tuple[int, ...],
+    x: jax.Array,
+    mean: jax.Array,
+    var: jax.Array,
+    weight: jax.Array | None,
+    bias: jax.Array | None,
+    eps: float,
+    shape: tuple[int, ...],
 ) -> jax.Array:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` with per-channel vectors reshaped to ``shape``."""
     x32 = _opmath(x)
@@ -57,7 +64,9 @@ def normalize_with(
 def verify_batch_size(x: jax.Array) -> None:
     n = math.prod(x.shape[:1] + x.shape[2:])
     if n == 1:
-        raise ShapeError(f"expected more than 1 value per channel when training, got input of shape {shape_str(x.shape)}")
+        raise ShapeError(
+            f"expected more than 1 value per channel when training, got input of shape {shape_str(x.shape)}"
+        )
 
 
 def batch_norm(
@@ -111,12 +120,15 @@ def instance_norm(
     """Per-sample, per-channel normalisation of ``(N, C, *)`` over the spatial axes."""
     check_float_input(input)
     if input.ndim < 3:
-        raise ShapeError(f"instance_norm: expected input (N, C, *spatial), got shape {shape_str(input.shape)}")
+        raise ShapeError(
+            f"instance_norm: expected input (N, C, *spatial), got shape {shape_str(input.shape)}"
+        )
     shape = _channel_shape(input)
     if use_input_stats:
         if math.prod(input.shape[2:]) == 1:
             raise ShapeError(
-                f"expected more than 1 spatial element when training, got input of shape {shape_str(input.shape)}"
+                "expected more than 1 spatial element when training, got input of shape "
+                f"{shape_str(input.shape)}"
             )
         axes = tuple(range(2, input.ndim))
         mean, var = batch_stats(input, axes)
@@ -203,11 +215,16 @@ def group_norm(
 
 
 def normalize(
-    input: jax.Array, p: float = 2.0, dim: int = 1, eps: float = 1e-12  # noqa: A002
+    input: jax.Array,
+    p: float = 2.0,
+    dim: int = 1,
+    eps: float = 1e-12,  # noqa: A002
 ) -> jax.Array:
     """``x / max(||x||_p, eps)`` along ``dim`` (``torch.nn.functional.normalize``)."""
     check_float_input(input)
-    norm = jnp.sum(jnp.abs(input) ** p, axis=dim, keepdims=True) ** (1.0 / p) if p != 2 else jnp.sqrt(
-        jnp.sum(jnp.square(input), axis=dim, keepdims=True)
+    norm = (
+        jnp.sum(jnp.abs(input) ** p, axis=dim, keepdims=True) ** (1.0 / p)
+        if p != 2
+        else jnp.sqrt(jnp.sum(jnp.square(input), axis=dim, keepdims=True))
     )
     return input / jnp.maximum(norm, eps)
