@@ -27,7 +27,6 @@ from torsh.cli import main as cli_main
 from torsh.distributed import LaunchError
 from torsh.distributed.launch import LaunchSpec, free_port, launch, process_env
 
-
 # launch() runs in this pytest process, where JAX has started; JAX then warns on any fork. The
 # launcher's children exec right after the fork (only a prctl call in between), so the warning does not
 # apply; the real launcher process never starts JAX.
