@@ -66,7 +66,9 @@ def candidates(n, cin, cout, hw, k, stride, groups):
     # the core in a fixed layout
     def core_step(layout):
         def loss(w, b, x):
-            y = _conv.conv_core(x, w, b, stride=(stride,) * 2, padding=pads, dilation=(1, 1), groups=groups, layout=layout)
+            y = _conv.conv_core(
+                x, w, b, stride=(stride,) * 2, padding=pads, dilation=(1, 1), groups=groups, layout=layout
+            )
             return jnp.vdot(y, cot)
 
         return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
@@ -125,7 +127,8 @@ def main() -> None:
     shapes = SHAPES if args.shapes == "all" else SHAPES[:1]
     print(
         f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"{os.cpu_count()} CPUs, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; forward+backward, median ms/step"
+        f"{os.cpu_count()} CPUs, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; "
+        "forward+backward, median ms/step"
     )
     summary = []
     for n, cin, cout, hw, k, stride, groups, label in shapes:

@@ -74,12 +74,13 @@ def compare_module(t_mod, make, inputs, seed=0):
 
     (_, j_out), grads = run(j_mod, *map(jnp.asarray, inputs))
     assert_close(j_out, t_out, what="output")
-    for i, (jg, tg) in enumerate(zip(grads[1:], t_gin)):
+    for i, (jg, tg) in enumerate(zip(grads[1:], t_gin, strict=True)):
         assert_close(jg, tg, what=f"grad of input {i}")
     j_gp = dict(grads[0].named_parameters())
     assert set(j_gp) == set(t_gp), f"parameter grads: torsh {sorted(j_gp)} vs torch {sorted(t_gp)}"
     for name, tg in t_gp.items():
         assert_close(j_gp[name], tg, what=f"grad of {name}")
+
 
 TORCH_CONV = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
 TORCH_CONVT = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}
@@ -114,12 +115,22 @@ def conv_configs(draw):
     # Each axis must hold the dilated kernel after padding, and more than the padding (reflect).
     spatial = tuple(
         max(d * (k - 1) + 1 - lo - hi, max(lo, hi) + 1) + draw(st.integers(0, 3))
-        for k, d, (lo, hi) in zip(kernel, dilation, pads)
+        for k, d, (lo, hi) in zip(kernel, dilation, pads, strict=True)
     )
     batch = draw(st.sampled_from([(), (1,), (2,)]))
     return dict(
-        n=n, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding, dilation=dilation, groups=groups,
-        bias=draw(st.booleans()), padding_mode=mode, shape=(*batch, cin, *spatial), seed=draw(st.integers(0, 2**16)),
+        n=n,
+        cin=cin,
+        cout=cout,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()),
+        padding_mode=mode,
+        shape=(*batch, cin, *spatial),
+        seed=draw(st.integers(0, 2**16)),
     )
 
 
@@ -128,8 +139,12 @@ def conv_configs(draw):
 def test_conv_matches_torch(cfg):
     n, seed = cfg["n"], cfg["seed"]
     args = dict(
-        stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"],
-        bias=cfg["bias"], padding_mode=cfg["padding_mode"],
+        stride=cfg["stride"],
+        padding=cfg["padding"],
+        dilation=cfg["dilation"],
+        groups=cfg["groups"],
+        bias=cfg["bias"],
+        padding_mode=cfg["padding_mode"],
     )
     torch.manual_seed(seed)
     t_mod = TORCH_CONV[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args)
@@ -148,11 +163,11 @@ def conv_transpose_configs(draw):
     stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
     padding = tuple(draw(st.integers(0, 2)) for _ in range(n))
-    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation, strict=True))
     use_output_size = draw(st.booleans())  # then the test asks for the largest size: op = stride - 1
     # The output must be non-empty: (i - 1) * s - 2p + d(k - 1) + op + 1 >= 1.
     spatial = []
-    for k, s, d, p, op in zip(kernel, stride, dilation, padding, output_padding):
+    for k, s, d, p, op in zip(kernel, stride, dilation, padding, output_padding, strict=True):
         op = s - 1 if use_output_size else op
         i = 1
         while (i - 1) * s - 2 * p + d * (k - 1) + op + 1 < 1:
@@ -160,9 +175,19 @@ def conv_transpose_configs(draw):
         spatial.append(i + draw(st.integers(0, 2)))
     batch = draw(st.sampled_from([(), (1,), (2,)]))
     return dict(
-        n=n, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding, output_padding=output_padding,
-        dilation=dilation, groups=groups, bias=draw(st.booleans()), shape=(*batch, cin, *spatial),
-        use_output_size=use_output_size, seed=draw(st.integers(0, 2**16)),
+        n=n,
+        cin=cin,
+        cout=cout,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()),
+        shape=(*batch, cin, *spatial),
+        use_output_size=use_output_size,
+        seed=draw(st.integers(0, 2**16)),
     )
 
 
@@ -171,8 +196,12 @@ def conv_transpose_configs(draw):
 def test_conv_transpose_matches_torch(cfg):
     n, seed = cfg["n"], cfg["seed"]
     args = dict(
-        stride=cfg["stride"], padding=cfg["padding"], output_padding=cfg["output_padding"], groups=cfg["groups"],
-        bias=cfg["bias"], dilation=cfg["dilation"],
+        stride=cfg["stride"],
+        padding=cfg["padding"],
+        output_padding=cfg["output_padding"],
+        groups=cfg["groups"],
+        bias=cfg["bias"],
+        dilation=cfg["dilation"],
     )
     torch.manual_seed(seed)
     t_mod = TORCH_CONVT[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args)
@@ -180,14 +209,20 @@ def test_conv_transpose_matches_torch(cfg):
     x = _rand(cfg["shape"], seed)
     if cfg["use_output_size"]:
         # forward(x, output_size): choose the largest size the stride allows, with output_padding 0.
-        spatial = x.shape[x.ndim - n:]
+        spatial = x.shape[x.ndim - n :]
         size = [
             (i - 1) * s - 2 * p + d * (k - 1) + 1 + s - 1
-            for i, s, p, d, k in zip(spatial, cfg["stride"], cfg["padding"], cfg["dilation"], cfg["kernel"])
+            for i, s, p, d, k in zip(
+                spatial, cfg["stride"], cfg["padding"], cfg["dilation"], cfg["kernel"], strict=True
+            )
         ]
         t_mod.output_padding = (0,) * n
         make_inner = lambda: CONVT[n](  # noqa: E731
-            cfg["cin"], cfg["cout"], cfg["kernel"], **{**args, "output_padding": 0}, key=torsh.random.key(seed)
+            cfg["cin"],
+            cfg["cout"],
+            cfg["kernel"],
+            **{**args, "output_padding": 0},
+            key=torsh.random.key(seed),
         )
 
         class WithSize(torch.nn.Module):
@@ -266,7 +301,7 @@ def test_functional_conv_transpose_matches_torch(n, kwargs):
     run = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))
     (_, ours), grads = run(*map(jnp.asarray, (x, w, b)))
     assert_close(ours, ref.detach().numpy(), what=f"conv_transpose{n}d {kwargs}")
-    for got, want, name in zip(grads, (tx.grad, tw.grad, tb.grad), ("input", "weight", "bias")):
+    for got, want, name in zip(grads, (tx.grad, tw.grad, tb.grad), ("input", "weight", "bias"), strict=True):
         assert_close(got, want.numpy(), what=f"grad of {name}")
 
 
@@ -290,7 +325,9 @@ def test_jit_matches_eager_and_pads_as_torch_for_same_with_even_kernel():
     # "same" with an even kernel pads one more element at the end, as PyTorch does.
     torch.manual_seed(0)
     t_mod = torch.nn.Conv2d(2, 3, (2, 4), padding="same", padding_mode="reflect")
-    j_mod = C.Conv2d(2, 3, (2, 4), padding="same", padding_mode="reflect", key=0).load_state_dict(t_mod.state_dict())
+    j_mod = C.Conv2d(2, 3, (2, 4), padding="same", padding_mode="reflect", key=0).load_state_dict(
+        t_mod.state_dict()
+    )
     x = _rand((1, 2, 5, 6), 1)
     eager = j_mod(jnp.asarray(x))
     jitted = jax.jit(lambda m, x: m(x))(j_mod, jnp.asarray(x))
@@ -298,7 +335,7 @@ def test_jit_matches_eager_and_pads_as_torch_for_same_with_even_kernel():
     np.testing.assert_array_equal(np.asarray(eager), np.asarray(jitted))
 
 
-# -- construction, names, init --------------------------------------------------------------------------------
+# -- construction, names, init ---------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
@@ -307,7 +344,9 @@ def test_state_dict_keys_and_shapes_equal_torch(n, transposed, bias):
     t_mod = t_cls[n](4, 6, 3, groups=2, bias=bias)
     # Shapes only (jax.eval_shape): the construction is traced, the random init is not compiled.
     shapes = jax.eval_shape(lambda: j_cls[n](4, 6, 3, groups=2, bias=bias, key=0).state_dict())
-    assert {k: tuple(v.shape) for k, v in shapes.items()} == {k: tuple(v.shape) for k, v in t_mod.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in shapes.items()} == {
+        k: tuple(v.shape) for k, v in t_mod.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize(
@@ -385,12 +424,22 @@ def test_half_precision_forward_within_dtype_tolerance(dtype, tol, transposed):
 def test_wrong_channels_and_rank_name_the_module_under_jit():
     model = nn.Sequential(C.Conv2d(3, 8, 3, key=0), nn.ReLU(), C.Conv2d(8, 4, 3, key=1))
     run = jax.jit(lambda m, x: m(x))
-    with pytest.raises(ShapeError, match=r"^0 \(Conv2d 3->8 k3\): expected input \[N, 3, H, W\].*got \[2, 4, 8, 8\]") as e:
+    with pytest.raises(
+        ShapeError, match=r"^0 \(Conv2d 3->8 k3\): expected input \[N, 3, H, W\].*got \[2, 4, 8, 8\]"
+    ) as e:
         run(model, jnp.ones((2, 4, 8, 8)))
     assert e.value.module_path == "0"
-    with pytest.raises(ShapeError, match=r"^0 \(Conv2d 3->8 k3\): expected 3D \(unbatched\) or 4D .*got 5D input of shape \[1, 2, 3, 8, 8\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"^0 \(Conv2d 3->8 k3\): expected 3D \(unbatched\) or 4D .*"
+        r"got 5D input of shape \[1, 2, 3, 8, 8\]",
+    ):
         run(model, jnp.ones((1, 2, 3, 8, 8)))
-    with pytest.raises(ShapeError, match=r"^2 \(Conv2d 8->4 k3\): input of shape \[2, 8, 2, 2\].*smaller than the dilated kernel \[3, 3\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"^2 \(Conv2d 8->4 k3\): input of shape \[2, 8, 2, 2\].*"
+        r"smaller than the dilated kernel \[3, 3\]",
+    ):
         run(model, jnp.ones((2, 3, 4, 4)))
     with pytest.raises(DTypeError, match="float32"):
         run(model, jnp.ones((2, 3, 8, 8), jnp.bfloat16))
@@ -440,14 +489,19 @@ def test_construction_errors(make, match):
 
 def test_padding_mode_errors_and_functional_errors():
     conv = C.Conv1d(1, 1, 5, padding=3, padding_mode="reflect", key=0)
-    with pytest.raises(ShapeError, match=r"^Conv1d 1->1 k5: reflect padding \(3, 3\) must be smaller than the input size 3"):
+    with pytest.raises(
+        ShapeError, match=r"^Conv1d 1->1 k5: reflect padding \(3, 3\) must be smaller than the input size 3"
+    ):
         conv(jnp.ones((1, 1, 3)))
     circ = C.Conv1d(1, 1, 5, padding=3, padding_mode="circular", key=0)
     with pytest.raises(ShapeError, match="wrap around more than once"):
         circ(jnp.ones((1, 1, 2)))
     assert circ(jnp.ones((1, 1, 3))).shape == (1, 1, 5)
     w = jnp.ones((4, 2, 3, 3))
-    with pytest.raises(ShapeError, match=r"^conv2d: expected input \[N, 2, H, W\] or \[2, H, W\] \(2 channels\), got \[1, 3, 5, 5\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"^conv2d: expected input \[N, 2, H, W\] or \[2, H, W\] \(2 channels\), got \[1, 3, 5, 5\]",
+    ):
         FC.conv2d(jnp.ones((1, 3, 5, 5)), w)
     with pytest.raises(ShapeError, match=r"^conv2d: expected input \[N, 4, H, W\]"):
         FC.conv2d(jnp.ones((1, 2, 5, 5)), w, groups=2)

@@ -89,24 +89,35 @@ def window_configs(draw, dilation):
     # Big enough for one window; a few sizes more so that ceil_mode's partial windows vary.
     spatial = tuple(
         max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, s + 1))
-        for k, d, p, s in zip(kernel, dil, padding, step)
+        for k, d, p, s in zip(kernel, dil, padding, step, strict=True)
     )
     return n, kernel, stride, padding, dil, ceil_mode, spatial
 
 
 @settings(max_examples=15)
-@given(cfg=window_configs(dilation=True), indices=st.booleans(), ties=st.booleans(), seed=st.integers(0, 2**16), data=st.data())
+@given(
+    cfg=window_configs(dilation=True),
+    indices=st.booleans(),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
 def test_max_pool_matches_torch(cfg, indices, ties, seed, data):
     n, kernel, stride, padding, dilation, ceil_mode, spatial = cfg
     x = _input(data.draw, n, spatial, seed, ties)
-    args = dict(stride=stride, padding=padding, dilation=dilation, return_indices=indices, ceil_mode=ceil_mode)
+    args = dict(
+        stride=stride, padding=padding, dilation=dilation, return_indices=indices, ceil_mode=ceil_mode
+    )
     compare(T_MAXPOOL[n](kernel, **args), MAXPOOL[n](kernel, **args), x, indices=indices, seed=seed)
 
 
 @settings(max_examples=15)
 @given(
-    cfg=window_configs(dilation=False), count_include_pad=st.booleans(), divisor=st.sampled_from([None, None, 3, -2]),
-    seed=st.integers(0, 2**16), data=st.data(),
+    cfg=window_configs(dilation=False),
+    count_include_pad=st.booleans(),
+    divisor=st.sampled_from([None, None, 3, -2]),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
 )
 def test_avg_pool_matches_torch(cfg, count_include_pad, divisor, seed, data):
     n, kernel, stride, padding, _, ceil_mode, spatial = cfg
@@ -119,8 +130,12 @@ def test_avg_pool_matches_torch(cfg, count_include_pad, divisor, seed, data):
 
 @settings(max_examples=15)
 @given(
-    kind=st.sampled_from(["avg", "max"]), n=st.sampled_from([1, 2, 3]), indices=st.booleans(), ties=st.booleans(),
-    seed=st.integers(0, 2**16), data=st.data(),
+    kind=st.sampled_from(["avg", "max"]),
+    n=st.sampled_from([1, 2, 3]),
+    indices=st.booleans(),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
 )
 def test_adaptive_pool_matches_torch(kind, n, indices, ties, seed, data):
     spatial = tuple(data.draw(st.integers(1, 7)) for _ in range(n))
@@ -131,7 +146,13 @@ def test_adaptive_pool_matches_torch(kind, n, indices, ties, seed, data):
     x = _input(data.draw, n, spatial, seed, ties and kind == "max")
     j_cls, t_cls = ADAPTIVE[kind, n]
     if kind == "max":
-        compare(t_cls(out, return_indices=indices), j_cls(out, return_indices=indices), x, indices=indices, seed=seed)
+        compare(
+            t_cls(out, return_indices=indices),
+            j_cls(out, return_indices=indices),
+            x,
+            indices=indices,
+            seed=seed,
+        )
     else:
         compare(t_cls(out), j_cls(out), x, atol=AVG_ATOL, seed=seed)
 
@@ -141,7 +162,10 @@ def test_adaptive_pool_matches_torch(kind, n, indices, ties, seed, data):
     "kwargs,size",
     [
         (dict(kernel_size=2, ceil_mode=True), 5),  # a last window of one element
-        (dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), 6),  # last window would start in the padding: dropped
+        (
+            dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+            6,
+        ),  # last window would start in the padding: dropped
         (dict(kernel_size=3, stride=3, padding=1, ceil_mode=True), 4),
         (dict(kernel_size=2, stride=1, padding=1), 1),
         (dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True), 7),
@@ -149,7 +173,12 @@ def test_adaptive_pool_matches_torch(kind, n, indices, ties, seed, data):
 )
 def test_max_pool_ceil_mode_edges(kwargs, size):
     x = np.random.default_rng(size).standard_normal((2, 3, size)).astype(np.float32)
-    compare(torch.nn.MaxPool1d(**kwargs, return_indices=True), P.MaxPool1d(**kwargs, return_indices=True), x, indices=True)
+    compare(
+        torch.nn.MaxPool1d(**kwargs, return_indices=True),
+        P.MaxPool1d(**kwargs, return_indices=True),
+        x,
+        indices=True,
+    )
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])
@@ -178,17 +207,30 @@ def test_functional_forms_match_torch():
         ("adaptive_max_pool2d", dict(output_size=(3, 4))),
     ]
     for name, kwargs in cases:
-        assert_close(jitted(getattr(FP, name), jx, **kwargs), getattr(TF, name)(tx, **kwargs).numpy(), what=name)
+        assert_close(
+            jitted(getattr(FP, name), jx, **kwargs), getattr(TF, name)(tx, **kwargs).numpy(), what=name
+        )
     for n, (j_fn, t_fn) in {1: (FP.max_pool1d, TF.max_pool1d), 3: (FP.max_pool3d, TF.max_pool3d)}.items():
         xs = x[..., 0, :] if n == 1 else np.repeat(x[:, :, None], 2, axis=2)
         j_val, j_idx = jitted(j_fn, jnp.asarray(xs), 2, 1, 1, 1, False, True)
         t_val, t_idx = t_fn(torch.tensor(xs), 2, 1, 1, 1, False, True)
         assert_close(j_val, t_val.numpy(), what=f"max_pool{n}d")
         np.testing.assert_array_equal(np.asarray(j_idx), t_idx.numpy())
-    for name in ("avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d"):
+    for name in (
+        "avg_pool1d",
+        "avg_pool3d",
+        "adaptive_avg_pool1d",
+        "adaptive_avg_pool3d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool3d",
+    ):
         xs = x[..., 0, :] if name.endswith("1d") else np.repeat(x[:, :, None], 2, axis=2)
         arg = 2 if "adaptive" not in name else 3
-        assert_close(jitted(getattr(FP, name), jnp.asarray(xs), arg), getattr(TF, name)(torch.tensor(xs), arg).numpy(), what=name)
+        assert_close(
+            jitted(getattr(FP, name), jnp.asarray(xs), arg),
+            getattr(TF, name)(torch.tensor(xs), arg).numpy(),
+            what=name,
+        )
 
 
 def test_nan_propagates_with_torch_indices():
@@ -209,8 +251,11 @@ def test_nan_propagates_with_torch_indices():
 def test_half_precision_forward_within_dtype_tolerance(dtype, tol):
     x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32))
     layers = [
-        P.MaxPool2d(3, 2, 1, ceil_mode=True), P.MaxPool2d(2, dilation=2, return_indices=True),
-        P.AvgPool2d(3, 2, 1, count_include_pad=False), P.AdaptiveAvgPool2d(4), P.AdaptiveMaxPool2d((4, 2)),
+        P.MaxPool2d(3, 2, 1, ceil_mode=True),
+        P.MaxPool2d(2, dilation=2, return_indices=True),
+        P.AvgPool2d(3, 2, 1, count_include_pad=False),
+        P.AdaptiveAvgPool2d(4),
+        P.AdaptiveMaxPool2d((4, 2)),
     ]
     for layer in layers:
         ref, low = jitted(layer, x), jitted(layer, x.astype(dtype))
@@ -239,7 +284,9 @@ def test_repr_equals_torch(make):
 
 
 def test_pooling_modules_have_no_state_and_work_in_a_jitted_sequential():
-    model = nn.Sequential(C.Conv2d(2, 4, 3, padding=1, key=0), nn.ReLU(), P.MaxPool2d(2), P.AdaptiveAvgPool2d(1))
+    model = nn.Sequential(
+        C.Conv2d(2, 4, 3, padding=1, key=0), nn.ReLU(), P.MaxPool2d(2), P.AdaptiveAvgPool2d(1)
+    )
     assert [k for k in model.state_dict()] == ["0.weight", "0.bias"]
     out = jax.jit(lambda m, x: m(x))(model, jnp.ones((3, 2, 8, 8)))
     assert out.shape == (3, 4, 1, 1)
@@ -248,9 +295,16 @@ def test_pooling_modules_have_no_state_and_work_in_a_jitted_sequential():
 def test_errors_name_the_module():
     model = nn.Sequential(nn.Identity(), P.MaxPool2d(3))
     run = jax.jit(lambda m, x: m(x))
-    with pytest.raises(ShapeError, match=r"^1 \(MaxPool2d k3\): expected 3D \(unbatched\) or 4D \(batched\) input \[N, C, H, W\] or \[C, H, W\], got 2D input of shape \[4, 4\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"^1 \(MaxPool2d k3\): expected 3D \(unbatched\) or 4D \(batched\) input "
+        r"\[N, C, H, W\] or \[C, H, W\], got 2D input of shape \[4, 4\]",
+    ):
         run(model, jnp.ones((4, 4)))
-    with pytest.raises(ShapeError, match=r"^1 \(MaxPool2d k3\): input of shape \[1, 2, 2, 5\] is too small.*output would be \[0, 1\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"^1 \(MaxPool2d k3\): input of shape \[1, 2, 2, 5\] is too small.*output would be \[0, 1\]",
+    ):
         run(model, jnp.ones((1, 2, 2, 5)))
     with pytest.raises(DTypeError, match="floating-point input"):
         run(model, jnp.ones((1, 2, 6, 6), jnp.int32))

@@ -55,8 +55,19 @@ class _ConvBase(Module):
     _TRANSPOSED = False
 
     def _setup(
-        self, in_channels: int, out_channels: int, kernel_size: IntOrTuple, stride: IntOrTuple, padding: Any,
-        dilation: IntOrTuple, groups: int, bias: bool, padding_mode: str, key: Any, dtype: Any, axes: Axes | None,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple,
+        padding: Any,
+        dilation: IntOrTuple,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        key: Any,
+        dtype: Any,
+        axes: Axes | None,
     ) -> None:
         name, n = type(self).__name__, self._N
         positive_int("in_channels", in_channels, name)
@@ -119,13 +130,34 @@ class _ConvBase(Module):
 
 class _ConvNd(_ConvBase):
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: IntOrTuple, stride: IntOrTuple = 1,
-        padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, bias: bool = True,
-        padding_mode: str = "zeros", *, key: Any = None, dtype: Any = None, axes: Axes | None = None,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: Padding = 0,
+        dilation: IntOrTuple = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        key: Any = None,
+        dtype: Any = None,
+        axes: Axes | None = None,
     ) -> None:
         self._setup(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, key,
-            dtype, axes,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            key,
+            dtype,
+            axes,
         )
 
     def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
@@ -139,8 +171,15 @@ class _ConvNd(_ConvBase):
             x = pad_spatial(x, pads, self.padding_mode, where)
             pads = ((0, 0),) * n
         y = conv_forward(
-            x, self.weight, self.bias, stride=self.stride, padding=pads, dilation=self.dilation,
-            groups=self.groups, where=where, input_shape=input.shape,
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=pads,
+            dilation=self.dilation,
+            groups=self.groups,
+            where=where,
+            input_shape=input.shape,
         )
         return y if batched else y[0]
 
@@ -221,22 +260,45 @@ class _ConvTransposeNd(_ConvBase):
     _TRANSPOSED = True
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: IntOrTuple, stride: IntOrTuple = 1,
-        padding: IntOrTuple = 0, output_padding: IntOrTuple = 0, groups: int = 1, bias: bool = True,
-        dilation: IntOrTuple = 1, padding_mode: str = "zeros", *, key: Any = None, dtype: Any = None,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        output_padding: IntOrTuple = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntOrTuple = 1,
+        padding_mode: str = "zeros",
+        *,
+        key: Any = None,
+        dtype: Any = None,
         axes: Axes | None = None,
     ) -> None:
         name = type(self).__name__
         if padding_mode != "zeros":
             raise ConfigError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         if isinstance(padding, str):
-            raise ConfigError(f"{name}: padding must be an int or a tuple of ints (no 'same'/'valid'), got {padding!r}")
+            raise ConfigError(
+                f"{name}: padding must be an int or a tuple of ints (no 'same'/'valid'), got {padding!r}"
+            )
         self._setup(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, key,
-            dtype, axes,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            key,
+            dtype,
+            axes,
         )
         self.output_padding = ntuple(output_padding, self._N, "output_padding", name, minimum=0)
-        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
             if op >= s and op >= d:
                 raise ConfigError(
                     f"{name}: output_padding must be smaller than either stride or dilation, got "
@@ -250,12 +312,27 @@ class _ConvTransposeNd(_ConvBase):
         batched = check_conv_input(input, self.weight, n, self.in_channels, where)
         x = input if batched else input[None]
         out_pad = conv_transpose_output_padding(
-            x.shape[2:], output_size, self.stride, self.padding, self.kernel_size, self.dilation,
-            self.output_padding, batched, where,
+            x.shape[2:],
+            output_size,
+            self.stride,
+            self.padding,
+            self.kernel_size,
+            self.dilation,
+            self.output_padding,
+            batched,
+            where,
         )
         y = conv_transpose_forward(
-            x, self.weight, self.bias, stride=self.stride, padding=self.padding, output_padding=out_pad,
-            dilation=self.dilation, groups=self.groups, where=where, input_shape=input.shape,
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=out_pad,
+            dilation=self.dilation,
+            groups=self.groups,
+            where=where,
+            input_shape=input.shape,
         )
         return y if batched else y[0]
 
@@ -316,7 +393,8 @@ class ConvTranspose2d(_ConvTransposeNd):
 
 
 class ConvTranspose3d(_ConvTransposeNd):
-    """3D transposed convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]`` (``torch.nn.ConvTranspose3d``).
+    """3D transposed convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]``
+    (``torch.nn.ConvTranspose3d``).
 
     Arguments as :class:`ConvTranspose1d`, with ints or 3-tuples. Weight ``[in_channels,
     out_channels / groups, kD, kH, kW]``, logical axes ``("in", "out", "kd", "kh", "kw")``.

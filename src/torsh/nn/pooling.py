@@ -15,19 +15,28 @@ import jax
 from ..errors import ConfigError
 from ..tree import static
 from .functional._pooling import (
-    window_args,
     adaptive_avg_pool_nd,
     adaptive_max_pool_nd,
     adaptive_output_size,
     avg_pool_nd,
     max_pool_nd,
+    window_args,
 )
 from .module import Module
 
 __all__ = [
-    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -57,8 +66,13 @@ class _MaxPoolNd(Module):
     _N = 0
 
     def __init__(
-        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-        dilation: IntOrTuple = 1, return_indices: bool = False, ceil_mode: bool = False,
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        dilation: IntOrTuple = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
     ) -> None:
         name = type(self).__name__
         stride = stride if stride is not None else kernel_size
@@ -72,8 +86,15 @@ class _MaxPoolNd(Module):
 
     def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:  # noqa: A002
         return max_pool_nd(
-            self._N, input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-            self.return_indices, where="",
+            self._N,
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+            where="",
         )
 
     def _describe(self) -> str:
@@ -150,16 +171,25 @@ class _AvgPoolNd(Module):
     _N = 0
 
     def _setup(
-        self, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple, ceil_mode: bool,
-        count_include_pad: bool, divisor_override: int | None,
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None,
+        padding: IntOrTuple,
+        ceil_mode: bool,
+        count_include_pad: bool,
+        divisor_override: int | None,
     ) -> None:
         name = type(self).__name__
         stride = stride if stride is not None else kernel_size
         window_args(self._N, kernel_size, stride, padding, 1, name)  # validates
         if divisor_override is not None and (
-            isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override == 0
+            isinstance(divisor_override, bool)
+            or not isinstance(divisor_override, int)
+            or divisor_override == 0
         ):
-            raise ConfigError(f"{name}: divisor_override must be a non-zero int or None, got {divisor_override!r}")
+            raise ConfigError(
+                f"{name}: divisor_override must be a non-zero int or None, got {divisor_override!r}"
+            )
         self.kernel_size = _hashable(kernel_size)
         self.stride = _hashable(stride)
         self.padding = _hashable(padding)
@@ -169,8 +199,15 @@ class _AvgPoolNd(Module):
 
     def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
         return avg_pool_nd(
-            self._N, input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-            self.divisor_override, where="",
+            self._N,
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+            where="",
         )
 
     def _describe(self) -> str:
@@ -200,8 +237,12 @@ class AvgPool1d(_AvgPoolNd):
     _N = 1
 
     def __init__(
-        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-        ceil_mode: bool = False, count_include_pad: bool = True,
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
     ) -> None:
         self._setup(kernel_size, stride, padding, ceil_mode, count_include_pad, None)
         # PyTorch's AvgPool1d keeps 1-tuples (its repr shows kernel_size=(2,)).
@@ -226,8 +267,13 @@ class AvgPool2d(_AvgPoolNd):
     _N = 2
 
     def __init__(
-        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-        ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
     ) -> None:
         self._setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
@@ -247,8 +293,13 @@ class AvgPool3d(_AvgPoolNd):
     _N = 3
 
     def __init__(
-        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-        ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: IntOrTuple = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
     ) -> None:
         self._setup(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 

@@ -60,7 +60,11 @@ def ntuple(value: Any, n: int, name: str, where: str, minimum: int = 1) -> tuple
 
 
 def conv_padding(
-    padding: Padding, n: int, kernel_size: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+    padding: Padding,
+    n: int,
+    kernel_size: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
     where: str,
 ) -> tuple[tuple[int, int], ...]:
     """``(low, high)`` padding per spatial axis for an int/tuple/"same"/"valid" ``padding``.
@@ -72,11 +76,15 @@ def conv_padding(
         if padding == "valid":
             return ((0, 0),) * n
         if padding != "same":
-            raise ConfigError(f"{at(where)}invalid padding string {padding!r}, should be one of 'same', 'valid'")
+            raise ConfigError(
+                f"{at(where)}invalid padding string {padding!r}, should be one of 'same', 'valid'"
+            )
         if any(s != 1 for s in stride):
-            raise ConfigError(f"{at(where)}padding='same' is not supported for strided convolutions (stride={stride})")
+            raise ConfigError(
+                f"{at(where)}padding='same' is not supported for strided convolutions (stride={stride})"
+            )
         pads = []
-        for k, d in zip(kernel_size, dilation):
+        for k, d in zip(kernel_size, dilation, strict=True):
             total = d * (k - 1)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
@@ -93,7 +101,8 @@ def check_conv_input(x: Any, weight: jax.Array, n: int, in_channels: int, where:
     check_float_input(x, weight)
     if x.ndim not in (n + 1, n + 2):
         raise ShapeError(
-            f"{at(where)}expected {n + 1}D (unbatched) or {n + 2}D (batched) input {_layout(n, in_channels)}, "
+            f"{at(where)}expected {n + 1}D (unbatched) or {n + 2}D (batched) input "
+            f"{_layout(n, in_channels)}, "
             f"got {x.ndim}D input of shape {shape_str(x.shape)}"
         )
     batched = x.ndim == n + 2
@@ -130,8 +139,8 @@ def pad_spatial(x: jax.Array, pads: Sequence[tuple[int, int]], mode: str, where:
     if mode not in _PAD_MODES:
         raise ConfigError(f"{at(where)}padding_mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
     n = len(pads)
-    spatial = x.shape[x.ndim - n:]
-    for size, (lo, hi) in zip(spatial, pads):
+    spatial = x.shape[x.ndim - n :]
+    for size, (lo, hi) in zip(spatial, pads, strict=True):
         if mode == "reflect" and max(lo, hi) >= size:
             raise ShapeError(
                 f"{at(where)}reflect padding {lo, hi} must be smaller than the input size {size} "
@@ -157,9 +166,16 @@ def _dimension_numbers(n: int, layout: str) -> tuple[str, str, str]:
 
 
 def conv_core(
-    x: jax.Array, weight: jax.Array, bias: jax.Array | None, *, stride: tuple[int, ...],
-    padding: tuple[tuple[int, int], ...], dilation: tuple[int, ...], groups: int,
-    lhs_dilation: tuple[int, ...] | None = None, layout: str | None = None,
+    x: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None,
+    *,
+    stride: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    lhs_dilation: tuple[int, ...] | None = None,
+    layout: str | None = None,
 ) -> jax.Array:
     """Batched NC* cross-correlation with an ``[out, in/groups, *k]`` weight (checks done by callers)."""
     n = x.ndim - 2
@@ -167,15 +183,26 @@ def conv_core(
     if layout == "NHWC":
         to_last = (0, *range(2, n + 2), 1)
         y = lax.conv_general_dilated(
-            x.transpose(to_last), weight.transpose((*range(2, n + 2), 1, 0)), stride, padding,
-            lhs_dilation=lhs_dilation, rhs_dilation=dilation, feature_group_count=groups,
+            x.transpose(to_last),
+            weight.transpose((*range(2, n + 2), 1, 0)),
+            stride,
+            padding,
+            lhs_dilation=lhs_dilation,
+            rhs_dilation=dilation,
+            feature_group_count=groups,
             dimension_numbers=_dimension_numbers(n, "NHWC"),
         )
         y = y.transpose((0, n + 1, *range(1, n + 1)))
     else:
         y = lax.conv_general_dilated(
-            x, weight, stride, padding, lhs_dilation=lhs_dilation, rhs_dilation=dilation,
-            feature_group_count=groups, dimension_numbers=_dimension_numbers(n, "NCHW"),
+            x,
+            weight,
+            stride,
+            padding,
+            lhs_dilation=lhs_dilation,
+            rhs_dilation=dilation,
+            feature_group_count=groups,
+            dimension_numbers=_dimension_numbers(n, "NCHW"),
         )
     if bias is not None:
         y = y + bias.reshape((-1,) + (1,) * n)
@@ -183,14 +210,21 @@ def conv_core(
 
 
 def conv_forward(
-    x: jax.Array, weight: jax.Array, bias: jax.Array | None, *, stride: tuple[int, ...],
-    padding: tuple[tuple[int, int], ...], dilation: tuple[int, ...], groups: int, where: str,
+    x: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None,
+    *,
+    stride: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    where: str,
     input_shape: Sequence[int],
 ) -> jax.Array:
     """Convolution of a batched, checked input; ShapeError if the padded input is smaller than the kernel."""
-    padded = [s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)]
-    extent = [d * (k - 1) + 1 for k, d in zip(weight.shape[2:], dilation)]
-    if any(p < e for p, e in zip(padded, extent)):
+    padded = [s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding, strict=True)]
+    extent = [d * (k - 1) + 1 for k, d in zip(weight.shape[2:], dilation, strict=True)]
+    if any(p < e for p, e in zip(padded, extent, strict=True)):
         raise ShapeError(
             f"{at(where)}input of shape {shape_str(input_shape)} (spatial size {shape_str(padded)} after "
             f"padding) is smaller than the dilated kernel {shape_str(extent)}"
@@ -199,8 +233,14 @@ def conv_forward(
 
 
 def _conv_nd(
-    n: int, input: jax.Array, weight: jax.Array, bias: jax.Array | None, stride: IntOrTuple, padding: Padding,  # noqa: A002
-    dilation: IntOrTuple, groups: int,
+    n: int,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None,
+    stride: IntOrTuple,
+    padding: Padding,  # noqa: A002
+    dilation: IntOrTuple,
+    groups: int,
 ) -> jax.Array:
     where = f"conv{n}d"
     _check_weight(weight, n, where)
@@ -219,17 +259,29 @@ def _conv_nd(
     pads = conv_padding(padding, n, kernel, stride_t, dilation_t, where)
     x = input if batched else input[None]
     y = conv_forward(
-        x, weight, bias, stride=stride_t, padding=pads, dilation=dilation_t, groups=groups, where=where,
+        x,
+        weight,
+        bias,
+        stride=stride_t,
+        padding=pads,
+        dilation=dilation_t,
+        groups=groups,
+        where=where,
         input_shape=input.shape,
     )
     return y if batched else y[0]
 
 
 def conv1d(
-    input: jax.Array, weight: jax.Array, bias: jax.Array | None = None, stride: IntOrTuple = 1,  # noqa: A002
-    padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    stride: IntOrTuple = 1,  # noqa: A002
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
 ) -> jax.Array:
-    """1D convolution (cross-correlation) over ``[N, C_in, L]`` or ``[C_in, L]`` (``torch.nn.functional.conv1d``).
+    """1D convolution (cross-correlation) over ``[N, C_in, L]`` or ``[C_in, L]`` (``F.conv1d``).
 
     Args:
       input: ``[N, C_in, L]`` or unbatched ``[C_in, L]``.
@@ -253,8 +305,13 @@ def conv1d(
 
 
 def conv2d(
-    input: jax.Array, weight: jax.Array, bias: jax.Array | None = None, stride: IntOrTuple = 1,  # noqa: A002
-    padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    stride: IntOrTuple = 1,  # noqa: A002
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
 ) -> jax.Array:
     """2D convolution over ``[N, C_in, H, W]`` or ``[C_in, H, W]`` (``torch.nn.functional.conv2d``).
 
@@ -280,8 +337,13 @@ def conv2d(
 
 
 def conv3d(
-    input: jax.Array, weight: jax.Array, bias: jax.Array | None = None, stride: IntOrTuple = 1,  # noqa: A002
-    padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    stride: IntOrTuple = 1,  # noqa: A002
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
 ) -> jax.Array:
     """3D convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]`` (``torch.nn.functional.conv3d``).
 
@@ -307,9 +369,15 @@ def transpose_weight(weight: jax.Array, groups: int) -> jax.Array:
 
 
 def conv_transpose_output_padding(
-    input_spatial: Sequence[int], output_size: Sequence[int] | None, stride: tuple[int, ...],
-    padding: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...], output_padding: tuple[int, ...],
-    batched: bool, where: str,
+    input_spatial: Sequence[int],
+    output_size: Sequence[int] | None,
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    kernel: tuple[int, ...],
+    dilation: tuple[int, ...],
+    output_padding: tuple[int, ...],
+    batched: bool,
+    where: str,
 ) -> tuple[int, ...]:
     """``output_padding`` that yields ``output_size`` (``ConvTranspose*.forward(x, output_size)``)."""
     if output_size is None:
@@ -324,23 +392,35 @@ def conv_transpose_output_padding(
             f"{at(where)}for a {n + non_spatial}D input, output_size must have {n} or {n + non_spatial} "
             f"elements, got {list(output_size)}"
         )
-    smallest = [(i - 1) * s - 2 * p + d * (k - 1) + 1 for i, s, p, k, d in zip(input_spatial, stride, padding, kernel, dilation)]
-    largest = [m + s - 1 for m, s in zip(smallest, stride)]
-    if any(not lo <= want <= hi for want, lo, hi in zip(size, smallest, largest)):
+    smallest = [
+        (i - 1) * s - 2 * p + d * (k - 1) + 1
+        for i, s, p, k, d in zip(input_spatial, stride, padding, kernel, dilation, strict=True)
+    ]
+    largest = [m + s - 1 for m, s in zip(smallest, stride, strict=True)]
+    if any(not lo <= want <= hi for want, lo, hi in zip(size, smallest, largest, strict=True)):
         raise ShapeError(
             f"{at(where)}requested an output size of {list(size)}, but valid sizes range from {smallest} to "
             f"{largest} (for an input of {list(input_spatial)})"
         )
-    return tuple(want - lo for want, lo in zip(size, smallest))
+    return tuple(want - lo for want, lo in zip(size, smallest, strict=True))
 
 
 def conv_transpose_forward(
-    x: jax.Array, weight: jax.Array, bias: jax.Array | None, *, stride: tuple[int, ...], padding: tuple[int, ...],
-    output_padding: tuple[int, ...], dilation: tuple[int, ...], groups: int, where: str, input_shape: Sequence[int],
+    x: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None,
+    *,
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    output_padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+    groups: int,
+    where: str,
+    input_shape: Sequence[int],
 ) -> jax.Array:
     """Transposed convolution of a batched, checked input with a ``[in, out/groups, *k]`` weight."""
     kernel = tuple(weight.shape[2:])
-    for op, s, d in zip(output_padding, stride, dilation):
+    for op, s, d in zip(output_padding, stride, dilation, strict=True):
         if op >= s and op >= d:
             raise ConfigError(
                 f"{at(where)}output_padding must be smaller than either stride or dilation, got "
@@ -348,7 +428,9 @@ def conv_transpose_forward(
             )
     out_spatial = [
         (i - 1) * s - 2 * p + d * (k - 1) + op + 1
-        for i, s, p, k, d, op in zip(x.shape[2:], stride, padding, kernel, dilation, output_padding)
+        for i, s, p, k, d, op in zip(
+            x.shape[2:], stride, padding, kernel, dilation, output_padding, strict=True
+        )
     ]
     if any(o < 1 for o in out_spatial):
         raise ShapeError(
@@ -358,17 +440,31 @@ def conv_transpose_forward(
     # The transposed convolution is a convolution of the stride-dilated input with the flipped,
     # transposed kernel, padded by d(k-1) - p (negative values crop) and output_padding at the end.
     pads = tuple(
-        (d * (k - 1) - p, d * (k - 1) - p + op) for k, p, d, op in zip(kernel, padding, dilation, output_padding)
+        (d * (k - 1) - p, d * (k - 1) - p + op)
+        for k, p, d, op in zip(kernel, padding, dilation, output_padding, strict=True)
     )
     return conv_core(
-        x, transpose_weight(weight, groups), bias, stride=(1,) * len(kernel), padding=pads, dilation=dilation,
-        groups=groups, lhs_dilation=stride,
+        x,
+        transpose_weight(weight, groups),
+        bias,
+        stride=(1,) * len(kernel),
+        padding=pads,
+        dilation=dilation,
+        groups=groups,
+        lhs_dilation=stride,
     )
 
 
 def _conv_transpose_nd(
-    n: int, input: jax.Array, weight: jax.Array, bias: jax.Array | None, stride: IntOrTuple,  # noqa: A002
-    padding: IntOrTuple, output_padding: IntOrTuple, groups: int, dilation: IntOrTuple,
+    n: int,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None,
+    stride: IntOrTuple,  # noqa: A002
+    padding: IntOrTuple,
+    output_padding: IntOrTuple,
+    groups: int,
+    dilation: IntOrTuple,
     output_size: Sequence[int] | None = None,
 ) -> jax.Array:
     where = f"conv_transpose{n}d"
@@ -385,7 +481,9 @@ def _conv_transpose_nd(
     _check_bias(bias, out_channels, where)
     kernel = tuple(weight.shape[2:])
     if isinstance(padding, str):
-        raise ConfigError(f"{at(where)}padding must be an int or a tuple of ints (no 'same'/'valid'), got {padding!r}")
+        raise ConfigError(
+            f"{at(where)}padding must be an int or a tuple of ints (no 'same'/'valid'), got {padding!r}"
+        )
     stride_t = ntuple(stride, n, "stride", where)
     dilation_t = ntuple(dilation, n, "dilation", where)
     padding_t = ntuple(padding, n, "padding", where, minimum=0)
@@ -395,15 +493,29 @@ def _conv_transpose_nd(
         x.shape[2:], output_size, stride_t, padding_t, kernel, dilation_t, out_pad, batched, where
     )
     y = conv_transpose_forward(
-        x, weight, bias, stride=stride_t, padding=padding_t, output_padding=out_pad, dilation=dilation_t,
-        groups=groups, where=where, input_shape=input.shape,
+        x,
+        weight,
+        bias,
+        stride=stride_t,
+        padding=padding_t,
+        output_padding=out_pad,
+        dilation=dilation_t,
+        groups=groups,
+        where=where,
+        input_shape=input.shape,
     )
     return y if batched else y[0]
 
 
 def conv_transpose1d(
-    input: jax.Array, weight: jax.Array, bias: jax.Array | None = None, stride: IntOrTuple = 1,  # noqa: A002
-    padding: IntOrTuple = 0, output_padding: IntOrTuple = 0, groups: int = 1, dilation: IntOrTuple = 1,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    stride: IntOrTuple = 1,  # noqa: A002
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
 ) -> jax.Array:
     """1D transposed convolution ("deconvolution", ``torch.nn.functional.conv_transpose1d``).
 
@@ -421,7 +533,8 @@ def conv_transpose1d(
       groups: independent channel groups.
 
     Returns:
-      ``[N, C_out, L_out]`` with ``L_out = (L - 1) * stride - 2 * padding + dilation * (kL - 1) + output_padding + 1``.
+      ``[N, C_out, L_out]`` with
+      ``L_out = (L - 1) * stride - 2 * padding + dilation * (kL - 1) + output_padding + 1``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -433,10 +546,16 @@ def conv_transpose1d(
 
 
 def conv_transpose2d(
-    input: jax.Array, weight: jax.Array, bias: jax.Array | None = None, stride: IntOrTuple = 1,  # noqa: A002
-    padding: IntOrTuple = 0, output_padding: IntOrTuple = 0, groups: int = 1, dilation: IntOrTuple = 1,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    stride: IntOrTuple = 1,  # noqa: A002
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
 ) -> jax.Array:
-    """2D transposed convolution (``torch.nn.functional.conv_transpose2d``); weight ``[C_in, C_out / groups, kH, kW]``.
+    """2D transposed convolution (``F.conv_transpose2d``); weight ``[C_in, C_out / groups, kH, kW]``.
 
     Arguments as :func:`conv_transpose1d`, with 2-tuples.
 
@@ -450,10 +569,16 @@ def conv_transpose2d(
 
 
 def conv_transpose3d(
-    input: jax.Array, weight: jax.Array, bias: jax.Array | None = None, stride: IntOrTuple = 1,  # noqa: A002
-    padding: IntOrTuple = 0, output_padding: IntOrTuple = 0, groups: int = 1, dilation: IntOrTuple = 1,
+    input: jax.Array,
+    weight: jax.Array,
+    bias: jax.Array | None = None,
+    stride: IntOrTuple = 1,  # noqa: A002
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
 ) -> jax.Array:
-    """3D transposed convolution (``torch.nn.functional.conv_transpose3d``); weight ``[C_in, C_out / groups, kD, kH, kW]``.
+    """3D transposed convolution (``F.conv_transpose3d``); weight ``[C_in, C_out / groups, kD, kH, kW]``.
 
     Arguments as :func:`conv_transpose1d`, with 3-tuples.
 

@@ -32,9 +32,18 @@ from .._utils import check_float_input, shape_str
 from ._conv import at, ntuple
 
 __all__ = [
-    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -51,20 +60,29 @@ def check_pool_input(x: Any, n: int, where: str) -> bool:
             f"{at(where)}expected {n + 1}D (unbatched) or {n + 2}D (batched) input [N, C, {s}] or [C, {s}], "
             f"got {x.ndim}D input of shape {shape_str(x.shape)}"
         )
-    if any(s == 0 for s in x.shape[x.ndim - n:]):
-        raise ShapeError(f"{at(where)}expected non-empty spatial dimensions, got input of shape {shape_str(x.shape)}")
+    if any(s == 0 for s in x.shape[x.ndim - n :]):
+        raise ShapeError(
+            f"{at(where)}expected non-empty spatial dimensions, got input of shape {shape_str(x.shape)}"
+        )
     return x.ndim == n + 2
 
 
 def window_args(
-    n: int, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple, dilation: IntOrTuple, where: str,
+    n: int,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    dilation: IntOrTuple,
+    where: str,
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     k = ntuple(kernel_size, n, "kernel_size", where)
-    no_stride = stride is None or (isinstance(stride, Sequence) and not isinstance(stride, str) and len(stride) == 0)
+    no_stride = stride is None or (
+        isinstance(stride, Sequence) and not isinstance(stride, str) and len(stride) == 0
+    )
     s = k if no_stride else ntuple(stride, n, "stride", where)
     p = ntuple(padding, n, "padding", where, minimum=0)
     d = ntuple(dilation, n, "dilation", where)
-    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+    if any(pi > ki // 2 for pi, ki in zip(p, k, strict=True)):
         raise ConfigError(
             f"{at(where)}padding should be at most half of the kernel size, got padding={p}, kernel_size={k}"
         )
@@ -82,12 +100,17 @@ def pool_output_size(size: int, k: int, p: int, s: int, d: int, ceil_mode: bool)
 
 
 def _output_sizes(
-    x: jax.Array, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...], d: tuple[int, ...], ceil_mode: bool,
+    x: jax.Array,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    p: tuple[int, ...],
+    d: tuple[int, ...],
+    ceil_mode: bool,
     where: str,
 ) -> tuple[int, ...]:
     n = len(k)
-    spatial = x.shape[x.ndim - n:]
-    out = tuple(pool_output_size(*a, ceil_mode) for a in zip(spatial, k, p, s, d))
+    spatial = x.shape[x.ndim - n :]
+    out = tuple(pool_output_size(*a, ceil_mode) for a in zip(spatial, k, p, s, d, strict=True))
     if any(o < 1 for o in out):
         raise ShapeError(
             f"{at(where)}input of shape {shape_str(x.shape)} is too small for kernel_size={k}, stride={s}, "
@@ -97,12 +120,17 @@ def _output_sizes(
 
 
 def _padding_pairs(
-    spatial: Sequence[int], out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+    spatial: Sequence[int],
+    out: Sequence[int],
+    k: Sequence[int],
+    s: Sequence[int],
+    p: Sequence[int],
+    d: Sequence[int],
 ) -> tuple[tuple[int, int], ...]:
     """(low, high) padding so that the padded input holds exactly the ``out`` windows (ceil_mode's
     last window may need more than ``p`` on the high side)."""
     pairs = []
-    for size, o, ki, si, pi, di in zip(spatial, out, k, s, p, d):
+    for size, o, ki, si, pi, di in zip(spatial, out, k, s, p, d, strict=True):
         need = (o - 1) * si + di * (ki - 1) + 1
         pairs.append((pi, max(pi, need - size - pi)))
     return tuple(pairs)
@@ -143,25 +171,34 @@ def _argmax_like_torch(x: jax.Array, valid: jax.Array | None, axis: int) -> jax.
 
 
 def _windows(
-    x: jax.Array, out: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequence[int],
+    x: jax.Array,
+    out: Sequence[int],
+    k: Sequence[int],
+    s: Sequence[int],
+    d: Sequence[int],
 ) -> jax.Array:
     """Stack every kernel offset's strided view: ``[N, C, prod(k), *out]`` (offsets in row-major order)."""
     views = []
     for offset in itertools.product(*(range(ki) for ki in k)):
-        start = [j * di for j, di in zip(offset, d)]
-        limit = [st + (o - 1) * si + 1 for st, o, si in zip(start, out, s)]
+        start = [j * di for j, di in zip(offset, d, strict=True)]
+        limit = [st + (o - 1) * si + 1 for st, o, si in zip(start, out, s, strict=True)]
         views.append(lax.slice(x, (0, 0, *start), (*x.shape[:2], *limit), (1, 1, *s)))
     return jnp.stack(views, axis=2) if len(views) > 1 else views[0][:, :, None]
 
 
 def _window_index_tables(
-    spatial: Sequence[int], out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+    spatial: Sequence[int],
+    out: Sequence[int],
+    k: Sequence[int],
+    s: Sequence[int],
+    p: Sequence[int],
+    d: Sequence[int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Static ``[prod(k), *out]`` tables: flat input index of each window element, and its validity."""
     n = len(k)
     flat = np.zeros((math.prod(k), *out), np.int64)
     valid = np.ones((math.prod(k), *out), bool)
-    strides = [math.prod(spatial[i + 1:]) for i in range(n)]
+    strides = [math.prod(spatial[i + 1 :]) for i in range(n)]
     for w, offset in enumerate(itertools.product(*(range(ki) for ki in k))):
         for axis in range(n):
             pos = np.arange(out[axis]) * s[axis] + offset[axis] * d[axis] - p[axis]
@@ -174,7 +211,12 @@ def _window_index_tables(
 
 
 def _max_over_windows(
-    x: jax.Array, out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], d: Sequence[int],
+    x: jax.Array,
+    out: Sequence[int],
+    k: Sequence[int],
+    s: Sequence[int],
+    p: Sequence[int],
+    d: Sequence[int],
     pads: Sequence[tuple[int, int]],
 ) -> tuple[jax.Array, jax.Array]:
     """Max over each window and the flat input index of the (first) maximum."""
@@ -191,8 +233,15 @@ def _max_over_windows(
 
 
 def max_pool_nd(
-    n: int, input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple,  # noqa: A002
-    dilation: IntOrTuple, ceil_mode: bool, return_indices: bool, where: str | None = None,
+    n: int,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,  # noqa: A002
+    dilation: IntOrTuple,
+    ceil_mode: bool,
+    return_indices: bool,
+    where: str | None = None,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     where = f"max_pool{n}d" if where is None else where
     batched = check_pool_input(input, n, where)
@@ -210,8 +259,13 @@ def max_pool_nd(
 
 
 def max_pool1d(
-    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
-    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,  # noqa: A002
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """1D max pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.functional.max_pool1d``).
 
@@ -230,15 +284,21 @@ def max_pool1d(
       >>> from torsh.nn import functional as F
       >>> F.max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2).tolist()
       [[[3.0, 5.0]]]
-      >>> F.max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, ceil_mode=True, return_indices=True)[1].tolist()
+      >>> x = jnp.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
+      >>> F.max_pool1d(x, 2, ceil_mode=True, return_indices=True)[1].tolist()
       [[[1, 3, 4]]]
     """
     return max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def max_pool2d(
-    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
-    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,  # noqa: A002
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """2D max pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.functional.max_pool2d``).
 
@@ -254,8 +314,13 @@ def max_pool2d(
 
 
 def max_pool3d(
-    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
-    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,  # noqa: A002
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """3D max pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.functional.max_pool3d``).
 
@@ -276,13 +341,17 @@ def _opmath(x: jax.Array) -> jax.Array:
 
 
 def _avg_divisor(
-    spatial: Sequence[int], out: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int],
+    spatial: Sequence[int],
+    out: Sequence[int],
+    k: Sequence[int],
+    s: Sequence[int],
+    p: Sequence[int],
     count_include_pad: bool,
 ) -> np.ndarray:
     """PyTorch's per-window divisor: the window clipped to the padded input (count_include_pad) or
     to the input itself; a product over axes since windows are boxes."""
     divisor = np.ones((), np.int64)
-    for size, o, ki, si, pi in zip(spatial, out, k, s, p):
+    for size, o, ki, si, pi in zip(spatial, out, k, s, p, strict=True):
         start = np.arange(o) * si - pi
         end = np.minimum(start + ki, size + pi)
         if not count_include_pad:
@@ -292,8 +361,15 @@ def _avg_divisor(
 
 
 def avg_pool_nd(
-    n: int, input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: IntOrTuple,  # noqa: A002
-    ceil_mode: bool, count_include_pad: bool, divisor_override: int | None, where: str | None = None,
+    n: int,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,  # noqa: A002
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+    where: str | None = None,
 ) -> jax.Array:
     where = f"avg_pool{n}d" if where is None else where
     batched = check_pool_input(input, n, where)
@@ -301,12 +377,16 @@ def avg_pool_nd(
     if divisor_override is not None and (
         isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override == 0
     ):
-        raise ConfigError(f"{at(where)}divisor_override must be a non-zero int or None, got {divisor_override!r}")
+        raise ConfigError(
+            f"{at(where)}divisor_override must be a non-zero int or None, got {divisor_override!r}"
+        )
     x = _batched(input, batched)
     out = _output_sizes(x, k, s, p, d, ceil_mode, where)
     pads = _padding_pairs(x.shape[2:], out, k, s, p, d)
     xs = _opmath(x)
-    total = lax.reduce_window(xs, 0.0, lax.add, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))  # scalar init: see max_pool_nd
+    total = lax.reduce_window(
+        xs, 0.0, lax.add, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads)
+    )  # scalar init: see max_pool_nd
     if divisor_override is not None:
         y = total / divisor_override
     else:
@@ -315,8 +395,12 @@ def avg_pool_nd(
 
 
 def avg_pool1d(
-    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
-    ceil_mode: bool = False, count_include_pad: bool = True,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,  # noqa: A002
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
 ) -> jax.Array:
     """1D average pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.functional.avg_pool1d``).
 
@@ -342,8 +426,13 @@ def avg_pool1d(
 
 
 def avg_pool2d(
-    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
-    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,  # noqa: A002
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> jax.Array:
     """2D average pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.functional.avg_pool2d``).
 
@@ -360,8 +449,13 @@ def avg_pool2d(
 
 
 def avg_pool3d(
-    input: jax.Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,  # noqa: A002
-    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,  # noqa: A002
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> jax.Array:
     """3D average pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.functional.avg_pool3d``).
 
@@ -384,10 +478,16 @@ def adaptive_output_size(output_size: Any, n: int, spatial: Sequence[int], where
     elif isinstance(output_size, Sequence) and not isinstance(output_size, str):
         sizes = tuple(output_size)
     else:
-        raise ConfigError(f"{at(where)}output_size must be an int, None or a tuple of {n}, got {output_size!r}")
-    if len(sizes) != n or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in sizes):
-        raise ConfigError(f"{at(where)}output_size must be an int, None or a tuple of {n}, got {output_size!r}")
-    resolved = tuple(size if v is None else v for v, size in zip(sizes, spatial))
+        raise ConfigError(
+            f"{at(where)}output_size must be an int, None or a tuple of {n}, got {output_size!r}"
+        )
+    if len(sizes) != n or not all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in sizes
+    ):
+        raise ConfigError(
+            f"{at(where)}output_size must be an int, None or a tuple of {n}, got {output_size!r}"
+        )
+    resolved = tuple(size if v is None else v for v, size in zip(sizes, spatial, strict=True))
     if any(v < 1 for v in resolved):
         raise ConfigError(f"{at(where)}output_size must be positive, got {output_size!r}")
     return resolved
@@ -400,18 +500,20 @@ def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_adaptive(input: Any, n: int, output_size: Any, where: str) -> tuple[bool, tuple[int, ...]]:  # noqa: A002
     batched = check_pool_input(input, n, where)
-    return batched, adaptive_output_size(output_size, n, input.shape[input.ndim - n:], where)
+    return batched, adaptive_output_size(output_size, n, input.shape[input.ndim - n :], where)
 
 
 def _adaptive_avg_axis(x: jax.Array, axis: int, out: int) -> jax.Array:
     size = x.shape[axis]
     if size % out == 0:  # equal, non-overlapping windows
         k = size // out
-        return jnp.mean(x.reshape(x.shape[:axis] + (out, k) + x.shape[axis + 1:]), axis=axis + 1)
+        return jnp.mean(x.reshape(x.shape[:axis] + (out, k) + x.shape[axis + 1 :]), axis=axis + 1)
     start, end = _adaptive_bounds(size, out)
     cols = np.arange(size)
     weights = ((cols >= start[:, None]) & (cols < end[:, None])) / (end - start)[:, None]
-    y = jnp.tensordot(x, jnp.asarray(weights.T, x.dtype), axes=((axis,), (0,)), precision=lax.Precision.HIGHEST)
+    y = jnp.tensordot(
+        x, jnp.asarray(weights.T, x.dtype), axes=((axis,), (0,)), precision=lax.Precision.HIGHEST
+    )
     return jnp.moveaxis(y, -1, axis)
 
 
@@ -435,7 +537,7 @@ def _adaptive_max_axis(x: jax.Array, idx: jax.Array, axis: int, out: int) -> tup
     gather = np.minimum(start[:, None] + np.arange(length), end[:, None] - 1).reshape(-1)
     xw = jnp.take(x, gather, axis=axis)
     iw = jnp.take(idx, gather, axis=axis)
-    new_shape = x.shape[:axis] + (out, length) + x.shape[axis + 1:]
+    new_shape = x.shape[:axis] + (out, length) + x.shape[axis + 1 :]
     xw, iw = xw.reshape(new_shape), iw.reshape(new_shape)
     choice = _argmax_like_torch(xw, None, axis=axis + 1)
     values = jnp.take_along_axis(xw, choice, axis=axis + 1)
@@ -444,15 +546,21 @@ def _adaptive_max_axis(x: jax.Array, idx: jax.Array, axis: int, out: int) -> tup
 
 
 def adaptive_max_pool_nd(
-    n: int, input: jax.Array, output_size: Any, return_indices: bool, where: str | None = None,  # noqa: A002
+    n: int,
+    input: jax.Array,
+    output_size: Any,
+    return_indices: bool,
+    where: str | None = None,  # noqa: A002
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     where = f"adaptive_max_pool{n}d" if where is None else where
     batched, out = _check_adaptive(input, n, output_size, where)
     x = _batched(input, batched)
     spatial = x.shape[2:]
-    if not return_indices and all(size % o == 0 for size, o in zip(spatial, out)):
-        k = tuple(size // o for size, o in zip(spatial, out))
-        y = lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *k), "VALID")  # scalar init: see max_pool_nd
+    if not return_indices and all(size % o == 0 for size, o in zip(spatial, out, strict=True)):
+        k = tuple(size // o for size, o in zip(spatial, out, strict=True))
+        y = lax.reduce_window(
+            x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *k), "VALID"
+        )  # scalar init: see max_pool_nd
         return _unbatched(y, batched)
     index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
     idx = jnp.broadcast_to(jnp.arange(math.prod(spatial), dtype=index_dtype).reshape(spatial), x.shape)
@@ -504,7 +612,9 @@ def adaptive_avg_pool3d(input: jax.Array, output_size: int | Sequence[int | None
 
 
 def adaptive_max_pool1d(
-    input: jax.Array, output_size: int | Sequence[int | None] | None, return_indices: bool = False,  # noqa: A002
+    input: jax.Array,
+    output_size: int | Sequence[int | None] | None,
+    return_indices: bool = False,  # noqa: A002
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """1D adaptive max pooling (``torch.nn.functional.adaptive_max_pool1d``).
 
@@ -518,7 +628,9 @@ def adaptive_max_pool1d(
 
 
 def adaptive_max_pool2d(
-    input: jax.Array, output_size: int | Sequence[int | None] | None, return_indices: bool = False,  # noqa: A002
+    input: jax.Array,
+    output_size: int | Sequence[int | None] | None,
+    return_indices: bool = False,  # noqa: A002
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """2D adaptive max pooling (``torch.nn.functional.adaptive_max_pool2d``); indices are flat ``h * W + w``.
 
@@ -532,7 +644,9 @@ def adaptive_max_pool2d(
 
 
 def adaptive_max_pool3d(
-    input: jax.Array, output_size: int | Sequence[int | None] | None, return_indices: bool = False,  # noqa: A002
+    input: jax.Array,
+    output_size: int | Sequence[int | None] | None,
+    return_indices: bool = False,  # noqa: A002
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """3D adaptive max pooling (``torch.nn.functional.adaptive_max_pool3d``).
 
