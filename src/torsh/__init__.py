@@ -113,6 +113,7 @@ __all__ = [
     "manual_seed",
     "save",
     "load",
+    "shard_map",
     # arrays
     "Array", "tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "zeros_like", "ones_like", "full_like", "from_numpy", "to_numpy", "from_dlpack", "to_dlpack",
@@ -131,7 +132,7 @@ __all__ = [
 
 
 # Top-level names that live in lazily loaded subpackages.
-_LAZY_ATTRIBUTES = {"save": "serialize", "load": "serialize"}
+_LAZY_ATTRIBUTES = {"save": "serialize", "load": "serialize", "shard_map": "distributed"}
 
 
 def __getattr__(name: str) -> Any:

@@ -127,3 +127,42 @@ __all__ = [
     # Conv/pooling (conv.py, pooling.py) and attention/transformer/RNN (attention.py, transformer.py,
     # rnn.py) exports are added here.
 ]
+
+# Convolution, pooling, attention, transformer and recurrent layers (each module lists its own names).
+from . import attention as _attention_mod
+from . import conv as _conv_mod
+from . import pooling as _pooling_mod
+from . import rnn as _rnn_mod
+from . import transformer as _transformer_mod
+from .attention import MultiheadAttention
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+)
+
+__all__ += [
+    name
+    for module in (_attention_mod, _conv_mod, _pooling_mod, _rnn_mod, _transformer_mod)
+    for name in module.__all__
+    if name[0].isupper() or name == "generate_square_subsequent_mask"
+]
