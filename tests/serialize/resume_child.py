@@ -25,14 +25,20 @@ from torsh.serialize import CheckpointManager
 N = 9  # 6 batches per epoch: the checkpoint falls in the middle of the second epoch
 
 
-def setup(seed: int):
-    torsh.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 16), nn.GELU(), nn.Dropout(0.2), nn.Linear(16, 3))
-    opt = optim.AdamW(lr=optim.schedules.cosine_annealing(3e-2, T_max=4 * N), weight_decay=0.01)
+def build(seed: int):
+    """Model, optimizer state and RNG key (traceable: the keys are explicit)."""
+    k1, k2, key = jax.random.split(jax.random.key(seed), 3)
+    model = nn.Sequential(nn.Linear(5, 16, key=k1), nn.GELU(), nn.Dropout(0.2), nn.Linear(16, 3, key=k2))
+    return model, OPT.init(model), key
+
+
+def loader():
     rng = np.random.default_rng(0)
     dataset = data.ArrayDataset(rng.standard_normal((96, 5)).astype(np.float32), rng.integers(0, 3, 96))
-    loader = data.DataLoader(dataset, batch_size=16, shuffle=True, seed=7)
-    return model, opt, opt.init(model), jax.random.key(seed), loader
+    return data.DataLoader(dataset, batch_size=16, shuffle=True, seed=7)
+
+
+OPT = optim.AdamW(lr=optim.schedules.cosine_annealing(3e-2, T_max=4 * N), weight_decay=0.01)
 
 
 def make_step(opt):
@@ -63,22 +69,25 @@ def train(model, opt, state, key, loader, steps: int):
 
 def main() -> None:
     mode, directory = sys.argv[1], sys.argv[2]
+    batches = loader()
     if mode == "first":
-        model, opt, state, key, loader = setup(0)
-        model, state, key = train(model, opt, state, key, loader, N)
+        model, state, key = jax.jit(build, static_argnums=0)(0)  # one compilation, not one per op
+        model, state, key = train(model, OPT, state, key, batches, N)
         with CheckpointManager(directory, async_save=True) as ckpt:
-            ckpt.save(N, {"model": model, "opt": state, "rng": key, "data": loader.state_dict()})
+            ckpt.save(N, {"model": model, "opt": state, "rng": key, "data": batches.state_dict()})
     elif mode == "second":
-        model, opt, state, key, loader = setup(1)  # different initial values: all must come from the file
-        like = {"model": model, "opt": state, "rng": key, "data": loader.state_dict()}
+        # Nothing is initialised: like= is abstract (shapes, dtypes and structure from jax.eval_shape),
+        # so every value must come from the checkpoint.
+        model, state, key = jax.eval_shape(lambda: build(1))
+        like = {"model": model, "opt": state, "rng": key, "data": batches.state_dict()}
         restored = CheckpointManager(directory).restore("latest", like=like)
-        loader.load_state_dict(restored["data"])
-        model, state, key = train(restored["model"], opt, restored["opt"], restored["rng"], loader, N)
-        torsh.save(sys.argv[3], {"model": model, "opt": state, "rng": key, "data": loader.state_dict()})
+        batches.load_state_dict(restored["data"])
+        model, state, key = train(restored["model"], OPT, restored["opt"], restored["rng"], batches, N)
+        torsh.save(sys.argv[3], {"model": model, "opt": state, "rng": key, "data": batches.state_dict()})
     else:
-        model, opt, state, key, loader = setup(0)
-        model, state, key = train(model, opt, state, key, loader, 2 * N)
-        torsh.save(sys.argv[3], {"model": model, "opt": state, "rng": key, "data": loader.state_dict()})
+        model, state, key = jax.jit(build, static_argnums=0)(0)  # one compilation, not one per op
+        model, state, key = train(model, OPT, state, key, batches, 2 * N)
+        torsh.save(sys.argv[3], {"model": model, "opt": state, "rng": key, "data": batches.state_dict()})
 
 
 if __name__ == "__main__":
