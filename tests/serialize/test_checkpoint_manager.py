@@ -224,7 +224,7 @@ def test_a_failed_save_leaves_previous_checkpoints_and_no_debris(tmp_path, monke
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(_checkpoint.os, "rename", failing_rename)
-    with pytest.raises(OSError, match="Input/output error"):
+    with pytest.raises(CheckpointError, match="saving step 2 failed: .*Input/output error"):
         ckpt.save(2, {"m": {"w": jnp.zeros(2)}})
     monkeypatch.undo()
     assert _dirs(tmp_path) == ["step_00000001"]

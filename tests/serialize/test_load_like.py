@@ -121,6 +121,10 @@ def test_zero_d_arrays_fill_python_scalars_and_back(tmp_path):
     assert back["count"].dtype == jnp.int32 and int(back["count"]) == 3
     with pytest.raises(serialize.StateDictMismatchError, match="kind"):
         serialize.load(tmp_path / "s.safetensors", like={"count": jnp.zeros(2, jnp.int32)})
+    serialize.save(tmp_path / "big.safetensors", {"count": 2**40, "x": float("nan")})
+    with pytest.raises(serialize.StateDictMismatchError) as info:
+        serialize.load(tmp_path / "big.safetensors", like={"count": np.int32(0), "x": 0}, cast=True)
+    assert sorted(k for k, *_ in info.value.mismatched) == ["count", "x"]  # would overflow / nan -> int
 
 
 def test_int64_files_load_into_32_bit_jax_with_a_range_check(tmp_path):

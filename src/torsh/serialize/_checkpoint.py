@@ -172,7 +172,12 @@ class CheckpointManager:
                 )
             prepared = {name: prepare(tree, None) for name, tree in items.items()}
             if not self.async_save:
-                self._commit(step, prepared, metrics_doc, meta_doc)
+                try:
+                    self._commit(step, prepared, metrics_doc, meta_doc)
+                except CheckpointError:
+                    raise
+                except OSError as e:
+                    raise CheckpointError(f"{self.directory}: saving step {step} failed: {e}") from e
                 return
             for p in prepared.values():
                 p.fetch_all()  # host copies now: training may donate or overwrite the arrays

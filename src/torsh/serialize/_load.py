@@ -277,8 +277,8 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
             if opts.cast and "str" not in (got, want):
                 try:
                     value = py_type(s.value)
-                except TypeError:
-                    return bad("type", f"Python {got}", f"Python {want}")
+                except (TypeError, ValueError, OverflowError):  # complex -> float, nan -> int, ...
+                    return bad("type", f"Python {got} {s.value!r}"[:80], f"Python {want}")
                 return lambda: value
             return bad("type", f"Python {got}", f"Python {want}")
         if s.kind == "array" and s.shape == () and want != "str":
@@ -295,7 +295,12 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
         if s.kind == "scalar":
             if shape == () and not isinstance(s.value, str) and (
                     opts.cast or _scalar_kind(s.value) == _dtype_kind(expected)):
-                return lambda: _scalar_as(leaf, s.value, b.target(path, leaf))
+                try:
+                    with np.errstate(all="raise"):
+                        value = np.asarray(s.value, dtype=expected)
+                except (TypeError, ValueError, OverflowError, FloatingPointError):
+                    return bad("value", f"Python {_scalar_kind(s.value)} {s.value!r}"[:80], str(expected))
+                return lambda: _scalar_as(leaf, value, b.target(path, leaf))
             return bad("kind", s.describe(), f"{expected} array {list(shape)}")
         if s.kind == "key":
             return bad("kind", s.describe(), f"{expected} array {list(shape)}")
@@ -344,10 +349,10 @@ def _check_int_range(view: np.ndarray, target: np.dtype, where: str) -> None:
         )
 
 
-def _scalar_as(leaf: Any, value: Any, target: Target) -> Any:
-    dt = np.dtype(leaf.dtype)
+def _scalar_as(leaf: Any, value: np.ndarray, target: Target) -> Any:
+    """A stored Python scalar (already converted to ``leaf``'s dtype) as ``leaf``'s kind of array."""
     if isinstance(leaf, np.ndarray):
-        return np.asarray(value, dtype=dt)
+        return value
     if isinstance(leaf, np.generic):
-        return dt.type(value)
-    return jax.device_put(np.asarray(value, dtype=dt), target)
+        return value[()]
+    return jax.device_put(value, target)
