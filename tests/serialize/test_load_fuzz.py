@@ -64,6 +64,10 @@ _ENTRY = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
         ),
         (_file({"a": {**_ENTRY, "shape": [2**40, 2**40]}}, b"\0" * 8), "overflows 64 bits"),
         (_file({"a": {**_ENTRY, "dtype": "F128"}}, b"\0" * 8), "unknown dtype 'F128'"),
+        (
+            _file({"a": {**_ENTRY, "shape": [0, 2**31, 2**31], "data_offsets": [0, 0]}}),
+            "cannot be represented",
+        ),
         (_file({"a": {**_ENTRY, "shape": [-2]}}, b"\0" * 8), "non-negative integers"),
         (_file({"__metadata__": {"n": 1}}), "must map strings to strings"),
         (

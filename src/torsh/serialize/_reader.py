@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import mmap
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ import jax
 import numpy as np
 
 from ..errors import CheckpointError
-from ._dtypes import numpy_dtype
+from ._dtypes import BITS, numpy_dtype
 from ._errors import CheckpointNotFoundError, CorruptFileError
 from ._format import TensorEntry, header_length, parse_header
 from ._leaves import StoredLeaves, decode_metadata
@@ -50,6 +51,16 @@ class Stored:
         if self.kind == "key":
             return f"PRNG key array {list(self.shape or ())} ({self.impl})"
         return f"{self.dtype} array {list(self.shape or ())}"
+
+
+def _check_representable(entry: TensorEntry, where: str) -> None:
+    """A shape such as [0, 2**31, 2**31] is valid safetensors (zero bytes) but numpy and XLA refuse
+    arrays whose dimensions, zeros left out, span more than 2**63 bytes."""
+    span = max(BITS[entry.code] // 8, 1)
+    for d in entry.shape:
+        span *= d or 1
+        if span > sys.maxsize:
+            raise CorruptFileError(f"{where}: shape {list(entry.shape)} cannot be represented as an array")
 
 
 class FileReader:
@@ -105,6 +116,7 @@ class FileReader:
         leaves = self.leaves
         for key, entry in self.header.entries.items():
             where = f"{self.where}: key {key!r}"
+            _check_representable(entry, where)
             if key in leaves.prng_keys:
                 impl = leaves.prng_keys[key]
                 tail = key_data_shape(impl)
