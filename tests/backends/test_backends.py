@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -207,8 +208,7 @@ SUBPROCESS = textwrap.dedent(
     import torsh
     from torsh.errors import ConfigError, DeviceError
     out = {}
-    torsh.set_cpu_device_count(3)          # before JAX starts: takes effect
-    import jax, jax.numpy as jnp
+    import jax, jax.numpy as jnp           # TORSH_DEVICE=cpu:2 was applied at import (JAX started)
     out["count"] = jax.device_count()
     out["default"] = [torsh.default_device().platform, torsh.default_device().id]  # TORSH_DEVICE=cpu:2
     out["zeros_on"] = sorted(d.id for d in torsh.zeros(2).devices())
@@ -233,7 +233,8 @@ def test_cpu_device_count_and_torsh_device_in_a_fresh_process(tmp_path):
     script, out = tmp_path / "devices.py", tmp_path / "out.json"
     script.write_text(SUBPROCESS)
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
-    env.update(TORSH_DEVICE="cpu:2", JAX_PLATFORMS="cpu")
+    # An index above 0 is resolved at import, so the device count must come from the environment.
+    env.update(TORSH_DEVICE="cpu:2", JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="3")
     proc = subprocess.run(
         [sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=300
     )
@@ -292,3 +293,40 @@ def test_memory_stats_is_a_dict_of_ints_or_none():
     stats = torsh.memory_stats("cpu")
     assert stats is None or all(isinstance(v, int) for v in stats.values())
     assert torsh.memory_stats() == stats or torsh.memory_stats() is None
+
+
+def _import_with_torsh_device(value: str, code: str, extra_env: dict | None = None):
+    env = dict(os.environ, TORSH_DEVICE=value, JAX_PLATFORMS="cpu", **(extra_env or {}))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_torsh_device_applies_at_import_to_plain_jax_arrays_without_starting_jax():
+    code = (
+        "import torsh, jax\n"
+        "from jax._src import xla_bridge\n"
+        "print(xla_bridge.backends_are_initialized())\n"
+        "torsh.set_cpu_device_count(3)\n"  # still possible: the platform was set by name
+        "print(jax.numpy.ones(1).devices().pop().platform, torsh.device_count())\n"
+    )
+    result = _import_with_torsh_device("cpu", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "cpu", "3"]
+
+
+def test_torsh_device_with_index_places_plain_jax_arrays_there():
+    code = "import torsh, jax.numpy as jnp\nprint(jnp.ones(1).devices().pop().id)\n"
+    result = _import_with_torsh_device(
+        "cpu:1", code, {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("cuda", r'cuda is not available.*pip install "torsh\[cuda\]"'), ("tpu:x", r"expected 'platform'")],
+)
+def test_unusable_torsh_device_fails_at_import(value, message):
+    result = _import_with_torsh_device(value, "import torsh")
+    assert result.returncode != 0
+    assert re.search(message, result.stderr), result.stderr

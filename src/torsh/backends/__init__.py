@@ -14,6 +14,7 @@ Example:
 """
 
 from ._devices import (
+    apply_environment,
     BackendStatus,
     available,
     default_device,

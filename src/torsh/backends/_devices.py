@@ -170,6 +170,33 @@ def _from_environment() -> Any:
         raise type(e)(f"TORSH_DEVICE={spec!r} is not usable: {e}") from None
 
 
+def apply_environment() -> None:
+    """Apply ``TORSH_DEVICE`` when torsh is imported, so that every array (``jnp`` included) lands there.
+
+    A bare platform (``cpu``, ``cuda``, ``cuda:0``) is set by name and does not start JAX's backends,
+    so ``set_cpu_device_count`` and ``jax.distributed`` still work afterwards; an index above 0 has
+    to find the device and therefore starts them. A malformed value, or a platform whose plugin is
+    not installed, fails here, at import, with the install command.
+    """
+    global _default
+    spec = os.environ.get("TORSH_DEVICE")
+    if not spec:
+        return
+    match = _DEVICE_RE.match(spec)
+    if not match:
+        raise DeviceError(f"TORSH_DEVICE={spec!r}: expected 'platform' or 'platform:index', e.g. 'cuda:0'")
+    platform = _check_platform(match.group(1))
+    if int(match.group(2) or 0) > 0:
+        set_default_device(_from_environment())
+        return
+    if platform != "cpu" and not _plugin_installed(platform):
+        raise BackendUnavailableError(
+            f"TORSH_DEVICE={spec!r}: {platform} is not available: its XLA plugin is not installed; "
+            f"install it with: {PLATFORMS[platform].install}"
+        )
+    jax.config.update("jax_default_device", PLATFORMS[platform].jax_names[0])
+
+
 def default_device() -> Any:
     """The device new arrays go to: set by :func:`set_default_device`, else ``TORSH_DEVICE``, else
     JAX's default (the first device of the best available platform)."""
