@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved, report  # noqa: E402
+from _timing import interleaved, report, use_cpu_clock  # noqa: E402
 
 import torsh  # noqa: E402
 
@@ -67,7 +67,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
     args = parser.parse_args()
+    if args.cpu_time:
+        use_cpu_clock()
 
     model, model_kind = torsh_model()
     params = [{"weight": layer.weight, "bias": layer.bias} for layer in torsh.tree.leaves(
@@ -127,7 +130,8 @@ def main() -> None:
     except (ImportError, AttributeError) as e:
         print(f"(flax nnx unavailable: {e})")
 
-    print(f"jax {jax.__version__}, {LAYERS} layers of {WIDTH}x{WIDTH}, devices: {jax.devices()}")
+    clock = "process CPU time" if args.cpu_time else "wall time"
+    print(f"jax {jax.__version__}, {clock}, {LAYERS} layers of {WIDTH}x{WIDTH}, devices: {jax.devices()}")
     report("A. forward, scalar output", interleaved(fwd, args.calls, args.rounds), "jax.jit (lists of dicts)")
     report("B. update step, returns the model", interleaved(upd, args.calls, args.rounds), "jax.jit (lists of dicts)")
 
