@@ -172,6 +172,9 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) ->
 def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
     """A JAX array from a numpy array, sharing memory on CPU when the buffer allows it (via DLPack).
 
+    XLA shares only C-contiguous, writeable buffers aligned to 64 bytes; numpy usually aligns to 16,
+    so most arrays are copied (once). Allocate with 64-byte alignment to get a zero-copy view.
+
     Example:
       >>> import numpy as np, torsh
       >>> torsh.from_numpy(np.arange(3)).tolist()

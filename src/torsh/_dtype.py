@@ -73,7 +73,8 @@ def set_default_dtype(d: Any) -> None:
     """Set the default floating dtype (float16, bfloat16, float32 or float64).
 
     float64 turns on JAX's 64-bit mode (``jax_enable_x64``), without which JAX would silently
-    produce float32.
+    produce float32. Setting a narrower default later leaves 64-bit mode on (turning it off would
+    change the dtype of arrays other code already relies on).
 
     Example:
       >>> import torsh
