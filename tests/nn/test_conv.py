@@ -249,6 +249,84 @@ def test_conv_transpose_matches_torch(cfg):
     compare_module(t_mod, make, [x])
 
 
+# -- grouped convolutions on CPU (torsh's own strategies instead of XLA's feature_group_count) ------------
+@st.composite
+def grouped_configs(draw):
+    n = draw(st.sampled_from([1, 2, 3]))
+    # depthwise (1 input channel per group), few groups (split), many groups (im2col)
+    groups, per_group_in = draw(st.sampled_from([(4, 1), (9, 1), (2, 2), (3, 3), (8, 2), (10, 2), (16, 3)]))
+    per_group_out = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3 if n < 3 else 2)) for _ in range(n))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    lhs_dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))  # transposed convolutions
+    padding = tuple((draw(st.integers(-1, 2)), draw(st.integers(-1, 2))) for _ in range(n))
+    spatial = []
+    for k, d, ld, (lo, hi) in zip(kernel, dilation, lhs_dilation, padding, strict=True):
+        size = 2
+        while (size - 1) * ld + 1 + lo + hi < d * (k - 1) + 1:
+            size += 1
+        spatial.append(size + draw(st.integers(0, 2)))
+    return dict(
+        x_shape=(2, groups * per_group_in, *spatial),
+        w_shape=(groups * per_group_out, per_group_in, *kernel),
+        kwargs=dict(
+            stride=stride, padding=padding, dilation=dilation, groups=groups, lhs_dilation=lhs_dilation
+        ),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@settings(max_examples=12)
+@given(cfg=grouped_configs())
+def test_cpu_grouped_strategies_equal_xla_grouped_convolution(cfg):
+    # Reference: XLA's own grouped convolution (feature_group_count), forward and gradients.
+    x, w = (
+        jnp.asarray(_rand(cfg["x_shape"], cfg["seed"])),
+        jnp.asarray(_rand(cfg["w_shape"], cfg["seed"] + 1)),
+    )
+    kw = cfg["kwargs"]
+    ours_fn = functools.partial(FC._grouped_cpu, **kw)
+    ref_fn = functools.partial(FC._native_conv, layout="NCHW", **kw)
+    cot = jnp.asarray(_rand(jax.eval_shape(ref_fn, x, w).shape, 7))
+
+    @jax.jit
+    def run(x, w):  # one compilation: outputs and gradients of both
+        def vjp(fn):
+            out, pullback = jax.vjp(fn, x, w)
+            return out, pullback(cot)
+
+        return vjp(ours_fn), vjp(ref_fn)
+
+    (ours, ours_grads), (ref, ref_grads) = run(x, w)
+    assert_close(ours, ref, what="output")
+    for got, want, name in zip(ours_grads, ref_grads, ("input", "weight"), strict=True):
+        assert_close(got, want, what=f"grad of {name}")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.Conv2d(32, 32, 3, padding=1, groups=16),  # im2col
+        lambda m: m.Conv2d(8, 16, 3, stride=2, padding=1, groups=8),  # depthwise, multiplier 2
+        lambda m: m.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1, groups=16),
+        lambda m: m.ConvTranspose1d(12, 12, 4, stride=3, groups=12, dilation=2),
+    ],
+)
+def test_many_groups_match_torch(make):
+    torch.manual_seed(0)
+    t_mod = make(torch.nn)
+    x = _rand((2, t_mod.in_channels, *(5,) * (t_mod.weight.ndim - 2)), 0)
+    compare_module(t_mod, lambda: make(_Keyed()), [x])
+
+
+class _Keyed:
+    """torsh's conv classes with key=0, so that one lambda builds the torch and the torsh module."""
+
+    def __getattr__(self, name):
+        return functools.partial(getattr(C, name), key=0)
+
+
 # -- functional forms -------------------------------------------------------------------------------------
 FUNCTIONAL_CASES = [
     (1, dict()),
@@ -364,11 +442,7 @@ def test_state_dict_keys_and_shapes_equal_torch(n, transposed, bias):
     ],
 )
 def test_repr_equals_torch(make):
-    class Keyed:  # the torsh classes with key=0, so that one lambda builds both modules
-        def __getattr__(self, name):
-            return functools.partial(getattr(C, name), key=0)
-
-    assert repr(jax.eval_shape(lambda: make(Keyed()))) == repr(make(torch.nn))
+    assert repr(jax.eval_shape(lambda: make(_Keyed()))) == repr(make(torch.nn))
 
 
 @pytest.mark.parametrize("transposed", [False, True])
