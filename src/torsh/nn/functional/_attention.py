@@ -13,9 +13,9 @@ A query row whose keys are all masked attends to nothing and yields **zeros** (o
 as PyTorch's ``scaled_dot_product_attention`` does on CPU. (PyTorch's ``MultiheadAttention`` with
 ``need_weights=True`` returns NaN there instead; torsh gives zeros on every path.)
 
-Two implementations compute the same thing: ``jax.nn.dot_product_attention`` (used when the
-attention weights are not needed and no dropout applies) and the explicit
-``softmax(q k^T * scale + bias) v`` (when the weights are returned or dropped out).
+Two implementations compute the same thing: the explicit ``softmax(q k^T * scale + bias) v`` (the
+default: measured faster on CPU) and ``jax.nn.dot_product_attention`` (``USE_JAX_DPA = True``; used
+only when the attention weights are not returned and no dropout applies).
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ from ._dropout import _check_p
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 # When True, attention_core uses jax.nn.dot_product_attention where it computes the same thing.
-# Chosen by benchmarks/layers_sequence.py (see docs/nn_sequence.md); a module-level switch so the
-# benchmark and the equivalence tests can exercise both implementations.
-USE_JAX_DPA = True
+# Measured by benchmarks/layers_sequence.py (docs/nn_sequence.md): on CPU it is 3-9% *slower* than the
+# explicit softmax for MHA and encoder-layer forward+backward (its default implementation is XLA
+# math as well), so it is off. A module-level switch, read while tracing, so that the benchmark and
+# the equivalence tests exercise both implementations.
+USE_JAX_DPA = False
 
 
 # -- masks -------------------------------------------------------------------------------------
@@ -273,6 +275,10 @@ def mha_batch_first(
             b_q, b_k, b_v = jnp.split(in_proj_bias, 3)
             q, k, v = q + b_q, k + b_k, v + b_v
 
+    if is_causal:
+        # Folded into attn_mask before bias_k/zero-attention columns are appended, which stay visible
+        # to every query (as with PyTorch's explicit causal attn_mask).
+        attn_mask = _with_causal(attn_mask, tgt_len, k.shape[1])
     if attn_mask is not None:
         attn_mask = attn_mask[None] if attn_mask.ndim == 2 else attn_mask
     if bias_k is not None:
@@ -297,8 +303,6 @@ def mha_batch_first(
         allowed, bias = combine_masks(allowed, bias, m, true_means_masked=True)
     if key_padding_mask is not None:
         allowed, bias = combine_masks(allowed, bias, key_padding_mask[:, None, None, :], true_means_masked=True)
-    if is_causal:
-        allowed, bias = combine_masks(allowed, bias, causal_mask(tgt_len, src_len)[None, None], true_means_masked=False)
 
     out, weights = attention_core(
         q, k, v, allowed=allowed, bias=bias, dropout_p=dropout_p, dropout_key=dropout_key, need_weights=need_weights
@@ -311,6 +315,16 @@ def mha_batch_first(
         if average_attn_weights:
             weights = jnp.mean(weights, axis=1)
     return out, weights
+
+
+def _with_causal(attn_mask: jax.Array | None, tgt_len: int, src_len: int) -> jax.Array:
+    """``attn_mask`` (PyTorch MHA convention) with the causal mask applied on top."""
+    causal = causal_mask(tgt_len, src_len)
+    if attn_mask is None:
+        return jnp.logical_not(causal)
+    if attn_mask.dtype == jnp.bool_:
+        return jnp.logical_or(attn_mask, jnp.logical_not(causal))
+    return jnp.where(causal, attn_mask, jnp.asarray(-jnp.inf, attn_mask.dtype))
 
 
 def _pad_last(mask: jax.Array | None) -> jax.Array | None:

@@ -1,0 +1,267 @@
+"""Forward + backward of attention, a transformer encoder layer and LSTMs: torsh vs hand JAX vs PyTorch.
+
+Each family builds the same computation three (or more) ways, with the same shapes and weights:
+
+* **torsh**: the ``torsh.nn`` module, ``jax.jit(torsh.value_and_grad(loss))`` over the module;
+* **jax**: the same math written by hand on a dict of arrays, ``jax.jit(jax.value_and_grad(loss))``;
+* **torch**: the PyTorch module, eager ``loss.backward()`` (CPU).
+
+The loss is ``sum(output * cotangent)``, so the backward pass computes gradients for every parameter
+and the input. Candidates run interleaved in one process; the table prints the median µs per step
+and ratios to hand-written JAX and to PyTorch. Extra rows measure implementation choices inside
+torsh: attention through the explicit softmax (default) vs ``jax.nn.dot_product_attention``
+(``torsh.nn.functional._attention.USE_JAX_DPA``), and the ``scan`` unroll factor of the RNNs
+(``torsh.nn.rnn.RNNBase.unroll``).
+
+Run:  python benchmarks/layers_sequence.py [--rounds 7] [--only mha,lstm] [--torch-threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import interleaved  # noqa: E402
+
+import torsh  # noqa: E402
+from torsh.nn import rnn as torsh_rnn  # noqa: E402
+from torsh.nn.attention import MultiheadAttention  # noqa: E402
+from torsh.nn.functional import _attention  # noqa: E402
+from torsh.nn.transformer import TransformerEncoderLayer  # noqa: E402
+
+Steps = dict[str, Callable[[], Any]]
+FAMILIES: dict[str, Callable[[], Steps]] = {}
+
+BATCH, SEQ, EMBED, HEADS, FF = 16, 64, 256, 8, 1024
+
+
+def family(name: str) -> Callable[[Callable[[], Steps]], Callable[[], Steps]]:
+    def register(fn: Callable[[], Steps]) -> Callable[[], Steps]:
+        FAMILIES[name] = fn
+        return fn
+
+    return register
+
+
+def _np(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _torsh_step(model: Any, call: Callable[[Any, jax.Array], jax.Array], x: np.ndarray, cot: np.ndarray) -> Callable[[], Any]:
+    """A jitted value-and-grad step; traced now, so module-level switches apply to this step only."""
+    c = jnp.asarray(cot)
+
+    def loss(m: Any, x: jax.Array) -> jax.Array:
+        return (call(m, x) * c).sum()
+
+    step = jax.jit(torsh.value_and_grad(loss, argnums=(0, 1)))
+    xj = jnp.asarray(x)
+    jax.block_until_ready(step(model, xj))  # compile under the current settings
+    return lambda: step(model, xj)
+
+
+def _jax_step(fn: Callable[[dict, jax.Array], jax.Array], params: dict, x: np.ndarray, cot: np.ndarray) -> Callable[[], Any]:
+    c = jnp.asarray(cot)
+    step = jax.jit(jax.value_and_grad(lambda p, x: (fn(p, x) * c).sum(), argnums=(0, 1)))
+    p = {k: jnp.asarray(v) for k, v in params.items()}
+    xj = jnp.asarray(x)
+    return lambda: step(p, xj)
+
+
+def _torch_step(module: torch.nn.Module, call: Callable[[Any, Any], Any], x: np.ndarray, cot: np.ndarray) -> Callable[[], Any]:
+    xt = torch.tensor(x, requires_grad=True)
+    c = torch.tensor(cot)
+
+    def step() -> None:
+        module.zero_grad(set_to_none=True)
+        xt.grad = None
+        (call(module, xt) * c).sum().backward()
+
+    return step
+
+
+def _state(module: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def _with_dpa(flag: bool, make: Callable[[], Callable[[], Any]]) -> Callable[[], Any]:
+    old = _attention.USE_JAX_DPA
+    _attention.USE_JAX_DPA = flag
+    try:
+        return make()
+    finally:
+        _attention.USE_JAX_DPA = old
+
+
+# -- hand-written JAX ------------------------------------------------------------------------------
+def _jax_mha(p: dict, x: jax.Array, prefix: str = "", causal: bool = False) -> jax.Array:
+    b, t, e = x.shape
+    hd = e // HEADS
+    qkv = x @ p[prefix + "in_proj_weight"].T + p[prefix + "in_proj_bias"]
+    q, k, v = (a.reshape(b, t, HEADS, hd) for a in jnp.split(qkv, 3, axis=-1))
+    s = jnp.einsum("bthd,bshd->bhts", q, k) / math.sqrt(hd)
+    if causal:
+        s = jnp.where(jnp.tril(jnp.ones((t, t), bool)), s, -jnp.inf)
+    o = jnp.einsum("bhts,bshd->bthd", jax.nn.softmax(s, axis=-1), v).reshape(b, t, e)
+    return o @ p[prefix + "out_proj.weight"].T + p[prefix + "out_proj.bias"]
+
+
+def _jax_layer_norm(x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + 1e-5) * w + b
+
+
+def _jax_encoder_layer(p: dict, x: jax.Array) -> jax.Array:
+    x = _jax_layer_norm(x + _jax_mha(p, x, "self_attn."), p["norm1.weight"], p["norm1.bias"])
+    h = jax.nn.relu(x @ p["linear1.weight"].T + p["linear1.bias"])
+    return _jax_layer_norm(x + h @ p["linear2.weight"].T + p["linear2.bias"], p["norm2.weight"], p["norm2.bias"])
+
+
+def _jax_lstm(p: dict, x: jax.Array, layers: int, bidirectional: bool) -> jax.Array:
+    """Time-major [L, N, in] -> [L, N, D*H]: the straightforward scan per layer and direction."""
+    for layer in range(layers):
+        outs = []
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
+            b = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]
+            pre = x @ w_ih.T + b
+            hidden = w_hh.shape[1]
+
+            def step(carry: tuple, g: jax.Array, w_hh: jax.Array = w_hh) -> tuple:
+                h, c = carry
+                i, f, gg, o = jnp.split(g + h @ w_hh.T, 4, axis=-1)
+                c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(gg)
+                h = jax.nn.sigmoid(o) * jnp.tanh(c)
+                return (h, c), h
+
+            zeros = jnp.zeros((x.shape[1], hidden), x.dtype)
+            _, ys = jax.lax.scan(step, (zeros, zeros), pre, reverse=bool(suffix))
+            outs.append(ys)
+        x = jnp.concatenate(outs, axis=-1)
+    return x
+
+
+# -- families ---------------------------------------------------------------------------------------
+def _mha_family(causal: bool) -> Steps:
+    t = torch.nn.MultiheadAttention(EMBED, HEADS, batch_first=True)
+    j = MultiheadAttention(EMBED, HEADS, batch_first=True, key=torsh.random.key(0)).load_state_dict(_state(t))
+    x, cot = _np((BATCH, SEQ, EMBED)), _np((BATCH, SEQ, EMBED), 1)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(SEQ) if causal else None
+    jmask = None if mask is None else jnp.asarray(mask.numpy())
+
+    def call_torsh(m: Any, x: jax.Array) -> jax.Array:
+        return m(x, x, x, attn_mask=jmask, is_causal=causal, need_weights=False)[0]
+
+    def call_torch(m: Any, x: Any) -> Any:
+        return m(x, x, x, attn_mask=mask, is_causal=causal, need_weights=False)[0]
+
+    return {
+        "torsh": _with_dpa(False, lambda: _torsh_step(j, call_torsh, x, cot)),
+        "jax": _jax_step(lambda p, x: _jax_mha(p, x, causal=causal), _state(t), x, cot),
+        "torch": _torch_step(t, call_torch, x, cot),
+        "torsh, jax.nn.dot_product_att": _with_dpa(True, lambda: _torsh_step(j, call_torsh, x, cot)),
+    }
+
+
+@family(f"MHA self-attn B{BATCH} L{SEQ} E{EMBED} H{HEADS}")
+def mha() -> Steps:
+    return _mha_family(causal=False)
+
+
+@family(f"MHA causal B{BATCH} L{SEQ} E{EMBED} H{HEADS}")
+def mha_causal() -> Steps:
+    return _mha_family(causal=True)
+
+
+@family(f"MHA need_weights=True B{BATCH} L{SEQ} E{EMBED}")
+def mha_weights() -> Steps:
+    t = torch.nn.MultiheadAttention(EMBED, HEADS, batch_first=True)
+    j = MultiheadAttention(EMBED, HEADS, batch_first=True, key=torsh.random.key(0)).load_state_dict(_state(t))
+    x, cot = _np((BATCH, SEQ, EMBED)), _np((BATCH, SEQ, EMBED), 1)
+    return {
+        "torsh": _torsh_step(j, lambda m, x: m(x, x, x)[0], x, cot),
+        "jax": _jax_step(lambda p, x: _jax_mha(p, x), _state(t), x, cot),
+        "torch": _torch_step(t, lambda m, x: m(x, x, x)[0], x, cot),
+    }
+
+
+@family(f"TransformerEncoderLayer d{EMBED} ff{FF} B{BATCH} L{SEQ}")
+def encoder_layer() -> Steps:
+    t = torch.nn.TransformerEncoderLayer(EMBED, HEADS, FF, dropout=0.0, batch_first=True)
+    j = TransformerEncoderLayer(EMBED, HEADS, FF, dropout=0.0, batch_first=True, key=torsh.random.key(0))
+    j = j.load_state_dict(_state(t))
+    x, cot = _np((BATCH, SEQ, EMBED)), _np((BATCH, SEQ, EMBED), 1)
+    return {
+        "torsh": _with_dpa(False, lambda: _torsh_step(j, lambda m, x: m(x), x, cot)),
+        "jax": _jax_step(_jax_encoder_layer, _state(t), x, cot),
+        "torch": _torch_step(t, lambda m, x: m(x), x, cot),
+        "torsh, jax.nn.dot_product_att": _with_dpa(True, lambda: _torsh_step(j, lambda m, x: m(x), x, cot)),
+    }
+
+
+def _lstm_family(input_size: int, hidden: int, layers: int, bidirectional: bool, seq: int, batch: int) -> Steps:
+    t = torch.nn.LSTM(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
+    j = torsh_rnn.LSTM(input_size, hidden, num_layers=layers, bidirectional=bidirectional, key=torsh.random.key(0))
+    j = j.load_state_dict(_state(t))
+    d = 2 if bidirectional else 1
+    x, cot = _np((seq, batch, input_size)), _np((seq, batch, d * hidden), 1)
+    steps: Steps = {}
+    for unroll in (1, 2, 4, 8):
+        torsh_rnn.RNNBase.unroll = unroll  # read while tracing: each step keeps its own setting
+        name = "torsh" if unroll == 1 else f"torsh, scan unroll={unroll}"
+        steps[name] = _torsh_step(j, lambda m, x: m(x)[0], x, cot)
+    torsh_rnn.RNNBase.unroll = 1
+    steps["jax"] = _jax_step(lambda p, x: _jax_lstm(p, x, layers, bidirectional), _state(t), x, cot)
+    steps["torch"] = _torch_step(t, lambda m, x: m(x)[0], x, cot)
+    return steps
+
+
+@family("LSTM 64->256 L64 B32")
+def lstm() -> Steps:
+    return _lstm_family(64, 256, 1, False, 64, 32)
+
+
+@family("LSTM 64->128 2 layers bidirectional L64 B32")
+def lstm_bi() -> Steps:
+    return _lstm_family(64, 128, 2, True, 64, 32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", default="", help="comma-separated substrings of family names (case-insensitive)")
+    parser.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: PyTorch's default)")
+    args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    torch.manual_seed(0)
+    print(
+        f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs"
+    )
+    for name, build in FAMILIES.items():
+        if args.only and not any(s.lower() in name.lower() for s in args.only.split(",")):
+            continue
+        steps = build()
+        probe = interleaved({"x": steps["torsh"]}, calls=1, rounds=1)["x"]  # ~50 ms per round and candidate
+        calls = max(3, min(100, int(50_000 / max(probe, 1.0))))
+        res = interleaved(steps, calls=calls, rounds=args.rounds)
+        print(f"\n{name}")
+        print(f"  {'candidate':<30} {'µs/step':>10} {'vs jax':>8} {'vs torch':>9}")
+        for cand, us in res.items():
+            print(f"  {cand:<30} {us:>10.0f} {us / res['jax']:>7.2f}x {us / res['torch']:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
