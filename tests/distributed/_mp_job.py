@@ -2,8 +2,9 @@
 --devices-per-process 4 _mp_job.py OUT_DIR``).
 
 Each process joins the job, trains the same layouts as the 1-process x 8-device checks (feeding only
-its rows of every batch), restores the checkpoint the 1-process run wrote, and writes its own
-checkpoint the way a multi-process program should: gather, one writer, barrier. Process 0 saves
+its rows of every batch), restores the file and the ``CheckpointManager`` checkpoint the 1-process
+run wrote, and saves its own checkpoints with ``CheckpointManager`` (a collective: every process
+gathers, process 0 writes, all meet at a barrier), synchronously and asynchronously. Process 0 saves
 the results for the test to compare.
 """
 
@@ -12,14 +13,26 @@ from __future__ import annotations
 import os
 import sys
 
+import jax
 import numpy as np
 
 import torsh
 from torsh import distributed as dist
+from torsh.serialize import CheckpointManager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _train  # noqa: E402
+
+
+def _assert_same(tree, host: dict, like) -> None:
+    """``tree`` is placed like ``like`` and holds the values ``host``."""
+    for key, leaf in tree.state_dict().items():
+        assert leaf.sharding == like.state_dict()[key].sharding, key
+    got = dist.to_host(tree.state_dict())
+    assert sorted(got) == sorted(host)
+    for key in host:
+        np.testing.assert_array_equal(got[key], host[key], err_msg=key)
 
 
 def main(out_dir: str) -> None:
@@ -65,20 +78,40 @@ def main(out_dir: str) -> None:
         np.testing.assert_array_equal(dist.to_host(batch), values[rows])
     assert i == 3
 
-    # Restore the checkpoint written by 1 process x 8 devices into this 2-process layout.
+    # Restore the checkpoints written by 1 process x 8 devices into this 2-process layout.
     like = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
     restored = torsh.serialize.load(os.path.join(out_dir, "fsdp_1proc.safetensors"), like=like)
-    for key, leaf in restored.state_dict().items():
-        assert not leaf.is_fully_addressable and leaf.sharding == like.state_dict()[key].sharding, key
+    from_manager = CheckpointManager(os.path.join(out_dir, "ckpt_1proc")).restore(
+        "latest", like={"model": like}
+    )
+    for name, tree in (("file", restored), ("manager", from_manager["model"])):
+        for key, leaf in tree.state_dict().items():
+            assert not leaf.is_fully_addressable and leaf.sharding == like.state_dict()[key].sharding, (
+                name,
+                key,
+            )
     restored_host = dist.to_host(restored.state_dict())
+    manager_host = dist.to_host(from_manager["model"].state_dict())
     if dist.is_main_process():
         np.savez(os.path.join(out_dir, "mp_restored_fsdp.npz"), **restored_host)
+        np.savez(os.path.join(out_dir, "mp_restored_ckpt_fsdp.npz"), **manager_host)
 
-    # Save from 2 processes: every process gathers (a collective), process 0 writes, all wait.
-    host_model = dist.to_host(model)
-    if dist.is_main_process():
-        torsh.serialize.save(os.path.join(out_dir, "fsdp_2proc.safetensors"), host_model)
-    dist.barrier("fsdp_2proc saved")
+    # Save from 2 processes with the manager: a collective on every process; process 0 writes.
+    key = jax.random.key(7)
+    model_host = dist.to_host(model.state_dict())
+    ckpt = CheckpointManager(os.path.join(out_dir, "ckpt_2proc"), keep=1)
+    for step in (1, 2):
+        ckpt.save(step, {"model": model, "rng": key, "data": {"step": step}}, metrics={"loss": 1.0 / step})
+        assert ckpt.all_steps() == [step], (step, ckpt.all_steps())  # committed before anyone returns
+    back = ckpt.restore("latest", like={"model": like, "rng": jax.random.key(0)})
+    _assert_same(back["model"], model_host, like)
+
+    with CheckpointManager(os.path.join(out_dir, "ckpt_2proc_async"), async_save=True) as ckpt:
+        ckpt.save(3, {"model": model, "data": {"step": 3}})
+        ckpt.wait()  # a collective: returns once process 0 has committed
+        assert ckpt.latest_step() == 3 and ckpt.item_names() == ["data", "model"]
+        back = ckpt.restore(3, like={"model": like})
+        _assert_same(back["model"], model_host, like)
     print("done", flush=True)
     dist.shutdown()
 

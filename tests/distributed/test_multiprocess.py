@@ -19,7 +19,13 @@ TORSH_CLI = [sys.executable, "-m", "torsh.cli"]
 
 @pytest.fixture(scope="module")
 def two_process_run(checks8):
+    import _train
+
     out_dir, _ = checks8
+    # A CheckpointManager checkpoint written by 1 process, for the job to restore across 2.
+    model = torsh.serialize.load(out_dir / "fsdp_1proc.safetensors", like=_train.make_mlp())
+    with torsh.serialize.CheckpointManager(out_dir / "ckpt_1proc") as ckpt:
+        ckpt.save(100, {"model": model})
     proc = subprocess.run(
         [
             *TORSH_CLI,
@@ -67,19 +73,36 @@ def test_two_processes_train_like_one(two_process_run, config):
         np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-6, err_msg=f"{config}: {key}")
 
 
-def test_checkpoint_from_one_process_restores_in_two(two_process_run):
+@pytest.mark.parametrize("saved_by", ["mp_restored_fsdp", "mp_restored_ckpt_fsdp"])
+def test_checkpoint_from_one_process_restores_in_two(two_process_run, saved_by):
     out_dir, _ = two_process_run
     one = np.load(out_dir / "params_fsdp.npz")
-    restored = np.load(out_dir / "mp_restored_fsdp.npz")
+    restored = np.load(out_dir / f"{saved_by}.npz")
+    assert sorted(restored.files) == sorted(k for k in one.files if k != "losses")
     for key in restored.files:
         np.testing.assert_array_equal(restored[key], one[key])
 
 
-def test_checkpoint_from_two_processes_restores_in_one(two_process_run):
+@pytest.mark.parametrize("directory,step", [("ckpt_2proc", 2), ("ckpt_2proc_async", 3)])
+def test_checkpoint_manager_of_two_processes_restores_in_one(two_process_run, directory, step):
+    """The manager's own multi-process save (one writer; retention ran once, on process 0)."""
     import _train
+    import jax
 
     out_dir, _ = two_process_run
-    restored = torsh.serialize.load(out_dir / "fsdp_2proc.safetensors", like=_train.make_mlp())
+    ckpt = torsh.serialize.CheckpointManager(out_dir / directory)
+    assert ckpt.all_steps() == [step]
+    assert sorted(p.name for p in (out_dir / directory).iterdir()) == [f"step_{step:08d}"]  # no leftovers
+    like = {"model": _train.make_mlp(), "data": {"step": 0}}
+    if directory == "ckpt_2proc":
+        like["rng"] = jax.random.key(0)
+        assert ckpt.metrics() == {"loss": 0.5}
+    restored = ckpt.restore("latest", like=like)
+    assert restored["data"] == {"step": step}
+    if "rng" in like:
+        np.testing.assert_array_equal(
+            jax.random.key_data(restored["rng"]), jax.random.key_data(jax.random.key(7))
+        )
     two = np.load(out_dir / "mp_params_fsdp.npz")
-    for key, value in restored.state_dict().items():
+    for key, value in restored["model"].state_dict().items():
         np.testing.assert_array_equal(np.asarray(value), two[key])

@@ -14,6 +14,10 @@ fsyncs the manifest, fsyncs the directory, renames it to ``step_XXXXXXXX`` and f
 rename is atomic, so a checkpoint is visible only when complete, and a crash at any moment (even
 SIGKILL or power loss) leaves the previous checkpoints intact. Old checkpoints are removed by renaming
 them to ``.trash-...`` first, for the same reason. Leftovers of dead processes are cleaned on open.
+
+In a multi-process job, :meth:`CheckpointManager.save` is a collective: every process gathers the
+items to host memory, process 0 alone writes, commits, applies retention and cleans leftovers, and all
+processes meet at a barrier once the checkpoint exists.
 """
 
 from __future__ import annotations
@@ -80,6 +84,10 @@ class CheckpointManager:
 
     The most recent checkpoint is never deleted by retention, so a run can always resume.
 
+    In a multi-process job call :meth:`save`, :meth:`restore`, :meth:`wait` and :meth:`close` on every
+    process: saving gathers arrays from all processes, only process 0 writes, and no process returns
+    before the checkpoint exists (see docs/serialize.md).
+
     Example:
       >>> import tempfile, torsh, jax.numpy as jnp
       >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), keep=2)
@@ -126,6 +134,7 @@ class CheckpointManager:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
         self._pending_step: int | None = None
+        self._barrier_step: int | None = None  # a multi-process async save's barrier, still owed
         self._manifests: dict[int, dict] = {}
         try:
             os.makedirs(self.directory, exist_ok=True)
@@ -148,7 +157,8 @@ class CheckpointManager:
 
         Each item is any pytree :func:`torsh.serialize.save` accepts. ``metrics`` (numbers) are kept in
         the manifest and rank checkpoints for ``keep_best``; ``metadata`` (``str -> str``) is kept too.
-        Raises :class:`CheckpointError` if ``step`` already exists.
+        Raises :class:`CheckpointError` if ``step`` already exists. With several processes this is
+        a collective: call it on every process with the same step and items.
         """
         with self._lock:
             self._wait_pending()
@@ -166,25 +176,15 @@ class CheckpointManager:
             metrics_doc = _check_metrics(metrics)
             meta_doc = _check_metadata(metadata)
             if jax.process_count() > 1:
-                raise CheckpointError(
-                    "CheckpointManager: multi-process saving needs the distributed hooks (one writer, "
-                    "barriers); run the manager in a single process or save per process for now"
-                )
+                self._save_multiprocess(step, items, metrics_doc, meta_doc)
+                return
             prepared = {name: prepare(tree, None) for name, tree in items.items()}
             if not self.async_save:
-                try:
-                    self._commit(step, prepared, metrics_doc, meta_doc)
-                except CheckpointError:
-                    raise
-                except OSError as e:
-                    raise CheckpointError(f"{self.directory}: saving step {step} failed: {e}") from e
+                self._commit_reporting(step, prepared, metrics_doc, meta_doc)
                 return
             for p in prepared.values():
                 p.fetch_all()  # host copies now: training may donate or overwrite the arrays
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="torsh-checkpoint")
-            self._pending_step = step
-            self._pending = self._executor.submit(self._commit, step, prepared, metrics_doc, meta_doc)
+            self._submit(step, prepared, metrics_doc, meta_doc)
 
     def restore(
         self,
@@ -259,25 +259,33 @@ class CheckpointManager:
     def metrics(self, step: int | str = "latest") -> dict[str, float]:
         """The metrics saved with checkpoint ``step``."""
         with self._lock:
-            self._wait_pending()
+            self._wait_pending(sync=False)
             return dict(self._manifest(self._resolve(step))["metrics"])
 
     def item_names(self, step: int | str = "latest") -> list[str]:
         """The items of checkpoint ``step``."""
         with self._lock:
-            self._wait_pending()
+            self._wait_pending(sync=False)
             return sorted(self._manifest(self._resolve(step))["items"])
 
     def wait(self) -> None:
-        """Block until the background save (if any) is written; raise its error if it failed."""
+        """Block until the background save (if any) is written; raise its error if it failed.
+
+        In a multi-process job this is a collective after an async save: every process calls it, and
+        it returns once process 0 has committed the checkpoint.
+        """
         with self._lock:
             self._wait_pending()
 
     def close(self) -> None:
-        """Wait for the background save and stop the background thread."""
+        """Wait for the background save and stop the background thread (a collective after a
+        multi-process async save, like :meth:`wait`)."""
+        self._close(sync=True)
+
+    def _close(self, sync: bool) -> None:
         with self._lock:
             try:
-                self._wait_pending()
+                self._wait_pending(sync=sync)
             finally:
                 if self._executor is not None:
                     self._executor.shutdown(wait=True)
@@ -289,9 +297,9 @@ class CheckpointManager:
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         if exc_type is None:
             self.close()
-        else:  # do not mask the original exception
+        else:  # do not mask the original exception, nor wait at a barrier other processes may never reach
             try:
-                self.close()
+                self._close(sync=False)
             except CheckpointError:
                 pass
 
@@ -324,16 +332,59 @@ class CheckpointManager:
                     f"{self.directory}: the background save of step {step} failed: {error}"
                 ) from error
 
-    def _wait_pending(self) -> None:
+    def _wait_pending(self, sync: bool = True) -> None:
+        """Wait for this process's background save; with ``sync``, also pass the barrier a
+        multi-process async save owes (even if the save failed, so no process is left waiting)."""
         pending = self._pending
         if pending is not None:
             try:
                 pending.result()
             except BaseException:  # noqa: BLE001 - re-raised as BackgroundSaveError below
                 pass
+        if sync and self._barrier_step is not None:
+            step, self._barrier_step = self._barrier_step, None
+            _barrier(step)
         self._raise_background()
 
+    def _submit(self, step: int, prepared: dict[str, Prepared], metrics: dict, metadata: dict) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="torsh-checkpoint")
+        self._pending_step = step
+        self._pending = self._executor.submit(self._commit, step, prepared, metrics, metadata)
+
+    # -- several processes ------------------------------------------------------------------------
+
+    def _save_multiprocess(self, step: int, items: Mapping[str, Any], metrics: dict, metadata: dict) -> None:
+        """A collective: every process gathers every item to host memory (arrays sharded over other
+        processes' devices are all-gathered), only process 0 writes and commits, and all processes
+        meet at a barrier once the checkpoint exists (at once, or in :meth:`wait` / the next save
+        when ``async_save``)."""
+        prepared = {name: prepare(_gather(tree), None) for name, tree in items.items()}
+        writer = jax.process_index() == 0
+        if not self.async_save:
+            try:
+                if writer:
+                    self._commit_reporting(step, prepared, metrics, metadata)
+            finally:  # the writer reaches the barrier even when the write fails: nobody hangs
+                _barrier(step)
+            return
+        self._barrier_step = step
+        if writer:
+            for p in prepared.values():
+                p.fetch_all()  # host copies now: training may donate or overwrite the arrays
+            self._submit(step, prepared, metrics, metadata)
+
     # -- writing ----------------------------------------------------------------------------------
+
+    def _commit_reporting(
+        self, step: int, prepared: dict[str, Prepared], metrics: dict, metadata: dict
+    ) -> None:
+        try:
+            self._commit(step, prepared, metrics, metadata)
+        except CheckpointError:
+            raise
+        except OSError as e:
+            raise CheckpointError(f"{self.directory}: saving step {step} failed: {e}") from e
 
     def _commit(self, step: int, prepared: dict[str, Prepared], metrics: dict, metadata: dict) -> None:
         final = os.path.join(self.directory, step_dir_name(step))
@@ -398,6 +449,8 @@ class CheckpointManager:
         shutil.rmtree(trash, ignore_errors=True)
 
     def _clean_leftovers(self) -> None:
+        if jax.process_index() != 0:  # process 0 owns the directory's contents
+            return
         for name in os.listdir(self.directory):
             if name.startswith((TMP_PREFIX, TRASH_PREFIX)) and owner_is_dead(name):
                 shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
@@ -469,6 +522,29 @@ class CheckpointManager:
                     f"{path}: sha256 {digest} does not match the manifest ({entry['sha256']})"
                 )
         return path
+
+
+def _gather(tree: Any) -> Any:
+    """``tree`` with every array that spans other processes' devices gathered whole (a collective);
+    arrays this process holds entirely are left for :func:`prepare` to fetch (no extra copy)."""
+    from .. import distributed as dist  # lazily: torsh.distributed may import serialize one day
+    from .. import tree as _tree
+
+    def one(x: Any) -> Any:
+        if not isinstance(x, jax.Array) or x.is_fully_addressable:
+            return x
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):  # numpy cannot hold typed keys
+            data = dist.to_host(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        return dist.to_host(x)
+
+    return _tree.map(one, tree)
+
+
+def _barrier(step: int) -> None:
+    from .. import distributed as dist
+
+    dist.barrier(f"torsh-ckpt-{step}")
 
 
 def _sha256(path: str) -> str:
