@@ -10,8 +10,9 @@ The loss is ``sum(output * cotangent)``, so the backward pass computes gradients
 and the input. Candidates run interleaved in one process; the table prints the median µs per step
 and ratios to hand-written JAX and to PyTorch. Extra rows measure implementation choices inside
 torsh: attention through the explicit softmax (default) vs ``jax.nn.dot_product_attention``
-(``torsh.nn.functional._attention.USE_JAX_DPA``), and the ``scan`` unroll factor of the RNNs
-(``torsh.nn.rnn.RNNBase.unroll``).
+(``torsh.nn.functional._attention.USE_JAX_DPA``), and for the RNNs the hand-structured backward
+pass vs JAX's autodiff of the scan (``RNNBase.fused_backward``) and the ``scan`` unroll factor
+(``RNNBase.unroll``).
 
 Run:  python benchmarks/layers_sequence.py [--rounds 7] [--only mha,lstm] [--torch-threads 1]
 """
@@ -152,6 +153,29 @@ def _jax_lstm(p: dict, x: jax.Array, layers: int, bidirectional: bool) -> jax.Ar
     return x
 
 
+def _jax_gru(p: dict, x: jax.Array, layers: int, bidirectional: bool) -> jax.Array:
+    for layer in range(layers):
+        outs = []
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
+            b_ih, b_hh = p[f"bias_ih_l{layer}{suffix}"], p[f"bias_hh_l{layer}{suffix}"]
+            gi_all = x @ w_ih.T + b_ih
+            hidden = w_hh.shape[1]
+
+            def step(h: jax.Array, gi: jax.Array, w_hh: jax.Array = w_hh, b_hh: jax.Array = b_hh) -> tuple:
+                i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
+                h_r, h_z, h_n = jnp.split(h @ w_hh.T + b_hh, 3, axis=-1)
+                r, z = jax.nn.sigmoid(i_r + h_r), jax.nn.sigmoid(i_z + h_z)
+                n = jnp.tanh(i_n + r * h_n)
+                h = (1 - z) * n + z * h
+                return h, h
+
+            _, ys = jax.lax.scan(step, jnp.zeros((x.shape[1], hidden), x.dtype), gi_all, reverse=bool(suffix))
+            outs.append(ys)
+        x = jnp.concatenate(outs, axis=-1)
+    return x
+
+
 # -- families ---------------------------------------------------------------------------------------
 def _mha_family(causal: bool) -> Steps:
     t = torch.nn.MultiheadAttention(EMBED, HEADS, batch_first=True)
@@ -210,19 +234,23 @@ def encoder_layer() -> Steps:
     }
 
 
-def _lstm_family(input_size: int, hidden: int, layers: int, bidirectional: bool, seq: int, batch: int) -> Steps:
-    t = torch.nn.LSTM(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
-    j = torsh_rnn.LSTM(input_size, hidden, num_layers=layers, bidirectional=bidirectional, key=torsh.random.key(0))
+def _lstm_family(
+    input_size: int, hidden: int, layers: int, bidirectional: bool, seq: int, batch: int, kind: str = "LSTM"
+) -> Steps:
+    t = getattr(torch.nn, kind)(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
+    j = getattr(torsh_rnn, kind)(input_size, hidden, num_layers=layers, bidirectional=bidirectional, key=torsh.random.key(0))
     j = j.load_state_dict(_state(t))
     d = 2 if bidirectional else 1
     x, cot = _np((seq, batch, input_size)), _np((seq, batch, d * hidden), 1)
     steps: Steps = {}
-    for unroll in (1, 2, 4, 8):
-        torsh_rnn.RNNBase.unroll = unroll  # read while tracing: each step keeps its own setting
-        name = "torsh" if unroll == 1 else f"torsh, scan unroll={unroll}"
+    # Class settings are read while tracing: each step keeps the setting it was compiled with.
+    for name, unroll, fused in (("torsh", 1, True), ("torsh, autodiff of the scan", 1, False),
+                                ("torsh, scan unroll=2", 2, True), ("torsh, scan unroll=4", 4, True)):
+        torsh_rnn.RNNBase.unroll, torsh_rnn.RNNBase.fused_backward = unroll, fused
         steps[name] = _torsh_step(j, lambda m, x: m(x)[0], x, cot)
-    torsh_rnn.RNNBase.unroll = 1
-    steps["jax"] = _jax_step(lambda p, x: _jax_lstm(p, x, layers, bidirectional), _state(t), x, cot)
+    torsh_rnn.RNNBase.unroll, torsh_rnn.RNNBase.fused_backward = 1, True
+    hand = _jax_lstm if kind == "LSTM" else _jax_gru
+    steps["jax"] = _jax_step(lambda p, x: hand(p, x, layers, bidirectional), _state(t), x, cot)
     steps["torch"] = _torch_step(t, lambda m, x: m(x)[0], x, cot)
     return steps
 
@@ -230,6 +258,11 @@ def _lstm_family(input_size: int, hidden: int, layers: int, bidirectional: bool,
 @family("LSTM 64->256 L64 B32")
 def lstm() -> Steps:
     return _lstm_family(64, 256, 1, False, 64, 32)
+
+
+@family("GRU 64->256 L64 B32")
+def gru() -> Steps:
+    return _lstm_family(64, 256, 1, False, 64, 32, kind="GRU")
 
 
 @family("LSTM 64->128 2 layers bidirectional L64 B32")
