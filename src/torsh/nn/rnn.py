@@ -63,8 +63,8 @@ def rnn_tanh_cell(
 
     Example:
       >>> import jax.numpy as jnp
-      >>> from torsh import nn
-      >>> nn.rnn_tanh_cell(jnp.ones((2, 3)), jnp.zeros((2, 4)), jnp.zeros((4, 3)), jnp.zeros((4, 4))).shape
+      >>> from torsh.nn import functional as F
+      >>> F.rnn_tanh_cell(jnp.ones((2, 3)), jnp.zeros((2, 4)), jnp.zeros((4, 3)), jnp.zeros((4, 4))).shape
       (2, 4)
     """
     return jnp.tanh(_linear(input, w_ih, b_ih) + _linear(hx, w_hh, b_hh))
@@ -92,8 +92,8 @@ def lstm_cell(
 
     Example:
       >>> import jax.numpy as jnp
-      >>> from torsh import nn
-      >>> h, c = nn.lstm_cell(jnp.ones((2, 3)), (jnp.zeros((2, 4)), jnp.zeros((2, 4))),
+      >>> from torsh.nn import functional as F
+      >>> h, c = F.lstm_cell(jnp.ones((2, 3)), (jnp.zeros((2, 4)), jnp.zeros((2, 4))),
       ...                     jnp.zeros((16, 3)), jnp.zeros((16, 4)))
       >>> h.shape, c.shape
       ((2, 4), (2, 4))
@@ -119,8 +119,8 @@ def gru_cell(
 
     Example:
       >>> import jax.numpy as jnp
-      >>> from torsh import nn
-      >>> nn.gru_cell(jnp.ones((2, 3)), jnp.zeros((2, 4)), jnp.zeros((12, 3)), jnp.zeros((12, 4))).shape
+      >>> from torsh.nn import functional as F
+      >>> F.gru_cell(jnp.ones((2, 3)), jnp.zeros((2, 4)), jnp.zeros((12, 3)), jnp.zeros((12, 4))).shape
       (2, 4)
     """
     return _gru_update(_linear(input, w_ih, b_ih), _linear(hx, w_hh, b_hh), hx)
