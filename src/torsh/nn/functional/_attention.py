@@ -33,7 +33,7 @@ from ._dropout import _check_p
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 # When True, attention_core uses jax.nn.dot_product_attention where it computes the same thing.
-# Measured by benchmarks/layers_sequence.py (docs/nn_sequence.md): on CPU it is 3-9% *slower* than the
+# Measured by benchmarks/layers_sequence.py (docs/nn_sequence.md): on CPU it is 3-11% *slower* than the
 # explicit softmax for MHA and encoder-layer forward+backward (its default implementation is XLA
 # math as well), so it is off. A module-level switch, read while tracing, so that the benchmark and
 # the equivalence tests exercise both implementations.
