@@ -58,7 +58,9 @@ def _np(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-def _torsh_step(model: Any, call: Callable[[Any, jax.Array], jax.Array], x: np.ndarray, cot: np.ndarray) -> Callable[[], Any]:
+def _torsh_step(
+    model: Any, call: Callable[[Any, jax.Array], jax.Array], x: np.ndarray, cot: np.ndarray
+) -> Callable[[], Any]:
     """A jitted value-and-grad step; traced now, so module-level switches apply to this step only."""
     c = jnp.asarray(cot)
 
@@ -71,7 +73,9 @@ def _torsh_step(model: Any, call: Callable[[Any, jax.Array], jax.Array], x: np.n
     return lambda: step(model, xj)
 
 
-def _jax_step(fn: Callable[[dict, jax.Array], jax.Array], params: dict, x: np.ndarray, cot: np.ndarray) -> Callable[[], Any]:
+def _jax_step(
+    fn: Callable[[dict, jax.Array], jax.Array], params: dict, x: np.ndarray, cot: np.ndarray
+) -> Callable[[], Any]:
     c = jnp.asarray(cot)
     step = jax.jit(jax.value_and_grad(lambda p, x: (fn(p, x) * c).sum(), argnums=(0, 1)))
     p = {k: jnp.asarray(v) for k, v in params.items()}
@@ -79,7 +83,9 @@ def _jax_step(fn: Callable[[dict, jax.Array], jax.Array], params: dict, x: np.nd
     return lambda: step(p, xj)
 
 
-def _torch_step(module: torch.nn.Module, call: Callable[[Any, Any], Any], x: np.ndarray, cot: np.ndarray) -> Callable[[], Any]:
+def _torch_step(
+    module: torch.nn.Module, call: Callable[[Any, Any], Any], x: np.ndarray, cot: np.ndarray
+) -> Callable[[], Any]:
     xt = torch.tensor(x, requires_grad=True)
     c = torch.tensor(cot)
 
@@ -126,7 +132,9 @@ def _jax_layer_norm(x: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
 def _jax_encoder_layer(p: dict, x: jax.Array) -> jax.Array:
     x = _jax_layer_norm(x + _jax_mha(p, x, "self_attn."), p["norm1.weight"], p["norm1.bias"])
     h = jax.nn.relu(x @ p["linear1.weight"].T + p["linear1.bias"])
-    return _jax_layer_norm(x + h @ p["linear2.weight"].T + p["linear2.bias"], p["norm2.weight"], p["norm2.bias"])
+    return _jax_layer_norm(
+        x + h @ p["linear2.weight"].T + p["linear2.bias"], p["norm2.weight"], p["norm2.bias"]
+    )
 
 
 def _jax_lstm(p: dict, x: jax.Array, layers: int, bidirectional: bool) -> jax.Array:
@@ -238,14 +246,20 @@ def _lstm_family(
     input_size: int, hidden: int, layers: int, bidirectional: bool, seq: int, batch: int, kind: str = "LSTM"
 ) -> Steps:
     t = getattr(torch.nn, kind)(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
-    j = getattr(torsh_rnn, kind)(input_size, hidden, num_layers=layers, bidirectional=bidirectional, key=torsh.random.key(0))
+    j = getattr(torsh_rnn, kind)(
+        input_size, hidden, num_layers=layers, bidirectional=bidirectional, key=torsh.random.key(0)
+    )
     j = j.load_state_dict(_state(t))
     d = 2 if bidirectional else 1
     x, cot = _np((seq, batch, input_size)), _np((seq, batch, d * hidden), 1)
     steps: Steps = {}
     # Class settings are read while tracing: each step keeps the setting it was compiled with.
-    for name, unroll, fused in (("torsh", 1, True), ("torsh, autodiff of the scan", 1, False),
-                                ("torsh, scan unroll=2", 2, True), ("torsh, scan unroll=4", 4, True)):
+    for name, unroll, fused in (
+        ("torsh", 1, True),
+        ("torsh, autodiff of the scan", 1, False),
+        ("torsh, scan unroll=2", 2, True),
+        ("torsh, scan unroll=4", 4, True),
+    ):
         torsh_rnn.RNNBase.unroll, torsh_rnn.RNNBase.fused_backward = unroll, fused
         steps[name] = _torsh_step(j, lambda m, x: m(x)[0], x, cot)
     torsh_rnn.RNNBase.unroll, torsh_rnn.RNNBase.fused_backward = 1, True
@@ -273,8 +287,12 @@ def lstm_bi() -> Steps:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--only", default="", help="comma-separated substrings of family names (case-insensitive)")
-    parser.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: PyTorch's default)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated substrings of family names (case-insensitive)"
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch intra-op threads (0: PyTorch's default)"
+    )
     args = parser.parse_args()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

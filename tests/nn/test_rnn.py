@@ -21,6 +21,9 @@ from torsh.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from ._reference import assert_close, torch_state
 from .test_attention import compare_with_torch, fast_jit
 
+# torch's notice that oneDNN has no projected LSTM
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+
 _KINDS = {
     "rnn_tanh": (RNN, torch.nn.RNN, {}),
     "rnn_relu": (RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
@@ -47,10 +50,24 @@ _KINDS = {
     seed=st.integers(0, 2**16),
 )
 def test_recurrent_layers_match_torch(
-    kind, input_size, hidden, num_layers, bidirectional, batch_first, batched, bias, with_state, n, length, train, seed
+    kind,
+    input_size,
+    hidden,
+    num_layers,
+    bidirectional,
+    batch_first,
+    batched,
+    bias,
+    with_state,
+    n,
+    length,
+    train,
+    seed,
 ):
     j_cls, t_cls, extra = _KINDS[kind]
-    opts = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias, **extra)
+    opts = dict(
+        num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias, **extra
+    )
     torch.manual_seed(seed)
     t_mod = t_cls(input_size, hidden, **opts)
     j_mod = j_cls(input_size, hidden, **opts, key=torsh.random.key(seed))
@@ -61,7 +78,9 @@ def test_recurrent_layers_match_torch(
     state_shape = (layers, n) if batched else (layers,)
     is_lstm = kind.startswith("lstm")
     if with_state:
-        inputs["h0"] = rng.standard_normal((*state_shape, extra.get("proj_size") or hidden)).astype(np.float32)
+        inputs["h0"] = rng.standard_normal((*state_shape, extra.get("proj_size") or hidden)).astype(
+            np.float32
+        )
         if is_lstm:
             inputs["c0"] = rng.standard_normal((*state_shape, hidden)).astype(np.float32)
 
@@ -75,12 +94,18 @@ def test_recurrent_layers_match_torch(
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_cells_match_torch(kind):
-    j_cls, t_cls = {"rnn": (RNNCell, torch.nn.RNNCell), "lstm": (LSTMCell, torch.nn.LSTMCell),
-                    "gru": (GRUCell, torch.nn.GRUCell)}[kind]
+    j_cls, t_cls = {
+        "rnn": (RNNCell, torch.nn.RNNCell),
+        "lstm": (LSTMCell, torch.nn.LSTMCell),
+        "gru": (GRUCell, torch.nn.GRUCell),
+    }[kind]
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     t_mod, j_mod = t_cls(3, 4), j_cls(3, 4, key=torsh.random.key(0))
-    inputs = {"x": rng.standard_normal((2, 3)).astype(np.float32), "h": rng.standard_normal((2, 4)).astype(np.float32)}
+    inputs = {
+        "x": rng.standard_normal((2, 3)).astype(np.float32),
+        "h": rng.standard_normal((2, 4)).astype(np.float32),
+    }
     if kind == "lstm":
         inputs["c"] = rng.standard_normal((2, 4)).astype(np.float32)
 
@@ -91,7 +116,9 @@ def test_cells_match_torch(kind):
     # Unbatched input and the default zero state.
     x1 = inputs["x"][0]
     out_t, out_j = t_mod(torch.tensor(x1)), j_mod.load_state_dict(torch_state(t_mod))(jnp.asarray(x1))
-    for a, b in zip(out_t if kind == "lstm" else (out_t,), out_j if kind == "lstm" else (out_j,)):
+    for a, b in zip(
+        out_t if kind == "lstm" else (out_t,), out_j if kind == "lstm" else (out_j,), strict=True
+    ):
         assert_close(b, a.detach().numpy())
 
 
@@ -188,7 +215,9 @@ def test_gradient_matches_finite_differences(x64):
     for i, name in enumerate(["weight_hh_l0_reverse", "bias_hh_l0", "weight_ih_l0"]):
         w = getattr(gru, name)
         d = jax.random.normal(jax.random.key(10 + i), w.shape, jnp.float64)
-        numeric = (f(gru.replace(**{name: w + eps * d}), x) - f(gru.replace(**{name: w - eps * d}), x)) / (2 * eps)
+        numeric = (f(gru.replace(**{name: w + eps * d}), x) - f(gru.replace(**{name: w - eps * d}), x)) / (
+            2 * eps
+        )
         np.testing.assert_allclose(jnp.vdot(getattr(g_model, name), d), numeric, rtol=1e-7, err_msg=name)
     d = jax.random.normal(jax.random.key(20), x.shape, jnp.float64)
     numeric = (f(gru, x + eps * d) - f(gru, x - eps * d)) / (2 * eps)
@@ -217,7 +246,9 @@ def test_shape_and_dtype_errors_name_the_module(key):
             return self.body[0](x, h)[0]
 
     tagger = Tagger()
-    with pytest.raises(ShapeError, match=r"^body\.0 \(GRU 4->8 layers=1\): expected input \[batch, seq, 4\].*got \[2, 5, 3\]") as e:
+    with pytest.raises(
+        ShapeError, match=r"^body\.0 \(GRU 4->8 layers=1\): expected input \[batch, seq, 4\].*got \[2, 5, 3\]"
+    ) as e:
         jax.jit(lambda m, x: m(x))(tagger, jnp.ones((2, 5, 3)))
     assert e.value.module_path == "body.0"
     with pytest.raises(ShapeError, match=r"expected hx \[1, 2, 8\].*got \[2, 8\]"):

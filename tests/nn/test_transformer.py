@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,8 +22,11 @@ from torsh.nn.transformer import (
     generate_square_subsequent_mask,
 )
 
-from ._reference import assert_close, torch_state
+from ._reference import assert_close
 from .test_attention import compare_with_torch, fast_jit
+
+# torch warns when boolean and float masks are mixed: mixing them is tested on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")
 
 # LayerNorm after attention: its mean/variance reductions run in a different order than PyTorch's,
 # and the input gradient of a normalisation divides by a small standard deviation, so gradients
@@ -87,8 +88,14 @@ def test_encoder_layer_matches_torch(
     d = nhead * head_dim
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    opts = dict(dim_feedforward=ff, dropout=0.0, activation=activation, batch_first=batch_first,
-                norm_first=norm_first, bias=bias)
+    opts = dict(
+        dim_feedforward=ff,
+        dropout=0.0,
+        activation=activation,
+        batch_first=batch_first,
+        norm_first=norm_first,
+        bias=bias,
+    )
     t_mod = torch.nn.TransformerEncoderLayer(d, nhead, **opts)
     j_mod = TransformerEncoderLayer(d, nhead, **opts, key=torsh.random.key(seed))
     inputs = {"src": _seq(rng, n, length, d, batch_first, batched)}
@@ -98,7 +105,9 @@ def test_encoder_layer_matches_torch(
     def call(m, t):
         return m(t["src"], src_mask=t.get("mask"), src_key_padding_mask=t.get("kpm"), is_causal=causal)
 
-    compare_with_torch(t_mod, j_mod, inputs, call, call, train=train, grad_rtol=GRAD_RTOL, grad_atol=GRAD_ATOL, seed=seed)
+    compare_with_torch(
+        t_mod, j_mod, inputs, call, call, train=train, grad_rtol=GRAD_RTOL, grad_atol=GRAD_ATOL, seed=seed
+    )
 
 
 @settings(max_examples=4)
@@ -116,32 +125,53 @@ def test_encoder_layer_matches_torch(
     train=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_decoder_layer_matches_torch(nhead, n, lt, lm, batch_first, batched, norm_first, activation, tgt_attn, mem_kpm, train, seed):
+def test_decoder_layer_matches_torch(
+    nhead, n, lt, lm, batch_first, batched, norm_first, activation, tgt_attn, mem_kpm, train, seed
+):
     d = 4 * nhead
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    opts = dict(dim_feedforward=6, dropout=0.0, activation=activation, batch_first=batch_first, norm_first=norm_first)
+    opts = dict(
+        dim_feedforward=6, dropout=0.0, activation=activation, batch_first=batch_first, norm_first=norm_first
+    )
     t_mod = torch.nn.TransformerDecoderLayer(d, nhead, **opts)
     j_mod = TransformerDecoderLayer(d, nhead, **opts, key=torsh.random.key(seed))
-    inputs = {"tgt": _seq(rng, n, lt, d, batch_first, batched), "memory": _seq(rng, n, lm, d, batch_first, batched)}
+    inputs = {
+        "tgt": _seq(rng, n, lt, d, batch_first, batched),
+        "memory": _seq(rng, n, lm, d, batch_first, batched),
+    }
     tmask, causal = _masks(rng, tgt_attn, None, n, lt, lt, nhead, batched)
     mmask, _ = _masks(rng, None, mem_kpm, n, lt, lm, nhead, batched)
     inputs.update({"tgt_mask": tmask["mask"]} if "mask" in tmask else {})
     inputs.update({"mem_kpm": mmask["kpm"]} if "kpm" in mmask else {})
 
     def call(m, t):
-        return m(t["tgt"], t["memory"], tgt_mask=t.get("tgt_mask"), memory_key_padding_mask=t.get("mem_kpm"),
-                 tgt_is_causal=causal)
+        return m(
+            t["tgt"],
+            t["memory"],
+            tgt_mask=t.get("tgt_mask"),
+            memory_key_padding_mask=t.get("mem_kpm"),
+            tgt_is_causal=causal,
+        )
 
-    compare_with_torch(t_mod, j_mod, inputs, call, call, train=train, grad_rtol=GRAD_RTOL, grad_atol=GRAD_ATOL, seed=seed)
+    compare_with_torch(
+        t_mod, j_mod, inputs, call, call, train=train, grad_rtol=GRAD_RTOL, grad_atol=GRAD_ATOL, seed=seed
+    )
 
 
 def test_encoder_decoder_stacks_and_transformer_match_torch():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     # One layer each keeps the compile short; stacks of several layers: test_stack_keys_and_clone_semantics.
-    opts = dict(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=12, dropout=0.0,
-                batch_first=True)
+    opts = dict(
+        d_model=8,
+        nhead=2,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dim_feedforward=12,
+        dropout=0.0,
+        batch_first=True,
+    )
     t_mod = torch.nn.Transformer(**opts)
     j_mod = Transformer(**opts, key=torsh.random.key(0))
     inputs = {"src": _seq(rng, 2, 5, 8, True), "tgt": _seq(rng, 2, 4, 8, True)}
@@ -151,8 +181,13 @@ def test_encoder_decoder_stacks_and_transformer_match_torch():
     inputs["src_kpm"] = kpm
 
     def call(m, t):
-        return m(t["src"], t["tgt"], tgt_mask=t["tgt_mask"], src_key_padding_mask=t["src_kpm"],
-                 memory_key_padding_mask=t["src_kpm"])
+        return m(
+            t["src"],
+            t["tgt"],
+            tgt_mask=t["tgt_mask"],
+            src_key_padding_mask=t["src_kpm"],
+            memory_key_padding_mask=t["src_kpm"],
+        )
 
     # Five LayerNorms deep: gradients need 2e-4 relative.
     loaded = compare_with_torch(t_mod, j_mod, inputs, call, call, grad_rtol=2e-4, grad_atol=GRAD_ATOL)
@@ -165,8 +200,9 @@ def test_encoder_decoder_stacks_and_transformer_match_torch():
 def test_stack_keys_and_clone_semantics(key):
     layer = TransformerEncoderLayer(8, 2, dim_feedforward=16, key=key)
     enc = TransformerEncoder(layer, 3, norm=nn.LayerNorm(8))
-    t_enc = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16), 3, norm=torch.nn.LayerNorm(8),
-                                        enable_nested_tensor=False)
+    t_enc = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(8, 2, 16), 3, norm=torch.nn.LayerNorm(8), enable_nested_tensor=False
+    )
     assert list(enc.state_dict()) == list(t_enc.state_dict())
     # PyTorch deep-copies the layer: every layer starts from the same weights, in separate buffers.
     w0, w2 = enc.layers[0].linear1.weight, enc.layers[2].linear1.weight
@@ -179,7 +215,9 @@ def test_stack_keys_and_clone_semantics(key):
 
 
 def test_transformer_init_is_xavier_on_matrices(key):
-    model = Transformer(d_model=16, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=64, key=key)
+    model = Transformer(
+        d_model=16, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=64, key=key
+    )
     w = np.asarray(model.encoder.layers[0].linear1.weight)
     bound = np.sqrt(6 / (16 + 64))
     assert np.abs(w).max() <= bound and w.std() > 0.8 * bound / np.sqrt(3)
@@ -194,8 +232,15 @@ def test_callable_activation_matches_torch():
     t_mod = torch.nn.TransformerEncoderLayer(8, 2, 10, dropout=0.0, activation=torch.nn.functional.silu)
     j_mod = TransformerEncoderLayer(8, 2, 10, dropout=0.0, activation=jax.nn.silu, key=torsh.random.key(1))
     inputs = {"src": _seq(rng, 2, 3, 8, False)}
-    compare_with_torch(t_mod, j_mod, inputs, lambda m, t: m(t["src"]), lambda m, t: m(t["src"]),
-                       grad_rtol=GRAD_RTOL, grad_atol=GRAD_ATOL)
+    compare_with_torch(
+        t_mod,
+        j_mod,
+        inputs,
+        lambda m, t: m(t["src"]),
+        lambda m, t: m(t["src"]),
+        grad_rtol=GRAD_RTOL,
+        grad_atol=GRAD_ATOL,
+    )
 
 
 def test_generate_square_subsequent_mask_equals_torch():
@@ -260,10 +305,14 @@ def test_logical_axes_give_megatron_layout(key):
 
 def test_shape_errors_name_the_layer_path(key):
     enc = TransformerEncoder(TransformerEncoderLayer(8, 2, 16, dropout=0.0, key=key), 2)
-    with pytest.raises(ShapeError, match=r"^layers\.0 \(TransformerEncoderLayer d_model=8\): expected src \[seq, batch, 8\]") as e:
+    with pytest.raises(
+        ShapeError, match=r"^layers\.0 \(TransformerEncoderLayer d_model=8\): expected src \[seq, batch, 8\]"
+    ) as e:
         jax.jit(lambda m, x: m(x))(enc, jnp.ones((5, 2, 6)))
     assert e.value.module_path == "layers.0"
-    with pytest.raises(ShapeError, match=r"^layers\.0\.self_attn \(MultiheadAttention.*src_len\]\)?.*got \[3, 5\]"):
+    with pytest.raises(
+        ShapeError, match=r"^layers\.0\.self_attn \(MultiheadAttention.*src_len\]\)?.*got \[3, 5\]"
+    ):
         enc(jnp.ones((5, 2, 8)), src_key_padding_mask=jnp.zeros((3, 5), bool))
     model = Transformer(8, 2, 1, 1, 16, dropout=0.0, key=key)
     with pytest.raises(ShapeError, match="batch number of src and tgt"):

@@ -79,9 +79,19 @@ class MultiheadAttention(Module):
     }
 
     def __init__(
-        self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True, add_bias_kv: bool = False,
-        add_zero_attn: bool = False, kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
-        dtype: Any = None, *, key: Any = None,
+        self,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
+        kdim: int | None = None,
+        vdim: int | None = None,
+        batch_first: bool = False,
+        dtype: Any = None,
+        *,
+        key: Any = None,
     ) -> None:
         positive_int("embed_dim", embed_dim, "MultiheadAttention")
         positive_int("num_heads", num_heads, "MultiheadAttention")
@@ -126,23 +136,56 @@ class MultiheadAttention(Module):
         return self.in_proj_weight is not None
 
     def forward(
-        self, query: jax.Array, key: jax.Array, value: jax.Array, key_padding_mask: jax.Array | None = None,
-        need_weights: bool = True, attn_mask: jax.Array | None = None, average_attn_weights: bool = True,
-        is_causal: bool = False, *, dropout_key: jax.Array | None = None,
+        self,
+        query: jax.Array,
+        key: jax.Array,
+        value: jax.Array,
+        key_padding_mask: jax.Array | None = None,
+        need_weights: bool = True,
+        attn_mask: jax.Array | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+        *,
+        dropout_key: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array | None]:
         like = self.in_proj_weight if self.in_proj_weight is not None else self.q_proj_weight
         batched, key_padding_mask, attn_mask = check_mha_inputs(
-            query, key, value, key_padding_mask, attn_mask, embed_dim=self.embed_dim, kdim=self.kdim,
-            vdim=self.vdim, num_heads=self.num_heads, batch_first=self.batch_first, like=like,
+            query,
+            key,
+            value,
+            key_padding_mask,
+            attn_mask,
+            embed_dim=self.embed_dim,
+            kdim=self.kdim,
+            vdim=self.vdim,
+            num_heads=self.num_heads,
+            batch_first=self.batch_first,
+            like=like,
         )
         return run_mha(
-            query, key, value, batch_first=self.batch_first, batched=batched, num_heads=self.num_heads,
-            in_proj_weight=self.in_proj_weight, in_proj_bias=self.in_proj_bias, q_proj_weight=self.q_proj_weight,
-            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight, bias_k=self.bias_k,
-            bias_v=self.bias_v, add_zero_attn=self.add_zero_attn, out_proj_weight=self.out_proj.weight,
-            out_proj_bias=self.out_proj.bias, dropout_p=self.dropout if self.training else 0.0,
-            dropout_key=dropout_key, key_padding_mask=key_padding_mask, attn_mask=attn_mask, is_causal=is_causal,
-            need_weights=need_weights, average_attn_weights=average_attn_weights,
+            query,
+            key,
+            value,
+            batch_first=self.batch_first,
+            batched=batched,
+            num_heads=self.num_heads,
+            in_proj_weight=self.in_proj_weight,
+            in_proj_bias=self.in_proj_bias,
+            q_proj_weight=self.q_proj_weight,
+            k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight,
+            bias_k=self.bias_k,
+            bias_v=self.bias_v,
+            add_zero_attn=self.add_zero_attn,
+            out_proj_weight=self.out_proj.weight,
+            out_proj_bias=self.out_proj.bias,
+            dropout_p=self.dropout if self.training else 0.0,
+            dropout_key=dropout_key,
+            key_padding_mask=key_padding_mask,
+            attn_mask=attn_mask,
+            is_causal=is_causal,
+            need_weights=need_weights,
+            average_attn_weights=average_attn_weights,
         )
 
     def _describe(self) -> str:
@@ -150,7 +193,10 @@ class MultiheadAttention(Module):
 
     def extra_repr(self) -> str:
         extra = "" if self._qkv_same_embed_dim else f", kdim={self.kdim}, vdim={self.vdim}"
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, batch_first={self.batch_first}{extra}"
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+            f"batch_first={self.batch_first}{extra}"
+        )
 
 
 # ``key`` in forward is the key tensor, not a PRNG key: Sequential must not pass one (see Module).

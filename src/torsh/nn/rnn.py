@@ -27,7 +27,6 @@ import functools
 import inspect
 import math
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -42,8 +41,17 @@ from .functional._dropout import _check_p
 from .module import Module
 
 __all__ = [
-    "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
-    "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
+    "RNNBase",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "rnn_tanh_cell",
+    "rnn_relu_cell",
+    "lstm_cell",
+    "gru_cell",
 ]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -56,8 +64,12 @@ def _linear(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
 
 
 def rnn_tanh_cell(
-    input: jax.Array, hx: jax.Array, w_ih: jax.Array, w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None, b_hh: jax.Array | None = None,
+    input: jax.Array,
+    hx: jax.Array,
+    w_ih: jax.Array,
+    w_hh: jax.Array,  # noqa: A002
+    b_ih: jax.Array | None = None,
+    b_hh: jax.Array | None = None,
 ) -> jax.Array:
     """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (``torch.rnn_tanh_cell``).
 
@@ -71,8 +83,12 @@ def rnn_tanh_cell(
 
 
 def rnn_relu_cell(
-    input: jax.Array, hx: jax.Array, w_ih: jax.Array, w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None, b_hh: jax.Array | None = None,
+    input: jax.Array,
+    hx: jax.Array,
+    w_ih: jax.Array,
+    w_hh: jax.Array,  # noqa: A002
+    b_ih: jax.Array | None = None,
+    b_hh: jax.Array | None = None,
 ) -> jax.Array:
     """``h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (``torch.rnn_relu_cell``)."""
     return F.relu(_linear(input, w_ih, b_ih) + _linear(hx, w_hh, b_hh))
@@ -85,8 +101,12 @@ def _lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def lstm_cell(
-    input: jax.Array, hx: tuple[jax.Array, jax.Array], w_ih: jax.Array, w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None, b_hh: jax.Array | None = None,
+    input: jax.Array,
+    hx: tuple[jax.Array, jax.Array],
+    w_ih: jax.Array,
+    w_hh: jax.Array,  # noqa: A002
+    b_ih: jax.Array | None = None,
+    b_hh: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """One LSTM step with PyTorch's gate order ``i, f, g, o`` (``torch.lstm_cell``); returns ``(h', c')``.
 
@@ -112,8 +132,12 @@ def _gru_update(gi: jax.Array, gh: jax.Array, h: jax.Array) -> jax.Array:
 
 
 def gru_cell(
-    input: jax.Array, hx: jax.Array, w_ih: jax.Array, w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None, b_hh: jax.Array | None = None,
+    input: jax.Array,
+    hx: jax.Array,
+    w_ih: jax.Array,
+    w_hh: jax.Array,  # noqa: A002
+    b_ih: jax.Array | None = None,
+    b_hh: jax.Array | None = None,
 ) -> jax.Array:
     """One GRU step with PyTorch's gates ``r, z, n`` and ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
 
@@ -144,7 +168,8 @@ def _lstm_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
     dh, dc = d_new
     dc = dc + dh * o * (1 - tc * tc)
     dz = jnp.concatenate(
-        [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g), dh * tc * o * (1 - o)], axis=-1
+        [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g), dh * tc * o * (1 - o)],
+        axis=-1,
     )
     return dz, dz, (jnp.zeros_like(dh), dc * f)
 
@@ -191,13 +216,23 @@ def _relu_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
     return da, da, (jnp.zeros_like(da),)
 
 
-_CELLS = {"LSTM": (_lstm_fwd, _lstm_bwd), "GRU": (_gru_fwd, _gru_bwd), "RNN_TANH": (_tanh_fwd, _tanh_bwd),
-          "RNN_RELU": (_relu_fwd, _relu_bwd)}
+_CELLS = {
+    "LSTM": (_lstm_fwd, _lstm_bwd),
+    "GRU": (_gru_fwd, _gru_bwd),
+    "RNN_TANH": (_tanh_fwd, _tanh_bwd),
+    "RNN_RELU": (_relu_fwd, _relu_bwd),
+}
 
 
 def _scan_cells(
-    mode: str, reverse: bool, unroll: int, pre: jax.Array, state0: tuple, w_hh: jax.Array,
-    b_rec: jax.Array | None, keep: bool,
+    mode: str,
+    reverse: bool,
+    unroll: int,
+    pre: jax.Array,
+    state0: tuple,
+    w_hh: jax.Array,
+    b_rec: jax.Array | None,
+    keep: bool,
 ) -> tuple[tuple, Any]:
     """Run the cell over time; with ``keep``, also stack each step's previous state and residuals."""
     cell = _CELLS[mode][0]
@@ -214,7 +249,12 @@ def _scan_cells(
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
 def _recurrence(
-    mode: str, reverse: bool, unroll: int, pre: jax.Array, state0: tuple, w_hh: jax.Array,
+    mode: str,
+    reverse: bool,
+    unroll: int,
+    pre: jax.Array,
+    state0: tuple,
+    w_hh: jax.Array,
     b_rec: jax.Array | None,
 ) -> tuple[jax.Array, tuple]:
     """``(ys [L, N, H], final_state)`` of the ``mode`` cell over time, with a hand-written backward pass.
@@ -231,7 +271,12 @@ def _recurrence(
 
 
 def _recurrence_fwd(
-    mode: str, reverse: bool, unroll: int, pre: jax.Array, state0: tuple, w_hh: jax.Array,
+    mode: str,
+    reverse: bool,
+    unroll: int,
+    pre: jax.Array,
+    state0: tuple,
+    w_hh: jax.Array,
     b_rec: jax.Array | None,
 ) -> tuple[tuple[jax.Array, tuple], tuple]:
     final, (ys, h_prev, res) = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=True)
@@ -248,7 +293,9 @@ def _recurrence_bwd(mode: str, reverse: bool, unroll: int, saved: tuple, cts: tu
         d_gi, d_gh, d_prev = cell_bwd(res_t, (d_state[0] + dy, *d_state[1:]))
         return (d_prev[0] + d_gh @ w_hh, *d_prev[1:]), (d_gi, d_gh)
 
-    d_state0, (d_pre, d_gh) = jax.lax.scan(step, tuple(d_final), (res, d_ys), reverse=not reverse, unroll=unroll)
+    d_state0, (d_pre, d_gh) = jax.lax.scan(
+        step, tuple(d_final), (res, d_ys), reverse=not reverse, unroll=unroll
+    )
     d_w_hh = jnp.einsum("lng,lnh->gh", d_gh, h_prev)
     d_b_rec = None if b_rec is None else d_gh.sum(axis=(0, 1))
     return d_pre, d_state0, d_w_hh, d_b_rec
@@ -258,8 +305,14 @@ _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
 def _run_direction(
-    mode: str, xs: jax.Array, h0: jax.Array, c0: jax.Array | None, p: dict[str, jax.Array | None], reverse: bool,
-    unroll: int, fused: bool,
+    mode: str,
+    xs: jax.Array,
+    h0: jax.Array,
+    c0: jax.Array | None,
+    p: dict[str, jax.Array | None],
+    reverse: bool,
+    unroll: int,
+    fused: bool,
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """One direction of one layer: ``xs [L, N, in]`` -> ``(ys [L, N, H], h_n, c_n)``.
 
@@ -274,8 +327,8 @@ def _run_direction(
         b_ih, b_hh = p["b_ih"], p["b_hh"]
         if mode == "GRU":
             hidden = w_hh.shape[1]
-            pre = pre + (b_ih + jnp.concatenate([b_hh[: 2 * hidden], jnp.zeros_like(b_hh[2 * hidden:])]))
-            b_rec = jnp.concatenate([jnp.zeros_like(b_hh[: 2 * hidden]), b_hh[2 * hidden:]])
+            pre = pre + (b_ih + jnp.concatenate([b_hh[: 2 * hidden], jnp.zeros_like(b_hh[2 * hidden :])]))
+            b_rec = jnp.concatenate([jnp.zeros_like(b_hh[: 2 * hidden]), b_hh[2 * hidden :]])
         else:
             pre = pre + (b_ih + b_hh)
     state0 = (h0, c0) if mode == "LSTM" else (h0,)
@@ -299,8 +352,13 @@ def _run_direction(
 
 
 def _run_layer(
-    mode: str, xs: jax.Array, h0: jax.Array, c0: jax.Array | None, params: list[dict[str, jax.Array | None]],
-    unroll: int, fused: bool = True,
+    mode: str,
+    xs: jax.Array,
+    h0: jax.Array,
+    c0: jax.Array | None,
+    params: list[dict[str, jax.Array | None]],
+    unroll: int,
+    fused: bool = True,
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """One layer, all directions. ``xs [L, N, in]``, ``h0/c0 [D, N, ·]`` -> ``(out [L, N, D*H], h_n, c_n)``.
 
@@ -308,7 +366,9 @@ def _run_layer(
     its final state is the one after reading ``x_0``, as in PyTorch.
     """
     results = [
-        _run_direction(mode, xs, h0[d], None if c0 is None else c0[d], p, reverse=d == 1, unroll=unroll, fused=fused)
+        _run_direction(
+            mode, xs, h0[d], None if c0 is None else c0[d], p, reverse=d == 1, unroll=unroll, fused=fused
+        )
         for d, p in enumerate(params)
     ]
     out = results[0][0] if len(results) == 1 else jnp.concatenate([r[0] for r in results], axis=-1)
@@ -329,8 +389,11 @@ def _param_names(num_layers: int, bidirectional: bool, bias: bool, proj_size: in
 
 
 _AXES = {
-    "weight_ih": ("gates", "in"), "weight_hh": ("gates", "hidden"), "bias_ih": ("gates",),
-    "bias_hh": ("gates",), "weight_hr": ("proj", "hidden"),
+    "weight_ih": ("gates", "in"),
+    "weight_hh": ("gates", "hidden"),
+    "bias_ih": ("gates",),
+    "bias_hh": ("gates",),
+    "weight_hr": ("proj", "hidden"),
 }
 _CONCRETE: dict[tuple[type, tuple[str, ...]], type] = {}
 
@@ -385,7 +448,9 @@ class RNNBase(Module):
         bound.apply_defaults()
         a = bound.arguments
         names = _param_names(
-            _check_int("num_layers", a["num_layers"], base.__name__), bool(a["bidirectional"]), bool(a["bias"]),
+            _check_int("num_layers", a["num_layers"], base.__name__),
+            bool(a["bidirectional"]),
+            bool(a["bias"]),
             a.get("proj_size", 0) if isinstance(a.get("proj_size", 0), int) else 0,
         )
         obj = object.__new__(_concrete_class(base, names))
@@ -394,8 +459,18 @@ class RNNBase(Module):
         return obj
 
     def _setup(
-        self, mode: str, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
-        dropout: float, bidirectional: bool, proj_size: int, key: Any, dtype: Any,
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
+        proj_size: int,
+        key: Any,
+        dtype: Any,
     ) -> None:
         owner = type(self).__name__
         positive_int("input_size", input_size, owner)
@@ -407,7 +482,9 @@ class RNNBase(Module):
         _check_p(dropout)
         positive_int("proj_size", proj_size, owner, allow_zero=True)
         if proj_size >= hidden_size:
-            raise ConfigError(f"{owner}: proj_size ({proj_size}) has to be smaller than hidden_size ({hidden_size})")
+            raise ConfigError(
+                f"{owner}: proj_size ({proj_size}) has to be smaller than hidden_size ({hidden_size})"
+            )
         if proj_size and mode != "LSTM":
             raise ConfigError(f"{owner}: proj_size is only supported by LSTM")
         if dropout > 0 and num_layers == 1:
@@ -416,7 +493,12 @@ class RNNBase(Module):
                 f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
                 stacklevel=3,
             )
-        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.mode, self.input_size, self.hidden_size, self.num_layers = (
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+        )
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         d = float_dtype(dtype)
@@ -432,7 +514,7 @@ class RNNBase(Module):
         names = type(self).__torsh_rnn_names__
         bound = 1.0 / math.sqrt(hidden_size)
         keys = jax.random.split(resolve_key(key), len(names))
-        for k, name in zip(keys, names):
+        for k, name in zip(keys, names, strict=True):
             kind, rest = name.split("_l")
             layer = int(rest.removesuffix("_reverse"))
             setattr(self, name, init.uniform(k, shapes[kind](layer), -bound, bound, d))
@@ -443,13 +525,19 @@ class RNNBase(Module):
         return 2 if self.bidirectional else 1
 
     def _layer_params(self, layer: int) -> list[dict[str, jax.Array | None]]:
+        """Per direction, the layer's arrays under short names (absent ones None)."""
         d = self.__dict__
-        out = []
-        for suffix in ("", "_reverse")[: self._directions]:
-            get = lambda kind: d.get(f"{kind}_l{layer}{suffix}")  # noqa: E731
-            out.append({k: get(n) for k, n in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"),
-                                               ("b_hh", "bias_hh"), ("w_hr", "weight_hr"))})
-        return out
+        short = {
+            "w_ih": "weight_ih",
+            "w_hh": "weight_hh",
+            "b_ih": "bias_ih",
+            "b_hh": "bias_hh",
+            "w_hr": "weight_hr",
+        }
+        return [
+            {k: d.get(f"{full}_l{layer}{suffix}") for k, full in short.items()}
+            for suffix in ("", "_reverse")[: self._directions]
+        ]
 
     def _check_input(self, input: Any) -> bool:  # noqa: A002
         check_float_input(input, self.weight_ih_l0)
@@ -463,14 +551,26 @@ class RNNBase(Module):
 
     def _check_state(self, name: str, h: Any, batched: bool, batch: int, size: int) -> jax.Array:
         check_float_input(h, self.weight_ih_l0, name)
-        want = (self.num_layers * self._directions, batch, size) if batched else (self.num_layers * self._directions, size)
+        want = (
+            (self.num_layers * self._directions, batch, size)
+            if batched
+            else (self.num_layers * self._directions, size)
+        )
         if tuple(h.shape) != want:
-            what = "[num_layers * num_directions, batch, hidden]" if batched else "[num_layers * num_directions, hidden]"
+            what = (
+                "[num_layers * num_directions, batch, hidden]"
+                if batched
+                else "[num_layers * num_directions, hidden]"
+            )
             raise ShapeError(f"expected {name} {shape_str(want)} ({what}), got {shape_str(h.shape)}")
         return h if batched else h[:, None]
 
     def _run(
-        self, input: jax.Array, h0: Any, c0: Any, key: jax.Array | None  # noqa: A002
+        self,
+        input: jax.Array,
+        h0: Any,
+        c0: Any,
+        key: jax.Array | None,  # noqa: A002
     ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
         batched = self._check_input(input)
         x = input if batched else input[:, None]
@@ -479,12 +579,16 @@ class RNNBase(Module):
         n = x.shape[1]
         out_size = self.proj_size or self.hidden_size
         dirs = self._directions
-        h0 = jnp.zeros((self.num_layers * dirs, n, out_size), x.dtype) if h0 is None else self._check_state(
-            "h_0" if self.mode == "LSTM" else "hx", h0, batched, n, out_size
+        h0 = (
+            jnp.zeros((self.num_layers * dirs, n, out_size), x.dtype)
+            if h0 is None
+            else self._check_state("h_0" if self.mode == "LSTM" else "hx", h0, batched, n, out_size)
         )
         if self.mode == "LSTM":
-            c0 = jnp.zeros((self.num_layers * dirs, n, self.hidden_size), x.dtype) if c0 is None else self._check_state(
-                "c_0", c0, batched, n, self.hidden_size
+            c0 = (
+                jnp.zeros((self.num_layers * dirs, n, self.hidden_size), x.dtype)
+                if c0 is None
+                else self._check_state("c_0", c0, batched, n, self.hidden_size)
             )
         if self.training and self.dropout > 0 and self.num_layers > 1 and key is None:
             raise ConfigError(
@@ -497,7 +601,12 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, True, key=jax.random.fold_in(key, layer))
             sl = slice(layer * dirs, (layer + 1) * dirs)
             x, h, c = _run_layer(
-                self.mode, x, h0[sl], None if c0 is None else c0[sl], self._layer_params(layer), type(self).unroll,
+                self.mode,
+                x,
+                h0[sl],
+                None if c0 is None else c0[sl],
+                self._layer_params(layer),
+                type(self).unroll,
                 type(self).fused_backward,
             )
             h_n.append(h)
@@ -537,7 +646,7 @@ def _check_int(name: str, value: Any, owner: str) -> int:
 
 
 class RNN(RNNBase):
-    """Elman RNN ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (``torch.nn.RNN``); ``nonlinearity='relu'`` too.
+    """Elman RNN ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (``torch.nn.RNN``), or with relu.
 
     ``forward(input, hx=None, *, key=None) -> (output, h_n)``: ``input [L, N, H_in]`` (``[N, L, H_in]``
     with ``batch_first``, or unbatched ``[L, H_in]``), ``hx [num_layers * D, N, H]`` (zeros when
@@ -557,18 +666,43 @@ class RNN(RNNBase):
     nonlinearity: str = static()
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh", bias: bool = True,
-        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype: Any = None, *,
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = None,
+        *,
         key: Any = None,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"RNN: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        self._setup(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, key, dtype)
+        self._setup(
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            key,
+            dtype,
+        )
 
     def forward(
-        self, input: jax.Array, hx: jax.Array | None = None, *, key: jax.Array | None = None  # noqa: A002
+        self,
+        input: jax.Array,
+        hx: jax.Array | None = None,
+        *,
+        key: jax.Array | None = None,  # noqa: A002
     ) -> tuple[jax.Array, jax.Array]:
         out, h_n, _ = self._run(input, hx, None, key)
         return out, h_n
@@ -594,15 +728,38 @@ class LSTM(RNNBase):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, batch_first: bool = False,
-        dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0, dtype: Any = None, *,
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        dtype: Any = None,
+        *,
         key: Any = None,
     ) -> None:
-        self._setup("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                    proj_size, key, dtype)
+        self._setup(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            key,
+            dtype,
+        )
 
     def forward(
-        self, input: jax.Array, hx: tuple[jax.Array, jax.Array] | None = None, *,  # noqa: A002
+        self,
+        input: jax.Array,
+        hx: tuple[jax.Array, jax.Array] | None = None,
+        *,  # noqa: A002
         key: jax.Array | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -613,7 +770,7 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit (``torch.nn.GRU``): gates ``r, z, n``, ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
+    """GRU (``torch.nn.GRU``), gates ``r, z, n``; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
 
     ``forward(input, hx=None, *, key=None) -> (output, h_n)``.
 
@@ -627,13 +784,38 @@ class GRU(RNNBase):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, batch_first: bool = False,
-        dropout: float = 0.0, bidirectional: bool = False, dtype: Any = None, *, key: Any = None,
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = None,
+        *,
+        key: Any = None,
     ) -> None:
-        self._setup("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0, key, dtype)
+        self._setup(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            key,
+            dtype,
+        )
 
     def forward(
-        self, input: jax.Array, hx: jax.Array | None = None, *, key: jax.Array | None = None  # noqa: A002
+        self,
+        input: jax.Array,
+        hx: jax.Array | None = None,
+        *,
+        key: jax.Array | None = None,  # noqa: A002
     ) -> tuple[jax.Array, jax.Array]:
         out, h_n, _ = self._run(input, hx, None, key)
         return out, h_n
@@ -667,7 +849,8 @@ class _CellBase(Module):
         check_float_input(input, self.weight_ih)
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ShapeError(
-                f"expected input [batch, {self.input_size}] or unbatched [{self.input_size}], got {shape_str(input.shape)}"
+                f"expected input [batch, {self.input_size}] or unbatched [{self.input_size}], got "
+                f"{shape_str(input.shape)}"
             )
         batched = input.ndim == 2
         want = (input.shape[0], self.hidden_size) if batched else (self.hidden_size,)
@@ -699,8 +882,14 @@ class RNNCell(_CellBase):
     nonlinearity: str = static()
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", dtype: Any = None,
-        *, key: Any = None,
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        dtype: Any = None,
+        *,
+        key: Any = None,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
@@ -726,11 +915,15 @@ class LSTMCell(_CellBase):
 
     _gates = 4
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None, *, key: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None, *, key: Any = None
+    ) -> None:
         self._init_params(input_size, hidden_size, bias, key, dtype)
 
     def forward(
-        self, input: jax.Array, hx: tuple[jax.Array, jax.Array] | None = None  # noqa: A002
+        self,
+        input: jax.Array,
+        hx: tuple[jax.Array, jax.Array] | None = None,  # noqa: A002
     ) -> tuple[jax.Array, jax.Array]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ConfigError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
@@ -751,7 +944,9 @@ class GRUCell(_CellBase):
 
     _gates = 3
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None, *, key: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None, *, key: Any = None
+    ) -> None:
         self._init_params(input_size, hidden_size, bias, key, dtype)
 
     def forward(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:  # noqa: A002

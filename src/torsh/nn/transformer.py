@@ -50,7 +50,9 @@ def generate_square_subsequent_mask(sz: int, dtype: Any = None) -> jax.Array:
     """
     positive_int("sz", sz, "generate_square_subsequent_mask", allow_zero=True)
     d = float_dtype(dtype)
-    return jnp.where(jnp.triu(jnp.ones((sz, sz), jnp.bool_), k=1), jnp.asarray(-jnp.inf, d), jnp.asarray(0.0, d))
+    return jnp.where(
+        jnp.triu(jnp.ones((sz, sz), jnp.bool_), k=1), jnp.asarray(-jnp.inf, d), jnp.asarray(0.0, d)
+    )
 
 
 def _check_activation(activation: Any) -> Activation:
@@ -59,7 +61,9 @@ def _check_activation(activation: Any) -> Activation:
             raise ConfigError(f"activation should be 'relu', 'gelu' or a callable, not {activation!r}")
         return activation
     if not callable(activation):
-        raise ConfigError(f"activation should be 'relu', 'gelu' or a callable, got {type(activation).__name__}")
+        raise ConfigError(
+            f"activation should be 'relu', 'gelu' or a callable, got {type(activation).__name__}"
+        )
     return activation
 
 
@@ -93,7 +97,9 @@ class _FeedForwardBlock(Module):
 
 
 class TransformerEncoderLayer(_FeedForwardBlock):
-    """Self-attention and a feed-forward network with residuals and LayerNorm (``torch.nn.TransformerEncoderLayer``).
+    """Self-attention and a feed-forward block with residuals and LayerNorm.
+
+    PyTorch's ``torch.nn.TransformerEncoderLayer``, same arguments and state-dict keys..
 
     ``norm_first=False`` (post-norm): ``x = norm1(x + sa(x)); x = norm2(x + ff(x))``;
     ``norm_first=True`` (pre-norm): ``x = x + sa(norm1(x)); x = x + ff(norm2(x))``.
@@ -107,7 +113,7 @@ class TransformerEncoderLayer(_FeedForwardBlock):
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
-      >>> layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True, key=torsh.random.key(0))
+      >>> layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, key=torsh.random.key(0))
       >>> layer.eval()(jnp.ones((2, 5, 16))).shape
       (2, 5, 16)
       >>> [n for n, _ in layer.named_parameters()][:3]
@@ -126,9 +132,19 @@ class TransformerEncoderLayer(_FeedForwardBlock):
     activation: Any = static()
 
     def __init__(
-        self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
-        activation: Activation = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
-        norm_first: bool = False, bias: bool = True, dtype: Any = None, *, key: Any = None,
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: Activation = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        dtype: Any = None,
+        *,
+        key: Any = None,
     ) -> None:
         positive_int("dim_feedforward", dim_feedforward, "TransformerEncoderLayer")
         k_attn, k1, k2 = jax.random.split(resolve_key(key), 3)
@@ -146,8 +162,13 @@ class TransformerEncoderLayer(_FeedForwardBlock):
         self.activation = _check_activation(activation)
 
     def forward(
-        self, src: jax.Array, src_mask: jax.Array | None = None, src_key_padding_mask: jax.Array | None = None,
-        is_causal: bool = False, *, key: jax.Array | None = None,
+        self,
+        src: jax.Array,
+        src_mask: jax.Array | None = None,
+        src_key_padding_mask: jax.Array | None = None,
+        is_causal: bool = False,
+        *,
+        key: jax.Array | None = None,
     ) -> jax.Array:
         _check_d_model(src, self.self_attn.embed_dim, "src", self.self_attn.batch_first)
         k_attn, k_d1, k_d, k_d2 = _keys(key, 4)
@@ -164,8 +185,14 @@ class TransformerEncoderLayer(_FeedForwardBlock):
         self, x: jax.Array, attn_mask: Any, key_padding_mask: Any, is_causal: bool, k_attn: Any, k_drop: Any
     ) -> jax.Array:
         x = self.self_attn(
-            x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
-            is_causal=is_causal, dropout_key=k_attn,
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+            dropout_key=k_attn,
         )[0]
         return self.dropout1(x, key=k_drop)
 
@@ -177,7 +204,9 @@ class TransformerEncoderLayer(_FeedForwardBlock):
 
 
 class TransformerDecoderLayer(_FeedForwardBlock):
-    """Self-attention, cross-attention over ``memory`` and a feed-forward network (``torch.nn.TransformerDecoderLayer``).
+    """Self-attention, cross-attention over ``memory`` and a feed-forward block.
+
+    PyTorch's ``torch.nn.TransformerDecoderLayer``, same arguments and state-dict keys..
 
     ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False, *, key=None)``.
@@ -207,9 +236,19 @@ class TransformerDecoderLayer(_FeedForwardBlock):
     activation: Any = static()
 
     def __init__(
-        self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
-        activation: Activation = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
-        norm_first: bool = False, bias: bool = True, dtype: Any = None, *, key: Any = None,
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: Activation = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        dtype: Any = None,
+        *,
+        key: Any = None,
     ) -> None:
         positive_int("dim_feedforward", dim_feedforward, "TransformerDecoderLayer")
         k_sa, k_mha, k1, k2 = jax.random.split(resolve_key(key), 4)
@@ -232,10 +271,17 @@ class TransformerDecoderLayer(_FeedForwardBlock):
         self.activation = _check_activation(activation)
 
     def forward(
-        self, tgt: jax.Array, memory: jax.Array, tgt_mask: jax.Array | None = None,
-        memory_mask: jax.Array | None = None, tgt_key_padding_mask: jax.Array | None = None,
-        memory_key_padding_mask: jax.Array | None = None, tgt_is_causal: bool = False,
-        memory_is_causal: bool = False, *, key: jax.Array | None = None,
+        self,
+        tgt: jax.Array,
+        memory: jax.Array,
+        tgt_mask: jax.Array | None = None,
+        memory_mask: jax.Array | None = None,
+        tgt_key_padding_mask: jax.Array | None = None,
+        memory_key_padding_mask: jax.Array | None = None,
+        tgt_is_causal: bool = False,
+        memory_is_causal: bool = False,
+        *,
+        key: jax.Array | None = None,
     ) -> jax.Array:
         d_model, bf = self.self_attn.embed_dim, self.self_attn.batch_first
         _check_d_model(tgt, d_model, "tgt", bf)
@@ -251,7 +297,10 @@ class TransformerDecoderLayer(_FeedForwardBlock):
         else:
             x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal, k_sa, k_d1))
             x = self.norm2(
-                x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal, k_mha, k_d2)
+                x
+                + self._mha_block(
+                    x, memory, memory_mask, memory_key_padding_mask, memory_is_causal, k_mha, k_d2
+                )
             )
             x = self.norm3(x + self._ff_block(x, k_d, k_d3, self.dropout3))
         return x
@@ -260,18 +309,36 @@ class TransformerDecoderLayer(_FeedForwardBlock):
         self, x: jax.Array, attn_mask: Any, key_padding_mask: Any, is_causal: bool, k_attn: Any, k_drop: Any
     ) -> jax.Array:
         x = self.self_attn(
-            x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, is_causal=is_causal,
-            need_weights=False, dropout_key=k_attn,
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            is_causal=is_causal,
+            need_weights=False,
+            dropout_key=k_attn,
         )[0]
         return self.dropout1(x, key=k_drop)
 
     def _mha_block(
-        self, x: jax.Array, mem: jax.Array, attn_mask: Any, key_padding_mask: Any, is_causal: bool, k_attn: Any,
+        self,
+        x: jax.Array,
+        mem: jax.Array,
+        attn_mask: Any,
+        key_padding_mask: Any,
+        is_causal: bool,
+        k_attn: Any,
         k_drop: Any,
     ) -> jax.Array:
         x = self.multihead_attn(
-            x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask, is_causal=is_causal,
-            need_weights=False, dropout_key=k_attn,
+            x,
+            mem,
+            mem,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            is_causal=is_causal,
+            need_weights=False,
+            dropout_key=k_attn,
         )[0]
         return self.dropout2(x, key=k_drop)
 
@@ -283,11 +350,13 @@ class TransformerDecoderLayer(_FeedForwardBlock):
 
 
 def _activation_name(activation: Activation) -> str:
-    return activation if isinstance(activation, str) else getattr(activation, "__qualname__", repr(activation))
+    return (
+        activation if isinstance(activation, str) else getattr(activation, "__qualname__", repr(activation))
+    )
 
 
 def _clones(layer: Module, num_layers: int, owner: str, kind: type) -> ModuleList:
-    """``num_layers`` copies of ``layer`` with their own buffers (PyTorch deep-copies: equal initial weights)."""
+    """``num_layers`` copies of ``layer``, each with its own buffers (PyTorch deep-copies the layer)."""
     if not isinstance(layer, kind):
         raise ConfigError(f"{owner}: expected a {kind.__name__}, got {type(layer).__name__}")
     positive_int("num_layers", num_layers, owner)
@@ -296,7 +365,7 @@ def _clones(layer: Module, num_layers: int, owner: str, kind: type) -> ModuleLis
 
 
 class TransformerEncoder(Module):
-    """A stack of ``num_layers`` copies of ``encoder_layer`` and an optional final ``norm`` (``torch.nn.TransformerEncoder``).
+    """``num_layers`` copies of ``encoder_layer``, then optionally ``norm`` (``torch.nn.TransformerEncoder``).
 
     As in PyTorch, the layers start as copies of ``encoder_layer`` (equal initial weights).
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None, *, key=None)``; layer ``i``
@@ -319,21 +388,36 @@ class TransformerEncoder(Module):
     num_layers: int = static()
 
     def __init__(
-        self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
-        enable_nested_tensor: bool = True, mask_check: bool = True,
+        self,
+        encoder_layer: TransformerEncoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
     ) -> None:
         self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder", TransformerEncoderLayer)
         self.num_layers = num_layers
         self.norm = norm
 
     def forward(
-        self, src: jax.Array, mask: jax.Array | None = None, src_key_padding_mask: jax.Array | None = None,
-        is_causal: bool | None = None, *, key: jax.Array | None = None,
+        self,
+        src: jax.Array,
+        mask: jax.Array | None = None,
+        src_key_padding_mask: jax.Array | None = None,
+        is_causal: bool | None = None,
+        *,
+        key: jax.Array | None = None,
     ) -> jax.Array:
         out = src
         for i, layer in enumerate(self.layers):
             k = None if key is None else jax.random.fold_in(key, i)
-            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal), key=k)
+            out = layer(
+                out,
+                src_mask=mask,
+                src_key_padding_mask=src_key_padding_mask,
+                is_causal=bool(is_causal),
+                key=k,
+            )
         return out if self.norm is None else self.norm(out)
 
     def _describe(self) -> str:
@@ -344,7 +428,7 @@ class TransformerEncoder(Module):
 
 
 class TransformerDecoder(Module):
-    """A stack of ``num_layers`` copies of ``decoder_layer`` and an optional final ``norm`` (``torch.nn.TransformerDecoder``).
+    """``num_layers`` copies of ``decoder_layer``, then optionally ``norm`` (``torch.nn.TransformerDecoder``).
 
     ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *, key=None)``.
@@ -352,7 +436,7 @@ class TransformerDecoder(Module):
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
-      >>> layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True, key=torsh.random.key(0))
+      >>> layer = nn.TransformerDecoderLayer(8, 2, 16, batch_first=True, key=torsh.random.key(0))
       >>> decoder = nn.TransformerDecoder(layer, num_layers=2).eval()
       >>> decoder(jnp.ones((3, 4, 8)), jnp.ones((3, 6, 8))).shape
       (3, 4, 8)
@@ -362,24 +446,39 @@ class TransformerDecoder(Module):
     norm: Module | None
     num_layers: int = static()
 
-    def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None) -> None:
+    def __init__(
+        self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None
+    ) -> None:
         self.layers = _clones(decoder_layer, num_layers, "TransformerDecoder", TransformerDecoderLayer)
         self.num_layers = num_layers
         self.norm = norm
 
     def forward(
-        self, tgt: jax.Array, memory: jax.Array, tgt_mask: jax.Array | None = None,
-        memory_mask: jax.Array | None = None, tgt_key_padding_mask: jax.Array | None = None,
-        memory_key_padding_mask: jax.Array | None = None, tgt_is_causal: bool | None = None,
-        memory_is_causal: bool = False, *, key: jax.Array | None = None,
+        self,
+        tgt: jax.Array,
+        memory: jax.Array,
+        tgt_mask: jax.Array | None = None,
+        memory_mask: jax.Array | None = None,
+        tgt_key_padding_mask: jax.Array | None = None,
+        memory_key_padding_mask: jax.Array | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+        *,
+        key: jax.Array | None = None,
     ) -> jax.Array:
         out = tgt
         for i, layer in enumerate(self.layers):
             k = None if key is None else jax.random.fold_in(key, i)
             out = layer(
-                out, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
-                memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=bool(tgt_is_causal),
-                memory_is_causal=memory_is_causal, key=k,
+                out,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=bool(tgt_is_causal),
+                memory_is_causal=memory_is_causal,
+                key=k,
             )
         return out if self.norm is None else self.norm(out)
 
@@ -418,10 +517,22 @@ class Transformer(Module):
     generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
 
     def __init__(
-        self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
-        dim_feedforward: int = 2048, dropout: float = 0.1, activation: Activation = "relu",
-        custom_encoder: Module | None = None, custom_decoder: Module | None = None, layer_norm_eps: float = 1e-5,
-        batch_first: bool = False, norm_first: bool = False, bias: bool = True, dtype: Any = None, *,
+        self,
+        d_model: int = 512,
+        nhead: int = 8,
+        num_encoder_layers: int = 6,
+        num_decoder_layers: int = 6,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: Activation = "relu",
+        custom_encoder: Module | None = None,
+        custom_decoder: Module | None = None,
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+        dtype: Any = None,
+        *,
         key: Any = None,
     ) -> None:
         k_enc, k_dec, k_init = jax.random.split(resolve_key(key), 3)
@@ -430,8 +541,17 @@ class Transformer(Module):
             self.encoder = custom_encoder
         else:
             layer = TransformerEncoderLayer(
-                d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias,
-                dtype=d, key=k_enc,
+                d_model,
+                nhead,
+                dim_feedforward,
+                dropout,
+                activation,
+                layer_norm_eps,
+                batch_first,
+                norm_first,
+                bias,
+                dtype=d,
+                key=k_enc,
             )
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=d, axes=("embed",))
             self.encoder = TransformerEncoder(layer, num_encoder_layers, norm)
@@ -439,8 +559,17 @@ class Transformer(Module):
             self.decoder = custom_decoder
         else:
             layer = TransformerDecoderLayer(
-                d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias,
-                dtype=d, key=k_dec,
+                d_model,
+                nhead,
+                dim_feedforward,
+                dropout,
+                activation,
+                layer_norm_eps,
+                batch_first,
+                norm_first,
+                bias,
+                dtype=d,
+                key=k_dec,
             )
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=d, axes=("embed",))
             self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
@@ -453,15 +582,27 @@ class Transformer(Module):
             sub = self.__dict__[name]
             params = {n: p for n, p in sub.named_parameters() if p.ndim > 1}
             keys = jax.random.split(jax.random.fold_in(key, i), max(len(params), 1))
-            new = {n: init.xavier_uniform(k, p.shape, dtype=p.dtype) for k, (n, p) in zip(keys, params.items())}
+            new = {
+                n: init.xavier_uniform(k, p.shape, dtype=p.dtype)
+                for k, (n, p) in zip(keys, params.items(), strict=False)
+            }
             self.__dict__[name] = sub.replace(**new) if new else sub
 
     def forward(
-        self, src: jax.Array, tgt: jax.Array, src_mask: jax.Array | None = None, tgt_mask: jax.Array | None = None,
-        memory_mask: jax.Array | None = None, src_key_padding_mask: jax.Array | None = None,
-        tgt_key_padding_mask: jax.Array | None = None, memory_key_padding_mask: jax.Array | None = None,
-        src_is_causal: bool | None = None, tgt_is_causal: bool | None = None, memory_is_causal: bool = False,
-        *, key: jax.Array | None = None,
+        self,
+        src: jax.Array,
+        tgt: jax.Array,
+        src_mask: jax.Array | None = None,
+        tgt_mask: jax.Array | None = None,
+        memory_mask: jax.Array | None = None,
+        src_key_padding_mask: jax.Array | None = None,
+        tgt_key_padding_mask: jax.Array | None = None,
+        memory_key_padding_mask: jax.Array | None = None,
+        src_is_causal: bool | None = None,
+        tgt_is_causal: bool | None = None,
+        memory_is_causal: bool = False,
+        *,
+        key: jax.Array | None = None,
     ) -> jax.Array:
         for name, x in (("src", src), ("tgt", tgt)):
             _check_d_model(x, self.d_model, name, self.batch_first)
@@ -473,11 +614,19 @@ class Transformer(Module):
                     f"{shape_str(tgt.shape)} ({'batch_first' if self.batch_first else 'seq-first'})"
                 )
         k_enc, k_dec = _keys(key, 2)
-        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal, key=k_enc)
+        memory = self.encoder(
+            src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal, key=k_enc
+        )
         return self.decoder(
-            tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
-            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
-            memory_is_causal=memory_is_causal, key=k_dec,
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+            key=k_dec,
         )
 
     def _describe(self) -> str:

@@ -76,8 +76,14 @@ def _compute_dtype(dtype: Any) -> Any:
 
 
 def _explicit(
-    q: jax.Array, k: jax.Array, v: jax.Array, allowed: jax.Array | None, bias: jax.Array | None,
-    scale: float, dropout_p: float, dropout_key: jax.Array | None,
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    allowed: jax.Array | None,
+    bias: jax.Array | None,
+    scale: float,
+    dropout_p: float,
+    dropout_key: jax.Array | None,
 ) -> tuple[jax.Array, jax.Array]:
     ct = _compute_dtype(q.dtype)
     logits = jnp.einsum("btnh,bsnh->bnts", q * jnp.asarray(scale, q.dtype), k, preferred_element_type=ct)
@@ -93,7 +99,9 @@ def _explicit(
     weights = e / jnp.where(total == 0, 1.0, total)
     if dropout_p > 0.0:
         keep = jax.random.bernoulli(dropout_key, 1.0 - dropout_p, weights.shape)
-        weights = jnp.where(keep, weights / (1.0 - dropout_p), 0.0) if dropout_p < 1.0 else jnp.zeros_like(weights)
+        weights = (
+            jnp.where(keep, weights / (1.0 - dropout_p), 0.0) if dropout_p < 1.0 else jnp.zeros_like(weights)
+        )
     out = jnp.einsum("bnts,bsnh->btnh", weights.astype(v.dtype), v, preferred_element_type=ct)
     return out.astype(q.dtype), weights
 
@@ -106,7 +114,11 @@ def _with_jax_dpa(
         # -inf entries of an additive mask become boolean masking, so that a fully masked row is
         # detected (jax masks with a large finite negative and would average such a row).
         blocked = jnp.isneginf(bias)
-        allowed = jnp.logical_not(blocked) if allowed is None else jnp.logical_and(allowed, jnp.logical_not(blocked))
+        allowed = (
+            jnp.logical_not(blocked)
+            if allowed is None
+            else jnp.logical_and(allowed, jnp.logical_not(blocked))
+        )
         bias = jnp.where(blocked, jnp.zeros((), bias.dtype), bias)
     if allowed is not None:
         row_ok = jnp.any(allowed, axis=-1)  # [b|1, n|1, t|1]
@@ -117,8 +129,15 @@ def _with_jax_dpa(
 
 
 def attention_core(
-    q: jax.Array, k: jax.Array, v: jax.Array, *, allowed: jax.Array | None = None, bias: jax.Array | None = None,
-    scale: float | None = None, dropout_p: float = 0.0, dropout_key: jax.Array | None = None,
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    *,
+    allowed: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    scale: float | None = None,
+    dropout_p: float = 0.0,
+    dropout_key: jax.Array | None = None,
     need_weights: bool = False,
 ) -> tuple[jax.Array, jax.Array | None]:
     """``softmax(q k^T * scale + bias, masked by allowed) v`` in ``[B, T, N, H]`` layout.
@@ -142,11 +161,18 @@ def attention_core(
 
 # -- scaled_dot_product_attention ------------------------------------------------------------------
 def scaled_dot_product_attention(
-    query: jax.Array, key: jax.Array, value: jax.Array, attn_mask: jax.Array | None = None,
-    dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False,
-    *, dropout_key: jax.Array | None = None,
+    query: jax.Array,
+    key: jax.Array,
+    value: jax.Array,
+    attn_mask: jax.Array | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    *,
+    dropout_key: jax.Array | None = None,
 ) -> jax.Array:
-    """``softmax(query @ key^T * scale + mask) @ value`` (``torch.nn.functional.scaled_dot_product_attention``).
+    """``softmax(query @ key^T * scale + mask) @ value`` (PyTorch's SDPA).
 
     Shapes as PyTorch: ``query [..., L, E]``, ``key [..., S, E]``, ``value [..., S, Ev]``, usually
     ``[batch, heads, seq, head_dim]``. ``attn_mask`` broadcasts to ``[..., L, S]``: boolean ``True``
@@ -168,7 +194,10 @@ def scaled_dot_product_attention(
     for name, x in (("query", query), ("key", key), ("value", value)):
         check_float_input(x, query if name != "query" else None, what=name)
         if x.ndim < 2:
-            raise ShapeError(f"scaled_dot_product_attention: {name} needs at least 2 dims [..., seq, dim], got {shape_str(x.shape)}")
+            raise ShapeError(
+                f"scaled_dot_product_attention: {name} needs at least 2 dims [..., seq, dim], got "
+                f"{shape_str(x.shape)}"
+            )
     if query.shape[-1] != key.shape[-1]:
         raise ShapeError(
             f"scaled_dot_product_attention: query and key need the same last dim, got query "
@@ -226,8 +255,14 @@ def scaled_dot_product_attention(
         return m.reshape(b, heads, lq, lk) if m.ndim > 2 else m[None, None]
 
     out, _ = attention_core(
-        to_btnh(query), to_btnh(key), to_btnh(value), allowed=mask_4d(allowed), bias=mask_4d(bias), scale=scale,
-        dropout_p=dropout_p, dropout_key=dropout_key,
+        to_btnh(query),
+        to_btnh(key),
+        to_btnh(value),
+        allowed=mask_4d(allowed),
+        bias=mask_4d(bias),
+        scale=scale,
+        dropout_p=dropout_p,
+        dropout_key=dropout_key,
     )
     return jnp.swapaxes(out, 1, 2).reshape(*batch, lq, value.shape[-1])
 
@@ -239,14 +274,29 @@ def _shape_error(where: str, what: str, expected: str, got: tuple[int, ...]) -> 
 
 
 def mha_batch_first(
-    query: jax.Array, key: jax.Array, value: jax.Array, *, num_heads: int,
-    in_proj_weight: jax.Array | None, in_proj_bias: jax.Array | None,
-    q_proj_weight: jax.Array | None, k_proj_weight: jax.Array | None, v_proj_weight: jax.Array | None,
-    bias_k: jax.Array | None, bias_v: jax.Array | None, add_zero_attn: bool,
-    out_proj_weight: jax.Array, out_proj_bias: jax.Array | None,
-    dropout_p: float, dropout_key: jax.Array | None,
-    key_padding_mask: jax.Array | None, attn_mask: jax.Array | None, is_causal: bool,
-    need_weights: bool, average_attn_weights: bool, self_attention: bool,
+    query: jax.Array,
+    key: jax.Array,
+    value: jax.Array,
+    *,
+    num_heads: int,
+    in_proj_weight: jax.Array | None,
+    in_proj_bias: jax.Array | None,
+    q_proj_weight: jax.Array | None,
+    k_proj_weight: jax.Array | None,
+    v_proj_weight: jax.Array | None,
+    bias_k: jax.Array | None,
+    bias_v: jax.Array | None,
+    add_zero_attn: bool,
+    out_proj_weight: jax.Array,
+    out_proj_bias: jax.Array | None,
+    dropout_p: float,
+    dropout_key: jax.Array | None,
+    key_padding_mask: jax.Array | None,
+    attn_mask: jax.Array | None,
+    is_causal: bool,
+    need_weights: bool,
+    average_attn_weights: bool,
+    self_attention: bool,
 ) -> tuple[jax.Array, jax.Array | None]:
     """Multi-head attention on batched, batch-first inputs ``[N, L, E]`` with validated masks.
 
@@ -302,10 +352,19 @@ def mha_batch_first(
         m = attn_mask[None] if attn_mask.shape[0] == 1 else attn_mask.reshape(n, num_heads, tgt_len, src_len)
         allowed, bias = combine_masks(allowed, bias, m, true_means_masked=True)
     if key_padding_mask is not None:
-        allowed, bias = combine_masks(allowed, bias, key_padding_mask[:, None, None, :], true_means_masked=True)
+        allowed, bias = combine_masks(
+            allowed, bias, key_padding_mask[:, None, None, :], true_means_masked=True
+        )
 
     out, weights = attention_core(
-        q, k, v, allowed=allowed, bias=bias, dropout_p=dropout_p, dropout_key=dropout_key, need_weights=need_weights
+        q,
+        k,
+        v,
+        allowed=allowed,
+        bias=bias,
+        dropout_p=dropout_p,
+        dropout_key=dropout_key,
+        need_weights=need_weights,
     )
     out = out.reshape(n, tgt_len, embed_dim) @ out_proj_weight.T
     if out_proj_bias is not None:
@@ -336,10 +395,22 @@ def _pad_last(mask: jax.Array | None) -> jax.Array | None:
 
 
 def check_mha_inputs(
-    query: Any, key: Any, value: Any, key_padding_mask: Any, attn_mask: Any, *, embed_dim: int, kdim: int,
-    vdim: int, num_heads: int, batch_first: bool, like: jax.Array, where: str = "",
+    query: Any,
+    key: Any,
+    value: Any,
+    key_padding_mask: Any,
+    attn_mask: Any,
+    *,
+    embed_dim: int,
+    kdim: int,
+    vdim: int,
+    num_heads: int,
+    batch_first: bool,
+    like: jax.Array,
+    where: str = "",
 ) -> tuple[bool, Any, Any]:
-    """Validate shapes/dtypes as PyTorch's ``_mha_shape_check`` does; returns ``(is_batched, kpm, attn_mask)``."""
+    """Validate shapes/dtypes as PyTorch's ``_mha_shape_check``; returns ``(is_batched, kpm, attn_mask)``."""
+    prefix = f"{where}: " if where else ""
     check_float_input(query, like, "query")
     check_float_input(key, like, "key")
     check_float_input(value, like, "value")
@@ -355,7 +426,9 @@ def check_mha_inputs(
             if x.ndim != 2:
                 raise _shape_error(where, f"2-D {name} (unbatched, like query)", f"[seq, {d}]", x.shape)
     else:
-        raise _shape_error(where, "query", f"{layout.format(embed_dim)} or unbatched [seq, {embed_dim}]", query.shape)
+        raise _shape_error(
+            where, "query", f"{layout.format(embed_dim)} or unbatched [seq, {embed_dim}]", query.shape
+        )
     for name, x, d in (("query", query, embed_dim), ("key", key, kdim), ("value", value, vdim)):
         if x.shape[-1] != d:
             expect = layout.format(d) if batched else f"[seq, {d}]"
@@ -364,47 +437,72 @@ def check_mha_inputs(
     if batched:
         if key.shape[seq_ax] != value.shape[seq_ax] or key.shape[batch_ax] != value.shape[batch_ax]:
             raise ShapeError(
-                f"{where}{': ' if where else ''}key and value must share batch and sequence sizes, got key {shape_str(key.shape)} "
-                f"and value {shape_str(value.shape)}"
+                f"{prefix}key and value must share batch and sequence sizes, got key "
+                f"{shape_str(key.shape)} and value {shape_str(value.shape)}"
             )
         if key.shape[batch_ax] != query.shape[batch_ax]:
             raise ShapeError(
-                f"{where}{': ' if where else ''}query, key and value must share the batch size, got query "
-                f"{shape_str(query.shape)} and key {shape_str(key.shape)} ({'batch_first' if batch_first else 'seq-first'})"
+                f"{prefix}query, key and value must share the batch size, got query {shape_str(query.shape)} "
+                f"and key {shape_str(key.shape)} ({'batch_first' if batch_first else 'seq-first'})"
             )
         n, tgt, src = query.shape[batch_ax], query.shape[seq_ax], key.shape[seq_ax]
     else:
         if key.shape[0] != value.shape[0]:
             raise ShapeError(
-                f"{where}{': ' if where else ''}key and value must share the sequence length, got key {shape_str(key.shape)} and "
-                f"value {shape_str(value.shape)}"
+                f"{prefix}key and value must share the sequence length, got key {shape_str(key.shape)} "
+                f"and value {shape_str(value.shape)}"
             )
         n, tgt, src = 1, query.shape[0], key.shape[0]
     if key_padding_mask is not None:
         key_padding_mask = _check_mask_dtype(key_padding_mask, "key_padding_mask")
         want = (n, src) if batched else (src,)
         if tuple(key_padding_mask.shape) != want:
-            raise _shape_error(where, "key_padding_mask", shape_str(want) + " ([batch, src_len])" * batched, key_padding_mask.shape)
+            raise _shape_error(
+                where,
+                "key_padding_mask",
+                shape_str(want) + " ([batch, src_len])" * batched,
+                key_padding_mask.shape,
+            )
     if attn_mask is not None:
         attn_mask = _check_mask_dtype(attn_mask, "attn_mask")
         ok = [(tgt, src), (n * num_heads, tgt, src)]
         if tuple(attn_mask.shape) not in ok:
             raise _shape_error(
-                where, "attn_mask", f"{shape_str(ok[0])} ([L, S]) or {shape_str(ok[1])} ([N * num_heads, L, S])",
+                where,
+                "attn_mask",
+                f"{shape_str(ok[0])} ([L, S]) or {shape_str(ok[1])} ([N * num_heads, L, S])",
                 attn_mask.shape,
             )
     return batched, key_padding_mask, attn_mask
 
 
 def multi_head_attention_forward(
-    query: jax.Array, key: jax.Array, value: jax.Array, embed_dim_to_check: int, num_heads: int,
-    in_proj_weight: jax.Array | None, in_proj_bias: jax.Array | None, bias_k: jax.Array | None,
-    bias_v: jax.Array | None, add_zero_attn: bool, dropout_p: float, out_proj_weight: jax.Array,
-    out_proj_bias: jax.Array | None, training: bool = True, key_padding_mask: jax.Array | None = None,
-    need_weights: bool = True, attn_mask: jax.Array | None = None, use_separate_proj_weight: bool = False,
-    q_proj_weight: jax.Array | None = None, k_proj_weight: jax.Array | None = None,
-    v_proj_weight: jax.Array | None = None, average_attn_weights: bool = True, is_causal: bool = False,
-    *, batch_first: bool = False, dropout_key: jax.Array | None = None,
+    query: jax.Array,
+    key: jax.Array,
+    value: jax.Array,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight: jax.Array | None,
+    in_proj_bias: jax.Array | None,
+    bias_k: jax.Array | None,
+    bias_v: jax.Array | None,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: jax.Array,
+    out_proj_bias: jax.Array | None,
+    training: bool = True,
+    key_padding_mask: jax.Array | None = None,
+    need_weights: bool = True,
+    attn_mask: jax.Array | None = None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight: jax.Array | None = None,
+    k_proj_weight: jax.Array | None = None,
+    v_proj_weight: jax.Array | None = None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+    *,
+    batch_first: bool = False,
+    dropout_key: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array | None]:
     """Multi-head attention with explicit weights (``torch.nn.functional.multi_head_attention_forward``).
 
@@ -428,12 +526,16 @@ def multi_head_attention_forward(
     _check_p(dropout_p)
     if use_separate_proj_weight:
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
-            raise ConfigError("multi_head_attention_forward: use_separate_proj_weight needs q/k/v_proj_weight")
+            raise ConfigError(
+                "multi_head_attention_forward: use_separate_proj_weight needs q/k/v_proj_weight"
+            )
         like, kdim, vdim = q_proj_weight, k_proj_weight.shape[1], v_proj_weight.shape[1]
         in_proj_weight = None
     else:
         if in_proj_weight is None:
-            raise ConfigError("multi_head_attention_forward: in_proj_weight is None and use_separate_proj_weight is False")
+            raise ConfigError(
+                "multi_head_attention_forward: in_proj_weight is None and use_separate_proj_weight is False"
+            )
         like, kdim, vdim = in_proj_weight, embed_dim_to_check, embed_dim_to_check
     if embed_dim_to_check % num_heads:
         raise ConfigError(f"embed_dim {embed_dim_to_check} not divisible by num_heads {num_heads}")
@@ -441,16 +543,42 @@ def multi_head_attention_forward(
         raise ConfigError("multi_head_attention_forward: give both bias_k and bias_v or neither")
     where = "multi_head_attention_forward"
     batched, key_padding_mask, attn_mask = check_mha_inputs(
-        query, key, value, key_padding_mask, attn_mask, embed_dim=embed_dim_to_check, kdim=kdim, vdim=vdim,
-        num_heads=num_heads, batch_first=batch_first, like=like, where=where,
+        query,
+        key,
+        value,
+        key_padding_mask,
+        attn_mask,
+        embed_dim=embed_dim_to_check,
+        kdim=kdim,
+        vdim=vdim,
+        num_heads=num_heads,
+        batch_first=batch_first,
+        like=like,
+        where=where,
     )
     return run_mha(
-        query, key, value, batch_first=batched and batch_first, batched=batched, num_heads=num_heads,
-        in_proj_weight=in_proj_weight, in_proj_bias=in_proj_bias, q_proj_weight=q_proj_weight,
-        k_proj_weight=k_proj_weight, v_proj_weight=v_proj_weight, bias_k=bias_k, bias_v=bias_v,
-        add_zero_attn=add_zero_attn, out_proj_weight=out_proj_weight, out_proj_bias=out_proj_bias,
-        dropout_p=dropout_p if training else 0.0, dropout_key=dropout_key, key_padding_mask=key_padding_mask,
-        attn_mask=attn_mask, is_causal=is_causal, need_weights=need_weights,
+        query,
+        key,
+        value,
+        batch_first=batched and batch_first,
+        batched=batched,
+        num_heads=num_heads,
+        in_proj_weight=in_proj_weight,
+        in_proj_bias=in_proj_bias,
+        q_proj_weight=q_proj_weight,
+        k_proj_weight=k_proj_weight,
+        v_proj_weight=v_proj_weight,
+        bias_k=bias_k,
+        bias_v=bias_v,
+        add_zero_attn=add_zero_attn,
+        out_proj_weight=out_proj_weight,
+        out_proj_bias=out_proj_bias,
+        dropout_p=dropout_p if training else 0.0,
+        dropout_key=dropout_key,
+        key_padding_mask=key_padding_mask,
+        attn_mask=attn_mask,
+        is_causal=is_causal,
+        need_weights=need_weights,
         average_attn_weights=average_attn_weights,
     )
 
