@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
