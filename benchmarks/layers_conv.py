@@ -167,18 +167,20 @@ def _time(fn, calls: int) -> tuple[float, float]:
 
 def measure(cands: dict, calls: int, rounds: int) -> dict[str, tuple[float, float]]:
     """Median wall and CPU ms per call; candidates run in turn every round (noise hits them alike)."""
-    for fn in cands.values():
-        for _ in range(3):
+    per_sample = {}
+    for name, fn in cands.items():
+        for _ in range(2):
             jax.block_until_ready(fn())
+        once_ms, _ = _time(fn, 1)
+        # Up to ``calls`` calls per sample, fewer for very slow candidates (XLA's grouped convolution).
+        per_sample[name] = max(1, min(calls, int(250 / max(once_ms, 1e-3))))
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cands}
     names = list(cands)
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            samples[name].append(_time(cands[name], calls))
-    return {
-        name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
-        for name, v in samples.items()
-    }
+            samples[name].append(_time(cands[name], per_sample[name]))
+    median = statistics.median
+    return {name: (median(w for w, _ in v), median(c for _, c in v)) for name, v in samples.items()}
 
 
 def main(args: argparse.Namespace) -> None:
