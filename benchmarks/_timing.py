@@ -10,7 +10,6 @@ from typing import Any
 
 import jax
 
-
 CLOCK = time.perf_counter
 
 
@@ -43,7 +42,7 @@ def interleaved(candidates: dict[str, Callable[[], Any]], calls: int, rounds: in
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     names = list(candidates)
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             samples[name].append(per_call_us(candidates[name], calls))
     return {name: statistics.median(v) for name, v in samples.items()}

@@ -73,8 +73,10 @@ def main() -> None:
         use_cpu_clock()
 
     model, model_kind = torsh_model()
-    params = [{"weight": layer.weight, "bias": layer.bias} for layer in torsh.tree.leaves(
-        model, is_leaf=lambda n: hasattr(n, "weight") and hasattr(n, "bias"))]
+    params = [
+        {"weight": layer.weight, "bias": layer.bias}
+        for layer in torsh.tree.leaves(model, is_leaf=lambda n: hasattr(n, "weight") and hasattr(n, "bias"))
+    ]
     x = jnp.ones((4, WIDTH))
 
     # Step A: forward pass, scalar out. Step B: an update-like step returning the whole model.
@@ -133,7 +135,11 @@ def main() -> None:
     clock = "process CPU time" if args.cpu_time else "wall time"
     print(f"jax {jax.__version__}, {clock}, {LAYERS} layers of {WIDTH}x{WIDTH}, devices: {jax.devices()}")
     report("A. forward, scalar output", interleaved(fwd, args.calls, args.rounds), "jax.jit (lists of dicts)")
-    report("B. update step, returns the model", interleaved(upd, args.calls, args.rounds), "jax.jit (lists of dicts)")
+    report(
+        "B. update step, returns the model",
+        interleaved(upd, args.calls, args.rounds),
+        "jax.jit (lists of dicts)",
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import os
 import tempfile
 import time
 
-import jax
 import numpy as np
 
 import torsh
@@ -49,11 +48,14 @@ def main() -> float:
     torsh.manual_seed(args.seed)  # seeds construction-time keys only
     train_set, test_set = load_digits_split(args.seed)
     model = nn.Sequential(
-        nn.Linear(64, 256), nn.GELU(),
+        nn.Linear(64, 256),
+        nn.GELU(),
         nn.Dropout(0.1),
         nn.Linear(256, 10),
     )
-    print(f"digits: {len(train_set)} train / {len(test_set)} test; model: {model.num_parameters():,} parameters")
+    print(
+        f"digits: {len(train_set)} train / {len(test_set)} test; model: {model.num_parameters():,} parameters"
+    )
 
     def loss_fn(model, x, y, key):
         logits = model(x, key=key)  # randomness is an explicit argument
@@ -78,7 +80,11 @@ def main() -> float:
         return sum(int(correct(model, x, y)) for x, y in loader) / len(test_set)
 
     loader = data.DataLoader(
-        train_set, batch_size=args.batch_size, shuffle=True, drop_last=True, seed=args.seed,
+        train_set,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        seed=args.seed,
         progress=args.progress,
     )
     data_key = torsh.random.key(args.seed)
@@ -91,8 +97,10 @@ def main() -> float:
             model, state, loss = train_step(model, state, x, y, torsh.random.fold_in(data_key, step))
             total, batches, step = total + float(loss), batches + 1, step + 1
         if epoch == 1 or epoch % 5 == 0 or epoch == args.epochs:
-            print(f"epoch {epoch:3d}  loss {total / batches:.4f}  test accuracy {accuracy(model):.2%}"
-                  f"  lr {float(optim.get_lr(state)['default']):.1e}")
+            print(
+                f"epoch {epoch:3d}  loss {total / batches:.4f}  test accuracy {accuracy(model):.2%}"
+                f"  lr {float(optim.get_lr(state)['default']):.1e}"
+            )
     test_acc = accuracy(model)
     print(f"final test accuracy: {test_acc:.2%} ({time.perf_counter() - start:.1f} s)")
 

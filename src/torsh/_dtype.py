@@ -12,9 +12,29 @@ import numpy as np
 from .errors import ConfigError, DTypeError
 
 __all__ = [
-    "float16", "bfloat16", "float32", "float64", "half", "float", "double",
-    "complex64", "complex128", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "bool_", "dtype", "get_default_dtype", "set_default_dtype", "finfo", "iinfo",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "half",
+    "float",
+    "double",
+    "complex64",
+    "complex128",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool_",
+    "dtype",
+    "get_default_dtype",
+    "set_default_dtype",
+    "finfo",
+    "iinfo",
 ]
 
 float16 = half = jnp.dtype("float16")
@@ -28,10 +48,26 @@ uint8, uint16, uint32, uint64 = (jnp.dtype(n) for n in ("uint8", "uint16", "uint
 bool_ = jnp.dtype("bool")
 
 _NAMES = {
-    "float16": float16, "half": float16, "bfloat16": bfloat16, "float32": float32, "float": float32,
-    "float64": float64, "double": float64, "complex64": complex64, "complex128": complex128,
-    "int8": int8, "int16": int16, "int32": int32, "int64": int64, "long": int64, "int": int32,
-    "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64, "bool": bool_,
+    "float16": float16,
+    "half": float16,
+    "bfloat16": bfloat16,
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "complex64": complex64,
+    "complex128": complex128,
+    "int8": int8,
+    "int16": int16,
+    "int32": int32,
+    "int64": int64,
+    "long": int64,
+    "int": int32,
+    "uint8": uint8,
+    "uint16": uint16,
+    "uint32": uint32,
+    "uint64": uint64,
+    "bool": bool_,
 }
 _lock = threading.Lock()
 _default_float = float32

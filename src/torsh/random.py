@@ -98,8 +98,13 @@ def normal(k: Key, shape: Shape = (), dtype: Any = None, mean: float = 0.0, std:
 
 
 def truncated_normal(
-    k: Key, shape: Shape = (), dtype: Any = None, mean: float = 0.0, std: float = 1.0,
-    a: float = -2.0, b: float = 2.0,
+    k: Key,
+    shape: Shape = (),
+    dtype: Any = None,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
 ) -> jax.Array:
     """Normal samples truncated to ``[a, b]`` (absolute bounds, as ``torch.nn.init.trunc_normal_``)."""
     lower, upper = (a - mean) / std, (b - mean) / std

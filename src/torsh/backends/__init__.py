@@ -14,8 +14,8 @@ Example:
 """
 
 from ._devices import (
-    apply_environment,
     BackendStatus,
+    apply_environment,
     available,
     default_device,
     device,
@@ -30,6 +30,7 @@ from ._devices import (
 
 __all__ = [
     "BackendStatus",
+    "apply_environment",
     "available",
     "devices",
     "device",

@@ -146,14 +146,18 @@ def device(spec: Any = None) -> Any:
     elif isinstance(spec, str):
         match = _DEVICE_RE.match(spec)
         if not match:
-            raise DeviceError(f"malformed device {spec!r}; expected 'platform' or 'platform:index', e.g. 'cuda:0'")
+            raise DeviceError(
+                f"malformed device {spec!r}; expected 'platform' or 'platform:index', e.g. 'cuda:0'"
+            )
         platform = _check_platform(match.group(1))
         index = int(match.group(2) or 0)
         found = _jax_devices(platform)
     else:
         raise DeviceError(f"expected a device name, index or jax.Device, got {type(spec).__name__} {spec!r}")
     if not 0 <= index < len(found):
-        raise DeviceError(f"device {spec!r}: index {index} out of range; {platform} has {len(found)} device(s)")
+        raise DeviceError(
+            f"device {spec!r}: index {index} out of range; {platform} has {len(found)} device(s)"
+        )
     return found[index]
 
 

@@ -9,17 +9,21 @@ __all__ = ["Platform", "PLATFORMS"]
 
 @dataclasses.dataclass(frozen=True)
 class Platform:
-    name: str                 # torsh's name ("cuda")
+    name: str  # torsh's name ("cuda")
     jax_names: tuple[str, ...]  # what jax.devices() accepts / Device.platform reports
     plugin_modules: tuple[str, ...]  # importable modules that provide the XLA plugin
-    install: str              # the command that installs it
+    install: str  # the command that installs it
 
 
 PLATFORMS: dict[str, Platform] = {
     "cpu": Platform("cpu", ("cpu",), (), "pip install torsh"),
     "cuda": Platform(
-        "cuda", ("cuda", "gpu"), ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_plugins.xla_cuda12"),
+        "cuda",
+        ("cuda", "gpu"),
+        ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_plugins.xla_cuda12"),
         'pip install "torsh[cuda]"',
     ),
-    "metal": Platform("metal", ("METAL", "metal"), ("jax_metal", "jax_plugins.metal_plugin"), 'pip install "torsh[metal]"'),
+    "metal": Platform(
+        "metal", ("METAL", "metal"), ("jax_metal", "jax_plugins.metal_plugin"), 'pip install "torsh[metal]"'
+    ),
 }

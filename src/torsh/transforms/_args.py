@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ..errors import ConfigError
 
@@ -66,10 +65,14 @@ def resolve_positions(fn: Callable, spec: ArgSpec, what: str) -> tuple[int, ...]
 
 def _has_varargs(fn: Callable) -> bool:
     sig = signature_of(fn)
-    return sig is not None and any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values())
+    return sig is not None and any(
+        p.kind == inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values()
+    )
 
 
-def split_names_and_positions(fn: Callable, spec: ArgSpec | None, what: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+def split_names_and_positions(
+    fn: Callable, spec: ArgSpec | None, what: str
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """For jit-style options: positions and names, both validated against ``fn``'s signature.
 
     JAX needs both forms (an argument may arrive positionally or by keyword), so each given name is
@@ -86,7 +89,10 @@ def split_names_and_positions(fn: Callable, spec: ArgSpec | None, what: str) -> 
         if isinstance(item, str):
             if params is not None:
                 match = [p for p in params if p.name == item]
-                if not match or match[0].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                if not match or match[0].kind in (
+                    inspect.Parameter.VAR_POSITIONAL,
+                    inspect.Parameter.VAR_KEYWORD,
+                ):
                     raise ConfigError(
                         f"{what}: {_fn_name(fn)} has no parameter named {item!r}; its parameters are "
                         f"{[p.name for p in params]}"
@@ -107,7 +113,9 @@ def split_names_and_positions(fn: Callable, spec: ArgSpec | None, what: str) -> 
     return tuple(sorted(positions)), tuple(sorted(names))
 
 
-def bind_to_positional(fn: Callable, args: tuple, kwargs: dict, wanted: tuple[int, ...]) -> tuple[tuple, dict]:
+def bind_to_positional(
+    fn: Callable, args: tuple, kwargs: dict, wanted: tuple[int, ...]
+) -> tuple[tuple, dict]:
     """Move keyword arguments that name positions in ``wanted`` into ``args`` (so they can be
     differentiated or mapped positionally)."""
     if not kwargs:

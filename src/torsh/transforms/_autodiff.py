@@ -59,7 +59,7 @@ def _diff_wrapper(
 
         def inner(*diff_args: Any) -> Any:
             full = list(args)
-            for i, d, r in zip(positions, diff_args, rests):
+            for i, d, r in zip(positions, diff_args, rests, strict=True):
                 full[i] = _tree.combine(d, r)
             return fn(*full, **kwargs)
 
@@ -128,7 +128,9 @@ def grad(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorph
 
 
 def _jacobian(kind: str, jax_transform: Callable) -> Callable:
-    def make(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False) -> Callable:
+    def make(
+        fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False
+    ) -> Callable:
         wrapper = _diff_wrapper(jax_transform, fn, argnums, kind, has_aux=has_aux, holomorphic=holomorphic)
 
         return wrapper
@@ -163,7 +165,9 @@ jacrev.__doc__ = """Jacobian of ``fn`` by reverse-mode autodiff (efficient for m
 _hessian = _jacobian("hessian", jax.hessian)
 
 
-def hessian(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False) -> Callable:
+def hessian(
+    fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False
+) -> Callable:
     """Hessian of scalar ``fn`` (forward-over-reverse).
 
     Example:

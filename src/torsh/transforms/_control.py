@@ -23,8 +23,12 @@ _POLICY_NAMES = sorted(
 )
 # Policies that are used directly; the others are factories (e.g. save_only_these_names(*names)).
 _DIRECT_POLICIES = {
-    "everything_saveable", "nothing_saveable", "dots_saveable", "checkpoint_dots",
-    "dots_with_no_batch_dims_saveable", "checkpoint_dots_with_no_batch_dims",
+    "everything_saveable",
+    "nothing_saveable",
+    "dots_saveable",
+    "checkpoint_dots",
+    "dots_with_no_batch_dims_saveable",
+    "checkpoint_dots_with_no_batch_dims",
 }
 
 
@@ -62,7 +66,9 @@ def checkpoint(
     if fn is None:
         return lambda f: checkpoint(f, policy=policy, static=static, prevent_cse=prevent_cse)
     static_pos = resolve_positions(fn, static, "checkpoint(static=...)") if static is not None else ()
-    return jax.checkpoint(fn, prevent_cse=prevent_cse, policy=_resolve_policy(policy), static_argnums=static_pos)
+    return jax.checkpoint(
+        fn, prevent_cse=prevent_cse, policy=_resolve_policy(policy), static_argnums=static_pos
+    )
 
 
 remat = checkpoint
@@ -102,7 +108,9 @@ def scan(
     sizes = _leading_sizes(xs)
     scalars = [p for p, n in sizes if n is None]
     if scalars:
-        raise ShapeError(f"scan: every leaf of xs needs a leading axis to scan over; scalar leaves at {scalars}")
+        raise ShapeError(
+            f"scan: every leaf of xs needs a leading axis to scan over; scalar leaves at {scalars}"
+        )
     distinct = {n for _, n in sizes}
     if len(distinct) > 1:
         listing = ", ".join(f"{p}: {n}" for p, n in sizes)
@@ -115,5 +123,7 @@ def scan(
         return jax.lax.scan(fn, init, xs, length=length, reverse=reverse, unroll=unroll)
     except TypeError as e:
         if "carry" in str(e):
-            raise TreeError(f"scan: the carry returned by the body must match the initial carry: {e}") from None
+            raise TreeError(
+                f"scan: the carry returned by the body must match the initial carry: {e}"
+            ) from None
         raise

@@ -95,7 +95,9 @@ def explain(fn: Callable, *args: Any, **kwargs: Any) -> Explanation:
     memory = compiled.memory_analysis()
     get = lambda attr: int(getattr(memory, attr, 0) or 0) if memory is not None else 0  # noqa: E731
     argument, output, temp, alias = (
-        get("argument_size_in_bytes"), get("output_size_in_bytes"), get("temp_size_in_bytes"),
+        get("argument_size_in_bytes"),
+        get("output_size_in_bytes"),
+        get("temp_size_in_bytes"),
         get("alias_size_in_bytes"),
     )
     peak = get("peak_memory_in_bytes") or (argument + output + temp - alias)
@@ -148,8 +150,14 @@ def jit(
     """
     if fn is None:
         return lambda f: jit(
-            f, static=static, donate=donate, in_shardings=in_shardings, out_shardings=out_shardings,
-            keep_unused=keep_unused, inline=inline, compiler_options=compiler_options,
+            f,
+            static=static,
+            donate=donate,
+            in_shardings=in_shardings,
+            out_shardings=out_shardings,
+            keep_unused=keep_unused,
+            inline=inline,
+            compiler_options=compiler_options,
         )
     if not callable(fn):
         raise ConfigError(f"jit: expected a function, got {type(fn).__name__}")

@@ -127,7 +127,11 @@ def vmap(
 
     def build(axes: Any) -> Callable:
         return jax.vmap(
-            fn, in_axes=axes, out_axes=out_axes, axis_name=axis_name, axis_size=axis_size,
+            fn,
+            in_axes=axes,
+            out_axes=out_axes,
+            axis_name=axis_name,
+            axis_size=axis_size,
             spmd_axis_name=spmd_axis_name,
         )
 
@@ -171,8 +175,14 @@ def pmap(
 
     def build(axes: Any) -> Callable:
         return jax.pmap(
-            fn, axis_name=axis_name, in_axes=axes, out_axes=out_axes, static_broadcasted_argnums=static_pos,
-            devices=devices, axis_size=axis_size, donate_argnums=donate_pos,
+            fn,
+            axis_name=axis_name,
+            in_axes=axes,
+            out_axes=out_axes,
+            static_broadcasted_argnums=static_pos,
+            devices=devices,
+            axis_size=axis_size,
+            donate_argnums=donate_pos,
         )
 
     if positions is not None:

@@ -68,7 +68,9 @@ def structure(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> opt
     return optree.tree_structure(tree, is_leaf, namespace=NAMESPACE)
 
 
-def flatten(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list[Any], optree.PyTreeSpec]:
+def flatten(
+    tree: PyTree, is_leaf: Callable[[Any], bool] | None = None
+) -> tuple[list[Any], optree.PyTreeSpec]:
     """``(leaves, treespec)``; :func:`unflatten` inverts it."""
     return optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
 
@@ -84,7 +86,9 @@ def unflatten(treespec: optree.PyTreeSpec, leaves: Sequence[Any]) -> PyTree:
     """
     leaves = list(leaves)
     if len(leaves) != treespec.num_leaves:
-        raise TreeError(f"unflatten: the structure has {treespec.num_leaves} leaves, got {len(leaves)} values")
+        raise TreeError(
+            f"unflatten: the structure has {treespec.num_leaves} leaves, got {len(leaves)} values"
+        )
     return optree.tree_unflatten(treespec, leaves)
 
 
@@ -133,7 +137,7 @@ def flatten_with_path(
       [('layers.0.bias', 2), ('layers.0.weight', 1)]
     """
     raw_paths, values, spec = optree.tree_flatten_with_path(tree, is_leaf, namespace=NAMESPACE)
-    return [(path_str(p), v) for p, v in zip(raw_paths, values)], spec
+    return [(path_str(p), v) for p, v in zip(raw_paths, values, strict=True)], spec
 
 
 def paths(tree: PyTree, is_leaf: Callable[[Any], bool] | None = None) -> list[str]:
@@ -160,7 +164,9 @@ def map_with_path(
         raise
 
 
-def _mask_leaves(tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Any) -> tuple[list, list[bool], _TS]:
+def _mask_leaves(
+    tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Any
+) -> tuple[list, list[bool], _TS]:
     values, spec = optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
     # A callable struct (e.g. a module-shaped mask) is a tree, not a predicate.
     if callable(where) and optree.tree_is_leaf(where, namespace=NAMESPACE):
@@ -190,8 +196,8 @@ def partition(
       3
     """
     values, mask, spec = _mask_leaves(tree, where, is_leaf)
-    selected = [v if m else None for v, m in zip(values, mask)]
-    rest = [None if m else v for v, m in zip(values, mask)]
+    selected = [v if m else None for v, m in zip(values, mask, strict=True)]
+    rest = [None if m else v for v, m in zip(values, mask, strict=True)]
     return optree.tree_unflatten(spec, selected), optree.tree_unflatten(spec, rest)
 
 
@@ -270,7 +276,7 @@ def allclose(a: PyTree, b: PyTree, rtol: float = 1e-5, atol: float = 1e-8, equal
     leaves_b, spec_b = optree.tree_flatten(b, namespace=NAMESPACE)
     if spec_a != spec_b:
         return False
-    for x, y in zip(leaves_a, leaves_b):
+    for x, y in zip(leaves_a, leaves_b, strict=True):
         x_arr, y_arr = np.asarray(_key_data(x)), np.asarray(_key_data(y))
         if x_arr.shape != y_arr.shape:
             return False
@@ -325,6 +331,8 @@ def trainable_mask(tree: PyTree) -> PyTree:
             if frozen is not None:
                 blocked |= set(frozen())
         children, meta, entries, rebuild = optree.tree_flatten_one_level(node, namespace=NAMESPACE)
-        return rebuild(meta, [walk(c, allowed and str(e) not in blocked) for c, e in zip(children, entries)])
+        return rebuild(
+            meta, [walk(c, allowed and str(e) not in blocked) for c, e in zip(children, entries, strict=True)]
+        )
 
     return walk(tree, True)

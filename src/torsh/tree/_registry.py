@@ -69,7 +69,7 @@ def register_struct_node(
 
     def flatten_with_keys(o: Any) -> tuple[tuple[tuple[Any, Any], ...], tuple]:
         children, aux = flatten(o)
-        return tuple(zip(jax_keys, children)), aux
+        return tuple(zip(jax_keys, children, strict=True)), aux
 
     jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
 
