@@ -483,11 +483,13 @@ def test_dtype_argument_and_logical_axes():
 
 
 @pytest.mark.parametrize("dtype,tol", [(jnp.bfloat16, 3e-2), (jnp.float16, 4e-3)])
-@pytest.mark.parametrize("transposed", [False, True])
-def test_half_precision_forward_within_dtype_tolerance(dtype, tol, transposed):
+@pytest.mark.parametrize("transposed,groups", [(False, 1), (True, 1), (False, 8), (True, 2), (False, 16)])
+def test_half_precision_forward_within_dtype_tolerance(dtype, tol, transposed, groups):
+    # groups 8 / 2 / 16 exercise the depthwise, split and im2col CPU paths.
     cls = C.ConvTranspose2d if transposed else C.Conv2d
-    conv = cls(8, 8, 3, stride=2, padding=1, key=0)
-    x = jnp.asarray(_rand((2, 8, 9, 9), 0))
+    channels = 32 if groups == 16 else 8
+    conv = cls(channels, channels, 3, stride=2, padding=1, groups=groups, key=0)
+    x = jnp.asarray(_rand((2, channels, 9, 9), 0))
     run = jax.jit(lambda m, x: m(x))
     ref = np.asarray(run(conv, x))
     low = run(conv.to(dtype), x.astype(dtype))
