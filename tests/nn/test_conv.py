@@ -26,6 +26,11 @@ from torsh.nn.functional import _conv as FC
 
 from ._reference import RTOL, run_torch, torch_state
 
+# Every example compiles a new program: half the profile's examples (ci: 12; HYPOTHESIS_PROFILE=thorough:
+# 150), a third for the costlier ones.
+EXAMPLES = max(4, settings.default.max_examples // 2)
+FEW_EXAMPLES = max(4, settings.default.max_examples // 3)
+
 # PyTorch's own note that it copies the input for an asymmetric "same" padding: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 
@@ -137,7 +142,7 @@ def conv_configs(draw):
     )
 
 
-@settings(max_examples=12)
+@settings(max_examples=EXAMPLES)
 @given(cfg=conv_configs())
 def test_conv_matches_torch(cfg):
     n, seed = cfg["n"], cfg["seed"]
@@ -194,7 +199,7 @@ def conv_transpose_configs(draw):
     )
 
 
-@settings(max_examples=12)
+@settings(max_examples=EXAMPLES)
 @given(cfg=conv_transpose_configs())
 def test_conv_transpose_matches_torch(cfg):
     n, seed = cfg["n"], cfg["seed"]
@@ -277,7 +282,7 @@ def grouped_configs(draw):
     )
 
 
-@settings(max_examples=12)
+@settings(max_examples=FEW_EXAMPLES)
 @given(cfg=grouped_configs())
 def test_cpu_grouped_strategies_equal_xla_grouped_convolution(cfg):
     # Reference: XLA's own grouped convolution (feature_group_count), forward and gradients.

@@ -27,6 +27,11 @@ from ._reference import assert_close
 # holds, but entries that average to ~0 need a floor of a few float32 ulps of the summands.
 AVG_ATOL = 1e-6
 
+# Every example compiles a new program: half the profile's examples (ci: 12; HYPOTHESIS_PROFILE=thorough:
+# 150), a third where the options are fewer (average pooling).
+EXAMPLES = max(4, settings.default.max_examples // 2)
+FEW_EXAMPLES = max(4, settings.default.max_examples // 3)
+
 MAXPOOL = {1: P.MaxPool1d, 2: P.MaxPool2d, 3: P.MaxPool3d}
 AVGPOOL = {1: P.AvgPool1d, 2: P.AvgPool2d, 3: P.AvgPool3d}
 T_MAXPOOL = {1: torch.nn.MaxPool1d, 2: torch.nn.MaxPool2d, 3: torch.nn.MaxPool3d}
@@ -94,7 +99,7 @@ def window_configs(draw, dilation):
     return n, kernel, stride, padding, dil, ceil_mode, spatial
 
 
-@settings(max_examples=15)
+@settings(max_examples=EXAMPLES)
 @given(
     cfg=window_configs(dilation=True),
     indices=st.booleans(),
@@ -111,7 +116,7 @@ def test_max_pool_matches_torch(cfg, indices, ties, seed, data):
     compare(T_MAXPOOL[n](kernel, **args), MAXPOOL[n](kernel, **args), x, indices=indices, seed=seed)
 
 
-@settings(max_examples=15)
+@settings(max_examples=FEW_EXAMPLES)
 @given(
     cfg=window_configs(dilation=False),
     count_include_pad=st.booleans(),
@@ -128,7 +133,7 @@ def test_avg_pool_matches_torch(cfg, count_include_pad, divisor, seed, data):
     compare(T_AVGPOOL[n](kernel, **args), AVGPOOL[n](kernel, **args), x, atol=AVG_ATOL, seed=seed)
 
 
-@settings(max_examples=15)
+@settings(max_examples=EXAMPLES)
 @given(
     kind=st.sampled_from(["avg", "max"]),
     n=st.sampled_from([1, 2, 3]),
