@@ -17,15 +17,8 @@ from torsh import nn
 
 
 def _layer(name: str):
-    """A torsh.nn layer by name (conv and pooling may still live in their submodules only)."""
-    for module in ("torsh.nn", "torsh.nn.conv", "torsh.nn.pooling"):
-        try:
-            where = importlib.import_module(module)
-        except ImportError:
-            continue
-        if hasattr(where, name):
-            return getattr(where, name)
-    pytest.skip(f"torsh.nn.{name} is not available yet")
+    """A torsh.nn layer by name (all are exported from torsh.nn)."""
+    return getattr(importlib.import_module("torsh.nn"), name)
 
 
 def _vision_pair():
