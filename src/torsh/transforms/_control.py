@@ -117,7 +117,7 @@ def scan(
         raise ShapeError(f"scan: the leaves of xs must share their leading dimension; got {listing}")
     if length is not None and distinct and distinct != {length}:
         raise ShapeError(f"scan: length={length} but xs has leading dimension {distinct.pop()}")
-    if xs is None and length is None or not sizes and length is None:
+    if not sizes and length is None:  # xs is None or has no leaves
         raise ConfigError("scan: give xs with a leading axis, or length= when xs is None")
     try:
         return jax.lax.scan(fn, init, xs, length=length, reverse=reverse, unroll=unroll)
