@@ -102,7 +102,20 @@ __version__ = "0.1.0"
 backends.apply_environment()  # TORSH_DEVICE, without starting JAX's backends
 
 # Subpackages that pull in heavier dependencies load on first use (``torsh.nn``, ``torsh.data``, ...).
-_LAZY_SUBMODULES = ("nn", "optim", "data", "serialize", "distributed", "vision", "text", "cli")
+_LAZY_SUBMODULES = (
+    "nn",
+    "optim",
+    "data",
+    "serialize",
+    "distributed",
+    "train",
+    "metrics",
+    "vision",
+    "text",
+    "debug",
+    "compile_cache",
+    "cli",
+)
 
 __all__ = [
     "__version__",
