@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import torsh
-from torsh.errors import ConfigError, DeviceError, DTypeError
+from torsh.errors import ConfigError, DeviceError, DTypeError, ShapeError
 
 
 def pointer(x) -> int:
@@ -139,7 +139,28 @@ def test_device_argument_places_the_result():
         (lambda: torsh.ones((2, "3")), ConfigError, "non-negative ints"),
         (lambda: torsh.full((2, -1), 0.0), ConfigError, "non-negative ints"),
         (lambda: torsh.arange(0, 5, 0), ConfigError, "step must be non-zero"),
-        (lambda: torsh.linspace(0, 1, -1), ConfigError, "steps must be >= 0"),
+        (lambda: torsh.linspace(0, 1, -1), ConfigError, "steps must be an int >= 0"),
+        (lambda: torsh.linspace(0, 1, 2.5), ConfigError, "steps must be an int >= 0"),
+        # issue 17: a string fill value was reported as "data type 'x' not understood"
+        (lambda: torsh.full((2,), "x"), DTypeError, "full: fill_value must be a number .* got str 'x'"),
+        (lambda: torsh.full((2,), None), DTypeError, "fill_value must be a number"),
+        (lambda: torsh.full((2,), jnp.ones(3)), ShapeError, "fill_value must be a number or a 0-d array"),
+        (lambda: torsh.full_like(jnp.ones(2), "x"), DTypeError, "full_like: fill_value must be a number"),
+        # issue 17: object arrays gave JAX's "Error interpreting argument to stage"
+        (
+            lambda: torsh.from_numpy(np.array([1, "a"], dtype=object)),
+            DTypeError,
+            r"from_numpy: expected numeric or boolean data, got an array of Python objects .*astype",
+        ),
+        (lambda: torsh.from_numpy(np.array(["a"])), DTypeError, "array of strings"),
+        (lambda: torsh.from_numpy(np.array(["2020-01-01"], "datetime64[D]")), DTypeError, "datetimes"),
+        (lambda: torsh.tensor(["a", "b"]), DTypeError, "tensor: expected numeric .* strings"),
+        (lambda: torsh.tensor([[1, 2], [3]]), ShapeError, "tensor: nested sequences must be rectangular"),
+        (lambda: torsh.ones_like(np.array([1, None], dtype=object)), DTypeError, "ones_like: .*Python objects"),
+        (lambda: torsh.zeros_like("ab"), DTypeError, "zeros_like: expected an array"),
+        (lambda: torsh.arange("a"), DTypeError, "arange: start must be a real number, got str"),
+        (lambda: torsh.eye(-1), ConfigError, "eye: n must be an int >= 0, got -1"),
+        (lambda: torsh.eye(2, 1.5), ConfigError, "eye: m must be an int >= 0"),
         (lambda: torsh.tensor(None), DTypeError, "cannot make an array of Python objects"),
         (lambda: torsh.tensor([{"a": 1}]), DTypeError, "Python objects"),
         (lambda: torsh.zeros(2, dtype="nope"), DTypeError, "unknown dtype name"),
@@ -152,6 +173,18 @@ def test_device_argument_places_the_result():
 def test_bad_inputs_raise_torsh_errors(make, error, fragment):
     with pytest.raises(error, match=fragment):
         make()
+
+
+def test_checked_helpers_still_accept_every_valid_input():
+    assert torsh.full((2,), jnp.float32(2.5)).tolist() == [2.5, 2.5]
+    assert torsh.full((1,), True).dtype == jnp.bool_ and torsh.full((1,), 1j).dtype == jnp.complex64
+    assert torsh.full((2,), np.int8(3)).tolist() == [3, 3]
+    assert torsh.arange(jnp.int32(3)).tolist() == [0, 1, 2]
+    assert jax.jit(lambda n: torsh.full((2,), n))(jnp.float32(1.5)).tolist() == [1.5, 1.5]
+    assert torsh.zeros_like(3.0).shape == () and torsh.ones_like(np.ones((2, 1), bool)).dtype == jnp.bool_
+    import ml_dtypes
+
+    assert torsh.from_numpy(np.ones(2, ml_dtypes.bfloat16)).dtype == jnp.bfloat16
 
 
 # -- numpy exchange ---------------------------------------------------------------------------------

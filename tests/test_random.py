@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import torsh
-from torsh.errors import ConfigError, TraceError
+from torsh.errors import ConfigError, DTypeError, ShapeError, TraceError
 from torsh.random import key_data
 
 
@@ -105,6 +105,89 @@ def test_randint_bounds_are_checked(key):
     for low, high in ((3, 3), (5, 2)):
         with pytest.raises(ConfigError, match=f"expected low < high, got low={low}, high={high}"):
             torsh.random.randint(key, (2,), low, high)
+
+
+# -- bad arguments get torsh errors (issue 17) ------------------------------------------------------
+
+SAMPLERS = {
+    "normal": lambda k, shape: torsh.random.normal(k, shape),
+    "uniform": lambda k, shape: torsh.random.uniform(k, shape),
+    "truncated_normal": lambda k, shape: torsh.random.truncated_normal(k, shape),
+    "randint": lambda k, shape: torsh.random.randint(k, shape, 0, 3),
+    "bernoulli": lambda k, shape: torsh.random.bernoulli(k, 0.5, shape),
+    "categorical": lambda k, shape: torsh.random.categorical(k, jnp.zeros(3), shape=shape),
+}
+KEYED = {
+    **SAMPLERS,
+    "split": lambda k, _: torsh.random.split(k),
+    "fold_in": lambda k, _: torsh.random.fold_in(k, 1),
+    "permutation": lambda k, _: torsh.random.permutation(k, 3),
+    "key_data": lambda k, _: torsh.random.key_data(k),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYED))
+def test_an_int_seed_where_a_key_belongs_names_the_fix(name):
+    with pytest.raises(ConfigError, match=rf"random.{name}: expected a PRNG key .*got the int 0.*torsh.random.key\(0\)"):
+        KEYED[name](0, (3,))
+    with pytest.raises(ConfigError, match=rf"random.{name}: expected a PRNG key .*dtype float32"):
+        KEYED[name](np.zeros(2, np.float32), (3,))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("shape", [(-1,), (2, -3), (2.5,), "ab", -1])
+def test_bad_shapes_raise_shape_error_not_a_compiler_error(name, shape, key):
+    with pytest.raises(ShapeError, match=rf"random.{name}: shape must be"):
+        SAMPLERS[name](key, shape)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_an_array_of_keys_is_refused_by_single_key_samplers(name, key):
+    with pytest.raises(ShapeError, match="expected a single key, got an array of keys of shape \\[2\\]"):
+        SAMPLERS[name](torsh.random.split(key, 2), (3,))
+
+
+def test_fold_in_checks_the_uint32_range(key):
+    for bad in (-1, 2**32, -(2**40)):
+        with pytest.raises(ConfigError, match=rf"fold_in: data must be an int in \[0, 4294967295\].*got {bad}"):
+            torsh.random.fold_in(key, bad)
+    with pytest.raises(ConfigError, match="fold_in: data must be an integer"):
+        torsh.random.fold_in(key, 1.5)
+    assert same(torsh.random.fold_in(key, 2**32 - 1), jax.random.fold_in(key, 2**32 - 1))
+    assert same(torsh.random.fold_in(key, np.uint32(5)), jax.random.fold_in(key, 5))
+    traced = jax.jit(torsh.random.fold_in)(key, jnp.int32(9))  # traced data passes through
+    assert same(traced, jax.random.fold_in(key, 9))
+
+
+def test_seed_range_and_other_argument_errors(key):
+    with pytest.raises(ConfigError, match="random.key: seed must be in"):
+        torsh.random.key(2**64)
+    with pytest.raises(ConfigError, match="manual_seed: seed must be an int in"):
+        torsh.manual_seed(-(2**63) - 1)
+    assert same(torsh.random.key(np.int64(3)), jax.random.key(3))
+    with pytest.raises(ConfigError, match="split: num must be an int >= 0, got -1"):
+        torsh.random.split(key, -1)
+    with pytest.raises(ConfigError, match="permutation: n must be >= 0"):
+        torsh.random.permutation(key, -1)
+    with pytest.raises(ConfigError, match=r"bernoulli: p must be a probability in \[0, 1\], got 2.0"):
+        torsh.random.bernoulli(key, 2.0, (2,))
+    with pytest.raises(ConfigError, match="uniform: expected low <= high"):
+        torsh.random.uniform(key, 2, low=1.0, high=0.0)
+    with pytest.raises(ConfigError, match="normal: std must be >= 0"):
+        torsh.random.normal(key, 2, std=-1.0)
+    with pytest.raises(ConfigError, match="truncated_normal: expected a < b"):
+        torsh.random.truncated_normal(key, 2, a=1.0, b=1.0)
+    with pytest.raises(DTypeError, match="normal: dtype must be a floating dtype, got int32"):
+        torsh.random.normal(key, 2, dtype=jnp.int32)
+
+
+def test_valid_keys_of_every_kind_are_accepted(key):
+    legacy = jax.random.PRNGKey(0)  # raw uint32[2] keys still work, as in JAX
+    np.testing.assert_array_equal(torsh.random.normal(legacy, 2), jax.random.normal(legacy, (2,)))
+    keys = torsh.random.split(key, 3)
+    assert jax.vmap(lambda k: torsh.random.normal(k, (2,)))(keys).shape == (3, 2)
+    assert jax.jit(lambda k: torsh.random.uniform(k, 3))(key).shape == (3,)
+    assert torsh.random.key_data(keys).shape == (3, 2)
 
 
 # -- the construction-time stream -------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._dtype import dtype as _as_dtype
 from ._dtype import get_default_dtype
-from .errors import ConfigError, DTypeError
+from .errors import ConfigError, DTypeError, ShapeError
 
 __all__ = [
     "Array",
@@ -50,6 +50,48 @@ def _shape(shape: tuple) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def _check_numeric(dt: np.dtype, where: str, fix: str = "") -> None:
+    """Arrays of objects, strings or dates are not XLA arrays: say so instead of JAX's staging error."""
+    if dt == np.bool_ or jnp.issubdtype(dt, np.number):
+        return
+    kinds = {"O": "Python objects", "U": "strings", "S": "bytes", "M": "datetimes", "m": "timedeltas"}
+    what = kinds.get(dt.kind, f"dtype {dt}")
+    raise DTypeError(
+        f"{where}: expected numeric or boolean data, got an array of {what} (dtype {dt}){fix}"
+    )
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (bool, int, float, complex, np.number, np.bool_))
+
+
+def _fill(fill_value: Any, where: str) -> Any:
+    """``fill_value`` must be a number or a 0-d array (torch's rule); JAX would read a string as a dtype."""
+    if _is_number(fill_value):
+        return fill_value
+    if isinstance(fill_value, (jax.Array, np.ndarray)):
+        if fill_value.ndim != 0:
+            raise ShapeError(
+                f"{where}: fill_value must be a number or a 0-d array, got an array of shape "
+                f"{list(fill_value.shape)}; use jnp.broadcast_to(value, shape) to repeat an array"
+            )
+        _check_numeric(np.dtype(fill_value.dtype), where)
+        return fill_value
+    raise DTypeError(f"{where}: fill_value must be a number (int, float, complex, bool), got {type(fill_value).__name__} {fill_value!r}")
+
+
+def _like(x: Any, where: str) -> Any:
+    if isinstance(x, jax.Array):
+        return x
+    arr = x if isinstance(x, np.ndarray) else None
+    if arr is None:
+        if not (_is_number(x) or hasattr(x, "__array__") or hasattr(x, "shape")):
+            raise DTypeError(f"{where}: expected an array (or a number), got {type(x).__name__} {x!r}")
+        arr = np.asarray(x)
+    _check_numeric(arr.dtype, where)
+    return arr
+
+
 def _place(x: jax.Array, device: Any) -> jax.Array:
     if device is None:
         return x
@@ -76,9 +118,18 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """
     if type(data).__module__.startswith("torch"):
         data = _torch_to_numpy(data)
-    arr = np.asarray(data) if not isinstance(data, jax.Array) else data
+    if isinstance(data, jax.Array):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:  # ragged nested lists
+            raise ShapeError(
+                f"tensor: nested sequences must be rectangular (every row the same length); numpy says: {e}"
+            ) from None
     if arr.dtype == object:
         raise DTypeError(f"tensor: cannot make an array of Python objects (got {type(data).__name__})")
+    _check_numeric(np.dtype(arr.dtype), "tensor")
     d = _as_dtype(dtype) if dtype is not None else None
     if d is None and not isinstance(data, (jax.Array, np.ndarray)) and np.issubdtype(arr.dtype, np.floating):
         d = get_default_dtype()
@@ -123,6 +174,7 @@ def empty(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
 
 def full(shape: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """An array filled with ``fill_value`` (a float fill gives the default float dtype)."""
+    fill_value = _fill(fill_value, "full")
     floating = isinstance(fill_value, float)
     shp = _shape((shape,))
     return _place(jnp.full(shp, fill_value, _resolve_dtype(dtype, floating)), device)
@@ -136,6 +188,12 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
       >>> torsh.arange(0, 1, 0.25).tolist()
       [0.0, 0.25, 0.5, 0.75]
     """
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        scalar_array = getattr(v, "ndim", None) == 0 and hasattr(v, "dtype")
+        if not (v is None and name == "end") and not scalar_array and not (
+            _is_number(v) and not isinstance(v, (bool, complex))
+        ):
+            raise DTypeError(f"arange: {name} must be a real number, got {type(v).__name__} {v!r}")
     if step == 0:
         raise ConfigError("arange: step must be non-zero")
     floating = any(isinstance(v, float) for v in (start, end, step))
@@ -144,28 +202,36 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None) -> jax.Array:
     """``steps`` values from ``start`` to ``end`` inclusive (``torch.linspace``)."""
-    if steps < 0:
-        raise ConfigError(f"linspace: steps must be >= 0, got {steps}")
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ConfigError(f"linspace: steps must be an int >= 0, got {steps!r}")
     return _place(jnp.linspace(start, end, steps, dtype=_resolve_dtype(dtype, True)), device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> jax.Array:
     """The ``n x m`` identity matrix."""
+    for name, v in (("n", n), ("m", m)):
+        if not (v is None and name == "m") and (
+            not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0
+        ):
+            raise ConfigError(f"eye: {name} must be an int >= 0, got {v!r}")
     return _place(jnp.eye(n, m, dtype=_resolve_dtype(dtype, True)), device)
 
 
 def zeros_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """Zeros with ``x``'s shape and dtype."""
+    x = _like(x, "zeros_like")
     return _place(jnp.zeros_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
 
 
 def ones_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """Ones with ``x``'s shape and dtype."""
+    x = _like(x, "ones_like")
     return _place(jnp.ones_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """``fill_value`` with ``x``'s shape and dtype."""
+    x, fill_value = _like(x, "full_like"), _fill(fill_value, "full_like")
     return _place(jnp.full_like(x, fill_value, dtype=None if dtype is None else _as_dtype(dtype)), device)
 
 
@@ -182,6 +248,9 @@ def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
     """
     if not isinstance(a, np.ndarray):
         raise DTypeError(f"from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
+    _check_numeric(
+        a.dtype, "from_numpy", "; convert it first, e.g. a.astype(np.float32) (torch.from_numpy refuses it too)"
+    )
     if device is None and a.flags.c_contiguous and a.flags.writeable and a.dtype.kind in "biufc":
         try:
             return jax.dlpack.from_dlpack(a)
