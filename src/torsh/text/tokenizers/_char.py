@@ -139,7 +139,8 @@ class CharTokenizer(_SpecialsMixin):
         self._specials = tuple(specials)
         self._special_ids = {s: i for i, s in enumerate(specials)}
         self._splitter = _special_splitter(specials)
-        self._chars = tuple(clean_text("".join(charset), "replace", "CharTokenizer"))
+        # Lone surrogates are replaced (one by one: joining them could pair a high and a low one).
+        self._chars = tuple(sorted({clean_text(c, "replace", "CharTokenizer") for c in charset}))
         self._char_ids = {c: len(specials) + i for i, c in enumerate(self._chars)}
         self._id_to_piece = [*specials, *self._chars]
         self.unk_token, self.pad_token, self.errors = unk_token, pad_token, errors
