@@ -34,12 +34,13 @@ from ._collectives import (
     reduce_scatter,
 )
 from ._describe import LeafPlacement, ShardingReport, describe
-from ._errors import LaunchError, MeshError, ShardingError
+from ._errors import ClusterConfigError, LaunchError, MeshError, ShardingError
 from ._mesh import current_mesh, current_rules, mesh, use_mesh
 from ._process import (
     ProcessConfig,
     ProcessInfo,
     barrier,
+    environment_summary,
     info,
     init,
     is_initialized,
@@ -128,6 +129,7 @@ __all__ = [
     "is_main_process",
     "barrier",
     "info",
+    "environment_summary",
     "resolve_config",
     "ProcessConfig",
     "ProcessInfo",
@@ -135,4 +137,5 @@ __all__ = [
     "ShardingError",
     "MeshError",
     "LaunchError",
+    "ClusterConfigError",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, DistributedError, ShapeError
 
-__all__ = ["ShardingError", "MeshError", "LaunchError"]
+__all__ = ["ShardingError", "MeshError", "LaunchError", "ClusterConfigError"]
 
 
 class ShardingError(DistributedError, ShapeError):
@@ -19,3 +19,9 @@ class MeshError(DistributedError, ConfigError):
 
 class LaunchError(DistributedError):
     """A multi-process job that cannot start or whose processes failed."""
+
+
+class ClusterConfigError(DistributedError, ConfigError):
+    """A multi-process job whose settings do not fit together: ranks that do not add up, a coordinator
+    that cannot be resolved or reached, processes with different device counts, launcher flags that
+    disagree between nodes. The message names the environment variable or flag to fix."""

@@ -7,14 +7,21 @@ them makes ``jit`` run one SPMD program across processes (gloo collectives on CP
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
+import socket
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 
-from ..errors import ConfigError, DistributedError
+from ..errors import DistributedError
+from ._cluster import detect_cluster
+from ._errors import ClusterConfigError
 
 __all__ = [
     "ProcessConfig",
@@ -28,6 +35,7 @@ __all__ = [
     "is_main_process",
     "barrier",
     "info",
+    "environment_summary",
 ]
 
 # (field, [(environment variable, source name), ...]) in precedence order, after explicit arguments.
@@ -48,6 +56,11 @@ _ENV_SOURCES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# The first word of a source name -> the environment it stands for (environment_summary's names).
+_ENVIRONMENT_OF_SOURCE = {"argument": "arguments", "torsh": "torsh-launch", "jax": "jax-env"}
+# Set by schedulers that give each process its own accelerators: then every visible device is ours.
+_VISIBLE_DEVICE_VARS = ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
+
 
 @dataclasses.dataclass(frozen=True)
 class ProcessConfig:
@@ -57,7 +70,10 @@ class ProcessConfig:
       coordinator_address: ``host:port`` of process 0's coordination service (``None``: one process).
       num_processes, process_id: the job size and this process's index.
       local_device_ids: the accelerator ids this process uses (``None``: all it sees).
-      sources: where each value came from (``"argument"``, ``"torsh"``, ``"jax"``, ``"torchrun"``).
+      sources: where each value came from (``"argument"``, ``"torsh (TORSH_PROCESS_ID)"``,
+        ``"slurm (SLURM_PROCID)"`` ...).
+      environment: ``"torsh-launch"``, ``"slurm"``, ``"openmpi"``, ``"kubernetes"``, ``"jax-env"``,
+        ``"torchrun"``, ``"arguments"`` or ``"single-process"`` (where the process index came from).
     """
 
     coordinator_address: str | None
@@ -65,6 +81,7 @@ class ProcessConfig:
     process_id: int
     local_device_ids: tuple[int, ...] | None = None
     sources: tuple[tuple[str, str], ...] = ()
+    environment: str = "single-process"
 
     @property
     def is_multi_process(self) -> bool:
@@ -91,14 +108,14 @@ def _int(value: str, var: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ConfigError(f"init: environment variable {var}={value!r} is not an integer") from None
+        raise ClusterConfigError(f"init: environment variable {var}={value!r} is not an integer") from None
 
 
 def _ids(value: str, var: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
-        raise ConfigError(f"init: {var}={value!r} must be comma-separated integers, e.g. '0,1'") from None
+        raise ClusterConfigError(f"init: {var}={value!r} must be comma-separated integers, e.g. '0,1'") from None
 
 
 def resolve_config(
@@ -107,22 +124,30 @@ def resolve_config(
     process_id: int | None = None,
     local_device_ids: Sequence[int] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    detect: bool = True,
 ) -> ProcessConfig:
-    """Work out the job layout from arguments, then environment variables.
+    """Work out the job layout from arguments, then environment variables, then the scheduler.
 
     Each value is taken from the first place that sets it: the argument; ``TORSH_COORDINATOR_ADDRESS``
     / ``TORSH_NUM_PROCESSES`` / ``TORSH_PROCESS_ID`` / ``TORSH_LOCAL_DEVICE_IDS`` (set by
     ``torsh launch``); ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` / ``JAX_PROCESS_ID``;
     torchrun's ``MASTER_ADDR:MASTER_PORT`` / ``WORLD_SIZE`` / ``RANK`` (and ``LOCAL_RANK`` as the
-    device id when ``LOCAL_WORLD_SIZE > 1``, one accelerator per process). Nothing set means a
-    single process.
+    device id when ``LOCAL_WORLD_SIZE > 1``, one accelerator per process); then, with ``detect``, a
+    SLURM step, an Open MPI job or a Kubernetes Indexed Job (see ``docs/clusters.md``). Nothing set
+    means a single process. :attr:`ProcessConfig.environment` says which of these it was.
 
     Example:
       >>> from torsh import distributed as dist
       >>> env = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "WORLD_SIZE": "4", "RANK": "2"}
       >>> c = dist.resolve_config(environ=env)
-      >>> c.coordinator_address, c.num_processes, c.process_id
-      ('10.0.0.1:29500', 4, 2)
+      >>> c.coordinator_address, c.num_processes, c.process_id, c.environment
+      ('10.0.0.1:29500', 4, 2, 'torchrun')
+      >>> env = {"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_LOCAL_RANK": "1",
+      ...        "OMPI_COMM_WORLD_LOCAL_SIZE": "4", "OMPI_MCA_orte_hnp_uri": "1531576320.0;tcp://10.0.0.5:34911"}
+      >>> c = dist.resolve_config(environ=env)
+      >>> c.environment, c.coordinator_address, c.process_id, c.local_device_ids
+      ('openmpi', '10.0.0.5:62624', 3, (1,))
     """
     env = os.environ if environ is None else environ
     sources: dict[str, str] = {}
@@ -144,9 +169,19 @@ def resolve_config(
     if values["coordinator_address"] is None and env.get("MASTER_ADDR", "").strip():
         port = env.get("MASTER_PORT", "").strip()
         if not port:
-            raise ConfigError("init: MASTER_ADDR is set but MASTER_PORT is not (torchrun sets both)")
+            raise ClusterConfigError("init: MASTER_ADDR is set but MASTER_PORT is not (torchrun sets both)")
         values["coordinator_address"] = f"{env['MASTER_ADDR'].strip()}:{_int(port, 'MASTER_PORT')}"
         sources["coordinator_address"] = "torchrun (MASTER_ADDR, MASTER_PORT)"
+
+    cluster = None
+    if detect and None in values.values():
+        cluster = detect_cluster(env)
+        if cluster is not None:
+            for field in values:
+                found = getattr(cluster, field)
+                if values[field] is None and found is not None:
+                    values[field] = found
+                    sources[field] = cluster.sources[field]
 
     ids: tuple[int, ...] | None = None
     if local_device_ids is not None:
@@ -161,30 +196,53 @@ def resolve_config(
     ):
         ids = (_int(env["LOCAL_RANK"], "LOCAL_RANK"),)
         sources["local_device_ids"] = "torchrun (LOCAL_RANK)"
+    elif (
+        cluster is not None
+        and cluster.local_process_id is not None
+        and (cluster.local_process_count or 1) > 1
+        and not any(env.get(v, "").strip() for v in _VISIBLE_DEVICE_VARS)
+    ):
+        # Several processes share this node and the scheduler did not pick their devices: one each.
+        ids = (cluster.local_process_id,)
+        sources["local_device_ids"] = f"{cluster.environment} (local rank)"
 
     address, n, pid = values["coordinator_address"], values["num_processes"], values["process_id"]
+    key = next((f for f in ("process_id", "num_processes", "coordinator_address") if f in sources), None)
+    environment = "single-process" if key is None else _ENVIRONMENT_OF_SOURCE.get(
+        sources[key].split(" ", 1)[0], sources[key].split(" ", 1)[0]
+    )
+    config_sources = tuple(sorted(sources.items()))
     if n is None and pid is None and address is None:
-        return ProcessConfig(None, 1, 0, ids, tuple(sorted(sources.items())))
+        return ProcessConfig(None, 1, 0, ids, config_sources, "single-process")
+
+    def where(field: str) -> str:
+        return f" (from {sources[field]})" if field in sources else ""
+
     missing = [k for k, v in (("num_processes", n), ("process_id", pid)) if v is None]
     if missing and not (n == 1 and pid is None):
         found = ", ".join(f"{k} from {v}" for k, v in sorted(sources.items())) or "nothing"
-        raise ConfigError(
+        raise ClusterConfigError(
             f"init: incomplete multi-process configuration: found {found}; missing {missing}. Pass them to "
             "init(...) or set TORSH_NUM_PROCESSES / TORSH_PROCESS_ID (torsh launch does this for you)"
         )
     if not isinstance(n, int) or n < 1:
-        raise ConfigError(f"init: num_processes must be a positive int, got {n!r}")
+        raise ClusterConfigError(f"init: num_processes must be a positive int, got {n!r}{where('num_processes')}")
     pid = 0 if pid is None else pid
     if not isinstance(pid, int) or not 0 <= pid < n:
-        raise ConfigError(f"init: process_id must be an int in [0, {n}), got {pid!r} (num_processes={n})")
+        raise ClusterConfigError(
+            f"init: process_id must be an int in [0, {n}), got {pid!r}{where('process_id')}; the ranks do not "
+            f"add up with num_processes={n}{where('num_processes')}"
+        )
     if n > 1 and address is None:
-        raise ConfigError(
+        raise ClusterConfigError(
             f"init: {n} processes need a coordinator address (host:port of process 0); pass "
             "coordinator_address=... or set TORSH_COORDINATOR_ADDRESS (or MASTER_ADDR/MASTER_PORT)"
         )
     if address is not None and (":" not in address or not address.rsplit(":", 1)[1].isdigit()):
-        raise ConfigError(f"init: coordinator address must look like host:port, got {address!r}")
-    return ProcessConfig(address, n, pid, ids, tuple(sorted(sources.items())))
+        raise ClusterConfigError(
+            f"init: coordinator address must look like host:port, got {address!r}{where('coordinator_address')}"
+        )
+    return ProcessConfig(address, n, pid, ids, config_sources, environment)
 
 
 _JOINED: ProcessConfig | None = None  # the configuration init() connected with
@@ -196,21 +254,90 @@ def _backends_initialized() -> bool:
     return bool(xla_bridge.backends_are_initialized())
 
 
-def _cluster_detected() -> bool:
-    """True inside SLURM, Open MPI, Kubernetes/TPU jobs that ``jax.distributed`` can configure itself."""
+def _local_device_count(env: Mapping[str, str], ids: tuple[int, ...] | None) -> int:
+    """This process's device count without starting JAX (which would make a later init() impossible)."""
+    if _backends_initialized():
+        return jax.local_device_count()
+    if ids:
+        return len(ids)
+    for var in _VISIBLE_DEVICE_VARS:
+        if env.get(var, "").strip():
+            return len([v for v in env[var].split(",") if v.strip()])
+    with contextlib.suppress(OSError):
+        gpus = [n for n in os.listdir("/dev") if n.startswith("nvidia") and n[6:].isdigit()]
+        if gpus:
+            return len(gpus)
+    if env.get("JAX_NUM_CPU_DEVICES", "").strip().isdigit():
+        return int(env["JAX_NUM_CPU_DEVICES"])
+    import re
+
+    m = re.search(r"--xla_force_host_platform_device_count=(\d+)", env.get("XLA_FLAGS", ""))
+    if m:
+        return int(m.group(1))
+    configured = getattr(jax.config, "jax_num_cpu_devices", -1)
+    return int(configured) if isinstance(configured, int) and configured > 0 else 1
+
+
+def environment_summary(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Which environment this process runs in and its place in the job, from the environment only.
+
+    It never starts JAX's distributed runtime (nor its backend, unless JAX already started), so it is
+    safe to call before :func:`init`; ``torsh info`` prints it. Keys: ``"environment"`` (one of
+    ``"torsh-launch"``, ``"slurm"``, ``"openmpi"``, ``"kubernetes"``, ``"jax-env"``, ``"torchrun"``,
+    ``"single-process"``), ``"process_index"``, ``"process_count"``, ``"local_device_count"``,
+    ``"coordinator"`` (``host:port`` or ``None``) and ``"error"`` (``None``, or what :func:`init`
+    would raise about the configuration; the counts are then ``None``).
+
+    Example:
+      >>> from torsh import distributed as dist
+      >>> env = {"TORSH_COORDINATOR_ADDRESS": "10.0.0.1:1234", "TORSH_NUM_PROCESSES": "8",
+      ...        "TORSH_PROCESS_ID": "5", "JAX_NUM_CPU_DEVICES": "2"}
+      >>> dist.environment_summary(env)  # doctest: +NORMALIZE_WHITESPACE
+      {'environment': 'torsh-launch', 'process_index': 5, 'process_count': 8, 'local_device_count': 2,
+       'coordinator': '10.0.0.1:1234', 'error': None}
+      >>> dist.environment_summary({"JOB_COMPLETION_INDEX": "1", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+      ...                           "HOSTNAME": "train-1"})["error"]  # doctest: +ELLIPSIS
+      "init: incomplete multi-process configuration: found ... missing ['num_processes']..."
+    """
+    from ..errors import TorshError
+
+    env = os.environ if environ is None else environ
     try:
-        from jax._src import clusters
-    except ImportError:
-        return False
-    for cluster in getattr(clusters.ClusterEnv, "_cluster_types", ()):
-        if getattr(cluster, "opt_in_only_method", False):  # e.g. mpi4py: merely installed is no job
-            continue
-        try:
-            if cluster.is_env_present():
-                return True
-        except Exception:  # a probe that cannot run here (e.g. no metadata server)
-            continue
-    return False
+        config = resolve_config(environ=env)
+    except TorshError as e:
+        guess = next(
+            (name for var, name in _ENVIRONMENT_MARKERS if var in env),
+            "single-process",
+        )
+        return {
+            "environment": guess,
+            "process_index": None,
+            "process_count": None,
+            "local_device_count": None,
+            "coordinator": None,
+            "error": str(e),
+        }
+    return {
+        "environment": config.environment if config.is_multi_process else "single-process",
+        "process_index": config.process_id,
+        "process_count": config.num_processes,
+        "local_device_count": _local_device_count(env, config.local_device_ids),
+        "coordinator": config.coordinator_address,
+        "error": None,
+    }
+
+
+# Variables that say which environment a broken configuration was meant for (environment_summary).
+_ENVIRONMENT_MARKERS = (
+    ("TORSH_PROCESS_ID", "torsh-launch"),
+    ("TORSH_NUM_PROCESSES", "torsh-launch"),
+    ("JAX_PROCESS_ID", "jax-env"),
+    ("JAX_COORDINATOR_ADDRESS", "jax-env"),
+    ("SLURM_JOB_ID", "slurm"),
+    ("OMPI_COMM_WORLD_SIZE", "openmpi"),
+    ("JOB_COMPLETION_INDEX", "kubernetes"),
+    ("WORLD_SIZE", "torchrun"),
+)
 
 
 def info() -> ProcessInfo:
@@ -232,40 +359,46 @@ def init(
     *,
     local_device_ids: Sequence[int] | None = None,
     cpu_devices: int | None = None,
-    timeout: int = 300,
+    timeout: int | None = None,
     heartbeat_timeout: int = 100,
     auto_detect: bool = True,
 ) -> ProcessInfo:
     """Join a multi-process job (or do nothing when there is only one process).
 
     Call it first thing, before JAX creates an array. The layout comes from the arguments or the
-    environment (see :func:`resolve_config`: ``torsh launch``, torchrun and JAX variables); without
-    either, SLURM / Open MPI / Kubernetes jobs are detected by ``jax.distributed``, and otherwise the
-    program runs as a single process, so the same script works with and without a launcher. On CPU
-    the cross-process collectives are gloo's.
+    environment (see :func:`resolve_config`): ``torsh launch``, explicit ``JAX_*`` or torchrun
+    variables, a SLURM step, an Open MPI job or a Kubernetes Indexed Job/JobSet; with none of them
+    the program runs as a single process, so the same script works everywhere. On CPU the
+    cross-process collectives are gloo's.
+
+    Once joined, an uncaught exception ends this process at once (exit status 1, after the traceback)
+    instead of waiting in JAX's shutdown barrier for processes that will never get there, so a
+    launcher or scheduler sees the failure and can stop the job.
 
     Args:
       coordinator_address: ``host:port`` of process 0.
       num_processes, process_id: the job size and this process's index.
       local_device_ids: accelerator ids this process uses (GPU); ``TORSH_LOCAL_DEVICE_IDS``.
       cpu_devices: simulate this many CPU devices in this process (``JAX_NUM_CPU_DEVICES``).
-      timeout: seconds to wait for all processes to connect.
+      timeout: seconds to wait for all processes to connect (default ``TORSH_INIT_TIMEOUT`` or 300).
       heartbeat_timeout: seconds without a heartbeat before the coordinator declares a process dead.
-      auto_detect: let ``jax.distributed`` configure SLURM/MPI/Kubernetes jobs.
+      auto_detect: read SLURM / Open MPI / Kubernetes variables when nothing more explicit is set.
 
     Returns:
       a :class:`ProcessInfo`.
 
     Raises:
       DistributedError: JAX has already started (arrays exist), or a second ``init`` disagrees.
-      ConfigError: incomplete or invalid settings (the message says which and where they came from).
+      ClusterConfigError: (also a ``ConfigError``) incomplete or inconsistent settings, a coordinator
+        that cannot be resolved or reached within ``timeout``, processes with different numbers of
+        devices; the message names the variable that set the value.
 
     Example:
       >>> from torsh import distributed as dist
       >>> dist.init().process_count  # no launcher, no cluster: one process
       1
     """
-    config = resolve_config(coordinator_address, num_processes, process_id, local_device_ids)
+    config = resolve_config(coordinator_address, num_processes, process_id, local_device_ids, detect=auto_detect)
     global _JOINED
     if jax.distributed.is_initialized():
         joined = (jax.process_count(), jax.process_index())
@@ -279,37 +412,119 @@ def init(
         from ..backends import set_cpu_device_count
 
         set_cpu_device_count(cpu_devices)
-    if not config.is_multi_process and not (
-        auto_detect and config.coordinator_address is None and _cluster_detected()
-    ):
+    if not config.is_multi_process:
         return info()
     if _backends_initialized():
         raise DistributedError(
             "init: JAX has already started (an array was created or devices were queried) in process "
             f"{config.process_id}; call torsh.distributed.init() before any other JAX/torsh work"
         )
+    if timeout is None:
+        raw = os.environ.get("TORSH_INIT_TIMEOUT", "").strip()
+        timeout = _int(raw, "TORSH_INIT_TIMEOUT") if raw else 300
+    address = config.coordinator_address
+    assert address is not None  # resolve_config guarantees it for several processes
+    source = dict(config.sources).get("coordinator_address", "argument")
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except (socket.gaierror, UnicodeError) as e:
+        raise ClusterConfigError(
+            f"init: process {config.process_id} cannot resolve the coordinator host {host!r} of {address!r} "
+            f"(from {source}): {e}. Fix the host name, or set TORSH_COORDINATOR_ADDRESS=host:port of process 0"
+        ) from None
     if "JAX_CPU_COLLECTIVES_IMPLEMENTATION" not in os.environ:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     kwargs: dict[str, Any] = {
         "initialization_timeout": int(timeout),
         "heartbeat_timeout_seconds": int(heartbeat_timeout),
     }
-    if config.is_multi_process:
-        host, port = config.coordinator_address.rsplit(":", 1)  # type: ignore[union-attr]
-        if host in ("127.0.0.1", "localhost"):
-            kwargs["coordinator_bind_address"] = f"127.0.0.1:{port}"  # a local job stays local
+    if host in ("127.0.0.1", "localhost") and "JAX_COORDINATOR_BIND_ADDRESS" not in os.environ:
+        kwargs["coordinator_bind_address"] = f"127.0.0.1:{port}"  # a local job stays local
+    _exit_at_once_on_uncaught_exceptions(config.process_id)
+    try:
         jax.distributed.initialize(
-            config.coordinator_address,
+            address,
             config.num_processes,
             config.process_id,
             local_device_ids=list(config.local_device_ids) if config.local_device_ids else None,
             cluster_detection_method="deactivate",
             **kwargs,
         )
-        _JOINED = config
-    else:
-        jax.distributed.initialize(**kwargs)
+    except Exception as e:  # JAX raises XlaRuntimeError (DEADLINE_EXCEEDED, UNAVAILABLE ...)
+        text = str(e)
+        if jax.distributed.is_initialized():
+            jax.distributed.shutdown()
+        reason = (
+            f"did not reach the coordinator {address} (from {source}) or did not hear from all "
+            f"{config.num_processes} processes within {timeout} s"
+            if any(w in text for w in ("DEADLINE_EXCEEDED", "UNAVAILABLE", "timed out", "Timed out", "Deadline"))
+            else f"could not join the job at {address} (from {source})"
+        )
+        raise ClusterConfigError(
+            f"init: process {config.process_id} of {config.num_processes} {reason}. Check that process 0 "
+            f"is running, that every process gets the same coordinator address and that its port is "
+            f"reachable (firewall); TORSH_INIT_TIMEOUT sets the wait. JAX said: {text.splitlines()[0] if text else type(e).__name__}"
+        ) from e
+    _JOINED = config
+    # JAX's preemption notifier catches SIGTERM (to let code poll for preemption) and so keeps the
+    # process running when a launcher or scheduler stops the job; torsh wants SIGTERM to stop it.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _check_device_counts([(d.process_index, d.id) for d in jax.devices()], config)
     return info()
+
+
+def _exit_at_once_on_uncaught_exceptions(process_id: int) -> None:
+    """After the traceback, end the process with ``os._exit(1)``.
+
+    A normal interpreter exit runs JAX's atexit hook, whose ``jax.distributed.shutdown()`` waits at a
+    barrier for every other process, which are busy (or stuck in a collective waiting for this one):
+    the launcher would see the failure only minutes later. Skipping the exit handlers is what a crash
+    does anyway; stdout and stderr are flushed first.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "_torsh_fail_fast", False):
+        return
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        try:
+            previous(exc_type, exc, tb)
+            print(
+                f"torsh.distributed: process {process_id} raised {exc_type.__name__}; exiting now instead "
+                "of waiting for the other processes at shutdown",
+                file=sys.stderr,
+            )
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(130 if issubclass(exc_type, KeyboardInterrupt) else 1)
+
+    hook._torsh_fail_fast = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def _check_device_counts(devices: Sequence[tuple[int, int]], config: ProcessConfig) -> None:
+    """Every process must bring the same number of devices (batches and meshes are split evenly).
+
+    Example:
+      >>> from torsh.distributed._process import _check_device_counts, ProcessConfig
+      >>> _check_device_counts([(0, 0), (0, 1), (1, 2)], ProcessConfig("h:1", 2, 0))  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      torsh.distributed._errors.ClusterConfigError: init: the processes have different numbers of devices: process 0: 2, process 1: 1. ...
+    """
+    counts: dict[int, int] = {}
+    for process, _ in devices:
+        counts[process] = counts.get(process, 0) + 1
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"process {p}: {c}" for p, c in sorted(counts.items()))
+        raise ClusterConfigError(
+            f"init: the processes have different numbers of devices: {listed}. Give every process "
+            "the same count: --devices-per-process / JAX_NUM_CPU_DEVICES on CPU, TORSH_LOCAL_DEVICE_IDS or "
+            "CUDA_VISIBLE_DEVICES (one process per GPU, or one per node with the same GPUs on each node)"
+        )
 
 
 def shutdown() -> None:

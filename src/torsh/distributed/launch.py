@@ -1,19 +1,25 @@
-"""Start a multi-process job on this machine: ``torsh launch -n 2 train.py args...``.
+"""Start a multi-process job: ``torsh launch -n 2 train.py args...`` on one machine, or
+``torsh launch --nnodes 2 --node-rank R --coordinator HOST:PORT -n 4 train.py`` on each of several.
 
-Also ``python -m torsh.distributed.launch -n 2 train.py args...``. Every process runs the same
-script with ``TORSH_COORDINATOR_ADDRESS`` (127.0.0.1 and a free port), ``TORSH_NUM_PROCESSES`` and
-``TORSH_PROCESS_ID`` (plus torchrun's ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``/``LOCAL_WORLD_SIZE``
-for scripts that read them) in its environment, so ``torsh.distributed.init()`` finds its place.
+Also ``python -m torsh.distributed.launch ...``. Every process runs the same script with
+``TORSH_COORDINATOR_ADDRESS`` (127.0.0.1 and a free port on one machine, ``--coordinator`` across
+machines), ``TORSH_NUM_PROCESSES`` and ``TORSH_PROCESS_ID`` (plus torchrun's ``RANK``/``WORLD_SIZE``/
+``LOCAL_RANK``/``LOCAL_WORLD_SIZE``/``GROUP_RANK`` for scripts that read them) in its environment, so
+``torsh.distributed.init()`` finds its place. Process ``i`` of node ``r`` is rank ``r * n + i``.
+``--dry-run`` prints these environments and starts nothing.
 
 The launcher streams every line a process prints prefixed with ``[rank i]``. When a process fails
 (non-zero exit or killed by a signal) it says so, sends SIGTERM to the others, SIGKILLs whatever is
-still alive after ``--grace`` seconds and exits non-zero; ``--timeout`` bounds the whole job. Each
+still alive after ``--grace`` seconds and exits non-zero; ``--timeout`` bounds the whole job. Across
+nodes, the launchers keep a connection to node 0's launcher (``--coordinator`` port + 1): a failure on
+any node stops every node, and every launcher names the rank (and host) that failed first. Each
 process runs in its own process group (its children are stopped with it) and dies with the launcher
-(Linux ``PR_SET_PDEATHSIG``), so nothing is left behind.
+(Linux ``PR_SET_PDEATHSIG``); a small guard process kills the groups (grandchildren included) if the
+launcher itself is SIGKILLed, so nothing is left behind.
 
 Exit codes: 0 when every process succeeded; the first failing process's exit code (128 + signal
 number when it was killed by a signal); 124 on ``--timeout``; 128 + signal when the launcher itself
-is interrupted.
+is interrupted; 2 for a configuration that cannot start (the message names the flag).
 """
 
 from __future__ import annotations
@@ -32,7 +38,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
-__all__ = ["LaunchSpec", "launch", "add_arguments", "run_from_args", "main", "free_port", "process_env"]
+__all__ = [
+    "LaunchSpec",
+    "launch",
+    "dry_run",
+    "add_arguments",
+    "run_from_args",
+    "main",
+    "free_port",
+    "process_env",
+]
 
 _POLL_SECONDS = 0.05
 TIMEOUT_EXIT_CODE = 124
@@ -43,11 +58,16 @@ class LaunchSpec:
     """What to start: ``nprocs`` copies of ``command`` with per-rank environments."""
 
     command: tuple[str, ...]
-    nprocs: int
+    nprocs: int  # processes on this node
     devices_per_process: int | None = None
     port: int | None = None
     timeout: float | None = None
     grace: float = 5.0
+    nnodes: int = 1
+    node_rank: int = 0
+    coordinator: str | None = None  # "host:port" of node 0 (its process 0's JAX coordinator)
+    watch_port: int | None = None  # node 0's launcher port for the other launchers (default port + 1)
+    join_timeout: float = 300.0
 
 
 def free_port() -> int:
@@ -58,9 +78,18 @@ def free_port() -> int:
 
 
 def process_env(
-    rank: int, nprocs: int, port: int, devices_per_process: int | None, base: Mapping[str, str] | None = None
+    rank: int,
+    nprocs: int,
+    port: int,
+    devices_per_process: int | None,
+    base: Mapping[str, str] | None = None,
+    *,
+    nnodes: int = 1,
+    node_rank: int = 0,
+    host: str = "127.0.0.1",
 ) -> dict[str, str]:
-    """The environment of process ``rank``: the parent's plus the job layout.
+    """The environment of local process ``rank`` of ``nprocs`` on node ``node_rank``: the parent's
+    plus the job layout (global rank ``node_rank * nprocs + rank``).
 
     Example:
       >>> from torsh.distributed.launch import process_env
@@ -69,16 +98,23 @@ def process_env(
       ('127.0.0.1:12345', '1', '4')
       >>> env["TORSH_LOCAL_DEVICE_IDS"]
       '4,5,6,7'
+      >>> env = process_env(1, 2, 29500, None, base={}, nnodes=2, node_rank=1, host="node0")
+      >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"], env["LOCAL_RANK"]
+      ('node0:29500', '3', '4', '1')
     """
     env = dict(os.environ if base is None else base)
+    world, global_rank = nnodes * nprocs, node_rank * nprocs + rank
     env.update(
-        TORSH_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
-        TORSH_NUM_PROCESSES=str(nprocs),
-        TORSH_PROCESS_ID=str(rank),
-        RANK=str(rank),
-        WORLD_SIZE=str(nprocs),
+        TORSH_COORDINATOR_ADDRESS=f"{host}:{port}",
+        TORSH_NUM_PROCESSES=str(world),
+        TORSH_PROCESS_ID=str(global_rank),
+        TORSH_NODE_RANK=str(node_rank),
+        TORSH_NNODES=str(nnodes),
+        RANK=str(global_rank),
+        WORLD_SIZE=str(world),
         LOCAL_RANK=str(rank),
         LOCAL_WORLD_SIZE=str(nprocs),
+        GROUP_RANK=str(node_rank),
         PYTHONUNBUFFERED="1",
     )
     if devices_per_process is not None:
@@ -158,6 +194,97 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         proc.send_signal(sig)
 
 
+# The guard: a tiny process outside the job that SIGKILLs the job's process groups when the launcher
+# vanishes without saying "done" (SIGKILL, OOM killer). PR_SET_PDEATHSIG covers the direct children
+# only; their own children (data workers, a shell's commands) would survive without it.
+_GUARD_CODE = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    op, _, arg = line.strip().partition(" ")
+    if op == "+":
+        groups.add(int(arg))
+    elif op == "-":
+        groups.discard(int(arg))
+    elif op == "done":
+        sys.exit(0)
+for g in groups:
+    try:
+        os.killpg(g, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class _Guard:
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        with contextlib.suppress(OSError):
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _GUARD_CODE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # not in the launcher's group: survives what kills the launcher
+                text=True,
+            )
+
+    def tell(self, line: str) -> None:
+        if self.proc is not None and self.proc.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.write(line + "\n")
+                self.proc.stdin.flush()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.tell("done")
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.close()  # type: ignore[union-attr]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+
+
+def _validate(spec: LaunchSpec) -> tuple[str, int]:
+    """Check the flags; return the coordinator host and port."""
+    from ._errors import ClusterConfigError, LaunchError
+
+    if spec.nprocs < 1:
+        raise LaunchError(f"launch: the number of processes must be at least 1, got {spec.nprocs}")
+    if not spec.command:
+        raise LaunchError("launch: no script or command given")
+    if spec.devices_per_process is not None and spec.devices_per_process < 1:
+        raise LaunchError(f"launch: --devices-per-process must be at least 1, got {spec.devices_per_process}")
+    if spec.nnodes < 1:
+        raise ClusterConfigError(f"launch: --nnodes must be at least 1, got {spec.nnodes}")
+    if not 0 <= spec.node_rank < spec.nnodes:
+        raise ClusterConfigError(
+            f"launch: --node-rank {spec.node_rank} is not in [0, {spec.nnodes}) (--nnodes {spec.nnodes}); "
+            "number the nodes 0, 1, ..., nnodes - 1"
+        )
+    if spec.coordinator is None:
+        if spec.nnodes > 1:
+            raise ClusterConfigError(
+                f"launch: --nnodes {spec.nnodes} needs --coordinator HOST:PORT (node 0's address, reachable "
+                "from every node, and a free port there), the same on every node"
+            )
+        return "127.0.0.1", spec.port or free_port()
+    if spec.port is not None:
+        raise ClusterConfigError("launch: give the port in --coordinator HOST:PORT, not also --port")
+    host, sep, port = spec.coordinator.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65535:
+        raise ClusterConfigError(f"launch: --coordinator must look like HOST:PORT, got {spec.coordinator!r}")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except (socket.gaierror, UnicodeError) as e:
+        raise ClusterConfigError(f"launch: --coordinator host {host!r} cannot be resolved: {e}") from None
+    return host, int(port)
+
+
+def _hostname() -> str:
+    return socket.gethostname()
+
+
 def launch(
     spec: LaunchSpec,
     *,
@@ -166,33 +293,65 @@ def launch(
     env: Mapping[str, str] | None = None,
     stop_requested: Callable[[], int | None] | None = None,
 ) -> int:
-    """Run the job described by ``spec`` and return the launcher's exit code (see module docstring).
+    """Run this node's part of the job described by ``spec``; return the exit code (module docstring).
 
     Args:
-      spec: the command, process count, devices per process, port, timeout and grace period.
+      spec: the command, processes per node, devices per process, nodes, coordinator, timeouts.
       stdout, stderr: where the prefixed lines go (default: ``sys.stdout``/``sys.stderr``).
       env: the base environment of the processes (default: this process's).
       stop_requested: polled while waiting; returning a signal number stops the job (used by the CLI to
         forward Ctrl-C / SIGTERM).
+
+    Raises:
+      LaunchError: the command cannot start. ClusterConfigError (a LaunchError's sibling under
+        DistributedError): flags that are invalid or disagree between nodes, node 0 unreachable.
     """
     from ._errors import LaunchError
+    from ._jobwatch import Hub, Spoke
 
-    if spec.nprocs < 1:
-        raise LaunchError(f"launch: the number of processes must be at least 1, got {spec.nprocs}")
-    if not spec.command:
-        raise LaunchError("launch: no script or command given")
-    if spec.devices_per_process is not None and spec.devices_per_process < 1:
-        raise LaunchError(f"launch: --devices-per-process must be at least 1, got {spec.devices_per_process}")
+    host, port = _validate(spec)
+    requested = stop_requested or (lambda: None)
     printer = _Printer(stdout or sys.stdout, stderr or sys.stderr)
-    port = spec.port or free_port()
+    me = _hostname()
+    link: Hub | Spoke | None = None
+    if spec.nnodes > 1:
+        watch_port = spec.watch_port or port + 1
+        hello = {
+            "node": spec.node_rank,
+            "nnodes": spec.nnodes,
+            "nprocs": spec.nprocs,
+            "devices": spec.devices_per_process,
+            "host": me,
+        }
+        if spec.node_rank == 0:
+            bind = "127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0"
+            link = Hub(bind, watch_port, hello)
+            printer.note(f"node 0 of {spec.nnodes}: waiting for the other nodes' launchers on port {watch_port}")
+        else:
+            link = Spoke(host, watch_port, hello)
+        link.rendezvous(spec.join_timeout, requested)
+        if spec.node_rank == 0:
+            printer.note(f"all {spec.nnodes} nodes joined; starting {spec.nprocs} process(es) per node")
+
+    base_rank = spec.node_rank * spec.nprocs
     die_with_parent = _pdeathsig_setter()
+    guard = _Guard()
     procs: list[subprocess.Popen] = []
     try:
-        for rank in range(spec.nprocs):
+        for local in range(spec.nprocs):
             procs.append(
                 subprocess.Popen(
                     list(spec.command),
-                    env=process_env(rank, spec.nprocs, port, spec.devices_per_process, env),
+                    env=process_env(
+                        local,
+                        spec.nprocs,
+                        port,
+                        spec.devices_per_process,
+                        env,
+                        nnodes=spec.nnodes,
+                        node_rank=spec.node_rank,
+                        host=host,
+                    ),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -200,64 +359,110 @@ def launch(
                     preexec_fn=die_with_parent,
                 )
             )
+            guard.tell(f"+ {procs[-1].pid}")
     except OSError as e:
         for p in procs:
             _signal_group(p, signal.SIGKILL)
             p.wait()
+        guard.close()
+        if link is not None:
+            link.report({"what": f"could not start {spec.command[0]!r}: {e}", "node": spec.node_rank,
+                         "host": me, "status": 2, "time": time.time()})
+            link.close()
         raise LaunchError(f"launch: cannot start {spec.command[0]!r}: {e}") from None
-    # Reader threads start only after every fork, so no child is forked while they hold locks.
-    width = len(str(spec.nprocs - 1))
+    # Reader and waiter threads start only after every fork, so no child is forked while they hold locks.
+    width = len(str(spec.nnodes * spec.nprocs - 1))
     threads = []
-    for rank, p in enumerate(procs):
+    exits: dict[int, tuple[int, float]] = {}  # local rank -> (exit code, wall-clock time of the exit)
+
+    def wait_for(local: int, p: subprocess.Popen) -> None:
+        code = p.wait()
+        exits[local] = (code, time.time())
+
+    for local, p in enumerate(procs):
         for pipe, stream in ((p.stdout, "out"), (p.stderr, "err")):
             t = threading.Thread(
-                target=_pump, args=(pipe, f"[rank {rank:>{width}}] ", stream, printer), daemon=True
+                target=_pump, args=(pipe, f"[rank {base_rank + local:>{width}}] ", stream, printer), daemon=True
             )
             t.start()
             threads.append(t)
+        threading.Thread(target=wait_for, args=(local, p), daemon=True).start()
 
     start = time.monotonic()
     status: int | None = None
     kill_at: float | None = None
     codes: dict[int, int] = {}
+    where = f" on node {spec.node_rank} (host {me})" if spec.nnodes > 1 else ""
 
-    def stop_others(reason: str) -> None:
+    def stop_local(reason: str) -> None:
         nonlocal kill_at
-        alive = [r for r, p in enumerate(procs) if r not in codes]
+        alive = [base_rank + r for r in range(len(procs)) if r not in codes]
         if alive:
             printer.note(f"{reason}; stopping rank(s) {alive} (SIGTERM, SIGKILL after {spec.grace:g} s)")
-        for r in alive:
-            _signal_group(procs[r], signal.SIGTERM)
+        for r in range(len(procs)):
+            if r not in codes:
+                _signal_group(procs[r], signal.SIGTERM)
         kill_at = time.monotonic() + spec.grace
 
+    def name(failure: dict[str, Any]) -> str:
+        if "rank" in failure:
+            return f"rank {failure['rank']} on node {failure['node']} (host {failure['host']}) {failure['what']}"
+        return str(failure["what"])
+
+    verdict_seen = False
     try:
-        while len(codes) < len(procs):
-            for rank, p in enumerate(procs):
-                if rank in codes:
+        while True:
+            # Newly ended processes, earliest exit first (a failure makes its peers fail moments later).
+            for local, (code, when) in sorted(list(exits.items()), key=lambda item: item[1][1]):
+                if local in codes:
                     continue
-                code = p.poll()
-                if code is None:
-                    continue
-                codes[rank] = code
-                # Whatever the process started in its group goes with it.
-                _signal_group(p, signal.SIGKILL)
+                codes[local] = code
+                p = procs[local]
+                _signal_group(p, signal.SIGKILL)  # whatever the process started in its group goes with it
+                guard.tell(f"- {p.pid}")
                 if code != 0 and status is None:
                     status = _exit_status(code)
-                    printer.note(f"rank {rank} (pid {p.pid}) {_describe_exit(code)}")
-                    stop_others(f"rank {rank} failed")
-            if status is None and len(codes) < len(procs):
-                requested = stop_requested() if stop_requested else None
-                if requested:
-                    status = 128 + requested
-                    stop_others(f"launcher received {signal.Signals(requested).name}")
+                    rank = base_rank + local
+                    printer.note(f"rank {rank}{where} (pid {p.pid}) {_describe_exit(code)}")
+                    if link is not None:
+                        link.report({"rank": rank, "node": spec.node_rank, "host": me, "pid": p.pid,
+                                     "what": _describe_exit(code), "status": status, "time": when})
+                    stop_local(f"rank {rank} failed")
+            if link is not None and not verdict_seen:
+                verdict = link.stop_event()
+                if verdict is not None:
+                    verdict_seen = True
+                    printer.note(f"first failure in the job: {name(verdict)}")
+                    if status is None or status == TIMEOUT_EXIT_CODE:
+                        status = int(verdict.get("status", 1)) or 1
+                    if len(codes) < len(procs):
+                        stop_local("the job failed on another node" if verdict.get("node") != spec.node_rank else "the job failed")
+            local_done = len(codes) == len(procs)
+            if local_done and isinstance(link, Spoke) and status is None and not link.done_sent:
+                link.send_done(0)
+            # Done here: alone; or the job's first failure is known everywhere; or every node finished.
+            if local_done and (link is None or verdict_seen or (status is None and link.all_done())):
+                break
+            if status is None:
+                signum = requested()
+                if signum:
+                    status = 128 + signum
+                    stop_local(f"launcher received {signal.Signals(signum).name}")
+                    if link is not None:
+                        link.report({"what": f"the launcher of node {spec.node_rank} (host {me}) received "
+                                     f"{signal.Signals(signum).name}", "node": spec.node_rank, "host": me,
+                                     "status": status, "time": time.time()})
                 elif spec.timeout is not None and time.monotonic() - start > spec.timeout:
                     status = TIMEOUT_EXIT_CODE
-                    stop_others(f"timeout: the job ran longer than {spec.timeout:g} s")
+                    stop_local(f"timeout: the job ran longer than {spec.timeout:g} s")
+                    if link is not None:
+                        link.report({"what": f"node {spec.node_rank} (host {me}) reached --timeout {spec.timeout:g} s",
+                                     "node": spec.node_rank, "host": me, "status": status, "time": time.time()})
             if kill_at is not None and time.monotonic() > kill_at:
-                for rank, p in enumerate(procs):
-                    if rank not in codes:
+                for local, p in enumerate(procs):
+                    if local not in codes:
                         printer.note(
-                            f"rank {rank} (pid {p.pid}) did not stop within {spec.grace:g} s; SIGKILL"
+                            f"rank {base_rank + local} (pid {p.pid}) did not stop within {spec.grace:g} s; SIGKILL"
                         )
                         _signal_group(p, signal.SIGKILL)
                 kill_at = None
@@ -267,11 +472,16 @@ def launch(
             if p.poll() is None:
                 _signal_group(p, signal.SIGKILL)
             p.wait()
+        guard.close()
+        if link is not None:
+            if isinstance(link, Spoke) and not link.done_sent:
+                link.send_done(status or 0)
+            link.close()
         for t in threads:
             t.join(timeout=2.0)
     if status is None:
         return 0
-    failed = {r: c for r, c in codes.items() if c != 0}
+    failed = {base_rank + r: c for r, c in codes.items() if c != 0}
     summary = ", ".join(f"rank {r} {_describe_exit(c)}" for r, c in sorted(failed.items()))
     printer.note(f"job failed (exit status {status}): {summary or 'stopped'}")
     return status
@@ -279,7 +489,33 @@ def launch(
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the launcher's options to ``parser`` (used by ``torsh launch`` and this module's ``main``)."""
-    parser.add_argument("-n", "--nprocs", type=int, default=1, help="number of processes (default 1)")
+    parser.add_argument(
+        "-n", "--nprocs", "--nproc-per-node", type=int, default=1, help="processes on this node (default 1)"
+    )
+    parser.add_argument("--nnodes", type=int, default=1, help="number of nodes (machines) in the job (default 1)")
+    parser.add_argument(
+        "--node-rank", type=int, default=0, help="this node's index in [0, nnodes); node 0 hosts the coordinator"
+    )
+    parser.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="node 0's address and a free port there, the same on every node (JAX's coordinator; node 0's "
+        "launcher also listens on PORT+1). Default with one node: 127.0.0.1 and a free port",
+    )
+    parser.add_argument(
+        "--watch-port", type=int, default=None, help="port of node 0's launcher for the others (default PORT+1)"
+    )
+    parser.add_argument(
+        "--join-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long the nodes' launchers wait for each other before giving up (default 300)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the environment each process would get; start nothing"
+    )
     parser.add_argument(
         "--devices-per-process",
         type=int,
@@ -311,9 +547,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+# The variables process_env sets (what --dry-run shows).
+_JOB_VARIABLES = (
+    "TORSH_COORDINATOR_ADDRESS",
+    "TORSH_NUM_PROCESSES",
+    "TORSH_PROCESS_ID",
+    "TORSH_NODE_RANK",
+    "TORSH_NNODES",
+    "TORSH_LOCAL_DEVICE_IDS",
+    "JAX_NUM_CPU_DEVICES",
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "PYTHONUNBUFFERED",
+)
+
+
+def dry_run(spec: LaunchSpec, out: IO[str] | None = None) -> None:
+    """Print the command and the job variables of every process this node would start.
+
+    Example:
+      >>> from torsh.distributed.launch import LaunchSpec, dry_run
+      >>> dry_run(LaunchSpec(("python", "train.py"), nprocs=1, nnodes=2, node_rank=1, coordinator="n0:29500"))
+      # node 1 of 2 (watch port 29501): python train.py
+      rank 1: TORSH_COORDINATOR_ADDRESS=n0:29500 TORSH_NUM_PROCESSES=2 TORSH_PROCESS_ID=1 TORSH_NODE_RANK=1 TORSH_NNODES=2 RANK=1 WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 GROUP_RANK=1 PYTHONUNBUFFERED=1
+    """
+    import shlex
+
+    out = out or sys.stdout
+    if spec.coordinator is None:
+        host, port = "127.0.0.1", spec.port or free_port()
+    else:
+        host, _, raw = spec.coordinator.rpartition(":")
+        port = int(raw)
+    watch = f" (watch port {spec.watch_port or port + 1})" if spec.nnodes > 1 else ""
+    print(f"# node {spec.node_rank} of {spec.nnodes}{watch}: {shlex.join(spec.command)}", file=out)
+    for local in range(spec.nprocs):
+        env = process_env(
+            local, spec.nprocs, port, spec.devices_per_process, {}, nnodes=spec.nnodes, node_rank=spec.node_rank, host=host
+        )
+        shown = " ".join(f"{k}={shlex.quote(env[k])}" for k in _JOB_VARIABLES if k in env)
+        print(f"rank {env['RANK']}: {shown}", file=out)
+
+
 def run_from_args(ns: argparse.Namespace) -> int:
     """Run a job from parsed arguments, forwarding SIGINT/SIGTERM to the processes."""
-    from ._errors import LaunchError
+    from ..errors import DistributedError
 
     target = ["-m", ns.script] if ns.module else [ns.script]
     spec = LaunchSpec(
@@ -323,7 +604,20 @@ def run_from_args(ns: argparse.Namespace) -> int:
         port=ns.port,
         timeout=ns.timeout,
         grace=ns.grace,
+        nnodes=ns.nnodes,
+        node_rank=ns.node_rank,
+        coordinator=ns.coordinator,
+        watch_port=ns.watch_port,
+        join_timeout=ns.join_timeout,
     )
+    if ns.dry_run:
+        try:
+            _validate(spec)
+        except DistributedError as e:
+            print(f"[launcher] {e}", file=sys.stderr)
+            return 2
+        dry_run(spec)
+        return 0
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -335,7 +629,7 @@ def run_from_args(ns: argparse.Namespace) -> int:
             previous[sig] = signal.signal(sig, on_signal)
     try:
         return launch(spec, stop_requested=lambda: received[0] if received else None)
-    except LaunchError as e:
+    except DistributedError as e:
         print(f"[launcher] {e}", file=sys.stderr)
         return 2
     finally:
