@@ -27,6 +27,7 @@ from ._errors import RecipeError, ResumeError
 from ._fit import evaluate, fit, train_epoch
 from ._history import History
 from ._plot import plot_history, plot_runs
+from ._recipes import apply_overrides, list_recipes, load_recipe, parse_value
 from ._state import TrainState
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "EarlyStopping",
     "plot_history",
     "plot_runs",
+    "load_recipe",
+    "list_recipes",
+    "apply_overrides",
+    "parse_value",
     "RecipeError",
     "ResumeError",
 ]

@@ -461,7 +461,7 @@ def fit(
 
     manager = _manager(checkpoint, keep, best_metric, best_mode, None)
     run_dir = pathlib.Path(log_dir) if log_dir is not None else (pathlib.Path(manager.directory) if manager else None)
-    logger = RunLogger(run_dir, kinds, config, title=_name_of(step_fn)) if run_dir is not None and kinds else None
+    logger = RunLogger(run_dir, kinds, config, title=run_dir.name) if run_dir is not None and kinds else None
     display = Progress(progress)
     loop = _Loop(step_fn, train_loader, manager, display)
 

@@ -1,0 +1,106 @@
+"""Shared parts of the digits recipes: scikit-learn's ``load_digits`` (1,797 real 8x8 handwritten
+digits, shipped with scikit-learn: offline), a stratified 80/20 split, loaders, steps and ``fit``."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import torsh
+from torsh import data, optim, train
+from torsh.errors import ConfigError
+from torsh.nn import functional as F
+
+
+def load_split(seed: int, image: bool) -> tuple[data.ArrayDataset, data.ArrayDataset]:
+    """Train and test sets: pixels scaled to [0, 1], images ``[1, 8, 8]`` or vectors ``[64]``."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise ConfigError("the digits recipes need scikit-learn: pip install scikit-learn") from None
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    if image:
+        x = x.reshape(-1, 1, 8, 8)
+    y = digits.target.astype(np.int32)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+    return data.ArrayDataset(x_tr, y_tr), data.ArrayDataset(x_te, y_te)
+
+
+def _eval_loader(dataset: data.ArrayDataset, batch_size: int) -> data.DataLoader:
+    # With pad_last every evaluation batch has one shape, so the evaluation step compiles once.
+    if "pad_last" in inspect.signature(data.DataLoader).parameters:
+        return data.DataLoader(dataset, batch_size=batch_size, pad_last=True)
+    return data.DataLoader(dataset, batch_size=batch_size)
+
+
+def _accuracy_metrics() -> dict[str, Any]:
+    try:
+        from torsh import metrics
+    except ImportError:
+        return {}
+    accuracy = getattr(metrics, "Accuracy", None)
+    return {"acc": accuracy()} if accuracy is not None else {}
+
+
+def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, resume: bool, progress: bool) -> dict[str, float]:
+    """Train ``model`` on the digits with AdamW and a cosine schedule; returns test loss/accuracy."""
+    out = pathlib.Path(out)
+    train_set, test_set = load_split(config.seed, image)
+    loader = data.DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=config.seed)
+    test_loader = _eval_loader(test_set, 128)
+    total_steps = config.epochs * len(loader)
+    opt = optim.AdamW(lr=optim.schedules.cosine_annealing(config.lr, T_max=total_steps), weight_decay=config.weight_decay)
+    state = train.TrainState.create(model=model, opt=opt, key=torsh.random.key(config.seed))
+
+    def loss_fn(model: Any, x: Any, y: Any, key: Any) -> Any:
+        return F.cross_entropy(model(x, key=key), y)
+
+    @torsh.jit(donate="state")
+    def train_step(state: train.TrainState, batch: Any) -> tuple[train.TrainState, dict[str, Any]]:
+        x, y = batch
+        loss, grads = torsh.value_and_grad(loss_fn)(state.model, x, y, state.key)
+        return state.apply_gradients(grads), {"loss": loss}
+
+    metric_objs = _accuracy_metrics()
+
+    @torsh.jit
+    def eval_step(state: train.TrainState, batch: Any) -> dict[str, Any]:
+        x, y = batch.data if hasattr(batch, "mask") else batch
+        logits = state.model.eval()(x)
+        outputs = {"loss": F.cross_entropy(logits, y, reduction="none"), "preds": logits, "target": y}
+        if not metric_objs:  # per-row correctness, averaged over the valid rows
+            outputs["acc"] = logits.argmax(-1) == y
+        return outputs
+
+    log: tuple[str, ...] = ("jsonl", "csv", "plot") + (("tensorboard",) if config.tensorboard else ())
+    state, history = train.fit(
+        train_step,
+        state,
+        loader,
+        epochs=config.epochs,
+        eval_fn=eval_step,
+        eval_loader=test_loader,
+        metrics=metric_objs,
+        checkpoint=out / "checkpoints",
+        log_dir=out,
+        log=log,
+        keep=2,
+        best_metric="val_acc",
+        best_mode="max",
+        config=dataclasses.asdict(config),
+        progress=progress,
+        resume=resume,
+    )
+    torsh.save(out / "model.safetensors", state.model)
+    return {"test_loss": float(history.last("val_loss")), "test_acc": float(history.last("val_acc"))}
+
+
+def describe(model_fn: Callable[[], Any]) -> str:
+    return f"{model_fn().num_parameters():,} parameters"
