@@ -44,6 +44,34 @@ def make_model(layers: int, width: int) -> dict[str, jax.Array]:
     return jax.block_until_ready(model)
 
 
+def load_via_mmap(path: str) -> dict[str, jax.Array]:
+    """torsh's reader before issue 17, for comparison: map the file, copy each tensor out of the mapping
+    into a fresh aligned buffer, one batched device_put. (Replaced by pread: a mapping of a file that
+    another program truncates kills the process with SIGBUS.)"""
+    import json
+    import mmap
+    import struct
+
+    from torsh.serialize._host import owned_copy
+
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        header.pop("__metadata__", None)
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            buffer = memoryview(mapped)
+            keys, hosts = [], []
+            for key, e in header.items():
+                start, end = e["data_offsets"]
+                view = np.frombuffer(buffer, np.uint8, end - start, 8 + n + start)
+                hosts.append(owned_copy(view.view(np.float32).reshape(e["shape"])))
+                keys.append(key)
+                del view
+            del buffer
+            out = dict(zip(keys, jax.device_put(hosts), strict=True))
+    return out
+
+
 def candidates(model: dict[str, jax.Array], directory: str) -> tuple[dict, dict]:
     import safetensors.numpy as stn
     import torch
@@ -61,6 +89,7 @@ def candidates(model: dict[str, jax.Array], directory: str) -> tuple[dict, dict]
     loads: dict[str, Callable[[], object]] = {
         "torsh.load -> jax.Array": lambda: jax.block_until_ready(torsh.load(paths["torsh"], flat=True)),
         "torsh.load(like=model)": lambda: jax.block_until_ready(torsh.load(paths["torsh"], like=model)),
+        "mmap + copy (torsh reader before #17)": lambda: jax.block_until_ready(load_via_mmap(paths["torsh"])),
         "safetensors.numpy.load_file -> numpy": lambda: stn.load_file(paths["stn"]),
         "safetensors.numpy + jnp.asarray": lambda: jax.block_until_ready(
             {k: jax.numpy.asarray(v) for k, v in stn.load_file(paths["stn"]).items()}

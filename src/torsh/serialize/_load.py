@@ -118,24 +118,28 @@ class _Builder:
         def finish(out: jax.Array) -> jax.Array:
             return out.astype(want) if out.dtype != jax.dtypes.canonicalize_dtype(want) else out
 
-        return _Deferred(self.placer.request(view, target), finish)
+        return _Deferred(self.placer.request(view, target, owned=self.reader.owns_views), finish)
 
     def key(self, s: Stored, impl: str | None, target: Target) -> _Deferred:
         def finish(data: jax.Array) -> jax.Array:
             keys = jax.random.wrap_key_data(data, impl=impl or s.impl)
             return keys if target is None else jax.device_put(keys, target)
 
-        return _Deferred(self.placer.request(self.reader.view(s), None), finish)
+        return _Deferred(self.placer.request(self.reader.view(s), None, owned=self.reader.owns_views), finish)
 
     def numpy(self, s: Stored, dtype: np.dtype) -> np.ndarray:
-        return owned_copy(self.reader.view(s)).astype(dtype, copy=False)
+        view = self.reader.view(s)
+        return (view if self.reader.owns_views else owned_copy(view)).astype(dtype, copy=False)
 
 
 def build_tree(reader: FileReader, like: Any, opts: LoadOptions) -> Any:
     builder = _Builder(reader, opts)
     if like is None:
-        return _without_like(reader, builder, opts)
-    return _with_like(reader, builder, like, opts)
+        out = _without_like(reader, builder, opts)
+    else:
+        out = _with_like(reader, builder, like, opts)
+    reader.check_unchanged()  # every byte has been read: refuse a file that changed meanwhile
+    return out
 
 
 # -- without like: nested dicts ---------------------------------------------------------------------

@@ -17,6 +17,8 @@ __all__ = [
     "temp_name",
     "owner_is_dead",
     "inside",
+    "pid_is_dead",
+    "HOST",
     "TMP_PREFIX",
     "TRASH_PREFIX",
 ]
@@ -27,6 +29,7 @@ _ITEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _STEP = re.compile(r"step_(\d{8,20})")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10))}
 _HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+HOST = _HOST
 
 
 def check_item_name(name: object) -> str:
@@ -73,7 +76,11 @@ def owner_is_dead(name: str) -> bool:
     parts = name.rsplit("-", 3)
     if len(parts) != 4 or parts[1] != _HOST or not parts[2].isdigit():
         return False
-    pid = int(parts[2])
+    return pid_is_dead(int(parts[2]))
+
+
+def pid_is_dead(pid: int) -> bool:
+    """True when no process ``pid`` exists on this host (a zombie still counts as alive)."""
     if pid == os.getpid():
         return False
     try:

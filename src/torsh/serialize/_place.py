@@ -80,8 +80,8 @@ def _devices_of(target: Target) -> Any:
 
 
 def place_sharded(view: np.ndarray, sharding: jax.sharding.Sharding) -> jax.Array:
-    """Copy a host view (e.g. of a memory-mapped file) onto a multi-device sharding, each device
-    reading only its own block. The result never aliases ``view`` (see ``_host``)."""
+    """Copy a host array onto a multi-device sharding, each device reading only its own block. The
+    result never aliases ``view`` (see ``_host``)."""
     cpu = is_cpu_only(sharding.device_set)
 
     def shard(index: Any) -> np.ndarray:
@@ -89,7 +89,7 @@ def place_sharded(view: np.ndarray, sharding: jax.sharding.Sharding) -> jax.Arra
         return owned_copy(block) if cpu else np.ascontiguousarray(block)
 
     out = jax.make_array_from_callback(view.shape, sharding, shard)
-    return out if cpu else out.block_until_ready()  # transfers must finish before the mapping closes
+    return out if cpu else out.block_until_ready()  # transfers must finish before the source bytes go
 
 
 class Slot:
@@ -106,25 +106,27 @@ class Placer:
     per-call overhead is a sizeable part of loading a model of many arrays)."""
 
     def __init__(self) -> None:
-        self._groups: dict[Any, list[tuple[np.ndarray, Slot]]] = {}
+        self._groups: dict[Any, list[tuple[np.ndarray, Slot, bool]]] = {}
 
-    def request(self, view: np.ndarray, target: Target) -> Slot:
+    def request(self, view: np.ndarray, target: Target, owned: bool = False) -> Slot:
+        """Place ``view``; ``owned``: it is a fresh buffer nobody else holds (read from a file), which
+        XLA:CPU may adopt as is, instead of a view of the caller's bytes that must be copied first."""
         slot = Slot()
         if isinstance(target, jax.sharding.Sharding) and len(target.device_set) > 1:
             slot.value = place_sharded(view, target)
         else:
-            self._groups.setdefault(target, []).append((view, slot))
+            self._groups.setdefault(target, []).append((view, slot, owned))
         return slot
 
     def flush(self) -> None:
         groups, self._groups = self._groups, {}
         for target, entries in groups.items():
             cpu = _default_is_cpu() if target is None else is_cpu_only(_devices_of(target))
-            hosts = [owned_copy(view) if cpu else view for view, _ in entries]
+            hosts = [owned_copy(view) if cpu and not owned else view for view, _, owned in entries]
             outs = jax.device_put(hosts, target)
             if not cpu:
-                jax.block_until_ready(outs)  # transfers must finish before the mapping closes
-            for (_, slot), out in zip(entries, outs, strict=True):
+                jax.block_until_ready(outs)  # transfers must finish before the source bytes go
+            for (_, slot, _), out in zip(entries, outs, strict=True):
                 slot.value = out
 
 

@@ -1,9 +1,16 @@
-"""Opening a safetensors file (memory-mapped) or buffer, and describing its leaves as torsh sees them."""
+"""Opening a safetensors file or buffer, and describing its leaves as torsh sees them.
+
+Files are read with ``pread`` into buffers the load owns, never memory-mapped: a mapping of a file
+that another program truncates or rewrites in place kills the process with SIGBUS on the next read
+of a vanished page (pytorch and safetensors users hit this when a training job rewrites the
+checkpoint another process is loading). A read that comes up short raises :class:`CorruptFileError`
+naming the file and the key, and a file whose size or modification time changed while it was being
+read is refused the same way (it may mix old and new bytes).
+"""
 
 from __future__ import annotations
 
 import functools
-import mmap
 import os
 import sys
 from dataclasses import dataclass
@@ -16,6 +23,7 @@ from ..errors import CheckpointError
 from ._dtypes import BITS, numpy_dtype
 from ._errors import CheckpointNotFoundError, CorruptFileError
 from ._format import TensorEntry, header_length, parse_header
+from ._host import aligned_empty
 from ._leaves import StoredLeaves, decode_metadata
 
 __all__ = ["Stored", "FileReader", "key_data_shape"]
@@ -64,16 +72,18 @@ def _check_representable(entry: TensorEntry, where: str) -> None:
 
 
 class FileReader:
-    """A validated, memory-mapped view of a safetensors file (or of bytes).
+    """A validated safetensors file (read with ``pread``, never mapped) or a buffer of bytes.
 
-    Use as a context manager; the mapping is released on exit. Arrays handed out by :meth:`view` are
-    read-only views into the mapping and must be copied before the reader closes.
+    Use as a context manager. For a file, :meth:`view` reads a tensor into a fresh 64-byte-aligned
+    buffer that the caller owns (``owns_views`` is True: no further copy is needed before handing it
+    to XLA); for bytes it returns a read-only zero-copy view that must be copied before the bytes go.
     """
 
     def __init__(self, source: Any) -> None:
         self._buffer: memoryview = memoryview(b"")
         self._file: Any = None
-        self._map: Any = None
+        self._identity: tuple[int, int, int] | None = None
+        self.owns_views = False
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.where = "<bytes>"
             buffer = memoryview(source).cast("B") if isinstance(source, memoryview) else memoryview(source)
@@ -89,27 +99,72 @@ class FileReader:
 
     def _open_file(self, path: str) -> None:
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed in close()
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         except FileNotFoundError:
             raise CheckpointNotFoundError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CheckpointError(f"{path}: cannot open: it is a directory, expected a safetensors file") from None
         except OSError as e:
             raise CheckpointError(f"{path}: cannot open: {e.strerror or e}") from None
         self._file = f
+        self.owns_views = True
         try:
-            total = os.fstat(f.fileno()).st_size
-            prefix = f.read(8)
+            st = os.fstat(f.fileno())
+            self._identity = (st.st_size, st.st_mtime_ns, st.st_ino)
+            total = st.st_size
+            prefix = self._pread(0, 8)
             n = header_length(prefix, max(total, len(prefix)), path)
-            raw = f.read(n)
+            raw = self._pread(8, n)
             if len(raw) != n:
-                raise CorruptFileError(f"{path}: file shrank while reading its header")
+                raise CorruptFileError(
+                    f"{path}: the file ended inside its {n}-byte header: it was truncated or rewritten "
+                    "while being opened"
+                )
             self.header = parse_header(raw, total, path)
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            if len(self._map) != total:
-                raise CorruptFileError(f"{path}: file changed size while opening it")
-            self._buffer = memoryview(self._map)
         except BaseException:
             self.close()
             raise
+
+    def _pread(self, offset: int, n: int) -> bytes:
+        chunks, done = [], 0
+        while done < n:
+            chunk = os.pread(self._file.fileno(), n - done, offset + done)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            done += len(chunk)
+        return b"".join(chunks)
+
+    def _read_into(self, out: np.ndarray, offset: int, key: str) -> None:
+        """Fill ``out`` (uint8) from the file at ``offset``; a short read means the file shrank."""
+        view = memoryview(out).cast("B")
+        fd = self._file.fileno()
+        done, n = 0, len(view)
+        while done < n:
+            got = os.preadv(fd, [view[done:]], offset + done)
+            if got <= 0:
+                now = os.fstat(fd).st_size
+                was = self.header.data_start + self.header.data_size
+                raise CorruptFileError(
+                    f"{self.where}: key {key!r}: the file ended at byte {offset + done} while reading bytes "
+                    f"[{offset}, {offset + n}); it has {now} bytes, {was} when opened: another program "
+                    "truncated or rewrote it while it was being loaded"
+                )
+            done += got
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`CorruptFileError` if the file changed size or was modified since it was opened
+        (its tensors may mix old and new bytes). A file *replaced* by a rename is fine: the open file
+        is the old one, read whole."""
+        if self._file is None or self._identity is None:
+            return
+        st = os.fstat(self._file.fileno())
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != self._identity:
+            raise CorruptFileError(
+                f"{self.where}: the file was modified while it was being loaded ({self._identity[0]} bytes "
+                f"when opened, {st.st_size} now); load it again once the writer has finished (writers "
+                "should write a temporary file and rename it into place, as torsh.save does)"
+            )
 
     def _describe(self) -> dict[str, Stored]:
         out: dict[str, Stored] = {}
@@ -140,14 +195,18 @@ class FileReader:
         return out
 
     def view(self, stored: Stored) -> np.ndarray:
-        """A read-only zero-copy view of a tensor's stored bytes, in its logical dtype and shape.
+        """A tensor's stored bytes in its logical dtype and shape (PRNG keys as their ``uint32`` data).
 
-        PRNG keys are returned as their ``uint32`` key data.
+        From a file: a fresh array the caller owns. From bytes: a read-only zero-copy view.
         """
         entry = stored.entry
         assert entry is not None
         start = self.header.data_start + entry.start
-        raw = np.frombuffer(self._buffer, np.uint8, entry.nbytes, start)
+        if self._file is not None:
+            raw = aligned_empty(entry.nbytes)
+            self._read_into(raw, start, stored.key)
+        else:
+            raw = np.frombuffer(self._buffer, np.uint8, entry.nbytes, start)
         if stored.complex_pairs:
             return raw.view("<c16").reshape(stored.shape)
         return raw.view(numpy_dtype(entry.code, self.where)).reshape(entry.shape)
@@ -156,15 +215,8 @@ class FileReader:
         try:
             self._buffer.release()
         except (BufferError, AttributeError):
-            pass  # numpy views still hold it; the mapping is released when they die
+            pass  # numpy views of the caller's bytes still hold it; nothing to unmap
         self._buffer = memoryview(b"")
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:
-                # Something still views the mapping (it is unmapped when that view dies); never fatal.
-                pass
-            self._map = None
         if self._file is not None:
             self._file.close()
             self._file = None

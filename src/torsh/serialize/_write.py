@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -19,8 +20,13 @@ import numpy as np
 from ..errors import CheckpointError
 from ._format import encode_header
 from ._leaves import Record, encode_tree
+from ._names import HOST, pid_is_dead
 
-__all__ = ["Prepared", "prepare", "write_file", "fsync_dir"]
+__all__ = ["Prepared", "prepare", "write_file", "fsync_dir", "temp_file_name", "clean_stale_temp_files"]
+
+# A temporary file nobody has written to for this long is abandoned whoever made it (another host
+# sharing the directory, or a reused pid): a live writer touches its file continuously.
+STALE_TEMP_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -71,11 +77,60 @@ def _write_all(f: BinaryIO, data: memoryview, hasher: Any) -> None:
         data = data[written:]
 
 
+def temp_file_name(name: str) -> str:
+    """``.NAME.tmp-HOST-PID-RANDOM``: hidden, next to the target, and traceable to its writer."""
+    return f".{name}.tmp-{HOST}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _is_stale(entry: os.DirEntry, rest: str, now: float) -> bool:
+    """For the part after ``.NAME.tmp-`` (``HOST-PID-RANDOM``, or ``PID-RANDOM`` before the host was
+    recorded): was the file left by a dead process of this host, or abandoned for a day?"""
+    parts = rest.split("-")
+    if len(parts) == 3:
+        host, pid, tail = parts
+    elif len(parts) == 2:
+        host, (pid, tail) = HOST, parts
+    else:
+        return False
+    if not pid.isdigit() or len(tail) != 8 or any(c not in "0123456789abcdef" for c in tail):
+        return False
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return False
+        age = now - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    return (host == HOST and pid_is_dead(int(pid))) or age > STALE_TEMP_SECONDS
+
+
+def clean_stale_temp_files(directory: str, name: str) -> list[str]:
+    """Remove the temporary files of earlier saves to ``directory/name`` whose writer was killed
+    (SIGKILL, power loss) before it could rename or delete them. Returns the removed paths."""
+    prefix = f".{name}.tmp-"
+    removed: list[str] = []
+    now = time.time()
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        if _is_stale(entry, entry.name[len(prefix) :], now):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.path)
+            except OSError:
+                pass  # removed by a concurrent save, or not ours to remove
+    return removed
+
+
 def write_file(path: str, prepared: Prepared, *, atomic: bool, fsync: bool, hasher: Any = None) -> int:
     """Write ``prepared`` to ``path``; with ``atomic`` via a temporary name in the same directory and a
-    rename, so ``path`` is either the old file or the complete new one. Returns the size in bytes."""
+    rename, so ``path`` is either the old file or the complete new one, after removing temporary files
+    that killed earlier saves to ``path`` left behind. Returns the size in bytes."""
     directory, name = os.path.split(os.path.abspath(path))
-    target = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}") if atomic else path
+    if atomic:
+        clean_stale_temp_files(directory, name)
+    target = os.path.join(directory, temp_file_name(name)) if atomic else path
     try:
         with open(target, "wb", buffering=0) as f:
             size = prepared.write_to(f, hasher)
