@@ -49,7 +49,7 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
-from .module import Module, StateDictError, buffer, logical_axes
+from .module import Module, Parameter, StateDictError, buffer, logical_axes
 from .normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -65,6 +65,7 @@ from .stateful import stateful
 __all__ = [
     # module system
     "Module",
+    "Parameter",
     "StateDictError",
     "field",
     "static",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,8 +26,12 @@ def resolve_key(key: Any) -> jax.Array:
     return key
 
 
-def split_key(key: Any, num: int) -> list[jax.Array]:
+def split_key(key: Any, num: int) -> list[jax.Array | None]:
     """``num`` keys from ``key`` (or from the construction stream when ``key`` is None).
+
+    Inside a traced function (``jit``/``grad``, e.g. a ``forward`` in eval mode, where the key is
+    None) ``split_key(None, n)`` returns ``n`` Nones: layers given ``key=None`` in ``forward`` are
+    deterministic, and drawing from the construction stream while tracing would be an error.
 
     Example:
       >>> from torsh import nn
@@ -34,6 +39,15 @@ def split_key(key: Any, num: int) -> list[jax.Array]:
       >>> len(nn.split_key(torsh.random.key(0), 3))
       3
     """
+    try:
+        n = operator.index(num)
+    except TypeError:
+        n = -1
+    if isinstance(num, bool) or n < 0:
+        raise ConfigError(f"split_key: num must be a non-negative int, got {num!r}")
+    num = n
+    if key is None and _random.is_tracing():
+        return [None] * num
     return list(jax.random.split(resolve_key(key), num))
 
 

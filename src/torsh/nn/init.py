@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import ConfigError
-from ._utils import float_dtype
+from ._utils import float_dtype, resolve_key
 
 __all__ = [
     "calculate_gain",
@@ -40,6 +40,7 @@ __all__ = [
     "kaiming_uniform",
     "kaiming_normal",
     "orthogonal",
+    "reset_xavier_uniform",
 ]
 
 Shape = Sequence[int]
@@ -244,3 +245,28 @@ def orthogonal(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = Non
     if rows < cols:
         q = q.T
     return (gain * q).reshape(shape).astype(d)
+
+
+def reset_xavier_uniform(module: Any, key: Any = None, gain: float = 1.0) -> Any:
+    """A copy of ``module`` with every parameter of more than one dimension re-drawn xavier-uniform.
+
+    This is what ``nn.Transformer`` does at construction (PyTorch's ``Transformer._reset_parameters``),
+    made reachable for encoder-only or decoder-only models built from ``nn.TransformerEncoder``/
+    ``nn.TransformerDecoder`` (PyTorch's own ``TransformerEncoder`` keeps its layers' defaults).
+    Each parameter gets its own key, in ``named_parameters()`` order; buffers are untouched.
+
+    Example:
+      >>> import torsh
+      >>> from torsh import nn
+      >>> layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, key=torsh.random.key(0))
+      >>> encoder = nn.init.reset_xavier_uniform(nn.TransformerEncoder(layer, 2), torsh.random.key(1))
+      >>> bound = (6 / (16 + 8)) ** 0.5
+      >>> bool(abs(encoder.layers[1].linear1.weight).max() <= bound)
+      True
+    """
+    params = {n: p for n, p in module.named_parameters() if p.ndim > 1}
+    if not params:
+        return module
+    keys = jax.random.split(resolve_key(key), len(params))
+    new = {n: xavier_uniform(k, p.shape, gain, dtype=p.dtype) for k, (n, p) in zip(keys, params.items(), strict=True)}
+    return module.replace(**new)

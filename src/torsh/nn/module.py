@@ -24,10 +24,11 @@ import numpy as np
 from .. import tree as _tree
 from ..errors import ConfigError, ShapeError, TreeError
 from ..tree import Struct
+from ..tree._struct import _INIT_FLAG
 from . import _walk
 from ._context import CONTEXT_ERRORS, annotate
 
-__all__ = ["Module", "StateDictError", "buffer", "logical_axes"]
+__all__ = ["Module", "Parameter", "StateDictError", "buffer", "logical_axes"]
 
 M = TypeVar("M", bound="Module")
 Axes = tuple[str | None, ...]
@@ -53,6 +54,25 @@ def buffer(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
       ['scale']
     """
     return _tree.field(default=default, buffer=True, **kwargs)
+
+
+def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:  # noqa: N802 - PyTorch's name
+    """``nn.Parameter(x)`` for ported code: the array itself (every float array field is a parameter).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Parameter(jnp.zeros(3)).shape
+      (3,)
+    """
+    if not requires_grad:
+        raise ConfigError(
+            "nn.Parameter(..., requires_grad=False): torsh has no per-array requires_grad; use "
+            "`self.register_buffer(name, x)` for a non-trainable array, or `model.freeze(name)`"
+        )
+    if type(data).__module__.split(".")[0] == "torch":
+        raise ConfigError("nn.Parameter: got a torch tensor; pass a JAX array (jnp.asarray(t.numpy()))")
+    return jnp.asarray(data)
 
 
 def _takes_key(fn: Callable) -> bool:
@@ -157,6 +177,7 @@ class Module(Struct):
     __torsh_axes__ = {}  # type: Mapping[str, Axes]
     __torsh_inline_fields__ = frozenset()  # type: frozenset[str]
     __torsh_takes_key__ = False
+    __torsh_open__ = True  # attributes assigned in __init__ without annotations become fields
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -180,6 +201,72 @@ class Module(Struct):
                 elif f.default_factory is not dataclasses.MISSING:
                     d[f.name] = f.default_factory()
         super()._torsh_check_init()
+
+    # -- PyTorch-style registration (inside __init__) ------------------------------------------------
+    def _require_init(self, method: str, name: Any) -> None:
+        if _INIT_FLAG not in self.__dict__:
+            raise ConfigError(
+                f"{type(self).__name__}.{method} can only be called inside __init__ (modules are immutable); "
+                f"use `model = model.replace({name}=...)` to change a built module"
+            )
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"{type(self).__name__}.{method}: name must be an identifier string, got {name!r}")
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Inside ``__init__``: ``self.name = tensor`` as a buffer (saved, never trained), as in PyTorch.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> class Causal(nn.Module):
+          ...     def __init__(self, n):
+          ...         super().__init__()
+          ...         self.register_buffer("mask", jnp.tril(jnp.ones((n, n), bool)))
+          >>> [name for name, _ in Causal(3).named_buffers()]
+          ['mask']
+        """
+        self._require_init("register_buffer", name)
+        if not persistent:
+            raise ConfigError(
+                f"{type(self).__name__}.register_buffer({name!r}, persistent=False): non-persistent buffers "
+                "are not supported (every array of a torsh module is in state_dict); register it as a "
+                "persistent buffer (load torch checkpoints with strict=False) or compute it in forward"
+            )
+        if tensor is not None and not _walk.is_array(tensor):
+            raise ConfigError(
+                f"{type(self).__name__}.register_buffer({name!r}): expected an array or None, got "
+                f"{type(tensor).__name__}"
+            )
+        if name in type(self).__dataclass_fields__ and name not in self.__torsh_buffer_fields__:  # type: ignore[attr-defined]
+            raise ConfigError(
+                f"{type(self).__name__}.register_buffer({name!r}): {name!r} is declared as a non-buffer field; "
+                "declare it with `nn.buffer()` instead"
+            )
+        d = self.__dict__
+        d["__torsh_new_buffers__"] = d.get("__torsh_new_buffers__", frozenset()) | {name}
+        setattr(self, name, tensor)
+
+    def register_parameter(self, name: str, param: Any) -> None:
+        """Inside ``__init__``: ``self.name = param`` (an array, or None for an absent one)."""
+        self._require_init("register_parameter", name)
+        if param is not None and not _walk.is_array(param):
+            raise ConfigError(
+                f"{type(self).__name__}.register_parameter({name!r}): expected an array or None, got "
+                f"{type(param).__name__}"
+            )
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Inside ``__init__``: ``self.name = module`` (PyTorch's ``add_module``/``register_module``)."""
+        self._require_init("add_module", name)
+        if module is not None and not isinstance(module, Module):
+            raise ConfigError(
+                f"{type(self).__name__}.add_module({name!r}): expected an nn.Module or None, got "
+                f"{type(module).__name__}"
+            )
+        setattr(self, name, module)
+
+    register_module = add_module
 
     def _torsh_frozen_fields(self) -> frozenset[str]:
         """Fields excluded from training (consulted by :func:`torsh.tree.trainable_mask`)."""
@@ -342,7 +429,7 @@ class Module(Struct):
           >>> model.replace(**{"0.bias": jnp.ones(2)})[0].bias.tolist()
           [1.0, 1.0]
         """
-        names = {f.name for f in dataclasses.fields(self)}
+        names = set(self._torsh_field_names())
         direct = {k: v for k, v in changes.items() if k in names}
         dotted = {k: v for k, v in changes.items() if k not in names}
         new = super().replace(**direct) if direct else self

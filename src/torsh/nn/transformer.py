@@ -367,7 +367,8 @@ def _clones(layer: Module, num_layers: int, owner: str, kind: type) -> ModuleLis
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer``, then optionally ``norm`` (``torch.nn.TransformerEncoder``).
 
-    As in PyTorch, the layers start as copies of ``encoder_layer`` (equal initial weights).
+    As in PyTorch, the layers start as copies of ``encoder_layer`` (equal initial weights); for
+    ``nn.Transformer``'s xavier initialisation use :func:`torsh.nn.init.reset_xavier_uniform`.
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None, *, key=None)``; layer ``i``
     gets ``fold_in(key, i)``. PyTorch's inference fast path with nested tensors (which returns zeros
     at padded positions) has no counterpart: padded positions are computed like any other.
@@ -493,7 +494,8 @@ class Transformer(Module):
     """Encoder-decoder transformer (``torch.nn.Transformer``): same arguments, keys and initialisation.
 
     ``encoder``/``decoder`` end with a LayerNorm (``encoder.norm``, ``decoder.norm``); every parameter
-    with more than one dimension is re-initialised xavier-uniform, as PyTorch does.
+    with more than one dimension is re-initialised xavier-uniform, as PyTorch does
+    (:func:`torsh.nn.init.reset_xavier_uniform` applies the same to a ``TransformerEncoder`` alone).
     ``forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
     tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
     memory_is_causal=False, *, key=None)``.
@@ -577,16 +579,10 @@ class Transformer(Module):
         self._reset_parameters(k_init)
 
     def _reset_parameters(self, key: jax.Array) -> None:
-        # PyTorch: xavier_uniform_ on every parameter with more than one dimension.
+        # PyTorch: xavier_uniform_ on every parameter with more than one dimension
+        # (init.reset_xavier_uniform offers the same to encoder-only models).
         for i, name in enumerate(("encoder", "decoder")):
-            sub = self.__dict__[name]
-            params = {n: p for n, p in sub.named_parameters() if p.ndim > 1}
-            keys = jax.random.split(jax.random.fold_in(key, i), max(len(params), 1))
-            new = {
-                n: init.xavier_uniform(k, p.shape, dtype=p.dtype)
-                for k, (n, p) in zip(keys, params.items(), strict=False)
-            }
-            self.__dict__[name] = sub.replace(**new) if new else sub
+            self.__dict__[name] = init.reset_xavier_uniform(self.__dict__[name], jax.random.fold_in(key, i))
 
     def forward(
         self,

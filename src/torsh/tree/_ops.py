@@ -108,21 +108,76 @@ def _check_same_structure(fn_name: str, tree: PyTree, rest: Sequence[PyTree], is
             raise TreeError(f"{fn_name}: tree {i + 1} does not have the structure of the first tree{detail}")
 
 
+def _matching_columns(fn_name: str, tree: PyTree, rest: Sequence[PyTree], is_leaf: Any) -> tuple:
+    """Leaves of ``tree`` and, per other tree, the values at the same positions (None: absent)."""
+    raw_paths, values, spec = optree.tree_flatten_with_path(tree, is_leaf, namespace=NAMESPACE)
+    columns = []
+    for other in rest:
+        try:
+            try:
+                col = spec.flatten_up_to(other)
+            except ValueError:  # a whole subtree is None (no gradient anywhere below it)
+                full = optree.tree_broadcast_prefix(
+                    other, tree, is_leaf=is_leaf, none_is_leaf=True, namespace=NAMESPACE
+                )
+                col = spec.flatten_up_to(full)
+        except ValueError:
+            col = None
+        present = [c for c in col or () if c is not None]
+        if (
+            col is None
+            or any(not optree.tree_is_leaf(c, is_leaf, namespace=NAMESPACE) for c in present)
+            or len(present) != len(optree.tree_leaves(other, is_leaf, namespace=NAMESPACE))
+        ):
+            _check_same_structure(fn_name, tree, rest, is_leaf)
+            raise TreeError(f"{fn_name}: the trees do not have the same structure")
+        columns.append(col)
+    return raw_paths, values, spec, columns
+
+
+def _map_passing_none(fn: Callable, tree: PyTree, rest: Sequence[PyTree], is_leaf: Any, name: str,
+                      with_path: bool) -> PyTree:
+    raw_paths, values, spec, columns = _matching_columns(name, tree, rest, is_leaf)
+    out = []
+    for j, value in enumerate(values):
+        others = [c[j] for c in columns]
+        if any(o is None for o in others):
+            out.append(value)
+        elif with_path:
+            out.append(fn(path_str(raw_paths[j]), value, *others))
+        else:
+            out.append(fn(value, *others))
+    return optree.tree_unflatten(spec, out)
+
+
 def map(  # noqa: A001 - mirrors jax.tree.map
     fn: Callable[..., Any], tree: PyTree, *rest: PyTree, is_leaf: Callable[[Any], bool] | None = None
 ) -> PyTree:
     """Apply ``fn`` to the leaves of ``tree`` (and the matching leaves of ``rest``).
 
+    The other trees must have ``tree``'s structure, except that they may hold ``None`` where
+    ``tree`` has a leaf or a subtree: there ``fn`` is not called and ``tree``'s leaves are kept.
+    That is what :func:`torsh.grad` returns for buffers, frozen and integer leaves, so the update
+    ``torsh.tree.map(lambda p, g: p - lr * g, model, grads)`` works for every model.
+
     Example:
       >>> import torsh
       >>> torsh.tree.map(lambda a, b: a + b, {"x": 1, "y": 2}, {"x": 10, "y": 20})
       {'x': 11, 'y': 22}
+      >>> torsh.tree.map(lambda p, g: p - g, {"w": 1.0, "steps": 3}, {"w": 0.5, "steps": None})
+      {'w': 0.5, 'steps': 3}
     """
+    if not rest:
+        return optree.tree_map(fn, tree, is_leaf=is_leaf, namespace=NAMESPACE)
+
+    def apply(x: Any, *others: Any) -> Any:  # optree hands over None where `tree` has a leaf
+        return x if any(o is None for o in others) else fn(x, *others)
+
     try:
-        return optree.tree_map(fn, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
+        return optree.tree_map(apply, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
     except ValueError:
-        _check_same_structure("torsh.tree.map", tree, rest, is_leaf)
-        raise
+        pass  # None where `tree` has a whole subtree, or a real mismatch
+    return _map_passing_none(fn, tree, rest, is_leaf, "torsh.tree.map", with_path=False)
 
 
 def flatten_with_path(
@@ -150,18 +205,23 @@ def map_with_path(
 ) -> PyTree:
     """Like :func:`map`, but ``fn`` receives the dotted path first: ``fn(path, leaf, *others)``.
 
+    ``None`` in the other trees passes ``tree``'s leaves through, as in :func:`map`.
+
     Example:
       >>> import torsh
       >>> torsh.tree.map_with_path(lambda p, x: f"{p}={x}", {"a": [1, 2]})
       {'a': ['a.0=1', 'a.1=2']}
     """
+    def apply(p: Any, x: Any, *others: Any) -> Any:
+        return x if any(o is None for o in others) else fn(path_str(p), x, *others)
+
     try:
-        return optree.tree_map_with_path(
-            lambda p, *xs: fn(path_str(p), *xs), tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE
-        )
+        return optree.tree_map_with_path(apply, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
     except ValueError:
-        _check_same_structure("torsh.tree.map_with_path", tree, rest, is_leaf)
-        raise
+        if not rest:
+            _check_same_structure("torsh.tree.map_with_path", tree, rest, is_leaf)
+            raise
+    return _map_passing_none(fn, tree, rest, is_leaf, "torsh.tree.map_with_path", with_path=True)
 
 
 def _mask_leaves(

@@ -32,51 +32,147 @@ class InlineEntry(str):
     __slots__ = ()
 
 
-def _generate_callbacks(cls: type, data: Sequence[str], meta: Sequence[str]) -> tuple[Callable, Callable]:
-    """Generate straight-line flatten/unflatten functions for ``cls`` (no loops, no getattr by name)."""
+class InstanceFields:
+    """The fields one instance added in its ``__init__`` without class annotations (PyTorch style).
+
+    Stored in the instance's ``__dict__`` (key ``__torsh_extra__``) and carried in the tree
+    structure's auxiliary data, so the tree definition is per instance: two instances of one class
+    may hold different attributes. ``data`` names are children (arrays, modules, containers of
+    them); ``static`` names are configuration kept in the structure, compared by ``keys`` (the
+    values themselves, or a frozen copy for unhashable ones such as lists and dicts).
+    """
+
+    __slots__ = ("cls", "data", "static", "values", "keys", "buffers", "all_data", "all_static",
+                 "all_buffers", "jax_keys", "_hash")
+
+    def __init__(self, cls: type, data: tuple[str, ...], static: tuple[str, ...], values: tuple,
+                 keys: tuple, buffers: frozenset[str]) -> None:
+        self.cls = cls
+        self.data, self.static, self.values, self.keys, self.buffers = data, static, values, keys, buffers
+        self.all_data = (*cls.__torsh_data_fields__, *data)
+        self.all_static = (*cls.__torsh_static_fields__, *static)
+        self.all_buffers = cls.__torsh_buffer_fields__ | buffers
+        self.jax_keys = tuple(jax.tree_util.GetAttrKey(d) for d in data)
+        self._hash = hash((data, static, keys, buffers))
+
+    def restore(self, d: dict, children: Sequence[Any]) -> None:
+        """Put the instance's own fields and the per-instance field tables into ``d``."""
+        d.update(zip(self.data, children, strict=True))
+        d.update(zip(self.static, self.values, strict=True))
+        d["__torsh_extra__"] = self
+        d["__torsh_data_fields__"] = self.all_data
+        d["__torsh_static_fields__"] = self.all_static
+        d["__torsh_buffer_fields__"] = self.all_buffers
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            type(other) is InstanceFields
+            and self._hash == other._hash
+            and (self.data, self.static, self.buffers) == (other.data, other.static, other.buffers)
+            and self.keys == other.keys
+        )
+
+    def __reduce__(self) -> tuple:  # pickle the inputs: string hashes differ between processes
+        return (InstanceFields, (self.cls, self.data, self.static, self.values, self.keys, self.buffers))
+
+    def __repr__(self) -> str:
+        return f"InstanceFields(data={self.data}, static={self.static}, buffers={sorted(self.buffers)})"
+
+
+def _generate_callbacks(
+    cls: type, data: Sequence[str], meta: Sequence[str], open_: bool = False
+) -> tuple[Callable, Callable]:
+    """Generate straight-line flatten/unflatten functions for ``cls`` (no loops, no getattr by name).
+
+    ``open_`` classes (modules) may carry per-instance fields (:class:`InstanceFields`): their
+    flatten reads one extra dict entry, and the per-instance part is the last item of the aux data.
+    """
     for name in (*data, *meta):
         if not name.isidentifier():
             raise ValueError(f"field name {name!r} of {cls.__qualname__} is not an identifier")
-    data_tuple = "".join(f"o.{d}, " for d in data)
-    meta_tuple = "".join(f"o.{m}, " for m in meta)
-    lines = [
-        "def flatten(o):",
-        f"    return ({data_tuple}), ({meta_tuple})",
-        "def unflatten(meta, children):",
-        "    o = _new(cls)",
-        "    d = o.__dict__",
-    ]
-    if data:
-        lines.append(f"    {''.join(f'd[{d!r}], ' for d in data)} = children")
-    if meta:
-        lines.append(f"    {''.join(f'd[{m!r}], ' for m in meta)} = meta")
-    lines.append("    return o")
+    data_tuple = "".join(f"d[{d!r}], " for d in data)
+    meta_tuple = "".join(f"d[{m!r}], " for m in meta)
     namespace: dict[str, Any] = {"_new": object.__new__, "cls": cls}
+    if not open_:
+        lines = [
+            "def flatten(o):",
+            "    d = o.__dict__",
+            f"    return ({data_tuple}), ({meta_tuple})",
+            "def unflatten(meta, children):",
+            "    o = _new(cls)",
+            "    d = o.__dict__",
+        ]
+        if data:
+            lines.append(f"    {data_tuple} = children")
+        if meta:
+            lines.append(f"    {meta_tuple} = meta")
+        lines.append("    return o")
+    else:
+        lines = [
+            "def flatten(o):",
+            "    d = o.__dict__",
+            "    x = d.get('__torsh_extra__')",
+            "    if x is None:",
+            f"        return ({data_tuple}), ({meta_tuple} None)",
+            f"    return ({data_tuple} *[d[n] for n in x.data],), ({meta_tuple} x)",
+            "def unflatten(meta, children):",
+            "    o = _new(cls)",
+            "    d = o.__dict__",
+            f"    {meta_tuple}x, = meta",
+            "    if x is None:",
+            f"        {data_tuple + ' = children' if data else 'pass'}",
+            "    else:",
+            f"        {data_tuple + ' *rest = children' if data else 'rest = children'}",
+            "        x.restore(d, rest)",
+            "    return o",
+        ]
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from validated identifiers only
     return namespace["flatten"], namespace["unflatten"]
 
 
 def register_struct_node(
-    cls: type, data: Sequence[str], meta: Sequence[str], inline: frozenset[str] = frozenset()
+    cls: type,
+    data: Sequence[str],
+    meta: Sequence[str],
+    inline: frozenset[str] = frozenset(),
+    *,
+    open_: bool = False,
 ) -> None:
     """Register ``cls`` (instances keep state in ``__dict__``) with JAX's registry and optree's.
 
     ``data`` fields are children (subtrees), ``meta`` fields are static auxiliary data that must be
-    hashable; ``inline`` names data fields whose name is left out of dotted paths.
+    hashable; ``inline`` names data fields whose name is left out of dotted paths. ``open_``: instances
+    may add their own fields (see :class:`InstanceFields`).
     """
-    flatten, unflatten = _generate_callbacks(cls, tuple(data), tuple(meta))
+    flatten, unflatten = _generate_callbacks(cls, tuple(data), tuple(meta), open_)
     jax_keys = tuple(jax.tree_util.GetAttrKey(d) for d in data)
-
-    def flatten_with_keys(o: Any) -> tuple[tuple[tuple[Any, Any], ...], tuple]:
-        children, aux = flatten(o)
-        return tuple(zip(jax_keys, children, strict=True)), aux
-
-    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
-
     entries = tuple(InlineEntry(d) if d in inline else d for d in data)
 
-    def optree_flatten(o: Any) -> tuple[tuple, tuple, tuple]:
-        children, aux = flatten(o)
-        return children, aux, entries
+    if not open_:
 
+        def flatten_with_keys(o: Any) -> tuple[tuple[tuple[Any, Any], ...], tuple]:
+            children, aux = flatten(o)
+            return tuple(zip(jax_keys, children, strict=True)), aux
+
+        def optree_flatten(o: Any) -> tuple[tuple, tuple, tuple]:
+            children, aux = flatten(o)
+            return children, aux, entries
+
+    else:
+
+        def flatten_with_keys(o: Any) -> tuple[tuple[tuple[Any, Any], ...], tuple]:
+            children, aux = flatten(o)
+            x = aux[-1]
+            keys = jax_keys if x is None else jax_keys + x.jax_keys
+            return tuple(zip(keys, children, strict=True)), aux
+
+        def optree_flatten(o: Any) -> tuple[tuple, tuple, tuple]:
+            children, aux = flatten(o)
+            x = aux[-1]
+            return children, aux, (entries if x is None else entries + x.data)
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
     optree.register_pytree_node(cls, optree_flatten, unflatten, namespace=NAMESPACE)

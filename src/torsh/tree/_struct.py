@@ -12,8 +12,12 @@ import functools
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+import jax
+import numpy as np
+import optree
+
 from ..errors import ConfigError, FrozenInstanceError
-from ._registry import register_struct_node
+from ._registry import NAMESPACE, InstanceFields, register_struct_node
 
 __all__ = ["Struct", "field", "static", "fields", "is_struct"]
 
@@ -80,6 +84,87 @@ def is_struct(x: Any) -> bool:
     return isinstance(x, Struct)
 
 
+def _is_reserved(name: str) -> bool:
+    """Bookkeeping entries of ``__dict__`` that are not fields."""
+    return name.startswith("__torsh") and name.endswith("__")
+
+
+class _Frozen:
+    """Hash/equality key of an unhashable static value (a list, dict, argparse.Namespace...).
+
+    Compared by value (a deep tuple copy taken at construction); objects with neither a hash nor a
+    ``__dict__`` are compared by identity. The value itself is kept for the instance.
+    """
+
+    __slots__ = ("key", "_hash")
+
+    def __init__(self, value: Any) -> None:
+        self.key = _deep_freeze(value)
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Frozen and self._hash == other._hash and self.key == other.key
+
+
+def _deep_freeze(v: Any) -> Any:
+    if isinstance(v, dict):
+        return (dict, tuple((_deep_freeze(k), _deep_freeze(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return (type(v), tuple(_deep_freeze(x) for x in v))
+    if isinstance(v, (set, frozenset)):
+        return (frozenset, frozenset(_deep_freeze(x) for x in v))
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        pass
+    if hasattr(v, "__dict__"):
+        return (type(v), _deep_freeze(vars(v)))
+    return (id, id(v))
+
+
+def _static_key(value: Any) -> Any:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return _Frozen(value)
+
+
+def _is_data_leaf(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray, Struct))
+
+
+def _classify(owner: str, name: str, value: Any) -> bool:
+    """True if an attribute assigned in ``__init__`` is data (a child), False if static configuration.
+
+    Data: arrays, structs/modules, ``None`` and containers (list/tuple/dict) of them. Static: every
+    other value (numbers, strings, tuples of numbers, functions, config objects).
+    """
+    if value is None or _is_data_leaf(value):
+        return True
+    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
+        raise ConfigError(
+            f"{owner}.{name} is a torch tensor; torsh modules hold JAX arrays: assign "
+            f"`jnp.asarray({name}.detach().cpu().numpy())`, or load torch weights with load_state_dict"
+        )
+    leaves = optree.tree_leaves(value, is_leaf=lambda x: isinstance(x, Struct), namespace=NAMESPACE)
+    data = [_is_data_leaf(x) for x in leaves]
+    if not any(data):
+        return False
+    if all(data):
+        return True
+    other = next(x for x, is_data in zip(leaves, data, strict=True) if not is_data)
+    raise ConfigError(
+        f"{owner}.{name} mixes arrays/modules with other values (e.g. {type(other).__name__} {other!r:.40}); "
+        "a field is either data (arrays, modules, containers of them) or static configuration: split it "
+        "into two attributes (wrap functions as nn.Lambda(fn))"
+    )
+
+
 def _wrap_init(init: Any) -> Any:
     """Allow attribute assignment while ``__init__`` runs (including nested super() calls), then freeze."""
 
@@ -129,6 +214,8 @@ class Struct:
     __torsh_static_fields__: tuple[str, ...] = ()
     __torsh_buffer_fields__: frozenset[str] = frozenset()
     __torsh_custom_init__: bool = False
+    # Open classes (modules) turn attributes assigned in __init__ without annotations into fields.
+    __torsh_open__: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -146,7 +233,7 @@ class Struct:
         cls.__torsh_static_fields__ = meta
         cls.__torsh_buffer_fields__ = frozenset(f.name for f in all_fields if f.metadata.get("buffer", False))
         inline = frozenset(f.name for f in all_fields if f.metadata.get("inline", False))
-        register_struct_node(cls, data, meta, inline)
+        register_struct_node(cls, data, meta, inline, open_=cls.__torsh_open__)
 
     # -- immutability -------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -169,7 +256,7 @@ class Struct:
                 f"{type(self).__name__}.__init__ did not set field(s) {missing}; every declared field "
                 "must be assigned (use None for an absent array)."
             )
-        for name in self.__torsh_static_fields__:
+        for name in type(self).__torsh_static_fields__:
             value = d[name]
             try:
                 hash(value)
@@ -178,11 +265,50 @@ class Struct:
                     f"{type(self).__name__}.{name} is a static field and must be hashable; got "
                     f"{type(value).__name__} {value!r} (use a tuple instead of a list)."
                 ) from None
+        if self.__torsh_open__:
+            self._torsh_collect_instance_fields()
+
+    def _torsh_collect_instance_fields(self) -> None:
+        """Record the attributes ``__init__`` set without class annotations as per-instance fields."""
+        cls = type(self)
+        d = self.__dict__
+        old = d.get("__torsh_extra__")
+        buffers = d.pop("__torsh_new_buffers__", None)
+        if buffers is None:
+            buffers = old.buffers if old is not None else frozenset()
+        declared = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        extra = [n for n in d if n not in declared and not _is_reserved(n) and n != _INIT_FLAG]
+        for key in ("__torsh_extra__", "__torsh_data_fields__", "__torsh_static_fields__", "__torsh_buffer_fields__"):
+            d.pop(key, None)
+        if not extra:
+            return
+        for n in extra:
+            if not n.isidentifier():
+                raise ConfigError(f"{cls.__name__}: attribute name {n!r} is not an identifier")
+        owner = cls.__name__
+        data = tuple(n for n in extra if _classify(owner, n, d[n]))
+        static = tuple(n for n in extra if n not in data)
+        bad = sorted(b for b in buffers if b in static)
+        if bad:
+            raise ConfigError(f"{owner}: buffer(s) {bad} must be arrays, got {[type(d[b]).__name__ for b in bad]}")
+        values = tuple(d[n] for n in static)
+        x = InstanceFields(cls, data, static, values, tuple(_static_key(v) for v in values),
+                           frozenset(b for b in buffers if b in data))
+        d["__torsh_extra__"] = x
+        d["__torsh_data_fields__"] = x.all_data
+        d["__torsh_static_fields__"] = x.all_static
+        d["__torsh_buffer_fields__"] = x.all_buffers
+
+    def _torsh_field_names(self) -> tuple[str, ...]:
+        """Declared fields, then the fields this instance added in ``__init__``."""
+        names = tuple(f.name for f in dataclasses.fields(self))
+        x = self.__dict__.get("__torsh_extra__")
+        return names if x is None else (*names, *x.data, *x.static)
 
     # -- functional updates -------------------------------------------------------------------
     def replace(self: S, **changes: Any) -> S:
         """Return a copy with some fields replaced (the original is unchanged)."""
-        names = {f.name for f in dataclasses.fields(self)}
+        names = set(self._torsh_field_names())
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ConfigError(
@@ -191,10 +317,11 @@ class Struct:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.__dict__.update(changes)
-        for name in self.__torsh_static_fields__:
-            if name in changes:
-                new._torsh_check_init()
-                break
+        cls = type(self)
+        if any(name in changes for name in cls.__torsh_static_fields__):
+            new._torsh_check_init()  # re-checks hashability (and re-collects instance fields)
+        elif cls.__torsh_open__ and any(name not in cls.__dataclass_fields__ for name in changes):
+            new._torsh_collect_instance_fields()  # an instance field may change kind (None -> array)
         return new
 
     def __copy__(self: S) -> S:
@@ -208,8 +335,8 @@ class Struct:
         return new
 
     def __iter_fields__(self) -> Iterator[tuple[str, Any]]:
-        for f in dataclasses.fields(self):
-            yield f.name, self.__dict__[f.name]
+        for name in self._torsh_field_names():
+            yield name, self.__dict__[name]
 
     def __repr__(self) -> str:
         from ._repr import struct_repr
