@@ -28,7 +28,9 @@ from ._fit import evaluate, fit, train_epoch
 from ._history import History
 from ._plot import plot_history, plot_runs
 from ._recipes import apply_overrides, list_recipes, load_recipe, parse_value
+from ._scan import chunked, scan_steps, stack_batches
 from ._state import TrainState
+from ._timer import StepTimer
 
 __all__ = [
     "TrainState",
@@ -36,6 +38,10 @@ __all__ = [
     "train_epoch",
     "evaluate",
     "History",
+    "scan_steps",
+    "stack_batches",
+    "chunked",
+    "StepTimer",
     "Callback",
     "EarlyStopping",
     "plot_history",
