@@ -1,0 +1,110 @@
+"""Common parts of the vision datasets: the base class, index checks, file errors."""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...data import DataFileNotFoundError, Dataset, SampleIndexError
+from ...errors import DataError
+
+__all__ = ["VisionDataset", "DatasetFormatError", "DataFileNotFoundError"]
+
+
+class DatasetFormatError(DataError, ValueError):
+    """A dataset file with the wrong format: bad magic number, wrong size, labels out of range (names the file)."""
+
+
+class VisionDataset(Dataset[Any]):
+    """Base of the vision datasets: ``root``, ``transform`` (on the image), ``target_transform`` (on the label)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+    ) -> None:
+        from ...errors import ConfigError
+
+        for name, fn in (("transform", transform), ("target_transform", target_transform)):
+            if fn is not None and not callable(fn):
+                raise ConfigError(f"{type(self).__name__}: {name} must be callable, got {type(fn).__name__}")
+        self.root = os.path.expanduser(os.fspath(root)) if root is not None else None
+        self.transform = transform
+        self.target_transform = target_transform
+
+    def _index(self, index: Any) -> int:
+        n = len(self)
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise SampleIndexError(
+                f"{type(self).__name__}: expected an integer sample index, got {type(index).__name__} {index!r}"
+            ) from None
+        if not -n <= i < n:
+            raise SampleIndexError(f"{type(self).__name__}: index {i} is out of range for {n} samples")
+        return i + n if i < 0 else i
+
+    def _finish(self, img: Any, target: Any) -> tuple[Any, Any]:
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"Number of datapoints: {len(self)}"]
+        if self.root is not None:
+            lines.append(f"Root location: {self.root}")
+        if self.extra_repr():
+            lines.append(self.extra_repr())
+        if self.transform is not None:
+            lines.append(f"Transform: {self.transform!r}")
+        if self.target_transform is not None:
+            lines.append(f"Target transform: {self.target_transform!r}")
+        return f"Dataset {type(self).__name__}\n    " + "\n    ".join(lines)
+
+
+class ArrayBackedDataset(VisionDataset):
+    """Images and labels held as arrays (``data``, ``targets``): batches are gathered in one step.
+
+    Without transforms, the torsh DataLoader fetches a batch as ``(data[idx], targets[idx])`` instead
+    of sample by sample (the same values ``default_collate`` would build).
+    """
+
+    data: np.ndarray
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        i = self._index(index)
+        return self._finish(self.data[i], int(self.targets[i]))
+
+    @property
+    def _torsh_batchable(self) -> bool:
+        return self.transform is None and self.target_transform is None
+
+    def _torsh_get_batch(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.asarray([self._index(i) for i in indices], dtype=np.intp)
+        return self.data[idx], self.targets[idx].astype(np.int64)
+
+
+def require_file(candidates: Sequence[str], dataset: str, how_to_get: str) -> str:
+    """The first existing path of ``candidates``; otherwise a DataFileNotFoundError naming them all."""
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    listed = "\n  ".join(candidates)
+    raise DataFileNotFoundError(
+        f"{dataset}: missing data file; expected one of:\n  {listed}\n{how_to_get} "
+        "(torsh never downloads: place the files there, or pass the folder that holds them as root=)"
+    )
