@@ -39,6 +39,7 @@ from .dataset import (
     random_split,
 )
 from .loader import DataLoader
+from .masked import MaskedBatch
 from .sampler import (
     BatchSampler,
     DistributedSampler,
@@ -73,6 +74,7 @@ __all__ = [
     "DistributedSampler",
     # loading
     "DataLoader",
+    "MaskedBatch",
     "default_collate",
     "default_convert",
     "rng",

@@ -15,6 +15,7 @@ from ._context import batch_random_context
 from ._errors import CollateError, WorkerError
 from .collate import default_collate
 from .dataset import Subset
+from .masked import MaskedBatch, mask_of, pad_samples
 
 __all__ = ["Fetcher", "LoadFailure", "raise_failure"]
 
@@ -71,6 +72,8 @@ class Fetcher:
       collate_fn: turns a list of samples into a batch (``None``: no batching).
       seed: the loader's seed; each batch's random stream is derived from (seed, epoch, batch index).
       globals_mode: how to treat ``random``/``np.random`` (see ``batch_random_context``).
+      pad_to: with ``DataLoader(pad_last=True)``, the batch size: every batch is padded to it by
+        repeating its last sample (before collation) and returned as a :class:`MaskedBatch`.
     """
 
     def __init__(
@@ -80,8 +83,10 @@ class Fetcher:
         collate_fn: Callable[[list[Any]], Any] | None,
         seed: int,
         globals_mode: str,
+        pad_to: int | None = None,
     ) -> None:
         self.base, self.fns = base, list(fns)
+        self.pad_to = pad_to
         self.collate_fn = collate_fn
         self.seed = seed
         self.globals_mode = globals_mode
@@ -91,6 +96,8 @@ class Fetcher:
     def load(self, batch_index: int, epoch: int, kind: int, payload: Any, first_sample: int = 0) -> Any:
         """Build batch ``batch_index``; raises :class:`LoadFailure`."""
         with batch_random_context(self.seed, epoch, batch_index, self.globals_mode):
+            if self.pad_to is not None and kind in (INDICES, SAMPLES):
+                return self._load_padded(batch_index, kind, payload, first_sample)
             if kind == INDICES:
                 samples = self._fetch_indices(batch_index, payload)
                 if samples is _DONE:
@@ -111,6 +118,21 @@ class Fetcher:
                 raise _failure(
                     "collate", exc, batch_index, payload if kind == INDEX else first_sample
                 ) from None
+
+    def _load_padded(self, batch_index: int, kind: int, payload: Any, first_sample: int) -> MaskedBatch:
+        size, valid = self.pad_to, len(payload)
+        assert size is not None and 0 < valid <= size  # checked by the loader
+        if kind == INDICES:
+            if self.batch_get is not None:  # one gather: pad the indices (same rows as padding samples)
+                self._fetch_indices(batch_index, pad_samples(list(payload), size))
+                return MaskedBatch(self._batch, mask_of(valid, size))
+            samples = self._fetch_indices(batch_index, payload)
+            index_of = lambda p: payload[min(p, valid - 1)]  # noqa: E731
+        else:
+            samples = self._transform(batch_index, payload, lambda p: first_sample + p)
+            index_of = lambda p: first_sample + min(p, valid - 1)  # noqa: E731
+        batch = self._collate(batch_index, pad_samples(samples, size), index_of)
+        return MaskedBatch(batch, mask_of(valid, size))
 
     def _fetch_one(self, batch_index: int, index: int) -> Any:
         try:

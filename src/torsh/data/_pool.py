@@ -126,9 +126,10 @@ class ProcessPool:
         seed: int,
         start_method: str,
         transport: str = DEFAULT_TRANSPORT,
+        pad_to: int | None = None,
     ) -> None:
         try:
-            payload = dumps_for_workers((dataset, base, fns, collate_fn, worker_init_fn))
+            payload = dumps_for_workers((dataset, base, fns, collate_fn, worker_init_fn, pad_to))
         except Exception as exc:
             raise ConfigError(
                 f"DataLoader: the dataset, its .map functions, collate_fn and worker_init_fn must be "
@@ -269,6 +270,7 @@ class ThreadPool:
         collate_fn: Any,
         worker_init_fn: Any,
         seed: int,
+        pad_to: int | None = None,
     ) -> None:
         self.num_workers = num_workers
         self.outstanding = [0] * num_workers
@@ -290,6 +292,7 @@ class ThreadPool:
                     collate_fn,
                     worker_init_fn,
                     seed,
+                    pad_to,
                 ),
                 name=f"torsh-data-thread-{w}",
                 daemon=True,
@@ -361,10 +364,11 @@ def _thread_main(
     collate_fn: Any,
     worker_init_fn: Any,
     seed: int,
+    pad_to: int | None = None,
 ) -> None:
     _set_worker_info(WorkerInfo(w, num_workers, seed, "thread", dataset))
     try:
-        fetcher = Fetcher(base, fns, collate_fn, seed, "leave")
+        fetcher = Fetcher(base, fns, collate_fn, seed, "leave", pad_to)
         if worker_init_fn is not None:
             worker_init_fn(w)
     except BaseException as exc:

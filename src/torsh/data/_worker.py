@@ -96,10 +96,10 @@ def run(
         return
     _watch_parent(parent)
     try:
-        dataset, base, fns, collate_fn, worker_init_fn = pickle.loads(payload)
+        dataset, base, fns, collate_fn, worker_init_fn, pad_to = pickle.loads(payload)
         del payload
         _set_worker_info(WorkerInfo(worker_id, num_workers, seed, "process", dataset))
-        fetcher = Fetcher(base, fns, collate_fn, seed, "seed")
+        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to)
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
     except BaseException as exc:

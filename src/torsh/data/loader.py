@@ -38,6 +38,8 @@ __all__ = ["DataLoader"]
 
 STATE_FORMAT = "torsh.data.DataLoader/1"
 
+_Task = tuple[int, int, Any, int]  # (batch_index, kind, payload, first_sample)
+
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -77,6 +79,10 @@ class DataLoader:
         (``"cpu:0"``) from a background thread; ``None`` yields NumPy batches.
       device_prefetch: batches placed ahead on the device (queue depth).
       progress: show a tqdm progress bar (``True`` or a dict of tqdm arguments).
+      pad_last: yield every batch as a :class:`~torsh.data.MaskedBatch` of exactly ``batch_size`` rows
+        (``data``) and a bool ``mask``; the short last batch is padded by repeating its last sample
+        and its mask is False on those rows. One batch shape: a jitted step compiles once. ``len`` is
+        unchanged. Excludes ``drop_last``.
 
     Example:
       >>> import numpy as np
@@ -115,6 +121,7 @@ class DataLoader:
         device: Any = None,
         device_prefetch: int = 2,
         progress: bool | dict[str, Any] = False,
+        pad_last: bool = False,
     ) -> None:
         self.dataset = dataset
         self._iterable = is_iterable_dataset(dataset)
@@ -145,6 +152,8 @@ class DataLoader:
         self.device = device
         self.device_prefetch = int(device_prefetch)
         self.progress = progress
+        self.pad_last = pad_last
+        self._pad_to = self._check_pad_last(pad_last, batch_size, batch_sampler, drop_last)
         self._placer = make_placer(device) if device is not None else None
         if collate_fn is None:
             collate_fn = default_collate if batch_size is not None or batch_sampler is not None else None
@@ -254,6 +263,29 @@ class DataLoader:
             raise ConfigError("DataLoader: persistent_workers=True needs num_workers > 0")
         if not _is_int(device_prefetch) or device_prefetch <= 0:
             raise ConfigError(f"DataLoader: device_prefetch must be a positive int, got {device_prefetch!r}")
+
+    @staticmethod
+    def _check_pad_last(pad_last: Any, batch_size: Any, batch_sampler: Any, drop_last: bool) -> int | None:
+        """The size batches are padded to, or None."""
+        if not isinstance(pad_last, bool):
+            raise ConfigError(f"DataLoader: pad_last must be a bool, got {pad_last!r}")
+        if not pad_last:
+            return None
+        if drop_last:
+            raise ConfigError(
+                "DataLoader: pad_last=True pads the short last batch and drop_last=True drops it; choose one"
+            )
+        if batch_sampler is not None:
+            size = getattr(batch_sampler, "batch_size", None)
+            if not _is_int(size) or size <= 0:
+                raise ConfigError(
+                    "DataLoader: pad_last=True pads batches to the batch size, but the batch_sampler "
+                    f"{type(batch_sampler).__name__} has no positive int attribute `batch_size`"
+                )
+            return int(size)
+        if batch_size is None:
+            raise ConfigError("DataLoader: pad_last=True needs a batch_size (batch_size=None does not batch)")
+        return int(batch_size)
 
     # -- size ----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -413,7 +445,8 @@ class DataLoader:
         ``iter(loader)`` moves the sampler to the next epoch)."""
         if not self._iterable:
             if self.batch_sampler is not None:
-                return self._index_tasks(iter(self.batch_sampler), skip, INDICES)
+                tasks = self._index_tasks(iter(self.batch_sampler), skip, INDICES)
+                return tasks if self._pad_to is None else self._checked_sizes(tasks, self._pad_to)
             return self._index_tasks(iter(self.sampler), skip, INDEX)
         source, _ = unwrap_maps(self.dataset)
         return self._stream_tasks(iter(source), skip)
@@ -422,6 +455,16 @@ class DataLoader:
     def _index_tasks(order: Iterator[Any], skip: int, kind: int) -> Iterator[tuple[int, int, Any, int]]:
         for b, item in enumerate(itertools.islice(order, skip, None), skip):
             yield b, kind, (list(item) if kind == INDICES else item), 0
+
+    @staticmethod
+    def _checked_sizes(tasks: Iterator[_Task], size: int) -> Iterator[_Task]:
+        for task in tasks:
+            if not 0 < len(task[2]) <= size:
+                raise DataError(
+                    f"DataLoader: pad_last=True pads batches to batch_size={size}, but the batch sampler "
+                    f"gave batch {task[0]} with {len(task[2])} samples"
+                )
+            yield task
 
     def _stream_tasks(self, stream: Iterator[Any], skip: int) -> Iterator[tuple[int, int, Any, int]]:
         if self.batch_size is None:
@@ -448,7 +491,14 @@ class DataLoader:
             dataset = self.dataset
         if self.worker_type == "thread":
             return ThreadPool(
-                self.num_workers, dataset, base, fns, self.collate_fn, self.worker_init_fn, self.seed
+                self.num_workers,
+                dataset,
+                base,
+                fns,
+                self.collate_fn,
+                self.worker_init_fn,
+                self.seed,
+                self._pad_to,
             )
         return ProcessPool(
             self.num_workers,
@@ -460,6 +510,7 @@ class DataLoader:
             self.seed,
             self.multiprocessing_context,
             _pool.DEFAULT_TRANSPORT,
+            self._pad_to,
         )
 
     def _acquire_pool(self, owner: _HostIterator) -> Any:
@@ -509,9 +560,8 @@ class _HostIterator:
         self._fetcher: Fetcher | None = None
         if loader.num_workers == 0:
             base, fns = unwrap_maps(loader.dataset)
-            self._fetcher = Fetcher(
-                None if loader._iterable else base, fns, loader.collate_fn, loader.seed, "scoped"
-            )
+            dataset = None if loader._iterable else base
+            self._fetcher = Fetcher(dataset, fns, loader.collate_fn, loader.seed, "scoped", loader._pad_to)
         else:
             self._pool = loader._acquire_pool(self)
             self._gen = next(loader._generation)
