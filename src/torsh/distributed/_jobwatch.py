@@ -137,6 +137,11 @@ class Hub(_Link):
                     f"(host {self.hello['host']}) with {flag} {self.hello[key]}: every node needs the same {flag}"
                 )
                 break
+        if problem is None and node == 0:
+            problem = (
+                f"two launchers were started with --node-rank 0 (hosts {self.hello['host']} and {hello.get('host')}): "
+                "every node needs its own --node-rank"
+            )
         if problem is None and (not isinstance(node, int) or not 1 <= node < self.nnodes):
             problem = f"--node-rank {node} is not in [1, {self.nnodes}) (node 0 is this launcher; --nnodes {self.nnodes})"
         if problem is None and node in self.peers:

@@ -306,7 +306,8 @@ def launch(
       LaunchError: the command cannot start. ClusterConfigError (a LaunchError's sibling under
         DistributedError): flags that are invalid or disagree between nodes, node 0 unreachable.
     """
-    from ._errors import LaunchError
+    from ..errors import DistributedError
+    from ._errors import ClusterConfigError, LaunchError
     from ._jobwatch import Hub, Spoke
 
     host, port = _validate(spec)
@@ -325,7 +326,18 @@ def launch(
         }
         if spec.node_rank == 0:
             bind = "127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0"
-            link = Hub(bind, watch_port, hello)
+            try:
+                link = Hub(bind, watch_port, hello)
+            except LaunchError as cannot_listen:
+                # Most likely another launcher already listens there as node 0: ask it, so that both
+                # report the duplicated --node-rank 0 instead of one waiting for --join-timeout.
+                try:
+                    Spoke(host, watch_port, hello).rendezvous(min(5.0, spec.join_timeout), requested)
+                except ClusterConfigError as refused:
+                    raise refused from None
+                except DistributedError:
+                    pass
+                raise cannot_listen from None
             printer.note(f"node 0 of {spec.nnodes}: waiting for the other nodes' launchers on port {watch_port}")
         else:
             link = Spoke(host, watch_port, hello)
