@@ -199,3 +199,29 @@ class Holder(Dataset):
     def __getitem__(self, i: int):
         table = self.columns["table"]
         return np.array([table.flags.writeable]), table[i, :2]
+
+
+class Items(Dataset):
+    """A dataset over a Python list attribute, for the snapshot rule (mutations after workers start)."""
+
+    def __init__(self, items) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return np.int64(self.items[i])
+
+
+class Huge:
+    """A sample whose field holds a Python int too large for int64."""
+
+    def __init__(self, n: int, bad: int) -> None:
+        self.n, self.bad = n, bad
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        return {"x": np.float32(i), "meta": {"id": 2**64 + i if i == self.bad else i}}

@@ -27,6 +27,7 @@ from ._errors import (
     WorkerTimeoutError,
 )
 from ._sharing import share_memory
+from ._snapshot import DatasetChangedWarning
 from .collate import default_collate, default_convert
 from .dataset import (
     ArrayDataset,
@@ -90,4 +91,5 @@ __all__ = [
     "SampleIndexError",
     "NotSizedError",
     "DataFileNotFoundError",
+    "DatasetChangedWarning",
 ]

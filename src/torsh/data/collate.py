@@ -189,7 +189,19 @@ def _stack_python_scalars(column: list[Any], index: int, path_of: Callable[[int]
     for position, value in enumerate(column):
         if type(value) is not kind:
             raise _mismatch(position, path_of(index), f"expected {kind.__name__}", type(value).__name__)
-    return np.array(column, dtype=_python_dtype(kind))
+    dtype = _python_dtype(kind)
+    if kind is int:
+        info = np.iinfo(dtype)
+        for position, value in enumerate(column):
+            if not info.min <= value <= info.max:
+                shown = f"{value}" if abs(value) < 10**30 else f"an int of {value.bit_length()} bits"
+                raise _mismatch(
+                    position,
+                    path_of(index),
+                    f"Python ints are collated as {dtype}, whose range is [{info.min}, {info.max}]",
+                    f"{shown}; store such values as float, str or an object array and pass a collate_fn",
+                )
+    return np.array(column, dtype=dtype)
 
 
 def _collate_dataclass(column: list[Any], path: str) -> Any:

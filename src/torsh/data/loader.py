@@ -30,6 +30,7 @@ from ._device import DevicePrefetcher, make_placer
 from ._errors import DataError, NotSizedError, WorkerDiedError, WorkerError, WorkerTimeoutError
 from ._fetch import INDEX, INDICES, SAMPLE, SAMPLES, Fetcher, LoadFailure, raise_failure
 from ._pool import ProcessPool, ThreadPool, default_start_method
+from ._snapshot import fingerprint, warn_changed
 from .collate import default_collate
 from .dataset import is_iterable_dataset, unwrap_maps
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -125,6 +126,14 @@ class DataLoader:
     ) -> None:
         self.dataset = dataset
         self._iterable = is_iterable_dataset(dataset)
+        if not self._iterable and not hasattr(dataset, "__getitem__"):
+            shown = repr(dataset)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise ConfigError(
+                f"DataLoader: dataset must be a map-style dataset (with __getitem__ and __len__, e.g. "
+                f"torsh.data.ArrayDataset(x, y)) or an iterable dataset (with __iter__), got "
+                f"{type(dataset).__name__} {shown}"
+            )
         self.seed = self._check_seed(seed)
         self._check_options(
             batch_size,
@@ -397,11 +406,18 @@ class DataLoader:
                 "DataLoader.load_state_dict: epoch, batch and seed must be >= 0, "
                 f"got {epoch}, {batch}, {seed}"
             )
-        self._set_seed(seed)
         sampler = self.batch_sampler if self.batch_sampler is not None else self.sampler
         if sampler is not None and hasattr(sampler, "load_state_dict"):
             prefix = "sampler."
             sampler.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+        size = self._sized_len()
+        if size is not None and batch > size:
+            raise DataError(
+                f"DataLoader.load_state_dict: the state's position is batch {batch} of epoch {epoch}, but an "
+                f"epoch of this loader has {size} batches; the resumed epoch would yield nothing. Was the "
+                "state saved by a loader over another dataset or sampler?"
+            )
+        self._set_seed(seed)
         self._resume = (epoch, batch)
         self._next_epoch = epoch
 
@@ -500,7 +516,7 @@ class DataLoader:
                 self.seed,
                 self._pad_to,
             )
-        return ProcessPool(
+        pool = ProcessPool(
             self.num_workers,
             dataset,
             base,
@@ -512,6 +528,15 @@ class DataLoader:
             _pool.DEFAULT_TRANSPORT,
             self._pad_to,
         )
+        # After pickling (which may switch an ArrayDataset to its shared copy): the workers' snapshot.
+        pool.snapshot = None if dataset is None else fingerprint(dataset)
+        pool.snapshot_warned = False
+        return pool
+
+    def _snapshot_changed(self, pool: Any) -> bool:
+        """Did the dataset change since ``pool``'s worker processes received their copy?"""
+        snapshot = getattr(pool, "snapshot", None)
+        return snapshot is not None and fingerprint(self.dataset) != snapshot
 
     def _acquire_pool(self, owner: _HostIterator) -> Any:
         if not self.persistent_workers:
@@ -519,6 +544,13 @@ class DataLoader:
         previous = self._live() if self._live is not None else None
         if previous is not None and previous is not owner:
             previous._superseded = True
+        if self._pool is not None and self._pool.alive and self._snapshot_changed(self._pool):
+            if not self._pool.snapshot_warned:
+                warn_changed(
+                    "since the persistent worker processes received their copy",
+                    "restarting them so that this epoch reads the current dataset",
+                )
+            self._close_pool()
         if self._pool is None or not self._pool.alive:
             self._pool = self._new_pool()
         self._live = weakref.ref(owner)
@@ -587,11 +619,24 @@ class _HostIterator:
                 return self._next_in_process()
             return self._next_pooled()
         except StopIteration:
+            self._check_snapshot()
             self.close()
             raise
         except BaseException as exc:
             self._abort(exc)
             raise
+
+    def _check_snapshot(self) -> None:
+        pool = self._pool
+        if pool is None or pool.kind != "process" or not self._loader._snapshot_changed(pool):
+            return
+        pool.snapshot_warned = True
+        persistent = self._loader.persistent_workers
+        restart = "; the persistent workers restart for the next epoch" if persistent else ""
+        warn_changed(
+            "while this epoch was loading",
+            f"the worker processes loaded it from the copy taken when they started{restart}",
+        )
 
     # -- in the calling thread ---------------------------------------------------------------------
     def _next_in_process(self) -> Any:

@@ -87,7 +87,13 @@ class SequentialSampler(Sampler):
     """
 
     def __init__(self, data_source: Any) -> None:
-        self.num_samples_total = _length_of("SequentialSampler", data_source)
+        _length_of("SequentialSampler", data_source)
+        self.data_source = data_source
+
+    @property
+    def num_samples_total(self) -> int:
+        """``len(data_source)`` now (as in PyTorch, a dataset that grows or shrinks is followed)."""
+        return _length_of("SequentialSampler", self.data_source)
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(self.num_samples_total))
@@ -114,7 +120,8 @@ class RandomSampler(Sampler):
     def __init__(
         self, data_source: Any, replacement: bool = False, num_samples: int | None = None, seed: int = 0
     ) -> None:
-        self.n = _length_of("RandomSampler", data_source)
+        n = _length_of("RandomSampler", data_source)
+        self.data_source = data_source
         if not isinstance(replacement, bool):
             raise ConfigError(f"RandomSampler: replacement must be a bool, got {replacement!r}")
         self.replacement = replacement
@@ -122,8 +129,13 @@ class RandomSampler(Sampler):
             None if num_samples is None else _check_positive_int("RandomSampler", "num_samples", num_samples)
         )
         self.seed = _check_seed("RandomSampler", seed)
-        if self.n == 0 and self.num_samples > 0:
+        if n == 0 and self.num_samples > 0:
             raise ConfigError("RandomSampler: cannot draw samples from an empty dataset")
+
+    @property
+    def n(self) -> int:
+        """``len(data_source)`` now (as in PyTorch, a dataset that grows or shrinks is followed)."""
+        return _length_of("RandomSampler", self.data_source)
 
     @property
     def num_samples(self) -> int:
@@ -132,10 +144,11 @@ class RandomSampler(Sampler):
     def indices(self) -> np.ndarray:
         """This epoch's indices as an array."""
         g = _generator(self.seed, self.epoch)
+        n = self.n
         if self.replacement:
-            return g.integers(0, self.n, size=self.num_samples, dtype=np.int64)
-        reps = -(-self.num_samples // self.n) if self.n else 0
-        perms = [g.permutation(self.n) for _ in range(reps)]
+            return g.integers(0, n, size=self.num_samples, dtype=np.int64)
+        reps = -(-self.num_samples // n) if n else 0
+        perms = [g.permutation(n) for _ in range(reps)]
         return np.concatenate(perms)[: self.num_samples] if perms else np.zeros(0, np.int64)
 
     def __iter__(self) -> Iterator[int]:
