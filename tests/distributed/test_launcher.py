@@ -268,8 +268,11 @@ def test_module_entry_point_reports_a_killed_process_and_its_launcher_leaves_no_
         tmp_path,
         "job.py",
         """
-        import os, signal, sys, time
+        import os, signal, subprocess, sys, time
         print(f"pid {os.getpid()}", flush=True)
+        if sys.argv[1] == "stay":  # a grandchild: PR_SET_PDEATHSIG does not reach it, the guard must
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            print(f"pid {child.pid}", flush=True)
         if os.environ["RANK"] == "1" and sys.argv[1] == "kill":
             time.sleep(0.5)
             os.kill(os.getpid(), signal.SIGKILL)
@@ -285,11 +288,12 @@ def test_module_entry_point_reports_a_killed_process_and_its_launcher_leaves_no_
     pids = [int(line.split()[-1]) for line in proc.stdout.splitlines() if " pid " in line]
     assert len(pids) == 2 and wait_dead(pids) == []
 
-    # The launcher is SIGKILLed (no chance to clean up): PR_SET_PDEATHSIG takes its processes down.
+    # The launcher is SIGKILLed (no chance to clean up): PR_SET_PDEATHSIG takes its processes down,
+    # the launcher's guard process their process groups (the grandchildren).
     launcher = subprocess.Popen([*cmd, path, "stay"], env=subprocess_env(), stdout=subprocess.PIPE, text=True)
     pids = []
     try:
-        while len(pids) < 2:
+        while len(pids) < 4:
             line = launcher.stdout.readline()
             assert line, "the launcher ended early"
             if " pid " in line:
@@ -298,4 +302,4 @@ def test_module_entry_point_reports_a_killed_process_and_its_launcher_leaves_no_
         launcher.kill()
         launcher.wait(HANG_GUARD_SECONDS)
         launcher.stdout.close()
-    assert wait_dead(pids) == [], "processes outlived a killed launcher"
+    assert wait_dead(pids) == [], f"processes outlived a killed launcher: {[p for p in pids if alive(p)]}"
