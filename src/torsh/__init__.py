@@ -112,6 +112,8 @@ _LAZY_SUBMODULES = (
     "metrics",
     "vision",
     "text",
+    "export",
+    "quantize",
     "debug",
     "compile_cache",
     "cli",

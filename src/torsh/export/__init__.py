@@ -19,6 +19,8 @@ Example:
 """
 
 from ._api import FORMAT, FORMAT_VERSION, Exported, ExportedModel, describe, export, load
+from ._iree import run_iree, to_iree
+from ._onnx import to_onnx, unsupported_onnx_primitives
 from ._errors import ArtifactIntegrityError, ExportError, UnsupportedOperationError
 from ._signature import TensorSpec, parse_input_spec
 
@@ -30,6 +32,10 @@ __all__ = [
     "ExportedModel",
     "TensorSpec",
     "parse_input_spec",
+    "to_onnx",
+    "unsupported_onnx_primitives",
+    "to_iree",
+    "run_iree",
     "FORMAT",
     "FORMAT_VERSION",
     "ExportError",

@@ -1,0 +1,136 @@
+"""Weight-only int8 quantisation for deployment.
+
+:func:`int8_weights` stores the weights of ``Linear``, ``Conv*``, ``ConvTranspose*`` and ``Embedding``
+layers as int8 with one float32 scale per output channel (symmetric: ``w ≈ q * scale``,
+``q = round(w / scale)`` in [-127, 127], ``scale = max|w| / 127`` over the other axes). The result is
+a module whose call dequantises the weights inside the graph and runs the original model, so every
+layer works unchanged; saved or exported, it is ~4x smaller. State-dict keys are kept: ``0.weight``
+holds the int8 values and ``0.weight.scale`` the scales.
+
+Example:
+    >>> import jax.numpy as jnp, torsh
+    >>> from torsh import nn
+    >>> model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    >>> small = torsh.quantize.int8_weights(model)
+    >>> sorted(small.state_dict())[:3]
+    ['0.bias', '0.weight', '0.weight.scale']
+    >>> small.state_dict()["0.weight"].dtype
+    dtype('int8')
+    >>> x = jnp.ones((2, 16))
+    >>> bool(jnp.allclose(small(x), model(x), atol=0.02))
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .errors import ConfigError
+from .nn.module import Module
+from .tree import Struct, field, map_with_path
+
+__all__ = ["QuantizedArray", "Int8Model", "int8_weights", "dequantize", "quantize_array"]
+
+# Output-channel axis of each layer type's ``weight`` (ConvTranspose stores [in, out/groups, ...]).
+_OUT_AXIS = {
+    "Linear": 0,
+    "Bilinear": 0,
+    "Conv1d": 0,
+    "Conv2d": 0,
+    "Conv3d": 0,
+    "ConvTranspose1d": 1,
+    "ConvTranspose2d": 1,
+    "ConvTranspose3d": 1,
+    "Embedding": 0,
+}
+
+
+class QuantizedArray(Struct):
+    """int8 ``values`` and float32 per-channel ``scale`` (broadcastable to ``values``).
+
+    Its dotted path is the original weight's (``values`` is an inline field), the scale sits at
+    ``<path>.scale``.
+    """
+
+    values: jax.Array = field(inline=True)
+    scale: jax.Array
+    dtype: str = field(static=True, default="float32")
+
+    def dequantize(self) -> jax.Array:
+        """The float approximation ``values * scale`` in the original dtype."""
+        return (self.values.astype(jnp.float32) * self.scale).astype(self.dtype)
+
+
+def quantize_array(w: jax.Array, axis: int = 0) -> QuantizedArray:
+    """Symmetric per-channel int8 quantisation of ``w`` along ``axis`` (the output channels).
+
+    Example:
+      >>> import jax.numpy as jnp, torsh
+      >>> q = torsh.quantize.quantize_array(jnp.array([[0.5, -1.0], [2.0, 0.25]]))
+      >>> q.values.tolist(), q.scale.ravel().tolist()
+      ([[64, -127], [127, 16]], [0.007874015718698502, 0.015748031437397003])
+    """
+    w = jnp.asarray(w)
+    if not jnp.issubdtype(w.dtype, jnp.floating):
+        raise ConfigError(f"quantize_array: expected a floating-point array, got {w.dtype}")
+    if not -w.ndim <= axis < w.ndim:
+        raise ConfigError(f"quantize_array: axis {axis} out of range for a rank-{w.ndim} array")
+    axis %= w.ndim
+    others = tuple(i for i in range(w.ndim) if i != axis)
+    amax = jnp.max(jnp.abs(w.astype(jnp.float32)), axis=others, keepdims=True)
+    # Channels whose scale would be subnormal (flushed to zero on CPU) quantise to 0 with scale 1.
+    scale = jnp.where(amax > jnp.finfo(jnp.float32).tiny * 127, amax / 127.0, 1.0)
+    values = jnp.clip(jnp.round(w.astype(jnp.float32) / scale), -127, 127).astype(jnp.int8)
+    return QuantizedArray(values, scale.astype(jnp.float32), str(w.dtype))
+
+
+def dequantize(tree: Any) -> Any:
+    """Replace every :class:`QuantizedArray` in ``tree`` by its float approximation."""
+    return jax.tree_util.tree_map(
+        lambda x: x.dequantize() if isinstance(x, QuantizedArray) else x,
+        tree,
+        is_leaf=lambda x: isinstance(x, QuantizedArray),
+    )
+
+
+class Int8Model(Module):
+    """A model whose large weights are int8 (see :func:`int8_weights`); calling it dequantises and runs it."""
+
+    module: Any = field(inline=True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return dequantize(self.module)(*args, **kwargs)
+
+
+def int8_weights(model: Module, *, min_size: int = 0) -> Int8Model:
+    """Quantise the weights of Linear/Conv/ConvTranspose/Embedding layers to int8 per output channel.
+
+    Args:
+      model: a torsh module (any nesting; other layers and all biases and norms stay as they are).
+      min_size: leave weights with fewer elements than this in floating point.
+
+    Returns:
+      An :class:`Int8Model` with the same state-dict keys (plus ``<weight>.scale``), usable with
+      ``torsh.save``/``torsh.load(like=...)``, ``torsh.jit`` and :func:`torsh.export.export`.
+
+    Raises:
+      ConfigError: ``model`` is not a torsh module, or has no layer to quantise.
+    """
+    if not isinstance(model, Module):
+        raise ConfigError(f"int8_weights: expected a torsh nn.Module, got {type(model).__name__}")
+    targets: dict[str, int] = {}
+    for path, sub in model.named_modules():
+        axis = _OUT_AXIS.get(type(sub).__name__)
+        weight = getattr(sub, "weight", None)
+        if axis is not None and weight is not None and jnp.issubdtype(weight.dtype, jnp.floating):
+            if weight.size >= min_size:
+                targets[f"{path}.weight" if path else "weight"] = axis
+    if not targets:
+        raise ConfigError(
+            f"int8_weights: {type(model).__name__} has no Linear/Conv/ConvTranspose/Embedding weight to quantise"
+        )
+    quantized = map_with_path(lambda p, x: quantize_array(x, targets[p]) if p in targets else x, model)
+    return Int8Model(quantized)
