@@ -255,18 +255,23 @@ def _backends_initialized() -> bool:
 
 
 def _local_device_count(env: Mapping[str, str], ids: tuple[int, ...] | None) -> int:
-    """This process's device count without starting JAX (which would make a later init() impossible)."""
+    """This process's device count without starting JAX (which would make a later init() impossible).
+
+    Device ids and ``*_VISIBLE_DEVICES`` only restrict accelerators; on a machine without any (no
+    ``/dev/nvidia*``, ``/dev/kfd``, or ``JAX_PLATFORMS=cpu``) the CPU device count settings apply.
+    """
     if _backends_initialized():
         return jax.local_device_count()
-    if ids:
-        return len(ids)
-    for var in _VISIBLE_DEVICE_VARS:
-        if env.get(var, "").strip():
-            return len([v for v in env[var].split(",") if v.strip()])
+    gpus: list[str] = []
     with contextlib.suppress(OSError):
-        gpus = [n for n in os.listdir("/dev") if n.startswith("nvidia") and n[6:].isdigit()]
-        if gpus:
-            return len(gpus)
+        gpus = [n for n in os.listdir("/dev") if (n.startswith("nvidia") and n[6:].isdigit()) or n == "kfd"]
+    visible = next((env[v] for v in _VISIBLE_DEVICE_VARS if env.get(v, "").strip()), None)
+    if env.get("JAX_PLATFORMS", "").strip().lower() != "cpu" and (gpus or visible is not None):
+        if ids:
+            return len(ids)
+        if visible is not None:
+            return len([v for v in visible.split(",") if v.strip()])
+        return len(gpus)
     if env.get("JAX_NUM_CPU_DEVICES", "").strip().isdigit():
         return int(env["JAX_NUM_CPU_DEVICES"])
     import re
@@ -433,6 +438,10 @@ def init(
             f"init: process {config.process_id} cannot resolve the coordinator host {host!r} of {address!r} "
             f"(from {source}): {e}. Fix the host name, or set TORSH_COORDINATOR_ADDRESS=host:port of process 0"
         ) from None
+    if config.process_id != 0:
+        # JAX aborts the whole interpreter (a C++ fatal error) when it cannot register with the
+        # coordinator in time; waiting for the port here first turns that into an exception.
+        _wait_for_coordinator(host.strip("[]"), int(port), timeout, config.process_id, address, source)
     if "JAX_CPU_COLLECTIVES_IMPLEMENTATION" not in os.environ:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     kwargs: dict[str, Any] = {
@@ -473,6 +482,26 @@ def init(
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _check_device_counts([(d.process_index, d.id) for d in jax.devices()], config)
     return info()
+
+
+def _wait_for_coordinator(host: str, port: int, timeout: float, process_id: int, address: str, source: str) -> None:
+    """Return once ``host:port`` accepts TCP connections; raise ClusterConfigError after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(2.0, max(timeout, 0.1))):
+                return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise ClusterConfigError(
+                    f"init: process {process_id} did not reach the coordinator {address} (from {source}) within "
+                    f"{timeout} s: {e}. Check that process 0 is running, that every process gets the same "
+                    "coordinator address and that its port is reachable (firewall); TORSH_INIT_TIMEOUT "
+                    "(or init(timeout=...)) sets the wait"
+                ) from None
+            time.sleep(0.25)
 
 
 def _exit_at_once_on_uncaught_exceptions(process_id: int) -> None:
