@@ -84,7 +84,8 @@ def test_equals_padded_unpadded_loader(n, batch_size, shuffle, mapped):
         for g, (data, mask) in zip(got, expected, strict=True):
             k = int(mask.sum())
             np.testing.assert_array_equal(g.data["x"][:k], data["x"][:k])
-            np.testing.assert_array_equal(g.data["x"][k:], np.repeat(g.data["x"][k - 1 : k], batch_size - k, 0))
+            padding = np.repeat(g.data["x"][k - 1 : k], batch_size - k, 0)
+            np.testing.assert_array_equal(g.data["x"][k:], padding)
             np.testing.assert_array_equal(g.mask, mask)
     else:
         assert_matches(list(padded), expected)

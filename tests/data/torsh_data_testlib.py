@@ -59,10 +59,10 @@ def add_pid(sample):
 
 
 class KillSelfAt(Dataset):
-    """SIGKILLs the worker process that loads ``index`` (only inside a worker process)."""
+    """Kills (SIGKILL, or ``sig``) the worker process that loads ``index`` (only inside a worker process)."""
 
-    def __init__(self, n: int, index: int) -> None:
-        self.n, self.index = n, index
+    def __init__(self, n: int, index: int, sig: int = signal.SIGKILL) -> None:
+        self.n, self.index, self.sig = n, index, sig
 
     def __len__(self) -> int:
         return self.n
@@ -70,7 +70,7 @@ class KillSelfAt(Dataset):
     def __getitem__(self, i: int):
         info = get_worker_info()
         if i == self.index and info is not None and info.kind == "process":
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self.sig)
         return np.int64(i)
 
 

@@ -27,6 +27,7 @@ from ._errors import (
     WorkerTimeoutError,
 )
 from ._sharing import share_memory
+from ._shm import SharedMemoryWarning
 from ._snapshot import DatasetChangedWarning
 from .collate import default_collate, default_convert
 from .dataset import (
@@ -92,4 +93,5 @@ __all__ = [
     "NotSizedError",
     "DataFileNotFoundError",
     "DatasetChangedWarning",
+    "SharedMemoryWarning",
 ]

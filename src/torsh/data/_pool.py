@@ -15,15 +15,17 @@ import queue
 import signal
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from multiprocessing import connection as mp_connection
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ._context import WorkerInfo, _set_worker_info
 from ._fetch import Fetcher, LoadFailure
 from ._sharing import dumps_for_workers
+from ._shm import SharedMemoryWarning, full_message
 from ._transport import Attachments
 
 __all__ = ["ProcessPool", "ThreadPool", "default_start_method", "DEFAULT_TRANSPORT"]
@@ -130,6 +132,8 @@ class ProcessPool:
     ) -> None:
         try:
             payload = dumps_for_workers((dataset, base, fns, collate_fn, worker_init_fn, pad_to))
+        except DataError:
+            raise  # e.g. no room to share the dataset's arrays: already says what to do
         except Exception as exc:
             raise ConfigError(
                 f"DataLoader: the dataset, its .map functions, collate_fn and worker_init_fn must be "
@@ -144,6 +148,7 @@ class ProcessPool:
 
         self.num_workers = num_workers
         self.outstanding = [0] * num_workers
+        self._warned_full = False
         self.procs: list[Any] = []
         self.conns: list[Any] = []
         self.attachments = Attachments()
@@ -220,6 +225,15 @@ class ProcessPool:
     def decode(self, w: int, body: Any) -> Any:
         batch = self.attachments.decode(body)
         self._release(w, body)
+        if body[0] == "pickle" and body[1] is not None and not self._warned_full:
+            self._warned_full = True
+            warnings.warn(
+                "DataLoader: "
+                + full_message(f"a batch from {self.describe(w)}", body[1][1])
+                + ". Batches that do not fit go through the worker's pipe instead (slower).",
+                SharedMemoryWarning,
+                stacklevel=4,
+            )
         return batch
 
     def _release(self, w: int, body: Any) -> None:

@@ -12,19 +12,31 @@ Unlike fork's copy-on-write, nothing is duplicated when Python touches reference
 A shared copy is a snapshot taken the first time workers start; it lives as long as the source array
 (and any view of the copy) and is unlinked after. :class:`~torsh.data.ArrayDataset` goes one step
 further and switches to the shared copy, so its original can be freed.
+
+When shared memory has no room for an array (Docker's default ``/dev/shm`` is 64 MiB), the copy goes
+to a file in the temporary directory instead, which the workers map by name: the same sharing, backed
+by the page cache. Space is reserved before writing (``_shm``), so a full ``/dev/shm`` never kills the
+process with SIGBUS.
 """
 
 from __future__ import annotations
 
 import io
 import mmap
+import os
 import pickle
+import tempfile
 import threading
+import warnings
 import weakref
+from collections.abc import Callable
 from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
+
+from ._errors import DataError
+from ._shm import SharedMemoryWarning, create_segment, full_message
 
 __all__ = ["SHARE_THRESHOLD", "dumps_for_workers", "is_pickling_for_workers", "share", "share_memory"]
 
@@ -108,10 +120,11 @@ def _memmap_handle(array: np.ndarray) -> _MemmapHandle | None:
 
 
 class _Segment:
-    """One shared-memory segment and the number of live arrays registered for it."""
+    """One shared copy (a shared-memory segment or a spill file) and the number of live arrays
+    registered for it; ``free`` runs when the last one dies."""
 
-    def __init__(self, shm: shared_memory.SharedMemory) -> None:
-        self.shm = shm
+    def __init__(self, free: Callable[[], None]) -> None:
+        self.free = free
         self.users = 0
 
     def release(self, key: int) -> None:
@@ -120,14 +133,51 @@ class _Segment:
             self.users -= 1
             if self.users:
                 return
-        try:
-            self.shm.close()
-        except BufferError:  # a NumPy view still uses the mapping; the OS frees it with the process
-            pass
-        try:
-            self.shm.unlink()
-        except FileNotFoundError:
-            pass
+        self.free()
+
+
+def _free_segment(shm: shared_memory.SharedMemory) -> None:
+    try:
+        shm.close()
+    except BufferError:  # a NumPy view still uses the mapping; the OS frees it with the process
+        pass
+    try:
+        shm.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _free_file(path: str) -> None:
+    try:
+        os.unlink(path)  # mappings stay valid until unmapped
+    except FileNotFoundError:
+        pass
+
+
+def _spill_to_file(array: np.ndarray) -> tuple[np.ndarray, _MemmapHandle, Callable[[], None]]:
+    """Shared memory is full: copy ``array`` into a file in the temp directory that workers map."""
+    directory = tempfile.gettempdir()
+    fd, path = tempfile.mkstemp(prefix=f"torsh-data-{os.getpid()}-", suffix=".bin", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))  # errors (ENOSPC) raise
+    except OSError as e:
+        _free_file(path)
+        raise DataError(
+            "DataLoader: cannot share the dataset's arrays with the worker processes: "
+            + full_message(f"an array {array.shape} {array.dtype}", array.nbytes)
+            + f"; the fallback, a file in the temporary directory {directory}, failed too: "
+            f"{e.strerror or e} (set TMPDIR to a directory with room)"
+        ) from e
+    view = np.memmap(path, dtype=array.dtype, mode="r+", shape=array.shape)
+    warnings.warn(
+        "DataLoader: "
+        + full_message(f"an array {array.shape} {array.dtype} of the dataset", array.nbytes)
+        + f". The array is shared with the workers through a file in {directory} instead.",
+        SharedMemoryWarning,
+        stacklevel=2,
+    )
+    return view, _MemmapHandle(path, array.dtype.str, array.shape, 0, "C"), lambda: _free_file(path)
 
 
 def _register(array: np.ndarray, handle: _SharedHandle, segment: _Segment) -> None:
@@ -149,11 +199,15 @@ def share(array: np.ndarray, force: bool = False) -> tuple[np.ndarray | None, _S
         handle = _REGISTRY.get(id(array))
         if handle is not None:
             return None, handle
-        shm = shared_memory.SharedMemory(create=True, size=array.nbytes)
-        view = np.ndarray(array.shape, array.dtype, buffer=shm.buf)
-        view[...] = array
-        handle = _SharedHandle(shm.name, array.shape, array.dtype.str)
-        segment = _Segment(shm)
+        shm = create_segment(array.nbytes)  # every page reserved: the copy below cannot SIGBUS
+        if shm is not None:
+            view = np.ndarray(array.shape, array.dtype, buffer=shm.buf)
+            view[...] = array
+            handle = _SharedHandle(shm.name, array.shape, array.dtype.str)
+            segment = _Segment(lambda: _free_segment(shm))
+        else:
+            view, handle, free = _spill_to_file(array)
+            segment = _Segment(free)
         _register(array, handle, segment)
         _register(view, handle, segment)  # the copy can stand in for the original
     return view, handle

@@ -13,7 +13,9 @@ Two transports, compared in ``benchmarks/data.py``:
 
 Arrays are copied out of the segment rather than handed to the user as views, so a batch the user
 keeps (or that ``jax.device_put`` aliases on CPU) never points at memory that gets reused. Batches
-smaller than :data:`SHM_MIN_BYTES` always go through the pipe.
+smaller than :data:`SHM_MIN_BYTES` always go through the pipe, and so does a batch for which shared
+memory has no room (segments are reserved whole before writing, see ``_shm``: a full ``/dev/shm``
+must not kill the worker with SIGBUS); the message then says so, and the main process warns once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import optree
 
 from ..tree import NAMESPACE
+from ._shm import create_segment
 
 __all__ = ["SegmentPool", "Attachments", "encode", "SHM_MIN_BYTES"]
 
@@ -52,7 +55,8 @@ class SegmentPool:
         self.free: list[shared_memory.SharedMemory] = []
         self.busy: dict[str, shared_memory.SharedMemory] = {}
 
-    def acquire(self, nbytes: int) -> shared_memory.SharedMemory:
+    def acquire(self, nbytes: int) -> shared_memory.SharedMemory | None:
+        """A segment of at least ``nbytes``, or None when shared memory has no room for one."""
         fitting = [s for s in self.free if s.size >= nbytes]
         if fitting:
             shm = min(fitting, key=lambda s: s.size)
@@ -63,7 +67,9 @@ class SegmentPool:
                 self.free.remove(smallest)
                 _unlink(smallest)
             size = -(-(nbytes + nbytes // 8) // _PAGE) * _PAGE  # headroom for slightly larger batches
-            shm = shared_memory.SharedMemory(create=True, size=size)
+            shm = create_segment(size) or create_segment(nbytes)
+            if shm is None:
+                return None
         self.busy[shm.name] = shm
         return shm
 
@@ -95,7 +101,8 @@ def _is_plain_array(x: Any) -> bool:
 
 
 def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[str, Any, Any]:
-    """``(kind, segment_name, skeleton_or_batch)`` for sending over a pipe."""
+    """``(kind, segment_name, skeleton_or_batch)`` for sending over a pipe; for a batch that did not
+    fit in shared memory, ``("pickle", ("shm-full", nbytes), batch)``."""
     if transport != "shm" or segments is None:
         return ("pickle", None, batch)
     leaves, spec = optree.tree_flatten(batch, namespace=NAMESPACE)
@@ -110,6 +117,8 @@ def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[st
     if total < SHM_MIN_BYTES:
         return ("pickle", None, batch)
     shm = segments.acquire(total)
+    if shm is None:
+        return ("pickle", ("shm-full", total), batch)
     buf = shm.buf
     skeleton_leaves = []
     for leaf, offset in zip(leaves, offsets, strict=True):

@@ -30,6 +30,7 @@ from ._device import DevicePrefetcher, make_placer
 from ._errors import DataError, NotSizedError, WorkerDiedError, WorkerError, WorkerTimeoutError
 from ._fetch import INDEX, INDICES, SAMPLE, SAMPLES, Fetcher, LoadFailure, raise_failure
 from ._pool import ProcessPool, ThreadPool, default_start_method
+from ._shm import SHM_DIR, shm_space
 from ._snapshot import fingerprint, warn_changed
 from .collate import default_collate
 from .dataset import is_iterable_dataset, unwrap_maps
@@ -749,10 +750,19 @@ class _HostIterator:
             tasks = [b for b, (w, _) in self._in_flight.items() if w == d.worker]
             doing = f" while loading {self._describe_task(min(tasks)).split(' on ')[0]}" if tasks else ""
             lines.append(f"{d.description}{doing}")
-        raise WorkerDiedError(
-            "DataLoader: " + "; ".join(lines) + ". A worker killed by SIGKILL was often stopped by the "
-            "out-of-memory killer."
-        )
+        hints = []
+        if any("SIGBUS" in d.description for d in dead):
+            space = shm_space()
+            state = f" ({space[0] / 2**20:.1f} MiB free of {space[1] / 2**20:.1f} MiB now)" if space else ""
+            hints.append(
+                f"SIGBUS in a loader worker usually means shared memory ({SHM_DIR}) ran full{state}, e.g. "
+                "where the dataset or a transform writes to shared memory itself; enlarge it with "
+                f"`docker run --shm-size=2g ...` (Kubernetes: an emptyDir with `medium: Memory` at {SHM_DIR})"
+            )
+        if any("SIGKILL" in d.description for d in dead):
+            hints.append("a worker killed by SIGKILL was often stopped by the out-of-memory killer")
+        advice = "".join(f". {h[0].upper()}{h[1:]}" for h in hints)
+        raise WorkerDiedError("DataLoader: " + "; ".join(lines) + advice)
 
     # -- shutdown ------------------------------------------------------------------------------------
     def _abort(self, exc: BaseException) -> None:
