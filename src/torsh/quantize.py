@@ -104,6 +104,10 @@ class Int8Model(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return dequantize(self.module)(*args, **kwargs)
 
+    def _signature_source(self) -> Any:
+        # torsh.export names the inputs after the wrapped model's forward parameters.
+        return type(self.module).forward
+
 
 def int8_weights(model: Module, *, min_size: int = 0) -> Int8Model:
     """Quantise the weights of Linear/Conv/ConvTranspose/Embedding layers to int8 per output channel.

@@ -274,7 +274,8 @@ def export(
     if is_module:
         _check_training(fn_or_module)
         tree = fn_or_module
-        forward = type(fn_or_module).forward
+        source = getattr(fn_or_module, "_signature_source", None)
+        forward = source() if source is not None else type(fn_or_module).forward
         default_names = _input_names(forward, len(example_args), skip=1)
 
         def call(model: Any, *xs: Any) -> Any:

@@ -45,7 +45,8 @@ def _as_function(fn_or_module: Any, params: Any) -> tuple[Callable[..., Any], Ca
     if hasattr(fn_or_module, "named_modules") and hasattr(type(fn_or_module), "forward"):
         _check_training(fn_or_module)
         model = fn_or_module
-        return (lambda *xs: model(*xs)), type(model).forward, 1
+        source = getattr(model, "_signature_source", None)
+        return (lambda *xs: model(*xs)), (source() if source is not None else type(model).forward), 1
     if params is not None:
         return (lambda *xs: fn_or_module(params, *xs)), fn_or_module, 1
     return fn_or_module, fn_or_module, 0
