@@ -254,13 +254,13 @@ def _backends_initialized() -> bool:
     return bool(xla_bridge.backends_are_initialized())
 
 
-def _local_device_count(env: Mapping[str, str], ids: tuple[int, ...] | None) -> int:
+def _local_device_count(env: Mapping[str, str], ids: tuple[int, ...] | None, live: bool = False) -> int:
     """This process's device count without starting JAX (which would make a later init() impossible).
 
     Device ids and ``*_VISIBLE_DEVICES`` only restrict accelerators; on a machine without any (no
     ``/dev/nvidia*``, ``/dev/kfd``, or ``JAX_PLATFORMS=cpu``) the CPU device count settings apply.
     """
-    if _backends_initialized():
+    if live and _backends_initialized():  # this process, and JAX already knows
         return jax.local_device_count()
     gpus: list[str] = []
     with contextlib.suppress(OSError):
@@ -326,7 +326,7 @@ def environment_summary(environ: Mapping[str, str] | None = None) -> dict[str, o
         "environment": config.environment if config.is_multi_process else "single-process",
         "process_index": config.process_id,
         "process_count": config.num_processes,
-        "local_device_count": _local_device_count(env, config.local_device_ids),
+        "local_device_count": _local_device_count(env, config.local_device_ids, live=environ is None),
         "coordinator": config.coordinator_address,
         "error": None,
     }
