@@ -17,6 +17,7 @@ from ._collectives import all_gather, all_to_all, axis_index, pmax, pmean, pmin,
 from ._control import checkpoint, checkpoint_policies, remat, scan
 from ._jit import Explanation, explain, jit
 from ._mapping import pmap, vmap
+from ._recompile import RecompileWarning
 
 __all__ = [
     "grad",
@@ -29,6 +30,7 @@ __all__ = [
     "jit",
     "explain",
     "Explanation",
+    "RecompileWarning",
     "vmap",
     "pmap",
     "checkpoint",

@@ -14,6 +14,7 @@ import jax
 
 from ..errors import ConfigError
 from ._args import ArgSpec, split_names_and_positions
+from ._recompile import watch_recompiles
 
 __all__ = ["jit", "explain", "Explanation"]
 
@@ -138,7 +139,9 @@ def jit(
 
     Returns:
       JAX's jitted function (``.lower(...)``, ``.trace(...)`` work as usual) with an added
-      ``.explain(*args)`` that returns an :class:`Explanation`.
+      ``.explain(*args)`` that returns an :class:`Explanation`. When a call compiles again because an
+      input's shape, dtype or structure changed, a :class:`RecompileWarning` names the argument and
+      the old and new shapes (at no cost to calls that reuse a compiled program).
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -171,8 +174,9 @@ def jit(
         options["in_shardings"] = in_shardings
     if out_shardings is not _UNSPECIFIED:
         options["out_shardings"] = out_shardings
+    # The watcher runs only while JAX traces (a cache miss), never on a cached call.
     jitted = jax.jit(
-        fn,
+        watch_recompiles(fn),
         static_argnums=static_pos or None,
         static_argnames=static_names or None,
         donate_argnums=donate_pos or None,
