@@ -1,0 +1,334 @@
+"""A Llama-style decoder with HF ``transformers``' ``LlamaForCausalLM`` parameter names and numerics."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ... import nn
+from ...errors import ConfigError
+from ...nn import Module
+from ...nn._utils import float_dtype, resolve_key
+from ...tree import static
+from ._layers import Dense, Embedding, RMSNorm, host_rng, normal
+from ._common import CausalLM, KVCache, causal_attention, check_config, inv_sqrt, write_cache
+
+__all__ = ["LlamaConfig", "LlamaForCausalLM", "RopeScaling", "rope_inv_freq"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RopeScaling:
+    """RoPE frequency scaling (HF ``rope_parameters``): ``"linear"`` divides every frequency by
+    ``factor`` (position interpolation); ``"llama3"`` is Llama 3.1's band-wise scaling with
+    ``low_freq_factor``, ``high_freq_factor`` and ``original_max_position_embeddings``."""
+
+    rope_type: str = "linear"
+    factor: float = 1.0
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+    original_max_position_embeddings: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.rope_type not in ("linear", "llama3"):
+            raise ConfigError(
+                f"RopeScaling: rope_type must be 'linear' or 'llama3', got {self.rope_type!r} (dynamic NTK and "
+                "YaRN are not implemented)"
+            )
+        if not self.factor > 0:
+            raise ConfigError(f"RopeScaling: factor must be > 0, got {self.factor!r}")
+        if self.rope_type == "llama3" and not self.high_freq_factor > self.low_freq_factor:
+            raise ConfigError("RopeScaling: llama3 needs high_freq_factor > low_freq_factor")
+
+
+@dataclasses.dataclass(frozen=True)
+class LlamaConfig:
+    """Llama hyperparameters with HF ``LlamaConfig``'s names and defaults (Llama-2 7B sizes).
+
+    ``num_key_value_heads < num_attention_heads`` is grouped-query attention; ``head_dim``
+    defaults to ``hidden_size // num_attention_heads``; ``rope_scaling`` is a :class:`RopeScaling`
+    (or a dict with its fields) or None.
+
+    Example:
+      >>> cfg = LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+      ...                   num_attention_heads=4, num_key_value_heads=2)
+      >>> cfg.head_dim, cfg.num_key_value_heads
+      (8, 2)
+    """
+
+    vocab_size: int = 32000
+    hidden_size: int = 4096
+    intermediate_size: int = 11008
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = None
+    head_dim: int | None = None
+    hidden_act: str = "silu"
+    max_position_embeddings: int = 2048
+    initializer_range: float = 0.02
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    rope_scaling: RopeScaling | None = None
+    tie_word_embeddings: bool = False
+    attention_bias: bool = False
+    mlp_bias: bool = False
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+
+    def __post_init__(self) -> None:
+        if self.num_key_value_heads is None:
+            object.__setattr__(self, "num_key_value_heads", self.num_attention_heads)
+        if self.head_dim is None:
+            object.__setattr__(self, "head_dim", self.hidden_size // max(self.num_attention_heads, 1))
+        if isinstance(self.rope_scaling, dict):
+            object.__setattr__(self, "rope_scaling", RopeScaling(**self.rope_scaling))
+        check_config("LlamaConfig", vocab_size=self.vocab_size, hidden_size=self.hidden_size,
+                     intermediate_size=self.intermediate_size, num_hidden_layers=self.num_hidden_layers,
+                     num_attention_heads=self.num_attention_heads, num_key_value_heads=self.num_key_value_heads,
+                     head_dim=self.head_dim, max_position_embeddings=self.max_position_embeddings)
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ConfigError(
+                f"LlamaConfig: num_attention_heads={self.num_attention_heads} is not a multiple of "
+                f"num_key_value_heads={self.num_key_value_heads}"
+            )
+        if self.head_dim % 2:
+            raise ConfigError(f"LlamaConfig: RoPE needs an even head_dim, got {self.head_dim}")
+        if self.hidden_act not in ("silu", "gelu", "relu"):
+            raise ConfigError(f"LlamaConfig: hidden_act must be 'silu', 'gelu' or 'relu', got {self.hidden_act!r}")
+
+    @classmethod
+    def from_hf(cls, hf_config: Any) -> LlamaConfig:
+        """From a ``transformers.LlamaConfig`` (its ``rope_parameters``/``rope_scaling`` included)."""
+        d = dict(hf_config if isinstance(hf_config, dict) else hf_config.to_dict())
+        rope = d.pop("rope_parameters", None) or d.pop("rope_scaling", None) or {}
+        d.pop("rope_scaling", None)
+        if "rope_theta" in rope:
+            d["rope_theta"] = rope["rope_theta"]
+        kind = rope.get("rope_type", rope.get("type", "default"))
+        if kind != "default":
+            fields = {f.name for f in dataclasses.fields(RopeScaling)}
+            d["rope_scaling"] = RopeScaling(rope_type=kind, **{k: v for k, v in rope.items() if k in fields and k != "rope_type"})
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_hf_dict(self) -> dict[str, Any]:
+        """Keyword arguments for ``transformers.LlamaConfig``."""
+        d = dataclasses.asdict(self)
+        rs = d.pop("rope_scaling")
+        d["rope_parameters"] = {"rope_type": "default", "rope_theta": self.rope_theta} if rs is None else {
+            **rs, "rope_theta": self.rope_theta}
+        return d
+
+
+def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> np.ndarray:
+    """Inverse frequencies ``theta ** (-2i / head_dim)``, scaled as ``scaling`` says (float32)."""
+    inv = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.int64).astype(np.float32) / head_dim))
+    inv = inv.astype(np.float32)
+    if scaling is None:
+        return inv
+    f = np.float32(scaling.factor)
+    if scaling.rope_type == "linear":
+        return inv / f
+    old = scaling.original_max_position_embeddings
+    low_wl, high_wl = old / scaling.low_freq_factor, old / scaling.high_freq_factor
+    wavelen = 2 * math.pi / inv
+    scaled = np.where(wavelen > low_wl, inv / f, inv)
+    smooth = (old / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
+    smoothed = (1 - smooth) * scaled / f + smooth * scaled
+    medium = ~(wavelen < high_wl) & ~(wavelen > low_wl)
+    return np.where(medium, smoothed, scaled).astype(np.float32)
+
+
+def _rotate_half(x: jax.Array) -> jax.Array:
+    x1, x2 = jnp.split(x, 2, axis=-1)
+    return jnp.concatenate([-x2, x1], axis=-1)
+
+
+def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """HF's (non-interleaved, "rotate half") rotary embedding; ``cos``/``sin [B, T, D]``."""
+    return x * cos[:, None] + _rotate_half(x) * sin[:, None]
+
+
+_ACTS = {"silu": jax.nn.silu, "gelu": lambda x: jax.nn.gelu(x, approximate=False), "relu": jax.nn.relu}
+
+
+def _linear(d_in: int, d_out: int, bias: bool, axes: tuple[str, str], std: float, rng: Any, dtype: Any) -> Dense:
+    b = jnp.asarray(np.zeros(d_out, np.float32), dtype) if bias else None
+    return Dense(normal(rng, (d_out, d_in), std, dtype), b, axes)
+
+
+LlamaRMSNorm = RMSNorm
+
+
+class LlamaAttention(Module):
+    q_proj: Dense
+    k_proj: Dense
+    v_proj: Dense
+    o_proj: Dense
+    num_heads: int = static()
+    num_kv_heads: int = static()
+    head_dim: int = static()
+
+    def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
+        kq = kk = kv = ko = key  # one host generator, drawn in order
+        h, hkv, d, e, std = c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.hidden_size, c.initializer_range
+        self.q_proj = _linear(e, h * d, c.attention_bias, ("heads", "embed"), std, kq, dtype)
+        self.k_proj = _linear(e, hkv * d, c.attention_bias, ("heads", "embed"), std, kk, dtype)
+        self.v_proj = _linear(e, hkv * d, c.attention_bias, ("heads", "embed"), std, kv, dtype)
+        self.o_proj = _linear(h * d, e, c.attention_bias, ("embed", "heads"), std, ko, dtype)
+        self.num_heads, self.num_kv_heads, self.head_dim = h, hkv, d
+
+    def forward(self, x: jax.Array, cos: jax.Array, sin: jax.Array, q_slots: jax.Array, valid: jax.Array,
+                kv: tuple | None, index: Any) -> tuple[jax.Array, tuple | None]:
+        b, t, _ = x.shape
+        d = self.head_dim
+        q = self.q_proj(x).reshape(b, t, self.num_heads, d).transpose(0, 2, 1, 3)
+        k = self.k_proj(x).reshape(b, t, self.num_kv_heads, d).transpose(0, 2, 1, 3)
+        v = self.v_proj(x).reshape(b, t, self.num_kv_heads, d).transpose(0, 2, 1, 3)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if kv is not None:
+            k, v = write_cache(kv[0], k, index), write_cache(kv[1], v, index)
+            kv = (k, v)
+        y = causal_attention(q, k, v, q_slots, valid, inv_sqrt(d))
+        return self.o_proj(y.transpose(0, 2, 1, 3).reshape(b, t, self.num_heads * d)), kv
+
+
+class LlamaMLP(Module):
+    """SwiGLU: ``down(act(gate(x)) * up(x))``."""
+
+    gate_proj: Dense
+    up_proj: Dense
+    down_proj: Dense
+    act: str = static()
+
+    def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
+        kg = ku = kd = key
+        e, i, std = c.hidden_size, c.intermediate_size, c.initializer_range
+        self.gate_proj = _linear(e, i, c.mlp_bias, ("mlp", "embed"), std, kg, dtype)
+        self.up_proj = _linear(e, i, c.mlp_bias, ("mlp", "embed"), std, ku, dtype)
+        self.down_proj = _linear(i, e, c.mlp_bias, ("embed", "mlp"), std, kd, dtype)
+        self.act = c.hidden_act
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        return self.down_proj(_ACTS[self.act](self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaDecoderLayer(Module):
+    self_attn: LlamaAttention
+    mlp: LlamaMLP
+    input_layernorm: LlamaRMSNorm
+    post_attention_layernorm: LlamaRMSNorm
+
+    def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
+        self.self_attn = LlamaAttention(c, key=key, dtype=dtype)
+        self.mlp = LlamaMLP(c, key=key, dtype=dtype)
+        self.input_layernorm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
+        self.post_attention_layernorm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
+
+    def forward(self, x: jax.Array, cos: jax.Array, sin: jax.Array, q_slots: jax.Array, valid: jax.Array,
+                kv: tuple | None, index: Any) -> tuple[jax.Array, tuple | None]:
+        a, kv = self.self_attn(self.input_layernorm(x), cos, sin, q_slots, valid, kv, index)
+        x = x + a
+        return x + self.mlp(self.post_attention_layernorm(x)), kv
+
+
+class LlamaModel(Module):
+    """The Llama trunk (HF ``LlamaModel``): ``embed_tokens``, ``layers.{i}``, final ``norm``."""
+
+    embed_tokens: Embedding
+    layers: nn.ModuleList
+    norm: LlamaRMSNorm
+    inv_freq: jax.Array = nn.buffer()
+
+    def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
+        self.embed_tokens = Embedding(normal(key, (c.vocab_size, c.hidden_size), c.initializer_range, dtype),
+                                      ("vocab", "embed"))
+        self.layers = nn.ModuleList([LlamaDecoderLayer(c, key=key, dtype=dtype) for _ in range(c.num_hidden_layers)])
+        self.norm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
+        self.inv_freq = jnp.asarray(rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling))
+
+    def forward(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
+                index: Any) -> tuple[jax.Array, KVCache | None]:
+        x = jnp.take(self.embed_tokens.weight, input_ids, axis=0)
+        freqs = position_ids[..., None].astype(jnp.float32) * self.inv_freq
+        emb = jnp.concatenate([freqs, freqs], axis=-1)
+        cos, sin = jnp.cos(emb).astype(x.dtype), jnp.sin(emb).astype(x.dtype)
+        q_slots = index + jnp.arange(input_ids.shape[1])
+        ks, vs = [], []
+        for i, layer in enumerate(self.layers):
+            kv = None if cache is None else (cache.k[i], cache.v[i])
+            x, kv = layer(x, cos, sin, q_slots, valid, kv, index)
+            if kv is not None:
+                ks.append(kv[0])
+                vs.append(kv[1])
+        new_cache = None if cache is None else cache.replace(k=tuple(ks), v=tuple(vs))
+        return self.norm(x), new_cache
+
+
+class LlamaForCausalLM(CausalLM):
+    """Llama-style decoder LM with HF ``LlamaForCausalLM``'s state-dict keys, shapes and logits.
+
+    RMSNorm, rotary position embeddings (HF's rotate-half layout; ``rope_scaling`` linear or
+    llama3), SwiGLU MLP, grouped-query attention, untied (default) or tied embeddings. There is no
+    dropout. The RoPE inverse frequencies are a buffer (``model.inv_freq``), not in HF's state dict
+    either (``state_dict()`` leaves it out).
+
+    Logical axes: embeddings ``("vocab", "embed")``, q/k/v ``("heads", "embed")``, o ``("embed",
+    "heads")``, gate/up ``("mlp", "embed")``, down ``("embed", "mlp")``, norms ``("embed",)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> cfg = LlamaConfig(vocab_size=40, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+      ...                   num_attention_heads=4, num_key_value_heads=2)
+      >>> model = LlamaForCausalLM(cfg, key=0)
+      >>> model(jnp.array([[1, 2, 3]])).shape
+      (1, 3, 40)
+      >>> sorted(model.state_dict())[:2]
+      ['lm_head.weight', 'model.embed_tokens.weight']
+    """
+
+    model: LlamaModel
+    lm_head: Dense | None
+
+    _embedding_path = "model.embed_tokens.weight"
+
+    def __init__(self, config: LlamaConfig, *, key: Any = None, dtype: Any = None) -> None:
+        if not isinstance(config, LlamaConfig):
+            raise ConfigError(f"LlamaForCausalLM: expected a LlamaConfig, got {type(config).__name__}")
+        d = float_dtype(dtype)
+        self.config = config
+        rng = host_rng(resolve_key(key))  # one host generator, drawn in parameter order
+        self.model = LlamaModel(config, key=rng, dtype=d)
+        self.lm_head = None if config.tie_word_embeddings else _linear(
+            config.hidden_size, config.vocab_size, False, ("vocab", "embed"), config.initializer_range, rng, d)
+
+    @property
+    def max_positions(self) -> int:
+        return self.config.max_position_embeddings
+
+    def cache_spec(self) -> tuple[int, int, int]:
+        c = self.config
+        return c.num_hidden_layers, c.num_key_value_heads, c.head_dim
+
+    def _run(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
+             index: Any, key: Any) -> tuple[jax.Array, KVCache | None]:
+        h, cache = self.model(input_ids, position_ids, valid, cache, index)
+        return h @ self.output_weight().T, cache
+
+    def state_dict(self) -> dict[str, jax.Array]:
+        sd = super().state_dict()
+        sd.pop("model.inv_freq", None)  # HF keeps it non-persistent; it follows from the config
+        return sd
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
+        sd = dict(state_dict)
+        sd.setdefault("model.inv_freq", self.model.inv_freq)
+        return super().load_state_dict(sd, strict)
+
+    def _describe(self) -> str:
+        c = self.config
+        return f"LlamaForCausalLM layers={c.num_hidden_layers} hidden={c.hidden_size}"
