@@ -875,7 +875,9 @@ def solarize(img: Any, threshold: float) -> Any:
             raise ConfigError(
                 f"torsh.vision.transforms.solarize: threshold {threshold} exceeds the maximum value of {chw.dtype}"
             )
-        return np.where(chw >= threshold, np.asarray(_bound(chw.dtype), chw.dtype) - chw, chw)
+        # torch compares an integer image with a Python float in float32 (type promotion): do the same
+        limit = np.asarray(threshold, chw.dtype if _is_float(chw) else np.float32)
+        return np.where(chw >= limit, np.asarray(_bound(chw.dtype), chw.dtype) - chw, chw)
 
     return _apply(img, "solarize", kernel)
 
