@@ -245,8 +245,8 @@ class _Guard:
                 self.proc.wait(5)
 
 
-def _validate(spec: LaunchSpec) -> tuple[str, int]:
-    """Check the flags; return the coordinator host and port."""
+def _validate(spec: LaunchSpec, resolve: bool = True) -> tuple[str, int]:
+    """Check the flags (and with ``resolve`` that the coordinator host resolves); return its host and port."""
     from ._errors import ClusterConfigError, LaunchError
 
     if spec.nprocs < 1:
@@ -274,10 +274,11 @@ def _validate(spec: LaunchSpec) -> tuple[str, int]:
     host, sep, port = spec.coordinator.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65535:
         raise ClusterConfigError(f"launch: --coordinator must look like HOST:PORT, got {spec.coordinator!r}")
-    try:
-        socket.getaddrinfo(host.strip("[]"), int(port))
-    except (socket.gaierror, UnicodeError) as e:
-        raise ClusterConfigError(f"launch: --coordinator host {host!r} cannot be resolved: {e}") from None
+    if resolve:
+        try:
+            socket.getaddrinfo(host.strip("[]"), int(port))
+        except (socket.gaierror, UnicodeError) as e:
+            raise ClusterConfigError(f"launch: --coordinator host {host!r} cannot be resolved: {e}") from None
     return host, int(port)
 
 
@@ -624,7 +625,7 @@ def run_from_args(ns: argparse.Namespace) -> int:
     )
     if ns.dry_run:
         try:
-            _validate(spec)
+            _validate(spec, resolve=False)  # a dry run may be planned where the cluster's names do not resolve
         except DistributedError as e:
             print(f"[launcher] {e}", file=sys.stderr)
             return 2
