@@ -1,0 +1,132 @@
+"""The metric protocol: configuration objects with pure ``init``/``update``/``merge``/``compute``.
+
+A metric object holds configuration only (static fields of a :class:`torsh.tree.Struct`); its *state*
+is a plain dict of arrays, so it passes through ``jax.jit``, ``lax.scan`` and ``vmap`` and is saved
+like any pytree. Count-based states are sums, so ``merge`` is addition and ``jax.lax.psum`` merges
+the states of all devices; :meth:`Metric.reduce` does the right collective for every metric
+(buffered and moment-based states need more than a sum).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import ConfigError, DTypeError, ShapeError
+from ..tree import Struct
+
+__all__ = ["Metric"]
+
+State = dict[str, jax.Array]
+
+
+def is_concrete(*xs: Any) -> bool:
+    """True when no argument is being traced (values can be inspected and errors raised)."""
+    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
+
+COUNT = jnp.int32  # counts are exact integers (a float32 count stops being exact at 2**24)
+
+
+def float_dtype() -> Any:
+    """Sums use the default float precision (float32, or float64 under x64 mode)."""
+    return jnp.result_type(float)
+
+
+class Metric(Struct):
+    """Base class of torsh metrics.
+
+    Subclasses implement ``init() -> state``, ``update(state, preds, target, mask=None) -> state``
+    and ``compute(state) -> value``. ``merge`` defaults to adding the states leaf by leaf (right for
+    every count-based state), ``reduce(state, axis_name)`` to ``jax.lax.psum``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import metrics
+      >>> m = metrics.Accuracy()
+      >>> s = m.update(m.init(), jnp.array([[0.1, 0.9], [0.8, 0.2]]), jnp.array([1, 1]))
+      >>> float(m.compute(s))
+      0.5
+    """
+
+    def init(self) -> State:
+        """The empty state (a dict of arrays)."""
+        raise NotImplementedError
+
+    def update(self, state: State, preds: Any, target: Any, mask: Any = None) -> State:
+        """The state after also seeing this batch; rows where ``mask`` is False are ignored."""
+        raise NotImplementedError
+
+    def compute(self, state: State) -> Any:
+        """The metric's value from a state (a scalar array, or an array for per-class results)."""
+        raise NotImplementedError
+
+    def merge(self, a: State, b: State) -> State:
+        """One state holding what ``a`` and ``b`` saw (e.g. two shards or two devices)."""
+        return jax.tree_util.tree_map(jnp.add, a, b)
+
+    def reduce(self, state: State, axis_name: Any) -> State:
+        """Merge the states of all devices along a mapped axis (inside ``shard_map``/``pmap``/``vmap``)."""
+        return jax.lax.psum(state, axis_name)
+
+    def __call__(self, preds: Any, target: Any, mask: Any = None) -> Any:
+        """The metric of one batch: ``compute(update(init(), preds, target, mask))``."""
+        return self.compute(self.update(self.init(), preds, target, mask))
+
+    # -- helpers shared by subclasses -------------------------------------------------------------
+    def _name(self) -> str:
+        return f"metrics.{type(self).__name__}"
+
+    def _fail(self, argument: str, expected: str, value: Any) -> None:
+        raise ConfigError(f"{self._name()}: {argument} must be {expected}, got {value!r}")
+
+    def _array(self, x: Any, argument: str) -> jax.Array:
+        if isinstance(x, jax.Array):
+            arr = x
+        elif isinstance(x, (np.ndarray, np.number, int, float, bool, list, tuple)):
+            host = np.asarray(x)
+            if not (host.dtype == np.bool_ or np.issubdtype(host.dtype, np.number) or host.dtype.kind == "V"):
+                raise DTypeError(f"{self._name()}: {argument} must be numeric, got dtype {host.dtype}")
+            arr = jnp.asarray(host)
+        else:
+            raise DTypeError(f"{self._name()}: {argument} must be an array, got {type(x).__name__}")
+        if not (arr.dtype == jnp.bool_ or jnp.issubdtype(arr.dtype, jnp.number)):
+            raise DTypeError(f"{self._name()}: {argument} must be numeric, got dtype {arr.dtype}")
+        return arr
+
+    def _mask(self, mask: Any, shape: tuple[int, ...]) -> jax.Array:
+        """A bool mask of ``shape`` (a ``[batch]`` mask broadcasts over trailing target axes)."""
+        if mask is None:
+            return jnp.ones(shape, bool)
+        m = self._array(mask, "mask")
+        if m.dtype != jnp.bool_:
+            raise DTypeError(f"{self._name()}: mask must be a bool array, got dtype {m.dtype}")
+        if m.shape != shape[: m.ndim] or m.ndim == 0:
+            raise ShapeError(
+                f"{self._name()}: mask must have shape {list(shape[:1])} (one flag per row) or "
+                f"{list(shape)}, got {list(m.shape)}"
+            )
+        return jnp.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - m.ndim)), shape)
+
+    def _int_target(self, target: Any, argument: str = "target") -> jax.Array:
+        t = self._array(target, argument)
+        if t.dtype == jnp.bool_:
+            t = t.astype(jnp.int32)
+        if not jnp.issubdtype(t.dtype, jnp.integer):
+            raise DTypeError(
+                f"{self._name()}: {argument} must hold integer class ids, got dtype {t.dtype}; "
+                f"convert it with {argument}.astype(jnp.int32)"
+            )
+        return t
+
+    def _check_range(self, values: jax.Array, valid: jax.Array, high: int, argument: str) -> None:
+        """Eagerly: class ids in ``[0, high)`` (under jit, out-of-range ids count nowhere)."""
+        if not is_concrete(values, valid):
+            return
+        v = np.asarray(values)[np.asarray(valid)]
+        if v.size and (v.min() < 0 or v.max() >= high):
+            bad = v[(v < 0) | (v >= high)][0]
+            raise ConfigError(f"{self._name()}: {argument} holds class id {int(bad)}, outside [0, {high})")
