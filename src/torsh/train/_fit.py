@@ -68,7 +68,9 @@ def compile_seconds() -> float:
 # -- batches and masks ---------------------------------------------------------------------------------
 def _split_masked(batch: Any) -> tuple[Any, Any]:
     """``(data, mask)`` of a ``torsh.data.MaskedBatch`` (``DataLoader(pad_last=True)``), else ``(batch, None)``."""
-    if type(batch).__name__ == "MaskedBatch" and hasattr(batch, "mask") and hasattr(batch, "data"):
+    from ..data import MaskedBatch
+
+    if isinstance(batch, MaskedBatch):
         return batch.data, batch.mask
     return batch, None
 

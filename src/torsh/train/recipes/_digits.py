@@ -4,7 +4,6 @@ digits, shipped with scikit-learn: offline), a stratified 80/20 split, loaders, 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import pathlib
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import torsh
-from torsh import data, optim, train
+from torsh import data, metrics, optim, train
 from torsh.errors import ConfigError
 from torsh.nn import functional as F
 
@@ -33,28 +32,13 @@ def load_split(seed: int, image: bool) -> tuple[data.ArrayDataset, data.ArrayDat
     return data.ArrayDataset(x_tr, y_tr), data.ArrayDataset(x_te, y_te)
 
 
-def _eval_loader(dataset: data.ArrayDataset, batch_size: int) -> data.DataLoader:
-    # With pad_last every evaluation batch has one shape, so the evaluation step compiles once.
-    if "pad_last" in inspect.signature(data.DataLoader).parameters:
-        return data.DataLoader(dataset, batch_size=batch_size, pad_last=True)
-    return data.DataLoader(dataset, batch_size=batch_size)
-
-
-def _accuracy_metrics() -> dict[str, Any]:
-    try:
-        from torsh import metrics
-    except ImportError:
-        return {}
-    accuracy = getattr(metrics, "Accuracy", None)
-    return {"acc": accuracy()} if accuracy is not None else {}
-
-
 def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, resume: bool, progress: bool) -> dict[str, float]:
     """Train ``model`` on the digits with AdamW and a cosine schedule; returns test loss/accuracy."""
     out = pathlib.Path(out)
     train_set, test_set = load_split(config.seed, image)
     loader = data.DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=config.seed)
-    test_loader = _eval_loader(test_set, 128)
+    # pad_last: every evaluation batch has one shape (the mask drops padded rows), so one compile.
+    test_loader = data.DataLoader(test_set, batch_size=128, pad_last=True)
     total_steps = config.epochs * len(loader)
     opt = optim.AdamW(lr=optim.schedules.cosine_annealing(config.lr, T_max=total_steps), weight_decay=config.weight_decay)
     state = train.TrainState.create(model=model, opt=opt, key=torsh.random.key(config.seed))
@@ -68,16 +52,12 @@ def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, res
         loss, grads = torsh.value_and_grad(loss_fn)(state.model, x, y, state.key)
         return state.apply_gradients(grads), {"loss": loss}
 
-    metric_objs = _accuracy_metrics()
-
     @torsh.jit
-    def eval_step(state: train.TrainState, batch: Any) -> dict[str, Any]:
-        x, y = batch.data if hasattr(batch, "mask") else batch
+    def eval_step(state: train.TrainState, batch: data.MaskedBatch) -> dict[str, Any]:
+        x, y = batch.data
         logits = state.model.eval()(x)
-        outputs = {"loss": F.cross_entropy(logits, y, reduction="none"), "preds": logits, "target": y}
-        if not metric_objs:  # per-row correctness, averaged over the valid rows
-            outputs["acc"] = logits.argmax(-1) == y
-        return outputs
+        # per-row losses: fit averages them over the real rows (the batch mask drops the padding)
+        return {"loss": F.cross_entropy(logits, y, reduction="none"), "preds": logits, "target": y}
 
     log: tuple[str, ...] = ("jsonl", "csv", "plot") + (("tensorboard",) if config.tensorboard else ())
     state, history = train.fit(
@@ -87,7 +67,7 @@ def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, res
         epochs=config.epochs,
         eval_fn=eval_step,
         eval_loader=test_loader,
-        metrics=metric_objs,
+        metrics={"acc": metrics.Accuracy()},
         checkpoint=out / "checkpoints",
         log_dir=out,
         log=log,
