@@ -314,3 +314,47 @@ def test_is_array_and_is_inexact():
         not torsh.tree.is_inexact(True) and not torsh.tree.is_inexact(1) and not torsh.tree.is_inexact("1.0")
     )
     assert not torsh.tree.is_inexact(jnp.arange(2)) and not torsh.tree.is_inexact(jax.random.key(0))
+
+
+# -- None in the other trees passes leaves through (torsh.grad's gradients of buffers) -------------
+
+
+def test_map_passes_the_first_trees_leaf_where_another_tree_has_none():
+    params = {"w": 1.0, "steps": 3, "sub": {"a": 2.0, "b": [4.0, 5.0]}}
+    grads = {"w": 0.5, "steps": None, "sub": {"a": None, "b": None}}  # a whole subtree may be None
+    calls = []
+
+    def sgd(p, g):
+        calls.append((p, g))
+        return p - g
+
+    assert torsh.tree.map(sgd, params, grads) == {"w": 0.5, "steps": 3, "sub": {"a": 2.0, "b": [4.0, 5.0]}}
+    assert calls == [(1.0, 0.5)]  # fn is never called with None
+    out = torsh.tree.map_with_path(lambda path, p, g: f"{path}:{p - g}", params, grads)
+    assert out == {"w": "w:0.5", "steps": 3, "sub": {"a": 2.0, "b": [4.0, 5.0]}}
+    # structures that differ other than by None are still errors
+    with pytest.raises(TreeError, match="only in tree 1"):
+        torsh.tree.map(sgd, {"a": 1.0}, {"a": None, "z": 1.0})
+    with pytest.raises(TreeError):
+        torsh.tree.map(sgd, {"a": [1.0, 2.0]}, {"a": 1.0})  # a leaf where the first tree has a list
+
+
+class _Mapped:
+    def __init__(self, x):
+        self.x = x
+
+
+@given(index=tree_index, data=st.data())
+def test_map_with_none_masks_equals_a_leafwise_reference(index, data):
+    tree = corpus()[index]
+    values, spec = torsh.tree.flatten(tree)
+    keep = data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values)))
+    other = torsh.tree.unflatten(spec, [object() if k else None for k in keep])
+    for out in (
+        torsh.tree.map(lambda x, o: _Mapped(x), tree, other),
+        torsh.tree.map_with_path(lambda p, x, o: _Mapped(x), tree, other),
+    ):
+        got = torsh.tree.leaves(out)
+        assert len(got) == len(values)
+        for g, v, k in zip(got, values, keep, strict=True):
+            assert (isinstance(g, _Mapped) and g.x is v) if k else g is v

@@ -170,13 +170,18 @@ def map(  # noqa: A001 - mirrors jax.tree.map
     if not rest:
         return optree.tree_map(fn, tree, is_leaf=is_leaf, namespace=NAMESPACE)
 
+    called = False
+
     def apply(x: Any, *others: Any) -> Any:  # optree hands over None where `tree` has a leaf
+        nonlocal called
+        called = True
         return x if any(o is None for o in others) else fn(x, *others)
 
     try:
         return optree.tree_map(apply, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
     except ValueError:
-        pass  # None where `tree` has a whole subtree, or a real mismatch
+        if called:  # raised by fn itself (optree checks structures before calling fn)
+            raise
     return _map_passing_none(fn, tree, rest, is_leaf, "torsh.tree.map", with_path=False)
 
 
@@ -212,12 +217,18 @@ def map_with_path(
       >>> torsh.tree.map_with_path(lambda p, x: f"{p}={x}", {"a": [1, 2]})
       {'a': ['a.0=1', 'a.1=2']}
     """
+    called = False
+
     def apply(p: Any, x: Any, *others: Any) -> Any:
+        nonlocal called
+        called = True
         return x if any(o is None for o in others) else fn(path_str(p), x, *others)
 
     try:
         return optree.tree_map_with_path(apply, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
     except ValueError:
+        if called:
+            raise
         if not rest:
             _check_same_structure("torsh.tree.map_with_path", tree, rest, is_leaf)
             raise
