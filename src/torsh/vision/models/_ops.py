@@ -1,0 +1,251 @@
+"""Building blocks shared by the models (torchvision.ops equivalents with the same parameter names)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ...errors import ConfigError
+from ...nn import BatchNorm2d, Conv2d, LayerNorm, Module, ReLU, Sequential, Sigmoid, split_key
+from ...nn import functional as F
+from ...tree import static
+
+__all__ = [
+    "make_divisible",
+    "Conv2dNormActivation",
+    "SqueezeExcitation",
+    "StochasticDepth",
+    "stochastic_depth",
+    "Permute",
+    "LayerNorm2d",
+]
+
+
+def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """Round ``v`` to a multiple of ``divisor``, never below 90% of ``v`` (torchvision's ``_make_divisible``).
+
+    Example:
+      >>> make_divisible(32 * 0.75, 8), make_divisible(10, 8)
+      (24, 16)
+    """
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def _layer(factory: Callable[..., Module], *args: Any, key: Any) -> Module:
+    """Call a layer factory (a torsh class or ``functools.partial``), passing ``key`` if it takes one."""
+    try:
+        return factory(*args, key=key)
+    except TypeError as e:
+        if "key" not in str(e):
+            raise
+        return factory(*args)
+
+
+class Conv2dNormActivation(Sequential):
+    """Conv2d, then a norm layer, then an activation (``torchvision.ops.Conv2dNormActivation``).
+
+    A Sequential, so parameter names are ``0.weight`` (conv), ``1.weight``/``1.running_mean`` (norm).
+    ``padding=None`` keeps the spatial size at stride 1 (``(kernel_size - 1) // 2 * dilation``); the
+    convolution has a bias only when there is no norm layer (unless ``bias`` says otherwise).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> block = Conv2dNormActivation(3, 8, kernel_size=3, stride=2, key=torsh.random.key(0))
+      >>> [name for name, _ in block.named_parameters()]
+      ['0.weight', '1.weight', '1.bias']
+      >>> block.eval()(jnp.ones((1, 3, 8, 8))).shape
+      (1, 8, 4, 4)
+    """
+
+    out_channels: int = static(0)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | None = None,
+        groups: int = 1,
+        norm_layer: Callable[..., Module] | None = BatchNorm2d,
+        activation_layer: Callable[..., Module] | None = ReLU,
+        dilation: int = 1,
+        inplace: bool | None = True,
+        bias: bool | None = None,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        if padding is None:
+            padding = (kernel_size - 1) // 2 * dilation
+        if bias is None:
+            bias = norm_layer is None
+        k_conv, k_norm = split_key(key, 2)
+        layers: list[Module] = [
+            Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                dilation=dilation,
+                groups=groups,
+                bias=bias,
+                key=k_conv,
+                dtype=dtype,
+            )
+        ]
+        if norm_layer is not None:
+            layers.append(_layer(norm_layer, out_channels, key=k_norm))
+        if activation_layer is not None:
+            layers.append(activation_layer())
+        super().__init__(*layers)
+        self.out_channels = out_channels
+
+    def extra_repr(self) -> str:
+        return ""  # as torchvision: the layers say it all
+
+
+class SqueezeExcitation(Module):
+    """Squeeze-and-excitation: ``x * scale_activation(fc2(activation(fc1(avgpool(x)))))``.
+
+    ``fc1``/``fc2`` are 1x1 convolutions, as in ``torchvision.ops.SqueezeExcitation``.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> se = SqueezeExcitation(8, 2, key=torsh.random.key(0))
+      >>> se(jnp.ones((1, 8, 4, 4))).shape
+      (1, 8, 4, 4)
+    """
+
+    avgpool: Module
+    fc1: Conv2d
+    fc2: Conv2d
+    activation: Module
+    scale_activation: Module
+
+    def __init__(
+        self,
+        input_channels: int,
+        squeeze_channels: int,
+        activation: Callable[..., Module] = ReLU,
+        scale_activation: Callable[..., Module] = Sigmoid,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        from ...nn import AdaptiveAvgPool2d
+
+        k1, k2 = split_key(key, 2)
+        self.avgpool = AdaptiveAvgPool2d(1)
+        self.fc1 = Conv2d(input_channels, squeeze_channels, 1, key=k1, dtype=dtype)
+        self.fc2 = Conv2d(squeeze_channels, input_channels, 1, key=k2, dtype=dtype)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(input)))))
+        return scale * input
+
+
+def stochastic_depth(
+    input: jax.Array,  # noqa: A002
+    p: float,
+    mode: str,
+    training: bool = True,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Randomly drop residual branches (``torchvision.ops.stochastic_depth``), with an explicit ``key``.
+
+    ``mode="row"`` zeroes whole samples, ``"batch"`` the whole input, with probability ``p``; survivors
+    are scaled by ``1 / (1 - p)``. Identity when not training or ``p == 0`` (no key needed then).
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> y = stochastic_depth(jnp.ones((4, 2)), 0.5, "row", key=torsh.random.key(0))
+      >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [2.0], [0.0])
+      True
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"stochastic_depth: drop probability has to be between 0 and 1, but got {p}")
+    if mode not in ("batch", "row"):
+        raise ConfigError(f"stochastic_depth: mode has to be either 'batch' or 'row', but got {mode!r}")
+    if not training or p == 0.0:
+        return input
+    if key is None:
+        raise ConfigError(
+            "stochastic_depth in training mode needs a PRNG key: call the model as model(x, key=key), "
+            "or switch to eval mode with model.eval()"
+        )
+    survival = 1.0 - p
+    size = (input.shape[0],) + (1,) * (input.ndim - 1) if mode == "row" else (1,) * input.ndim
+    noise = jax.random.bernoulli(key, survival, size).astype(input.dtype)
+    if survival > 0.0:
+        noise = noise / survival
+    return input * noise
+
+
+class StochasticDepth(Module):
+    """Module form of :func:`stochastic_depth` (``torchvision.ops.StochasticDepth``); takes ``key=``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> StochasticDepth(0.2, "row").eval()(jnp.ones(3)).tolist()
+      [1.0, 1.0, 1.0]
+    """
+
+    p: float = static()
+    mode: str = static()
+
+    def __init__(self, p: float, mode: str) -> None:
+        stochastic_depth(jnp.zeros(()), p, mode, training=False)  # validates p and mode
+        self.p = float(p)
+        self.mode = mode
+
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+        return stochastic_depth(input, self.p, self.mode, self.training, key=key)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+class Permute(Module):
+    """Permute axes (``torchvision.ops.Permute``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> Permute([0, 2, 3, 1])(jnp.zeros((1, 2, 3, 4))).shape
+      (1, 3, 4, 2)
+    """
+
+    dims: tuple[int, ...] = static()
+
+    def __init__(self, dims: Sequence[int]) -> None:
+        self.dims = tuple(int(d) for d in dims)
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        return jnp.transpose(x, self.dims)
+
+
+class LayerNorm2d(LayerNorm):
+    """LayerNorm over the channels of ``(N, C, H, W)`` inputs (torchvision's ConvNeXt ``LayerNorm2d``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> LayerNorm2d(4)(jnp.arange(32.0).reshape(1, 4, 2, 4)).shape
+      (1, 4, 2, 4)
+    """
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        x = jnp.transpose(x, (0, 2, 3, 1))
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return jnp.transpose(x, (0, 3, 1, 2))

@@ -1,0 +1,200 @@
+"""EfficientNet-B0..B7 (``torchvision.models.efficientnet_b*``): same arguments, keys, initialisation."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import jax
+
+from ...errors import ConfigError
+from ...nn import BatchNorm2d, Dropout, Linear, Module, Sequential, SiLU, split_key
+from ...tree import static
+from ._init import assign, build, conv_bn_rule
+from ._ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth, make_divisible
+from ._weights import WeightsArg, finish
+from .mobilenetv2 import classify
+
+__all__ = ["EfficientNet", "MBConvConfig", "MBConv", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2"]
+
+
+class MBConvConfig:
+    """One EfficientNet stage: expansion, kernel, stride, channels and depth, scaled by width/depth."""
+
+    def __init__(
+        self,
+        expand_ratio: float,
+        kernel: int,
+        stride: int,
+        input_channels: int,
+        out_channels: int,
+        num_layers: int,
+        width_mult: float = 1.0,
+        depth_mult: float = 1.0,
+        block: Callable[..., Module] | None = None,
+    ) -> None:
+        self.expand_ratio = expand_ratio
+        self.kernel = kernel
+        self.stride = stride
+        self.input_channels = self.adjust_channels(input_channels, width_mult)
+        self.out_channels = self.adjust_channels(out_channels, width_mult)
+        self.num_layers = int(math.ceil(num_layers * depth_mult))
+        self.block = block or MBConv
+
+    @staticmethod
+    def adjust_channels(channels: int, width_mult: float, min_value: int | None = None) -> int:
+        return make_divisible(channels * width_mult, 8, min_value)
+
+
+class MBConv(Module):
+    """Mobile inverted bottleneck with squeeze-excitation (SiLU) and stochastic depth on the residual."""
+
+    block: Sequential
+    stochastic_depth: StochasticDepth
+    use_res_connect: bool = static()
+    out_channels: int = static()
+
+    def __init__(
+        self,
+        cnf: MBConvConfig,
+        stochastic_depth_prob: float,
+        norm_layer: Callable[..., Module],
+        se_layer: Callable[..., Module] = SqueezeExcitation,
+        *,
+        key: Any = None,
+    ) -> None:
+        if not 1 <= cnf.stride <= 2:
+            raise ConfigError(f"illegal stride value {cnf.stride}")
+        k1, k2, k3, k4 = split_key(key, 4)
+        expanded = cnf.adjust_channels(cnf.input_channels, cnf.expand_ratio)
+        layers: list[Module] = []
+        if expanded != cnf.input_channels:
+            layers.append(
+                Conv2dNormActivation(cnf.input_channels, expanded, kernel_size=1, norm_layer=norm_layer,
+                                     activation_layer=SiLU, key=k1)
+            )
+        layers.append(
+            Conv2dNormActivation(expanded, expanded, kernel_size=cnf.kernel, stride=cnf.stride, groups=expanded,
+                                 norm_layer=norm_layer, activation_layer=SiLU, key=k2)
+        )
+        squeeze = max(1, cnf.input_channels // 4)
+        layers.append(se_layer(expanded, squeeze, activation=SiLU, key=k3))
+        layers.append(
+            Conv2dNormActivation(expanded, cnf.out_channels, kernel_size=1, norm_layer=norm_layer,
+                                 activation_layer=None, key=k4)
+        )
+        self.block = Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+        self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
+        self.out_channels = cnf.out_channels
+
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+        result = self.block(input)
+        if self.use_res_connect:
+            result = self.stochastic_depth(result, key=key) + input
+        return result
+
+
+class EfficientNet(Module):
+    """EfficientNet (Tan & Le, 2019) as ``torchvision.models.EfficientNet`` (MBConv stages).
+
+    Training mode needs ``model(x, key=key)`` (stochastic depth and dropout).
+
+    Example:
+      >>> import torsh, jax, jax.numpy as jnp
+      >>> from torsh.vision import models
+      >>> m = models.efficientnet_b0(num_classes=10, key=torsh.random.key(0)).eval()
+      >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
+      (1, 10)
+    """
+
+    features: Sequential
+    classifier: Sequential
+
+    def __init__(
+        self,
+        inverted_residual_setting: Sequence[MBConvConfig],
+        dropout: float,
+        stochastic_depth_prob: float = 0.2,
+        num_classes: int = 1000,
+        norm_layer: Callable[..., Module] | None = None,
+        last_channel: int | None = None,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        if not inverted_residual_setting:
+            raise ConfigError("The inverted_residual_setting should not be empty")
+        if not all(isinstance(s, MBConvConfig) for s in inverted_residual_setting):
+            raise ConfigError("The inverted_residual_setting should be List[MBConvConfig]")
+        norm_layer = norm_layer or BatchNorm2d
+
+        def make(k: jax.Array) -> dict[str, Any]:
+            total = sum(cnf.num_layers for cnf in inverted_residual_setting)
+            ks = iter(jax.random.split(k, total + 3))
+            first = inverted_residual_setting[0].input_channels
+            layers: list[Module] = [
+                Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer,
+                                     activation_layer=SiLU, key=next(ks))
+            ]
+            block_id = 0
+            for cnf in inverted_residual_setting:
+                stage: list[Module] = []
+                for _ in range(cnf.num_layers):
+                    block_cnf = copy.copy(cnf)
+                    if stage:
+                        block_cnf.input_channels = block_cnf.out_channels
+                        block_cnf.stride = 1
+                    sd_prob = stochastic_depth_prob * float(block_id) / total
+                    stage.append(block_cnf.block(block_cnf, sd_prob, norm_layer, key=next(ks)))
+                    block_id += 1
+                layers.append(Sequential(*stage))
+            last_in = inverted_residual_setting[-1].out_channels
+            last_out = last_channel if last_channel is not None else 4 * last_in
+            layers.append(
+                Conv2dNormActivation(last_in, last_out, kernel_size=1, norm_layer=norm_layer,
+                                     activation_layer=SiLU, key=next(ks))
+            )
+            return {
+                "features": Sequential(*layers),
+                "classifier": Sequential(
+                    Dropout(p=dropout, inplace=True),
+                    Linear(last_out, num_classes, key=next(ks), axes=("classes", "embed")),
+                ),
+            }
+
+        assign(self, build(make, key, conv_bn_rule("uniform_out"), dtype))
+
+    def forward(self, x: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
+        return classify(self.features, self.classifier, x, key)
+
+
+def _b_conf(width_mult: float, depth_mult: float) -> list[MBConvConfig]:
+    c = partial(MBConvConfig, width_mult=width_mult, depth_mult=depth_mult)
+    return [
+        c(1, 3, 1, 32, 16, 1), c(6, 3, 2, 16, 24, 2), c(6, 5, 2, 24, 40, 2), c(6, 3, 2, 40, 80, 3),
+        c(6, 5, 1, 80, 112, 3), c(6, 5, 2, 112, 192, 4), c(6, 3, 1, 192, 320, 1),
+    ]  # fmt: skip
+
+
+def _efficientnet(width: float, depth: float, dropout: float, weights: WeightsArg, kwargs: dict) -> EfficientNet:
+    model = EfficientNet(_b_conf(width, depth), kwargs.pop("dropout", dropout), **kwargs)
+    return finish(model, weights)
+
+
+def efficientnet_b0(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> EfficientNet:
+    """EfficientNet-B0 (``torchvision.models.efficientnet_b0``); ``weights``: a safetensors state dict."""
+    return _efficientnet(1.0, 1.0, 0.2, weights, kwargs)
+
+
+def efficientnet_b1(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> EfficientNet:
+    """EfficientNet-B1 (``torchvision.models.efficientnet_b1``)."""
+    return _efficientnet(1.0, 1.1, 0.2, weights, kwargs)
+
+
+def efficientnet_b2(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> EfficientNet:
+    """EfficientNet-B2 (``torchvision.models.efficientnet_b2``)."""
+    return _efficientnet(1.1, 1.2, 0.3, weights, kwargs)

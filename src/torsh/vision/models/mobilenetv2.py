@@ -1,0 +1,149 @@
+"""MobileNetV2 (``torchvision.models.mobilenet_v2``): same arguments, keys and initialisation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ...errors import ConfigError
+from ...nn import BatchNorm2d, Conv2d, Dropout, Linear, Module, ReLU6, Sequential, split_key
+from ...tree import static
+from ._init import assign, build, conv_bn_rule
+from ._ops import Conv2dNormActivation, make_divisible
+from ._weights import WeightsArg, finish
+
+__all__ = ["MobileNetV2", "InvertedResidual", "mobilenet_v2"]
+
+
+class InvertedResidual(Module):
+    """1x1 expansion, 3x3 depthwise, 1x1 linear projection; residual when shapes allow (MobileNetV2)."""
+
+    conv: Sequential
+    stride: int = static()
+    use_res_connect: bool = static()
+    out_channels: int = static()
+
+    def __init__(
+        self,
+        inp: int,
+        oup: int,
+        stride: int,
+        expand_ratio: int,
+        norm_layer: Callable[..., Module] | None = None,
+        *,
+        key: Any = None,
+    ) -> None:
+        if stride not in (1, 2):
+            raise ConfigError(f"stride should be 1 or 2 instead of {stride}")
+        norm_layer = norm_layer or BatchNorm2d
+        hidden_dim = int(round(inp * expand_ratio))
+        k1, k2, k3 = split_key(key, 3)
+        layers: list[Module] = []
+        if expand_ratio != 1:
+            layers.append(
+                Conv2dNormActivation(inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=ReLU6, key=k1)
+            )
+        layers += [
+            Conv2dNormActivation(
+                hidden_dim, hidden_dim, stride=stride, groups=hidden_dim, norm_layer=norm_layer,
+                activation_layer=ReLU6, key=k2,
+            ),
+            Conv2d(hidden_dim, oup, 1, 1, 0, bias=False, key=k3),
+            norm_layer(oup),
+        ]
+        self.conv = Sequential(*layers)
+        self.stride = stride
+        self.use_res_connect = stride == 1 and inp == oup
+        self.out_channels = oup
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+def classify(features: Module, classifier: Module, x: jax.Array, key: jax.Array | None) -> jax.Array:
+    """features -> global average pool -> flatten -> classifier; ``key`` feeds dropout in training."""
+    k1, k2 = (None, None) if key is None else jax.random.split(key)
+    x = jnp.mean(features(x, key=k1), axis=(2, 3))  # AdaptiveAvgPool2d(1) + flatten
+    return classifier(x, key=k2)
+
+
+class MobileNetV2(Module):
+    """MobileNetV2 (Sandler et al., 2018) as ``torchvision.models.MobileNetV2``.
+
+    Args:
+      num_classes, width_mult, inverted_residual_setting (rows ``[t, c, n, s]``), round_nearest,
+      block, norm_layer, dropout: as torchvision; key, dtype: construction key and parameter dtype.
+
+    Example:
+      >>> import torsh, jax, jax.numpy as jnp
+      >>> from torsh.vision import models
+      >>> m = models.mobilenet_v2(num_classes=10, width_mult=0.25, key=torsh.random.key(0)).eval()
+      >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
+      (1, 10)
+    """
+
+    features: Sequential
+    classifier: Sequential
+    last_channel: int = static()
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        width_mult: float = 1.0,
+        inverted_residual_setting: Sequence[Sequence[int]] | None = None,
+        round_nearest: int = 8,
+        block: Callable[..., Module] | None = None,
+        norm_layer: Callable[..., Module] | None = None,
+        dropout: float = 0.2,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        block = block or InvertedResidual
+        norm_layer = norm_layer or BatchNorm2d
+        if inverted_residual_setting is None:
+            inverted_residual_setting = [
+                [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+            ]  # fmt: skip
+        if len(inverted_residual_setting) == 0 or len(inverted_residual_setting[0]) != 4:
+            raise ConfigError(
+                f"inverted_residual_setting should be non-empty or a 4-element list, got {inverted_residual_setting}"
+            )
+        input_channel = make_divisible(32 * width_mult, round_nearest)
+        last_channel = make_divisible(1280 * max(1.0, width_mult), round_nearest)
+
+        def make(k: jax.Array) -> dict[str, Any]:
+            n_blocks = sum(row[2] for row in inverted_residual_setting)
+            ks = iter(jax.random.split(k, n_blocks + 3))
+            cin = input_channel
+            features: list[Module] = [
+                Conv2dNormActivation(3, cin, stride=2, norm_layer=norm_layer, activation_layer=ReLU6, key=next(ks))
+            ]
+            for t, c, n, s in inverted_residual_setting:
+                cout = make_divisible(c * width_mult, round_nearest)
+                for i in range(n):
+                    features.append(block(cin, cout, s if i == 0 else 1, expand_ratio=t, norm_layer=norm_layer, key=next(ks)))
+                    cin = cout
+            features.append(
+                Conv2dNormActivation(cin, last_channel, kernel_size=1, norm_layer=norm_layer, activation_layer=ReLU6, key=next(ks))
+            )
+            return {
+                "features": Sequential(*features),
+                "classifier": Sequential(
+                    Dropout(p=dropout), Linear(last_channel, num_classes, key=next(ks), axes=("classes", "embed"))
+                ),
+            }
+
+        assign(self, build(make, key, conv_bn_rule("normal001"), dtype))
+        self.last_channel = last_channel
+
+    def forward(self, x: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
+        return classify(self.features, self.classifier, x, key)
+
+
+def mobilenet_v2(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> MobileNetV2:
+    """MobileNetV2 (``torchvision.models.mobilenet_v2``); ``weights``: a safetensors state dict."""
+    return finish(MobileNetV2(**kwargs), weights)
