@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pathlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,7 +78,10 @@ class RunLogger:
                 ) from None
             # purge_step drops events an interrupted run wrote after its last checkpoint.
             purge = None if resumed_step is None else resumed_step + 1
-            self._tb = SummaryWriter(str(self.directory / "tensorboard"), purge_step=purge)
+            # A unique file per writer: tensorboardX names files by the second, and a quick restart
+            # would otherwise overwrite the events of the interrupted run.
+            suffix = f".{os.getpid()}.{time.time_ns()}"
+            self._tb = SummaryWriter(str(self.directory / "tensorboard"), purge_step=purge, filename_suffix=suffix)
 
     def write(self, record: dict[str, Any], history: History) -> None:
         """Log one record (already appended to ``history``)."""
