@@ -74,7 +74,9 @@ def jax_detects(monkeypatch, env: dict) -> tuple:
 # --- SLURM -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("nodelist", ["node001", "node001,host2", "node[001-0015],host2", "node[001,007-015],host2"])
+@pytest.mark.parametrize(
+    "nodelist", ["node001", "node001,host2", "node[001-0015],host2", "node[001,007-015],host2"]
+)
 def test_slurm_agrees_with_jax(monkeypatch, nodelist):
     env = srun_env(nodelist=nodelist)
     address, n, pid, _ = jax_detects(monkeypatch, env)
@@ -130,10 +132,18 @@ def test_open_mpi_5_which_jax_does_not_detect(monkeypatch):
     assert jax_detects(monkeypatch, OMPI5)[:3] == (None, None, None)
     config = dist.resolve_config(environ=OMPI5)
     host, port = config.coordinator_address.split(":")
-    assert (config.environment, host, config.num_processes, config.process_id) == ("openmpi", "10.1.2.3", 2, 1)
+    assert (config.environment, host, config.num_processes, config.process_id) == (
+        "openmpi",
+        "10.1.2.3",
+        2,
+        1,
+    )
     assert 61440 <= int(port) <= 65535 and config.local_device_ids is None  # one process on its node
     # Every rank of the job derives the same port from the shared namespace.
-    assert dist.resolve_config(environ={**OMPI5, "OMPI_COMM_WORLD_RANK": "0"}).coordinator_address == f"{host}:{port}"
+    assert (
+        dist.resolve_config(environ={**OMPI5, "OMPI_COMM_WORLD_RANK": "0"}).coordinator_address
+        == f"{host}:{port}"
+    )
     # No PMIx server address: name what to set.
     no_uri = {k: v for k, v in OMPI5.items() if not k.startswith("PMIX_SERVER")}
     with pytest.raises(ClusterConfigError, match="need a coordinator address.*TORSH_COORDINATOR_ADDRESS"):
@@ -147,11 +157,15 @@ def test_open_mpi_5_which_jax_does_not_detect(monkeypatch):
 
 def test_kubernetes_indexed_job():
     found = detect_cluster(K8S, fqdn=lambda: "train-workers-0-2.train.default.svc.cluster.local")
-    assert found.coordinator_address == f"train-workers-0-0.train.default.svc.cluster.local:{K8S_DEFAULT_PORT}"
+    assert (
+        found.coordinator_address == f"train-workers-0-0.train.default.svc.cluster.local:{K8S_DEFAULT_PORT}"
+    )
     assert found.process_id == 2
     config = dist.resolve_config(environ={**K8S, "TORSH_COORDINATOR_PORT": "1234"})
     assert (config.environment, config.num_processes, config.process_id) == ("kubernetes", 4, 2)
-    assert config.coordinator_address.startswith("train-workers-0-0") and config.coordinator_address.endswith(":1234")
+    assert config.coordinator_address.startswith("train-workers-0-0") and config.coordinator_address.endswith(
+        ":1234"
+    )
     with pytest.raises(ClusterConfigError, match=r"missing \['num_processes'\].*TORSH_NUM_PROCESSES"):
         dist.resolve_config(environ={k: v for k, v in K8S.items() if k != "TORSH_NUM_PROCESSES"})
     # A host name that does not end in this pod's index: no guess, ask for the address.
@@ -183,7 +197,10 @@ def test_explicit_variables_win_over_the_scheduler():
         (srun_env(procid=2), ("slurm", 2, 4, "node001:")),
         (OMPI4, ("openmpi", 5, 8, "10.96.0.1:")),
         (K8S, ("kubernetes", 2, 4, "train-workers-0-0")),
-        ({"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"}, ("jax-env", 1, 2, "h:1")),
+        (
+            {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"},
+            ("jax-env", 1, 2, "h:1"),
+        ),
         (
             {"TORSH_COORDINATOR_ADDRESS": "127.0.0.1:9", "TORSH_NUM_PROCESSES": "3", "TORSH_PROCESS_ID": "2"},
             ("torsh-launch", 2, 3, "127.0.0.1:9"),
@@ -192,11 +209,26 @@ def test_explicit_variables_win_over_the_scheduler():
 )
 def test_environment_summary(env, expected):
     summary = dist.environment_summary({**env, "JAX_NUM_CPU_DEVICES": "2", "JAX_PLATFORMS": "cpu"})
-    assert set(summary) == {"environment", "process_index", "process_count", "local_device_count", "coordinator", "error"}
+    assert set(summary) == {
+        "environment",
+        "process_index",
+        "process_count",
+        "local_device_count",
+        "coordinator",
+        "error",
+    }
     name, index, count, coordinator = expected
-    assert (summary["environment"], summary["process_index"], summary["process_count"]) == (name, index, count)
+    assert (summary["environment"], summary["process_index"], summary["process_count"]) == (
+        name,
+        index,
+        count,
+    )
     assert summary["error"] is None
-    assert (summary["coordinator"] is None) if coordinator is None else summary["coordinator"].startswith(coordinator)
+    assert (
+        (summary["coordinator"] is None)
+        if coordinator is None
+        else summary["coordinator"].startswith(coordinator)
+    )
     # The device count comes from the variables (JAX has not started for it).
     assert summary["local_device_count"] == 2
     # With GPUs, a SLURM/MPI task sharing its node gets one (its local rank's).
@@ -209,7 +241,9 @@ def test_environment_summary(env, expected):
 
 def test_environment_summary_reads_os_environ_and_reports_problems(monkeypatch):
     for var in list(__import__("os").environ):
-        if var.startswith(("SLURM_", "OMPI_", "TORSH_", "JAX_COORDINATOR", "JAX_PROCESS", "JAX_NUM_PROCESSES")) or var in (
+        if var.startswith(
+            ("SLURM_", "OMPI_", "TORSH_", "JAX_COORDINATOR", "JAX_PROCESS", "JAX_NUM_PROCESSES")
+        ) or var in (
             "WORLD_SIZE",
             "RANK",
             "MASTER_ADDR",
@@ -219,7 +253,11 @@ def test_environment_summary_reads_os_environ_and_reports_problems(monkeypatch):
     for var, value in srun_env(procid=1, SLURM_NTASKS="1").items():
         monkeypatch.setenv(var, value)
     summary = dist.environment_summary()
-    assert summary["error"] is not None and "SLURM_PROCID" in summary["error"] and "SLURM_NTASKS" in summary["error"]
+    assert (
+        summary["error"] is not None
+        and "SLURM_PROCID" in summary["error"]
+        and "SLURM_NTASKS" in summary["error"]
+    )
     assert (summary["environment"], summary["process_count"]) == ("slurm", None)
 
 
@@ -228,8 +266,14 @@ def test_environment_summary_reads_os_environ_and_reports_problems(monkeypatch):
     [
         (srun_env(procid=4), ["process_id must be an int in [0, 4), got 4", "SLURM_PROCID", "SLURM_NTASKS"]),
         ({**OMPI4, "OMPI_COMM_WORLD_RANK": "x"}, ["OMPI_COMM_WORLD_RANK='x' is not an integer"]),
-        ({"TORSH_PROCESS_ID": "5", "TORSH_NUM_PROCESSES": "2", "TORSH_COORDINATOR_ADDRESS": "h:1"}, ["TORSH_PROCESS_ID", "add up"]),
-        ({**K8S, "JOB_COMPLETION_INDEX": "7", "HOSTNAME": "train-7"}, ["got 7", "JOB_COMPLETION_INDEX", "TORSH_NUM_PROCESSES"]),
+        (
+            {"TORSH_PROCESS_ID": "5", "TORSH_NUM_PROCESSES": "2", "TORSH_COORDINATOR_ADDRESS": "h:1"},
+            ["TORSH_PROCESS_ID", "add up"],
+        ),
+        (
+            {**K8S, "JOB_COMPLETION_INDEX": "7", "HOSTNAME": "train-7"},
+            ["got 7", "JOB_COMPLETION_INDEX", "TORSH_NUM_PROCESSES"],
+        ),
     ],
 )
 def test_ranks_that_do_not_add_up_name_their_variables(env, fragments):
@@ -251,7 +295,8 @@ def test_different_device_counts_per_process_are_refused():
 
 
 def test_init_without_arguments_joins_a_slurm_job():
-    """Two processes with srun's variables only (one "node" 127.0.0.1, JAX_COORDINATOR_PORT as JAX reads it)."""
+    """Two processes with srun's variables only (one "node" 127.0.0.1; JAX_COORDINATOR_PORT as JAX
+    reads it)."""
     port = free_port()
     procs = [
         subprocess.Popen(
@@ -305,6 +350,9 @@ for address, timeout in (("no-such-host.invalid:1234", 2), (sys.argv[1], 2)):
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("ClusterConfigError")]
     assert len(lines) == 2, proc.stdout + proc.stderr
-    assert "cannot resolve the coordinator host 'no-such-host.invalid'" in lines[0] and "(from argument)" in lines[0]
+    assert (
+        "cannot resolve the coordinator host 'no-such-host.invalid'" in lines[0]
+        and "(from argument)" in lines[0]
+    )
     assert "did not reach the coordinator 127.0.0.1:" in lines[1] and "within 2 s" in lines[1]
     assert "TORSH_INIT_TIMEOUT" in lines[1]

@@ -66,8 +66,18 @@ def two_nodes(path: str, *args: str, node1: dict | None = None, **common) -> lis
 def test_global_ranks_and_variables(tmp_path):
     env = process_env(1, 2, 29500, 2, base={}, nnodes=3, node_rank=2, host="node0.cluster")
     assert env["TORSH_COORDINATOR_ADDRESS"] == "node0.cluster:29500"
-    assert (env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"], env["RANK"], env["WORLD_SIZE"]) == ("5", "6", "5", "6")
-    assert (env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"], env["GROUP_RANK"], env["TORSH_NODE_RANK"]) == ("1", "2", "2", "2")
+    assert (env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"], env["RANK"], env["WORLD_SIZE"]) == (
+        "5",
+        "6",
+        "5",
+        "6",
+    )
+    assert (env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"], env["GROUP_RANK"], env["TORSH_NODE_RANK"]) == (
+        "1",
+        "2",
+        "2",
+        "2",
+    )
     assert env["TORSH_LOCAL_DEVICE_IDS"] == "2,3"  # devices of this node, not of the job
     config = resolve_config(environ=env)
     assert (config.environment, config.process_id, config.num_processes) == ("torsh-launch", 5, 6)
@@ -82,19 +92,61 @@ def test_global_ranks_and_variables(tmp_path):
 
 def test_dry_run_prints_each_process_environment(capsys):
     ns = build_parser().parse_args(
-        ["launch", "--nnodes", "2", "--node-rank", "1", "--coordinator", "127.0.0.1:29500", "-n", "2",
-         "--devices-per-process", "4", "--dry-run", "train.py", "--lr", "0.1"]
+        [
+            "launch",
+            "--nnodes",
+            "2",
+            "--node-rank",
+            "1",
+            "--coordinator",
+            "127.0.0.1:29500",
+            "-n",
+            "2",
+            "--devices-per-process",
+            "4",
+            "--dry-run",
+            "train.py",
+            "--lr",
+            "0.1",
+        ]
     )
     assert (ns.nnodes, ns.node_rank, ns.coordinator, ns.dry_run) == (2, 1, "127.0.0.1:29500", True)
-    assert cli_main(["launch", "--nnodes", "2", "--node-rank", "1", "--coordinator", "127.0.0.1:29500",
-                     "-n", "2", "--devices-per-process", "4", "--dry-run", "train.py", "--lr", "0.1"]) == 0
+    assert (
+        cli_main(
+            [
+                "launch",
+                "--nnodes",
+                "2",
+                "--node-rank",
+                "1",
+                "--coordinator",
+                "127.0.0.1:29500",
+                "-n",
+                "2",
+                "--devices-per-process",
+                "4",
+                "--dry-run",
+                "train.py",
+                "--lr",
+                "0.1",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("# node 1 of 2 (watch port 29501): ") and lines[0].endswith("train.py --lr 0.1")
-    assert lines[1].startswith("rank 2: TORSH_COORDINATOR_ADDRESS=127.0.0.1:29500 TORSH_NUM_PROCESSES=4 TORSH_PROCESS_ID=2")
+    assert lines[0].startswith("# node 1 of 2 (watch port 29501): ") and lines[0].endswith(
+        "train.py --lr 0.1"
+    )
+    assert lines[1].startswith(
+        "rank 2: TORSH_COORDINATOR_ADDRESS=127.0.0.1:29500 TORSH_NUM_PROCESSES=4 TORSH_PROCESS_ID=2"
+    )
     assert "TORSH_LOCAL_DEVICE_IDS=0,1,2,3 JAX_NUM_CPU_DEVICES=4" in lines[1]
     assert lines[2].startswith("rank 3: ") and "LOCAL_RANK=1" in lines[2] and len(lines) == 3
     # Bad flags are reported without starting anything (exit status 2).
-    assert cli_main(["launch", "--nnodes", "2", "--node-rank", "2", "--coordinator", "h:1", "--dry-run", "x.py"]) == 2
+    assert (
+        cli_main(["launch", "--nnodes", "2", "--node-rank", "2", "--coordinator", "h:1", "--dry-run", "x.py"])
+        == 2
+    )
     assert "--node-rank 2 is not in [0, 2)" in capsys.readouterr().err
 
 
@@ -118,7 +170,10 @@ def test_flags_that_do_not_add_up(kwargs, fragment):
 @pytest.mark.parametrize(
     ("node1", "fragment"),
     [
-        ({"nprocs": 3}, "node 1 (host {host}) was started with -n/--nprocs 3 but node 0 (host {host}) with -n/--nprocs 2"),
+        (
+            {"nprocs": 3},
+            "node 1 (host {host}) was started with -n/--nprocs 3 but node 0 (host {host}) with -n/--nprocs 2",
+        ),
         ({"devices_per_process": 2}, "was started with --devices-per-process 2 but node 0"),
         ({"nnodes": 3}, "was started with --nnodes 3 but node 0"),
         ({"node_rank": 0}, "two launchers were started with --node-rank 0 (hosts {host} and {host})"),
@@ -138,12 +193,16 @@ def test_nodes_that_disagree_fail_before_anything_starts(tmp_path, node1, fragme
 
 def test_unreachable_node_0_is_named_with_the_flag():
     port = free_port()  # nobody listens there
-    spec = LaunchSpec(("python", "x.py"), nprocs=1, nnodes=2, node_rank=1, coordinator=f"127.0.0.1:{port}",
-                      join_timeout=1.0)
-    with pytest.raises(ClusterConfigError, match=r"cannot reach node 0's launcher at 127\.0\.0\.1:\d+ \(--coordinator"):
+    spec = LaunchSpec(
+        ("python", "x.py"), nprocs=1, nnodes=2, node_rank=1, coordinator=f"127.0.0.1:{port}", join_timeout=1.0
+    )
+    with pytest.raises(
+        ClusterConfigError, match=r"cannot reach node 0's launcher at 127\.0\.0\.1:\d+ \(--coordinator"
+    ):
         launch(spec, stderr=io.StringIO())
-    spec = LaunchSpec(("python", "x.py"), nprocs=1, nnodes=2, node_rank=0, coordinator=f"127.0.0.1:{port}",
-                      join_timeout=0.5)
+    spec = LaunchSpec(
+        ("python", "x.py"), nprocs=1, nnodes=2, node_rank=0, coordinator=f"127.0.0.1:{port}", join_timeout=0.5
+    )
     with pytest.raises(DistributedError, match=r"node\(s\) \[1\] did not join \(within 0\.5 s\)"):
         launch(spec, stderr=io.StringIO())
 
@@ -180,8 +239,15 @@ def test_a_killed_launcher_on_node_1_stops_node_0(tmp_path):
     port, watch = free_port(), free_port()
     out, err = io.StringIO(), io.StringIO()
     result: list = []
-    spec = LaunchSpec((sys.executable, "-u", path), nprocs=1, nnodes=2, node_rank=0,
-                      coordinator=f"127.0.0.1:{port}", watch_port=watch, grace=2.0)
+    spec = LaunchSpec(
+        (sys.executable, "-u", path),
+        nprocs=1,
+        nnodes=2,
+        node_rank=0,
+        coordinator=f"127.0.0.1:{port}",
+        watch_port=watch,
+        grace=2.0,
+    )
     thread = threading.Thread(target=lambda: result.append(launch(spec, stdout=out, stderr=err)))
     thread.start()
     for _ in range(200):

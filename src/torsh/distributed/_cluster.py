@@ -132,7 +132,9 @@ def _slurm(env: Mapping[str, str]) -> ClusterValues | None:
         try:
             address = slurm_cluster.SlurmCluster.get_coordinator_address(None, _port_override(env))
         except (ValueError, KeyError) as e:
-            raise ClusterConfigError(f"{where}: cannot derive the coordinator from SLURM_STEP_NODELIST / SLURM_JOB_ID: {e}") from None
+            raise ClusterConfigError(
+                f"{where}: cannot derive the coordinator from SLURM_STEP_NODELIST / SLURM_JOB_ID: {e}"
+            ) from None
     n = _int(env, "SLURM_NTASKS", where)
     pid = _int(env, "SLURM_PROCID", where)
     local = _int(env, "SLURM_LOCALID", where)
@@ -153,7 +155,9 @@ def _slurm(env: Mapping[str, str]) -> ClusterValues | None:
         local,
         local_count,
         {
-            "coordinator_address": f"slurm (first host of SLURM_STEP_NODELIST, port from SLURM_JOB_ID{port_src})",
+            "coordinator_address": (
+                f"slurm (first host of SLURM_STEP_NODELIST, port from SLURM_JOB_ID{port_src})"
+            ),
             "num_processes": "slurm (SLURM_NTASKS)",
             "process_id": "slurm (SLURM_PROCID)",
         },
@@ -162,7 +166,13 @@ def _slurm(env: Mapping[str, str]) -> ClusterValues | None:
 
 def _pmix_address(env: Mapping[str, str]) -> str | None:
     """Open MPI 5: the mpirun (PRRTE) host from ``PMIX_SERVER_URI*``; the port from the job's namespace."""
-    for var in ("PMIX_SERVER_URI41", "PMIX_SERVER_URI4", "PMIX_SERVER_URI3", "PMIX_SERVER_URI21", "PMIX_SERVER_URI2"):
+    for var in (
+        "PMIX_SERVER_URI41",
+        "PMIX_SERVER_URI4",
+        "PMIX_SERVER_URI3",
+        "PMIX_SERVER_URI21",
+        "PMIX_SERVER_URI2",
+    ):
         m = re.search(r"tcp4?://([^:;,/]+)", env.get(var, ""))
         if m:
             port = _port_override(env)
@@ -188,7 +198,10 @@ def _openmpi(env: Mapping[str, str]) -> ClusterValues | None:
         else:
             address = _pmix_address(env)
             address_src = "openmpi (mpirun host from PMIX_SERVER_URI*, port from PMIX_NAMESPACE)"
-    sources = {"num_processes": "openmpi (OMPI_COMM_WORLD_SIZE)", "process_id": "openmpi (OMPI_COMM_WORLD_RANK)"}
+    sources = {
+        "num_processes": "openmpi (OMPI_COMM_WORLD_SIZE)",
+        "process_id": "openmpi (OMPI_COMM_WORLD_RANK)",
+    }
     if address is not None:
         sources["coordinator_address"] = address_src
     return ClusterValues(
@@ -229,7 +242,8 @@ def detect_cluster(env: Mapping[str, str], fqdn: Callable[[], str] = socket.getf
     Example:
       >>> from torsh.distributed._cluster import detect_cluster
       >>> env = {"SLURM_JOB_ID": "4096", "SLURM_STEP_NODELIST": "gpu[017-018]", "SLURM_NTASKS": "2",
-      ...        "SLURM_PROCID": "1", "SLURM_LOCALID": "0", "SLURM_NODEID": "1", "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}
+      ...        "SLURM_PROCID": "1", "SLURM_LOCALID": "0", "SLURM_NODEID": "1",
+      ...        "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}
       >>> c = detect_cluster(env)
       >>> c.environment, c.coordinator_address, c.num_processes, c.process_id, c.local_process_count
       ('slurm', 'gpu017:61440', 2, 1, 1)

@@ -103,7 +103,8 @@ class Hub(_Link):
                     why = "the launcher was interrupted" if stop_requested() else f"within {timeout:g} s"
                     raise LaunchError(
                         f"launch: node(s) {missing} did not join ({why}); start `torsh launch --nnodes "
-                        f"{self.nnodes} --node-rank R --coordinator HOST:PORT ...` on each node with the same "
+                        f"{self.nnodes} --node-rank R --coordinator HOST:PORT ...` on each node with the "
+                        "same "
                         "--coordinator (and --watch-port); --join-timeout sets the wait"
                     )
                 with contextlib.suppress(socket.timeout):
@@ -113,7 +114,9 @@ class Hub(_Link):
             self.close()
             raise
         for node, (conn, lock, _) in self.peers.items():
-            threading.Thread(target=_read_lines, args=(self.readers[node], node, self.inbox), daemon=True).start()
+            threading.Thread(
+                target=_read_lines, args=(self.readers[node], node, self.inbox), daemon=True
+            ).start()
             _send(conn, lock, {"type": "start"})
 
     def _greet(self, conn: socket.socket, deadline: float) -> None:
@@ -130,23 +133,33 @@ class Hub(_Link):
         lock = threading.Lock()
         node = hello.get("node")
         problem = None
-        for key, flag in (("nnodes", "--nnodes"), ("nprocs", "-n/--nprocs"), ("devices", "--devices-per-process")):
+        for key, flag in (
+            ("nnodes", "--nnodes"),
+            ("nprocs", "-n/--nprocs"),
+            ("devices", "--devices-per-process"),
+        ):
             if hello.get(key) != self.hello[key]:
                 problem = (
-                    f"node {node} (host {hello.get('host')}) was started with {flag} {hello.get(key)} but node 0 "
-                    f"(host {self.hello['host']}) with {flag} {self.hello[key]}: every node needs the same {flag}"
+                    f"node {node} (host {hello.get('host')}) was started with {flag} {hello.get(key)} "
+                    f"but node 0 (host {self.hello['host']}) with {flag} {self.hello[key]}: every node "
+                    f"needs the same {flag}"
                 )
                 break
         if problem is None and node == 0:
             problem = (
-                f"two launchers were started with --node-rank 0 (hosts {self.hello['host']} and {hello.get('host')}): "
+                f"two launchers were started with --node-rank 0 (hosts {self.hello['host']} and "
+                f"{hello.get('host')}): "
                 "every node needs its own --node-rank"
             )
         if problem is None and (not isinstance(node, int) or not 1 <= node < self.nnodes):
-            problem = f"--node-rank {node} is not in [1, {self.nnodes}) (node 0 is this launcher; --nnodes {self.nnodes})"
+            problem = (
+                f"--node-rank {node} is not in [1, {self.nnodes}) (node 0 is this launcher; "
+                f"--nnodes {self.nnodes})"
+            )
         if problem is None and node in self.peers:
             problem = (
-                f"two launchers were started with --node-rank {node} (hosts {self.peers[node][2].get('host')} "
+                f"two launchers were started with --node-rank {node} "
+                f"(hosts {self.peers[node][2].get('host')} "
                 f"and {hello.get('host')}): every node needs its own --node-rank"
             )
         if problem is not None:
@@ -201,7 +214,7 @@ class Hub(_Link):
         return all(n in self.done or n in self.closed for n in self.peers)
 
     def close(self) -> None:
-        for node, (conn, lock, _) in self.peers.items():
+        for conn, lock, _ in self.peers.values():
             _send(conn, lock, {"type": "bye"})
             with contextlib.suppress(OSError):
                 conn.close()
@@ -228,7 +241,8 @@ class Spoke(_Link):
             if time.monotonic() > deadline or stop_requested():
                 raise ClusterConfigError(
                     f"launch: cannot reach node 0's launcher at {self.address[0]}:{self.address[1]} "
-                    f"(--coordinator host, port + 1 or --watch-port) within {timeout:g} s: {last}. Start node 0 "
+                    f"(--coordinator host, port + 1 or --watch-port) within {timeout:g} s: {last}. "
+                    "Start node 0 "
                     "(--node-rank 0) with the same --coordinator, and check the host name and firewall; "
                     "--join-timeout sets the wait"
                 )
@@ -238,7 +252,9 @@ class Spoke(_Link):
                 last = e
                 time.sleep(_CONNECT_RETRY_SECONDS)
         self.conn.settimeout(None)
-        threading.Thread(target=_read_lines, args=(self.conn.makefile("rb"), 0, self.inbox), daemon=True).start()
+        threading.Thread(
+            target=_read_lines, args=(self.conn.makefile("rb"), 0, self.inbox), daemon=True
+        ).start()
         _send(self.conn, self.lock, {"type": "hello", **self.hello})
         while True:
             remaining = deadline - time.monotonic()

@@ -99,8 +99,10 @@ def process_env(
       >>> env["TORSH_LOCAL_DEVICE_IDS"]
       '4,5,6,7'
       >>> env = process_env(1, 2, 29500, None, base={}, nnodes=2, node_rank=1, host="node0")
-      >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"], env["LOCAL_RANK"]
-      ('node0:29500', '3', '4', '1')
+      >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"]
+      ('node0:29500', '3', '4')
+      >>> env["LOCAL_RANK"], env["GROUP_RANK"]
+      ('1', '1')
     """
     env = dict(os.environ if base is None else base)
     world, global_rank = nnodes * nprocs, node_rank * nprocs + rank
@@ -339,7 +341,9 @@ def launch(
                 except DistributedError:
                     pass
                 raise cannot_listen from None
-            printer.note(f"node 0 of {spec.nnodes}: waiting for the other nodes' launchers on port {watch_port}")
+            printer.note(
+                f"node 0 of {spec.nnodes}: waiting for the other nodes' launchers on port {watch_port}"
+            )
         else:
             link = Spoke(host, watch_port, hello)
         link.rendezvous(spec.join_timeout, requested)
@@ -379,8 +383,15 @@ def launch(
             p.wait()
         guard.close()
         if link is not None:
-            link.report({"what": f"could not start {spec.command[0]!r}: {e}", "node": spec.node_rank,
-                         "host": me, "status": 2, "time": time.time()})
+            link.report(
+                {
+                    "what": f"could not start {spec.command[0]!r}: {e}",
+                    "node": spec.node_rank,
+                    "host": me,
+                    "status": 2,
+                    "time": time.time(),
+                }
+            )
             link.close()
         raise LaunchError(f"launch: cannot start {spec.command[0]!r}: {e}") from None
     # Reader and waiter threads start only after every fork, so no child is forked while they hold locks.
@@ -395,7 +406,9 @@ def launch(
     for local, p in enumerate(procs):
         for pipe, stream in ((p.stdout, "out"), (p.stderr, "err")):
             t = threading.Thread(
-                target=_pump, args=(pipe, f"[rank {base_rank + local:>{width}}] ", stream, printer), daemon=True
+                target=_pump,
+                args=(pipe, f"[rank {base_rank + local:>{width}}] ", stream, printer),
+                daemon=True,
             )
             t.start()
             threads.append(t)
@@ -419,7 +432,9 @@ def launch(
 
     def name(failure: dict[str, Any]) -> str:
         if "rank" in failure:
-            return f"rank {failure['rank']} on node {failure['node']} (host {failure['host']}) {failure['what']}"
+            return (
+                f"rank {failure['rank']} on node {failure['node']} (host {failure['host']}) {failure['what']}"
+            )
         return str(failure["what"])
 
     verdict_seen = False
@@ -438,8 +453,17 @@ def launch(
                     rank = base_rank + local
                     printer.note(f"rank {rank}{where} (pid {p.pid}) {_describe_exit(code)}")
                     if link is not None:
-                        link.report({"rank": rank, "node": spec.node_rank, "host": me, "pid": p.pid,
-                                     "what": _describe_exit(code), "status": status, "time": when})
+                        link.report(
+                            {
+                                "rank": rank,
+                                "node": spec.node_rank,
+                                "host": me,
+                                "pid": p.pid,
+                                "what": _describe_exit(code),
+                                "status": status,
+                                "time": when,
+                            }
+                        )
                     stop_local(f"rank {rank} failed")
             if link is not None and not verdict_seen:
                 verdict = link.stop_event()
@@ -449,7 +473,11 @@ def launch(
                     if status is None or status == TIMEOUT_EXIT_CODE:
                         status = int(verdict.get("status", 1)) or 1
                     if len(codes) < len(procs):
-                        stop_local("the job failed on another node" if verdict.get("node") != spec.node_rank else "the job failed")
+                        stop_local(
+                            "the job failed on another node"
+                            if verdict.get("node") != spec.node_rank
+                            else "the job failed"
+                        )
             local_done = len(codes) == len(procs)
             if local_done and isinstance(link, Spoke) and status is None and not link.done_sent:
                 link.send_done(0)
@@ -462,20 +490,36 @@ def launch(
                     status = 128 + signum
                     stop_local(f"launcher received {signal.Signals(signum).name}")
                     if link is not None:
-                        link.report({"what": f"the launcher of node {spec.node_rank} (host {me}) received "
-                                     f"{signal.Signals(signum).name}", "node": spec.node_rank, "host": me,
-                                     "status": status, "time": time.time()})
+                        link.report(
+                            {
+                                "what": f"the launcher of node {spec.node_rank} (host {me}) received "
+                                f"{signal.Signals(signum).name}",
+                                "node": spec.node_rank,
+                                "host": me,
+                                "status": status,
+                                "time": time.time(),
+                            }
+                        )
                 elif spec.timeout is not None and time.monotonic() - start > spec.timeout:
                     status = TIMEOUT_EXIT_CODE
                     stop_local(f"timeout: the job ran longer than {spec.timeout:g} s")
                     if link is not None:
-                        link.report({"what": f"node {spec.node_rank} (host {me}) reached --timeout {spec.timeout:g} s",
-                                     "node": spec.node_rank, "host": me, "status": status, "time": time.time()})
+                        link.report(
+                            {
+                                "what": f"node {spec.node_rank} (host {me}) reached --timeout "
+                                f"{spec.timeout:g} s",
+                                "node": spec.node_rank,
+                                "host": me,
+                                "status": status,
+                                "time": time.time(),
+                            }
+                        )
             if kill_at is not None and time.monotonic() > kill_at:
                 for local, p in enumerate(procs):
                     if local not in codes:
                         printer.note(
-                            f"rank {base_rank + local} (pid {p.pid}) did not stop within {spec.grace:g} s; SIGKILL"
+                            f"rank {base_rank + local} (pid {p.pid}) did not stop within {spec.grace:g} s; "
+                            "SIGKILL"
                         )
                         _signal_group(p, signal.SIGKILL)
                 kill_at = None
@@ -505,9 +549,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "-n", "--nprocs", "--nproc-per-node", type=int, default=1, help="processes on this node (default 1)"
     )
-    parser.add_argument("--nnodes", type=int, default=1, help="number of nodes (machines) in the job (default 1)")
     parser.add_argument(
-        "--node-rank", type=int, default=0, help="this node's index in [0, nnodes); node 0 hosts the coordinator"
+        "--nnodes", type=int, default=1, help="number of nodes (machines) in the job (default 1)"
+    )
+    parser.add_argument(
+        "--node-rank",
+        type=int,
+        default=0,
+        help="this node's index in [0, nnodes); node 0 hosts the coordinator",
     )
     parser.add_argument(
         "--coordinator",
@@ -517,7 +566,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "launcher also listens on PORT+1). Default with one node: 127.0.0.1 and a free port",
     )
     parser.add_argument(
-        "--watch-port", type=int, default=None, help="port of node 0's launcher for the others (default PORT+1)"
+        "--watch-port",
+        type=int,
+        default=None,
+        help="port of node 0's launcher for the others (default PORT+1)",
     )
     parser.add_argument(
         "--join-timeout",
@@ -583,9 +635,10 @@ def dry_run(spec: LaunchSpec, out: IO[str] | None = None) -> None:
 
     Example:
       >>> from torsh.distributed.launch import LaunchSpec, dry_run
-      >>> dry_run(LaunchSpec(("python", "train.py"), nprocs=1, nnodes=2, node_rank=1, coordinator="n0:29500"))
+      >>> spec = LaunchSpec(("python", "train.py"), nprocs=1, nnodes=2, node_rank=1, coordinator="n0:29500")
+      >>> dry_run(spec)  # doctest: +ELLIPSIS
       # node 1 of 2 (watch port 29501): python train.py
-      rank 1: TORSH_COORDINATOR_ADDRESS=n0:29500 TORSH_NUM_PROCESSES=2 TORSH_PROCESS_ID=1 TORSH_NODE_RANK=1 TORSH_NNODES=2 RANK=1 WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 GROUP_RANK=1 PYTHONUNBUFFERED=1
+      rank 1: TORSH_COORDINATOR_ADDRESS=n0:29500 TORSH_NUM_PROCESSES=2 TORSH_PROCESS_ID=1 ... GROUP_RANK=1 ...
     """
     import shlex
 
@@ -599,7 +652,14 @@ def dry_run(spec: LaunchSpec, out: IO[str] | None = None) -> None:
     print(f"# node {spec.node_rank} of {spec.nnodes}{watch}: {shlex.join(spec.command)}", file=out)
     for local in range(spec.nprocs):
         env = process_env(
-            local, spec.nprocs, port, spec.devices_per_process, {}, nnodes=spec.nnodes, node_rank=spec.node_rank, host=host
+            local,
+            spec.nprocs,
+            port,
+            spec.devices_per_process,
+            {},
+            nnodes=spec.nnodes,
+            node_rank=spec.node_rank,
+            host=host,
         )
         shown = " ".join(f"{k}={shlex.quote(env[k])}" for k in _JOB_VARIABLES if k in env)
         print(f"rank {env['RANK']}: {shown}", file=out)
@@ -625,7 +685,9 @@ def run_from_args(ns: argparse.Namespace) -> int:
     )
     if ns.dry_run:
         try:
-            _validate(spec, resolve=False)  # a dry run may be planned where the cluster's names do not resolve
+            _validate(
+                spec, resolve=False
+            )  # a dry run may be planned where the cluster's names do not resolve
         except DistributedError as e:
             print(f"[launcher] {e}", file=sys.stderr)
             return 2
