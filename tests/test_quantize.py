@@ -71,6 +71,15 @@ def test_conv_transpose_and_embedding_use_their_output_axis():
     np.testing.assert_allclose(small(idx), emb(idx), atol=float(jnp.abs(emb.weight).max()) / 127)
 
 
+def test_attention_projections_are_quantised():
+    enc = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, key=jax.random.key(8)).eval()
+    small = int8_weights(enc)
+    names = {k for k, v in small.state_dict().items() if v.dtype == jnp.int8}
+    assert names == {"self_attn.in_proj_weight", "self_attn.out_proj.weight", "linear1.weight", "linear2.weight"}
+    x = jax.random.normal(jax.random.key(9), (2, 5, 16))
+    assert float(jnp.abs(small(x) - enc(x)).max()) < 0.05
+
+
 def test_outputs_stay_close_under_jit_and_grad_free_inference():
     model = _cnn(jax.random.key(3))
     small = int8_weights(model)

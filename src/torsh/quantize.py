@@ -1,7 +1,7 @@
 """Weight-only int8 quantisation for deployment.
 
-:func:`int8_weights` stores the weights of ``Linear``, ``Conv*``, ``ConvTranspose*`` and ``Embedding``
-layers as int8 with one float32 scale per output channel (symmetric: ``w ≈ q * scale``,
+:func:`int8_weights` stores the weights of ``Linear``, ``Conv*``, ``ConvTranspose*``, ``Embedding``
+and the input projections of ``MultiheadAttention`` as int8 with one float32 scale per output channel (symmetric: ``w ≈ q * scale``,
 ``q = round(w / scale)`` in [-127, 127], ``scale = max|w| / 127`` over the other axes). The result is
 a module whose call dequantises the weights inside the graph and runs the original model, so every
 layer works unchanged; saved or exported, it is ~4x smaller. State-dict keys are kept: ``0.weight``
@@ -34,17 +34,20 @@ from .tree import Struct, field, map_with_path
 
 __all__ = ["QuantizedArray", "Int8Model", "int8_weights", "dequantize", "quantize_array"]
 
-# Output-channel axis of each layer type's ``weight`` (ConvTranspose stores [in, out/groups, ...]).
-_OUT_AXIS = {
-    "Linear": 0,
-    "Bilinear": 0,
-    "Conv1d": 0,
-    "Conv2d": 0,
-    "Conv3d": 0,
-    "ConvTranspose1d": 1,
-    "ConvTranspose2d": 1,
-    "ConvTranspose3d": 1,
-    "Embedding": 0,
+# Quantised weights of each layer type and their output-channel axis (ConvTranspose: [in, out/groups, ...]).
+_W = {"weight": 0}
+_QUANTISED = {
+    "Linear": _W,
+    "Bilinear": _W,
+    "Conv1d": _W,
+    "Conv2d": _W,
+    "Conv3d": _W,
+    "ConvTranspose1d": {"weight": 1},
+    "ConvTranspose2d": {"weight": 1},
+    "ConvTranspose3d": {"weight": 1},
+    "Embedding": _W,
+    "EmbeddingBag": _W,
+    "MultiheadAttention": {"in_proj_weight": 0, "q_proj_weight": 0, "k_proj_weight": 0, "v_proj_weight": 0},
 }
 
 
@@ -110,7 +113,7 @@ class Int8Model(Module):
 
 
 def int8_weights(model: Module, *, min_size: int = 0) -> Int8Model:
-    """Quantise the weights of Linear/Conv/ConvTranspose/Embedding layers to int8 per output channel.
+    """Quantise Linear/Conv/ConvTranspose/Embedding/attention-projection weights to int8 per output channel.
 
     Args:
       model: a torsh module (any nesting; other layers and all biases and norms stay as they are).
@@ -127,11 +130,10 @@ def int8_weights(model: Module, *, min_size: int = 0) -> Int8Model:
         raise ConfigError(f"int8_weights: expected a torsh nn.Module, got {type(model).__name__}")
     targets: dict[str, int] = {}
     for path, sub in model.named_modules():
-        axis = _OUT_AXIS.get(type(sub).__name__)
-        weight = getattr(sub, "weight", None)
-        if axis is not None and weight is not None and jnp.issubdtype(weight.dtype, jnp.floating):
-            if weight.size >= min_size:
-                targets[f"{path}.weight" if path else "weight"] = axis
+        for name, axis in _QUANTISED.get(type(sub).__name__, {}).items():
+            weight = getattr(sub, name, None)
+            if weight is not None and jnp.issubdtype(weight.dtype, jnp.floating) and weight.size >= min_size:
+                targets[f"{path}.{name}" if path else name] = axis
     if not targets:
         raise ConfigError(
             f"int8_weights: {type(model).__name__} has no Linear/Conv/ConvTranspose/Embedding weight to quantise"
