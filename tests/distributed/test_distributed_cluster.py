@@ -356,3 +356,35 @@ for address, timeout in (("no-such-host.invalid:1234", 2), (sys.argv[1], 2)):
     )
     assert "did not reach the coordinator 127.0.0.1:" in lines[1] and "within 2 s" in lines[1]
     assert "TORSH_INIT_TIMEOUT" in lines[1]
+
+
+def test_processes_with_different_device_counts_are_refused():
+    """Process 0 brings 2 CPU devices, process 1 only 1: both refuse the job, naming the settings."""
+    code = """
+from torsh import distributed as dist
+try:
+    dist.init()
+except dist.ClusterConfigError as e:
+    print(type(e).__name__, e, flush=True)
+"""
+    port = free_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=subprocess_env(
+                TORSH_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+                TORSH_NUM_PROCESSES="2",
+                TORSH_PROCESS_ID=str(i),
+                JAX_NUM_CPU_DEVICES=str(2 - i),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=HANG_GUARD_SECONDS)
+        assert p.returncode == 0, err[-3000:]
+        assert "ClusterConfigError init: the processes have different numbers of devices: " in out, out + err
+        assert "process 0: 2, process 1: 1" in out and "JAX_NUM_CPU_DEVICES" in out

@@ -162,6 +162,33 @@ def test_failure_stops_the_others_and_leaves_nothing_behind(tmp_path):
     assert wait_dead(pids) == [], "a process of the job outlived the launcher"
 
 
+def test_the_first_failure_is_named_not_the_lowest_rank(tmp_path):
+    """Rank 1 fails; rank 0 fails a moment later because of it (as a peer stuck in a collective does).
+    Both exits usually land in one polling interval: the launcher orders them by exit time."""
+    marker = tmp_path / "rank1_failed"
+    path = script(
+        tmp_path,
+        "chain.py",
+        f"""
+        import os, sys, time
+        if os.environ["RANK"] == "1":
+            time.sleep(0.3)
+            open({str(marker)!r}, "w").close()
+            sys.exit(7)
+        while not os.path.exists({str(marker)!r}):
+            time.sleep(0.001)
+        time.sleep(0.01)
+        sys.exit(5)
+    """,
+    )
+    for _ in range(3):
+        marker.unlink(missing_ok=True)
+        code, _, err = run_launch(spec_for(path, nprocs=2, grace=1.0))
+        assert code == 7, err
+        assert "rank 1 (pid" in err and "exited with code 7" in err
+        assert "rank 0 (pid" not in err  # reported as stopped/failed after, never as the first failure
+
+
 def test_killed_process_is_reported(tmp_path):
     path = script(
         tmp_path,
