@@ -13,7 +13,12 @@ process (so peak-memory numbers do not mix), candidates interleaved over ``--rou
 * RSS of the main process and PSS of the process tree at the end of each epoch: flat means no
   growth across epochs.
 
-Run: ``python benchmarks/data.py [--n 50000] [--batch-size 256] [--rounds 1]``. Not a test.
+``--first-batch`` measures instead the time to the first batch with 2 workers (issue 14 goal 1),
+each candidate in a fresh process (torsh's fork server is per process): right after ``DataLoader()``,
+after ``--other-work`` seconds of other work between ``DataLoader()`` and ``iter()`` (what a training
+script does: build the model, compile the step), and in the second epoch.
+
+Run: ``python benchmarks/data.py [--n 50000] [--batch-size 256] [--rounds 1] [--first-batch]``. Not a test.
 """
 
 from __future__ import annotations
@@ -205,6 +210,72 @@ def child(library: str, workers: int, n: int, batch_size: int, epochs: int, tran
     }
 
 
+def first_batch_child(library: str, worker_type: str, n: int, batch_size: int, other_work: float) -> dict:
+    dataset = make_dataset(n)
+    out = {}
+    for label, work in (("immediate", 0.0), ("after_work", other_work)):
+        def make():
+            if library == "torch":
+                import torch.utils.data as tud
+
+                return tud.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=2)
+            return tdata.DataLoader(
+                dataset, batch_size=batch_size, shuffle=True, num_workers=2, seed=0, worker_type=worker_type
+            )
+
+        if label == "after_work" and library == "torsh" and worker_type == "process":
+            _restart_forkserver()  # measure a cold start again, with a head start this time
+        loader = make()
+        time.sleep(work)
+        start = time.perf_counter()
+        it = iter(loader)
+        next(it)
+        out[label] = time.perf_counter() - start
+        for _ in it:
+            pass
+        start = time.perf_counter()
+        it = iter(loader)
+        next(it)
+        out[f"{label}_epoch2"] = time.perf_counter() - start
+        del it, loader
+    return out
+
+
+def _restart_forkserver() -> None:
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if server._forkserver_pid is not None:
+        os.close(server._forkserver_alive_fd)
+        os.kill(server._forkserver_pid, 15)
+        os.waitpid(server._forkserver_pid, 0)
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
+
+
+FIRST_BATCH = [("torch", "process"), ("torsh", "process"), ("torsh", "thread")]
+
+
+def first_batch_main(args: argparse.Namespace) -> None:
+    print(
+        f"time to first batch, 2 workers, {args.n} images, batch {args.batch_size}, other work "
+        f"{args.other_work:g} s, {os.cpu_count()} CPUs, median of {args.rounds} round(s)"
+    )
+    results: dict[tuple, list[dict]] = {c: [] for c in FIRST_BATCH}
+    for r in range(args.rounds):
+        for cand in FIRST_BATCH[r % len(FIRST_BATCH) :] + FIRST_BATCH[: r % len(FIRST_BATCH)]:
+            cmd = [sys.executable, __file__, "--n", str(args.n), "--batch-size", str(args.batch_size),
+                   "--other-work", str(args.other_work), "--first-batch-child", *cand]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if out.returncode:
+                sys.exit(f"{cand} failed:\n{out.stderr}")
+            results[cand].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    keys = ("immediate", "after_work", "immediate_epoch2")
+    print(f"\n  {'candidate':<26} {'iter() at once':>15} {'after other work':>17} {'epoch 2':>9}   (seconds)")
+    for cand in FIRST_BATCH:
+        med = [statistics.median(r[k] for r in results[cand]) for k in keys]
+        print(f"  {cand[0] + ' ' + cand[1] + ' workers':<26} {med[0]:>15.2f} {med[1]:>17.2f} {med[2]:>9.2f}")
+
+
 # -- driver --------------------------------------------------------------------------------------
 
 CANDIDATES = [
@@ -230,7 +301,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--child", nargs=3, metavar=("LIBRARY", "WORKERS", "TRANSPORT"))
+    parser.add_argument("--first-batch", action="store_true")
+    parser.add_argument("--other-work", type=float, default=5.0)
+    parser.add_argument("--first-batch-child", nargs=2, metavar=("LIBRARY", "WORKER_TYPE"))
     args = parser.parse_args()
+    if args.first_batch_child:
+        library, worker_type = args.first_batch_child
+        print(json.dumps(first_batch_child(library, worker_type, args.n, args.batch_size, args.other_work)))
+        return
+    if args.first_batch:
+        first_batch_main(args)
+        return
     if args.child:
         library, workers, transport = args.child[0], int(args.child[1]), args.child[2]
         print(json.dumps(child(library, workers, args.n, args.batch_size, args.epochs, transport)))

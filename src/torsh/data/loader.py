@@ -29,7 +29,7 @@ from . import _pool
 from ._device import DevicePrefetcher, make_placer
 from ._errors import DataError, NotSizedError, WorkerDiedError, WorkerError, WorkerTimeoutError
 from ._fetch import INDEX, INDICES, SAMPLE, SAMPLES, Fetcher, LoadFailure, raise_failure
-from ._pool import ProcessPool, ThreadPool, default_start_method
+from ._pool import ProcessPool, ThreadPool, default_start_method, start_forkserver
 from ._shm import SHM_DIR, shm_space
 from ._snapshot import fingerprint, warn_changed
 from .collate import default_collate
@@ -165,6 +165,8 @@ class DataLoader:
         self.pad_last = pad_last
         self._pad_to = self._check_pad_last(pad_last, batch_size, batch_sampler, drop_last)
         self._placer = make_placer(device) if device is not None else None
+        if self.num_workers and worker_type == "process" and self.multiprocessing_context == "forkserver":
+            start_forkserver()  # its import of torsh overlaps with whatever runs before iter(loader)
         if collate_fn is None:
             collate_fn = default_collate if batch_size is not None or batch_sampler is not None else None
         self.collate_fn = collate_fn
