@@ -230,12 +230,15 @@ def test_a_failure_on_node_1_stops_node_0(tmp_path):
     assert len(pids) == 4 and wait_dead(pids) == []
 
 
-def test_a_killed_launcher_on_node_1_stops_node_0(tmp_path):
-    """Node 1's launcher joins, then vanishes (its connection closes without "done", as when SIGKILLed)."""
+@pytest.mark.parametrize("node0_work", ["sleeps", "finishes first"])
+def test_a_killed_launcher_on_node_1_stops_node_0(tmp_path, node0_work):
+    """Node 1's launcher joins, then vanishes (its connection closes without "done", as when SIGKILLed):
+    node 0 fails the job, whether its own processes still run or already succeeded."""
     import json
     import socket
 
-    path = script(tmp_path, "sleep.py", "import time\nprint('up', flush=True)\ntime.sleep(600)\n")
+    seconds = 600 if node0_work == "sleeps" else 0
+    path = script(tmp_path, "sleep.py", f"import time\nprint('up', flush=True)\ntime.sleep({seconds})\n")
     port, watch = free_port(), free_port()
     out, err = io.StringIO(), io.StringIO()
     result: list = []
@@ -259,9 +262,15 @@ def test_a_killed_launcher_on_node_1_stops_node_0(tmp_path):
     hello = {"type": "hello", "node": 1, "nnodes": 2, "nprocs": 1, "devices": None, "host": "node1"}
     node1.sendall((json.dumps(hello) + "\n").encode())
     assert json.loads(node1.makefile("rb").readline()) == {"type": "start"}
+    if node0_work == "finishes first":
+        while "up" not in out.getvalue():
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.5)  # node 0's process has ended; its launcher waits for node 1
+        assert thread.is_alive()
     node1.close()
     thread.join(HANG_GUARD_SECONDS)
     assert not thread.is_alive()
     assert result == [1]
     assert "first failure in the job: the launcher of node 1 (host node1) stopped answering" in err.getvalue()
-    assert "the job failed on another node; stopping rank(s) [0]" in err.getvalue()
+    if node0_work == "sleeps":
+        assert "the job failed on another node; stopping rank(s) [0]" in err.getvalue()

@@ -210,8 +210,9 @@ class Hub(_Link):
                         _send(conn, lock, {"type": "stop", **self.verdict})
 
     def all_done(self) -> bool:
+        """Every node finished cleanly (a failure being settled is not "done": its verdict is due)."""
         self._pump()
-        return all(n in self.done or n in self.closed for n in self.peers)
+        return not self.failures and all(n in self.done or n in self.closed for n in self.peers)
 
     def close(self) -> None:
         for conn, lock, _ in self.peers.values():
