@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="few rounds and steps (a smoke run, ~1 minute)")
     parser.add_argument("--only", choices=("mlp", "cnn"), action="append", help="run only these workloads")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per round and candidate (default per workload)")
+    parser.add_argument(
+        "--candidates",
+        default=None,
+        help="comma-separated subset of: torsh, scan, jax, torch (default: all that are installed)",
+    )
     parser.add_argument("-o", "--output", default=None, help="also write the markdown table to this file")
     return parser
 
@@ -296,18 +302,42 @@ def _workloads(quick: bool) -> dict[str, dict[str, Any]]:
     }
 
 
+_KINDS = {"torsh": "torsh", "scan": "torsh scan_steps", "jax": "hand-written JAX", "torch": "PyTorch"}
+
+
+def _kind(name: str) -> str:
+    for kind, prefix in sorted(_KINDS.items(), key=lambda kv: -len(kv[1])):
+        if name.startswith(prefix):
+            return kind
+    return name
+
+
 def run_suite(
-    quick: bool = False, only: list[str] | None = None, rounds: int | None = None, log: Callable[[str], None] = print
+    quick: bool = False,
+    only: list[str] | None = None,
+    rounds: int | None = None,
+    steps: int | None = None,
+    candidates: list[str] | None = None,
+    log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run the workloads; returns rows ``{"workload", "candidate", "ms", "compile_s"}``."""
     rounds = rounds or (3 if quick else 7)
+    unknown = sorted(set(candidates or ()) - set(_KINDS))
+    if unknown:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"torsh bench: unknown candidate(s) {unknown}; choose from {sorted(_KINDS)}")
     rows = []
     for key, spec in _workloads(quick).items():
         if only and key not in only:
             continue
+        if steps:
+            spec["steps"] = steps
         runners: dict[str, Runner] = {}
         compile_s: dict[str, float] = {}
         for name, make in spec["candidates"].items():
+            if candidates and _kind(name) not in candidates:
+                continue
             t0 = time.perf_counter()
             runners[name] = make()
             runners[name](spec["steps"] if "scan" in name else 2)  # compile and warm up
@@ -386,7 +416,8 @@ def run_from_args(ns: argparse.Namespace) -> int:
     compile_cache.enable_default()
     info = machine_info()
     print(f"machine: {info}")
-    rows = run_suite(quick=ns.quick, only=ns.only, rounds=ns.rounds)
+    wanted = [c.strip() for c in ns.candidates.split(",") if c.strip()] if ns.candidates else None
+    rows = run_suite(quick=ns.quick, only=ns.only, rounds=ns.rounds, steps=ns.steps, candidates=wanted)
     table = format_table(rows)
     print()
     print(table)
