@@ -5,7 +5,8 @@ logical names to the axes of a device *mesh*; :func:`shard` places every leaf wi
 ``jax.NamedSharding``; ``jit`` then runs one SPMD program over the mesh. Presets cover data
 parallelism, FSDP, Megatron tensor parallelism and 2-D data × model. ``shard_map`` and the
 collectives are there for hand-written per-device code, and :func:`init` plus ``torsh launch``
-run several processes. See docs/distributed.md.
+run several processes, on one machine or many (SLURM, Open MPI, Kubernetes, ``torsh launch
+--nnodes``; :func:`environment_summary` says which). See docs/distributed.md and docs/clusters.md.
 
 Example:
     >>> import jax, jax.numpy as jnp

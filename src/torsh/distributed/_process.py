@@ -462,6 +462,8 @@ def init(
     if host in ("127.0.0.1", "localhost") and "JAX_COORDINATOR_BIND_ADDRESS" not in os.environ:
         kwargs["coordinator_bind_address"] = f"127.0.0.1:{port}"  # a local job stays local
     _exit_at_once_on_uncaught_exceptions(config.process_id)
+    main_thread = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
         jax.distributed.initialize(
             address,
@@ -491,9 +493,10 @@ def init(
         ) from e
     _JOINED = config
     # JAX's preemption notifier catches SIGTERM (to let code poll for preemption) and so keeps the
-    # process running when a launcher or scheduler stops the job; torsh wants SIGTERM to stop it.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # process running when a launcher or scheduler stops the job: give SIGTERM back what it did
+    # before init (by default: end the process; a handler the program installed stays).
+    if main_thread and sigterm is not None:
+        signal.signal(signal.SIGTERM, sigterm)
     _check_device_counts([(d.process_index, d.id) for d in jax.devices()], config)
     return info()
 
