@@ -1,12 +1,12 @@
 """Child process of test_serialize_faults.py: loads and saves that another program interferes with.
 
-``python serialize_fault_child.py MODE PATH [N]`` prints one JSON line per outcome. Run in a child so
+``python serialize_fault_child.py MODE PATH [PATH2 | N]`` prints one JSON line per outcome. Run in a child so
 that a SIGBUS (what a memory-mapped reader gets when the file shrinks under it) shows up as the
 child's exit status instead of killing pytest.
 
 Modes:
-  truncate  truncate PATH to half its size after the header is parsed, before any tensor is read
-  rewrite   rewrite PATH in place (same size, other bytes) at that same moment
+  interfere truncate PATH to half its size after the header is parsed, before any tensor is read;
+            then rewrite PATH2 in place (same size, other bytes) at that same moment of its load
   loop      load PATH N times while the parent truncates and rewrites it; count each outcome
   hang-save save a tree to PATH and stop (forever) after the header is written: the parent kills it
 """
@@ -35,21 +35,22 @@ def outcome(fn):
 
 def main() -> None:
     mode, path = sys.argv[1], sys.argv[2]
-    if mode in ("truncate", "rewrite"):
+    if mode == "interfere":  # truncate argv[2], then rewrite argv[3] in place, each during its load
         real = _api.build_tree
+        for action, target in (("truncate", sys.argv[2]), ("rewrite", sys.argv[3])):
 
-        def interfere(reader, like, opts):
-            size = os.path.getsize(path)
-            if mode == "truncate":
-                os.truncate(path, size // 2)
-            else:
-                with open(path, "r+b") as f:
-                    f.seek(size // 2)
-                    f.write(b"\x7f" * (size - size // 2))
-            return real(reader, like, opts)
+            def interfere(reader, like, opts, action=action, target=target):
+                size = os.path.getsize(target)
+                if action == "truncate":
+                    os.truncate(target, size // 2)
+                else:
+                    with open(target, "r+b") as f:
+                        f.seek(size // 2)
+                        f.write(b"\x7f" * (size - size // 2))
+                return real(reader, like, opts)
 
-        _api.build_tree = interfere
-        print(json.dumps(outcome(lambda: torsh.load(path))), flush=True)
+            _api.build_tree = interfere
+            print(json.dumps({"action": action, **outcome(lambda t=target: torsh.load(t))}), flush=True)
     elif mode == "loop":
         counts: dict[str, int] = {}
         print("ready", flush=True)

@@ -46,25 +46,32 @@ def exited_normally(proc: subprocess.CompletedProcess | subprocess.Popen) -> Non
     )
 
 
-@pytest.mark.slow
-def test_file_truncated_while_loading_raises_corrupt_file_error_not_sigbus(tmp_path):
-    path = str(tmp_path / "model.safetensors")
-    torsh.save(path, tree())
-    proc = run_child("truncate", path)
+@pytest.fixture(scope="module")
+def interfered(tmp_path_factory):
+    """One child process loads two files: one truncated, one rewritten in place, mid-load."""
+    directory = tmp_path_factory.mktemp("interfere")
+    paths = [str(directory / "truncated.safetensors"), str(directory / "rewritten.safetensors")]
+    for path in paths:
+        torsh.save(path, tree())
+    time.sleep(0.05)  # the rewrite gets a later modification time than the save
+    proc = run_child("interfere", *paths)
     exited_normally(proc)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = {r["action"]: r for r in map(json.loads, proc.stdout.strip().splitlines())}
+    return paths, results
+
+
+@pytest.mark.slow
+def test_file_truncated_while_loading_raises_corrupt_file_error_not_sigbus(interfered):
+    (path, _), results = interfered
+    result = results["truncate"]
     assert result["error"] == "CorruptFileError"
     assert path in result["message"] and "truncated or rewrote" in result["message"]
 
 
 @pytest.mark.slow
-def test_file_rewritten_in_place_while_loading_is_refused(tmp_path):
-    path = str(tmp_path / "model.safetensors")
-    torsh.save(path, tree())
-    time.sleep(0.05)  # the rewrite gets a later modification time than the save
-    proc = run_child("rewrite", path)
-    exited_normally(proc)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_file_rewritten_in_place_while_loading_is_refused(interfered):
+    (_, path), results = interfered
+    result = results["rewrite"]
     assert result["error"] == "CorruptFileError"
     assert path in result["message"] and "modified while it was being loaded" in result["message"]
 
