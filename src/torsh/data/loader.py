@@ -759,7 +759,8 @@ class _HostIterator:
             hints.append(
                 f"SIGBUS in a loader worker usually means shared memory ({SHM_DIR}) ran full{state}, e.g. "
                 "where the dataset or a transform writes to shared memory itself; enlarge it with "
-                f"`docker run --shm-size=2g ...` (Kubernetes: an emptyDir with `medium: Memory` at {SHM_DIR})"
+                f"`docker run --shm-size=2g ...` (Kubernetes: an emptyDir with `medium: Memory` at "
+                f"{SHM_DIR}). Otherwise a memory-mapped file the dataset reads (numpy.memmap) was truncated"
             )
         if any("SIGKILL" in d.description for d in dead):
             hints.append("a worker killed by SIGKILL was often stopped by the out-of-memory killer")
