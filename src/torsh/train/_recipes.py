@@ -120,6 +120,8 @@ def _field_types(config_cls: type) -> dict[str, Any]:
 
 
 def _type_name(t: Any) -> str:
+    if typing.get_origin(t) is not None:  # tuple[int, ...], int | None
+        return str(t).replace("typing.", "")
     return getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
 
