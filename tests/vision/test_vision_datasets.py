@@ -53,8 +53,17 @@ def image_tree(tmp_path_factory):
                 path.write_text("not an image")
                 continue
             img = np.roll(photo, int(rng.integers(0, 30)), axis=1)
-            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP", ".gif": "GIF"}
-            Image.fromarray(np.ascontiguousarray(img)).save(path, format=fmt[os.path.splitext(name.lower())[1]])
+            fmt = {
+                ".jpg": "JPEG",
+                ".jpeg": "JPEG",
+                ".png": "PNG",
+                ".bmp": "BMP",
+                ".webp": "WEBP",
+                ".gif": "GIF",
+            }
+            Image.fromarray(np.ascontiguousarray(img)).save(
+                path, format=fmt[os.path.splitext(name.lower())[1]]
+            )
     (root / "a_file_not_a_class.png").write_bytes(b"")
     return root
 
@@ -76,8 +85,13 @@ def test_image_folder_is_valid_file_and_transforms(image_tree):
     def only_png(path):
         return path.endswith(".png")
 
-    ours = ImageFolder(image_tree, is_valid_file=only_png, allow_empty=True,
-                       transform=T.Compose([T.Resize([8, 8]), T.ToArray()]), target_transform=lambda y: y * 10)
+    ours = ImageFolder(
+        image_tree,
+        is_valid_file=only_png,
+        allow_empty=True,
+        transform=T.Compose([T.Resize([8, 8]), T.ToArray()]),
+        target_transform=lambda y: y * 10,
+    )
     theirs = tv_datasets.ImageFolder(str(image_tree), is_valid_file=only_png, allow_empty=True)
     assert ours.samples == theirs.samples
     x, y = ours[0]
@@ -225,7 +239,7 @@ def _cifar_arrays(rng, n, coarse=False):
 
 @pytest.fixture(scope="module")
 def cifar_root(tmp_path_factory):
-    """The same random data in the binary version (read by torsh) and the pickled one (read by torchvision)."""
+    """The same random data as the binary version (read by torsh) and the pickled one (for torchvision)."""
     root = tmp_path_factory.mktemp("cifar")
     rng = np.random.default_rng(0)
     b10, p10 = root / "cifar-10-batches-bin", root / "cifar-10-batches-py"
@@ -246,7 +260,9 @@ def cifar_root(tmp_path_factory):
     fine_names = [f"fine{i:02d}" for i in range(100)]
     for name in ("train", "test"):
         images, fine, coarse = _cifar_arrays(rng, 6, coarse=True)
-        (b100 / f"{name}.bin").write_bytes(np.concatenate([coarse[:, None], fine[:, None], images], 1).tobytes())
+        (b100 / f"{name}.bin").write_bytes(
+            np.concatenate([coarse[:, None], fine[:, None], images], 1).tobytes()
+        )
         with open(p100 / name, "wb") as f:
             pickle.dump({"data": images, "fine_labels": fine.tolist(), "coarse_labels": coarse.tolist()}, f)
     with open(p100 / "meta", "wb") as f:
@@ -306,8 +322,13 @@ def test_digits_equal_sklearn():
     # the splits partition the data: together they hold every sample exactly once
     merged = np.concatenate([train.data, test.data]).reshape(1797, -1)
     np.testing.assert_array_equal(np.unique(merged, axis=0), np.unique(ds.data.reshape(1797, -1), axis=0))
-    x, y = next(iter(data.DataLoader(Digits(train=True, transform=T.Compose([T.Resize(16), T.ToArray()])),
-                                     batch_size=4)))
+    x, y = next(
+        iter(
+            data.DataLoader(
+                Digits(train=True, transform=T.Compose([T.Resize(16), T.ToArray()])), batch_size=4
+            )
+        )
+    )
     assert x.shape == (4, 1, 16, 16) and x.dtype == np.float32 and y.tolist() == train.targets[:4].tolist()
 
 

@@ -42,7 +42,9 @@ def mixers():
 
     @jax.jit
     def run(keys, x, y):
-        return jax.vmap(lambda k: (D.mixup(k, x, y, num_classes=5, alpha=0.5), D.cutmix(k, x, y, 5, alpha=0.5)))(keys)
+        return jax.vmap(
+            lambda k: (D.mixup(k, x, y, num_classes=5, alpha=0.5), D.cutmix(k, x, y, 5, alpha=0.5))
+        )(keys)
 
     return run
 
@@ -118,7 +120,9 @@ def test_random_crop_equals_pad_then_slice(batch):
         np.testing.assert_array_equal(out[b], padded[b, :, tops[b] : tops[b] + 8, lefts[b] : lefts[b] + 9])
     # offsets cover the whole range
     img = jnp.arange(16.0).reshape(1, 1, 4, 4)
-    crops = jax.jit(jax.vmap(lambda k: D.random_crop(k, img, 4, padding=1)))(jax.random.split(torsh.random.key(5), 200))
+    crops = jax.jit(jax.vmap(lambda k: D.random_crop(k, img, 4, padding=1)))(
+        jax.random.split(torsh.random.key(5), 200)
+    )
     corners = set(np.asarray(crops)[:, 0, 0, 0, 0].tolist())
     assert corners == {0.0, 1.0, 4.0, 5.0}  # zero padding, or pixels (0, 0), (0, 1), (1, 0), (1, 1)
 

@@ -1,4 +1,4 @@
-"""Image I/O and grids: read/decode/write_png vs Pillow (torchvision's PIL path), make_grid/save_image vs torchvision."""
+"""Image I/O vs Pillow decoding (torchvision's PIL path); make_grid/save_image vs torchvision."""
 
 from __future__ import annotations
 
@@ -101,14 +101,26 @@ def test_io_errors_name_the_file(tmp_path, photo_files):
 
 
 @given(
-    b=st.integers(1, 11), c=st.sampled_from([1, 3]), nrow=st.integers(1, 5), padding=st.integers(0, 3),
-    normalize=st.booleans(), scale_each=st.booleans(), pad_value=st.floats(0, 1), use_range=st.booleans(),
+    b=st.integers(1, 11),
+    c=st.sampled_from([1, 3]),
+    nrow=st.integers(1, 5),
+    padding=st.integers(0, 3),
+    normalize=st.booleans(),
+    scale_each=st.booleans(),
+    pad_value=st.floats(0, 1),
+    use_range=st.booleans(),
     seed=st.integers(0, 1000),
 )
 def test_make_grid_equals_torchvision(b, c, nrow, padding, normalize, scale_each, pad_value, use_range, seed):
     x = np.random.default_rng(seed).normal(size=(b, c, 4, 5)).astype(np.float32)
-    kw = dict(nrow=nrow, padding=padding, normalize=normalize, scale_each=scale_each, pad_value=pad_value,
-              value_range=(-1.0, 1.5) if use_range else None)
+    kw = dict(
+        nrow=nrow,
+        padding=padding,
+        normalize=normalize,
+        scale_each=scale_each,
+        pad_value=pad_value,
+        value_range=(-1.0, 1.5) if use_range else None,
+    )
     ours = make_grid(x, **kw)
     theirs = torchvision.utils.make_grid(torch.from_numpy(x), **kw).numpy()
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype

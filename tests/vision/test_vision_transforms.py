@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 import torch
+import torchvision.transforms.v2.functional as TF  # noqa: E402  (torchvision imported via _torchvision)
 from _torchvision import tv_transforms as TV
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 from sklearn.datasets import load_sample_images
-
-import torchvision.transforms.v2.functional as TF  # noqa: E402  (torchvision imported via _torchvision)
 
 from torsh import data
 from torsh.errors import ConfigError, DTypeError, ShapeError, TorshError
@@ -41,7 +41,9 @@ def _assert_u8_close(ours, theirs, atol=1):
     ours, theirs = np.asarray(ours), np.asarray(theirs)
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
     diff = np.abs(ours.astype(np.int64) - theirs.astype(np.int64))
-    assert diff.max() <= atol, f"max difference {diff.max()} (> {atol}/255) on {np.mean(diff > atol):.2%} of pixels"
+    assert diff.max() <= atol, (
+        f"max difference {diff.max()} (> {atol}/255) on {np.mean(diff > atol):.2%} of pixels"
+    )
 
 
 # ------------------------------------------------------------------------------- deterministic parity
@@ -87,8 +89,13 @@ def test_resize_smaller_edge_and_max_size(photos):
 
 
 @given(
-    h=st.integers(2, 24), w=st.integers(2, 24), oh=st.integers(1, 30), ow=st.integers(1, 30),
-    mode=st.sampled_from(["nearest", "bilinear", "bicubic"]), antialias=st.booleans(), seed=st.integers(0, 2**16),
+    h=st.integers(2, 24),
+    w=st.integers(2, 24),
+    oh=st.integers(1, 30),
+    ow=st.integers(1, 30),
+    mode=st.sampled_from(["nearest", "bilinear", "bicubic"]),
+    antialias=st.booleans(),
+    seed=st.integers(0, 2**16),
 )
 def test_resize_random_sizes_property(h, w, oh, ow, mode, antialias, seed):
     img = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
@@ -118,23 +125,46 @@ def test_resize_random_sizes_property(h, w, oh, ow, mode, antialias, seed):
         ("autocontrast", F.autocontrast, TF.autocontrast),
         ("equalize", F.equalize, TF.equalize),
         ("invert", F.invert, TF.invert),
-        ("blur", lambda x: F.gaussian_blur(x, [5, 3], [1.3, 0.7]), lambda t: TF.gaussian_blur(t, [5, 3], [1.3, 0.7])),
+        (
+            "blur",
+            lambda x: F.gaussian_blur(x, [5, 3], [1.3, 0.7]),
+            lambda t: TF.gaussian_blur(t, [5, 3], [1.3, 0.7]),
+        ),
         ("blur_default_sigma", lambda x: F.gaussian_blur(x, 7), lambda t: TF.gaussian_blur(t, 7)),
         ("rotate", lambda x: F.rotate(x, 33.0), lambda t: TF.rotate(t, 33.0)),
-        ("rotate_bilinear_fill", lambda x: F.rotate(x, -20.0, "bilinear", fill=[10, 200, 30]),
-         lambda t: TF.rotate(t, -20.0, TVI.BILINEAR, fill=[10, 200, 30])),
-        ("rotate_expand", lambda x: F.rotate(x, 70.0, "bilinear", expand=True, fill=0),
-         lambda t: TF.rotate(t, 70.0, TVI.BILINEAR, expand=True, fill=0)),
+        (
+            "rotate_bilinear_fill",
+            lambda x: F.rotate(x, -20.0, "bilinear", fill=[10, 200, 30]),
+            lambda t: TF.rotate(t, -20.0, TVI.BILINEAR, fill=[10, 200, 30]),
+        ),
+        (
+            "rotate_expand",
+            lambda x: F.rotate(x, 70.0, "bilinear", expand=True, fill=0),
+            lambda t: TF.rotate(t, 70.0, TVI.BILINEAR, expand=True, fill=0),
+        ),
         ("rotate_90", lambda x: F.rotate(x, 90.0, expand=True), lambda t: TF.rotate(t, 90.0, expand=True)),
-        ("rotate_center", lambda x: F.rotate(x, 15.0, center=[10, 30]), lambda t: TF.rotate(t, 15.0, center=[10, 30])),
-        ("affine", lambda x: F.affine(x, 12.0, [5, -7], 1.2, [8.0, -4.0], "bilinear", fill=0),
-         lambda t: TF.affine(t, 12.0, [5, -7], 1.2, [8.0, -4.0], TVI.BILINEAR, fill=0)),
-        ("shear_corner", lambda x: F.affine(x, 0.0, [0, 0], 1.0, [25.0, 0.0], center=[0, 0]),
-         lambda t: TF.affine(t, 0.0, [0, 0], 1.0, [25.0, 0.0], center=[0, 0])),
+        (
+            "rotate_center",
+            lambda x: F.rotate(x, 15.0, center=[10, 30]),
+            lambda t: TF.rotate(t, 15.0, center=[10, 30]),
+        ),
+        (
+            "affine",
+            lambda x: F.affine(x, 12.0, [5, -7], 1.2, [8.0, -4.0], "bilinear", fill=0),
+            lambda t: TF.affine(t, 12.0, [5, -7], 1.2, [8.0, -4.0], TVI.BILINEAR, fill=0),
+        ),
+        (
+            "shear_corner",
+            lambda x: F.affine(x, 0.0, [0, 0], 1.0, [25.0, 0.0], center=[0, 0]),
+            lambda t: TF.affine(t, 0.0, [0, 0], 1.0, [25.0, 0.0], center=[0, 0]),
+        ),
     ]
     + [
-        (f"pad_{m}", (lambda m: lambda x: F.pad(x, [3, 1, 4, 6], fill=9, padding_mode=m))(m),
-         (lambda m: lambda t: TF.pad(t, [3, 1, 4, 6], fill=9, padding_mode=m))(m))
+        (
+            f"pad_{m}",
+            functools.partial(F.pad, padding=[3, 1, 4, 6], fill=9, padding_mode=m),
+            functools.partial(TF.pad, padding=[3, 1, 4, 6], fill=9, padding_mode=m),
+        )
         for m in ("constant", "edge", "reflect", "symmetric")
     ],
 )
@@ -169,8 +199,15 @@ def test_grayscale_2d_and_pil_inputs_keep_their_type(photos):
 def test_compose_pipeline_matches_torchvision(photos):
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     ours = T.Compose([T.Resize(80), T.CenterCrop(64), T.ToArray(), T.Normalize(mean, std)])
-    theirs = TV.Compose([TV.Resize(80), TV.CenterCrop(64), TV.ToImage(), TV.ToDtype(torch.float32, scale=True),
-                         TV.Normalize(mean, std)])
+    theirs = TV.Compose(
+        [
+            TV.Resize(80),
+            TV.CenterCrop(64),
+            TV.ToImage(),
+            TV.ToDtype(torch.float32, scale=True),
+            TV.Normalize(mean, std),
+        ]
+    )
     for img in photos:
         out = ours(img)
         assert out.dtype == np.float32 and out.shape == (3, 64, 64)
@@ -192,7 +229,9 @@ def test_random_crop_with_given_params_matches_torchvision(photos):
     g = np.random.default_rng(3)
     params = t.get_params(img, g)
     out = t(img, generator=np.random.default_rng(3))
-    ref = TF.crop(TF.pad(_t(img), params["padding"], padding_mode="reflect"), params["top"], params["left"], 50, 70)
+    ref = TF.crop(
+        TF.pad(_t(img), params["padding"], padding_mode="reflect"), params["top"], params["left"], 50, 70
+    )
     np.testing.assert_array_equal(out, _hwc(ref))
 
 

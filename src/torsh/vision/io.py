@@ -27,7 +27,15 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, DTypeError, ShapeError
 
-__all__ = ["ImageReadMode", "ImageDecodeError", "read_file", "read_image", "decode_image", "write_png", "encode_png"]
+__all__ = [
+    "ImageReadMode",
+    "ImageDecodeError",
+    "read_file",
+    "read_image",
+    "decode_image",
+    "write_png",
+    "encode_png",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -37,7 +45,7 @@ class ImageDecodeError(DataError, ValueError):
 
 
 class ImageReadMode(enum.Enum):
-    """How to convert a decoded image (torchvision's ``ImageReadMode``); strings such as ``"RGB"`` work too."""
+    """How to convert a decoded image (torchvision's ``ImageReadMode``); strings like ``"RGB"`` work too."""
 
     UNCHANGED = 0
     GRAY = 1
@@ -73,7 +81,8 @@ def _parse_mode(mode: ImageReadMode | str) -> ImageReadMode:
     if isinstance(mode, str) and mode.upper() in ImageReadMode.__members__:
         return ImageReadMode[mode.upper()]
     raise ConfigError(
-        f"torsh.vision.io: mode must be an ImageReadMode or one of {list(ImageReadMode.__members__)}, got {mode!r}"
+        "torsh.vision.io: mode must be an ImageReadMode or one of "
+        f"{list(ImageReadMode.__members__)}, got {mode!r}"
     )
 
 
@@ -174,7 +183,8 @@ def decode_image(
         data = bytes(input)
     else:
         raise DTypeError(
-            f"torsh.vision.io.decode_image: expected bytes, a 1-D uint8 array or a path, got {type(input).__name__}"
+            "torsh.vision.io.decode_image: expected bytes, a 1-D uint8 array or a path, got "
+            f"{type(input).__name__}"
         )
     where = f"<{len(data)} bytes>"
     return _decode(open_image(_io.BytesIO(data), where), mode, apply_exif_orientation, where)
@@ -223,7 +233,9 @@ def encode_png(input: Any, compression_level: int = 6) -> np.ndarray:
         b'PNG'
     """
     if not 0 <= int(compression_level) <= 9:
-        raise ConfigError(f"torsh.vision.io.encode_png: compression_level must be in [0, 9], got {compression_level}")
+        raise ConfigError(
+            f"torsh.vision.io.encode_png: compression_level must be in [0, 9], got {compression_level}"
+        )
     arr = _check_png_input(input, "encode_png")
     buf = _io.BytesIO()
     _png_image(arr).save(buf, format="PNG", compress_level=int(compression_level))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -30,7 +30,8 @@ def _as_batch(tensor: Any) -> np.ndarray:
         shapes = {np.shape(t) for t in tensor}
         if len(shapes) != 1:
             raise ShapeError(
-                f"torsh.vision.utils.make_grid: all images of the list must have one shape, got {sorted(shapes)}"
+                "torsh.vision.utils.make_grid: all images of the list must have one shape, got "
+                f"{sorted(shapes)}"
             )
         arr = np.stack([np.asarray(t) for t in tensor])
     else:
@@ -38,7 +39,8 @@ def _as_batch(tensor: Any) -> np.ndarray:
             arr = np.asarray(tensor)
         except Exception:
             raise DTypeError(
-                f"torsh.vision.utils.make_grid: expected an array or a list of arrays, got {type(tensor).__name__}"
+                "torsh.vision.utils.make_grid: expected an array or a list of arrays, got "
+                f"{type(tensor).__name__}"
             ) from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise DTypeError(f"torsh.vision.utils.make_grid: expected numeric images, got dtype {arr.dtype}")
@@ -60,7 +62,9 @@ def _as_batch(tensor: Any) -> np.ndarray:
 
 def _norm(img: np.ndarray, low: float, high: float) -> np.ndarray:
     img = np.clip(img, low, high)
-    return ((img - np.asarray(low, img.dtype)) / np.asarray(max(high - low, 1e-5), img.dtype)).astype(img.dtype)
+    return ((img - np.asarray(low, img.dtype)) / np.asarray(max(high - low, 1e-5), img.dtype)).astype(
+        img.dtype
+    )
 
 
 def make_grid(
@@ -95,7 +99,9 @@ def make_grid(
                 f"torsh.vision.utils.make_grid: value_range must be a tuple (min, max), got {value_range!r}"
             )
         if not np.issubdtype(arr.dtype, np.floating):
-            raise DTypeError(f"torsh.vision.utils.make_grid: normalize=True needs float images, got {arr.dtype}")
+            raise DTypeError(
+                f"torsh.vision.utils.make_grid: normalize=True needs float images, got {arr.dtype}"
+            )
 
         def norm_range(t: np.ndarray) -> np.ndarray:
             if value_range is not None:
@@ -109,7 +115,9 @@ def make_grid(
     xmaps = min(int(nrow), nmaps)
     ymaps = int(math.ceil(nmaps / xmaps))
     height, width = arr.shape[2] + padding, arr.shape[3] + padding
-    grid = np.full((arr.shape[1], height * ymaps + padding, width * xmaps + padding), pad_value, dtype=arr.dtype)
+    grid = np.full(
+        (arr.shape[1], height * ymaps + padding, width * xmaps + padding), pad_value, dtype=arr.dtype
+    )
     for k in range(nmaps):
         y, x = divmod(k, xmaps)
         top, left = y * height + padding, x * width + padding
@@ -119,7 +127,7 @@ def make_grid(
 
 def save_image(
     tensor: Any,
-    fp: Union[str, "os.PathLike[str]", BinaryIO],
+    fp: str | os.PathLike[str] | BinaryIO,
     format: str | None = None,
     **kwargs: Any,
 ) -> None:
@@ -149,5 +157,3 @@ def save_image(
     if ndarr.shape[2] == 1:
         ndarr = ndarr[:, :, 0]
     Image.fromarray(np.ascontiguousarray(ndarr)).save(fp, format=format)
-
-

@@ -14,7 +14,14 @@ Example:
 from ._base import DatasetFormatError, VisionDataset
 from .cifar import CIFAR10, CIFAR100
 from .digits import Digits
-from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, find_classes, has_file_allowed_extension, pil_loader
+from .folder import (
+    IMG_EXTENSIONS,
+    DatasetFolder,
+    ImageFolder,
+    find_classes,
+    has_file_allowed_extension,
+    pil_loader,
+)
 from .mnist import MNIST, FashionMNIST, read_idx
 
 __all__ = [

@@ -16,11 +16,11 @@ __all__ = ["VisionDataset", "DatasetFormatError", "DataFileNotFoundError"]
 
 
 class DatasetFormatError(DataError, ValueError):
-    """A dataset file with the wrong format: bad magic number, wrong size, labels out of range (names the file)."""
+    """A dataset file with the wrong format: bad magic number, wrong size, labels out of range (names it)."""
 
 
 class VisionDataset(Dataset[Any]):
-    """Base of the vision datasets: ``root``, ``transform`` (on the image), ``target_transform`` (on the label)."""
+    """Base of the vision datasets: ``root``, ``transform`` (on images), ``target_transform`` (on labels)."""
 
     def __init__(
         self,
@@ -43,7 +43,8 @@ class VisionDataset(Dataset[Any]):
             i = operator.index(index)
         except TypeError:
             raise SampleIndexError(
-                f"{type(self).__name__}: expected an integer sample index, got {type(index).__name__} {index!r}"
+                f"{type(self).__name__}: expected an integer sample index, got "
+                f"{type(index).__name__} {index!r}"
             ) from None
         if not -n <= i < n:
             raise SampleIndexError(f"{type(self).__name__}: index {i} is out of range for {n} samples")

@@ -41,7 +41,18 @@ class CIFAR10(ArrayBackedDataset):
     meta_file = "batches.meta.txt"
     label_bytes = 1
     num_classes = 10
-    default_classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    default_classes = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
 
     def __init__(
         self,
@@ -79,14 +90,17 @@ class CIFAR10(ArrayBackedDataset):
 
     def _path(self, filename: str) -> str:
         candidates = [os.path.join(d, filename) for d in self._folders()]
-        return require_file(candidates, type(self).__name__, f"Get the binary version {self.url} and extract it")
+        return require_file(
+            candidates, type(self).__name__, f"Get the binary version {self.url} and extract it"
+        )
 
     def _read(self, path: str) -> tuple[np.ndarray, np.ndarray]:
         record = self.label_bytes + 3072
         size = os.path.getsize(path)
         if size == 0 or size % record:
             raise DatasetFormatError(
-                f"{type(self).__name__}: {path!r} has {size} bytes, not a positive multiple of the {record}-byte "
+                f"{type(self).__name__}: {path!r} has {size} bytes, not a positive multiple of the "
+                f"{record}-byte "
                 f"records of the CIFAR binary format ({self.label_bytes} label byte(s) + 3072 pixels); "
                 "a truncated file, or the wrong CIFAR version?"
             )
@@ -96,7 +110,8 @@ class CIFAR10(ArrayBackedDataset):
         for col, limit in enumerate(limits):
             if labels.size and labels[:, col].max() >= limit:
                 raise DatasetFormatError(
-                    f"{type(self).__name__}: {path!r} has label {int(labels[:, col].max())} in label byte {col}, "
+                    f"{type(self).__name__}: {path!r} has label {int(labels[:, col].max())} in "
+                    f"label byte {col}, "
                     f"expected < {limit}; is this the right CIFAR version's file?"
                 )
         images = raw[:, self.label_bytes :].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -145,12 +160,18 @@ class CIFAR100(CIFAR10):
     num_classes = 100
     # the dataset's alphabetical fine label names (fine_label_names.txt), used when that file is absent
     default_classes = (
-        "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel can "
-        "castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup dinosaur dolphin "
-        "elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion lizard lobster "
-        "man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree pear pickup_truck "
-        "pine_tree plain plate poppy porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk "
-        "skyscraper snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television tiger "
+        "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus "
+        "butterfly camel can "
+        "castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup "
+        "dinosaur dolphin "
+        "elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard "
+        "lion lizard lobster "
+        "man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree "
+        "pear pickup_truck "
+        "pine_tree plain plate poppy porcupine possum rabbit raccoon ray road rocket rose sea seal "
+        "shark shrew skunk "
+        "skyscraper snail snake spider squirrel streetcar sunflower sweet_pepper table tank "
+        "telephone television tiger "
         "tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm"
     ).split()
 

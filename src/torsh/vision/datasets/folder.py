@@ -10,8 +10,15 @@ from ...errors import ConfigError
 from ..io import open_image
 from ._base import DataFileNotFoundError, VisionDataset
 
-__all__ = ["IMG_EXTENSIONS", "DatasetFolder", "ImageFolder", "find_classes", "make_dataset", "pil_loader",
-           "has_file_allowed_extension"]
+__all__ = [
+    "IMG_EXTENSIONS",
+    "DatasetFolder",
+    "ImageFolder",
+    "find_classes",
+    "make_dataset",
+    "pil_loader",
+    "has_file_allowed_extension",
+]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -58,7 +65,8 @@ def make_dataset(
 
     Example:
         >>> import tempfile, os
-        >>> d = tempfile.mkdtemp(); os.mkdir(os.path.join(d, "a")); _ = open(os.path.join(d, "a", "x.png"), "w")
+        >>> d = tempfile.mkdtemp(); os.mkdir(os.path.join(d, "a"))
+        >>> _ = open(os.path.join(d, "a", "x.png"), "w")
         >>> [(os.path.basename(p), c) for p, c in make_dataset(d, {"a": 0}, extensions=(".png",))]
         [('x.png', 0)]
     """
@@ -89,10 +97,15 @@ def make_dataset(
                     available.add(target_class)
     empty = set(class_to_idx) - available
     if empty and not allow_empty:
-        what = f"Supported extensions are: {extensions if isinstance(extensions, str) else ', '.join(extensions)}" \
-            if extensions is not None else "No file passed is_valid_file"
+        what = (
+            "Supported extensions are: "
+            f"{extensions if isinstance(extensions, str) else ', '.join(extensions)}"
+            if extensions is not None
+            else "No file passed is_valid_file"
+        )
         raise DataFileNotFoundError(
-            f"ImageFolder: found no valid file for the classes {', '.join(sorted(empty))} under {directory!r}. "
+            f"ImageFolder: found no valid file for the classes {', '.join(sorted(empty))} under "
+            f"{directory!r}. "
             f"{what} (pass allow_empty=True to keep empty classes)"
         )
     return instances
@@ -155,7 +168,7 @@ class DatasetFolder(VisionDataset):
 
 
 class ImageFolder(DatasetFolder):
-    """Images in ``root/<class>/...`` (``torchvision.datasets.ImageFolder``): PIL RGB images and class indices.
+    """Images in ``root/<class>/...`` (``torchvision.datasets.ImageFolder``): PIL RGB images, class indices.
 
     ``classes``, ``class_to_idx`` and the sample order equal torchvision's. Files are kept when their
     extension is one of :data:`IMG_EXTENSIONS` (case-insensitive), or when ``is_valid_file(path)`` says so.

@@ -84,13 +84,16 @@ class MNIST(ArrayBackedDataset):
         >>> def idx(name, arr):
         ...     head = bytes([0, 0, 8, arr.ndim]) + np.array(arr.shape, ">u4").tobytes()
         ...     open(os.path.join(root, name), "wb").write(head + arr.astype(np.uint8).tobytes())
-        >>> idx("t10k-images-idx3-ubyte", np.zeros((2, 28, 28))); idx("t10k-labels-idx1-ubyte", np.array([3, 9]))
+        >>> idx("t10k-images-idx3-ubyte", np.zeros((2, 28, 28)))
+        >>> idx("t10k-labels-idx1-ubyte", np.array([3, 9]))
         >>> ds = MNIST(root, train=False)
         >>> len(ds), ds[1][0].shape, ds[1][1], ds.classes[3]
         (2, (28, 28), 9, '3 - three')
     """
 
-    resources_url = "https://ossci-datasets.s3.amazonaws.com/mnist/ (mirror of http://yann.lecun.com/exdb/mnist/)"
+    resources_url = (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/ (mirror of http://yann.lecun.com/exdb/mnist/)"
+    )
     training_file = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
     test_file = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
     classes = [
@@ -131,7 +134,8 @@ class MNIST(ArrayBackedDataset):
         targets = read_idx(labels_path)
         if data.dtype != np.uint8 or data.ndim != 3:
             raise DatasetFormatError(
-                f"{name}: {images_path!r} should hold uint8 images (N, H, W), got {data.dtype.name} of shape {data.shape}"
+                f"{name}: {images_path!r} should hold uint8 images (N, H, W), got {data.dtype.name} "
+                f"of shape {data.shape}"
             )
         if targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
             raise DatasetFormatError(
@@ -140,7 +144,8 @@ class MNIST(ArrayBackedDataset):
             )
         if len(targets) != len(data):
             raise DatasetFormatError(
-                f"{name}: {images_path!r} has {len(data)} images but {labels_path!r} has {len(targets)} labels"
+                f"{name}: {images_path!r} has {len(data)} images but {labels_path!r} has "
+                f"{len(targets)} labels"
             )
         if targets.size and (targets.min() < 0 or targets.max() >= len(self.classes)):
             raise DatasetFormatError(
@@ -168,7 +173,7 @@ class MNIST(ArrayBackedDataset):
 
 
 class FashionMNIST(MNIST):
-    """Fashion-MNIST (Zalando's clothing images): MNIST's file names and format, in ``root/FashionMNIST/raw/``.
+    """Fashion-MNIST (Zalando's clothes): MNIST's file names and format, in ``root/FashionMNIST/raw/``.
 
     Example:
         >>> from torsh.vision.datasets import FashionMNIST
@@ -177,4 +182,15 @@ class FashionMNIST(MNIST):
     """
 
     resources_url = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]

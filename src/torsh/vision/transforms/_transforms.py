@@ -64,7 +64,11 @@ def _resolve(generator: Generator | int | None) -> Generator:
 def _size_pair(size: int | Sequence[int], name: str, where: str) -> tuple[int, int]:
     if isinstance(size, numbers.Integral):
         return int(size), int(size)
-    if isinstance(size, (list, tuple)) and len(size) in (1, 2) and all(isinstance(s, numbers.Integral) for s in size):
+    if (
+        isinstance(size, (list, tuple))
+        and len(size) in (1, 2)
+        and all(isinstance(s, numbers.Integral) for s in size)
+    ):
         return int(size[0]), int(size[-1])
     raise ConfigError(f"torsh.vision.transforms.{where}: {name} must be an int or (h, w), got {size!r}")
 
@@ -256,7 +260,8 @@ class RandomCrop(Transform):
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import RandomCrop
-        >>> RandomCrop(32, padding=4, padding_mode="reflect")(np.zeros((32, 32, 3), np.uint8), generator=0).shape
+        >>> crop = RandomCrop(32, padding=4, padding_mode="reflect")
+        >>> crop(np.zeros((32, 32, 3), np.uint8), generator=0).shape
         (32, 32, 3)
     """
 
@@ -332,9 +337,16 @@ class RandomResizedCrop(Transform):
         antialias: bool | None = True,
     ) -> None:
         self.size = _size_pair(size, "size", "RandomResizedCrop")
-        if len(scale) != 2 or len(ratio) != 2 or scale[0] > scale[1] or ratio[0] > ratio[1] or min(ratio) <= 0:
+        if (
+            len(scale) != 2
+            or len(ratio) != 2
+            or scale[0] > scale[1]
+            or ratio[0] > ratio[1]
+            or min(ratio) <= 0
+        ):
             raise ConfigError(
-                f"torsh.vision.transforms.RandomResizedCrop: scale and ratio must be increasing (min, max) pairs "
+                "torsh.vision.transforms.RandomResizedCrop: scale and ratio must be increasing "
+                "(min, max) pairs "
                 f"with ratio > 0, got scale={scale!r}, ratio={ratio!r}"
             )
         F._interp(interpolation, "RandomResizedCrop")
@@ -412,7 +424,10 @@ class RandomVerticalFlip(Transform):
 
 
 def _jitter_range(
-    value: float | Sequence[float] | None, name: str, center: float = 1.0, bound: tuple[float, float] = (0, math.inf),
+    value: float | Sequence[float] | None,
+    name: str,
+    center: float = 1.0,
+    bound: tuple[float, float] = (0, math.inf),
     clip_first_on_zero: bool = True,
 ) -> tuple[float, float] | None:
     if value is None:
@@ -426,10 +441,13 @@ def _jitter_range(
     elif isinstance(value, Sequence) and len(value) == 2:
         lo, hi = float(value[0]), float(value[1])
     else:
-        raise ConfigError(f"torsh.vision.transforms.ColorJitter: {name}={value!r} must be a number or a (min, max) pair")
+        raise ConfigError(
+            f"torsh.vision.transforms.ColorJitter: {name}={value!r} must be a number or a (min, max) pair"
+        )
     if not bound[0] <= lo <= hi <= bound[1]:
         raise ConfigError(
-            f"torsh.vision.transforms.ColorJitter: {name} values must be increasing and within {bound}, got {(lo, hi)}"
+            f"torsh.vision.transforms.ColorJitter: {name} values must be increasing and within "
+            f"{bound}, got {(lo, hi)}"
         )
     return None if lo == hi == center else (lo, hi)
 
@@ -461,8 +479,10 @@ class ColorJitter(Transform):
     def forward(self, img: Any, generator: Generator | None) -> Any:
         g = generator
         order = g.permutation(4)  # type: ignore[union-attr]
-        factors = [None if r is None else float(g.uniform(r[0], r[1])) for r in  # type: ignore[union-attr]
-                   (self.brightness, self.contrast, self.saturation, self.hue)]
+        factors = [
+            None if r is None else float(g.uniform(r[0], r[1]))
+            for r in (self.brightness, self.contrast, self.saturation, self.hue)  # type: ignore[union-attr]
+        ]
         fns = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue)
         for k in order:
             if factors[k] is not None:
@@ -492,12 +512,16 @@ class RandomRotation(Transform):
     ) -> None:
         if isinstance(degrees, numbers.Real):
             if degrees < 0:
-                raise ConfigError(f"torsh.vision.transforms.RandomRotation: degrees={degrees} must be non-negative")
+                raise ConfigError(
+                    f"torsh.vision.transforms.RandomRotation: degrees={degrees} must be non-negative"
+                )
             self.degrees = (-float(degrees), float(degrees))
         elif isinstance(degrees, Sequence) and len(degrees) == 2:
             self.degrees = (float(degrees[0]), float(degrees[1]))
         else:
-            raise ConfigError(f"torsh.vision.transforms.RandomRotation: degrees must be a number or a pair, got {degrees!r}")
+            raise ConfigError(
+                f"torsh.vision.transforms.RandomRotation: degrees must be a number or a pair, got {degrees!r}"
+            )
         F._interp(interpolation, "RandomRotation", ("nearest", "bilinear"))
         self.interpolation = interpolation
         self.expand = expand
@@ -534,7 +558,9 @@ class RandomErasing(Transform):
     ) -> None:
         self.p = _check_p(p, "RandomErasing")
         if isinstance(value, str) and value != "random":
-            raise ConfigError(f"torsh.vision.transforms.RandomErasing: a string value must be 'random', got {value!r}")
+            raise ConfigError(
+                f"torsh.vision.transforms.RandomErasing: a string value must be 'random', got {value!r}"
+            )
         if not 0 <= scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
             raise ConfigError(
                 f"torsh.vision.transforms.RandomErasing: need 0 <= scale[0] <= scale[1] <= 1 and "
@@ -573,7 +599,8 @@ class RandomErasing(Transform):
         arr = np.asarray(img)
         if arr.ndim < 3:
             raise ShapeError(
-                f"torsh.vision.transforms.RandomErasing: expected a (..., C, H, W) array (use ToArray first), "
+                "torsh.vision.transforms.RandomErasing: expected a (..., C, H, W) array (use "
+                "ToArray first), "
                 f"got shape {arr.shape}"
             )
         if generator.random() >= self.p:  # type: ignore[union-attr]
@@ -581,8 +608,9 @@ class RandomErasing(Transform):
         i, j, h, w, v = self.get_params(arr, generator)  # type: ignore[arg-type]
         if v is None:
             return img
-        return F.erase(arr, i, j, h, w, v.astype(arr.dtype) if np.issubdtype(arr.dtype, np.floating) else v,
-                       self.inplace)
+        return F.erase(
+            arr, i, j, h, w, v.astype(arr.dtype) if np.issubdtype(arr.dtype, np.floating) else v, self.inplace
+        )
 
 
 class Grayscale(Transform):
@@ -598,7 +626,8 @@ class Grayscale(Transform):
     def __init__(self, num_output_channels: int = 1) -> None:
         if num_output_channels not in (1, 3):
             raise ConfigError(
-                f"torsh.vision.transforms.Grayscale: num_output_channels must be 1 or 3, got {num_output_channels!r}"
+                "torsh.vision.transforms.Grayscale: num_output_channels must be 1 or 3, got "
+                f"{num_output_channels!r}"
             )
         self.num_output_channels = num_output_channels
 
@@ -642,15 +671,22 @@ class GaussianBlur(Transform):
     def __init__(self, kernel_size: int | Sequence[int], sigma: float | Sequence[float] = (0.1, 2.0)) -> None:
         ks = _size_pair(kernel_size, "kernel_size", "GaussianBlur")
         if any(k <= 0 or k % 2 == 0 for k in ks):
-            raise ConfigError(f"torsh.vision.transforms.GaussianBlur: kernel_size must be odd and positive, got {kernel_size}")
+            raise ConfigError(
+                "torsh.vision.transforms.GaussianBlur: kernel_size must be odd and positive, got "
+                f"{kernel_size}"
+            )
         if isinstance(sigma, numbers.Real):
             if sigma <= 0:
-                raise ConfigError(f"torsh.vision.transforms.GaussianBlur: sigma must be positive, got {sigma}")
+                raise ConfigError(
+                    f"torsh.vision.transforms.GaussianBlur: sigma must be positive, got {sigma}"
+                )
             self.sigma = (float(sigma), float(sigma))
         elif isinstance(sigma, Sequence) and len(sigma) == 2 and 0 < sigma[0] <= sigma[1]:
             self.sigma = (float(sigma[0]), float(sigma[1]))
         else:
-            raise ConfigError(f"torsh.vision.transforms.GaussianBlur: sigma must be positive (min, max), got {sigma!r}")
+            raise ConfigError(
+                f"torsh.vision.transforms.GaussianBlur: sigma must be positive (min, max), got {sigma!r}"
+            )
         self.kernel_size = ks  # (x, y) as given, like torchvision
 
     def forward(self, img: Any, generator: Generator | None) -> Any:
@@ -663,9 +699,13 @@ def _apply_op(img: Any, op: str, magnitude: float, interpolation: Any, fill: Any
     if op == "Identity":
         return img
     if op == "ShearX":
-        return F.affine(img, 0.0, [0, 0], 1.0, [math.degrees(math.atan(magnitude)), 0.0], interpolation, fill, [0, 0])
+        return F.affine(
+            img, 0.0, [0, 0], 1.0, [math.degrees(math.atan(magnitude)), 0.0], interpolation, fill, [0, 0]
+        )
     if op == "ShearY":
-        return F.affine(img, 0.0, [0, 0], 1.0, [0.0, math.degrees(math.atan(magnitude))], interpolation, fill, [0, 0])
+        return F.affine(
+            img, 0.0, [0, 0], 1.0, [0.0, math.degrees(math.atan(magnitude))], interpolation, fill, [0, 0]
+        )
     if op == "TranslateX":
         return F.affine(img, 0.0, [int(magnitude), 0], 1.0, [0.0, 0.0], interpolation, fill)
     if op == "TranslateY":
@@ -756,20 +796,26 @@ class TrivialAugmentWide(Transform):
         fill: float | Sequence[float] | None = None,
     ) -> None:
         if num_magnitude_bins < 2:
-            raise ConfigError(f"torsh.vision.transforms.{type(self).__name__}: num_magnitude_bins must be >= 2")
+            raise ConfigError(
+                f"torsh.vision.transforms.{type(self).__name__}: num_magnitude_bins must be >= 2"
+            )
         F._interp(interpolation, type(self).__name__, ("nearest", "bilinear"))
         self.num_magnitude_bins = int(num_magnitude_bins)
         self.interpolation = interpolation
         self.fill = fill
 
-    def _pick(self, generator: Generator, height: int, width: int, magnitude_index: int | None) -> tuple[str, float]:
+    def _pick(
+        self, generator: Generator, height: int, width: int, magnitude_index: int | None
+    ) -> tuple[str, float]:
         names = list(self._space)
         op = names[int(generator.integers(len(names)))]
         fn, signed = self._space[op]
         if fn is None:
             return op, 0.0
         mags = fn(self.num_magnitude_bins, height, width)
-        index = int(generator.integers(self.num_magnitude_bins)) if magnitude_index is None else magnitude_index
+        index = (
+            int(generator.integers(self.num_magnitude_bins)) if magnitude_index is None else magnitude_index
+        )
         magnitude = float(mags[index])
         if signed and generator.random() <= 0.5:
             magnitude = -magnitude
@@ -803,10 +849,13 @@ class RandAugment(TrivialAugmentWide):
     ) -> None:
         super().__init__(num_magnitude_bins, interpolation, fill)
         if not isinstance(num_ops, int) or num_ops < 0:
-            raise ConfigError(f"torsh.vision.transforms.RandAugment: num_ops must be a non-negative int, got {num_ops!r}")
+            raise ConfigError(
+                f"torsh.vision.transforms.RandAugment: num_ops must be a non-negative int, got {num_ops!r}"
+            )
         if not 0 <= int(magnitude) < self.num_magnitude_bins:
             raise ConfigError(
-                f"torsh.vision.transforms.RandAugment: magnitude must be in [0, {self.num_magnitude_bins}), got {magnitude}"
+                "torsh.vision.transforms.RandAugment: magnitude must be in [0, "
+                f"{self.num_magnitude_bins}), got {magnitude}"
             )
         self.num_ops = num_ops
         self.magnitude = int(magnitude)

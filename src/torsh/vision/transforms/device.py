@@ -55,7 +55,8 @@ def _check_key(key: Any, where: str) -> None:
         )
     dt = getattr(key, "dtype", None)
     if dt is None or not (
-        jax.dtypes.issubdtype(dt, jax.dtypes.prng_key) or (np.dtype(dt) == np.uint32 and key.shape[-1:] == (2,))
+        jax.dtypes.issubdtype(dt, jax.dtypes.prng_key)
+        or (np.dtype(dt) == np.uint32 and key.shape[-1:] == (2,))
     ):
         raise ConfigError(
             f"torsh.vision.transforms.device.{where}: expected a PRNG key (torsh.random.key(seed)), "
@@ -67,7 +68,8 @@ def _check_images(images: Any, where: str) -> jax.Array:
     x = jnp.asarray(images)
     if x.ndim != 4:
         raise ShapeError(
-            f"torsh.vision.transforms.device.{where}: expected a (B, C, H, W) batch of images, got shape {x.shape}"
+            f"torsh.vision.transforms.device.{where}: expected a (B, C, H, W) batch of images, got "
+            f"shape {x.shape}"
         )
     return x
 
@@ -153,10 +155,14 @@ def random_crop(
     elif isinstance(size, (list, tuple)) and len(size) == 2:
         ch, cw = int(size[0]), int(size[1])
     else:
-        raise ConfigError(f"torsh.vision.transforms.device.random_crop: size must be an int or (h, w), got {size!r}")
+        raise ConfigError(
+            f"torsh.vision.transforms.device.random_crop: size must be an int or (h, w), got {size!r}"
+        )
     left, top, right, bottom = F._parse_padding(padding, "device.random_crop")
     if min(left, top, right, bottom) < 0:
-        raise ConfigError(f"torsh.vision.transforms.device.random_crop: padding must be >= 0, got {padding!r}")
+        raise ConfigError(
+            f"torsh.vision.transforms.device.random_crop: padding must be >= 0, got {padding!r}"
+        )
     if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
         raise ConfigError(
             f"torsh.vision.transforms.device.random_crop: padding_mode must be constant, edge, reflect or "
@@ -193,7 +199,9 @@ def normalize(images: Any, mean: Sequence[float], std: Sequence[float]) -> jax.A
     """
     x = jnp.asarray(images)
     if x.ndim < 3:
-        raise ShapeError(f"torsh.vision.transforms.device.normalize: expected (..., C, H, W), got shape {x.shape}")
+        raise ShapeError(
+            f"torsh.vision.transforms.device.normalize: expected (..., C, H, W), got shape {x.shape}"
+        )
     m = np.asarray(mean, np.float64).reshape(-1)
     s = np.asarray(std, np.float64).reshape(-1)
     if m.size not in (1, x.shape[-3]) or s.size not in (1, x.shape[-3]):
@@ -219,12 +227,14 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = jnp.float32) -> jax.Arra
     if y.ndim == 2:
         if y.shape[1] != num_classes:
             raise ShapeError(
-                f"torsh.vision.transforms.device: soft labels have {y.shape[1]} classes, num_classes={num_classes}"
+                f"torsh.vision.transforms.device: soft labels have {y.shape[1]} classes, "
+                f"num_classes={num_classes}"
             )
         return y.astype(dtype)
     if y.ndim != 1 or not jnp.issubdtype(y.dtype, jnp.integer):
         raise ShapeError(
-            "torsh.vision.transforms.device: labels must be integer class indices of shape (B,) or soft labels "
+            "torsh.vision.transforms.device: labels must be integer class indices of shape (B,) or "
+            "soft labels "
             f"(B, num_classes), got {y.dtype} of shape {y.shape}"
         )
     return jax.nn.one_hot(y, num_classes, dtype=dtype)
@@ -253,7 +263,9 @@ def mix_batch(images: Any, labels: jax.Array, lam: Any) -> tuple[jax.Array, jax.
     """
     x = jnp.asarray(images)
     lam = jnp.asarray(lam, x.dtype)
-    return lam * x + (1 - lam) * jnp.roll(x, 1, axis=0), lam * labels + (1 - lam) * jnp.roll(labels, 1, axis=0)
+    return lam * x + (1 - lam) * jnp.roll(x, 1, axis=0), lam * labels + (1 - lam) * jnp.roll(
+        labels, 1, axis=0
+    )
 
 
 def mixup(
@@ -309,7 +321,8 @@ def paste_box(images: Any, labels: jax.Array, box: Any, lam_adjusted: Any) -> tu
 
     Example:
         >>> import jax.numpy as jnp
-        >>> x, y = paste_box(jnp.array([[[[0.0, 0.0]]], [[[1.0, 1.0]]]]), jnp.eye(2), jnp.array([0, 0, 1, 1]), 0.5)
+        >>> images = jnp.array([[[[0.0, 0.0]]], [[[1.0, 1.0]]]])
+        >>> x, y = paste_box(images, jnp.eye(2), jnp.array([0, 0, 1, 1]), 0.5)
         >>> x[0].ravel().tolist(), y[0].tolist()
         ([1.0, 0.0], [0.5, 0.5])
     """

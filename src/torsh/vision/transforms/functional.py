@@ -75,7 +75,9 @@ def _interp(mode: Any, where: str, allowed: Sequence[str] = ("nearest", "bilinea
     value = getattr(mode, "value", mode)  # also torchvision's InterpolationMode
     if isinstance(value, str) and value.lower() in allowed:
         return value.lower()
-    raise ConfigError(f"torsh.vision.transforms.{where}: interpolation must be one of {list(allowed)}, got {mode!r}")
+    raise ConfigError(
+        f"torsh.vision.transforms.{where}: interpolation must be one of {list(allowed)}, got {mode!r}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- types
@@ -123,7 +125,8 @@ class _Image:
             self.chw = arr.transpose(2, 0, 1)
         else:
             raise ShapeError(
-                f"torsh.vision.transforms.{where}: expected an (H, W, C) or (H, W) image, got shape {arr.shape} "
+                f"torsh.vision.transforms.{where}: expected an (H, W, C) or (H, W) image, got shape "
+                f"{arr.shape} "
                 "(images are channels-last before ToArray; ToArray makes (C, H, W))"
             )
 
@@ -165,7 +168,9 @@ def get_size(img: Any) -> list[int]:
         return [img.height, img.width]
     shape = np.shape(img)
     if len(shape) not in (2, 3):
-        raise ShapeError(f"torsh.vision.transforms.get_size: expected an (H, W, C) or (H, W) image, got {shape}")
+        raise ShapeError(
+            f"torsh.vision.transforms.get_size: expected an (H, W, C) or (H, W) image, got {shape}"
+        )
     return [int(shape[0]), int(shape[1])]
 
 
@@ -233,20 +238,26 @@ def normalize(tensor: Any, mean: Sequence[float], std: Sequence[float], inplace:
     arr = np.asarray(tensor)
     if not _is_float(arr):
         raise DTypeError(
-            f"torsh.vision.transforms.normalize: expected a float (C, H, W) array (use ToArray first), got {arr.dtype}"
+            "torsh.vision.transforms.normalize: expected a float (C, H, W) array (use ToArray "
+            f"first), got {arr.dtype}"
         )
     if arr.ndim < 3:
-        raise ShapeError(f"torsh.vision.transforms.normalize: expected a (..., C, H, W) array, got shape {arr.shape}")
+        raise ShapeError(
+            f"torsh.vision.transforms.normalize: expected a (..., C, H, W) array, got shape {arr.shape}"
+        )
     c = arr.shape[-3]
     mean_a = np.asarray(mean, dtype=arr.dtype).reshape(-1)
     std_a = np.asarray(std, dtype=arr.dtype).reshape(-1)
     for name, v in (("mean", mean_a), ("std", std_a)):
         if v.size not in (1, c):
             raise ShapeError(
-                f"torsh.vision.transforms.normalize: {name} has {v.size} values for an image with {c} channels"
+                f"torsh.vision.transforms.normalize: {name} has {v.size} values for an image with "
+                f"{c} channels"
             )
     if (std_a == 0).any():
-        raise ConfigError(f"torsh.vision.transforms.normalize: std evaluated to zero ({list(std)}), division by zero")
+        raise ConfigError(
+            f"torsh.vision.transforms.normalize: std evaluated to zero ({list(std)}), division by zero"
+        )
     out = arr if (inplace and arr.flags.writeable) else arr.copy()
     out -= mean_a[:, None, None]
     out /= std_a[:, None, None]
@@ -274,7 +285,8 @@ def _compute_resized_output_size(
         if max_size is not None:
             if max_size <= requested:
                 raise ConfigError(
-                    f"torsh.vision.transforms.{where}: max_size = {max_size} must be strictly greater than the "
+                    f"torsh.vision.transforms.{where}: max_size = {max_size} must be strictly "
+                    "greater than the "
                     f"requested size for the smaller edge size = {size}"
                 )
             if new_long > max_size:
@@ -454,9 +466,7 @@ def _pad_chw(chw: np.ndarray, ltrb: Sequence[int], fill: Any, padding_mode: str)
     chw = chw[:, max(-top, 0) : chw.shape[1] - max(-bottom, 0), max(-left, 0) : chw.shape[2] - max(-right, 0)]
     widths = ((0, 0), (max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0)))
     if padding_mode != "constant":
-        if padding_mode == "reflect" and (
-            max(widths[1]) >= chw.shape[1] or max(widths[2]) >= chw.shape[2]
-        ):
+        if padding_mode == "reflect" and (max(widths[1]) >= chw.shape[1] or max(widths[2]) >= chw.shape[2]):
             raise ConfigError(
                 f"torsh.vision.transforms.pad: reflect padding {list(ltrb)} must be smaller than the image "
                 f"size {chw.shape[1:]}"
@@ -467,15 +477,22 @@ def _pad_chw(chw: np.ndarray, ltrb: Sequence[int], fill: Any, padding_mode: str)
         return np.pad(chw, widths, mode="constant", constant_values=np.asarray(fills[0]).astype(chw.dtype))
     if fills.size != chw.shape[0]:
         raise ConfigError(
-            f"torsh.vision.transforms.pad: fill has {fills.size} values for an image with {chw.shape[0]} channels"
+            f"torsh.vision.transforms.pad: fill has {fills.size} values for an image with "
+            f"{chw.shape[0]} channels"
         )
     return np.stack(
-        [np.pad(c, widths[1:], mode="constant", constant_values=np.asarray(f).astype(chw.dtype)) for c, f in zip(chw, fills)]
+        [
+            np.pad(c, widths[1:], mode="constant", constant_values=np.asarray(f).astype(chw.dtype))
+            for c, f in zip(chw, fills, strict=True)
+        ]
     )
 
 
 def pad(
-    img: Any, padding: int | Sequence[int], fill: float | Sequence[float] | None = 0, padding_mode: str = "constant"
+    img: Any,
+    padding: int | Sequence[int],
+    fill: float | Sequence[float] | None = 0,
+    padding_mode: str = "constant",
 ) -> Any:
     """Pad the borders: ``padding`` is an int, ``(left/right, top/bottom)`` or ``(left, top, right, bottom)``.
 
@@ -488,7 +505,8 @@ def pad(
     """
     if padding_mode not in _PAD_MODES:
         raise ConfigError(
-            f"torsh.vision.transforms.pad: padding_mode must be one of {list(_PAD_MODES)}, got {padding_mode!r}"
+            f"torsh.vision.transforms.pad: padding_mode must be one of {list(_PAD_MODES)}, got "
+            f"{padding_mode!r}"
         )
     ltrb = _parse_padding(padding, "pad")
     return _apply(img, "pad", lambda chw: _pad_chw(chw, ltrb, fill, padding_mode))
@@ -504,7 +522,9 @@ def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
     """
     top, left, height, width = int(top), int(left), int(height), int(width)
     if height <= 0 or width <= 0:
-        raise ConfigError(f"torsh.vision.transforms.crop: height and width must be positive, got {height}, {width}")
+        raise ConfigError(
+            f"torsh.vision.transforms.crop: height and width must be positive, got {height}, {width}"
+        )
     if _is_pil(img):
         return img.crop((left, top, left + width, top + height))
 
@@ -624,7 +644,11 @@ def _blend(img1: np.ndarray, img2: np.ndarray | float, ratio: float) -> np.ndarr
     ratio = float(ratio)
     bound = _bound(img1.dtype)
     f = img1.astype(np.float32) if not _is_float(img1) else img1
-    out = np.clip(f * np.asarray(ratio, f.dtype) + np.asarray(img2, f.dtype) * np.asarray(1.0 - ratio, f.dtype), 0, bound)
+    out = np.clip(
+        f * np.asarray(ratio, f.dtype) + np.asarray(img2, f.dtype) * np.asarray(1.0 - ratio, f.dtype),
+        0,
+        bound,
+    )
     return out.astype(img1.dtype) if _is_float(img1) else _to_int(out, img1.dtype)
 
 
@@ -638,7 +662,8 @@ def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
     """
     if num_output_channels not in (1, 3):
         raise ConfigError(
-            f"torsh.vision.transforms.rgb_to_grayscale: num_output_channels must be 1 or 3, got {num_output_channels}"
+            "torsh.vision.transforms.rgb_to_grayscale: num_output_channels must be 1 or 3, got "
+            f"{num_output_channels}"
         )
 
     def kernel(chw: np.ndarray) -> np.ndarray:
@@ -763,7 +788,11 @@ def _hsv_to_rgb(img: np.ndarray) -> np.ndarray:
 
 
 def _to_float01(chw: np.ndarray) -> np.ndarray:
-    return chw.astype(np.float32) / np.float32(_bound(chw.dtype)) if not _is_float(chw) else chw.astype(np.float32)
+    return (
+        chw.astype(np.float32) / np.float32(_bound(chw.dtype))
+        if not _is_float(chw)
+        else chw.astype(np.float32)
+    )
 
 
 def _from_float01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -782,7 +811,9 @@ def adjust_hue(img: Any, hue_factor: float) -> Any:
         [0, 255, 0]
     """
     if not -0.5 <= hue_factor <= 0.5:
-        raise ConfigError(f"torsh.vision.transforms.adjust_hue: hue_factor ({hue_factor}) must be in [-0.5, 0.5]")
+        raise ConfigError(
+            f"torsh.vision.transforms.adjust_hue: hue_factor ({hue_factor}) must be in [-0.5, 0.5]"
+        )
 
     def kernel(chw: np.ndarray) -> np.ndarray:
         if _check_channels(chw, "adjust_hue") == 1 or chw.size == 0:
@@ -858,7 +889,7 @@ def invert(img: Any) -> Any:
         >>> invert(np.array([[0, 55]], np.uint8)).tolist()
         [[255, 200]]
     """
-    return _apply(img, "invert", lambda chw: (np.asarray(_bound(chw.dtype), chw.dtype) - chw))
+    return _apply(img, "invert", lambda chw: np.asarray(_bound(chw.dtype), chw.dtype) - chw)
 
 
 def solarize(img: Any, threshold: float) -> Any:
@@ -873,7 +904,8 @@ def solarize(img: Any, threshold: float) -> Any:
     def kernel(chw: np.ndarray) -> np.ndarray:
         if threshold > _bound(chw.dtype):
             raise ConfigError(
-                f"torsh.vision.transforms.solarize: threshold {threshold} exceeds the maximum value of {chw.dtype}"
+                f"torsh.vision.transforms.solarize: threshold {threshold} exceeds the maximum value "
+                f"of {chw.dtype}"
             )
         # torch compares an integer image with a Python float in float32 (type promotion): do the same
         limit = np.asarray(threshold, chw.dtype if _is_float(chw) else np.float32)
@@ -952,7 +984,9 @@ def _gaussian_kernel1d(kernel_size: int, sigma: float) -> np.ndarray:
     return (e / e.sum()).astype(np.float32)
 
 
-def gaussian_blur(img: Any, kernel_size: int | Sequence[int], sigma: float | Sequence[float] | None = None) -> Any:
+def gaussian_blur(
+    img: Any, kernel_size: int | Sequence[int], sigma: float | Sequence[float] | None = None
+) -> Any:
     """Gaussian blur with reflect padding; ``kernel_size``/``sigma`` are ``(x, y)`` like torchvision.
 
     ``sigma=None`` uses ``0.3 * ((k - 1) * 0.5 - 1) + 0.8`` (= ``0.15 k + 0.35``), torchvision's default.
@@ -962,12 +996,15 @@ def gaussian_blur(img: Any, kernel_size: int | Sequence[int], sigma: float | Seq
         >>> gaussian_blur(np.full((4, 4), 9, np.uint8), 3, 1.0).tolist()[0]
         [9, 9, 9, 9]
     """
-    ks = [int(kernel_size)] * 2 if isinstance(kernel_size, numbers.Integral) else [int(k) for k in kernel_size]
+    ks = (
+        [int(kernel_size)] * 2 if isinstance(kernel_size, numbers.Integral) else [int(k) for k in kernel_size]
+    )
     if len(ks) == 1:
         ks = ks * 2
     if len(ks) != 2 or any(k <= 0 or k % 2 == 0 for k in ks):
         raise ConfigError(
-            f"torsh.vision.transforms.gaussian_blur: kernel_size must be odd and positive ints, got {kernel_size!r}"
+            "torsh.vision.transforms.gaussian_blur: kernel_size must be odd and positive ints, got "
+            f"{kernel_size!r}"
         )
     if sigma is None:
         sig = [k * 0.15 + 0.35 for k in ks]
@@ -1028,10 +1065,15 @@ def _inverse_affine_matrix(
 
 def _affine_output_size(matrix: Sequence[float], w: int, h: int) -> tuple[int, int]:
     half_w, half_h = 0.5 * w, 0.5 * h
-    pts = np.array([[-half_w, -half_h, 1.0], [-half_w, half_h, 1.0], [half_w, half_h, 1.0], [half_w, -half_h, 1.0]],
-                   np.float32)
+    pts = np.array(
+        [[-half_w, -half_h, 1.0], [-half_w, half_h, 1.0], [half_w, half_h, 1.0], [half_w, -half_h, 1.0]],
+        np.float32,
+    )
     new = pts @ np.asarray(matrix, np.float32).reshape(2, 3).T
-    lo, hi = new.min(0) + np.array([half_w, half_h], np.float32), new.max(0) + np.array([half_w, half_h], np.float32)
+    lo, hi = (
+        new.min(0) + np.array([half_w, half_h], np.float32),
+        new.max(0) + np.array([half_w, half_h], np.float32),
+    )
     tol = 1e-4
     cmax = np.ceil(np.trunc(hi / tol) * tol)
     cmin = np.floor(np.trunc(lo / tol) * tol)
@@ -1039,13 +1081,17 @@ def _affine_output_size(matrix: Sequence[float], w: int, h: int) -> tuple[int, i
     return int(size[0]), int(size[1])
 
 
-def _grid_transform(chw: np.ndarray, matrix: Sequence[float], oh: int, ow: int, mode: str, fill: Any) -> np.ndarray:
+def _grid_transform(
+    chw: np.ndarray, matrix: Sequence[float], oh: int, ow: int, mode: str, fill: Any
+) -> np.ndarray:
     """torchvision's affine grid + ``grid_sample(align_corners=False, padding_mode="zeros")``, in float32."""
     c, h, w = chw.shape
     theta = np.asarray(matrix, np.float32).reshape(2, 3)
     xs = np.linspace((1.0 - ow) * 0.5, (ow - 1.0) * 0.5, ow, dtype=np.float32)
     ys = np.linspace((1.0 - oh) * 0.5, (oh - 1.0) * 0.5, oh, dtype=np.float32)
-    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.float32(1.0)), axis=-1).astype(np.float32)
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.float32(1.0)), axis=-1).astype(
+        np.float32
+    )
     rescaled = (theta.T / np.array([0.5 * w, 0.5 * h], np.float32)).astype(np.float32)
     grid = base.reshape(-1, 3) @ rescaled
     ix = ((grid[:, 0] + np.float32(1)) * np.float32(w) - np.float32(1)) / np.float32(2)
@@ -1123,7 +1169,11 @@ def rotate(
                     return np.rot90(chw, 1, axes=(1, 2)).copy()
                 if angle == 270:
                     return np.rot90(chw, 3, axes=(1, 2)).copy()
-        center_f = [0.0, 0.0] if center is None else [float(c) - s * 0.5 for c, s in zip(center, (w, h))]
+        center_f = (
+            [0.0, 0.0]
+            if center is None
+            else [float(c) - s * 0.5 for c, s in zip(center, (w, h), strict=True)]
+        )
         matrix = _inverse_affine_matrix(center_f, -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
         ow, oh = _affine_output_size(matrix, w, h) if expand else (w, h)
         return _grid_transform(chw, matrix, oh, ow, mode, fill)
@@ -1161,15 +1211,21 @@ def affine(
 
     def kernel(chw: np.ndarray) -> np.ndarray:
         _, h, w = chw.shape
-        center_f = [0.0, 0.0] if center is None else [float(c) - s * 0.5 for c, s in zip(center, (w, h))]
-        matrix = _inverse_affine_matrix(center_f, float(angle), [float(t) for t in translate], float(scale), shear_l)
+        center_f = (
+            [0.0, 0.0]
+            if center is None
+            else [float(c) - s * 0.5 for c, s in zip(center, (w, h), strict=True)]
+        )
+        matrix = _inverse_affine_matrix(
+            center_f, float(angle), [float(t) for t in translate], float(scale), shear_l
+        )
         return _grid_transform(chw, matrix, h, w, mode, fill)
 
     return _apply(img, "affine", kernel)
 
 
 def erase(img: Any, i: int, j: int, h: int, w: int, v: Any, inplace: bool = False) -> np.ndarray:
-    """Set the ``h x w`` window at ``(i, j)`` of a ``(..., C, H, W)`` array to ``v`` (``RandomErasing``'s kernel).
+    """Set the ``h x w`` window at ``(i, j)`` of a ``(..., C, H, W)`` array to ``v`` (RandomErasing's kernel).
 
     Example:
         >>> import numpy as np
@@ -1178,7 +1234,9 @@ def erase(img: Any, i: int, j: int, h: int, w: int, v: Any, inplace: bool = Fals
     """
     arr = np.asarray(img)
     if arr.ndim < 3:
-        raise ShapeError(f"torsh.vision.transforms.erase: expected a (..., C, H, W) array, got shape {arr.shape}")
+        raise ShapeError(
+            f"torsh.vision.transforms.erase: expected a (..., C, H, W) array, got shape {arr.shape}"
+        )
     out = arr if (inplace and arr.flags.writeable) else arr.copy()
     out[..., i : i + h, j : j + w] = v
     return out
