@@ -49,6 +49,7 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
+from ._errors import IndexOutOfRangeError, ValueRangeError
 from .module import Module, Parameter, StateDictError, buffer, logical_axes
 from .normalization import (
     BatchNorm1d,
@@ -67,6 +68,8 @@ __all__ = [
     "Module",
     "Parameter",
     "StateDictError",
+    "IndexOutOfRangeError",
+    "ValueRangeError",
     "field",
     "static",
     "buffer",

@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, DTypeError, ShapeError
+from ._errors import IndexOutOfRangeError, ValueRangeError
 
 if TYPE_CHECKING:
     from .module import Module
 
-CONTEXT_ERRORS = (ShapeError, DTypeError, ConfigError)
+CONTEXT_ERRORS = (ShapeError, DTypeError, ConfigError, IndexOutOfRangeError, ValueRangeError)
 
 
 class _Where:

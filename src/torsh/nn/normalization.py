@@ -52,6 +52,10 @@ def _running_update(
     if count_batches:
         nbt = nbt + 1
         updates["num_batches_tracked"] = nbt
+    if n == 0:  # an empty batch has no statistics: PyTorch keeps the running ones (and counts the batch)
+        if updates:
+            record_update(module, **updates)
+        return
     if module.momentum is None:
         if not count_batches:  # InstanceNorm passes momentum 0 when it is None: nothing changes
             return

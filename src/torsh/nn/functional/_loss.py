@@ -2,7 +2,9 @@
 
 Targets must have the input's shape where PyTorch would broadcast with a warning (``mse_loss`` of an
 ``(N, 1)`` input against an ``(N,)`` target silently becomes ``(N, N)``): torsh raises
-:class:`~torsh.errors.ShapeError` instead. Class-index targets are not range-checked under ``jit``.
+:class:`~torsh.errors.ShapeError` instead. Class-index targets outside ``[0, C)`` (other than
+``ignore_index``) and ``binary_cross_entropy`` inputs outside [0, 1] raise as in PyTorch; under
+``jit`` they are checked only inside :func:`torsh.debug.checks` (see docs/debug.md).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import jax.numpy as jnp
 from jax.scipy.special import xlogy
 
 from ...errors import ConfigError, DTypeError, ShapeError
+from .._checks import check_indices, check_probabilities
 from .._utils import check_float_input, shape_str
 
 __all__ = [
@@ -58,15 +61,23 @@ def _class_dim(name: str, input: jax.Array) -> int:  # noqa: A002
     return 0 if input.ndim == 1 else 1
 
 
-def _check_class_target(name: str, input: jax.Array, target: jax.Array, class_dim: int) -> None:  # noqa: A002
-    if not jnp.issubdtype(target.dtype, jnp.integer):
-        raise DTypeError(f"{name}: expected integer class indices as target, got {target.dtype}")
+def _check_class_target(
+    name: str, input: jax.Array, target: jax.Array, class_dim: int, ignore_index: int  # noqa: A002
+) -> None:
+    dt = getattr(target, "dtype", None)
+    if dt is None or not jnp.issubdtype(dt, jnp.integer):
+        raise DTypeError(
+            f"{name}: expected integer class indices as target, got "
+            f"{dt if dt is not None else type(target).__name__}; use an integer dtype: "
+            "`target.astype(jnp.int32)`"
+        )
     expected = input.shape[:class_dim] + input.shape[class_dim + 1 :]
     if tuple(target.shape) != tuple(expected):
         raise ShapeError(
             f"{name}: expected target of shape {shape_str(expected)} for input {shape_str(input.shape)}, "
             f"got {shape_str(target.shape)}"
         )
+    check_indices(name, "target", target, input.shape[class_dim], "the number of classes", ignore=ignore_index)
 
 
 def _check_weight(name: str, weight: jax.Array | None, n_classes: int) -> None:
@@ -107,7 +118,7 @@ def nll_loss(
     """
     _check_reduction("nll_loss", reduction)
     cd = _class_dim("nll_loss", input)
-    _check_class_target("nll_loss", input, target, cd)
+    _check_class_target("nll_loss", input, target, cd, ignore_index)
     _check_weight("nll_loss", weight, input.shape[cd])
     loss, w, _ = _nll(input, target, weight, ignore_index, cd)
     if reduction == "mean":
@@ -146,7 +157,19 @@ def cross_entropy(
     logp = jax.nn.log_softmax(input, axis=cd)
     w_shape = [1] * input.ndim
     w_shape[cd] = n_classes
+    if not hasattr(target, "dtype"):
+        raise DTypeError(
+            f"cross_entropy: expected a target array, got {type(target).__name__}; pass class indices "
+            "as an integer array (jnp.asarray(target, jnp.int32))"
+        )
     if jnp.issubdtype(target.dtype, jnp.floating):
+        class_shape = input.shape[:cd] + input.shape[cd + 1 :]
+        if tuple(target.shape) == tuple(class_shape) and tuple(target.shape) != tuple(input.shape):
+            raise DTypeError(
+                f"cross_entropy: got a {target.dtype} target of shape {shape_str(target.shape)}: class "
+                "indices need an integer dtype, use `y.astype(jnp.int32)` (a floating target must hold "
+                f"class probabilities of the input's shape {shape_str(input.shape)})"
+            )
         _same_shape("cross_entropy", input, target, "probability target")
         t = target.astype(logp.dtype)
         if label_smoothing > 0:
@@ -159,7 +182,7 @@ def cross_entropy(
         if reduction == "sum":
             return -jnp.sum(prod)
         return -jnp.sum(prod) / (input.size // n_classes)
-    _check_class_target("cross_entropy", input, target, cd)
+    _check_class_target("cross_entropy", input, target, cd, ignore_index)
     loss, w, ignored = _nll(logp, target, weight, ignore_index, cd)
     nll = jnp.sum(loss) / jnp.sum(w) if reduction == "mean" else _reduce(loss, reduction)
     if label_smoothing <= 0:
@@ -281,6 +304,7 @@ def binary_cross_entropy(
     _check_reduction("binary_cross_entropy", reduction)
     check_float_input(input)
     _same_shape("binary_cross_entropy", input, target)
+    check_probabilities("binary_cross_entropy", input)
     log_p = jnp.maximum(jnp.log(input), -100.0)
     log_1mp = jnp.maximum(jnp.log1p(-input), -100.0)
     loss = -(target * log_p + (1 - target) * log_1mp)
