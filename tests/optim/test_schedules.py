@@ -117,6 +117,39 @@ CASES = [
         schedules.polynomial_decay(BASE, total_iters=800, power=2.0),
         lambda o: LS.PolynomialLR(o, total_iters=800, power=2.0),
     ),
+    ("constant-torch-defaults", schedules.constant(BASE), lambda o: LS.ConstantLR(o)),
+    (
+        "cyclic-triangular",
+        schedules.cyclic(0.01, BASE, step_size_up=70),
+        lambda o: LS.CyclicLR(o, 0.01, BASE, step_size_up=70, cycle_momentum=False),
+    ),
+    (
+        "cyclic-triangular2-asymmetric",
+        schedules.cyclic(0.01, BASE, step_size_up=30, step_size_down=90, mode="triangular2"),
+        lambda o: LS.CyclicLR(
+            o, 0.01, BASE, step_size_up=30, step_size_down=90, mode="triangular2", cycle_momentum=False
+        ),
+    ),
+    (
+        "cyclic-exp-range",
+        schedules.cyclic(0.001, BASE, step_size_up=50, mode="exp_range", gamma=0.998),
+        lambda o: LS.CyclicLR(o, 0.001, BASE, step_size_up=50, mode="exp_range", gamma=0.998, cycle_momentum=False),
+    ),
+    (
+        "cyclic-custom-scale-fn",
+        schedules.cyclic(0.01, BASE, step_size_up=40, scale_fn=lambda x: 1.0 / x, scale_mode="cycle"),
+        lambda o: LS.CyclicLR(o, 0.01, BASE, step_size_up=40, scale_fn=lambda x: 1.0 / x, scale_mode="cycle", cycle_momentum=False),
+    ),
+    (
+        "multiplicative-lambda",
+        schedules.multiplicative(BASE, lambda t: 0.9 if t % 100 == 0 else 0.999, total_iters=N),
+        lambda o: LS.MultiplicativeLR(o, lambda t: 0.9 if t % 100 == 0 else 0.999),
+    ),
+    (
+        "multiplicative-factor",
+        schedules.multiplicative(BASE, 0.997),
+        lambda o: LS.MultiplicativeLR(o, lambda t: 0.997),
+    ),
     (
         "join-linear-exponential",
         schedules.join(
@@ -225,6 +258,22 @@ def test_schedule_validation():
         schedules.join([schedules.constant(0.1)] * 3, [10, 5])
     with pytest.raises(ConfigError, match="phase 0"):
         schedules.sequence(schedules.constant(0.1), schedules.constant(0.2))
+    with pytest.raises(ConfigError, match=r"schedules\[0\] must be a schedule \(a function of the step\) or a number"):
+        schedules.join(["fast"], [])
+    with pytest.raises(ConfigError, match="cyclic: mode must be"):
+        schedules.cyclic(0.1, 1.0, mode="sine")
+    with pytest.raises(ConfigError, match="cyclic: step_size_up must be an integer >= 1"):
+        schedules.cyclic(0.1, 1.0, step_size_up=0)
+    with pytest.raises(ConfigError, match="multiplicative: total_iters must be given"):
+        schedules.multiplicative(0.1, lambda t: 0.9)
+    with pytest.raises(ConfigError, match=r"lr_lambda\(3\) failed: ZeroDivisionError"):
+        schedules.multiplicative(0.1, lambda t: 1 / (3 - t), total_iters=5)
+    with pytest.raises(ConfigError, match=r"lr_lambda\(1\) must be a finite real number"):
+        schedules.multiplicative(0.1, lambda t: "x", total_iters=5)
+    with pytest.raises(ConfigError, match="step_decay: steps_per_epoch must be None or an integer >= 1"):
+        schedules.step_decay(0.1, 10, steps_per_epoch=0)
+    with pytest.raises(ConfigError, match="per_epoch: steps_per_epoch must be an integer >= 1"):
+        schedules.per_epoch(schedules.constant(0.1), 2.5)
     with pytest.raises(ConfigError, match="milestones"):
         schedules.multistep_decay(0.1, 10)
     with pytest.raises(ConfigError, match="start_factor"):
@@ -233,6 +282,129 @@ def test_schedule_validation():
         optim.SGD(lr=lambda step: -1.0)
     with pytest.raises(ConfigError, match="calling it at step 0 failed"):
         optim.SGD(lr=lambda step: undefined_name)  # noqa: F821
+
+
+def test_constant_defaults_are_torch_constant_lr_and_numbers_are_constant_phases():
+    import inspect
+
+    sig = inspect.signature(schedules.constant)
+    ref = inspect.signature(LS.ConstantLR)
+    assert sig.parameters["factor"].default == ref.parameters["factor"].default
+    assert sig.parameters["total_iters"].default == ref.parameters["total_iters"].default
+    s = schedules.sequence((schedules.linear_warmup(1.0, 2), 3), 0.25)
+    assert [float(s(i)) for i in range(5)] == [0.0, 0.5, 1.0, 0.25, 0.25]
+    assert [float(x) for x in jax.vmap(schedules.join([0.5, 0.1], [2]))(jnp.arange(4))] == pytest.approx([0.5, 0.5, 0.1, 0.1])
+
+
+# -- epoch-based schedules (issue 10) -------------------------------------------------------------
+EPOCHS, STEPS_PER_EPOCH = 40, 7
+
+
+def torch_epoch_lrs(make_scheduler, epochs=EPOCHS, steps=STEPS_PER_EPOCH, base=BASE, plateau=None, metrics=None):
+    """The lr of every optimizer step when the scheduler (and ReduceLROnPlateau) step once per epoch."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=base)
+    sched = make_scheduler(opt) if make_scheduler else None
+    reduce = LS.ReduceLROnPlateau(opt, **plateau) if plateau is not None else None
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for epoch in range(epochs):
+            for _ in range(steps):
+                out.append(opt.param_groups[0]["lr"])
+                opt.step()
+            if sched is not None:
+                sched.step()
+            if reduce is not None:
+                reduce.step(metrics[epoch])
+    return np.asarray(out)
+
+
+EPOCH_CASES = [
+    ("step", dict(lr=BASE, step_size=5, gamma=0.5), schedules.step_decay, lambda o: LS.StepLR(o, step_size=5, gamma=0.5)),
+    ("multistep", dict(lr=BASE, milestones=[3, 10, 25]), schedules.multistep_decay, lambda o: LS.MultiStepLR(o, [3, 10, 25])),
+    ("cosine", dict(lr=BASE, T_max=15), schedules.cosine_annealing, lambda o: LS.CosineAnnealingLR(o, T_max=15)),
+    ("exponential", dict(lr=BASE, gamma=0.9), schedules.exponential_decay, lambda o: LS.ExponentialLR(o, 0.9)),
+]
+
+
+@pytest.mark.parametrize("case", EPOCH_CASES, ids=[c[0] for c in EPOCH_CASES])
+def test_steps_per_epoch_equals_torch_scheduler_stepped_per_epoch(case):
+    _, kwargs, make, make_torch = case
+    ref = torch_epoch_lrs(make_torch)
+    sched = make(**kwargs, steps_per_epoch=STEPS_PER_EPOCH)
+    np.testing.assert_allclose(ours(sched, EPOCHS * STEPS_PER_EPOCH), ref, rtol=1e-5, atol=1e-7 * BASE)
+    wrapped = schedules.per_epoch(make(**kwargs), STEPS_PER_EPOCH)
+    np.testing.assert_array_equal(ours(wrapped, EPOCHS * STEPS_PER_EPOCH), ours(sched, EPOCHS * STEPS_PER_EPOCH))
+
+
+def test_optimizer_with_per_epoch_step_decay_matches_torch_steplr_per_epoch():
+    params = make_params(0)
+    grads = grad_stream(1, steps=60)
+    sched = schedules.step_decay(0.05, step_size=2, gamma=0.3, steps_per_epoch=10)
+    ours_ = torsh_trajectory(optim.SGD(lr=sched, momentum=0.9), params, grads)
+    tparams = {k: torch.nn.Parameter(torch.tensor(v)) for k, v in params.items()}
+    opt = torch.optim.SGD(list(tparams.values()), lr=0.05, momentum=0.9)
+    steplr = LS.StepLR(opt, step_size=2, gamma=0.3)
+    ref = {k: [] for k in params}
+    for i in range(60):
+        for k, p in tparams.items():
+            p.grad = torch.tensor(grads[k][i])
+        opt.step()
+        for k, p in tparams.items():
+            ref[k].append(p.detach().numpy().copy())
+        if (i + 1) % 10 == 0:  # end of an epoch of 10 batches
+            steplr.step()
+    assert_trajectories_close(ours_, {k: np.stack(v) for k, v in ref.items()})
+
+
+# -- schedules chained with ReduceLROnPlateau (issue 17) ----------------------------------------
+CHAINED = [
+    ("step", schedules.step_decay(BASE, step_size=4, gamma=0.5), lambda o: LS.StepLR(o, 4, 0.5), dict(patience=2, factor=0.5)),
+    ("exponential", schedules.exponential_decay(BASE, 0.95), lambda o: LS.ExponentialLR(o, 0.95), dict(patience=1, factor=0.3, cooldown=2)),
+    ("cosine", schedules.cosine_annealing(BASE, T_max=60), lambda o: LS.CosineAnnealingLR(o, T_max=60), dict(patience=3)),
+    ("min-lr", schedules.multistep_decay(BASE, [10, 20], 0.5), lambda o: LS.MultiStepLR(o, [10, 20], 0.5), dict(patience=0, factor=0.5, min_lr=0.02)),
+]
+
+
+@pytest.mark.parametrize("case", CHAINED, ids=[c[0] for c in CHAINED])
+def test_schedule_chained_with_plateau_matches_torch(case):
+    _, sched, make_torch, kwargs = case
+    rng = np.random.default_rng(0)
+    metrics = np.concatenate([np.linspace(1.0, 0.6, 10), 0.6 + 0.05 * rng.random(EPOCHS - 10)])
+    ref = torch_epoch_lrs(make_torch, plateau=kwargs, metrics=metrics)
+    opt = optim.SGD(lr=schedules.per_epoch(sched, STEPS_PER_EPOCH))
+    params = {"w": jnp.zeros(1)}
+    state = opt.init(params)
+    step = jax.jit(opt.step)
+    plateau = optim.ReduceLROnPlateau(**kwargs)
+    seen = []
+    for epoch in range(EPOCHS):
+        for _ in range(STEPS_PER_EPOCH):
+            seen.append(float(state.lr["default"]))
+            params, state = step(params, {"w": jnp.ones(1)}, state)
+        state = plateau.step(metrics[epoch], state)
+    assert float(state.lr_scale["default"]) < 1.0  # the plateau did reduce
+    np.testing.assert_allclose(seen, ref, rtol=1e-5, atol=1e-7 * BASE)
+
+
+def test_set_lr_rescales_a_schedule_and_refuses_a_schedule_at_zero():
+    opt = optim.Adam(lr=schedules.exponential_decay(1.0, 0.5))
+    state = opt.init({"w": jnp.zeros(2)})
+    state = optim.set_lr(state, 0.25)
+    p = {"w": jnp.zeros(2)}
+    lrs = []
+    for _ in range(3):
+        p, state = opt.step(p, {"w": jnp.ones(2)}, state)
+        lrs.append(float(state.lr["default"]))
+    assert lrs == pytest.approx([0.125, 0.0625, 0.03125])
+    assert sorted(state.state_dict()) == ["exp_avg.w", "exp_avg_sq.w", "lr.default", "lr_scale.default", "step"]
+    assert "lr_scale.default" not in optim.Adam(lr=0.1).init({"w": jnp.zeros(2)}).state_dict()
+    warm = optim.SGD(lr=schedules.linear_warmup(1.0, 10)).init({"w": jnp.zeros(1)})
+    with pytest.raises(ConfigError, match="is at 0 now"):
+        optim.set_lr(warm, 0.5)
+    jitted = jax.jit(lambda s: optim.set_lr(s, lambda g, lr: lr * 0.5))(opt.init({"w": jnp.zeros(2)}))
+    assert float(jitted.lr_scale["default"]) == 0.5
 
 
 # -- ReduceLROnPlateau ----------------------------------------------------------------------------
@@ -274,11 +446,6 @@ def test_plateau_state_dict_and_groups_and_errors():
     copy = optim.ReduceLROnPlateau(patience=0, factor=0.5)
     copy.load_state_dict(plateau.state_dict())
     assert copy.state_dict() == plateau.state_dict()
-    with pytest.raises(ConfigError, match="schedule"):
-        sched_state = optim.SGD(lr=schedules.exponential_decay(0.1, 0.9)).init({"w": jnp.zeros(1)})
-        p = optim.ReduceLROnPlateau(patience=0)
-        p.step(1.0, sched_state)
-        p.step(2.0, sched_state)
     with pytest.raises(ConfigError, match="factor must be in"):
         optim.ReduceLROnPlateau(factor=1.0)
     with pytest.raises(ConfigError, match="mode"):

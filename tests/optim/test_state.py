@@ -204,9 +204,12 @@ def test_chain_state_names_and_lr_helpers():
     assert list(optim.get_lr(state)) == ["sgd.default"]
     state = optim.set_lr(state, lambda name, lr: lr / 10)
     assert float(state["sgd"].lr["default"]) == pytest.approx(0.01)
+    # a scheduled lr is rescaled (PyTorch's chaining), not refused; LBFGS has no room for the factor
     scheduled = optim.Adam(lr=optim.schedules.exponential_decay(0.1, 0.9)).init(model())
-    with pytest.raises(ConfigError, match="schedule"):
-        optim.set_lr(scheduled, 0.5)
+    assert float(optim.set_lr(scheduled, 0.5).lr_scale["default"]) == pytest.approx(5.0)
+    lbfgs = optim.LBFGS(lr=optim.schedules.exponential_decay(0.1, 0.9)).init({"w": jnp.zeros(2)})
+    with pytest.raises(ConfigError, match="cannot rescale it"):
+        optim.set_lr(lbfgs, 0.5)
     with pytest.raises(TreeError, match="no optimizer state"):
         optim.get_lr(optim.clip_by_value(1.0).init(None))
 

@@ -24,6 +24,7 @@ class AdadeltaState(OptState):
     square_avg: Any = None
     acc_delta: Any = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class Adadelta(Optimizer):

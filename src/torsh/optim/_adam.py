@@ -34,6 +34,7 @@ class AdamState(OptState):
     exp_avg_sq: Any = None
     max_exp_avg_sq: Any = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 def _check_adam(check: Checker, hp: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ class LionState(OptState):
     lr: dict
     exp_avg: Any = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class Lion(Optimizer):

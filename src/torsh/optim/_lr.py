@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from ..errors import ConfigError, TreeError
@@ -63,12 +64,17 @@ def set_lr(state: Any, lr: float | Callable[[str, Any], Any]) -> Any:
     """A copy of ``state`` whose learning rates are replaced (takes effect at the next step, no
     recompilation: the learning rate is an array in the state).
 
+    For a group whose learning rate follows a schedule, the schedule is rescaled so that its current
+    value becomes the new one and it continues from there by the same factor — what PyTorch does when
+    ``group["lr"]`` is changed under a chainable scheduler (StepLR, ExponentialLR, ...).
+
     Args:
       state: an optimizer state (or a state containing optimizer states).
       lr: the new learning rate, or ``fn(group_name, current_lr) -> new_lr``.
 
     Raises:
-      ConfigError: a group's learning rate comes from a schedule (the schedule would overwrite it).
+      ConfigError: a scheduled group's current learning rate is 0 (no factor maps 0 to the new value),
+        or the state has no room for a schedule factor (LBFGS).
 
     Example:
       >>> import jax.numpy as jnp
@@ -77,6 +83,9 @@ def set_lr(state: Any, lr: float | Callable[[str, Any], Any]) -> Any:
       >>> state = optim.set_lr(state, lambda group, lr: lr * 0.5)
       >>> round(float(state.lr["default"]), 6)
       0.0005
+      >>> sched = optim.SGD(lr=optim.schedules.exponential_decay(1.0, 0.5)).init({"w": jnp.zeros(2)})
+      >>> round(float(optim.set_lr(sched, 0.1).lr_scale["default"]), 6)
+      0.1
     """
     fn = lr if callable(lr) else (lambda group, current: lr)
     return _replace_lr(state, fn, "")
@@ -84,17 +93,30 @@ def set_lr(state: Any, lr: float | Callable[[str, Any], Any]) -> Any:
 
 def _replace_lr(state: Any, fn: Callable, prefix: str) -> Any:
     if _is_lr_state(state):
-        new = {}
+        new, scales = {}, dict(getattr(state, "lr_scale", None) or {})
         for group, value in state.lr.items():
             hp = state.hyperparams.get(group, {}) if hasattr(state, "hyperparams") else {}
+            target = jnp.asarray(fn(prefix + group, value), value.dtype)
             if callable(hp.get("lr")):
-                raise ConfigError(
-                    f"set_lr: the learning rate of group {prefix + group!r} comes from the schedule "
-                    f"{hp['lr']!r}, "
-                    "which sets it at every step; change the schedule instead"
-                )
-            new[group] = jnp.asarray(fn(prefix + group, value), value.dtype)
-        return state.replace(lr=new)
+                if group not in scales:
+                    raise ConfigError(
+                        f"set_lr: the learning rate of group {prefix + group!r} comes from the schedule "
+                        f"{hp['lr']!r} and this {type(state).__name__} cannot rescale it; change the schedule "
+                        "instead"
+                    )
+                traced = isinstance(value, jax.core.Tracer) or isinstance(target, jax.core.Tracer)
+                if not traced and float(value) == 0.0 and float(target) != 0.0:
+                    raise ConfigError(
+                        f"set_lr: the schedule of group {prefix + group!r} is at 0 now (e.g. the start of a "
+                        "warmup), so no factor maps it to the new value; change the schedule instead"
+                    )
+                factor = jnp.where(value == 0, 1.0, target / jnp.where(value == 0, 1.0, value))
+                scales[group] = (scales[group] * factor).astype(scales[group].dtype)
+            new[group] = target
+        changes = {"lr": new}
+        if scales:
+            changes["lr_scale"] = scales
+        return state.replace(**changes)
     if isinstance(state, OptState):
         changes = {}
         for name, value in state.__iter_fields__():

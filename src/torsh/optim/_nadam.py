@@ -34,6 +34,7 @@ class NAdamState(OptState):
     exp_avg_sq: Any = None
     mu_product: dict | None = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 def _mu(beta1: float, momentum_decay: float, t: jax.Array) -> jax.Array:

@@ -10,7 +10,9 @@ per-parameter slots it keeps (``exp_avg``, ...). The engine does the rest, once,
   parameters whose ``.grad`` is ``None``;
 * resolves per-parameter options (:class:`ParamGroup`) by dotted name;
 * keeps the learning rate per group as an array in the state (the value the *next* step uses), so a
-  schedule, ``ReduceLROnPlateau`` or the user can change it without recompiling;
+  schedule, ``ReduceLROnPlateau`` or the user can change it without recompiling; a group whose lr is
+  a schedule also keeps a factor ``lr_scale`` (1 at first) that multiplies the schedule, which is how
+  ``ReduceLROnPlateau`` and :func:`set_lr` chain with a schedule as PyTorch's schedulers chain;
 * computes in float32 for float16/bfloat16 parameters (slots keep the parameter dtype, as in
   PyTorch) and updates complex parameters as pairs of reals (PyTorch's ``view_as_real``).
 """
@@ -196,12 +198,14 @@ class Optimizer(GradientTransformation):
         for gname, _, hp in self._groups:
             for k, v in self._init_scalars(hp).items():
                 scalars[k][gname] = v
+        scheduled = [gname for gname, _, hp in self._groups if callable(hp["lr"])]
         return self._state_type(
             step=jnp.zeros((), jnp.int32),
             lr={gname: self._group_lr(hp, 0) for gname, _, hp in self._groups},
             **slots,
             **scalars,
             hyperparams=self._hyperparams(),
+            lr_scale={g: jnp.ones((), lr_dtype()) for g in scheduled} if scheduled else None,
         )
 
     def update(self, grads: PyTree, state: OptState, params: PyTree = None) -> tuple[PyTree, OptState]:
@@ -287,11 +291,12 @@ class Optimizer(GradientTransformation):
             for name, value in new_slots.items():
                 new_slot_leaves[name][i] = value
 
+        scales = getattr(state, "lr_scale", None) or {}
         changes: dict[str, Any] = {
             "step": t,
             "lr": {
                 gname: (
-                    self._group_lr(hp, t).astype(state.lr[gname].dtype)
+                    (self._group_lr(hp, t) * scales.get(gname, 1.0)).astype(state.lr[gname].dtype)
                     if callable(hp["lr"])
                     else state.lr[gname]
                 )

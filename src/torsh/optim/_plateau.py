@@ -18,8 +18,9 @@ class ReduceLROnPlateau:
     It watches a metric on the host (e.g. the validation loss once per epoch) and, after more than
     ``patience`` evaluations without improvement, multiplies every learning rate in the optimizer
     state by ``factor`` (not below ``min_lr``). The learning rate is an array in the state, so the
-    jitted training step picks it up without recompiling. The optimizer's ``lr`` must be a
-    constant (a schedule would overwrite the change).
+    jitted training step picks it up without recompiling. With a schedule as the optimizer's ``lr``
+    the reduction chains with it as in PyTorch (StepLR + ReduceLROnPlateau): the schedule is scaled
+    by the reduction and continues from the reduced value (see :func:`set_lr`).
 
     This object is host-side bookkeeping (``best``, ``num_bad_epochs``, ``cooldown_counter``); save it
     with :meth:`state_dict`.

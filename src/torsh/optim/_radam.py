@@ -24,6 +24,7 @@ class RAdamState(OptState):
     exp_avg: Any = None
     exp_avg_sq: Any = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class RAdam(Optimizer):

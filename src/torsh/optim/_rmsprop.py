@@ -33,6 +33,7 @@ class RMSpropState(OptState):
     momentum_buffer: Any = None
     grad_avg: Any = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class RMSprop(Optimizer):

@@ -30,6 +30,7 @@ class SGDState(OptState):
     lr: dict
     momentum_buffer: Any = None
     hyperparams: FrozenDict = static(FrozenDict())
+    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class SGD(Optimizer):

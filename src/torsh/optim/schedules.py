@@ -9,7 +9,7 @@ too.
 ==============================  ==========================================
 torch.optim.lr_scheduler        torsh.optim.schedules
 ==============================  ==========================================
-(constant lr) / ConstantLR      :func:`constant`
+ConstantLR                      :func:`constant` (a plain float is a constant lr)
 StepLR                          :func:`step_decay`
 MultiStepLR                     :func:`multistep_decay`
 ExponentialLR                   :func:`exponential_decay`
@@ -18,9 +18,17 @@ CosineAnnealingWarmRestarts     :func:`cosine_annealing_warm_restarts`
 LinearLR                        :func:`linear`
 OneCycleLR (lr part)            :func:`one_cycle`
 PolynomialLR                    :func:`polynomial_decay`
+CyclicLR                        :func:`cyclic`
+MultiplicativeLR                :func:`multiplicative`
 SequentialLR                    :func:`join` / :func:`sequence`
-ReduceLROnPlateau               :class:`ReduceLROnPlateau` (host side)
+ReduceLROnPlateau               :class:`ReduceLROnPlateau` (host side; chains
+                                with a schedule as in PyTorch)
 ==============================  ==========================================
+
+Epochs: torsh counts optimizer steps. A PyTorch scheduler stepped once per *epoch* is the same
+schedule with ``steps_per_epoch=len(loader)``, accepted by every schedule here (or wrap any
+schedule with :func:`per_epoch`): ``step_decay(0.1, step_size=30, steps_per_epoch=len(loader))`` is
+``StepLR(opt, step_size=30)`` with ``scheduler.step()`` at the end of each epoch.
 
 Example:
     >>> from torsh.optim import schedules
@@ -32,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -46,6 +55,7 @@ from ._plateau import ReduceLROnPlateau
 
 __all__ = [
     "Schedule",
+    "per_epoch",
     "constant",
     "step_decay",
     "multistep_decay",
@@ -57,6 +67,8 @@ __all__ = [
     "warmup_cosine",
     "one_cycle",
     "polynomial_decay",
+    "cyclic",
+    "multiplicative",
     "join",
     "sequence",
     "ReduceLROnPlateau",
@@ -121,6 +133,58 @@ class Schedule:
 
 
 @dataclasses.dataclass(frozen=True)
+class _PerEpoch(Schedule):
+    schedule: Callable
+    steps_per_epoch: int
+
+    def __call__(self, step: Any) -> jax.Array:
+        return jnp.asarray(self.schedule(jnp.floor_divide(jnp.asarray(step), self.steps_per_epoch)), _dtype())
+
+
+def per_epoch(schedule: Callable, steps_per_epoch: int) -> Schedule:
+    """``schedule`` counted in epochs: the value at optimizer step ``t`` is ``schedule(t // steps_per_epoch)``,
+    as a PyTorch scheduler whose ``step()`` is called once per epoch of ``steps_per_epoch`` batches.
+
+    Every schedule constructor also takes ``steps_per_epoch=`` directly.
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.per_epoch(schedules.step_decay(1.0, step_size=2, gamma=0.5), steps_per_epoch=3)
+      >>> [float(s(i)) for i in range(0, 15, 3)]
+      [1.0, 1.0, 0.5, 0.5, 0.25]
+      >>> s == schedules.step_decay(1.0, step_size=2, gamma=0.5, steps_per_epoch=3)
+      True
+    """
+    if not callable(schedule):
+        _fail("per_epoch", "schedule", "a schedule (a function of the step)", schedule)
+    return _PerEpoch(schedule, _count("per_epoch", "steps_per_epoch", steps_per_epoch))
+
+
+def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
+    """Give a schedule constructor the ``steps_per_epoch=`` keyword (see :func:`per_epoch`)."""
+    import inspect
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, steps_per_epoch: int | None = None, **kwargs: Any) -> Schedule:
+        schedule = fn(*args, **kwargs)
+        if steps_per_epoch is None:
+            return schedule
+        if not isinstance(steps_per_epoch, numbers.Integral) or isinstance(steps_per_epoch, bool) or steps_per_epoch < 1:
+            _fail(fn.__name__, "steps_per_epoch", "None or an integer >= 1 (batches per epoch)", steps_per_epoch)
+        return _PerEpoch(schedule, int(steps_per_epoch))
+
+    sig = inspect.signature(fn)
+    extra = inspect.Parameter("steps_per_epoch", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None")
+    params = list(sig.parameters.values())
+    if params and params[-1].kind == inspect.Parameter.VAR_POSITIONAL:
+        params.append(extra)
+    else:
+        params.append(extra)
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper
+
+
+@dataclasses.dataclass(frozen=True)
 class _Constant(Schedule):
     value: float
     factor: float
@@ -131,8 +195,11 @@ class _Constant(Schedule):
         return jnp.where(s < self.total_iters, self.value * self.factor, self.value).astype(_dtype())
 
 
-def constant(value: float, factor: float = 1.0, total_iters: int = 0) -> Schedule:
-    """``value * factor`` for the first ``total_iters`` steps, then ``value`` (PyTorch's ConstantLR).
+@_epochs
+def constant(value: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Schedule:
+    """``value * factor`` for the first ``total_iters`` steps, then ``value`` (PyTorch's ConstantLR,
+    with its defaults ``factor=1/3, total_iters=5``). For a learning rate that never changes, pass
+    the number itself (``lr=0.1``; :func:`join` and :func:`sequence` accept numbers too).
 
     Example:
       >>> from torsh.optim import schedules
@@ -158,6 +225,7 @@ class _StepDecay(Schedule):
         return self.lr * _power(self.gamma, k)
 
 
+@_epochs
 def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """``lr * gamma ** (step // step_size)`` (PyTorch's StepLR).
 
@@ -187,6 +255,7 @@ class _MultiStepDecay(Schedule):
         return self.lr * _power(self.gamma, passed)
 
 
+@_epochs
 def multistep_decay(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     """``lr`` times ``gamma`` for every milestone reached (PyTorch's MultiStepLR).
 
@@ -213,6 +282,7 @@ class _ExponentialDecay(Schedule):
         return self.lr * _power(self.gamma, _steps(step))
 
 
+@_epochs
 def exponential_decay(lr: float, gamma: float) -> Schedule:
     """``lr * gamma ** step`` (PyTorch's ExponentialLR).
 
@@ -236,6 +306,7 @@ class _CosineAnnealing(Schedule):
         return self.eta_min + (self.lr - self.eta_min) * _half_cosine(_steps(step), self.T_max)
 
 
+@_epochs
 def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
     """``eta_min + (lr - eta_min)(1 + cos(pi step / T_max)) / 2`` (PyTorch's CosineAnnealingLR).
 
@@ -281,6 +352,7 @@ class _CosineWarmRestarts(Schedule):
         return self.eta_min + (self.lr - self.eta_min) * _half_cosine(t_cur, t_i)
 
 
+@_epochs
 def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
     """Cosine annealing restarted every ``T_i`` steps, ``T_i = T_0 * T_mult**i`` (SGDR; PyTorch's
     CosineAnnealingWarmRestarts).
@@ -311,6 +383,7 @@ class _Linear(Schedule):
         return self.lr * (self.start_factor + (self.end_factor - self.start_factor) * s / self.total_iters)
 
 
+@_epochs
 def linear(
     lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
 ) -> Schedule:
@@ -332,6 +405,7 @@ def linear(
     return _Linear(_number("linear", "lr", lr), start, end, _count("linear", "total_iters", total_iters))
 
 
+@_epochs
 def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedule:
     """From ``init_lr`` linearly up to ``lr`` over ``warmup_steps`` steps, then ``lr``.
 
@@ -374,6 +448,7 @@ class _WarmupCosine(Schedule):
         return jnp.where(s < self.warmup_steps, warm, decay)
 
 
+@_epochs
 def warmup_cosine(
     lr: float, warmup_steps: int, total_steps: int, init_lr: float = 0.0, end_lr: float = 0.0
 ) -> Schedule:
@@ -424,6 +499,7 @@ class _OneCycle(Schedule):
         return out
 
 
+@_epochs
 def one_cycle(
     max_lr: float,
     total_steps: int,
@@ -478,6 +554,7 @@ class _Polynomial(Schedule):
         return (self.lr - self.end_lr) * (1.0 - s / self.total_iters) ** self.power + self.end_lr
 
 
+@_epochs
 def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr: float = 0.0) -> Schedule:
     """``(lr - end_lr)(1 - min(step, total_iters) / total_iters) ** power + end_lr`` (PyTorch's
     PolynomialLR with ``end_lr=0``).
@@ -497,6 +574,146 @@ def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr
 
 
 @dataclasses.dataclass(frozen=True)
+class _Cyclic(Schedule):
+    base_lr: float
+    max_lr: float
+    total_size: float
+    step_ratio: float
+    mode: str
+    gamma: float
+    scale_fn: Callable | None
+    scale_mode: str
+
+    def _scale(self, x: jax.Array) -> jax.Array:
+        if self.scale_fn is not None:
+            return jnp.asarray(self.scale_fn(x), _dtype())
+        if self.mode == "triangular":
+            return jnp.ones_like(x)
+        if self.mode == "triangular2":
+            return _power(0.5, x - 1.0)
+        return _power(self.gamma, x)  # exp_range
+
+    def __call__(self, step: Any) -> jax.Array:
+        s = _steps(step)
+        cycle = jnp.floor(1.0 + s / self.total_size)
+        x = 1.0 + s / self.total_size - cycle
+        factor = jnp.where(x <= self.step_ratio, x / self.step_ratio, (x - 1.0) / (self.step_ratio - 1.0))
+        height = (self.max_lr - self.base_lr) * factor
+        return self.base_lr + height * self._scale(cycle if self.scale_mode == "cycle" else s)
+
+
+@_epochs
+def cyclic(
+    base_lr: float,
+    max_lr: float,
+    step_size_up: int = 2000,
+    step_size_down: int | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Callable | None = None,
+    scale_mode: str = "cycle",
+) -> Schedule:
+    """Cyclical learning rates (Smith, 2017): PyTorch's CyclicLR, same arguments and defaults.
+
+    The lr rises linearly from ``base_lr`` to ``max_lr`` over ``step_size_up`` steps, falls back over
+    ``step_size_down`` (default: ``step_size_up``), and repeats; ``mode`` scales the amplitude:
+    ``"triangular"`` (constant), ``"triangular2"`` (halved each cycle), ``"exp_range"`` (times
+    ``gamma ** step``). A custom ``scale_fn`` (jax.numpy, of the cycle number or of the step, per
+    ``scale_mode``) replaces ``mode``. PyTorch's ``cycle_momentum`` has no equivalent: torsh
+    optimizers keep momentum constant, so compare with ``CyclicLR(..., cycle_momentum=False)``.
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.cyclic(0.1, 1.0, step_size_up=2, mode="triangular2")
+      >>> [round(float(s(i)), 3) for i in range(9)]
+      [0.1, 0.55, 1.0, 0.55, 0.1, 0.325, 0.55, 0.325, 0.1]
+    """
+    name = "cyclic"
+    base = _number(name, "base_lr", base_lr)
+    top = _number(name, "max_lr", max_lr)
+    up = _count(name, "step_size_up", step_size_up)
+    down = up if step_size_down is None else _count(name, "step_size_down", step_size_down)
+    if mode not in ("triangular", "triangular2", "exp_range"):
+        _fail(name, "mode", "'triangular', 'triangular2' or 'exp_range'", mode)
+    if scale_fn is not None and not callable(scale_fn):
+        _fail(name, "scale_fn", "None or a function", scale_fn)
+    if scale_fn is None:
+        scale_mode = "iterations" if mode == "exp_range" else "cycle"  # PyTorch ignores scale_mode then
+    elif scale_mode not in ("cycle", "iterations"):
+        _fail(name, "scale_mode", "'cycle' or 'iterations'", scale_mode)
+    total = float(up + down)
+    return _Cyclic(base, top, total, up / total, mode, _number(name, "gamma", gamma), scale_fn, scale_mode)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Multiplicative(Schedule):
+    lr: float
+    products: tuple[float, ...]  # lr * prod(lr_lambda(1..t)) for t = 0..total_iters
+
+    def __call__(self, step: Any) -> jax.Array:
+        table = jnp.asarray(np.asarray(self.products), _dtype())
+        return table[jnp.clip(jnp.asarray(step), 0, len(self.products) - 1)]
+
+
+@_epochs
+def multiplicative(lr: float, lr_lambda: Callable[[int], float] | float, total_iters: int | None = None) -> Schedule:
+    """PyTorch's MultiplicativeLR: the lr is multiplied by ``lr_lambda(t)`` at step ``t = 1, 2, ...``.
+
+    ``lr_lambda`` is called on the host with Python ints, as PyTorch calls it, so any Python function
+    works (branches, lookups); the products are tabulated once for steps ``1..total_iters`` and the lr
+    holds after ``total_iters``. A number instead of a function is a constant factor (no table, no
+    ``total_iters``: that is :func:`exponential_decay`).
+
+    Example:
+      >>> from torsh.optim import schedules
+      >>> s = schedules.multiplicative(1.0, lambda epoch: 0.5 if epoch % 2 else 1.0, total_iters=4)
+      >>> [float(s(i)) for i in range(6)]
+      [1.0, 0.5, 0.5, 0.25, 0.25, 0.25]
+    """
+    name = "multiplicative"
+    lr = _number(name, "lr", lr)
+    if _is_value(lr_lambda):
+        return _ExponentialDecay(lr, _number(name, "lr_lambda", lr_lambda))
+    if not callable(lr_lambda):
+        _fail(name, "lr_lambda", "a function of the step or a number", lr_lambda)
+    if total_iters is None:
+        _fail(name, "total_iters", "given (the steps over which lr_lambda is tabulated) when lr_lambda is a function", total_iters)
+    total = _count(name, "total_iters", total_iters, 0)
+    products, value = [lr], lr
+    for t in range(1, total + 1):
+        try:
+            factor = lr_lambda(t)
+        except Exception as e:  # noqa: BLE001 - report any failure of the user's function
+            raise ConfigError(f"schedules.multiplicative: lr_lambda({t}) failed: {type(e).__name__}: {e}") from e
+        factor = _number(name, f"lr_lambda({t})", factor)
+        value *= factor
+        products.append(value)
+    return _Multiplicative(lr, tuple(products))
+
+
+def _is_value(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Value(Schedule):
+    """A learning rate that never changes (a number given where a schedule is expected)."""
+
+    value: float
+
+    def __call__(self, step: Any) -> jax.Array:
+        return jnp.full(jnp.shape(step), self.value, _dtype())
+
+
+def _as_schedule(where: str, name: str, x: Any) -> Callable:
+    if _is_value(x):
+        return _Value(_number(where, name, x))
+    if not callable(x):
+        _fail(where, name, "a schedule (a function of the step) or a number", x)
+    return x
+
+
+@dataclasses.dataclass(frozen=True)
 class _Join(Schedule):
     schedules: tuple[Callable, ...]
     boundaries: tuple[int, ...]
@@ -509,6 +726,7 @@ class _Join(Schedule):
         return out
 
 
+@_epochs
 def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
     """Schedule ``i + 1`` takes over at step ``boundaries[i]``, restarted at its own step 0
     (PyTorch's SequentialLR with ``milestones=boundaries``; optax's ``join_schedules``).
@@ -519,13 +737,10 @@ def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
       >>> [float(s(i)) for i in range(5)]
       [0.0, 0.5, 1.0, 0.5, 0.25]
     """
-    schedules = tuple(schedules)
+    schedules = tuple(_as_schedule("join", f"schedules[{i}]", x) for i, x in enumerate(schedules))
     boundaries = tuple(boundaries)
     if not schedules:
         _fail("join", "schedules", "at least one schedule", schedules)
-    for i, s in enumerate(schedules):
-        if not callable(s):
-            _fail("join", f"schedules[{i}]", "a schedule (a function of the step)", s)
     if len(boundaries) != len(schedules) - 1:
         _fail(
             "join",
@@ -539,20 +754,26 @@ def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
     return _Join(schedules, bs)
 
 
+@_epochs
 def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
     """Run schedules one after the other, each for a number of steps: ``sequence((warmup, 100),
-    (cosine, 900), constant(1e-5))``; the last phase may omit its length (it runs forever).
+    (cosine, 900), 1e-5)``; the last phase may omit its length (it runs forever); a number is a
+    constant learning rate.
 
     Example:
       >>> from torsh.optim import schedules
-      >>> s = schedules.sequence((schedules.constant(1.0), 2), schedules.constant(0.5))
+      >>> s = schedules.sequence((1.0, 2), schedules.exponential_decay(0.5, 0.5))
       >>> [float(s(i)) for i in range(4)]
-      [1.0, 1.0, 0.5, 0.5]
+      [1.0, 1.0, 0.5, 0.25]
     """
     if not phases:
         _fail("sequence", "phases", "at least one (schedule, steps) phase", phases)
     schedules, boundaries, at = [], [], 0
     for i, phase in enumerate(phases):
+        if _is_value(phase):
+            phase = _Value(float(phase))
+        elif isinstance(phase, tuple) and len(phase) == 2 and _is_value(phase[0]):
+            phase = (_Value(float(phase[0])), phase[1])
         if callable(phase):
             if i != len(phases) - 1:
                 _fail(
