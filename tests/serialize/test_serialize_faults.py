@@ -188,3 +188,25 @@ def test_stale_temp_files_rules(tmp_path):
     assert removed == {names["dead"], names["dead_legacy"], names["old_other_host"]}
     kept = set(os.listdir(tmp_path))
     assert kept == set(names.values()) - removed
+
+
+@pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "seek+readinto"])
+def test_both_read_paths_detect_truncation(tmp_path, monkeypatch, preadv):
+    """In-process (safe now that nothing is mapped); the seek+readinto path serves systems without
+    ``os.preadv``."""
+    from torsh.serialize import _api, _reader
+
+    monkeypatch.setattr(_reader, "_HAVE_PREADV", preadv)
+    path = tmp_path / "m.safetensors"
+    torsh.save(path, tree())
+    back = torsh.load(path)["layer7"]["weight"]
+    np.testing.assert_array_equal(np.asarray(back), tree()["layer7"]["weight"])
+    real = _api.build_tree
+
+    def truncate_first(reader, like, opts):
+        os.truncate(path, path.stat().st_size - 1000)
+        return real(reader, like, opts)
+
+    monkeypatch.setattr(_api, "build_tree", truncate_first)
+    with pytest.raises(CorruptFileError, match=r"key 'layer\d.weight': the file ended at byte"):
+        torsh.load(path)

@@ -28,6 +28,8 @@ from ._leaves import StoredLeaves, decode_metadata
 
 __all__ = ["Stored", "FileReader", "key_data_shape"]
 
+_HAVE_PREADV = hasattr(os, "preadv")
+
 
 @functools.cache
 def key_data_shape(impl: str) -> tuple[int, ...]:
@@ -103,7 +105,9 @@ class FileReader:
         except FileNotFoundError:
             raise CheckpointNotFoundError(f"{path}: no such file") from None
         except IsADirectoryError:
-            raise CheckpointError(f"{path}: cannot open: it is a directory, expected a safetensors file") from None
+            raise CheckpointError(
+                f"{path}: cannot open: it is a directory, expected a safetensors file"
+            ) from None
         except OSError as e:
             raise CheckpointError(f"{path}: cannot open: {e.strerror or e}") from None
         self._file = f
@@ -126,31 +130,37 @@ class FileReader:
             raise
 
     def _pread(self, offset: int, n: int) -> bytes:
-        chunks, done = [], 0
+        out = bytearray(n)
+        got = self._fill(memoryview(out), offset)
+        return bytes(out[:got])
+
+    def _fill(self, view: memoryview, offset: int) -> int:
+        """Read into ``view`` from ``offset`` until it is full or the file ends; bytes read."""
+        fd, done, n = self._file.fileno(), 0, len(view)
         while done < n:
-            chunk = os.pread(self._file.fileno(), n - done, offset + done)
-            if not chunk:
+            if _HAVE_PREADV:
+                got = os.preadv(fd, [view[done:]], offset + done)
+            else:  # Windows, older macOS: no positional reads; this reader owns the file object
+                self._file.seek(offset + done)
+                got = self._file.readinto(view[done:]) or 0
+            if got <= 0:
                 break
-            chunks.append(chunk)
-            done += len(chunk)
-        return b"".join(chunks)
+            done += got
+        return done
 
     def _read_into(self, out: np.ndarray, offset: int, key: str) -> None:
         """Fill ``out`` (uint8) from the file at ``offset``; a short read means the file shrank."""
         view = memoryview(out).cast("B")
-        fd = self._file.fileno()
-        done, n = 0, len(view)
-        while done < n:
-            got = os.preadv(fd, [view[done:]], offset + done)
-            if got <= 0:
-                now = os.fstat(fd).st_size
-                was = self.header.data_start + self.header.data_size
-                raise CorruptFileError(
-                    f"{self.where}: key {key!r}: the file ended at byte {offset + done} while reading bytes "
-                    f"[{offset}, {offset + n}); it has {now} bytes, {was} when opened: another program "
-                    "truncated or rewrote it while it was being loaded"
-                )
-            done += got
+        n = len(view)
+        done = self._fill(view, offset)
+        if done < n:
+            now = os.fstat(self._file.fileno()).st_size
+            was = self.header.data_start + self.header.data_size
+            raise CorruptFileError(
+                f"{self.where}: key {key!r}: the file ended at byte {offset + done} while reading bytes "
+                f"[{offset}, {offset + n}); it has {now} bytes, {was} when opened: another program "
+                "truncated or rewrote it while it was being loaded"
+            )
 
     def check_unchanged(self) -> None:
         """Raise :class:`CorruptFileError` if the file changed size or was modified since it was opened
