@@ -86,8 +86,10 @@ def load(
         one device layout restores onto another), else the default device.
       flat: without ``like``, return ``{dotted_key: value}`` instead of nested dicts.
 
-    The file is memory-mapped and each array copied once to its device. Invalid files raise
-    :class:`CorruptFileError` before any data is read; all errors derive from
+    Each tensor is read (``pread``, never memory-mapped) into a buffer the result owns, then copied
+    once to its device (on CPU, XLA adopts the buffer: no copy). Invalid files raise
+    :class:`CorruptFileError` before any data is read, and so does a file that another program
+    truncates or modifies in place during the load; all errors derive from
     :class:`torsh.errors.CheckpointError`.
 
     Example:

@@ -6,10 +6,10 @@ host copy is left cached on the model's arrays. A sharded array is assembled fro
 shards (each distinct shard once).
 
 Loading: XLA's CPU client adopts suitably aligned host buffers instead of copying them, even with
-``may_alias=False``; it would therefore alias a memory-mapped file (which another program may
-truncate, killing the process with SIGBUS). For CPU targets we copy each tensor once from the mapping
-into a fresh 64-byte-aligned buffer that XLA then adopts; for accelerators the transfer itself is the
-one copy and reads the mapping directly.
+``may_alias=False``; it would therefore alias any view it is given (of the caller's bytes, of a
+memory-mapped file). Files are read into fresh 64-byte-aligned buffers that the load owns (see
+``_reader``), which XLA may adopt as they are; views of bytes given to ``from_bytes`` are copied once
+into such a buffer first (``owned_copy``). For accelerators the transfer itself is the one copy.
 """
 
 from __future__ import annotations
