@@ -150,3 +150,9 @@ def test_two_processes_assemble_global_batches_from_their_shards():
         assert batch == reports[0]["local"][step] + reports[1]["local"][step]  # process 0's rows first
     seen = [i for batch in reports[0]["global"] for i in batch]
     assert sorted(seen) == list(range(64))  # the shards are disjoint and cover the data set
+    masked = reports[0]["masked"]
+    assert masked == reports[1]["masked"] and len(masked) == 4
+    assert [sum(mask) for _, mask in masked] == [16, 16, 16, 12]
+    assert masked[-1][1] == [True] * 6 + [False] * 2 + [True] * 6 + [False] * 2  # each process pads its own
+    real = [label for labels, mask in masked for label, keep in zip(labels, mask, strict=True) if keep]
+    assert sorted(real) == list(range(60))  # every sample counted exactly once under the mask

@@ -2,7 +2,8 @@
 
 Each process joins a 2-process JAX job with 4 CPU devices, reads its own share of the data set
 through DistributedSampler (rank and size from JAX), and lets the loader assemble global batches on
-a sharding over all 8 devices with ``jax.make_array_from_process_local_data``.
+a sharding over all 8 devices with ``jax.make_array_from_process_local_data``; then the same with
+``pad_last=True`` on a data set whose last local batches are short.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ def main(port: int, process_id: int) -> None:
         np.testing.assert_array_equal(local_rows(y), hy)
         report["local"].append(hy.tolist())
         report["global"].append(np.asarray(multihost_utils.process_allgather(y, tiled=True)).tolist())
+    # pad_last: 60 samples, 30 per process, local batches of 8 (the last has 6 real rows): every
+    # global batch has 16 rows and a global mask that is False on each process's padded rows
+    small = ArrayDataset(np.arange(60 * 2, dtype=np.float32).reshape(60, 2), np.arange(60))
+    shard = DistributedSampler(small, shuffle=True, seed=3)
+    report["masked"] = []
+    for batch in DataLoader(small, batch_size=8, sampler=shard, device=sharding, pad_last=True):
+        assert batch.mask.shape == (16,) and batch.mask.sharding == sharding and batch.data[1].shape == (16,)
+        labels = np.asarray(multihost_utils.process_allgather(batch.data[1], tiled=True)).tolist()
+        mask = np.asarray(multihost_utils.process_allgather(batch.mask, tiled=True)).tolist()
+        report["masked"].append([labels, mask])
     print(json.dumps(report), flush=True)
     jax.distributed.shutdown()
 
