@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torchvision.transforms.v2.functional as TF  # noqa: E402  (torchvision imported via _torchvision)
 from _torchvision import tv_transforms as TV
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +19,7 @@ from torsh.errors import ConfigError, DTypeError, ShapeError, TorshError
 from torsh.vision import transforms as T
 from torsh.vision.transforms import functional as F
 
+TF = TV.functional  # torchvision is imported only through _torchvision
 TVI = TV.InterpolationMode
 
 
