@@ -103,3 +103,39 @@ def test_no_false_warning_for_shared_array_datasets_across_epochs():
         warnings.simplefilter("error", DatasetChangedWarning)
         for _ in range(2):
             assert sum(len(y) for _, y in loader) == 300
+
+
+def test_fingerprint_sees_nested_datasets_not_foreign_internals():
+    from torsh.data import ConcatDataset, Subset
+    from torsh.data._snapshot import fingerprint
+
+    base = ArrayDataset(np.zeros(10))
+    ds = Subset(ConcatDataset([base.map(np.negative), base]), [1, 2])
+    before = fingerprint(ds)
+    assert fingerprint(ds) == before
+    base._leaves = [np.ones(10)]  # replaced deep inside the wrappers
+    assert fingerprint(ds) != before
+
+    class Cached:  # e.g. a DataFrame: internal caches change on mere access
+        def __init__(self):
+            self.cache = {}
+
+    class Holder:
+        def __init__(self):
+            self.table = Cached()
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return i
+
+    holder = Holder()
+    before = fingerprint(holder)
+    holder.table.cache["col"] = 1
+    assert fingerprint(holder) == before
+    holder.table = Cached()
+    assert fingerprint(holder) != before
+    huge = lib.Items([])
+    huge.items = [[[i] * 100 for i in range(100)] for _ in range(100)]
+    assert fingerprint(huge) == fingerprint(huge)  # bounded work, still deterministic

@@ -28,36 +28,62 @@ class DatasetChangedWarning(UserWarning):
     """The dataset changed after worker processes received their copy of it (the snapshot rule)."""
 
 
-def _summary(value: Any, depth: int) -> Any:
+def _is_dataset(value: Any) -> bool:
+    """torsh or PyTorch datasets (wrappers such as Subset or .map hold their source in an attribute).
+    Other objects (a DataFrame, a tokenizer) are compared by identity only: their internals may
+    change on mere access (caches)."""
+    return any(c.__name__ in ("Dataset", "IterableDataset") for c in type(value).__mro__[1:])
+
+
+class _Budget:
+    """Bounds the work of one fingerprint, whatever the dataset holds."""
+
+    def __init__(self, nodes: int = 4096) -> None:
+        self.left = nodes
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _summary(value: Any, depth: int, budget: _Budget) -> Any:
+    if not budget.take():
+        return "..."
     if isinstance(value, _SCALARS):
         long_text = isinstance(value, (str, bytes)) and len(value) > 256
         return (len(value), hash(value)) if long_text else value
     if isinstance(value, np.ndarray):
         return ("array", id(value), value.shape, value.dtype.str, value.__array_interface__["data"][0])
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, len(value), tuple(_summary(v, depth - 1) for v in value[:_MAX_ITEMS]))
+        items = value[:_MAX_ITEMS]
+        return (type(value).__name__, len(value), tuple(_summary(v, depth - 1, budget) for v in items))
     if isinstance(value, dict):
         items = list(value.items())[:_MAX_ITEMS]
-        return ("dict", len(value), tuple((repr(k)[:64], _summary(v, depth - 1)) for k, v in items))
+        return ("dict", len(value), tuple((repr(k)[:64], _summary(v, depth - 1, budget)) for k, v in items))
     if isinstance(value, (set, frozenset, bytearray)):
         return (type(value).__name__, id(value), len(value))
-    if depth > 0 and hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value):
-        return fingerprint(value, depth - 1)
+    if depth > 0 and _is_dataset(value):
+        return _fingerprint(value, depth - 1, budget)
     return ("object", id(value))
 
 
-def fingerprint(dataset: Any, depth: int = 3) -> Any:
-    """A cheap summary of ``dataset``'s length and attributes that changes when they are replaced,
-    resized or reassigned (but not on in-place writes into arrays or list elements)."""
+def _fingerprint(dataset: Any, depth: int, budget: _Budget) -> Any:
     try:
         size: Any = len(dataset)
     except Exception:
         size = None
     attrs = getattr(dataset, "__dict__", None)
-    body = _summary(dataset, depth) if attrs is None else tuple(
-        (k, _summary(v, depth)) for k, v in attrs.items()
-    )
+    if attrs is None:
+        body = _summary(dataset, depth, budget)
+    else:
+        body = tuple((k, _summary(v, depth, budget)) for k, v in attrs.items())
     return (type(dataset).__qualname__, id(dataset), size, body)
+
+
+def fingerprint(dataset: Any, depth: int = 8) -> Any:
+    """A cheap summary of ``dataset``'s length and attributes that changes when they are replaced,
+    resized or reassigned (but not on in-place writes into arrays or list elements)."""
+    return _fingerprint(dataset, depth, _Budget())
 
 
 def warn_changed(when: str, consequence: str) -> None:
