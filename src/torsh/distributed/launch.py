@@ -717,7 +717,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = add_arguments(
         argparse.ArgumentParser(
             prog="python -m torsh.distributed.launch",
-            description="Start N processes of a torsh program on this machine (127.0.0.1).",
+            description="Start N processes of a torsh program on this machine (127.0.0.1), or this node's "
+            "share of a job over several machines (--nnodes, --node-rank, --coordinator).",
         )
     )
     return run_from_args(parser.parse_args(argv))
