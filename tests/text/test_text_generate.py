@@ -151,6 +151,8 @@ def test_bad_input_errors(gpt2_pair):
     with pytest.raises(ContextLengthError, match="40 tokens; with max_new_tokens=10 that is 50 positions > the "
                                                  "model's context of 48"):
         generate(model, [[1] * 40], max_new_tokens=10)
+    with pytest.raises(ContextLengthError, match="max_new_tokens=48 leaves no room"):
+        generate(model, [[1]], max_new_tokens=48)
     with pytest.raises(TokenIdError, match="prompt 1 has token id 97"):
         generate(model, [[1], [97]], max_new_tokens=2)
     with pytest.raises(TokenIdError, match="eos id 100"):

@@ -204,6 +204,11 @@ def generate(
         if bad:
             raise TokenIdError(f"generate: prompt {r} has token id {bad[0]} out of the vocabulary [0, {vocab})")
     longest, context = max(map(len, rows)), model.max_positions
+    if max_new_tokens >= context:
+        raise ContextLengthError(
+            f"generate: max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's context of "
+            f"{context} positions; ask for at most {context - 1} tokens (there is no sliding window)"
+        )
     if longest + max_new_tokens > context:
         raise ContextLengthError(
             f"generate: the longest prompt has {longest} tokens; with max_new_tokens={max_new_tokens} that is "
