@@ -29,6 +29,7 @@ from .activation import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
     Tanh,
 )
@@ -56,7 +57,9 @@ from .normalization import (
     BatchNorm2d,
     BatchNorm3d,
     GroupNorm,
+    InstanceNorm1d,
     InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     RMSNorm,
 )
@@ -95,7 +98,9 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "InstanceNorm1d",
     "InstanceNorm2d",
+    "InstanceNorm3d",
     "LayerNorm",
     "RMSNorm",
     "GroupNorm",
@@ -116,6 +121,7 @@ __all__ = [
     "Hardtanh",
     "Softmax",
     "LogSoftmax",
+    "Softmin",
     # losses and distances
     "CrossEntropyLoss",
     "NLLLoss",

@@ -33,6 +33,7 @@ __all__ = [
     "Hardtanh",
     "Softmax",
     "LogSoftmax",
+    "Softmin",
 ]
 
 
@@ -55,7 +56,8 @@ class ReLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.relu(x)
 
@@ -66,7 +68,8 @@ class ReLU6(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.relu6(x)
 
@@ -83,7 +86,8 @@ class Hardtanh(Module):
         self.min_val = float(min_val)
         self.max_val = float(max_val)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.hardtanh(x, self.min_val, self.max_val)
 
@@ -96,7 +100,8 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.leaky_relu(x, self.negative_slope)
 
@@ -109,7 +114,8 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         self.alpha = float(alpha)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.elu(x, self.alpha)
 
@@ -120,7 +126,8 @@ class SELU(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.selu(x)
 
@@ -135,7 +142,8 @@ class GELU(Module):
             raise ConfigError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.gelu(x, self.approximate)
 
@@ -146,7 +154,8 @@ class SiLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.silu(x)
 
@@ -157,7 +166,8 @@ class Mish(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.mish(x)
 
@@ -165,7 +175,8 @@ class Mish(Module):
 class Sigmoid(Module):
     """``1 / (1 + exp(-x))``."""
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.sigmoid(x)
 
@@ -173,7 +184,8 @@ class Sigmoid(Module):
 class Tanh(Module):
     """Hyperbolic tangent."""
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.tanh(x)
 
@@ -188,7 +200,8 @@ class Softplus(Module):
         self.beta = float(beta)
         self.threshold = float(threshold)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.softplus(x, self.beta, self.threshold)
 
@@ -199,7 +212,8 @@ class Hardswish(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.hardswish(x)
 
@@ -210,7 +224,8 @@ class Hardsigmoid(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.hardsigmoid(x)
 
@@ -223,7 +238,8 @@ class Softmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         self.dim = dim
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.softmax(x, self.dim)
 
@@ -236,6 +252,27 @@ class LogSoftmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         self.dim = dim
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         _check_float(x)
         return F.log_softmax(x, self.dim)
+
+
+class Softmin(Module):
+    """Softmin along ``dim``: ``softmax(-x)`` (``torch.nn.Softmin``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Softmin(dim=-1)(jnp.array([0.0, 0.0])).tolist()
+      [0.5, 0.5]
+    """
+
+    dim: int | None = static()
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        _check_float(input)
+        return F.softmin(input, self.dim)

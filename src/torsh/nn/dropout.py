@@ -36,7 +36,8 @@ class Dropout(Module):
         _check_p(p)
         self.p = float(p)
 
-    def forward(self, x: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         return F.dropout(x, self.p, self.training, key=key)
 
     def _describe(self) -> str:
@@ -49,5 +50,6 @@ class Dropout(Module):
 class Dropout2d(Dropout):
     """Zero whole channels of ``(N, C, H, W)`` (or, as PyTorch, ``(N, C, L)``) with probability ``p``."""
 
-    def forward(self, x: jax.Array, *, key: Any = None) -> jax.Array:
+    def forward(self, input: jax.Array, *, key: Any = None) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         return F.dropout2d(x, self.p, self.training, key=key)

@@ -41,7 +41,8 @@ class Flatten(Module):
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         if x.ndim == 0:
             return x.reshape(1)
         start = _norm_dim(self.start_dim, x.ndim, "start_dim", x.shape)
@@ -79,7 +80,8 @@ class Unflatten(Module):
         self.dim = int(dim)
         self.unflattened_size = size
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         dim = _norm_dim(self.dim, x.ndim, "dim", x.shape)
         n = x.shape[dim]
         size = self.unflattened_size

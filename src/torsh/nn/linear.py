@@ -29,7 +29,8 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+    def forward(self, input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002 - PyTorch's argument name
+        x = input
         return x
 
 
@@ -87,7 +88,8 @@ class Linear(Module):
             axes = _check_axes("Linear", "weight", self.weight, tuple(axes))
             self._torsh_axes = (("bias", axes[:1]), ("weight", axes)) if bias else (("weight", axes),)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         check_linear_input(x, self.weight)
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias

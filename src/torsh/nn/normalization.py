@@ -23,7 +23,17 @@ from .functional._normalization import batch_stats, normalize_with, verify_batch
 from .module import Axes, Module, _check_axes, buffer
 from .stateful import current_buffers, record_update
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "LayerNorm", "RMSNorm", "GroupNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+    "RMSNorm",
+    "GroupNorm",
+]
 
 
 def _check_momentum(owner: str, momentum: Any) -> float | None:
@@ -133,7 +143,8 @@ class _BatchNorm(_NormBase):
     _ranks = ()  # type: tuple[int, ...]  (class constants, not fields)
     _layout = ""
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         check_float_input(x, self._param_like())
         if x.ndim not in self._ranks:
             ranks = " or ".join(f"{r}D" for r in self._ranks)
@@ -195,20 +206,9 @@ class BatchNorm3d(_BatchNorm):
     _layout = "(N, C, D, H, W)"
 
 
-class InstanceNorm2d(_NormBase):
-    """Per-sample, per-channel normalisation of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
-
-    PyTorch's defaults: ``affine=False``, ``track_running_stats=False`` (then batch statistics are
-    used in eval mode too). With ``track_running_stats=True``, training mode updates the running
-    statistics (averaged over the batch) through :func:`torsh.nn.stateful`.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import nn
-      >>> y = nn.InstanceNorm2d(2)(jnp.arange(32.0).reshape(1, 2, 4, 4))
-      >>> round(float(y.mean()), 5), round(float(y[0, 0].std()), 3)
-      (0.0, 1.0)
-    """
+class _InstanceNorm(_NormBase):
+    _spatial = 2  # number of spatial axes, set by each concrete class
+    _layout = "(C, H, W) or (N, C, H, W)"
 
     def __init__(
         self,
@@ -218,19 +218,22 @@ class InstanceNorm2d(_NormBase):
         affine: bool = False,
         track_running_stats: bool = False,
         *,
+        bias: bool = True,
         key: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, dtype=dtype)
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         check_float_input(x, self._param_like())
-        if x.ndim not in (3, 4):
+        n = self._spatial
+        if x.ndim not in (n + 1, n + 2):
             raise ShapeError(
-                f"expected 3D or 4D input (C, H, W) or (N, C, H, W), got {x.ndim}D input "
+                f"expected {n + 1}D or {n + 2}D input {self._layout}, got {x.ndim}D input "
                 f"of shape {shape_str(x.shape)}"
             )
-        unbatched = x.ndim == 3
+        unbatched = x.ndim == n + 1
         if unbatched:
             x = x[None]
         if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
@@ -241,13 +244,49 @@ class InstanceNorm2d(_NormBase):
         use_input_stats = self.training or not self.track_running_stats
         if use_input_stats and self.training and self.track_running_stats:
             mean, var = batch_stats(x, tuple(range(2, x.ndim)))
-            n = math.prod(x.shape[2:])
+            count = math.prod(x.shape[2:])
             # PyTorch averages the per-instance updates over the batch; the update is linear in the stats.
-            _running_update(self, mean.mean(0), var.mean(0), n, count_batches=False)
+            _running_update(self, mean.mean(0), var.mean(0), count, count_batches=False)
         y = F.instance_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats, 0.0, self.eps
         )
         return y[0] if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Per-sample, per-channel normalisation of ``(N, C, L)`` or ``(C, L)`` inputs; see InstanceNorm2d."""
+
+    _spatial = 1
+    _layout = "(C, L) or (N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Per-sample, per-channel normalisation of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
+
+    PyTorch's defaults: ``affine=False``, ``track_running_stats=False`` (then batch statistics are
+    used in eval mode too); ``affine=True, bias=False`` keeps only the weight, as PyTorch. With
+    ``track_running_stats=True``, training mode updates the running statistics (averaged over the
+    batch) through :func:`torsh.nn.stateful`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> y = nn.InstanceNorm2d(2)(jnp.arange(32.0).reshape(1, 2, 4, 4))
+      >>> round(float(y.mean()), 5), round(float(y[0, 0].std()), 3)
+      (0.0, 1.0)
+      >>> [name for name, _ in nn.InstanceNorm2d(2, affine=True, bias=False).named_parameters()]
+      ['weight']
+    """
+
+    _spatial = 2
+    _layout = "(C, H, W) or (N, C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Per-sample, per-channel normalisation of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs."""
+
+    _spatial = 3
+    _layout = "(C, D, H, W) or (N, C, D, H, W)"
 
 
 def _normalized_shape(owner: str, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -303,7 +342,8 @@ class LayerNorm(Module):
         ax = _check_axes("LayerNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))
         self._torsh_axes = (("bias", ax), ("weight", ax))
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         check_float_input(x, self.weight)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -353,7 +393,7 @@ class RMSNorm(Module):
             ("weight", _check_axes("RMSNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))),
         )
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, x: jax.Array) -> jax.Array:  # PyTorch's RMSNorm names its argument x
         check_float_input(x, self.weight)
         return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
@@ -408,7 +448,8 @@ class GroupNorm(Module):
         self.weight = jnp.ones(num_channels, d) if affine else None
         self.bias = jnp.zeros(num_channels, d) if affine and bias else None
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        x = input
         check_float_input(x, self.weight)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(f"expected input (N, {self.num_channels}, *), got {shape_str(x.shape)}")

@@ -104,7 +104,8 @@ class Embedding(Module):
         kwargs.setdefault("dtype", arr.dtype)
         return cls(arr.shape[0], arr.shape[1], padding_idx, _weight=arr, _freeze=freeze, **kwargs)
 
-    def forward(self, indices: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+        indices = input
         return F.embedding(indices, self.weight, self.padding_idx)
 
     def _describe(self) -> str:

@@ -15,6 +15,7 @@ from ._activation import (
     hardtanh,
     leaky_relu,
     log_softmax,
+    softmin,
     mish,
     relu,
     relu6,
@@ -84,6 +85,7 @@ __all__ = [
     "hardtanh",
     "softmax",
     "log_softmax",
+    "softmin",
     # Convolution/pooling (_conv, _pooling) and attention (_attention) exports are added here.
 ]
 

@@ -31,6 +31,7 @@ __all__ = [
     "hardtanh",
     "softmax",
     "log_softmax",
+    "softmin",
     "softmax_dim",
 ]
 
@@ -157,13 +158,31 @@ def softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> j
       >>> F.softmax(jnp.zeros((2, 4)), dim=-1)[0].tolist()
       [0.25, 0.25, 0.25, 0.25]
     """
-    if dtype is not None:
-        input = input.astype(dtype)
-    return jax.nn.softmax(input, axis=_axis("softmax", input, dim))
+    return _normalize_exp(jax.nn.softmax, "softmax", input, dim, dtype)
 
 
 def log_softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:  # noqa: A002
     """``x - logsumexp(x)`` along ``dim``."""
+    return _normalize_exp(jax.nn.log_softmax, "log_softmax", input, dim, dtype)
+
+
+def softmin(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:  # noqa: A002
+    """``softmax(-x)`` along ``dim`` (``torch.nn.functional.softmin``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.softmin(jnp.array([0.0, 0.0]), dim=0).tolist()
+      [0.5, 0.5]
+    """
+    return _normalize_exp(lambda x, axis: jax.nn.softmax(-x, axis=axis), "softmin", input, dim, dtype)
+
+
+def _normalize_exp(fn, name: str, input: jax.Array, dim: int | None, dtype: object) -> jax.Array:  # noqa: A002
+    input = jnp.asarray(input)
     if dtype is not None:
         input = input.astype(dtype)
-    return jax.nn.log_softmax(input, axis=_axis("log_softmax", input, dim))
+    axis = _axis(name, input, dim)
+    if input.ndim == 0:  # PyTorch treats a 0-d input as one element along dim 0 or -1
+        return fn(input[None], axis=0)[0]
+    return fn(input, axis=axis)
