@@ -77,8 +77,9 @@ def test_cutmix_matches_torchvision_for_the_same_box(batch):
 def test_cutmix_box_follows_torchvisions_formula():
     """For fixed lam and centre, the box and lam_adjusted are torchvision's (int() half-sides, clipped)."""
     key = torsh.random.key(3)
+    box_of = jax.jit(lambda k, lam: D.cutmix_box(k, lam, H, W))
     for lam in (0.1, 0.5, 0.93):
-        box, lam_adj = D.cutmix_box(key, lam, H, W)
+        box, lam_adj = box_of(key, lam)
         kx, ky = jax.random.split(key)
         r_x, r_y = int(jax.random.randint(kx, (), 0, W)), int(jax.random.randint(ky, (), 0, H))
         r = 0.5 * np.sqrt(1.0 - lam)
@@ -111,7 +112,8 @@ def test_mixup_lambda_distribution_and_cutmix_label_mass(mixers):
 def test_random_crop_equals_pad_then_slice(batch):
     x, _ = batch
     key = torsh.random.key(4)
-    out = D.random_crop(key, x, (8, 9), padding=[1, 2, 3, 4], padding_mode="symmetric")
+    crop = jax.jit(lambda k, v: D.random_crop(k, v, (8, 9), padding=[1, 2, 3, 4], padding_mode="symmetric"))
+    out = crop(key, x)
     kt, kl = jax.random.split(key)
     padded = np.pad(x, ((0, 0), (0, 0), (2, 4), (1, 3)), mode="symmetric")
     tops = np.asarray(jax.random.randint(kt, (B,), 0, padded.shape[2] - 8 + 1))
@@ -130,7 +132,7 @@ def test_random_crop_equals_pad_then_slice(batch):
 def test_flip_rate_and_flip_content(batch):
     x, _ = batch
     keys = jax.random.split(torsh.random.key(6), 200)
-    flipped = jax.vmap(lambda k: D.random_horizontal_flip(k, x, p=0.25))(keys)
+    flipped = jax.jit(jax.vmap(lambda k: D.random_horizontal_flip(k, x, p=0.25)))(keys)
     is_flipped = np.all(np.asarray(flipped) == x[..., ::-1][None], axis=(2, 3, 4))
     assert abs(is_flipped.mean() - 0.25) < 0.03
     assert (is_flipped | np.all(np.asarray(flipped) == x[None], axis=(2, 3, 4))).all()

@@ -1170,6 +1170,11 @@ def _grid_transform(
     return out.astype(chw.dtype) if fp else np.round(out).astype(chw.dtype)
 
 
+def _check_center(center: Sequence[float] | None, where: str) -> None:
+    if center is not None and (not isinstance(center, (list, tuple)) or len(center) != 2):
+        raise ConfigError(f"torsh.vision.transforms.{where}: center must be (x, y) in pixels, got {center!r}")
+
+
 def rotate(
     img: Any,
     angle: float,
@@ -1189,6 +1194,7 @@ def rotate(
         [[2, 4], [1, 3]]
     """
     mode = _interp(interpolation, "rotate", ("nearest", "bilinear"))
+    _check_center(center, "rotate")
     angle = float(angle) % 360
 
     def kernel(chw: np.ndarray) -> np.ndarray:
@@ -1233,6 +1239,7 @@ def affine(
         [[0, 1, 2]]
     """
     mode = _interp(interpolation, "affine", ("nearest", "bilinear"))
+    _check_center(center, "affine")
     if scale <= 0:
         raise ConfigError(f"torsh.vision.transforms.affine: scale must be positive, got {scale}")
     if len(translate) != 2:
