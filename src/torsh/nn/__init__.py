@@ -50,7 +50,7 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
-from ._errors import IndexOutOfRangeError, ValueRangeError
+from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
 from .module import Module, Parameter, StateDictError, buffer, logical_axes
 from .normalization import (
     BatchNorm1d,
@@ -72,6 +72,7 @@ __all__ = [
     "Parameter",
     "StateDictError",
     "IndexOutOfRangeError",
+    "MissingKeyError",
     "ValueRangeError",
     "field",
     "static",

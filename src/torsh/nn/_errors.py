@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import TorshError
 
-__all__ = ["IndexOutOfRangeError", "ValueRangeError"]
+__all__ = ["IndexOutOfRangeError", "MissingKeyError", "ValueRangeError"]
 
 
 class IndexOutOfRangeError(TorshError, IndexError):
@@ -17,3 +17,12 @@ class ValueRangeError(TorshError, ValueError):
     """Values outside the domain a function accepts (e.g. probabilities outside [0, 1])."""
 
     __module__ = "torsh.nn"
+
+
+class MissingKeyError(TorshError, KeyError):
+    """A name not present in a container (``ModuleDict``, named ``Sequential``) (PyTorch: KeyError)."""
+
+    __module__ = "torsh.nn"
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""

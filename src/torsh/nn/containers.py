@@ -10,13 +10,30 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, overload
 
+import operator
+
 import jax
 
 from ..errors import ConfigError
+from ._errors import IndexOutOfRangeError, MissingKeyError
 from ..tree import field, static
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "Lambda"]
+
+
+def _position(owner: str, idx: Any, length: int) -> int:
+    """``idx`` as a valid position into ``length`` items (negative counts from the end), or a torsh error."""
+    try:
+        i = operator.index(idx)
+    except TypeError:
+        raise ConfigError(f"{owner} indices must be integers or slices, got {type(idx).__name__} {idx!r}") from None
+    if not -length <= i < length:
+        raise IndexOutOfRangeError(
+            f"{owner} index {i} is out of range: it has {length} entr{'y' if length == 1 else 'ies'} "
+            f"(valid indices {-length}..{length - 1})" if length else f"{owner} index {i} is out of range: it is empty"
+        )
+    return i % length
 
 
 def _check_module(owner: str, name: Any, value: Any) -> Module:
@@ -110,9 +127,9 @@ class Sequential(Module):
             return Sequential(*(m for _, m in chosen)).train(self.training)
         if isinstance(idx, str):
             if not isinstance(self.layers, Mapping) or idx not in self.layers:
-                raise KeyError(f"Sequential has no layer named {idx!r}; names are {[n for n, _ in items]}")
+                raise MissingKeyError(f"Sequential has no layer named {idx!r}; names are {[n for n, _ in items]}")
             return self.layers[idx]
-        return items[idx][1]
+        return items[_position("Sequential", idx, len(items))][1]
 
     def append(self, module: Module) -> Sequential:
         """A new Sequential with ``module`` added at the end."""
@@ -162,7 +179,7 @@ class ModuleList(Module):
     def __getitem__(self, idx: int | slice) -> Module | ModuleList:
         if isinstance(idx, slice):
             return self.replace(items=self.items[idx])
-        return self.items[idx]
+        return self.items[_position("ModuleList", idx, len(self.items))]
 
     def append(self, module: Module) -> ModuleList:
         """A new ModuleList with ``module`` at the end."""
@@ -209,8 +226,8 @@ class ModuleDict(Module):
     def __getitem__(self, name: str) -> Module:
         try:
             return self.entries[name]
-        except KeyError:
-            raise KeyError(f"ModuleDict has no entry {name!r}; keys are {list(self.entries)}") from None
+        except (KeyError, TypeError):
+            raise MissingKeyError(f"ModuleDict has no entry {name!r}; keys are {list(self.entries)}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self.entries

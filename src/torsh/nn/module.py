@@ -101,12 +101,18 @@ def _matches(path: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or path.startswith(p + ".") for p in patterns)
 
 
-def _as_patterns(pattern: str | Iterable[str] | None) -> tuple[str, ...] | None:
+def _as_patterns(pattern: str | Iterable[str] | None, verb: str = "freeze") -> tuple[str, ...] | None:
     if pattern is None:
         return None
     if isinstance(pattern, str):
         return (pattern,)
-    return tuple(pattern)
+    patterns = tuple(pattern) if isinstance(pattern, Iterable) else None
+    if patterns is None or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(
+            f"{verb}: expected a parameter name pattern (a glob string such as 'encoder' or '*.bias'), a list "
+            f"of them, or None for every parameter; got {type(pattern).__name__} {pattern!r}"
+        )
+    return patterns
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -454,6 +460,8 @@ class Module(Struct):
 
     def train(self: M, mode: bool = True) -> M:
         """A copy with this module and all sub-modules in training mode (``mode=False``: eval)."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise ConfigError(f"train: mode must be a bool, got {type(mode).__name__} {mode!r}")
         mode = bool(mode)
         return _walk.map_modules(
             self, lambda _, m: m if m.training == mode else Struct.replace(m, training=mode)
@@ -514,11 +522,11 @@ class Module(Struct):
           >>> model.num_parameters(trainable_only=True)
           4
         """
-        return self._set_frozen(_as_patterns(pattern), True)
+        return self._set_frozen(_as_patterns(pattern, "freeze"), True)
 
     def unfreeze(self: M, pattern: str | Iterable[str] | None = None) -> M:
         """A copy with matching parameters trainable again (``None``: all)."""
-        return self._set_frozen(_as_patterns(pattern), False)
+        return self._set_frozen(_as_patterns(pattern, "unfreeze"), False)
 
     def _set_frozen(self: M, patterns: tuple[str, ...] | None, frozen: bool) -> M:
         targets: dict[str, set[str]] = {}
