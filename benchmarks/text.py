@@ -86,13 +86,24 @@ def bench_decode(hf, model, args) -> None:
     def hf_gen(use_cache):
         def run():
             with torch.no_grad():
-                return hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
-                                   pad_token_id=0, eos_token_id=None, use_cache=use_cache)
+                return hf.generate(
+                    ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=n,
+                    do_sample=False,
+                    pad_token_id=0,
+                    eos_token_id=None,
+                    use_cache=use_cache,
+                )
+
         return run
 
     a, b = torsh_cached()[:, -n:], torsh_recompute()[:, -n:]
     c = hf_gen(True)()[:, -n:].numpy()
-    print(f"  greedy tokens equal: cache vs recompute {np.array_equal(a, b)}, torsh vs HF {np.array_equal(a, c)}")
+    print(
+        f"  greedy tokens equal: cache vs recompute {np.array_equal(a, b)}, "
+        f"torsh vs HF {np.array_equal(a, c)}"
+    )
     rows = {
         "torsh generate (KV cache)": torsh_cached,
         "torsh full recompute": torsh_recompute,
@@ -101,7 +112,10 @@ def bench_decode(hf, model, args) -> None:
     }
     results = {name: _median_time(fn, args.rounds) for name, fn in rows.items()}
     base = results["torsh generate (KV cache)"]
-    print(f"\ndecode: batch {args.batch}, prompt {args.prompt}, {n} new tokens (tokens/s = batch * new / call time)")
+    print(
+        f"\ndecode: batch {args.batch}, prompt {args.prompt}, {n} new tokens "
+        "(tokens/s = batch * new / call time)"
+    )
     for name, s in results.items():
         print(f"  {name:<28} {args.batch * n / s:>9.1f} tok/s   {s * 1e3:>9.1f} ms/call   {s / base:>6.2f}x")
 
@@ -138,10 +152,13 @@ def bench_train(hf, model, args) -> None:
         def run():
             topt.zero_grad(set_to_none=True)
             logits = module(tw[:, :-1]).logits
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tw[:, 1:].reshape(-1))
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), tw[:, 1:].reshape(-1)
+            )
             loss.backward()
             topt.step()
             return loss.item()
+
         return run
 
     rows = {"torsh (jax.jit)": torsh_step, "torch eager": torch_step(hf_train)}
@@ -149,7 +166,10 @@ def bench_train(hf, model, args) -> None:
         rows["torch.compile"] = torch_step(torch.compile(hf_train))
     results = {name: _median_time(fn, args.rounds) for name, fn in rows.items()}
     base = results["torsh (jax.jit)"]
-    print(f"\ntrain step (forward + backward + AdamW): batch {args.train_batch} x seq {args.seq} = {tokens} tokens")
+    print(
+        f"\ntrain step (forward + backward + AdamW): batch {args.train_batch} x seq {args.seq} "
+        f"= {tokens} tokens"
+    )
     for name, s in results.items():
         print(f"  {name:<28} {tokens / s:>9.1f} tok/s   {s * 1e3:>9.1f} ms/step   {s / base:>6.2f}x")
 
@@ -166,8 +186,10 @@ def main() -> None:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--only", default="decode,train")
     args = p.parse_args()
-    print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"transformers {transformers.__version__}, {os.cpu_count()} CPUs, size {args.size}")
+    print(
+        f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"transformers {transformers.__version__}, {os.cpu_count()} CPUs, size {args.size}"
+    )
     hf, model = _models(args.size)
     if "decode" in args.only:
         bench_decode(hf, model, args)

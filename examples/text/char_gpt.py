@@ -44,20 +44,35 @@ def main() -> None:
     # 1. Data: stdlib files split by file name (deterministic), characters as tokens.
     train_docs, val_docs = StdlibCorpus("train", max_files=args.files), StdlibCorpus("val", max_files=40)
     tok = CharTokenizer.from_texts(train_docs, special_tokens=["<eos>", "<unk>"], unk_token="<unk>")
-    train_tokens = tokenize_to_file(train_docs, tok, out / "train.tokens", separator="<eos>",
-                                    fingerprint=train_docs.fingerprint)  # a second run reopens the file
-    val_tokens = tokenize_to_file(val_docs, tok, out / "val.tokens", separator="<eos>", fingerprint=val_docs.fingerprint)
+    train_tokens = tokenize_to_file(
+        train_docs, tok, out / "train.tokens", separator="<eos>", fingerprint=train_docs.fingerprint
+    )  # a second run reopens the file
+    val_tokens = tokenize_to_file(
+        val_docs, tok, out / "val.tokens", separator="<eos>", fingerprint=val_docs.fingerprint
+    )
     print(f"{tok.vocab_size} characters, {train_tokens.num_tokens:,} training tokens")
     windows = LMWindows(train_tokens, args.block_size, random=True, num_samples=args.steps * args.batch_size)
     loader = data.DataLoader(windows, batch_size=args.batch_size, drop_last=True)
     val = np.stack([w for w in LMWindows(val_tokens, args.block_size, random=True, num_samples=256, seed=1)])
 
     # 2. Model and optimizer.
-    config = GPT2Config(vocab_size=tok.vocab_size, n_positions=args.block_size, n_embd=128, n_layer=4, n_head=4,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    config = GPT2Config(
+        vocab_size=tok.vocab_size,
+        n_positions=args.block_size,
+        n_embd=128,
+        n_layer=4,
+        n_head=4,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
     model = GPT2LMHeadModel(config, key=torsh.random.key(0))
-    opt = optim.AdamW(lr=optim.schedules.warmup_cosine(2e-3, warmup_steps=min(50, args.steps // 2), total_steps=args.steps, end_lr=2e-4),
-                      weight_decay=0.1)
+    opt = optim.AdamW(
+        lr=optim.schedules.warmup_cosine(
+            2e-3, warmup_steps=min(50, args.steps // 2), total_steps=args.steps, end_lr=2e-4
+        ),
+        weight_decay=0.1,
+    )
     opt_state = opt.init(model)
     print(f"{model.num_parameters():,} parameters")
 
@@ -80,15 +95,28 @@ def main() -> None:
     for i, batch in enumerate(loader, 1):
         model, opt_state, loss = step(model, opt_state, jnp.asarray(batch))
         if i % 100 == 0 or i == args.steps:
-            print(f"step {i:5d}  loss {float(loss):.3f}  val ppl {perplexity(model):.2f}  "
-                  f"{time.perf_counter() - start:.0f}s")
+            print(
+                f"step {i:5d}  loss {float(loss):.3f}  val ppl {perplexity(model):.2f}  "
+                f"{time.perf_counter() - start:.0f}s"
+            )
 
     # 4. Sample (KV cache, one compiled decode step).
     prompts = [tok.encode("def "), tok.encode("import ")]
-    ids = generate(model, prompts, max_new_tokens=args.block_size - 8, temperature=0.8, top_k=40, key=torsh.random.key(1),
-                   eos=tok.token_to_id("<eos>"))
+    ids = generate(
+        model,
+        prompts,
+        max_new_tokens=args.block_size - 8,
+        temperature=0.8,
+        top_k=40,
+        key=torsh.random.key(1),
+        eos=tok.token_to_id("<eos>"),
+    )
     for row in ids:
-        print("-" * 40 + "\n" + tok.decode([int(t) for t in row if t != tok.token_to_id("<eos>")]).lstrip("<unk>"))
+        print(
+            "-" * 40
+            + "\n"
+            + tok.decode([int(t) for t in row if t != tok.token_to_id("<eos>")]).lstrip("<unk>")
+        )
 
 
 if __name__ == "__main__":

@@ -126,7 +126,9 @@ def test_lm_windows_cover_the_stream(n, block, random):
 def test_lm_windows_random_are_deterministic_and_spread():
     ds = LMWindows(np.arange(1000), 10, random=True, num_samples=500, seed=1)
     starts = [ds.start(i) for i in range(500)]
-    assert starts == [LMWindows(np.arange(1000), 10, random=True, num_samples=500, seed=1).start(i) for i in range(500)]
+    assert starts == [
+        LMWindows(np.arange(1000), 10, random=True, num_samples=500, seed=1).start(i) for i in range(500)
+    ]
     assert min(starts) < 50 and max(starts) > 940 and len(set(starts)) > 350
     with pytest.raises(ConfigError, match="num_samples"):
         LMWindows(np.arange(100), 4, num_samples=3)
@@ -142,8 +144,11 @@ def test_lm_windows_over_a_token_file_through_a_loader(tmp_path):
     assert batches[0][0].tolist() == [97, 98, 99, 100, 101]
 
 
-@given(st.lists(st.lists(st.integers(1, 50), max_size=9), min_size=1, max_size=6), st.integers(1, 8),
-       st.booleans())
+@given(
+    st.lists(st.lists(st.integers(1, 50), max_size=9), min_size=1, max_size=6),
+    st.integers(1, 8),
+    st.booleans(),
+)
 def test_packing_keeps_every_token_in_order(docs, block, pad):
     total = sum(len(d) + 1 for d in docs)
     if total < block and not pad:
@@ -153,7 +158,12 @@ def test_packing_keeps_every_token_in_order(docs, block, pad):
     ds = PackedDocuments(docs, block, separator=0, pad_id=99 if pad else None)
     stream = [t for d in docs for t in [*d, 0]]
     rows = [ds[i] for i in range(len(ds))]
-    flat = [t for r in rows for t, m in zip(r["input_ids"].tolist(), r["attention_mask"].tolist(), strict=True) if m]
+    flat = [
+        t
+        for r in rows
+        for t, m in zip(r["input_ids"].tolist(), r["attention_mask"].tolist(), strict=True)
+        if m
+    ]
     assert flat == (stream if pad else stream[: len(ds) * block])
     doc_of = [i for i, d in enumerate(docs) for _ in range(len(d) + 1)]
     ids = [t for r in rows for t in r["document_ids"].tolist() if t >= 0]
@@ -174,7 +184,9 @@ def test_bucketing_and_padding_for_classification():
         pad_bucketed += int((lens.max() - lens).sum())
     assert sorted(seen) == list(range(103)) and len(list(sampler)) == len(sampler) == 13
     rand = rng.permutation(103)
-    pad_random = sum(int((ds.lengths[rand[i : i + 8]].max() - ds.lengths[rand[i : i + 8]]).sum()) for i in range(0, 103, 8))
+    pad_random = sum(
+        int((ds.lengths[rand[i : i + 8]].max() - ds.lengths[rand[i : i + 8]]).sum()) for i in range(0, 103, 8)
+    )
     assert pad_bucketed < pad_random / 2
     sampler.set_epoch(1)
     assert list(sampler) != list(BucketBatchSampler(ds.lengths, 8, pool_batches=4, seed=1))
@@ -203,6 +215,7 @@ def test_stdlib_corpus_split_is_deterministic_and_disjoint():
 def test_stdlib_corpus_tokenised_with_bpe(tmp_path):
     corpus = StdlibCorpus("val", max_files=5)
     tok = BPETokenizer.train(corpus, vocab_size=400, special_tokens=["<|endoftext|>"])
-    f = tokenize_to_file(corpus, tok, tmp_path / "val.tokens", separator="<|endoftext|>",
-                         fingerprint=corpus.fingerprint)
+    f = tokenize_to_file(
+        corpus, tok, tmp_path / "val.tokens", separator="<|endoftext|>", fingerprint=corpus.fingerprint
+    )
     assert len(f) == 5 and tok.decode(f[0]) == corpus[0] + "<|endoftext|>"

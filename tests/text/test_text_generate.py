@@ -1,4 +1,5 @@
-"""generate(): greedy tokens equal HF generate, one compiled decode step, sampling filters equal HF's warpers."""
+"""generate(): greedy tokens equal HF generate, one compiled decode step, sampling filters equal HF's
+warpers."""
 
 from __future__ import annotations
 
@@ -22,8 +23,16 @@ PROMPTS = [[5, 17, 3, 44, 9, 1, 2], [7], [60, 61, 62]]
 @pytest.fixture(scope="module")
 def gpt2_pair():
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(vocab_size=97, n_positions=48, n_embd=64, n_layer=2, n_head=4, resid_pdrop=0.0,
-                                  embd_pdrop=0.0, attn_pdrop=0.0)
+    cfg = transformers.GPT2Config(
+        vocab_size=97,
+        n_positions=48,
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
     hf = transformers.GPT2LMHeadModel(cfg).eval()
     with torch.no_grad():  # larger weights: sharper logits, fewer near-ties between implementations
         for p in hf.parameters():
@@ -35,8 +44,15 @@ def gpt2_pair():
 @pytest.fixture(scope="module")
 def llama_pair():
     torch.manual_seed(1)
-    cfg = transformers.LlamaConfig(vocab_size=89, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=48)
+    cfg = transformers.LlamaConfig(
+        vocab_size=89,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=48,
+    )
     hf = transformers.LlamaForCausalLM(cfg).eval()
     with torch.no_grad():
         for p in hf.parameters():
@@ -49,8 +65,15 @@ def _hf_generate(hf, prompts, n, eos=None, pad=0):
     width = max(map(len, prompts))
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    out = hf.generate(ids, attention_mask=mask, max_new_tokens=n, do_sample=False, pad_token_id=pad,
-                      eos_token_id=eos, min_new_tokens=0)
+    out = hf.generate(
+        ids,
+        attention_mask=mask,
+        max_new_tokens=n,
+        do_sample=False,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        min_new_tokens=0,
+    )
     return out[:, width:].numpy()
 
 
@@ -89,7 +112,9 @@ def test_stop_tokens_and_padding_equal_hf(gpt2_pair):
 
 def test_one_compiled_decode_step_for_every_token_and_length(gpt2_pair):
     _, model = gpt2_pair
-    generate(model, [[1, 2, 3]], max_new_tokens=4, bucket=32)  # warm: compiles prefill + decode for this bucket
+    generate(
+        model, [[1, 2, 3]], max_new_tokens=4, bucket=32
+    )  # warm: compiles prefill + decode for this bucket
     before = dict(gen_module._TRACES)
     generate(model, [[1, 2, 3, 4, 5]], max_new_tokens=9, bucket=32)  # other prompt length, other token count
     generate(model, [[9] * 20], max_new_tokens=2, bucket=32)
@@ -148,8 +173,10 @@ def test_samples_follow_the_filtered_distribution():
 
 def test_bad_input_errors(gpt2_pair):
     _, model = gpt2_pair
-    with pytest.raises(ContextLengthError, match="40 tokens; with max_new_tokens=10 that is 50 positions > the "
-                                                 "model's context of 48"):
+    with pytest.raises(
+        ContextLengthError,
+        match="40 tokens; with max_new_tokens=10 that is 50 positions > the model's context of 48",
+    ):
         generate(model, [[1] * 40], max_new_tokens=10)
     with pytest.raises(ContextLengthError, match="max_new_tokens=48 leaves no room"):
         generate(model, [[1]], max_new_tokens=48)

@@ -19,13 +19,22 @@ from torsh.text import ContextLengthError, TokenIdError
 from torsh.text.models import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, RopeScaling
 
 GPT2_TINY = dict(vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4)
-LLAMA_TINY = dict(vocab_size=89, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, max_position_embeddings=64)
+LLAMA_TINY = dict(
+    vocab_size=89,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=64,
+)
 
 
 def _hf_gpt2(seed: int = 0, **kw):
     torch.manual_seed(seed)
-    cfg = transformers.GPT2Config(**{**GPT2_TINY, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, **kw})
+    cfg = transformers.GPT2Config(
+        **{**GPT2_TINY, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, **kw}
+    )
     cfg._attn_implementation = "eager"
     return transformers.GPT2LMHeadModel(cfg).eval()
 
@@ -70,7 +79,9 @@ def _compare_logits(hf, model, rng, vocab, left_pad=True):
         mask[2, :1] = 0
     pos = np.clip(np.cumsum(mask, 1) - 1, 0, None)
     with torch.no_grad():
-        ref = hf(torch.tensor(ids), attention_mask=torch.tensor(mask), position_ids=torch.tensor(pos)).logits.numpy()
+        ref = hf(
+            torch.tensor(ids), attention_mask=torch.tensor(mask), position_ids=torch.tensor(pos)
+        ).logits.numpy()
     out = np.asarray(_jit_logits(model, jnp.asarray(ids), jnp.asarray(mask), jnp.asarray(pos)))
     m = mask.astype(bool)
     np.testing.assert_allclose(out[m], ref[m], rtol=1e-4, atol=1e-4)
@@ -109,7 +120,8 @@ def _grads_equal_torch(hf, model, vocab, seed):
     loss_t = torch.nn.functional.cross_entropy(out.reshape(-1, vocab), torch.tensor(ids[:, 1:]).reshape(-1))
     loss_t.backward()
     loss, grads = jax.jit(torsh.value_and_grad(lambda m, x, y: _ce(m(x), y)))(
-        model, jnp.asarray(ids[:, :-1]), jnp.asarray(ids[:, 1:]))
+        model, jnp.asarray(ids[:, :-1]), jnp.asarray(ids[:, 1:])
+    )
     np.testing.assert_allclose(loss, loss_t.item(), rtol=1e-5)
     ref = dict(hf.named_parameters())
     names = [n for n, _ in grads.named_parameters()]
@@ -129,8 +141,14 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
 
     def loss_untied(emb, head):
         m = model.replace(**{"transformer.wte.weight": emb})
-        h, _ = m.transformer(jnp.asarray(ids[:, :-1]), jnp.broadcast_to(jnp.arange(8), (2, 8)),
-                             jnp.ones((2, 8), bool), None, 0, None)
+        h, _ = m.transformer(
+            jnp.asarray(ids[:, :-1]),
+            jnp.broadcast_to(jnp.arange(8), (2, 8)),
+            jnp.ones((2, 8), bool),
+            None,
+            0,
+            None,
+        )
         return _ce(h @ head.T, jnp.asarray(ids[:, 1:]))
 
     g_emb, g_head = jax.jit(jax.grad(loss_untied, argnums=(0, 1)))(w, w)
@@ -138,18 +156,30 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
     assert float(jnp.abs(g_head).max()) > 0 and float(jnp.abs(g_emb).max()) > 0
 
 
-@pytest.mark.parametrize("variant", [
-    {},
-    {"rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0}},
-    {"rope_parameters": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                         "original_max_position_embeddings": 16, "rope_theta": 10000.0}},
-    {"tie_word_embeddings": True, "num_key_value_heads": 1, "head_dim": 8, "attention_bias": True},
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {"rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0}},
+        {
+            "rope_parameters": {
+                "rope_type": "llama3",
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 16,
+                "rope_theta": 10000.0,
+            }
+        },
+        {"tie_word_embeddings": True, "num_key_value_heads": 1, "head_dim": 8, "attention_bias": True},
+    ],
+)
 def test_llama_logits_equal_hf(variant):
     hf = _hf_llama(seed=5, **variant)
     model = _torsh_from(hf, LlamaForCausalLM, LlamaConfig)
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in hf.state_dict().items()}
+        k: tuple(v.shape) for k, v in hf.state_dict().items()
+    }
     if variant.get("rope_parameters"):
         assert model.config.rope_scaling.rope_type == variant["rope_parameters"]["rope_type"]
         np.testing.assert_allclose(model.model.inv_freq, hf.model.rotary_emb.inv_freq.numpy(), rtol=1e-6)
@@ -162,8 +192,11 @@ def test_llama_gradients_equal_torch(llama_pair):
 
 
 def test_every_parameter_has_logical_axis_names(gpt2_pair, llama_pair):
-    for model in (gpt2_pair[1], llama_pair[1], GPT2LMHeadModel(GPT2Config(**GPT2_TINY, tie_word_embeddings=False),
-                                                              key=0)):
+    for model in (
+        gpt2_pair[1],
+        llama_pair[1],
+        GPT2LMHeadModel(GPT2Config(**GPT2_TINY, tie_word_embeddings=False), key=0),
+    ):
         axes = logical_axes(model)
         params = dict(model.named_parameters())
         assert set(params) <= set(axes)
@@ -237,15 +270,18 @@ def ce(m, x, y):
     return -jnp.take_along_axis(logp, y[..., None], -1).mean()
 
 models = {
-    "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=96, n_positions=32, n_embd=64, n_layer=2, n_head=4), key=0).eval(),
-    "llama": LlamaForCausalLM(LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                          num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=32), key=0),
+    "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=96, n_positions=32, n_embd=64, n_layer=2, n_head=4),
+                            key=0).eval(),
+    "llama": LlamaForCausalLM(LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=128,
+                                          num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=4,
+                                          max_position_embeddings=32), key=0),
 }
 ids = jax.random.randint(jax.random.key(1), (8, 17), 0, 96)
 x, y = ids[:, :-1], ids[:, 1:]
 step = jax.jit(torsh.value_and_grad(ce))
 # one plan per model keeps the compile count low: FSDP for GPT-2, FSDP x Megatron TP for Llama
-plans = {"gpt2": ({"data": 8}, dist.fsdp()), "llama": ({"data": 2, "model": 4}, dist.data_model_parallel(fsdp=True))}
+plans = {"gpt2": ({"data": 8}, dist.fsdp()),
+         "llama": ({"data": 2, "model": 4}, dist.data_model_parallel(fsdp=True))}
 for name, model in models.items():
     ref_loss, ref_grads = step(model, x, y)
     shape, plan = plans[name]
@@ -270,6 +306,7 @@ print("OK")
 def test_fsdp_and_tensor_parallel_on_8_devices_keep_loss_and_gradients():
     # 8 simulated CPU devices need a fresh process (XLA reads the flag when it starts).
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, "-c", _SHARDED_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHARDED_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0 and proc.stdout.strip().endswith("OK"), proc.stderr[-3000:]

@@ -9,7 +9,6 @@ import sysconfig
 import jax
 import numpy as np
 import pytest
-import tiktoken
 import tokenizers
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,8 +18,29 @@ from torsh.text import EmptyCorpusError, TokenFileError, TokenIdError, Tokenizer
 from torsh.text.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, clean_text
 
 SPECIALS = ["<|endoftext|>", "<pad>"]
-_EXTRA = ["😀", "👍🏽", "🇫🇷", "\u200d", " ", "  ", "\t", "\n", "\r\n", "\u3000", "\ud800", "\udfff",
-          "\ud83d\ude00", "'s", "'ll", "é", "e\u0301", "中文", "١٢٣", "\x00", "\ufffd"]
+_EXTRA = [
+    "😀",
+    "👍🏽",
+    "🇫🇷",
+    "\u200d",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\u3000",
+    "\ud800",
+    "\udfff",
+    "\ud83d\ude00",
+    "'s",
+    "'ll",
+    "é",
+    "e\u0301",
+    "中文",
+    "١٢٣",
+    "\x00",
+    "\ufffd",
+]
 TEXT = st.lists(
     st.one_of(st.characters(), st.characters(categories=["Cs"]), st.sampled_from(_EXTRA)), max_size=40
 ).map("".join)
@@ -120,11 +140,14 @@ def test_batch_padding_truncation_and_arrays(bpe):
     width = max(map(len, singles))
     assert out["input_ids"].shape == (3, width) and out["input_ids"].dtype == np.int32
     for row, mask, ids in zip(out["input_ids"], out["attention_mask"], singles, strict=True):
-        assert row[: len(ids)].tolist() == ids and set(row[len(ids):].tolist()) <= {1}
+        assert row[: len(ids)].tolist() == ids and set(row[len(ids) :].tolist()) <= {1}
         assert mask.tolist() == [1] * len(ids) + [0] * (width - len(ids))
     left = bpe.encode_batch(texts, padding_side="left", return_tensors="jax")
     assert isinstance(left["input_ids"], jax.Array)
-    assert np.asarray(left["input_ids"])[1, -1] == singles[1][0] and np.asarray(left["attention_mask"])[1, 0] == 0
+    assert (
+        np.asarray(left["input_ids"])[1, -1] == singles[1][0]
+        and np.asarray(left["attention_mask"])[1, 0] == 0
+    )
     cut = bpe.encode_batch(texts, truncation=True, max_length=2, padding="max_length")
     assert cut["input_ids"][0].tolist() == singles[0][:2]
     assert cut["attention_mask"].sum(1).tolist() == [min(2, len(s)) for s in singles]

@@ -48,8 +48,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_ATTRIBUTES:
-        module = importlib.import_module(f"._generate" if name == "generate" else f".{_LAZY_ATTRIBUTES[name]}",
-                                         __name__)
+        module = importlib.import_module(
+            "._generate" if name == "generate" else f".{_LAZY_ATTRIBUTES[name]}", __name__
+        )
         value = getattr(module, name)
         globals()[name] = value
         return value

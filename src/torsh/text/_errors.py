@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from ..errors import CheckpointError, ConfigError, DataError, ShapeError
 
-__all__ = ["TokenizerError", "UnknownTokenError", "TokenIdError", "TokenFileError", "EmptyCorpusError",
-           "ContextLengthError"]
+__all__ = [
+    "TokenizerError",
+    "UnknownTokenError",
+    "TokenIdError",
+    "TokenFileError",
+    "EmptyCorpusError",
+    "ContextLengthError",
+]
 
 
 class TokenizerError(ConfigError):

@@ -25,8 +25,9 @@ __all__ = ["generate", "sample_logits", "filter_logits"]
 _TRACES: collections.Counter = collections.Counter()
 
 
-def sample_logits(logits: jax.Array, key: jax.Array | None, temperature: Any = 1.0, top_k: Any = 0,
-                  top_p: Any = 1.0) -> jax.Array:
+def sample_logits(
+    logits: jax.Array, key: jax.Array | None, temperature: Any = 1.0, top_k: Any = 0, top_p: Any = 1.0
+) -> jax.Array:
     """Next tokens ``[B]`` from ``logits [B, V]``: argmax when ``key`` is None, else a sample.
 
     Sampling follows HF ``transformers``' warpers in order: divide by ``temperature``, keep the
@@ -45,7 +46,9 @@ def sample_logits(logits: jax.Array, key: jax.Array | None, temperature: Any = 1
     logits = logits.astype(jnp.float32)
     if key is None:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
-    return jax.random.categorical(key, filter_logits(logits, temperature, top_k, top_p), axis=-1).astype(jnp.int32)
+    return jax.random.categorical(key, filter_logits(logits, temperature, top_k, top_p), axis=-1).astype(
+        jnp.int32
+    )
 
 
 def filter_logits(logits: jax.Array, temperature: Any = 1.0, top_k: Any = 0, top_p: Any = 1.0) -> jax.Array:
@@ -73,27 +76,45 @@ def filter_logits(logits: jax.Array, temperature: Any = 1.0, top_k: Any = 0, top
 
 
 @jax.jit
-def _prefill(model: CausalLM, ids: jax.Array, mask: jax.Array, positions: jax.Array, cache: KVCache
-             ) -> tuple[jax.Array, KVCache]:
+def _prefill(
+    model: CausalLM, ids: jax.Array, mask: jax.Array, positions: jax.Array, cache: KVCache
+) -> tuple[jax.Array, KVCache]:
     _TRACES["prefill"] += 1
     logits, cache = model.forward_cached(ids, cache, 0, positions, mask)
     return logits[:, -1], cache
 
 
 @jax.jit
-def _select(logits: jax.Array, key: Any, step: jax.Array, temperature: Any, top_k: Any, top_p: Any) -> jax.Array:
+def _select(
+    logits: jax.Array, key: Any, step: jax.Array, temperature: Any, top_k: Any, top_p: Any
+) -> jax.Array:
     _TRACES["select"] += 1
-    return sample_logits(logits, None if key is None else jax.random.fold_in(key, step), temperature, top_k, top_p)
+    return sample_logits(
+        logits, None if key is None else jax.random.fold_in(key, step), temperature, top_k, top_p
+    )
 
 
 @jax.jit
-def _decode_step(model: CausalLM, cache: KVCache, tokens: jax.Array, positions: jax.Array, index: jax.Array,
-                 done: jax.Array, key: Any, step: jax.Array, temperature: Any, top_k: Any, top_p: Any, eos: jax.Array,
-                 pad: jax.Array) -> tuple[jax.Array, jax.Array, KVCache]:
+def _decode_step(
+    model: CausalLM,
+    cache: KVCache,
+    tokens: jax.Array,
+    positions: jax.Array,
+    index: jax.Array,
+    done: jax.Array,
+    key: Any,
+    step: jax.Array,
+    temperature: Any,
+    top_k: Any,
+    top_p: Any,
+    eos: jax.Array,
+    pad: jax.Array,
+) -> tuple[jax.Array, jax.Array, KVCache]:
     _TRACES["decode"] += 1
     logits, cache = model.forward_cached(tokens[:, None], cache, index, positions[:, None])
-    nxt = sample_logits(logits[:, -1], None if key is None else jax.random.fold_in(key, step), temperature, top_k,
-                        top_p)
+    nxt = sample_logits(
+        logits[:, -1], None if key is None else jax.random.fold_in(key, step), temperature, top_k, top_p
+    )
     nxt = jnp.where(done, pad, nxt)
     return nxt, done | jnp.isin(nxt, eos), cache
 
@@ -103,7 +124,11 @@ def _round_up(n: int, multiple: int) -> int:
 
 
 def _rows(prompt_ids: Any, attention_mask: Any) -> list[list[int]]:
-    if isinstance(prompt_ids, (list, tuple)) and prompt_ids and isinstance(prompt_ids[0], (list, tuple, np.ndarray)):
+    if (
+        isinstance(prompt_ids, (list, tuple))
+        and prompt_ids
+        and isinstance(prompt_ids[0], (list, tuple, np.ndarray))
+    ):
         if attention_mask is not None:
             raise ConfigError("generate: attention_mask= is only for a 2-D prompt array, not a list of lists")
         rows = [list(map(int, np.asarray(r).reshape(-1))) for r in prompt_ids]
@@ -112,13 +137,20 @@ def _rows(prompt_ids: Any, attention_mask: Any) -> list[list[int]]:
         if arr.ndim == 1:
             arr = arr[None]
         if arr.ndim != 2:
-            raise ConfigError(f"generate: prompt_ids must be [batch, seq] or a list of id lists, got shape {list(arr.shape)}")
+            raise ConfigError(
+                f"generate: prompt_ids must be [batch, seq] or a list of id lists, "
+                f"got shape {list(arr.shape)}"
+            )
         mask = np.ones_like(arr, bool) if attention_mask is None else np.asarray(attention_mask).astype(bool)
         if mask.shape != arr.shape:
-            raise ConfigError(f"generate: attention_mask {list(mask.shape)} must match prompt_ids {list(arr.shape)}")
+            raise ConfigError(
+                f"generate: attention_mask {list(mask.shape)} must match prompt_ids {list(arr.shape)}"
+            )
         rows = [list(map(int, r[m])) for r, m in zip(arr, mask, strict=True)]
     if not rows or any(len(r) == 0 for r in rows):
-        raise ConfigError("generate: every prompt needs at least one token (start with a BOS/separator token)")
+        raise ConfigError(
+            "generate: every prompt needs at least one token (start with a BOS/separator token)"
+        )
     return rows
 
 
@@ -163,7 +195,8 @@ def generate(
 
     Example:
       >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
-      >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=32, n_positions=64, n_embd=16, n_layer=1, n_head=2), key=0)
+      >>> cfg = GPT2Config(vocab_size=32, n_positions=64, n_embd=16, n_layer=1, n_head=2)
+      >>> model = GPT2LMHeadModel(cfg, key=0)
       >>> out = generate(model, [[1, 2, 3], [4]], max_new_tokens=5, bucket=8)
       >>> out.shape
       (2, 13)
@@ -171,8 +204,10 @@ def generate(
       [0, 0, 0, 0, 0, 0, 0, 4]
     """
     if not isinstance(model, CausalLM):
-        raise ConfigError(f"generate: expected a torsh.text.models.CausalLM (GPT2LMHeadModel, LlamaForCausalLM), "
-                          f"got {type(model).__name__}")
+        raise ConfigError(
+            f"generate: expected a torsh.text.models.CausalLM (GPT2LMHeadModel, LlamaForCausalLM), "
+            f"got {type(model).__name__}"
+        )
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
         raise ConfigError(f"generate: max_new_tokens must be a positive int, got {max_new_tokens!r}")
     if not isinstance(bucket, int) or bucket < 1:
@@ -187,10 +222,13 @@ def generate(
         raise ConfigError(f"generate: top_p must be in (0, 1], got {top_p!r}")
     if key is None and temperature != 0 and (top_k or top_p is not None or temperature != 1.0):
         raise ConfigError(
-            "generate: temperature/top_k/top_p select sampling, which needs key=jax.random.key(seed); without a "
+            "generate: temperature/top_k/top_p select sampling, which needs key=jax.random.key(seed); "
+            "without a "
             "key decoding is greedy (or pass temperature=0)"
         )
-    eos_ids = [] if eos is None else [int(eos)] if isinstance(eos, (int, np.integer)) else [int(e) for e in eos]
+    eos_ids = (
+        [] if eos is None else [int(eos)] if isinstance(eos, (int, np.integer)) else [int(e) for e in eos]
+    )
     pad = (eos_ids[0] if eos_ids else 0) if pad_id is None else int(pad_id)
     vocab = model.vocab_size
     for name, ids in (("eos", eos_ids), ("pad_id", [pad])):
@@ -202,17 +240,22 @@ def generate(
     for r, row in enumerate(rows):
         bad = [t for t in row if not 0 <= t < vocab]
         if bad:
-            raise TokenIdError(f"generate: prompt {r} has token id {bad[0]} out of the vocabulary [0, {vocab})")
+            raise TokenIdError(
+                f"generate: prompt {r} has token id {bad[0]} out of the vocabulary [0, {vocab})"
+            )
     longest, context = max(map(len, rows)), model.max_positions
     if max_new_tokens >= context:
         raise ContextLengthError(
-            f"generate: max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's context of "
+            f"generate: max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's "
+            "context of "
             f"{context} positions; ask for at most {context - 1} tokens (there is no sliding window)"
         )
     if longest + max_new_tokens > context:
         raise ContextLengthError(
-            f"generate: the longest prompt has {longest} tokens; with max_new_tokens={max_new_tokens} that is "
-            f"{longest + max_new_tokens} positions > the model's context of {context}; shorten the prompt (keep its "
+            f"generate: the longest prompt has {longest} tokens; with max_new_tokens={max_new_tokens} "
+            "that is "
+            f"{longest + max_new_tokens} positions > the model's context of {context}; shorten the "
+            "prompt (keep its "
             f"last {max(context - max_new_tokens, 0)} tokens) or ask for fewer tokens"
         )
     width = min(_round_up(longest, bucket), context - max_new_tokens)
@@ -222,8 +265,8 @@ def generate(
     ids = np.full((b, width), pad, np.int32)
     mask = np.zeros((b, width), bool)
     for i, row in enumerate(rows):
-        ids[i, width - len(row):] = row
-        mask[i, width - len(row):] = True
+        ids[i, width - len(row) :] = row
+        mask[i, width - len(row) :] = True
     positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0).astype(np.int32)
 
     model = model.eval()
@@ -241,8 +284,21 @@ def generate(
     for step in range(1, max_new_tokens):
         if eos_ids and bool(done.all()):
             break
-        tok, done, cache = _decode_step(model, cache, tok, pos, jnp.int32(width + step - 1), done, key,
-                                        jnp.int32(step), t_arr, k_arr, p_arr, eos_arr, pad_arr)
+        tok, done, cache = _decode_step(
+            model,
+            cache,
+            tok,
+            pos,
+            jnp.int32(width + step - 1),
+            done,
+            key,
+            jnp.int32(step),
+            t_arr,
+            k_arr,
+            p_arr,
+            eos_arr,
+            pad_arr,
+        )
         pos = pos + 1
         out.append(np.asarray(tok))
         if callback is not None:

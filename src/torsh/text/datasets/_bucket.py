@@ -28,15 +28,26 @@ class TokenizedTexts(Dataset[dict]):
       ([104, 101, 108, 108], [2, 4])
     """
 
-    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer, labels: Sequence[int] | None = None, *,
-                 max_length: int | None = None) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        tokenizer: Tokenizer,
+        labels: Sequence[int] | None = None,
+        *,
+        max_length: int | None = None,
+    ) -> None:
         texts = list(texts)
         if not texts:
             raise EmptyCorpusError("TokenizedTexts: no texts")
         if labels is not None and len(labels) != len(texts):
             raise ConfigError(f"TokenizedTexts: {len(texts)} texts but {len(labels)} labels")
-        enc = tokenizer.encode_batch(texts, padding=False, truncation=max_length is not None,
-                                     max_length=max_length, return_tensors=None)
+        enc = tokenizer.encode_batch(
+            texts,
+            padding=False,
+            truncation=max_length is not None,
+            max_length=max_length,
+            return_tensors=None,
+        )
         self._ids = [np.asarray(s, np.int32) for s in enc["input_ids"]]
         self._labels = None if labels is None else np.asarray(labels)
         self.lengths = np.array([len(s) for s in self._ids], np.int64)
@@ -66,11 +77,21 @@ class BucketBatchSampler:
       [[1, 3], [4, 2], [0, 5]]
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, pool_batches: int = 50,
-                 drop_last: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        pool_batches: int = 50,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
         self.lengths = np.asarray(lengths, np.int64)
         if self.lengths.ndim != 1 or len(self.lengths) == 0:
-            raise ConfigError(f"BucketBatchSampler: expected a non-empty 1-D list of lengths, got {lengths!r}")
+            raise ConfigError(
+                f"BucketBatchSampler: expected a non-empty 1-D list of lengths, got {lengths!r}"
+            )
         for name, v in (("batch_size", batch_size), ("pool_batches", pool_batches)):
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"BucketBatchSampler: {name} must be a positive int, got {v!r}")
@@ -133,7 +154,9 @@ class PadCollate:
         if padding_side not in ("right", "left"):
             raise ConfigError(f"PadCollate: padding_side must be 'right' or 'left', got {padding_side!r}")
         if not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
-            raise ConfigError(f"PadCollate: pad_to_multiple_of must be a positive int, got {pad_to_multiple_of!r}")
+            raise ConfigError(
+                f"PadCollate: pad_to_multiple_of must be a positive int, got {pad_to_multiple_of!r}"
+            )
         self.pad_id, self.multiple, self.side = int(pad_id), pad_to_multiple_of, padding_side
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -42,8 +42,14 @@ class StdlibCorpus(Dataset[str]):
       True
     """
 
-    def __init__(self, split: str = "train", *, val_fraction: float = 0.1, root: str | os.PathLike[str] | None = None,
-                 max_files: int | None = None) -> None:
+    def __init__(
+        self,
+        split: str = "train",
+        *,
+        val_fraction: float = 0.1,
+        root: str | os.PathLike[str] | None = None,
+        max_files: int | None = None,
+    ) -> None:
         if split not in ("train", "val", "all"):
             raise ConfigError(f"StdlibCorpus: split must be 'train', 'val' or 'all', got {split!r}")
         if not 0.0 <= val_fraction < 1.0:
@@ -72,7 +78,9 @@ class StdlibCorpus(Dataset[str]):
         digest = hashlib.sha256()
         for rel in self.files:
             digest.update(f"{rel}:{(self.root / rel).stat().st_size}\n".encode())
-        self.fingerprint = f"python{sys.version_info[0]}.{sys.version_info[1]}-{split}-{digest.hexdigest()[:16]}"
+        self.fingerprint = (
+            f"python{sys.version_info[0]}.{sys.version_info[1]}-{split}-{digest.hexdigest()[:16]}"
+        )
 
     @staticmethod
     def is_val(relative_path: str, val_fraction: float = 0.1) -> bool:

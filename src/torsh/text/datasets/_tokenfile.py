@@ -61,8 +61,9 @@ class TokenFile(Dataset[np.ndarray]):
       5
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, tokenizer: Tokenizer | None = None,
-                 verify: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, tokenizer: Tokenizer | None = None, verify: bool = True
+    ) -> None:
         data, idx, head = _paths(path)
         self.path = data
         self.header = _read_header(head)
@@ -79,7 +80,8 @@ class TokenFile(Dataset[np.ndarray]):
             got = p.stat().st_size
             if got != want:
                 raise TokenFileError(
-                    f"{where}: {str(p)!r} has {got} bytes but the header expects {want}; the file is truncated "
+                    f"{where}: {str(p)!r} has {got} bytes but the header expects {want}; "
+                    "the file is truncated "
                     "or was overwritten: re-create it with tokenize_to_file(..., overwrite=True)"
                 )
         if tokenizer is not None and tokenizer.hash != h.get("tokenizer_hash"):
@@ -93,11 +95,14 @@ class TokenFile(Dataset[np.ndarray]):
             digest = hashlib.sha256(np.ascontiguousarray(self.tokens).tobytes()).hexdigest()
             if digest != h.get("sha256"):
                 raise TokenFileError(
-                    f"{where}: the ids' SHA-256 does not match the header (the file is corrupt); re-create it "
+                    f"{where}: the ids' SHA-256 does not match the header (the file is corrupt); "
+                    "re-create it "
                     "with tokenize_to_file(..., overwrite=True)"
                 )
             if (
-                self.offsets[0] != 0 or self.offsets[-1] != n or np.any(np.diff(self.offsets.astype(np.int64)) < 0)
+                self.offsets[0] != 0
+                or self.offsets[-1] != n
+                or np.any(np.diff(self.offsets.astype(np.int64)) < 0)
             ):
                 raise TokenFileError(f"{where}: the document index {str(idx)!r} is corrupt")
 
@@ -124,8 +129,10 @@ class TokenFile(Dataset[np.ndarray]):
         return np.asarray(self.tokens[int(self.offsets[i]) : int(self.offsets[i + 1])])
 
     def __repr__(self) -> str:
-        return (f"TokenFile({str(self.path)!r}, documents={len(self)}, tokens={self.num_tokens}, "
-                f"dtype={self.tokens.dtype})")
+        return (
+            f"TokenFile({str(self.path)!r}, documents={len(self)}, tokens={self.num_tokens}, "
+            f"dtype={self.tokens.dtype})"
+        )
 
 
 def _read_header(head: pathlib.Path) -> dict[str, Any]:
@@ -172,7 +179,11 @@ def tokenize_to_file(
             h = _read_header(head)
         except TokenFileError:
             h = None
-        if h is not None and h.get("tokenizer_hash") == tokenizer.hash and h.get("fingerprint") == fingerprint:
+        if (
+            h is not None
+            and h.get("tokenizer_hash") == tokenizer.hash
+            and h.get("fingerprint") == fingerprint
+        ):
             try:
                 return TokenFile(data, tokenizer=tokenizer, verify=False)
             except TokenFileError:
@@ -183,7 +194,8 @@ def tokenize_to_file(
         raise TokenFileError(f"tokenize_to_file: dtype must be uint16 or uint32, got {dtype!r}")
     if tokenizer.vocab_size > np.iinfo(dt).max + 1:
         raise TokenFileError(
-            f"tokenize_to_file: a vocabulary of {tokenizer.vocab_size} ids does not fit in {dt.name}; use uint32"
+            f"tokenize_to_file: a vocabulary of {tokenizer.vocab_size} ids does not fit in {dt.name}; "
+            "use uint32"
         )
     data.parent.mkdir(parents=True, exist_ok=True)
     head.unlink(missing_ok=True)  # invalid until the new header is written
@@ -211,13 +223,22 @@ def tokenize_to_file(
         flush(f)
     if offsets[-1] == 0:
         data.unlink(missing_ok=True)
-        raise EmptyCorpusError(f"tokenize_to_file({str(data)!r}): the documents produced no tokens (empty corpus)")
+        raise EmptyCorpusError(
+            f"tokenize_to_file({str(data)!r}): the documents produced no tokens (empty corpus)"
+        )
     np.asarray(offsets, dtype="<u8").tofile(idx)
     header = {
-        "format": _FORMAT, "version": _VERSION, "dtype": dt.str, "num_tokens": offsets[-1],
-        "num_documents": len(offsets) - 1, "vocab_size": tokenizer.vocab_size,
-        "tokenizer_hash": tokenizer.hash, "tokenizer": type(tokenizer).__name__, "separator": sep,
-        "fingerprint": fingerprint, "sha256": sha.hexdigest(),
+        "format": _FORMAT,
+        "version": _VERSION,
+        "dtype": dt.str,
+        "num_tokens": offsets[-1],
+        "num_documents": len(offsets) - 1,
+        "vocab_size": tokenizer.vocab_size,
+        "tokenizer_hash": tokenizer.hash,
+        "tokenizer": type(tokenizer).__name__,
+        "separator": sep,
+        "fingerprint": fingerprint,
+        "sha256": sha.hexdigest(),
     }
     tmp = head.with_name(head.name + ".tmp")
     tmp.write_text(json.dumps(header, indent=1), encoding="utf-8")

@@ -21,8 +21,10 @@ _SALT = 0x7E47
 def _as_stream(tokens: Any, owner: str) -> np.ndarray:
     arr = tokens.tokens if isinstance(tokens, TokenFile) else np.asarray(tokens)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise ConfigError(f"{owner}: expected a 1-D integer token array or a TokenFile, got "
-                          f"{arr.dtype} array of shape {list(arr.shape)}")
+        raise ConfigError(
+            f"{owner}: expected a 1-D integer token array or a TokenFile, got "
+            f"{arr.dtype} array of shape {list(arr.shape)}"
+        )
     return arr
 
 
@@ -51,8 +53,15 @@ class LMWindows(Dataset[np.ndarray]):
       (5,)
     """
 
-    def __init__(self, tokens: Any, block_size: int, *, random: bool = False, num_samples: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        tokens: Any,
+        block_size: int,
+        *,
+        random: bool = False,
+        num_samples: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.tokens = _as_stream(tokens, "LMWindows")
         self.block_size = _positive("LMWindows", "block_size", block_size)
         if len(self.tokens) < block_size + 1:
@@ -63,7 +72,9 @@ class LMWindows(Dataset[np.ndarray]):
         self.random, self.seed = bool(random), int(seed)
         tiling = (len(self.tokens) - 1) // self.block_size
         if num_samples is not None and not random:
-            raise ConfigError("LMWindows: num_samples= only applies with random=True (sequential windows tile)")
+            raise ConfigError(
+                "LMWindows: num_samples= only applies with random=True (sequential windows tile)"
+            )
         self._len = tiling if num_samples is None else _positive("LMWindows", "num_samples", num_samples)
 
     def __len__(self) -> int:
@@ -82,7 +93,10 @@ class LMWindows(Dataset[np.ndarray]):
         return np.asarray(self.tokens[s : s + self.block_size + 1], dtype=np.int32)
 
     def __repr__(self) -> str:
-        return f"LMWindows(tokens={len(self.tokens)}, block_size={self.block_size}, random={self.random}, n={self._len})"
+        return (
+            f"LMWindows(tokens={len(self.tokens)}, block_size={self.block_size}, "
+            f"random={self.random}, n={self._len})"
+        )
 
 
 class PackedDocuments(Dataset[dict]):
@@ -102,8 +116,14 @@ class PackedDocuments(Dataset[dict]):
       ([1, 1, 2, 2], [1, 0, 0, 0])
     """
 
-    def __init__(self, documents: Iterable[Sequence[int]] | TokenFile, block_size: int, *,
-                 separator: int | None = None, pad_id: int | None = None) -> None:
+    def __init__(
+        self,
+        documents: Iterable[Sequence[int]] | TokenFile,
+        block_size: int,
+        *,
+        separator: int | None = None,
+        pad_id: int | None = None,
+    ) -> None:
         self.block_size = _positive("PackedDocuments", "block_size", block_size)
         if isinstance(documents, TokenFile):  # separators are already in the stream
             stream = np.asarray(documents.tokens, dtype=np.int32)
@@ -139,4 +159,8 @@ class PackedDocuments(Dataset[dict]):
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         i = _check_index(index, len(self), "PackedDocuments")
         docs = self._docs[i]
-        return {"input_ids": self._ids[i], "attention_mask": (docs >= 0).astype(np.int32), "document_ids": docs}
+        return {
+            "input_ids": self._ids[i],
+            "attention_mask": (docs >= 0).astype(np.int32),
+            "document_ids": docs,
+        }

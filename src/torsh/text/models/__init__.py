@@ -3,7 +3,8 @@
 Example:
     >>> import jax.numpy as jnp
     >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
-    >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2), key=0)
+    >>> cfg = GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2)
+    >>> model = GPT2LMHeadModel(cfg, key=0)
     >>> model.eval()(jnp.zeros((2, 5), jnp.int32)).shape
     (2, 5, 20)
 """

@@ -37,21 +37,40 @@ class KVCache(Struct):
     valid: jax.Array
 
     @classmethod
-    def create(cls, batch: int, max_len: int, *, num_layers: int, num_kv_heads: int, head_dim: int,
-               dtype: Any = jnp.float32) -> KVCache:
+    def create(
+        cls,
+        batch: int,
+        max_len: int,
+        *,
+        num_layers: int,
+        num_kv_heads: int,
+        head_dim: int,
+        dtype: Any = jnp.float32,
+    ) -> KVCache:
         """An empty cache."""
         shape = (batch, num_kv_heads, max_len, head_dim)
         zeros = tuple(jnp.zeros(shape, dtype) for _ in range(num_layers))
-        return cls(k=zeros, v=tuple(jnp.zeros(shape, dtype) for _ in range(num_layers)),
-                   valid=jnp.zeros((batch, max_len), bool))
+        return cls(
+            k=zeros,
+            v=tuple(jnp.zeros(shape, dtype) for _ in range(num_layers)),
+            valid=jnp.zeros((batch, max_len), bool),
+        )
 
     @property
     def max_len(self) -> int:
         return self.valid.shape[1]
 
 
-def causal_attention(q: jax.Array, k: jax.Array, v: jax.Array, q_slots: jax.Array, valid: jax.Array,
-                     scale: float, dropout_p: float = 0.0, dropout_key: Any = None) -> jax.Array:
+def causal_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    q_slots: jax.Array,
+    valid: jax.Array,
+    scale: float,
+    dropout_p: float = 0.0,
+    dropout_key: Any = None,
+) -> jax.Array:
     """Softmax attention of queries at slots ``q_slots [T]`` over keys at slots ``0..S-1``.
 
     ``q [B, H, T, D]``, ``k``/``v [B, Hkv, S, D]`` (grouped-query attention when ``Hkv < H``: query
@@ -112,13 +131,26 @@ class CausalLM(Module):
         """``(num_layers, num_kv_heads, head_dim)``."""
         raise NotImplementedError
 
-    def _run(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
-             index: Any, key: Any) -> tuple[jax.Array, KVCache | None]:
+    def _run(
+        self,
+        input_ids: jax.Array,
+        position_ids: jax.Array,
+        valid: jax.Array,
+        cache: KVCache | None,
+        index: Any,
+        key: Any,
+    ) -> tuple[jax.Array, KVCache | None]:
         raise NotImplementedError
 
     # -- entry points ----------------------------------------------------------------------------
-    def forward(self, input_ids: jax.Array, attention_mask: jax.Array | None = None,
-                position_ids: jax.Array | None = None, *, key: Any = None) -> jax.Array:
+    def forward(
+        self,
+        input_ids: jax.Array,
+        attention_mask: jax.Array | None = None,
+        position_ids: jax.Array | None = None,
+        *,
+        key: Any = None,
+    ) -> jax.Array:
         """Logits ``[batch, seq, vocab]`` (float32 for float32 weights) of every position.
 
         ``attention_mask [batch, seq]`` (1 = token, 0 = padding) hides padded keys;
@@ -147,8 +179,14 @@ class CausalLM(Module):
         dt = dtype if dtype is not None else self._embedding().dtype
         return KVCache.create(batch, max_len, num_layers=n, num_kv_heads=hkv, head_dim=d, dtype=dt)
 
-    def forward_cached(self, input_ids: jax.Array, cache: KVCache, index: Any, position_ids: jax.Array,
-                       attention_mask: jax.Array | None = None) -> tuple[jax.Array, KVCache]:
+    def forward_cached(
+        self,
+        input_ids: jax.Array,
+        cache: KVCache,
+        index: Any,
+        position_ids: jax.Array,
+        attention_mask: jax.Array | None = None,
+    ) -> tuple[jax.Array, KVCache]:
         """Run ``input_ids [B, T]`` at cache slots ``index .. index+T-1``; returns ``(logits, cache)``.
 
         The new tokens attend to every valid earlier slot and causally among themselves;
@@ -165,7 +203,9 @@ class CausalLM(Module):
     def _check_ids(self, input_ids: Any) -> jax.Array:
         ids = jnp.asarray(input_ids)
         if ids.ndim != 2:
-            raise ShapeError(f"{type(self).__name__}: expected input_ids [batch, seq], got shape {list(ids.shape)}")
+            raise ShapeError(
+                f"{type(self).__name__}: expected input_ids [batch, seq], got shape {list(ids.shape)}"
+            )
         if not jnp.issubdtype(ids.dtype, jnp.integer):
             raise ShapeError(f"{type(self).__name__}: expected integer input_ids, got {ids.dtype}")
         if not isinstance(ids, jax.core.Tracer):  # concrete ids are checked (traced ones cannot be)
@@ -213,14 +253,17 @@ class CausalLM(Module):
                 if a.shape != b.shape or not np.array_equal(a, b):
                     raise StateDictError(
                         f"load_state_dict into {type(self).__name__}: lm_head.weight differs from "
-                        f"{self._embedding_path} but the model ties them (tie_word_embeddings=True); build it "
+                        f"{self._embedding_path} but the model ties them (tie_word_embeddings=True); "
+                        "build it "
                         "with tie_word_embeddings=False to load an untied checkpoint"
                     )
         return super().load_state_dict(sd, strict)
 
 
 @jax.jit
-def _forward(model: CausalLM, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, key: Any) -> jax.Array:
+def _forward(
+    model: CausalLM, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, key: Any
+) -> jax.Array:
     # Compiled once per model structure and shapes: eager calls skip op-by-op dispatch; inside a
     # caller's jit/grad this is inlined.
     return model._run(input_ids, position_ids, valid, None, 0, key)[0]
@@ -239,7 +282,8 @@ def dropout(x: jax.Array, p: float, training: bool, key: Any, what: str) -> jax.
         return x
     if key is None:
         raise ConfigError(
-            f"{what}: dropout (p={p}) in training mode needs a key: call model(ids, key=key), or model.eval() "
+            f"{what}: dropout (p={p}) in training mode needs a key: call model(ids, key=key), "
+            "or model.eval() "
             "for inference"
         )
     keep = jax.random.bernoulli(key, 1.0 - p, x.shape)

@@ -14,8 +14,8 @@ from ...errors import ConfigError
 from ...nn import Module
 from ...nn._utils import float_dtype, resolve_key
 from ...tree import static
-from ._layers import Dense, Embedding, LayerNorm, host_rng, normal
 from ._common import CausalLM, KVCache, causal_attention, check_config, dropout, inv_sqrt, write_cache
+from ._layers import Dense, Embedding, LayerNorm, host_rng, normal
 
 __all__ = ["GPT2Config", "GPT2LMHeadModel", "GPT2Model", "Conv1D"]
 
@@ -58,8 +58,14 @@ class GPT2Config:
     eos_token_id: int = 50256
 
     def __post_init__(self) -> None:
-        check_config("GPT2Config", vocab_size=self.vocab_size, n_positions=self.n_positions, n_embd=self.n_embd,
-                     n_layer=self.n_layer, n_head=self.n_head)
+        check_config(
+            "GPT2Config",
+            vocab_size=self.vocab_size,
+            n_positions=self.n_positions,
+            n_embd=self.n_embd,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+        )
         if self.n_embd % self.n_head:
             raise ConfigError(f"GPT2Config: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
         if self.activation_function not in _ACTIVATIONS:
@@ -117,12 +123,19 @@ class GPT2Attention(Module):
     def __init__(self, c: GPT2Config, *, key: Any, dtype: Any) -> None:
         std = c.initializer_range
         self.c_attn = Conv1D(c.n_embd, 3 * c.n_embd, std=std, axes=("embed", "heads"), key=key, dtype=dtype)
-        self.c_proj = Conv1D(c.n_embd, c.n_embd, std=std / (2 * c.n_layer) ** 0.5, axes=("heads", "embed"),
-                             key=key, dtype=dtype)
+        self.c_proj = Conv1D(
+            c.n_embd,
+            c.n_embd,
+            std=std / (2 * c.n_layer) ** 0.5,
+            axes=("heads", "embed"),
+            key=key,
+            dtype=dtype,
+        )
         self.n_head, self.attn_pdrop, self.resid_pdrop = c.n_head, c.attn_pdrop, c.resid_pdrop
 
-    def forward(self, x: jax.Array, q_slots: jax.Array, valid: jax.Array, kv: tuple | None, index: Any,
-                key: Any) -> tuple[jax.Array, tuple | None]:
+    def forward(
+        self, x: jax.Array, q_slots: jax.Array, valid: jax.Array, kv: tuple | None, index: Any, key: Any
+    ) -> tuple[jax.Array, tuple | None]:
         b, t, e = x.shape
         h = self.n_head
         q, k, v = jnp.split(self.c_attn(x), 3, axis=-1)
@@ -134,7 +147,9 @@ class GPT2Attention(Module):
         drop = self.training and self.attn_pdrop > 0
         if drop and key is None:
             dropout(x, self.attn_pdrop, True, None, "GPT2Attention")
-        y = causal_attention(q, k, v, q_slots, valid, inv_sqrt(e // h), self.attn_pdrop if drop else 0.0, k_attn)
+        y = causal_attention(
+            q, k, v, q_slots, valid, inv_sqrt(e // h), self.attn_pdrop if drop else 0.0, k_attn
+        )
         y = self.c_proj(y.transpose(0, 2, 1, 3).reshape(b, t, e))
         return dropout(y, self.resid_pdrop, self.training, k_res, "GPT2Attention"), kv
 
@@ -149,8 +164,9 @@ class GPT2MLP(Module):
         inner = c.n_inner or 4 * c.n_embd
         std = c.initializer_range
         self.c_fc = Conv1D(c.n_embd, inner, std=std, axes=("embed", "mlp"), key=key, dtype=dtype)
-        self.c_proj = Conv1D(inner, c.n_embd, std=std / (2 * c.n_layer) ** 0.5, axes=("mlp", "embed"), key=key,
-                             dtype=dtype)
+        self.c_proj = Conv1D(
+            inner, c.n_embd, std=std / (2 * c.n_layer) ** 0.5, axes=("mlp", "embed"), key=key, dtype=dtype
+        )
         self.activation, self.resid_pdrop = c.activation_function, c.resid_pdrop
 
     def forward(self, x: jax.Array, key: Any) -> jax.Array:
@@ -170,8 +186,9 @@ class GPT2Block(Module):
         self.ln_2 = LayerNorm(c.n_embd, c.layer_norm_epsilon, dtype)
         self.mlp = GPT2MLP(c, key=key, dtype=dtype)
 
-    def forward(self, x: jax.Array, q_slots: jax.Array, valid: jax.Array, kv: tuple | None, index: Any,
-                key: Any) -> tuple[jax.Array, tuple | None]:
+    def forward(
+        self, x: jax.Array, q_slots: jax.Array, valid: jax.Array, kv: tuple | None, index: Any, key: Any
+    ) -> tuple[jax.Array, tuple | None]:
         ka, km = (None, None) if key is None else jax.random.split(key)
         a, kv = self.attn(self.ln_1(x), q_slots, valid, kv, index, ka)
         x = x + a
@@ -195,12 +212,24 @@ class GPT2Model(Module):
         self.ln_f = LayerNorm(c.n_embd, c.layer_norm_epsilon, dtype)
         self.embd_pdrop = c.embd_pdrop
 
-    def forward(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
-                index: Any, key: Any) -> tuple[jax.Array, KVCache | None]:
+    def forward(
+        self,
+        input_ids: jax.Array,
+        position_ids: jax.Array,
+        valid: jax.Array,
+        cache: KVCache | None,
+        index: Any,
+        key: Any,
+    ) -> tuple[jax.Array, KVCache | None]:
         t = input_ids.shape[1]
         x = jnp.take(self.wte.weight, input_ids, axis=0) + jnp.take(self.wpe.weight, position_ids, axis=0)
-        x = dropout(x, self.embd_pdrop, self.training, None if key is None else jax.random.fold_in(key, len(self.h)),
-                    "GPT2Model")
+        x = dropout(
+            x,
+            self.embd_pdrop,
+            self.training,
+            None if key is None else jax.random.fold_in(key, len(self.h)),
+            "GPT2Model",
+        )
         q_slots = index + jnp.arange(t)
         ks, vs = [], []
         for i, block in enumerate(self.h):
@@ -248,8 +277,15 @@ class GPT2LMHeadModel(CausalLM):
         self.config = config
         rng = host_rng(resolve_key(key))  # one host generator, drawn in parameter order
         self.transformer = GPT2Model(config, key=rng, dtype=d)
-        self.lm_head = None if config.tie_word_embeddings else Dense(
-            normal(rng, (config.vocab_size, config.n_embd), config.initializer_range, d), None, ("vocab", "embed"))
+        self.lm_head = (
+            None
+            if config.tie_word_embeddings
+            else Dense(
+                normal(rng, (config.vocab_size, config.n_embd), config.initializer_range, d),
+                None,
+                ("vocab", "embed"),
+            )
+        )
 
     @property
     def max_positions(self) -> int:
@@ -259,8 +295,15 @@ class GPT2LMHeadModel(CausalLM):
         c = self.config
         return c.n_layer, c.n_head, c.n_embd // c.n_head
 
-    def _run(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
-             index: Any, key: Any) -> tuple[jax.Array, KVCache | None]:
+    def _run(
+        self,
+        input_ids: jax.Array,
+        position_ids: jax.Array,
+        valid: jax.Array,
+        cache: KVCache | None,
+        index: Any,
+        key: Any,
+    ) -> tuple[jax.Array, KVCache | None]:
         h, cache = self.transformer(input_ids, position_ids, valid, cache, index, key)
         return h @ self.output_weight().T, cache
 

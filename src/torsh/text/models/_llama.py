@@ -15,8 +15,8 @@ from ...errors import ConfigError
 from ...nn import Module
 from ...nn._utils import float_dtype, resolve_key
 from ...tree import static
-from ._layers import Dense, Embedding, RMSNorm, host_rng, normal
 from ._common import CausalLM, KVCache, causal_attention, check_config, inv_sqrt, write_cache
+from ._layers import Dense, Embedding, RMSNorm, host_rng, normal
 
 __all__ = ["LlamaConfig", "LlamaForCausalLM", "RopeScaling", "rope_inv_freq"]
 
@@ -36,7 +36,8 @@ class RopeScaling:
     def __post_init__(self) -> None:
         if self.rope_type not in ("linear", "llama3"):
             raise ConfigError(
-                f"RopeScaling: rope_type must be 'linear' or 'llama3', got {self.rope_type!r} (dynamic NTK and "
+                f"RopeScaling: rope_type must be 'linear' or 'llama3', got {self.rope_type!r} "
+                "(dynamic NTK and "
                 "YaRN are not implemented)"
             )
         if not self.factor > 0:
@@ -86,10 +87,17 @@ class LlamaConfig:
             object.__setattr__(self, "head_dim", self.hidden_size // max(self.num_attention_heads, 1))
         if isinstance(self.rope_scaling, dict):
             object.__setattr__(self, "rope_scaling", RopeScaling(**self.rope_scaling))
-        check_config("LlamaConfig", vocab_size=self.vocab_size, hidden_size=self.hidden_size,
-                     intermediate_size=self.intermediate_size, num_hidden_layers=self.num_hidden_layers,
-                     num_attention_heads=self.num_attention_heads, num_key_value_heads=self.num_key_value_heads,
-                     head_dim=self.head_dim, max_position_embeddings=self.max_position_embeddings)
+        check_config(
+            "LlamaConfig",
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            num_key_value_heads=self.num_key_value_heads,
+            head_dim=self.head_dim,
+            max_position_embeddings=self.max_position_embeddings,
+        )
         if self.num_attention_heads % self.num_key_value_heads:
             raise ConfigError(
                 f"LlamaConfig: num_attention_heads={self.num_attention_heads} is not a multiple of "
@@ -98,7 +106,9 @@ class LlamaConfig:
         if self.head_dim % 2:
             raise ConfigError(f"LlamaConfig: RoPE needs an even head_dim, got {self.head_dim}")
         if self.hidden_act not in ("silu", "gelu", "relu"):
-            raise ConfigError(f"LlamaConfig: hidden_act must be 'silu', 'gelu' or 'relu', got {self.hidden_act!r}")
+            raise ConfigError(
+                f"LlamaConfig: hidden_act must be 'silu', 'gelu' or 'relu', got {self.hidden_act!r}"
+            )
 
     @classmethod
     def from_hf(cls, hf_config: Any) -> LlamaConfig:
@@ -111,7 +121,9 @@ class LlamaConfig:
         kind = rope.get("rope_type", rope.get("type", "default"))
         if kind != "default":
             fields = {f.name for f in dataclasses.fields(RopeScaling)}
-            d["rope_scaling"] = RopeScaling(rope_type=kind, **{k: v for k, v in rope.items() if k in fields and k != "rope_type"})
+            d["rope_scaling"] = RopeScaling(
+                rope_type=kind, **{k: v for k, v in rope.items() if k in fields and k != "rope_type"}
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -119,8 +131,11 @@ class LlamaConfig:
         """Keyword arguments for ``transformers.LlamaConfig``."""
         d = dataclasses.asdict(self)
         rs = d.pop("rope_scaling")
-        d["rope_parameters"] = {"rope_type": "default", "rope_theta": self.rope_theta} if rs is None else {
-            **rs, "rope_theta": self.rope_theta}
+        d["rope_parameters"] = (
+            {"rope_type": "default", "rope_theta": self.rope_theta}
+            if rs is None
+            else {**rs, "rope_theta": self.rope_theta}
+        )
         return d
 
 
@@ -156,7 +171,9 @@ def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
 _ACTS = {"silu": jax.nn.silu, "gelu": lambda x: jax.nn.gelu(x, approximate=False), "relu": jax.nn.relu}
 
 
-def _linear(d_in: int, d_out: int, bias: bool, axes: tuple[str, str], std: float, rng: Any, dtype: Any) -> Dense:
+def _linear(
+    d_in: int, d_out: int, bias: bool, axes: tuple[str, str], std: float, rng: Any, dtype: Any
+) -> Dense:
     b = jnp.asarray(np.zeros(d_out, np.float32), dtype) if bias else None
     return Dense(normal(rng, (d_out, d_in), std, dtype), b, axes)
 
@@ -175,15 +192,29 @@ class LlamaAttention(Module):
 
     def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
         kq = kk = kv = ko = key  # one host generator, drawn in order
-        h, hkv, d, e, std = c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.hidden_size, c.initializer_range
+        h, hkv, d, e, std = (
+            c.num_attention_heads,
+            c.num_key_value_heads,
+            c.head_dim,
+            c.hidden_size,
+            c.initializer_range,
+        )
         self.q_proj = _linear(e, h * d, c.attention_bias, ("heads", "embed"), std, kq, dtype)
         self.k_proj = _linear(e, hkv * d, c.attention_bias, ("heads", "embed"), std, kk, dtype)
         self.v_proj = _linear(e, hkv * d, c.attention_bias, ("heads", "embed"), std, kv, dtype)
         self.o_proj = _linear(h * d, e, c.attention_bias, ("embed", "heads"), std, ko, dtype)
         self.num_heads, self.num_kv_heads, self.head_dim = h, hkv, d
 
-    def forward(self, x: jax.Array, cos: jax.Array, sin: jax.Array, q_slots: jax.Array, valid: jax.Array,
-                kv: tuple | None, index: Any) -> tuple[jax.Array, tuple | None]:
+    def forward(
+        self,
+        x: jax.Array,
+        cos: jax.Array,
+        sin: jax.Array,
+        q_slots: jax.Array,
+        valid: jax.Array,
+        kv: tuple | None,
+        index: Any,
+    ) -> tuple[jax.Array, tuple | None]:
         b, t, _ = x.shape
         d = self.head_dim
         q = self.q_proj(x).reshape(b, t, self.num_heads, d).transpose(0, 2, 1, 3)
@@ -229,8 +260,16 @@ class LlamaDecoderLayer(Module):
         self.input_layernorm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
         self.post_attention_layernorm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
 
-    def forward(self, x: jax.Array, cos: jax.Array, sin: jax.Array, q_slots: jax.Array, valid: jax.Array,
-                kv: tuple | None, index: Any) -> tuple[jax.Array, tuple | None]:
+    def forward(
+        self,
+        x: jax.Array,
+        cos: jax.Array,
+        sin: jax.Array,
+        q_slots: jax.Array,
+        valid: jax.Array,
+        kv: tuple | None,
+        index: Any,
+    ) -> tuple[jax.Array, tuple | None]:
         a, kv = self.self_attn(self.input_layernorm(x), cos, sin, q_slots, valid, kv, index)
         x = x + a
         return x + self.mlp(self.post_attention_layernorm(x)), kv
@@ -245,14 +284,23 @@ class LlamaModel(Module):
     inv_freq: jax.Array = nn.buffer()
 
     def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
-        self.embed_tokens = Embedding(normal(key, (c.vocab_size, c.hidden_size), c.initializer_range, dtype),
-                                      ("vocab", "embed"))
-        self.layers = nn.ModuleList([LlamaDecoderLayer(c, key=key, dtype=dtype) for _ in range(c.num_hidden_layers)])
+        self.embed_tokens = Embedding(
+            normal(key, (c.vocab_size, c.hidden_size), c.initializer_range, dtype), ("vocab", "embed")
+        )
+        self.layers = nn.ModuleList(
+            [LlamaDecoderLayer(c, key=key, dtype=dtype) for _ in range(c.num_hidden_layers)]
+        )
         self.norm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
         self.inv_freq = jnp.asarray(rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling))
 
-    def forward(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
-                index: Any) -> tuple[jax.Array, KVCache | None]:
+    def forward(
+        self,
+        input_ids: jax.Array,
+        position_ids: jax.Array,
+        valid: jax.Array,
+        cache: KVCache | None,
+        index: Any,
+    ) -> tuple[jax.Array, KVCache | None]:
         x = jnp.take(self.embed_tokens.weight, input_ids, axis=0)
         freqs = position_ids[..., None].astype(jnp.float32) * self.inv_freq
         emb = jnp.concatenate([freqs, freqs], axis=-1)
@@ -303,8 +351,19 @@ class LlamaForCausalLM(CausalLM):
         self.config = config
         rng = host_rng(resolve_key(key))  # one host generator, drawn in parameter order
         self.model = LlamaModel(config, key=rng, dtype=d)
-        self.lm_head = None if config.tie_word_embeddings else _linear(
-            config.hidden_size, config.vocab_size, False, ("vocab", "embed"), config.initializer_range, rng, d)
+        self.lm_head = (
+            None
+            if config.tie_word_embeddings
+            else _linear(
+                config.hidden_size,
+                config.vocab_size,
+                False,
+                ("vocab", "embed"),
+                config.initializer_range,
+                rng,
+                d,
+            )
+        )
 
     @property
     def max_positions(self) -> int:
@@ -314,8 +373,15 @@ class LlamaForCausalLM(CausalLM):
         c = self.config
         return c.num_hidden_layers, c.num_key_value_heads, c.head_dim
 
-    def _run(self, input_ids: jax.Array, position_ids: jax.Array, valid: jax.Array, cache: KVCache | None,
-             index: Any, key: Any) -> tuple[jax.Array, KVCache | None]:
+    def _run(
+        self,
+        input_ids: jax.Array,
+        position_ids: jax.Array,
+        valid: jax.Array,
+        cache: KVCache | None,
+        index: Any,
+        key: Any,
+    ) -> tuple[jax.Array, KVCache | None]:
         h, cache = self.model(input_ids, position_ids, valid, cache, index)
         return h @ self.output_weight().T, cache
 

@@ -147,12 +147,15 @@ class Tokenizer:
             raise TokenizerError(f"{name}: expected a list of str, got {type(texts).__name__}")
         if padding not in (True, False, "longest", "max_length", "do_not_pad"):
             raise TokenizerError(
-                f"{name}: padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {padding!r}"
+                f"{name}: padding must be True, False, 'longest', 'max_length' or 'do_not_pad', "
+                f"got {padding!r}"
             )
         if padding_side not in ("right", "left"):
             raise TokenizerError(f"{name}: padding_side must be 'right' or 'left', got {padding_side!r}")
         if return_tensors not in ("np", "jax", None):
-            raise TokenizerError(f"{name}: return_tensors must be 'np', 'jax' or None, got {return_tensors!r}")
+            raise TokenizerError(
+                f"{name}: return_tensors must be 'np', 'jax' or None, got {return_tensors!r}"
+            )
         if (truncation or padding == "max_length") and max_length is None:
             raise TokenizerError(f"{name}: truncation/padding='max_length' need max_length=")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):

@@ -40,7 +40,11 @@ def _byte_level(tok: Any) -> Any:
 
 def _bytes_to_unicode() -> dict[int, str]:
     # GPT-2's reversible byte -> printable character table (what HF's ByteLevel uses).
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -116,13 +120,22 @@ class BPETokenizer(Tokenizer):
             )
         tok = _byte_level(t.Tokenizer(t.models.BPE()))
         trainer = t.trainers.BpeTrainer(
-            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
-            initial_alphabet=t.pre_tokenizers.ByteLevel.alphabet(), show_progress=show_progress,
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=specials,
+            initial_alphabet=t.pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=show_progress,
         )
         if isinstance(data, (str, os.PathLike)) and (files or isinstance(data, os.PathLike)):
             data = [data]
-        as_files = files if files is not None else (
-            isinstance(data, (list, tuple)) and bool(data) and all(isinstance(p, os.PathLike) for p in data)
+        as_files = (
+            files
+            if files is not None
+            else (
+                isinstance(data, (list, tuple))
+                and bool(data)
+                and all(isinstance(p, os.PathLike) for p in data)
+            )
         )
         if as_files:
             paths = [os.fspath(p) for p in data]  # type: ignore[union-attr]
@@ -165,7 +178,9 @@ class BPETokenizer(Tokenizer):
         try:
             tok = t.Tokenizer.from_file(os.fspath(path))
         except Exception as e:
-            raise TokenFileError(f"BPETokenizer.from_file({str(path)!r}): not a valid tokenizer.json ({e})") from None
+            raise TokenFileError(
+                f"BPETokenizer.from_file({str(path)!r}): not a valid tokenizer.json ({e})"
+            ) from None
         return cls(tok, **kwargs)
 
     @classmethod
@@ -200,7 +215,9 @@ class BPETokenizer(Tokenizer):
             specials = _check_specials("BPETokenizer.from_gpt2_files", special_tokens)
             unknown = [s for s in specials if s not in table]
             if unknown:
-                raise UnknownTokenError(f"BPETokenizer.from_gpt2_files: special tokens {unknown} are not in {vocab}")
+                raise UnknownTokenError(
+                    f"BPETokenizer.from_gpt2_files: special tokens {unknown} are not in {vocab}"
+                )
         tok.add_special_tokens(sorted(specials, key=lambda s: table[s]))
         return cls(tok, **kwargs)
 
@@ -209,7 +226,9 @@ class BPETokenizer(Tokenizer):
         """Write an HF ``tokenizer.json`` (readable by ``tokenizers``/``transformers``)."""
         self._tok.save(os.fspath(path))
 
-    def save_gpt2_files(self, directory: str | os.PathLike[str], prefix: str | None = None) -> tuple[str, str]:
+    def save_gpt2_files(
+        self, directory: str | os.PathLike[str], prefix: str | None = None
+    ) -> tuple[str, str]:
         """Write ``vocab.json`` and ``merges.txt`` into ``directory``; returns both paths."""
         pathlib.Path(directory).mkdir(parents=True, exist_ok=True)
         files = self._tok.model.save(os.fspath(directory), prefix)
@@ -285,7 +304,9 @@ class BPETokenizer(Tokenizer):
         except ImportError:  # pragma: no cover
             raise TokenizerError("to_tiktoken needs tiktoken: pip install tiktoken") from None
         return tiktoken.Encoding(
-            name=name, pat_str=GPT2_PATTERN, mergeable_ranks=self.mergeable_ranks(),
+            name=name,
+            pat_str=GPT2_PATTERN,
+            mergeable_ranks=self.mergeable_ranks(),
             special_tokens=self.special_tokens,
         )
 

@@ -23,7 +23,9 @@ def _special_splitter(specials: Sequence[str]) -> re.Pattern[str] | None:
 
 def _check_pad(owner: str, pad_token: str | None, specials: list[str]) -> None:
     if pad_token is not None and pad_token not in specials:
-        raise UnknownTokenError(f"{owner}: pad_token {pad_token!r} is not one of the special tokens {specials}")
+        raise UnknownTokenError(
+            f"{owner}: pad_token {pad_token!r} is not one of the special tokens {specials}"
+        )
 
 
 class _SpecialsMixin(Tokenizer):
@@ -67,8 +69,13 @@ class ByteTokenizer(_SpecialsMixin):
       257
     """
 
-    def __init__(self, special_tokens: Sequence[str] | None = None, *, pad_token: str | None = None,
-                 errors: str = "replace") -> None:
+    def __init__(
+        self,
+        special_tokens: Sequence[str] | None = None,
+        *,
+        pad_token: str | None = None,
+        errors: str = "replace",
+    ) -> None:
         specials = _check_specials("ByteTokenizer", special_tokens)
         _check_pad("ByteTokenizer", pad_token, specials)
         if errors not in ("replace", "strict"):
@@ -101,8 +108,14 @@ class ByteTokenizer(_SpecialsMixin):
         return "".join(parts)
 
     def to_str(self) -> str:
-        return json.dumps({"type": "torsh.ByteTokenizer", "special_tokens": list(self._specials),
-                           "pad_token": self.pad_token}, sort_keys=True)
+        return json.dumps(
+            {
+                "type": "torsh.ByteTokenizer",
+                "special_tokens": list(self._specials),
+                "pad_token": self.pad_token,
+            },
+            sort_keys=True,
+        )
 
     def __repr__(self) -> str:
         return f"ByteTokenizer(vocab_size={self.vocab_size}, special_tokens={list(self._specials)})"
@@ -126,8 +139,15 @@ class CharTokenizer(_SpecialsMixin):
       [[3, 2, 0], [4, 5, 7]]
     """
 
-    def __init__(self, chars: Iterable[str], special_tokens: Sequence[str] | None = None, *,
-                 unk_token: str | None = None, pad_token: str | None = None, errors: str = "replace") -> None:
+    def __init__(
+        self,
+        chars: Iterable[str],
+        special_tokens: Sequence[str] | None = None,
+        *,
+        unk_token: str | None = None,
+        pad_token: str | None = None,
+        errors: str = "replace",
+    ) -> None:
         specials = _check_specials("CharTokenizer", special_tokens)
         _check_pad("CharTokenizer", pad_token, specials)
         if unk_token is not None and unk_token not in specials:
@@ -146,8 +166,9 @@ class CharTokenizer(_SpecialsMixin):
         self.unk_token, self.pad_token, self.errors = unk_token, pad_token, errors
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], special_tokens: Sequence[str] | None = None,
-                   **kwargs: Any) -> CharTokenizer:
+    def from_texts(
+        cls, texts: Iterable[str], special_tokens: Sequence[str] | None = None, **kwargs: Any
+    ) -> CharTokenizer:
         """The tokenizer whose characters are those occurring in ``texts``."""
         chars: set[str] = set()
         for t in texts:
@@ -180,7 +201,8 @@ class CharTokenizer(_SpecialsMixin):
             if i is None:
                 raise UnknownTokenError(
                     f"CharTokenizer.encode: character {c!r} (U+{ord(c):04X}) at index {pos} is not in the "
-                    f"vocabulary of {len(self._chars)} characters; build the tokenizer from texts that contain "
+                    f"vocabulary of {len(self._chars)} characters; build the tokenizer from texts that "
+                    "contain "
                     "it or pass unk_token="
                 )
             out.append(i)
@@ -192,9 +214,17 @@ class CharTokenizer(_SpecialsMixin):
         return "".join(table[i] for i in ids if not (skip_special_tokens and i < k))
 
     def to_str(self) -> str:
-        return json.dumps({"type": "torsh.CharTokenizer", "chars": "".join(self._chars),
-                           "special_tokens": list(self._specials), "unk_token": self.unk_token,
-                           "pad_token": self.pad_token}, sort_keys=True, ensure_ascii=False)
+        return json.dumps(
+            {
+                "type": "torsh.CharTokenizer",
+                "chars": "".join(self._chars),
+                "special_tokens": list(self._specials),
+                "unk_token": self.unk_token,
+                "pad_token": self.pad_token,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary to a JSON file."""
@@ -213,7 +243,9 @@ class CharTokenizer(_SpecialsMixin):
                 raise ValueError(f"type is {d.get('type')!r}")
             return cls(d["chars"], d["special_tokens"], unk_token=d["unk_token"], pad_token=d["pad_token"])
         except (OSError, ValueError, KeyError) as e:
-            raise TokenFileError(f"CharTokenizer.load({str(path)!r}): not a torsh CharTokenizer file ({e})") from None
+            raise TokenFileError(
+                f"CharTokenizer.load({str(path)!r}): not a torsh CharTokenizer file ({e})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size}, special_tokens={list(self._specials)})"

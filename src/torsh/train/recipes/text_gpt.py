@@ -20,7 +20,9 @@ import torsh
 from torsh import data, metrics, optim, train
 from torsh.errors import ConfigError
 
-DESCRIPTION = "GPT-2 (4x128) on the Python stdlib's source, char or BPE tokens, val perplexity + samples; offline"
+DESCRIPTION = (
+    "GPT-2 (4x128) on the Python stdlib's source, char or BPE tokens, val perplexity + samples; offline"
+)
 
 
 @dataclasses.dataclass
@@ -78,23 +80,47 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
     val_corpus = StdlibCorpus("val", max_files=config.val_files or None)
     tok = _tokenizer(config, train_corpus, out)
     # Tokenised once into memory-mapped files; a rerun (or resume) reopens them.
-    train_tokens = tokenize_to_file(train_corpus, tok, out / "data" / "train.tokens", separator="<eos>",
-                                    fingerprint=train_corpus.fingerprint)
-    val_tokens = tokenize_to_file(val_corpus, tok, out / "data" / "val.tokens", separator="<eos>",
-                                  fingerprint=val_corpus.fingerprint)
+    train_tokens = tokenize_to_file(
+        train_corpus,
+        tok,
+        out / "data" / "train.tokens",
+        separator="<eos>",
+        fingerprint=train_corpus.fingerprint,
+    )
+    val_tokens = tokenize_to_file(
+        val_corpus, tok, out / "data" / "val.tokens", separator="<eos>", fingerprint=val_corpus.fingerprint
+    )
 
-    train_set = LMWindows(train_tokens, config.block_size, random=True,
-                          num_samples=config.steps * config.batch_size, seed=config.seed)
-    val_set = LMWindows(val_tokens, config.block_size, random=True, num_samples=config.eval_windows, seed=10_000)
+    train_set = LMWindows(
+        train_tokens,
+        config.block_size,
+        random=True,
+        num_samples=config.steps * config.batch_size,
+        seed=config.seed,
+    )
+    val_set = LMWindows(
+        val_tokens, config.block_size, random=True, num_samples=config.eval_windows, seed=10_000
+    )
     loader = data.DataLoader(train_set, batch_size=config.batch_size, drop_last=True, seed=config.seed)
     val_loader = data.DataLoader(val_set, batch_size=config.batch_size, pad_last=True)
 
-    gpt = GPT2Config(vocab_size=tok.vocab_size, n_positions=config.block_size, n_embd=config.n_embd,
-                     n_layer=config.n_layer, n_head=config.n_head, resid_pdrop=config.dropout,
-                     embd_pdrop=config.dropout, attn_pdrop=config.dropout)
+    gpt = GPT2Config(
+        vocab_size=tok.vocab_size,
+        n_positions=config.block_size,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        resid_pdrop=config.dropout,
+        embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout,
+    )
     model = GPT2LMHeadModel(gpt, key=torsh.random.key(config.seed))
-    schedule = optim.schedules.warmup_cosine(config.lr, warmup_steps=min(config.warmup, config.steps - 1),
-                                             total_steps=config.steps, end_lr=config.lr / 10)
+    schedule = optim.schedules.warmup_cosine(
+        config.lr,
+        warmup_steps=min(config.warmup, config.steps - 1),
+        total_steps=config.steps,
+        end_lr=config.lr / 10,
+    )
     opt = optim.AdamW(lr=schedule, weight_decay=config.weight_decay)
     state = train.TrainState.create(model=model, opt=opt, key=torsh.random.key(config.seed + 1))
 
@@ -113,25 +139,49 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
         return {"loss": _cross_entropy(logits, windows[:, 1:]), "preds": logits, "target": windows[:, 1:]}
 
     state, history = train.fit(
-        train_step, state, loader, steps=config.steps, eval_fn=eval_step, eval_loader=val_loader,
-        eval_every=config.eval_every, metrics={"ppl": metrics.Perplexity()}, checkpoint=out / "checkpoints",
-        log_dir=out, log=("jsonl", "csv"), keep=2, best_metric="val_ppl", best_mode="min",
-        config=dataclasses.asdict(config), progress=progress, resume=resume, log_every=config.eval_every,
+        train_step,
+        state,
+        loader,
+        steps=config.steps,
+        eval_fn=eval_step,
+        eval_loader=val_loader,
+        eval_every=config.eval_every,
+        metrics={"ppl": metrics.Perplexity()},
+        checkpoint=out / "checkpoints",
+        log_dir=out,
+        log=("jsonl", "csv"),
+        keep=2,
+        best_metric="val_ppl",
+        best_mode="min",
+        config=dataclasses.asdict(config),
+        progress=progress,
+        resume=resume,
+        log_every=config.eval_every,
     )
     torsh.save(out / "model.safetensors", state.model)
 
     prompts = ["def ", "class ", "import "]
-    samples = generate(state.model, [tok.encode(p) for p in prompts], max_new_tokens=config.sample_tokens,
-                       temperature=config.temperature, top_k=config.top_k, key=torsh.random.key(config.seed + 2),
-                       eos=tok.token_to_id("<eos>"), bucket=8)
+    samples = generate(
+        state.model,
+        [tok.encode(p) for p in prompts],
+        max_new_tokens=config.sample_tokens,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        key=torsh.random.key(config.seed + 2),
+        eos=tok.token_to_id("<eos>"),
+        bucket=8,
+    )
     texts = []
     for prompt, row in zip(prompts, samples, strict=True):
         ids = [int(t) for t in row if t != tok.token_to_id("<eos>")]
-        texts.append(tok.decode(ids[-(len(tok.encode(prompt)) + config.sample_tokens):]))
+        texts.append(tok.decode(ids[-(len(tok.encode(prompt)) + config.sample_tokens) :]))
     (out / "samples.txt").write_text("\n\n=====\n\n".join(texts), encoding="utf-8")
     if progress:
         print("\n--- sample ---\n" + texts[0][:500])
-    result = {"val_loss": float(history.last("val_loss")), "val_ppl": float(history.last("val_ppl")),
-              "train_tokens": float(train_tokens.num_tokens)}
+    result = {
+        "val_loss": float(history.last("val_loss")),
+        "val_ppl": float(history.last("val_ppl")),
+        "train_tokens": float(train_tokens.num_tokens),
+    }
     (out / "result.json").write_text(json.dumps(result, indent=1))
     return result
