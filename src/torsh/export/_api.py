@@ -135,9 +135,12 @@ def _as_spec(name: str, value: Any, dims: Mapping[int, str]) -> TensorSpec:
     return TensorSpec(name, tuple(shape), dtype)
 
 
-def _abstract(specs: Sequence[TensorSpec]) -> list[jax.ShapeDtypeStruct]:
+def _abstract(specs: Sequence[TensorSpec], constraints: Sequence[str] = ()) -> list[jax.ShapeDtypeStruct]:
     jax_export = _jax_export()
-    scope = jax_export.SymbolicScope()
+    try:
+        scope = jax_export.SymbolicScope(tuple(constraints))
+    except ValueError as e:
+        raise ExportError(f"constraints {list(constraints)}: {e}") from None
     out = []
     for s in specs:
         shape = jax_export.symbolic_shape(", ".join(str(d) for d in s.shape), scope=scope) if s.shape else ()
@@ -182,6 +185,7 @@ class Exported:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     platforms: tuple[str, ...]
+    constraints: tuple[str, ...] = ()
     mlir: str = dataclasses.field(repr=False, default="")
 
     def metadata(self) -> dict[str, str]:
@@ -190,6 +194,7 @@ class Exported:
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
             "weights": list(self.weight_names),
+            "constraints": list(self.constraints),
         }
         from .. import __version__
 
@@ -237,6 +242,7 @@ def export(
     dynamic: Mapping[str, Mapping[int, str]] | None = None,
     platforms: Sequence[str] | None = None,
     input_names: Sequence[str] | None = None,
+    constraints: Sequence[str] = (),
 ) -> Exported:
     """Export a module (or ``fn(params, *inputs)``) as a StableHLO program plus weights.
 
@@ -252,6 +258,9 @@ def export(
       platforms: XLA platforms to lower for, e.g. ``("cpu", "cuda")`` (several at once; the loaded program
         picks the one it runs on). Default: the current default platform.
       input_names: names of the inputs (default: the parameter names of ``forward``/``fn``).
+      constraints: bounds on symbolic dimensions that the model's code relies on, in JAX's syntax
+        (``("seq <= 1024",)`` for a language model whose forward checks its context length). Simple
+        ``name <= N`` / ``name >= N`` bounds are checked on every call of the loaded artifact.
 
     Returns:
       An :class:`Exported`; ``.save(path)`` writes it, :func:`load` reads it back in any process.
@@ -317,7 +326,11 @@ def export(
     weight_avals = [jax.ShapeDtypeStruct(leaves[i].shape, leaves[i].dtype) for i in weight_idx]
     lower_platforms = tuple(platforms) if platforms else (jax.default_backend(),)
     try:
-        exported = jax_export.export(jax.jit(flat_fn), platforms=lower_platforms)(weight_avals, *_abstract(in_specs))
+        exported = jax_export.export(jax.jit(flat_fn), platforms=lower_platforms)(
+            weight_avals, *_abstract(in_specs, constraints)
+        )
+    except jax.errors.InconclusiveDimensionOperation as e:
+        raise _inconclusive(e) from e
     except (TypeError, ValueError) as e:
         if "pytree" in str(e).lower() or "serializ" in str(e).lower():
             raise ExportError(f"cannot export: {e}") from e
@@ -336,7 +349,16 @@ def export(
         inputs=tuple(in_specs),
         outputs=tuple(_out_specs(exported.out_avals, exported.out_tree)),
         platforms=tuple(exported.platforms),
+        constraints=tuple(constraints),
         mlir=exported.mlir_module(),
+    )
+
+
+def _inconclusive(e: Exception) -> ExportError:
+    first = str(e).strip().splitlines()[0]
+    return ExportError(
+        f"the model compares a symbolic dimension with a number ({first}); state the bound it relies on, "
+        "e.g. export(..., constraints=('seq <= 1024',))"
     )
 
 
@@ -368,7 +390,9 @@ class ExportedModel:
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self.metadata = dict(metadata)
-        names = json.loads(metadata["signature"])["weights"] if "signature" in metadata else []
+        signature = json.loads(metadata["signature"]) if "signature" in metadata else {}
+        names = signature.get("weights", [])
+        self._constraints = tuple(signature.get("constraints", ()))
         self.weights = dict(zip(names, self._weights, strict=False))
         self._run = jax.jit(lambda ws, *xs: exported.call(ws, *xs))
         return self
@@ -389,7 +413,7 @@ class ExportedModel:
             if name not in kwargs:
                 raise ConfigError(f"missing input {name!r}; the inputs are {names}")
             values.append(kwargs.pop(name))
-        check_inputs(self.inputs, values)
+        check_inputs(self.inputs, values, self._constraints)
         platform = jax.default_backend()
         if platform not in self.platforms:
             raise ConfigError(

@@ -76,7 +76,10 @@ def parse_input_spec(text: str) -> TensorSpec:
     return TensorSpec(name, tuple(dims), dtype)
 
 
-def check_inputs(specs: Sequence[TensorSpec], values: Sequence[Any]) -> None:
+_BOUND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*(\d+)\s*$")
+
+
+def check_inputs(specs: Sequence[TensorSpec], values: Sequence[Any], constraints: Sequence[str] = ()) -> None:
     """Raise a ShapeError/DTypeError naming the input if ``values`` do not fit ``specs``."""
     bound: dict[str, tuple[int, str]] = {}
     for spec, value in zip(specs, values, strict=True):
@@ -107,3 +110,10 @@ def check_inputs(specs: Sequence[TensorSpec], values: Sequence[Any]) -> None:
                 )
             else:
                 bound.setdefault(want, (got, f"input {spec.name!r}"))
+    for text in constraints:
+        m = _BOUND.match(text)
+        if m and m.group(1) in bound:
+            size, where = bound[m.group(1)]
+            limit = int(m.group(3))
+            if (size > limit) if m.group(2) == "<=" else (size < limit):
+                raise ShapeError(f"{where}: dimension {m.group(1)!r} is {size}, but the model was exported for {text}")
