@@ -3,7 +3,7 @@
 Outside ``jit`` torsh validates values (an embedding index past the table, a class target out of
 range, a ``binary_cross_entropy`` input outside [0, 1], ...) and raises the same error PyTorch would.
 Inside ``jit``/``grad``/``vmap`` values are abstract, and compiled code cannot raise: by default such
-inputs give what XLA computes (clamped gathers, NaN losses, zero rows) at no cost. ``checks`` turns
+inputs give what XLA computes (NaN rows and losses, wrapped negative indices, zero rows) at no cost. ``checks`` turns
 them into the same torsh errors, using :mod:`jax.experimental.checkify`:
 
 * ``torsh.debug.checks(fn)`` (or ``@torsh.debug.checks``) returns a checked version of ``fn``: it is

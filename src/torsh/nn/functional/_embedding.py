@@ -17,7 +17,7 @@ def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = Non
     Positions equal to ``padding_idx`` contribute no gradient to ``weight`` (as PyTorch); their
     output is the row itself. Indices outside ``[0, num_embeddings)`` raise
     :class:`~torsh.nn.IndexOutOfRangeError`; under ``jit`` they are checked only inside
-    :func:`torsh.debug.checks` (otherwise XLA clamps them; see docs/debug.md).
+    :func:`torsh.debug.checks` (otherwise they give NaN rows, or wrap when negative; see docs/debug.md).
 
     Example:
       >>> import jax.numpy as jnp
