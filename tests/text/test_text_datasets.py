@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -142,6 +143,12 @@ def test_lm_windows_over_a_token_file_through_a_loader(tmp_path):
     batches = list(DataLoader(LMWindows(f, 4), batch_size=2))
     assert batches[0].shape == (2, 5)
     assert batches[0][0].tolist() == [97, 98, 99, 100, 101]
+    # worker processes receive the windows by path: the pickle does not carry the ids
+    big = tokenize_to_file(["x" * 100_000], tok, tmp_path / "big.tokens")
+    blob = pickle.dumps(LMWindows(big, 8))
+    again = pickle.loads(blob)
+    assert len(blob) < 10_000 and isinstance(again.tokens, np.memmap)
+    assert again[3].tolist() == LMWindows(big, 8)[3].tolist()
 
 
 @given(

@@ -106,6 +106,18 @@ class TokenFile(Dataset[np.ndarray]):
             ):
                 raise TokenFileError(f"{where}: the document index {str(idx)!r} is corrupt")
 
+    # Pickled (e.g. to DataLoader worker processes) by path: the receiver maps the file again
+    # instead of copying its contents through the pickle.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("tokens")
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        n, dtype = int(self.header["num_tokens"]), np.dtype(self.header["dtype"])
+        self.tokens = np.memmap(self.path, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype)
+
     @property
     def num_tokens(self) -> int:
         """Number of ids (separators included)."""

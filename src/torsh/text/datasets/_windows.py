@@ -62,6 +62,7 @@ class LMWindows(Dataset[np.ndarray]):
         num_samples: int | None = None,
         seed: int = 0,
     ) -> None:
+        self._file = tokens if isinstance(tokens, TokenFile) else None
         self.tokens = _as_stream(tokens, "LMWindows")
         self.block_size = _positive("LMWindows", "block_size", block_size)
         if len(self.tokens) < block_size + 1:
@@ -79,6 +80,17 @@ class LMWindows(Dataset[np.ndarray]):
 
     def __len__(self) -> int:
         return self._len
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._file is not None:  # the TokenFile pickles by path; do not copy the memory map
+            state.pop("tokens")
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._file is not None:
+            self.tokens = self._file.tokens
 
     def start(self, index: int) -> int:
         """Start position of window ``index``."""
