@@ -12,15 +12,17 @@ import torsh
 import torsh.nn.functional as F
 from torsh import nn
 
+IOR, VR = nn.IndexOutOfRangeError, nn.ValueRangeError
+TABLE, LOGITS = jnp.ones((3, 2)), jnp.zeros((2, 3))
 CASES = [
-    ("embedding", lambda x: F.embedding(x, jnp.ones((3, 2))), jnp.array([0, 4]), nn.IndexOutOfRangeError),
-    ("embedding-negative", lambda x: F.embedding(x, jnp.ones((3, 2))), jnp.array([-2]), nn.IndexOutOfRangeError),
-    ("cross_entropy", lambda y: F.cross_entropy(jnp.zeros((2, 3)), y), jnp.array([1, 3]), nn.IndexOutOfRangeError),
-    ("cross_entropy-neg", lambda y: F.cross_entropy(jnp.zeros((2, 3)), y), jnp.array([-5, 0]), nn.IndexOutOfRangeError),
-    ("nll_loss", lambda y: F.nll_loss(jnp.zeros((2, 3)), y), jnp.array([0, 9]), nn.IndexOutOfRangeError),
-    ("bce", lambda p: F.binary_cross_entropy(p, jnp.ones(2)), jnp.array([0.5, 1.25]), nn.ValueRangeError),
-    ("one_hot", lambda c: F.one_hot(c, 3), jnp.array([0, 3]), nn.IndexOutOfRangeError),
-]  # fmt: skip
+    ("embedding", lambda x: F.embedding(x, TABLE), jnp.array([0, 4]), IOR),
+    ("embedding-negative", lambda x: F.embedding(x, TABLE), jnp.array([-2]), IOR),
+    ("cross_entropy", lambda y: F.cross_entropy(LOGITS, y), jnp.array([1, 3]), IOR),
+    ("cross_entropy-neg", lambda y: F.cross_entropy(LOGITS, y), jnp.array([-5, 0]), IOR),
+    ("nll_loss", lambda y: F.nll_loss(LOGITS, y), jnp.array([0, 9]), IOR),
+    ("bce", lambda p: F.binary_cross_entropy(p, jnp.ones(2)), jnp.array([0.5, 1.25]), VR),
+    ("one_hot", lambda c: F.one_hot(c, 3), jnp.array([0, 3]), IOR),
+]
 
 
 def _message(fn, x, error):

@@ -156,7 +156,12 @@ def test_instances_of_one_class_may_hold_different_attributes():
             return x + self.offset
 
     a, b = Block(4, True, "array"), Block(4, False, "scalar")
-    assert list(a.state_dict()) == ["offset", "fc.weight", "norm.weight", "norm.bias"]  # own first, as PyTorch
+    assert list(a.state_dict()) == [
+        "offset",
+        "fc.weight",
+        "norm.weight",
+        "norm.bias",
+    ]  # own first, as PyTorch
     assert list(b.state_dict()) == ["fc.weight"]
     step = jax.jit(lambda m, x: m(x).sum())
     x = jnp.ones((2, 4))

@@ -104,10 +104,12 @@ def test_weight_tying_keeps_one_array_and_sums_its_gradients():
     logits = dec(torch.tanh(enc(torch.from_numpy(tokens))))
     torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), torch.from_numpy(target)).backward()
 
-    grads = torsh.grad(lambda m: F.cross_entropy(m(jnp.asarray(tokens)).reshape(-1, vocab), jnp.asarray(target)))(
-        model
+    grads = torsh.grad(
+        lambda m: F.cross_entropy(m(jnp.asarray(tokens)).reshape(-1, vocab), jnp.asarray(target))
+    )(model)
+    np.testing.assert_allclose(
+        np.asarray(grads.encoder.weight), enc.weight.grad.numpy(), rtol=1e-5, atol=1e-7
     )
-    np.testing.assert_allclose(np.asarray(grads.encoder.weight), enc.weight.grad.numpy(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(np.asarray(grads.decoder.bias), dec.bias.grad.numpy(), rtol=1e-5, atol=1e-7)
     stepped = torsh.tree.map(lambda p, g: p - 0.5 * g, model, grads)
     assert stepped.decoder.weight is None  # still tied after an update
@@ -127,7 +129,9 @@ def test_reset_xavier_uniform_reaches_encoder_only_models():
         bound = (6.0 / (fan_in + fan_out)) ** 0.5
         assert float(jnp.abs(value).max()) <= bound and float(jnp.abs(value).max()) > 0.9 * bound, name
     # the clones share initial weights; after the reset every layer has its own draw (as nn.Transformer)
-    assert not np.allclose(np.asarray(after["layers.0.linear1.weight"]), np.asarray(after["layers.1.linear1.weight"]))
+    assert not np.allclose(
+        np.asarray(after["layers.0.linear1.weight"]), np.asarray(after["layers.1.linear1.weight"])
+    )
     # nn.Transformer's own init is this function applied to encoder and decoder
     k = torsh.random.key(3)
     model = nn.Transformer(16, 2, 1, 1, 32, key=k)

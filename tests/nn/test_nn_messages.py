@@ -16,7 +16,9 @@ def blocks():
 
 @pytest.mark.parametrize("idx", [3, -4, 100])
 def test_container_index_out_of_range(blocks, idx):
-    with pytest.raises(nn.IndexOutOfRangeError, match=rf"ModuleList index {idx} is out of range: it has 3 entries"):
+    with pytest.raises(
+        nn.IndexOutOfRangeError, match=rf"ModuleList index {idx} is out of range: it has 3 entries"
+    ):
         blocks[idx]
     with pytest.raises(IndexError):  # PyTorch's class, so `except IndexError` in ported code still works
         nn.Sequential(*blocks)[idx]

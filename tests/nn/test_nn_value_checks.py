@@ -10,7 +10,6 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import torsh
 import torsh.nn.functional as F
 from torsh import nn
 from torsh.errors import DTypeError, TorshError
@@ -38,7 +37,9 @@ def test_class_targets_raise_exactly_when_pytorch_does(targets, ignore_index):
 def test_embedding_and_one_hot_indices():
     emb = nn.Embedding(3, 2)
     for bad in (3, -1):
-        with pytest.raises(nn.IndexOutOfRangeError, match=rf"index {bad} is out of range: expected 0 <= index < 3"):
+        with pytest.raises(
+            nn.IndexOutOfRangeError, match=rf"index {bad} is out of range: expected 0 <= index < 3"
+        ):
             emb(jnp.array([0, bad]))
         with pytest.raises(IndexError):  # also the builtin class PyTorch raises
             F.embedding(jnp.array([bad]), emb.weight)
@@ -82,11 +83,17 @@ def test_checks_cost_nothing_under_plain_jit():
     assert "check" not in jaxpr and "argmax" not in jaxpr  # nothing of the check is traced
 
 
-@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (0, 3)), (nn.BatchNorm2d, (0, 3, 2, 2)), (nn.BatchNorm2d, (2, 3, 0, 2))])
+@pytest.mark.parametrize(
+    "cls,shape", [(nn.BatchNorm1d, (0, 3)), (nn.BatchNorm2d, (0, 3, 2, 2)), (nn.BatchNorm2d, (2, 3, 0, 2))]
+)
 def test_batchnorm_on_an_empty_batch_keeps_running_statistics(cls, shape):
     ref = getattr(torch.nn, cls.__name__)(3, momentum=0.3)
     bn = cls(3, momentum=0.3)
-    x = np.random.default_rng(0).standard_normal((4, *shape[1:]) if shape[0] == 0 else (4, 3, 2, 2)).astype(np.float32)
+    x = (
+        np.random.default_rng(0)
+        .standard_normal((4, *shape[1:]) if shape[0] == 0 else (4, 3, 2, 2))
+        .astype(np.float32)
+    )
     ref(torch.from_numpy(x))  # one real batch first, so the statistics are not the defaults
     _, bn = nn.stateful(bn)(jnp.asarray(x))
     y_ref = ref(torch.zeros(shape))

@@ -47,7 +47,7 @@ def _assert_grads_match(torsh_grads, torch_model):
 # ------------------------------------------------------------------ mnist/main.py
 class Net(nn.Module):
     def __init__(self):
-        super(Net, self).__init__()
+        super(Net, self).__init__()  # noqa: UP008 - the original code
         self.conv1 = nn.Conv2d(1, 32, 3, 1)
         self.conv2 = nn.Conv2d(32, 64, 3, 1)
         self.dropout1 = nn.Dropout(0.25)
@@ -74,7 +74,7 @@ class Net(nn.Module):
 
 class TorchNet(torch.nn.Module):
     def __init__(self):
-        super(TorchNet, self).__init__()
+        super(TorchNet, self).__init__()  # noqa: UP008
         self.conv1 = torch.nn.Conv2d(1, 32, 3, 1)
         self.conv2 = torch.nn.Conv2d(32, 64, 3, 1)
         self.dropout1 = torch.nn.Dropout(0.25)
@@ -147,7 +147,7 @@ class RNNModel(nn.Module):
     """Container module with an encoder, a recurrent module, and a decoder."""
 
     def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
-        super(RNNModel, self).__init__()
+        super(RNNModel, self).__init__()  # noqa: UP008
         self.ntoken = ntoken
         self.drop = nn.Dropout(dropout)
         self.encoder = nn.Embedding(ntoken, ninp)
@@ -183,10 +183,14 @@ class RNNModel(nn.Module):
     def init_weights(self):
         initrange = 0.1
         k1, k2 = nn.split_key(None, 2)  # torsh: in-place init_ functions become assignments
-        self.encoder = self.encoder.replace(weight=nn.init.uniform(k1, self.encoder.weight.shape, -initrange, initrange))
+        self.encoder = self.encoder.replace(
+            weight=nn.init.uniform(k1, self.encoder.weight.shape, -initrange, initrange)
+        )
         self.decoder = self.decoder.replace(bias=nn.init.zeros(self.decoder.bias.shape))
         if self.decoder.weight is not None:
-            self.decoder = self.decoder.replace(weight=nn.init.uniform(k2, self.decoder.weight.shape, -initrange, initrange))
+            self.decoder = self.decoder.replace(
+                weight=nn.init.uniform(k2, self.decoder.weight.shape, -initrange, initrange)
+            )
 
     def forward(self, input, hidden, key=None):  # noqa: A002  # torsh: dropout key
         k1, k2, k3 = nn.split_key(key, 3)
@@ -292,7 +296,7 @@ def test_word_language_model_trains_with_the_examples_update_rule():
 # ------------------------------------------------------------------ vae/main.py
 class VAE(nn.Module):
     def __init__(self):
-        super(VAE, self).__init__()
+        super(VAE, self).__init__()  # noqa: UP008
 
         self.fc1 = nn.Linear(784, 400)
         self.fc21 = nn.Linear(400, 20)

@@ -13,6 +13,7 @@ Example:
 
 from ..tree import field, static
 from . import functional, init
+from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
 from ._utils import split_key
 from .activation import (
     ELU,
@@ -50,7 +51,6 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
-from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
 from .module import Module, Parameter, StateDictError, buffer, logical_axes
 from .normalization import (
     BatchNorm1d,

@@ -17,7 +17,9 @@ def _first(values: jax.Array, bad: jax.Array) -> jax.Array:
     return flat[jnp.argmax(jnp.ravel(bad))]
 
 
-def check_indices(owner: str, what: str, indices: Any, upper: int, bound_name: str, *, ignore: int | None = None) -> None:
+def check_indices(
+    owner: str, what: str, indices: Any, upper: int, bound_name: str, *, ignore: int | None = None
+) -> None:
     """``0 <= indices < upper`` (entries equal to ``ignore`` are allowed), or IndexOutOfRangeError."""
 
     def bad() -> jax.Array:

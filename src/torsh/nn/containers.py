@@ -6,17 +6,16 @@ Their children live in an ``inline`` field, so parameter names are PyTorch's: ``
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, overload
 
-import operator
-
 import jax
 
 from ..errors import ConfigError
-from ._errors import IndexOutOfRangeError, MissingKeyError
 from ..tree import field, static
+from ._errors import IndexOutOfRangeError, MissingKeyError
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "Lambda"]
@@ -27,11 +26,15 @@ def _position(owner: str, idx: Any, length: int) -> int:
     try:
         i = operator.index(idx)
     except TypeError:
-        raise ConfigError(f"{owner} indices must be integers or slices, got {type(idx).__name__} {idx!r}") from None
+        raise ConfigError(
+            f"{owner} indices must be integers or slices, got {type(idx).__name__} {idx!r}"
+        ) from None
     if not -length <= i < length:
         raise IndexOutOfRangeError(
             f"{owner} index {i} is out of range: it has {length} entr{'y' if length == 1 else 'ies'} "
-            f"(valid indices {-length}..{length - 1})" if length else f"{owner} index {i} is out of range: it is empty"
+            f"(valid indices {-length}..{length - 1})"
+            if length
+            else f"{owner} index {i} is out of range: it is empty"
         )
     return i % length
 
@@ -127,7 +130,9 @@ class Sequential(Module):
             return Sequential(*(m for _, m in chosen)).train(self.training)
         if isinstance(idx, str):
             if not isinstance(self.layers, Mapping) or idx not in self.layers:
-                raise MissingKeyError(f"Sequential has no layer named {idx!r}; names are {[n for n, _ in items]}")
+                raise MissingKeyError(
+                    f"Sequential has no layer named {idx!r}; names are {[n for n, _ in items]}"
+                )
             return self.layers[idx]
         return items[_position("Sequential", idx, len(items))][1]
 
@@ -227,7 +232,9 @@ class ModuleDict(Module):
         try:
             return self.entries[name]
         except (KeyError, TypeError):
-            raise MissingKeyError(f"ModuleDict has no entry {name!r}; keys are {list(self.entries)}") from None
+            raise MissingKeyError(
+                f"ModuleDict has no entry {name!r}; keys are {list(self.entries)}"
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self.entries

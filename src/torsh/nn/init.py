@@ -268,5 +268,8 @@ def reset_xavier_uniform(module: Any, key: Any = None, gain: float = 1.0) -> Any
     if not params:
         return module
     keys = jax.random.split(resolve_key(key), len(params))
-    new = {n: xavier_uniform(k, p.shape, gain, dtype=p.dtype) for k, (n, p) in zip(keys, params.items(), strict=True)}
+    new = {
+        n: xavier_uniform(k, p.shape, gain, dtype=p.dtype)
+        for k, (n, p) in zip(keys, params.items(), strict=True)
+    }
     return module.replace(**new)

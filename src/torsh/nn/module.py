@@ -109,8 +109,8 @@ def _as_patterns(pattern: str | Iterable[str] | None, verb: str = "freeze") -> t
     patterns = tuple(pattern) if isinstance(pattern, Iterable) else None
     if patterns is None or not all(isinstance(p, str) for p in patterns):
         raise ConfigError(
-            f"{verb}: expected a parameter name pattern (a glob string such as 'encoder' or '*.bias'), a list "
-            f"of them, or None for every parameter; got {type(pattern).__name__} {pattern!r}"
+            f"{verb}: expected a parameter name pattern (a glob string such as 'encoder' or '*.bias'), "
+            f"a list of them, or None for every parameter; got {type(pattern).__name__} {pattern!r}"
         )
     return patterns
 
@@ -216,7 +216,9 @@ class Module(Struct):
                 f"use `model = model.replace({name}=...)` to change a built module"
             )
         if not isinstance(name, str) or not name.isidentifier():
-            raise ConfigError(f"{type(self).__name__}.{method}: name must be an identifier string, got {name!r}")
+            raise ConfigError(
+                f"{type(self).__name__}.{method}: name must be an identifier string, got {name!r}"
+            )
 
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Inside ``__init__``: ``self.name = tensor`` as a buffer (saved, never trained), as in PyTorch.
@@ -245,8 +247,8 @@ class Module(Struct):
             )
         if name in type(self).__dataclass_fields__ and name not in self.__torsh_buffer_fields__:  # type: ignore[attr-defined]
             raise ConfigError(
-                f"{type(self).__name__}.register_buffer({name!r}): {name!r} is declared as a non-buffer field; "
-                "declare it with `nn.buffer()` instead"
+                f"{type(self).__name__}.register_buffer({name!r}): {name!r} is declared as a non-buffer "
+                "field; declare it with `nn.buffer()` instead"
             )
         d = self.__dict__
         d["__torsh_new_buffers__"] = d.get("__torsh_new_buffers__", frozenset()) | {name}

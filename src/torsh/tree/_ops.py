@@ -135,8 +135,9 @@ def _matching_columns(fn_name: str, tree: PyTree, rest: Sequence[PyTree], is_lea
     return raw_paths, values, spec, columns
 
 
-def _map_passing_none(fn: Callable, tree: PyTree, rest: Sequence[PyTree], is_leaf: Any, name: str,
-                      with_path: bool) -> PyTree:
+def _map_passing_none(
+    fn: Callable, tree: PyTree, rest: Sequence[PyTree], is_leaf: Any, name: str, with_path: bool
+) -> PyTree:
     raw_paths, values, spec, columns = _matching_columns(name, tree, rest, is_leaf)
     out = []
     for j, value in enumerate(values):

@@ -42,11 +42,29 @@ class InstanceFields:
     values themselves, or a frozen copy for unhashable ones such as lists and dicts).
     """
 
-    __slots__ = ("cls", "data", "static", "values", "keys", "buffers", "all_data", "all_static",
-                 "all_buffers", "jax_keys", "_hash")
+    __slots__ = (
+        "cls",
+        "data",
+        "static",
+        "values",
+        "keys",
+        "buffers",
+        "all_data",
+        "all_static",
+        "all_buffers",
+        "jax_keys",
+        "_hash",
+    )
 
-    def __init__(self, cls: type, data: tuple[str, ...], static: tuple[str, ...], values: tuple,
-                 keys: tuple, buffers: frozenset[str]) -> None:
+    def __init__(
+        self,
+        cls: type,
+        data: tuple[str, ...],
+        static: tuple[str, ...],
+        values: tuple,
+        keys: tuple,
+        buffers: frozenset[str],
+    ) -> None:
         self.cls = cls
         self.data, self.static, self.values, self.keys, self.buffers = data, static, values, keys, buffers
         self.all_data = (*cls.__torsh_data_fields__, *data)

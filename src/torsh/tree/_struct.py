@@ -278,7 +278,12 @@ class Struct:
             buffers = old.buffers if old is not None else frozenset()
         declared = cls.__dataclass_fields__  # type: ignore[attr-defined]
         extra = [n for n in d if n not in declared and not _is_reserved(n) and n != _INIT_FLAG]
-        for key in ("__torsh_extra__", "__torsh_data_fields__", "__torsh_static_fields__", "__torsh_buffer_fields__"):
+        for key in (
+            "__torsh_extra__",
+            "__torsh_data_fields__",
+            "__torsh_static_fields__",
+            "__torsh_buffer_fields__",
+        ):
             d.pop(key, None)
         if not extra:
             return
@@ -290,10 +295,18 @@ class Struct:
         static = tuple(n for n in extra if n not in data)
         bad = sorted(b for b in buffers if b in static)
         if bad:
-            raise ConfigError(f"{owner}: buffer(s) {bad} must be arrays, got {[type(d[b]).__name__ for b in bad]}")
+            raise ConfigError(
+                f"{owner}: buffer(s) {bad} must be arrays, got {[type(d[b]).__name__ for b in bad]}"
+            )
         values = tuple(d[n] for n in static)
-        x = InstanceFields(cls, data, static, values, tuple(_static_key(v) for v in values),
-                           frozenset(b for b in buffers if b in data))
+        x = InstanceFields(
+            cls,
+            data,
+            static,
+            values,
+            tuple(_static_key(v) for v in values),
+            frozenset(b for b in buffers if b in data),
+        )
         d["__torsh_extra__"] = x
         d["__torsh_data_fields__"] = x.all_data
         d["__torsh_static_fields__"] = x.all_static

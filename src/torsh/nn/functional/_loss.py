@@ -62,7 +62,11 @@ def _class_dim(name: str, input: jax.Array) -> int:  # noqa: A002
 
 
 def _check_class_target(
-    name: str, input: jax.Array, target: jax.Array, class_dim: int, ignore_index: int  # noqa: A002
+    name: str,
+    input: jax.Array,
+    target: jax.Array,
+    class_dim: int,
+    ignore_index: int,  # noqa: A002
 ) -> None:
     dt = getattr(target, "dtype", None)
     if dt is None or not jnp.issubdtype(dt, jnp.integer):
@@ -77,7 +81,9 @@ def _check_class_target(
             f"{name}: expected target of shape {shape_str(expected)} for input {shape_str(input.shape)}, "
             f"got {shape_str(target.shape)}"
         )
-    check_indices(name, "target", target, input.shape[class_dim], "the number of classes", ignore=ignore_index)
+    check_indices(
+        name, "target", target, input.shape[class_dim], "the number of classes", ignore=ignore_index
+    )
 
 
 def _check_weight(name: str, weight: jax.Array | None, n_classes: int) -> None:
