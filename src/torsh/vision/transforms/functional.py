@@ -1134,12 +1134,14 @@ def _grid_transform(
     x = chw.astype(np.float32) if not fp else chw
     if fill is not None:
         x = np.concatenate([x, np.ones((1, h, w), x.dtype)], axis=0)
-    flat = x.reshape(x.shape[0], -1)
+    # pixel-major (N, C): gathering whole pixels is several times faster than per-channel fancy indexing
+    flat = np.ascontiguousarray(x.reshape(x.shape[0], -1).T)
 
-    def gather(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    def gather(yy: np.ndarray, xx: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
         valid = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
         idx = np.where(valid, np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1), 0)
-        return flat[:, idx] * valid
+        scale = valid.astype(x.dtype) if weight is None else np.where(valid, weight, 0).astype(x.dtype)
+        return flat[idx] * scale[:, None]
 
     if mode == "nearest":
         out = gather(np.rint(iy).astype(np.int64), np.rint(ix).astype(np.int64))
@@ -1148,13 +1150,11 @@ def _grid_transform(
         wx1, wy1 = ix - x0, iy - y0
         wx0, wy0 = np.float32(1) - wx1, np.float32(1) - wy1
         x0i, y0i = x0.astype(np.int64), y0.astype(np.int64)
-        out = (
-            gather(y0i, x0i) * (wx0 * wy0)
-            + gather(y0i, x0i + 1) * (wx1 * wy0)
-            + gather(y0i + 1, x0i) * (wx0 * wy1)
-            + gather(y0i + 1, x0i + 1) * (wx1 * wy1)
-        )
-    out = out.reshape(x.shape[0], oh, ow).astype(x.dtype)
+        out = gather(y0i, x0i, wx0 * wy0)
+        out += gather(y0i, x0i + 1, wx1 * wy0)
+        out += gather(y0i + 1, x0i, wx0 * wy1)
+        out += gather(y0i + 1, x0i + 1, wx1 * wy1)
+    out = np.ascontiguousarray(out.T).reshape(x.shape[0], oh, ow).astype(x.dtype)
     if fill is not None:
         out, mask = out[:-1], out[-1:]
         fills = np.asarray(fill, dtype=out.dtype).reshape(-1)
