@@ -258,3 +258,16 @@ def test_static_shorthand_and_field_defaults():
     c = Cfg()
     assert c.items == () and c.weights == [] and torsh.tree.leaves(c) == []
     assert Cfg.__torsh_static_fields__ == ("items",)
+
+
+def test_unannotated_attributes_of_a_struct_are_refused_at_construction():
+    # (nn.Module turns them into fields; a plain Struct would silently lose them under jit)
+    class Half(Struct):
+        a: jax.Array
+
+        def __init__(self):
+            self.a = jnp.ones(2)
+            self.b = jnp.zeros(2)
+
+    with pytest.raises(ConfigError, match=r"Half.__init__ set attribute\(s\) \['b'\] that are not fields"):
+        Half()

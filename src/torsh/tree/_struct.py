@@ -267,6 +267,17 @@ class Struct:
                 ) from None
         if self.__torsh_open__:
             self._torsh_collect_instance_fields()
+        else:
+            declared = type(self).__dataclass_fields__  # type: ignore[attr-defined]
+            extra = [n for n in d if n not in declared and not _is_reserved(n) and n != _INIT_FLAG]
+            if extra:
+                raise ConfigError(
+                    f"{type(self).__name__}.__init__ set attribute(s) {extra} that are not fields: a "
+                    "torsh.tree.Struct keeps only annotated fields, so they would be lost in jit/grad. "
+                    f"Annotate them in the class body (`{extra[0]}: jax.Array`, or "
+                    f"`{extra[0]}: int = torsh.tree.static()` for configuration), or subclass nn.Module, "
+                    "which turns attributes assigned in __init__ into fields"
+                )
 
     def _torsh_collect_instance_fields(self) -> None:
         """Record the attributes ``__init__`` set without class annotations as per-instance fields."""
