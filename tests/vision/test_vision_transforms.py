@@ -455,3 +455,21 @@ def test_constructor_parameters_equal_torchvisions():
     _assert_u8_close(blur(img, generator=0), _hwc(tv_blur(_t(img))), atol=1)
     er, tv_er = T.RandomErasing(), TV.RandomErasing()
     assert (er.p, er.scale, er.ratio) == (tv_er.p, tuple(tv_er.scale), tuple(tv_er.ratio))
+
+
+def test_pil_and_array_inputs_give_the_same_pixels(photos):
+    """Same seed, same draws: PIL images (Pillow crops/pads/flips) and arrays agree except for resizing."""
+    tf = T.Compose(
+        [
+            T.RandomCrop(60, padding=3, padding_mode="edge"),
+            T.RandomHorizontalFlip(),
+            T.ColorJitter(0.3, 0.3, 0.3, 0.05),
+            T.RandomRotation(10),
+            T.GaussianBlur(3),
+        ]
+    )
+    for seed in range(3):
+        a = tf(photos[0], generator=seed)
+        b = tf(Image.fromarray(photos[0]), generator=seed)
+        assert isinstance(b, Image.Image)
+        np.testing.assert_array_equal(a, np.asarray(b))
