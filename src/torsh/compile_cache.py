@@ -92,7 +92,8 @@ def enable(path: str | os.PathLike | None = None, *, min_compile_time_secs: floa
     """
     if not isinstance(min_compile_time_secs, (int, float)) or min_compile_time_secs < 0:
         raise ConfigError(
-            f"compile_cache.enable: min_compile_time_secs must be a number >= 0, got {min_compile_time_secs!r}"
+            "compile_cache.enable: min_compile_time_secs must be a number >= 0, got "
+            f"{min_compile_time_secs!r}"
         )
     target = pathlib.Path(path).expanduser() if path is not None else default_cache_root() / "xla"
     try:

@@ -73,7 +73,9 @@ def test_train_state_apply_gradients_matches_the_optimizer():
     grads = jax.tree.map(jnp.ones_like, state.model)
     new = jax.jit(lambda s, g: s.apply_gradients(g))(state, grads)  # a pytree through jit; opt is static
     model, opt_state = jax.jit(state.opt.step)(state.model, grads, state.opt_state)
-    for a, b in zip(jax.tree.leaves((new.model, new.opt_state)), jax.tree.leaves((model, opt_state)), strict=True):
+    for a, b in zip(
+        jax.tree.leaves((new.model, new.opt_state)), jax.tree.leaves((model, opt_state)), strict=True
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-6)  # two programs: XLA may fuse differently (1 ulp)
     assert int(new.step) == 1 and new.opt == state.opt
     assert not np.array_equal(jax.random.key_data(new.key), jax.random.key_data(state.key))
@@ -138,7 +140,11 @@ def test_pad_last_evaluation_compiles_once():
     assert len(EVAL_TRACES) <= 1 and a == b  # 4 batches incl. a padded one: at most one trace
     # without pad_last the short last batch compiles again, and the warning says so
     plain = data.DataLoader(TEST, batch_size=4)
-    fn = torsh.jit(lambda state, batch: {"loss": F.cross_entropy(state.model.eval()(batch[0]), batch[1], reduction="none")})
+    fn = torsh.jit(
+        lambda state, batch: {
+            "loss": F.cross_entropy(state.model.eval()(batch[0]), batch[1], reduction="none")
+        }
+    )
     with pytest.warns(torsh.transforms.RecompileWarning, match=r"float32\[4,5\] -> float32\[2,5\]"):
         c = train.evaluate(fn, state, plain)
     assert c["loss"] == pytest.approx(a["val_loss"], rel=1e-6)
@@ -204,7 +210,8 @@ def test_early_stopping_and_keep_best(tmp_path):
     # restarting a stopped run does not train further
     state2, history2 = train.fit(
         lambda s, b: (s + 1, {"loss": jnp.float32(0)}), jnp.int32(0), [jnp.zeros(1)] * 3, epochs=10,
-        eval_fn=eval_fn, eval_loader=one, callbacks=[stop], checkpoint=tmp_path / "c", progress=False, log=None,
+        eval_fn=eval_fn, eval_loader=one, callbacks=[stop], checkpoint=tmp_path / "c", progress=False,
+        log=None,
     )  # fmt: skip
     assert int(state2) == 12 and len(history2) == len(history)
 
@@ -226,7 +233,9 @@ def test_fit_argument_errors(tmp_path):
     with pytest.raises(ConfigError, match="profile steps must be"):
         train.fit(STEP, s, loader, epochs=1, profile=(3, 1, tmp_path))
     # a checkpoint directory of another program
-    train.fit(lambda st, b: (st + 1, {}), jnp.int32(0), [1, 2], epochs=1, checkpoint=tmp_path / "x", progress=False)
+    train.fit(
+        lambda st, b: (st + 1, {}), jnp.int32(0), [1, 2], epochs=1, checkpoint=tmp_path / "x", progress=False
+    )
     with pytest.raises(train.ResumeError, match="different program"):
         train.fit(STEP, _state(), _loader(), epochs=1, checkpoint=tmp_path / "x", progress=False)
 
@@ -258,7 +267,9 @@ def test_profile_writes_a_trace(tmp_path):
 
 # -- history, early stopping alone, timer --------------------------------------------------------------
 def test_history_and_early_stopping_units():
-    h = train.History([{"step": 1, "val_acc": 0.5}, {"step": 2, "val_acc": float("nan")}, {"step": 3, "val_acc": 0.7}])
+    h = train.History(
+        [{"step": 1, "val_acc": 0.5}, {"step": 2, "val_acc": float("nan")}, {"step": 3, "val_acc": 0.7}]
+    )
     assert h.best("val_acc", "max") == (3, 0.7) and h.best("val_acc", "min") == (1, 0.5)
     assert train.History.from_json(h.to_json()).records[0] == h.records[0]
     with pytest.raises(KeyError, match="has no metric"):
@@ -278,3 +289,15 @@ def test_step_timer_blocks_and_skips_warmup():
         y = timer(f, x)
     assert len(timer.warmup) == 2 and len(timer.times) == 3 and y.shape == (64, 64)
     assert 0 < timer.median() < 10 and "over 3 steps" in timer.summary()
+
+
+def test_resume_mid_epoch_with_a_plain_list_loader(tmp_path):
+    step = torsh.jit(lambda s, b: (s * 2 + b, {"loss": b}))  # order-sensitive
+    batches = [jnp.float32(v) for v in (1, 2, 3)]
+    full, h_full = train.fit(step, jnp.float32(0), batches, epochs=3, progress=False, log=None)
+    kwargs = dict(epochs=3, checkpoint=tmp_path / "c", save_every=2, progress=False, log=None)
+    with pytest.raises(RuntimeError, match="crash"):  # checkpoints at steps 2 and 4 (mid-epoch), dies at 5
+        train.fit(step, jnp.float32(0), batches, callbacks=[_Crash(5)], **kwargs)
+    resumed, h = train.fit(step, jnp.float32(0), batches, **kwargs)
+    assert float(resumed) == float(full)
+    assert [r["loss"] for r in h] == [r["loss"] for r in h_full]

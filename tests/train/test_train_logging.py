@@ -50,7 +50,14 @@ def test_tensorboard_purges_events_after_the_checkpoint_on_resume(tmp_path):
             if step == 5:
                 raise RuntimeError("crash")
 
-    kwargs = dict(epochs=3, checkpoint=tmp_path / "ckpt", log_dir=tmp_path, log=("tensorboard",), log_every=1, progress=False)
+    kwargs = dict(
+        epochs=3,
+        checkpoint=tmp_path / "ckpt",
+        log_dir=tmp_path,
+        log=("tensorboard",),
+        log_every=1,
+        progress=False,
+    )
     with pytest.raises(RuntimeError):  # records for steps 1..5 written, checkpoint at step 3
         train.fit(STEP, jnp.float32(0), [jnp.float32(1.0)] * 3, callbacks=[Crash()], **kwargs)
     train.fit(STEP, jnp.float32(0), [jnp.float32(1.0)] * 3, **kwargs)
@@ -62,7 +69,9 @@ def test_plot_runs_and_read_records(tmp_path):
     from torsh.train._logging import read_records
 
     for name, scale in (("a", 1.0), ("b", 2.0)):
-        train.fit(STEP, jnp.float32(0), [jnp.float32(scale)] * 2, epochs=3, log_dir=tmp_path / name, progress=False)
+        train.fit(
+            STEP, jnp.float32(0), [jnp.float32(scale)] * 2, epochs=3, log_dir=tmp_path / name, progress=False
+        )
     out = train.plot_runs({n: read_records(tmp_path / n) for n in "ab"}, tmp_path / "cmp.png")
     assert out.stat().st_size > 5000
     with pytest.raises(torsh.errors.ConfigError, match="not a run directory"):

@@ -43,7 +43,9 @@ def _state():
 @given(seed=st.integers(0, 2**31 - 1))
 def test_scan_steps_matches_single_steps(seed):
     rng = np.random.default_rng(seed)
-    batches = [(rng.normal(size=(5, 6)).astype(np.float32), rng.integers(0, 3, 5).astype(np.int32)) for _ in range(8)]
+    batches = [
+        (rng.normal(size=(5, 6)).astype(np.float32), rng.integers(0, 3, 5).astype(np.int32)) for _ in range(8)
+    ]
     single, losses = _state(), []
     for b in batches:
         single, logs = SINGLE(single, b)
@@ -54,15 +56,24 @@ def test_scan_steps_matches_single_steps(seed):
         multi_losses.extend(np.asarray(logs["loss"]).tolist())
     assert int(multi.step) == int(single.step) == 8
     np.testing.assert_array_equal(jax.random.key_data(multi.key), jax.random.key_data(single.key))
-    for a, b in zip(jax.tree.leaves((multi.model, multi.opt_state)), jax.tree.leaves((single.model, single.opt_state)), strict=True):
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)  # one program vs eight: fusion may differ by ulps
+    for a, b in zip(
+        jax.tree.leaves((multi.model, multi.opt_state)),
+        jax.tree.leaves((single.model, single.opt_state)),
+        strict=True,
+    ):
+        np.testing.assert_allclose(
+            a, b, rtol=2e-6, atol=1e-7
+        )  # one program vs eight: fusion may differ by ulps
     np.testing.assert_allclose(multi_losses, losses, rtol=2e-6)
 
 
 def test_scan_steps_errors_and_helpers():
     with pytest.raises(ConfigError, match="k must be an int >= 1"):
         train.scan_steps(_step, 0)
-    with pytest.raises(ShapeError, match=r"leading axis of 4 .* shape \(3, 5, 6\)"), warnings.catch_warnings():
+    with (
+        pytest.raises(ShapeError, match=r"leading axis of 4 .* shape \(3, 5, 6\)"),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", torsh.transforms.RecompileWarning)  # the new shape is traced first
         MULTI(_state(), (jnp.zeros((3, 5, 6)), jnp.zeros((3, 5), jnp.int32)))
     with pytest.raises(ShapeError, match="differ"):

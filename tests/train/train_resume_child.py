@@ -20,9 +20,7 @@ from torsh import data, nn, optim, train
 from torsh.nn import functional as F
 
 
-def main() -> None:
-    run_dir, out = sys.argv[1], sys.argv[2]
-    kill_at = int(sys.argv[3]) if len(sys.argv) > 3 else None
+def run(run_dir: str, out: str, kill_at: int | None = None) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 6)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
@@ -52,8 +50,17 @@ def main() -> None:
 
     print("started", flush=True)
     state, history = train.fit(
-        train_step, state, train_loader, epochs=4, eval_fn=eval_step, eval_loader=eval_loader,
-        checkpoint=run_dir, save_every=3, keep=2, progress=False, callbacks=[Killer()],
+        train_step,
+        state,
+        train_loader,
+        epochs=4,
+        eval_fn=eval_step,
+        eval_loader=eval_loader,
+        checkpoint=run_dir,
+        save_every=3,
+        keep=2,
+        progress=False,
+        callbacks=[Killer()],
         log=("jsonl", "csv"),
     )
     torsh.save(out, {"model": state.model, "opt": state.opt_state, "step": state.step, "key": state.key})
@@ -63,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)

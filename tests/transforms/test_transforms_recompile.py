@@ -30,7 +30,9 @@ def test_shape_change_names_argument_path_and_shapes():
     s = jnp.float32(0)
     full = (jnp.ones((8, 3)), jnp.ones(8, jnp.int32))
     short = (jnp.ones((5, 3)), jnp.ones(5, jnp.int32))
-    seen = _recorded(step, ((s, full), {}), ((s, full), {}), ((s, short), {}), ((s, full), {}), ((s, short), {}))
+    seen = _recorded(
+        step, ((s, full), {}), ((s, full), {}), ((s, short), {}), ((s, full), {}), ((s, short), {})
+    )
     assert len(seen) == 1  # the short batch once; the cached shapes never again
     text = str(seen[0].message)
     assert "step" in text and "argument 'batch'" in text
@@ -42,7 +44,9 @@ def test_shape_change_names_argument_path_and_shapes():
 
 def test_dtype_static_and_structure_changes():
     f = torsh.jit(lambda x, n=1: x * n, static="n")
-    seen = _recorded(f, ((jnp.ones(2),), {}), ((jnp.ones(2, jnp.int32),), {}), ((jnp.ones(2, jnp.int32),), {"n": 3}))
+    seen = _recorded(
+        f, ((jnp.ones(2),), {}), ((jnp.ones(2, jnp.int32),), {}), ((jnp.ones(2, jnp.int32),), {"n": 3})
+    )
     assert len(seen) == 2
     assert "float32[2] -> int32[2]" in str(seen[0].message)
     assert "argument 'n': static 1 -> static 3" in str(seen[1].message)

@@ -24,8 +24,14 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: subcommand → (module with add_arguments/run_from_args, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "info": ("torsh.cli._info", "versions, devices, XLA flags, cache directory, installed extras, job environment"),
-    "train": ("torsh.cli._train", "train a built-in recipe (digits-cnn, ...) or a recipe file into a run directory"),
+    "info": (
+        "torsh.cli._info",
+        "versions, devices, XLA flags, cache directory, installed extras, job environment",
+    ),
+    "train": (
+        "torsh.cli._train",
+        "train a built-in recipe (digits-cnn, ...) or a recipe file into a run directory",
+    ),
     "inspect": ("torsh.cli._inspect", "keys, shapes, dtypes and sizes of a safetensors file or checkpoint"),
     "plot": ("torsh.cli._plot", "a PNG comparing the curves of one or more run directories"),
     "bench": ("torsh.cli._bench", "side-by-side benchmark: torsh vs hand-written JAX vs PyTorch eager"),
@@ -49,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name != "launch":  # launch passes everything after the script to it
             sub_parser.add_argument(
-                "--debug", action="store_true", default=argparse.SUPPRESS, help="print the full traceback of an error"
+                "--debug",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="print the full traceback of an error",
             )
         importlib.import_module(module).add_arguments(sub_parser)
     return parser
@@ -82,5 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug or an error from user code (a recipe): still one line by default
         if getattr(ns, "debug", False):
             raise
-        print(f"torsh: error: {type(e).__name__}: {_one_line(e)} (run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"torsh: error: {type(e).__name__}: {_one_line(e)} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1

@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="few rounds and steps (a smoke run, ~1 minute)")
     parser.add_argument("--only", choices=("mlp", "cnn"), action="append", help="run only these workloads")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per round and candidate (default per workload)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps per round and candidate (default per workload)"
+    )
     parser.add_argument(
         "--candidates",
         default=None,
@@ -50,7 +52,9 @@ def _installed(name: str) -> bool:
 # -- MLP 784-512-512-10 ----------------------------------------------------------------------------------
 def _mlp_data(batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    return rng.normal(size=(n, batch, 784)).astype(np.float32), rng.integers(0, 10, size=(n, batch)).astype(np.int32)
+    return rng.normal(size=(n, batch, 784)).astype(np.float32), rng.integers(0, 10, size=(n, batch)).astype(
+        np.int32
+    )
 
 
 def _torsh_mlp(xs: np.ndarray, ys: np.ndarray, scan_k: int | None = None) -> Runner:
@@ -82,7 +86,9 @@ def _torsh_mlp(xs: np.ndarray, ys: np.ndarray, scan_k: int | None = None) -> Run
     else:
         fn = train.scan_steps(step, scan_k)
         groups = [
-            jax.device_put(train.stack_batches(list(zip(xs[i : i + scan_k], ys[i : i + scan_k], strict=True))))
+            jax.device_put(
+                train.stack_batches(list(zip(xs[i : i + scan_k], ys[i : i + scan_k], strict=True)))
+            )
             for i in range(0, len(xs) - scan_k + 1, scan_k)
         ]
 
@@ -148,7 +154,11 @@ def _torch_mlp(xs: np.ndarray, ys: np.ndarray) -> Runner:
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10)
+        torch.nn.Linear(784, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 10),
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = [(torch.from_numpy(x), torch.from_numpy(y).long()) for x, y in zip(xs, ys, strict=True)]
@@ -223,7 +233,9 @@ def _jax_cnn(xs: np.ndarray, ys: np.ndarray) -> Runner:
     }  # fmt: skip
 
     def conv(x: Any, w: Any, b: Any) -> Any:
-        y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        y = jax.lax.conv_general_dilated(
+            x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+        )
         return y + b[None, :, None, None]
 
     def pool(x: Any) -> Any:
@@ -297,8 +309,16 @@ def _workloads(quick: bool) -> dict[str, dict[str, Any]]:
         mlp_c["PyTorch eager"] = lambda: _torch_mlp(*mlp)
         cnn_c["PyTorch eager"] = lambda: _torch_cnn(*cnn)
     return {
-        "mlp": {"title": "MLP 784-512-512-10, batch 16, Adam", "candidates": mlp_c, "steps": 64 if quick else 256},
-        "cnn": {"title": "CNN 2 conv + 2 fc, 3x32x32, batch 64, Adam", "candidates": cnn_c, "steps": 4 if quick else 12},
+        "mlp": {
+            "title": "MLP 784-512-512-10, batch 16, Adam",
+            "candidates": mlp_c,
+            "steps": 64 if quick else 256,
+        },
+        "cnn": {
+            "title": "CNN 2 conv + 2 fc, 3x32x32, batch 64, Adam",
+            "candidates": cnn_c,
+            "steps": 4 if quick else 12,
+        },
     }
 
 
@@ -384,7 +404,10 @@ def machine_info() -> str:
 
         versions.append(f"optax {optax.__version__}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, load {load:.1f}; python {platform.python_version()}, " + ", ".join(versions)
+    return (
+        f"{cpu}, {os.cpu_count()} cores, load {load:.1f}; python {platform.python_version()}, "
+        + ", ".join(versions)
+    )
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("input", help="a PyTorch file (torch.save of a state dict): .pth, .pt, .bin")
     parser.add_argument("output", help="the .safetensors file to write")
     parser.add_argument(
-        "--key", default=None, help="convert only this entry of a checkpoint dict (e.g. state_dict); default: auto"
+        "--key",
+        default=None,
+        help="convert only this entry of a checkpoint dict (e.g. state_dict); default: auto",
     )
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     return parser
@@ -50,7 +52,9 @@ def _flatten(tree: Any, prefix: str, out: dict[str, Any], source: str) -> None:
         return
     if tree is None:
         return
-    raise CheckpointError(f"{source}: entry {prefix or '<root>'!r} is a {type(tree).__name__}, not a tensor or number")
+    raise CheckpointError(
+        f"{source}: entry {prefix or '<root>'!r} is a {type(tree).__name__}, not a tensor or number"
+    )
 
 
 def _select(obj: Any, key: str | None, source: str) -> tuple[Any, str | None]:
@@ -77,7 +81,9 @@ def _to_numpy(t: Any) -> Any:
     return t.numpy().copy()
 
 
-def convert(input_path: str, output_path: str, key: str | None = None, *, force: bool = False) -> dict[str, Any]:
+def convert(
+    input_path: str, output_path: str, key: str | None = None, *, force: bool = False
+) -> dict[str, Any]:
     """Convert a PyTorch state-dict file to safetensors; returns ``{"entries", "bytes", "key"}``."""
     try:
         import torch
@@ -105,8 +111,15 @@ def convert(input_path: str, output_path: str, key: str | None = None, *, force:
     from ..serialize import save
 
     others = {k: v for k, v in flat.items() if not _is_tensor(v)}
-    save(dst, {**tensors, **others}, metadata={"converted_from": src.name, **({"entry": used} if used else {})})
-    return {"entries": len(tensors), "bytes": sum(a.nbytes for a in tensors.values()), "key": used, "scalars": len(others)}
+    save(
+        dst, {**tensors, **others}, metadata={"converted_from": src.name, **({"entry": used} if used else {})}
+    )
+    return {
+        "entries": len(tensors),
+        "bytes": sum(a.nbytes for a in tensors.values()),
+        "key": used,
+        "scalars": len(others),
+    }
 
 
 def run_from_args(ns: argparse.Namespace) -> int:

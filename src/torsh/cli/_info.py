@@ -75,7 +75,11 @@ def _devices() -> tuple[list[dict[str, Any]], str, dict[str, str]]:
         rows.append(row)
     statuses = {}
     for name, status in available().items():
-        statuses[name] = "available" if getattr(status, "available", False) else str(getattr(status, "reason", "") or "not installed")
+        statuses[name] = (
+            "available"
+            if getattr(status, "available", False)
+            else str(getattr(status, "reason", "") or "not installed")
+        )
     return rows, str(default_device()), statuses
 
 
@@ -126,7 +130,9 @@ def run_from_args(ns: argparse.Namespace) -> int:
         print(json.dumps(info, indent=1, default=str))
         return 0
     v = info["versions"]
-    print(f"torsh {v['torsh']}  jax {v['jax']}  jaxlib {v['jaxlib']}  numpy {v['numpy']}  python {v['python']}")
+    print(
+        f"torsh {v['torsh']}  jax {v['jax']}  jaxlib {v['jaxlib']}  numpy {v['numpy']}  python {v['python']}"
+    )
     print(f"os: {v['os']}, {info['cpu_count']} CPUs  ({sys.executable})")
     print("platforms: " + ", ".join(f"{k} ({s})" for k, s in info["platforms"].items()))
     print("devices:")

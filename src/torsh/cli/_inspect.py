@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _step_dirs(directory: pathlib.Path) -> list[pathlib.Path]:
-    found = [p for p in directory.iterdir() if p.is_dir() and p.name.startswith("step_") and p.name[5:].isdigit()]
+    found = [
+        p for p in directory.iterdir() if p.is_dir() and p.name.startswith("step_") and p.name[5:].isdigit()
+    ]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
@@ -46,7 +48,8 @@ def _resolve(path: pathlib.Path) -> tuple[str, pathlib.Path]:
             if steps:
                 return "step", steps[-1]
     raise CheckpointError(
-        f"{path}: not a safetensors file, a checkpoint step (no manifest.json) or a checkpoint directory (no step_*)"
+        f"{path}: not a safetensors file, a checkpoint step (no manifest.json) or a checkpoint directory "
+        "(no step_*)"
     )
 
 
@@ -63,7 +66,11 @@ def _describe_file(path: pathlib.Path) -> dict[str, Any]:
                 "dtype": e.dtype,
                 "shape": list(e.shape) if e.shape is not None else None,
                 "bytes": e.nbytes,
-                **({"value": e.value if not isinstance(e.value, complex) else repr(e.value)} if e.kind == "scalar" else {}),
+                **(
+                    {"value": e.value if not isinstance(e.value, complex) else repr(e.value)}
+                    if e.kind == "scalar"
+                    else {}
+                ),
             }
         )
     arrays = [r for r in rows if r["kind"] != "scalar"]
@@ -120,10 +127,18 @@ def _table(doc: dict[str, Any], prefix: str = "") -> list[str]:
         if r["kind"] == "scalar":
             rows.append((prefix + r["key"], type(r["value"]).__name__, "=", repr(r["value"])[:40]))
         else:
-            rows.append((prefix + r["key"], r["dtype"], "[" + ", ".join(map(str, r["shape"])) + "]", f"{r['bytes']:,}"))
+            rows.append(
+                (
+                    prefix + r["key"],
+                    r["dtype"],
+                    "[" + ", ".join(map(str, r["shape"])) + "]",
+                    f"{r['bytes']:,}",
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
-        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}" for row in rows
+        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}"
+        for row in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
     return lines

@@ -9,8 +9,15 @@ from ..errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (with metrics.jsonl or metrics.csv)")
-    parser.add_argument("-o", "--output", default=None, help="the PNG to write (default: compare.png, or the run's curves.png)")
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUN_DIR", help="run directories (with metrics.jsonl or metrics.csv)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="the PNG to write (default: compare.png, or the run's curves.png)",
+    )
     parser.add_argument("--metrics", default=None, help="comma-separated metric names to plot (default: all)")
     return parser
 
@@ -28,8 +35,12 @@ def run_from_args(ns: argparse.Namespace) -> int:
             names = {k for r in records for k in r}
             missing = [m for m in wanted if m not in names]
             if missing:
-                raise ConfigError(f"{path}: no metric(s) {missing}; it has {sorted(names - {'step', 'epoch', 'time'})}")
-            records = [{k: v for k, v in r.items() if k in ("step", "epoch", "time") or k in wanted} for r in records]
+                raise ConfigError(
+                    f"{path}: no metric(s) {missing}; it has {sorted(names - {'step', 'epoch', 'time'})}"
+                )
+            records = [
+                {k: v for k, v in r.items() if k in ("step", "epoch", "time") or k in wanted} for r in records
+            ]
         label = path.resolve().name
         while label in runs:
             label += "'"

@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override config fields, type-checked (e.g. --set epochs=5 lr=1e-3)",
     )
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
+    )
     parser.add_argument("--list", action="store_true", help="list the built-in recipes and exit")
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
@@ -31,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _latest_step(checkpoints: pathlib.Path) -> int | None:
     if not checkpoints.is_dir():
         return None
-    steps = [int(p.name[5:]) for p in checkpoints.iterdir() if p.name.startswith("step_") and p.name[5:].isdigit()]
+    steps = [
+        int(p.name[5:]) for p in checkpoints.iterdir() if p.name.startswith("step_") and p.name[5:].isdigit()
+    ]
     return max(steps) if steps else None
 
 
@@ -45,7 +49,9 @@ def run_from_args(ns: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {description}")
         return 0
     if not ns.recipe:
-        raise ConfigError("torsh train: give a recipe name or file (torsh train --list shows the built-in ones)")
+        raise ConfigError(
+            "torsh train: give a recipe name or file (torsh train --list shows the built-in ones)"
+        )
     recipe = _recipes.load_recipe(ns.recipe)
     config = _recipes.apply_overrides(recipe.Config(), ns.overrides)
     if ns.show_config:
@@ -70,9 +76,15 @@ def run_from_args(ns: argparse.Namespace) -> int:
     results = recipe.run(config, out, resume=ns.resume, progress=progress)
     elapsed = time.perf_counter() - start
     if not isinstance(results, dict):
-        raise ConfigError(f"recipe {ns.recipe}: run() must return a dict of final metrics, got {type(results).__name__}")
+        raise ConfigError(
+            f"recipe {ns.recipe}: run() must return a dict of final metrics, got {type(results).__name__}"
+        )
     summary = "  ".join(
-        f"{k} {v:.2%}" if "acc" in k and isinstance(v, float) else f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        f"{k} {v:.2%}"
+        if "acc" in k and isinstance(v, float)
+        else f"{k} {v:.4g}"
+        if isinstance(v, float)
+        else f"{k} {v}"
         for k, v in results.items()
     )
     print(f"final: {summary}  ({elapsed:.1f} s)")

@@ -48,7 +48,9 @@ class EarlyStopping(Callback):
       True
     """
 
-    def __init__(self, monitor: str = "val_loss", *, mode: str = "min", patience: int = 5, min_delta: float = 0.0):
+    def __init__(
+        self, monitor: str = "val_loss", *, mode: str = "min", patience: int = 5, min_delta: float = 0.0
+    ):
         if mode not in ("min", "max"):
             raise ConfigError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
@@ -79,4 +81,7 @@ class EarlyStopping(Callback):
         return self.should_stop(history)
 
     def __repr__(self) -> str:
-        return f"EarlyStopping({self.monitor!r}, mode={self.mode!r}, patience={self.patience}, min_delta={self.min_delta})"
+        return (
+            f"EarlyStopping({self.monitor!r}, mode={self.mode!r}, patience={self.patience}, "
+            f"min_delta={self.min_delta})"
+        )

@@ -9,6 +9,7 @@ same call ends bit-identical to an uninterrupted one (on a deterministic backend
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -67,7 +68,7 @@ def compile_seconds() -> float:
 
 # -- batches and masks ---------------------------------------------------------------------------------
 def _split_masked(batch: Any) -> tuple[Any, Any]:
-    """``(data, mask)`` of a ``torsh.data.MaskedBatch`` (``DataLoader(pad_last=True)``), else ``(batch, None)``."""
+    """``(data, mask)`` of a ``torsh.data.MaskedBatch`` (``pad_last=True``), else ``(batch, None)``."""
     from ..data import MaskedBatch
 
     if isinstance(batch, MaskedBatch):
@@ -102,7 +103,9 @@ class _Running:
 
     def add(self, logs: Mapping[str, Any]) -> None:
         if not isinstance(logs, Mapping):
-            raise ConfigError(f"fit: step_fn must return (state, logs) with logs a dict, got {type(logs).__name__}")
+            raise ConfigError(
+                f"fit: step_fn must return (state, logs) with logs a dict, got {type(logs).__name__}"
+            )
         scalars = {k: v for k, v in logs.items() if _is_number(v)}
         if self.sums is None:
             self.sums = {k: jnp.zeros((), jnp.float32) for k in scalars}
@@ -156,7 +159,8 @@ def _eval_update(
     if batch_mask is not None:
         mask = batch_mask if mask is None else jnp.logical_and(mask, batch_mask)
     new_states = {
-        name: m.update(mstates[name], outputs["preds"], outputs["target"], mask=mask) for name, m in metrics.items()
+        name: m.update(mstates[name], outputs["preds"], outputs["target"], mask=mask)
+        for name, m in metrics.items()
     }
     n_valid = jnp.sum(mask).astype(jnp.float32) if mask is not None else rows.astype(jnp.float32)
     new_sums = {}
@@ -235,7 +239,8 @@ def evaluate(
         outputs = dict(outputs)
         if metrics and not ("preds" in outputs and "target" in outputs):
             raise ConfigError(
-                f"evaluate: metrics {sorted(metrics)} need eval_fn to return 'preds' and 'target'; it returned "
+                f"evaluate: metrics {sorted(metrics)} need eval_fn to return 'preds' and 'target'; "
+                "it returned "
                 f"{sorted(outputs)}"
             )
         if sums is None:
@@ -274,7 +279,8 @@ def train_epoch(
       >>> import jax, jax.numpy as jnp
       >>> from torsh import train
       >>> step = jax.jit(lambda s, b: (s + b.sum(), {"loss": b.mean()}))
-      >>> state, logs = train.train_epoch(step, jnp.float32(0), [jnp.ones(2), jnp.full(2, 3.0)], progress=False)
+      >>> batches = [jnp.ones(2), jnp.full(2, 3.0)]
+      >>> state, logs = train.train_epoch(step, jnp.float32(0), batches, progress=False)
       >>> float(state), logs
       (8.0, {'loss': 2.0})
     """
@@ -356,7 +362,9 @@ class _Profiler:
         try:
             start, end, directory = spec
         except (TypeError, ValueError):
-            raise ConfigError(f"fit: profile must be (start_step, end_step, directory), got {spec!r}") from None
+            raise ConfigError(
+                f"fit: profile must be (start_step, end_step, directory), got {spec!r}"
+            ) from None
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
             raise ConfigError(f"fit: profile steps must be ints with 0 <= start < end, got {start}, {end}")
         self.start, self.end, self.directory = start, end, os.fspath(directory)
@@ -443,9 +451,14 @@ def fit(
       (3, [2, 4, 6])
     """
     if (epochs is None) == (steps is None):
-        raise ConfigError(f"fit: give exactly one of epochs= or steps=, got epochs={epochs!r}, steps={steps!r}")
+        raise ConfigError(
+            f"fit: give exactly one of epochs= or steps=, got epochs={epochs!r}, steps={steps!r}"
+        )
     epochs, steps = _check_positive("epochs", epochs), _check_positive("steps", steps)
-    eval_every, save_every = _check_positive("eval_every", eval_every), _check_positive("save_every", save_every)
+    eval_every, save_every = (
+        _check_positive("eval_every", eval_every),
+        _check_positive("save_every", save_every),
+    )
     log_every = _check_positive("log_every", log_every)
     if (eval_fn is None) != (eval_loader is None):
         raise ConfigError("fit: eval_fn and eval_loader go together: give both or neither")
@@ -462,7 +475,11 @@ def fit(
         _cc.enable_default()
 
     manager = _manager(checkpoint, keep, best_metric, best_mode, None)
-    run_dir = pathlib.Path(log_dir) if log_dir is not None else (pathlib.Path(manager.directory) if manager else None)
+    run_dir = (
+        pathlib.Path(log_dir)
+        if log_dir is not None
+        else (pathlib.Path(manager.directory) if manager else None)
+    )
     logger = RunLogger(run_dir, kinds, config, title=run_dir.name) if run_dir is not None and kinds else None
     display = Progress(progress)
     loop = _Loop(step_fn, train_loader, manager, display)
@@ -498,7 +515,9 @@ def fit(
         entry = {"step": loop.done, "epoch": loop.epoch_progress(), "time": loop.elapsed(), **results}
         record(entry)
         loop.last_eval = (loop.done, results)
-        display.print(f"eval at step {loop.done} ({time.perf_counter() - t0:.1f} s): {format_record(results)}")
+        display.print(
+            f"eval at step {loop.done} ({time.perf_counter() - t0:.1f} s): {format_record(results)}"
+        )
         stop = False
         for cb in callbacks:
             stop = bool(cb.on_eval_end(state, results, history)) or stop
@@ -530,6 +549,10 @@ def fit(
             display.start_epoch(label, total, loop.batch)
             epoch_complete = True
             iterator = iter(train_loader)
+            if loop.batch and not hasattr(train_loader, "state_dict"):
+                # a plain iterable has no resumable position: skip what the checkpointed run consumed
+                for _ in itertools.islice(iterator, loop.batch):
+                    pass
             try:
                 for batch in iterator:
                     profiler.before(loop.done)
@@ -655,7 +678,8 @@ class _Loop:
             restored = self.manager.restore("latest", like=like)
         except CheckpointError as e:
             raise ResumeError(
-                f"fit: cannot resume from {self.manager.directory}: {e}. The directory holds checkpoints of a "
+                f"fit: cannot resume from {self.manager.directory}: {e}. The directory holds checkpoints of "
+                "a "
                 "different program; use a new checkpoint directory or pass resume=False"
             ) from e
         doc = json.loads(restored["fit"]["json"])

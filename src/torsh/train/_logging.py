@@ -60,7 +60,9 @@ class RunLogger:
         self._tb: Any = None
         directory.mkdir(parents=True, exist_ok=True)
         if config is not None:
-            _atomic_write(directory / CONFIG_JSON, json.dumps(_jsonable(config), indent=2, sort_keys=True) + "\n")
+            _atomic_write(
+                directory / CONFIG_JSON, json.dumps(_jsonable(config), indent=2, sort_keys=True) + "\n"
+            )
 
     def start(self, history: History, resumed_step: int | None) -> None:
         """Rewrite the files from ``history`` (the checkpointed truth: records after the checkpoint
@@ -81,7 +83,9 @@ class RunLogger:
             # A unique file per writer: tensorboardX names files by the second, and a quick restart
             # would otherwise overwrite the events of the interrupted run.
             suffix = f".{os.getpid()}.{time.time_ns()}"
-            self._tb = SummaryWriter(str(self.directory / "tensorboard"), purge_step=purge, filename_suffix=suffix)
+            self._tb = SummaryWriter(
+                str(self.directory / "tensorboard"), purge_step=purge, filename_suffix=suffix
+            )
 
     def write(self, record: dict[str, Any], history: History) -> None:
         """Log one record (already appended to ``history``)."""
@@ -137,5 +141,8 @@ def read_records(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
         return records
     if csv_path.exists():
         with open(csv_path, newline="") as f:
-            return [{k: float(v) if k != "step" else int(float(v)) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+            return [
+                {k: float(v) if k != "step" else int(float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)
+            ]
     raise ConfigError(f"{run}: not a run directory (no {METRICS_JSONL} or {METRICS_CSV})")

@@ -34,7 +34,9 @@ def _panels(names: Sequence[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def _draw(series: dict[str, dict[str, tuple[list[float], list[float]]]], path: pathlib.Path, title: str) -> None:
+def _draw(
+    series: dict[str, dict[str, tuple[list[float], list[float]]]], path: pathlib.Path, title: str
+) -> None:
     """``series[run][metric] = (steps, values)``; one panel per metric family, one line per run+metric."""
     plt = _pyplot()
     names: list[str] = []
@@ -97,7 +99,9 @@ def plot_history(records: Sequence[dict[str, Any]], path: str | os.PathLike, tit
     return path
 
 
-def plot_runs(runs: dict[str, Sequence[dict[str, Any]]], path: str | os.PathLike, title: str = "") -> pathlib.Path:
+def plot_runs(
+    runs: dict[str, Sequence[dict[str, Any]]], path: str | os.PathLike, title: str = ""
+) -> pathlib.Path:
     """Write a PNG comparing several runs (``{label: records}``), one line per run and metric."""
     path = pathlib.Path(path)
     _draw({label: _series(list(recs)) for label, recs in runs.items()}, path, title)

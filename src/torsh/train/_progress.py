@@ -52,7 +52,13 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=total, initial=done, desc=label, unit="step", file=self.stream, dynamic_ncols=True, leave=True
+                total=total,
+                initial=done,
+                desc=label,
+                unit="step",
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=True,
             )
 
     def step(self, samples: int, compile_seconds: float, running: Any) -> None:
@@ -71,7 +77,9 @@ class Progress:
                 self._bar.set_postfix_str(self._postfix(running()), refresh=False)
         elif now - self._t_print >= self.interval:
             self._t_print = now
-            where = f"{self._done + self._steps}/{self._total}" if self._total else f"{self._done + self._steps}"
+            where = (
+                f"{self._done + self._steps}/{self._total}" if self._total else f"{self._done + self._steps}"
+            )
             self.print(f"{self._label} step {where}  {self._postfix(running())}")
 
     def _postfix(self, means: dict[str, float]) -> str:

@@ -149,7 +149,9 @@ def parse_value(text: str, target: Any, where: str) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(parse_value(p, args[0], where) for p in parts)
         if args and len(args) != len(parts):
-            raise RecipeError(f"--set {where}={text}: expected {len(args)} comma-separated values, got {len(parts)}")
+            raise RecipeError(
+                f"--set {where}={text}: expected {len(args)} comma-separated values, got {len(parts)}"
+            )
         return tuple(parse_value(p, a, where) for p, a in zip(parts, args or [str] * len(parts), strict=True))
     if target is bool:
         low = text.strip().lower()
@@ -170,7 +172,9 @@ def parse_value(text: str, target: Any, where: str) -> Any:
             raise RecipeError(f"--set {where}={text}: expected a float") from None
     if target is str or target is Any:
         return text
-    raise RecipeError(f"--set {where}: fields of type {_type_name(target)} cannot be set from the command line")
+    raise RecipeError(
+        f"--set {where}: fields of type {_type_name(target)} cannot be set from the command line"
+    )
 
 
 def describe_config(config: Any) -> list[tuple[str, str, Any]]:
@@ -197,7 +201,9 @@ def apply_overrides(config: Any, overrides: Sequence[str]) -> Any:
             raise RecipeError(f"--set expects key=value, got {item!r}")
         if key not in types_:
             valid = ", ".join(f"{n} ({t})" for n, t, _ in describe_config(config))
-            raise RecipeError(f"--set {key}: {type(config).__name__} has no field {key!r}; valid keys: {valid}")
+            raise RecipeError(
+                f"--set {key}: {type(config).__name__} has no field {key!r}; valid keys: {valid}"
+            )
         changes[key] = parse_value(text, types_[key], key)
     try:
         return dataclasses.replace(config, **changes)

@@ -103,7 +103,9 @@ class TrainState(Struct):
         ``changes`` replaces other fields or extras at the same time (e.g. BatchNorm statistics).
         """
         if self.opt is None:
-            raise ConfigError("TrainState.apply_gradients: the state has no optimizer; build it with create()")
+            raise ConfigError(
+                "TrainState.apply_gradients: the state has no optimizer; build it with create()"
+            )
         model, opt_state = self.opt.step(self.model, grads, self.opt_state)
         new_key = jax.random.split(self.key)[0]
         return self.replace(model=model, opt_state=opt_state, step=self.step + 1, key=new_key, **changes)

@@ -135,7 +135,8 @@ def watch_recompiles(fn: Callable) -> Callable:
                     warnings.warn(
                         f"torsh.jit: {name} is compiling again because its inputs differ from its last "
                         f"compilation: {listed}{more}. Each new input shape, dtype or static value compiles "
-                        "a new program (seconds on a CPU). For a short last batch use DataLoader(drop_last=True) "
+                        "a new program (seconds on a CPU). For a short last batch use "
+                        "DataLoader(drop_last=True) "
                         "or DataLoader(pad_last=True) with masks; if intended, silence it with "
                         "warnings.filterwarnings('ignore', category=torsh.transforms.RecompileWarning)",
                         RecompileWarning,

@@ -4,8 +4,8 @@ digits, shipped with scikit-learn: offline), a stratified 80/20 split, loaders, 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import pathlib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,15 +32,21 @@ def load_split(seed: int, image: bool) -> tuple[data.ArrayDataset, data.ArrayDat
     return data.ArrayDataset(x_tr, y_tr), data.ArrayDataset(x_te, y_te)
 
 
-def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, resume: bool, progress: bool) -> dict[str, float]:
+def train_digits(
+    config: Any, out: pathlib.Path, model: Any, *, image: bool, resume: bool, progress: bool
+) -> dict[str, float]:
     """Train ``model`` on the digits with AdamW and a cosine schedule; returns test loss/accuracy."""
     out = pathlib.Path(out)
     train_set, test_set = load_split(config.seed, image)
-    loader = data.DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=config.seed)
+    loader = data.DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=config.seed
+    )
     # pad_last: every evaluation batch has one shape (the mask drops padded rows), so one compile.
     test_loader = data.DataLoader(test_set, batch_size=128, pad_last=True)
     total_steps = config.epochs * len(loader)
-    opt = optim.AdamW(lr=optim.schedules.cosine_annealing(config.lr, T_max=total_steps), weight_decay=config.weight_decay)
+    opt = optim.AdamW(
+        lr=optim.schedules.cosine_annealing(config.lr, T_max=total_steps), weight_decay=config.weight_decay
+    )
     state = train.TrainState.create(model=model, opt=opt, key=torsh.random.key(config.seed))
 
     def loss_fn(model: Any, x: Any, y: Any, key: Any) -> Any:
@@ -59,7 +65,11 @@ def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, res
         # per-row losses: fit averages them over the real rows (the batch mask drops the padding)
         return {"loss": F.cross_entropy(logits, y, reduction="none"), "preds": logits, "target": y}
 
-    log: tuple[str, ...] = ("jsonl", "csv", "plot") + (("tensorboard",) if config.tensorboard else ())
+    # The curves PNG needs matplotlib (torsh[plot]); without it the run still trains and logs.
+    plot = ("plot",) if importlib.util.find_spec("matplotlib") is not None else ()
+    if not plot and progress:
+        print("no matplotlib: curves.png not drawn (pip install 'torsh[plot]')")
+    log: tuple[str, ...] = ("jsonl", "csv", *plot) + (("tensorboard",) if config.tensorboard else ())
     state, history = train.fit(
         train_step,
         state,
@@ -80,7 +90,3 @@ def train_digits(config: Any, out: pathlib.Path, model: Any, *, image: bool, res
     )
     torsh.save(out / "model.safetensors", state.model)
     return {"test_loss": float(history.last("val_loss")), "test_acc": float(history.last("val_acc"))}
-
-
-def describe(model_fn: Callable[[], Any]) -> str:
-    return f"{model_fn().num_parameters():,} parameters"
