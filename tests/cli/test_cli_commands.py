@@ -45,7 +45,9 @@ def test_console_entry_prints_one_line_error_and_exit_1(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
     env = {**os.environ, "PYTHONPATH": SRC}
-    p = subprocess.run([sys.executable, "-m", "torsh.cli", "inspect", str(bad)], capture_output=True, text=True, env=env)
+    p = subprocess.run(
+        [sys.executable, "-m", "torsh.cli", "inspect", str(bad)], capture_output=True, text=True, env=env
+    )
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("torsh: error: ") and str(bad) in lines[0]
@@ -73,7 +75,9 @@ def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("inspect") / "model.safetensors"
     torsh.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
-    torsh.save(path, {"model": model, "step": 7, "half": jnp.ones((2, 2), jnp.bfloat16)}, metadata={"run": "x"})
+    torsh.save(
+        path, {"model": model, "step": 7, "half": jnp.ones((2, 2), jnp.bfloat16)}, metadata={"run": "x"}
+    )
     return path
 
 
@@ -128,7 +132,10 @@ def test_plot_runs(capsys, tmp_path):
     for name, k in (("a", 1.0), ("b", 0.5)):
         run = tmp_path / name
         run.mkdir()
-        records = [{"step": s, "epoch": s / 10, "time": 0.1 * s, "loss": k / s, "val_acc": 1 - k / s} for s in (10, 20, 30)]
+        records = [
+            {"step": s, "epoch": s / 10, "time": 0.1 * s, "loss": k / s, "val_acc": 1 - k / s}
+            for s in (10, 20, 30)
+        ]
         (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     out_png = tmp_path / "cmp.png"
     code, out, _ = _run(capsys, "plot", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out_png))
@@ -163,7 +170,9 @@ def test_convert_pytorch_state_dict(capsys, tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
     model = torsh.load(dst, like=model).eval()
     x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(model(x)), tm.eval()(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(model(x)), tm.eval()(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
     # bfloat16 survives bit for bit
     torch.save({"w": torch.randn(3, 2).to(torch.bfloat16)}, tmp_path / "b.pt")
     assert main(["convert", str(tmp_path / "b.pt"), str(tmp_path / "b.safetensors")]) == 0
@@ -193,7 +202,9 @@ def test_convert_refuses_code_and_bad_files(capsys, tmp_path):
     assert code == 1 and "--force" in err
     code, _, err = _run(capsys, "convert", str(tmp_path / "ok.pth"), str(tmp_path / "out.bin"))
     assert code == 1 and ".safetensors" in err
-    code, _, err = _run(capsys, "convert", str(tmp_path / "ok.pth"), str(tmp_path / "k.safetensors"), "--key", "model")
+    code, _, err = _run(
+        capsys, "convert", str(tmp_path / "ok.pth"), str(tmp_path / "k.safetensors"), "--key", "model"
+    )
     assert code == 1 and "no entry 'model'" in err
 
 
@@ -203,7 +214,20 @@ def test_bench_table(capsys, tmp_path):
 
     # the full suite is a benchmark, not a test: run torsh's MLP row for real, format the others
     out_md = tmp_path / "bench.md"
-    argv = ["bench", "--quick", "--only", "mlp", "--rounds", "1", "--steps", "2", "--candidates", "torsh", "-o", str(out_md)]
+    argv = [
+        "bench",
+        "--quick",
+        "--only",
+        "mlp",
+        "--rounds",
+        "1",
+        "--steps",
+        "2",
+        "--candidates",
+        "torsh",
+        "-o",
+        str(out_md),
+    ]
     code, out, _ = _run(capsys, *argv)
     assert code == 0 and "machine:" in out and "cores" in out
     row = next(line for line in out_md.read_text().splitlines() if "| torsh |" in line)

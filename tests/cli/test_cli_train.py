@@ -45,12 +45,16 @@ def test_digits_mlp_one_epoch_then_resume(capsys, tmp_path):
     code, _, err = _run(capsys, *argv)
     assert code == 1 and "--resume" in err and err.startswith("torsh: error: ")
     code, out2, _ = _run(capsys, *argv, "--resume")
-    assert code == 0 and next(x for x in out2.splitlines() if x.startswith("final:")).split("(")[0] == final.split("(")[0]
+    assert (
+        code == 0
+        and next(x for x in out2.splitlines() if x.startswith("final:")).split("(")[0] == final.split("(")[0]
+    )
 
 
 def test_user_recipe_file(capsys, tmp_path):
     recipe = tmp_path / "my_recipe.py"
-    recipe.write_text(textwrap.dedent('''
+    recipe.write_text(
+        textwrap.dedent("""
         import dataclasses, pathlib
         import jax.numpy as jnp
         from torsh import train
@@ -67,8 +71,11 @@ def test_user_recipe_file(capsys, tmp_path):
             state, history = train.fit(step, jnp.float32(0), [0] * config.n, epochs=1, log_dir=out,
                                        progress=progress, config=config)
             return {"total": float(state)}
-    '''))
-    code, out, _ = _run(capsys, "train", str(recipe), "--out", str(tmp_path / "run"), "--set", "n=4", "scale=0.5")
+    """)
+    )
+    code, out, _ = _run(
+        capsys, "train", str(recipe), "--out", str(tmp_path / "run"), "--set", "n=4", "scale=0.5"
+    )
     assert code == 0 and "final: total 2" in out
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == {"n": 4, "scale": 0.5}
 

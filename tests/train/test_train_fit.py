@@ -123,7 +123,8 @@ def test_fit_equals_a_hand_written_loop_and_logs(tmp_path):
     # files: jsonl == history, csv has every column, the resolved config
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert lines == history.records
-    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["step", "epoch", "time", "loss", "val_loss", "val_acc"]
     assert [int(r["step"]) for r in rows] == [7, 7, 14, 14]
     assert json.loads((tmp_path / "config.json").read_text()) == {"lr": 0.01}
