@@ -181,6 +181,13 @@ def test_seed_range_and_other_argument_errors(key):
         torsh.random.normal(key, 2, dtype=jnp.int32)
 
 
+def test_wrap_key_data_checks_the_raw_words(key):
+    for bad in (np.zeros(2, np.float32), np.zeros(3, np.uint32), 5):
+        with pytest.raises(ConfigError, match=r"wrap_key_data: expected a uint32 array of shape \[\.\.\., 2\]"):
+            torsh.random.wrap_key_data(bad)
+    assert same(torsh.random.wrap_key_data(np.asarray(key_data(key))), key)
+
+
 def test_valid_keys_of_every_kind_are_accepted(key):
     legacy = jax.random.PRNGKey(0)  # raw uint32[2] keys still work, as in JAX
     np.testing.assert_array_equal(torsh.random.normal(legacy, 2), jax.random.normal(legacy, (2,)))

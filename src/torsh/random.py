@@ -187,7 +187,25 @@ def key_data(k: Key) -> jax.Array:
 
 
 def wrap_key_data(data: jax.Array) -> Key:
-    """A typed key from raw ``uint32`` words."""
+    """A typed key from raw ``uint32`` words (shape ``[..., 2]``, as :func:`key_data` returns).
+
+    Example:
+      >>> import torsh
+      >>> k = torsh.random.key(0)
+      >>> bool((torsh.random.key_data(torsh.random.wrap_key_data(torsh.random.key_data(k))) == torsh.random.key_data(k)).all())
+      True
+    """
+    shape, dt = getattr(data, "shape", None), getattr(data, "dtype", None)
+    if shape is None or dt is None:
+        raise ConfigError(
+            f"random.wrap_key_data: expected a uint32 array of shape [..., 2] (from key_data), got "
+            f"{type(data).__name__} {data!r}"
+        )
+    if np.dtype(dt) != np.uint32 or tuple(shape)[-1:] != (2,):
+        raise ConfigError(
+            f"random.wrap_key_data: expected a uint32 array of shape [..., 2] (from key_data), got dtype {dt} "
+            f"and shape {list(shape)}"
+        )
     return jax.random.wrap_key_data(data)
 
 

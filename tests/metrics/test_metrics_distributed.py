@@ -49,7 +49,7 @@ def test_reduce_over_a_named_axis_equals_one_state_over_all_rows(m):
         state = m.update(m.init(), p, t, mask)
         return m.compute(m.reduce(state, "shards"))
 
-    got = jax.vmap(per_shard, axis_name="shards")(preds, target, MASK)
+    got = jax.jit(jax.vmap(per_shard, axis_name="shards"))(preds, target, MASK)
     flat = lambda a: a.reshape(SHARDS * ROWS, *a.shape[2:])  # noqa: E731
     ref = m.compute(m.update(m.init(), flat(preds), flat(target), MASK.reshape(-1)))
     for shard in range(SHARDS):  # every shard ends with the global value

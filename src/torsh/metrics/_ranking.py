@@ -104,16 +104,9 @@ class _Buffered(Metric):
         self._check_range(t, valid, 2 if self.num_classes is None else self.num_classes, "target")
         if is_concrete(p, valid) and not np.isfinite(np.asarray(p)[np.asarray(valid)]).all():
             self._fail("preds", "finite scores", "an array with NaN or infinite entries")
-        count = state["count"]
-        slot = count + jnp.cumsum(valid) - 1
-        index = jnp.where(valid & (slot < self.capacity), slot, self.capacity)
-        new_count = count + jnp.sum(valid, dtype=COUNT)
-        self._check_count(new_count)
-        return {
-            "scores": state["scores"].at[index].set(p, mode="drop"),
-            "labels": state["labels"].at[index].set(t.astype(jnp.int32), mode="drop"),
-            "count": new_count,
-        }
+        new = _append(self, state, p, t, valid)
+        self._check_count(new["count"])
+        return new
 
     def merge(self, a: State, b: State) -> State:
         """``a``'s samples followed by ``b``'s."""
@@ -139,8 +132,11 @@ class _Buffered(Metric):
         raise NotImplementedError
 
     def compute(self, state: State) -> jax.Array:
+        self._check_count(state["count"])
+        return _compute(self, state)
+
+    def _compute(self, state: State) -> jax.Array:
         count = state["count"]
-        self._check_count(count)
         valid = jnp.arange(self.capacity) < count
         if self.num_classes is None:
             value = self._binary(state["scores"], state["labels"], valid)
@@ -157,6 +153,25 @@ class _Buffered(Metric):
                 support = jnp.sum((state["labels"][None, :] == classes[:, None]) & valid, axis=1)
                 value = jnp.sum(per_class * support) / jnp.maximum(jnp.sum(support), 1)
         return jnp.where(count <= self.capacity, value, jnp.nan)
+
+
+# Compiled once per configuration and shape: the sort/search pipeline is dozens of small ops, slow
+# to dispatch one by one when a metric is used eagerly. Inside a user's jit they are simply inlined.
+@jax.jit
+def _append(metric: _Buffered, state: State, p: jax.Array, t: jax.Array, valid: jax.Array) -> State:
+    count = state["count"]
+    slot = count + jnp.cumsum(valid) - 1
+    index = jnp.where(valid & (slot < metric.capacity), slot, metric.capacity)
+    return {
+        "scores": state["scores"].at[index].set(p, mode="drop"),
+        "labels": state["labels"].at[index].set(t.astype(jnp.int32), mode="drop"),
+        "count": count + jnp.sum(valid, dtype=COUNT),
+    }
+
+
+@jax.jit
+def _compute(metric: _Buffered, state: State) -> jax.Array:
+    return metric._compute(state)
 
 
 class AUROC(_Buffered):
