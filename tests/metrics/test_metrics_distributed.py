@@ -89,3 +89,12 @@ def test_states_are_pytrees_of_arrays():
         state = m.init()
         assert isinstance(state, dict) and all(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(state))
         assert jax.tree_util.tree_leaves(m) == []  # a metric object is configuration only
+
+
+def test_metrics_compare_and_hash_by_configuration():
+    assert metrics.F1Score(num_classes=3, average="macro") == metrics.F1Score(num_classes=3, average="macro")
+    assert metrics.F1Score(num_classes=3, average="macro") != metrics.F1Score(num_classes=3, average="micro")
+    assert metrics.Precision(zero_division=float("nan")) == metrics.Precision(zero_division=float("nan"))
+    assert metrics.Precision() != metrics.Recall()
+    assert len({metrics.Accuracy(), metrics.Accuracy(), metrics.Accuracy(top_k=2)}) == 2
+    assert "top_k=2" in repr(metrics.Accuracy(top_k=2))

@@ -52,6 +52,18 @@ class Metric(Struct):
       0.5
     """
 
+    # Metrics compare and hash by configuration (type and static fields), so equal metrics can be
+    # used as static arguments and dict keys; NaN (zero_division=nan) equals itself here.
+    def _key(self) -> tuple:
+        values = tuple(getattr(self, name) for name in self.__torsh_static_fields__)
+        return (type(self), tuple("nan" if isinstance(v, float) and v != v else v for v in values))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Metric) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     def init(self) -> State:
         """The empty state (a dict of arrays)."""
         raise NotImplementedError
