@@ -30,6 +30,21 @@ def test_a_non_dataset_is_refused_at_construction(bad):
         DataLoader(bad)
 
 
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"sampler": 5}, "sampler must be iterable"),
+        ({"batch_sampler": 5}, "batch_sampler must be iterable"),
+        ({"collate_fn": 5}, "collate_fn must be callable"),
+        ({"worker_init_fn": "init", "num_workers": 1}, "worker_init_fn must be callable"),
+        ({"progress": "yes"}, "progress must be a bool or a dict"),
+    ],
+)
+def test_bad_arguments_are_refused_at_construction(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        DataLoader(ArrayDataset(np.arange(4)), **kwargs)
+
+
 def test_python_int_too_large_names_sample_and_field():
     with pytest.raises(CollateError, match=r"field `meta.id`: Python ints are collated as int64") as info:
         default_collate([{"meta": {"id": 1}}, {"meta": {"id": -(2**63) - 1}}])

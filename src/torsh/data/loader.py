@@ -165,6 +165,15 @@ class DataLoader:
         self.pad_last = pad_last
         self._pad_to = self._check_pad_last(pad_last, batch_size, batch_sampler, drop_last)
         self._placer = make_placer(device) if device is not None else None
+        for name, fn in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
+            if fn is not None and not callable(fn):
+                raise ConfigError(
+                    f"DataLoader: {name} must be callable or None, got {type(fn).__name__} {fn!r:.60}"
+                )
+        if not isinstance(progress, (bool, dict)):
+            raise ConfigError(
+                f"DataLoader: progress must be a bool or a dict of tqdm arguments, got {progress!r:.60}"
+            )
         if self.num_workers and worker_type == "process" and self.multiprocessing_context == "forkserver":
             start_forkserver()  # its import of torsh overlaps with whatever runs before iter(loader)
         if collate_fn is None:
@@ -239,6 +248,13 @@ class DataLoader:
                 "DataLoader: batch_sampler decides the batches, so it excludes batch_size, shuffle, "
                 "sampler and drop_last"
             )
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise ConfigError(
+                    f"DataLoader: {name} must be iterable (a torsh.data.Sampler, or any object with "
+                    f"__iter__ yielding {'indices' if name == 'sampler' else 'lists of indices'}), "
+                    f"got {type(value).__name__} {value!r:.60}"
+                )
         if sampler is not None and shuffle:
             raise ConfigError("DataLoader: sampler decides the order, so it excludes shuffle=True")
         if not _is_int(num_workers) or num_workers < 0:
