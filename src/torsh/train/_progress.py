@@ -51,6 +51,10 @@ class Progress:
         if self.tty:
             from tqdm import tqdm
 
+            # tqdm's own rate would count compile time; the postfix has steps/s and samples/s without it
+            fmt = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+            if total is None:
+                fmt = "{desc}: {n_fmt} steps [{elapsed}{postfix}]"
             self._bar = tqdm(
                 total=total,
                 initial=done,
@@ -59,6 +63,7 @@ class Progress:
                 file=self.stream,
                 dynamic_ncols=True,
                 leave=True,
+                bar_format=fmt,
             )
 
     def step(self, samples: int, compile_seconds: float, running: Any) -> None:
