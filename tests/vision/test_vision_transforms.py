@@ -378,6 +378,8 @@ def test_errors_are_torsh_errors_with_context():
         T.RandomCrop(10)(img, generator=0)
     with pytest.raises(ShapeError, match=r"\(H, W, C\)"):
         F.hflip(np.zeros((1, 2, 3, 4), np.uint8))
+    with pytest.raises(ShapeError, match="channels-first"):
+        F.resize(np.zeros((3, 32, 32), np.uint8), 16)
     with pytest.raises(DTypeError, match="ToArray first"):
         F.normalize(img, [0.5], [0.5])
     with pytest.raises(ConfigError, match="zero"):

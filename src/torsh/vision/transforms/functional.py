@@ -121,6 +121,12 @@ class _Image:
             self.had_channels = False
             self.chw = arr[None]
         elif arr.ndim == 3:
+            if arr.shape[2] > 4 and arr.shape[0] <= 4:
+                raise ShapeError(
+                    f"torsh.vision.transforms.{where}: got an image of shape {arr.shape}, which looks "
+                    "channels-first; transforms before ToArray take (H, W, C) arrays with at most 4 channels "
+                    "(write arr.transpose(1, 2, 0))"
+                )
             self.had_channels = True
             self.chw = arr.transpose(2, 0, 1)
         else:
