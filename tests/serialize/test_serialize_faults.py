@@ -210,3 +210,14 @@ def test_both_read_paths_detect_truncation(tmp_path, monkeypatch, preadv):
     monkeypatch.setattr(_api, "build_tree", truncate_first)
     with pytest.raises(CorruptFileError, match=r"key 'layer\d.weight': the file ended at byte"):
         torsh.load(path)
+
+
+def test_a_path_that_is_not_a_path_is_a_config_error():
+    from torsh.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected a file path .* got int 5"):
+        torsh.load(5)  # an int would otherwise be taken as a file descriptor by open()
+    with pytest.raises(ConfigError, match="expected a file path .* got NoneType"):
+        torsh.serialize.inspect(None)
+    with pytest.raises(ConfigError, match="save: path must be a str or os.PathLike, got NoneType"):
+        torsh.save(None, {"w": np.ones(2)})

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ._load import LoadOptions, build_tree
 from ._reader import FileReader
 from ._write import prepare, write_file
@@ -43,6 +43,8 @@ def save(path: PathLike, tree: Any, metadata: Mapping[str, str] | None = None) -
       >>> load_file(path)["layer.weight"].shape
       (2, 3)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"save: path must be a str or os.PathLike, got {type(path).__name__} {path!r:.60}")
     path = os.fspath(path)
     prepared = prepare(tree, metadata)
     try:

@@ -19,7 +19,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ._dtypes import BITS, numpy_dtype
 from ._errors import CheckpointNotFoundError, CorruptFileError
 from ._format import TensorEntry, header_length, parse_header
@@ -93,9 +93,14 @@ class FileReader:
             total = len(buffer)
             n = header_length(bytes(buffer[:8]), total, self.where)
             self.header = parse_header(bytes(buffer[8 : 8 + n]), total, self.where)
-        else:
+        elif isinstance(source, (str, os.PathLike)):
             self.where = os.fspath(source)
             self._open_file(self.where)
+        else:
+            raise ConfigError(
+                f"torsh.serialize: expected a file path (str or os.PathLike), got {type(source).__name__} "
+                f"{source!r:.60}"
+            )
         self.leaves: StoredLeaves = decode_metadata(self.header.metadata, self.header.entries, self.where)
         self.stored: dict[str, Stored] = self._describe()
 
