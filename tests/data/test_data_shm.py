@@ -89,6 +89,26 @@ def test_dataset_array_spills_to_a_file_when_shared_memory_is_full(monkeypatch):
     assert not os.path.exists(path)  # removed with the last array that uses it
 
 
+def test_spill_files_of_dead_main_processes_are_removed_by_the_next_spill(tmp_path, monkeypatch):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {
+        "dead": f"torsh-data-{dead.pid}-abc123.bin",
+        "alive": "torsh-data-1-abc123.bin",
+        "mine": f"torsh-data-{os.getpid()}-abc123.bin",
+        "other": f"other-{dead.pid}-abc123.bin",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.setattr(_sharing.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(_sharing, "create_segment", lambda nbytes: None)
+    with pytest.warns(SharedMemoryWarning):
+        view, handle = _sharing.share(np.zeros(2 << 20, np.uint8))
+    left = set(os.listdir(tmp_path))
+    assert names["dead"] not in left and {names["alive"], names["mine"], names["other"]} <= left
+    assert os.path.basename(handle.args[0]) in left
+
+
 def test_full_shared_memory_sends_batches_through_the_pipe(monkeypatch):
     monkeypatch.setattr(_transport, "create_segment", lambda nbytes: None)
     batch = {"x": np.ones((64, 1024), np.float32), "y": np.arange(64)}

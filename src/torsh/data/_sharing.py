@@ -154,10 +154,42 @@ def _free_file(path: str) -> None:
         pass
 
 
+_SPILL_PREFIX = "torsh-data-"
+
+
+def _pid_is_dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def clean_stale_spill_files(directory: str) -> list[str]:
+    """Remove spill files whose main process is gone (killed before it could remove them)."""
+    removed = []
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(_SPILL_PREFIX) and n.endswith(".bin")]
+    except OSError:
+        return removed
+    for name in names:
+        pid = name[len(_SPILL_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _pid_is_dead(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
 def _spill_to_file(array: np.ndarray) -> tuple[np.ndarray, _MemmapHandle, Callable[[], None]]:
     """Shared memory is full: copy ``array`` into a file in the temp directory that workers map."""
     directory = tempfile.gettempdir()
-    fd, path = tempfile.mkstemp(prefix=f"torsh-data-{os.getpid()}-", suffix=".bin", dir=directory)
+    clean_stale_spill_files(directory)
+    fd, path = tempfile.mkstemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", suffix=".bin", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))  # errors (ENOSPC) raise
