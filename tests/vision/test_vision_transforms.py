@@ -105,6 +105,28 @@ def test_resize_random_sizes_property(h, w, oh, ow, mode, antialias, seed):
     _assert_u8_close(F.resize(img, [oh, ow], mode, antialias=antialias), theirs, atol=atol)
 
 
+@given(
+    h=st.integers(2, 12),
+    w=st.integers(2, 12),
+    pads=st.lists(st.integers(0, 5), min_size=4, max_size=4),
+    mode=st.sampled_from(["constant", "edge", "reflect", "symmetric"]),
+    top=st.integers(-4, 10),
+    left=st.integers(-4, 10),
+    ch=st.integers(1, 14),
+    cw=st.integers(1, 14),
+    seed=st.integers(0, 2**16),
+)
+def test_pad_and_crop_property(h, w, pads, mode, top, left, ch, cw, seed):
+    img = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    if mode == "reflect":
+        pads = [min(p, (w if i % 2 == 0 else h) - 1) for i, p in enumerate(pads)]
+    np.testing.assert_array_equal(
+        F.pad(img, pads, fill=3, padding_mode=mode), _hwc(TF.pad(_t(img), pads, fill=3, padding_mode=mode))
+    )
+    np.testing.assert_array_equal(F.crop(img, top, left, ch, cw), _hwc(TF.crop(_t(img), top, left, ch, cw)))
+    np.testing.assert_array_equal(F.center_crop(img, [ch, cw]), _hwc(TF.center_crop(_t(img), [ch, cw])))
+
+
 @pytest.mark.parametrize(
     "name, ours, theirs",
     [
