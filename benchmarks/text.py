@@ -11,6 +11,7 @@ Same GPT-2-shaped random weights in both (HF's init, loaded into torsh by state-
   torsh (``jax.jit``), torch eager, ``torch.compile`` (``--compile``; compiling takes minutes on CPU).
 
 Run:  python benchmarks/text.py [--size gpt2|small] [--new 32] [--rounds 3] [--compile] [--only decode,train]
+      [--torch-threads 1]
 Times are wall-clock medians over rounds; nothing here is asserted anywhere.
 """
 
@@ -185,7 +186,10 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--compile", action="store_true")
     p.add_argument("--only", default="decode,train")
+    p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = p.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     print(
         f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
         f"transformers {transformers.__version__}, {os.cpu_count()} CPUs, size {args.size}"

@@ -158,8 +158,7 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
 
 @pytest.mark.parametrize(
     "variant",
-    [
-        {},
+    [  # the default configuration is checked by test_llama_logits_and_gradients_equal_hf
         {"rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0}},
         {
             "rope_parameters": {
@@ -171,7 +170,13 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
                 "rope_theta": 10000.0,
             }
         },
-        {"tie_word_embeddings": True, "num_key_value_heads": 1, "head_dim": 8, "attention_bias": True},
+        {
+            "tie_word_embeddings": True,
+            "num_key_value_heads": 1,
+            "head_dim": 8,
+            "attention_bias": True,
+            "mlp_bias": True,
+        },
     ],
 )
 def test_llama_logits_equal_hf(variant):
@@ -186,8 +191,9 @@ def test_llama_logits_equal_hf(variant):
     _compare_logits(hf, model, np.random.default_rng(4), 89)
 
 
-def test_llama_gradients_equal_torch(llama_pair):
+def test_llama_logits_and_gradients_equal_hf(llama_pair):
     hf, model = llama_pair
+    _compare_logits(hf, model, np.random.default_rng(4), 89)
     _grads_equal_torch(hf, model, 89, seed=6)
 
 
