@@ -57,6 +57,8 @@ def start_forkserver() -> None:
     imports torsh while this process goes on). Called when a loader with process workers is built,
     so the ~2-8 s import overlaps with model building and compilation instead of delaying the first
     batch. Best effort: any failure is left for the pool to report."""
+    if getattr(mp.current_process(), "_inheriting", False):
+        return  # this is a fork server or spawned child importing the main module: never start another
     try:
         from multiprocessing import forkserver
 
