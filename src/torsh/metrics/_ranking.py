@@ -179,7 +179,10 @@ class AUROC(_Buffered):
 
     Binary: ``preds`` are ``[batch]`` scores (any monotone scale: probabilities or logits) and
     ``target`` 0/1. One-vs-rest (``num_classes=C``): ``preds`` ``[batch, C]`` and ``target`` class ids;
-    ``average="macro"`` (mean over classes), ``"weighted"`` (by class prevalence) or ``None``.
+    ``average="macro"`` (mean over classes), ``"weighted"`` (by class prevalence) or ``None``. Each
+    class column is ranked as given: pass probabilities (``jax.nn.softmax(logits)``) to match
+    scikit-learn (which requires them) and torchmetrics (which applies a softmax to logits); ranking a
+    column of raw logits gives a different value.
     NaN when a class has no positive or no negative sample (scikit-learn warns and returns NaN).
 
     Args:
