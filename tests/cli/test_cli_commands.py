@@ -187,7 +187,7 @@ class _Evil:
 def test_convert_refuses_code_and_bad_files(capsys, tmp_path):
     evil = tmp_path / "evil.pth"
     with open(evil, "wb") as f:
-        pickle.dump({"w": _Evil()}, f)
+        pickle.dump({"w": _Evil()}, f, protocol=2)  # torch.load's own protocol: no extra warning
     code, _, err = _run(capsys, "convert", str(evil), str(tmp_path / "e.safetensors"))
     assert code == 1 and "weights_only=True" in err and not (tmp_path / "e.safetensors").exists()
     garbage = tmp_path / "garbage.pth"
