@@ -80,3 +80,19 @@ def test_scan_steps_errors_and_helpers():
         train.stack_batches([np.zeros(2), np.zeros(3)])
     groups = list(train.chunked([np.full(2, i) for i in range(7)], 3))  # the last short group dropped
     assert [g[:, 0].tolist() for g in groups] == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_fit_runs_a_scanned_step_over_chunked_batches():
+    rng = np.random.default_rng(0)
+    batches = [
+        (rng.normal(size=(5, 6)).astype(np.float32), rng.integers(0, 3, 5).astype(np.int32)) for _ in range(8)
+    ]
+    state, history = train.fit(
+        MULTI, _state(), list(train.chunked(batches, 4)), epochs=1, progress=False, log=None
+    )
+    single, losses = _state(), []
+    for b in batches:
+        single, logs = SINGLE(single, b)
+        losses.append(float(logs["loss"]))
+    assert int(state.step) == 8 and history.steps("loss") == [2]  # fit counts calls: 2 calls of 4 steps
+    assert history["loss"][0] == pytest.approx(np.mean(losses), rel=1e-5)  # stacked logs are averaged
