@@ -97,7 +97,9 @@ class InstanceFields:
         return (InstanceFields, (self.cls, self.data, self.static, self.values, self.keys, self.buffers))
 
     def __repr__(self) -> str:
-        return f"InstanceFields(data={self.data}, static={self.static}, buffers={sorted(self.buffers)})"
+        # static values are shown: jit's recompile explanations diff tree structures by their repr
+        static = ", ".join(f"{n}={v!r:.60}" for n, v in zip(self.static, self.values, strict=True))
+        return f"InstanceFields(data={self.data}, static=({static}), buffers={sorted(self.buffers)})"
 
 
 def _generate_callbacks(
