@@ -32,13 +32,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "torsh.cli._train",
         "train a built-in recipe (digits-cnn, ...) or a recipe file into a run directory",
     ),
-    "inspect": ("torsh.cli._inspect", "keys, shapes, dtypes and sizes of a safetensors file or checkpoint"),
+    "inspect": (
+        "torsh.cli._inspect",
+        "keys, shapes, dtypes and sizes of a safetensors file or checkpoint; signature of an exported model",
+    ),
     "plot": ("torsh.cli._plot", "a PNG comparing the curves of one or more run directories"),
     "bench": ("torsh.cli._bench", "side-by-side benchmark: torsh vs hand-written JAX vs PyTorch eager"),
     "convert": ("torsh.cli._convert", "convert PyTorch weights (.pth/.pt/.bin state dict) to safetensors"),
+    "export": (
+        "torsh.export._cli",
+        "export MODULE:FACTORY (+ weights) to a .torshx program, .onnx or IREE .vmfb",
+    ),
     "launch": (
         "torsh.distributed.launch",
-        "start N processes of a script on this machine (multi-process training)",
+        "start N processes of a script on this machine, or this node's share of a multi-node job "
+        "(--nnodes/--node-rank/--coordinator)",
     ),
 }
 

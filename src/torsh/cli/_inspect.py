@@ -158,8 +158,35 @@ def _print_file(doc: dict[str, Any], title: str) -> None:
     )
 
 
+def _is_export_artifact(path: pathlib.Path) -> bool:
+    from ..export import FORMAT
+    from ..serialize import read_metadata
+
+    return read_metadata(path).get("format") == FORMAT
+
+
+def _print_artifact(doc: dict[str, Any], title: str) -> None:
+    print(f"{title}: torsh exported program (format {doc['format_version']})")
+    print("  inputs:  " + "; ".join(doc["inputs"]))
+    print("  outputs: " + "; ".join(doc["outputs"]))
+    print(f"  platforms: {', '.join(doc['platforms'])}")
+    print(
+        f"  weights: {doc['weights']} arrays, {_size(doc['weight_bytes'])}; program {_size(doc['program_bytes'])}"
+    )
+    print(f"  torsh {doc['torsh_version']}, jax {doc['jax_version']}; sha256 {doc['sha256']}")
+
+
 def run_from_args(ns: argparse.Namespace) -> int:
     kind, path = _resolve(pathlib.Path(ns.path))
+    if kind == "file" and _is_export_artifact(path):  # a torsh.export artifact: show its signature
+        from ..export import describe
+
+        artifact = describe(path)
+        if ns.json:
+            print(json.dumps(artifact, indent=1))
+        else:
+            _print_artifact(artifact, str(path))
+        return 0
     doc = _describe_file(path) if kind == "file" else _describe_step(path)
     if ns.json:
         print(json.dumps(doc, indent=1))
