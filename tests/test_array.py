@@ -156,7 +156,11 @@ def test_device_argument_places_the_result():
         (lambda: torsh.from_numpy(np.array(["2020-01-01"], "datetime64[D]")), DTypeError, "datetimes"),
         (lambda: torsh.tensor(["a", "b"]), DTypeError, "tensor: expected numeric .* strings"),
         (lambda: torsh.tensor([[1, 2], [3]]), ShapeError, "tensor: nested sequences must be rectangular"),
-        (lambda: torsh.ones_like(np.array([1, None], dtype=object)), DTypeError, "ones_like: .*Python objects"),
+        (
+            lambda: torsh.ones_like(np.array([1, None], dtype=object)),
+            DTypeError,
+            "ones_like: .*Python objects",
+        ),
         (lambda: torsh.zeros_like("ab"), DTypeError, "zeros_like: expected an array"),
         (lambda: torsh.arange("a"), DTypeError, "arange: start must be a real number, got str"),
         (lambda: torsh.eye(-1), ConfigError, "eye: n must be an int >= 0, got -1"),

@@ -128,7 +128,9 @@ KEYED = {
 
 @pytest.mark.parametrize("name", sorted(KEYED))
 def test_an_int_seed_where_a_key_belongs_names_the_fix(name):
-    with pytest.raises(ConfigError, match=rf"random.{name}: expected a PRNG key .*got the int 0.*torsh.random.key\(0\)"):
+    with pytest.raises(
+        ConfigError, match=rf"random.{name}: expected a PRNG key .*got the int 0.*torsh.random.key\(0\)"
+    ):
         KEYED[name](0, (3,))
     with pytest.raises(ConfigError, match=rf"random.{name}: expected a PRNG key .*dtype float32"):
         KEYED[name](np.zeros(2, np.float32), (3,))
@@ -149,7 +151,9 @@ def test_an_array_of_keys_is_refused_by_single_key_samplers(name, key):
 
 def test_fold_in_checks_the_uint32_range(key):
     for bad in (-1, 2**32, -(2**40)):
-        with pytest.raises(ConfigError, match=rf"fold_in: data must be an int in \[0, 4294967295\].*got {bad}"):
+        with pytest.raises(
+            ConfigError, match=rf"fold_in: data must be an int in \[0, 4294967295\].*got {bad}"
+        ):
             torsh.random.fold_in(key, bad)
     with pytest.raises(ConfigError, match="fold_in: data must be an integer"):
         torsh.random.fold_in(key, 1.5)
@@ -183,7 +187,9 @@ def test_seed_range_and_other_argument_errors(key):
 
 def test_wrap_key_data_checks_the_raw_words(key):
     for bad in (np.zeros(2, np.float32), np.zeros(3, np.uint32), 5):
-        with pytest.raises(ConfigError, match=r"wrap_key_data: expected a uint32 array of shape \[\.\.\., 2\]"):
+        with pytest.raises(
+            ConfigError, match=r"wrap_key_data: expected a uint32 array of shape \[\.\.\., 2\]"
+        ):
             torsh.random.wrap_key_data(bad)
     assert same(torsh.random.wrap_key_data(np.asarray(key_data(key))), key)
 

@@ -56,9 +56,7 @@ def _check_numeric(dt: np.dtype, where: str, fix: str = "") -> None:
         return
     kinds = {"O": "Python objects", "U": "strings", "S": "bytes", "M": "datetimes", "m": "timedeltas"}
     what = kinds.get(dt.kind, f"dtype {dt}")
-    raise DTypeError(
-        f"{where}: expected numeric or boolean data, got an array of {what} (dtype {dt}){fix}"
-    )
+    raise DTypeError(f"{where}: expected numeric or boolean data, got an array of {what} (dtype {dt}){fix}")
 
 
 def _is_number(x: Any) -> bool:
@@ -77,7 +75,10 @@ def _fill(fill_value: Any, where: str) -> Any:
             )
         _check_numeric(np.dtype(fill_value.dtype), where)
         return fill_value
-    raise DTypeError(f"{where}: fill_value must be a number (int, float, complex, bool), got {type(fill_value).__name__} {fill_value!r}")
+    raise DTypeError(
+        f"{where}: fill_value must be a number (int, float, complex, bool), got "
+        f"{type(fill_value).__name__} {fill_value!r}"
+    )
 
 
 def _like(x: Any, where: str) -> Any:
@@ -190,8 +191,10 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     """
     for name, v in (("start", start), ("end", end), ("step", step)):
         scalar_array = getattr(v, "ndim", None) == 0 and hasattr(v, "dtype")
-        if not (v is None and name == "end") and not scalar_array and not (
-            _is_number(v) and not isinstance(v, (bool, complex))
+        if (
+            not (v is None and name == "end")
+            and not scalar_array
+            and not (_is_number(v) and not isinstance(v, (bool, complex)))
         ):
             raise DTypeError(f"arange: {name} must be a real number, got {type(v).__name__} {v!r}")
     if step == 0:
@@ -249,7 +252,9 @@ def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
     if not isinstance(a, np.ndarray):
         raise DTypeError(f"from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
     _check_numeric(
-        a.dtype, "from_numpy", "; convert it first, e.g. a.astype(np.float32) (torch.from_numpy refuses it too)"
+        a.dtype,
+        "from_numpy",
+        "; convert it first, e.g. a.astype(np.float32) (torch.from_numpy refuses it too)",
     )
     if device is None and a.flags.c_contiguous and a.flags.writeable and a.dtype.kind in "biufc":
         try:

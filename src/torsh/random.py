@@ -64,12 +64,12 @@ def _shape(shape: Any, where: str, name: str = "shape") -> tuple[int, ...]:
     try:
         dims = tuple(dims)
     except TypeError:
-        raise ShapeError(f"random.{where}: {name} must be an int or a sequence of ints, got {shape!r}") from None
+        raise ShapeError(
+            f"random.{where}: {name} must be an int or a sequence of ints, got {shape!r}"
+        ) from None
     for d in dims:
         if not _is_int(d) or d < 0:
-            raise ShapeError(
-                f"random.{where}: {name} must be a sequence of non-negative ints, got {shape!r}"
-            )
+            raise ShapeError(f"random.{where}: {name} must be a sequence of non-negative ints, got {shape!r}")
     return tuple(int(d) for d in dims)
 
 
@@ -121,7 +121,9 @@ def _is_concrete_number(x: Any) -> bool:
 def _check_order(where: str, lo_name: str, lo: Any, hi_name: str, hi: Any, strict: bool) -> None:
     if _is_concrete_number(lo) and _is_concrete_number(hi) and (lo >= hi if strict else lo > hi):
         op = "<" if strict else "<="
-        raise ConfigError(f"random.{where}: expected {lo_name} {op} {hi_name}, got {lo_name}={lo}, {hi_name}={hi}")
+        raise ConfigError(
+            f"random.{where}: expected {lo_name} {op} {hi_name}, got {lo_name}={lo}, {hi_name}={hi}"
+        )
 
 
 def key(seed: int) -> Key:
@@ -169,7 +171,8 @@ def fold_in(k: Key, data: int) -> Key:
     if _is_int(data):
         if not _FOLD_RANGE[0] <= data <= _FOLD_RANGE[1]:
             raise ConfigError(
-                f"random.fold_in: data must be an int in [0, {_FOLD_RANGE[1]}] (it is folded in as a uint32), "
+                f"random.fold_in: data must be an int in [0, {_FOLD_RANGE[1]}] "
+                "(it is folded in as a uint32), "
                 f"got {data}; for a negative or larger number fold in `data % 2**32`, or fold twice"
             )
     elif not (hasattr(data, "dtype") and jnp.issubdtype(data.dtype, jnp.integer)):
@@ -192,7 +195,8 @@ def wrap_key_data(data: jax.Array) -> Key:
     Example:
       >>> import torsh
       >>> k = torsh.random.key(0)
-      >>> bool((torsh.random.key_data(torsh.random.wrap_key_data(torsh.random.key_data(k))) == torsh.random.key_data(k)).all())
+      >>> words = torsh.random.key_data(k)
+      >>> bool((torsh.random.key_data(torsh.random.wrap_key_data(words)) == words).all())
       True
     """
     shape, dt = getattr(data, "shape", None), getattr(data, "dtype", None)
@@ -203,7 +207,8 @@ def wrap_key_data(data: jax.Array) -> Key:
         )
     if np.dtype(dt) != np.uint32 or tuple(shape)[-1:] != (2,):
         raise ConfigError(
-            f"random.wrap_key_data: expected a uint32 array of shape [..., 2] (from key_data), got dtype {dt} "
+            f"random.wrap_key_data: expected a uint32 array of shape [..., 2] (from key_data), "
+            f"got dtype {dt} "
             f"and shape {list(shape)}"
         )
     return jax.random.wrap_key_data(data)

@@ -26,11 +26,15 @@ def batches(draw, max_classes=5, max_rows=24, scores=False, distinct=False, min_
     # targets often use only a few classes: classes never seen / never predicted are common
     used = draw(st.integers(1, c))
     target = np.asarray(draw(st.lists(st.integers(0, used - 1), min_size=n, max_size=n)), np.int32)
-    mask = np.asarray(draw(st.lists(st.booleans(), min_size=n, max_size=n)) if draw(st.booleans()) else [True] * n)
+    mask = np.asarray(
+        draw(st.lists(st.booleans(), min_size=n, max_size=n)) if draw(st.booleans()) else [True] * n
+    )
     if scores:
         if distinct:  # a random ranking of the classes per row (no ties)
             seed = draw(st.integers(0, 2**31 - 1))
-            preds = np.random.default_rng(seed).permuted(np.tile(np.arange(c, dtype=np.float32), (n, 1)), axis=1)
+            preds = np.random.default_rng(seed).permuted(
+                np.tile(np.arange(c, dtype=np.float32), (n, 1)), axis=1
+            )
         else:  # small integers: ties are frequent
             flat = draw(st.lists(st.integers(0, 3), min_size=n * c, max_size=n * c))
             preds = np.asarray(flat, np.float32).reshape(n, c)
@@ -94,7 +98,9 @@ def test_top_k_ties_rank_the_lower_class_first(batch):
 @given(batches(), st.sampled_from([None, "true", "pred", "all"]))
 def test_confusion_matrix_equals_sklearn(batch, normalize):
     c, preds, target, mask = batch
-    got = metrics.ConfusionMatrix(c, normalize=normalize)(jnp.asarray(preds), jnp.asarray(target), jnp.asarray(mask))
+    got = metrics.ConfusionMatrix(c, normalize=normalize)(
+        jnp.asarray(preds), jnp.asarray(target), jnp.asarray(mask)
+    )
     if mask.any():
         ref = sk(skm.confusion_matrix, target[mask], preds[mask], labels=np.arange(c), normalize=normalize)
     else:
@@ -122,7 +128,9 @@ def test_multiclass_prf_equals_sklearn(batch, average, zero_division):
             continue
         # average=None reports every class; averages use the classes present (sklearn's default labels)
         labels = np.arange(c) if average is None else None
-        ref = sk(ref_fn, target[mask], preds[mask], average=average, labels=labels, zero_division=zero_division)
+        ref = sk(
+            ref_fn, target[mask], preds[mask], average=average, labels=labels, zero_division=zero_division
+        )
         close(got, ref)
 
 
@@ -154,12 +162,16 @@ def test_edge_cases_named_in_the_issue():
     ones = jnp.ones(6, jnp.int32)
     assert float(metrics.Accuracy()(ones, ones)) == 1.0
     close(metrics.F1Score()(ones, ones), 1.0)
-    close(metrics.Precision()(jnp.zeros(6, jnp.int32), jnp.zeros(6, jnp.int32)), 0.0)  # no positive: zero_division
+    close(
+        metrics.Precision()(jnp.zeros(6, jnp.int32), jnp.zeros(6, jnp.int32)), 0.0
+    )  # no positive: zero_division
     close(metrics.Precision(zero_division=1.0)(jnp.zeros(6, jnp.int32), jnp.zeros(6, jnp.int32)), 1.0)
     # an all-False mask and a fresh state: NaN, documented
     m = metrics.Recall(num_classes=3, average="macro")
     assert math.isnan(float(m.compute(m.init())))
-    assert math.isnan(float(metrics.Accuracy()(jnp.zeros((2, 3)), jnp.zeros(2, jnp.int32), jnp.zeros(2, bool))))
+    assert math.isnan(
+        float(metrics.Accuracy()(jnp.zeros((2, 3)), jnp.zeros(2, jnp.int32), jnp.zeros(2, bool)))
+    )
 
 
 @given(batches(), st.integers(0, 24))
@@ -188,7 +200,13 @@ def test_jit_compiles_once_and_accepts_metric_objects_as_arguments():
     s = m.init()
     rng = np.random.default_rng(0)
     for _ in range(3):
-        s = step(m, s, jnp.asarray(rng.normal(size=(8, 3)), jnp.float32), jnp.asarray(rng.integers(0, 3, 8)), jnp.ones(8, bool))
+        s = step(
+            m,
+            s,
+            jnp.asarray(rng.normal(size=(8, 3)), jnp.float32),
+            jnp.asarray(rng.integers(0, 3, 8)),
+            jnp.ones(8, bool),
+        )
     assert len(traces) == 1
     assert float(jax.jit(m.compute)(s)) == pytest.approx(float(m.compute(s)))
 

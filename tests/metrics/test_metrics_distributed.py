@@ -4,7 +4,6 @@ axis_name stands in for devices: the same collectives as shard_map/pmap), jax.ji
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import sklearn.metrics as skm
@@ -62,7 +61,9 @@ def test_count_states_merge_with_a_plain_psum():
     def per_shard(p, t, mask):
         return jax.lax.psum(m.update(m.init(), p, t, mask), "shards")  # the state is a sum
 
-    state = jax.tree_util.tree_map(lambda x: x[0], jax.vmap(per_shard, axis_name="shards")(SCORES, LABELS, MASK))
+    state = jax.tree_util.tree_map(
+        lambda x: x[0], jax.vmap(per_shard, axis_name="shards")(SCORES, LABELS, MASK)
+    )
     keep = MASK.reshape(-1)
     ref = skm.f1_score(LABELS.reshape(-1)[keep], SCORES.reshape(-1, C).argmax(1)[keep], average="macro")
     np.testing.assert_allclose(m.compute(state), ref, rtol=1e-6)
@@ -87,7 +88,9 @@ def test_metrics_work_under_torsh_jit_with_the_metric_as_an_argument():
 def test_states_are_pytrees_of_arrays():
     for m in CLASSIFICATION + REGRESSION + [metrics.Mean(), metrics.Sum()]:
         state = m.init()
-        assert isinstance(state, dict) and all(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(state))
+        assert isinstance(state, dict) and all(
+            isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(state)
+        )
         assert jax.tree_util.tree_leaves(m) == []  # a metric object is configuration only
 
 

@@ -30,7 +30,9 @@ def sk(fn, *args, **kwargs):
 
 
 def close(ours, ref):
-    np.testing.assert_allclose(np.asarray(ours, np.float64), np.asarray(ref, np.float64), rtol=2e-6, atol=1e-7, equal_nan=True)
+    np.testing.assert_allclose(
+        np.asarray(ours, np.float64), np.asarray(ref, np.float64), rtol=2e-6, atol=1e-7, equal_nan=True
+    )
 
 
 @st.composite
@@ -47,11 +49,17 @@ def scored(draw, classes=None):
     mask = rng.random(n) < 0.8 if draw(st.booleans()) else np.ones(n, bool)
     extra = ROWS - n
     pad_scores = np.concatenate([scores, np.full((extra, *shape[1:]), 0.5, np.float32)])
-    return pad_scores, np.concatenate([target, np.zeros(extra, np.int32)]), np.concatenate([mask, np.zeros(extra, bool)])
+    return (
+        pad_scores,
+        np.concatenate([target, np.zeros(extra, np.int32)]),
+        np.concatenate([mask, np.zeros(extra, bool)]),
+    )
 
 
 def run(metric, scores, target, mask):
-    return metric.compute(metric.update(metric.init(), jnp.asarray(scores), jnp.asarray(target), jnp.asarray(mask)))
+    return metric.compute(
+        metric.update(metric.init(), jnp.asarray(scores), jnp.asarray(target), jnp.asarray(mask))
+    )
 
 
 BINARY_AUROC = metrics.AUROC(capacity=CAP)
@@ -124,13 +132,17 @@ def test_merge_and_chained_updates_equal_one_update(batch, cut):
         np.testing.assert_array_equal(m.compute(state), m.compute(whole))
     # the buffer holds the samples in arrival order
     n = int(mask.sum())
-    np.testing.assert_array_equal(m.merge(a, b)["scores"][:n], np.concatenate([scores[first], scores[mask & ~first]]))
+    np.testing.assert_array_equal(
+        m.merge(a, b)["scores"][:n], np.concatenate([scores[first], scores[mask & ~first]])
+    )
 
 
 def test_capacity_overflow_raises_eagerly_and_gives_nan_under_jit():
     m = metrics.AUROC(capacity=4)
     s = m.update(m.init(), jnp.array([0.1, 0.9, 0.4]), jnp.array([0, 1, 1]))
-    with pytest.raises(CapacityError, match=r"metrics.AUROC: 5 samples do not fit the state's capacity=4; .*capacity=8"):
+    with pytest.raises(
+        CapacityError, match=r"metrics.AUROC: 5 samples do not fit the state's capacity=4; .*capacity=8"
+    ):
         m.update(s, jnp.array([0.2, 0.3]), jnp.array([0, 1]))
     with pytest.raises(CapacityError, match="capacity=4"):
         m.merge(s, s)
@@ -156,7 +168,9 @@ def test_jit_scan_over_batches_equals_sklearn():
         state, _ = jax.lax.scan(lambda s, b: (m.update(s, *b), None), m.init(), (scores, target))
         return m.compute(state)
 
-    ref = skm.average_precision_score(label_binarize(target.ravel(), classes=[0, 1, 2]), scores.reshape(-1, 3))
+    ref = skm.average_precision_score(
+        label_binarize(target.ravel(), classes=[0, 1, 2]), scores.reshape(-1, 3)
+    )
     close(evaluate(scores, target), ref)
 
 

@@ -22,7 +22,9 @@ ROWS = 16
 
 
 def close(ours, ref, rtol=2e-5):
-    np.testing.assert_allclose(np.asarray(ours, np.float64), np.asarray(ref, np.float64), rtol=rtol, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(
+        np.asarray(ours, np.float64), np.asarray(ref, np.float64), rtol=rtol, atol=1e-5, equal_nan=True
+    )
 
 
 @st.composite
@@ -38,8 +40,16 @@ def regression(draw, outputs=1):
     if constant:
         target = np.full(shape, target.flat[0], np.float32)
     exact = draw(st.booleans()) and draw(st.booleans())
-    preds = target.copy() if exact else np.asarray(draw(st.lists(values, min_size=size, max_size=size)), np.float32).reshape(shape)
-    mask = np.asarray(draw(st.lists(st.booleans(), min_size=n, max_size=n))) if draw(st.booleans()) else np.ones(n, bool)
+    preds = (
+        target.copy()
+        if exact
+        else np.asarray(draw(st.lists(values, min_size=size, max_size=size)), np.float32).reshape(shape)
+    )
+    mask = (
+        np.asarray(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+        if draw(st.booleans())
+        else np.ones(n, bool)
+    )
     extra = ROWS - n
     pad = lambda a: np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])  # noqa: E731
     return pad(preds), pad(target), pad(mask)
@@ -52,7 +62,14 @@ def run(metric, preds, target, mask):
 @given(regression())
 def test_mse_rmse_mae_equal_sklearn(batch):
     p, t, mask = batch
-    got = [run(m, p, t, mask) for m in (metrics.MeanSquaredError(), metrics.MeanSquaredError(squared=False), metrics.MeanAbsoluteError())]
+    got = [
+        run(m, p, t, mask)
+        for m in (
+            metrics.MeanSquaredError(),
+            metrics.MeanSquaredError(squared=False),
+            metrics.MeanAbsoluteError(),
+        )
+    ]
     if not mask.any():
         assert all(math.isnan(float(g)) for g in got)
         return

@@ -44,12 +44,37 @@ def t(x):
 
 
 CASES = [
-    (metrics.Accuracy(top_k=2), tm.classification.MulticlassAccuracy(C, top_k=2, average="micro"), LOGITS, TARGET),
-    (metrics.F1Score(num_classes=C, average="macro"), tm.classification.MulticlassF1Score(C, average="macro"), LOGITS, TARGET),
-    (metrics.Precision(num_classes=C, average="weighted"), tm.classification.MulticlassPrecision(C, average="weighted"), LOGITS, TARGET),
-    (metrics.Recall(num_classes=C, average=None), tm.classification.MulticlassRecall(C, average=None), LOGITS, TARGET),
+    (
+        metrics.Accuracy(top_k=2),
+        tm.classification.MulticlassAccuracy(C, top_k=2, average="micro"),
+        LOGITS,
+        TARGET,
+    ),
+    (
+        metrics.F1Score(num_classes=C, average="macro"),
+        tm.classification.MulticlassF1Score(C, average="macro"),
+        LOGITS,
+        TARGET,
+    ),
+    (
+        metrics.Precision(num_classes=C, average="weighted"),
+        tm.classification.MulticlassPrecision(C, average="weighted"),
+        LOGITS,
+        TARGET,
+    ),
+    (
+        metrics.Recall(num_classes=C, average=None),
+        tm.classification.MulticlassRecall(C, average=None),
+        LOGITS,
+        TARGET,
+    ),
     (metrics.ConfusionMatrix(C), tm.classification.MulticlassConfusionMatrix(C), LOGITS, TARGET),
-    (metrics.AUROC(num_classes=C, capacity=64), tm.classification.MulticlassAUROC(C, average="macro"), PROBS, TARGET),
+    (
+        metrics.AUROC(num_classes=C, capacity=64),
+        tm.classification.MulticlassAUROC(C, average="macro"),
+        PROBS,
+        TARGET,
+    ),
     (metrics.AUROC(capacity=64), tm.classification.BinaryAUROC(), SCORES, BINARY),
     (metrics.AveragePrecision(capacity=64), tm.classification.BinaryAveragePrecision(), SCORES, BINARY),
     (metrics.F1Score(), tm.classification.BinaryF1Score(), SCORES, BINARY),
@@ -59,7 +84,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{type(c[0]).__name__}" if isinstance(c, tuple) else "")
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: f"{type(c[0]).__name__}" if isinstance(c, tuple) else ""
+)
 def test_equals_torchmetrics(case):
     ours, ref, preds, target = case
     # two updates, as in an evaluation loop

@@ -133,12 +133,22 @@ CASES = [
     (
         "cyclic-exp-range",
         schedules.cyclic(0.001, BASE, step_size_up=50, mode="exp_range", gamma=0.998),
-        lambda o: LS.CyclicLR(o, 0.001, BASE, step_size_up=50, mode="exp_range", gamma=0.998, cycle_momentum=False),
+        lambda o: LS.CyclicLR(
+            o, 0.001, BASE, step_size_up=50, mode="exp_range", gamma=0.998, cycle_momentum=False
+        ),
     ),
     (
         "cyclic-custom-scale-fn",
         schedules.cyclic(0.01, BASE, step_size_up=40, scale_fn=lambda x: 1.0 / x, scale_mode="cycle"),
-        lambda o: LS.CyclicLR(o, 0.01, BASE, step_size_up=40, scale_fn=lambda x: 1.0 / x, scale_mode="cycle", cycle_momentum=False),
+        lambda o: LS.CyclicLR(
+            o,
+            0.01,
+            BASE,
+            step_size_up=40,
+            scale_fn=lambda x: 1.0 / x,
+            scale_mode="cycle",
+            cycle_momentum=False,
+        ),
     ),
     (
         "multiplicative-lambda",
@@ -258,7 +268,9 @@ def test_schedule_validation():
         schedules.join([schedules.constant(0.1)] * 3, [10, 5])
     with pytest.raises(ConfigError, match="phase 0"):
         schedules.sequence(schedules.constant(0.1), schedules.constant(0.2))
-    with pytest.raises(ConfigError, match=r"schedules\[0\] must be a schedule \(a function of the step\) or a number"):
+    with pytest.raises(
+        ConfigError, match=r"schedules\[0\] must be a schedule \(a function of the step\) or a number"
+    ):
         schedules.join(["fast"], [])
     with pytest.raises(ConfigError, match="cyclic: mode must be"):
         schedules.cyclic(0.1, 1.0, mode="sine")
@@ -293,14 +305,18 @@ def test_constant_defaults_are_torch_constant_lr_and_numbers_are_constant_phases
     assert sig.parameters["total_iters"].default == ref.parameters["total_iters"].default
     s = schedules.sequence((schedules.linear_warmup(1.0, 2), 3), 0.25)
     assert [float(s(i)) for i in range(5)] == [0.0, 0.5, 1.0, 0.25, 0.25]
-    assert [float(x) for x in jax.vmap(schedules.join([0.5, 0.1], [2]))(jnp.arange(4))] == pytest.approx([0.5, 0.5, 0.1, 0.1])
+    assert [float(x) for x in jax.vmap(schedules.join([0.5, 0.1], [2]))(jnp.arange(4))] == pytest.approx(
+        [0.5, 0.5, 0.1, 0.1]
+    )
 
 
 # -- epoch-based schedules (issue 10) -------------------------------------------------------------
 EPOCHS, STEPS_PER_EPOCH = 40, 7
 
 
-def torch_epoch_lrs(make_scheduler, epochs=EPOCHS, steps=STEPS_PER_EPOCH, base=BASE, plateau=None, metrics=None):
+def torch_epoch_lrs(
+    make_scheduler, epochs=EPOCHS, steps=STEPS_PER_EPOCH, base=BASE, plateau=None, metrics=None
+):
     """The lr of every optimizer step when the scheduler (and ReduceLROnPlateau) step once per epoch."""
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=base)
@@ -321,10 +337,30 @@ def torch_epoch_lrs(make_scheduler, epochs=EPOCHS, steps=STEPS_PER_EPOCH, base=B
 
 
 EPOCH_CASES = [
-    ("step", dict(lr=BASE, step_size=5, gamma=0.5), schedules.step_decay, lambda o: LS.StepLR(o, step_size=5, gamma=0.5)),
-    ("multistep", dict(lr=BASE, milestones=[3, 10, 25]), schedules.multistep_decay, lambda o: LS.MultiStepLR(o, [3, 10, 25])),
-    ("cosine", dict(lr=BASE, T_max=15), schedules.cosine_annealing, lambda o: LS.CosineAnnealingLR(o, T_max=15)),
-    ("exponential", dict(lr=BASE, gamma=0.9), schedules.exponential_decay, lambda o: LS.ExponentialLR(o, 0.9)),
+    (
+        "step",
+        dict(lr=BASE, step_size=5, gamma=0.5),
+        schedules.step_decay,
+        lambda o: LS.StepLR(o, step_size=5, gamma=0.5),
+    ),
+    (
+        "multistep",
+        dict(lr=BASE, milestones=[3, 10, 25]),
+        schedules.multistep_decay,
+        lambda o: LS.MultiStepLR(o, [3, 10, 25]),
+    ),
+    (
+        "cosine",
+        dict(lr=BASE, T_max=15),
+        schedules.cosine_annealing,
+        lambda o: LS.CosineAnnealingLR(o, T_max=15),
+    ),
+    (
+        "exponential",
+        dict(lr=BASE, gamma=0.9),
+        schedules.exponential_decay,
+        lambda o: LS.ExponentialLR(o, 0.9),
+    ),
 ]
 
 
@@ -335,7 +371,9 @@ def test_steps_per_epoch_equals_torch_scheduler_stepped_per_epoch(case):
     sched = make(**kwargs, steps_per_epoch=STEPS_PER_EPOCH)
     np.testing.assert_allclose(ours(sched, EPOCHS * STEPS_PER_EPOCH), ref, rtol=1e-5, atol=1e-7 * BASE)
     wrapped = schedules.per_epoch(make(**kwargs), STEPS_PER_EPOCH)
-    np.testing.assert_array_equal(ours(wrapped, EPOCHS * STEPS_PER_EPOCH), ours(sched, EPOCHS * STEPS_PER_EPOCH))
+    np.testing.assert_array_equal(
+        ours(wrapped, EPOCHS * STEPS_PER_EPOCH), ours(sched, EPOCHS * STEPS_PER_EPOCH)
+    )
 
 
 def test_optimizer_with_per_epoch_step_decay_matches_torch_steplr_per_epoch():
@@ -360,10 +398,30 @@ def test_optimizer_with_per_epoch_step_decay_matches_torch_steplr_per_epoch():
 
 # -- schedules chained with ReduceLROnPlateau (issue 17) ----------------------------------------
 CHAINED = [
-    ("step", schedules.step_decay(BASE, step_size=4, gamma=0.5), lambda o: LS.StepLR(o, 4, 0.5), dict(patience=2, factor=0.5)),
-    ("exponential", schedules.exponential_decay(BASE, 0.95), lambda o: LS.ExponentialLR(o, 0.95), dict(patience=1, factor=0.3, cooldown=2)),
-    ("cosine", schedules.cosine_annealing(BASE, T_max=60), lambda o: LS.CosineAnnealingLR(o, T_max=60), dict(patience=3)),
-    ("min-lr", schedules.multistep_decay(BASE, [10, 20], 0.5), lambda o: LS.MultiStepLR(o, [10, 20], 0.5), dict(patience=0, factor=0.5, min_lr=0.02)),
+    (
+        "step",
+        schedules.step_decay(BASE, step_size=4, gamma=0.5),
+        lambda o: LS.StepLR(o, 4, 0.5),
+        dict(patience=2, factor=0.5),
+    ),
+    (
+        "exponential",
+        schedules.exponential_decay(BASE, 0.95),
+        lambda o: LS.ExponentialLR(o, 0.95),
+        dict(patience=1, factor=0.3, cooldown=2),
+    ),
+    (
+        "cosine",
+        schedules.cosine_annealing(BASE, T_max=60),
+        lambda o: LS.CosineAnnealingLR(o, T_max=60),
+        dict(patience=3),
+    ),
+    (
+        "min-lr",
+        schedules.multistep_decay(BASE, [10, 20], 0.5),
+        lambda o: LS.MultiStepLR(o, [10, 20], 0.5),
+        dict(patience=0, factor=0.5, min_lr=0.02),
+    ),
 ]
 
 
@@ -398,7 +456,13 @@ def test_set_lr_rescales_a_schedule_and_refuses_a_schedule_at_zero():
         p, state = opt.step(p, {"w": jnp.ones(2)}, state)
         lrs.append(float(state.lr["default"]))
     assert lrs == pytest.approx([0.125, 0.0625, 0.03125])
-    assert sorted(state.state_dict()) == ["exp_avg.w", "exp_avg_sq.w", "lr.default", "lr_scale.default", "step"]
+    assert sorted(state.state_dict()) == [
+        "exp_avg.w",
+        "exp_avg_sq.w",
+        "lr.default",
+        "lr_scale.default",
+        "step",
+    ]
     assert "lr_scale.default" not in optim.Adam(lr=0.1).init({"w": jnp.zeros(2)}).state_dict()
     warm = optim.SGD(lr=schedules.linear_warmup(1.0, 10)).init({"w": jnp.zeros(1)})
     with pytest.raises(ConfigError, match="is at 0 now"):

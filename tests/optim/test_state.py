@@ -242,7 +242,10 @@ def test_optimizers_are_immutable_hashable_values():
 
 def test_torsh_serialize_round_trip(tmp_path):
     from torsh import serialize
-    opt = optim.chain(optim.clip_by_global_norm(1.0), optim.Adam(lr=optim.schedules.cosine_annealing(1e-2, 10)))
+
+    opt = optim.chain(
+        optim.clip_by_global_norm(1.0), optim.Adam(lr=optim.schedules.cosine_annealing(1e-2, 10))
+    )
     m = model()
     state = opt.init(m)
     m, state = opt.step(m, grads(m), state)

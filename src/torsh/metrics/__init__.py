@@ -14,7 +14,8 @@ Example:
     >>> step = jax.jit(m.update)
     >>> s = m.init()
     >>> s = step(s, jnp.array([[2.0, 0.1, 0.3], [0.1, 2.0, 0.3]]), jnp.array([0, 2]))
-    >>> s = step(s, jnp.array([[0.1, 0.2, 3.0], [0.0, 0.0, 0.0]]), jnp.array([2, 1]), jnp.array([True, False]))
+    >>> padded = jnp.array([[0.1, 0.2, 3.0], [0.0, 0.0, 0.0]])
+    >>> s = step(s, padded, jnp.array([2, 1]), jnp.array([True, False]))
     >>> round(float(m.compute(s)), 4)
     0.5556
 """

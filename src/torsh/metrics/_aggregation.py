@@ -30,7 +30,11 @@ class _Aggregate(Metric):
                 f"{self._name()}: weight of shape {list(w.shape)} does not broadcast to values' "
                 f"{list(v.shape)}"
             ) from None
-        m = self._mask(mask, v.shape) if v.ndim else (jnp.ones((), bool) if mask is None else jnp.asarray(mask))
+        m = (
+            self._mask(mask, v.shape)
+            if v.ndim
+            else (jnp.ones((), bool) if mask is None else jnp.asarray(mask))
+        )
         w = jnp.where(m, w, 0.0)
         return {
             "total": state["total"] + jnp.sum(jnp.where(m, v * w, 0.0)),

@@ -26,7 +26,11 @@ def _check_threshold(metric: Metric, threshold: Any) -> float:
 
 
 def _check_classes(metric: Metric, num_classes: Any, minimum: int = 2) -> int:
-    if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool) or num_classes < minimum:
+    if (
+        not isinstance(num_classes, numbers.Integral)
+        or isinstance(num_classes, bool)
+        or num_classes < minimum
+    ):
         metric._fail("num_classes", f"an int >= {minimum}", num_classes)
     return int(num_classes)
 
@@ -41,11 +45,13 @@ def predicted_labels(
     if p.ndim == target.ndim + 1:
         if num_classes is not None and p.shape[-1] != num_classes:
             raise ShapeError(
-                f"{metric._name()}: preds has {p.shape[-1]} class scores per row, num_classes is {num_classes}"
+                f"{metric._name()}: preds has {p.shape[-1]} class scores per row, "
+                f"num_classes is {num_classes}"
             )
         if p.shape[:-1] != target.shape:
             raise ShapeError(
-                f"{metric._name()}: preds of shape {list(p.shape)} need target of shape {list(p.shape[:-1])}, "
+                f"{metric._name()}: preds of shape {list(p.shape)} need target of shape "
+                f"{list(p.shape[:-1])}, "
                 f"got {list(target.shape)}"
             )
         return jnp.argmax(p, axis=-1).astype(jnp.int32)
@@ -59,7 +65,9 @@ def predicted_labels(
     return (p > threshold).astype(jnp.int32)
 
 
-def confusion_update(metric: Metric, counts: jax.Array, pred: jax.Array, target: jax.Array, valid: jax.Array) -> jax.Array:
+def confusion_update(
+    metric: Metric, counts: jax.Array, pred: jax.Array, target: jax.Array, valid: jax.Array
+) -> jax.Array:
     """``counts[true, pred] += 1`` for valid rows (ids outside ``[0, C)`` are dropped under jit)."""
     c = counts.shape[0]
     metric._check_range(target, valid, c, "target")
@@ -132,8 +140,10 @@ class Accuracy(Metric):
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
       >>> scores = jnp.array([[0.5, 0.3, 0.2], [0.1, 0.3, 0.6]])
-      >>> float(metrics.Accuracy()(scores, jnp.array([1, 2]))), float(metrics.Accuracy(top_k=2)(scores, jnp.array([1, 0])))
-      (0.5, 0.5)
+      >>> float(metrics.Accuracy()(scores, jnp.array([1, 2])))
+      0.5
+      >>> float(metrics.Accuracy(top_k=2)(scores, jnp.array([1, 0])))
+      0.5
     """
 
     top_k: int = static(1)
@@ -202,14 +212,18 @@ class _PRF(Metric):
             self._fail("average", "'binary', 'micro', 'macro', 'weighted' or None", average)
         if average == "binary":
             if num_classes not in (None, 2):
-                self._fail("num_classes", "None or 2 with average='binary' (use 'macro', 'micro'...)", num_classes)
+                self._fail(
+                    "num_classes", "None or 2 with average='binary' (use 'macro', 'micro'...)", num_classes
+                )
             num_classes = 2
         elif num_classes is None:
             self._fail("num_classes", f"given (an int >= 2) with average={average!r}", num_classes)
         self.num_classes = _check_classes(self, num_classes)
         self.average = average
-        if not isinstance(zero_division, numbers.Real) or isinstance(zero_division, bool) or not (
-            zero_division in (0, 1) or math.isnan(zero_division)
+        if (
+            not isinstance(zero_division, numbers.Real)
+            or isinstance(zero_division, bool)
+            or not (zero_division in (0, 1) or math.isnan(zero_division))
         ):
             self._fail("zero_division", "0.0, 1.0 or float('nan') (scikit-learn's choices)", zero_division)
         self.zero_division = float(zero_division)
@@ -303,7 +317,8 @@ class F1Score(_PRF):
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
-      >>> round(float(metrics.F1Score(num_classes=3, average="weighted")(jnp.array([0, 1, 1, 2]), jnp.array([0, 1, 2, 2]))), 4)
+      >>> f1 = metrics.F1Score(num_classes=3, average="weighted")
+      >>> round(float(f1(jnp.array([0, 1, 1, 2]), jnp.array([0, 1, 2, 2]))), 4)
       0.75
     """
 

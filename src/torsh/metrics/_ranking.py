@@ -62,7 +62,9 @@ class _Buffered(Metric):
     average: str | None = static("macro")
     capacity: int = static(DEFAULT_CAPACITY)
 
-    def __init__(self, num_classes: int | None = None, average: str | None = "macro", capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self, num_classes: int | None = None, average: str | None = "macro", capacity: int = DEFAULT_CAPACITY
+    ) -> None:
         if num_classes is not None and (
             not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool) or num_classes < 2
         ):
@@ -87,7 +89,8 @@ class _Buffered(Metric):
         if is_concrete(count) and int(count) > self.capacity:
             raise CapacityError(
                 f"{self._name()}: {int(count)} samples do not fit the state's capacity={self.capacity}; "
-                f"create the metric with a larger capacity, e.g. {self._name()}(..., capacity={2 ** math.ceil(math.log2(int(count)))})"
+                f"create the metric with a larger capacity, e.g. "
+                f"{self._name()}(..., capacity={2 ** math.ceil(math.log2(int(count)))})"
             )
 
     def update(self, state: State, preds: Any, target: Any, mask: Any = None) -> State:
@@ -142,9 +145,9 @@ class _Buffered(Metric):
             value = self._binary(state["scores"], state["labels"], valid)
         else:
             classes = jnp.arange(self.num_classes)
-            per_class = jax.vmap(lambda s, c: self._binary(s, (state["labels"] == c).astype(jnp.int32), valid))(
-                state["scores"].T, classes
-            )
+            per_class = jax.vmap(
+                lambda s, c: self._binary(s, (state["labels"] == c).astype(jnp.int32), valid)
+            )(state["scores"].T, classes)
             if self.average is None:
                 value = per_class
             elif self.average == "macro":

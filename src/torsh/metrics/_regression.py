@@ -104,7 +104,8 @@ class R2Score(Metric):
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
-      >>> round(float(metrics.R2Score()(jnp.array([2.5, 0.0, 2.0, 8.0]), jnp.array([3.0, -0.5, 2.0, 7.0]))), 4)
+      >>> preds, target = jnp.array([2.5, 0.0, 2.0, 8.0]), jnp.array([3.0, -0.5, 2.0, 7.0])
+      >>> round(float(metrics.R2Score()(preds, target)), 4)
       0.9486
     """
 
@@ -126,7 +127,8 @@ class R2Score(Metric):
         p, t, m = _pair(self, preds, target, mask)
         if t.shape[1] != self.num_outputs:
             raise ShapeError(
-                f"{self._name()}: num_outputs is {self.num_outputs}, the batch has {t.shape[1]} outputs per row"
+                f"{self._name()}: num_outputs is {self.num_outputs}, "
+                f"the batch has {t.shape[1]} outputs per row"
             )
         n = jnp.sum(m[:, 0]).astype(float_dtype())
         # shift by the first valid target: a constant column then has mean and m2 exactly

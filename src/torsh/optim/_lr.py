@@ -101,7 +101,8 @@ def _replace_lr(state: Any, fn: Callable, prefix: str) -> Any:
                 if group not in scales:
                     raise ConfigError(
                         f"set_lr: the learning rate of group {prefix + group!r} comes from the schedule "
-                        f"{hp['lr']!r} and this {type(state).__name__} cannot rescale it; change the schedule "
+                        f"{hp['lr']!r} and this {type(state).__name__} cannot rescale it; "
+                        "change the schedule "
                         "instead"
                     )
                 traced = isinstance(value, jax.core.Tracer) or isinstance(target, jax.core.Tracer)

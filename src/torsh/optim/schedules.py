@@ -142,7 +142,8 @@ class _PerEpoch(Schedule):
 
 
 def per_epoch(schedule: Callable, steps_per_epoch: int) -> Schedule:
-    """``schedule`` counted in epochs: the value at optimizer step ``t`` is ``schedule(t // steps_per_epoch)``,
+    """``schedule`` counted in epochs: the value at optimizer step ``t`` is
+    ``schedule(t // steps_per_epoch)``,
     as a PyTorch scheduler whose ``step()`` is called once per epoch of ``steps_per_epoch`` batches.
 
     Every schedule constructor also takes ``steps_per_epoch=`` directly.
@@ -169,12 +170,20 @@ def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
         schedule = fn(*args, **kwargs)
         if steps_per_epoch is None:
             return schedule
-        if not isinstance(steps_per_epoch, numbers.Integral) or isinstance(steps_per_epoch, bool) or steps_per_epoch < 1:
-            _fail(fn.__name__, "steps_per_epoch", "None or an integer >= 1 (batches per epoch)", steps_per_epoch)
+        if (
+            not isinstance(steps_per_epoch, numbers.Integral)
+            or isinstance(steps_per_epoch, bool)
+            or steps_per_epoch < 1
+        ):
+            _fail(
+                fn.__name__, "steps_per_epoch", "None or an integer >= 1 (batches per epoch)", steps_per_epoch
+            )
         return _PerEpoch(schedule, int(steps_per_epoch))
 
     sig = inspect.signature(fn)
-    extra = inspect.Parameter("steps_per_epoch", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None")
+    extra = inspect.Parameter(
+        "steps_per_epoch", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"
+    )
     params = list(sig.parameters.values())
     if params and params[-1].kind == inspect.Parameter.VAR_POSITIONAL:
         params.append(extra)
@@ -656,7 +665,9 @@ class _Multiplicative(Schedule):
 
 
 @_epochs
-def multiplicative(lr: float, lr_lambda: Callable[[int], float] | float, total_iters: int | None = None) -> Schedule:
+def multiplicative(
+    lr: float, lr_lambda: Callable[[int], float] | float, total_iters: int | None = None
+) -> Schedule:
     """PyTorch's MultiplicativeLR: the lr is multiplied by ``lr_lambda(t)`` at step ``t = 1, 2, ...``.
 
     ``lr_lambda`` is called on the host with Python ints, as PyTorch calls it, so any Python function
@@ -677,14 +688,21 @@ def multiplicative(lr: float, lr_lambda: Callable[[int], float] | float, total_i
     if not callable(lr_lambda):
         _fail(name, "lr_lambda", "a function of the step or a number", lr_lambda)
     if total_iters is None:
-        _fail(name, "total_iters", "given (the steps over which lr_lambda is tabulated) when lr_lambda is a function", total_iters)
+        _fail(
+            name,
+            "total_iters",
+            "given (the steps over which lr_lambda is tabulated) when lr_lambda is a function",
+            total_iters,
+        )
     total = _count(name, "total_iters", total_iters, 0)
     products, value = [lr], lr
     for t in range(1, total + 1):
         try:
             factor = lr_lambda(t)
         except Exception as e:  # noqa: BLE001 - report any failure of the user's function
-            raise ConfigError(f"schedules.multiplicative: lr_lambda({t}) failed: {type(e).__name__}: {e}") from e
+            raise ConfigError(
+                f"schedules.multiplicative: lr_lambda({t}) failed: {type(e).__name__}: {e}"
+            ) from e
         factor = _number(name, f"lr_lambda({t})", factor)
         value *= factor
         products.append(value)
