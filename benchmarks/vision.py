@@ -102,7 +102,10 @@ def run_case(name: str, make_ours: Any, make_tv: Any, size: int, args: argparse.
         loss.block_until_ready()
 
     eager = torch_step(tv)
-    candidates: dict[str, Callable[[], Any]] = {"torsh (jit)": run_torsh, "torch eager": lambda: eager(xt, yt)}
+    candidates: dict[str, Callable[[], Any]] = {
+        "torsh (jit)": run_torsh,
+        "torch eager": lambda: eager(xt, yt),
+    }
     first = {"torsh (jit)": timed(run_torsh)}
     first["torch eager"] = timed(candidates["torch eager"])
     if not args.no_compile:
@@ -114,7 +117,7 @@ def run_case(name: str, make_ours: Any, make_tv: Any, size: int, args: argparse.
     samples: dict[str, list[float]] = {k: [] for k in candidates}
     names = list(candidates)
     for r in range(args.rounds):
-        for k in names[r % len(names):] + names[: r % len(names)]:
+        for k in names[r % len(names) :] + names[: r % len(names)]:
             samples[k].append(timed(lambda k=k: [candidates[k]() for _ in range(args.steps)]) / args.steps)
     step_s = {k: statistics.median(v) for k, v in samples.items()}
     compile_s = {k: max(0.0, first[k] - step_s[k]) for k in ("torsh (jit)", "torch.compile") if k in first}
@@ -134,8 +137,10 @@ def main() -> None:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     table = cases(args.vit_image)
-    print(f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__}, batch {args.batch}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__}, batch {args.batch}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for name in args.cases.split(","):
         res = run_case(name, *table[name], args)
         base = res["step"]["torch eager"]

@@ -49,7 +49,9 @@ def main() -> None:
     train_set, test_set = datasets(config)
     save_augmented_grid(train_set, os.path.join(args.out_dir, "augmented_digits.png"), seed=args.seed)
 
-    loader = data.DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=args.seed)
+    loader = data.DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=args.seed
+    )
     test_loader = data.DataLoader(test_set, batch_size=128, pad_last=True)  # one shape: one compile
 
     model = SmallResNet(1, 10, config.widths, config.blocks, key=torsh.random.key(args.seed))
@@ -84,8 +86,11 @@ def main() -> None:
         for x, y in loader:
             model, opt_state, loss = train_step(model, opt_state, x, y)
             losses.append(loss)
-        print(f"epoch {epoch:3d}  loss {float(jnp.mean(jnp.stack(losses))):.4f}  "
-              f"test acc {100 * accuracy(model):.2f}%  ({time.time() - start:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch:3d}  loss {float(jnp.mean(jnp.stack(losses))):.4f}  "
+            f"test acc {100 * accuracy(model):.2f}%  ({time.time() - start:.0f} s)",
+            flush=True,
+        )
     path = os.path.join(args.out_dir, "model.safetensors")
     torsh.save(path, model)
     print(f"final test accuracy: {100 * accuracy(model):.2f}%  (model: {path})")

@@ -30,8 +30,14 @@ class _TorchSmallResNet(torch.nn.Module):
             stride = 1 if i == 0 else 2
             down = None
             if stride != 1 or cin != w:
-                down = torch.nn.Sequential(torch.nn.Conv2d(cin, w, 1, stride, bias=False), torch.nn.BatchNorm2d(w))
-            stages.append(torch.nn.Sequential(BasicBlock(cin, w, stride, down), *[BasicBlock(w, w) for _ in range(n - 1)]))
+                down = torch.nn.Sequential(
+                    torch.nn.Conv2d(cin, w, 1, stride, bias=False), torch.nn.BatchNorm2d(w)
+                )
+            stages.append(
+                torch.nn.Sequential(
+                    BasicBlock(cin, w, stride, down), *[BasicBlock(w, w) for _ in range(n - 1)]
+                )
+            )
             cin = w
         self.layers = torch.nn.Sequential(*stages)
         self.fc = torch.nn.Linear(cin, 10)
@@ -54,7 +60,9 @@ def test_small_resnet_training_mode_matches_pytorch():
     expected = ref(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
     for k, v in ref.state_dict().items():
-        np.testing.assert_allclose(np.asarray(updated.state_dict()[k]), v.numpy(), rtol=1e-4, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(
+            np.asarray(updated.state_dict()[k]), v.numpy(), rtol=1e-4, atol=1e-6, err_msg=k
+        )
     assert int(updated.bn1.num_batches_tracked) == 1
 
 
@@ -65,7 +73,9 @@ def test_recipe_contract_and_a_short_run(tmp_path, monkeypatch):
 
     def small(config):
         train_set, test_set = full(config)
-        return data.Subset(train_set, range(0, len(train_set), 6)), data.Subset(test_set, range(0, len(test_set), 3))
+        return data.Subset(train_set, range(0, len(train_set), 6)), data.Subset(
+            test_set, range(0, len(test_set), 3)
+        )
 
     monkeypatch.setattr(recipe, "datasets", small)
     assert isinstance(recipe.DESCRIPTION, str) and "\n" not in recipe.DESCRIPTION

@@ -22,8 +22,23 @@ from ._ops import (
     stochastic_depth,
 )
 from ._weights import load_weights
-from .convnext import CNBlock, CNBlockConfig, ConvNeXt, convnext_base, convnext_large, convnext_small, convnext_tiny
-from .efficientnet import EfficientNet, MBConv, MBConvConfig, efficientnet_b0, efficientnet_b1, efficientnet_b2
+from .convnext import (
+    CNBlock,
+    CNBlockConfig,
+    ConvNeXt,
+    convnext_base,
+    convnext_large,
+    convnext_small,
+    convnext_tiny,
+)
+from .efficientnet import (
+    EfficientNet,
+    MBConv,
+    MBConvConfig,
+    efficientnet_b0,
+    efficientnet_b1,
+    efficientnet_b2,
+)
 from .lenet import LeNet5, lenet5
 from .mobilenetv2 import MobileNetV2, mobilenet_v2
 from .mobilenetv3 import InvertedResidualConfig, MobileNetV3, mobilenet_v3_large, mobilenet_v3_small

@@ -16,7 +16,15 @@ from ._init import HostInit, assign, build
 from ._ops import Conv2dNormActivation, LayerNorm2d, Permute, StochasticDepth
 from ._weights import WeightsArg, finish
 
-__all__ = ["ConvNeXt", "CNBlock", "CNBlockConfig", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large"]
+__all__ = [
+    "ConvNeXt",
+    "CNBlock",
+    "CNBlockConfig",
+    "convnext_tiny",
+    "convnext_small",
+    "convnext_base",
+    "convnext_large",
+]
 
 
 class CNBlock(Module):
@@ -41,8 +49,17 @@ class CNBlock(Module):
         norm_layer = norm_layer or partial(LayerNorm, eps=1e-6, axes=("embed",))
         k1, k2, k3 = split_key(key, 3)
         self.block = Sequential(
-            Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True, key=k1, dtype=dtype,
-                   axes=("embed", None, "kh", "kw")),
+            Conv2d(
+                dim,
+                dim,
+                kernel_size=7,
+                padding=3,
+                groups=dim,
+                bias=True,
+                key=k1,
+                dtype=dtype,
+                axes=("embed", None, "kh", "kw"),
+            ),
             Permute([0, 2, 3, 1]),
             norm_layer(dim),
             Linear(dim, 4 * dim, key=k2, dtype=dtype, axes=("mlp", "embed")),
@@ -119,8 +136,17 @@ class ConvNeXt(Module):
             total = sum(cnf.num_layers for cnf in block_setting)
             ks = iter(jax.random.split(k, total + len(block_setting) + 2))
             layers: list[Module] = [
-                Conv2dNormActivation(3, block_setting[0].input_channels, kernel_size=4, stride=4, padding=0,
-                                     norm_layer=norm_layer, activation_layer=None, bias=True, key=next(ks))
+                Conv2dNormActivation(
+                    3,
+                    block_setting[0].input_channels,
+                    kernel_size=4,
+                    stride=4,
+                    padding=0,
+                    norm_layer=norm_layer,
+                    activation_layer=None,
+                    bias=True,
+                    key=next(ks),
+                )
             ]
             block_id = 0
             for cnf in block_setting:
@@ -134,7 +160,9 @@ class ConvNeXt(Module):
                     layers.append(
                         Sequential(
                             norm_layer(cnf.input_channels),
-                            Conv2d(cnf.input_channels, cnf.out_channels, kernel_size=2, stride=2, key=next(ks)),
+                            Conv2d(
+                                cnf.input_channels, cnf.out_channels, kernel_size=2, stride=2, key=next(ks)
+                            ),
                         )
                     )
             last = block_setting[-1]
@@ -183,10 +211,14 @@ def convnext_small(*, weights: WeightsArg = None, progress: bool = True, **kwarg
 def convnext_base(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ConvNeXt:
     """ConvNeXt-Base (``torchvision.models.convnext_base``)."""
     c = CNBlockConfig
-    return _convnext([c(128, 256, 3), c(256, 512, 3), c(512, 1024, 27), c(1024, None, 3)], 0.5, weights, kwargs)
+    return _convnext(
+        [c(128, 256, 3), c(256, 512, 3), c(512, 1024, 27), c(1024, None, 3)], 0.5, weights, kwargs
+    )
 
 
 def convnext_large(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ConvNeXt:
     """ConvNeXt-Large (``torchvision.models.convnext_large``)."""
     c = CNBlockConfig
-    return _convnext([c(192, 384, 3), c(384, 768, 3), c(768, 1536, 27), c(1536, None, 3)], 0.5, weights, kwargs)
+    return _convnext(
+        [c(192, 384, 3), c(384, 768, 3), c(768, 1536, 27), c(1536, None, 3)], 0.5, weights, kwargs
+    )

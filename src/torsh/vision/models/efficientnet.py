@@ -73,18 +73,38 @@ class MBConv(Module):
         layers: list[Module] = []
         if expanded != cnf.input_channels:
             layers.append(
-                Conv2dNormActivation(cnf.input_channels, expanded, kernel_size=1, norm_layer=norm_layer,
-                                     activation_layer=SiLU, key=k1)
+                Conv2dNormActivation(
+                    cnf.input_channels,
+                    expanded,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=SiLU,
+                    key=k1,
+                )
             )
         layers.append(
-            Conv2dNormActivation(expanded, expanded, kernel_size=cnf.kernel, stride=cnf.stride, groups=expanded,
-                                 norm_layer=norm_layer, activation_layer=SiLU, key=k2)
+            Conv2dNormActivation(
+                expanded,
+                expanded,
+                kernel_size=cnf.kernel,
+                stride=cnf.stride,
+                groups=expanded,
+                norm_layer=norm_layer,
+                activation_layer=SiLU,
+                key=k2,
+            )
         )
         squeeze = max(1, cnf.input_channels // 4)
         layers.append(se_layer(expanded, squeeze, activation=SiLU, key=k3))
         layers.append(
-            Conv2dNormActivation(expanded, cnf.out_channels, kernel_size=1, norm_layer=norm_layer,
-                                 activation_layer=None, key=k4)
+            Conv2dNormActivation(
+                expanded,
+                cnf.out_channels,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=None,
+                key=k4,
+            )
         )
         self.block = Sequential(*layers)
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
@@ -137,8 +157,15 @@ class EfficientNet(Module):
             ks = iter(jax.random.split(k, total + 3))
             first = inverted_residual_setting[0].input_channels
             layers: list[Module] = [
-                Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer,
-                                     activation_layer=SiLU, key=next(ks))
+                Conv2dNormActivation(
+                    3,
+                    first,
+                    kernel_size=3,
+                    stride=2,
+                    norm_layer=norm_layer,
+                    activation_layer=SiLU,
+                    key=next(ks),
+                )
             ]
             block_id = 0
             for cnf in inverted_residual_setting:
@@ -155,8 +182,14 @@ class EfficientNet(Module):
             last_in = inverted_residual_setting[-1].out_channels
             last_out = last_channel if last_channel is not None else 4 * last_in
             layers.append(
-                Conv2dNormActivation(last_in, last_out, kernel_size=1, norm_layer=norm_layer,
-                                     activation_layer=SiLU, key=next(ks))
+                Conv2dNormActivation(
+                    last_in,
+                    last_out,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=SiLU,
+                    key=next(ks),
+                )
             )
             return {
                 "features": Sequential(*layers),
@@ -180,7 +213,9 @@ def _b_conf(width_mult: float, depth_mult: float) -> list[MBConvConfig]:
     ]  # fmt: skip
 
 
-def _efficientnet(width: float, depth: float, dropout: float, weights: WeightsArg, kwargs: dict) -> EfficientNet:
+def _efficientnet(
+    width: float, depth: float, dropout: float, weights: WeightsArg, kwargs: dict
+) -> EfficientNet:
     model = EfficientNet(_b_conf(width, depth), kwargs.pop("dropout", dropout), **kwargs)
     return finish(model, weights)
 

@@ -41,7 +41,9 @@ class LeNet5(Module):
     fc3: Linear
     in_channels: int = static()
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, *, key: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_channels: int = 1, *, key: Any = None, dtype: Any = None
+    ) -> None:
         def make(k: jax.Array) -> dict[str, Any]:
             ks = jax.random.split(k, 5)
             return {

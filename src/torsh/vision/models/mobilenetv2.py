@@ -44,12 +44,19 @@ class InvertedResidual(Module):
         layers: list[Module] = []
         if expand_ratio != 1:
             layers.append(
-                Conv2dNormActivation(inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=ReLU6, key=k1)
+                Conv2dNormActivation(
+                    inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=ReLU6, key=k1
+                )
             )
         layers += [
             Conv2dNormActivation(
-                hidden_dim, hidden_dim, stride=stride, groups=hidden_dim, norm_layer=norm_layer,
-                activation_layer=ReLU6, key=k2,
+                hidden_dim,
+                hidden_dim,
+                stride=stride,
+                groups=hidden_dim,
+                norm_layer=norm_layer,
+                activation_layer=ReLU6,
+                key=k2,
             ),
             Conv2d(hidden_dim, oup, 1, 1, 0, bias=False, key=k3),
             norm_layer(oup),
@@ -106,11 +113,13 @@ class MobileNetV2(Module):
         norm_layer = norm_layer or BatchNorm2d
         if inverted_residual_setting is None:
             inverted_residual_setting = [
-                [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+                [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
+                [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
             ]  # fmt: skip
         if len(inverted_residual_setting) == 0 or len(inverted_residual_setting[0]) != 4:
             raise ConfigError(
-                f"inverted_residual_setting should be non-empty or a 4-element list, got {inverted_residual_setting}"
+                "inverted_residual_setting should be non-empty or a 4-element list, "
+                f"got {inverted_residual_setting}"
             )
         input_channel = make_divisible(32 * width_mult, round_nearest)
         last_channel = make_divisible(1280 * max(1.0, width_mult), round_nearest)
@@ -120,20 +129,34 @@ class MobileNetV2(Module):
             ks = iter(jax.random.split(k, n_blocks + 3))
             cin = input_channel
             features: list[Module] = [
-                Conv2dNormActivation(3, cin, stride=2, norm_layer=norm_layer, activation_layer=ReLU6, key=next(ks))
+                Conv2dNormActivation(
+                    3, cin, stride=2, norm_layer=norm_layer, activation_layer=ReLU6, key=next(ks)
+                )
             ]
             for t, c, n, s in inverted_residual_setting:
                 cout = make_divisible(c * width_mult, round_nearest)
                 for i in range(n):
-                    features.append(block(cin, cout, s if i == 0 else 1, expand_ratio=t, norm_layer=norm_layer, key=next(ks)))
+                    features.append(
+                        block(
+                            cin, cout, s if i == 0 else 1, expand_ratio=t, norm_layer=norm_layer, key=next(ks)
+                        )
+                    )
                     cin = cout
             features.append(
-                Conv2dNormActivation(cin, last_channel, kernel_size=1, norm_layer=norm_layer, activation_layer=ReLU6, key=next(ks))
+                Conv2dNormActivation(
+                    cin,
+                    last_channel,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=ReLU6,
+                    key=next(ks),
+                )
             )
             return {
                 "features": Sequential(*features),
                 "classifier": Sequential(
-                    Dropout(p=dropout), Linear(last_channel, num_classes, key=next(ks), axes=("classes", "embed"))
+                    Dropout(p=dropout),
+                    Linear(last_channel, num_classes, key=next(ks), axes=("classes", "embed")),
                 ),
             }
 

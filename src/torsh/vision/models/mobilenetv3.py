@@ -25,7 +25,7 @@ __all__ = [
 
 
 class InvertedResidualConfig:
-    """One MobileNetV3 block: channels (scaled by ``width_mult``), kernel, SE, activation ``"RE"``/``"HS"``."""
+    """One MobileNetV3 block: channels (scaled by ``width_mult``), kernel, SE, activation "RE"/"HS"."""
 
     def __init__(
         self,
@@ -53,6 +53,9 @@ class InvertedResidualConfig:
         return make_divisible(channels * width_mult, 8)
 
 
+_SE_LAYER = partial(SqueezeExcitation, scale_activation=Hardsigmoid)
+
+
 class InvertedResidual(Module):
     """MobileNetV3 block: expand, depthwise, optional squeeze-excitation (hard sigmoid), project."""
 
@@ -64,7 +67,7 @@ class InvertedResidual(Module):
         self,
         cnf: InvertedResidualConfig,
         norm_layer: Callable[..., Module],
-        se_layer: Callable[..., Module] = partial(SqueezeExcitation, scale_activation=Hardsigmoid),
+        se_layer: Callable[..., Module] = _SE_LAYER,
         *,
         key: Any = None,
     ) -> None:
@@ -75,21 +78,41 @@ class InvertedResidual(Module):
         layers: list[Module] = []
         if cnf.expanded_channels != cnf.input_channels:
             layers.append(
-                Conv2dNormActivation(cnf.input_channels, cnf.expanded_channels, kernel_size=1,
-                                     norm_layer=norm_layer, activation_layer=act, key=k1)
+                Conv2dNormActivation(
+                    cnf.input_channels,
+                    cnf.expanded_channels,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=act,
+                    key=k1,
+                )
             )
         stride = 1 if cnf.dilation > 1 else cnf.stride
         layers.append(
-            Conv2dNormActivation(cnf.expanded_channels, cnf.expanded_channels, kernel_size=cnf.kernel, stride=stride,
-                                 dilation=cnf.dilation, groups=cnf.expanded_channels, norm_layer=norm_layer,
-                                 activation_layer=act, key=k2)
+            Conv2dNormActivation(
+                cnf.expanded_channels,
+                cnf.expanded_channels,
+                kernel_size=cnf.kernel,
+                stride=stride,
+                dilation=cnf.dilation,
+                groups=cnf.expanded_channels,
+                norm_layer=norm_layer,
+                activation_layer=act,
+                key=k2,
+            )
         )
         if cnf.use_se:
             squeeze_channels = make_divisible(cnf.expanded_channels // 4, 8)
             layers.append(se_layer(cnf.expanded_channels, squeeze_channels, key=k3))
         layers.append(
-            Conv2dNormActivation(cnf.expanded_channels, cnf.out_channels, kernel_size=1, norm_layer=norm_layer,
-                                 activation_layer=None, key=k4)
+            Conv2dNormActivation(
+                cnf.expanded_channels,
+                cnf.out_channels,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=None,
+                key=k4,
+            )
         )
         self.block = Sequential(*layers)
         self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
@@ -137,15 +160,28 @@ class MobileNetV3(Module):
             ks = iter(jax.random.split(k, len(inverted_residual_setting) + 4))
             first = inverted_residual_setting[0].input_channels
             layers: list[Module] = [
-                Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer,
-                                     activation_layer=Hardswish, key=next(ks))
+                Conv2dNormActivation(
+                    3,
+                    first,
+                    kernel_size=3,
+                    stride=2,
+                    norm_layer=norm_layer,
+                    activation_layer=Hardswish,
+                    key=next(ks),
+                )
             ]
             layers += [block(cnf, norm_layer, key=next(ks)) for cnf in inverted_residual_setting]
             last_in = inverted_residual_setting[-1].out_channels
             last_out = 6 * last_in
             layers.append(
-                Conv2dNormActivation(last_in, last_out, kernel_size=1, norm_layer=norm_layer,
-                                     activation_layer=Hardswish, key=next(ks))
+                Conv2dNormActivation(
+                    last_in,
+                    last_out,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=Hardswish,
+                    key=next(ks),
+                )
             )
             return {
                 "features": Sequential(*layers),

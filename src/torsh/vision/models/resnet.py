@@ -47,7 +47,9 @@ __all__ = [
 ]
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1, *, key: Any = None) -> Conv2d:
+def conv3x3(
+    in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1, *, key: Any = None
+) -> Conv2d:
     """3x3 convolution with padding (no bias: a norm layer follows)."""
     return Conv2d(
         in_planes, out_planes, 3, stride, dilation, groups=groups, bias=False, dilation=dilation, key=key
@@ -241,14 +243,30 @@ class ResNet(Module):
                         norm(planes * block.expansion),
                     )
                 out = [
-                    block(state["inplanes"], planes, stride, downsample, groups, width_per_group,
-                          previous_dilation, norm, key=kb[0])
+                    block(
+                        state["inplanes"],
+                        planes,
+                        stride,
+                        downsample,
+                        groups,
+                        width_per_group,
+                        previous_dilation,
+                        norm,
+                        key=kb[0],
+                    )
                 ]
                 state["inplanes"] = planes * block.expansion
                 for i in range(1, blocks):
                     out.append(
-                        block(state["inplanes"], planes, groups=groups, base_width=width_per_group,
-                              dilation=state["dilation"], norm_layer=norm, key=kb[i])
+                        block(
+                            state["inplanes"],
+                            planes,
+                            groups=groups,
+                            base_width=width_per_group,
+                            dilation=state["dilation"],
+                            norm_layer=norm,
+                            key=kb[i],
+                        )
                     )
                 return Sequential(*out)
 

@@ -17,7 +17,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...errors import ConfigError, ShapeError
-from ...nn import GELU, Conv2d, Dropout, LayerNorm, Linear, Module, MultiheadAttention, Sequential, Tanh, split_key
+from ...nn import (
+    GELU,
+    Conv2d,
+    Dropout,
+    LayerNorm,
+    Linear,
+    Module,
+    MultiheadAttention,
+    Sequential,
+    Tanh,
+    split_key,
+)
 from ...tree import static
 from ._init import HostInit, assign, build
 from ._weights import WeightsArg, finish
@@ -43,7 +54,9 @@ class MLPBlock(Sequential):
     Logical axes ``("mlp", "embed")`` then ``("embed", "mlp")``: Megatron's column/row split.
     """
 
-    def __init__(self, in_dim: int, mlp_dim: int, dropout: float, *, key: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self, in_dim: int, mlp_dim: int, dropout: float, *, key: Any = None, dtype: Any = None
+    ) -> None:
         k1, k2 = split_key(key, 2)
         super().__init__(
             Linear(in_dim, mlp_dim, key=k1, dtype=dtype, axes=("mlp", "embed")),
@@ -121,13 +134,25 @@ class Encoder(Module):
         dtype: Any = None,
     ) -> None:
         keys = split_key(key, num_layers + 1)
-        self.pos_embedding = 0.02 * jax.random.normal(keys[-1], (1, seq_length, hidden_dim), dtype or jnp.float32)
+        self.pos_embedding = 0.02 * jax.random.normal(
+            keys[-1], (1, seq_length, hidden_dim), dtype or jnp.float32
+        )
         self.dropout = Dropout(dropout)
         self.layers = Sequential(
             OrderedDict(
-                (f"encoder_layer_{i}",
-                 EncoderBlock(num_heads, hidden_dim, mlp_dim, dropout, attention_dropout, norm_layer,
-                              key=keys[i], dtype=dtype))
+                (
+                    f"encoder_layer_{i}",
+                    EncoderBlock(
+                        num_heads,
+                        hidden_dim,
+                        mlp_dim,
+                        dropout,
+                        attention_dropout,
+                        norm_layer,
+                        key=keys[i],
+                        dtype=dtype,
+                    ),
+                )
                 for i in range(num_layers)
             )
         )
@@ -218,11 +243,26 @@ class VisionTransformer(Module):
                     head=Linear(representation_size, num_classes, key=k4, axes=("classes", None)),
                 )
             return {
-                "conv_proj": Conv2d(3, hidden_dim, kernel_size=patch_size, stride=patch_size, key=k1,
-                                    axes=("embed", None, "kh", "kw")),
+                "conv_proj": Conv2d(
+                    3,
+                    hidden_dim,
+                    kernel_size=patch_size,
+                    stride=patch_size,
+                    key=k1,
+                    axes=("embed", None, "kh", "kw"),
+                ),
                 "class_token": jnp.zeros((1, 1, hidden_dim)),
-                "encoder": Encoder(seq_length, num_layers, num_heads, hidden_dim, mlp_dim, dropout,
-                                   attention_dropout, norm_layer, key=k2),
+                "encoder": Encoder(
+                    seq_length,
+                    num_layers,
+                    num_heads,
+                    hidden_dim,
+                    mlp_dim,
+                    dropout,
+                    attention_dropout,
+                    norm_layer,
+                    key=k2,
+                ),
                 "heads": Sequential(heads),
             }
 
@@ -249,7 +289,8 @@ class VisionTransformer(Module):
     def _process_input(self, x: jax.Array) -> jax.Array:
         if x.ndim != 4 or x.shape[2] != self.image_size or x.shape[3] != self.image_size:
             raise ShapeError(
-                f"expected input (N, 3, {self.image_size}, {self.image_size}) (image_size={self.image_size}), "
+                f"expected input (N, 3, {self.image_size}, {self.image_size}) "
+                f"(image_size={self.image_size}), "
                 f"got shape {list(x.shape)}"
             )
         n = x.shape[0]
@@ -264,11 +305,25 @@ class VisionTransformer(Module):
         return self.heads(x[:, 0])
 
 
-def _vit(patch_size: int, num_layers: int, num_heads: int, hidden_dim: int, mlp_dim: int, weights: WeightsArg,
-         kwargs: dict) -> VisionTransformer:
+def _vit(
+    patch_size: int,
+    num_layers: int,
+    num_heads: int,
+    hidden_dim: int,
+    mlp_dim: int,
+    weights: WeightsArg,
+    kwargs: dict,
+) -> VisionTransformer:
     image_size = kwargs.pop("image_size", 224)
-    model = VisionTransformer(image_size=image_size, patch_size=patch_size, num_layers=num_layers,
-                              num_heads=num_heads, hidden_dim=hidden_dim, mlp_dim=mlp_dim, **kwargs)
+    model = VisionTransformer(
+        image_size=image_size,
+        patch_size=patch_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        mlp_dim=mlp_dim,
+        **kwargs,
+    )
     return finish(model, weights)
 
 
