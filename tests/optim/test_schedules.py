@@ -239,6 +239,27 @@ def test_optimizer_with_schedule_matches_torch_optimizer_with_scheduler():
     assert_trajectories_close(ours_, ref)
 
 
+@pytest.mark.parametrize("mode", ["triangular", "exp_range"])
+def test_sgd_with_cyclic_momentum_matches_torch_cyclic_lr_with_cycle_momentum(mode):
+    params, grads = make_params(0), grad_stream(1)
+    cycle = dict(step_size_up=15, step_size_down=25, mode=mode, gamma=0.99)
+    opt = optim.SGD(
+        lr=schedules.cyclic(0.001, 0.05, **cycle),
+        momentum=schedules.cyclic_momentum(0.7, 0.95, **cycle),
+        weight_decay=0.01,
+    )
+    ref = torch_trajectory(
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.5, weight_decay=0.01),
+        params,
+        grads,
+        make_scheduler=lambda o: LS.CyclicLR(o, 0.001, 0.05, base_momentum=0.7, max_momentum=0.95, **cycle),
+    )
+    assert_trajectories_close(torsh_trajectory(opt, params, grads), ref)
+    momenta = ours(schedules.cyclic_momentum(0.7, 0.95, **cycle), 100)
+    amplitude = 0.25 * (0.99**15 if mode == "exp_range" else 1.0)  # the lr's low is the momentum's high
+    assert momenta[0] == pytest.approx(0.95) and momenta[15] == pytest.approx(0.95 - amplitude, rel=1e-5)
+
+
 def test_state_lr_is_the_lr_of_the_next_step():
     opt = optim.SGD(lr=schedules.step_decay(1.0, step_size=2, gamma=0.5))
     p = {"w": jnp.zeros(1)}
@@ -272,6 +293,10 @@ def test_schedule_validation():
         ConfigError, match=r"schedules\[0\] must be a schedule \(a function of the step\) or a number"
     ):
         schedules.join(["fast"], [])
+    with pytest.raises(ConfigError, match=r"SGD: momentum\(0\) must be a finite number >= 0"):
+        optim.SGD(lr=0.1, momentum=lambda step: -1.0)
+    with pytest.raises(ConfigError, match="nesterov=True requires momentum > 0"):
+        optim.SGD(lr=0.1, momentum=lambda step: 0.0, nesterov=True)
     with pytest.raises(ConfigError, match="cyclic: mode must be"):
         schedules.cyclic(0.1, 1.0, mode="sine")
     with pytest.raises(ConfigError, match="cyclic: step_size_up must be an integer >= 1"):

@@ -147,6 +147,21 @@ class Checker:
             self.fail(name, f"one of {options}", value)
         return value
 
+    def schedule_or(self, name: str, value: Any, check: Callable[[str, Any], float]) -> float | Callable:
+        """A hyperparameter that is a number (validated by ``check``) or a schedule whose value at step 0
+        passes ``check``."""
+        if callable(value):
+            try:
+                first = float(value(0))
+            except Exception as e:  # noqa: BLE001 - report any failure of the user's schedule
+                raise ConfigError(
+                    f"{self.owner}: {name} is a schedule, but calling it at step 0 failed: "
+                    f"{type(e).__name__}: {e}"
+                ) from e
+            check(f"{name}(0)", first)
+            return value
+        return check(name, value)
+
     def lr(self, name: str, value: Any) -> float | Callable:
         """A learning rate: a number >= 0 or a schedule (a function of the step, checked at step 0)."""
         if callable(value):

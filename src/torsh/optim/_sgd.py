@@ -43,7 +43,8 @@ class SGD(Optimizer):
 
     Args:
       lr: learning rate, or a schedule (function of the step).
-      momentum: momentum factor :math:`\mu` (0 disables the buffer).
+      momentum: momentum factor :math:`\mu` (0 disables the buffer), or a schedule of it
+        (``schedules.cyclic_momentum``: PyTorch's ``CyclicLR(cycle_momentum=True)``).
       dampening: dampening :math:`\tau` for momentum.
       weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
@@ -67,7 +68,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         lr: float | Callable = 1e-3,
-        momentum: float = 0.0,
+        momentum: float | Callable = 0.0,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
@@ -80,12 +81,14 @@ class SGD(Optimizer):
     @classmethod
     def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
         hp["lr"] = check.lr("lr", hp["lr"])
-        hp["momentum"] = check.nonneg("momentum", hp["momentum"])
+        # momentum may follow a schedule (e.g. schedules.cyclic_momentum, CyclicLR's cycle_momentum)
+        hp["momentum"] = check.schedule_or("momentum", hp["momentum"], check.nonneg)
         hp["dampening"] = check.number("dampening", hp["dampening"])
         hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
         hp["nesterov"] = check.flag("nesterov", hp["nesterov"])
         hp["maximize"] = check.flag("maximize", hp["maximize"])
-        if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
+        first = hp["momentum"](0) if callable(hp["momentum"]) else hp["momentum"]
+        if hp["nesterov"] and (float(first) <= 0 or hp["dampening"] != 0):
             check.conflict(
                 "nesterov=True requires momentum > 0 and dampening == 0, got "
                 f"momentum={hp['momentum']}, dampening={hp['dampening']}"
@@ -93,14 +96,16 @@ class SGD(Optimizer):
         return hp
 
     def _slots(self, hp: FrozenDict) -> tuple[str, ...]:
-        return ("momentum_buffer",) if hp["momentum"] != 0 else ()
+        return ("momentum_buffer",) if callable(hp["momentum"]) or hp["momentum"] != 0 else ()
 
     def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
         wd, momentum, dampening = hp["weight_decay"], hp["momentum"], hp["dampening"]
         if wd != 0:
             g = g + wd * p
         new_slots = {}
-        if momentum != 0:
+        if callable(momentum):  # the momentum of step t (1-based) is the schedule's value at t - 1
+            momentum = jnp.asarray(momentum(t.astype(jnp.int32) - 1), p.dtype)
+        if callable(hp["momentum"]) or momentum != 0:
             buf = jnp.where(t == 1, g, momentum * slots["momentum_buffer"] + (1 - dampening) * g)
             new_slots["momentum_buffer"] = buf
             g = g + momentum * buf if hp["nesterov"] else buf

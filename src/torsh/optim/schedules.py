@@ -68,6 +68,7 @@ __all__ = [
     "one_cycle",
     "polynomial_decay",
     "cyclic",
+    "cyclic_momentum",
     "multiplicative",
     "join",
     "sequence",
@@ -628,8 +629,8 @@ def cyclic(
     ``step_size_down`` (default: ``step_size_up``), and repeats; ``mode`` scales the amplitude:
     ``"triangular"`` (constant), ``"triangular2"`` (halved each cycle), ``"exp_range"`` (times
     ``gamma ** step``). A custom ``scale_fn`` (jax.numpy, of the cycle number or of the step, per
-    ``scale_mode``) replaces ``mode``. PyTorch's ``cycle_momentum`` has no equivalent: torsh
-    optimizers keep momentum constant, so compare with ``CyclicLR(..., cycle_momentum=False)``.
+    ``scale_mode``) replaces ``mode``. PyTorch's ``cycle_momentum=True`` (its default) also cycles
+    SGD's momentum: pass :func:`cyclic_momentum` with the same cycle as ``SGD(momentum=...)``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -652,6 +653,35 @@ def cyclic(
         _fail(name, "scale_mode", "'cycle' or 'iterations'", scale_mode)
     total = float(up + down)
     return _Cyclic(base, top, total, up / total, mode, _number(name, "gamma", gamma), scale_fn, scale_mode)
+
+
+@_epochs
+def cyclic_momentum(
+    base_momentum: float = 0.8,
+    max_momentum: float = 0.9,
+    step_size_up: int = 2000,
+    step_size_down: int | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Callable | None = None,
+    scale_mode: str = "cycle",
+) -> Schedule:
+    """The momentum cycle of PyTorch's ``CyclicLR(cycle_momentum=True)``: from ``max_momentum`` down to
+    ``base_momentum`` while the lr rises, and back (the same cycle arguments as :func:`cyclic`). Pass
+    it as ``SGD(momentum=...)``.
+
+    Example:
+      >>> from torsh import optim
+      >>> from torsh.optim import schedules
+      >>> opt = optim.SGD(lr=schedules.cyclic(0.01, 0.1, step_size_up=4),
+      ...                 momentum=schedules.cyclic_momentum(0.8, 0.9, step_size_up=4))
+      >>> [round(float(schedules.cyclic_momentum(0.8, 0.9, step_size_up=4)(i)), 3) for i in (0, 2, 4)]
+      [0.9, 0.85, 0.8]
+    """
+    # momentum = max - (max - base) * factor * scale: cyclic() with the two ends swapped
+    return cyclic.__wrapped__(
+        max_momentum, base_momentum, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode
+    )
 
 
 @dataclasses.dataclass(frozen=True)
