@@ -37,13 +37,13 @@ class Config:
     n_head: int = 4
     dropout: float = 0.0
     batch_size: int = 32
-    steps: int = 1500
+    steps: int = 500
     lr: float = 2e-3
     warmup: int = 100
     weight_decay: float = 0.1
-    eval_every: int = 250
+    eval_every: int = 100
     eval_windows: int = 256
-    sample_tokens: int = 300
+    sample_tokens: int = 120  # at most block_size minus the prompt (no sliding window)
     temperature: float = 0.8
     top_k: int = 40
     seed: int = 0
@@ -161,10 +161,12 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
     torsh.save(out / "model.safetensors", state.model)
 
     prompts = ["def ", "class ", "import "]
+    encoded = [tok.encode(p) for p in prompts]
+    n_new = min(config.sample_tokens, config.block_size - max(map(len, encoded)))
     samples = generate(
         state.model,
-        [tok.encode(p) for p in prompts],
-        max_new_tokens=config.sample_tokens,
+        encoded,
+        max_new_tokens=n_new,
         temperature=config.temperature,
         top_k=config.top_k,
         key=torsh.random.key(config.seed + 2),
@@ -174,7 +176,7 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
     texts = []
     for prompt, row in zip(prompts, samples, strict=True):
         ids = [int(t) for t in row if t != tok.token_to_id("<eos>")]
-        texts.append(tok.decode(ids[-(len(tok.encode(prompt)) + config.sample_tokens) :]))
+        texts.append(tok.decode(ids[-(len(tok.encode(prompt)) + n_new) :]))
     (out / "samples.txt").write_text("\n\n=====\n\n".join(texts), encoding="utf-8")
     if progress:
         print("\n--- sample ---\n" + texts[0][:500])
