@@ -381,4 +381,6 @@ def test_vae_matches_pytorch_including_an_adam_step():
     torch_opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
     torch_opt.step()
     for k, p in ref.state_dict().items():
-        _assert_close(new.state_dict()[k], p, rtol=1e-4, atol=1e-6)
+        # Adam's first step is lr * g / (|g| + eps): +-lr, except for gradients near eps, where float32
+        # noise in g moves it; 1% of lr absolute
+        _assert_close(new.state_dict()[k], p, rtol=1e-4, atol=1e-5)
