@@ -276,10 +276,10 @@ def ce(m, x, y):
     return -jnp.take_along_axis(logp, y[..., None], -1).mean()
 
 models = {
-    "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=96, n_positions=32, n_embd=64, n_layer=2, n_head=4),
+    "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=96, n_positions=32, n_embd=64, n_layer=1, n_head=4),
                             key=0).eval(),
     "llama": LlamaForCausalLM(LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=128,
-                                          num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=4,
+                                          num_hidden_layers=1, num_attention_heads=8, num_key_value_heads=4,
                                           max_position_embeddings=32), key=0),
 }
 ids = jax.random.randint(jax.random.key(1), (8, 17), 0, 96)
