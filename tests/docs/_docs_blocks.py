@@ -56,7 +56,8 @@ def blocks(text: str) -> list[Block]:
             raise ValueError(f"line {i + 1}: unclosed code fence {ticks}{info}")
         body = [ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in lines[start:j]]
         prev = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-        out.append(Block(info.split()[0] if info else "", "\n".join(body) + "\n", start + 1, prev == SKIP_MARKER))
+        lang = info.split()[0] if info else ""
+        out.append(Block(lang, "\n".join(body) + "\n", start + 1, prev == SKIP_MARKER))
         i = j + 1
     return out
 
