@@ -36,6 +36,7 @@ GUIDES = [
     "tutorials/digits.md",
     "tutorials/finetune.md",
     "tutorials/fsdp.md",
+    "tutorials/char_gpt.md",
     # existing pages whose blocks form a complete program
     "index.md",
     "cli.md",
