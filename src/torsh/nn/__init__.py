@@ -142,9 +142,11 @@ __all__ = [
 # Convolution, pooling, attention, transformer and recurrent layers (each module lists its own names).
 from . import attention as _attention_mod
 from . import conv as _conv_mod
+from . import padding as _padding_mod
 from . import pooling as _pooling_mod
 from . import rnn as _rnn_mod
 from . import transformer as _transformer_mod
+from . import upsampling as _upsampling_mod
 from .attention import MultiheadAttention
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .pooling import (
@@ -161,6 +163,7 @@ from .pooling import (
     MaxPool2d,
     MaxPool3d,
 )
+from .padding import *  # noqa: F403 - the padding module's __all__ lists its layers
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .transformer import (
     Transformer,
@@ -170,10 +173,13 @@ from .transformer import (
     TransformerEncoderLayer,
     generate_square_subsequent_mask,
 )
+from .upsampling import *  # noqa: F403 - Upsample*, PixelShuffle, PixelUnshuffle
 
 __all__ += [
     name
-    for module in (_attention_mod, _conv_mod, _pooling_mod, _rnn_mod, _transformer_mod)
+    for module in (
+        _attention_mod, _conv_mod, _padding_mod, _pooling_mod, _rnn_mod, _transformer_mod, _upsampling_mod
+    )
     for name in module.__all__
     if name[0].isupper() or name == "generate_square_subsequent_mask"
 ]
