@@ -54,11 +54,19 @@ def test_pad_matches_torch(mode, shape, pad):
 
 
 def test_pad_float64_and_constant_on_any_rank(x64):
-    _check(lambda x: F.pad(x, (1, 2, 0, 1), mode="reflect"), lambda x: TF.pad(x, (1, 2, 0, 1), mode="reflect"),
-           (2, 3, 4), dtype=np.float64, rtol=1e-12)
+    _check(
+        lambda x: F.pad(x, (1, 2, 0, 1), mode="reflect"),
+        lambda x: TF.pad(x, (1, 2, 0, 1), mode="reflect"),
+        (2, 3, 4),
+        dtype=np.float64,
+        rtol=1e-12,
+    )
     # constant mode pads any number of leading axes, including batch axes
-    _check(lambda x: F.pad(input=x, pad=(1, 0, 0, 2, 1, 1, 2, 0)), lambda x: TF.pad(x, (1, 0, 0, 2, 1, 1, 2, 0)),
-           (2, 1, 3, 2))
+    _check(
+        lambda x: F.pad(input=x, pad=(1, 0, 0, 2, 1, 1, 2, 0)),
+        lambda x: TF.pad(x, (1, 0, 0, 2, 1, 1, 2, 0)),
+        (2, 1, 3, 2),
+    )
 
 
 @given(
@@ -155,16 +163,29 @@ INTERP_CASES = [
 
 @pytest.mark.parametrize("mode,shape,kwargs", INTERP_CASES)
 def test_interpolate_matches_torch(mode, shape, kwargs):
-    _check(lambda x: F.interpolate(input=x, mode=mode, **kwargs),
-           lambda x: TF.interpolate(x, mode=mode, **kwargs), shape)
+    _check(
+        lambda x: F.interpolate(input=x, mode=mode, **kwargs),
+        lambda x: TF.interpolate(x, mode=mode, **kwargs),
+        shape,
+    )
 
 
 @pytest.mark.parametrize("mode", ["linear", "nearest-exact"])
 def test_interpolate_float64(mode, x64):
-    _check(lambda x: F.interpolate(x, scale_factor=2.5, mode=mode),
-           lambda x: TF.interpolate(x, scale_factor=2.5, mode=mode), (1, 2, 5), dtype=np.float64, rtol=1e-12)
-    _check(lambda x: F.interpolate(x, size=(3, 7), mode="bicubic"),
-           lambda x: TF.interpolate(x, size=(3, 7), mode="bicubic"), (1, 1, 5, 4), dtype=np.float64, rtol=1e-12)
+    _check(
+        lambda x: F.interpolate(x, scale_factor=2.5, mode=mode),
+        lambda x: TF.interpolate(x, scale_factor=2.5, mode=mode),
+        (1, 2, 5),
+        dtype=np.float64,
+        rtol=1e-12,
+    )
+    _check(
+        lambda x: F.interpolate(x, size=(3, 7), mode="bicubic"),
+        lambda x: TF.interpolate(x, size=(3, 7), mode="bicubic"),
+        (1, 1, 5, 4),
+        dtype=np.float64,
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +198,10 @@ def test_interpolate_float64(mode, x64):
         ((1, 1, 3), {"size": (2, 2)}),
         ((1, 1, 3), {"size": 2, "recompute_scale_factor": True}),
         ((1, 1, 3), {"size": 2, "mode": "foo"}),
-        ((1, 1, 3, 3), {"scale_factor": 2, "mode": "bilinear", "antialias": True}),  # torch has it; torsh not yet
+        (
+            (1, 1, 3, 3),
+            {"scale_factor": 2, "mode": "bilinear", "antialias": True},
+        ),  # torch has it; torsh not yet
         ((1, 1, 3), {"scale_factor": 2, "mode": "linear", "antialias": True}),
         ((3,), {"size": 2}),
     ],

@@ -149,6 +149,7 @@ from . import transformer as _transformer_mod
 from . import upsampling as _upsampling_mod
 from .attention import MultiheadAttention
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .padding import *  # noqa: F403 - the padding module's __all__ lists its layers
 from .pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -163,7 +164,6 @@ from .pooling import (
     MaxPool2d,
     MaxPool3d,
 )
-from .padding import *  # noqa: F403 - the padding module's __all__ lists its layers
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .transformer import (
     Transformer,
@@ -178,7 +178,13 @@ from .upsampling import *  # noqa: F403 - Upsample*, PixelShuffle, PixelUnshuffl
 __all__ += [
     name
     for module in (
-        _attention_mod, _conv_mod, _padding_mod, _pooling_mod, _rnn_mod, _transformer_mod, _upsampling_mod
+        _attention_mod,
+        _conv_mod,
+        _padding_mod,
+        _pooling_mod,
+        _rnn_mod,
+        _transformer_mod,
+        _upsampling_mod,
     )
     for name in module.__all__
     if name[0].isupper() or name == "generate_square_subsequent_mask"

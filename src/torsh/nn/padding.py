@@ -42,7 +42,9 @@ def _padding(value: int | Sequence[int], n: int, owner: str) -> tuple[int, ...]:
         out = tuple(value)
         if len(out) == 2 * n and all(isinstance(v, int) and not isinstance(v, bool) for v in out):
             return out
-    raise ConfigError(f"{owner}: padding must be an int or a tuple of {2 * n} ints (last axis first), got {value!r}")
+    raise ConfigError(
+        f"{owner}: padding must be an int or a tuple of {2 * n} ints (last axis first), got {value!r}"
+    )
 
 
 class _PadNd(Module):
@@ -195,7 +197,8 @@ class ReflectionPad2d(_PadNd):
 
 
 class ReflectionPad3d(_PadNd):
-    """Mirror padding of the last 3 axes (``torch.nn.ReflectionPad3d``); ``[N, C, D, H, W]`` or ``[C, D, H, W]``.
+    """Mirror padding of the last 3 axes (``torch.nn.ReflectionPad3d``); ``[N, C, D, H, W]`` or
+    ``[C, D, H, W]``.
 
     Example:
       >>> import jax.numpy as jnp

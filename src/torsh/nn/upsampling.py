@@ -55,10 +55,14 @@ class Upsample(Module):
     ) -> None:
         name = type(self).__name__
         if mode not in _MODES:
-            raise ConfigError(f"{name}: unknown mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}")
+            raise ConfigError(
+                f"{name}: unknown mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}"
+            )
         if (size is None) == (scale_factor is None):
-            raise ConfigError(f"{name}: pass exactly one of size and scale_factor (got size={size!r}, "
-                              f"scale_factor={scale_factor!r})")
+            raise ConfigError(
+                f"{name}: pass exactly one of size and scale_factor (got size={size!r}, "
+                f"scale_factor={scale_factor!r})"
+            )
         self.size = _hashable(size)
         if isinstance(scale_factor, (list, tuple)):
             self.scale_factor = tuple(float(s) for s in scale_factor)
@@ -79,7 +83,9 @@ class Upsample(Module):
         )
 
     def extra_repr(self) -> str:
-        what = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        what = (
+            f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        )
         return f"{what}, mode={self.mode!r}"
 
 

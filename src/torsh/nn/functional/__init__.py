@@ -15,7 +15,6 @@ from ._activation import (
     hardtanh,
     leaky_relu,
     log_softmax,
-    softmin,
     mish,
     relu,
     relu6,
@@ -23,6 +22,7 @@ from ._activation import (
     sigmoid,
     silu,
     softmax,
+    softmin,
     softplus,
     tanh,
 )

@@ -56,7 +56,9 @@ def _source_index(mode: str, size: int, before: int, after: int) -> np.ndarray:
     return np.where(m < size, m, period - m)
 
 
-def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> jax.Array:  # noqa: A002
+def pad(
+    input: jax.Array, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> jax.Array:  # noqa: A002
     """Pad (or, with negative amounts, crop) ``input`` (``torch.nn.functional.pad``).
 
     Args:
@@ -81,7 +83,9 @@ def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant", value: flo
     """
     x = jnp.asarray(input)
     if mode not in _MODES:
-        raise ConfigError(f"pad: unrecognised padding mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}")
+        raise ConfigError(
+            f"pad: unrecognised padding mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}"
+        )
     pairs = _pairs(pad, x.ndim)
     if mode == "constant":
         fill = jnp.asarray(0 if value is None else value, x.dtype)
@@ -99,7 +103,8 @@ def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant", value: flo
     n = len(pairs)
     if n not in (1, 2, 3) or x.ndim not in (n + 1, n + 2):
         raise ShapeError(
-            f"pad: padding size {2 * n} is not supported for {x.ndim}D input of shape {shape_str(x.shape)} in "
+            f"pad: padding size {2 * n} is not supported for {x.ndim}D input of shape "
+            f"{shape_str(x.shape)} in "
             f'mode "{mode}"; supported: 2D or 3D input with 2 values (last axis), 3D or 4D with 4 (last 2 '
             "axes), 4D or 5D with 6 (last 3 axes)"
         )
@@ -113,13 +118,15 @@ def pad(input: jax.Array, pad: Sequence[int], mode: str = "constant", value: flo
         kept = size + min(before, 0) + min(after, 0)  # circular mode crops first, then wraps
         if mode == "circular" and (before > kept or after > kept):
             raise ShapeError(
-                f"pad: circular padding ({before}, {after}) at dimension {axis} of input {shape_str(x.shape)} "
+                f"pad: circular padding ({before}, {after}) at dimension {axis} of input "
+                f"{shape_str(x.shape)} "
                 f"wraps around more than once (each amount must be at most the {kept} elements left after "
                 "cropping)"
             )
         if size == 0 or size + before + after <= 0:
             raise ShapeError(
-                f"pad: cannot {mode}-pad dimension {axis} of input {shape_str(x.shape)} by ({before}, {after})"
+                f"pad: cannot {mode}-pad dimension {axis} of input {shape_str(x.shape)} "
+                f"by ({before}, {after})"
             )
     for axis, before, after in pairs:
         x = jnp.take(x, jnp.asarray(_source_index(mode, x.shape[axis], before, after)), axis=axis)

@@ -185,7 +185,9 @@ def interpolate(
       (1, 3, 2, 8)
     """
     if mode not in _MODES:
-        raise ConfigError(f"interpolate: unknown mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}")
+        raise ConfigError(
+            f"interpolate: unknown mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}"
+        )
     check_float_input(input)
     x = input
     if x.ndim not in (3, 4, 5):
@@ -222,7 +224,11 @@ def interpolate(
     # PyTorch computes coordinates in float32 for float32 and half inputs (opmath), float64 for float64
     ft = np.float64 if x.dtype == jnp.float64 else np.float32
     # half-precision inputs are interpolated in float32 and cast back, as PyTorch's opmath does
-    y = x.astype(jnp.float32) if jnp.finfo(x.dtype).bits < 32 and mode not in ("nearest", "nearest-exact") else x
+    y = (
+        x.astype(jnp.float32)
+        if jnp.finfo(x.dtype).bits < 32 and mode not in ("nearest", "nearest-exact")
+        else x
+    )
     for i in range(n):
         axis = 2 + i
         if mode in ("nearest", "nearest-exact"):
@@ -253,13 +259,14 @@ def pixel_shuffle(input: jax.Array, upscale_factor: int) -> jax.Array:  # noqa: 
     x = jnp.asarray(input)
     if x.ndim < 3:
         raise ShapeError(
-            f"pixel_shuffle: expected input of at least 3 dimensions [*, C * r**2, H, W], got {x.ndim}D input "
-            f"of shape {shape_str(x.shape)}"
+            f"pixel_shuffle: expected input of at least 3 dimensions [*, C * r**2, H, W], got "
+            f"{x.ndim}D input of shape {shape_str(x.shape)}"
         )
     *lead, c, h, w = x.shape
     if c % (r * r):
         raise ShapeError(
-            f"pixel_shuffle: expected the channel dimension to be divisible by upscale_factor**2 = {r * r}, but "
+            f"pixel_shuffle: expected the channel dimension to be divisible by upscale_factor**2 = "
+            f"{r * r}, but "
             f"input.size(-3)={c} (input {shape_str(x.shape)})"
         )
     oc = c // (r * r)
