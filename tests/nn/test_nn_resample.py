@@ -198,25 +198,34 @@ def test_interpolate_float64(mode, x64):
         ((1, 1, 3), {"size": (2, 2)}),
         ((1, 1, 3), {"size": 2, "recompute_scale_factor": True}),
         ((1, 1, 3), {"size": 2, "mode": "foo"}),
-        (
-            (1, 1, 3, 3),
-            {"scale_factor": 2, "mode": "bilinear", "antialias": True},
-        ),  # torch has it; torsh not yet
         ((1, 1, 3), {"scale_factor": 2, "mode": "linear", "antialias": True}),
+        ((1, 1, 3, 3), {"scale_factor": 2, "mode": "nearest", "antialias": True}),
         ((3,), {"size": 2}),
     ],
 )
 def test_interpolate_errors(shape, kwargs):
-    if not kwargs.get("antialias") or shape == (1, 1, 3):
-        with pytest.raises((RuntimeError, ValueError, NotImplementedError)):
-            TF.interpolate(torch.zeros(shape), **kwargs)
+    with pytest.raises((RuntimeError, ValueError, NotImplementedError)):
+        TF.interpolate(torch.zeros(shape), **kwargs)
     with pytest.raises(TorshError, match="interpolate"):
         F.interpolate(jnp.zeros(shape), **kwargs)
 
 
-def test_antialias_error_says_it_is_not_implemented():
-    with pytest.raises(TorshError, match="not implemented"):
-        F.interpolate(jnp.zeros((1, 1, 4, 4)), size=2, mode="bilinear", antialias=True)
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"size": (4, 5)},
+        {"scale_factor": 0.3},
+        {"size": (3, 17), "align_corners": True},
+        {"scale_factor": (2.5, 0.5)},
+    ],
+)
+def test_interpolate_antialias_matches_torch(mode, kwargs):
+    _check(
+        lambda x: F.interpolate(x, mode=mode, antialias=True, **kwargs),
+        lambda x: TF.interpolate(x, mode=mode, antialias=True, **kwargs),
+        (1, 2, 9, 11),
+    )
 
 
 @pytest.mark.parametrize(

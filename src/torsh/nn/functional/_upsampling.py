@@ -12,6 +12,8 @@ time in NumPy, in the input's precision (float32 as PyTorch's ``opmath`` for flo
 * ``bicubic``: the same source index without the clamp, Keys' cubic with ``A = -0.75`` over
   four taps whose indices are clamped to the border.
 * ``area``: adaptive average pooling to the output size.
+* ``antialias=True`` (bilinear/bicubic): PIL's separable filter, support ``taps / 2 * max(scale, 1)``,
+  centred at ``scale * (dst + 0.5)``, weights normalised per output (a dense ``[out, in]`` matrix).
 """
 
 from __future__ import annotations
@@ -152,6 +154,39 @@ def _cubic_axis(x: jax.Array, axis: int, out: int, scale: float | None, align: b
     return y
 
 
+def _aa_filter(u: np.ndarray, cubic: bool, ft: Any) -> np.ndarray:
+    u = np.abs(u)
+    if not cubic:  # triangle
+        return np.where(u < 1, 1 - u, 0).astype(ft)
+    a = ft(-0.5)  # PIL's and PyTorch's antialiased bicubic use a = -0.5 (Keys' value), not -0.75
+    near = ((a + 2) * u - (a + 3)) * u * u + 1
+    far = ((a * u - 5 * a) * u + 8 * a) * u - 4 * a
+    return np.where(u < 1, near, np.where(u < 2, far, 0)).astype(ft)
+
+
+def _antialias_axis(
+    x: jax.Array, axis: int, out: int, scale: float | None, align: bool, cubic: bool, ft: Any
+) -> jax.Array:
+    """PyTorch's (and PIL's) antialiased resampling along one axis: the filter widens by the
+    downscale factor, weights are normalised per output; applied as a dense ``[out, in]`` matrix."""
+    size = x.shape[axis]
+    s = _scale(size, out, scale, align, ft)
+    interp = 4 if cubic else 2
+    support = ft(interp * 0.5) * s if s >= 1 else ft(interp * 0.5)
+    invscale = ft(1) / s if s >= 1 else ft(1)
+    max_taps = int(np.ceil(support)) * 2 + 1
+    weights = np.zeros((out, size), ft)
+    for i in range(out):
+        center = s * ft(i + 0.5)
+        lo = max(int(center - support + ft(0.5)), 0)
+        n = min(max(min(int(center + support + ft(0.5)), size) - lo, 0), max_taps)
+        w = _aa_filter((np.arange(n).astype(ft) + ft(lo) - center + ft(0.5)) * invscale, cubic, ft)
+        total = w.sum(dtype=ft)
+        weights[i, lo : lo + n] = w / total if total != 0 else w
+    y = jnp.tensordot(jnp.asarray(weights, x.dtype), jnp.moveaxis(x, axis, 0), axes=1)
+    return jnp.moveaxis(y, 0, axis)
+
+
 def interpolate(
     input: jax.Array,  # noqa: A002
     size: int | Sequence[int] | None = None,
@@ -174,7 +209,8 @@ def interpolate(
       align_corners: interpolating modes only; ``True`` maps the corner pixels' centres onto each
         other. ``None`` means ``False``.
       recompute_scale_factor: derive the coordinate scale from the computed output size.
-      antialias: not implemented in torsh yet (ConfigError).
+      antialias: ``bilinear``/``bicubic`` on 4D input only: widen the filter by the downscale factor
+        (PyTorch's and PIL's antialiased resize; ``bicubic`` then uses ``a = -0.5``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -201,15 +237,10 @@ def interpolate(
             "interpolate: align_corners option can only be set with the interpolating modes: "
             f"linear | bilinear | bicubic | trilinear (got mode={mode!r})"
         )
-    if antialias:
-        if mode not in ("bilinear", "bicubic") or x.ndim != 4:
-            raise ConfigError(
-                "interpolate: anti-alias option is restricted to bilinear and bicubic modes and requires a "
-                f"4-D input (got mode={mode!r}, {x.ndim}D input)"
-            )
+    if antialias and (mode not in ("bilinear", "bicubic") or x.ndim != 4):
         raise ConfigError(
-            "interpolate: antialias=True is not implemented in torsh yet; use antialias=False, or downsample "
-            "with mode='area' (box filter) for an aliasing-free integer-factor reduction"
+            "interpolate: anti-alias option is restricted to bilinear and bicubic modes and requires a "
+            f"4-D input (got mode={mode!r}, {x.ndim}D input)"
         )
     if interpolating and x.ndim != _NEEDS_RANK[mode]:
         raise ShapeError(
@@ -231,7 +262,9 @@ def interpolate(
     )
     for i in range(n):
         axis = 2 + i
-        if mode in ("nearest", "nearest-exact"):
+        if antialias:
+            y = _antialias_axis(y, axis, out[i], scales[i], align, mode == "bicubic", ft)
+        elif mode in ("nearest", "nearest-exact"):
             y = _nearest_axis(y, axis, out[i], scales[i], mode == "nearest-exact")
         elif mode == "bicubic":
             y = _cubic_axis(y, axis, out[i], scales[i], align, ft)
