@@ -170,6 +170,27 @@ def test_interpolate_matches_torch(mode, shape, kwargs):
     )
 
 
+def test_interpolate_under_jit_and_uint8_nearest():
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 4)).astype(np.float32)
+    f = jax.jit(lambda x: F.interpolate(x, scale_factor=1.5, mode="bicubic", align_corners=True))
+    want = TF.interpolate(torch.tensor(x), scale_factor=1.5, mode="bicubic", align_corners=True).numpy()
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(x))), want, rtol=1e-5, atol=1e-6)
+    img = np.random.default_rng(1).integers(0, 256, (1, 3, 4, 5), dtype=np.uint8)
+    for mode in ("nearest", "nearest-exact"):
+        got = F.interpolate(jnp.asarray(img), size=(7, 3), mode=mode)
+        assert got.dtype == jnp.uint8
+        np.testing.assert_array_equal(
+            np.asarray(got), TF.interpolate(torch.tensor(img), size=(7, 3), mode=mode).numpy()
+        )
+    with pytest.raises(TorshError, match="floating"):
+        F.interpolate(jnp.asarray(img), size=(7, 3), mode="area")
+    # bfloat16 is interpolated in float32 and rounded once, as torch's opmath: one bf16 ulp at most
+    got = F.interpolate(jnp.asarray(x, jnp.bfloat16), scale_factor=2, mode="bilinear")
+    want = TF.interpolate(torch.tensor(x).bfloat16(), scale_factor=2, mode="bilinear").float().numpy()
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(got, np.float32), want, rtol=2**-8, atol=1e-6)
+
+
 @pytest.mark.parametrize("mode", ["linear", "nearest-exact"])
 def test_interpolate_float64(mode, x64):
     _check(

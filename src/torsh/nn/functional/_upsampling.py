@@ -199,7 +199,8 @@ def interpolate(
     """Resize ``[N, C, *spatial]`` (1-3 spatial axes) (``torch.nn.functional.interpolate``).
 
     Args:
-      input: ``[N, C, L]``, ``[N, C, H, W]`` or ``[N, C, D, H, W]`` floating array.
+      input: ``[N, C, L]``, ``[N, C, H, W]`` or ``[N, C, D, H, W]`` floating array (also ``uint8``
+        for the nearest modes).
       size: output spatial size (int or tuple); exactly one of ``size`` and ``scale_factor``.
       scale_factor: multiplier per spatial axis; output size ``floor(in * scale_factor)``. Unless
         ``recompute_scale_factor=True``, the kernels use ``1 / scale_factor`` as the coordinate scale
@@ -224,8 +225,10 @@ def interpolate(
         raise ConfigError(
             f"interpolate: unknown mode {mode!r}; expected one of {', '.join(map(repr, _MODES))}"
         )
-    check_float_input(input)
     x = input
+    # nearest modes only copy elements: uint8 images are accepted, as by PyTorch
+    if not (mode in ("nearest", "nearest-exact") and getattr(x, "dtype", None) == jnp.uint8):
+        check_float_input(x)
     if x.ndim not in (3, 4, 5):
         raise ShapeError(
             f"interpolate: expected 3D, 4D or 5D input [N, C, d1, ...] (a batch axis is required), got "
@@ -257,7 +260,7 @@ def interpolate(
     # half-precision inputs are interpolated in float32 and cast back, as PyTorch's opmath does
     y = (
         x.astype(jnp.float32)
-        if jnp.finfo(x.dtype).bits < 32 and mode not in ("nearest", "nearest-exact")
+        if mode not in ("nearest", "nearest-exact") and jnp.finfo(x.dtype).bits < 32
         else x
     )
     for i in range(n):
