@@ -44,6 +44,9 @@ GUIDES = [
     "nn_sequence.md",
     "train.md",
     "vision.md",
+    "export.md",
+    "optim.md",
+    "foundation.md",
 ]
 
 # Guides whose python blocks do not run as written, with the first reason found (2026-12-01).
@@ -54,11 +57,8 @@ NOT_RUN = {
     "data.md": "fragment: `images`, `labels`, `augment` are not defined",
     "debug.md": "fragment: `model`, `x`, `y_bad` are not defined",
     "distributed.md": "needs 8 devices (XLA_FLAGS before JAX starts) and `loss_fn`, `loader`",
-    "export.md": "the example's ONNX export fails in onnxruntime 1.32 (MaxPool: unsupported pooling size)",
-    "foundation.md": "fragment: a block uses `torsh` before any import",
     "nn.md": "fragment: `x`, `y`, `key` are not defined in the first block",
     "nn_conv.md": "fragment: `torch_model` is not defined",
-    "optim.md": "fragment: `model`, `loss_fn` are not defined in the first block",
     "serialize.md": "fragment: `step`, `state`, `loader` are not defined",
     "text.md": "a signature (`generate(model, prompts, ..., *, ...)`) fenced as python",
     "vision_models.md": "loads resnet50.safetensors, which must be converted from torchvision first",
