@@ -28,21 +28,39 @@ def _lstm_last():
     return lambda x: lstm(x)[0][:, -1]
 
 
-def test_onnx_mlp_and_lstm_equal_the_live_model_in_onnxruntime(tmp_path):
-    import onnxruntime as ort
+ONNX_CHILD = r"""
+import glob, sys
+import numpy as np
+import onnxruntime as ort          # the serving process: ONNX Runtime and numpy only
+for path in sorted(glob.glob(sys.argv[1] + "/*.onnx")):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    for inp in sorted(glob.glob(path[:-5] + ".in.*.npy")):
+        (out,) = session.run(None, {"x": np.load(inp)})
+        np.save(inp.replace(".in.", ".out."), out)
+assert "jax" not in sys.modules and "torsh" not in sys.modules
+"""
 
+
+def test_onnx_mlp_and_lstm_equal_the_live_model_in_another_process(tmp_path):
     rng = np.random.default_rng(0)
     cases = [(_mlp(), (6,)), (_lstm_last(), (3, 5))]  # jax2onnx's start-up (~plugin imports) dominates
+    expected = {}
     for i, (model, feature_shape) in enumerate(cases):
-        path = tmp_path / f"m{i}.onnx"
         torsh.export.to_onnx(
-            model, np.zeros((2, *feature_shape), np.float32), input_names=["x"], dynamic={"x": {0: "batch"}}, path=path
+            model, np.zeros((2, *feature_shape), np.float32), input_names=["x"], dynamic={"x": {0: "batch"}},
+            path=tmp_path / f"m{i}.onnx",
         )
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        for batch in (1, 7):
+        for batch in (1, 7):  # one symbolic-batch model
             x = rng.standard_normal((batch, *feature_shape)).astype(np.float32)
-            (got,) = session.run(None, {"x": x})
-            np.testing.assert_allclose(got, np.asarray(model(jnp.asarray(x))), rtol=1e-4, atol=1e-5)
+            np.save(tmp_path / f"m{i}.in.{batch}.npy", x)
+            expected[(i, batch)] = np.asarray(model(jnp.asarray(x)))
+    child = tmp_path / "serve_onnx.py"
+    child.write_text(ONNX_CHILD)
+    proc = subprocess.run([sys.executable, str(child), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for (i, batch), want in expected.items():
+        got = np.load(tmp_path / f"m{i}.out.{batch}.npy")
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_onnx_lists_every_unsupported_primitive():
