@@ -29,9 +29,18 @@ from torsh import nn, optim  # noqa: E402
 
 def digits_cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 2 * 2, 64),
+        nn.ReLU(),
+        nn.Linear(64, 10),
     )
 
 
@@ -73,9 +82,18 @@ def torch_digits_cnn(model: nn.Module):
     import torch
 
     t = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(128, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10),
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.BatchNorm2d(32),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(128, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 10),
     )
     t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
     return t.eval()
@@ -97,7 +115,9 @@ def candidates(name, model, example, tmp, torch_model=None):
     sizes = {".torshx": os.path.getsize(path)}
     small = torsh.quantize.int8_weights(model)
     qpath = os.path.join(tmp, f"{name}.int8.torshx")
-    torsh.export.export(small, example[:1], dynamic={"input": {0: "batch"}}, input_names=["input"]).save(qpath)
+    torsh.export.export(small, example[:1], dynamic={"input": {0: "batch"}}, input_names=["input"]).save(
+        qpath
+    )
     sizes[".torshx int8"] = os.path.getsize(qpath)
     served_q = torsh.export.load(qpath)
     out[".torshx int8"] = lambda: served_q(example)
@@ -106,7 +126,9 @@ def candidates(name, model, example, tmp, torch_model=None):
         import onnxruntime as ort
 
         onnx_path = os.path.join(tmp, f"{name}.onnx")
-        torsh.export.to_onnx(model, x_np, dynamic={"input": {0: "batch"}}, input_names=["input"], path=onnx_path)
+        torsh.export.to_onnx(
+            model, x_np, dynamic={"input": {0: "batch"}}, input_names=["input"], path=onnx_path
+        )
         sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         out["ONNX Runtime"] = lambda: sess.run(None, {"input": x_np})
         sizes[".onnx"] = os.path.getsize(onnx_path)
@@ -148,7 +170,9 @@ def main() -> None:
     model, xte, yte = train_digits(args.epochs)
     small = torsh.quantize.int8_weights(model)
     acc, acc_q = accuracy(model, xte, yte), accuracy(small, xte, yte)
-    print(f"digits CNN test accuracy: float32 {acc:.4f}, int8 weights {acc_q:.4f} ({(acc_q - acc) * 100:+.2f} points)")
+    print(
+        f"digits CNN test accuracy: float32 {acc:.4f}, int8 weights {acc_q:.4f} ({(acc_q - acc) * 100:+.2f} points)"
+    )
     try:
         tmodel = torch_digits_cnn(model)
     except Exception:  # noqa: BLE001
@@ -158,9 +182,14 @@ def main() -> None:
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(128, 4, 256, batch_first=True), 2).eval()
 
     rows = []
-    for name, m, shape, tm in [("digits-cnn", model, (1, 8, 8), tmodel), ("transformer", enc, (32, 128), None)]:
+    for name, m, shape, tm in [
+        ("digits-cnn", model, (1, 8, 8), tmodel),
+        ("transformer", enc, (32, 128), None),
+    ]:
         for batch in (1, 64):
-            example = jnp.asarray(np.random.default_rng(0).standard_normal((batch, *shape)).astype(np.float32))
+            example = jnp.asarray(
+                np.random.default_rng(0).standard_normal((batch, *shape)).astype(np.float32)
+            )
             cands, sizes, t_export, t_load = candidates(f"{name}{batch}", m, example, tmp, tm)
             res = interleaved(cands, args.calls, args.rounds)
             base = res["torsh.jit (live)"]

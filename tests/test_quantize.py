@@ -19,7 +19,9 @@ from torsh.quantize import Int8Model, QuantizedArray, int8_weights, quantize_arr
 @given(
     # A few shapes only: each new shape compiles the eager ops again.
     st.sampled_from([(3, 4), (5, 1), (2, 3, 2, 2)]).flatmap(
-        lambda shape: hnp.arrays(np.float32, shape, elements=st.floats(-100, 100, width=32, allow_subnormal=False))
+        lambda shape: hnp.arrays(
+            np.float32, shape, elements=st.floats(-100, 100, width=32, allow_subnormal=False)
+        )
     ),
     st.integers(0, 1),
 )
@@ -75,7 +77,12 @@ def test_attention_projections_are_quantised():
     enc = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, key=jax.random.key(8)).eval()
     small = int8_weights(enc)
     names = {k for k, v in small.state_dict().items() if v.dtype == jnp.int8}
-    assert names == {"self_attn.in_proj_weight", "self_attn.out_proj.weight", "linear1.weight", "linear2.weight"}
+    assert names == {
+        "self_attn.in_proj_weight",
+        "self_attn.out_proj.weight",
+        "linear1.weight",
+        "linear2.weight",
+    }
     x = jax.random.normal(jax.random.key(9), (2, 5, 16))
     assert float(jnp.abs(small(x) - enc(x)).max()) < 0.05
 

@@ -80,7 +80,9 @@ def exported_dir(tmp_path_factory):
             example = jnp.zeros((2, *feature_shape), jnp.float32)
             dynamic = {"input": {0: "batch"}}
             constraints = ()
-        exp = torsh.export.export(model, example, dynamic=dynamic, input_names=["input"], constraints=constraints)
+        exp = torsh.export.export(
+            model, example, dynamic=dynamic, input_names=["input"], constraints=constraints
+        )
         exp.save(folder / f"{name}.torshx")
         live = jax.jit(lambda m, x: m(x))
         for batch in (1, 7):
@@ -98,7 +100,10 @@ def test_artifacts_run_in_a_process_without_model_code(exported_dir):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(
         [sys.executable, os.path.join(HERE, "_serve_child.py"), str(folder)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for (name, batch), want in expected.items():
@@ -164,7 +169,10 @@ def test_bounded_symbolic_dimensions(exported_dir):
         served(np.zeros((2, 17), np.int32))
     with pytest.raises(ExportError, match=r"constraints=\('seq <= 1024',\)"):
         torsh.export.export(
-            models["gpt2"][0], jnp.zeros((1, 4), jnp.int32), dynamic={"input": {1: "seq"}}, input_names=["input"]
+            models["gpt2"][0],
+            jnp.zeros((1, 4), jnp.int32),
+            dynamic={"input": {1: "seq"}},
+            input_names=["input"],
         )
 
 

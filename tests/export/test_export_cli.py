@@ -28,7 +28,12 @@ FACTORY = textwrap.dedent(
 def _torsh(args, cwd):
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(cwd)}
     return subprocess.run(
-        [sys.executable, "-m", "torsh.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        [sys.executable, "-m", "torsh.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
     )
 
 
@@ -45,7 +50,17 @@ def project(tmp_path_factory):
 def test_export_command_writes_an_artifact_with_the_given_weights(project):
     root, model = project
     proc = _torsh(
-        ["export", "mymodels:make", "--weights", "w.safetensors", "--input", "x:batch,4:float32", "-o", "m.torshx"], root
+        [
+            "export",
+            "mymodels:make",
+            "--weights",
+            "w.safetensors",
+            "--input",
+            "x:batch,4:float32",
+            "-o",
+            "m.torshx",
+        ],
+        root,
     )
     assert proc.returncode == 0, proc.stderr
     assert "wrote m.torshx" in proc.stdout
@@ -61,7 +76,10 @@ def test_export_command_writes_an_artifact_with_the_given_weights(project):
 def test_export_command_errors_are_one_line(project):
     root, _ = project
     for args, message in [
-        (["export", "nosuchmod:make", "--input", "x:4:float32", "-o", "a.torshx"], "cannot import 'nosuchmod'"),
+        (
+            ["export", "nosuchmod:make", "--input", "x:4:float32", "-o", "a.torshx"],
+            "cannot import 'nosuchmod'",
+        ),
         (["export", "mymodels:nope", "--input", "x:4:float32", "-o", "a.torshx"], "has no attribute 'nope'"),
         (["export", "mymodels:make", "--input", "x:4", "-o", "a.torshx"], "NAME:DIM,DIM,...:DTYPE"),
         (["export", "mymodels:make", "--input", "x:batch,4:float32", "-o", "a.vmfb"], "fixed sizes"),

@@ -47,7 +47,10 @@ def test_onnx_mlp_and_lstm_equal_the_live_model_in_another_process(tmp_path):
     expected = {}
     for i, (model, feature_shape) in enumerate(cases):
         torsh.export.to_onnx(
-            model, np.zeros((2, *feature_shape), np.float32), input_names=["x"], dynamic={"x": {0: "batch"}},
+            model,
+            np.zeros((2, *feature_shape), np.float32),
+            input_names=["x"],
+            dynamic={"x": {0: "batch"}},
             path=tmp_path / f"m{i}.onnx",
         )
         for batch in (1, 7):  # one symbolic-batch model
@@ -56,11 +59,21 @@ def test_onnx_mlp_and_lstm_equal_the_live_model_in_another_process(tmp_path):
             expected[(i, batch)] = np.asarray(model(jnp.asarray(x)))
     child = tmp_path / "serve_onnx.py"
     child.write_text(ONNX_CHILD)
-    proc = subprocess.run([sys.executable, str(child), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(child), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     for (i, batch), want in expected.items():
         got = np.load(tmp_path / f"m{i}.out.{batch}.npy")
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_export_leaves_jax_numpy_untouched():
+    # jax2onnx 0.17 replaces jnp.cumsum at import with a wrapper refusing jnp.cumsum(x, axis).
+    before = (jnp.cumsum, jax.lax.cumsum)
+    torsh.export.to_onnx(lambda x: jnp.cumsum(x, 0) * 2, jnp.ones(3))
+    assert (jnp.cumsum, jax.lax.cumsum) == before
+    np.testing.assert_allclose(jnp.cumsum(jnp.ones((2, 3)), -1), [[1, 2, 3], [1, 2, 3]])
 
 
 def test_onnx_lists_every_unsupported_primitive():
@@ -111,7 +124,11 @@ def test_iree_vmfb_runs_without_jax_and_equals_the_live_model(tmp_path):
     pytest.importorskip("iree.compiler", reason="the iree extra is part of the test extra")
     k1, k2 = jax.random.split(jax.random.key(4))
     cnn = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1, key=k1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5, key=k2)
+        nn.Conv2d(1, 4, 3, padding=1, key=k1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 5, key=k2),
     ).eval()
     x = np.random.default_rng(1).standard_normal((2, 1, 8, 8)).astype(np.float32)
     vmfb_path = tmp_path / "cnn.vmfb"
@@ -121,7 +138,9 @@ def test_iree_vmfb_runs_without_jax_and_equals_the_live_model(tmp_path):
     child.write_text(IREE_CHILD)
     proc = subprocess.run(
         [sys.executable, str(child), str(vmfb_path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     want = np.asarray(cnn(jnp.asarray(x)))
@@ -130,9 +149,17 @@ def test_iree_vmfb_runs_without_jax_and_equals_the_live_model(tmp_path):
     tool = os.path.join(os.path.dirname(sys.executable), "iree-run-module")
     if os.path.exists(tool):
         proc = subprocess.run(
-            [tool, f"--module={vmfb_path}", "--device=local-task", "--function=main",
-             f"--input=@{tmp_path / 'x.npy'}", f"--output=@{tmp_path / 'y2.npy'}"],
-            capture_output=True, text=True, timeout=120,
+            [
+                tool,
+                f"--module={vmfb_path}",
+                "--device=local-task",
+                "--function=main",
+                f"--input=@{tmp_path / 'x.npy'}",
+                f"--output=@{tmp_path / 'y2.npy'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         np.testing.assert_allclose(np.load(tmp_path / "y2.npy"), want, rtol=1e-4, atol=1e-5)

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -537,6 +538,11 @@ def _exit_at_once_on_uncaught_exceptions(process_id: int) -> None:
         return
 
     def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        failure_dir = os.environ.get("TORSH_FAILURE_DIR")
+        if failure_dir:  # under torsh launch: the time of the exception orders the job's failures
+            with contextlib.suppress(OSError):
+                with open(os.path.join(failure_dir, f"{process_id}.time"), "w") as f:
+                    f.write(repr(time.time()))
         try:
             previous(exc_type, exc, tb)
             print(

@@ -29,10 +29,12 @@ import contextlib
 import ctypes
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -354,6 +356,11 @@ def launch(
     die_with_parent = _pdeathsig_setter()
     guard = _Guard()
     procs: list[subprocess.Popen] = []
+    # A process that raises writes the time of its exception here (torsh.distributed's fail-fast hook):
+    # its peers then fail too (their collectives lose it), and under load the launcher may see their
+    # exits first; the exception times order the failures by cause, not by when their exits were seen.
+    failure_dir = tempfile.mkdtemp(prefix="torsh-launch-")
+    child_env = {**(os.environ if env is None else env), "TORSH_FAILURE_DIR": failure_dir}
     try:
         for local in range(spec.nprocs):
             procs.append(
@@ -364,7 +371,7 @@ def launch(
                         spec.nprocs,
                         port,
                         spec.devices_per_process,
-                        env,
+                        child_env,
                         nnodes=spec.nnodes,
                         node_rank=spec.node_rank,
                         host=host,
@@ -401,7 +408,11 @@ def launch(
 
     def wait_for(local: int, p: subprocess.Popen) -> None:
         code = p.wait()
-        exits[local] = (code, time.time())
+        when = time.time()
+        with contextlib.suppress(OSError, ValueError):  # no file: it did not raise in Python
+            with open(os.path.join(failure_dir, f"{base_rank + local}.time")) as f:
+                when = min(when, float(f.read()))
+        exits[local] = (code, when)
 
     for local, p in enumerate(procs):
         for pipe, stream in ((p.stdout, "out"), (p.stderr, "err")):
@@ -536,6 +547,7 @@ def launch(
             link.close()
         for t in threads:
             t.join(timeout=2.0)
+        shutil.rmtree(failure_dir, ignore_errors=True)
     if status is None:
         return 0
     failed = {base_rank + r: c for r, c in codes.items() if c != 0}

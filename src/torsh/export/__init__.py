@@ -19,9 +19,9 @@ Example:
 """
 
 from ._api import FORMAT, FORMAT_VERSION, Exported, ExportedModel, describe, export, load
+from ._errors import ArtifactIntegrityError, ExportError, UnsupportedOperationError
 from ._iree import run_iree, to_iree
 from ._onnx import to_onnx, unsupported_onnx_primitives
-from ._errors import ArtifactIntegrityError, ExportError, UnsupportedOperationError
 from ._signature import TensorSpec, parse_input_spec
 
 __all__ = [

@@ -130,7 +130,9 @@ def _as_spec(name: str, value: Any, dims: Mapping[int, str]) -> TensorSpec:
                 f"dynamic[{name!r}]: axis {axis!r} does not exist for a rank-{len(shape)} input"
             )
         if not isinstance(dim_name, str) or not dim_name.isidentifier():
-            raise ExportError(f"dynamic[{name!r}][{axis}]: expected a dimension name such as 'batch', got {dim_name!r}")
+            raise ExportError(
+                f"dynamic[{name!r}][{axis}]: expected a dimension name such as 'batch', got {dim_name!r}"
+            )
         shape[axis] = dim_name
     return TensorSpec(name, tuple(shape), dtype)
 
@@ -149,12 +151,20 @@ def _abstract(specs: Sequence[TensorSpec], constraints: Sequence[str] = ()) -> l
 
 
 def _out_specs(out_avals: Sequence[Any], out_tree: Any) -> list[TensorSpec]:
-    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(
-        jax.tree_util.tree_unflatten(out_tree, [0] * out_tree.num_leaves))[0]]
+    paths = [
+        jax.tree_util.keystr(p)
+        for p, _ in jax.tree_util.tree_flatten_with_path(
+            jax.tree_util.tree_unflatten(out_tree, [0] * out_tree.num_leaves)
+        )[0]
+    ]
     specs = []
     for i, (aval, path) in enumerate(zip(out_avals, paths, strict=True)):
         name = f"output{path}" if path else f"output{i}" if len(out_avals) > 1 else "output"
-        specs.append(TensorSpec(name, tuple(d if isinstance(d, int) else str(d) for d in aval.shape), _dtype_name(aval.dtype)))
+        specs.append(
+            TensorSpec(
+                name, tuple(d if isinstance(d, int) else str(d) for d in aval.shape), _dtype_name(aval.dtype)
+            )
+        )
     return specs
 
 
@@ -228,11 +238,15 @@ class Exported:
 
     def __call__(self, *args: Any) -> Any:
         """Run the exported program in this process (same checks as the loaded artifact)."""
-        return ExportedModel._from_parts(self.program, self.weights, self.inputs, self.outputs, self.metadata())(*args)
+        return ExportedModel._from_parts(
+            self.program, self.weights, self.inputs, self.outputs, self.metadata()
+        )(*args)
 
 
 def _hashed_meta(meta: Mapping[str, str]) -> str:
-    return json.dumps({k: meta[k] for k in ("format", "format_version", "signature", "platforms")}, sort_keys=True)
+    return json.dumps(
+        {k: meta[k] for k in ("format", "format_version", "signature", "platforms")}, sort_keys=True
+    )
 
 
 def export(
@@ -405,11 +419,11 @@ class ExportedModel:
         names = [s.name for s in self.inputs]
         if len(args) > len(names):
             raise ConfigError(f"expected {len(names)} inputs ({', '.join(names)}), got {len(args)}")
-        unknown = sorted(set(kwargs) - set(names[len(args):]))
+        unknown = sorted(set(kwargs) - set(names[len(args) :]))
         if unknown:
             raise ConfigError(f"unknown inputs {unknown}; the inputs are {names}")
         values = list(args)
-        for name in names[len(args):]:
+        for name in names[len(args) :]:
             if name not in kwargs:
                 raise ConfigError(f"missing input {name!r}; the inputs are {names}")
             values.append(kwargs.pop(name))
@@ -447,15 +461,20 @@ def load(path: PathLike, *, verify: bool = True) -> ExportedModel:
       >>> torsh.export.load(path)(jnp.arange(3.0))
       Array([0., 2., 4.], dtype=float32)
     """
-    from ..serialize import CorruptFileError, FormatVersionError, load as load_tree, read_metadata
+    from ..serialize import CorruptFileError, FormatVersionError, read_metadata
+    from ..serialize import load as load_tree
 
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
-        raise CorruptFileError(f"{os.fspath(path)}: not a torsh exported artifact (no 'format: {FORMAT}' metadata)")
+        raise CorruptFileError(
+            f"{os.fspath(path)}: not a torsh exported artifact (no 'format: {FORMAT}' metadata)"
+        )
     try:
         version = int(meta.get("format_version", ""))
     except ValueError:
-        raise CorruptFileError(f"{os.fspath(path)}: malformed format_version {meta.get('format_version')!r}") from None
+        raise CorruptFileError(
+            f"{os.fspath(path)}: malformed format_version {meta.get('format_version')!r}"
+        ) from None
     if version > FORMAT_VERSION:
         raise FormatVersionError(
             f"{os.fspath(path)}: artifact format version {version} is newer than this torsh supports "
@@ -474,7 +493,9 @@ def load(path: PathLike, *, verify: bool = True) -> ExportedModel:
         inputs = [TensorSpec.from_json(s) for s in signature["inputs"]]
         outputs = [TensorSpec.from_json(s) for s in signature["outputs"]]
     except (KeyError, TypeError, ValueError) as e:
-        raise CorruptFileError(f"{os.fspath(path)}: malformed exported artifact ({type(e).__name__}: {e})") from None
+        raise CorruptFileError(
+            f"{os.fspath(path)}: malformed exported artifact ({type(e).__name__}: {e})"
+        ) from None
     if len(weights) != n:
         raise CorruptFileError(f"{os.fspath(path)}: expected {n} weights, found {len(weights)}")
     if verify:
@@ -490,7 +511,9 @@ def load(path: PathLike, *, verify: bool = True) -> ExportedModel:
     except Exception as e:  # a program jax cannot deserialize (tampered with verify=False, or too new)
         if isinstance(e, ExportError):
             raise
-        raise CorruptFileError(f"{os.fspath(path)}: cannot deserialize the program ({type(e).__name__}: {e})") from e
+        raise CorruptFileError(
+            f"{os.fspath(path)}: cannot deserialize the program ({type(e).__name__}: {e})"
+        ) from e
 
 
 def describe(path: PathLike) -> dict[str, Any]:
@@ -503,7 +526,8 @@ def describe(path: PathLike) -> dict[str, Any]:
       >>> torsh.export.describe(path)["inputs"]
       ['x: float32[2, 3]']
     """
-    from ..serialize import CorruptFileError, inspect as inspect_file, read_metadata
+    from ..serialize import CorruptFileError, read_metadata
+    from ..serialize import inspect as inspect_file
 
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:

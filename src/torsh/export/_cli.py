@@ -20,8 +20,12 @@ __all__ = ["add_arguments", "run_from_args"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. my_pkg.models:make_cnn (called with no arguments)")
-    parser.add_argument("--weights", help="a safetensors file of the model's weights (torsh.save / converted .pth)")
+    parser.add_argument(
+        "factory", metavar="MODULE:FACTORY", help="e.g. my_pkg.models:make_cnn (called with no arguments)"
+    )
+    parser.add_argument(
+        "--weights", help="a safetensors file of the model's weights (torsh.save / converted .pth)"
+    )
     parser.add_argument(
         "--input",
         dest="inputs",
@@ -32,9 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--output", required=True, help="model.torshx | model.onnx | model.vmfb")
     parser.add_argument(
-        "--platform", dest="platforms", action="append", help="XLA platform to lower for (repeatable; .torshx only)"
+        "--platform",
+        dest="platforms",
+        action="append",
+        help="XLA platform to lower for (repeatable; .torshx only)",
     )
-    parser.add_argument("--int8", action="store_true", help="quantise Linear/Conv/Embedding weights to int8 first")
+    parser.add_argument(
+        "--int8", action="store_true", help="quantise Linear/Conv/Embedding weights to int8 first"
+    )
 
 
 def _load_factory(spec: str) -> Any:
@@ -46,7 +55,9 @@ def _load_factory(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"cannot import {module_name!r} ({e}); run from the folder that contains it") from None
+        raise ConfigError(
+            f"cannot import {module_name!r} ({e}); run from the folder that contains it"
+        ) from None
     try:
         factory = getattr(module, attr)
     except AttributeError:

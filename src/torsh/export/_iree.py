@@ -52,7 +52,9 @@ def to_iree(
     try:
         import iree.compiler as compiler
     except ImportError:
-        raise ExportError("IREE compilation needs iree-base-compiler; install with: pip install 'torsh[iree]'") from None
+        raise ExportError(
+            "IREE compilation needs iree-base-compiler; install with: pip install 'torsh[iree]'"
+        ) from None
     if hasattr(fn_or_module, "named_modules") and hasattr(type(fn_or_module), "forward"):
         _check_training(fn_or_module)
         model = fn_or_module
@@ -64,7 +66,9 @@ def to_iree(
     text = jax.jit(fn).lower(*example_args).as_text(dialect="stablehlo")
     flags = [f"--iree-llvmcpu-target-cpu={target_cpu}", *extra_args]
     try:
-        vmfb = compiler.compile_str(text, target_backends=["llvm-cpu"], input_type="stablehlo", extra_args=flags)
+        vmfb = compiler.compile_str(
+            text, target_backends=["llvm-cpu"], input_type="stablehlo", extra_args=flags
+        )
     except compiler.CompilerToolError as e:
         lines = [ln for ln in str(e).splitlines() if "error" in ln.lower()][:10]
         raise UnsupportedOperationError("IREE cannot compile the program:\n" + "\n".join(lines)) from e
@@ -83,7 +87,9 @@ def run_iree(vmfb: bytes | str | os.PathLike[str], *inputs: Any, function: str =
     try:
         import iree.runtime as rt
     except ImportError:
-        raise ExportError("running a .vmfb needs iree-base-runtime; install with: pip install 'torsh[iree]'") from None
+        raise ExportError(
+            "running a .vmfb needs iree-base-runtime; install with: pip install 'torsh[iree]'"
+        ) from None
     if not isinstance(vmfb, bytes | bytearray):
         with open(vmfb, "rb") as f:
             vmfb = f.read()

@@ -9,6 +9,7 @@ error at export time rather than in production.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -22,12 +23,41 @@ from ._errors import ExportError, UnsupportedOperationError
 __all__ = ["to_onnx", "unsupported_onnx_primitives"]
 
 
+@contextlib.contextmanager
+def _jax_namespaces_kept() -> Iterator[None]:
+    """Undo attributes that jax2onnx's plugins set on ``jax.numpy``/``jax.lax`` when imported.
+
+    jax2onnx 0.17 replaces ``jnp.cumsum`` process-wide at import with a wrapper that rejects
+    ``jnp.cumsum(x, -1)``: after one ONNX export, users' (and torsh's) code would break. Conversion does
+    not need the replacement (the ``cumsum`` primitive has its own converter).
+    """
+    import jax.lax
+    import jax.numpy
+
+    saved = [(m, dict(vars(m))) for m in (jax.numpy, jax.lax)]
+    try:
+        yield
+    finally:
+        for module, before in saved:
+            for name in set(vars(module)) - set(before):
+                delattr(module, name)
+            for name, value in before.items():
+                if vars(module).get(name) is not value:
+                    setattr(module, name, value)
+
+
 def _require() -> tuple[Any, Any]:
     try:
-        import jax2onnx
+        with _jax_namespaces_kept():
+            import jax2onnx
+            from jax2onnx.plugins import plugin_system
+
+            plugin_system.import_all_plugins()
         import onnxruntime
     except ImportError as e:
-        raise ExportError(f"ONNX export needs jax2onnx and onnxruntime ({e}); install with: pip install 'torsh[onnx]'") from None
+        raise ExportError(
+            f"ONNX export needs jax2onnx and onnxruntime ({e}); install with: pip install 'torsh[onnx]'"
+        ) from None
     return jax2onnx, onnxruntime
 
 
@@ -63,7 +93,6 @@ def unsupported_onnx_primitives(fn_or_module: Any, *example_args: Any, params: A
     _require()
     from jax2onnx.plugins import plugin_system
 
-    plugin_system.import_all_plugins()
     known = set(plugin_system.PLUGIN_REGISTRY)
     fn, _, _ = _as_function(fn_or_module, params)
     jaxpr = jax.make_jaxpr(fn)(*example_args)
@@ -71,7 +100,9 @@ def unsupported_onnx_primitives(fn_or_module: Any, *example_args: Any, params: A
 
 
 # Call wrappers that jax2onnx inlines rather than converts.
-_STRUCTURAL = frozenset({"pjit", "jit", "closed_call", "core_call", "remat", "checkpoint", "custom_vjp_call", "custom_jvp_call"})
+_STRUCTURAL = frozenset(
+    {"pjit", "jit", "closed_call", "core_call", "remat", "checkpoint", "custom_vjp_call", "custom_jvp_call"}
+)
 
 
 def to_onnx(
@@ -113,7 +144,9 @@ def to_onnx(
     """
     jax2onnx, ort = _require()
     fn, signature_fn, skip = _as_function(fn_or_module, params)
-    names = list(input_names) if input_names is not None else _input_names(signature_fn, len(example_args), skip)
+    names = (
+        list(input_names) if input_names is not None else _input_names(signature_fn, len(example_args), skip)
+    )
     dynamic = dict(dynamic or {})
     unknown = set(dynamic) - set(names)
     if unknown:
@@ -129,10 +162,14 @@ def to_onnx(
         shape: list[int | str] = list(np.shape(arg))
         for axis, dim in dynamic.get(name, {}).items():
             shape[axis] = dim
-        specs.append(jax.ShapeDtypeStruct(tuple(shape), np.asarray(arg).dtype) if not any(
-            isinstance(d, str) for d in shape) else tuple(shape))
+        specs.append(
+            jax.ShapeDtypeStruct(tuple(shape), np.asarray(arg).dtype)
+            if not any(isinstance(d, str) for d in shape)
+            else tuple(shape)
+        )
     try:
-        proto = jax2onnx.to_onnx(fn, specs, model_name="torsh_model", opset=opset, input_names=names)
+        with _jax_namespaces_kept():
+            proto = jax2onnx.to_onnx(fn, specs, model_name="torsh_model", opset=opset, input_names=names)
     except NotImplementedError as e:
         raise UnsupportedOperationError(f"jax2onnx cannot convert the model: {e}") from e
     if check:
@@ -144,7 +181,13 @@ def to_onnx(
 
 
 def _check_in_onnxruntime(
-    ort: Any, proto: Any, fn: Callable[..., Any], names: Sequence[str], args: Sequence[Any], rtol: float, atol: float
+    ort: Any,
+    proto: Any,
+    fn: Callable[..., Any],
+    names: Sequence[str],
+    args: Sequence[Any],
+    rtol: float,
+    atol: float,
 ) -> None:
     feeds = {n: np.asarray(a) for n, a in zip(names, args, strict=True)}
     try:

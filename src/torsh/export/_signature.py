@@ -61,7 +61,7 @@ def parse_input_spec(text: str) -> TensorSpec:
         )
     name, dims_text, dtype = parts
     dims: list[int | str] = []
-    for d in (dims_text.split(",") if dims_text.strip() else []):
+    for d in dims_text.split(",") if dims_text.strip() else []:
         d = d.strip()
         if d.isdigit():
             dims.append(int(d))
@@ -116,4 +116,6 @@ def check_inputs(specs: Sequence[TensorSpec], values: Sequence[Any], constraints
             size, where = bound[m.group(1)]
             limit = int(m.group(3))
             if (size > limit) if m.group(2) == "<=" else (size < limit):
-                raise ShapeError(f"{where}: dimension {m.group(1)!r} is {size}, but the model was exported for {text}")
+                raise ShapeError(
+                    f"{where}: dimension {m.group(1)!r} is {size}, but the model was exported for {text}"
+                )

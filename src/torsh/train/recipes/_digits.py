@@ -1,5 +1,7 @@
 """Shared parts of the digits recipes: scikit-learn's ``load_digits`` (1,797 real 8x8 handwritten
-digits, shipped with scikit-learn: offline), a stratified 80/20 split, loaders, steps and ``fit``."""
+digits, shipped with scikit-learn: offline), a stratified 80/20 train/test split with a further 10%
+of the training part held out for validation (evaluation during training and keep-best checkpoints
+use it; the test split is read once, at the end), loaders, steps and ``fit``."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from torsh.errors import ConfigError
 from torsh.nn import functional as F
 
 
-def load_split(seed: int, image: bool) -> tuple[data.ArrayDataset, data.ArrayDataset]:
-    """Train and test sets: pixels scaled to [0, 1], images ``[1, 8, 8]`` or vectors ``[64]``."""
+def load_split(seed: int, image: bool) -> tuple[data.ArrayDataset, data.ArrayDataset, data.ArrayDataset]:
+    """Train, validation and test sets: pixels scaled to [0, 1], images ``[1, 8, 8]`` or vectors ``[64]``."""
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -29,7 +31,8 @@ def load_split(seed: int, image: bool) -> tuple[data.ArrayDataset, data.ArrayDat
         x = x.reshape(-1, 1, 8, 8)
     y = digits.target.astype(np.int32)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
-    return data.ArrayDataset(x_tr, y_tr), data.ArrayDataset(x_te, y_te)
+    x_tr, x_va, y_tr, y_va = train_test_split(x_tr, y_tr, test_size=0.1, random_state=seed, stratify=y_tr)
+    return data.ArrayDataset(x_tr, y_tr), data.ArrayDataset(x_va, y_va), data.ArrayDataset(x_te, y_te)
 
 
 def train_digits(
@@ -37,11 +40,12 @@ def train_digits(
 ) -> dict[str, float]:
     """Train ``model`` on the digits with AdamW and a cosine schedule; returns test loss/accuracy."""
     out = pathlib.Path(out)
-    train_set, test_set = load_split(config.seed, image)
+    train_set, val_set, test_set = load_split(config.seed, image)
     loader = data.DataLoader(
         train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, seed=config.seed
     )
     # pad_last: every evaluation batch has one shape (the mask drops padded rows), so one compile.
+    val_loader = data.DataLoader(val_set, batch_size=128, pad_last=True)
     test_loader = data.DataLoader(test_set, batch_size=128, pad_last=True)
     total_steps = config.epochs * len(loader)
     opt = optim.AdamW(
@@ -76,7 +80,7 @@ def train_digits(
         loader,
         epochs=config.epochs,
         eval_fn=eval_step,
-        eval_loader=test_loader,
+        eval_loader=val_loader,
         metrics={"acc": metrics.Accuracy()},
         checkpoint=out / "checkpoints",
         log_dir=out,
@@ -89,4 +93,5 @@ def train_digits(
         resume=resume,
     )
     torsh.save(out / "model.safetensors", state.model)
-    return {"test_loss": float(history.last("val_loss")), "test_acc": float(history.last("val_acc"))}
+    test = train.evaluate(eval_step, state, test_loader, metrics={"acc": metrics.Accuracy()}, prefix="test_")
+    return {"test_loss": float(test["test_loss"]), "test_acc": float(test["test_acc"])}

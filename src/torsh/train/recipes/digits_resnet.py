@@ -132,6 +132,23 @@ def datasets(config: Config) -> tuple[Any, Any]:
     return train_set, test_set
 
 
+def split_datasets(config: Config, val_fraction: float = 0.1) -> tuple[Any, Any, Any]:
+    """Train (augmented), validation (10% of the training split, not augmented) and test sets.
+
+    Evaluation during training and keep-best checkpoints use the validation set; the test split is
+    read once, at the end.
+    """
+    from torsh.vision.datasets import Digits
+
+    train_all = Digits(train=True, transform=transforms(config, True), target_transform=_int32)
+    val_view = Digits(train=True, transform=transforms(config, False), target_transform=_int32)
+    order = np.random.default_rng(config.seed).permutation(len(train_all))
+    n_val = int(round(val_fraction * len(order)))
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    test_set = Digits(train=False, transform=transforms(config, False), target_transform=_int32)
+    return data.Subset(train_all, train_idx.tolist()), data.Subset(val_view, val_idx.tolist()), test_set
+
+
 def build_model(config: Config) -> SmallResNet:
     return SmallResNet(1, 10, tuple(config.widths), tuple(config.blocks), key=torsh.random.key(config.seed))
 
@@ -164,7 +181,7 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
             f"digits-resnet: widths {config.widths} and blocks {config.blocks} differ in length"
         )
     out = pathlib.Path(out)
-    train_set, test_set = datasets(config)
+    train_set, val_set, test_set = split_datasets(config)
     loader = data.DataLoader(
         train_set,
         batch_size=config.batch_size,
@@ -173,6 +190,7 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
         seed=config.seed,
         num_workers=config.num_workers,
     )
+    val_loader = data.DataLoader(val_set, batch_size=128, pad_last=True)
     test_loader = data.DataLoader(test_set, batch_size=128, pad_last=True)
     total = config.epochs * len(loader)
     schedule = optim.schedules.cosine_annealing(config.lr, T_max=total)
@@ -186,7 +204,7 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
         loader,
         epochs=config.epochs,
         eval_fn=eval_step,
-        eval_loader=test_loader,
+        eval_loader=val_loader,
         metrics={"acc": metrics.Accuracy()},
         checkpoint=out / "checkpoints",
         log_dir=out,
@@ -199,4 +217,5 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
         resume=resume,
     )
     torsh.save(out / "model.safetensors", state.model)
-    return {"test_loss": float(history.last("val_loss")), "test_acc": float(history.last("val_acc"))}
+    test = train.evaluate(eval_step, state, test_loader, metrics={"acc": metrics.Accuracy()}, prefix="test_")
+    return {"test_loss": float(test["test_loss"]), "test_acc": float(test["test_acc"])}
