@@ -1,8 +1,9 @@
 """Weight-only int8 quantisation for deployment.
 
 :func:`int8_weights` stores the weights of ``Linear``, ``Conv*``, ``ConvTranspose*``, ``Embedding``
-and the input projections of ``MultiheadAttention`` as int8 with one float32 scale per output channel (symmetric: ``w ≈ q * scale``,
-``q = round(w / scale)`` in [-127, 127], ``scale = max|w| / 127`` over the other axes). The result is
+and the input projections of ``MultiheadAttention`` as int8 with one float32 scale per output channel
+(symmetric: ``w ≈ q * scale``, ``q = round(w / scale)`` in [-127, 127], ``scale = max|w| / 127`` over
+the other axes). The result is
 a module whose call dequantises the weights inside the graph and runs the original model, so every
 layer works unchanged; saved or exported, it is ~4x smaller. State-dict keys are kept: ``0.weight``
 holds the int8 values and ``0.weight.scale`` the scales.
@@ -136,7 +137,8 @@ def int8_weights(model: Module, *, min_size: int = 0) -> Int8Model:
                 targets[f"{path}.{name}" if path else name] = axis
     if not targets:
         raise ConfigError(
-            f"int8_weights: {type(model).__name__} has no Linear/Conv/ConvTranspose/Embedding weight to quantise"
+            f"int8_weights: {type(model).__name__} has no Linear/Conv/ConvTranspose/Embedding "
+            "weight to quantise"
         )
     quantized = map_with_path(lambda p, x: quantize_array(x, targets[p]) if p in targets else x, model)
     return Int8Model(quantized)

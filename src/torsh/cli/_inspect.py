@@ -171,7 +171,8 @@ def _print_artifact(doc: dict[str, Any], title: str) -> None:
     print("  outputs: " + "; ".join(doc["outputs"]))
     print(f"  platforms: {', '.join(doc['platforms'])}")
     print(
-        f"  weights: {doc['weights']} arrays, {_size(doc['weight_bytes'])}; program {_size(doc['program_bytes'])}"
+        f"  weights: {doc['weights']} arrays, {_size(doc['weight_bytes'])}; "
+        f"program {_size(doc['program_bytes'])}"
     )
     print(f"  torsh {doc['torsh_version']}, jax {doc['jax_version']}; sha256 {doc['sha256']}")
 

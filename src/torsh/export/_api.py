@@ -46,7 +46,8 @@ def _jax_export() -> Any:
         from jax._src.export import serialization  # noqa: F401 - needs the flatbuffers package
     except ImportError as e:
         raise ExportError(
-            f"exported programs need the 'flatbuffers' package ({e}); install it with: pip install 'torsh[export]'"
+            f"exported programs need the 'flatbuffers' package ({e}); "
+            "install it with: pip install 'torsh[export]'"
         ) from None
     return jax_export
 
@@ -88,6 +89,29 @@ def _check_training(model: Any) -> None:
                 f"{where} ({type(sub).__name__}) is in training mode: export the inference model, "
                 "e.g. torsh.export.export(model.eval(), x)"
             )
+
+
+def _is_module(obj: Any) -> bool:
+    return hasattr(obj, "named_modules") and hasattr(type(obj), "forward")
+
+
+def _signature(fn_or_module: Any, params: Any) -> tuple[Callable[..., Any], int]:
+    """The function whose parameters name the inputs, and how many leading parameters are not inputs."""
+    if _is_module(fn_or_module):
+        source = getattr(fn_or_module, "_signature_source", None)
+        return (source() if source is not None else type(fn_or_module).forward), 1
+    return fn_or_module, 0 if params is None else 1
+
+
+def _closed_function(fn_or_module: Any, params: Any) -> Callable[..., Any]:
+    """``f(*inputs)`` with the module (checked for training mode) or ``params`` closed over."""
+    if _is_module(fn_or_module):
+        _check_training(fn_or_module)
+        model = fn_or_module
+        return lambda *xs: model(*xs)
+    if params is not None:
+        return lambda *xs: fn_or_module(params, *xs)
+    return fn_or_module
 
 
 # Layers whose forward differs between train() and eval() (dropout needs keys, norms update statistics).
@@ -293,13 +317,9 @@ def export(
     """
     jax_export = _jax_export()
     dynamic = dict(dynamic or {})
-    is_module = hasattr(fn_or_module, "named_modules") and hasattr(type(fn_or_module), "forward")
-    if is_module:
+    if _is_module(fn_or_module):
         _check_training(fn_or_module)
         tree = fn_or_module
-        source = getattr(fn_or_module, "_signature_source", None)
-        forward = source() if source is not None else type(fn_or_module).forward
-        default_names = _input_names(forward, len(example_args), skip=1)
 
         def call(model: Any, *xs: Any) -> Any:
             return model(*xs)
@@ -307,11 +327,12 @@ def export(
         if not callable(fn_or_module):
             raise ExportError(f"expected a module or a function to export, got {type(fn_or_module).__name__}")
         tree = params
-        default_names = _input_names(fn_or_module, len(example_args), skip=0 if params is None else 1)
 
         def call(p: Any, *xs: Any) -> Any:
             return fn_or_module(*xs) if params is None else fn_or_module(p, *xs)
 
+    signature_fn, skip = _signature(fn_or_module, params)
+    default_names = _input_names(signature_fn, len(example_args), skip)
     names = list(input_names) if input_names is not None else default_names
     if len(names) != len(example_args):
         raise ExportError(f"input_names has {len(names)} names for {len(example_args)} example inputs")
@@ -431,7 +452,8 @@ class ExportedModel:
         platform = jax.default_backend()
         if platform not in self.platforms:
             raise ConfigError(
-                f"this artifact was lowered for {list(self.platforms)}, but the default device is {platform!r}: "
+                f"this artifact was lowered for {list(self.platforms)}, "
+                f"but the default device is {platform!r}: "
                 f"export with platforms=({platform!r}, ...)"
             )
         return self._run(self._weights, *values)

@@ -89,7 +89,8 @@ def run_from_args(ns: argparse.Namespace) -> int:
         symbolic = {s.name: {i: d for i, d in enumerate(s.shape) if isinstance(d, str)} for s in specs}
         if suffix == ".vmfb" and any(symbolic.values()):
             raise ConfigError(
-                f"IREE modules have fixed sizes: replace the named dimensions in {[str(s) for s in specs]} by numbers"
+                "IREE modules have fixed sizes: replace the named dimensions in "
+                f"{[str(s) for s in specs]} by numbers"
             )
         examples = [np.zeros([2 if isinstance(d, str) else d for d in s.shape], s.dtype) for s in specs]
         if suffix == ".onnx":

@@ -15,7 +15,7 @@ from typing import Any
 
 import jax
 
-from ._api import _check_training
+from ._api import _closed_function
 from ._errors import ExportError, UnsupportedOperationError
 
 __all__ = ["to_iree", "run_iree"]
@@ -55,14 +55,7 @@ def to_iree(
         raise ExportError(
             "IREE compilation needs iree-base-compiler; install with: pip install 'torsh[iree]'"
         ) from None
-    if hasattr(fn_or_module, "named_modules") and hasattr(type(fn_or_module), "forward"):
-        _check_training(fn_or_module)
-        model = fn_or_module
-        fn = lambda *xs: model(*xs)  # noqa: E731
-    elif params is not None:
-        fn = lambda *xs: fn_or_module(params, *xs)  # noqa: E731
-    else:
-        fn = fn_or_module
+    fn = _closed_function(fn_or_module, params)
     text = jax.jit(fn).lower(*example_args).as_text(dialect="stablehlo")
     flags = [f"--iree-llvmcpu-target-cpu={target_cpu}", *extra_args]
     try:

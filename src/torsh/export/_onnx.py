@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._api import _check_training, _input_names
+from ._api import _closed_function, _input_names, _signature
 from ._errors import ExportError, UnsupportedOperationError
 
 __all__ = ["to_onnx", "unsupported_onnx_primitives"]
@@ -71,17 +71,6 @@ def _primitives(jaxpr: Any) -> Iterator[str]:
                     yield from _primitives(inner)
 
 
-def _as_function(fn_or_module: Any, params: Any) -> tuple[Callable[..., Any], Callable[..., Any], int]:
-    if hasattr(fn_or_module, "named_modules") and hasattr(type(fn_or_module), "forward"):
-        _check_training(fn_or_module)
-        model = fn_or_module
-        source = getattr(model, "_signature_source", None)
-        return (lambda *xs: model(*xs)), (source() if source is not None else type(model).forward), 1
-    if params is not None:
-        return (lambda *xs: fn_or_module(params, *xs)), fn_or_module, 1
-    return fn_or_module, fn_or_module, 0
-
-
 def unsupported_onnx_primitives(fn_or_module: Any, *example_args: Any, params: Any = None) -> list[str]:
     """The JAX primitives of the traced model that ``jax2onnx`` has no converter for (sorted).
 
@@ -94,7 +83,7 @@ def unsupported_onnx_primitives(fn_or_module: Any, *example_args: Any, params: A
     from jax2onnx.plugins import plugin_system
 
     known = set(plugin_system.PLUGIN_REGISTRY)
-    fn, _, _ = _as_function(fn_or_module, params)
+    fn = _closed_function(fn_or_module, params)
     jaxpr = jax.make_jaxpr(fn)(*example_args)
     return sorted({p for p in _primitives(jaxpr.jaxpr) if p not in known} - _STRUCTURAL)
 
@@ -143,7 +132,8 @@ def to_onnx(
       ['batch', 4]
     """
     jax2onnx, ort = _require()
-    fn, signature_fn, skip = _as_function(fn_or_module, params)
+    fn = _closed_function(fn_or_module, params)
+    signature_fn, skip = _signature(fn_or_module, params)
     names = (
         list(input_names) if input_names is not None else _input_names(signature_fn, len(example_args), skip)
     )
@@ -195,7 +185,8 @@ def _check_in_onnxruntime(
         got = session.run(None, feeds)
     except Exception as e:  # onnxruntime raises its own (pybind) exception types
         raise UnsupportedOperationError(
-            f"the converted ONNX graph does not run in ONNX Runtime {ort.__version__}: {str(e).splitlines()[0]}"
+            f"the converted ONNX graph does not run in ONNX Runtime {ort.__version__}: "
+            f"{str(e).splitlines()[0]}"
         ) from e
     want = [np.asarray(w) for w in jax.tree_util.tree_leaves(fn(*args))]
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
