@@ -74,7 +74,38 @@ def train_digits(
     if not plot and progress:
         print("no matplotlib: curves.png not drawn (pip install 'torsh[plot]')")
     log: tuple[str, ...] = ("jsonl", "csv", *plot) + (("tensorboard",) if config.tensorboard else ())
-    state, history = train.fit(
+    return fit_and_test(
+        config,
+        out,
+        train_step,
+        eval_step,
+        state,
+        loader,
+        val_loader,
+        test_loader,
+        log=log,
+        resume=resume,
+        progress=progress,
+    )
+
+
+def fit_and_test(
+    config: Any,
+    out: pathlib.Path,
+    train_step: Any,
+    eval_step: Any,
+    state: train.TrainState,
+    loader: Any,
+    val_loader: Any,
+    test_loader: Any,
+    *,
+    log: tuple[str, ...],
+    resume: bool,
+    progress: bool,
+) -> dict[str, float]:
+    """``fit`` with evaluation and keep-best checkpoints on the validation split, the model saved to
+    ``out/model.safetensors``, then one evaluation of the test split; returns test loss/accuracy."""
+    state, _ = train.fit(
         train_step,
         state,
         loader,

@@ -19,9 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import torsh
-from torsh import data, metrics, nn, optim, train
+from torsh import data, nn, optim, train
 from torsh.errors import ConfigError
 from torsh.nn import functional as F
+
+from ._digits import fit_and_test
 
 DESCRIPTION = "small ResNet (3x3 stem, no max-pool) on digits upsampled to 32x32, augmented; >= 99% test acc"
 
@@ -198,24 +200,16 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
     state = train.TrainState.create(model=build_model(config), opt=opt, key=torsh.random.key(config.seed))
     train_step, eval_step = make_steps(config)
     log: tuple[str, ...] = ("jsonl", "csv", "plot") + (("tensorboard",) if config.tensorboard else ())
-    state, history = train.fit(
+    return fit_and_test(
+        config,
+        out,
         train_step,
+        eval_step,
         state,
         loader,
-        epochs=config.epochs,
-        eval_fn=eval_step,
-        eval_loader=val_loader,
-        metrics={"acc": metrics.Accuracy()},
-        checkpoint=out / "checkpoints",
-        log_dir=out,
+        val_loader,
+        test_loader,
         log=log,
-        keep=2,
-        best_metric="val_acc",
-        best_mode="max",
-        config=dataclasses.asdict(config),
-        progress=progress,
         resume=resume,
+        progress=progress,
     )
-    torsh.save(out / "model.safetensors", state.model)
-    test = train.evaluate(eval_step, state, test_loader, metrics={"acc": metrics.Accuracy()}, prefix="test_")
-    return {"test_loss": float(test["test_loss"]), "test_acc": float(test["test_acc"])}
