@@ -14,8 +14,9 @@ import jax
 import numpy as np
 
 from ..errors import ConfigError
+from ..tree import Struct
 
-__all__ = ["FrozenDict", "Checker"]
+__all__ = ["FrozenDict", "Checker", "Config"]
 
 
 class FrozenDict(Mapping):
@@ -71,6 +72,36 @@ class FrozenDict(Mapping):
         return FrozenDict({**self._data, **changes})
 
 
+class Config(Struct):
+    """A frozen :class:`torsh.tree.Struct` of static, validated configuration (schedules, LBFGS, EMA...).
+
+    Declare every field with ``torsh.tree.static()`` and validate it with a :class:`Checker` in the
+    constructor. Two configs are equal, and hash alike, when they are of the same type with equal
+    fields, so they can be closed over by jitted functions or sit in another config's static fields.
+    A config with an unhashable value (e.g. a mask given as a dict tree) hashes by identity.
+
+    Example:
+      >>> from torsh.tree import static
+      >>> from torsh.optim._config import Config
+      >>> class Halve(Config):
+      ...     factor: float = static(0.5)
+      >>> Halve() == Halve() and hash(Halve()) == hash(Halve()) and Halve() != Halve(0.25)
+      True
+    """
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(self.__dict__[name] for name in type(self).__torsh_static_fields__)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (type(self) is type(other) and self._values() == other._values())  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        try:
+            return hash((type(self), self._values()))
+        except TypeError:  # an unhashable value: equal configs are then told apart by identity
+            return id(self)
+
+
 def _scalar(x: Any) -> Any:
     """A concrete 0-d numpy/JAX array as a Python number (hyperparameters are static configuration)."""
     if getattr(x, "shape", None) == () and hasattr(x, "item") and not isinstance(x, jax.core.Tracer):
@@ -116,6 +147,25 @@ class Checker:
         v = self.number(name, value)
         if not v > 0.0 or math.isinf(v):
             self.fail(name, "a finite number > 0", value)
+        return v
+
+    def finite(self, name: str, value: Any) -> float:
+        """A finite real number of either sign."""
+        v = self.number(name, value)
+        if math.isinf(v):
+            self.fail(name, "a finite number", value)
+        return v
+
+    def interval(
+        self, name: str, value: Any, low: float, high: float, closed: tuple[bool, bool] = (True, True)
+    ) -> float:
+        """A number between ``low`` and ``high``; ``closed`` says which ends are included."""
+        v = self.number(name, value)
+        above = v >= low if closed[0] else v > low
+        below = v <= high if closed[1] else v < high
+        if not (above and below):
+            left, right = "[" if closed[0] else "(", "]" if closed[1] else ")"
+            self.fail(name, f"in {left}{low:g}, {high:g}{right}", value)
         return v
 
     def unit_interval(self, name: str, value: Any, closed_right: bool = False) -> float:
