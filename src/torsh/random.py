@@ -127,12 +127,24 @@ def _check_order(where: str, lo_name: str, lo: Any, hi_name: str, hi: Any, stric
 
 
 def key(seed: int) -> Key:
-    """A new typed PRNG key from an integer seed (``jax.random.key``).
+    """A new typed PRNG key from an integer seed (``jax.random.key``; torch's ``Generator().manual_seed``).
+
+    Args:
+        seed: An int in the 64-bit range.
+
+    Returns:
+        A scalar typed key (shape ``()``) to pass to the samplers or to :func:`split`.
+
+    Raises:
+        ConfigError: If ``seed`` is not an int or does not fit in 64 bits.
 
     Example:
-      >>> import torsh
-      >>> torsh.random.key(0).shape
-      ()
+        >>> import torsh
+        >>> k = torsh.random.key(0)
+        >>> k.shape
+        ()
+        >>> torsh.random.normal(k, (2, 3)).shape
+        (2, 3)
     """
     if not _is_int(seed):
         raise ConfigError(f"random.key: seed must be an int, got {type(seed).__name__} {seed!r}")
@@ -146,11 +158,22 @@ def key(seed: int) -> Key:
 def split(k: Key, num: int = 2) -> Key:
     """Split a key into ``num`` independent keys (an array of keys; unpack or index it).
 
+    Args:
+        k: A single PRNG key.
+        num: How many keys to make (``>= 0``).
+
+    Returns:
+        An array of ``num`` keys, shape ``(num,)``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key (an int seed, say) or ``num`` is not an int ``>= 0``.
+        ShapeError: If ``k`` is an array of keys instead of one key.
+
     Example:
-      >>> import torsh
-      >>> a, b = torsh.random.split(torsh.random.key(0))
-      >>> torsh.random.split(torsh.random.key(0), 4).shape
-      (4,)
+        >>> import torsh
+        >>> params_key, dropout_key = torsh.random.split(torsh.random.key(0))
+        >>> torsh.random.split(torsh.random.key(0), 4).shape
+        (4,)
     """
     _check_key(k, "split")
     if not _is_int(num) or num < 0:
@@ -159,13 +182,27 @@ def split(k: Key, num: int = 2) -> Key:
 
 
 def fold_in(k: Key, data: int) -> Key:
-    """Derive a key from ``k`` and an integer in ``[0, 2**32 - 1]`` (e.g. a step number, or a traced
-    integer array inside ``jit``).
+    """Derive a key from ``k`` and an integer (a step number, a rank, or a traced integer inside ``jit``).
+
+    Args:
+        k: A single PRNG key.
+        data: An int in ``[0, 2**32 - 1]`` (folded in as a uint32) or an integer array.
+
+    Returns:
+        A new key, different for every ``data``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key, or ``data`` is not an integer or is out of the uint32 range.
+        ShapeError: If ``k`` is an array of keys.
 
     Example:
-      >>> import torsh
-      >>> torsh.random.fold_in(torsh.random.key(0), 7).shape
-      ()
+        >>> import torsh
+        >>> base = torsh.random.key(0)
+        >>> step_key = torsh.random.fold_in(base, 7)
+        >>> step_key.shape
+        ()
+        >>> bool((torsh.random.key_data(step_key) != torsh.random.key_data(base)).any())
+        True
     """
     _check_key(k, "fold_in")
     if _is_int(data):
@@ -184,7 +221,25 @@ def fold_in(k: Key, data: int) -> Key:
 
 
 def key_data(k: Key) -> jax.Array:
-    """The raw ``uint32`` words of a key (for saving); :func:`wrap_key_data` inverts it."""
+    """The raw ``uint32`` words of a key (for saving); :func:`wrap_key_data` inverts it.
+
+    Args:
+        k: A key or an array of keys.
+
+    Returns:
+        A ``uint32`` array of shape ``k.shape + (2,)``.
+
+    Raises:
+        ConfigError: If ``k`` is not a PRNG key.
+
+    Example:
+        >>> import torsh
+        >>> words = torsh.random.key_data(torsh.random.key(0))
+        >>> words.dtype, words.shape
+        (dtype('uint32'), (2,))
+        >>> torsh.random.key_data(torsh.random.split(torsh.random.key(0), 3)).shape
+        (3, 2)
+    """
     _check_key(k, "key_data", batched=True)
     return jax.random.key_data(k)
 
@@ -192,12 +247,21 @@ def key_data(k: Key) -> jax.Array:
 def wrap_key_data(data: jax.Array) -> Key:
     """A typed key from raw ``uint32`` words (shape ``[..., 2]``, as :func:`key_data` returns).
 
+    Args:
+        data: A ``uint32`` array whose last dimension is 2.
+
+    Returns:
+        A typed key (or array of keys) of shape ``data.shape[:-1]``.
+
+    Raises:
+        ConfigError: If ``data`` is not a ``uint32`` array of shape ``[..., 2]``.
+
     Example:
-      >>> import torsh
-      >>> k = torsh.random.key(0)
-      >>> words = torsh.random.key_data(k)
-      >>> bool((torsh.random.key_data(torsh.random.wrap_key_data(words)) == words).all())
-      True
+        >>> import torsh
+        >>> k = torsh.random.key(0)
+        >>> words = torsh.random.key_data(k)
+        >>> bool((torsh.random.key_data(torsh.random.wrap_key_data(words)) == words).all())
+        True
     """
     shape, dt = getattr(data, "shape", None), getattr(data, "dtype", None)
     if shape is None or dt is None:
@@ -215,12 +279,28 @@ def wrap_key_data(data: jax.Array) -> Key:
 
 
 def normal(k: Key, shape: Shape = (), dtype: Any = None, mean: float = 0.0, std: float = 1.0) -> jax.Array:
-    """Normal samples with the given mean and standard deviation (default float dtype).
+    """Normal samples with the given mean and standard deviation (``torch.normal`` / ``torch.randn``).
+
+    Args:
+        k: A single PRNG key.
+        shape: The output shape (an int or a sequence of ints).
+        dtype: A floating dtype; the default dtype (``torsh.get_default_dtype()``) if None.
+        mean: The mean of the samples.
+        std: The standard deviation (``>= 0``).
+
+    Returns:
+        An array of ``shape`` and ``dtype``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key or ``std < 0``.
+        ShapeError: If ``shape`` is not a sequence of non-negative ints, or ``k`` is an array of keys.
+        DTypeError: If ``dtype`` is not a floating dtype.
 
     Example:
-      >>> import torsh
-      >>> torsh.random.normal(torsh.random.key(0), (2, 3), std=0.1).shape
-      (2, 3)
+        >>> import torsh
+        >>> x = torsh.random.normal(torsh.random.key(0), (2, 3), std=0.1)
+        >>> x.shape, x.dtype
+        ((2, 3), dtype('float32'))
     """
     _check_key(k, "normal")
     shp, dt = _shape(shape, "normal"), _float_dtype(dtype, "normal")
@@ -238,7 +318,31 @@ def truncated_normal(
     a: float = -2.0,
     b: float = 2.0,
 ) -> jax.Array:
-    """Normal samples truncated to ``[a, b]`` (absolute bounds, as ``torch.nn.init.trunc_normal_``)."""
+    """Normal samples truncated to ``[a, b]`` (absolute bounds, as ``torch.nn.init.trunc_normal_``).
+
+    Args:
+        k: A single PRNG key.
+        shape: The output shape.
+        dtype: A floating dtype; the default dtype if None.
+        mean: The mean of the untruncated normal.
+        std: Its standard deviation (``> 0``).
+        a: The lower bound (absolute, not in standard deviations).
+        b: The upper bound.
+
+    Returns:
+        An array of ``shape`` with every value in ``[a, b]``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key, ``a >= b`` or ``std <= 0``.
+        ShapeError: If ``shape`` is not a sequence of non-negative ints.
+        DTypeError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> import torsh
+        >>> x = torsh.random.truncated_normal(torsh.random.key(0), (1000,), std=1.0, a=-1.0, b=1.0)
+        >>> bool((x >= -1.0).all() and (x <= 1.0).all())
+        True
+    """
     _check_key(k, "truncated_normal")
     shp, dt = _shape(shape, "truncated_normal"), _float_dtype(dtype, "truncated_normal")
     _check_order("truncated_normal", "a", a, "b", b, strict=True)
@@ -249,7 +353,29 @@ def truncated_normal(
 
 
 def uniform(k: Key, shape: Shape = (), dtype: Any = None, low: float = 0.0, high: float = 1.0) -> jax.Array:
-    """Uniform samples in ``[low, high)``."""
+    """Uniform samples in ``[low, high)`` (``torch.rand`` / ``Tensor.uniform_``).
+
+    Args:
+        k: A single PRNG key.
+        shape: The output shape.
+        dtype: A floating dtype; the default dtype if None.
+        low: The inclusive lower bound.
+        high: The exclusive upper bound (``>= low``).
+
+    Returns:
+        An array of ``shape`` with values in ``[low, high)``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key or ``low > high``.
+        ShapeError: If ``shape`` is not a sequence of non-negative ints.
+        DTypeError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> import torsh
+        >>> x = torsh.random.uniform(torsh.random.key(0), (3,), low=-1.0, high=1.0)
+        >>> x.shape, bool((x >= -1).all() and (x < 1).all())
+        ((3,), True)
+    """
     _check_key(k, "uniform")
     shp, dt = _shape(shape, "uniform"), _float_dtype(dtype, "uniform")
     _check_order("uniform", "low", low, "high", high, strict=False)
@@ -257,7 +383,28 @@ def uniform(k: Key, shape: Shape = (), dtype: Any = None, low: float = 0.0, high
 
 
 def randint(k: Key, shape: Shape, low: int, high: int, dtype: Any = jnp.int32) -> jax.Array:
-    """Integers uniformly in ``[low, high)``."""
+    """Integers uniformly in ``[low, high)`` (``torch.randint``, with the key first).
+
+    Args:
+        k: A single PRNG key.
+        shape: The output shape.
+        low: The inclusive lower bound.
+        high: The exclusive upper bound (``> low``).
+        dtype: An integer dtype (int32 by default).
+
+    Returns:
+        An integer array of ``shape``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key or ``high <= low``.
+        ShapeError: If ``shape`` is not a sequence of non-negative ints.
+
+    Example:
+        >>> import torsh
+        >>> labels = torsh.random.randint(torsh.random.key(0), (5,), 0, 10)
+        >>> labels.shape, labels.dtype, bool(((labels >= 0) & (labels < 10)).all())
+        ((5,), dtype('int32'), True)
+    """
     _check_key(k, "randint")
     shp = _shape(shape, "randint")
     if _is_concrete_number(low) and _is_concrete_number(high) and high <= low:
@@ -266,7 +413,28 @@ def randint(k: Key, shape: Shape, low: int, high: int, dtype: Any = jnp.int32) -
 
 
 def bernoulli(k: Key, p: float | jax.Array = 0.5, shape: Shape | None = None) -> jax.Array:
-    """Booleans that are True with probability ``p`` (in ``[0, 1]``, as ``torch.bernoulli``)."""
+    """Booleans that are True with probability ``p`` (``torch.bernoulli``; e.g. a dropout mask).
+
+    Args:
+        k: A single PRNG key.
+        p: The probability of True, in ``[0, 1]`` (a float or an array broadcast to ``shape``).
+        shape: The output shape; ``p``'s shape if None.
+
+    Returns:
+        A boolean array.
+
+    Raises:
+        ConfigError: If ``k`` is not a key or ``p`` is outside ``[0, 1]``.
+        ShapeError: If ``shape`` is not a sequence of non-negative ints.
+
+    Example:
+        >>> import torsh
+        >>> keep = torsh.random.bernoulli(torsh.random.key(0), 0.9, (4, 4))
+        >>> keep.shape, keep.dtype
+        ((4, 4), dtype('bool'))
+        >>> torsh.random.bernoulli(torsh.random.key(0), 1.0, (3,)).tolist()
+        [True, True, True]
+    """
     _check_key(k, "bernoulli")
     shp = None if shape is None else _shape(shape, "bernoulli")
     if _is_concrete_number(p) and not 0.0 <= p <= 1.0:
@@ -275,7 +443,25 @@ def bernoulli(k: Key, p: float | jax.Array = 0.5, shape: Shape | None = None) ->
 
 
 def permutation(k: Key, x: int | jax.Array, axis: int = 0) -> jax.Array:
-    """A random permutation of ``range(x)`` or of ``x`` along ``axis``."""
+    """A random permutation of ``range(x)``, or of the array ``x`` along ``axis`` (``torch.randperm``).
+
+    Args:
+        k: A single PRNG key.
+        x: An int ``n`` (permute ``range(n)``) or an array to shuffle.
+        axis: The axis of ``x`` to shuffle.
+
+    Returns:
+        The permuted integers or a shuffled copy of ``x``.
+
+    Raises:
+        ConfigError: If ``k`` is not a key or ``x`` is a negative int.
+
+    Example:
+        >>> import torsh
+        >>> order = torsh.random.permutation(torsh.random.key(0), 5)
+        >>> sorted(order.tolist())
+        [0, 1, 2, 3, 4]
+    """
     _check_key(k, "permutation")
     if _is_int(x) and x < 0:
         raise ConfigError(f"random.permutation: n must be >= 0, got {x}")
@@ -283,7 +469,28 @@ def permutation(k: Key, x: int | jax.Array, axis: int = 0) -> jax.Array:
 
 
 def categorical(k: Key, logits: jax.Array, axis: int = -1, shape: Shape | None = None) -> jax.Array:
-    """Samples from the categorical distributions given by ``logits``."""
+    """Samples from the categorical distributions given by unnormalised ``logits`` (``torch.multinomial``).
+
+    Args:
+        k: A single PRNG key.
+        logits: Log-probabilities (up to a constant) along ``axis``.
+        axis: The axis of the categories.
+        shape: The output shape (must end with the batch shape of ``logits``); the batch shape if None.
+
+    Returns:
+        Integer category indices.
+
+    Raises:
+        ConfigError: If ``k`` is not a key.
+        ShapeError: If ``shape`` is not a sequence of non-negative ints.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> logits = jnp.log(jnp.array([0.0, 0.3, 0.7]))
+        >>> idx = torsh.random.categorical(torsh.random.key(0), logits, shape=(6,))
+        >>> idx.shape, 0 in idx.tolist()
+        ((6,), False)
+    """
     _check_key(k, "categorical")
     shp = None if shape is None else _shape(shape, "categorical")
     return jax.random.categorical(k, logits, axis=axis, shape=shp)
@@ -293,7 +500,20 @@ def categorical(k: Key, logits: jax.Array, axis: int = -1, shape: Shape | None =
 
 
 def is_tracing() -> bool:
-    """True while JAX is tracing (inside ``jit``, ``grad``, ``vmap``, ...)."""
+    """True while JAX is tracing (inside ``jit``, ``grad``, ``vmap``, ...).
+
+    Returns:
+        Whether the caller runs under a JAX transformation.
+
+    Example:
+        >>> import torsh
+        >>> torsh.random.is_tracing()
+        False
+        >>> seen = []
+        >>> _ = torsh.jit(lambda x: seen.append(torsh.random.is_tracing()) or x)(1.0)
+        >>> seen
+        [True]
+    """
     try:
         from jax._src import core
 
@@ -339,23 +559,57 @@ _STREAM = _KeyStream()
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the construction-time key stream (like ``torch.manual_seed``). Returns nothing.
+    """Seed the construction-time key stream (like ``torch.manual_seed``).
+
+    Args:
+        seed: An int in the 64-bit range; :func:`next_key` then yields the same keys in the same order.
+
+    Raises:
+        ConfigError: If ``seed`` is not an int or does not fit in 64 bits.
 
     Example:
-      >>> import torsh
-      >>> torsh.manual_seed(42); a = torsh.random.next_key()
-      >>> torsh.manual_seed(42); b = torsh.random.next_key()
-      >>> bool((torsh.random.key_data(a) == torsh.random.key_data(b)).all())
-      True
+        >>> import torsh
+        >>> torsh.manual_seed(42); a = torsh.random.next_key()
+        >>> torsh.manual_seed(42); b = torsh.random.next_key()
+        >>> bool((torsh.random.key_data(a) == torsh.random.key_data(b)).all())
+        True
     """
     _STREAM.seed(seed)
 
 
 def initial_seed() -> int:
-    """The seed last given to :func:`manual_seed` (0 by default)."""
+    """The seed last given to :func:`manual_seed` (0 by default), like ``torch.initial_seed``.
+
+    Returns:
+        The seed as an int.
+
+    Example:
+        >>> import torsh
+        >>> torsh.manual_seed(7)
+        >>> torsh.random.initial_seed()
+        7
+    """
     return _STREAM._seed
 
 
 def next_key() -> Key:
-    """The next key of the construction-time stream; thread-safe; raises inside traced functions."""
+    """The next key of the construction-time stream (thread-safe); use it to build models, not in ``jit``.
+
+    Returns:
+        A fresh key; successive calls give different keys, reproducible after :func:`manual_seed`.
+
+    Raises:
+        TraceError: If called inside a traced function (``jit``/``grad``/``vmap``/``scan``), where the key
+            would be frozen into the compiled code; pass a key in as an argument instead.
+
+    Example:
+        >>> import torsh
+        >>> torsh.manual_seed(0)
+        >>> w = torsh.random.normal(torsh.random.next_key(), (3, 2))
+        >>> try:
+        ...     torsh.jit(lambda x: x + torsh.random.normal(torsh.random.next_key(), ()))(1.0)
+        ... except torsh.errors.TraceError:
+        ...     print("pass the key as an argument")
+        pass the key as an argument
+    """
     return _STREAM.next()
