@@ -110,12 +110,28 @@ def _resolve_dtype(dtype: Any, floating: bool) -> Any:
 def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """An array from Python data, numpy, torch or JAX arrays (copying), like ``torch.tensor``.
 
-    Python floats become the default float dtype; integers stay integers.
+    Python floats become the default float dtype; integers stay integers (int32 unless x64 is enabled).
+
+    Args:
+        data: A number, a (nested, rectangular) list or tuple, or a numpy / torch / JAX array.
+        dtype: The result's dtype (a torsh, numpy or string dtype); inferred from ``data`` if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        A new ``jax.Array``.
+
+    Raises:
+        ShapeError: If nested sequences are ragged.
+        DTypeError: If ``data`` holds strings, Python objects or dates.
+        DeviceError: If ``device`` is unknown or unavailable.
 
     Example:
-      >>> import torsh
-      >>> torsh.tensor([[1.0, 2.0], [3.0, 4.0]]).dtype
-      dtype('float32')
+        >>> import torch, torsh
+        >>> torsh.tensor([[1.0, 2.0], [3.0, 4.0]])
+        Array([[1., 2.],
+               [3., 4.]], dtype=float32)
+        >>> torsh.tensor(torch.arange(3)).tolist()
+        [0, 1, 2]
     """
     if type(data).__module__.startswith("torch"):
         data = _torch_to_numpy(data)
@@ -146,35 +162,125 @@ def _torch_to_numpy(t: Any) -> np.ndarray:
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """Like :func:`tensor` but avoids a copy when ``data`` is already a suitable array."""
+    """Like :func:`tensor` but without a copy when ``data`` is already a JAX array of the asked dtype.
+
+    Args:
+        data: A number, a list, or a numpy / torch / JAX array.
+        dtype: The result's dtype; ``data``'s if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        ``data`` itself when no conversion is needed, else a new array.
+
+    Raises:
+        ShapeError: If nested sequences are ragged.
+        DTypeError: If ``data`` is not numeric.
+
+    Example:
+        >>> import torsh
+        >>> x = torsh.ones(3)
+        >>> torsh.as_tensor(x) is x
+        True
+        >>> torsh.as_tensor([1, 2], dtype=torsh.float32)
+        Array([1., 2.], dtype=float32)
+    """
     if isinstance(data, jax.Array) and (dtype is None or data.dtype == _as_dtype(dtype)) and device is None:
         return data
     return tensor(data, dtype, device)
 
 
 def zeros(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """An array of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+    """An array of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))`` (``torch.zeros``).
+
+    Args:
+        *shape: The sizes, as separate ints or one tuple/list.
+        dtype: The dtype; the default float dtype if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array of zeros.
+
+    Raises:
+        ConfigError: If a size is not a non-negative int.
 
     Example:
-      >>> import torsh
-      >>> torsh.zeros(2, 3).shape
-      (2, 3)
+        >>> import torsh
+        >>> torsh.zeros(2, 3).shape
+        (2, 3)
+        >>> torsh.zeros((2,), dtype=torsh.int32)
+        Array([0, 0], dtype=int32)
     """
     return _place(jnp.zeros(_shape(shape), _resolve_dtype(dtype, True)), device)
 
 
 def ones(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """An array of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    """An array of ones: ``ones(2, 3)`` or ``ones((2, 3))`` (``torch.ones``).
+
+    Args:
+        *shape: The sizes, as separate ints or one tuple/list.
+        dtype: The dtype; the default float dtype if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array of ones.
+
+    Raises:
+        ConfigError: If a size is not a non-negative int.
+
+    Example:
+        >>> import torsh
+        >>> torsh.ones(2, 3)
+        Array([[1., 1., 1.],
+               [1., 1., 1.]], dtype=float32)
+    """
     return _place(jnp.ones(_shape(shape), _resolve_dtype(dtype, True)), device)
 
 
 def empty(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """Same as :func:`zeros` (XLA arrays are always initialised)."""
+    """Same as :func:`zeros` (XLA arrays are always initialised), for code ported from ``torch.empty``.
+
+    Args:
+        *shape: The sizes, as separate ints or one tuple/list.
+        dtype: The dtype; the default float dtype if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array of zeros.
+
+    Raises:
+        ConfigError: If a size is not a non-negative int.
+
+    Example:
+        >>> import torsh
+        >>> torsh.empty(2)
+        Array([0., 0.], dtype=float32)
+    """
     return zeros(*shape, dtype=dtype, device=device)
 
 
 def full(shape: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """An array filled with ``fill_value`` (a float fill gives the default float dtype)."""
+    """An array filled with ``fill_value`` (``torch.full``; a float fill gives the default float dtype).
+
+    Args:
+        shape: The shape (an int or a sequence of ints).
+        fill_value: A number or a 0-d array.
+        dtype: The dtype; inferred from ``fill_value`` if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array of ``shape`` whose every element is ``fill_value``.
+
+    Raises:
+        ConfigError: If ``shape`` is not made of non-negative ints.
+        ShapeError: If ``fill_value`` is an array with more than 0 dimensions.
+        DTypeError: If ``fill_value`` is not a number.
+
+    Example:
+        >>> import torsh
+        >>> torsh.full((2, 2), 7.0)
+        Array([[7., 7.],
+               [7., 7.]], dtype=float32)
+    """
     fill_value = _fill(fill_value, "full")
     floating = isinstance(fill_value, float)
     shp = _shape((shape,))
@@ -182,12 +288,28 @@ def full(shape: Shape, fill_value: Any, dtype: Any = None, device: Any = None) -
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None) -> jax.Array:
-    """Evenly spaced values in ``[start, end)`` (``torch.arange`` semantics).
+    """Evenly spaced values in ``[start, end)`` (``torch.arange`` semantics; ``arange(n)`` counts from 0).
+
+    Args:
+        start: The first value, or the end if ``end`` is None.
+        end: The exclusive end.
+        step: The spacing (non-zero).
+        dtype: The dtype; the default float dtype if any argument is a float, else an integer dtype.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        A 1-D array.
+
+    Raises:
+        DTypeError: If an argument is not a real number.
+        ConfigError: If ``step`` is 0.
 
     Example:
-      >>> import torsh
-      >>> torsh.arange(0, 1, 0.25).tolist()
-      [0.0, 0.25, 0.5, 0.75]
+        >>> import torsh
+        >>> torsh.arange(5).tolist()
+        [0, 1, 2, 3, 4]
+        >>> torsh.arange(0, 1, 0.25).tolist()
+        [0.0, 0.25, 0.5, 0.75]
     """
     for name, v in (("start", start), ("end", end), ("step", step)):
         scalar_array = getattr(v, "ndim", None) == 0 and hasattr(v, "dtype")
@@ -204,14 +326,52 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None) -> jax.Array:
-    """``steps`` values from ``start`` to ``end`` inclusive (``torch.linspace``)."""
+    """``steps`` values from ``start`` to ``end`` inclusive (``torch.linspace``).
+
+    Args:
+        start: The first value.
+        end: The last value.
+        steps: How many values (``>= 0``).
+        dtype: The dtype; the default float dtype if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        A 1-D array of ``steps`` values.
+
+    Raises:
+        ConfigError: If ``steps`` is not an int ``>= 0``.
+
+    Example:
+        >>> import torsh
+        >>> torsh.linspace(0, 1, 5)
+        Array([0.  , 0.25, 0.5 , 0.75, 1.  ], dtype=float32)
+    """
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise ConfigError(f"linspace: steps must be an int >= 0, got {steps!r}")
     return _place(jnp.linspace(start, end, steps, dtype=_resolve_dtype(dtype, True)), device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> jax.Array:
-    """The ``n x m`` identity matrix."""
+    """The ``n x m`` identity matrix (``torch.eye``).
+
+    Args:
+        n: The number of rows.
+        m: The number of columns; ``n`` if None.
+        dtype: The dtype; the default float dtype if None.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        A 2-D array with ones on the diagonal.
+
+    Raises:
+        ConfigError: If ``n`` or ``m`` is not an int ``>= 0``.
+
+    Example:
+        >>> import torsh
+        >>> torsh.eye(2, 3)
+        Array([[1., 0., 0.],
+               [0., 1., 0.]], dtype=float32)
+    """
     for name, v in (("n", n), ("m", m)):
         if not (v is None and name == "m") and (
             not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0
@@ -221,19 +381,72 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> 
 
 
 def zeros_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """Zeros with ``x``'s shape and dtype."""
+    """Zeros with ``x``'s shape and dtype (``torch.zeros_like``).
+
+    Args:
+        x: An array (JAX, numpy) or a number.
+        dtype: Overrides ``x``'s dtype.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array of zeros.
+
+    Raises:
+        DTypeError: If ``x`` is not a numeric array or number.
+
+    Example:
+        >>> import torsh
+        >>> torsh.zeros_like(torsh.arange(3))
+        Array([0, 0, 0], dtype=int32)
+    """
     x = _like(x, "zeros_like")
     return _place(jnp.zeros_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
 
 
 def ones_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """Ones with ``x``'s shape and dtype."""
+    """Ones with ``x``'s shape and dtype (``torch.ones_like``).
+
+    Args:
+        x: An array (JAX, numpy) or a number.
+        dtype: Overrides ``x``'s dtype.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array of ones.
+
+    Raises:
+        DTypeError: If ``x`` is not a numeric array or number.
+
+    Example:
+        >>> import torsh
+        >>> torsh.ones_like(torsh.zeros(2), dtype=torsh.float16)
+        Array([1., 1.], dtype=float16)
+    """
     x = _like(x, "ones_like")
     return _place(jnp.ones_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
-    """``fill_value`` with ``x``'s shape and dtype."""
+    """``fill_value`` with ``x``'s shape and dtype (``torch.full_like``).
+
+    Args:
+        x: An array (JAX, numpy) or a number.
+        fill_value: A number or a 0-d array.
+        dtype: Overrides ``x``'s dtype.
+        device: Where to put the result (``"cpu"``, ``"cuda:0"``, a ``jax.Device``); JAX's default if None.
+
+    Returns:
+        An array filled with ``fill_value``.
+
+    Raises:
+        DTypeError: If ``x`` or ``fill_value`` is not numeric.
+        ShapeError: If ``fill_value`` is an array with more than 0 dimensions.
+
+    Example:
+        >>> import torsh
+        >>> torsh.full_like(torsh.zeros(2), 0.5)
+        Array([0.5, 0.5], dtype=float32)
+    """
     x, fill_value = _like(x, "full_like"), _fill(fill_value, "full_like")
     return _place(jnp.full_like(x, fill_value, dtype=None if dtype is None else _as_dtype(dtype)), device)
 
@@ -244,10 +457,20 @@ def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
     XLA shares only C-contiguous, writeable buffers aligned to 64 bytes; numpy usually aligns to 16,
     so most arrays are copied (once). Allocate with 64-byte alignment to get a zero-copy view.
 
+    Args:
+        a: A numpy array of numbers or booleans.
+        device: Where to put the result; passing one always copies.
+
+    Returns:
+        A ``jax.Array`` with ``a``'s dtype (64-bit dtypes narrowed unless x64 is enabled).
+
+    Raises:
+        DTypeError: If ``a`` is not a numpy array, or holds objects, strings or dates.
+
     Example:
-      >>> import numpy as np, torsh
-      >>> torsh.from_numpy(np.arange(3)).tolist()
-      [0, 1, 2]
+        >>> import numpy as np, torsh
+        >>> torsh.from_numpy(np.arange(3)).tolist()
+        [0, 1, 2]
     """
     if not isinstance(a, np.ndarray):
         raise DTypeError(f"from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
@@ -265,17 +488,38 @@ def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """A numpy view of an array (zero-copy for CPU arrays; copies from accelerators)."""
+    """A numpy view of an array (zero-copy for CPU arrays; copies from accelerators), like ``Tensor.numpy()``.
+
+    Args:
+        x: A JAX array (or anything ``np.asarray`` accepts).
+
+    Returns:
+        A numpy array (read-only when it shares a JAX buffer).
+
+    Example:
+        >>> import torsh
+        >>> torsh.to_numpy(torsh.arange(3))
+        array([0, 1, 2], dtype=int32)
+    """
     return np.asarray(x)
 
 
 def from_dlpack(x: Any) -> jax.Array:
     """A JAX array from any DLPack producer (numpy, torch, cupy, ...), zero-copy where possible.
 
+    Args:
+        x: An object implementing ``__dlpack__``.
+
+    Returns:
+        A ``jax.Array`` viewing (or, where it must, copying) ``x``'s memory.
+
+    Raises:
+        DTypeError: If ``x`` does not implement ``__dlpack__``.
+
     Example:
-      >>> import numpy as np, torsh
-      >>> torsh.from_dlpack(np.ones(2, np.float32)).dtype
-      dtype('float32')
+        >>> import torch, torsh
+        >>> torsh.from_dlpack(torch.arange(3.0))
+        Array([0., 1., 2.], dtype=float32)
     """
     if not hasattr(x, "__dlpack__"):
         raise DTypeError(f"from_dlpack: {type(x).__name__} does not implement __dlpack__")
@@ -286,6 +530,20 @@ def to_dlpack(x: jax.Array) -> Any:
     """The array itself, ready for ``torch.from_dlpack`` / ``np.from_dlpack`` (zero-copy on CPU).
 
     JAX arrays implement the DLPack protocol (``__dlpack__``); consumers take them directly.
+
+    Args:
+        x: A ``jax.Array``.
+
+    Returns:
+        ``x`` (a DLPack producer).
+
+    Raises:
+        DTypeError: If ``x`` is not a ``jax.Array``.
+
+    Example:
+        >>> import torch, torsh
+        >>> torch.from_dlpack(torsh.to_dlpack(torsh.arange(3.0)))
+        tensor([0., 1., 2.])
     """
     if not isinstance(x, jax.Array):
         raise DTypeError(f"to_dlpack: expected a jax.Array, got {type(x).__name__}")
