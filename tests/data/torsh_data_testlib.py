@@ -225,3 +225,17 @@ class Huge:
 
     def __getitem__(self, i):
         return {"x": np.float32(i), "meta": {"id": 2**64 + i if i == self.bad else i}}
+
+
+def heavy_modules_loaded(sample):
+    """The sample's label replaced by which heavy modules this (worker) process has imported."""
+    import sys
+
+    x, _ = sample
+    return x, np.array([name in sys.modules for name in ("jax", "jaxlib", "torsh.tree", "torsh.nn")])
+
+
+def float_label(sample):
+    """A Python float in every sample (collated with torsh's default float dtype)."""
+    x, y = sample
+    return x, float(y)

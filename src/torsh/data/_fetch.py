@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._context import batch_random_context
 from ._errors import CollateError, WorkerError
 from .collate import default_collate
 from .dataset import Subset
-from .masked import MaskedBatch, mask_of, pad_samples
+
+if TYPE_CHECKING:
+    from .masked import MaskedBatch
 
 __all__ = ["Fetcher", "LoadFailure", "raise_failure"]
 
@@ -120,6 +122,9 @@ class Fetcher:
                 ) from None
 
     def _load_padded(self, batch_index: int, kind: int, payload: Any, first_sample: int) -> MaskedBatch:
+        # MaskedBatch is a torsh Struct, so pad_last=True imports JAX (in a worker too), on first use.
+        from .masked import MaskedBatch, mask_of, pad_samples
+
         size, valid = self.pad_to, len(payload)
         assert size is not None and 0 < valid <= size  # checked by the loader
         if kind == INDICES:

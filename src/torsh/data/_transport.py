@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import optree
 
-from ..tree import NAMESPACE
+from ._nojax import NAMESPACE
 from ._shm import create_segment
 
 __all__ = ["SegmentPool", "Attachments", "encode", "SHM_MIN_BYTES"]

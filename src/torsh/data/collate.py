@@ -12,13 +12,11 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax
 import numpy as np
 import optree
 
-from ..tree import NAMESPACE, flatten_with_path
-from ..tree import paths as tree_paths
 from ._errors import CollateError
+from ._nojax import NAMESPACE, default_float_dtype, is_array, is_jax_array
 
 __all__ = ["default_collate", "default_convert"]
 
@@ -81,6 +79,8 @@ def _collate(samples: Sequence[Any], prefix: str) -> Any:
     def path_of(i: int) -> str:
         nonlocal paths
         if paths is None:
+            from ..tree import flatten_with_path  # names for an error message only: JAX may load
+
             paths = [p for p, _ in flatten_with_path(first)[0]]
         return _join(prefix, paths[i])
 
@@ -88,15 +88,21 @@ def _collate(samples: Sequence[Any], prefix: str) -> Any:
     return optree.tree_unflatten(spec, out)
 
 
+def _tree_paths(tree: Any) -> list[str]:
+    from ..tree import paths  # names for an error message only: JAX may load
+
+    return paths(tree)
+
+
 def _describe(tree: Any) -> str:
     if optree.tree_is_leaf(tree, namespace=NAMESPACE):
         return type(tree).__name__
-    return type(tree).__name__ + " with fields " + str(tree_paths(tree))
+    return type(tree).__name__ + " with fields " + str(_tree_paths(tree))
 
 
 def _structure_error(first: Any, other: Any, position: int, prefix: str) -> CollateError:
-    mine = set(tree_paths(first))
-    theirs = set(tree_paths(other))
+    mine = set(_tree_paths(first))
+    theirs = set(_tree_paths(other))
     where = f"field `{prefix}`: " if prefix else ""
     if mine != theirs:
         detail = f"missing {sorted(mine - theirs)[:5]}, unexpected {sorted(theirs - mine)[:5]}"
@@ -113,14 +119,14 @@ def _structure_error(first: Any, other: Any, position: int, prefix: str) -> Coll
 def _shape_dtype(x: Any) -> tuple[tuple[int, ...], np.dtype] | None:
     if isinstance(x, np.ndarray):
         return x.shape, x.dtype
-    if isinstance(x, jax.Array):
+    if is_jax_array(x):
         return tuple(x.shape), np.dtype(x.dtype)
     return None
 
 
 def _collate_column(column: list[Any], index: int, path_of: Callable[[int], str]) -> Any:
     first = column[0]
-    if isinstance(first, (np.ndarray, jax.Array)):
+    if is_array(first):
         return _stack_arrays(column, index, path_of)
     if isinstance(first, np.generic):
         return _stack_numpy_scalars(column, index, path_of)
@@ -178,9 +184,7 @@ def _python_dtype(kind: type) -> np.dtype:
     if kind is int:
         return np.dtype(np.int64)
     if kind is float:
-        from .._dtype import get_default_dtype
-
-        return np.dtype(get_default_dtype())
+        return default_float_dtype()
     return np.dtype(np.complex64)
 
 

@@ -13,13 +13,12 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
-import jax
 import numpy as np
 import optree
 
 from ..errors import ConfigError, ShapeError
-from ..tree import NAMESPACE, flatten_with_path
 from ._errors import SampleIndexError
+from ._nojax import NAMESPACE, is_array, is_jax_array
 from ._sharing import is_pickling_for_workers, share
 
 __all__ = [
@@ -186,13 +185,15 @@ class ArrayDataset(Dataset[Any]):
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
             raise ConfigError("ArrayDataset: expected at least one array or a pytree of arrays")
-        if len(arrays) == 1 and not isinstance(arrays[0], (np.ndarray, jax.Array)):
+        if len(arrays) == 1 and not is_array(arrays[0]):
             tree = arrays[0]
         else:
             tree = tuple(arrays)
         self._init_tree(tree)
 
     def _init_tree(self, tree: Any) -> None:
+        from ..tree import flatten_with_path  # building a dataset (main process) may load JAX
+
         pairs, spec = flatten_with_path(tree)
         if not pairs:
             raise ConfigError("ArrayDataset: the pytree has no array leaves")
@@ -200,7 +201,7 @@ class ArrayDataset(Dataset[Any]):
         length: int | None = None
         first_path = ""
         for path, leaf in pairs:
-            if isinstance(leaf, jax.Array):
+            if is_jax_array(leaf):
                 leaf = np.asarray(leaf)
             if not isinstance(leaf, np.ndarray):
                 raise ConfigError(
