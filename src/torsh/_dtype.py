@@ -74,13 +74,26 @@ _default_float = float32
 
 
 def dtype(x: Any) -> np.dtype:
-    """Normalise a dtype given by name (``"float32"``, ``"bfloat16"``, ``"half"``), numpy/JAX dtype or
-    a ``torch.dtype``; raise :class:`~torsh.errors.DTypeError` for anything else.
+    """Normalise a dtype given by name, numpy/JAX dtype or ``torch.dtype`` to a numpy dtype.
+
+    Names are PyTorch's and numpy's: ``"float32"``, ``"float"``, ``"half"``, ``"bfloat16"``, ``"long"``,
+    ``"torch.float16"``...
+
+    Args:
+        x: A dtype name, a numpy or JAX dtype (or scalar type), or a ``torch.dtype``.
+
+    Returns:
+        The ``numpy.dtype`` (JAX's dtypes are numpy dtypes).
+
+    Raises:
+        DTypeError: If ``x`` is not a known name or a dtype (``None`` included).
 
     Example:
-      >>> import torsh
-      >>> torsh.dtype("half")
-      dtype('float16')
+        >>> import torch, torsh
+        >>> torsh.dtype("half")
+        dtype('float16')
+        >>> torsh.dtype(torch.bfloat16) == torsh.bfloat16
+        True
     """
     if isinstance(x, str):
         name = x.removeprefix("torch.")
@@ -101,21 +114,43 @@ def dtype(x: Any) -> np.dtype:
 
 
 def get_default_dtype() -> np.dtype:
-    """The floating dtype used when none is given (float32 unless changed)."""
+    """The floating dtype used when none is given (float32 unless changed), like ``torch.get_default_dtype``.
+
+    Returns:
+        The default floating ``numpy.dtype``.
+
+    Example:
+        >>> import torsh
+        >>> torsh.get_default_dtype()
+        dtype('float32')
+        >>> torsh.tensor([1.5]).dtype == torsh.get_default_dtype()
+        True
+    """
     return _default_float
 
 
 def set_default_dtype(d: Any) -> None:
-    """Set the default floating dtype (float16, bfloat16, float32 or float64).
+    """Set the default floating dtype: float16, bfloat16, float32 or float64 (``torch.set_default_dtype``).
 
     float64 turns on JAX's 64-bit mode (``jax_enable_x64``), without which JAX would silently
     produce float32. Setting a narrower default later leaves 64-bit mode on (turning it off would
     change the dtype of arrays other code already relies on).
 
+    Args:
+        d: A floating dtype (name, numpy/JAX dtype or ``torch.dtype``).
+
+    Raises:
+        DTypeError: If ``d`` is not a dtype.
+        ConfigError: If ``d`` is not a floating dtype.
+
     Example:
-      >>> import torsh
-      >>> torsh.set_default_dtype("float32"); torsh.get_default_dtype()
-      dtype('float32')
+        >>> import torsh
+        >>> torsh.set_default_dtype("bfloat16")
+        >>> torsh.zeros(2).dtype
+        dtype(bfloat16)
+        >>> torsh.set_default_dtype(torsh.float32)
+        >>> torsh.zeros(2).dtype
+        dtype('float32')
     """
     global _default_float
     d = dtype(d)
@@ -128,10 +163,42 @@ def set_default_dtype(d: Any) -> None:
 
 
 def finfo(d: Any) -> Any:
-    """Machine limits of a floating dtype (``jnp.finfo``)."""
+    """Machine limits of a floating dtype (``torch.finfo`` / ``jnp.finfo``).
+
+    Args:
+        d: A floating dtype (name, numpy/JAX dtype or ``torch.dtype``).
+
+    Returns:
+        A ``finfo`` object with ``eps``, ``max``, ``min``, ``tiny``, ``bits``...
+
+    Raises:
+        DTypeError: If ``d`` is not a dtype.
+
+    Example:
+        >>> import torsh
+        >>> torsh.finfo("bfloat16").eps
+        0.0078125
+        >>> torsh.finfo(torsh.float16).max.item(), torsh.finfo("float32").bits
+        (65504.0, 32)
+    """
     return jnp.finfo(dtype(d))
 
 
 def iinfo(d: Any) -> Any:
-    """Machine limits of an integer dtype (``jnp.iinfo``)."""
+    """Machine limits of an integer dtype (``torch.iinfo`` / ``jnp.iinfo``).
+
+    Args:
+        d: An integer dtype (name, numpy/JAX dtype or ``torch.dtype``).
+
+    Returns:
+        An ``iinfo`` object with ``min``, ``max`` and ``bits``.
+
+    Raises:
+        DTypeError: If ``d`` is not a dtype.
+
+    Example:
+        >>> import torsh
+        >>> torsh.iinfo("int8").min, torsh.iinfo(torsh.uint8).max
+        (-128, 255)
+    """
     return jnp.iinfo(dtype(d))
