@@ -13,7 +13,6 @@ import jax
 import pytest
 from hypothesis import HealthCheck, settings
 
-
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )

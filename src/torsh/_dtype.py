@@ -39,7 +39,7 @@ __all__ = [
 
 float16 = half = jnp.dtype("float16")
 bfloat16 = jnp.dtype(jnp.bfloat16)
-float32 = float = jnp.dtype("float32")  # noqa: A001 - PyTorch's names
+float32 = float = jnp.dtype("float32")  # shadows the builtin on purpose: PyTorch's names
 float64 = double = jnp.dtype("float64")
 complex64 = jnp.dtype("complex64")
 complex128 = jnp.dtype("complex128")

@@ -85,7 +85,10 @@ def test_concurrent_truncation_by_another_process_never_kills_the_loader(tmp_pat
         good = f.read()
     proc = subprocess.Popen(
         [sys.executable, CHILD, "loop", path, "150"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
     )
     try:
         assert proc.stdout.readline().strip() == "ready"
@@ -146,8 +149,11 @@ def _debris(directory) -> list[str]:
 def test_next_save_removes_temporary_files_of_a_killed_save(tmp_path):
     path = str(tmp_path / "model.safetensors")
     proc = subprocess.Popen(
-        [sys.executable, CHILD, "hang-save", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=ENV,
+        [sys.executable, CHILD, "hang-save", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
     )
     try:
         assert proc.stdout.readline().strip() == "writing", proc.stderr.read() if proc.poll() else ""

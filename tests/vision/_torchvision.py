@@ -27,9 +27,7 @@ def _declare_ops() -> None:
         pass
     _lib = torch.library.Library("torchvision", "DEF")
     _lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    _lib.define(
-        "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"
-    )
+    _lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
 
 
 _declare_ops()

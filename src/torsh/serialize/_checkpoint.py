@@ -339,7 +339,7 @@ class CheckpointManager:
         if pending is not None:
             try:
                 pending.result()
-            except BaseException:  # noqa: BLE001 - re-raised as BackgroundSaveError below
+            except BaseException:  # re-raised as BackgroundSaveError below
                 pass
         if sync and self._barrier_step is not None:
             step, self._barrier_step = self._barrier_step, None

@@ -210,7 +210,10 @@ def _with_like(reader: FileReader, b: _Builder, like: Any, opts: LoadOptions) ->
     report_unexpected = unexpected if opts.strict else []
     if report_missing or report_unexpected or mismatched:
         raise StateDictMismatchError(
-            reader.where, report_missing, report_unexpected, mismatched,
+            reader.where,
+            report_missing,
+            report_unexpected,
+            mismatched,
             _hint(missing, unexpected, mismatched, opts),
         )
     return _tree.unflatten(spec, _resolve([make() for make in makers], b.placer))
@@ -255,8 +258,9 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
         return lambda: None
 
     # -- PRNG keys
-    if is_key_array(leaf) or (isinstance(leaf, jax.ShapeDtypeStruct) and jax.dtypes.issubdtype(
-            leaf.dtype, jax.dtypes.prng_key)):
+    if is_key_array(leaf) or (
+        isinstance(leaf, jax.ShapeDtypeStruct) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+    ):
         impl = str(jax.random.key_impl(leaf)) if isinstance(leaf, jax.Array) else None
         if s.kind == "key":
             if impl is not None and s.impl != impl:
@@ -265,15 +269,18 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
                 return bad("shape", str(list(s.shape or ())), str(list(leaf.shape)))
             return lambda: b.key(s, s.impl, b.target(path, leaf))
         tail = key_data_shape(impl) if impl else None
-        if (s.kind == "array" and impl and s.dtype == np.uint32 and s.shape == (*leaf.shape, *tail)):
+        if s.kind == "array" and impl and s.dtype == np.uint32 and s.shape == (*leaf.shape, *tail):
             return lambda: b.key(s, impl, b.target(path, leaf))  # raw key data, e.g. written by another tool
         return bad("kind", s.describe(), f"PRNG key array {list(leaf.shape)}")
 
     # -- Python scalars
     if isinstance(leaf, _SCALAR_TYPES) and not isinstance(leaf, np.generic):
         want = _scalar_kind(leaf)
-        py_type = type(leaf) if type(leaf) in _SCALAR_TYPES else {
-            "bool": bool, "int": int, "float": float, "complex": complex, "str": str}[want]
+        py_type = (
+            type(leaf)
+            if type(leaf) in _SCALAR_TYPES
+            else {"bool": bool, "int": int, "float": float, "complex": complex, "str": str}[want]
+        )
         if s.kind == "scalar":
             got = _scalar_kind(s.value)
             if got == want:
@@ -297,8 +304,11 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
         expected = np.dtype(leaf.dtype)
         shape = tuple(leaf.shape)
         if s.kind == "scalar":
-            if shape == () and not isinstance(s.value, str) and (
-                    opts.cast or _scalar_kind(s.value) == _dtype_kind(expected)):
+            if (
+                shape == ()
+                and not isinstance(s.value, str)
+                and (opts.cast or _scalar_kind(s.value) == _dtype_kind(expected))
+            ):
                 try:
                     with np.errstate(all="raise"):
                         value = np.asarray(s.value, dtype=expected)

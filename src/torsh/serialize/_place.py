@@ -13,7 +13,13 @@ from ..errors import ConfigError
 from ._host import is_cpu_only, owned_copy
 
 __all__ = [
-    "Target", "Slot", "Placer", "resolve_device", "sharding_by_path", "place_sharded", "like_target",
+    "Target",
+    "Slot",
+    "Placer",
+    "resolve_device",
+    "sharding_by_path",
+    "place_sharded",
+    "like_target",
     "check_paths",
 ]
 

@@ -106,7 +106,7 @@ class FileReader:
 
     def _open_file(self, path: str) -> None:
         try:
-            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+            f = open(path, "rb", buffering=0)
         except FileNotFoundError:
             raise CheckpointNotFoundError(f"{path}: no such file") from None
         except IsADirectoryError:
@@ -241,4 +241,3 @@ class FileReader:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-

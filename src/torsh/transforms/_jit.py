@@ -94,7 +94,7 @@ def explain(fn: Callable, *args: Any, **kwargs: Any) -> Explanation:
     compiled = jitted.lower(*args, **kwargs).compile()
     cost = compiled.cost_analysis()
     memory = compiled.memory_analysis()
-    get = lambda attr: int(getattr(memory, attr, 0) or 0) if memory is not None else 0  # noqa: E731
+    get = lambda attr: int(getattr(memory, attr, 0) or 0) if memory is not None else 0
     argument, output, temp, alias = (
         get("argument_size_in_bytes"),
         get("output_size_in_bytes"),

@@ -192,7 +192,7 @@ def pmap(
     if wanted:
         inner = mapped
 
-        def mapped(*args: Any, **kwargs: Any) -> Any:  # noqa: F811
+        def mapped(*args: Any, **kwargs: Any) -> Any:
             args, kwargs = bind_to_positional(fn, args, kwargs, wanted)
             return inner(*args, **kwargs)
 

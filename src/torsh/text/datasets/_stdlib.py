@@ -95,7 +95,7 @@ class StdlibCorpus(Dataset[str]):
         i = _check_index(index, len(self), "StdlibCorpus")
         return (self.root / self.files[i]).read_bytes().decode("utf-8", "replace")
 
-    def __iter__(self):  # noqa: ANN204 - a generator of str
+    def __iter__(self):
         for i in range(len(self)):
             yield self[i]
 

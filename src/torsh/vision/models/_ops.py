@@ -151,13 +151,13 @@ class SqueezeExcitation(Module):
         self.activation = activation()
         self.scale_activation = scale_activation()
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(input)))))
         return scale * input
 
 
 def stochastic_depth(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     p: float,
     mode: str,
     training: bool = True,
@@ -211,7 +211,7 @@ class StochasticDepth(Module):
         self.p = float(p)
         self.mode = mode
 
-    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
         return stochastic_depth(input, self.p, self.mode, self.training, key=key)
 
     def extra_repr(self) -> str:

@@ -70,7 +70,7 @@ class CNBlock(Module):
         self.layer_scale = jnp.full((dim, 1, 1), layer_scale, dtype or jnp.float32)
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
 
-    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
         result = self.layer_scale * self.block(input)
         return self.stochastic_depth(result, key=key) + input
 

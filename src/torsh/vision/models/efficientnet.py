@@ -111,7 +111,7 @@ class MBConv(Module):
         self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
         self.out_channels = cnf.out_channels
 
-    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
         result = self.block(input)
         if self.use_res_connect:
             result = self.stochastic_depth(result, key=key) + input

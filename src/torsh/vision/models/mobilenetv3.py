@@ -118,7 +118,7 @@ class InvertedResidual(Module):
         self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
         self.out_channels = cnf.out_channels
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         result = self.block(input)
         return result + input if self.use_res_connect else result
 

@@ -99,7 +99,7 @@ class EncoderBlock(Module):
         self.ln_2 = norm_layer(hidden_dim)
         self.mlp = MLPBlock(hidden_dim, mlp_dim, dropout, key=k2, dtype=dtype)
 
-    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
         if input.ndim != 3:
             raise ShapeError(f"expected (batch_size, seq_length, hidden_dim), got shape {list(input.shape)}")
         ka, kd, km = (None, None, None) if key is None else tuple(jax.random.split(key, 3))
@@ -158,7 +158,7 @@ class Encoder(Module):
         )
         self.ln = norm_layer(hidden_dim)
 
-    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
         if input.ndim != 3:
             raise ShapeError(f"expected (batch_size, seq_length, hidden_dim), got shape {list(input.shape)}")
         k1, k2 = (None, None) if key is None else tuple(jax.random.split(key))
