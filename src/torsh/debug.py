@@ -49,7 +49,20 @@ _ERROR_CLASSES: dict[str, type[TorshError]] = {}
 
 
 def checks_enabled() -> bool:
-    """True while a function wrapped by :func:`checks` is being traced (checks go into the code)."""
+    """True while a function wrapped by :func:`checks` is being traced (checks go into the code).
+
+    Returns:
+        Whether value checks are being compiled into the function traced now.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> torsh.debug.checks_enabled()
+        False
+        >>> seen = []
+        >>> _ = torsh.debug.checks(lambda x: seen.append(torsh.debug.checks_enabled()) or x)(jnp.ones(2))
+        >>> seen
+        [True]
+    """
     return bool(_CHECKED.value)
 
 
@@ -81,6 +94,34 @@ def require(
     wrapper is tracing, nothing is computed at all (the jitted path costs nothing). ``ok`` and
     ``details`` may be callables so that they are evaluated only when needed; ``details`` gives the
     values for the ``{}`` fields of ``message`` (e.g. the offending minimum and maximum).
+
+    Args:
+        ok: A boolean (array), or a callable returning one, that must be all true.
+        error: The :class:`~torsh.errors.TorshError` subclass to raise.
+        message: The error message, with ``{}`` fields filled from ``details()``.
+        details: A callable returning the values for the fields of ``message``.
+        on: The array the check is about; if it is abstract and checks are off, the check is skipped.
+
+    Raises:
+        TorshError: ``error`` itself, eagerly when the values are concrete, or from the function wrapped
+            by :func:`checks` when they are traced.
+
+    Example:
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> def safe_log(x):
+        ...     torsh.debug.require(lambda: x > 0, torsh.errors.ConfigError,
+        ...                         "safe_log: expected x > 0, got min {}", lambda: (x.min(),), on=x)
+        ...     return jnp.log(x)
+        >>> safe_log(jnp.array([-1.0, 2.0]))
+        Traceback (most recent call last):
+        ...
+        torsh.errors.ConfigError: safe_log: expected x > 0, got min -1.0
+        >>> jax.jit(safe_log)(jnp.array([-1.0, 2.0])).tolist()  # unchecked under jit
+        [nan, 0.6931471824645996]
+        >>> torsh.debug.checks(jax.jit(safe_log))(jnp.array([-1.0, 2.0]))
+        Traceback (most recent call last):
+        ...
+        torsh.errors.ConfigError: safe_log: expected x > 0, got min -1.0
     """
     probe = _concrete(on) if on is not None else None
     abstract = on is not None and probe is None
@@ -167,16 +208,32 @@ def checks(fn: Callable | None = None) -> Any:
     value compiles again). The block form disables ``jit`` so every check runs eagerly. See the
     module docstring and ``docs/debug.md``.
 
+    Args:
+        fn: The function to check (jitted or not); None for the ``with`` form.
+
+    Returns:
+        The checked function, or a context manager when ``fn`` is None.
+
+    Raises:
+        TorshError: From the checked function: the first failed check's error class (for example
+            :class:`~torsh.nn.IndexOutOfRangeError`), with the eager message.
+        TypeError: If ``fn`` is not callable.
+
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> import torsh.nn.functional as F
-      >>> loss = torsh.debug.checks(jax.jit(F.cross_entropy))
-      >>> round(float(loss(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
-      1.0986
-      >>> loss(jnp.zeros((2, 3)), jnp.array([0, 3]))  # doctest: +ELLIPSIS
-      Traceback (most recent call last):
-      ...
-      torsh.nn.IndexOutOfRangeError: cross_entropy: target 3 is out of range: expected 0 <= target < 3 ...
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> import torsh.nn.functional as F
+        >>> loss = torsh.debug.checks(jax.jit(F.cross_entropy))
+        >>> round(float(loss(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
+        1.0986
+        >>> loss(jnp.zeros((2, 3)), jnp.array([0, 3]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        torsh.nn.IndexOutOfRangeError: cross_entropy: target 3 is out of range: expected 0 <= target < 3 ...
+        >>> with torsh.debug.checks():  # eager block: raises at the failing operation
+        ...     jax.jit(F.cross_entropy)(jnp.zeros((2, 3)), jnp.array([0, 3]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        torsh.nn.IndexOutOfRangeError: cross_entropy: target 3 is out of range: expected 0 <= target < 3 ...
     """
     if fn is None:
         return _checked_block()
