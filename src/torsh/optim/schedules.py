@@ -2,7 +2,7 @@
 
 A schedule maps the number of optimizer steps taken so far (0 for the first update) to a learning
 rate, exactly as the learning rate a PyTorch optimizer uses after that many ``scheduler.step()``
-calls. Schedules are small frozen dataclasses (hashable, comparable, readable ``repr``), so they sit
+calls. Schedules are small frozen structs (hashable, comparable, readable ``repr``), so they sit
 in an optimizer's static configuration. Any function ``step -> lr`` built from ``jax.numpy`` works
 too.
 
@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import numbers
@@ -51,6 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ConfigError
+from ..tree import static
+from ._config import Checker, Config
 from ._plateau import ReduceLROnPlateau
 
 __all__ = [
@@ -103,40 +104,24 @@ def _half_cosine(num: jax.Array, den: float) -> jax.Array:
     return jnp.sin((den - r) * (math.pi / (2 * den))) ** 2
 
 
-def _fail(schedule: str, name: str, expected: str, value: Any) -> None:
-    raise ConfigError(f"schedules.{schedule}: {name} must be {expected}, got {value!r}")
+def _check(schedule: str) -> Checker:
+    return Checker(f"schedules.{schedule}")
 
 
-def _number(schedule: str, name: str, value: Any, minimum: float | None = 0.0, strict: bool = False) -> float:
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or math.isnan(value)
-        or math.isinf(value)
-    ):
-        _fail(schedule, name, "a finite real number", value)
-    if minimum is not None and (value <= minimum if strict else value < minimum):
-        _fail(schedule, name, f"{'>' if strict else '>='} {minimum}", value)
-    return float(value)
+class Schedule(Config):
+    """Base class of torsh's schedules: ``schedule(step) -> lr`` (a scalar array), jit-safe.
 
-
-def _count(schedule: str, name: str, value: Any, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        _fail(schedule, name, f"an integer >= {minimum}", value)
-    return int(value)
-
-
-class Schedule:
-    """Base class of torsh's schedules: ``schedule(step) -> lr`` (a scalar array), jit-safe."""
+    A schedule is a frozen :class:`torsh.tree.Struct` whose fields are static configuration, so it is
+    hashable, compares by value and can be closed over by jitted functions or passed through them.
+    """
 
     def __call__(self, step: Any) -> jax.Array:
         raise NotImplementedError
 
 
-@dataclasses.dataclass(frozen=True)
 class _PerEpoch(Schedule):
-    schedule: Callable
-    steps_per_epoch: int
+    schedule: Callable = static()
+    steps_per_epoch: int = static()
 
     def __call__(self, step: Any) -> jax.Array:
         return jnp.asarray(self.schedule(jnp.floor_divide(jnp.asarray(step), self.steps_per_epoch)), _dtype())
@@ -157,9 +142,10 @@ def per_epoch(schedule: Callable, steps_per_epoch: int) -> Schedule:
       >>> s == schedules.step_decay(1.0, step_size=2, gamma=0.5, steps_per_epoch=3)
       True
     """
+    check = _check("per_epoch")
     if not callable(schedule):
-        _fail("per_epoch", "schedule", "a schedule (a function of the step)", schedule)
-    return _PerEpoch(schedule, _count("per_epoch", "steps_per_epoch", steps_per_epoch))
+        check.fail("schedule", "a schedule (a function of the step)", schedule)
+    return _PerEpoch(schedule, check.integer("steps_per_epoch", steps_per_epoch, 1))
 
 
 def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
@@ -171,15 +157,7 @@ def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
         schedule = fn(*args, **kwargs)
         if steps_per_epoch is None:
             return schedule
-        if (
-            not isinstance(steps_per_epoch, numbers.Integral)
-            or isinstance(steps_per_epoch, bool)
-            or steps_per_epoch < 1
-        ):
-            _fail(
-                fn.__name__, "steps_per_epoch", "None or an integer >= 1 (batches per epoch)", steps_per_epoch
-            )
-        return _PerEpoch(schedule, int(steps_per_epoch))
+        return _PerEpoch(schedule, _check(fn.__name__).integer("steps_per_epoch", steps_per_epoch, 1))
 
     sig = inspect.signature(fn)
     extra = inspect.Parameter(
@@ -194,11 +172,10 @@ def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
     return wrapper
 
 
-@dataclasses.dataclass(frozen=True)
 class _Constant(Schedule):
-    value: float
-    factor: float
-    total_iters: int
+    value: float = static()
+    factor: float = static()
+    total_iters: int = static()
 
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
@@ -217,18 +194,16 @@ def constant(value: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Sch
       >>> [round(float(s(i)), 3) for i in range(4)]
       [0.05, 0.05, 0.1, 0.1]
     """
-    value = _number("constant", "value", value)
-    factor = _number("constant", "factor", factor)
-    if factor > 1.0:
-        _fail("constant", "factor", "in [0, 1]", factor)
-    return _Constant(value, factor, _count("constant", "total_iters", total_iters, 0))
+    check = _check("constant")
+    value = check.nonneg("value", value)
+    factor = check.unit_interval("factor", factor, closed_right=True)
+    return _Constant(value, factor, check.integer("total_iters", total_iters, 0))
 
 
-@dataclasses.dataclass(frozen=True)
 class _StepDecay(Schedule):
-    lr: float
-    step_size: int
-    gamma: float
+    lr: float = static()
+    step_size: int = static()
+    gamma: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         k = jnp.floor_divide(jnp.asarray(step), self.step_size).astype(_dtype())
@@ -245,18 +220,18 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
       >>> [float(s(i)) for i in range(5)]
       [1.0, 1.0, 0.5, 0.5, 0.25]
     """
+    check = _check("step_decay")
     return _StepDecay(
-        _number("step_decay", "lr", lr),
-        _count("step_decay", "step_size", step_size),
-        _number("step_decay", "gamma", gamma),
+        check.nonneg("lr", lr),
+        check.integer("step_size", step_size, 1),
+        check.nonneg("gamma", gamma),
     )
 
 
-@dataclasses.dataclass(frozen=True)
 class _MultiStepDecay(Schedule):
-    lr: float
-    milestones: tuple[int, ...]
-    gamma: float
+    lr: float = static()
+    milestones: tuple[int, ...] = static()
+    gamma: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         if not self.milestones:
@@ -275,18 +250,16 @@ def multistep_decay(lr: float, milestones: Sequence[int], gamma: float = 0.1) ->
       >>> [round(float(s(i)), 4) for i in range(4)]
       [1.0, 0.1, 0.1, 0.01]
     """
+    check = _check("multistep_decay")
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
-        _fail("multistep_decay", "milestones", "a sequence of step numbers", milestones)
-    ms = tuple(sorted(_count("multistep_decay", "milestones[i]", m, 0) for m in milestones))
-    return _MultiStepDecay(
-        _number("multistep_decay", "lr", lr), ms, _number("multistep_decay", "gamma", gamma)
-    )
+        check.fail("milestones", "a sequence of step numbers", milestones)
+    ms = tuple(sorted(check.integer("milestones[i]", m, 0) for m in milestones))
+    return _MultiStepDecay(check.nonneg("lr", lr), ms, check.nonneg("gamma", gamma))
 
 
-@dataclasses.dataclass(frozen=True)
 class _ExponentialDecay(Schedule):
-    lr: float
-    gamma: float
+    lr: float = static()
+    gamma: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         return self.lr * _power(self.gamma, _steps(step))
@@ -301,16 +274,14 @@ def exponential_decay(lr: float, gamma: float) -> Schedule:
       >>> round(float(schedules.exponential_decay(1.0, 0.9)(2)), 4)
       0.81
     """
-    return _ExponentialDecay(
-        _number("exponential_decay", "lr", lr), _number("exponential_decay", "gamma", gamma)
-    )
+    check = _check("exponential_decay")
+    return _ExponentialDecay(check.nonneg("lr", lr), check.nonneg("gamma", gamma))
 
 
-@dataclasses.dataclass(frozen=True)
 class _CosineAnnealing(Schedule):
-    lr: float
-    T_max: int
-    eta_min: float
+    lr: float = static()
+    T_max: int = static()
+    eta_min: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         return self.eta_min + (self.lr - self.eta_min) * _half_cosine(_steps(step), self.T_max)
@@ -329,19 +300,19 @@ def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
       >>> [round(float(s(i)), 4) for i in (0, 5, 10)]
       [1.0, 0.5, 0.0]
     """
+    check = _check("cosine_annealing")
     return _CosineAnnealing(
-        _number("cosine_annealing", "lr", lr),
-        _count("cosine_annealing", "T_max", T_max),
-        _number("cosine_annealing", "eta_min", eta_min),
+        check.nonneg("lr", lr),
+        check.integer("T_max", T_max, 1),
+        check.nonneg("eta_min", eta_min),
     )
 
 
-@dataclasses.dataclass(frozen=True)
 class _CosineWarmRestarts(Schedule):
-    lr: float
-    T_0: int
-    T_mult: int
-    eta_min: float
+    lr: float = static()
+    T_0: int = static()
+    T_mult: int = static()
+    eta_min: float = static()
 
     def _cycle(self, step: jax.Array) -> tuple[jax.Array, jax.Array]:
         step = jnp.asarray(step)
@@ -373,20 +344,20 @@ def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min
       >>> [round(float(s(i)), 3) for i in range(7)]
       [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
     """
+    check = _check("cosine_annealing_warm_restarts")
     return _CosineWarmRestarts(
-        _number("cosine_annealing_warm_restarts", "lr", lr),
-        _count("cosine_annealing_warm_restarts", "T_0", T_0),
-        _count("cosine_annealing_warm_restarts", "T_mult", T_mult),
-        _number("cosine_annealing_warm_restarts", "eta_min", eta_min),
+        check.nonneg("lr", lr),
+        check.integer("T_0", T_0, 1),
+        check.integer("T_mult", T_mult, 1),
+        check.nonneg("eta_min", eta_min),
     )
 
 
-@dataclasses.dataclass(frozen=True)
 class _Linear(Schedule):
-    lr: float
-    start_factor: float
-    end_factor: float
-    total_iters: int
+    lr: float = static()
+    start_factor: float = static()
+    end_factor: float = static()
+    total_iters: int = static()
 
     def __call__(self, step: Any) -> jax.Array:
         s = jnp.minimum(_steps(step), self.total_iters)
@@ -406,13 +377,10 @@ def linear(
       >>> [float(s(i)) for i in range(4)]
       [0.5, 0.75, 1.0, 1.0]
     """
-    start = _number("linear", "start_factor", start_factor)
-    end = _number("linear", "end_factor", end_factor)
-    if start > 1.0:
-        _fail("linear", "start_factor", "in [0, 1]", start_factor)
-    if end > 1.0:
-        _fail("linear", "end_factor", "in [0, 1]", end_factor)
-    return _Linear(_number("linear", "lr", lr), start, end, _count("linear", "total_iters", total_iters))
+    check = _check("linear")
+    start = check.unit_interval("start_factor", start_factor, closed_right=True)
+    end = check.unit_interval("end_factor", end_factor, closed_right=True)
+    return _Linear(check.nonneg("lr", lr), start, end, check.integer("total_iters", total_iters, 1))
 
 
 @_epochs
@@ -425,30 +393,29 @@ def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedul
       >>> [float(s(i)) for i in range(6)]
       [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
-    lr = _number("linear_warmup", "lr", lr)
-    init_lr = _number("linear_warmup", "init_lr", init_lr)
-    steps = _count("linear_warmup", "warmup_steps", warmup_steps)
+    check = _check("linear_warmup")
+    lr = check.nonneg("lr", lr)
+    init_lr = check.nonneg("init_lr", init_lr)
+    steps = check.integer("warmup_steps", warmup_steps, 1)
     return _LinearValue(init_lr, lr, steps)
 
 
-@dataclasses.dataclass(frozen=True)
 class _LinearValue(Schedule):
-    init: float
-    end: float
-    steps: int
+    init: float = static()
+    end: float = static()
+    steps: int = static()
 
     def __call__(self, step: Any) -> jax.Array:
         s = jnp.minimum(_steps(step), self.steps)
         return self.end + (self.init - self.end) * (1.0 - s / self.steps)
 
 
-@dataclasses.dataclass(frozen=True)
 class _WarmupCosine(Schedule):
-    peak: float
-    warmup_steps: int
-    total_steps: int
-    init: float
-    end: float
+    peak: float = static()
+    warmup_steps: int = static()
+    total_steps: int = static()
+    init: float = static()
+    end: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
@@ -471,23 +438,23 @@ def warmup_cosine(
       >>> [round(float(s(i)), 3) for i in range(8)]
       [0.0, 0.5, 1.0, 0.868, 0.55, 0.232, 0.1, 0.1]
     """
-    warm = _count("warmup_cosine", "warmup_steps", warmup_steps, 0)
-    total = _count("warmup_cosine", "total_steps", total_steps, 1)
+    check = _check("warmup_cosine")
+    warm = check.integer("warmup_steps", warmup_steps, 0)
+    total = check.integer("total_steps", total_steps, 1)
     if total <= warm:
-        _fail("warmup_cosine", "total_steps", f"> warmup_steps ({warm})", total_steps)
+        check.fail("total_steps", f"> warmup_steps ({warm})", total_steps)
     return _WarmupCosine(
-        _number("warmup_cosine", "lr", lr),
+        check.nonneg("lr", lr),
         warm,
         total,
-        _number("warmup_cosine", "init_lr", init_lr),
-        _number("warmup_cosine", "end_lr", end_lr),
+        check.nonneg("init_lr", init_lr),
+        check.nonneg("end_lr", end_lr),
     )
 
 
-@dataclasses.dataclass(frozen=True)
 class _OneCycle(Schedule):
-    phases: tuple[tuple[float, float, float], ...]  # (end_step, start_lr, end_lr)
-    cos: bool
+    phases: tuple[tuple[float, float, float], ...] = static()  # (end_step, start_lr, end_lr)
+    cos: bool = static()
 
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
@@ -529,16 +496,14 @@ def one_cycle(
       >>> [round(float(s(i)), 3) for i in (0, 2, 9)]
       [0.04, 1.0, 0.0]
     """
-    name = "one_cycle"
-    max_lr = _number(name, "max_lr", max_lr)
-    total = _count(name, "total_steps", total_steps)
-    pct = _number(name, "pct_start", pct_start)
-    if pct > 1.0:
-        _fail(name, "pct_start", "in [0, 1]", pct_start)
+    check = _check("one_cycle")
+    max_lr = check.nonneg("max_lr", max_lr)
+    total = check.integer("total_steps", total_steps, 1)
+    pct = check.unit_interval("pct_start", pct_start, closed_right=True)
     if anneal_strategy not in ("cos", "linear"):
-        _fail(name, "anneal_strategy", "'cos' or 'linear'", anneal_strategy)
-    div = _number(name, "div_factor", div_factor, strict=True)
-    final_div = _number(name, "final_div_factor", final_div_factor, strict=True)
+        check.fail("anneal_strategy", "'cos' or 'linear'", anneal_strategy)
+    div = check.positive("div_factor", div_factor)
+    final_div = check.positive("final_div_factor", final_div_factor)
     initial = max_lr / div
     minimum = initial / final_div
     if three_phase:
@@ -552,12 +517,11 @@ def one_cycle(
     return _OneCycle(phases, anneal_strategy == "cos")
 
 
-@dataclasses.dataclass(frozen=True)
 class _Polynomial(Schedule):
-    lr: float
-    total_iters: int
-    power: float
-    end_lr: float
+    lr: float = static()
+    total_iters: int = static()
+    power: float = static()
+    end_lr: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         s = jnp.minimum(_steps(step), self.total_iters)
@@ -575,24 +539,24 @@ def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr
       >>> [float(s(i)) for i in range(5)]
       [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
+    check = _check("polynomial_decay")
     return _Polynomial(
-        _number("polynomial_decay", "lr", lr),
-        _count("polynomial_decay", "total_iters", total_iters),
-        _number("polynomial_decay", "power", power),
-        _number("polynomial_decay", "end_lr", end_lr),
+        check.nonneg("lr", lr),
+        check.integer("total_iters", total_iters, 1),
+        check.nonneg("power", power),
+        check.nonneg("end_lr", end_lr),
     )
 
 
-@dataclasses.dataclass(frozen=True)
 class _Cyclic(Schedule):
-    base_lr: float
-    max_lr: float
-    total_size: float
-    step_ratio: float
-    mode: str
-    gamma: float
-    scale_fn: Callable | None
-    scale_mode: str
+    base_lr: float = static()
+    max_lr: float = static()
+    total_size: float = static()
+    step_ratio: float = static()
+    mode: str = static()
+    gamma: float = static()
+    scale_fn: Callable | None = static()
+    scale_mode: str = static()
 
     def _scale(self, x: jax.Array) -> jax.Array:
         if self.scale_fn is not None:
@@ -638,21 +602,21 @@ def cyclic(
       >>> [round(float(s(i)), 3) for i in range(9)]
       [0.1, 0.55, 1.0, 0.55, 0.1, 0.325, 0.55, 0.325, 0.1]
     """
-    name = "cyclic"
-    base = _number(name, "base_lr", base_lr)
-    top = _number(name, "max_lr", max_lr)
-    up = _count(name, "step_size_up", step_size_up)
-    down = up if step_size_down is None else _count(name, "step_size_down", step_size_down)
+    check = _check("cyclic")
+    base = check.nonneg("base_lr", base_lr)
+    top = check.nonneg("max_lr", max_lr)
+    up = check.integer("step_size_up", step_size_up, 1)
+    down = up if step_size_down is None else check.integer("step_size_down", step_size_down, 1)
     if mode not in ("triangular", "triangular2", "exp_range"):
-        _fail(name, "mode", "'triangular', 'triangular2' or 'exp_range'", mode)
+        check.fail("mode", "'triangular', 'triangular2' or 'exp_range'", mode)
     if scale_fn is not None and not callable(scale_fn):
-        _fail(name, "scale_fn", "None or a function", scale_fn)
+        check.fail("scale_fn", "None or a function", scale_fn)
     if scale_fn is None:
         scale_mode = "iterations" if mode == "exp_range" else "cycle"  # PyTorch ignores scale_mode then
     elif scale_mode not in ("cycle", "iterations"):
-        _fail(name, "scale_mode", "'cycle' or 'iterations'", scale_mode)
+        check.fail("scale_mode", "'cycle' or 'iterations'", scale_mode)
     total = float(up + down)
-    return _Cyclic(base, top, total, up / total, mode, _number(name, "gamma", gamma), scale_fn, scale_mode)
+    return _Cyclic(base, top, total, up / total, mode, check.nonneg("gamma", gamma), scale_fn, scale_mode)
 
 
 @_epochs
@@ -684,10 +648,9 @@ def cyclic_momentum(
     )
 
 
-@dataclasses.dataclass(frozen=True)
 class _Multiplicative(Schedule):
-    lr: float
-    products: tuple[float, ...]  # lr * prod(lr_lambda(1..t)) for t = 0..total_iters
+    lr: float = static()
+    products: tuple[float, ...] = static()  # lr * prod(lr_lambda(1..t)) for t = 0..total_iters
 
     def __call__(self, step: Any) -> jax.Array:
         table = jnp.asarray(np.asarray(self.products), _dtype())
@@ -711,29 +674,28 @@ def multiplicative(
       >>> [float(s(i)) for i in range(6)]
       [1.0, 0.5, 0.5, 0.25, 0.25, 0.25]
     """
-    name = "multiplicative"
-    lr = _number(name, "lr", lr)
+    check = _check("multiplicative")
+    lr = check.nonneg("lr", lr)
     if _is_value(lr_lambda):
-        return _ExponentialDecay(lr, _number(name, "lr_lambda", lr_lambda))
+        return _ExponentialDecay(lr, check.nonneg("lr_lambda", lr_lambda))
     if not callable(lr_lambda):
-        _fail(name, "lr_lambda", "a function of the step or a number", lr_lambda)
+        check.fail("lr_lambda", "a function of the step or a number", lr_lambda)
     if total_iters is None:
-        _fail(
-            name,
+        check.fail(
             "total_iters",
             "given (the steps over which lr_lambda is tabulated) when lr_lambda is a function",
             total_iters,
         )
-    total = _count(name, "total_iters", total_iters, 0)
+    total = check.integer("total_iters", total_iters, 0)
     products, value = [lr], lr
     for t in range(1, total + 1):
         try:
             factor = lr_lambda(t)
-        except Exception as e:  # noqa: BLE001 - report any failure of the user's function
+        except Exception as e:  # report any failure of the user's function
             raise ConfigError(
                 f"schedules.multiplicative: lr_lambda({t}) failed: {type(e).__name__}: {e}"
             ) from e
-        factor = _number(name, f"lr_lambda({t})", factor)
+        factor = check.nonneg(f"lr_lambda({t})", factor)
         value *= factor
         products.append(value)
     return _Multiplicative(lr, tuple(products))
@@ -743,11 +705,10 @@ def _is_value(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-@dataclasses.dataclass(frozen=True)
 class _Value(Schedule):
     """A learning rate that never changes (a number given where a schedule is expected)."""
 
-    value: float
+    value: float = static()
 
     def __call__(self, step: Any) -> jax.Array:
         return jnp.full(jnp.shape(step), self.value, _dtype())
@@ -755,16 +716,15 @@ class _Value(Schedule):
 
 def _as_schedule(where: str, name: str, x: Any) -> Callable:
     if _is_value(x):
-        return _Value(_number(where, name, x))
+        return _Value(_check(where).nonneg(name, x))
     if not callable(x):
-        _fail(where, name, "a schedule (a function of the step) or a number", x)
+        _check(where).fail(name, "a schedule (a function of the step) or a number", x)
     return x
 
 
-@dataclasses.dataclass(frozen=True)
 class _Join(Schedule):
-    schedules: tuple[Callable, ...]
-    boundaries: tuple[int, ...]
+    schedules: tuple[Callable, ...] = static()
+    boundaries: tuple[int, ...] = static()
 
     def __call__(self, step: Any) -> jax.Array:
         step = jnp.asarray(step)
@@ -785,20 +745,20 @@ def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
       >>> [float(s(i)) for i in range(5)]
       [0.0, 0.5, 1.0, 0.5, 0.25]
     """
+    check = _check("join")
     schedules = tuple(_as_schedule("join", f"schedules[{i}]", x) for i, x in enumerate(schedules))
     boundaries = tuple(boundaries)
     if not schedules:
-        _fail("join", "schedules", "at least one schedule", schedules)
+        check.fail("schedules", "at least one schedule", schedules)
     if len(boundaries) != len(schedules) - 1:
-        _fail(
-            "join",
+        check.fail(
             "boundaries",
             f"{len(schedules) - 1} step numbers (one fewer than the schedules)",
             boundaries,
         )
-    bs = tuple(_count("join", f"boundaries[{i}]", b, 0) for i, b in enumerate(boundaries))
+    bs = tuple(check.integer(f"boundaries[{i}]", b, 0) for i, b in enumerate(boundaries))
     if list(bs) != sorted(bs):
-        _fail("join", "boundaries", "increasing", boundaries)
+        check.fail("boundaries", "increasing", boundaries)
     return _Join(schedules, bs)
 
 
@@ -814,8 +774,9 @@ def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
       >>> [float(s(i)) for i in range(4)]
       [1.0, 1.0, 0.5, 0.25]
     """
+    check = _check("sequence")
     if not phases:
-        _fail("sequence", "phases", "at least one (schedule, steps) phase", phases)
+        check.fail("phases", "at least one (schedule, steps) phase", phases)
     schedules, boundaries, at = [], [], 0
     for i, phase in enumerate(phases):
         if _is_value(phase):
@@ -824,15 +785,13 @@ def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
             phase = (_Value(float(phase[0])), phase[1])
         if callable(phase):
             if i != len(phases) - 1:
-                _fail(
-                    "sequence", f"phase {i}", "a (schedule, steps) pair (only the last may omit steps)", phase
-                )
+                check.fail(f"phase {i}", "a (schedule, steps) pair (only the last may omit steps)", phase)
             schedules.append(phase)
             break
         if not (isinstance(phase, tuple) and len(phase) == 2 and callable(phase[0])):
-            _fail("sequence", f"phase {i}", "a (schedule, steps) pair", phase)
+            check.fail(f"phase {i}", "a (schedule, steps) pair", phase)
         schedules.append(phase[0])
-        at += _count("sequence", f"phase {i} steps", phase[1])
+        at += check.integer(f"phase {i} steps", phase[1], 1)
         boundaries.append(at)
     if len(boundaries) == len(schedules):  # every phase had a length: the last one continues
         boundaries.pop()
