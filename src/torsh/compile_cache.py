@@ -44,7 +44,17 @@ _enabled_by_torsh: pathlib.Path | None = None
 
 
 def default_cache_root() -> pathlib.Path:
-    """torsh's cache directory: ``TORSH_CACHE_DIR`` or the platform's per-user cache location."""
+    """torsh's cache directory: ``TORSH_CACHE_DIR`` or the platform's per-user cache location.
+
+    Returns:
+        The directory (not created); the XLA cache lives in its ``xla`` subdirectory.
+
+    Example:
+        >>> import os, unittest.mock, torsh
+        >>> with unittest.mock.patch.dict(os.environ, {"TORSH_CACHE_DIR": "/tmp/torsh-cache"}):
+        ...     torsh.compile_cache.default_cache_root()
+        PosixPath('/tmp/torsh-cache')
+    """
     env = os.environ.get("TORSH_CACHE_DIR")
     if env:
         return pathlib.Path(env).expanduser()
@@ -58,7 +68,20 @@ def default_cache_root() -> pathlib.Path:
 
 
 def cache_dir() -> pathlib.Path | None:
-    """The directory JAX's persistent compilation cache uses now, or ``None`` if it is off."""
+    """The directory JAX's persistent compilation cache uses now, or ``None`` if it is off.
+
+    Returns:
+        The cache directory, or None.
+
+    Example:
+        >>> import pathlib, tempfile, torsh
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> torsh.compile_cache.enable(tmp) == torsh.compile_cache.cache_dir() == tmp
+        True
+        >>> torsh.compile_cache.disable()
+        >>> torsh.compile_cache.cache_dir() is None
+        True
+    """
     if not jax.config.jax_enable_compilation_cache:
         return None
     path = jax.config.jax_compilation_cache_dir
@@ -66,7 +89,20 @@ def cache_dir() -> pathlib.Path | None:
 
 
 def is_enabled() -> bool:
-    """Whether compiled programs are stored on disk and reused."""
+    """Whether compiled programs are stored on disk and reused.
+
+    Returns:
+        True when JAX's persistent compilation cache is on with a directory.
+
+    Example:
+        >>> import tempfile, torsh
+        >>> _ = torsh.compile_cache.enable(tempfile.mkdtemp())
+        >>> torsh.compile_cache.is_enabled()
+        True
+        >>> torsh.compile_cache.disable()
+        >>> torsh.compile_cache.is_enabled()
+        False
+    """
     return cache_dir() is not None
 
 
@@ -84,11 +120,21 @@ def enable(path: str | os.PathLike | None = None, *, min_compile_time_secs: floa
     """Store compiled XLA programs in ``path`` (default ``default_cache_root() / "xla"``) and reuse them.
 
     Args:
-      path: the cache directory (created if needed).
-      min_compile_time_secs: only programs that took at least this long to compile are stored.
+        path: The cache directory (created if needed).
+        min_compile_time_secs: Only programs that took at least this long to compile are stored.
 
     Returns:
-      The cache directory.
+        The cache directory.
+
+    Raises:
+        ConfigError: If ``min_compile_time_secs`` is not a number ``>= 0`` or the directory cannot be created.
+
+    Example:
+        >>> import tempfile, torsh
+        >>> path = torsh.compile_cache.enable(tempfile.mkdtemp(), min_compile_time_secs=0.5)
+        >>> path.is_dir(), torsh.compile_cache.is_enabled()
+        (True, True)
+        >>> torsh.compile_cache.disable()
     """
     if not isinstance(min_compile_time_secs, (int, float)) or min_compile_time_secs < 0:
         raise ConfigError(
@@ -113,7 +159,15 @@ def enable(path: str | os.PathLike | None = None, *, min_compile_time_secs: floa
 
 
 def disable() -> None:
-    """Stop reading and writing the persistent compilation cache (files on disk are kept)."""
+    """Stop reading and writing the persistent compilation cache (files on disk are kept).
+
+    Example:
+        >>> import tempfile, torsh
+        >>> path = torsh.compile_cache.enable(tempfile.mkdtemp())
+        >>> torsh.compile_cache.disable()
+        >>> torsh.compile_cache.is_enabled(), path.is_dir()
+        (False, True)
+    """
     global _enabled_by_torsh
     jax.config.update("jax_enable_compilation_cache", False)
     _reset_jax_cache()
@@ -123,8 +177,17 @@ def disable() -> None:
 def enable_default() -> pathlib.Path | None:
     """Turn the cache on unless ``TORSH_COMPILE_CACHE=0`` or the user configured JAX's cache already.
 
-    Called by :func:`torsh.train.fit` and the ``torsh`` command line. Returns the directory in use
-    (``None`` when off).
+    Called by :func:`torsh.train.fit` and the ``torsh`` command line. An unwritable cache directory gives
+    a warning, not an error (it must not stop training).
+
+    Returns:
+        The directory in use, or ``None`` when the cache is off.
+
+    Example:
+        >>> import os, unittest.mock, torsh
+        >>> with unittest.mock.patch.dict(os.environ, {"TORSH_COMPILE_CACHE": "0"}):
+        ...     torsh.compile_cache.enable_default() is None
+        True
     """
     if os.environ.get("TORSH_COMPILE_CACHE", "1").strip().lower() in _OFF:
         return None
