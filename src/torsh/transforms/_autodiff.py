@@ -82,25 +82,30 @@ def _diff_wrapper(
 def value_and_grad(
     fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False
 ) -> Callable:
-    """Return a function computing ``fn``'s value and its gradient.
+    """Return a function computing ``fn``'s value and its gradient (``loss.backward()`` in one call).
 
     Args:
-      fn: function returning a scalar (or ``(scalar, aux)`` with ``has_aux=True``).
-      argnums: the argument(s) to differentiate, by position or parameter name; a tuple gives a
-        tuple of gradients.
-      has_aux: ``fn`` returns ``(value, aux)``; the result is then ``((value, aux), grads)``.
-      holomorphic: as in :func:`jax.grad`.
+        fn: Function returning a scalar (or ``(scalar, aux)`` with ``has_aux=True``).
+        argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
+            tuple of gradients.
+        has_aux: ``fn`` returns ``(value, aux)``; the result is then ``((value, aux), grads)``.
+        holomorphic: As in :func:`jax.grad`.
 
     Returns:
-      ``(value, grads)``: ``grads`` has the structure of the argument with ``None`` at leaves that are
-      not trainable (integers, buffers, frozen parameters).
+        A function returning ``(value, grads)``: ``grads`` has the structure of the argument with ``None``
+        at leaves that are not trainable (integers, buffers, frozen parameters).
+
+    Raises:
+        ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
+            argument the call does not pass.
+        ShapeError: From the returned function, if ``fn``'s value is not a scalar.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> params = {"w": jnp.array([1.0, 2.0]), "steps": jnp.array(3)}
-      >>> loss, g = torsh.value_and_grad(lambda p, x: (p["w"] * x).sum(), argnums="p")(params, 2.0)
-      >>> float(loss), g["w"].tolist(), g["steps"]
-      (6.0, [2.0, 2.0], None)
+        >>> import torsh, jax.numpy as jnp
+        >>> params = {"w": jnp.array([1.0, 2.0]), "steps": jnp.array(3)}
+        >>> loss, g = torsh.value_and_grad(lambda p, x: (p["w"] * x).sum(), argnums="p")(params, 2.0)
+        >>> float(loss), g["w"].tolist(), g["steps"]
+        (6.0, [2.0, 2.0], None)
     """
     return _diff_wrapper(
         jax.value_and_grad, fn, argnums, "value_and_grad", has_aux=has_aux, holomorphic=holomorphic
@@ -110,12 +115,33 @@ def value_and_grad(
 def grad(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False) -> Callable:
     """Return a function computing the gradient of scalar ``fn`` (see :func:`value_and_grad`).
 
-    With ``has_aux=True`` the result is ``(grads, aux)``.
+    The PyTorch ``loss.backward(); p.grad`` becomes ``grads = torsh.grad(loss_fn)(model, ...)``: the
+    gradient has the model's structure (a module of gradients), ``None`` at non-trainable leaves.
+
+    Args:
+        fn: Function returning a scalar (or ``(scalar, aux)`` with ``has_aux=True``).
+        argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
+            tuple of gradients.
+        has_aux: ``fn`` returns ``(value, aux)``; the result is then ``(grads, aux)``.
+        holomorphic: As in :func:`jax.grad`.
+
+    Returns:
+        A function with ``fn``'s arguments returning the gradients.
+
+    Raises:
+        ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
+            argument the call does not pass.
+        ShapeError: From the returned function, if ``fn``'s value is not a scalar.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> torsh.grad(lambda x: (x ** 2).sum())(jnp.array([1.0, 3.0])).tolist()
-      [2.0, 6.0]
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> torsh.grad(lambda x: (x ** 2).sum())(jnp.array([1.0, 3.0])).tolist()
+        [2.0, 6.0]
+        >>> model = nn.Linear(3, 2, key=torsh.random.key(0))
+        >>> grads = torsh.grad(lambda m, x: (m(x) ** 2).mean())(model, jnp.ones((4, 3)))
+        >>> type(grads).__name__, grads.weight.shape, grads.bias.shape
+        ('Linear', (2, 3), (2,))
     """
     vg = value_and_grad(fn, argnums, has_aux, holomorphic=holomorphic)
 
@@ -142,25 +168,53 @@ jacfwd = _jacobian("jacfwd", jax.jacfwd)
 jacfwd.__name__ = "jacfwd"
 jacfwd.__doc__ = """Jacobian of ``fn`` by forward-mode autodiff (efficient for few inputs, many outputs).
 
-    Same arguments as :func:`grad`; the result has, for every output leaf, the trainable input leaves'
-    structure.
+    Args:
+        fn: The function to differentiate.
+        argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
+            tuple of Jacobians.
+        has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: As in :func:`jax.jacfwd`.
+
+    Returns:
+        A function with ``fn``'s arguments returning the Jacobian: for every output leaf, the trainable
+        input leaves' structure (an array argument of shape ``s`` and output of shape ``o`` give an
+        array of shape ``o + s``).
+
+    Raises:
+        ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
+            argument the call does not pass.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> torsh.jacfwd(lambda x: x ** 2)(jnp.array([1.0, 2.0])).tolist()
-      [[2.0, 0.0], [0.0, 4.0]]
+        >>> import torsh, jax.numpy as jnp
+        >>> torsh.jacfwd(lambda x: x ** 2)(jnp.array([1.0, 2.0])).tolist()
+        [[2.0, 0.0], [0.0, 4.0]]
     """
 
 jacrev = _jacobian("jacrev", jax.jacrev)
 jacrev.__name__ = "jacrev"
 jacrev.__doc__ = """Jacobian of ``fn`` by reverse-mode autodiff (efficient for many inputs, few outputs).
 
-    Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> torsh.jacrev(lambda x: x.sum() * x)(jnp.array([1.0, 2.0])).tolist()
-      [[4.0, 1.0], [2.0, 5.0]]
-    """
+    Args:
+        fn: The function to differentiate.
+        argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
+            tuple of Jacobians.
+        has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
+        holomorphic: As in :func:`jax.jacrev`.
 
+    Returns:
+        A function with ``fn``'s arguments returning the Jacobian: for every output leaf, the trainable
+        input leaves' structure (an array argument of shape ``s`` and output of shape ``o`` give an
+        array of shape ``o + s``).
+
+    Raises:
+        ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
+            argument the call does not pass.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> torsh.jacrev(lambda x: x.sum() * x)(jnp.array([1.0, 2.0])).tolist()
+        [[4.0, 1.0], [2.0, 5.0]]
+    """
 
 _hessian = _jacobian("hessian", jax.hessian)
 
@@ -168,12 +222,27 @@ _hessian = _jacobian("hessian", jax.hessian)
 def hessian(
     fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False
 ) -> Callable:
-    """Hessian of scalar ``fn`` (forward-over-reverse).
+    """Hessian of scalar ``fn`` (forward-over-reverse), like ``torch.autograd.functional.hessian``.
+
+    Args:
+        fn: The function to differentiate.
+        argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
+            tuple of results.
+        has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(result, aux)``.
+        holomorphic: As in :func:`jax.grad`.
+
+    Returns:
+        A function with ``fn``'s arguments returning the Hessian (for an array argument of shape ``s``,
+        an array of shape ``s + s``).
+
+    Raises:
+        ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
+            argument the call does not pass.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> torsh.hessian(lambda x: (x ** 3).sum())(jnp.array([1.0, 2.0])).tolist()
-      [[6.0, 0.0], [0.0, 12.0]]
+        >>> import torsh, jax.numpy as jnp
+        >>> torsh.hessian(lambda x: (x ** 3).sum())(jnp.array([1.0, 2.0])).tolist()
+        [[6.0, 0.0], [0.0, 12.0]]
     """
     return _hessian(fn, argnums, has_aux, holomorphic=holomorphic)
 
@@ -181,11 +250,23 @@ def hessian(
 def jvp(fn: Callable, primals: tuple, tangents: tuple, has_aux: bool = False) -> tuple:
     """Forward-mode Jacobian-vector product: ``(fn(*primals), J @ tangents)`` (``jax.jvp``).
 
+    Args:
+        fn: The function.
+        primals: One value per argument of ``fn`` (a tuple).
+        tangents: One tangent per primal, of the same structure.
+        has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(output, tangent_out, aux)``.
+
+    Returns:
+        ``(fn(*primals), tangent_out)``.
+
+    Raises:
+        ConfigError: If ``primals`` or ``tangents`` is not a tuple, or their lengths differ.
+
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> y, t = torsh.jvp(lambda x: x ** 2, (jnp.array(3.0),), (jnp.array(1.0),))
-      >>> float(y), float(t)
-      (9.0, 6.0)
+        >>> import torsh, jax.numpy as jnp
+        >>> y, t = torsh.jvp(lambda x: x ** 2, (jnp.array(3.0),), (jnp.array(1.0),))
+        >>> float(y), float(t)
+        (9.0, 6.0)
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise ConfigError("jvp: primals and tangents must be tuples with one entry per argument")
@@ -195,13 +276,22 @@ def jvp(fn: Callable, primals: tuple, tangents: tuple, has_aux: bool = False) ->
 
 
 def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
-    """Reverse-mode: ``(fn(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one cotangent per
-    primal (``jax.vjp``).
+    """Reverse-mode: ``(fn(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one cotangent per primal.
+
+    Like ``jax.vjp`` (and ``torch.autograd.grad`` with ``grad_outputs=``).
+
+    Args:
+        fn: The function.
+        *primals: Its arguments.
+        has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(output, vjp_fn, aux)``.
+
+    Returns:
+        ``(fn(*primals), vjp_fn)``.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> y, pullback = torsh.vjp(lambda x: x ** 2, jnp.array(3.0))
-      >>> float(pullback(jnp.array(1.0))[0])
-      6.0
+        >>> import torsh, jax.numpy as jnp
+        >>> y, pullback = torsh.vjp(lambda x: x ** 2, jnp.array(3.0))
+        >>> float(pullback(jnp.array(1.0))[0])
+        6.0
     """
     return jax.vjp(fn, *primals, has_aux=has_aux)

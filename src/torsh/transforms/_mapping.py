@@ -106,22 +106,32 @@ def vmap(
     axis_size: int | None = None,
     spmd_axis_name: Any = None,
 ) -> Callable:
-    """Vectorise ``fn`` over a leading (or chosen) axis of its arguments.
+    """Vectorise ``fn`` over a leading (or chosen) axis of its arguments (``torch.vmap``).
 
     Args:
-      in_axes: an int/None for all arguments, a tuple with one entry per positional argument (each a
-        pytree prefix of that argument: e.g. ``{"weight": None, "bias": 0}``), or a dict from parameter
-        name to axes (parameters not named map axis 0). ``None`` broadcasts an argument.
-      out_axes: the same, for outputs.
-      axis_name: a name for the mapped axis, for collectives (``torsh.psum(x, "batch")``).
-      axis_size, spmd_axis_name: as in :func:`jax.vmap`.
+        fn: The function to vectorise (written for one example).
+        in_axes: An int/None for all arguments, a tuple with one entry per positional argument (each a
+            pytree prefix of that argument: e.g. ``{"weight": None, "bias": 0}``), or a dict from parameter
+            name to axes (parameters not named map axis 0). ``None`` broadcasts an argument.
+        out_axes: The same, for outputs.
+        axis_name: A name for the mapped axis, for collectives (``torsh.psum(x, "batch")``).
+        axis_size: The mapped size, when no argument is mapped (as in :func:`jax.vmap`).
+        spmd_axis_name: As in :func:`jax.vmap`.
+
+    Returns:
+        The vectorised function, with ``fn``'s parameters.
+
+    Raises:
+        ConfigError: If ``in_axes`` names parameters ``fn`` does not have (or ``fn``'s signature cannot
+            be read), or a call misses an argument.
+        ShapeError: From the returned function, if the mapped axes differ in size or do not exist.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> def affine(w, x):
-      ...     return w @ x
-      >>> torsh.vmap(affine, in_axes={"w": None})(jnp.eye(2), jnp.ones((5, 2))).shape
-      (5, 2)
+        >>> import torsh, jax.numpy as jnp
+        >>> def affine(w, x):
+        ...     return w @ x
+        >>> torsh.vmap(affine, in_axes={"w": None})(jnp.eye(2), jnp.ones((5, 2))).shape
+        (5, 2)
     """
     axes, positions = _axes_by_position(fn, in_axes, "vmap")
 
@@ -157,17 +167,27 @@ def pmap(
     axis_name)`` reduce across devices.
 
     Args:
-      axis_name: name of the mapped axis for collectives.
-      in_axes, out_axes: as in :func:`vmap` (dict by parameter name allowed).
-      static: arguments (names or positions) broadcast as compile-time constants.
-      donate: arguments (names or positions) whose buffers may be reused.
-      devices: the devices to use (default: the first ``n`` local devices).
+        fn: The per-device function.
+        axis_name: Name of the mapped axis for collectives.
+        in_axes: As in :func:`vmap` (dict by parameter name allowed).
+        out_axes: As in :func:`vmap`.
+        static: Arguments (names or positions) broadcast as compile-time constants.
+        donate: Arguments (names or positions) whose buffers may be reused.
+        devices: The devices to use (default: the first ``n`` local devices).
+        axis_size: The mapped size, as in :func:`jax.pmap`.
+
+    Returns:
+        The parallel function; its outputs have the mapped axis first.
+
+    Raises:
+        ConfigError: If ``in_axes``, ``static`` or ``donate`` name unknown parameters.
+        ShapeError: From the returned function, if mapped sizes differ or exceed the device count.
 
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> n = jax.local_device_count()
-      >>> torsh.pmap(lambda x: torsh.psum(x, "i"), axis_name="i")(jnp.ones(n)).tolist() == [float(n)] * n
-      True
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> n = jax.local_device_count()
+        >>> torsh.pmap(lambda x: torsh.psum(x, "i"), axis_name="i")(jnp.ones(n)).tolist() == [float(n)] * n
+        True
     """
     axes, positions = _axes_by_position(fn, in_axes, "pmap")
     static_pos = resolve_positions(fn, static, "pmap(static=...)") if static is not None else ()
