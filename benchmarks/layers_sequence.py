@@ -11,8 +11,8 @@ and the input. Candidates run interleaved in one process; the table prints the m
 and ratios to hand-written JAX and to PyTorch. Extra rows measure implementation choices inside
 torsh: attention through the explicit softmax (default) vs ``jax.nn.dot_product_attention``
 (``torsh.nn.functional._attention.USE_JAX_DPA``), and for the RNNs the hand-structured backward
-pass vs JAX's autodiff of the scan (``RNNBase.fused_backward``) and the ``scan`` unroll factor
-(``RNNBase.unroll``).
+pass vs JAX's autodiff of the scan (the layers' ``fused_backward``) and the ``scan`` unroll factor
+(``unroll``).
 
 Run:  python benchmarks/layers_sequence.py [--rounds 7] [--only mha,lstm] [--torch-threads 1]
 """
@@ -32,13 +32,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved  # noqa: E402
+from _timing import interleaved
 
-import torsh  # noqa: E402
-from torsh.nn import rnn as torsh_rnn  # noqa: E402
-from torsh.nn.attention import MultiheadAttention  # noqa: E402
-from torsh.nn.functional import _attention  # noqa: E402
-from torsh.nn.transformer import TransformerEncoderLayer  # noqa: E402
+import torsh
+from torsh.nn import rnn as torsh_rnn
+from torsh.nn.attention import MultiheadAttention
+from torsh.nn.functional import _attention
+from torsh.nn.transformer import TransformerEncoderLayer
 
 Steps = dict[str, Callable[[], Any]]
 FAMILIES: dict[str, Callable[[], Steps]] = {}
@@ -253,16 +253,16 @@ def _lstm_family(
     d = 2 if bidirectional else 1
     x, cot = _np((seq, batch, input_size)), _np((seq, batch, d * hidden), 1)
     steps: Steps = {}
-    # Class settings are read while tracing: each step keeps the setting it was compiled with.
+    # The run settings are static fields of the layer: one copy of the layer per setting.
     for name, unroll, fused in (
         ("torsh", 1, True),
         ("torsh, autodiff of the scan", 1, False),
         ("torsh, scan unroll=2", 2, True),
         ("torsh, scan unroll=4", 4, True),
     ):
-        torsh_rnn.RNNBase.unroll, torsh_rnn.RNNBase.fused_backward = unroll, fused
-        steps[name] = _torsh_step(j, lambda m, x: m(x)[0], x, cot)
-    torsh_rnn.RNNBase.unroll, torsh_rnn.RNNBase.fused_backward = 1, True
+        steps[name] = _torsh_step(
+            j.replace(unroll=unroll, fused_backward=fused), lambda m, x: m(x)[0], x, cot
+        )
     hand = _jax_lstm if kind == "LSTM" else _jax_gru
     steps["jax"] = _jax_step(lambda p, x: hand(p, x, layers, bidirectional), _state(t), x, cot)
     steps["torch"] = _torch_step(t, lambda m, x: m(x)[0], x, cot)

@@ -1,17 +1,15 @@
-"""Recurrent layers (``torch.nn.RNN``/``LSTM``/``GRU`` and their cells), implemented with ``scan``.
+"""Recurrent layers (``torch.nn.RNN``/``LSTM``/``GRU`` and their cells).
 
 Parameter names, shapes, gate order and initialisation are PyTorch's: ``weight_ih_l0 [G*H, in]``,
 ``weight_hh_l0 [G*H, H]``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse`` for the backward direction,
 ``weight_hr_l0`` for LSTM projections; gates ``i, f, g, o`` (LSTM) and ``r, z, n`` (GRU, with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``); every parameter ``U(-1/sqrt(H), 1/sqrt(H))``.
 
-How it runs: per layer and direction, the input projection of *all* time steps is one matrix
-product; only the recurrent product runs inside ``jax.lax.scan`` (``reverse=True`` for the backward
-direction). The backward pass is written by hand (each cell's derivative, and ``dW_hh`` as one
-product after the loop), which measured ~10% faster than JAX's autodiff of the scan. Forward-mode
-autodiff (``jax.jvp``, ``jacfwd``, ``hessian``) cannot go through it: set
-``nn.RNNBase.fused_backward = False`` (or on one class, e.g. ``nn.LSTM.fused_backward = False``)
-before tracing to differentiate the plain scan instead.
+The computation (cells, the ``scan`` over time and its hand-written backward pass) is in
+``torsh.nn.functional._rnn``; this module holds the layers. How a layer runs is part of the layer:
+``unroll`` (the scan's unroll factor) and ``fused_backward`` (the hand-written backward pass, which
+forward-mode autodiff cannot go through) are static fields set by constructor keywords, so a
+compiled function depends only on the layers it is given.
 
 Parameter names depend on the configuration (``num_layers``, ``bidirectional``, ``bias``,
 ``proj_size``), but a module's fields are fixed per class. ``RNN``/``LSTM``/``GRU`` therefore build
@@ -23,7 +21,6 @@ parameter exactly as for any other layer. ``isinstance(m, nn.LSTM)`` holds and t
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 import warnings
@@ -38,343 +35,12 @@ from . import functional as F
 from . import init
 from ._utils import check_float_input, float_dtype, positive_int, resolve_key, shape_str
 from .functional._dropout import _check_p
+from .functional._rnn import _run_layer, gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from .module import Module
 
-__all__ = [
-    "RNNBase",
-    "RNN",
-    "LSTM",
-    "GRU",
-    "RNNCell",
-    "LSTMCell",
-    "GRUCell",
-    "rnn_tanh_cell",
-    "rnn_relu_cell",
-    "lstm_cell",
-    "gru_cell",
-]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-# -- cells (pure functions, PyTorch's formulas) -------------------------------------------------------
-def _linear(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
-    y = x @ w.T
-    return y if b is None else y + b
-
-
-def rnn_tanh_cell(
-    input: jax.Array,
-    hx: jax.Array,
-    w_ih: jax.Array,
-    w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None,
-    b_hh: jax.Array | None = None,
-) -> jax.Array:
-    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (``torch.rnn_tanh_cell``).
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh.nn import functional as F
-      >>> F.rnn_tanh_cell(jnp.ones((2, 3)), jnp.zeros((2, 4)), jnp.zeros((4, 3)), jnp.zeros((4, 4))).shape
-      (2, 4)
-    """
-    return jnp.tanh(_linear(input, w_ih, b_ih) + _linear(hx, w_hh, b_hh))
-
-
-def rnn_relu_cell(
-    input: jax.Array,
-    hx: jax.Array,
-    w_ih: jax.Array,
-    w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None,
-    b_hh: jax.Array | None = None,
-) -> jax.Array:
-    """``h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (``torch.rnn_relu_cell``)."""
-    return F.relu(_linear(input, w_ih, b_ih) + _linear(hx, w_hh, b_hh))
-
-
-def _lstm_update(gates: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    return jax.nn.sigmoid(o) * jnp.tanh(c_new), c_new
-
-
-def lstm_cell(
-    input: jax.Array,
-    hx: tuple[jax.Array, jax.Array],
-    w_ih: jax.Array,
-    w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None,
-    b_hh: jax.Array | None = None,
-) -> tuple[jax.Array, jax.Array]:
-    """One LSTM step with PyTorch's gate order ``i, f, g, o`` (``torch.lstm_cell``); returns ``(h', c')``.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh.nn import functional as F
-      >>> h, c = F.lstm_cell(jnp.ones((2, 3)), (jnp.zeros((2, 4)), jnp.zeros((2, 4))),
-      ...                     jnp.zeros((16, 3)), jnp.zeros((16, 4)))
-      >>> h.shape, c.shape
-      ((2, 4), (2, 4))
-    """
-    h, c = hx
-    return _lstm_update(_linear(input, w_ih, b_ih) + _linear(h, w_hh, b_hh), c)
-
-
-def _gru_update(gi: jax.Array, gh: jax.Array, h: jax.Array) -> jax.Array:
-    i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
-    h_r, h_z, h_n = jnp.split(gh, 3, axis=-1)
-    r = jax.nn.sigmoid(i_r + h_r)
-    z = jax.nn.sigmoid(i_z + h_z)
-    n = jnp.tanh(i_n + r * h_n)
-    return n + z * (h - n)  # = (1 - z) * n + z * h, written as PyTorch's kernel computes it
-
-
-def gru_cell(
-    input: jax.Array,
-    hx: jax.Array,
-    w_ih: jax.Array,
-    w_hh: jax.Array,  # noqa: A002
-    b_ih: jax.Array | None = None,
-    b_hh: jax.Array | None = None,
-) -> jax.Array:
-    """One GRU step with PyTorch's gates ``r, z, n`` and ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh.nn import functional as F
-      >>> F.gru_cell(jnp.ones((2, 3)), jnp.zeros((2, 4)), jnp.zeros((12, 3)), jnp.zeros((12, 4))).shape
-      (2, 4)
-    """
-    return _gru_update(_linear(input, w_ih, b_ih), _linear(hx, w_hh, b_hh), hx)
-
-
-# -- the multi-layer recurrence --------------------------------------------------------------------
-# -- cells with hand-derived backward passes ---------------------------------------------------------
-# A cell maps (gi, gh, state) -> new state, with gi the input projection (+ biases) and gh = h @ W_hh^T
-# (+ the recurrent bias GRU keeps apart); state[0] is h, the output. ``fwd`` also returns what its
-# ``bwd`` needs; ``bwd(res, d_new) -> (d_gi, d_gh, d_state)`` (d_state without the W_hh path).
-def _lstm_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
-    i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
-    c = f * state[1] + i * g
-    tc = jnp.tanh(c)
-    return (o * tc, c), (i, f, g, o, tc, state[1])
-
-
-def _lstm_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    i, f, g, o, tc, c_prev = res
-    dh, dc = d_new
-    dc = dc + dh * o * (1 - tc * tc)
-    dz = jnp.concatenate(
-        [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g), dh * tc * o * (1 - o)],
-        axis=-1,
-    )
-    return dz, dz, (jnp.zeros_like(dh), dc * f)
-
-
-def _gru_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    h = state[0]
-    i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
-    h_r, h_z, h_n = jnp.split(gh, 3, axis=-1)
-    r, z = jax.nn.sigmoid(i_r + h_r), jax.nn.sigmoid(i_z + h_z)
-    n = jnp.tanh(i_n + r * h_n)
-    return (n + z * (h - n),), (r, z, n, h_n, h)
-
-
-def _gru_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    r, z, n, h_n, h = res
-    (dh,) = d_new
-    da_n = dh * (1 - z) * (1 - n * n)
-    da_r = da_n * h_n * r * (1 - r)
-    da_z = dh * (h - n) * z * (1 - z)
-    return (
-        jnp.concatenate([da_r, da_z, da_n], axis=-1),
-        jnp.concatenate([da_r, da_z, da_n * r], axis=-1),
-        (dh * z,),
-    )
-
-
-def _tanh_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    h = jnp.tanh(gi + gh)
-    return (h,), (h,)
-
-
-def _tanh_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    da = d_new[0] * (1 - res[0] * res[0])
-    return da, da, (jnp.zeros_like(da),)
-
-
-def _relu_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    h = F.relu(gi + gh)
-    return (h,), (h,)
-
-
-def _relu_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    da = jnp.where(res[0] > 0, d_new[0], jnp.zeros_like(d_new[0]))  # gradient 0 at 0, as PyTorch
-    return da, da, (jnp.zeros_like(da),)
-
-
-_CELLS = {
-    "LSTM": (_lstm_fwd, _lstm_bwd),
-    "GRU": (_gru_fwd, _gru_bwd),
-    "RNN_TANH": (_tanh_fwd, _tanh_bwd),
-    "RNN_RELU": (_relu_fwd, _relu_bwd),
-}
-
-
-def _scan_cells(
-    mode: str,
-    reverse: bool,
-    unroll: int,
-    pre: jax.Array,
-    state0: tuple,
-    w_hh: jax.Array,
-    b_rec: jax.Array | None,
-    keep: bool,
-) -> tuple[tuple, Any]:
-    """Run the cell over time; with ``keep``, also stack each step's previous state and residuals."""
-    cell = _CELLS[mode][0]
-
-    def step(state: tuple, gi: jax.Array) -> tuple[tuple, Any]:
-        gh = state[0] @ w_hh.T
-        if b_rec is not None:
-            gh = gh + b_rec
-        new, res = cell(gi, gh, state)
-        return new, ((new[0], state[0], res) if keep else new[0])
-
-    return jax.lax.scan(step, state0, pre, reverse=reverse, unroll=unroll)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
-def _recurrence(
-    mode: str,
-    reverse: bool,
-    unroll: int,
-    pre: jax.Array,
-    state0: tuple,
-    w_hh: jax.Array,
-    b_rec: jax.Array | None,
-) -> tuple[jax.Array, tuple]:
-    """``(ys [L, N, H], final_state)`` of the ``mode`` cell over time, with a hand-written backward pass.
-
-    JAX's autodiff of a scan accumulates ``dW_hh`` with one small product per step and keeps more
-    intermediates. This backward pass uses each cell's derivative written out (as PyTorch's and
-    cuDNN's kernels do), keeps the per-step cotangents of ``h @ W_hh^T`` and forms ``dW_hh`` with one
-    large product after the loop: measured 8-12% faster per LSTM/GRU training step on CPU
-    (benchmarks/layers_sequence.py). Forward-mode autodiff cannot go through a custom VJP: see
-    ``RNNBase.fused_backward``.
-    """
-    final, ys = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=False)
-    return ys, final
-
-
-def _recurrence_fwd(
-    mode: str,
-    reverse: bool,
-    unroll: int,
-    pre: jax.Array,
-    state0: tuple,
-    w_hh: jax.Array,
-    b_rec: jax.Array | None,
-) -> tuple[tuple[jax.Array, tuple], tuple]:
-    final, (ys, h_prev, res) = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=True)
-    return (ys, final), (h_prev, res, w_hh, b_rec)
-
-
-def _recurrence_bwd(mode: str, reverse: bool, unroll: int, saved: tuple, cts: tuple) -> tuple:
-    h_prev, res, w_hh, b_rec = saved
-    d_ys, d_final = cts
-    cell_bwd = _CELLS[mode][1]
-
-    def step(d_state: tuple, t: tuple) -> tuple[tuple, tuple]:
-        res_t, dy = t
-        d_gi, d_gh, d_prev = cell_bwd(res_t, (d_state[0] + dy, *d_state[1:]))
-        return (d_prev[0] + d_gh @ w_hh, *d_prev[1:]), (d_gi, d_gh)
-
-    d_state0, (d_pre, d_gh) = jax.lax.scan(
-        step, tuple(d_final), (res, d_ys), reverse=not reverse, unroll=unroll
-    )
-    d_w_hh = jnp.einsum("lng,lnh->gh", d_gh, h_prev)
-    d_b_rec = None if b_rec is None else d_gh.sum(axis=(0, 1))
-    return d_pre, d_state0, d_w_hh, d_b_rec
-
-
-_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
-
-
-def _run_direction(
-    mode: str,
-    xs: jax.Array,
-    h0: jax.Array,
-    c0: jax.Array | None,
-    p: dict[str, jax.Array | None],
-    reverse: bool,
-    unroll: int,
-    fused: bool,
-) -> tuple[jax.Array, jax.Array, jax.Array | None]:
-    """One direction of one layer: ``xs [L, N, in]`` -> ``(ys [L, N, H], h_n, c_n)``.
-
-    The input projection of every time step is one matrix product before the loop. ``b_hh`` joins it
-    there too, except GRU's ``b_hn``, which ``r`` multiplies. (Measured: one scan per direction with
-    a plain matrix product per step beats batching both directions into one scan on CPU.)
-    """
-    w_hh = p["w_hh"]
-    pre = xs @ p["w_ih"].T
-    b_rec = None
-    if p["b_ih"] is not None:
-        b_ih, b_hh = p["b_ih"], p["b_hh"]
-        if mode == "GRU":
-            hidden = w_hh.shape[1]
-            pre = pre + (b_ih + jnp.concatenate([b_hh[: 2 * hidden], jnp.zeros_like(b_hh[2 * hidden :])]))
-            b_rec = jnp.concatenate([jnp.zeros_like(b_hh[: 2 * hidden]), b_hh[2 * hidden :]])
-        else:
-            pre = pre + (b_ih + b_hh)
-    state0 = (h0, c0) if mode == "LSTM" else (h0,)
-
-    if mode == "LSTM" and p["w_hr"] is not None:  # projection: plain autodiff through the scan
-        w_hr = p["w_hr"]
-
-        def proj_step(carry: tuple[jax.Array, jax.Array], gi: jax.Array) -> tuple[Any, jax.Array]:
-            h, c = carry
-            h_new, c_new = _lstm_update(gi + h @ w_hh.T, c)
-            h_new = h_new @ w_hr.T
-            return (h_new, c_new), h_new
-
-        (h_n, c_n), ys = jax.lax.scan(proj_step, state0, pre, reverse=reverse, unroll=unroll)
-        return ys, h_n, c_n
-    if fused:
-        ys, final = _recurrence(mode, reverse, unroll, pre, state0, w_hh, b_rec)
-    else:
-        final, ys = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=False)
-    return ys, final[0], (final[1] if mode == "LSTM" else None)
-
-
-def _run_layer(
-    mode: str,
-    xs: jax.Array,
-    h0: jax.Array,
-    c0: jax.Array | None,
-    params: list[dict[str, jax.Array | None]],
-    unroll: int,
-    fused: bool = True,
-) -> tuple[jax.Array, jax.Array, jax.Array | None]:
-    """One layer, all directions. ``xs [L, N, in]``, ``h0/c0 [D, N, ·]`` -> ``(out [L, N, D*H], h_n, c_n)``.
-
-    The backward direction scans in reverse, so its outputs line up with the input time steps and
-    its final state is the one after reading ``x_0``, as in PyTorch.
-    """
-    results = [
-        _run_direction(
-            mode, xs, h0[d], None if c0 is None else c0[d], p, reverse=d == 1, unroll=unroll, fused=fused
-        )
-        for d, p in enumerate(params)
-    ]
-    out = results[0][0] if len(results) == 1 else jnp.concatenate([r[0] for r in results], axis=-1)
-    h_n = jnp.stack([r[1] for r in results])
-    c_n = None if c0 is None else jnp.stack([r[2] for r in results])
-    return out, h_n, c_n
 
 
 # -- modules ---------------------------------------------------------------------------------------
@@ -396,6 +62,32 @@ _AXES = {
     "weight_hr": ("proj", "hidden"),
 }
 _CONCRETE: dict[tuple[type, tuple[str, ...]], type] = {}
+# Former process-wide class switches, now static fields of each layer.
+_LAYER_SETTINGS = ("unroll", "fused_backward")
+
+
+class _RNNMeta(type):
+    """Rejects ``nn.LSTM.fused_backward = False``-style class switches (they were read while tracing).
+
+    A setting flipped on the class after a function was compiled would not reach that compiled
+    function, and one flipped before would leak into every other layer: the settings are per-layer
+    static fields now, and this error says what to write instead.
+    """
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if name in _LAYER_SETTINGS and cls.__dict__.get("_torsh_rnn_sealed", False):
+            base = cls.__torsh_rnn_base__ or cls  # type: ignore[attr-defined]
+            layer = "LSTM" if base.__name__ == "RNNBase" else base.__name__
+            raise ConfigError(
+                f"{base.__name__}.{name} is no longer a class-wide switch: it is a setting of each layer. "
+                f"Build the layer with it (`nn.{layer}(..., {name}={value!r})`) or derive a changed copy "
+                f"(`rnn = rnn.replace({name}={value!r})`)"
+            )
+        super().__setattr__(name, value)
+
+    def __init__(cls, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        type.__setattr__(cls, "_torsh_rnn_sealed", True)  # after dataclass set the field defaults
 
 
 def _concrete_class(base: type, names: tuple[str, ...]) -> type:
@@ -411,13 +103,26 @@ def _concrete_class(base: type, names: tuple[str, ...]) -> type:
             "__torsh_rnn_names__": names,
             "__torsh_rnn_base__": base,
         }
-        cls = type(base.__name__, (base,), namespace)
+        cls = type(base)(base.__name__, (base,), namespace)
         _CONCRETE[(base, names)] = cls
     return cls
 
 
-class RNNBase(Module):
-    """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (see those)."""
+class RNNBase(Module, metaclass=_RNNMeta):
+    """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (abstract: build those).
+
+    Args:
+      See :class:`RNN`, :class:`LSTM` and :class:`GRU`.
+
+    Raises:
+      ConfigError: when instantiated directly.
+
+    Example:
+      >>> import torsh
+      >>> from torsh import nn
+      >>> isinstance(nn.GRU(2, 3, key=torsh.random.key(0)), nn.RNNBase)
+      True
+    """
 
     mode: str = static()
     input_size: int = static()
@@ -428,17 +133,15 @@ class RNNBase(Module):
     dropout: float = static()
     bidirectional: bool = static()
     proj_size: int = static()
+    # How the layer runs (benchmarks/layers_sequence.py measured both; docs/nn_sequence.md): the scan
+    # unroll factor, and the hand-written backward pass (a custom VJP, which forward-mode autodiff --
+    # jax.jvp, jacfwd, hessian -- cannot go through; fused_backward=False differentiates the plain scan).
+    unroll: int = static(1)
+    fused_backward: bool = static(True)
 
     # Class attributes, not fields (no annotations): set on the concrete subclasses.
     __torsh_rnn_names__ = None  # type: tuple[str, ...] | None
     __torsh_rnn_base__ = None  # type: type | None
-
-    # Static class settings, read while tracing (benchmarks/layers_sequence.py measured both):
-    # the scan unroll factor, and the hand-structured backward pass (see _recurrence). The latter is a
-    # custom VJP, which forward-mode autodiff (jax.jvp, jacfwd, hessian) cannot go through: set
-    # ``nn.LSTM.fused_backward = False`` (or on RNNBase) for those.
-    unroll = 1
-    fused_backward = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> RNNBase:
         base = cls.__torsh_rnn_base__ or cls
@@ -471,6 +174,8 @@ class RNNBase(Module):
         proj_size: int,
         key: Any,
         dtype: Any,
+        unroll: int,
+        fused_backward: bool,
     ) -> None:
         owner = type(self).__name__
         positive_int("input_size", input_size, owner)
@@ -479,6 +184,9 @@ class RNNBase(Module):
         for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"{owner}: {name} should be a bool, got {flag!r}")
+        if not isinstance(fused_backward, bool):
+            raise ConfigError(f"{owner}: fused_backward should be a bool, got {fused_backward!r}")
+        positive_int("unroll", unroll, owner)
         _check_p(dropout)
         positive_int("proj_size", proj_size, owner, allow_zero=True)
         if proj_size >= hidden_size:
@@ -501,6 +209,7 @@ class RNNBase(Module):
         )
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
+        self.unroll, self.fused_backward = int(unroll), fused_backward
         d = float_dtype(dtype)
         gate, dirs = _GATES[mode] * hidden_size, 2 if bidirectional else 1
         out = proj_size or hidden_size
@@ -539,7 +248,7 @@ class RNNBase(Module):
             for suffix in ("", "_reverse")[: self._directions]
         ]
 
-    def _check_input(self, input: Any) -> bool:  # noqa: A002
+    def _check_input(self, input: Any) -> bool:
         check_float_input(input, self.weight_ih_l0)
         layout = "[batch, seq, {}]" if self.batch_first else "[seq, batch, {}]"
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
@@ -570,7 +279,7 @@ class RNNBase(Module):
         input: jax.Array,
         h0: Any,
         c0: Any,
-        key: jax.Array | None,  # noqa: A002
+        key: jax.Array | None,
     ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
         batched = self._check_input(input)
         x = input if batched else input[:, None]
@@ -606,8 +315,8 @@ class RNNBase(Module):
                 h0[sl],
                 None if c0 is None else c0[sl],
                 self._layer_params(layer),
-                type(self).unroll,
-                type(self).fused_backward,
+                self.unroll,
+                self.fused_backward,
             )
             h_n.append(h)
             c_n.append(c)
@@ -625,6 +334,17 @@ class RNNBase(Module):
         return f"{type(self).__name__} {self.input_size}->{self.hidden_size} layers={self.num_layers}{bi}"
 
     def extra_repr(self) -> str:
+        """PyTorch's ``extra_repr`` (non-default arguments), plus torsh's non-default run settings.
+
+        Returns:
+          The text inside ``LSTM(...)`` in ``repr``.
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> nn.LSTM(3, 4, num_layers=2, unroll=2, key=torsh.random.key(0)).extra_repr()
+          '3, 4, num_layers=2, unroll=2'
+        """
         s = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size != 0:
             s += f", proj_size={self.proj_size}"
@@ -638,6 +358,10 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional is not False:
             s += f", bidirectional={self.bidirectional}"
+        if self.unroll != 1:
+            s += f", unroll={self.unroll}"
+        if self.fused_backward is not True:
+            s += f", fused_backward={self.fused_backward}"
         return s
 
 
@@ -645,22 +369,72 @@ def _check_int(name: str, value: Any, owner: str) -> int:
     return positive_int(name, value, owner)
 
 
+_COMMON_ARGS = """\
+      input_size: features of each input step ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      num_layers: stacked recurrent layers (default 1).
+      bias: whether the layers have ``bias_ih``/``bias_hh`` (default True).
+      batch_first: inputs and outputs ``[N, L, ·]`` instead of ``[L, N, ·]`` (default False).
+      dropout: dropout probability on the outputs of every layer but the last, in training mode
+        (default 0; needs ``key=`` in ``forward`` when > 0).
+      bidirectional: add a backward direction per layer (default False).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+      unroll: time steps per iteration of the ``scan`` loop (default 1, measured fastest on CPU;
+        a static setting: changing it recompiles).
+      fused_backward: use the hand-written backward pass (default True, measured faster). Set False
+        to differentiate the plain ``scan`` instead, which forward-mode autodiff (``jax.jvp``,
+        ``jax.jacfwd``, ``jax.hessian``) needs."""
+
+_COMMON_RAISES = """\
+      ConfigError: non-positive sizes, ``dropout`` outside [0, 1], non-bool flags, or ``unroll`` not
+        a positive int."""
+
+_FORWARD_DOC = """Run the layer over a sequence.
+
+        Args:
+          input: ``[L, N, H_in]`` (``[N, L, H_in]`` with ``batch_first``), or unbatched ``[L, H_in]``.
+          hx: {hx}
+          key: PRNG key of the dropout between layers (needed in training mode when ``dropout > 0``).
+
+        Returns:
+          {returns}
+
+        Raises:
+          ShapeError: an input or state of the wrong shape (the message gives the expected one).
+          DTypeError: a non-floating input, or one of another dtype than the parameters.
+          ConfigError: training-mode dropout without ``key``{extra}.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> {example}
+        """
+
+
 class RNN(RNNBase):
     """Elman RNN ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (``torch.nn.RNN``), or with relu.
 
-    ``forward(input, hx=None, *, key=None) -> (output, h_n)``: ``input [L, N, H_in]`` (``[N, L, H_in]``
-    with ``batch_first``, or unbatched ``[L, H_in]``), ``hx [num_layers * D, N, H]`` (zeros when
-    omitted), ``output [L, N, D * H]``. Dropout between layers in training mode needs ``key``.
+        ``forward(input, hx=None, *, key=None) -> (output, h_n)``: ``input [L, N, H_in]`` (``[N, L, H_in]``
+        with ``batch_first``, or unbatched ``[L, H_in]``), ``hx [num_layers * D, N, H]`` (zeros when
+        omitted), ``output [L, N, D * H]``. Dropout between layers in training mode needs ``key``.
 
-    Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> from torsh import nn
-      >>> rnn = nn.RNN(3, 5, num_layers=2, bidirectional=True, key=torsh.random.key(0))
-      >>> out, h_n = rnn(jnp.ones((7, 2, 3)))
-      >>> out.shape, h_n.shape
-      ((7, 2, 10), (4, 2, 5))
-      >>> [n for n, _ in rnn.named_parameters()][:5]
-      ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l0_reverse']
+        Args:
+    {args}
+          nonlinearity: ``"tanh"`` (default) or ``"relu"``.
+
+        Raises:
+    {raises}
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> rnn = nn.RNN(3, 5, num_layers=2, bidirectional=True, key=torsh.random.key(0))
+          >>> out, h_n = rnn(jnp.ones((7, 2, 3)))
+          >>> out.shape, h_n.shape
+          ((7, 2, 10), (4, 2, 5))
+          >>> [n for n, _ in rnn.named_parameters()][:5]
+          ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l0_reverse']
     """
 
     nonlinearity: str = static()
@@ -678,6 +452,8 @@ class RNN(RNNBase):
         dtype: Any = None,
         *,
         key: Any = None,
+        unroll: int = 1,
+        fused_backward: bool = True,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"RNN: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
@@ -695,6 +471,8 @@ class RNN(RNNBase):
             0,
             key,
             dtype,
+            unroll,
+            fused_backward,
         )
 
     def forward(
@@ -702,12 +480,30 @@ class RNN(RNNBase):
         input: jax.Array,
         hx: jax.Array | None = None,
         *,
-        key: jax.Array | None = None,  # noqa: A002
+        key: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array]:
         out, h_n, _ = self._run(input, hx, None, key)
         return out, h_n
 
+    forward.__doc__ = _FORWARD_DOC.format(
+        hx="initial state ``[num_layers * D, N, H]`` (``[num_layers * D, H]`` unbatched); zeros if None.",
+        returns="``(output [L, N, D * H], h_n [num_layers * D, N, H])``.",
+        extra="",
+        example="nn.RNN(3, 4, key=torsh.random.key(0))(jnp.ones((5, 3)))[0].shape\n          (5, 4)",
+    )
+
     def extra_repr(self) -> str:
+        """PyTorch's ``extra_repr``, with ``nonlinearity`` when not ``"tanh"``.
+
+        Returns:
+          The text inside ``RNN(...)`` in ``repr``.
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> nn.RNN(3, 4, nonlinearity="relu", key=torsh.random.key(0)).extra_repr()
+          "3, 4, nonlinearity='relu'"
+        """
         s = super().extra_repr()
         return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity!r}"
 
@@ -715,16 +511,25 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """Long short-term memory (``torch.nn.LSTM``): gates ``i, f, g, o``; optional projection ``proj_size``.
 
-    ``forward(input, hx=None, *, key=None) -> (output, (h_n, c_n))`` with ``hx = (h_0, c_0)``;
-    ``h [num_layers * D, N, proj_size or H]``, ``c [num_layers * D, N, H]``.
+        ``forward(input, hx=None, *, key=None) -> (output, (h_n, c_n))`` with ``hx = (h_0, c_0)``;
+        ``h [num_layers * D, N, proj_size or H]``, ``c [num_layers * D, N, H]``.
 
-    Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> from torsh import nn
-      >>> lstm = nn.LSTM(3, 8, batch_first=True, key=torsh.random.key(0))
-      >>> out, (h_n, c_n) = lstm(jnp.ones((2, 7, 3)))
-      >>> out.shape, h_n.shape, c_n.shape
-      ((2, 7, 8), (1, 2, 8), (1, 2, 8))
+        Args:
+    {args}
+          proj_size: if > 0, project each hidden state to ``proj_size`` features with ``weight_hr_l{k}``
+            (default 0; such layers differentiate the plain scan).
+
+        Raises:
+    {raises}
+          ConfigError: ``proj_size >= hidden_size``.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> lstm = nn.LSTM(3, 8, batch_first=True, key=torsh.random.key(0))
+          >>> out, (h_n, c_n) = lstm(jnp.ones((2, 7, 3)))
+          >>> out.shape, h_n.shape, c_n.shape
+          ((2, 7, 8), (1, 2, 8), (1, 2, 8))
     """
 
     def __init__(
@@ -740,6 +545,8 @@ class LSTM(RNNBase):
         dtype: Any = None,
         *,
         key: Any = None,
+        unroll: int = 1,
+        fused_backward: bool = True,
     ) -> None:
         self._setup(
             "LSTM",
@@ -753,13 +560,15 @@ class LSTM(RNNBase):
             proj_size,
             key,
             dtype,
+            unroll,
+            fused_backward,
         )
 
     def forward(
         self,
         input: jax.Array,
         hx: tuple[jax.Array, jax.Array] | None = None,
-        *,  # noqa: A002
+        *,
         key: jax.Array | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -768,19 +577,33 @@ class LSTM(RNNBase):
         out, h_n, c_n = self._run(input, h0, c0, key)
         return out, (h_n, c_n)
 
+    forward.__doc__ = _FORWARD_DOC.format(
+        hx="``(h_0, c_0)``: ``h_0 [num_layers * D, N, proj_size or H]``, ``c_0 [num_layers * D, N, H]`` "
+        "(no N unbatched); zeros if None.",
+        returns="``(output [L, N, D * (proj_size or H)], (h_n, c_n))``.",
+        extra=", or ``hx`` not a pair",
+        example="nn.LSTM(3, 4, key=torsh.random.key(0))(jnp.ones((5, 3)))[1][1].shape\n          (1, 4)",
+    )
+
 
 class GRU(RNNBase):
     """GRU (``torch.nn.GRU``), gates ``r, z, n``; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
 
-    ``forward(input, hx=None, *, key=None) -> (output, h_n)``.
+        ``forward(input, hx=None, *, key=None) -> (output, h_n)``.
 
-    Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> from torsh import nn
-      >>> gru = nn.GRU(3, 4, num_layers=2, key=torsh.random.key(0)).eval()
-      >>> out, h_n = gru(jnp.ones((5, 3)))            # unbatched [seq, features]
-      >>> out.shape, h_n.shape
-      ((5, 4), (2, 4))
+        Args:
+    {args}
+
+        Raises:
+    {raises}
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> gru = nn.GRU(3, 4, num_layers=2, key=torsh.random.key(0)).eval()
+          >>> out, h_n = gru(jnp.ones((5, 3)))            # unbatched [seq, features]
+          >>> out.shape, h_n.shape
+          ((5, 4), (2, 4))
     """
 
     def __init__(
@@ -795,6 +618,8 @@ class GRU(RNNBase):
         dtype: Any = None,
         *,
         key: Any = None,
+        unroll: int = 1,
+        fused_backward: bool = True,
     ) -> None:
         self._setup(
             "GRU",
@@ -808,6 +633,8 @@ class GRU(RNNBase):
             0,
             key,
             dtype,
+            unroll,
+            fused_backward,
         )
 
     def forward(
@@ -815,10 +642,22 @@ class GRU(RNNBase):
         input: jax.Array,
         hx: jax.Array | None = None,
         *,
-        key: jax.Array | None = None,  # noqa: A002
+        key: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array]:
         out, h_n, _ = self._run(input, hx, None, key)
         return out, h_n
+
+    forward.__doc__ = _FORWARD_DOC.format(
+        hx="initial state ``[num_layers * D, N, H]`` (``[num_layers * D, H]`` unbatched); zeros if None.",
+        returns="``(output [L, N, D * H], h_n [num_layers * D, N, H])``.",
+        extra="",
+        example="nn.GRU(3, 4, key=torsh.random.key(0))(jnp.ones((5, 2, 3)))[1].shape\n          (1, 2, 4)",
+    )
+
+
+for _cls in (RNN, LSTM, GRU):
+    _cls.__doc__ = (_cls.__doc__ or "").replace("{args}", _COMMON_ARGS).replace("{raises}", _COMMON_RAISES)
+del _cls
 
 
 # -- single-step cells -----------------------------------------------------------------------------
@@ -845,7 +684,7 @@ class _CellBase(Module):
         self.bias_ih = init.uniform(k3, (g,), -bound, bound, d) if bias else None
         self.bias_hh = init.uniform(k4, (g,), -bound, bound, d) if bias else None
 
-    def _check(self, input: Any, hx: Any, name: str = "hx") -> tuple[bool, jax.Array]:  # noqa: A002
+    def _check(self, input: Any, hx: Any, name: str = "hx") -> tuple[bool, jax.Array]:
         check_float_input(input, self.weight_ih)
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ShapeError(
@@ -872,6 +711,17 @@ class _CellBase(Module):
 class RNNCell(_CellBase):
     """One Elman RNN step (``torch.nn.RNNCell``): ``forward(input, hx=None) -> h'``.
 
+    Args:
+      input_size: features of the input ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      bias: whether the cell has ``bias_ih``/``bias_hh`` (default True).
+      nonlinearity: ``"tanh"`` (default) or ``"relu"``.
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+
+    Raises:
+      ConfigError: non-positive sizes, or an unknown ``nonlinearity``.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
@@ -896,7 +746,26 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
         self._init_params(input_size, hidden_size, bias, key, dtype)
 
-    def forward(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
+        """One step.
+
+        Args:
+          input: ``[N, H_in]`` or unbatched ``[H_in]``.
+          hx: ``[N, H]`` (``[H]``); zeros if None.
+
+        Returns:
+          ``h'``, shaped as ``hx``.
+
+        Raises:
+          ShapeError: an input or state of the wrong shape.
+          DTypeError: a non-floating input, or one of another dtype than the parameters.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> nn.RNNCell(3, 4, key=torsh.random.key(0))(jnp.ones(3)).shape
+          (4,)
+        """
         _, h = self._check(input, hx)
         cell = rnn_tanh_cell if self.nonlinearity == "tanh" else rnn_relu_cell
         return cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -904,6 +773,16 @@ class RNNCell(_CellBase):
 
 class LSTMCell(_CellBase):
     """One LSTM step (``torch.nn.LSTMCell``): ``forward(input, hx=None) -> (h', c')`` with ``hx = (h, c)``.
+
+    Args:
+      input_size: features of the input ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      bias: whether the cell has ``bias_ih``/``bias_hh`` (default True).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+
+    Raises:
+      ConfigError: non-positive sizes.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -923,8 +802,28 @@ class LSTMCell(_CellBase):
     def forward(
         self,
         input: jax.Array,
-        hx: tuple[jax.Array, jax.Array] | None = None,  # noqa: A002
+        hx: tuple[jax.Array, jax.Array] | None = None,
     ) -> tuple[jax.Array, jax.Array]:
+        """One step.
+
+        Args:
+          input: ``[N, H_in]`` or unbatched ``[H_in]``.
+          hx: ``(h, c)``, each ``[N, H]`` (``[H]``); zeros if None.
+
+        Returns:
+          ``(h', c')``.
+
+        Raises:
+          ShapeError: an input or state of the wrong shape.
+          DTypeError: a non-floating input, or one of another dtype than the parameters.
+          ConfigError: ``hx`` not a pair.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> nn.LSTMCell(3, 4, key=torsh.random.key(0))(jnp.ones(3))[1].shape
+          (4,)
+        """
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ConfigError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
         _, h = self._check(input, None if hx is None else hx[0], "h")
@@ -934,6 +833,16 @@ class LSTMCell(_CellBase):
 
 class GRUCell(_CellBase):
     """One GRU step (``torch.nn.GRUCell``): ``forward(input, hx=None) -> h'``.
+
+    Args:
+      input_size: features of the input ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      bias: whether the cell has ``bias_ih``/``bias_hh`` (default True).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+
+    Raises:
+      ConfigError: non-positive sizes.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -949,6 +858,25 @@ class GRUCell(_CellBase):
     ) -> None:
         self._init_params(input_size, hidden_size, bias, key, dtype)
 
-    def forward(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, hx: jax.Array | None = None) -> jax.Array:
+        """One step.
+
+        Args:
+          input: ``[N, H_in]`` or unbatched ``[H_in]``.
+          hx: ``[N, H]`` (``[H]``); zeros if None.
+
+        Returns:
+          ``h'``, shaped as ``hx``.
+
+        Raises:
+          ShapeError: an input or state of the wrong shape.
+          DTypeError: a non-floating input, or one of another dtype than the parameters.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import nn
+          >>> nn.GRUCell(3, 4, key=torsh.random.key(0))(jnp.ones((2, 3))).shape
+          (2, 4)
+        """
         _, h = self._check(input, hx)
         return gru_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)

@@ -89,24 +89,14 @@ __all__ = [
     # Convolution/pooling (_conv, _pooling) and attention (_attention) exports are added here.
 ]
 
-# Convolution, pooling and attention functional forms; recurrent cells live with their layers.
+# Convolution, pooling and attention functional forms, and the recurrent cells.
 from . import _attention, _conv, _padding, _pooling, _upsampling
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._padding import pad
 from ._pooling import *  # noqa: F403 - the pooling module's __all__ is the list of pooling functions
+from ._rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from ._upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ += [*_attention.__all__, *_conv.__all__, *_pooling.__all__, *_padding.__all__, *_upsampling.__all__]
-
-
-def __getattr__(name: str):
-    # Recurrent cells are defined in torsh.nn.rnn (which imports this package): resolve them lazily.
-    if name in ("rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"):
-        from .. import rnn
-
-        return getattr(rnn, name)
-    raise AttributeError(f"module 'torsh.nn.functional' has no attribute {name!r}")
-
-
 __all__ += ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"]
