@@ -52,16 +52,29 @@ def checkpoint(
 ) -> Any:
     """Rematerialise ``fn``'s intermediates in the backward pass instead of storing them.
 
-    Trades compute for memory (gradient checkpointing). ``policy`` chooses what may still be saved:
-    a name (``"nothing_saveable"``, ``"dots_saveable"``, ``"everything_saveable"``,
-    ``"dots_with_no_batch_dims_saveable"``) or a callable from :data:`checkpoint_policies`, e.g.
-    ``torsh.checkpoint_policies.save_only_these_names("attn")``.
+    Trades compute for memory (gradient checkpointing, ``torch.utils.checkpoint``). ``policy`` chooses
+    what may still be saved: a name (``"nothing_saveable"``, ``"dots_saveable"``,
+    ``"everything_saveable"``, ``"dots_with_no_batch_dims_saveable"``) or a callable from
+    :data:`checkpoint_policies`, e.g. ``torsh.checkpoint_policies.save_only_these_names("attn")``.
+
+    Args:
+        fn: The function; omit it to use ``@torsh.checkpoint(policy=...)`` as a decorator.
+        policy: What may be saved for the backward pass (a name or a policy callable); None saves nothing
+            but the inputs.
+        static: Arguments (names or positions) that are compile-time constants.
+        prevent_cse: As in :func:`jax.checkpoint`.
+
+    Returns:
+        The rematerialising function (or a decorator when ``fn`` is None).
+
+    Raises:
+        ConfigError: If ``policy`` is an unknown name, or ``static`` names unknown parameters.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> f = torsh.checkpoint(lambda x: jnp.sin(jnp.sin(x)).sum(), policy="nothing_saveable")
-      >>> round(float(torsh.grad(f)(jnp.array([0.5]))[0]), 6)
-      0.778644
+        >>> import torsh, jax.numpy as jnp
+        >>> f = torsh.checkpoint(lambda x: jnp.sin(jnp.sin(x)).sum(), policy="nothing_saveable")
+        >>> round(float(torsh.grad(f)(jnp.array([0.5]))[0]), 6)
+        0.778644
     """
     if fn is None:
         return lambda f: checkpoint(f, policy=policy, static=static, prevent_cse=prevent_cse)
@@ -91,19 +104,33 @@ def scan(
     reverse: bool = False,
     unroll: int | bool = 1,
 ) -> tuple[Any, Any]:
-    """Loop ``carry, y = fn(carry, x)`` over the leading axis of ``xs``, stacking the ``y``\\ s.
+    r"""Loop ``carry, y = fn(carry, x)`` over the leading axis of ``xs``, stacking the ``y``\ s.
 
     Compiles the body once (unlike a Python loop under jit). ``xs`` may be any pytree whose leaves
     share their leading dimension, or ``None`` with ``length``.
 
+    Args:
+        fn: The body, ``(carry, x) -> (new_carry, y)``; ``new_carry`` must match ``carry``'s structure.
+        init: The initial carry (any pytree).
+        xs: The pytree to loop over (its leaves' leading axis), or None.
+        length: The number of steps when ``xs`` is None.
+        reverse: Loop from the last element to the first.
+        unroll: How many iterations to unroll per loop step (as in :func:`jax.lax.scan`).
+
     Returns:
-      ``(final_carry, stacked_ys)``.
+        ``(final_carry, stacked_ys)``.
+
+    Raises:
+        ShapeError: If a leaf of ``xs`` is a scalar, the leaves' leading dimensions differ, or they
+            differ from ``length``.
+        ConfigError: If neither ``xs`` (with leaves) nor ``length`` is given.
+        TreeError: If the body returns a carry that does not match ``init``.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> total, running = torsh.scan(lambda c, x: (c + x, c + x), 0.0, jnp.arange(4.0))
-      >>> float(total), running.tolist()
-      (6.0, [0.0, 1.0, 3.0, 6.0])
+        >>> import torsh, jax.numpy as jnp
+        >>> total, running = torsh.scan(lambda c, x: (c + x, c + x), 0.0, jnp.arange(4.0))
+        >>> float(total), running.tolist()
+        (6.0, [0.0, 1.0, 3.0, 6.0])
     """
     sizes = _leading_sizes(xs)
     scalars = [p for p, n in sizes if n is None]

@@ -23,16 +23,29 @@ _UNSPECIFIED: Any = object()
 
 @dataclasses.dataclass(frozen=True)
 class Explanation:
-    """What XLA reports about one compiled function (see :func:`explain`).
+    """What XLA reports about one compiled function (see :func:`explain`); printing it gives a summary.
 
-    Attributes:
-      flops: floating-point operations per call (XLA's cost analysis; ``nan`` if XLA gives no analysis).
-      transcendentals: transcendental operations per call.
-      bytes_accessed: bytes read and written per call.
-      argument_bytes, output_bytes, temp_bytes, alias_bytes, generated_code_bytes: XLA's memory analysis.
-      peak_memory_bytes: peak device memory of one call as reported by XLA, or arguments + outputs +
-        temporaries - aliased bytes where XLA gives no peak.
-      hlo: the optimised (compiled) HLO text.
+    Args:
+        flops: Floating-point operations per call (XLA's cost analysis; ``nan`` if XLA gives no analysis).
+        transcendentals: Transcendental operations per call.
+        bytes_accessed: Bytes read and written per call.
+        argument_bytes: Bytes of the arguments (XLA's memory analysis).
+        output_bytes: Bytes of the outputs.
+        temp_bytes: Bytes of temporaries.
+        alias_bytes: Bytes of outputs that reuse (donated) argument buffers.
+        generated_code_bytes: Size of the generated code.
+        peak_memory_bytes: Peak device memory of one call as reported by XLA, or arguments + outputs +
+            temporaries - aliased bytes where XLA gives no peak.
+        hlo: The optimised (compiled) HLO text.
+
+    Example:
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> w, x = jax.ShapeDtypeStruct((64, 32), jnp.float32), jax.ShapeDtypeStruct((8, 64), jnp.float32)
+        >>> report = torsh.explain(lambda w, x: (x @ w).sum(), w, x)
+        >>> report.argument_bytes, report.flops >= 2 * 8 * 64 * 32
+        (10240, True)
+        >>> print(str(report).splitlines()[4])
+          arguments:      10.0 KiB
     """
 
     flops: float
@@ -78,17 +91,26 @@ def _cost_value(cost: Any, name: str) -> float:
 
 
 def explain(fn: Callable, *args: Any, **kwargs: Any) -> Explanation:
-    """Compile ``fn`` for these arguments and report FLOPs, bytes accessed, memory and HLO.
+    r"""Compile ``fn`` for these arguments and report FLOPs, bytes accessed, memory and HLO.
 
     ``fn`` may be a :func:`jit`-compiled function or a plain one (it is jitted first). Arguments may
-    be arrays or ``jax.ShapeDtypeStruct``s, so nothing needs to be allocated.
+    be arrays or ``jax.ShapeDtypeStruct``\s, so nothing needs to be allocated. ``torsh.jit`` functions
+    have it as a method: ``step.explain(*args)``.
+
+    Args:
+        fn: The function (jitted or not).
+        *args: Its positional arguments (arrays or ``jax.ShapeDtypeStruct``\s).
+        **kwargs: Its keyword arguments.
+
+    Returns:
+        An :class:`Explanation`.
 
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> step = torsh.jit(lambda w, x: jnp.tanh(x @ w).sum())
-      >>> report = step.explain(jnp.ones((64, 32)), jnp.ones((8, 64)))
-      >>> report.flops > 2 * 8 * 64 * 32 - 1
-      True
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> step = torsh.jit(lambda w, x: jnp.tanh(x @ w).sum())
+        >>> report = step.explain(jnp.ones((64, 32)), jnp.ones((8, 64)))
+        >>> report.flops > 2 * 8 * 64 * 32 - 1
+        True
     """
     jitted = fn if hasattr(fn, "lower") else jax.jit(fn)
     compiled = jitted.lower(*args, **kwargs).compile()
@@ -127,29 +149,37 @@ def jit(
     inline: bool = False,
     compiler_options: dict[str, Any] | None = None,
 ) -> Any:
-    """Compile ``fn`` with XLA. Works on any pytree of arrays, including torsh modules.
+    """Compile ``fn`` with XLA (``torch.compile``'s counterpart). Works on any pytree, torsh modules included.
 
     Args:
-      fn: the function; omit it to use ``@torsh.jit(static=..., donate=...)`` as a decorator.
-      static: arguments (names or positions) that are compile-time constants (hashable); a new value
-        recompiles.
-      donate: arguments (names or positions) whose buffers XLA may reuse for outputs — e.g. the model
-        and optimizer state in a training step. Do not use a donated input after the call.
-      in_shardings, out_shardings, keep_unused, inline, compiler_options: as in :func:`jax.jit`.
+        fn: The function; omit it to use ``@torsh.jit(static=..., donate=...)`` as a decorator.
+        static: Arguments (names or positions) that are compile-time constants (hashable); a new value
+            recompiles.
+        donate: Arguments (names or positions) whose buffers XLA may reuse for outputs: e.g. the model
+            and optimizer state in a training step. Do not use a donated input after the call.
+        in_shardings: As in :func:`jax.jit`.
+        out_shardings: As in :func:`jax.jit`.
+        keep_unused: As in :func:`jax.jit`.
+        inline: As in :func:`jax.jit`.
+        compiler_options: As in :func:`jax.jit`.
 
     Returns:
-      JAX's jitted function (``.lower(...)``, ``.trace(...)`` work as usual) with an added
-      ``.explain(*args)`` that returns an :class:`Explanation`. When a call compiles again because an
-      input's shape, dtype or structure changed, a :class:`RecompileWarning` names the argument and
-      the old and new shapes (at no cost to calls that reuse a compiled program).
+        JAX's jitted function (``.lower(...)``, ``.trace(...)`` work as usual) with an added
+        ``.explain(*args)`` that returns an :class:`Explanation`. When a call compiles again because an
+        input's shape, dtype or structure changed, a :class:`RecompileWarning` names the argument and
+        the old and new shapes (at no cost to calls that reuse a compiled program).
+
+    Raises:
+        ConfigError: If ``fn`` is not callable, ``static``/``donate`` name unknown parameters, or an
+            argument is both static and donated.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> @torsh.jit(static="power")
-      ... def f(x, power):
-      ...     return x ** power
-      >>> f(jnp.array(2.0), power=3).item()
-      8.0
+        >>> import torsh, jax.numpy as jnp
+        >>> @torsh.jit(static="power")
+        ... def f(x, power):
+        ...     return x ** power
+        >>> f(jnp.array(2.0), power=3).item()
+        8.0
     """
     if fn is None:
         return lambda f: jit(
