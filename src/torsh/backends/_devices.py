@@ -32,7 +32,20 @@ _DEVICE_RE = re.compile(r"^\s*([A-Za-z]+)\s*(?::\s*(\d+))?\s*$")
 
 @dataclasses.dataclass(frozen=True)
 class BackendStatus:
-    """Whether a platform can be used here, and if not, why and how to fix it."""
+    """Whether a platform can be used here, and if not, why and how to fix it (see :func:`available`).
+
+    Args:
+        name: The platform (``"cpu"``, ``"cuda"``, ``"metal"``).
+        available: Whether it has usable devices.
+        device_count: How many devices it has (0 when unavailable).
+        reason: The device kind when available; else why not, with the install command.
+
+    Example:
+        >>> import torsh
+        >>> status = torsh.backends.available()["cpu"]
+        >>> status.name, status.available, status.device_count >= 1
+        ('cpu', True, True)
+    """
 
     name: str
     available: bool
@@ -80,10 +93,15 @@ def _jax_devices(name: str) -> list[Any]:
 def available() -> dict[str, BackendStatus]:
     """The status of each platform (cpu, cuda, metal), with the reason when one is unavailable.
 
+    Returns:
+        A dict from platform name to :class:`BackendStatus`.
+
     Example:
-      >>> import torsh
-      >>> torsh.backends.available()["cpu"].available
-      True
+        >>> import torsh
+        >>> torsh.backends.available()["cpu"].available
+        True
+        >>> sorted(torsh.backends.available())
+        ['cpu', 'cuda', 'metal']
     """
     out = {}
     for name in PLATFORMS:
@@ -107,10 +125,20 @@ def _check_platform(name: str) -> str:
 def devices(platform: str | None = None) -> list[Any]:
     """The devices of ``platform`` ("cpu", "cuda", "metal"), or of the default platform.
 
+    Args:
+        platform: A platform name (``"gpu"`` means ``"cuda"``); JAX's default platform if None.
+
+    Returns:
+        A list of ``jax.Device``.
+
+    Raises:
+        DeviceError: If ``platform`` is not a known platform name.
+        BackendUnavailableError: If the platform's plugin is missing or it has no devices.
+
     Example:
-      >>> import torsh
-      >>> torsh.devices("cpu")[0].platform
-      'cpu'
+        >>> import torsh
+        >>> torsh.devices("cpu")[0].platform
+        'cpu'
     """
     if platform is None:
         return jax.devices()
@@ -118,22 +146,51 @@ def devices(platform: str | None = None) -> list[Any]:
 
 
 def device_count(platform: str | None = None) -> int:
-    """Number of devices of ``platform`` (or of the default platform)."""
+    """Number of devices of ``platform`` (or of the default platform), like ``torch.cuda.device_count``.
+
+    Args:
+        platform: A platform name; JAX's default platform if None.
+
+    Returns:
+        The number of devices.
+
+    Raises:
+        DeviceError: If ``platform`` is not a known platform name.
+        BackendUnavailableError: If the platform's plugin is missing or it has no devices.
+
+    Example:
+        >>> import torsh
+        >>> torsh.device_count("cpu") >= 1
+        True
+    """
     return len(devices(platform))
 
 
 def device(spec: Any = None) -> Any:
-    """A ``jax.Device`` from ``"cpu"``, ``"cpu:3"``, ``"cuda:0"``, ``"metal:0"``, an index into the
-    default platform's devices, or a ``jax.Device`` (returned unchanged). ``None`` gives the default.
+    """A ``jax.Device`` from a name like ``"cuda:0"``, an index, or a device (``torch.device``'s counterpart).
 
-    Raises :class:`~torsh.errors.DeviceError` for a malformed name or an index past the device count,
-    and :class:`~torsh.errors.BackendUnavailableError` (naming the install command) for a platform
-    whose plugin is missing.
+    Names are ``"cpu"``, ``"cpu:3"``, ``"cuda:0"``, ``"gpu"``, ``"metal:0"``; an int indexes the default
+    platform's devices; a ``jax.Device`` is returned unchanged; ``None`` gives :func:`default_device`.
+
+    Args:
+        spec: The device name, index or ``jax.Device``.
+
+    Returns:
+        The ``jax.Device``.
+
+    Raises:
+        DeviceError: For a malformed name, an unknown platform or an index past the device count.
+        BackendUnavailableError: For a platform whose plugin is missing (naming the install command).
 
     Example:
-      >>> import torsh
-      >>> torsh.device("cpu:0").id
-      0
+        >>> import torsh
+        >>> torsh.device("cpu:0")
+        CpuDevice(id=0)
+        >>> try:
+        ...     torsh.device("cpu:99")
+        ... except torsh.errors.DeviceError as e:
+        ...     print(str(e).split(";")[0])
+        device 'cpu:99': index 99 out of range
     """
     if spec is None:
         return default_device()
@@ -181,6 +238,18 @@ def apply_environment() -> None:
     so ``set_cpu_device_count`` and ``jax.distributed`` still work afterwards; an index above 0 has
     to find the device and therefore starts them. A malformed value, or a platform whose plugin is
     not installed, fails here, at import, with the install command.
+
+    Raises:
+        DeviceError: If ``TORSH_DEVICE`` is malformed, names an unknown platform or a missing index.
+        BackendUnavailableError: If it names a platform whose plugin is not installed.
+
+    Example:
+        >>> import os, unittest.mock, torsh
+        >>> with unittest.mock.patch.dict(os.environ, {"TORSH_DEVICE": "cuda-1"}):
+        ...     torsh.backends.apply_environment()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        torsh.errors.DeviceError: TORSH_DEVICE='cuda-1': expected 'platform' or 'platform:index', ...
     """
     global _default
     spec = os.environ.get("TORSH_DEVICE")
@@ -202,8 +271,22 @@ def apply_environment() -> None:
 
 
 def default_device() -> Any:
-    """The device new arrays go to: set by :func:`set_default_device`, else ``TORSH_DEVICE``, else
-    JAX's default (the first device of the best available platform)."""
+    """The device new arrays go to.
+
+    It is the one set by :func:`set_default_device`, else ``TORSH_DEVICE``, else JAX's default (the
+    first device of the best available platform).
+
+    Returns:
+        A ``jax.Device``.
+
+    Raises:
+        DeviceError: If ``TORSH_DEVICE`` is set to an unusable device.
+
+    Example:
+        >>> import torsh
+        >>> torsh.zeros(2).devices() == {torsh.default_device()}
+        True
+    """
     global _default
     if _default is None:
         env = _from_environment()
@@ -215,13 +298,23 @@ def default_device() -> Any:
 
 
 def set_default_device(spec: Any) -> None:
-    """Make ``spec`` (see :func:`device`) the default device for new arrays and computations
-    (``jax_default_device``). ``None`` restores JAX's default.
+    """Make ``spec`` the default device for new arrays and computations (``jax_default_device``).
+
+    Like ``torch.set_default_device``.
+
+    Args:
+        spec: Anything :func:`device` accepts; ``None`` restores JAX's default.
+
+    Raises:
+        DeviceError: If ``spec`` is not a usable device.
+        BackendUnavailableError: If its platform's plugin is missing.
 
     Example:
-      >>> import torsh
-      >>> torsh.set_default_device("cpu"); torsh.default_device().platform
-      'cpu'
+        >>> import torsh
+        >>> torsh.set_default_device("cpu:0")
+        >>> torsh.default_device().platform
+        'cpu'
+        >>> torsh.set_default_device(None)
     """
     global _default
     if spec is None:
@@ -234,22 +327,46 @@ def set_default_device(spec: Any) -> None:
 
 
 def to_device(tree: Any, spec: Any = None) -> Any:
-    """Copy every array leaf of ``tree`` (a module, a dict, ...) to a device or sharding.
+    """Copy every array leaf of ``tree`` (a module, a dict, ...) to a device or sharding (``model.to``).
+
+    Args:
+        tree: Any pytree of arrays.
+        spec: Anything :func:`device` accepts, or a ``jax.sharding.Sharding``.
+
+    Returns:
+        The same structure with the arrays on the target.
+
+    Raises:
+        DeviceError: If ``spec`` is not a usable device.
+        BackendUnavailableError: If its platform's plugin is missing.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> moved = torsh.to_device({"w": jnp.ones(2)}, "cpu:0")
-      >>> moved["w"].devices() == {torsh.device("cpu:0")}
-      True
+        >>> import torsh, jax.numpy as jnp
+        >>> moved = torsh.to_device({"w": jnp.ones(2)}, "cpu:0")
+        >>> moved["w"].devices() == {torsh.device("cpu:0")}
+        True
     """
     target = spec if isinstance(spec, jax.sharding.Sharding) else device(spec)
     return jax.device_put(tree, target)
 
 
 def synchronize(tree: Any = None) -> Any:
-    """Wait until the arrays in ``tree`` are computed (or all pending work, when ``tree`` is None).
+    """Wait until the arrays in ``tree`` are computed, or all pending work when ``tree`` is None.
 
-    Returns ``tree``, so it can wrap a result: ``loss = torsh.synchronize(step(...))``.
+    JAX dispatches work asynchronously; time a step with ``torsh.synchronize`` as with
+    ``torch.cuda.synchronize``.
+
+    Args:
+        tree: A pytree of arrays to wait for, or None for everything.
+
+    Returns:
+        ``tree``, so it can wrap a result: ``loss = torsh.synchronize(step(...))``.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> y = torsh.synchronize(jnp.ones(3) * 2)
+        >>> y.tolist()
+        [2.0, 2.0, 2.0]
     """
     if tree is None:
         jax.effects_barrier()
@@ -260,8 +377,24 @@ def synchronize(tree: Any = None) -> Any:
 
 
 def memory_stats(spec: Any = None) -> dict[str, int] | None:
-    """The allocator statistics XLA reports for a device (bytes in use, peak, limit), or ``None``
-    where the platform reports none (the CPU backend usually does not)."""
+    """The allocator statistics XLA reports for a device (``torch.cuda.memory_stats``).
+
+    Args:
+        spec: Anything :func:`device` accepts; the default device if None.
+
+    Returns:
+        A dict (``bytes_in_use``, ``peak_bytes_in_use``, ``bytes_limit``, ...) or ``None`` where the
+        platform reports none (the CPU backend usually does not).
+
+    Raises:
+        DeviceError: If ``spec`` is not a usable device.
+
+    Example:
+        >>> import torsh
+        >>> stats = torsh.memory_stats("cpu")
+        >>> stats is None or "bytes_in_use" in stats
+        True
+    """
     stats = device(spec).memory_stats()
     return dict(stats) if stats else None
 
@@ -279,8 +412,25 @@ def set_cpu_device_count(n: int) -> None:
     """Simulate ``n`` CPU devices (for multi-device code on one machine).
 
     Must run before JAX initialises its backends (before the first array or device query). Later,
-    raises :class:`~torsh.errors.DeviceError` unless the count already equals ``n``. Equivalent to
+    it raises unless the count already equals ``n``. Equivalent to
     ``XLA_FLAGS=--xla_force_host_platform_device_count=n`` / ``JAX_NUM_CPU_DEVICES=n``.
+
+    Args:
+        n: The number of CPU devices (``>= 1``).
+
+    Raises:
+        ConfigError: If ``n`` is not a positive int.
+        DeviceError: If JAX has already started with a different number of CPU devices.
+
+    Example:
+        >>> import torsh
+        >>> n = torsh.device_count("cpu")  # JAX has started: only the current count is accepted
+        >>> torsh.set_cpu_device_count(n)
+        >>> try:
+        ...     torsh.set_cpu_device_count(n + 1)
+        ... except torsh.errors.DeviceError:
+        ...     print("call it first thing in the script")
+        call it first thing in the script
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ConfigError(f"set_cpu_device_count: expected a positive int, got {n!r}")
