@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import tree as _tree
-from ..errors import ConfigError, FrozenInstanceError, TreeError
+from ..errors import ConfigError, TreeError
 from ..tree import field
-from ._config import FrozenDict
+from ._config import Checker, Config, FrozenDict, option
 from ._state import OptState
 
 __all__ = ["GradientTransformation", "apply_updates", "chain", "Chain", "ChainState", "flatten_like"]
@@ -78,11 +78,14 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     return _tree.unflatten(spec, out)
 
 
-class GradientTransformation:
+class GradientTransformation(Config):
     """Base class of torsh's gradient transformations and optimizers.
 
-    Subclasses implement :meth:`init` and :meth:`update`; instances are immutable and compare by
-    configuration, so they can be closed over by jitted functions or passed as static arguments.
+    A frozen :class:`torsh.tree.Struct` of static configuration (see :class:`torsh.optim._config.Config`):
+    subclasses declare their hyperparameters as annotated fields (validated with
+    :func:`~torsh.optim._config.option`) and implement :meth:`init` and :meth:`update`. Instances are
+    immutable and compare by configuration, so they can be closed over by jitted functions or passed
+    as static arguments.
 
     Example:
       >>> import jax.numpy as jnp
@@ -95,38 +98,53 @@ class GradientTransformation:
       [-0.10000000149011612, 0.05000000074505806]
     """
 
-    _config: FrozenDict = FrozenDict()
-
-    # -- configuration --------------------------------------------------------------------------
+    # -- transitional: classes not yet declared with fields keep a ``_config`` mapping -------------
     def _set_config(self, **config: Any) -> None:
-        object.__setattr__(self, "_config", FrozenDict(config))
+        self.__dict__["_config"] = FrozenDict(config)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(
-            f"{type(self).__name__} is immutable: cannot set {name!r}; "
-            "build a new one with the changed argument"
-        )
+    def _legacy(self) -> bool:
+        return "_config" in self.__dict__
 
-    def __eq__(self, other: object) -> bool:
-        return self is other or (type(self) is type(other) and self._config == other._config)  # type: ignore[attr-defined]
+    def _torsh_check_init(self) -> None:
+        if self._legacy():
+            self.__dict__.pop("__torsh_hash__", None)
+            return
+        super()._torsh_check_init()
 
-    def __hash__(self) -> int:
-        try:
-            return hash((type(self), self._config))
-        except TypeError:  # an unhashable argument (e.g. a mask tree of dicts): fall back to identity
-            return id(self)
+    def _config_items(self) -> tuple[tuple[str, Any], ...]:
+        if self._legacy():
+            return tuple(self.__dict__["_config"].items())
+        return super()._config_items()
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._config.items())
-        return f"{type(self).__name__}({args})"
+        if self._legacy():
+            args = ", ".join(f"{k}={v!r}" for k, v in self.__dict__["_config"].items())
+            return f"{type(self).__name__}({args})"
+        return super().__repr__()
 
     # -- protocol -------------------------------------------------------------------------------
     def init(self, params: PyTree) -> Any:
-        """The initial state for ``params``."""
+        """The initial state for ``params``.
+
+        Args:
+          params: the parameter pytree (a torsh module, a dict of arrays, ...).
+
+        Returns:
+          The state (a :class:`torsh.optim.OptState`).
+        """
         raise NotImplementedError
 
     def update(self, grads: PyTree, state: Any, params: PyTree = None) -> tuple[PyTree, Any]:
-        """Transform ``grads`` into ``updates`` (to be added to the parameters) and a new state."""
+        """Transform ``grads`` into ``updates`` (to be added to the parameters) and a new state.
+
+        Args:
+          grads: gradients, shaped like the parameters (``None`` at leaves that are not trained).
+          state: the state from :meth:`init` or the previous call.
+          params: the current parameters (needed by weight decay and optimizers).
+
+        Returns:
+          ``(updates, new_state)``.
+        """
         raise NotImplementedError
 
     def step(self, params: PyTree, grads: PyTree, state: Any) -> tuple[PyTree, Any]:
@@ -134,6 +152,14 @@ class GradientTransformation:
 
         Equivalent to ``update`` followed by :func:`apply_updates`; optimizers compute the new
         parameters directly (one rounding instead of two, as PyTorch does).
+
+        Args:
+          params: the current parameters.
+          grads: their gradients.
+          state: the state from :meth:`init` or the previous step.
+
+        Returns:
+          ``(new_params, new_state)``.
         """
         updates, state = self.update(grads, state, params)
         return apply_updates(params, updates), state
@@ -154,33 +180,49 @@ class ChainState(OptState):
         return len(self.states)
 
 
-class Chain(GradientTransformation):
-    """Transformations applied one after the other (see :func:`chain`)."""
+def _check_transforms(check: Checker, name: str, value: Any) -> tuple | FrozenDict:
+    named = isinstance(value, Mapping)
+    items = list(value.items()) if named else list(enumerate(value))
+    if not items:
+        check.conflict("needs at least one transformation, got none")
+    for key, t in items:
+        if not isinstance(t, GradientTransformation):
+            hint = (
+                " (LBFGS takes a loss function, not gradients, and cannot be chained)"
+                if (type(t).__name__ == "LBFGS")
+                else ""
+            )
+            check.conflict(
+                f"element {key!r} must be a torsh.optim gradient transformation, got {type(t).__name__}{hint}"
+            )
+    return FrozenDict(value) if named else tuple(value)
 
-    def __init__(self, transforms: tuple[GradientTransformation, ...] | Mapping[str, GradientTransformation]):
-        named = isinstance(transforms, Mapping)
-        items = list(transforms.items()) if named else list(enumerate(transforms))
-        if not items:
-            raise ConfigError("chain: needs at least one transformation, got none")
-        for key, t in items:
-            if not isinstance(t, GradientTransformation):
-                hint = (
-                    " (LBFGS takes a loss function, not gradients, and cannot be chained)"
-                    if (type(t).__name__ == "LBFGS")
-                    else ""
-                )
-                raise ConfigError(
-                    f"chain: element {key!r} must be a torsh.optim gradient transformation, got "
-                    f"{type(t).__name__}{hint}"
-                )
-        object.__setattr__(self, "transforms", FrozenDict(transforms) if named else tuple(transforms))
-        object.__setattr__(self, "_named", named)
-        self._set_config(transforms=self.transforms)
+
+class Chain(GradientTransformation):
+    """Transformations applied one after the other (see :func:`chain`).
+
+    Args:
+      transforms: a tuple of transformations (states named ``0``, ``1``...) or a mapping name ->
+        transformation (states named by the keys).
+
+    Example:
+      >>> from torsh import optim
+      >>> optim.Chain((optim.clip_by_value(1.0), optim.SGD(lr=0.1))) == optim.chain(
+      ...     optim.clip_by_value(1.0), optim.SGD(lr=0.1))
+      True
+    """
+
+    _owner = "chain"
+    transforms: tuple | FrozenDict = option(check=_check_transforms)
 
     def __repr__(self) -> str:
         if self._named:
             return "chain(" + ", ".join(f"{k}={v!r}" for k, v in self.transforms.items()) + ")"
         return "chain(" + ", ".join(repr(t) for t in self.transforms) + ")"
+
+    @property
+    def _named(self) -> bool:
+        return isinstance(self.transforms, Mapping)
 
     def _items(self) -> list[tuple[Any, GradientTransformation]]:
         return list(self.transforms.items()) if self._named else list(enumerate(self.transforms))
@@ -200,9 +242,30 @@ class Chain(GradientTransformation):
         return [state.states[k] for k, _ in self._items()]
 
     def init(self, params: PyTree) -> ChainState:
+        """The states of the transformations, packed in a :class:`ChainState`.
+
+        Args:
+          params: the parameter pytree.
+
+        Returns:
+          The :class:`ChainState`.
+        """
         return self._pack([t.init(params) for _, t in self._items()])
 
     def update(self, grads: PyTree, state: ChainState, params: PyTree = None) -> tuple[PyTree, ChainState]:
+        """Each transformation's ``update`` in turn.
+
+        Args:
+          grads: the gradients.
+          state: this chain's :class:`ChainState`.
+          params: the current parameters.
+
+        Returns:
+          ``(updates, new_state)``.
+
+        Raises:
+          TreeError: ``state`` is not this chain's state.
+        """
         new_states = []
         for (_, t), s in zip(self._items(), self._unpack(state), strict=True):
             grads, s = t.update(grads, s, params)
@@ -210,6 +273,19 @@ class Chain(GradientTransformation):
         return grads, self._pack(new_states)
 
     def step(self, params: PyTree, grads: PyTree, state: ChainState) -> tuple[PyTree, ChainState]:
+        """The first transformations' ``update``, then the last one's ``step``.
+
+        Args:
+          params: the current parameters.
+          grads: the gradients.
+          state: this chain's :class:`ChainState`.
+
+        Returns:
+          ``(new_params, new_state)``.
+
+        Raises:
+          TreeError: ``state`` is not this chain's state.
+        """
         items, states = self._items(), self._unpack(state)
         new_states = []
         for (_, t), s in zip(items[:-1], states[:-1], strict=True):
@@ -235,4 +311,4 @@ def chain(*transforms: GradientTransformation, **named: GradientTransformation) 
     """
     if transforms and named:
         raise ConfigError("chain: pass transformations either positionally or by name, not both")
-    return Chain(named if named else tuple(transforms))
+    return Chain(FrozenDict(named) if named else tuple(transforms))
