@@ -9,10 +9,9 @@ import jax
 import jax.numpy as jnp
 
 from .. import tree as _tree
-from ..errors import ConfigError
 from ..tree import static
 from ._base import flatten_like
-from ._config import FrozenDict
+from ._config import Checker, Config, FrozenDict, option
 from ._state import OptState
 
 __all__ = ["EMA", "EMAState"]
@@ -33,7 +32,11 @@ class EMAState(OptState):
     config: FrozenDict = static(FrozenDict())
 
 
-class EMA:
+def _check_decay(check: Checker, name: str, value: Any) -> float | Callable:
+    return check.schedule_or(name, value, check.probability)
+
+
+class EMA(Config):
     """Exponential moving average of the parameters, for evaluation with smoothed weights.
 
     ``ema.update(params, state)`` after each optimizer step sets, for every trainable leaf,
@@ -57,43 +60,23 @@ class EMA:
       [3.5]
     """
 
-    def __init__(self, decay: float | Callable = 0.999, *, include_buffers: bool = False) -> None:
-        if not callable(decay):
-            if not isinstance(decay, (int, float)) or isinstance(decay, bool) or not 0.0 <= decay <= 1.0:
-                raise ConfigError(f"EMA: decay must be in [0, 1] or a schedule, got {decay!r}")
-            decay = float(decay)
-        if not isinstance(include_buffers, bool):
-            raise ConfigError(f"EMA: include_buffers must be True or False, got {include_buffers!r}")
-        object.__setattr__(self, "_config", FrozenDict(decay=decay, include_buffers=include_buffers))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        from ..errors import FrozenInstanceError
-
-        raise FrozenInstanceError(f"EMA is immutable: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EMA) and self._config == other._config
-
-    def __hash__(self) -> int:
-        return hash(("EMA", self._config))
-
-    def __repr__(self) -> str:
-        return f"EMA(decay={self._config['decay']!r}, include_buffers={self._config['include_buffers']})"
+    decay: float | Callable = option(0.999, _check_decay)
+    include_buffers: bool = option(False, "flag", kw_only=True)
 
     def _averaged(self, params: PyTree) -> list[bool]:
         leaves, spec = _tree.flatten(params)
-        if self._config["include_buffers"]:
+        if self.include_buffers:
             return [_tree.is_inexact(x) for x in leaves]
         return [bool(m) for m in spec.flatten_up_to(_tree.trainable_mask(params))]
 
     def init(self, params: PyTree) -> EMAState:
         """A state whose average starts as a copy of ``params``."""
         copy = _tree.map(lambda x: jnp.array(x, copy=True) if _tree.is_array(x) else x, params)
-        return EMAState(step=jnp.zeros((), jnp.int32), params=copy, config=self._config)
+        return EMAState(step=jnp.zeros((), jnp.int32), params=copy, config=FrozenDict(self._config_items()))
 
     def update(self, params: PyTree, state: EMAState) -> EMAState:
         """Fold the current ``params`` into the average (pure; jit it with the training step)."""
-        decay = self._config["decay"]
+        decay = self.decay
         d = jnp.asarray(decay(state.step) if callable(decay) else decay, jnp.result_type(float))
         first = state.step == 0
         leaves, spec = _tree.flatten(params)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import tree as _tree
 from ..errors import ConfigError, ShapeError, TreeError
 from ..tree import static
-from ._config import Checker, FrozenDict
+from ._config import Checker, Config, FrozenDict, option
 from ._groups import DEFAULT_GROUP
 from ._optimizer import lr_dtype
 from ._state import OptState
@@ -286,7 +286,15 @@ def _strong_wolfe(obj, x, t, d, f, g, gtd, max_ls, c1=1e-4, c2=0.9, tolerance_ch
     return c["bf"][low], c["bg"][low], c["b"][low], c["evals"]
 
 
-class LBFGS:
+def _optional_count(check: Checker, name: str, value: Any) -> int | None:
+    return check.optional(name, value, check.count)
+
+
+def _line_search(check: Checker, name: str, value: Any) -> str | None:
+    return check.choice(name, value, (None, "strong_wolfe"))
+
+
+class LBFGS(Config):
     """L-BFGS, with ``torch.optim.LBFGS``'s arguments, defaults and iterations, in functional form.
 
     A step runs up to ``max_iter`` iterations on the loss function (PyTorch's closure):
@@ -316,57 +324,27 @@ class LBFGS:
       (1.0, 1.0)
     """
 
-    def __init__(
-        self,
-        lr: float | Callable = 1.0,
-        max_iter: int = 20,
-        max_eval: int | None = None,
-        tolerance_grad: float = 1e-7,
-        tolerance_change: float = 1e-9,
-        history_size: int = 100,
-        line_search_fn: str | None = None,
-    ) -> None:
-        check = Checker("LBFGS")
-        max_iter = check.integer("max_iter", max_iter, 1)
-        config = dict(
-            lr=check.lr("lr", lr),
-            max_iter=max_iter,
-            max_eval=check.integer("max_eval", max_iter * 5 // 4 if max_eval is None else max_eval, 1),
-            tolerance_grad=check.nonneg("tolerance_grad", tolerance_grad),
-            tolerance_change=check.nonneg("tolerance_change", tolerance_change),
-            history_size=check.integer("history_size", history_size, 1),
-            line_search_fn=check.choice("line_search_fn", line_search_fn, (None, "strong_wolfe")),
-        )
-        object.__setattr__(self, "_config", FrozenDict(config))
+    lr: float | Callable = option(1.0, "lr")
+    max_iter: int = option(20, "count")
+    max_eval: int | None = option(None, _optional_count)
+    tolerance_grad: float = option(1e-7, "nonneg")
+    tolerance_change: float = option(1e-9, "nonneg")
+    history_size: int = option(100, "count")
+    line_search_fn: str | None = option(None, _line_search)
 
-    def __getattr__(self, name: str) -> Any:
-        config = self.__dict__.get("_config")
-        if config is not None and name in config:
-            return config[name]
-        raise AttributeError(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        from ..errors import FrozenInstanceError
-
-        raise FrozenInstanceError(f"LBFGS is immutable: cannot set {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LBFGS) and self._config == other._config
-
-    def __hash__(self) -> int:
-        return hash(("LBFGS", self._config))
-
-    def __repr__(self) -> str:
-        return "LBFGS(" + ", ".join(f"{k}={v!r}" for k, v in self._config.items()) + ")"
+    @classmethod
+    def _check_combination(cls, check: Checker, values: dict[str, Any]) -> None:
+        if values.get("max_eval") is None:  # PyTorch's default
+            values["max_eval"] = values["max_iter"] * 5 // 4
 
     def _lr(self, step: Any) -> jax.Array:
-        lr = self._config["lr"]
+        lr = self.lr
         return jnp.asarray(lr(step) if callable(lr) else lr, lr_dtype())
 
     def init(self, params: PyTree) -> LBFGSState:
         """The initial state for ``params`` (sized to the total number of trainable elements)."""
         flat = _Flat(params)
-        n, h, dt = flat.size, self._config["history_size"], flat.dtype
+        n, h, dt = flat.size, self.history_size, flat.dtype
         zero = jnp.zeros((), dt)
         return LBFGSState(
             step=jnp.zeros((), jnp.int32),
@@ -387,7 +365,7 @@ class LBFGS:
             hyperparams=FrozenDict(
                 {
                     DEFAULT_GROUP: FrozenDict(
-                        {k: v for k, v in self._config.items() if k != "lr" or callable(v)}
+                        {k: v for k, v in self._config_items() if k != "lr" or callable(v)}
                     )
                 }
             ),
@@ -409,7 +387,6 @@ class LBFGS:
             raise ConfigError(
                 f"LBFGS.step: loss_fn must be callable (params, *args) -> scalar, got {loss_fn!r}"
             )
-        cfg = self._config
         flat = _Flat(params)
         if state.d.shape != (flat.size,) or state.d.dtype != flat.dtype:
             raise ShapeError(
@@ -432,8 +409,8 @@ class LBFGS:
             return value_and_grad(x + t * d)
 
         lr = state.lr[DEFAULT_GROUP].astype(dt)
-        max_iter, max_eval, hist = cfg["max_iter"], cfg["max_eval"], cfg["history_size"]
-        tol_grad, tol_change = cfg["tolerance_grad"], cfg["tolerance_change"]
+        max_iter, max_eval, hist = self.max_iter, self.max_eval, self.history_size
+        tol_grad, tol_change = self.tolerance_grad, self.tolerance_change
 
         x0 = flat.vector(params)
         loss0, g0 = value_and_grad(x0)
@@ -501,7 +478,7 @@ class LBFGS:
             no_descent = gtd > -tol_change
 
             def move(_):
-                if cfg["line_search_fn"] == "strong_wolfe":
+                if self.line_search_fn == "strong_wolfe":
                     loss, g_new, t_new, evals = _strong_wolfe(
                         directional, c["x"], t, d, c["loss"], g, gtd, max_ls=max_eval - c["current_evals"]
                     )
@@ -578,7 +555,7 @@ class LBFGS:
         c = jax.lax.while_loop(lambda c: ~c["done"], iteration, carry)
         new_state = state.replace(
             step=state.step + 1,
-            lr={DEFAULT_GROUP: self._lr(state.step + 1) if callable(cfg["lr"]) else state.lr[DEFAULT_GROUP]},
+            lr={DEFAULT_GROUP: self._lr(state.step + 1) if callable(self.lr) else state.lr[DEFAULT_GROUP]},
             loss=loss0,
             n_iter=c["state_n_iter"],
             func_evals=c["func_evals"],

@@ -7,9 +7,43 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ._config import Checker, Config, FrozenDict, option
 from ._lr import get_lr, set_lr
 
 __all__ = ["ReduceLROnPlateau"]
+
+
+def _count0(check: Checker, name: str, value: Any) -> int:
+    return check.integer(name, value, 0)
+
+
+def _min_lr(check: Checker, name: str, value: Any) -> float | FrozenDict:
+    if isinstance(value, Mapping):
+        return FrozenDict({k: check.nonneg(f"{name}[{k!r}]", v) for k, v in value.items()})
+    return check.nonneg(name, value)
+
+
+class _PlateauRule(Config):
+    """The configuration of :class:`ReduceLROnPlateau` (frozen, validated) and its pure decisions."""
+
+    _owner = "ReduceLROnPlateau"
+    mode: str = option("min", lambda check, name, value: check.choice(name, value, ("min", "max")))
+    factor: float = option(0.1, "unit_interval")
+    patience: int = option(10, _count0)
+    threshold: float = option(1e-4, "nonneg")
+    threshold_mode: str = option("rel", lambda check, name, value: check.choice(name, value, ("rel", "abs")))
+    cooldown: int = option(0, _count0)
+    min_lr: float | FrozenDict = option(0.0, _min_lr)
+    eps: float = option(1e-8, "nonneg")
+
+    def is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
 
 
 class ReduceLROnPlateau:
@@ -22,8 +56,10 @@ class ReduceLROnPlateau:
     the reduction chains with it as in PyTorch (StepLR + ReduceLROnPlateau): the schedule is scaled
     by the reduction and continues from the reduced value (see :func:`set_lr`).
 
-    This object is host-side bookkeeping (``best``, ``num_bad_epochs``, ``cooldown_counter``); save it
-    with :meth:`state_dict`.
+    Its configuration (``plateau.config``, also read as ``plateau.factor`` ...) is a frozen, validated
+    :class:`torsh.tree.Struct`; the object itself holds host-side bookkeeping that changes with every
+    metric, as PyTorch's does (``best``, ``num_bad_epochs``, ``cooldown_counter``); save it with
+    :meth:`state_dict`.
 
     Args:
       mode: ``"min"`` (lower metric is better) or ``"max"``.
@@ -57,48 +93,20 @@ class ReduceLROnPlateau:
         min_lr: float | Mapping[str, float] = 0.0,
         eps: float = 1e-8,
     ) -> None:
-        def fail(name: str, expected: str, value: Any) -> None:
-            raise ConfigError(f"ReduceLROnPlateau: {name} must be {expected}, got {value!r}")
-
-        if mode not in ("min", "max"):
-            fail("mode", "'min' or 'max'", mode)
-        if threshold_mode not in ("rel", "abs"):
-            fail("threshold_mode", "'rel' or 'abs'", threshold_mode)
-        if not isinstance(factor, (int, float)) or not 0.0 <= factor < 1.0:
-            fail("factor", "in [0, 1)", factor)
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                fail(name, "an integer >= 0", value)
-        if not isinstance(threshold, (int, float)) or not threshold >= 0:
-            fail("threshold", "a number >= 0", threshold)
-        if not isinstance(eps, (int, float)) or not eps >= 0:
-            fail("eps", "a number >= 0", eps)
-        if isinstance(min_lr, Mapping):
-            for k, v in min_lr.items():
-                if not isinstance(v, (int, float)) or not v >= 0:
-                    fail(f"min_lr[{k!r}]", "a number >= 0", v)
-        elif not isinstance(min_lr, (int, float)) or not min_lr >= 0:
-            fail("min_lr", "a number >= 0 or a mapping group -> number", min_lr)
-        self.mode, self.factor, self.patience = mode, float(factor), patience
-        self.threshold, self.threshold_mode, self.cooldown = float(threshold), threshold_mode, cooldown
-        self.min_lr = dict(min_lr) if isinstance(min_lr, Mapping) else float(min_lr)
-        self.eps = float(eps)
+        self.config = _PlateauRule(mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
 
-    def _is_better(self, a: float, best: float) -> bool:
-        if self.mode == "min" and self.threshold_mode == "rel":
-            return a < best * (1.0 - self.threshold)
-        if self.mode == "min":
-            return a < best - self.threshold
-        if self.threshold_mode == "rel":
-            return a > best * (self.threshold + 1.0)
-        return a > best + self.threshold
+    def __getattr__(self, name: str) -> Any:
+        # the configuration reads as attributes (plateau.factor, plateau.patience), as in PyTorch
+        if name != "config" and name in _PlateauRule.__torsh_static_fields__:
+            return getattr(self.config, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _min_lr(self, group: str) -> float:
-        if isinstance(self.min_lr, dict):
+        if isinstance(self.min_lr, Mapping):
             if group not in self.min_lr:
                 raise ConfigError(
                     f"ReduceLROnPlateau: min_lr has no entry for group {group!r}; groups are named as in "
@@ -111,7 +119,7 @@ class ReduceLROnPlateau:
         """Record ``metric`` and return ``state`` with reduced learning rates when it has plateaued."""
         current = float(metric)
         self.last_epoch += 1
-        if self._is_better(current, self.best):
+        if self.config.is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
         else:
