@@ -163,9 +163,28 @@ def register_struct_node(
 ) -> None:
     """Register ``cls`` (instances keep state in ``__dict__``) with JAX's registry and optree's.
 
-    ``data`` fields are children (subtrees), ``meta`` fields are static auxiliary data that must be
-    hashable; ``inline`` names data fields whose name is left out of dotted paths. ``open_``: instances
-    may add their own fields (see :class:`InstanceFields`).
+    :class:`Struct` subclasses are registered automatically; call this for a plain class whose instances
+    should pass through ``jit``/``grad`` and have dotted paths.
+
+    Args:
+        cls: The class to register.
+        data: Names of the fields that are children (subtrees: arrays, modules, containers).
+        meta: Names of the static fields, kept in the tree structure (must be hashable).
+        inline: Data fields whose name is left out of dotted paths (containers such as ``Sequential``).
+        open_: Instances may add their own fields (see :class:`InstanceFields`).
+
+    Raises:
+        ValueError: If a field name is not a Python identifier.
+
+    Example:
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> class Pair:
+        ...     def __init__(self, weight, tag):
+        ...         self.weight, self.tag = weight, tag
+        >>> torsh.tree.register_struct_node(Pair, data=("weight",), meta=("tag",))
+        >>> p = jax.tree.map(lambda x: x * 3, Pair(jnp.ones(2), "fc"))
+        >>> p.weight.tolist(), p.tag, torsh.tree.paths(p)
+        ([3.0, 3.0], 'fc', ['weight'])
     """
     flatten, unflatten = _generate_callbacks(cls, tuple(data), tuple(meta), open_)
     jax_keys = tuple(jax.tree_util.GetAttrKey(d) for d in data)
