@@ -69,13 +69,14 @@ def _jax_reads(module: types.ModuleType, env: Mapping[str, str]) -> Iterator[Non
     view = types.SimpleNamespace(**{k: getattr(os, k) for k in ("path", "getenv")})
     view.environ = env
     view.getenv = lambda key, default=None: env.get(key, default)
+    namespace = vars(module)  # the module's globals: JAX's functions look ``os`` up there
     with _JAX_ENV_LOCK:
-        original = module.os
-        module.os = view
+        original = namespace["os"]
+        namespace["os"] = view
         try:
             yield
         finally:
-            module.os = original
+            namespace["os"] = original
 
 
 def _int(env: Mapping[str, str], var: str, where: str) -> int:
@@ -188,6 +189,7 @@ def _openmpi(env: Mapping[str, str]) -> ClusterValues | None:
     if "OMPI_COMM_WORLD_SIZE" not in env:
         return None
     where = "init (Open MPI)"
+    address: str | None
     with _jax_reads(ompi_cluster, env):
         if ompi_cluster.OmpiCluster.is_env_present():  # Open MPI <= 4: JAX's own parsing
             try:

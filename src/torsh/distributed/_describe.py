@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -163,7 +164,9 @@ def describe(tree: Any) -> ShardingReport:
                 mesh = dict(sharding.mesh.shape)
         else:
             spec = type(sharding).__name__
-        indices = sharding.devices_indices_map(shape)
+        # jaxlib's Device is a C++ class without type stubs: mypy sees no attributes on it
+        indices: Mapping[Any, Any] = sharding.devices_indices_map(shape)
+
         blocks = {d.id: _block_elements(idx, shape) * itemsize for d, idx in indices.items()}
         for device_id, b in blocks.items():
             per_device[device_id] = per_device.get(device_id, 0) + b

@@ -168,7 +168,9 @@ class Hub(_Link):
                 _send(other, other_lock, {"type": "abort", "reason": problem})
             conn.close()
             raise ClusterConfigError(f"launch: {problem}")
+        assert isinstance(node, int)  # a non-int rank was reported as a problem above
         self.peers[node] = (conn, lock, hello)
+
         self.readers[node] = reader
 
     def report(self, failure: dict[str, Any]) -> None:

@@ -138,8 +138,10 @@ def current_mesh() -> Mesh | AbstractMesh | None:
 
     Inside a traced (jitted) function this is the abstract mesh (axis names and sizes, no devices).
     """
+    m: Mesh | AbstractMesh | None
     try:
         m = jax.sharding.get_mesh()
+
     except ValueError:  # while tracing only the abstract mesh is available
         m = jax.sharding.get_abstract_mesh()
     if m is None or getattr(m, "empty", False) or not getattr(m, "axis_names", ()):

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import AbstractMesh, Mesh, PartitionSpec
 
 from ._errors import MeshError, ShardingError
 
@@ -111,7 +111,7 @@ class Plan:
 
     def replace(self, **changes: Any) -> Plan:
         """A copy with ``rules``, ``fsdp``, ``fsdp_min_size`` or ``name`` changed."""
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "rules": self._rules,
             "fsdp": self.fsdp,
             "fsdp_min_size": self.fsdp_min_size,
@@ -123,7 +123,7 @@ class Plan:
         kwargs.update(changes)
         return Plan(kwargs.pop("rules"), **kwargs)
 
-    def check_mesh(self, mesh: Mesh) -> None:
+    def check_mesh(self, mesh: Mesh | AbstractMesh) -> None:
         """Raise :class:`MeshError` when the plan names a mesh axis the mesh does not have."""
         known = set(mesh.axis_names)
         for logical, axes in self._axes.items():
@@ -138,7 +138,9 @@ class Plan:
                 f"{self.name}: FSDP axis {self.fsdp!r} is not an axis of the mesh {dict(mesh.shape)}"
             )
 
-    def spec(self, path: str, shape: Sequence[int], names: Names | None, mesh: Mesh) -> PartitionSpec:
+    def spec(
+        self, path: str, shape: Sequence[int], names: Names | None, mesh: Mesh | AbstractMesh
+    ) -> PartitionSpec:
         """The partition spec of one leaf (``path`` is only used in error messages).
 
         Example:
@@ -163,10 +165,11 @@ class Plan:
         used: dict[str, int] = {}
         for dim, logical in enumerate(names):
             axes = self.mesh_axes(logical)
+            rule = self._rules.get(logical) if logical is not None else None  # for messages
             for ax in axes:
                 if ax not in sizes:
                     raise MeshError(
-                        f"{where}: rules map {logical!r} -> {self._rules[logical]!r}, but the mesh has no "
+                        f"{where}: rules map {logical!r} -> {rule!r}, but the mesh has no "
                         f"axis {ax!r}; mesh axes are {sizes}"
                     )
                 if ax in used:
@@ -182,7 +185,7 @@ class Plan:
                 detail = " x ".join(f"{a!r} ({sizes[a]})" for a in axes)
                 raise ShardingError(
                     f"{where}: dimension {dim} ({logical!r}, size {shape[dim]}) is not divisible by mesh "
-                    f"axis {detail}; the rules map {logical!r} -> {self._rules[logical]!r}"
+                    f"axis {detail}; the rules map {logical!r} -> {rule!r}"
                 )
             entries.append(axes)
         if self.fsdp is not None and self.fsdp not in used and ndim:

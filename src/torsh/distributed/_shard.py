@@ -344,7 +344,9 @@ def local_batch_slice(
     sharding = NamedSharding(mesh, plan.spec("batch", (global_batch_size,), ("batch",), mesh))
     process = jax.process_index()
     rows: set[tuple[int, int]] = set()
-    for device, index in sharding.devices_indices_map((global_batch_size,)).items():
+    # jaxlib's Device is a C++ class without type stubs: mypy sees no attributes on it
+    indices: Mapping[Any, Any] = sharding.devices_indices_map((global_batch_size,))
+    for device, index in indices.items():
         if device.process_index == process:
             start, stop, _ = index[0].indices(global_batch_size)
             rows.add((start, stop))

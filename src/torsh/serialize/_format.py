@@ -144,21 +144,22 @@ def parse_header(raw: bytes, total_size: int, where: str) -> Header:
             raise CorruptFileError(f"{where}: a key is not valid Unicode text: {key!r}")
         entries.append(_parse_entry(key, info, where))
 
-    entries.sort(key=lambda e: (e.start, e.end))
+    entries.sort(key=lambda entry: (entry.start, entry.end))
     position = 0
-    for e in entries:
-        if e.start != position or e.end < e.start:
+    for entry in entries:
+        if entry.start != position or entry.end < entry.start:
             raise CorruptFileError(
-                f"{where}: key {e.key!r}: data_offsets [{e.start}, {e.end}] do not continue at byte "
-                f"{position} (overlapping, out-of-order or gapped tensors)"
+                f"{where}: key {entry.key!r}: data_offsets [{entry.start}, {entry.end}] do not continue "
+                f"at byte {position} (overlapping, out-of-order or gapped tensors)"
             )
-        nbits = (_checked_prod(list(e.shape)) or 0) * BITS[e.code]
-        if nbits % 8 or nbits // 8 != e.end - e.start:
+        nbits = (_checked_prod(list(entry.shape)) or 0) * BITS[entry.code]
+        if nbits % 8 or nbits // 8 != entry.end - entry.start:
             raise CorruptFileError(
-                f"{where}: key {e.key!r}: {e.code} of shape {list(e.shape)} needs {nbits / 8:g} bytes, "
-                f"data_offsets give {e.end - e.start}"
+                f"{where}: key {entry.key!r}: {entry.code} of shape {list(entry.shape)} needs "
+                f"{nbits / 8:g} bytes, data_offsets give {entry.end - entry.start}"
             )
-        position = e.end
+        position = entry.end
+
     data_size = total_size - 8 - n
     if position != data_size:
         raise CorruptFileError(

@@ -125,16 +125,16 @@ def bind_to_positional(
     if not need:
         return args, kwargs
     kwargs = dict(kwargs)
-    args = list(args)
+    bound = list(args)
     last = max(need)
-    for i in range(len(args), last + 1):
+    for i in range(len(bound), last + 1):
         name = names[i]
         if name in kwargs:
-            args.append(kwargs.pop(name))
+            bound.append(kwargs.pop(name))
         else:
             sig = signature_of(fn)
             default = sig.parameters[name].default if sig is not None else inspect.Parameter.empty
             if default is inspect.Parameter.empty:
                 raise ConfigError(f"{_fn_name(fn)}: missing argument {name!r}")
-            args.append(default)
-    return tuple(args), kwargs
+            bound.append(default)
+    return tuple(bound), kwargs

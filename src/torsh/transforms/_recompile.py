@@ -13,6 +13,7 @@ import inspect
 import os
 import sys
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -99,8 +100,9 @@ _THIS_FILE = __file__
 
 def _user_stacklevel() -> int:
     """The ``stacklevel`` of the first frame outside JAX and this module: the user's call."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     level = 1
+
     while frame is not None:
         name = frame.f_code.co_filename
         if not (name == _THIS_FILE or name.startswith(_JAX_PREFIXES)):
