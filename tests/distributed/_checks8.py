@@ -24,11 +24,11 @@ from jax.sharding import PartitionSpec as P
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _train  # noqa: E402
+import _train
 
-import torsh  # noqa: E402
-from torsh import distributed as dist  # noqa: E402
-from torsh import nn  # noqa: E402
+import torsh
+from torsh import distributed as dist
+from torsh import nn
 
 CHECKS: dict[str, Callable[[str], None]] = {}
 _CACHE: dict[str, Any] = {}
@@ -299,7 +299,7 @@ def check_shard_map_collectives(out_dir: str) -> None:
     def run(body, out_specs, arg=xs):
         return np.asarray(dist.shard_map(body, mesh=mesh, in_specs=P("data"), out_specs=out_specs)(arg))
 
-    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)  # noqa: E731
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     close(run(lambda b: dist.psum(b, "data"), P()), x.sum(0, keepdims=True))
     close(run(lambda b: dist.pmean(b, "data"), P()), x.mean(0, keepdims=True))
     close(run(lambda b: dist.pmax(b, "data"), P()), x.max(0, keepdims=True))

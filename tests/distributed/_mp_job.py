@@ -22,7 +22,7 @@ from torsh.serialize import CheckpointManager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _train  # noqa: E402
+import _train
 
 
 def _assert_same(tree, host: dict, like) -> None:

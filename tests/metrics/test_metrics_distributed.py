@@ -49,7 +49,7 @@ def test_reduce_over_a_named_axis_equals_one_state_over_all_rows(m):
         return m.compute(m.reduce(state, "shards"))
 
     got = jax.jit(jax.vmap(per_shard, axis_name="shards"))(preds, target, MASK)
-    flat = lambda a: a.reshape(SHARDS * ROWS, *a.shape[2:])  # noqa: E731
+    flat = lambda a: a.reshape(SHARDS * ROWS, *a.shape[2:])
     ref = m.compute(m.update(m.init(), flat(preds), flat(target), MASK.reshape(-1)))
     for shard in range(SHARDS):  # every shard ends with the global value
         np.testing.assert_allclose(got[shard], ref, rtol=2e-6, atol=1e-6)
@@ -80,7 +80,7 @@ def test_metrics_work_under_torsh_jit_with_the_metric_as_an_argument():
         state = m.init()
         for shard in range(SHARDS):
             state = evaluate(m, state, preds[shard], target[shard], MASK[shard])
-        flat = lambda a: a.reshape(SHARDS * ROWS, *a.shape[2:])  # noqa: E731
+        flat = lambda a: a.reshape(SHARDS * ROWS, *a.shape[2:])
         ref = m.compute(m.update(m.init(), flat(preds), flat(target), MASK.reshape(-1)))
         np.testing.assert_allclose(torsh.jit(m.compute)(state), ref, rtol=2e-6)
 

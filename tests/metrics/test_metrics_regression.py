@@ -51,7 +51,7 @@ def regression(draw, outputs=1):
         else np.ones(n, bool)
     )
     extra = ROWS - n
-    pad = lambda a: np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])  # noqa: E731
+    pad = lambda a: np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])
     return pad(preds), pad(target), pad(mask)
 
 

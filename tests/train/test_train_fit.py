@@ -171,7 +171,7 @@ def test_resume_in_process_with_steps_mid_epoch(tmp_path):
     resumed, h = train.fit(STEP, _state(seed=1), _loader(), steps=17, checkpoint=ckpt, save_every=4,
                            progress=False, log_every=5)  # fmt: skip
     _leaves_equal(resumed, full)
-    strip = lambda recs: [{k: v for k, v in r.items() if k != "time"} for r in recs]  # noqa: E731
+    strip = lambda recs: [{k: v for k, v in r.items() if k != "time"} for r in recs]
     assert strip(h.records) == strip(h_full.records)
     # a finished run restarted returns at once, the same
     again, h2 = train.fit(STEP, _state(seed=2), _loader(), steps=17, checkpoint=ckpt, progress=False)

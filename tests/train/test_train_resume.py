@@ -72,6 +72,6 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     ref_lines = [
         json.loads(line) for line in (tmp_path / "ref_run" / "metrics.jsonl").read_text().splitlines()
     ]
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]
     assert strip(lines) == strip(ref_lines)
     assert [r["step"] for r in lines] == [8, 8, 16, 16, 24, 24, 32, 32]

@@ -33,7 +33,7 @@ def run(run_dir: str, out: str, kill_at: int | None = None) -> None:
     @torsh.jit(donate="state")
     def train_step(state, batch):
         xb, yb = batch
-        loss_fn = lambda m: F.cross_entropy(m(xb, key=state.key), yb)  # noqa: E731
+        loss_fn = lambda m: F.cross_entropy(m(xb, key=state.key), yb)
         loss, grads = torsh.value_and_grad(loss_fn)(state.model)
         return state.apply_gradients(grads), {"loss": loss}
 

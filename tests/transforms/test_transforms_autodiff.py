@@ -123,7 +123,7 @@ def test_eager_composition(x64, mode):
     params_np = make_params(rng, 2, 3, "tanh", np.asarray)
     xs = rng.standard_normal((2, 2))
     params = torsh.tree.map(lambda v: jnp.asarray(v) if isinstance(v, np.ndarray) else v, params_np)
-    f = lambda params, x: loss(params, x, jnp)  # noqa: E731
+    f = lambda params, x: loss(params, x, jnp)
     if mode == "vmap(grad)":
         g = torsh.vmap(torsh.grad(f), in_axes=(None, 0))(params, jnp.asarray(xs))
     else:
@@ -231,7 +231,7 @@ def test_value_and_grad_with_aux(x64):
         return (h**2).sum(), {"h": h, "note": "aux passes through"}
 
     (value, aux), g = torsh.value_and_grad(f, has_aux=True)(jnp.asarray(w), jnp.asarray(x))
-    ref_f = lambda w: float((np.tanh(w @ x) ** 2).sum())  # noqa: E731
+    ref_f = lambda w: float((np.tanh(w @ x) ** 2).sum())
     np.testing.assert_allclose(value, ref_f(w), **TOL)
     np.testing.assert_allclose(aux["h"], np.tanh(w @ x), **TOL)
     assert aux["note"] == "aux passes through"
@@ -335,7 +335,7 @@ def test_gradients_line_up_with_parameters_by_partition():
     params = {"w": jnp.ones(2), "layer": Layer(jnp.ones((1, 2)), jnp.zeros(1), jnp.zeros(1), jnp.int32(1))}
     g = torsh.grad(lambda p: loss(p | {"gain": 1.0}, jnp.ones(2), jnp) + p["w"].sum())(params)
     trainable, rest = torsh.tree.partition(params, torsh.tree.trainable_mask(params))
-    none_leaf = lambda x: x is None  # noqa: E731
+    none_leaf = lambda x: x is None
     assert torsh.tree.structure(g, is_leaf=none_leaf) == torsh.tree.structure(trainable, is_leaf=none_leaf)
     # An SGD step over the gradient tree leaves non-trainable leaves untouched.
     stepped = torsh.tree.combine(torsh.tree.map(lambda p, d: p - 0.1 * d, trainable, g), rest)

@@ -166,7 +166,7 @@ def test_gradient_through_scan_matches_finite_differences(x64):
 
 
 def test_scan_input_errors_name_the_paths():
-    ident = lambda c, x: (c, x)  # noqa: E731
+    ident = lambda c, x: (c, x)
     with pytest.raises(ShapeError, match=r"share their leading dimension; got a: 3, b\.0: 4, b\.1\.c: 3"):
         torsh.scan(ident, 0.0, {"a": jnp.ones(3), "b": [jnp.ones((4, 2)), {"c": jnp.ones(3)}]})
     with pytest.raises(ShapeError, match=r"scalar leaves at \['s'\]"):

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tree"))
-from _tree_corpus import corpus, expected_trainable, float_trees  # noqa: E402
+from _tree_corpus import corpus, expected_trainable, float_trees
 
-import torsh  # noqa: E402
+import torsh
 
 TREES = float_trees()
 
