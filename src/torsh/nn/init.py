@@ -59,10 +59,21 @@ _LINEAR_FNS = (
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``).
 
+    Args:
+        nonlinearity: ``"linear"``, a conv name, ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"`` or
+            ``"selu"``.
+        param: The negative slope for ``"leaky_relu"`` (default 0.01).
+
+    Returns:
+        The gain.
+
+    Raises:
+        ConfigError: For an unsupported nonlinearity or a non-numeric ``param``.
+
     Example:
-      >>> from torsh.nn import init
-      >>> round(init.calculate_gain("leaky_relu", 0.2), 6)
-      1.38675
+        >>> from torsh.nn import init
+        >>> round(init.calculate_gain("relu"), 6), round(init.calculate_gain("leaky_relu", 0.2), 6)
+        (1.414214, 1.38675)
     """
     if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
         return 1.0
@@ -93,10 +104,19 @@ def _shape(shape: Shape | int) -> tuple[int, ...]:
 def calculate_fan_in_and_fan_out(shape: Shape) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shape ``[out, in, *receptive_field]`` (PyTorch's rule).
 
+    Args:
+        shape: A weight shape with at least 2 dimensions.
+
+    Returns:
+        ``(in * prod(kernel), out * prod(kernel))``.
+
+    Raises:
+        ConfigError: If ``shape`` has fewer than 2 dimensions.
+
     Example:
-      >>> from torsh.nn import init
-      >>> init.calculate_fan_in_and_fan_out((16, 8, 3, 3))
-      (72, 144)
+        >>> from torsh.nn import init
+        >>> init.calculate_fan_in_and_fan_out((16, 8, 3, 3))
+        (72, 144)
     """
     shape = _shape(shape)
     if len(shape) < 2:
@@ -117,12 +137,54 @@ def _fan(shape: Shape, mode: str) -> int:
 
 
 def uniform(key: jax.Array, shape: Shape, a: float = 0.0, b: float = 1.0, dtype: Any = None) -> jax.Array:
-    """Samples from U(a, b)."""
+    """Samples from U(a, b) (``torch.nn.init.uniform_``, returning a new array).
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        a: The lower bound.
+        b: The upper bound.
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.uniform(torsh.random.key(0), (2, 3), a=-0.1, b=0.1)
+        >>> w.shape, bool((abs(w) <= 0.1).all())
+        ((2, 3), True)
+    """
     return jax.random.uniform(key, _shape(shape), float_dtype(dtype), a, b)
 
 
 def normal(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: Any = None) -> jax.Array:
-    """Samples from N(mean, std²)."""
+    """Samples from N(mean, std²) (``torch.nn.init.normal_``, returning a new array).
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        mean: The mean.
+        std: The standard deviation.
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.normal(torsh.random.key(0), (256, 256), std=0.02)
+        >>> round(float(w.std()), 2)
+        0.02
+    """
     d = float_dtype(dtype)
     return (mean + std * jax.random.normal(key, _shape(shape), d)).astype(d)
 
@@ -136,7 +198,30 @@ def trunc_normal(
     b: float = 2.0,
     dtype: Any = None,
 ) -> jax.Array:
-    """N(mean, std²) truncated to ``[a, b]`` (absolute bounds, as ``torch.nn.init.trunc_normal_``)."""
+    """N(mean, std²) truncated to ``[a, b]`` (absolute bounds, as ``torch.nn.init.trunc_normal_``).
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        mean: The mean of the untruncated normal.
+        std: Its standard deviation (``> 0``).
+        a: The lower bound (absolute, not in standard deviations).
+        b: The upper bound.
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape`` with values in ``[a, b]``.
+
+    Raises:
+        ConfigError: If ``std <= 0``, ``a >= b`` or ``dtype`` is not floating.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.trunc_normal(torsh.random.key(0), (64, 64), std=0.02, a=-0.04, b=0.04)  # ViT-style
+        >>> bool((abs(w) <= 0.04).all())
+        True
+    """
     if std <= 0:
         raise ConfigError(f"trunc_normal: std must be positive, got {std}")
     if a >= b:
@@ -149,22 +234,88 @@ def trunc_normal(
 
 
 def constant(shape: Shape, val: float, dtype: Any = None) -> jax.Array:
-    """An array filled with ``val``."""
+    """An array filled with ``val`` (``torch.nn.init.constant_``).
+
+    Args:
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        val: The fill value.
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> from torsh.nn import init
+        >>> init.constant((2,), 0.5)
+        Array([0.5, 0.5], dtype=float32)
+    """
     return jnp.full(_shape(shape), val, float_dtype(dtype))
 
 
 def zeros(shape: Shape, dtype: Any = None) -> jax.Array:
-    """An array of zeros."""
+    """An array of zeros (``torch.nn.init.zeros_``).
+
+    Args:
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> from torsh.nn import init
+        >>> init.zeros(3)
+        Array([0., 0., 0.], dtype=float32)
+    """
     return jnp.zeros(_shape(shape), float_dtype(dtype))
 
 
 def ones(shape: Shape, dtype: Any = None) -> jax.Array:
-    """An array of ones."""
+    """An array of ones (``torch.nn.init.ones_``).
+
+    Args:
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``dtype`` is not a floating dtype.
+
+    Example:
+        >>> from torsh.nn import init
+        >>> init.ones((1, 2))
+        Array([[1., 1.]], dtype=float32)
+    """
     return jnp.ones(_shape(shape), float_dtype(dtype))
 
 
 def eye(shape: Shape, dtype: Any = None) -> jax.Array:
-    """The identity matrix of a 2-D shape (``torch.nn.init.eye_``)."""
+    """The identity matrix of a 2-D shape (``torch.nn.init.eye_``).
+
+    Args:
+        shape: A 2-D shape ``(rows, cols)``.
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array with ones on the diagonal.
+
+    Raises:
+        ConfigError: If ``shape`` is not 2-D or ``dtype`` is not floating.
+
+    Example:
+        >>> from torsh.nn import init
+        >>> init.eye((2, 3))
+        Array([[1., 0., 0.],
+               [0., 1., 0.]], dtype=float32)
+    """
     shape = _shape(shape)
     if len(shape) != 2:
         raise ConfigError(f"eye: expected a 2-D shape, got {list(shape)}")
@@ -172,7 +323,29 @@ def eye(shape: Shape, dtype: Any = None) -> jax.Array:
 
 
 def xavier_uniform(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = None) -> jax.Array:
-    """U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010)."""
+    """U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010).
+
+    ``torch.nn.init.xavier_uniform_``, returning a new array.
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        gain: The scaling factor (see :func:`calculate_gain`).
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``shape`` has fewer than 2 dimensions or ``dtype`` is not floating.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.xavier_uniform(torsh.random.key(0), (16, 8))
+        >>> bool(abs(w).max() <= (6 / (16 + 8)) ** 0.5)
+        True
+    """
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     if _empty(shape):  # PyTorch: initialising a zero-element tensor is a no-op
         return zeros(shape, dtype)
@@ -181,7 +354,27 @@ def xavier_uniform(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any =
 
 
 def xavier_normal(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = None) -> jax.Array:
-    """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))`` (``torch.nn.init.xavier_normal_``).
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        gain: The scaling factor (see :func:`calculate_gain`).
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``shape`` has fewer than 2 dimensions or ``dtype`` is not floating.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.xavier_normal(torsh.random.key(0), (256, 256))
+        >>> round(float(w.std()) / (2 / 512) ** 0.5, 1)
+        1.0
+    """
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     if _empty(shape):
         return zeros(shape, dtype)
@@ -200,6 +393,28 @@ def kaiming_uniform(
 
     ``a`` is the negative slope of the leaky ReLU that follows (only with ``nonlinearity='leaky_relu'``).
     PyTorch's Linear/Conv default is ``a=sqrt(5)``, i.e. ``bound = 1 / sqrt(fan_in)``.
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        a: The negative slope of the following leaky ReLU.
+        mode: ``"fan_in"`` (preserves the forward variance) or ``"fan_out"`` (the backward one).
+        nonlinearity: The nonlinearity that follows (see :func:`calculate_gain`).
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: For a bad ``mode`` or ``nonlinearity``, a shape with fewer than 2 dimensions, or
+            a non-floating ``dtype``.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.kaiming_uniform(torsh.random.key(0), (64, 32), a=5 ** 0.5)  # nn.Linear(32, 64)'s
+        >>> bool(abs(w).max() <= 1 / 32 ** 0.5)
+        True
     """
     fan = _fan(shape, mode)
     if _empty(shape):
@@ -216,7 +431,30 @@ def kaiming_normal(
     nonlinearity: str = "leaky_relu",
     dtype: Any = None,
 ) -> jax.Array:
-    """N(0, std²) with ``std = gain / sqrt(fan_mode)``."""
+    """N(0, std²) with ``std = gain / sqrt(fan_mode)`` (``torch.nn.init.kaiming_normal_``).
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: The weight shape (PyTorch's layout: ``[out, in, *kernel]``).
+        a: The negative slope of the following leaky ReLU.
+        mode: ``"fan_in"`` or ``"fan_out"`` (torchvision's ResNets use ``"fan_out"``).
+        nonlinearity: The nonlinearity that follows (see :func:`calculate_gain`).
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: For a bad ``mode`` or ``nonlinearity``, a shape with fewer than 2 dimensions, or
+            a non-floating ``dtype``.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.nn import init
+        >>> w = init.kaiming_normal(torsh.random.key(0), (64, 16, 3, 3), mode="fan_out", nonlinearity="relu")
+        >>> round(float(w.std()) / (2 / (64 * 9)) ** 0.5, 1)
+        1.0
+    """
     fan = _fan(shape, mode)
     if _empty(shape):
         return zeros(shape, dtype)
@@ -228,6 +466,25 @@ def orthogonal(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = Non
 
     The shape is viewed as ``[shape[0], prod(shape[1:])]``; rows (or columns, whichever are fewer)
     are orthonormal, then scaled by ``gain``.
+
+    Args:
+        key: A PRNG key (``torsh.random.key(0)``, ``torsh.random.next_key()``).
+        shape: A shape with at least 2 dimensions.
+        gain: The scaling factor.
+        dtype: A floating dtype; the default dtype if None.
+
+    Returns:
+        An array of ``shape``.
+
+    Raises:
+        ConfigError: If ``shape`` has fewer than 2 dimensions or ``dtype`` is not floating.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.nn import init
+        >>> w = init.orthogonal(torsh.random.key(0), (3, 5))
+        >>> bool(jnp.allclose(w @ w.T, jnp.eye(3), atol=1e-5))
+        True
     """
     shape = _shape(shape)
     if len(shape) < 2:
@@ -255,14 +512,27 @@ def reset_xavier_uniform(module: Any, key: Any = None, gain: float = 1.0) -> Any
     ``nn.TransformerDecoder`` (PyTorch's own ``TransformerEncoder`` keeps its layers' defaults).
     Each parameter gets its own key, in ``named_parameters()`` order; buffers are untouched.
 
+    Args:
+        module: Any torsh module.
+        key: A PRNG key (or an int seed); the construction-time stream (:func:`torsh.random.next_key`)
+            if None.
+        gain: The scaling factor.
+
+    Returns:
+        The re-initialised copy (``module`` itself when it has no parameter of rank 2 or more).
+
+    Raises:
+        ConfigError: If ``key`` is not None, an int or a PRNG key.
+        TraceError: If ``key`` is None inside a traced function.
+
     Example:
-      >>> import torsh
-      >>> from torsh import nn
-      >>> layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, key=torsh.random.key(0))
-      >>> encoder = nn.init.reset_xavier_uniform(nn.TransformerEncoder(layer, 2), torsh.random.key(1))
-      >>> bound = (6 / (16 + 8)) ** 0.5
-      >>> bool(abs(encoder.layers[1].linear1.weight).max() <= bound)
-      True
+        >>> import torsh
+        >>> from torsh import nn
+        >>> layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, key=torsh.random.key(0))
+        >>> encoder = nn.init.reset_xavier_uniform(nn.TransformerEncoder(layer, 2), torsh.random.key(1))
+        >>> bound = (6 / (16 + 8)) ** 0.5
+        >>> bool(abs(encoder.layers[1].linear1.weight).max() <= bound)
+        True
     """
     params = {n: p for n, p in module.named_parameters() if p.ndim > 1}
     if not params:
