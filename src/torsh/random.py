@@ -230,7 +230,7 @@ def key_data(k: Key) -> jax.Array:
         A ``uint32`` array of shape ``k.shape + (2,)``.
 
     Raises:
-        ConfigError: If ``k`` is not a PRNG key.
+        ConfigError: If ``k`` is not a PRNG key (an array of keys is accepted: it never raises ShapeError).
 
     Example:
         >>> import torsh
@@ -455,6 +455,7 @@ def permutation(k: Key, x: int | jax.Array, axis: int = 0) -> jax.Array:
 
     Raises:
         ConfigError: If ``k`` is not a key or ``x`` is a negative int.
+        ShapeError: If ``k`` is an array of keys instead of one key.
 
     Example:
         >>> import torsh

@@ -96,6 +96,10 @@ def available() -> dict[str, BackendStatus]:
     Returns:
         A dict from platform name to :class:`BackendStatus`.
 
+    Raises:
+        DeviceError: Never for an unusable platform: its ``DeviceError`` (or ``BackendUnavailableError``)
+            is caught and its message becomes the status' ``reason``.
+
     Example:
         >>> import torsh
         >>> torsh.backends.available()["cpu"].available

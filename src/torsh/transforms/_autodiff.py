@@ -183,6 +183,8 @@ jacfwd.__doc__ = """Jacobian of ``fn`` by forward-mode autodiff (efficient for f
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
+        ShapeError: Shared with :func:`grad` (a non-scalar output), but Jacobians of any output shape
+            are computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -209,6 +211,8 @@ jacrev.__doc__ = """Jacobian of ``fn`` by reverse-mode autodiff (efficient for m
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
+        ShapeError: Shared with :func:`grad` (a non-scalar output), but Jacobians of any output shape
+            are computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -238,6 +242,8 @@ def hessian(
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
+        ShapeError: Shared with :func:`grad` (a non-scalar output), but a Hessian of any output shape is
+            computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -294,4 +300,7 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         >>> float(pullback(jnp.array(1.0))[0])
         6.0
     """
-    return jax.vjp(fn, *primals, has_aux=has_aux)
+    if has_aux:  # two calls: jax.vjp's overloads type has_aux as a Literal
+        return jax.vjp(fn, *primals, has_aux=True)
+    return jax.vjp(fn, *primals)
+
