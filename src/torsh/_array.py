@@ -201,6 +201,7 @@ def zeros(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         An array of zeros.
 
     Raises:
+        DTypeError: If ``dtype`` is not a dtype.
         ConfigError: If a size is not a non-negative int.
 
     Example:
@@ -225,6 +226,7 @@ def ones(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         An array of ones.
 
     Raises:
+        DTypeError: If ``dtype`` is not a dtype.
         ConfigError: If a size is not a non-negative int.
 
     Example:
@@ -248,6 +250,7 @@ def empty(*shape: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         An array of zeros.
 
     Raises:
+        DTypeError: If ``dtype`` is not a dtype.
         ConfigError: If a size is not a non-negative int.
 
     Example:
@@ -339,6 +342,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
         A 1-D array of ``steps`` values.
 
     Raises:
+        DTypeError: If ``dtype`` is not a dtype.
         ConfigError: If ``steps`` is not an int ``>= 0``.
 
     Example:
@@ -364,6 +368,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None) -> 
         A 2-D array with ones on the diagonal.
 
     Raises:
+        DTypeError: If ``dtype`` is not a dtype.
         ConfigError: If ``n`` or ``m`` is not an int ``>= 0``.
 
     Example:
