@@ -26,7 +26,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import _docstring_rules as rules  # noqa: E402
+import _docstring_rules as rules
 
 ALLOWLIST = pathlib.Path(__file__).with_name("docstring_allowlist.txt")
 
