@@ -31,20 +31,45 @@ AxisName = Any  # a name or a tuple of names
 
 
 def axis_size(axis_name: AxisName) -> int:
-    """The number of devices (or mapped entries) along a named axis, inside a mapped function."""
+    """The number of devices (or mapped entries) along a named axis, inside a mapped function.
+
+    Args:
+        axis_name: A mapped axis name (of ``vmap``/``pmap``/``shard_map``), or a tuple of names.
+
+    Returns:
+        The size as a Python int.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> torsh.vmap(lambda x: x * dist.axis_size("i"), axis_name="i")(jnp.ones(3)).tolist()
+        [3.0, 3.0, 3.0]
+    """
     return int(jax.lax.axis_size(axis_name))
 
 
 def broadcast(x: Any, axis_name: AxisName, source: int = 0) -> Any:
     """Every device along ``axis_name`` receives the value held by device ``source`` (a tree works).
 
-    The result is identical on all devices of the axis (``check_vma`` sees it as invariant).
+    The result is identical on all devices of the axis (``check_vma`` sees it as invariant); like
+    ``torch.distributed.broadcast``, without the in-place update.
+
+    Args:
+        x: An array or pytree of arrays (this device's value).
+        axis_name: The mapped axis (or tuple of axes) to broadcast over.
+        source: The index along the axis whose value everyone receives.
+
+    Returns:
+        ``x`` as held by device ``source``, on every device.
+
+    Raises:
+        ConfigError: If ``source`` is not an int in ``[0, axis_size)``.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> torsh.vmap(lambda x: dist.broadcast(x, "i", source=2), axis_name="i")(jnp.arange(4.0)).tolist()
-      [2.0, 2.0, 2.0, 2.0]
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> torsh.vmap(lambda x: dist.broadcast(x, "i", source=2), axis_name="i")(jnp.arange(4.0)).tolist()
+        [2.0, 2.0, 2.0, 2.0]
     """
     n = axis_size(axis_name)
     if not isinstance(source, int) or isinstance(source, bool) or not 0 <= source < n:
@@ -69,12 +94,26 @@ def reduce_scatter(x: Any, axis_name: AxisName, *, dim: int = 0, op: str = "sum"
     divisible by ``n``; device ``i`` gets block ``i`` of the sum (``op="mean"``: the mean). With
     ``tiled=False`` the dimension must equal ``n`` and is removed (as ``jax.lax.psum_scatter``).
 
+    Args:
+        x: An array or pytree of arrays.
+        axis_name: The mapped axis (or tuple of axes) to reduce over.
+        dim: The dimension to scatter.
+        op: ``"sum"`` or ``"mean"``.
+        tiled: Keep the dimension (blocks of ``size / n``) or remove it (``size == n``).
+
+    Returns:
+        This device's block of the reduction.
+
+    Raises:
+        ConfigError: If ``op`` is not ``"sum"`` or ``"mean"``.
+        ShardingError: If ``dim`` is out of range or its size does not fit the axis size.
+
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> f = torsh.vmap(lambda x: dist.reduce_scatter(x, "i"), axis_name="i")
-      >>> f(jnp.ones((2, 4))).tolist()
-      [[2.0, 2.0], [2.0, 2.0]]
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> f = torsh.vmap(lambda x: dist.reduce_scatter(x, "i"), axis_name="i")
+        >>> f(jnp.ones((2, 4))).tolist()
+        [[2.0, 2.0], [2.0, 2.0]]
     """
     if op not in ("sum", "mean"):
         raise ConfigError(f"reduce_scatter: op must be 'sum' or 'mean', got {op!r}")

@@ -17,17 +17,25 @@ __all__ = ["describe", "ShardingReport", "LeafPlacement"]
 
 @dataclasses.dataclass(frozen=True)
 class LeafPlacement:
-    """One leaf of a :class:`ShardingReport`.
+    """One leaf of a :class:`ShardingReport`: its global shape, sharding spec and bytes per device.
 
-    Attributes:
-      path: dotted path of the leaf.
-      shape, dtype: the global (logical) shape and the dtype.
-      spec: the ``PartitionSpec`` for a ``NamedSharding``, else a description of the sharding
-        (``"host"`` for numpy arrays, which live on no device).
-      shard_shape: the shape of the block each device holds.
-      nbytes: bytes of the whole (logical) array.
-      device_bytes: bytes of this leaf on the device holding the most of it.
-      replicas: how many devices hold a copy of each element.
+    Args:
+        path: Dotted path of the leaf.
+        shape: The global (logical) shape.
+        dtype: The dtype's name.
+        spec: The ``PartitionSpec`` for a ``NamedSharding``, else a description of the sharding
+            (``"host"`` for numpy arrays, which live on no device).
+        shard_shape: The shape of the block each device holds.
+        nbytes: Bytes of the whole (logical) array.
+        device_bytes: Bytes of this leaf on the device holding the most of it.
+        replicas: How many devices hold a copy of each element.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> leaf = dist.describe({"w": jnp.zeros((4, 8))})["w"]
+        >>> leaf.shape, leaf.dtype, leaf.nbytes
+        ((4, 8), 'float32', 128)
     """
 
     path: str
@@ -42,14 +50,23 @@ class LeafPlacement:
 
 @dataclasses.dataclass(frozen=True)
 class ShardingReport:
-    """Per-leaf placement and per-device bytes of a tree (see :func:`describe`).
+    """Per-leaf placement and per-device bytes of a tree (see :func:`describe`); ``print`` shows a table.
 
-    Attributes:
-      leaves: one :class:`LeafPlacement` per array leaf, in tree order.
-      per_device: device id → bytes of the tree held by that device (every device of the job, also
-        other processes' devices).
-      total_bytes: bytes of all leaves counted once (the unsharded size).
-      mesh: the mesh axes of the first ``NamedSharding`` found (``{}`` if none).
+    Args:
+        leaves: One :class:`LeafPlacement` per array leaf, in tree order.
+        per_device: Device id → bytes of the tree held by that device (every device of the job, also
+            other processes' devices).
+        total_bytes: Bytes of all leaves counted once (the unsharded size).
+        mesh: The mesh axes of the first ``NamedSharding`` found (``{}`` if none).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> report = dist.describe({"w": jnp.zeros((4, 8)), "b": jnp.zeros(8)})
+        >>> report.total_bytes, [leaf.path for leaf in report.leaves]
+        (160, ['b', 'w'])
+        >>> str(report).splitlines()[0].split()  # the table's header
+        ['path', 'shape', 'dtype', 'spec', 'per', 'device', 'bytes/device']
     """
 
     leaves: tuple[LeafPlacement, ...]
@@ -127,14 +144,21 @@ def describe(tree: Any) -> ShardingReport:
     (``report.per_device``, ``report.max_device_bytes``, ``report["0.weight"].spec``). Nothing is
     transferred: it reads the arrays' shardings, so it also works on multi-process global arrays.
 
+    Args:
+        tree: Any pytree (a model, an optimizer state, a batch); non-array leaves are skipped.
+
+    Returns:
+        A :class:`ShardingReport`.
+
     Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1})
-      >>> params = dist.shard({"w": jnp.zeros((m.size * 4, 8))}, m, dist.fsdp(), axes={"w": ("mlp", "embed")})
-      >>> report = dist.describe(params)
-      >>> report.max_device_bytes == report.total_bytes // m.size
-      True
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1})
+        >>> params = {"w": jnp.zeros((m.size * 4, 8))}
+        >>> params = dist.shard(params, m, dist.fsdp(), axes={"w": ("mlp", "embed")})
+        >>> report = dist.describe(params)
+        >>> report.max_device_bytes == report.total_bytes // m.size
+        True
     """
     leaves: list[LeafPlacement] = []
     per_device: dict[int, int] = {}
@@ -166,7 +190,6 @@ def describe(tree: Any) -> ShardingReport:
             spec = type(sharding).__name__
         # jaxlib's Device is a C++ class without type stubs: mypy sees no attributes on it
         indices: Mapping[Any, Any] = sharding.devices_indices_map(shape)
-
         blocks = {d.id: _block_elements(idx, shape) * itemsize for d, idx in indices.items()}
         for device_id, b in blocks.items():
             per_device[device_id] = per_device.get(device_id, 0) + b

@@ -72,22 +72,27 @@ def mesh(
     """A device mesh with named axes, e.g. 4-way data parallel × 2-way model parallel.
 
     Args:
-      shape: axis name → size, in mesh order (outer to inner; put the axis whose collectives are
-        heaviest, usually ``"model"``, last so it maps to nearby devices). One size may be ``-1``: the
-        remaining devices.
-      devices: the devices to use (default: all of ``jax.devices()``, every process's devices in a
-        multi-process job). Their count must equal the product of the sizes.
-      axis_types: ``"auto"`` (default: shardings propagate through unchanged model code) or
-        ``"explicit"`` (JAX's sharding-in-types mode); see the module docstring for the reason.
+        shape: Axis name → size, in mesh order (outer to inner; put the axis whose collectives are
+            heaviest, usually ``"model"``, last so it maps to nearby devices). One size may be ``-1``: the
+            remaining devices.
+        devices: The devices to use (default: all of ``jax.devices()``, every process's devices in a
+            multi-process job). Their count must equal the product of the sizes.
+        axis_types: ``"auto"`` (default: shardings propagate through unchanged model code) or
+            ``"explicit"`` (JAX's sharding-in-types mode); see the module docstring for the reason.
 
     Returns:
-      a :class:`jax.sharding.Mesh`, usable with :func:`use_mesh`, :func:`shard` and ``jax`` directly.
+        A :class:`jax.sharding.Mesh`, usable with :func:`use_mesh`, :func:`shard` and ``jax`` directly.
+
+    Raises:
+        MeshError: If ``shape`` is empty or malformed, more than one size is ``-1``, the sizes do not
+            multiply to the device count (the message says how to simulate CPU devices), or
+            ``axis_types`` is unknown.
 
     Example:
-      >>> import jax, torsh
-      >>> m = torsh.distributed.mesh({"data": -1})
-      >>> m.shape["data"] == len(jax.devices())
-      True
+        >>> import jax, torsh
+        >>> m = torsh.distributed.mesh({"data": -1})
+        >>> m.shape["data"] == len(jax.devices())
+        True
     """
     if not isinstance(shape, Mapping) or not shape:
         raise MeshError(f"mesh: expected a non-empty dict of axis name -> size, got {shape!r}")
@@ -114,12 +119,22 @@ def use_mesh(m: Mesh, rules: Any = None) -> Iterator[Mesh]:
     one rules table keeps its constraints if called later under another (call ``.clear_cache()`` or
     jit again).
 
+    Args:
+        m: The mesh (from :func:`mesh`).
+        rules: A rules table (logical name → mesh axes) or a :class:`Plan`, or None.
+
+    Returns:
+        A context manager yielding ``m``.
+
+    Raises:
+        MeshError: If ``m`` is not a ``jax.sharding.Mesh``.
+
     Example:
-      >>> import torsh
-      >>> from torsh import distributed as dist
-      >>> with dist.use_mesh(dist.mesh({"data": -1}), {"batch": "data"}):
-      ...     dist.spec(("batch", None))
-      P('data', None)
+        >>> import torsh
+        >>> from torsh import distributed as dist
+        >>> with dist.use_mesh(dist.mesh({"data": -1}), {"batch": "data"}):
+        ...     dist.spec(("batch", None))
+        P('data', None)
     """
     if not isinstance(m, Mesh):
         raise MeshError(
@@ -137,11 +152,21 @@ def current_mesh() -> Mesh | AbstractMesh | None:
     """The mesh made active by :func:`use_mesh` or ``jax.set_mesh``, or ``None``.
 
     Inside a traced (jitted) function this is the abstract mesh (axis names and sizes, no devices).
+
+    Returns:
+        The active ``Mesh`` (or ``AbstractMesh`` while tracing), or None.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.current_mesh() is None
+        True
+        >>> with dist.use_mesh(dist.mesh({"data": -1})):
+        ...     dist.current_mesh().axis_names
+        ('data',)
     """
     m: Mesh | AbstractMesh | None
     try:
         m = jax.sharding.get_mesh()
-
     except ValueError:  # while tracing only the abstract mesh is available
         m = jax.sharding.get_abstract_mesh()
     if m is None or getattr(m, "empty", False) or not getattr(m, "axis_names", ()):
@@ -150,7 +175,19 @@ def current_mesh() -> Mesh | AbstractMesh | None:
 
 
 def current_rules() -> Any:
-    """The rules table or plan made active by :func:`use_mesh`, or ``None``."""
+    """The rules table or plan made active by :func:`use_mesh`, or ``None``.
+
+    Returns:
+        What was passed as ``rules=`` to the innermost :func:`use_mesh`, or None.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> with dist.use_mesh(dist.mesh({"data": -1}), {"batch": "data"}):
+        ...     dist.current_rules()
+        {'batch': 'data'}
+        >>> dist.current_rules() is None
+        True
+    """
     return _RULES.get()
 
 
