@@ -55,21 +55,25 @@ class Plan:
     """How to place a tree on a mesh: a rules table and, optionally, FSDP over one mesh axis.
 
     Args:
-      rules: logical name → mesh axis (``str``), mesh axes (``tuple``) or ``None`` (replicated).
-        Names not in the table are replicated.
-      fsdp: a mesh axis over which to additionally split every leaf that is not yet split along it:
-        on its largest dimension that the rules leave unsplit and that the axis size divides (ties:
-        the leading one); failing that, further on its largest already-split dimension that stays
-        divisible. Leaves with no such dimension stay replicated along it.
-      fsdp_min_size: leaves with fewer elements than this are not FSDP-split (saves tiny collectives).
-      name: shown in reports.
+        rules: Logical name → mesh axis (``str``), mesh axes (``tuple``) or ``None`` (replicated).
+            Names not in the table are replicated.
+        fsdp: A mesh axis over which to additionally split every leaf that is not yet split along it:
+            on its largest dimension that the rules leave unsplit and that the axis size divides (ties:
+            the leading one); failing that, further on its largest already-split dimension that stays
+            divisible. Leaves with no such dimension stay replicated along it.
+        fsdp_min_size: Leaves with fewer elements than this are not FSDP-split (saves tiny collectives).
+        name: Shown in reports.
+
+    Raises:
+        MeshError: If a logical name is not a string, a rule is not an axis name, a tuple of distinct
+            names or None, ``fsdp`` is not a string, or ``fsdp_min_size`` is negative.
 
     Example:
-      >>> import torsh
-      >>> from torsh import distributed as dist
-      >>> plan = dist.Plan({"batch": "data", "mlp": "model"}, name="2d")
-      >>> plan.rules
-      {'batch': 'data', 'mlp': 'model'}
+        >>> import torsh
+        >>> from torsh import distributed as dist
+        >>> plan = dist.Plan({"batch": "data", "mlp": "model"}, name="2d")
+        >>> plan.rules
+        {'batch': 'data', 'mlp': 'model'}
     """
 
     __slots__ = ("_rules", "_axes", "fsdp", "fsdp_min_size", "name")
@@ -102,15 +106,55 @@ class Plan:
         return dict(self._rules)
 
     def mesh_axes(self, logical: str | None) -> tuple[str, ...]:
-        """The mesh axes a logical name maps to (``()``: replicated)."""
+        """The mesh axes a logical name maps to (``()``: replicated).
+
+        Args:
+            logical: A logical axis name, or None.
+
+        Returns:
+            A tuple of mesh axis names.
+
+        Example:
+            >>> from torsh import distributed as dist
+            >>> plan = dist.Plan({"batch": "data", "mlp": ("data", "model")})
+            >>> plan.mesh_axes("mlp"), plan.mesh_axes("embed")
+            (('data', 'model'), ())
+        """
         return () if logical is None else self._axes.get(logical, ())
 
     def has_rule(self, logical: str) -> bool:
-        """True when the table has an entry (possibly ``None``) for ``logical``."""
+        """True when the table has an entry (possibly ``None``) for ``logical``.
+
+        Args:
+            logical: A logical axis name.
+
+        Returns:
+            Whether ``logical`` is a key of the rules table.
+
+        Example:
+            >>> from torsh import distributed as dist
+            >>> dist.tensor_parallel().has_rule("batch"), dist.tensor_parallel().has_rule("embed")
+            (True, False)
+        """
         return logical in self._axes
 
     def replace(self, **changes: Any) -> Plan:
-        """A copy with ``rules``, ``fsdp``, ``fsdp_min_size`` or ``name`` changed."""
+        """A copy with ``rules``, ``fsdp``, ``fsdp_min_size`` or ``name`` changed.
+
+        Args:
+            **changes: New values of ``rules``, ``fsdp``, ``fsdp_min_size`` or ``name``.
+
+        Returns:
+            A new :class:`Plan`.
+
+        Raises:
+            MeshError: For an unknown field, or a new value :class:`Plan` rejects.
+
+        Example:
+            >>> from torsh import distributed as dist
+            >>> dist.data_parallel().replace(fsdp="data", name="zero3")
+            Plan({'batch': 'data'}, fsdp='data', name='zero3')
+        """
         kwargs: dict[str, Any] = {
             "rules": self._rules,
             "fsdp": self.fsdp,
@@ -124,7 +168,24 @@ class Plan:
         return Plan(kwargs.pop("rules"), **kwargs)
 
     def check_mesh(self, mesh: Mesh | AbstractMesh) -> None:
-        """Raise :class:`MeshError` when the plan names a mesh axis the mesh does not have."""
+        """Raise :class:`MeshError` when the plan names a mesh axis the mesh does not have.
+
+        Args:
+            mesh: A ``Mesh`` or ``AbstractMesh``.
+
+        Raises:
+            MeshError: If a rule or the FSDP axis names an axis that ``mesh`` lacks.
+
+        Example:
+            >>> from torsh import distributed as dist
+            >>> m = dist.mesh({"data": -1})
+            >>> dist.fsdp("data").check_mesh(m)  # fine
+            >>> try:
+            ...     dist.tensor_parallel("model").check_mesh(m)
+            ... except dist.MeshError as e:
+            ...     print(str(e).split(";")[0])
+            rules map 'mlp' -> 'model', but the mesh has no axis 'model'
+        """
         known = set(mesh.axis_names)
         for logical, axes in self._axes.items():
             missing = [a for a in axes if a not in known]
@@ -143,12 +204,26 @@ class Plan:
     ) -> PartitionSpec:
         """The partition spec of one leaf (``path`` is only used in error messages).
 
+        Args:
+            path: The leaf's dotted path, for messages.
+            shape: The leaf's global shape.
+            names: One logical axis name (or None) per dimension; None for an unnamed leaf.
+            mesh: The mesh (concrete or abstract).
+
+        Returns:
+            The ``PartitionSpec``.
+
+        Raises:
+            ShardingError: If ``names`` does not match the rank, a mesh axis would split two dimensions, or
+                a dimension is not divisible by its mesh axes.
+            MeshError: If a rule or the FSDP axis names an axis the mesh does not have.
+
         Example:
-          >>> import torsh
-          >>> from torsh import distributed as dist
-          >>> m = dist.mesh({"data": -1})
-          >>> dist.fsdp("data").spec("w", (m.size * 8, 5), ("mlp", "embed"), m)
-          P('data', None)
+            >>> import torsh
+            >>> from torsh import distributed as dist
+            >>> m = dist.mesh({"data": -1})
+            >>> dist.fsdp("data").spec("w", (m.size * 8, 5), ("mlp", "embed"), m)
+            P('data', None)
         """
         shape = tuple(int(s) for s in shape)
         ndim = len(shape)
@@ -225,7 +300,24 @@ class Plan:
 
 
 def as_plan(rules: Plan | Rules | None) -> Plan:
-    """A :class:`Plan` from a plan, a rules dict, or ``None`` (everything replicated)."""
+    """A :class:`Plan` from a plan, a rules dict, or ``None`` (everything replicated).
+
+    Args:
+        rules: A :class:`Plan` (returned as is), a rules dict, or None.
+
+    Returns:
+        The plan.
+
+    Raises:
+        MeshError: If ``rules`` is none of these, or the dict is not a valid rules table.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.as_plan({"batch": "data"})
+        Plan({'batch': 'data'}, name='rules')
+        >>> dist.as_plan(None)
+        Plan({}, name='replicated')
+    """
     if isinstance(rules, Plan):
         return rules
     if rules is None:
@@ -241,30 +333,41 @@ def as_plan(rules: Plan | Rules | None) -> Plan:
 def data_parallel(axis: str = "data") -> Plan:
     """Data parallelism: the batch is split over ``axis``, parameters and optimizer state replicated.
 
+    The counterpart of PyTorch's ``DistributedDataParallel``.
+
+    Args:
+        axis: The data mesh axis.
+
+    Returns:
+        A :class:`Plan` mapping ``"batch"`` to ``axis``.
+
     Example:
-      >>> from torsh import distributed as dist
-      >>> dist.data_parallel().rules
-      {'batch': 'data'}
+        >>> from torsh import distributed as dist
+        >>> dist.data_parallel().rules
+        {'batch': 'data'}
     """
     return Plan({"batch": axis}, name=f"data_parallel({axis!r})")
 
 
 def fsdp(axis: str = "data", rules: Rules | None = None, *, min_size: int = 0) -> Plan:
-    """Fully sharded data parallelism (ZeRO-3): the batch *and* every parameter and optimizer-state
-    leaf are split over ``axis`` (each leaf on its largest dimension divisible by the axis size).
+    """Fully sharded data parallelism (ZeRO-3, PyTorch's FSDP): everything split over ``axis``.
 
-    XLA gathers a layer's weight just before it is used and reduce-scatters its gradient, so each
+    Every parameter and optimizer-state leaf is split on its largest dimension divisible by the axis
+    size. XLA gathers a layer's weight just before it is used and reduce-scatters its gradient, so each
     device holds ``1/N`` of the parameters and optimizer state between steps.
 
     Args:
-      axis: the data mesh axis.
-      rules: extra rules applied first (e.g. tensor-parallel ones on another axis for FSDP × TP).
-      min_size: leaves with fewer elements stay replicated.
+        axis: The data mesh axis.
+        rules: Extra rules applied first (e.g. tensor-parallel ones on another axis for FSDP × TP).
+        min_size: Leaves with fewer elements stay replicated.
+
+    Returns:
+        A :class:`Plan` with ``fsdp=axis``.
 
     Example:
-      >>> from torsh import distributed as dist
-      >>> dist.fsdp().fsdp
-      'data'
+        >>> from torsh import distributed as dist
+        >>> dist.fsdp()
+        Plan({'batch': 'data'}, fsdp='data', name="fsdp('data')")
     """
     return Plan(
         {"batch": axis, **dict(rules or {})}, fsdp=axis, fsdp_min_size=min_size, name=f"fsdp({axis!r})"
@@ -272,17 +375,24 @@ def fsdp(axis: str = "data", rules: Rules | None = None, *, min_size: int = 0) -
 
 
 def tensor_parallel(axis: str = "model", rules: Rules | None = None) -> Plan:
-    """Megatron-style tensor parallelism: dimensions named ``"mlp"``, ``"heads"`` and ``"vocab"`` are
-    split over ``axis``; the batch (``"batch": None``) and everything else are replicated.
+    """Megatron-style tensor parallelism: ``"mlp"``, ``"heads"`` and ``"vocab"`` split over ``axis``.
 
-    With a first MLP Linear named ``("mlp", "embed")`` and a second ``("embed", "mlp")`` this is
-    column- then row-parallel: one all-reduce per MLP block. Attention projections named
-    ``("heads", "embed")`` / ``("embed", "heads")`` split the heads.
+    The batch (``"batch": None``) and everything else are replicated. With a first MLP Linear named
+    ``("mlp", "embed")`` and a second ``("embed", "mlp")`` this is column- then row-parallel: one
+    all-reduce per MLP block. Attention projections named ``("heads", "embed")`` / ``("embed", "heads")``
+    split the heads.
+
+    Args:
+        axis: The model mesh axis.
+        rules: Extra rules, applied over the preset's.
+
+    Returns:
+        A :class:`Plan`.
 
     Example:
-      >>> from torsh import distributed as dist
-      >>> dist.tensor_parallel().rules
-      {'batch': None, 'mlp': 'model', 'heads': 'model', 'vocab': 'model'}
+        >>> from torsh import distributed as dist
+        >>> dist.tensor_parallel().rules
+        {'batch': None, 'mlp': 'model', 'heads': 'model', 'vocab': 'model'}
     """
     return Plan(
         {"batch": None, **{n: axis for n in MEGATRON_NAMES}, **dict(rules or {})},
@@ -293,13 +403,25 @@ def tensor_parallel(axis: str = "model", rules: Rules | None = None) -> Plan:
 def data_model_parallel(
     data: str = "data", model: str = "model", *, fsdp: bool = False, rules: Rules | None = None
 ) -> Plan:
-    """2-D parallelism: the batch over ``data``, Megatron tensor parallelism over ``model``; with
-    ``fsdp=True`` parameters are also FSDP-split over ``data``.
+    """2-D parallelism: the batch over ``data``, Megatron tensor parallelism over ``model``.
+
+    With ``fsdp=True`` parameters are also FSDP-split over ``data``.
+
+    Args:
+        data: The data mesh axis.
+        model: The model mesh axis.
+        fsdp: Also FSDP-split every leaf over ``data``.
+        rules: Extra rules, applied over the preset's.
+
+    Returns:
+        A :class:`Plan`.
 
     Example:
-      >>> from torsh import distributed as dist
-      >>> dist.data_model_parallel().rules
-      {'batch': 'data', 'mlp': 'model', 'heads': 'model', 'vocab': 'model'}
+        >>> from torsh import distributed as dist
+        >>> dist.data_model_parallel().rules
+        {'batch': 'data', 'mlp': 'model', 'heads': 'model', 'vocab': 'model'}
+        >>> dist.data_model_parallel(fsdp=True).fsdp
+        'data'
     """
     table = {"batch": data, **{n: model for n in MEGATRON_NAMES}, **dict(rules or {})}
     name = f"data_model_parallel({data!r}, {model!r}{', fsdp=True' if fsdp else ''})"
