@@ -48,17 +48,34 @@ def shardings(
 ) -> Any:
     """The :class:`jax.sharding.NamedSharding` of every array leaf of ``tree`` under a rules table.
 
-    Same arguments as :func:`shard`; returns a tree of the same structure with a ``NamedSharding`` per
-    array leaf (``None`` for non-array leaves), ready for ``jax.jit(in_shardings=/out_shardings=)``.
-    Works on ``jax.ShapeDtypeStruct`` leaves too, so nothing needs to be allocated.
+    Same arguments as :func:`shard`; ready for ``jax.jit(in_shardings=/out_shardings=)``. Works on
+    ``jax.ShapeDtypeStruct`` leaves too, so nothing needs to be allocated.
+
+    Args:
+        tree: A module, an optimizer state, or any pytree (arrays or ``jax.ShapeDtypeStruct`` leaves).
+        mesh: The mesh (default: the one made active by :func:`use_mesh`).
+        rules: A rules dict (``{"mlp": "model", "embed": None}``) or a :class:`Plan` preset
+            (:func:`fsdp`, :func:`tensor_parallel`, ...); default: the active rules, else replicated.
+        axes: Logical names by dotted path, for leaves that are not module parameters or to override
+            them. A key also names every leaf whose path ends with it (``"0.weight"`` names
+            ``"mu.0.weight"`` in an optimizer state) when the rank matches.
+
+    Returns:
+        A tree of the same structure with a ``NamedSharding`` per array leaf (``None`` for other leaves).
+
+    Raises:
+        ShardingError: A dimension not divisible by its mesh axes (the message names the leaf path,
+            shape, dimension and mesh axis), or a mesh axis used for two dimensions of one leaf.
+        MeshError: The rules name a mesh axis the mesh does not have, or there is no mesh.
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1})
-      >>> s = dist.shardings({"w": jnp.zeros((m.size * 4, 3))}, m, dist.fsdp(), axes={"w": ("mlp", "embed")})
-      >>> s["w"].spec
-      P('data', None)
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1})
+        >>> params = {"w": jnp.zeros((m.size * 4, 3))}
+        >>> s = dist.shardings(params, m, dist.fsdp(), axes={"w": ("mlp", "embed")})
+        >>> s["w"].spec
+        P('data', None)
     """
     mesh = resolve_mesh(mesh, "shardings")
     plan = _plan(rules)
@@ -101,26 +118,30 @@ def shard(
     the global array.
 
     Args:
-      tree: a module, an optimizer state, or any pytree (dicts of them included).
-      mesh: the mesh (default: the one made active by :func:`use_mesh`).
-      rules: a rules dict (``{"mlp": "model", "embed": None}``) or a :class:`Plan` preset
-        (:func:`fsdp`, :func:`tensor_parallel`, ...); default: the active rules, else replicated.
-      axes: logical names by dotted path, for leaves that are not module parameters or to override
-        them. A key also names every leaf whose path ends with it (``"0.weight"`` names
-        ``"mu.0.weight"`` in an optimizer state) when the rank matches.
+        tree: A module, an optimizer state, or any pytree (dicts of them included).
+        mesh: The mesh (default: the one made active by :func:`use_mesh`).
+        rules: A rules dict (``{"mlp": "model", "embed": None}``) or a :class:`Plan` preset
+            (:func:`fsdp`, :func:`tensor_parallel`, ...); default: the active rules, else replicated.
+        axes: Logical names by dotted path, for leaves that are not module parameters or to override
+            them. A key also names every leaf whose path ends with it (``"0.weight"`` names
+            ``"mu.0.weight"`` in an optimizer state) when the rank matches.
+
+    Returns:
+        ``tree`` with every array leaf placed (a ``jax.Array`` with a ``NamedSharding``).
 
     Raises:
-      ShardingError: a dimension not divisible by its mesh axes (the message names the leaf path,
-        shape, dimension and mesh axis), or a mesh axis used for two dimensions of one leaf.
-      MeshError: the rules name a mesh axis the mesh does not have, or there is no mesh.
+        ShardingError: A dimension not divisible by its mesh axes (the message names the leaf path,
+            shape, dimension and mesh axis), or a mesh axis used for two dimensions of one leaf.
+        MeshError: The rules name a mesh axis the mesh does not have, or there is no mesh.
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1})
-      >>> params = dist.shard({"w": jnp.zeros((m.size, 4))}, m, {"rows": "data"}, axes={"w": ("rows", None)})
-      >>> params["w"].sharding.spec
-      P('data', None)
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1})
+        >>> params = {"w": jnp.zeros((m.size, 4))}
+        >>> params = dist.shard(params, m, {"rows": "data"}, axes={"w": ("rows", None)})
+        >>> params["w"].sharding.spec
+        P('data', None)
     """
     placements = shardings(tree, mesh, rules, axes=axes)
     return _tree.map(
@@ -140,11 +161,24 @@ def spec(
     With ``shape`` the divisibility is checked too. Useful for ``shard_map`` specs and ``jax.jit``
     shardings written with logical names.
 
+    Args:
+        names: One logical axis name (or None) per dimension.
+        rules: A rules dict or :class:`Plan`; default: the active rules, else replicated.
+        mesh: The mesh (concrete or abstract); default: the active one.
+        shape: The array's shape, to check divisibility.
+
+    Returns:
+        The ``PartitionSpec`` (FSDP is not applied: it is for parameters, not named activations).
+
+    Raises:
+        MeshError: If there is no mesh, or the rules name an axis the mesh does not have.
+        ShardingError: If a mesh axis would split two dimensions, or ``shape`` is not divisible.
+
     Example:
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1, "model": 1})
-      >>> dist.spec(("batch", None, "mlp"), {"batch": "data", "mlp": "model"}, m)
-      P('data', None, 'model')
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1, "model": 1})
+        >>> dist.spec(("batch", None, "mlp"), {"batch": "data", "mlp": "model"}, m)
+        P('data', None, 'model')
     """
     mesh = resolve_mesh(mesh, "spec", allow_abstract=True)
     plan = _plan(rules)
@@ -164,18 +198,31 @@ def with_sharding_constraint(
     annotated this way runs unchanged on one device. Inside ``jit`` this is
     :func:`jax.lax.with_sharding_constraint`; the rules are read when the function is traced.
 
+    Args:
+        x: An array or a pytree of arrays (every array gets the same names).
+        names: One logical axis name (or None) per dimension.
+        rules: A rules dict or :class:`Plan`; default: the active rules, else replicated.
+        mesh: The mesh; default: the active one (none: ``x`` is returned unchanged).
+
+    Returns:
+        ``x`` with the sharding constraint applied.
+
+    Raises:
+        ShardingError: If ``names`` do not fit an array's rank or shape.
+        MeshError: If the rules name an axis the mesh does not have.
+
     Example:
-      >>> import jax, jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> def layer(h):
-      ...     return dist.with_sharding_constraint(jnp.tanh(h), ("batch", "mlp"))
-      >>> layer(jnp.ones((2, 3))).shape  # no mesh active: unchanged
-      (2, 3)
-      >>> m = dist.mesh({"data": -1})
-      >>> with dist.use_mesh(m, {"batch": "data"}):
-      ...     y = jax.jit(layer)(jnp.ones((m.size * 2, 3)))
-      >>> y.sharding.is_equivalent_to(jax.NamedSharding(m, jax.P("data")), y.ndim)
-      True
+        >>> import jax, jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> def layer(h):
+        ...     return dist.with_sharding_constraint(jnp.tanh(h), ("batch", "mlp"))
+        >>> layer(jnp.ones((2, 3))).shape  # no mesh active: unchanged
+        (2, 3)
+        >>> m = dist.mesh({"data": -1})
+        >>> with dist.use_mesh(m, {"batch": "data"}):
+        ...     y = jax.jit(layer)(jnp.ones((m.size * 2, 3)))
+        >>> y.sharding.is_equivalent_to(jax.NamedSharding(m, jax.P("data")), y.ndim)
+        True
     """
     active = mesh if mesh is not None else current_mesh()
     if active is None:
@@ -199,20 +246,27 @@ def with_sharding_constraint(
 def constrain(tree: Any, placements: Any) -> Any:
     """Constrain every array of ``tree`` (inside ``jit``) to the matching sharding of ``placements``.
 
-    ``placements`` is a tree of shardings (from :func:`shardings` or :func:`sharding_of`; ``None``
-    entries leave a leaf alone). Use it at the end of a train step to keep parameters and optimizer
-    state where they live instead of letting the partitioner choose (equivalently pass the same tree
-    as ``out_shardings`` to ``torsh.jit``).
+    Use it at the end of a train step to keep parameters and optimizer state where they live instead
+    of letting the partitioner choose (equivalently pass the same tree as ``out_shardings`` to
+    ``torsh.jit``).
+
+    Args:
+        tree: A pytree of arrays.
+        placements: A tree of shardings of the same structure (from :func:`shardings` or
+            :func:`sharding_of`); ``None`` entries leave a leaf alone.
+
+    Returns:
+        ``tree`` with the constraints applied.
 
     Example:
-      >>> import jax, jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1})
-      >>> w = dist.shard({"w": jnp.ones((m.size, 2))}, m, {"r": "data"}, axes={"w": ("r", None)})
-      >>> keep = dist.sharding_of(w)
-      >>> out = jax.jit(lambda t: dist.constrain(jax.tree.map(lambda a: a * 2, t), keep))(w)
-      >>> out["w"].sharding.spec == w["w"].sharding.spec
-      True
+        >>> import jax, jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1})
+        >>> w = dist.shard({"w": jnp.ones((m.size, 2))}, m, {"r": "data"}, axes={"w": ("r", None)})
+        >>> keep = dist.sharding_of(w)
+        >>> out = jax.jit(lambda t: dist.constrain(jax.tree.map(lambda a: a * 2, t), keep))(w)
+        >>> out["w"].sharding.spec == w["w"].sharding.spec
+        True
     """
     return _tree.map(
         lambda x, s: x if s is None or not hasattr(x, "shape") else jax.lax.with_sharding_constraint(x, s),
@@ -225,11 +279,17 @@ def constrain(tree: Any, placements: Any) -> Any:
 def sharding_of(tree: Any) -> Any:
     """The current sharding of every ``jax.Array`` leaf (``None`` for other leaves).
 
+    Args:
+        tree: Any pytree.
+
+    Returns:
+        A tree of the same structure holding shardings and ``None``.
+
     Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> dist.sharding_of({"a": jnp.ones(2), "n": 3})["n"] is None
-      True
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> dist.sharding_of({"a": jnp.ones(2), "n": 3})["n"] is None
+        True
     """
     return _tree.map(lambda x: x.sharding if isinstance(x, jax.Array) else None, tree)
 
@@ -261,13 +321,28 @@ def shard_batch(
     ``"batch"`` entry, the mesh's ``"data"`` axis). In a multi-process job each process passes only
     *its* rows (see :func:`local_batch_slice`) and gets back the global batch.
 
+    Args:
+        batch: A pytree of arrays (non-array leaves are returned unchanged).
+        mesh: The mesh (default: the active one).
+        rules: A rules dict or :class:`Plan`; default: the active rules.
+        names: Logical names of the leading dimensions.
+
+    Returns:
+        The batch as global arrays split over the batch axis.
+
+    Raises:
+        ConfigError: If the rules have no ``"batch"`` entry and the mesh has no ``"data"`` axis.
+        MeshError: If there is no mesh, or the rules name an axis the mesh does not have.
+        ShardingError: If a leaf has fewer dimensions than ``names``, or its batch dimension is not
+            divisible by the devices of the batch axis.
+
     Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1})
-      >>> x, y = dist.shard_batch((jnp.ones((m.size * 4, 3)), jnp.zeros(m.size * 4)), m)
-      >>> x.sharding.spec, x.shape == (m.size * 4, 3)
-      (P('data', None), True)
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1})
+        >>> x, y = dist.shard_batch((jnp.ones((m.size * 4, 3)), jnp.zeros(m.size * 4)), m)
+        >>> x.sharding.spec, x.shape == (m.size * 4, 3)
+        (P('data', None), True)
     """
     mesh = resolve_mesh(mesh, "shard_batch")
     names = tuple(names)
@@ -314,10 +389,22 @@ def batch_sharding(
     ``DistributedSampler``) each process loads its share and gets global arrays. It applies to every
     array of a batch whose rank is at least ``len(names)``.
 
+    Args:
+        mesh: The mesh (default: the active one).
+        rules: A rules dict or :class:`Plan`; default: the active rules.
+        names: Logical names of the leading dimensions.
+
+    Returns:
+        A ``NamedSharding``.
+
+    Raises:
+        ConfigError: If the rules have no ``"batch"`` entry and the mesh has no ``"data"`` axis.
+        MeshError: If there is no mesh, or the rules name an axis the mesh does not have.
+
     Example:
-      >>> from torsh import distributed as dist
-      >>> dist.batch_sharding(dist.mesh({"data": -1})).spec
-      P('data',)
+        >>> from torsh import distributed as dist
+        >>> dist.batch_sharding(dist.mesh({"data": -1})).spec
+        P('data',)
     """
     mesh = resolve_mesh(mesh, "batch_sharding")
     plan = _batch_plan(rules, mesh)
@@ -334,10 +421,24 @@ def local_batch_slice(
     In a single process it is the whole batch. With several processes it is the contiguous block
     that this process's devices hold (the whole batch if the batch axis does not span processes).
 
+    Args:
+        global_batch_size: The batch size over all processes.
+        mesh: The mesh (default: the active one).
+        rules: A rules dict or :class:`Plan`; default: the active rules.
+
+    Returns:
+        A ``slice`` of rows.
+
+    Raises:
+        ConfigError: If the rules have no ``"batch"`` entry and the mesh has no ``"data"`` axis.
+        MeshError: If there is no mesh, or the rules name an axis the mesh does not have.
+        ShardingError: If ``global_batch_size`` is not divisible over the batch axis, or this process's
+            devices hold non-contiguous rows.
+
     Example:
-      >>> from torsh import distributed as dist
-      >>> dist.local_batch_slice(32, dist.mesh({"data": -1}))
-      slice(0, 32, None)
+        >>> from torsh import distributed as dist
+        >>> dist.local_batch_slice(32, dist.mesh({"data": -1}))
+        slice(0, 32, None)
     """
     mesh = resolve_mesh(mesh, "local_batch_slice")
     plan = _batch_plan(rules, mesh)
@@ -365,11 +466,17 @@ def to_host(tree: Any) -> Any:
 
     In a multi-process job every process must call it (it is a collective). Other leaves are unchanged.
 
+    Args:
+        tree: Any pytree.
+
+    Returns:
+        The same structure with numpy arrays in place of JAX arrays.
+
     Example:
-      >>> import jax.numpy as jnp
-      >>> from torsh import distributed as dist
-      >>> type(dist.to_host({"a": jnp.ones(2)})["a"]).__name__
-      'ndarray'
+        >>> import jax.numpy as jnp
+        >>> from torsh import distributed as dist
+        >>> dist.to_host({"a": jnp.ones(2), "step": 3})
+        {'a': array([1., 1.], dtype=float32), 'step': 3}
     """
 
     def one(x: Any) -> Any:

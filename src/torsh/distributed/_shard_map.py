@@ -94,23 +94,33 @@ def shard_map(
     (``psum``, ``pmean``, ``all_gather``, ``reduce_scatter``, ``broadcast``, ``ppermute``...).
 
     Args:
-      out_specs: a ``PartitionSpec`` (or tree of them) per output: how blocks are assembled.
-      in_specs: a spec (or tree prefix of specs) per positional argument, or a dict by parameter name.
-        Default: inferred from the inputs' shardings.
-      mesh: default: the active mesh (:func:`use_mesh`), resolved at call time.
-      axis_names: the mesh axes ``f`` is manual over (default: all).
-      check_vma: JAX's check that values declared replicated really are (keep it on).
+        f: The per-device function; omit it to use ``@dist.shard_map(out_specs=...)`` as a decorator.
+        out_specs: A ``PartitionSpec`` (or tree of them) per output: how blocks are assembled.
+        in_specs: A spec (or tree prefix of specs) per positional argument, or a dict by parameter name.
+            Default: inferred from the inputs' shardings.
+        mesh: Default: the active mesh (:func:`use_mesh`), resolved at call time.
+        axis_names: The mesh axes ``f`` is manual over (default: all).
+        check_vma: JAX's check that values declared replicated really are (keep it on).
+
+    Returns:
+        The mapped function (or a decorator when ``f`` is omitted).
+
+    Raises:
+        ConfigError: If ``in_specs`` is a dict that misses or invents parameters of ``f``.
+        ShardingError: From the mapped function, if an input dimension is not divisible by its mesh
+            axes or a spec names an axis the mesh lacks (the message names the argument).
+        MeshError: From the mapped function, if there is no mesh.
 
     Example:
-      >>> import jax, jax.numpy as jnp
-      >>> from jax import P
-      >>> from torsh import distributed as dist
-      >>> m = dist.mesh({"data": -1})
-      >>> @dist.shard_map(mesh=m, in_specs=P("data"), out_specs=P())
-      ... def total(x):
-      ...     return dist.psum(x.sum(), "data")
-      >>> float(total(jnp.ones(m.size * 3))) == m.size * 3
-      True
+        >>> import jax, jax.numpy as jnp
+        >>> from jax import P
+        >>> from torsh import distributed as dist
+        >>> m = dist.mesh({"data": -1})
+        >>> @dist.shard_map(mesh=m, in_specs=P("data"), out_specs=P())
+        ... def total(x):
+        ...     return dist.psum(x.sum(), "data")
+        >>> float(total(jnp.ones(m.size * 3))) == m.size * 3
+        True
     """
     if f is None:
         return functools.partial(
