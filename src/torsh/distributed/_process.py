@@ -67,14 +67,24 @@ _VISIBLE_DEVICE_VARS = ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VIS
 class ProcessConfig:
     """Where this process fits in a job, as found by :func:`resolve_config`.
 
-    Attributes:
-      coordinator_address: ``host:port`` of process 0's coordination service (``None``: one process).
-      num_processes, process_id: the job size and this process's index.
-      local_device_ids: the accelerator ids this process uses (``None``: all it sees).
-      sources: where each value came from (``"argument"``, ``"torsh (TORSH_PROCESS_ID)"``,
-        ``"slurm (SLURM_PROCID)"`` ...).
-      environment: ``"torsh-launch"``, ``"slurm"``, ``"openmpi"``, ``"kubernetes"``, ``"jax-env"``,
-        ``"torchrun"``, ``"arguments"`` or ``"single-process"`` (where the process index came from).
+    Args:
+        coordinator_address: ``host:port`` of process 0's coordination service (``None``: one process).
+        num_processes: The job size.
+        process_id: This process's index.
+        local_device_ids: The accelerator ids this process uses (``None``: all it sees).
+        sources: Where each value came from (``"argument"``, ``"torsh (TORSH_PROCESS_ID)"``,
+            ``"slurm (SLURM_PROCID)"`` ...).
+        environment: ``"torsh-launch"``, ``"slurm"``, ``"openmpi"``, ``"kubernetes"``, ``"jax-env"``,
+            ``"torchrun"``, ``"arguments"`` or ``"single-process"`` (where the process index came from).
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> env = {"WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1"}
+        >>> c = dist.resolve_config(environ=env)
+        >>> c.num_processes, c.process_id, c.is_multi_process
+        (2, 1, True)
+        >>> dict(c.sources)["process_id"]
+        'torchrun (RANK)'
     """
 
     coordinator_address: str | None
@@ -86,12 +96,28 @@ class ProcessConfig:
 
     @property
     def is_multi_process(self) -> bool:
+        """True when the job has more than one process."""
         return self.num_processes > 1
 
 
 @dataclasses.dataclass(frozen=True)
 class ProcessInfo:
-    """This process after :func:`init`: its index, the job size and the devices it sees."""
+    """This process after :func:`init`: its index, the job size and the devices it sees.
+
+    Args:
+        process_index: This process's index.
+        process_count: The number of processes.
+        local_device_count: Devices attached to this process.
+        device_count: Devices of the whole job.
+        coordinator_address: ``host:port`` of process 0 (``None`` in a single process).
+        platform: JAX's default backend (``"cpu"``, ``"gpu"``...).
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> me = dist.info()
+        >>> me.process_index, me.process_count, me.is_main
+        (0, 1, True)
+    """
 
     process_index: int
     process_count: int
@@ -102,6 +128,7 @@ class ProcessInfo:
 
     @property
     def is_main(self) -> bool:
+        """True in process 0 (the one that prints, logs and writes files meant to exist once)."""
         return self.process_index == 0
 
 
@@ -140,17 +167,34 @@ def resolve_config(
     SLURM step, an Open MPI job or a Kubernetes Indexed Job (see ``docs/clusters.md``). Nothing set
     means a single process. :attr:`ProcessConfig.environment` says which of these it was.
 
+    Args:
+        coordinator_address: ``host:port`` of process 0.
+        num_processes: The job size.
+        process_id: This process's index.
+        local_device_ids: Accelerator ids this process uses.
+        environ: The environment to read (default: ``os.environ``).
+        detect: Read SLURM / Open MPI / Kubernetes variables when nothing more explicit is set.
+
+    Returns:
+        A :class:`ProcessConfig`.
+
+    Raises:
+        ClusterConfigError: If a variable is not an integer, the settings are incomplete (e.g. a size
+            without a rank) or inconsistent (a rank outside ``[0, num_processes)``); the message names
+            the variable that set each value.
+
     Example:
-      >>> from torsh import distributed as dist
-      >>> env = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "WORLD_SIZE": "4", "RANK": "2"}
-      >>> c = dist.resolve_config(environ=env)
-      >>> c.coordinator_address, c.num_processes, c.process_id, c.environment
-      ('10.0.0.1:29500', 4, 2, 'torchrun')
-      >>> env = {"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "3", "OMPI_COMM_WORLD_LOCAL_RANK": "1",
-      ...        "OMPI_COMM_WORLD_LOCAL_SIZE": "4", "OMPI_MCA_orte_hnp_uri": "1531576320.0;tcp://10.0.0.5:34911"}
-      >>> c = dist.resolve_config(environ=env)
-      >>> c.environment, c.coordinator_address, c.process_id, c.local_device_ids
-      ('openmpi', '10.0.0.5:62624', 3, (1,))
+        >>> from torsh import distributed as dist
+        >>> env = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "WORLD_SIZE": "4", "RANK": "2"}
+        >>> c = dist.resolve_config(environ=env)
+        >>> c.coordinator_address, c.num_processes, c.process_id, c.environment
+        ('10.0.0.1:29500', 4, 2, 'torchrun')
+        >>> env = {"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "3",
+        ...        "OMPI_COMM_WORLD_LOCAL_RANK": "1", "OMPI_COMM_WORLD_LOCAL_SIZE": "4",
+        ...        "OMPI_MCA_orte_hnp_uri": "1531576320.0;tcp://10.0.0.5:34911"}
+        >>> c = dist.resolve_config(environ=env)
+        >>> c.environment, c.coordinator_address, c.process_id, c.local_device_ids
+        ('openmpi', '10.0.0.5:62624', 3, (1,))
     """
     env = os.environ if environ is None else environ
     sources: dict[str, str] = {}
@@ -296,22 +340,28 @@ def environment_summary(environ: Mapping[str, str] | None = None) -> dict[str, o
     """Which environment this process runs in and its place in the job, from the environment only.
 
     It never starts JAX's distributed runtime (nor its backend, unless JAX already started), so it is
-    safe to call before :func:`init`; ``torsh info`` prints it. Keys: ``"environment"`` (one of
-    ``"torsh-launch"``, ``"slurm"``, ``"openmpi"``, ``"kubernetes"``, ``"jax-env"``, ``"torchrun"``,
-    ``"single-process"``), ``"process_index"``, ``"process_count"``, ``"local_device_count"``,
-    ``"coordinator"`` (``host:port`` or ``None``) and ``"error"`` (``None``, or what :func:`init`
-    would raise about the configuration; the counts are then ``None``).
+    safe to call before :func:`init`; ``torsh info`` prints it.
+
+    Args:
+        environ: The environment to read (default: ``os.environ``).
+
+    Returns:
+        A dict with ``"environment"`` (one of ``"torsh-launch"``, ``"slurm"``, ``"openmpi"``,
+        ``"kubernetes"``, ``"jax-env"``, ``"torchrun"``, ``"single-process"``), ``"process_index"``,
+        ``"process_count"``, ``"local_device_count"``, ``"coordinator"`` (``host:port`` or ``None``) and
+        ``"error"`` (``None``, or what :func:`init` would raise about the configuration; the counts are
+        then ``None``).
 
     Example:
-      >>> from torsh import distributed as dist
-      >>> env = {"TORSH_COORDINATOR_ADDRESS": "10.0.0.1:1234", "TORSH_NUM_PROCESSES": "8",
-      ...        "TORSH_PROCESS_ID": "5", "JAX_NUM_CPU_DEVICES": "2"}
-      >>> dist.environment_summary(env)  # doctest: +NORMALIZE_WHITESPACE
-      {'environment': 'torsh-launch', 'process_index': 5, 'process_count': 8, 'local_device_count': 2,
-       'coordinator': '10.0.0.1:1234', 'error': None}
-      >>> dist.environment_summary({"JOB_COMPLETION_INDEX": "1", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
-      ...                           "HOSTNAME": "train-1"})["error"]  # doctest: +ELLIPSIS
-      "init: incomplete multi-process configuration: found ... missing ['num_processes']..."
+        >>> from torsh import distributed as dist
+        >>> env = {"TORSH_COORDINATOR_ADDRESS": "10.0.0.1:1234", "TORSH_NUM_PROCESSES": "8",
+        ...        "TORSH_PROCESS_ID": "5", "JAX_NUM_CPU_DEVICES": "2"}
+        >>> dist.environment_summary(env)  # doctest: +NORMALIZE_WHITESPACE
+        {'environment': 'torsh-launch', 'process_index': 5, 'process_count': 8, 'local_device_count': 2,
+         'coordinator': '10.0.0.1:1234', 'error': None}
+        >>> dist.environment_summary({"JOB_COMPLETION_INDEX": "1", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        ...                           "HOSTNAME": "train-1"})["error"]  # doctest: +ELLIPSIS
+        "init: incomplete multi-process configuration: found ... missing ['num_processes']..."
     """
     from ..errors import TorshError
 
@@ -355,7 +405,18 @@ _ENVIRONMENT_MARKERS = (
 
 
 def info() -> ProcessInfo:
-    """This process's index, the job size and its devices (initialises JAX's backend)."""
+    """This process's index, the job size and its devices (initialises JAX's backend).
+
+    Returns:
+        A :class:`ProcessInfo`.
+
+    Example:
+        >>> import jax
+        >>> from torsh import distributed as dist
+        >>> me = dist.info()
+        >>> me.process_count, me.device_count == len(jax.devices())
+        (1, True)
+    """
     return ProcessInfo(
         process_index=jax.process_index(),
         process_count=jax.process_count(),
@@ -585,7 +646,14 @@ def _check_device_counts(devices: Sequence[tuple[int, int]], config: ProcessConf
 
 
 def shutdown() -> None:
-    """Leave the job (waits for the other processes); a no-op when :func:`init` did not connect."""
+    """Leave the job (waits for the other processes); a no-op when :func:`init` did not connect.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.shutdown()  # single process: nothing to leave
+        >>> dist.is_initialized()
+        False
+    """
     global _JOINED
     if jax.distributed.is_initialized():
         jax.distributed.shutdown()
@@ -593,27 +661,74 @@ def shutdown() -> None:
 
 
 def is_initialized() -> bool:
-    """True after :func:`init` connected to other processes."""
+    """True after :func:`init` connected to other processes.
+
+    Returns:
+        Whether JAX's distributed runtime is connected.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.is_initialized()  # a single process never connects
+        False
+    """
     return jax.distributed.is_initialized()
 
 
 def process_index() -> int:
-    """This process's index (0 in a single-process program)."""
+    """This process's index (0 in a single-process program), like ``torch.distributed.get_rank``.
+
+    Returns:
+        The index in ``[0, process_count())``.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.process_index()
+        0
+    """
     return jax.process_index()
 
 
 def process_count() -> int:
-    """The number of processes in the job."""
+    """The number of processes in the job, like ``torch.distributed.get_world_size`` (per process).
+
+    Returns:
+        The number of processes (1 in a single-process program).
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.process_count()
+        1
+    """
     return jax.process_count()
 
 
 def is_main_process() -> bool:
-    """True in process 0: the one that should print, log and write files meant to exist once."""
+    """True in process 0: the one that should print, log and write files meant to exist once.
+
+    Returns:
+        Whether this is process 0.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> if dist.is_main_process():
+        ...     print("saving checkpoint")
+        saving checkpoint
+    """
     return jax.process_index() == 0
 
 
 def barrier(name: str = "torsh_barrier") -> None:
-    """Wait until every process reaches the barrier with the same ``name`` (a no-op in one process)."""
+    """Wait until every process reaches the barrier with the same ``name`` (a no-op in one process).
+
+    Like ``torch.distributed.barrier``.
+
+    Args:
+        name: The barrier's name; every process must use the same name at the same point.
+
+    Example:
+        >>> from torsh import distributed as dist
+        >>> dist.barrier("after-checkpoint")  # returns at once in a single process
+    """
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
