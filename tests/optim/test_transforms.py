@@ -147,8 +147,10 @@ def test_scale():
     p = {"w": jnp.ones(2)}
     new, _ = t.step(p, {"w": jnp.ones(2)}, t.init(p))
     np.testing.assert_allclose(new["w"], [0.9, 0.9])
-    with pytest.raises(ConfigError, match="finite"):
+    with pytest.raises(ConfigError, match="scale: factor must be a real number, got nan"):
         optim.scale(float("nan"))
+    with pytest.raises(ConfigError, match="scale: factor must be a finite real number, got inf"):
+        optim.scale(float("inf"))
 
 
 # -- gradient accumulation -----------------------------------------------------------------------

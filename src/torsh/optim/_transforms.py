@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import jax
@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from .. import tree as _tree
 from ..errors import ConfigError, TreeError
 from ._base import GradientTransformation, flatten_like
+from ._config import Checker, option
 from ._groups import ParamGroup
 from ._state import OptState
 
@@ -74,16 +75,25 @@ def global_norm(grads: PyTree, norm_type: float = 2.0) -> jax.Array:
     return _leaf_norm(jnp.stack([n.astype(jnp.result_type(*norms)) for n in norms]), norm_type)
 
 
-def _check_norm_type(owner: str, norm_type: Any) -> float:
-    if not isinstance(norm_type, (int, float)) or isinstance(norm_type, bool) or not norm_type > 0:
-        raise ConfigError(f"{owner}: norm_type must be a number > 0 or float('inf'), got {norm_type!r}")
-    return float(norm_type)
+def _norm_type(check: Checker, name: str, value: Any) -> float:
+    v = check.number(name, value)
+    if not v > 0:
+        check.fail(name, "a number > 0 or float('inf')", value)
+    return v
 
 
-def _check_nonneg(owner: str, name: str, value: Any) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0 or math.isinf(value):
-        raise ConfigError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+def check_transform(check: Checker, name: str, value: Any) -> GradientTransformation:
+    """A torsh.optim gradient transformation (an ``option`` check for wrappers of one)."""
+    if not isinstance(value, GradientTransformation):
+        check.fail(name, "a torsh.optim optimizer or gradient transformation", value)
+    return value
+
+
+class _Transform(GradientTransformation):
+    """A transformation built by a public function: shown and named in errors by that function."""
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(type(self).__name__, self._owner_name(), 1)
 
 
 def clip_grad_norm(grads: PyTree, max_norm: float, norm_type: float = 2.0) -> tuple[PyTree, jax.Array]:
@@ -99,8 +109,9 @@ def clip_grad_norm(grads: PyTree, max_norm: float, norm_type: float = 2.0) -> tu
       >>> float(norm), [round(x, 4) for x in clipped["w"].tolist()]
       (5.0, [0.6, 0.8])
     """
-    max_norm = _check_nonneg("clip_grad_norm", "max_norm", max_norm)
-    norm_type = _check_norm_type("clip_grad_norm", norm_type)
+    check = Checker("clip_grad_norm")
+    max_norm = check.nonneg("max_norm", max_norm)
+    norm_type = _norm_type(check, "norm_type", norm_type)
     total = global_norm(grads, norm_type)
     coef = jnp.minimum(max_norm / (total + 1e-6), 1.0)
     clipped = _tree.map(lambda g: (g * coef).astype(g.dtype) if _is_grad(g) else g, grads)
@@ -116,27 +127,20 @@ def clip_grad_value(grads: PyTree, clip_value: float) -> PyTree:
       >>> optim.clip_grad_value({"w": jnp.array([-3.0, 0.5])}, 1.0)["w"].tolist()
       [-1.0, 0.5]
     """
-    clip_value = _check_nonneg("clip_grad_value", "clip_value", clip_value)
+    clip_value = Checker("clip_grad_value").nonneg("clip_value", clip_value)
     return _tree.map(lambda g: jnp.clip(g, -clip_value, clip_value) if _is_grad(g) else g, grads)
 
 
-class _ClipByGlobalNorm(GradientTransformation):
-    def __init__(self, max_norm: float, norm_type: float) -> None:
-        self._set_config(
-            max_norm=_check_nonneg("clip_by_global_norm", "max_norm", max_norm),
-            norm_type=_check_norm_type("clip_by_global_norm", norm_type),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"clip_by_global_norm(max_norm={self._config['max_norm']}, norm_type={self._config['norm_type']})"
-        )
+class _ClipByGlobalNorm(_Transform):
+    _owner = "clip_by_global_norm"
+    max_norm: float = option(check="nonneg")
+    norm_type: float = option(2.0, _norm_type)
 
     def init(self, params: PyTree) -> ClipState:
         return ClipState(norm=jnp.zeros((), jnp.result_type(float)))
 
     def update(self, grads: PyTree, state: ClipState, params: PyTree = None) -> tuple[PyTree, ClipState]:
-        clipped, norm = clip_grad_norm(grads, self._config["max_norm"], self._config["norm_type"])
+        clipped, norm = clip_grad_norm(grads, self.max_norm, self.norm_type)
         return clipped, ClipState(norm=norm.astype(state.norm.dtype))
 
 
@@ -156,18 +160,15 @@ def clip_by_global_norm(max_norm: float, norm_type: float = 2.0) -> GradientTran
     return _ClipByGlobalNorm(max_norm, norm_type)
 
 
-class _ClipByValue(GradientTransformation):
-    def __init__(self, clip_value: float) -> None:
-        self._set_config(clip_value=_check_nonneg("clip_by_value", "clip_value", clip_value))
-
-    def __repr__(self) -> str:
-        return f"clip_by_value({self._config['clip_value']})"
+class _ClipByValue(_Transform):
+    _owner = "clip_by_value"
+    clip_value: float = option(check="nonneg")
 
     def init(self, params: PyTree) -> EmptyState:
         return EmptyState()
 
     def update(self, grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
-        return clip_grad_value(grads, self._config["clip_value"]), state
+        return clip_grad_value(grads, self.clip_value), state
 
 
 def clip_by_value(clip_value: float) -> GradientTransformation:
@@ -181,6 +182,41 @@ def clip_by_value(clip_value: float) -> GradientTransformation:
       [0.5, -0.10000000149011612]
     """
     return _ClipByValue(clip_value)
+
+
+class _MaskTree:
+    """A mask given as a tree of bools, kept flat (structure, leaves) so that it is hashable."""
+
+    __slots__ = ("spec", "leaves")
+
+    def __init__(self, tree: PyTree) -> None:
+        leaves, self.spec = _tree.flatten(tree)
+        # 0-d arrays become bools; anything else stays for resolve_mask to report with its path
+        self.leaves = tuple(
+            bool(v) if getattr(v, "shape", None) == () and hasattr(v, "dtype") else v for v in leaves
+        )
+
+    def tree(self) -> PyTree:
+        return _tree.unflatten(self.spec, self.leaves)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _MaskTree) and self.spec == other.spec and self.leaves == other.leaves
+
+    def __hash__(self) -> int:
+        values = tuple(v if isinstance(v, Hashable) else id(v) for v in self.leaves)
+        return hash((self.spec, values))
+
+    def __repr__(self) -> str:
+        return repr(self.tree())
+
+
+def _check_mask(check: Checker, name: str, value: Any) -> Any:
+    """Masks are static configuration: selector lists become tuples, bool trees a hashable _MaskTree."""
+    if value is None or isinstance(value, (str, _MaskTree)) or callable(value):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(m, str) or callable(m) for m in value):
+        return tuple(value)
+    return _MaskTree(value)
 
 
 def resolve_mask(owner: str, mask: Mask, params: PyTree) -> list[bool]:
@@ -200,6 +236,8 @@ def resolve_mask(owner: str, mask: Mask, params: PyTree) -> list[bool]:
     if selectors is not None:
         group = ParamGroup(*selectors)
         return [group.selects(path, leaf) for path, leaf in pairs]
+    if isinstance(mask, _MaskTree):
+        mask = mask.tree()
     values = flatten_like(spec, mask, f"{owner}: mask", params)
     out = []
     for (path, _), v in zip(pairs, values, strict=True):
@@ -209,11 +247,10 @@ def resolve_mask(owner: str, mask: Mask, params: PyTree) -> list[bool]:
     return out
 
 
-class _AddDecayedWeights(GradientTransformation):
-    def __init__(self, weight_decay: float, mask: Mask) -> None:
-        self._set_config(
-            weight_decay=_check_nonneg("add_decayed_weights", "weight_decay", weight_decay), mask=mask
-        )
+class _AddDecayedWeights(_Transform):
+    _owner = "add_decayed_weights"
+    weight_decay: float = option(check="nonneg")
+    mask: Any = option(None, _check_mask)
 
     def init(self, params: PyTree) -> EmptyState:
         return EmptyState()
@@ -221,9 +258,9 @@ class _AddDecayedWeights(GradientTransformation):
     def update(self, grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
         if params is None:
             raise ConfigError("add_decayed_weights.update: params are required")
-        wd = self._config["weight_decay"]
+        wd = self.weight_decay
         leaves, spec = _tree.flatten(params)
-        selected = resolve_mask("add_decayed_weights", self._config["mask"], params)
+        selected = resolve_mask("add_decayed_weights", self.mask, params)
         trainable = spec.flatten_up_to(_tree.trainable_mask(params))
         ups = flatten_like(spec, grads, "add_decayed_weights: updates", params)
         out = [
@@ -260,17 +297,13 @@ class MaskedState(OptState):
     inner: Any
 
 
-class _Masked(GradientTransformation):
-    def __init__(self, inner: GradientTransformation, mask: Mask) -> None:
-        if not isinstance(inner, GradientTransformation):
-            raise ConfigError(
-                f"masked: inner must be a torsh.optim gradient transformation, got {type(inner).__name__}"
-            )
-        object.__setattr__(self, "inner", inner)
-        self._set_config(inner=inner, mask=mask)
+class _Masked(_Transform):
+    _owner = "masked"
+    inner: GradientTransformation = option(check=check_transform)
+    mask: Any = option(check=_check_mask)
 
     def _select(self, tree: PyTree, params: PyTree) -> PyTree:
-        selected = resolve_mask("masked", self._config["mask"], params)
+        selected = resolve_mask("masked", self.mask, params)
         leaves, spec = _tree.flatten(params)
         values = flatten_like(spec, tree, "masked", params)
         return _tree.unflatten(spec, [v if s else None for v, s in zip(values, selected, strict=True)])
@@ -284,7 +317,7 @@ class _Masked(GradientTransformation):
         sub_params = self._select(params, params)
         sub_grads = self._select(grads, params)
         sub_updates, inner = self.inner.update(sub_grads, state.inner, sub_params)
-        selected = resolve_mask("masked", self._config["mask"], params)
+        selected = resolve_mask("masked", self.mask, params)
         leaves, spec = _tree.flatten(params)
         originals = flatten_like(spec, grads, "masked: updates", params)
         sub_leaves = flatten_like(spec, sub_updates, "masked: inner updates", params)
@@ -310,17 +343,15 @@ def masked(inner: GradientTransformation, mask: Mask) -> GradientTransformation:
     return _Masked(inner, mask)
 
 
-class _Scale(GradientTransformation):
-    def __init__(self, factor: float) -> None:
-        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not math.isfinite(factor):
-            raise ConfigError(f"scale: factor must be a finite number, got {factor!r}")
-        self._set_config(factor=float(factor))
+class _Scale(_Transform):
+    _owner = "scale"
+    factor: float = option(check="finite")
 
     def init(self, params: PyTree) -> EmptyState:
         return EmptyState()
 
     def update(self, grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
-        f = self._config["factor"]
+        f = self.factor
         return _tree.map(lambda g: (g * f).astype(g.dtype) if _is_grad(g) else g, grads), state
 
 

@@ -5,7 +5,6 @@ for float16 training (``DynamicLossScale``). Both decide *inside* the jitted ste
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -15,8 +14,9 @@ from .. import tree as _tree
 from ..errors import ConfigError
 from ..tree import static
 from ._base import GradientTransformation, flatten_like
-from ._config import FrozenDict
+from ._config import Checker, FrozenDict, option
 from ._state import OptState
+from ._transforms import check_transform
 
 __all__ = ["MultiSteps", "MultiStepsState", "DynamicLossScale", "LossScaleState", "all_finite"]
 
@@ -71,16 +71,8 @@ class MultiSteps(GradientTransformation):
       [-2.0]
     """
 
-    def __init__(self, opt: GradientTransformation, every_k: int) -> None:
-        if not isinstance(opt, GradientTransformation):
-            raise ConfigError(
-                f"MultiSteps: opt must be a torsh.optim optimizer or transformation, got {type(opt).__name__}"
-            )
-        if not isinstance(every_k, int) or isinstance(every_k, bool) or every_k < 1:
-            raise ConfigError(f"MultiSteps: every_k must be an integer >= 1, got {every_k!r}")
-        object.__setattr__(self, "opt", opt)
-        object.__setattr__(self, "every_k", every_k)
-        self._set_config(opt=opt, every_k=every_k)
+    opt: GradientTransformation = option(check=check_transform)
+    every_k: int = option(check="count")
 
     def init(self, params: PyTree) -> MultiStepsState:
         mask = _tree.trainable_mask(params)
@@ -162,6 +154,20 @@ def all_finite(tree: PyTree) -> jax.Array:
     return jnp.all(jnp.stack(checks))
 
 
+def _above_one(check: Checker, name: str, value: Any) -> float:
+    v = check.finite(name, value)
+    if not v > 1.0:
+        check.fail(name, "a finite number > 1", value)
+    return v
+
+
+def _open_unit_interval(check: Checker, name: str, value: Any) -> float:
+    v = check.unit_interval(name, value)
+    if v == 0.0:
+        check.fail(name, "in (0, 1)", value)
+    return v
+
+
 class LossScaleState(OptState):
     """State of :class:`DynamicLossScale`.
 
@@ -208,44 +214,19 @@ class DynamicLossScale(GradientTransformation):
       [0.7998046875]
     """
 
-    def __init__(
-        self,
-        opt: GradientTransformation,
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-    ) -> None:
-        def fail(name: str, expected: str, value: Any) -> None:
-            raise ConfigError(f"DynamicLossScale: {name} must be {expected}, got {value!r}")
-
-        if not isinstance(opt, GradientTransformation):
-            fail("opt", "a torsh.optim optimizer or transformation", opt)
-        if not isinstance(init_scale, (int, float)) or not (init_scale > 0 and math.isfinite(init_scale)):
-            fail("init_scale", "a finite number > 0", init_scale)
-        if not isinstance(growth_factor, (int, float)) or not growth_factor > 1.0:
-            fail("growth_factor", "> 1", growth_factor)
-        if not isinstance(backoff_factor, (int, float)) or not 0.0 < backoff_factor < 1.0:
-            fail("backoff_factor", "in (0, 1)", backoff_factor)
-        if not isinstance(growth_interval, int) or isinstance(growth_interval, bool) or growth_interval < 1:
-            fail("growth_interval", "an integer >= 1", growth_interval)
-        object.__setattr__(self, "opt", opt)
-        self._set_config(
-            opt=opt,
-            init_scale=float(init_scale),
-            growth_factor=float(growth_factor),
-            backoff_factor=float(backoff_factor),
-            growth_interval=growth_interval,
-        )
+    opt: GradientTransformation = option(check=check_transform)
+    init_scale: float = option(2.0**16, "positive")
+    growth_factor: float = option(2.0, _above_one)
+    backoff_factor: float = option(0.5, _open_unit_interval)
+    growth_interval: int = option(2000, "count")
 
     def init(self, params: PyTree) -> LossScaleState:
-        cfg = self._config
         return LossScaleState(
-            scale=jnp.asarray(cfg["init_scale"], jnp.float32),
+            scale=jnp.asarray(self.init_scale, jnp.float32),
             growth_tracker=jnp.zeros((), jnp.int32),
             found_inf=jnp.bool_(False),
             inner=self.opt.init(params),
-            config=FrozenDict({k: v for k, v in cfg.items() if k != "opt"}),
+            config=FrozenDict((k, v) for k, v in self._config_items() if k != "opt"),
         )
 
     @staticmethod
@@ -268,14 +249,13 @@ class DynamicLossScale(GradientTransformation):
         return _tree.map(one, grads)
 
     def _next(self, state: LossScaleState, finite: jax.Array) -> dict[str, jax.Array]:
-        cfg = self._config
         successful = state.growth_tracker + 1
-        grow = successful == cfg["growth_interval"]
-        grown = state.scale * cfg["growth_factor"]
+        grow = successful == self.growth_interval
+        grown = state.scale * self.growth_factor
         scale = jnp.where(
             finite,
             jnp.where(grow & jnp.isfinite(grown), grown, state.scale),
-            state.scale * cfg["backoff_factor"],
+            state.scale * self.backoff_factor,
         )
         tracker = jnp.where(finite, jnp.where(grow, 0, successful), 0).astype(jnp.int32)
         return {"scale": scale.astype(state.scale.dtype), "growth_tracker": tracker, "found_inf": ~finite}
