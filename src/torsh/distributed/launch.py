@@ -1,6 +1,7 @@
-"""Start a multi-process job: ``torsh launch -n 2 train.py args...`` on one machine, or
-``torsh launch --nnodes 2 --node-rank R --coordinator HOST:PORT -n 4 train.py`` on each of several.
+"""Start a multi-process job on one machine or on each of several.
 
+``torsh launch -n 2 train.py args...`` on one machine, or
+``torsh launch --nnodes 2 --node-rank R --coordinator HOST:PORT -n 4 train.py`` on each of several.
 Also ``python -m torsh.distributed.launch ...``. Every process runs the same script with
 ``TORSH_COORDINATOR_ADDRESS`` (127.0.0.1 and a free port on one machine, ``--coordinator`` across
 machines), ``TORSH_NUM_PROCESSES`` and ``TORSH_PROCESS_ID`` (plus torchrun's ``RANK``/``WORLD_SIZE``/
@@ -57,7 +58,28 @@ TIMEOUT_EXIT_CODE = 124
 
 @dataclasses.dataclass(frozen=True)
 class LaunchSpec:
-    """What to start: ``nprocs`` copies of ``command`` with per-rank environments."""
+    """What to start: ``nprocs`` copies of ``command`` with per-rank environments (see :func:`launch`).
+
+    Args:
+        command: The program and its arguments (``(sys.executable, "-u", "train.py", ...)``).
+        nprocs: Processes on this node.
+        devices_per_process: Simulated CPU devices per process, or accelerators ``[i*K, (i+1)*K)`` for
+            process ``i``; None: every process sees all devices.
+        port: The coordinator port on 127.0.0.1 (one node; default: a free one).
+        timeout: Stop the whole job after this many seconds (exit status 124).
+        grace: After a failure, seconds the other processes get to exit before SIGKILL.
+        nnodes: Number of nodes (machines) in the job.
+        node_rank: This node's index in ``[0, nnodes)``.
+        coordinator: ``host:port`` of node 0 (its process 0's JAX coordinator); required with several nodes.
+        watch_port: Node 0's launcher port for the other launchers (default: the coordinator port + 1).
+        join_timeout: Seconds the nodes' launchers wait for each other.
+
+    Example:
+        >>> from torsh.distributed.launch import LaunchSpec
+        >>> spec = LaunchSpec(("python", "train.py"), nprocs=4, devices_per_process=2)
+        >>> spec.nprocs * spec.devices_per_process
+        8
+    """
 
     command: tuple[str, ...]
     nprocs: int  # processes on this node
@@ -73,7 +95,16 @@ class LaunchSpec:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on 127.0.0.1 that is free right now.
+
+    Returns:
+        The port number.
+
+    Example:
+        >>> from torsh.distributed.launch import free_port
+        >>> 0 < free_port() < 65536
+        True
+    """
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -90,21 +121,38 @@ def process_env(
     node_rank: int = 0,
     host: str = "127.0.0.1",
 ) -> dict[str, str]:
-    """The environment of local process ``rank`` of ``nprocs`` on node ``node_rank``: the parent's
-    plus the job layout (global rank ``node_rank * nprocs + rank``).
+    """The environment of local process ``rank`` of ``nprocs`` on node ``node_rank``.
+
+    It is the parent's environment plus the job layout (global rank ``node_rank * nprocs + rank``):
+    ``TORSH_*`` variables for :func:`torsh.distributed.init` and torchrun's ``RANK``/``WORLD_SIZE``/
+    ``LOCAL_RANK``/``LOCAL_WORLD_SIZE``/``GROUP_RANK``.
+
+    Args:
+        rank: The process's index on this node.
+        nprocs: Processes per node.
+        port: The coordinator's port.
+        devices_per_process: Devices per process (sets ``JAX_NUM_CPU_DEVICES`` and
+            ``TORSH_LOCAL_DEVICE_IDS``), or None.
+        base: The environment to extend (default: ``os.environ``).
+        nnodes: Number of nodes.
+        node_rank: This node's index.
+        host: The coordinator's host.
+
+    Returns:
+        The environment as a new dict.
 
     Example:
-      >>> from torsh.distributed.launch import process_env
-      >>> env = process_env(1, 2, 12345, 4, base={})
-      >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["JAX_NUM_CPU_DEVICES"]
-      ('127.0.0.1:12345', '1', '4')
-      >>> env["TORSH_LOCAL_DEVICE_IDS"]
-      '4,5,6,7'
-      >>> env = process_env(1, 2, 29500, None, base={}, nnodes=2, node_rank=1, host="node0")
-      >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"]
-      ('node0:29500', '3', '4')
-      >>> env["LOCAL_RANK"], env["GROUP_RANK"]
-      ('1', '1')
+        >>> from torsh.distributed.launch import process_env
+        >>> env = process_env(1, 2, 12345, 4, base={})
+        >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["JAX_NUM_CPU_DEVICES"]
+        ('127.0.0.1:12345', '1', '4')
+        >>> env["TORSH_LOCAL_DEVICE_IDS"]
+        '4,5,6,7'
+        >>> env = process_env(1, 2, 29500, None, base={}, nnodes=2, node_rank=1, host="node0")
+        >>> env["TORSH_COORDINATOR_ADDRESS"], env["TORSH_PROCESS_ID"], env["TORSH_NUM_PROCESSES"]
+        ('node0:29500', '3', '4')
+        >>> env["LOCAL_RANK"], env["GROUP_RANK"]
+        ('1', '1')
     """
     env = dict(os.environ if base is None else base)
     world, global_rank = nnodes * nprocs, node_rank * nprocs + rank
@@ -300,16 +348,35 @@ def launch(
 ) -> int:
     """Run this node's part of the job described by ``spec``; return the exit code (module docstring).
 
+    Every line a process prints is forwarded with a ``[rank i]`` prefix; when one process fails the
+    others are stopped and the launcher reports which rank failed first.
+
     Args:
-      spec: the command, processes per node, devices per process, nodes, coordinator, timeouts.
-      stdout, stderr: where the prefixed lines go (default: ``sys.stdout``/``sys.stderr``).
-      env: the base environment of the processes (default: this process's).
-      stop_requested: polled while waiting; returning a signal number stops the job (used by the CLI to
-        forward Ctrl-C / SIGTERM).
+        spec: The command, processes per node, devices per process, nodes, coordinator, timeouts.
+        stdout: Where the prefixed output lines go (default: ``sys.stdout``).
+        stderr: Where the prefixed error lines and the launcher's notes go (default: ``sys.stderr``).
+        env: The base environment of the processes (default: this process's).
+        stop_requested: Polled while waiting; returning a signal number stops the job (used by the CLI to
+            forward Ctrl-C / SIGTERM).
+
+    Returns:
+        0 when every process succeeded; else the first failure's exit code (128 + signal number when
+        killed by a signal), 124 on ``spec.timeout``.
 
     Raises:
-      LaunchError: the command cannot start. ClusterConfigError (a LaunchError's sibling under
-        DistributedError): flags that are invalid or disagree between nodes, node 0 unreachable.
+        LaunchError: If the command cannot start, or ``nprocs``/``devices_per_process`` is below 1.
+        ClusterConfigError: If the node flags are invalid or disagree between nodes, or node 0 cannot be
+            reached (a sibling of LaunchError under DistributedError).
+
+    Example:
+        >>> import io, sys
+        >>> from torsh.distributed.launch import LaunchSpec, launch
+        >>> hello = "import os; print('hello from', os.environ['TORSH_PROCESS_ID'])"
+        >>> launch(LaunchSpec((sys.executable, "-c", hello), nprocs=1))
+        [rank 0] hello from 0
+        0
+        >>> launch(LaunchSpec((sys.executable, "-c", "raise SystemExit(3)"), nprocs=1), stderr=io.StringIO())
+        3
     """
     from ..errors import DistributedError
     from ._errors import ClusterConfigError, LaunchError
@@ -557,7 +624,23 @@ def launch(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the launcher's options to ``parser`` (used by ``torsh launch`` and this module's ``main``)."""
+    """Add the launcher's options to ``parser`` (used by ``torsh launch`` and this module's ``main``).
+
+    Args:
+        parser: An ``argparse.ArgumentParser``.
+
+    Returns:
+        ``parser``, with ``-n/--nprocs``, ``--nnodes``, ``--node-rank``, ``--coordinator``,
+        ``--devices-per-process``, ``--timeout``, ``--grace``, ``--dry-run``, ``-m``, ``script`` and
+        ``args``.
+
+    Example:
+        >>> import argparse
+        >>> from torsh.distributed.launch import add_arguments
+        >>> ns = add_arguments(argparse.ArgumentParser()).parse_args(["-n", "4", "train.py", "--lr", "0.1"])
+        >>> ns.nprocs, ns.script, ns.args
+        (4, 'train.py', ['--lr', '0.1'])
+    """
     parser.add_argument(
         "-n", "--nprocs", "--nproc-per-node", type=int, default=1, help="processes on this node (default 1)"
     )
@@ -645,12 +728,16 @@ _JOB_VARIABLES = (
 def dry_run(spec: LaunchSpec, out: IO[str] | None = None) -> None:
     """Print the command and the job variables of every process this node would start.
 
+    Args:
+        spec: The job (nothing is started).
+        out: Where to print (default: ``sys.stdout``).
+
     Example:
-      >>> from torsh.distributed.launch import LaunchSpec, dry_run
-      >>> spec = LaunchSpec(("python", "train.py"), nprocs=1, nnodes=2, node_rank=1, coordinator="n0:29500")
-      >>> dry_run(spec)  # doctest: +ELLIPSIS
-      # node 1 of 2 (watch port 29501): python train.py
-      rank 1: TORSH_COORDINATOR_ADDRESS=n0:29500 TORSH_NUM_PROCESSES=2 TORSH_PROCESS_ID=1 ... GROUP_RANK=1 ...
+        >>> from torsh.distributed.launch import LaunchSpec, dry_run
+        >>> spec = LaunchSpec(("python", "train.py"), nprocs=1, nnodes=2, node_rank=1, coordinator="n0:29500")
+        >>> dry_run(spec)  # doctest: +ELLIPSIS
+        # node 1 of 2 (watch port 29501): python train.py
+        rank 1: TORSH_COORDINATOR_ADDRESS=n0:29500 ... TORSH_PROCESS_ID=1 ... GROUP_RANK=1 ...
     """
     import shlex
 
@@ -678,7 +765,28 @@ def dry_run(spec: LaunchSpec, out: IO[str] | None = None) -> None:
 
 
 def run_from_args(ns: argparse.Namespace) -> int:
-    """Run a job from parsed arguments, forwarding SIGINT/SIGTERM to the processes."""
+    """Run a job from parsed arguments, forwarding SIGINT/SIGTERM to the processes.
+
+    Args:
+        ns: The namespace parsed by a parser set up with :func:`add_arguments`.
+
+    Returns:
+        The job's exit code (see :func:`launch`); 2 when the configuration cannot start (the error is
+        printed, not raised).
+
+    Raises:
+        LaunchError: Never: launch errors are printed and give exit status 2.
+        ClusterConfigError: Never: printed likewise.
+
+    Example:
+        >>> import argparse
+        >>> from torsh.distributed.launch import add_arguments, run_from_args
+        >>> ns = add_arguments(argparse.ArgumentParser()).parse_args(["--dry-run", "--port", "29500", "t.py"])
+        >>> run_from_args(ns)  # doctest: +ELLIPSIS
+        # node 0 of 1: ...python -u t.py
+        rank 0: TORSH_COORDINATOR_ADDRESS=127.0.0.1:29500 TORSH_NUM_PROCESSES=1 TORSH_PROCESS_ID=0 ...
+        0
+    """
     from ..errors import DistributedError
 
     target = ["-m", ns.script] if ns.module else [ns.script]
@@ -725,7 +833,22 @@ def run_from_args(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m torsh.distributed.launch [-n N] [--devices-per-process K] script.py args...``"""
+    """``python -m torsh.distributed.launch [-n N] [--devices-per-process K] script.py args...``.
+
+    Args:
+        argv: The command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code (see :func:`launch`).
+
+    Example:
+        >>> from torsh.distributed.launch import main
+        >>> main(["--dry-run", "-n", "2", "--port", "29500", "train.py"])  # doctest: +ELLIPSIS
+        # node 0 of 1: ...python -u train.py
+        rank 0: TORSH_COORDINATOR_ADDRESS=127.0.0.1:29500 TORSH_NUM_PROCESSES=2 TORSH_PROCESS_ID=0 ...
+        rank 1: TORSH_COORDINATOR_ADDRESS=127.0.0.1:29500 TORSH_NUM_PROCESSES=2 TORSH_PROCESS_ID=1 ...
+        0
+    """
     parser = add_arguments(
         argparse.ArgumentParser(
             prog="python -m torsh.distributed.launch",
