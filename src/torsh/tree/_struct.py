@@ -38,21 +38,26 @@ def field(
     """Declare a field of a :class:`Struct`.
 
     Args:
-      default, default_factory: as in :func:`dataclasses.field`.
-      static: configuration, not data: kept in the tree structure (must be hashable); changing it
-        retraces jitted functions.
-      buffer: a non-trainable data leaf (e.g. BatchNorm running statistics): gradients and optimizers
-        skip it, but it is saved and moved like any array.
-      inline: leave this field's name out of dotted paths (containers such as ``Sequential``).
-      metadata: extra dataclass metadata.
+        default: As in :func:`dataclasses.field`.
+        default_factory: As in :func:`dataclasses.field`.
+        static: Configuration, not data: kept in the tree structure (must be hashable); changing it
+            retraces jitted functions.
+        buffer: A non-trainable data leaf (e.g. BatchNorm running statistics): gradients and optimizers
+            skip it, but it is saved and moved like any array.
+        inline: Leave this field's name out of dotted paths (containers such as ``Sequential``).
+        repr: Show the field in the struct's repr.
+        metadata: Extra dataclass metadata.
+
+    Returns:
+        A ``dataclasses.Field`` carrying torsh's metadata.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> class Affine(torsh.tree.Struct):
-      ...     scale: jnp.ndarray
-      ...     name: str = torsh.tree.field(static=True, default="affine")
-      >>> Affine(jnp.ones(2)).name
-      'affine'
+        >>> import torsh, jax.numpy as jnp
+        >>> class Affine(torsh.tree.Struct):
+        ...     scale: jnp.ndarray
+        ...     name: str = torsh.tree.field(static=True, default="affine")
+        >>> Affine(jnp.ones(2)).name
+        'affine'
     """
     md = dict(metadata or {})
     md.update(static=static, buffer=buffer, inline=inline)
@@ -60,27 +65,64 @@ def field(
 
 
 def static(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
-    """Shorthand for ``field(static=True, default=...)``.
+    """Shorthand for ``field(static=True, default=...)``: a configuration field kept in the tree structure.
+
+    Args:
+        default: The default value (hashable).
+        **kwargs: Other arguments of :func:`field`.
+
+    Returns:
+        A ``dataclasses.Field`` marked static.
 
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> class Scale(torsh.tree.Struct):
-      ...     factor: float = torsh.tree.static(2.0)
-      ...     def __call__(self, x):
-      ...         return x * self.factor
-      >>> float(Scale()(jnp.float32(3.0)))
-      6.0
+        >>> import torsh, jax.numpy as jnp
+        >>> class Scale(torsh.tree.Struct):
+        ...     factor: float = torsh.tree.static(2.0)
+        ...     def __call__(self, x):
+        ...         return x * self.factor
+        >>> float(Scale()(jnp.float32(3.0)))
+        6.0
+        >>> torsh.tree.leaves(Scale())  # static fields are not leaves
+        []
     """
     return field(default=default, static=True, **kwargs)
 
 
 def fields(struct: Struct | type[Struct]) -> tuple[dataclasses.Field, ...]:
-    """The dataclass fields of a struct (instance or class)."""
+    """The dataclass fields of a struct (instance or class).
+
+    Args:
+        struct: A :class:`Struct` subclass or instance.
+
+    Returns:
+        A tuple of ``dataclasses.Field`` in declaration order.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> class Point(torsh.tree.Struct):
+        ...     x: jnp.ndarray
+        ...     label: str = torsh.tree.static("p")
+        >>> [f.name for f in torsh.tree.fields(Point)]
+        ['x', 'label']
+    """
     return dataclasses.fields(struct)
 
 
 def is_struct(x: Any) -> bool:
-    """True for instances of :class:`Struct`."""
+    """True for instances of :class:`Struct` (torsh modules and optimizer states included).
+
+    Args:
+        x: Any value.
+
+    Returns:
+        Whether ``x`` is a struct instance.
+
+    Example:
+        >>> import torsh
+        >>> from torsh import nn
+        >>> torsh.tree.is_struct(nn.Linear(2, 2, key=torsh.random.key(0))), torsh.tree.is_struct({"w": 1})
+        (True, False)
+    """
     return isinstance(x, Struct)
 
 
@@ -331,7 +373,25 @@ class Struct:
 
     # -- functional updates -------------------------------------------------------------------
     def replace(self: S, **changes: Any) -> S:
-        """Return a copy with some fields replaced (the original is unchanged)."""
+        """Return a copy with some fields replaced (the original is unchanged), like ``dataclasses.replace``.
+
+        Args:
+            **changes: New values by field name.
+
+        Returns:
+            The changed copy.
+
+        Raises:
+            ConfigError: If a name is not a field, or a new static value is not hashable.
+
+        Example:
+            >>> import torsh, jax.numpy as jnp
+            >>> from torsh import nn
+            >>> layer = nn.Linear(3, 2, key=torsh.random.key(0))
+            >>> zeroed = layer.replace(bias=jnp.zeros(2))
+            >>> zeroed.bias.tolist(), bool((layer.bias == zeroed.bias).all())
+            ([0.0, 0.0], False)
+        """
         names = set(self._torsh_field_names())
         unknown = sorted(set(changes) - names)
         if unknown:
