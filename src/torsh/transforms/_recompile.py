@@ -26,9 +26,21 @@ _MAX_LISTED = 4
 
 
 class RecompileWarning(UserWarning):
-    """A jitted function was compiled again for inputs of a new shape, dtype or structure.
+    """Warned when a jitted function is compiled again for inputs of a new shape, dtype or structure.
 
     Silence it where that is intended: ``warnings.filterwarnings("ignore", category=RecompileWarning)``.
+
+    Example:
+        >>> import warnings, torsh, jax.numpy as jnp
+        >>> double = torsh.jit(lambda x: x * 2)
+        >>> _ = double(jnp.ones(2))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = double(jnp.ones(3))  # a new shape: compiles again
+        >>> [w.category.__name__ for w in caught]
+        ['RecompileWarning']
+        >>> "argument 'x': float32[2] -> float32[3]" in str(caught[0].message)
+        True
     """
 
 
