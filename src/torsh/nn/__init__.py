@@ -14,7 +14,7 @@ Example:
 from ..tree import field, static
 from . import functional, init
 from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
-from ._utils import split_key
+from ._utils import check_axes, resolve_key, split_key
 from .activation import (
     ELU,
     GELU,
@@ -34,7 +34,9 @@ from .activation import (
     Softplus,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .containers import Lambda, ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
@@ -63,8 +65,49 @@ from .normalization import (
     LayerNorm,
     RMSNorm,
 )
+from .padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .sparse import Embedding
 from .stateful import stateful
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+)
+from .upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     # module system
@@ -79,9 +122,12 @@ __all__ = [
     "buffer",
     "logical_axes",
     "stateful",
-    "split_key",
     "functional",
     "init",
+    # layer-author helpers
+    "split_key",
+    "resolve_key",
+    "check_axes",
     # containers
     "Sequential",
     "ModuleList",
@@ -95,6 +141,48 @@ __all__ = [
     "Embedding",
     "Dropout",
     "Dropout2d",
+    # convolution
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    # padding
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    # pooling
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    # resampling
+    "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
     # normalisation
     "BatchNorm1d",
     "BatchNorm2d",
@@ -105,6 +193,21 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "GroupNorm",
+    # attention, transformer, recurrent
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
+    "generate_square_subsequent_mask",
+    "RNNBase",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
     # activations
     "ReLU",
     "ReLU6",
@@ -135,57 +238,4 @@ __all__ = [
     "KLDivLoss",
     "CosineSimilarity",
     "PairwiseDistance",
-    # Conv/pooling (conv.py, pooling.py) and attention/transformer/RNN (attention.py, transformer.py,
-    # rnn.py) exports are added here.
-]
-
-# Convolution, pooling, attention, transformer and recurrent layers (each module lists its own names).
-from . import attention as _attention_mod
-from . import conv as _conv_mod
-from . import padding as _padding_mod
-from . import pooling as _pooling_mod
-from . import rnn as _rnn_mod
-from . import transformer as _transformer_mod
-from . import upsampling as _upsampling_mod
-from .attention import MultiheadAttention
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-from .padding import *  # noqa: F403 - the padding module's __all__ lists its layers
-from .pooling import (
-    AdaptiveAvgPool1d,
-    AdaptiveAvgPool2d,
-    AdaptiveAvgPool3d,
-    AdaptiveMaxPool1d,
-    AdaptiveMaxPool2d,
-    AdaptiveMaxPool3d,
-    AvgPool1d,
-    AvgPool2d,
-    AvgPool3d,
-    MaxPool1d,
-    MaxPool2d,
-    MaxPool3d,
-)
-from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
-from .transformer import (
-    Transformer,
-    TransformerDecoder,
-    TransformerDecoderLayer,
-    TransformerEncoder,
-    TransformerEncoderLayer,
-    generate_square_subsequent_mask,
-)
-from .upsampling import *  # noqa: F403 - Upsample*, PixelShuffle, PixelUnshuffle
-
-__all__ += [
-    name
-    for module in (
-        _attention_mod,
-        _conv_mod,
-        _padding_mod,
-        _pooling_mod,
-        _rnn_mod,
-        _transformer_mod,
-        _upsampling_mod,
-    )
-    for name in module.__all__
-    if name[0].isupper() or name == "generate_square_subsequent_mask"
 ]

@@ -56,7 +56,7 @@ class ReLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.relu(x)
@@ -68,7 +68,7 @@ class ReLU6(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.relu6(x)
@@ -86,7 +86,7 @@ class Hardtanh(Module):
         self.min_val = float(min_val)
         self.max_val = float(max_val)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.hardtanh(x, self.min_val, self.max_val)
@@ -100,7 +100,7 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         self.negative_slope = float(negative_slope)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.leaky_relu(x, self.negative_slope)
@@ -114,7 +114,7 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         self.alpha = float(alpha)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.elu(x, self.alpha)
@@ -126,7 +126,7 @@ class SELU(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.selu(x)
@@ -142,7 +142,7 @@ class GELU(Module):
             raise ConfigError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.gelu(x, self.approximate)
@@ -154,7 +154,7 @@ class SiLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.silu(x)
@@ -166,7 +166,7 @@ class Mish(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.mish(x)
@@ -175,7 +175,7 @@ class Mish(Module):
 class Sigmoid(Module):
     """``1 / (1 + exp(-x))``."""
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.sigmoid(x)
@@ -184,7 +184,7 @@ class Sigmoid(Module):
 class Tanh(Module):
     """Hyperbolic tangent."""
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.tanh(x)
@@ -200,7 +200,7 @@ class Softplus(Module):
         self.beta = float(beta)
         self.threshold = float(threshold)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.softplus(x, self.beta, self.threshold)
@@ -212,7 +212,7 @@ class Hardswish(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.hardswish(x)
@@ -224,7 +224,7 @@ class Hardsigmoid(Module):
     def __init__(self, inplace: bool = False) -> None:
         pass
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.hardsigmoid(x)
@@ -238,7 +238,7 @@ class Softmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         self.dim = dim
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.softmax(x, self.dim)
@@ -252,7 +252,7 @@ class LogSoftmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         self.dim = dim
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         _check_float(x)
         return F.log_softmax(x, self.dim)
@@ -273,6 +273,6 @@ class Softmin(Module):
     def __init__(self, dim: int | None = None) -> None:
         self.dim = dim
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         _check_float(input)
         return F.softmin(input, self.dim)

@@ -102,7 +102,7 @@ class Sequential(Module):
             return list(self.layers.items())
         return [(str(i), m) for i, m in enumerate(self.layers)]
 
-    def forward(self, input: Any, *, key: jax.Array | None = None) -> Any:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: Any, *, key: jax.Array | None = None) -> Any:
         x = input
         for i, layer in enumerate(self.layers.values() if isinstance(self.layers, Mapping) else self.layers):
             if key is not None and layer.__torsh_takes_key__:

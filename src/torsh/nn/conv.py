@@ -17,7 +17,7 @@ import jax
 from ..errors import ConfigError
 from ..tree import static
 from . import init
-from ._utils import float_dtype, positive_int, resolve_key
+from ._utils import Axes, check_axes, float_dtype, ntuple, positive_int, resolve_key
 from .functional._conv import (
     IntOrTuple,
     Padding,
@@ -26,14 +26,21 @@ from .functional._conv import (
     conv_padding,
     conv_transpose_forward,
     conv_transpose_output_padding,
-    ntuple,
     pad_spatial,
 )
-from .module import Axes, Module, _check_axes
+from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _KERNEL_AXES = {1: ("kw",), 2: ("kh", "kw"), 3: ("kd", "kh", "kw")}
+
+
+def _axes(n: int, transposed: bool) -> dict[str, tuple[str, ...]]:
+    """Default logical axes: weight ``(out, in, *kernel)`` (transposed: in, out), bias ``(out,)``."""
+    channels = ("in", "out") if transposed else ("out", "in")
+    return {"weight": (*channels, *_KERNEL_AXES[n]), "bias": ("out",)}
+
+
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
@@ -102,9 +109,8 @@ class _ConvBase(Module):
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         self.bias = init.uniform(kb, (out_channels,), -bound, bound, d) if bias else None
         if axes is not None:
-            axes = _check_axes(name, "weight", self.weight, tuple(axes))
-            out_axis = axes[1] if self._TRANSPOSED else axes[0]
-            self._torsh_axes = (("bias", (out_axis,)), ("weight", axes)) if bias else (("weight", axes),)
+            axes = check_axes(axes, self.weight.shape, name=f"{name}.weight")
+            self.with_axes(weight=axes, bias=(axes[1] if self._TRANSPOSED else axes[0],))
 
     def _describe(self) -> str:
         k = self.kernel_size[0] if len(set(self.kernel_size)) == 1 else "x".join(map(str, self.kernel_size))
@@ -160,7 +166,7 @@ class _ConvNd(_ConvBase):
             axes,
         )
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         n = self._N
         where = ""  # Module.__call__ prefixes the module's path and description to errors
         batched = check_conv_input(input, self.weight, n, self.in_channels, where)
@@ -187,7 +193,7 @@ class _ConvNd(_ConvBase):
         return self._extra(None)
 
 
-class Conv1d(_ConvNd):
+class Conv1d(_ConvNd, init=False, axes=_axes(1, transposed=False)):
     """1D convolution over ``[N, C_in, L]`` or ``[C_in, L]`` (``torch.nn.Conv1d``).
 
     Args:
@@ -214,10 +220,9 @@ class Conv1d(_ConvNd):
     """
 
     _N = 1
-    __torsh_axes__ = {"weight": ("out", "in", *_KERNEL_AXES[1]), "bias": ("out",)}
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_ConvNd, init=False, axes=_axes(2, transposed=False)):
     """2D convolution over ``[N, C_in, H, W]`` or ``[C_in, H, W]`` (``torch.nn.Conv2d``).
 
     Arguments as :class:`Conv1d`, with ints or 2-tuples. Weight ``[out_channels, in_channels / groups,
@@ -234,10 +239,9 @@ class Conv2d(_ConvNd):
     """
 
     _N = 2
-    __torsh_axes__ = {"weight": ("out", "in", *_KERNEL_AXES[2]), "bias": ("out",)}
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_ConvNd, init=False, axes=_axes(3, transposed=False)):
     """3D convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]`` (``torch.nn.Conv3d``).
 
     Arguments as :class:`Conv1d`, with ints or 3-tuples. Weight ``[out_channels, in_channels / groups,
@@ -251,7 +255,6 @@ class Conv3d(_ConvNd):
     """
 
     _N = 3
-    __torsh_axes__ = {"weight": ("out", "in", *_KERNEL_AXES[3]), "bias": ("out",)}
 
 
 class _ConvTransposeNd(_ConvBase):
@@ -305,7 +308,7 @@ class _ConvTransposeNd(_ConvBase):
                     f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
                 )
 
-    def forward(self, input: jax.Array, output_size: Sequence[int] | None = None) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, output_size: Sequence[int] | None = None) -> jax.Array:
         """Transposed convolution; ``output_size`` (static ints) picks among the sizes that stride allows."""
         n = self._N
         where = ""  # Module.__call__ prefixes the module's path and description to errors
@@ -340,7 +343,7 @@ class _ConvTransposeNd(_ConvBase):
         return self._extra(self.output_padding)
 
 
-class ConvTranspose1d(_ConvTransposeNd):
+class ConvTranspose1d(_ConvTransposeNd, init=False, axes=_axes(1, transposed=True)):
     """1D transposed convolution over ``[N, C_in, L]`` or ``[C_in, L]`` (``torch.nn.ConvTranspose1d``).
 
     The gradient of :class:`Conv1d` with respect to its input ("deconvolution"). Note PyTorch's
@@ -371,10 +374,9 @@ class ConvTranspose1d(_ConvTransposeNd):
     """
 
     _N = 1
-    __torsh_axes__ = {"weight": ("in", "out", *_KERNEL_AXES[1]), "bias": ("out",)}
 
 
-class ConvTranspose2d(_ConvTransposeNd):
+class ConvTranspose2d(_ConvTransposeNd, init=False, axes=_axes(2, transposed=True)):
     """2D transposed convolution over ``[N, C_in, H, W]`` or ``[C_in, H, W]`` (``torch.nn.ConvTranspose2d``).
 
     Arguments as :class:`ConvTranspose1d`, with ints or 2-tuples. Weight ``[in_channels,
@@ -389,10 +391,9 @@ class ConvTranspose2d(_ConvTransposeNd):
     """
 
     _N = 2
-    __torsh_axes__ = {"weight": ("in", "out", *_KERNEL_AXES[2]), "bias": ("out",)}
 
 
-class ConvTranspose3d(_ConvTransposeNd):
+class ConvTranspose3d(_ConvTransposeNd, init=False, axes=_axes(3, transposed=True)):
     """3D transposed convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]``
     (``torch.nn.ConvTranspose3d``).
 
@@ -407,4 +408,3 @@ class ConvTranspose3d(_ConvTransposeNd):
     """
 
     _N = 3
-    __torsh_axes__ = {"weight": ("in", "out", *_KERNEL_AXES[3]), "bias": ("out",)}

@@ -41,7 +41,7 @@ class Flatten(Module):
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         if x.ndim == 0:
             return x.reshape(1)
@@ -80,7 +80,7 @@ class Unflatten(Module):
         self.dim = int(dim)
         self.unflattened_size = size
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         dim = _norm_dim(self.dim, x.ndim, "dim", x.shape)
         n = x.shape[dim]

@@ -9,9 +9,9 @@ import jax
 
 from ..tree import static
 from . import init
-from ._utils import float_dtype, positive_int, resolve_key
+from ._utils import Axes, check_axes, float_dtype, positive_int, resolve_key
 from .functional._linear import check_linear_input
-from .module import Axes, Module, _check_axes
+from .module import Module
 
 __all__ = ["Linear", "Identity"]
 
@@ -29,12 +29,12 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def forward(self, input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: Any, *args: Any, **kwargs: Any) -> Any:
         x = input
         return x
 
 
-class Linear(Module):
+class Linear(Module, axes={"weight": ("out", "in"), "bias": ("out",)}):
     """``y = x @ weight.T + bias`` (``torch.nn.Linear``): weight ``[out_features, in_features]``.
 
     Initialised as PyTorch: weight ``kaiming_uniform(a=sqrt(5))``, i.e. U(-1/sqrt(in), 1/sqrt(in)),
@@ -63,8 +63,6 @@ class Linear(Module):
     in_features: int = static()
     out_features: int = static()
 
-    __torsh_axes__ = {"weight": ("out", "in"), "bias": ("out",)}
-
     def __init__(
         self,
         in_features: int,
@@ -85,10 +83,10 @@ class Linear(Module):
         bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.bias = init.uniform(kb, (out_features,), -bound, bound, d) if bias else None
         if axes is not None:
-            axes = _check_axes("Linear", "weight", self.weight, tuple(axes))
-            self._torsh_axes = (("bias", axes[:1]), ("weight", axes)) if bias else (("weight", axes),)
+            ax = check_axes(axes, self.weight.shape, name="Linear.weight")
+            self.with_axes(weight=ax, bias=ax[:1])
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         check_linear_input(x, self.weight)
         y = x @ self.weight.T

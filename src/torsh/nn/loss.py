@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from ..tree import static
 from . import functional as F
-from .functional._loss import _REDUCTIONS, _check_reduction
+from ._utils import REDUCTIONS, check_reduction
 from .module import Module, buffer
 
 __all__ = [
@@ -65,13 +65,13 @@ class CrossEntropyLoss(_Loss):
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        _check_reduction("CrossEntropyLoss", reduction)
+        check_reduction("CrossEntropyLoss", reduction)
         self.weight = _opt_array(weight)
         self.ignore_index = int(ignore_index)
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.cross_entropy(
             input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
         )
@@ -91,12 +91,12 @@ class NLLLoss(_Loss):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        _check_reduction("NLLLoss", reduction)
+        check_reduction("NLLLoss", reduction)
         self.weight = _opt_array(weight)
         self.ignore_index = int(ignore_index)
         self.reduction = reduction
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
@@ -104,10 +104,10 @@ class MSELoss(_Loss):
     """Mean squared error (``torch.nn.MSELoss``)."""
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
-        _check_reduction("MSELoss", reduction)
+        check_reduction("MSELoss", reduction)
         self.reduction = reduction
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.mse_loss(input, target, self.reduction)
 
 
@@ -115,10 +115,10 @@ class L1Loss(_Loss):
     """Mean absolute error (``torch.nn.L1Loss``)."""
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
-        _check_reduction("L1Loss", reduction)
+        check_reduction("L1Loss", reduction)
         self.reduction = reduction
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.l1_loss(input, target, self.reduction)
 
 
@@ -130,11 +130,11 @@ class SmoothL1Loss(_Loss):
     def __init__(
         self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", beta: float = 1.0
     ) -> None:
-        _check_reduction("SmoothL1Loss", reduction)
+        check_reduction("SmoothL1Loss", reduction)
         self.reduction = reduction
         self.beta = float(beta)
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
@@ -144,11 +144,11 @@ class HuberLoss(_Loss):
     delta: float = static()
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        _check_reduction("HuberLoss", reduction)
+        check_reduction("HuberLoss", reduction)
         self.reduction = reduction
         self.delta = float(delta)
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.huber_loss(input, target, self.reduction, self.delta)
 
 
@@ -160,11 +160,11 @@ class BCELoss(_Loss):
     def __init__(
         self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean"
     ) -> None:
-        _check_reduction("BCELoss", reduction)
+        check_reduction("BCELoss", reduction)
         self.weight = _opt_array(weight)
         self.reduction = reduction
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
@@ -182,12 +182,12 @@ class BCEWithLogitsLoss(_Loss):
         reduction: str = "mean",
         pos_weight: Any = None,
     ) -> None:
-        _check_reduction("BCEWithLogitsLoss", reduction)
+        check_reduction("BCEWithLogitsLoss", reduction)
         self.weight = _opt_array(weight)
         self.pos_weight = _opt_array(pos_weight)
         self.reduction = reduction
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
 
 
@@ -199,11 +199,11 @@ class KLDivLoss(_Loss):
     def __init__(
         self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", log_target: bool = False
     ) -> None:
-        _check_reduction("KLDivLoss", reduction, (*_REDUCTIONS, "batchmean"))
+        check_reduction("KLDivLoss", reduction, (*REDUCTIONS, "batchmean"))
         self.reduction = reduction
         self.log_target = bool(log_target)
 
-    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.kl_div(input, target, self.reduction, self.log_target)
 
 

@@ -22,16 +22,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import tree as _tree
-from ..errors import ConfigError, ShapeError, TreeError
+from ..errors import ConfigError, TreeError
 from ..tree import Struct
-from ..tree._struct import _INIT_FLAG
+from ..tree._struct import _INIT_FLAG, buffer
 from . import _walk
 from ._context import CONTEXT_ERRORS, annotate
+from ._utils import Axes, check_axes, join_path
 
 __all__ = ["Module", "Parameter", "StateDictError", "buffer", "logical_axes"]
 
 M = TypeVar("M", bound="Module")
-Axes = tuple[str | None, ...]
 
 _BASE_STATIC = {"static": True, "buffer": False, "inline": False}
 
@@ -40,23 +40,7 @@ class StateDictError(TreeError):
     """A state dict does not fit the module: lists missing, unexpected and mis-shaped keys together."""
 
 
-def buffer(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
-    """Declare a buffer field: an array that is saved and moved with the module but never trained.
-
-    Example:
-      >>> import jax, jax.numpy as jnp
-      >>> from torsh import nn
-      >>> class Scaler(nn.Module):
-      ...     scale: jax.Array = nn.buffer()
-      ...     def forward(self, x):
-      ...         return x * self.scale
-      >>> [name for name, _ in Scaler(jnp.float32(2.0)).named_buffers()]
-      ['scale']
-    """
-    return _tree.field(default=default, buffer=True, **kwargs)
-
-
-def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:  # noqa: N802 - PyTorch's name
+def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:
     """``nn.Parameter(x)`` for ported code: the array itself (every float array field is a parameter).
 
     Example:
@@ -124,21 +108,29 @@ def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def _check_axes(owner: str, field: str, value: Any, axes: Any) -> Axes:
-    if not isinstance(axes, tuple) or not all(a is None or isinstance(a, str) for a in axes):
+def _axes_for(owner: str, field: str, value: Any, axes: Any) -> Axes:
+    shape = value.shape if _walk.is_array(value) else None
+    return check_axes(axes, shape, name=f"{owner}.{field}")
+
+
+def _merged_axes(old: tuple, new: Mapping[str, Axes]) -> tuple:
+    """The ``_torsh_axes`` static field: (field, axes) pairs sorted by field (hashable, one order)."""
+    merged = dict(old)
+    merged.update(new)
+    return tuple(sorted(merged.items()))
+
+
+def _tree_struct_reserved(name: str) -> bool:
+    return name.startswith("__torsh") or name in ("training", "_torsh_frozen", "_torsh_axes")
+
+
+def _class_axes(owner: str, axes: Any) -> dict[str, Axes]:
+    if not isinstance(axes, Mapping):
         raise ConfigError(
-            f"{owner}: logical axes of {field!r} must be a tuple of names or None, got {axes!r}"
+            f"class {owner}(..., axes=...): expected a mapping from field names to axis-name tuples, "
+            f"got {type(axes).__name__} {axes!r}"
         )
-    ndim = getattr(value, "ndim", None)
-    if ndim is not None and _walk.is_array(value) and len(axes) != ndim:
-        raise ShapeError(
-            f"{owner}: {field!r} has shape {list(value.shape)} ({ndim} axes) but {len(axes)} logical "
-            f"axis names were given: {axes!r}"
-        )
-    named = [a for a in axes if a is not None]
-    if len(set(named)) != len(named):
-        raise ConfigError(f"{owner}: logical axes of {field!r} repeat a name: {axes!r}")
-    return axes
+    return {name: check_axes(value, name=f"{owner}.{name}") for name, value in axes.items()}
 
 
 class Module(Struct):
@@ -185,8 +177,10 @@ class Module(Struct):
     __torsh_takes_key__ = False
     __torsh_open__ = True  # attributes assigned in __init__ without annotations become fields
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, axes: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if axes is not None:
+            cls.__torsh_axes__ = {**cls.__torsh_axes__, **_class_axes(cls.__name__, axes)}
         cls.__torsh_inline_fields__ = frozenset(
             f.name for f in dataclasses.fields(cls) if f.metadata.get("inline", False)
         )
@@ -307,7 +301,7 @@ class Module(Struct):
         """
         for leaf in _walk.leaves(self):
             if not leaf.is_buffer:
-                yield _join(prefix, leaf.path), leaf.value
+                yield join_path(prefix, leaf.path), leaf.value
 
     def parameters(self) -> Iterator[jax.Array]:
         """Every parameter array (see :meth:`named_parameters`)."""
@@ -318,7 +312,7 @@ class Module(Struct):
         """``(dotted_name, array)`` for every buffer (e.g. BatchNorm running statistics)."""
         for leaf in _walk.leaves(self):
             if leaf.is_buffer:
-                yield _join(prefix, leaf.path), leaf.value
+                yield join_path(prefix, leaf.path), leaf.value
 
     def buffers(self) -> Iterator[jax.Array]:
         """Every buffer array."""
@@ -562,31 +556,55 @@ class Module(Struct):
         return type(self).__torsh_axes__.get(field)
 
     def with_axes(self: M, mapping: Mapping[str, Axes] | None = None, /, **fields: Axes) -> M:
-        """A copy whose parameters/buffers carry the given logical axis names (static metadata).
+        """Give parameters/buffers logical axis names (static metadata used for sharding).
 
-        Keys are this module's field names (``weight=("mlp", "embed")``) or dotted paths into
-        sub-modules (``{"0.weight": ("mlp", "embed")}``).
+        Outside ``__init__`` it returns a changed copy, and keys may be this module's field names
+        (``weight=("mlp", "embed")``) or dotted paths into sub-modules (``{"0.weight": ...}``).
+        Inside ``__init__`` (a layer declaring the names of the fields it has just assigned, e.g. from
+        an ``axes=`` argument) it records them on the instance being built and returns it; keys are
+        then this module's own, already assigned fields. Class-wide defaults are declared with the
+        class keyword ``axes=`` (``class Linear(nn.Module, axes={"weight": ("out", "in")})``).
+
+        Args:
+          mapping: field names or dotted paths to axis-name tuples (positional; for dotted paths).
+          **fields: field names to axis-name tuples.
+
+        Returns:
+          The module with the names recorded (a copy, or ``self`` inside ``__init__``).
+
+        Raises:
+          ConfigError: an unknown field or path, axes that are not names/None, a repeated name.
+          ShapeError: the number of names differs from the array's number of axes.
 
         Example:
-          >>> import torsh
+          >>> import torsh, jax
           >>> from torsh import nn
           >>> model = nn.Sequential(nn.Linear(4, 8)).with_axes({"0.weight": ("mlp", "embed")})
           >>> nn.logical_axes(model)["0.weight"]
           ('mlp', 'embed')
+          >>> class Scale(nn.Module, axes={"w": ("embed",)}):
+          ...     def __init__(self, n, axes=None):
+          ...         self.w = jax.numpy.ones(n)
+          ...         if axes is not None:
+          ...             self.with_axes(w=axes)
+          >>> nn.logical_axes(Scale(3)), nn.logical_axes(Scale(3, axes=("mlp",)))
+          ({'w': ('embed',)}, {'w': ('mlp',)})
         """
         wanted = {**(mapping or {}), **fields}
+        if _INIT_FLAG in self.__dict__:
+            return self._record_axes(wanted)
         by_leaf = {leaf.path: leaf for leaf in _walk.leaves(self)}
         own_fields = set(self.__torsh_data_fields__)
         per_module: dict[str, dict[str, Axes]] = {}
         for key, axes in wanted.items():
             if key in own_fields:
                 value = self.__dict__[key]
-                per_module.setdefault("", {})[key] = _check_axes(type(self).__name__, key, value, tuple(axes))
+                per_module.setdefault("", {})[key] = _axes_for(type(self).__name__, key, value, axes)
             elif key in by_leaf:
                 leaf = by_leaf[key]
                 owner = f"{leaf.owner_path or type(self).__name__}"
-                per_module.setdefault(leaf.owner_path, {})[leaf.field] = _check_axes(
-                    owner, leaf.field, leaf.value, tuple(axes)
+                per_module.setdefault(leaf.owner_path, {})[leaf.field] = _axes_for(
+                    owner, leaf.field, leaf.value, axes
                 )
             else:
                 raise ConfigError(
@@ -597,11 +615,25 @@ class Module(Struct):
         def update(path: str, m: Module) -> Module:
             if path not in per_module:
                 return m
-            merged = dict(m._torsh_axes)
-            merged.update(per_module[path])
-            return Struct.replace(m, _torsh_axes=tuple(sorted(merged.items())))
+            return Struct.replace(m, _torsh_axes=_merged_axes(m._torsh_axes, per_module[path]))
 
         return _walk.map_modules(self, update)
+
+    def _record_axes(self: M, wanted: Mapping[str, Any]) -> M:
+        """``with_axes`` inside ``__init__``: validate against the assigned fields, record in place."""
+        owner = type(self).__name__
+        d = self.__dict__
+        new = {}
+        for key, axes in wanted.items():
+            if key not in d or _tree_struct_reserved(key):
+                raise ConfigError(
+                    f"{owner}.with_axes({key}=...) inside __init__: {key!r} is not a field assigned so far; "
+                    f"assign `self.{key} = ...` first (sub-modules: pass axes to their constructor or use "
+                    "`self.sub = Layer(...).with_axes(...)`)"
+                )
+            new[key] = _axes_for(owner, key, d[key], axes)
+        self._torsh_axes = _merged_axes(d.get("_torsh_axes", ()), new)
+        return self
 
     # -- repr ----------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -622,10 +654,6 @@ class Module(Struct):
             return f"{type(self).__name__}({extra}){suffix}"
         body = "\n  ".join(([extra] if extra else []) + lines)
         return f"{type(self).__name__}(\n  {body}\n){suffix}"
-
-
-def _join(prefix: str, path: str) -> str:
-    return f"{prefix}.{path}" if prefix and path else prefix or path
 
 
 def _dtype_like(x: Any) -> bool:

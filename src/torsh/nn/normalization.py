@@ -18,9 +18,9 @@ import jax.numpy as jnp
 from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
-from ._utils import check_float_input, float_dtype, positive_int, shape_str
+from ._utils import Axes, check_axes, check_float_input, float_dtype, positive_int, shape_str
 from .functional._normalization import batch_stats, normalize_with, verify_batch_size
-from .module import Axes, Module, _check_axes, buffer
+from .module import Module, buffer
 from .stateful import current_buffers, record_update
 
 __all__ = [
@@ -78,7 +78,16 @@ def _running_update(
     record_update(module, **updates)
 
 
-class _NormBase(Module):
+_NORM_AXES = {
+    "weight": ("channels",),
+    "bias": ("channels",),
+    "running_mean": ("channels",),
+    "running_var": ("channels",),
+    "num_batches_tracked": (),
+}
+
+
+class _NormBase(Module, axes=_NORM_AXES):
     weight: jax.Array | None
     bias: jax.Array | None
     running_mean: jax.Array | None = buffer()
@@ -89,14 +98,6 @@ class _NormBase(Module):
     momentum: float | None = static()
     affine: bool = static()
     track_running_stats: bool = static()
-
-    __torsh_axes__ = {
-        "weight": ("channels",),
-        "bias": ("channels",),
-        "running_mean": ("channels",),
-        "running_var": ("channels",),
-        "num_batches_tracked": (),
-    }
 
     def __init__(
         self,
@@ -139,11 +140,11 @@ class _NormBase(Module):
         )
 
 
-class _BatchNorm(_NormBase):
+class _BatchNorm(_NormBase, init=False):
     _ranks = ()  # type: tuple[int, ...]  (class constants, not fields)
     _layout = ""
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         check_float_input(x, self._param_like())
         if x.ndim not in self._ranks:
@@ -171,7 +172,7 @@ class _BatchNorm(_NormBase):
         return normalize_with(x, mean, var, self.weight, self.bias, self.eps, shape)
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(_BatchNorm, init=False):
     """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` inputs (``torch.nn.BatchNorm1d``).
 
     Training mode normalises with batch statistics and (with ``track_running_stats``) updates the
@@ -192,14 +193,14 @@ class BatchNorm1d(_BatchNorm):
     _layout = "(N, C) or (N, C, L)"
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(_BatchNorm, init=False):
     """Batch normalisation of ``(N, C, H, W)`` inputs (``torch.nn.BatchNorm2d``); see BatchNorm1d."""
 
     _ranks = (4,)
     _layout = "(N, C, H, W)"
 
 
-class BatchNorm3d(_BatchNorm):
+class BatchNorm3d(_BatchNorm, init=False):
     """Batch normalisation of ``(N, C, D, H, W)`` inputs (``torch.nn.BatchNorm3d``); see BatchNorm1d."""
 
     _ranks = (5,)
@@ -224,7 +225,7 @@ class _InstanceNorm(_NormBase):
     ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, dtype=dtype)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         check_float_input(x, self._param_like())
         n = self._spatial
@@ -253,14 +254,14 @@ class _InstanceNorm(_NormBase):
         return y[0] if unbatched else y
 
 
-class InstanceNorm1d(_InstanceNorm):
+class InstanceNorm1d(_InstanceNorm, init=False):
     """Per-sample, per-channel normalisation of ``(N, C, L)`` or ``(C, L)`` inputs; see InstanceNorm2d."""
 
     _spatial = 1
     _layout = "(C, L) or (N, C, L)"
 
 
-class InstanceNorm2d(_InstanceNorm):
+class InstanceNorm2d(_InstanceNorm, init=False):
     """Per-sample, per-channel normalisation of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
 
     PyTorch's defaults: ``affine=False``, ``track_running_stats=False`` (then batch statistics are
@@ -282,7 +283,7 @@ class InstanceNorm2d(_InstanceNorm):
     _layout = "(C, H, W) or (N, C, H, W)"
 
 
-class InstanceNorm3d(_InstanceNorm):
+class InstanceNorm3d(_InstanceNorm, init=False):
     """Per-sample, per-channel normalisation of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs."""
 
     _spatial = 3
@@ -296,10 +297,11 @@ def _normalized_shape(owner: str, normalized_shape: int | Sequence[int]) -> tupl
     return ns
 
 
-def _norm_axes(ns: tuple[int, ...], axes: Axes | None) -> Axes:
-    if axes is not None:
-        return tuple(axes)
-    return (None,) * (len(ns) - 1) + ("norm",)
+def _norm_axes(owner: str, ns: tuple[int, ...], axes: Axes | None) -> Axes:
+    """``axes`` checked against ``normalized_shape`` (even without a weight); default ``(..., "norm")``."""
+    if axes is None:
+        axes = (None,) * (len(ns) - 1) + ("norm",)
+    return check_axes(axes, ns, name=f"{owner}.weight")
 
 
 class LayerNorm(Module):
@@ -339,10 +341,10 @@ class LayerNorm(Module):
         d = float_dtype(dtype)
         self.weight = jnp.ones(ns, d) if elementwise_affine else None
         self.bias = jnp.zeros(ns, d) if elementwise_affine and bias else None
-        ax = _check_axes("LayerNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))
-        self._torsh_axes = (("bias", ax), ("weight", ax))
+        ax = _norm_axes("LayerNorm", ns, axes)
+        self.with_axes(weight=ax, bias=ax)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         check_float_input(x, self.weight)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -389,9 +391,7 @@ class RMSNorm(Module):
         self.eps = None if eps is None else _check_eps("RMSNorm", eps)
         self.elementwise_affine = bool(elementwise_affine)
         self.weight = jnp.ones(ns, float_dtype(dtype)) if elementwise_affine else None
-        self._torsh_axes = (
-            ("weight", _check_axes("RMSNorm", "weight", jnp.zeros(ns), _norm_axes(ns, axes))),
-        )
+        self.with_axes(weight=_norm_axes("RMSNorm", ns, axes))
 
     def forward(self, x: jax.Array) -> jax.Array:  # PyTorch's RMSNorm names its argument x
         check_float_input(x, self.weight)
@@ -404,7 +404,7 @@ class RMSNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class GroupNorm(Module):
+class GroupNorm(Module, axes={"weight": ("channels",), "bias": ("channels",)}):
     """Normalise ``(N, C, *)`` over groups of channels (``torch.nn.GroupNorm``).
 
     Example:
@@ -420,8 +420,6 @@ class GroupNorm(Module):
     num_channels: int = static()
     eps: float = static()
     affine: bool = static()
-
-    __torsh_axes__ = {"weight": ("channels",), "bias": ("channels",)}
 
     def __init__(
         self,
@@ -448,7 +446,7 @@ class GroupNorm(Module):
         self.weight = jnp.ones(num_channels, d) if affine else None
         self.bias = jnp.zeros(num_channels, d) if affine and bias else None
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         x = input
         check_float_input(x, self.weight)
         if x.ndim < 2 or x.shape[1] != self.num_channels:

@@ -56,7 +56,7 @@ class _PadNd(Module):
     def __init__(self, padding: int | Sequence[int]) -> None:
         self.padding = _padding(padding, self._N, type(self).__name__)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         return pad(input, self.padding, mode=self._MODE)
 
     def extra_repr(self) -> str:
@@ -72,14 +72,14 @@ class _ConstantPadNd(_PadNd):
             raise ConfigError(f"{type(self).__name__}: value must be a number, got {value!r}")
         self.value = float(value)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         return pad(input, self.padding, mode="constant", value=self.value)
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
 
 
-class ConstantPad1d(_ConstantPadNd):
+class ConstantPad1d(_ConstantPadNd, init=False):
     """Pad the last axis with ``value`` (``torch.nn.ConstantPad1d``); ``padding`` int or ``(left, right)``.
 
     Example:
@@ -92,7 +92,7 @@ class ConstantPad1d(_ConstantPadNd):
     _N = 1
 
 
-class ConstantPad2d(_ConstantPadNd):
+class ConstantPad2d(_ConstantPadNd, init=False):
     """Pad the last 2 axes with ``value`` (``torch.nn.ConstantPad2d``); ``(left, right, top, bottom)``.
 
     Example:
@@ -105,7 +105,7 @@ class ConstantPad2d(_ConstantPadNd):
     _N = 2
 
 
-class ConstantPad3d(_ConstantPadNd):
+class ConstantPad3d(_ConstantPadNd, init=False):
     """Pad the last 3 axes with ``value`` (``torch.nn.ConstantPad3d``); 6-tuple, last axis first.
 
     Example:
@@ -126,7 +126,7 @@ class _ZeroPadNd(_ConstantPadNd):
         return f"{self.padding}"
 
 
-class ZeroPad1d(_ZeroPadNd):
+class ZeroPad1d(_ZeroPadNd, init=False):
     """Pad the last axis with zeros (``torch.nn.ZeroPad1d``).
 
     Example:
@@ -139,7 +139,7 @@ class ZeroPad1d(_ZeroPadNd):
     _N = 1
 
 
-class ZeroPad2d(_ZeroPadNd):
+class ZeroPad2d(_ZeroPadNd, init=False):
     """Pad the last 2 axes with zeros (``torch.nn.ZeroPad2d``).
 
     Example:
@@ -154,7 +154,7 @@ class ZeroPad2d(_ZeroPadNd):
     _N = 2
 
 
-class ZeroPad3d(_ZeroPadNd):
+class ZeroPad3d(_ZeroPadNd, init=False):
     """Pad the last 3 axes with zeros (``torch.nn.ZeroPad3d``).
 
     Example:
@@ -167,7 +167,7 @@ class ZeroPad3d(_ZeroPadNd):
     _N = 3
 
 
-class ReflectionPad1d(_PadNd):
+class ReflectionPad1d(_PadNd, init=False):
     """Mirror padding of the last axis, edge not repeated (``torch.nn.ReflectionPad1d``); input
     ``[N, C, L]`` or ``[C, L]``, each amount below the axis size.
 
@@ -182,7 +182,7 @@ class ReflectionPad1d(_PadNd):
     _MODE = "reflect"
 
 
-class ReflectionPad2d(_PadNd):
+class ReflectionPad2d(_PadNd, init=False):
     """Mirror padding of the last 2 axes (``torch.nn.ReflectionPad2d``); ``[N, C, H, W]`` or ``[C, H, W]``.
 
     Example:
@@ -196,7 +196,7 @@ class ReflectionPad2d(_PadNd):
     _MODE = "reflect"
 
 
-class ReflectionPad3d(_PadNd):
+class ReflectionPad3d(_PadNd, init=False):
     """Mirror padding of the last 3 axes (``torch.nn.ReflectionPad3d``); ``[N, C, D, H, W]`` or
     ``[C, D, H, W]``.
 
@@ -211,7 +211,7 @@ class ReflectionPad3d(_PadNd):
     _MODE = "reflect"
 
 
-class ReplicationPad1d(_PadNd):
+class ReplicationPad1d(_PadNd, init=False):
     """Edge-value padding of the last axis (``torch.nn.ReplicationPad1d``); ``[N, C, L]`` or ``[C, L]``.
 
     Example:
@@ -225,7 +225,7 @@ class ReplicationPad1d(_PadNd):
     _MODE = "replicate"
 
 
-class ReplicationPad2d(_PadNd):
+class ReplicationPad2d(_PadNd, init=False):
     """Edge-value padding of the last 2 axes (``torch.nn.ReplicationPad2d``).
 
     Example:
@@ -239,7 +239,7 @@ class ReplicationPad2d(_PadNd):
     _MODE = "replicate"
 
 
-class ReplicationPad3d(_PadNd):
+class ReplicationPad3d(_PadNd, init=False):
     """Edge-value padding of the last 3 axes (``torch.nn.ReplicationPad3d``).
 
     Example:
@@ -253,7 +253,7 @@ class ReplicationPad3d(_PadNd):
     _MODE = "replicate"
 
 
-class CircularPad1d(_PadNd):
+class CircularPad1d(_PadNd, init=False):
     """Wrap-around padding of the last axis (``torch.nn.CircularPad1d``); each amount at most the size.
 
     Example:
@@ -267,7 +267,7 @@ class CircularPad1d(_PadNd):
     _MODE = "circular"
 
 
-class CircularPad2d(_PadNd):
+class CircularPad2d(_PadNd, init=False):
     """Wrap-around padding of the last 2 axes (``torch.nn.CircularPad2d``).
 
     Example:
@@ -281,7 +281,7 @@ class CircularPad2d(_PadNd):
     _MODE = "circular"
 
 
-class CircularPad3d(_PadNd):
+class CircularPad3d(_PadNd, init=False):
     """Wrap-around padding of the last 3 axes (``torch.nn.CircularPad3d``).
 
     Example:

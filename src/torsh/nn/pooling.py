@@ -84,7 +84,7 @@ class _MaxPoolNd(Module):
         self.return_indices = _flag("return_indices", return_indices, name)
         self.ceil_mode = _flag("ceil_mode", ceil_mode, name)
 
-    def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:
         return max_pool_nd(
             self._N,
             input,
@@ -107,7 +107,7 @@ class _MaxPoolNd(Module):
         )
 
 
-class MaxPool1d(_MaxPoolNd):
+class MaxPool1d(_MaxPoolNd, init=False):
     """1D max pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.MaxPool1d``).
 
     Args:
@@ -128,7 +128,7 @@ class MaxPool1d(_MaxPoolNd):
     _N = 1
 
 
-class MaxPool2d(_MaxPoolNd):
+class MaxPool2d(_MaxPoolNd, init=False):
     """2D max pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.MaxPool2d``).
 
     Arguments as :class:`MaxPool1d` (ints or 2-tuples); indices are flat ``h * W + w``.
@@ -145,7 +145,7 @@ class MaxPool2d(_MaxPoolNd):
     _N = 2
 
 
-class MaxPool3d(_MaxPoolNd):
+class MaxPool3d(_MaxPoolNd, init=False):
     """3D max pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.MaxPool3d``).
 
     Arguments as :class:`MaxPool1d` (ints or 3-tuples).
@@ -197,7 +197,7 @@ class _AvgPoolNd(Module):
         self.count_include_pad = _flag("count_include_pad", count_include_pad, name)
         self.divisor_override = divisor_override
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         return avg_pool_nd(
             self._N,
             input,
@@ -326,11 +326,11 @@ class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
     def __init__(self, output_size: int | Sequence[int | None] | None) -> None:
         self.output_size = self._check_output_size(output_size)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         return adaptive_avg_pool_nd(self._N, input, self.output_size, where="")
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd, init=False):
     """Average over adaptive windows to a fixed output length (``torch.nn.AdaptiveAvgPool1d``).
 
     Output element ``i`` averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``.
@@ -345,7 +345,7 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     _N = 1
 
 
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd, init=False):
     """2D adaptive average pooling (``torch.nn.AdaptiveAvgPool2d``): ``output_size`` is an int or
     ``(H_out, W_out)``; ``None`` keeps that input size.
 
@@ -359,7 +359,7 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     _N = 2
 
 
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd, init=False):
     """3D adaptive average pooling (``torch.nn.AdaptiveAvgPool3d``).
 
     Example:
@@ -379,11 +379,11 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         self.output_size = self._check_output_size(output_size)
         self.return_indices = _flag("return_indices", return_indices, type(self).__name__)
 
-    def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array | tuple[jax.Array, jax.Array]:
         return adaptive_max_pool_nd(self._N, input, self.output_size, self.return_indices, where="")
 
 
-class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd, init=False):
     """1D adaptive max pooling (``torch.nn.AdaptiveMaxPool1d``).
 
     Example:
@@ -396,7 +396,7 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     _N = 1
 
 
-class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd, init=False):
     """2D adaptive max pooling (``torch.nn.AdaptiveMaxPool2d``); with ``return_indices`` also the flat
     index ``h * W + w`` of each maximum.
 
@@ -410,7 +410,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     _N = 2
 
 
-class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd, init=False):
     """3D adaptive max pooling (``torch.nn.AdaptiveMaxPool3d``).
 
     Example:

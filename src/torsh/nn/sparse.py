@@ -11,13 +11,13 @@ from ..errors import ConfigError, DTypeError, ShapeError
 from ..tree import static
 from . import functional as F
 from . import init
-from ._utils import float_dtype, positive_int, resolve_key
-from .module import Axes, Module, _check_axes
+from ._utils import Axes, float_dtype, positive_int, resolve_key
+from .module import Module
 
 __all__ = ["Embedding"]
 
 
-class Embedding(Module):
+class Embedding(Module, axes={"weight": ("vocab", "embed")}):
     """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim`` (``torch.nn.Embedding``).
 
     Initialised N(0, 1) with the ``padding_idx`` row zeroed; positions holding ``padding_idx`` give
@@ -37,8 +37,6 @@ class Embedding(Module):
     num_embeddings: int = static()
     embedding_dim: int = static()
     padding_idx: int | None = static()
-
-    __torsh_axes__ = {"weight": ("vocab", "embed")}
 
     def __init__(
         self,
@@ -89,7 +87,7 @@ class Embedding(Module):
         if _freeze:
             self._torsh_frozen = frozenset({"weight"})
         if axes is not None:
-            self._torsh_axes = (("weight", _check_axes("Embedding", "weight", weight, tuple(axes))),)
+            self.with_axes(weight=axes)
 
     @classmethod
     def from_pretrained(
@@ -104,7 +102,7 @@ class Embedding(Module):
         kwargs.setdefault("dtype", arr.dtype)
         return cls(arr.shape[0], arr.shape[1], padding_idx, _weight=arr, _freeze=freeze, **kwargs)
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         indices = input
         return F.embedding(indices, self.weight, self.padding_idx)
 

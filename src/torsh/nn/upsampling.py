@@ -72,7 +72,7 @@ class Upsample(Module):
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array) -> jax.Array:
         return interpolate(
             input,
             self.size,
@@ -142,7 +142,7 @@ class PixelShuffle(Module):
     def __init__(self, upscale_factor: int) -> None:
         self.upscale_factor = _positive_int(upscale_factor, "upscale_factor", "PixelShuffle")
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         return pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
@@ -164,7 +164,7 @@ class PixelUnshuffle(Module):
     def __init__(self, downscale_factor: int) -> None:
         self.downscale_factor = _positive_int(downscale_factor, "downscale_factor", "PixelUnshuffle")
 
-    def forward(self, input: jax.Array) -> jax.Array:  # noqa: A002
+    def forward(self, input: jax.Array) -> jax.Array:
         return pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:

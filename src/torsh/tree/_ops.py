@@ -209,7 +209,7 @@ def _map_passing_none(
     return optree.tree_unflatten(spec, out)
 
 
-def map(  # noqa: A001 - mirrors jax.tree.map
+def map(
     fn: Callable[..., Any], tree: PyTree, *rest: PyTree, is_leaf: Callable[[Any], bool] | None = None
 ) -> PyTree:
     """Apply ``fn`` to the leaves of ``tree`` (and the matching leaves of ``rest``).
@@ -415,14 +415,14 @@ def combine(*trees: PyTree) -> PyTree:
                 return x
         return None
 
-    is_none = lambda x: x is None  # noqa: E731
+    is_none = lambda x: x is None
     try:
         return optree.tree_map(first, *trees, is_leaf=is_none, namespace=NAMESPACE, none_is_leaf=True)
     except ValueError as e:
         raise TreeError(f"combine: the trees do not have the same structure: {e}") from None
 
 
-def filter(  # noqa: A001
+def filter(
     tree: PyTree, where: Callable[[Any], bool] | PyTree, is_leaf: Callable[[Any], bool] | None = None
 ) -> PyTree:
     """Keep the leaves selected by ``where`` and replace the others with ``None``.

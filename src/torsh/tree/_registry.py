@@ -149,7 +149,7 @@ def _generate_callbacks(
             "        x.restore(d, rest)",
             "    return o",
         ]
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from validated identifiers only
+    exec("\n".join(lines), namespace)  # source built from validated identifiers only
     return namespace["flatten"], namespace["unflatten"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -18,6 +19,11 @@ import optree
 
 from ..errors import ConfigError, FrozenInstanceError
 from ._registry import NAMESPACE, InstanceFields, register_struct_node
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # typing_extensions comes with optree
+    from typing_extensions import dataclass_transform
 
 __all__ = ["Struct", "field", "static", "fields", "is_struct"]
 
@@ -32,7 +38,7 @@ def field(
     static: bool = False,
     buffer: bool = False,
     inline: bool = False,
-    repr: bool = True,  # noqa: A002 - mirrors dataclasses.field
+    repr: bool = True,
     metadata: dict | None = None,
 ) -> Any:
     """Declare a field of a :class:`Struct`.
@@ -86,6 +92,33 @@ def static(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
         []
     """
     return field(default=default, static=True, **kwargs)
+
+
+def buffer(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """Declare a buffer field: an array that is saved and moved with the module but never trained.
+
+    Public as :func:`torsh.nn.buffer` (it lives here so that type checkers know it as a field
+    specifier of :class:`Struct`). Write the default as a keyword (``buffer(default=None)``): type
+    checkers do not read a positional default.
+
+    Args:
+      default: the field's default value (a keyword for type checkers; positional works at run time).
+      **kwargs: the other arguments of :func:`field` (``default_factory``, ``repr``, ``metadata``...).
+
+    Returns:
+      A dataclass field marked as a buffer.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> class Scaler(nn.Module):
+      ...     scale: jax.Array = nn.buffer()
+      ...     def forward(self, x):
+      ...         return x * self.scale
+      >>> [name for name, _ in Scaler(jnp.float32(2.0)).named_buffers()]
+      ['scale']
+    """
+    return field(default=default, buffer=True, **kwargs)
 
 
 def fields(struct: Struct | type[Struct]) -> tuple[dataclasses.Field, ...]:
@@ -229,6 +262,7 @@ def _wrap_init(init: Any) -> Any:
     return __init__
 
 
+@dataclass_transform(eq_default=False, field_specifiers=(field, static, buffer, dataclasses.field))
 class Struct:
     """Base class of immutable dataclass pytrees (torsh modules, optimizer states, ...).
 
@@ -256,16 +290,26 @@ class Struct:
     __torsh_static_fields__: tuple[str, ...] = ()
     __torsh_buffer_fields__: frozenset[str] = frozenset()
     __torsh_custom_init__: bool = False
+    __torsh_init_declared__: bool | None = None
     # Open classes (modules) turn attributes assigned in __init__ without annotations into fields.
     __torsh_open__: bool = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, init: bool | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own_init = "__init__" in cls.__dict__
         # A constructor written by hand (here or in a parent) is kept; otherwise generate a field-wise one.
         inherits_custom = getattr(cls, "__torsh_custom_init__", False)
-        cls.__torsh_custom_init__ = own_init or inherits_custom
-        dataclasses.dataclass(cls, init=not (own_init or inherits_custom), repr=False, eq=False)
+        if init is not None and not isinstance(init, bool):
+            raise ConfigError(f"class {cls.__name__}(..., init=...): expected True or False, got {init!r}")
+        if init is False and not (own_init or inherits_custom):
+            raise ConfigError(
+                f"class {cls.__name__}(..., init=False): no parent defines __init__ to keep; drop init=False "
+                "for the generated field-wise constructor, or write __init__"
+            )
+        custom = own_init or (inherits_custom and init is not True)
+        cls.__torsh_custom_init__ = custom
+        cls.__torsh_init_declared__ = init  # the class keyword as written (None: not given)
+        dataclasses.dataclass(cls, init=not custom, repr=False, eq=False)
         if "__init__" in cls.__dict__:
             cls.__init__ = _wrap_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
         all_fields = dataclasses.fields(cls)

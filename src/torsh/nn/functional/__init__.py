@@ -26,6 +26,8 @@ from ._activation import (
     softplus,
     tanh,
 )
+from ._attention import multi_head_attention_forward, scaled_dot_product_attention
+from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._distance import cosine_similarity, pairwise_distance
 from ._dropout import dropout, dropout2d
 from ._embedding import embedding, one_hot
@@ -42,6 +44,23 @@ from ._loss import (
     smooth_l1_loss,
 )
 from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, normalize, rms_norm
+from ._padding import pad
+from ._pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
+from ._rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
+from ._upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
     "linear",
@@ -49,6 +68,36 @@ __all__ = [
     "one_hot",
     "dropout",
     "dropout2d",
+    # convolution, padding, pooling, resampling
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "pad",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    # attention and recurrent cells
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
+    "rnn_tanh_cell",
+    "rnn_relu_cell",
+    "lstm_cell",
+    "gru_cell",
     # normalisation
     "batch_norm",
     "instance_norm",
@@ -86,17 +135,4 @@ __all__ = [
     "softmax",
     "log_softmax",
     "softmin",
-    # Convolution/pooling (_conv, _pooling) and attention (_attention) exports are added here.
 ]
-
-# Convolution, pooling and attention functional forms, and the recurrent cells.
-from . import _attention, _conv, _padding, _pooling, _upsampling
-from ._attention import multi_head_attention_forward, scaled_dot_product_attention
-from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
-from ._padding import pad
-from ._pooling import *  # noqa: F403 - the pooling module's __all__ is the list of pooling functions
-from ._rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
-from ._upsampling import interpolate, pixel_shuffle, pixel_unshuffle
-
-__all__ += [*_attention.__all__, *_conv.__all__, *_pooling.__all__, *_padding.__all__, *_upsampling.__all__]
-__all__ += ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"]

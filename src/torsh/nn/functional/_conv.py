@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ...errors import ConfigError, ShapeError
-from .._utils import check_float_input, shape_str
+from .._utils import at, check_float_input, ntuple, opmath, shape_str
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
@@ -35,31 +35,6 @@ _INTERNAL_LAYOUT = "NCHW"
 
 _SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-def at(where: str) -> str:
-    """Message prefix naming the function (``"conv2d: "``); empty inside a module, whose ``__call__``
-    prefixes its own path and description."""
-    return f"{where}: " if where else ""
-
-
-# -- argument normalisation -------------------------------------------------------------------------
-def ntuple(value: Any, n: int, name: str, where: str, minimum: int = 1) -> tuple[int, ...]:
-    """``value`` as an ``n``-tuple of ints >= ``minimum`` (an int is repeated), else ConfigError."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        values: tuple[Any, ...] = (value,) * n
-    elif isinstance(value, Sequence) and not isinstance(value, str):
-        values = tuple(value)
-        if len(values) == 1 and n > 1:
-            values = values * n
-    else:
-        raise ConfigError(f"{at(where)}{name} must be an int or a tuple of {n} ints, got {value!r}")
-    if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise ConfigError(f"{at(where)}{name} must be an int or a tuple of {n} ints, got {value!r}")
-    if any(v < minimum for v in values):
-        bound = "positive" if minimum == 1 else "non-negative" if minimum == 0 else f">= {minimum}"
-        raise ConfigError(f"{at(where)}{name} must be {bound}, got {value!r}")
-    return values
 
 
 def conv_padding(
@@ -300,20 +275,16 @@ def _kernel_views(x: jax.Array, kernel: Sequence[int], stride: Sequence[int], di
         yield offset, lax.slice(x, (0, 0, *start), (*x.shape[:2], *limit), (1, 1, *stride))
 
 
-def _opmath(x: jax.Array) -> jax.Array:
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
 def _depthwise_shifted(
     x: jax.Array, weight: jax.Array, stride: tuple[int, ...], dilation: tuple[int, ...]
 ) -> jax.Array:
     """Depthwise convolution (output channel ``o`` reads input channel ``o // multiplier``)."""
     n = x.ndim - 2
     multiplier = weight.shape[0] // x.shape[1]
-    xs = _opmath(x)
+    xs = opmath(x)
     if multiplier > 1:
         xs = jnp.repeat(xs, multiplier, axis=1)
-    w = _opmath(weight)
+    w = opmath(weight)
     y = None
     for offset, view in _kernel_views(xs, weight.shape[2:], stride, dilation):
         term = view * w[(slice(None), 0, *offset)].reshape((-1,) + (1,) * n)
@@ -364,7 +335,7 @@ def _conv_nd(
     weight: jax.Array,
     bias: jax.Array | None,
     stride: IntOrTuple,
-    padding: Padding,  # noqa: A002
+    padding: Padding,
     dilation: IntOrTuple,
     groups: int,
 ) -> jax.Array:
@@ -402,7 +373,7 @@ def conv1d(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None = None,
-    stride: IntOrTuple = 1,  # noqa: A002
+    stride: IntOrTuple = 1,
     padding: Padding = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
@@ -434,7 +405,7 @@ def conv2d(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None = None,
-    stride: IntOrTuple = 1,  # noqa: A002
+    stride: IntOrTuple = 1,
     padding: Padding = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
@@ -466,7 +437,7 @@ def conv3d(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None = None,
-    stride: IntOrTuple = 1,  # noqa: A002
+    stride: IntOrTuple = 1,
     padding: Padding = 0,
     dilation: IntOrTuple = 1,
     groups: int = 1,
@@ -586,7 +557,7 @@ def _conv_transpose_nd(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None,
-    stride: IntOrTuple,  # noqa: A002
+    stride: IntOrTuple,
     padding: IntOrTuple,
     output_padding: IntOrTuple,
     groups: int,
@@ -637,7 +608,7 @@ def conv_transpose1d(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None = None,
-    stride: IntOrTuple = 1,  # noqa: A002
+    stride: IntOrTuple = 1,
     padding: IntOrTuple = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
@@ -675,7 +646,7 @@ def conv_transpose2d(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None = None,
-    stride: IntOrTuple = 1,  # noqa: A002
+    stride: IntOrTuple = 1,
     padding: IntOrTuple = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,
@@ -698,7 +669,7 @@ def conv_transpose3d(
     input: jax.Array,
     weight: jax.Array,
     bias: jax.Array | None = None,
-    stride: IntOrTuple = 1,  # noqa: A002
+    stride: IntOrTuple = 1,
     padding: IntOrTuple = 0,
     output_padding: IntOrTuple = 0,
     groups: int = 1,

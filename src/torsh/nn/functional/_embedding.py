@@ -11,7 +11,7 @@ from .._checks import check_indices
 __all__ = ["embedding", "one_hot"]
 
 
-def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = None) -> jax.Array:  # noqa: A002
+def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = None) -> jax.Array:
     """Rows of ``weight`` at the integer indices ``input``: shape ``input.shape + (embedding_dim,)``.
 
     Positions equal to ``padding_idx`` contribute no gradient to ``weight`` (as PyTorch); their

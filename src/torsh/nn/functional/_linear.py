@@ -12,7 +12,7 @@ from .._utils import check_float_input, shape_str
 __all__ = ["linear"]
 
 
-def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -> jax.Array:  # noqa: A002
+def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -> jax.Array:
     """``input @ weight.T + bias`` with PyTorch's weight layout ``[out_features, in_features]``.
 
     Example:

@@ -15,7 +15,9 @@ from jax.scipy.special import xlogy
 
 from ...errors import ConfigError, DTypeError, ShapeError
 from .._checks import check_indices, check_probabilities
+from .._utils import REDUCTIONS as _REDUCTIONS
 from .._utils import check_float_input, shape_str
+from .._utils import check_reduction as _check_reduction
 
 __all__ = [
     "cross_entropy",
@@ -29,13 +31,6 @@ __all__ = [
     "kl_div",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _check_reduction(name: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
-    if reduction not in allowed:
-        raise ConfigError(f"{name}: reduction must be one of {list(allowed)}, got {reduction!r}")
-
 
 def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
     if reduction == "mean":
@@ -45,7 +40,7 @@ def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
     return loss
 
 
-def _same_shape(name: str, input: jax.Array, target: jax.Array, what: str = "target") -> None:  # noqa: A002
+def _same_shape(name: str, input: jax.Array, target: jax.Array, what: str = "target") -> None:
     if tuple(input.shape) != tuple(target.shape):
         raise ShapeError(
             f"{name}: expected {what} of the input's shape {shape_str(input.shape)}, "
@@ -54,7 +49,7 @@ def _same_shape(name: str, input: jax.Array, target: jax.Array, what: str = "tar
         )
 
 
-def _class_dim(name: str, input: jax.Array) -> int:  # noqa: A002
+def _class_dim(name: str, input: jax.Array) -> int:
     check_float_input(input)
     if input.ndim < 1:
         raise ShapeError(f"{name}: expected input (C,), (N, C) or (N, C, d1, ...), got a scalar")
@@ -66,7 +61,7 @@ def _check_class_target(
     input: jax.Array,
     target: jax.Array,
     class_dim: int,
-    ignore_index: int,  # noqa: A002
+    ignore_index: int,
 ) -> None:
     dt = getattr(target, "dtype", None)
     if dt is None or not jnp.issubdtype(dt, jnp.integer):
@@ -106,7 +101,7 @@ def _nll(
 
 
 def nll_loss(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     target: jax.Array,
     weight: jax.Array | None = None,
     ignore_index: int = -100,
@@ -133,7 +128,7 @@ def nll_loss(
 
 
 def cross_entropy(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     target: jax.Array,
     weight: jax.Array | None = None,
     ignore_index: int = -100,
@@ -223,7 +218,7 @@ def mse_loss(
     input: jax.Array,
     target: jax.Array,
     reduction: str = "mean",
-    weight: jax.Array | None = None,  # noqa: A002
+    weight: jax.Array | None = None,
 ) -> jax.Array:
     """Squared error ``(input - target)²``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``.
 
@@ -243,7 +238,7 @@ def l1_loss(
     input: jax.Array,
     target: jax.Array,
     reduction: str = "mean",
-    weight: jax.Array | None = None,  # noqa: A002
+    weight: jax.Array | None = None,
 ) -> jax.Array:
     """Absolute error ``|input - target|``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``."""
     _check_reduction("l1_loss", reduction)
@@ -256,7 +251,7 @@ def smooth_l1_loss(
     input: jax.Array,
     target: jax.Array,
     reduction: str = "mean",
-    beta: float = 1.0,  # noqa: A002
+    beta: float = 1.0,
 ) -> jax.Array:
     """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1)."""
     _check_reduction("smooth_l1_loss", reduction)
@@ -274,7 +269,7 @@ def huber_loss(
     input: jax.Array,
     target: jax.Array,
     reduction: str = "mean",
-    delta: float = 1.0,  # noqa: A002
+    delta: float = 1.0,
     weight: jax.Array | None = None,
 ) -> jax.Array:
     """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``; weighted ``mean`` is
@@ -304,7 +299,7 @@ def binary_cross_entropy(
     input: jax.Array,
     target: jax.Array,
     weight: jax.Array | None = None,
-    reduction: str = "mean",  # noqa: A002
+    reduction: str = "mean",
 ) -> jax.Array:
     """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; logs clamped at -100 as PyTorch."""
     _check_reduction("binary_cross_entropy", reduction)
@@ -321,7 +316,7 @@ def binary_cross_entropy(
 
 
 def binary_cross_entropy_with_logits(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     target: jax.Array,
     weight: jax.Array | None = None,
     reduction: str = "mean",
@@ -353,7 +348,7 @@ def kl_div(
     input: jax.Array,
     target: jax.Array,
     reduction: str = "mean",
-    log_target: bool = False,  # noqa: A002
+    log_target: bool = False,
 ) -> jax.Array:
     """Pointwise KL divergence ``target * (log target - input)`` for log-probabilities ``input``.
 

@@ -13,13 +13,9 @@ import jax
 import jax.numpy as jnp
 
 from ...errors import ConfigError, ShapeError
-from .._utils import check_float_input, shape_str
+from .._utils import check_float_input, opmath, shape_str
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "normalize"]
-
-
-def _opmath(x: jax.Array) -> jax.Array:
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def _channel_shape(x: jax.Array) -> tuple[int, ...]:
@@ -39,7 +35,7 @@ def _affine(
 
 def batch_stats(x: jax.Array, axes: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
     """Mean and biased variance over ``axes`` (in float32 or wider)."""
-    x32 = _opmath(x)
+    x32 = opmath(x)
     mean = jnp.mean(x32, axis=axes)
     var = jnp.mean(jnp.square(x32 - jnp.expand_dims(mean, axes)), axis=axes)
     return mean, var
@@ -55,7 +51,7 @@ def normalize_with(
     shape: tuple[int, ...],
 ) -> jax.Array:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` with per-channel vectors reshaped to ``shape``."""
-    x32 = _opmath(x)
+    x32 = opmath(x)
     invstd = jax.lax.rsqrt(var.astype(x32.dtype) + eps)
     y = (x32 - mean.astype(x32.dtype).reshape(shape)) * invstd.reshape(shape)
     return _affine(y, weight, bias, shape).astype(x.dtype)
@@ -70,7 +66,7 @@ def verify_batch_size(x: jax.Array) -> None:
 
 
 def batch_norm(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     running_mean: jax.Array | None,
     running_var: jax.Array | None,
     weight: jax.Array | None = None,
@@ -108,7 +104,7 @@ def batch_norm(
 
 
 def instance_norm(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     running_mean: jax.Array | None = None,
     running_var: jax.Array | None = None,
     weight: jax.Array | None = None,
@@ -132,7 +128,7 @@ def instance_norm(
             )
         axes = tuple(range(2, input.ndim))
         mean, var = batch_stats(input, axes)
-        x32 = _opmath(input)
+        x32 = opmath(input)
         stat_shape = input.shape[:2] + (1,) * (input.ndim - 2)
         y = (x32 - mean.reshape(stat_shape)) * jax.lax.rsqrt(var.reshape(stat_shape) + eps)
         return _affine(y, weight, bias, shape).astype(input.dtype)
@@ -153,7 +149,7 @@ def _check_normalized_shape(x: jax.Array, normalized_shape: Sequence[int], name:
 
 
 def layer_norm(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     normalized_shape: Sequence[int],
     weight: jax.Array | None = None,
     bias: jax.Array | None = None,
@@ -163,7 +159,7 @@ def layer_norm(
     check_float_input(input)
     ns = _check_normalized_shape(input, normalized_shape, "layer_norm")
     axes = tuple(range(input.ndim - len(ns), input.ndim))
-    x32 = _opmath(input)
+    x32 = opmath(input)
     mean = jnp.mean(x32, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(x32 - mean), axis=axes, keepdims=True)
     y = (x32 - mean) * jax.lax.rsqrt(var + eps)
@@ -175,7 +171,7 @@ def layer_norm(
 
 
 def rms_norm(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     normalized_shape: Sequence[int],
     weight: jax.Array | None = None,
     eps: float | None = None,
@@ -185,7 +181,7 @@ def rms_norm(
     check_float_input(input)
     ns = _check_normalized_shape(input, normalized_shape, "rms_norm")
     axes = tuple(range(input.ndim - len(ns), input.ndim))
-    x32 = _opmath(input)
+    x32 = opmath(input)
     if eps is None:
         eps = float(jnp.finfo(x32.dtype).eps)
     y = (x32 * jax.lax.rsqrt(jnp.mean(jnp.square(x32), axis=axes, keepdims=True) + eps)).astype(input.dtype)
@@ -193,7 +189,7 @@ def rms_norm(
 
 
 def group_norm(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     num_groups: int,
     weight: jax.Array | None = None,
     bias: jax.Array | None = None,
@@ -206,7 +202,7 @@ def group_norm(
     n, c = input.shape[:2]
     if c % num_groups:
         raise ShapeError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
-    x32 = _opmath(input)
+    x32 = opmath(input)
     grouped = x32.reshape(n, num_groups, -1)
     mean = jnp.mean(grouped, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(grouped - mean), axis=-1, keepdims=True)
@@ -218,7 +214,7 @@ def normalize(
     input: jax.Array,
     p: float = 2.0,
     dim: int = 1,
-    eps: float = 1e-12,  # noqa: A002
+    eps: float = 1e-12,
 ) -> jax.Array:
     """``x / max(||x||_p, eps)`` along ``dim`` (``torch.nn.functional.normalize``)."""
     check_float_input(input)

@@ -58,7 +58,7 @@ def _source_index(mode: str, size: int, before: int, after: int) -> np.ndarray:
 
 def pad(
     input: jax.Array, pad: Sequence[int], mode: str = "constant", value: float | None = None
-) -> jax.Array:  # noqa: A002
+) -> jax.Array:
     """Pad (or, with negative amounts, crop) ``input`` (``torch.nn.functional.pad``).
 
     Args:

@@ -28,8 +28,7 @@ import numpy as np
 from jax import lax
 
 from ...errors import ConfigError, ShapeError
-from .._utils import check_float_input, shape_str
-from ._conv import at, ntuple
+from .._utils import at, check_float_input, ntuple, opmath, shape_str
 
 __all__ = [
     "max_pool1d",
@@ -237,7 +236,7 @@ def max_pool_nd(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None,
-    padding: IntOrTuple,  # noqa: A002
+    padding: IntOrTuple,
     dilation: IntOrTuple,
     ceil_mode: bool,
     return_indices: bool,
@@ -262,7 +261,7 @@ def max_pool1d(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,  # noqa: A002
+    padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
@@ -295,7 +294,7 @@ def max_pool2d(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,  # noqa: A002
+    padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
@@ -317,7 +316,7 @@ def max_pool3d(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,  # noqa: A002
+    padding: IntOrTuple = 0,
     dilation: IntOrTuple = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
@@ -336,10 +335,6 @@ def max_pool3d(
 
 
 # -- average pooling -----------------------------------------------------------------------------------
-def _opmath(x: jax.Array) -> jax.Array:
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
 def _avg_divisor(
     spatial: Sequence[int],
     out: Sequence[int],
@@ -365,7 +360,7 @@ def avg_pool_nd(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None,
-    padding: IntOrTuple,  # noqa: A002
+    padding: IntOrTuple,
     ceil_mode: bool,
     count_include_pad: bool,
     divisor_override: int | None,
@@ -383,7 +378,7 @@ def avg_pool_nd(
     x = _batched(input, batched)
     out = _output_sizes(x, k, s, p, d, ceil_mode, where)
     pads = _padding_pairs(x.shape[2:], out, k, s, p, d)
-    xs = _opmath(x)
+    xs = opmath(x)
     total = lax.reduce_window(
         xs, 0.0, lax.add, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads)
     )  # scalar init: see max_pool_nd
@@ -398,7 +393,7 @@ def avg_pool1d(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,  # noqa: A002
+    padding: IntOrTuple = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> jax.Array:
@@ -429,7 +424,7 @@ def avg_pool2d(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,  # noqa: A002
+    padding: IntOrTuple = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
@@ -452,7 +447,7 @@ def avg_pool3d(
     input: jax.Array,
     kernel_size: IntOrTuple,
     stride: IntOrTuple | None = None,
-    padding: IntOrTuple = 0,  # noqa: A002
+    padding: IntOrTuple = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
@@ -498,7 +493,7 @@ def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def _check_adaptive(input: Any, n: int, output_size: Any, where: str) -> tuple[bool, tuple[int, ...]]:  # noqa: A002
+def _check_adaptive(input: Any, n: int, output_size: Any, where: str) -> tuple[bool, tuple[int, ...]]:
     batched = check_pool_input(input, n, where)
     return batched, adaptive_output_size(output_size, n, input.shape[input.ndim - n :], where)
 
@@ -517,11 +512,11 @@ def _adaptive_avg_axis(x: jax.Array, axis: int, out: int) -> jax.Array:
     return jnp.moveaxis(y, -1, axis)
 
 
-def adaptive_avg_pool_nd(n: int, input: jax.Array, output_size: Any, where: str | None = None) -> jax.Array:  # noqa: A002
+def adaptive_avg_pool_nd(n: int, input: jax.Array, output_size: Any, where: str | None = None) -> jax.Array:
     where = f"adaptive_avg_pool{n}d" if where is None else where
     batched, out = _check_adaptive(input, n, output_size, where)
     x = _batched(input, batched)
-    y = _opmath(x)
+    y = opmath(x)
     for i in range(n):
         y = _adaptive_avg_axis(y, 2 + i, out[i])
     return _unbatched(y.astype(x.dtype), batched)
@@ -550,7 +545,7 @@ def adaptive_max_pool_nd(
     input: jax.Array,
     output_size: Any,
     return_indices: bool,
-    where: str | None = None,  # noqa: A002
+    where: str | None = None,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     where = f"adaptive_max_pool{n}d" if where is None else where
     batched, out = _check_adaptive(input, n, output_size, where)
@@ -571,7 +566,7 @@ def adaptive_max_pool_nd(
     return _unbatched((y, idx) if return_indices else y, batched)
 
 
-def adaptive_avg_pool1d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:  # noqa: A002
+def adaptive_avg_pool1d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:
     """Average over PyTorch's adaptive windows so that the output has ``output_size`` elements.
 
     Output element ``i`` averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``.
@@ -585,7 +580,7 @@ def adaptive_avg_pool1d(input: jax.Array, output_size: int | Sequence[int | None
     return adaptive_avg_pool_nd(1, input, output_size)
 
 
-def adaptive_avg_pool2d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:  # noqa: A002
+def adaptive_avg_pool2d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:
     """2D adaptive average pooling (``torch.nn.functional.adaptive_avg_pool2d``).
 
     ``output_size`` is an int or ``(H_out, W_out)``; ``None`` keeps that input size.
@@ -599,7 +594,7 @@ def adaptive_avg_pool2d(input: jax.Array, output_size: int | Sequence[int | None
     return adaptive_avg_pool_nd(2, input, output_size)
 
 
-def adaptive_avg_pool3d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:  # noqa: A002
+def adaptive_avg_pool3d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:
     """3D adaptive average pooling (``torch.nn.functional.adaptive_avg_pool3d``).
 
     Example:
@@ -614,7 +609,7 @@ def adaptive_avg_pool3d(input: jax.Array, output_size: int | Sequence[int | None
 def adaptive_max_pool1d(
     input: jax.Array,
     output_size: int | Sequence[int | None] | None,
-    return_indices: bool = False,  # noqa: A002
+    return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """1D adaptive max pooling (``torch.nn.functional.adaptive_max_pool1d``).
 
@@ -630,7 +625,7 @@ def adaptive_max_pool1d(
 def adaptive_max_pool2d(
     input: jax.Array,
     output_size: int | Sequence[int | None] | None,
-    return_indices: bool = False,  # noqa: A002
+    return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """2D adaptive max pooling (``torch.nn.functional.adaptive_max_pool2d``); indices are flat ``h * W + w``.
 
@@ -646,7 +641,7 @@ def adaptive_max_pool2d(
 def adaptive_max_pool3d(
     input: jax.Array,
     output_size: int | Sequence[int | None] | None,
-    return_indices: bool = False,  # noqa: A002
+    return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """3D adaptive max pooling (``torch.nn.functional.adaptive_max_pool3d``).
 

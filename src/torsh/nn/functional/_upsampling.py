@@ -188,7 +188,7 @@ def _antialias_axis(
 
 
 def interpolate(
-    input: jax.Array,  # noqa: A002
+    input: jax.Array,
     size: int | Sequence[int] | None = None,
     scale_factor: float | Sequence[float] | None = None,
     mode: str = "nearest",
@@ -282,7 +282,7 @@ def _factor(value: Any, name: str, where: str) -> int:
     return int(value)
 
 
-def pixel_shuffle(input: jax.Array, upscale_factor: int) -> jax.Array:  # noqa: A002
+def pixel_shuffle(input: jax.Array, upscale_factor: int) -> jax.Array:
     """``[*, C * r**2, H, W] -> [*, C, H * r, W * r]`` (``torch.nn.functional.pixel_shuffle``).
 
     Example:
@@ -312,7 +312,7 @@ def pixel_shuffle(input: jax.Array, upscale_factor: int) -> jax.Array:  # noqa: 
     return y.reshape(*lead, oc, h * r, w * r)
 
 
-def pixel_unshuffle(input: jax.Array, downscale_factor: int) -> jax.Array:  # noqa: A002
+def pixel_unshuffle(input: jax.Array, downscale_factor: int) -> jax.Array:
     """``[*, C, H * r, W * r] -> [*, C * r**2, H, W]`` (``torch.nn.functional.pixel_unshuffle``).
 
     Example:
