@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from torsh import optim
-from torsh.errors import ConfigError
+from torsh.errors import ConfigError, FrozenInstanceError
 from torsh.optim import schedules
 
 from ._reference import (
@@ -216,6 +216,14 @@ def test_schedules_are_static_values():
     )
     assert optim.Adam(lr=a) == optim.Adam(lr=schedules.cosine_annealing(0.1, T_max=10))
     assert "T_max=10" in repr(a)
+    # frozen structs with no leaves: they pass through jit as arguments, and a changed copy is
+    # validated like a new schedule
+    assert jax.tree.leaves(a) == [] and float(jax.jit(lambda s, t: s(t))(a, 10)) == pytest.approx(0.0)
+    with pytest.raises(FrozenInstanceError):
+        a.T_max = 5
+    assert a.replace(T_max=20) == schedules.cosine_annealing(0.1, T_max=20)
+    with pytest.raises(ConfigError, match="schedules.cosine_annealing: T_max must be an integer >= 1, got 0"):
+        a.replace(T_max=0)
 
 
 def test_optimizer_with_schedule_matches_torch_optimizer_with_scheduler():

@@ -50,8 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ConfigError
-from ..tree import static
-from ._config import Checker, Config
+from ._config import Checker, Config, option
 from ._plateau import ReduceLROnPlateau
 
 __all__ = [
@@ -108,11 +107,24 @@ def _check(schedule: str) -> Checker:
     return Checker(f"schedules.{schedule}")
 
 
+def _count0(check: Checker, name: str, value: Any) -> int:
+    return check.integer(name, value, 0)
+
+
 class Schedule(Config):
     """Base class of torsh's schedules: ``schedule(step) -> lr`` (a scalar array), jit-safe.
 
-    A schedule is a frozen :class:`torsh.tree.Struct` whose fields are static configuration, so it is
-    hashable, compares by value and can be closed over by jitted functions or passed through them.
+    A schedule is a frozen :class:`torsh.tree.Struct` whose fields are static configuration, validated
+    when it is built; so it is hashable, compares by value and can be closed over by jitted functions
+    or passed through them. Each schedule class is built by the function of the same name
+    (``schedules.step_decay(...)``), which names it in error messages.
+
+    Example:
+      >>> import jax
+      >>> from torsh.optim import schedules
+      >>> s = schedules.step_decay(1.0, step_size=2, gamma=0.5)
+      >>> isinstance(s, schedules.Schedule), s == schedules.step_decay(1.0, 2, 0.5), float(jax.jit(s)(2))
+      (True, True, 0.5)
     """
 
     def __call__(self, step: Any) -> jax.Array:
@@ -120,19 +132,26 @@ class Schedule(Config):
 
 
 class _PerEpoch(Schedule):
-    schedule: Callable = static()
-    steps_per_epoch: int = static()
+    _owner = "schedules.per_epoch"
+    schedule: Callable = option(check="function")
+    steps_per_epoch: int = option(check="count")
 
     def __call__(self, step: Any) -> jax.Array:
         return jnp.asarray(self.schedule(jnp.floor_divide(jnp.asarray(step), self.steps_per_epoch)), _dtype())
 
 
 def per_epoch(schedule: Callable, steps_per_epoch: int) -> Schedule:
-    """``schedule`` counted in epochs: the value at optimizer step ``t`` is
-    ``schedule(t // steps_per_epoch)``,
-    as a PyTorch scheduler whose ``step()`` is called once per epoch of ``steps_per_epoch`` batches.
+    """``schedule`` counted in epochs: its value at step ``t`` is ``schedule(t // steps_per_epoch)``.
 
+    As a PyTorch scheduler whose ``step()`` is called once per epoch of ``steps_per_epoch`` batches.
     Every schedule constructor also takes ``steps_per_epoch=`` directly.
+
+    Args:
+      schedule: a function of the epoch.
+      steps_per_epoch: optimizer steps (batches) per epoch, >= 1.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -142,10 +161,7 @@ def per_epoch(schedule: Callable, steps_per_epoch: int) -> Schedule:
       >>> s == schedules.step_decay(1.0, step_size=2, gamma=0.5, steps_per_epoch=3)
       True
     """
-    check = _check("per_epoch")
-    if not callable(schedule):
-        check.fail("schedule", "a schedule (a function of the step)", schedule)
-    return _PerEpoch(schedule, check.integer("steps_per_epoch", steps_per_epoch, 1))
+    return _PerEpoch(schedule, steps_per_epoch)
 
 
 def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
@@ -173,9 +189,10 @@ def _epochs(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
 
 
 class _Constant(Schedule):
-    value: float = static()
-    factor: float = static()
-    total_iters: int = static()
+    _owner = "schedules.constant"
+    value: float = option(check="nonneg")
+    factor: float = option(check="probability")
+    total_iters: int = option(check=_count0)
 
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
@@ -184,9 +201,18 @@ class _Constant(Schedule):
 
 @_epochs
 def constant(value: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Schedule:
-    """``value * factor`` for the first ``total_iters`` steps, then ``value`` (PyTorch's ConstantLR,
-    with its defaults ``factor=1/3, total_iters=5``). For a learning rate that never changes, pass
+    """``value * factor`` for the first ``total_iters`` steps, then ``value`` (PyTorch's ConstantLR).
+
+    PyTorch's defaults ``factor=1/3, total_iters=5``. For a learning rate that never changes, pass
     the number itself (``lr=0.1``; :func:`join` and :func:`sequence` accept numbers too).
+
+    Args:
+      value: the learning rate after ``total_iters`` steps, >= 0.
+      factor: multiplier of ``value`` before that, in [0, 1].
+      total_iters: steps at ``value * factor``, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -194,16 +220,14 @@ def constant(value: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Sch
       >>> [round(float(s(i)), 3) for i in range(4)]
       [0.05, 0.05, 0.1, 0.1]
     """
-    check = _check("constant")
-    value = check.nonneg("value", value)
-    factor = check.unit_interval("factor", factor, closed_right=True)
-    return _Constant(value, factor, check.integer("total_iters", total_iters, 0))
+    return _Constant(value, factor, total_iters)
 
 
 class _StepDecay(Schedule):
-    lr: float = static()
-    step_size: int = static()
-    gamma: float = static()
+    _owner = "schedules.step_decay"
+    lr: float = option(check="nonneg")
+    step_size: int = option(check="count")
+    gamma: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
         k = jnp.floor_divide(jnp.asarray(step), self.step_size).astype(_dtype())
@@ -214,24 +238,34 @@ class _StepDecay(Schedule):
 def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """``lr * gamma ** (step // step_size)`` (PyTorch's StepLR).
 
+    Args:
+      lr: the initial learning rate, >= 0.
+      step_size: steps between decays, >= 1.
+      gamma: multiplier at each decay, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
     Example:
       >>> from torsh.optim import schedules
       >>> s = schedules.step_decay(1.0, step_size=2, gamma=0.5)
       >>> [float(s(i)) for i in range(5)]
       [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    check = _check("step_decay")
-    return _StepDecay(
-        check.nonneg("lr", lr),
-        check.integer("step_size", step_size, 1),
-        check.nonneg("gamma", gamma),
-    )
+    return _StepDecay(lr, step_size, gamma)
+
+
+def _milestones(check: Checker, name: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        check.fail(name, "a sequence of step numbers", value)
+    return tuple(sorted(check.integer(f"{name}[{i}]", m, 0) for i, m in enumerate(value)))
 
 
 class _MultiStepDecay(Schedule):
-    lr: float = static()
-    milestones: tuple[int, ...] = static()
-    gamma: float = static()
+    _owner = "schedules.multistep_decay"
+    lr: float = option(check="nonneg")
+    milestones: tuple[int, ...] = option(check=_milestones)
+    gamma: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
         if not self.milestones:
@@ -244,22 +278,27 @@ class _MultiStepDecay(Schedule):
 def multistep_decay(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     """``lr`` times ``gamma`` for every milestone reached (PyTorch's MultiStepLR).
 
+    Args:
+      lr: the initial learning rate, >= 0.
+      milestones: the steps at which the learning rate is multiplied by ``gamma``.
+      gamma: multiplier at each milestone, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
     Example:
       >>> from torsh.optim import schedules
       >>> s = schedules.multistep_decay(1.0, milestones=[1, 3], gamma=0.1)
       >>> [round(float(s(i)), 4) for i in range(4)]
       [1.0, 0.1, 0.1, 0.01]
     """
-    check = _check("multistep_decay")
-    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
-        check.fail("milestones", "a sequence of step numbers", milestones)
-    ms = tuple(sorted(check.integer("milestones[i]", m, 0) for m in milestones))
-    return _MultiStepDecay(check.nonneg("lr", lr), ms, check.nonneg("gamma", gamma))
+    return _MultiStepDecay(lr, milestones, gamma)
 
 
 class _ExponentialDecay(Schedule):
-    lr: float = static()
-    gamma: float = static()
+    _owner = "schedules.exponential_decay"
+    lr: float = option(check="nonneg")
+    gamma: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
         return self.lr * _power(self.gamma, _steps(step))
@@ -269,19 +308,26 @@ class _ExponentialDecay(Schedule):
 def exponential_decay(lr: float, gamma: float) -> Schedule:
     """``lr * gamma ** step`` (PyTorch's ExponentialLR).
 
+    Args:
+      lr: the initial learning rate, >= 0.
+      gamma: multiplier per step, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
     Example:
       >>> from torsh.optim import schedules
       >>> round(float(schedules.exponential_decay(1.0, 0.9)(2)), 4)
       0.81
     """
-    check = _check("exponential_decay")
-    return _ExponentialDecay(check.nonneg("lr", lr), check.nonneg("gamma", gamma))
+    return _ExponentialDecay(lr, gamma)
 
 
 class _CosineAnnealing(Schedule):
-    lr: float = static()
-    T_max: int = static()
-    eta_min: float = static()
+    _owner = "schedules.cosine_annealing"
+    lr: float = option(check="nonneg")
+    T_max: int = option(check="count")
+    eta_min: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
         return self.eta_min + (self.lr - self.eta_min) * _half_cosine(_steps(step), self.T_max)
@@ -294,25 +340,29 @@ def cosine_annealing(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
     Like PyTorch's, it keeps following the cosine after ``T_max`` (rising again); use
     :func:`warmup_cosine` or :func:`join` with :func:`constant` to hold the final value.
 
+    Args:
+      lr: the initial learning rate, >= 0.
+      T_max: steps of the half period, >= 1.
+      eta_min: the learning rate at ``T_max``, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
     Example:
       >>> from torsh.optim import schedules
       >>> s = schedules.cosine_annealing(1.0, T_max=10)
       >>> [round(float(s(i)), 4) for i in (0, 5, 10)]
       [1.0, 0.5, 0.0]
     """
-    check = _check("cosine_annealing")
-    return _CosineAnnealing(
-        check.nonneg("lr", lr),
-        check.integer("T_max", T_max, 1),
-        check.nonneg("eta_min", eta_min),
-    )
+    return _CosineAnnealing(lr, T_max, eta_min)
 
 
 class _CosineWarmRestarts(Schedule):
-    lr: float = static()
-    T_0: int = static()
-    T_mult: int = static()
-    eta_min: float = static()
+    _owner = "schedules.cosine_annealing_warm_restarts"
+    lr: float = option(check="nonneg")
+    T_0: int = option(check="count")
+    T_mult: int = option(check="count")
+    eta_min: float = option(check="nonneg")
 
     def _cycle(self, step: jax.Array) -> tuple[jax.Array, jax.Array]:
         step = jnp.asarray(step)
@@ -335,8 +385,18 @@ class _CosineWarmRestarts(Schedule):
 
 @_epochs
 def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> Schedule:
-    """Cosine annealing restarted every ``T_i`` steps, ``T_i = T_0 * T_mult**i`` (SGDR; PyTorch's
-    CosineAnnealingWarmRestarts).
+    """Cosine annealing restarted every ``T_i = T_0 * T_mult**i`` steps (SGDR).
+
+    PyTorch's CosineAnnealingWarmRestarts.
+
+    Args:
+      lr: the learning rate at each restart, >= 0.
+      T_0: steps of the first cycle, >= 1.
+      T_mult: growth factor of the cycle length, an integer >= 1.
+      eta_min: the learning rate at the end of each cycle, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -344,20 +404,15 @@ def cosine_annealing_warm_restarts(lr: float, T_0: int, T_mult: int = 1, eta_min
       >>> [round(float(s(i)), 3) for i in range(7)]
       [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
     """
-    check = _check("cosine_annealing_warm_restarts")
-    return _CosineWarmRestarts(
-        check.nonneg("lr", lr),
-        check.integer("T_0", T_0, 1),
-        check.integer("T_mult", T_mult, 1),
-        check.nonneg("eta_min", eta_min),
-    )
+    return _CosineWarmRestarts(lr, T_0, T_mult, eta_min)
 
 
 class _Linear(Schedule):
-    lr: float = static()
-    start_factor: float = static()
-    end_factor: float = static()
-    total_iters: int = static()
+    _owner = "schedules.linear"
+    lr: float = option(check="nonneg")
+    start_factor: float = option(check="probability")
+    end_factor: float = option(check="probability")
+    total_iters: int = option(check="count")
 
     def __call__(self, step: Any) -> jax.Array:
         s = jnp.minimum(_steps(step), self.total_iters)
@@ -368,8 +423,18 @@ class _Linear(Schedule):
 def linear(
     lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5
 ) -> Schedule:
-    """``lr`` times a factor moving linearly from ``start_factor`` to ``end_factor`` over
-    ``total_iters`` steps, then held (PyTorch's LinearLR).
+    """``lr`` times a factor moving linearly from ``start_factor`` to ``end_factor`` (PyTorch's LinearLR).
+
+    The factor reaches ``end_factor`` after ``total_iters`` steps and is held there.
+
+    Args:
+      lr: the learning rate the factors multiply, >= 0.
+      start_factor: the factor at step 0, in [0, 1].
+      end_factor: the factor from step ``total_iters`` on, in [0, 1].
+      total_iters: steps of the ramp, >= 1.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -377,15 +442,20 @@ def linear(
       >>> [float(s(i)) for i in range(4)]
       [0.5, 0.75, 1.0, 1.0]
     """
-    check = _check("linear")
-    start = check.unit_interval("start_factor", start_factor, closed_right=True)
-    end = check.unit_interval("end_factor", end_factor, closed_right=True)
-    return _Linear(check.nonneg("lr", lr), start, end, check.integer("total_iters", total_iters, 1))
+    return _Linear(lr, start_factor, end_factor, total_iters)
 
 
 @_epochs
 def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedule:
     """From ``init_lr`` linearly up to ``lr`` over ``warmup_steps`` steps, then ``lr``.
+
+    Args:
+      lr: the learning rate after the warmup, >= 0.
+      warmup_steps: steps of the ramp, >= 1.
+      init_lr: the learning rate at step 0, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -393,35 +463,40 @@ def linear_warmup(lr: float, warmup_steps: int, init_lr: float = 0.0) -> Schedul
       >>> [float(s(i)) for i in range(6)]
       [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
-    check = _check("linear_warmup")
-    lr = check.nonneg("lr", lr)
-    init_lr = check.nonneg("init_lr", init_lr)
-    steps = check.integer("warmup_steps", warmup_steps, 1)
-    return _LinearValue(init_lr, lr, steps)
+    return _LinearWarmup(lr, warmup_steps, init_lr)
 
 
-class _LinearValue(Schedule):
-    init: float = static()
-    end: float = static()
-    steps: int = static()
+class _LinearWarmup(Schedule):
+    _owner = "schedules.linear_warmup"
+    lr: float = option(check="nonneg")
+    warmup_steps: int = option(check="count")
+    init_lr: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
-        s = jnp.minimum(_steps(step), self.steps)
-        return self.end + (self.init - self.end) * (1.0 - s / self.steps)
+        s = jnp.minimum(_steps(step), self.warmup_steps)
+        return self.lr + (self.init_lr - self.lr) * (1.0 - s / self.warmup_steps)
 
 
 class _WarmupCosine(Schedule):
-    peak: float = static()
-    warmup_steps: int = static()
-    total_steps: int = static()
-    init: float = static()
-    end: float = static()
+    _owner = "schedules.warmup_cosine"
+    lr: float = option(check="nonneg")
+    warmup_steps: int = option(check=_count0)
+    total_steps: int = option(check="count")
+    init_lr: float = option(check="nonneg")
+    end_lr: float = option(check="nonneg")
+
+    @classmethod
+    def _check_combination(cls, check: Checker, values: dict[str, Any]) -> None:
+        if values["total_steps"] <= values["warmup_steps"]:
+            check.fail("total_steps", f"> warmup_steps ({values['warmup_steps']})", values["total_steps"])
 
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
-        warm = self.init + (self.peak - self.init) * s / max(self.warmup_steps, 1)
+        warm = self.init_lr + (self.lr - self.init_lr) * s / max(self.warmup_steps, 1)
         into = jnp.clip(s - self.warmup_steps, 0.0, self.total_steps - self.warmup_steps)
-        decay = self.end + (self.peak - self.end) * _half_cosine(into, self.total_steps - self.warmup_steps)
+        decay = self.end_lr + (self.lr - self.end_lr) * _half_cosine(
+            into, self.total_steps - self.warmup_steps
+        )
         return jnp.where(s < self.warmup_steps, warm, decay)
 
 
@@ -429,8 +504,19 @@ class _WarmupCosine(Schedule):
 def warmup_cosine(
     lr: float, warmup_steps: int, total_steps: int, init_lr: float = 0.0, end_lr: float = 0.0
 ) -> Schedule:
-    """Linear warmup from ``init_lr`` to ``lr`` over ``warmup_steps``, then cosine decay to ``end_lr``
-    at ``total_steps`` (held afterwards). Same as optax's ``warmup_cosine_decay_schedule``.
+    """Linear warmup from ``init_lr`` to ``lr``, then cosine decay to ``end_lr`` (held afterwards).
+
+    Same as optax's ``warmup_cosine_decay_schedule``.
+
+    Args:
+      lr: the peak learning rate, reached at ``warmup_steps``, >= 0.
+      warmup_steps: steps of the linear warmup, >= 0.
+      total_steps: the step at which ``end_lr`` is reached, > ``warmup_steps``.
+      init_lr: the learning rate at step 0, >= 0.
+      end_lr: the learning rate from ``total_steps`` on, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -438,23 +524,12 @@ def warmup_cosine(
       >>> [round(float(s(i)), 3) for i in range(8)]
       [0.0, 0.5, 1.0, 0.868, 0.55, 0.232, 0.1, 0.1]
     """
-    check = _check("warmup_cosine")
-    warm = check.integer("warmup_steps", warmup_steps, 0)
-    total = check.integer("total_steps", total_steps, 1)
-    if total <= warm:
-        check.fail("total_steps", f"> warmup_steps ({warm})", total_steps)
-    return _WarmupCosine(
-        check.nonneg("lr", lr),
-        warm,
-        total,
-        check.nonneg("init_lr", init_lr),
-        check.nonneg("end_lr", end_lr),
-    )
+    return _WarmupCosine(lr, warmup_steps, total_steps, init_lr, end_lr)
 
 
 class _OneCycle(Schedule):
-    phases: tuple[tuple[float, float, float], ...] = static()  # (end_step, start_lr, end_lr)
-    cos: bool = static()
+    phases: tuple[tuple[float, float, float], ...]  # (end_step, start_lr, end_lr)
+    cos: bool
 
     def __call__(self, step: Any) -> jax.Array:
         s = _steps(step)
@@ -486,9 +561,25 @@ def one_cycle(
     final_div_factor: float = 1e4,
     three_phase: bool = False,
 ) -> Schedule:
-    """The 1cycle policy (Smith & Topin, 2017), the learning-rate part of PyTorch's OneCycleLR:
-    from ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start`` of ``total_steps``, then down
+    """The 1cycle policy (Smith & Topin, 2017), the learning-rate part of PyTorch's OneCycleLR.
+
+    From ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start`` of ``total_steps``, then down
     to ``max_lr / div_factor / final_div_factor`` (held after ``total_steps``, where PyTorch raises).
+
+    Args:
+      max_lr: the peak learning rate, >= 0.
+      total_steps: steps of the cycle, >= 1.
+      pct_start: fraction of the steps spent rising, in [0, 1].
+      anneal_strategy: ``"cos"`` or ``"linear"``.
+      div_factor: ``max_lr / div_factor`` is the initial learning rate, > 0.
+      final_div_factor: the final learning rate is the initial one divided by this, > 0.
+      three_phase: fall back to the initial learning rate before annealing to the final one.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
+    Raises:
+      ConfigError: an argument out of its range.
 
     Example:
       >>> from torsh.optim import schedules
@@ -502,6 +593,7 @@ def one_cycle(
     pct = check.unit_interval("pct_start", pct_start, closed_right=True)
     if anneal_strategy not in ("cos", "linear"):
         check.fail("anneal_strategy", "'cos' or 'linear'", anneal_strategy)
+    three_phase = check.flag("three_phase", three_phase)
     div = check.positive("div_factor", div_factor)
     final_div = check.positive("final_div_factor", final_div_factor)
     initial = max_lr / div
@@ -518,10 +610,11 @@ def one_cycle(
 
 
 class _Polynomial(Schedule):
-    lr: float = static()
-    total_iters: int = static()
-    power: float = static()
-    end_lr: float = static()
+    _owner = "schedules.polynomial_decay"
+    lr: float = option(check="nonneg")
+    total_iters: int = option(check="count")
+    power: float = option(check="nonneg")
+    end_lr: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
         s = jnp.minimum(_steps(step), self.total_iters)
@@ -530,8 +623,18 @@ class _Polynomial(Schedule):
 
 @_epochs
 def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr: float = 0.0) -> Schedule:
-    """``(lr - end_lr)(1 - min(step, total_iters) / total_iters) ** power + end_lr`` (PyTorch's
-    PolynomialLR with ``end_lr=0``).
+    """``(lr - end_lr)(1 - min(step, total_iters) / total_iters) ** power + end_lr`` (PolynomialLR).
+
+    PyTorch's PolynomialLR is the case ``end_lr=0``.
+
+    Args:
+      lr: the initial learning rate, >= 0.
+      total_iters: steps of the decay, >= 1.
+      power: exponent of the decay, >= 0.
+      end_lr: the learning rate from ``total_iters`` on, >= 0.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
 
     Example:
       >>> from torsh.optim import schedules
@@ -539,24 +642,18 @@ def polynomial_decay(lr: float, total_iters: int = 5, power: float = 1.0, end_lr
       >>> [float(s(i)) for i in range(5)]
       [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
-    check = _check("polynomial_decay")
-    return _Polynomial(
-        check.nonneg("lr", lr),
-        check.integer("total_iters", total_iters, 1),
-        check.nonneg("power", power),
-        check.nonneg("end_lr", end_lr),
-    )
+    return _Polynomial(lr, total_iters, power, end_lr)
 
 
 class _Cyclic(Schedule):
-    base_lr: float = static()
-    max_lr: float = static()
-    total_size: float = static()
-    step_ratio: float = static()
-    mode: str = static()
-    gamma: float = static()
-    scale_fn: Callable | None = static()
-    scale_mode: str = static()
+    base_lr: float
+    max_lr: float
+    total_size: float
+    step_ratio: float
+    mode: str
+    gamma: float
+    scale_fn: Callable | None
+    scale_mode: str
 
     def _scale(self, x: jax.Array) -> jax.Array:
         if self.scale_fn is not None:
@@ -596,6 +693,22 @@ def cyclic(
     ``scale_mode``) replaces ``mode``. PyTorch's ``cycle_momentum=True`` (its default) also cycles
     SGD's momentum: pass :func:`cyclic_momentum` with the same cycle as ``SGD(momentum=...)``.
 
+    Args:
+      base_lr: the lower end of the cycle, >= 0.
+      max_lr: the upper end of the cycle, >= 0.
+      step_size_up: steps rising, >= 1.
+      step_size_down: steps falling, >= 1 (default ``step_size_up``).
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+      gamma: base of ``"exp_range"``'s amplitude factor, >= 0.
+      scale_fn: ``None`` or a jax.numpy function of the cycle number or step, replacing ``mode``.
+      scale_mode: ``"cycle"`` or ``"iterations"``: what ``scale_fn`` is a function of.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
+    Raises:
+      ConfigError: an argument out of its range.
+
     Example:
       >>> from torsh.optim import schedules
       >>> s = schedules.cyclic(0.1, 1.0, step_size_up=2, mode="triangular2")
@@ -630,9 +743,20 @@ def cyclic_momentum(
     scale_fn: Callable | None = None,
     scale_mode: str = "cycle",
 ) -> Schedule:
-    """The momentum cycle of PyTorch's ``CyclicLR(cycle_momentum=True)``: from ``max_momentum`` down to
-    ``base_momentum`` while the lr rises, and back (the same cycle arguments as :func:`cyclic`). Pass
-    it as ``SGD(momentum=...)``.
+    """The momentum cycle of PyTorch's ``CyclicLR(cycle_momentum=True)``, for ``SGD(momentum=...)``.
+
+    From ``max_momentum`` down to ``base_momentum`` while the lr rises, and back.
+
+    Args:
+      base_momentum: the lower end of the cycle, >= 0.
+      max_momentum: the upper end of the cycle, >= 0.
+      step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode: the cycle, as in :func:`cyclic`.
+
+    Returns:
+      The momentum schedule, a function ``step -> momentum``.
+
+    Raises:
+      ConfigError: an argument out of its range.
 
     Example:
       >>> from torsh import optim
@@ -649,8 +773,8 @@ def cyclic_momentum(
 
 
 class _Multiplicative(Schedule):
-    lr: float = static()
-    products: tuple[float, ...] = static()  # lr * prod(lr_lambda(1..t)) for t = 0..total_iters
+    lr: float
+    products: tuple[float, ...]  # lr * prod(lr_lambda(1..t)) for t = 0..total_iters
 
     def __call__(self, step: Any) -> jax.Array:
         table = jnp.asarray(np.asarray(self.products), _dtype())
@@ -667,6 +791,17 @@ def multiplicative(
     works (branches, lookups); the products are tabulated once for steps ``1..total_iters`` and the lr
     holds after ``total_iters``. A number instead of a function is a constant factor (no table, no
     ``total_iters``: that is :func:`exponential_decay`).
+
+    Args:
+      lr: the initial learning rate, >= 0.
+      lr_lambda: ``t -> factor`` (a Python function, factors >= 0) or one factor.
+      total_iters: the steps tabulated when ``lr_lambda`` is a function.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
+    Raises:
+      ConfigError: an argument out of its range, or ``lr_lambda`` failing or returning a bad factor.
 
     Example:
       >>> from torsh.optim import schedules
@@ -708,7 +843,7 @@ def _is_value(x: Any) -> bool:
 class _Value(Schedule):
     """A learning rate that never changes (a number given where a schedule is expected)."""
 
-    value: float = static()
+    value: float
 
     def __call__(self, step: Any) -> jax.Array:
         return jnp.full(jnp.shape(step), self.value, _dtype())
@@ -723,8 +858,8 @@ def _as_schedule(where: str, name: str, x: Any) -> Callable:
 
 
 class _Join(Schedule):
-    schedules: tuple[Callable, ...] = static()
-    boundaries: tuple[int, ...] = static()
+    schedules: tuple[Callable, ...]
+    boundaries: tuple[int, ...]
 
     def __call__(self, step: Any) -> jax.Array:
         step = jnp.asarray(step)
@@ -736,8 +871,19 @@ class _Join(Schedule):
 
 @_epochs
 def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
-    """Schedule ``i + 1`` takes over at step ``boundaries[i]``, restarted at its own step 0
-    (PyTorch's SequentialLR with ``milestones=boundaries``; optax's ``join_schedules``).
+    """Schedule ``i + 1`` takes over at step ``boundaries[i]``, restarted at its own step 0.
+
+    PyTorch's SequentialLR with ``milestones=boundaries``; optax's ``join_schedules``.
+
+    Args:
+      schedules: the schedules (or numbers: constant learning rates), in order.
+      boundaries: the increasing steps at which the next one takes over (one fewer than schedules).
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
+    Raises:
+      ConfigError: an argument out of its range.
 
     Example:
       >>> from torsh.optim import schedules
@@ -764,9 +910,19 @@ def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Schedule:
 
 @_epochs
 def sequence(*phases: tuple[Callable, int] | Callable) -> Schedule:
-    """Run schedules one after the other, each for a number of steps: ``sequence((warmup, 100),
-    (cosine, 900), 1e-5)``; the last phase may omit its length (it runs forever); a number is a
-    constant learning rate.
+    """Run schedules one after the other, each for a number of steps.
+
+    ``sequence((warmup, 100), (cosine, 900), 1e-5)``: the last phase may omit its length (it runs
+    forever); a number is a constant learning rate.
+
+    Args:
+      *phases: ``(schedule, steps)`` pairs; the last may be a schedule alone.
+
+    Returns:
+      The schedule, a function ``step -> lr``.
+
+    Raises:
+      ConfigError: an argument out of its range.
 
     Example:
       >>> from torsh.optim import schedules
