@@ -94,7 +94,8 @@ def _child(program: str) -> None:
     )
 
 
-def _measure(program: str, cache: str, enabled: bool) -> dict[str, float]:
+def measure(program: str, cache: str, enabled: bool) -> dict[str, float]:
+    """One fresh process: ``{"import_s", "first_steps_s", "compile_events_s"}`` (also used by suite.py)."""
     env = dict(os.environ, TORSH_CACHE_DIR=cache, TORSH_COMPILE_CACHE="1" if enabled else "0")
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     p = subprocess.run(
@@ -119,9 +120,9 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: |")
     for program in args.programs.split(","):
         with tempfile.TemporaryDirectory() as cache:
-            off = _measure(program, cache, enabled=False)
-            cold = _measure(program, cache, enabled=True)
-            warm_runs = [_measure(program, cache, enabled=True) for _ in range(args.warm)]
+            off = measure(program, cache, enabled=False)
+            cold = measure(program, cache, enabled=True)
+            warm_runs = [measure(program, cache, enabled=True) for _ in range(args.warm)]
         warm = {k: statistics.median(r[k] for r in warm_runs) for k in cold}
         for name, r in (("off", off), ("cold", cold), ("warm", warm)):
             speed = cold["first_steps_s"] / r["first_steps_s"]
