@@ -34,6 +34,7 @@ from ._adagrad import Adagrad, AdagradState
 from ._adam import Adam, AdamState, AdamW
 from ._adamax import Adamax, AdamaxState
 from ._base import Chain, ChainState, GradientTransformation, apply_updates, chain
+from ._config import option
 from ._ema import EMA, EMAState
 from ._groups import ParamGroup
 from ._lamb import LAMB, LAMBState
@@ -41,7 +42,7 @@ from ._lbfgs import LBFGS, LBFGSState
 from ._lion import Lion, LionState
 from ._lr import get_lr, set_lr
 from ._nadam import NAdam, NAdamState
-from ._optimizer import Optimizer
+from ._optimizer import Leaf, Optimizer, bias_correction
 from ._plateau import ReduceLROnPlateau
 from ._radam import RAdam, RAdamState
 from ._rmsprop import RMSprop, RMSpropState
@@ -66,6 +67,9 @@ __all__ = [
     # protocol and composition
     "GradientTransformation",
     "Optimizer",
+    "Leaf",
+    "option",
+    "bias_correction",
     "Chain",
     "chain",
     "apply_updates",

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer
 
 __all__ = ["Adadelta", "AdadeltaState"]
-
-
-class AdadeltaState(OptState):
-    """State of :class:`Adadelta`: ``step``, per-group ``lr``, per-parameter ``square_avg``, ``acc_delta``."""
-
-    step: jax.Array
-    lr: dict
-    square_avg: Any = None
-    acc_delta: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class Adadelta(Optimizer):
@@ -53,36 +38,24 @@ class Adadelta(Optimizer):
       0.99684
     """
 
-    _state_type = AdadeltaState
-    _slot_names = ("square_avg", "acc_delta")
+    lr: float | Callable = 1.0
+    rho: float = option(0.9, "probability")
+    eps: float = option(1e-6, "positive")
+    weight_decay: float = option(0.0, "nonneg")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1.0,
-        rho: float = 0.9,
-        eps: float = 1e-6,
-        weight_decay: float = 0.0,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {
+        "square_avg": "the running average of :math:`g^2`",
+        "acc_delta": "the running average of squared updates",
+    }
+    weight_decay_style = "l2"
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["rho"] = check.unit_interval("rho", hp["rho"], closed_right=True)
-        hp["eps"] = check.positive("eps", hp["eps"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
-
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        rho, eps = hp["rho"], hp["eps"]
-        if hp["weight_decay"] != 0:
-            g = g + hp["weight_decay"] * p
-        sq = slots["square_avg"] * rho + (1 - rho) * (g * g)
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        rho, eps, g = self.rho, self.eps, leaf.grad
+        sq = leaf.slots["square_avg"] * rho + (1 - rho) * (g * g)
         std = jnp.sqrt(sq + eps)
-        delta = jnp.sqrt(slots["acc_delta"] + eps) / std * g
-        acc = slots["acc_delta"] * rho + (1 - rho) * (delta * delta)
-        return p - lr * delta, {"square_avg": sq, "acc_delta": acc}
+        delta = jnp.sqrt(leaf.slots["acc_delta"] + eps) / std * g
+        acc = leaf.slots["acc_delta"] * rho + (1 - rho) * (delta * delta)
+        return leaf.param - leaf.lr * delta, {"square_avg": sq, "acc_delta": acc}
+
+
+AdadeltaState = Adadelta.State

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer
 
 __all__ = ["Adagrad", "AdagradState"]
-
-
-class AdagradState(OptState):
-    """State of :class:`Adagrad`: ``step``, per-group ``lr``, per-parameter ``sum`` of squared gradients."""
-
-    step: jax.Array
-    lr: dict
-    sum: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class Adagrad(Optimizer):
@@ -52,44 +39,27 @@ class Adagrad(Optimizer):
       (0.5, [4.0])
     """
 
-    _state_type = AdagradState
-    _slot_names = ("sum",)
+    lr: float | Callable = 1e-2
+    lr_decay: float = option(0.0, "nonneg")
+    weight_decay: float = option(0.0, "nonneg")
+    initial_accumulator_value: float = option(0.0, "nonneg")
+    eps: float = option(1e-10, "positive")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {"sum": "the sum of squared gradients"}
+    weight_decay_style = "l2"
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["lr_decay"] = check.nonneg("lr_decay", hp["lr_decay"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["initial_accumulator_value"] = check.nonneg(
-            "initial_accumulator_value", hp["initial_accumulator_value"]
-        )
-        hp["eps"] = check.positive("eps", hp["eps"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
-
-    def _init_slot(self, name, param, hp):
-        value = hp["initial_accumulator_value"]
+    def init_slot(self, name: str, param: jax.Array) -> jax.Array:
+        value = self.initial_accumulator_value
         if jnp.iscomplexobj(param):  # PyTorch starts each real and imaginary part at the value
             return jnp.full_like(param, complex(value, value))
         return jnp.full_like(param, value)
 
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        if hp["weight_decay"] != 0:
-            g = g + hp["weight_decay"] * p
-        clr = lr / (1 + (t - 1) * hp["lr_decay"])
-        s = slots["sum"] + g * g
-        std = jnp.sqrt(s) + hp["eps"]
-        return p - clr * (g / std), {"sum": s}
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        g = leaf.grad
+        clr = leaf.lr / (1 + (leaf.step - 1) * self.lr_decay)
+        s = leaf.slots["sum"] + g * g
+        std = jnp.sqrt(s) + self.eps
+        return leaf.param - clr * (g / std), {"sum": s}
+
+
+AdagradState = Adagrad.State

@@ -2,80 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer, bias_correction
-from ._state import OptState
+from ._config import Checker, option
+from ._optimizer import Leaf, Optimizer, bias_correction
 
 __all__ = ["Adam", "AdamW", "AdamState"]
 
 
-class AdamState(OptState):
-    """State of :class:`Adam` and :class:`AdamW`.
-
-    Attributes:
-      step: number of steps taken (int32).
-      lr: learning rate per param group, used by the next step.
-      exp_avg: per-parameter first moment :math:`m`.
-      exp_avg_sq: per-parameter second moment :math:`v`.
-      max_exp_avg_sq: running maximum of :math:`v` (``None`` unless ``amsgrad=True``).
-      hyperparams: the static configuration per param group.
-    """
-
-    step: jax.Array
-    lr: dict
-    exp_avg: Any = None
-    exp_avg_sq: Any = None
-    max_exp_avg_sq: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
-
-
-def _check_adam(check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-    hp["lr"] = check.lr("lr", hp["lr"])
-    hp["betas"] = check.betas("betas", hp["betas"])
-    hp["eps"] = check.positive("eps", hp["eps"])
-    hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-    hp["amsgrad"] = check.flag("amsgrad", hp["amsgrad"])
-    hp["maximize"] = check.flag("maximize", hp["maximize"])
-    hp["decoupled_weight_decay"] = check.flag("decoupled_weight_decay", hp["decoupled_weight_decay"])
-    return hp
-
-
-class _AdamBase(Optimizer):
-    _state_type = AdamState
-    _slot_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-
-    def _slots(self, hp: FrozenDict) -> tuple[str, ...]:
-        return self._slot_names if hp["amsgrad"] else ("exp_avg", "exp_avg_sq")
-
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        beta1, beta2 = hp["betas"]
-        wd = hp["weight_decay"]
-        if wd != 0:
-            if hp["decoupled_weight_decay"]:
-                p = p * (1 - lr * wd)
-            else:
-                g = g + wd * p
-        m = slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
-        new = {"exp_avg": m, "exp_avg_sq": v}
-        if hp["amsgrad"]:
-            v = jnp.maximum(slots["max_exp_avg_sq"], v)
-            new["max_exp_avg_sq"] = v
-        step_size = lr / bias_correction(beta1, t)
-        denom = jnp.sqrt(v) / jnp.sqrt(bias_correction(beta2, t)) + hp["eps"]
-        return p - step_size * (m / denom), new
-
-
-class Adam(_AdamBase):
+class Adam(Optimizer):
     r"""Adam, with ``torch.optim.Adam``'s arguments, defaults and update rule.
 
     .. math::
@@ -109,26 +46,43 @@ class Adam(_AdamBase):
       0.10000000149011612
     """
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-        *,
-        maximize: bool = False,
-        decoupled_weight_decay: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    lr: float | Callable = 1e-3
+    betas: tuple[float, float] = option((0.9, 0.999), "betas")
+    eps: float = option(1e-8, "positive")
+    weight_decay: float = option(0.0, "nonneg")
+    amsgrad: bool = option(False, "flag")
+    decoupled_weight_decay: bool = option(False, "flag", kw_only=True)
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        return _check_adam(check, hp)
+    slots = {
+        "exp_avg": "the first moment :math:`m`",
+        "exp_avg_sq": "the second moment :math:`v`",
+        "max_exp_avg_sq": "the running maximum of :math:`v` (``None`` unless ``amsgrad=True``)",
+    }
+    weight_decay_style = "l2"  # decoupled_weight_decay=True (AdamW) switches to decoupled decay
+    state_name = "AdamState"
+
+    def active_slots(self) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if self.amsgrad else ("exp_avg", "exp_avg_sq")
+
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        beta1, beta2 = self.betas
+        g, t, slots = leaf.grad, leaf.step, leaf.slots
+        m = slots["exp_avg"]
+        m = m + (1 - beta1) * (g - m)
+        v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        new = {"exp_avg": m, "exp_avg_sq": v}
+        if self.amsgrad:
+            v = jnp.maximum(slots["max_exp_avg_sq"], v)
+            new["max_exp_avg_sq"] = v
+        step_size = leaf.lr / bias_correction(beta1, t)
+        denom = jnp.sqrt(v) / jnp.sqrt(bias_correction(beta2, t)) + self.eps
+        return leaf.param - step_size * (m / denom), new
 
 
-class AdamW(_AdamBase):
+AdamState = Adam.State
+
+
+class AdamW(Adam):
     r"""AdamW: Adam with decoupled weight decay, as ``torch.optim.AdamW``.
 
     The parameters are first decayed, :math:`p \leftarrow p(1 - \eta\lambda)`, then updated as in
@@ -153,23 +107,10 @@ class AdamW(_AdamBase):
       1.9
     """
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    weight_decay: float = 1e-2
+    decoupled_weight_decay: bool = True
 
     @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp.setdefault("decoupled_weight_decay", True)
-        hp = _check_adam(check, hp)
-        if not hp["decoupled_weight_decay"]:
+    def _check_combination(cls, check: Checker, values: dict) -> None:
+        if not values["decoupled_weight_decay"]:
             check.conflict("decoupled_weight_decay is always True for AdamW (use Adam for L2 decay)")
-        return hp

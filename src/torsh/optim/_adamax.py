@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer, bias_correction
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer, bias_correction
 
 __all__ = ["Adamax", "AdamaxState"]
-
-
-class AdamaxState(OptState):
-    """State of :class:`Adamax`: ``step``, per-group ``lr``, per-parameter ``exp_avg`` and ``exp_inf``."""
-
-    step: jax.Array
-    lr: dict
-    exp_avg: Any = None
-    exp_inf: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class Adamax(Optimizer):
@@ -52,36 +37,25 @@ class Adamax(Optimizer):
       0.9
     """
 
-    _state_type = AdamaxState
-    _slot_names = ("exp_avg", "exp_inf")
+    lr: float | Callable = 2e-3
+    betas: tuple[float, float] = option((0.9, 0.999), "betas")
+    eps: float = option(1e-8, "positive")
+    weight_decay: float = option(0.0, "nonneg")
 
-    def __init__(
-        self,
-        lr: float | Callable = 2e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {
+        "exp_avg": "the first moment :math:`m`",
+        "exp_inf": "the exponentially weighted infinity norm :math:`u`",
+    }
+    weight_decay_style = "l2"
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["betas"] = check.betas("betas", hp["betas"])
-        hp["eps"] = check.positive("eps", hp["eps"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
-
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        beta1, beta2 = hp["betas"]
-        if hp["weight_decay"] != 0:
-            g = g + hp["weight_decay"] * p
-        m = slots["exp_avg"]
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        beta1, beta2 = self.betas
+        g = leaf.grad
+        m = leaf.slots["exp_avg"]
         m = m + (1 - beta1) * (g - m)
-        u = jnp.maximum(slots["exp_inf"] * beta2, jnp.abs(g) + hp["eps"])
-        clr = lr / bias_correction(beta1, t)
-        return p - clr * (m / u), {"exp_avg": m, "exp_inf": u}
+        u = jnp.maximum(leaf.slots["exp_inf"] * beta2, jnp.abs(g) + self.eps)
+        clr = leaf.lr / bias_correction(beta1, leaf.step)
+        return leaf.param - clr * (m / u), {"exp_avg": m, "exp_inf": u}
+
+
+AdamaxState = Adamax.State

@@ -107,7 +107,8 @@ class GradientTransformation(Config):
 
     def _torsh_check_init(self) -> None:
         if self._legacy():
-            self.__dict__.pop("__torsh_hash__", None)
+            for cached in ("__torsh_hash__", "__torsh_key__"):
+                self.__dict__.pop(cached, None)
             return
         super()._torsh_check_init()
 

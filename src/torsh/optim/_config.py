@@ -271,6 +271,14 @@ def _is_classvar(annotation: Any) -> bool:
     return text.startswith(("ClassVar", "typing.ClassVar"))
 
 
+def _inherited_field(cls: type, name: str) -> dataclasses.Field | None:
+    for base in cls.__mro__[1:]:
+        found = getattr(base, "__dataclass_fields__", {}).get(name)
+        if found is not None:
+            return found
+    return None
+
+
 def _run_check(spec: Check, check: Checker, name: str, value: Any) -> Any:
     if spec is None:
         return value
@@ -280,6 +288,7 @@ def _run_check(spec: Check, check: Checker, name: str, value: Any) -> Any:
 
 
 _HASH = "__torsh_hash__"
+_KEY = "__torsh_key__"
 _CACHE = "__torsh_cache__"
 
 
@@ -322,7 +331,15 @@ class Config(Struct):
                         "configuration; declare it with optim._config.option(...) or tree.static(...)"
                     )
                 continue
-            setattr(cls, name, option(value))
+            inherited = _inherited_field(cls, name)
+            if inherited is None:
+                setattr(cls, name, option(value))
+            else:  # a new default for an inherited option keeps its check and keyword-only-ness
+                setattr(
+                    cls,
+                    name,
+                    option(value, inherited.metadata.get("check"), kw_only=bool(inherited.kw_only)),
+                )
         super().__init_subclass__(**kwargs)
         cls.__torsh_checks__ = {
             f.name: f.metadata["check"]
@@ -353,8 +370,8 @@ class Config(Struct):
 
     def _torsh_check_init(self) -> None:
         d = self.__dict__
-        d.pop(_HASH, None)
-        d.pop(_CACHE, None)
+        for cached in (_HASH, _KEY, _CACHE):
+            d.pop(cached, None)
         names = type(self).__torsh_static_fields__
         if names:
             checked = type(self)._check_values(
@@ -373,14 +390,21 @@ class Config(Struct):
             return True
         if type(self) is not type(other):
             return False
-        return hash(self) == hash(other) and self._config_items() == other._config_items()  # type: ignore[attr-defined]
+        return hash(self) == hash(other) and self._config_key() == other._config_key()  # type: ignore[attr-defined]
+
+    def _config_key(self) -> tuple[tuple[str, Any], ...]:
+        d = self.__dict__
+        key = d.get(_KEY)
+        if key is None:  # built once: jit compares static arguments with == on every cache hit
+            key = d[_KEY] = self._config_items()
+        return key
 
     def __hash__(self) -> int:
         d = self.__dict__
         h = d.get(_HASH)
         if h is None:  # computed once: jit hashes static arguments on every call
             try:
-                h = hash((type(self), self._config_items()))
+                h = hash((type(self), self._config_key()))
             except TypeError:  # an unhashable value (a mask given as a dict tree): identity
                 h = id(self)
             d[_HASH] = h
@@ -388,7 +412,7 @@ class Config(Struct):
 
     def __getstate__(self) -> dict[str, Any]:
         # string hashes differ between processes: never pickle the cached hash (or other caches)
-        return {k: v for k, v in self.__dict__.items() if k not in (_HASH, _CACHE)}
+        return {k: v for k, v in self.__dict__.items() if k not in (_HASH, _KEY, _CACHE)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -404,7 +428,8 @@ class Config(Struct):
     def __repr__(self) -> str:
         d = self.__dict__
         shown = []
-        for f in dataclasses.fields(self):
+        # PyTorch's order: positional arguments, then keyword-only ones (inherited fields come first)
+        for f in sorted(dataclasses.fields(self), key=lambda f: bool(f.kw_only)):
             if not f.repr or f.name not in d:
                 continue
             value = d[f.name]

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer, bias_correction
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer, bias_correction
 
 __all__ = ["LAMB", "LAMBState"]
-
-
-class LAMBState(OptState):
-    """State of :class:`LAMB`: ``step``, per-group ``lr``, per-parameter ``exp_avg`` and ``exp_avg_sq``."""
-
-    step: jax.Array
-    lr: dict
-    exp_avg: Any = None
-    exp_avg_sq: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class LAMB(Optimizer):
@@ -57,39 +42,27 @@ class LAMB(Optimizer):
       [2.6464, 3.6464]
     """
 
-    _state_type = LAMBState
-    _slot_names = ("exp_avg", "exp_avg_sq")
+    lr: float | Callable = 1e-3
+    betas: tuple[float, float] = option((0.9, 0.999), "betas")
+    eps: float = option(1e-6, "positive")
+    weight_decay: float = option(0.0, "nonneg")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-6,
-        weight_decay: float = 0.0,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
+    weight_decay_style = None  # the decay joins the Adam ratio before the trust ratio (the rule's own)
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["betas"] = check.betas("betas", hp["betas"])
-        hp["eps"] = check.positive("eps", hp["eps"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
-
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        beta1, beta2 = hp["betas"]
-        m = slots["exp_avg"]
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        beta1, beta2 = self.betas
+        g, t, p = leaf.grad, leaf.step, leaf.param
+        m = leaf.slots["exp_avg"]
         m = m + (1 - beta1) * (g - m)
-        v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
-        r = (m / bias_correction(beta1, t)) / (jnp.sqrt(v / bias_correction(beta2, t)) + hp["eps"])
-        if hp["weight_decay"] != 0:
-            r = r + hp["weight_decay"] * p
+        v = leaf.slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        r = (m / bias_correction(beta1, t)) / (jnp.sqrt(v / bias_correction(beta2, t)) + self.eps)
+        if self.weight_decay != 0:
+            r = r + self.weight_decay * p
         p_norm = jnp.sqrt(jnp.sum(p * p))
         r_norm = jnp.sqrt(jnp.sum(r * r))
         ratio = jnp.where((p_norm > 0) & (r_norm > 0), p_norm / jnp.where(r_norm > 0, r_norm, 1.0), 1.0)
-        return p - (lr * ratio) * r, {"exp_avg": m, "exp_avg_sq": v}
+        return p - (leaf.lr * ratio) * r, {"exp_avg": m, "exp_avg_sq": v}
+
+
+LAMBState = LAMB.State

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer
 
 __all__ = ["Lion", "LionState"]
-
-
-class LionState(OptState):
-    """State of :class:`Lion`: ``step``, per-group ``lr``, per-parameter ``exp_avg``."""
-
-    step: jax.Array
-    lr: dict
-    exp_avg: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class Lion(Optimizer):
@@ -51,34 +37,18 @@ class Lion(Optimizer):
       [0.9, 1.1]
     """
 
-    _state_type = LionState
-    _slot_names = ("exp_avg",)
+    lr: float | Callable = 1e-4
+    betas: tuple[float, float] = option((0.9, 0.99), "betas")
+    weight_decay: float = option(0.0, "nonneg")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.99),
-        weight_decay: float = 0.0,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {"exp_avg": "the momentum :math:`m`"}
+    weight_decay_style = "decoupled"
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["betas"] = check.betas("betas", hp["betas"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        beta1, beta2 = self.betas
+        m, g = leaf.slots["exp_avg"], leaf.grad
+        p = leaf.param - leaf.lr * jnp.sign(m + (1 - beta1) * (g - m))
+        return p, {"exp_avg": m + (1 - beta2) * (g - m)}
 
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        beta1, beta2 = hp["betas"]
-        m = slots["exp_avg"]
-        c = m + (1 - beta1) * (g - m)
-        if hp["weight_decay"] != 0:
-            p = p * (1 - lr * hp["weight_decay"])
-        p = p - lr * jnp.sign(c)
-        m = m + (1 - beta2) * (g - m)
-        return p, {"exp_avg": m}
+
+LionState = Lion.State

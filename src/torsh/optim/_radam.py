@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer, bias_correction
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer, bias_correction
 
 __all__ = ["RAdam", "RAdamState"]
-
-
-class RAdamState(OptState):
-    """State of :class:`RAdam`: ``step``, per-group ``lr``, per-parameter ``exp_avg`` and ``exp_avg_sq``."""
-
-    step: jax.Array
-    lr: dict
-    exp_avg: Any = None
-    exp_avg_sq: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class RAdam(Optimizer):
@@ -55,43 +40,21 @@ class RAdam(Optimizer):
       0.8
     """
 
-    _state_type = RAdamState
-    _slot_names = ("exp_avg", "exp_avg_sq")
+    lr: float | Callable = 1e-3
+    betas: tuple[float, float] = option((0.9, 0.999), "betas")
+    eps: float = option(1e-8, "positive")
+    weight_decay: float = option(0.0, "nonneg")
+    decoupled_weight_decay: bool = option(False, "flag")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        decoupled_weight_decay: bool = False,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
+    weight_decay_style = "l2"
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["betas"] = check.betas("betas", hp["betas"])
-        hp["eps"] = check.positive("eps", hp["eps"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["decoupled_weight_decay"] = check.flag("decoupled_weight_decay", hp["decoupled_weight_decay"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
-
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        beta1, beta2 = hp["betas"]
-        wd = hp["weight_decay"]
-        if wd != 0:
-            if hp["decoupled_weight_decay"]:
-                p = p * (1 - lr * wd)
-            else:
-                g = g + wd * p
-        m = slots["exp_avg"]
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        beta1, beta2 = self.betas
+        g, t, lr = leaf.grad, leaf.step, leaf.lr
+        m = leaf.slots["exp_avg"]
         m = m + (1 - beta1) * (g - m)
-        v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        v = leaf.slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
         bc1 = bias_correction(beta1, t)
         bc2 = bias_correction(beta2, t)
         corrected = m / bc1
@@ -100,6 +63,9 @@ class RAdam(Optimizer):
         rectified = rho_t > 5.0
         rho = jnp.where(rectified, rho_t, 6.0)  # keep the unused branch finite
         rect = jnp.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
-        adaptive = jnp.sqrt(bc2) / (jnp.sqrt(v) + hp["eps"])
+        adaptive = jnp.sqrt(bc2) / (jnp.sqrt(v) + self.eps)
         step = jnp.where(rectified, corrected * lr * adaptive * rect, corrected * lr)
-        return p - step, {"exp_avg": m, "exp_avg_sq": v}
+        return leaf.param - step, {"exp_avg": m, "exp_avg_sq": v}
+
+
+RAdamState = RAdam.State

@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer
-from ._state import OptState
+from ._config import option
+from ._optimizer import Leaf, Optimizer
 
 __all__ = ["RMSprop", "RMSpropState"]
-
-
-class RMSpropState(OptState):
-    """State of :class:`RMSprop`.
-
-    Attributes:
-      step, lr: steps taken; learning rate per param group.
-      square_avg: per-parameter running average of :math:`g^2`.
-      momentum_buffer: per-parameter momentum (``None`` when ``momentum=0``).
-      grad_avg: per-parameter running average of :math:`g` (``None`` unless ``centered``).
-      hyperparams: the static configuration per param group.
-    """
-
-    step: jax.Array
-    lr: dict
-    square_avg: Any = None
-    momentum_buffer: Any = None
-    grad_avg: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class RMSprop(Optimizer):
@@ -64,58 +40,45 @@ class RMSprop(Optimizer):
       0.99
     """
 
-    _state_type = RMSpropState
-    _slot_names = ("square_avg", "momentum_buffer", "grad_avg")
+    lr: float | Callable = 1e-2
+    alpha: float = option(0.99, "unit_interval")
+    eps: float = option(1e-8, "positive")
+    weight_decay: float = option(0.0, "nonneg")
+    momentum: float = option(0.0, "nonneg")
+    centered: bool = option(False, "flag")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {
+        "square_avg": "the running average of :math:`g^2`",
+        "momentum_buffer": "the momentum buffer (``None`` when ``momentum=0``)",
+        "grad_avg": "the running average of :math:`g` (``None`` unless ``centered``)",
+    }
+    weight_decay_style = "l2"
 
-    @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        hp["alpha"] = check.unit_interval("alpha", hp["alpha"])
-        hp["eps"] = check.positive("eps", hp["eps"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["momentum"] = check.nonneg("momentum", hp["momentum"])
-        hp["centered"] = check.flag("centered", hp["centered"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        return hp
-
-    def _slots(self, hp: FrozenDict) -> tuple[str, ...]:
+    def active_slots(self) -> tuple[str, ...]:
         names = ["square_avg"]
-        if hp["momentum"] > 0:
+        if self.momentum > 0:
             names.append("momentum_buffer")
-        if hp["centered"]:
+        if self.centered:
             names.append("grad_avg")
         return tuple(names)
 
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        alpha = hp["alpha"]
-        if hp["weight_decay"] != 0:
-            g = g + hp["weight_decay"] * p
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        alpha, g, slots = self.alpha, leaf.grad, leaf.slots
         sq = slots["square_avg"] * alpha + (1 - alpha) * (g * g)
         new = {"square_avg": sq}
-        if hp["centered"]:
+        if self.centered:
             ga = slots["grad_avg"]
             ga = ga + (1 - alpha) * (g - ga)
             new["grad_avg"] = ga
             avg = jnp.sqrt(sq - ga * ga)
         else:
             avg = jnp.sqrt(sq)
-        avg = avg + hp["eps"]
-        if hp["momentum"] > 0:
-            buf = slots["momentum_buffer"] * hp["momentum"] + g / avg
+        avg = avg + self.eps
+        if self.momentum > 0:
+            buf = slots["momentum_buffer"] * self.momentum + g / avg
             new["momentum_buffer"] = buf
-            return p - lr * buf, new
-        return p - lr * (g / avg), new
+            return leaf.param - leaf.lr * buf, new
+        return leaf.param - leaf.lr * (g / avg), new
+
+
+RMSpropState = RMSprop.State

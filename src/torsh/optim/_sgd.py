@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 
-from ..tree import static
-from ._config import Checker, FrozenDict
-from ._optimizer import Optimizer
-from ._state import OptState
+from ._config import Checker, option
+from ._optimizer import Leaf, Optimizer
 
 __all__ = ["SGD", "SGDState"]
-
-
-class SGDState(OptState):
-    """State of :class:`SGD`.
-
-    Attributes:
-      step: number of steps taken (int32).
-      lr: learning rate per param group, used by the next step.
-      momentum_buffer: per-parameter momentum (``None`` when ``momentum=0``).
-      hyperparams: the static configuration per param group.
-    """
-
-    step: jax.Array
-    lr: dict
-    momentum_buffer: Any = None
-    hyperparams: FrozenDict = static(FrozenDict())
-    lr_scale: Any = None  # {group: factor} for groups whose lr follows a schedule (ReduceLROnPlateau, set_lr)
 
 
 class SGD(Optimizer):
@@ -62,51 +41,40 @@ class SGD(Optimizer):
       ([0.8999999761581421, 1.899999976158142], 1)
     """
 
-    _state_type = SGDState
-    _slot_names = ("momentum_buffer",)
+    lr: float | Callable = 1e-3
+    # momentum may follow a schedule (e.g. schedules.cyclic_momentum, CyclicLR's cycle_momentum)
+    momentum: float | Callable = option(0.0, lambda c, n, v: c.schedule_or(n, v, c.nonneg))
+    dampening: float = option(0.0, "number")
+    weight_decay: float = option(0.0, "nonneg")
+    nesterov: bool = option(False, "flag")
 
-    def __init__(
-        self,
-        lr: float | Callable = 1e-3,
-        momentum: float | Callable = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-        *,
-        maximize: bool = False,
-        param_groups: Sequence[Any] = (),
-    ) -> None:
-        self._setup(locals())
+    slots = {"momentum_buffer": "the momentum buffer (``None`` when ``momentum=0``)"}
+    weight_decay_style = "l2"
 
     @classmethod
-    def _check(cls, check: Checker, hp: dict[str, Any]) -> dict[str, Any]:
-        hp["lr"] = check.lr("lr", hp["lr"])
-        # momentum may follow a schedule (e.g. schedules.cyclic_momentum, CyclicLR's cycle_momentum)
-        hp["momentum"] = check.schedule_or("momentum", hp["momentum"], check.nonneg)
-        hp["dampening"] = check.number("dampening", hp["dampening"])
-        hp["weight_decay"] = check.nonneg("weight_decay", hp["weight_decay"])
-        hp["nesterov"] = check.flag("nesterov", hp["nesterov"])
-        hp["maximize"] = check.flag("maximize", hp["maximize"])
-        first = hp["momentum"](0) if callable(hp["momentum"]) else hp["momentum"]
-        if hp["nesterov"] and (float(first) <= 0 or hp["dampening"] != 0):
+    def _check_combination(cls, check: Checker, values: dict) -> None:
+        momentum = values["momentum"]
+        first = momentum(0) if callable(momentum) else momentum
+        if values["nesterov"] and (float(first) <= 0 or values["dampening"] != 0):
             check.conflict(
                 "nesterov=True requires momentum > 0 and dampening == 0, got "
-                f"momentum={hp['momentum']}, dampening={hp['dampening']}"
+                f"momentum={momentum}, dampening={values['dampening']}"
             )
-        return hp
 
-    def _slots(self, hp: FrozenDict) -> tuple[str, ...]:
-        return ("momentum_buffer",) if callable(hp["momentum"]) or hp["momentum"] != 0 else ()
+    def active_slots(self) -> tuple[str, ...]:
+        return ("momentum_buffer",) if callable(self.momentum) or self.momentum != 0 else ()
 
-    def _update_leaf(self, p, g, slots, hp, t, lr, scalars):
-        wd, momentum, dampening = hp["weight_decay"], hp["momentum"], hp["dampening"]
-        if wd != 0:
-            g = g + wd * p
-        new_slots = {}
+    def update_leaf(self, leaf: Leaf) -> tuple:
+        g, momentum = leaf.grad, self.momentum
         if callable(momentum):  # the momentum of step t (1-based) is the schedule's value at t - 1
-            momentum = jnp.asarray(momentum(t.astype(jnp.int32) - 1), p.dtype)
-        if callable(hp["momentum"]) or momentum != 0:
-            buf = jnp.where(t == 1, g, momentum * slots["momentum_buffer"] + (1 - dampening) * g)
-            new_slots["momentum_buffer"] = buf
-            g = g + momentum * buf if hp["nesterov"] else buf
-        return p - lr * g, new_slots
+            momentum = jnp.asarray(momentum(leaf.step.astype(jnp.int32) - 1), g.dtype)
+        elif momentum == 0:
+            return leaf.param - leaf.lr * g, {}
+        buf = jnp.where(
+            leaf.step == 1, g, momentum * leaf.slots["momentum_buffer"] + (1 - self.dampening) * g
+        )
+        direction = g + momentum * buf if self.nesterov else buf
+        return leaf.param - leaf.lr * direction, {"momentum_buffer": buf}
+
+
+SGDState = SGD.State
