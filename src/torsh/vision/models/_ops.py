@@ -27,9 +27,18 @@ __all__ = [
 def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
     """Round ``v`` to a multiple of ``divisor``, never below 90% of ``v`` (torchvision's ``_make_divisible``).
 
+    Args:
+        v: The value to round (a channel count times a width multiplier).
+        divisor: The multiple to round to.
+        min_value: The smallest result (default: ``divisor``).
+
+    Returns:
+        The rounded channel count.
+
     Example:
-      >>> make_divisible(32 * 0.75, 8), make_divisible(10, 8)
-      (24, 16)
+        >>> from torsh.vision.models import make_divisible
+        >>> make_divisible(32 * 0.75, 8), make_divisible(10, 8)
+        (24, 16)
     """
     if min_value is None:
         min_value = divisor
@@ -56,13 +65,29 @@ class Conv2dNormActivation(Sequential):
     ``padding=None`` keeps the spatial size at stride 1 (``(kernel_size - 1) // 2 * dilation``); the
     convolution has a bias only when there is no norm layer (unless ``bias`` says otherwise).
 
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        kernel_size: The convolution's kernel size.
+        stride: The convolution's stride.
+        padding: The convolution's padding; None: "same" at stride 1.
+        groups: Convolution groups (``in_channels`` for depthwise).
+        norm_layer: Norm layer factory called with ``out_channels`` (None: no norm).
+        activation_layer: Activation factory called with no argument (None: no activation).
+        dilation: The convolution's dilation.
+        inplace: Accepted for torchvision compatibility (torsh layers are pure).
+        bias: Whether the convolution has a bias; None: only without a norm layer.
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> block = Conv2dNormActivation(3, 8, kernel_size=3, stride=2, key=torsh.random.key(0))
-      >>> [name for name, _ in block.named_parameters()]
-      ['0.weight', '1.weight', '1.bias']
-      >>> block.eval()(jnp.ones((1, 3, 8, 8))).shape
-      (1, 8, 4, 4)
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import Conv2dNormActivation
+        >>> block = Conv2dNormActivation(3, 8, kernel_size=3, stride=2, key=torsh.random.key(0))
+        >>> [name for name, _ in block.named_parameters()]
+        ['0.weight', '1.weight', '1.bias']
+        >>> block.eval()(jnp.ones((1, 3, 8, 8))).shape
+        (1, 8, 4, 4)
     """
 
     out_channels: int = static(0)
@@ -119,11 +144,22 @@ class SqueezeExcitation(Module):
 
     ``fc1``/``fc2`` are 1x1 convolutions, as in ``torchvision.ops.SqueezeExcitation``.
 
+    Args:
+        input_channels: Channels of the input (and output).
+        squeeze_channels: Channels of the bottleneck.
+        activation: Activation factory after ``fc1``.
+        scale_activation: Activation factory giving the per-channel scale.
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> se = SqueezeExcitation(8, 2, key=torsh.random.key(0))
-      >>> se(jnp.ones((1, 8, 4, 4))).shape
-      (1, 8, 4, 4)
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import SqueezeExcitation
+        >>> se = SqueezeExcitation(8, 2, key=torsh.random.key(0))
+        >>> se(jnp.ones((1, 8, 4, 4))).shape
+        (1, 8, 4, 4)
+        >>> se.fc1.weight.shape  # (squeeze, input, 1, 1)
+        (2, 8, 1, 1)
     """
 
     avgpool: Module
@@ -169,11 +205,27 @@ def stochastic_depth(
     ``mode="row"`` zeroes whole samples, ``"batch"`` the whole input, with probability ``p``; survivors
     are scaled by ``1 / (1 - p)``. Identity when not training or ``p == 0`` (no key needed then).
 
+    Args:
+        input: The residual branch's output, batch first.
+        p: The drop probability, in ``[0, 1]``.
+        mode: ``"row"`` or ``"batch"``.
+        training: Drop only when True.
+        key: A PRNG key (required when training with ``p > 0``).
+
+    Returns:
+        ``input`` with dropped rows zeroed and the others scaled.
+
+    Raises:
+        ConfigError: If ``p`` is outside ``[0, 1]``, ``mode`` is unknown, or no key is given in training.
+
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> y = stochastic_depth(jnp.ones((4, 2)), 0.5, "row", key=torsh.random.key(0))
-      >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [2.0], [0.0])
-      True
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import stochastic_depth
+        >>> y = stochastic_depth(jnp.ones((4, 2)), 0.5, "row", key=torsh.random.key(0))
+        >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [2.0], [0.0])
+        True
+        >>> stochastic_depth(jnp.ones(2), 0.5, "row", training=False).tolist()
+        [1.0, 1.0]
     """
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"stochastic_depth: drop probability has to be between 0 and 1, but got {p}")
@@ -197,10 +249,18 @@ def stochastic_depth(
 class StochasticDepth(Module):
     """Module form of :func:`stochastic_depth` (``torchvision.ops.StochasticDepth``); takes ``key=``.
 
+    Args:
+        p: The drop probability, in ``[0, 1]``.
+        mode: ``"row"`` or ``"batch"``.
+
     Example:
-      >>> import jax.numpy as jnp
-      >>> StochasticDepth(0.2, "row").eval()(jnp.ones(3)).tolist()
-      [1.0, 1.0, 1.0]
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import StochasticDepth
+        >>> drop = StochasticDepth(0.2, "row")
+        >>> drop.eval()(jnp.ones(3)).tolist()
+        [1.0, 1.0, 1.0]
+        >>> drop(jnp.ones((2, 3)), key=torsh.random.key(0)).shape  # training: needs a key
+        (2, 3)
     """
 
     p: float = static()
@@ -219,12 +279,16 @@ class StochasticDepth(Module):
 
 
 class Permute(Module):
-    """Permute axes (``torchvision.ops.Permute``).
+    """Permute axes (``torchvision.ops.Permute``), e.g. NCHW to NHWC.
+
+    Args:
+        dims: The new order of the axes.
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> Permute([0, 2, 3, 1])(jnp.zeros((1, 2, 3, 4))).shape
-      (1, 3, 4, 2)
+        >>> import jax.numpy as jnp
+        >>> from torsh.vision.models import Permute
+        >>> Permute([0, 2, 3, 1])(jnp.zeros((1, 2, 3, 4))).shape
+        (1, 3, 4, 2)
     """
 
     dims: tuple[int, ...] = static()
@@ -239,10 +303,21 @@ class Permute(Module):
 class LayerNorm2d(LayerNorm):
     """LayerNorm over the channels of ``(N, C, H, W)`` inputs (torchvision's ConvNeXt ``LayerNorm2d``).
 
+    Args:
+        normalized_shape: The number of channels.
+        eps: Added to the variance.
+        elementwise_affine: Learn a per-channel weight (and bias).
+        bias: Learn the bias too.
+        key: Construction key.
+        dtype: Parameter dtype.
+        axes: Logical axis names of the parameters.
+
     Example:
-      >>> import jax.numpy as jnp
-      >>> LayerNorm2d(4)(jnp.arange(32.0).reshape(1, 4, 2, 4)).shape
-      (1, 4, 2, 4)
+        >>> import jax.numpy as jnp
+        >>> from torsh.vision.models import LayerNorm2d
+        >>> y = LayerNorm2d(4)(jnp.arange(32.0).reshape(1, 4, 2, 4))
+        >>> y.shape, [round(v, 4) for v in y[0, :, 0, 0].tolist()]  # normalised across the 4 channels
+        ((1, 4, 2, 4), [-1.3416, -0.4472, 0.4472, 1.3416])
     """
 
     def forward(self, x: jax.Array) -> jax.Array:

@@ -21,20 +21,33 @@ def load_weights(model: M, path: str | os.PathLike, *, strict: bool = True) -> M
     Keys are torchvision's own (``layer1.0.conv1.weight``), so a file written from PyTorch with
     ``safetensors.torch.save_file(tv_model.state_dict(), path)`` (or ``torsh convert``) loads as is.
     Values are cast to the model's dtypes (torchvision's int64 ``num_batches_tracked`` becomes the
-    model's int32). Missing, unexpected and mis-shaped keys are reported together in one
-    :class:`torsh.serialize.StateDictMismatchError` naming each key; ``strict=False`` keeps the
-    model's values for keys the file lacks and ignores extra ones (wrong shapes still fail).
-    The mode (``train``/``eval``), frozen fields and logical axes of ``model`` are kept.
+    model's int32). ``strict=False`` keeps the model's values for keys the file lacks and ignores extra
+    ones (wrong shapes still fail). The mode (``train``/``eval``), frozen fields and logical axes of
+    ``model`` are kept.
+
+    Args:
+        model: A torsh module (typically from a builder such as :func:`resnet18`).
+        path: A safetensors file.
+        strict: Require the file's keys to match the model's exactly.
+
+    Returns:
+        A new module with the file's values.
+
+    Raises:
+        CheckpointError: If ``model`` is not a module, the file does not exist, or it is a pickled
+            PyTorch checkpoint (``.pth``; convert it with ``torsh convert``). Missing, unexpected and
+            mis-shaped keys are reported together in one :class:`torsh.serialize.StateDictMismatchError`
+            (a CheckpointError) naming each key.
 
     Example:
-      >>> import os, tempfile, torsh
-      >>> from torsh.vision import models
-      >>> a = models.lenet5(key=torsh.random.key(0))
-      >>> path = os.path.join(tempfile.mkdtemp(), "lenet.safetensors")
-      >>> torsh.serialize.save(path, a.state_dict())
-      >>> b = models.load_weights(models.lenet5(key=torsh.random.key(1)), path)
-      >>> bool((a.conv1.weight == b.conv1.weight).all())
-      True
+        >>> import os, tempfile, torsh
+        >>> from torsh.vision import models
+        >>> a = models.lenet5(key=torsh.random.key(0))
+        >>> path = os.path.join(tempfile.mkdtemp(), "lenet.safetensors")
+        >>> torsh.serialize.save(path, a.state_dict())
+        >>> b = models.load_weights(models.lenet5(key=torsh.random.key(1)), path)
+        >>> bool((a.conv1.weight == b.conv1.weight).all())
+        True
     """
     if not isinstance(model, Module):
         raise CheckpointError(f"load_weights: expected a torsh nn.Module, got {type(model).__name__}")
