@@ -53,6 +53,18 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
+from .loss_likelihood import GaussianNLLLoss, PoissonNLLLoss
+from .loss_ranking import (
+    CosineEmbeddingLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
+)
 from .module import Module, Parameter, StateDictError, buffer, logical_axes
 from .normalization import (
     BatchNorm1d,
@@ -236,6 +248,17 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "KLDivLoss",
+    "MarginRankingLoss",
+    "HingeEmbeddingLoss",
+    "SoftMarginLoss",
+    "CosineEmbeddingLoss",
+    "MultiMarginLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+    "GaussianNLLLoss",
+    "PoissonNLLLoss",
     "CosineSimilarity",
     "PairwiseDistance",
 ]

@@ -43,6 +43,18 @@ from ._loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from ._loss_likelihood import gaussian_nll_loss, poisson_nll_loss
+from ._loss_ranking import (
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, normalize, rms_norm
 from ._padding import pad
 from ._pooling import (
@@ -115,6 +127,17 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "soft_margin_loss",
+    "cosine_embedding_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "gaussian_nll_loss",
+    "poisson_nll_loss",
     "cosine_similarity",
     "pairwise_distance",
     # activations
