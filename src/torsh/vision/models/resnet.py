@@ -62,7 +62,31 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1, *, key: Any = None
 
 
 class BasicBlock(Module):
-    """Two 3x3 convolutions with a residual connection (ResNet-18/34)."""
+    """Two 3x3 convolutions with a residual connection (ResNet-18/34).
+
+    Args:
+        inplanes: Input channels.
+        planes: Output channels (``expansion`` is 1).
+        stride: Stride of the first convolution.
+        downsample: Module applied to the identity when the shape changes (None: identity).
+        groups: Must be 1 (torchvision's restriction).
+        base_width: Must be 64.
+        dilation: Must be 1.
+        norm_layer: Norm layer factory (default ``nn.BatchNorm2d``).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+        ConfigError: If ``groups != 1``, ``base_width != 64`` or ``dilation > 1``.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import BasicBlock
+        >>> block = BasicBlock(8, 8, key=torsh.random.key(0)).eval()
+        >>> block(jnp.ones((1, 8, 4, 4))).shape
+        (1, 8, 4, 4)
+        >>> [name for name, _ in block.named_parameters()][:3]
+        ['conv1.weight', 'bn1.weight', 'bn1.bias']
+    """
 
     conv1: Conv2d
     bn1: Module
@@ -114,6 +138,26 @@ class Bottleneck(Module):
     """1x1 reduce, 3x3 (grouped, strided), 1x1 expand (x4), with a residual connection (ResNet-50+).
 
     The stride sits on the 3x3 convolution (ResNet V1.5), as in torchvision.
+
+    Args:
+        inplanes: Input channels.
+        planes: Bottleneck channels; the output has ``planes * 4``.
+        stride: Stride of the 3x3 convolution.
+        downsample: Module applied to the identity when the shape changes (None: identity).
+        groups: Groups of the 3x3 convolution (ResNeXt cardinality).
+        base_width: Width per group (64: ResNet; 128: Wide ResNet).
+        dilation: Dilation of the 3x3 convolution.
+        norm_layer: Norm layer factory (default ``nn.BatchNorm2d``).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> from torsh.vision.models import Bottleneck
+        >>> down = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
+        >>> block = Bottleneck(16, 8, stride=2, downsample=down, key=torsh.random.key(0)).eval()
+        >>> block(jnp.ones((1, 16, 8, 8))).shape  # 8 * expansion 4 = 32 channels, stride 2
+        (1, 32, 4, 4)
     """
 
     conv1: Conv2d
@@ -167,27 +211,33 @@ class Bottleneck(Module):
 class ResNet(Module):
     """ResNet (He et al., 2015) as ``torchvision.models.ResNet``.
 
-    Args:
-      block: :class:`BasicBlock` or :class:`Bottleneck`.
-      layers: blocks per stage, e.g. ``[2, 2, 2, 2]`` (ResNet-18).
-      num_classes: outputs of the final ``fc`` layer.
-      zero_init_residual: start each residual branch at zero (its last BatchNorm weight is 0).
-      groups, width_per_group: ResNeXt cardinality and width (``Bottleneck`` only).
-      replace_stride_with_dilation: three bools: dilate instead of striding in stages 2-4.
-      norm_layer: normalisation layer factory (default ``nn.BatchNorm2d``).
-      key: construction key (default: the ``torsh.manual_seed`` stream); dtype: parameter dtype.
-
     Logical axes: convolutions ``("out", "in", "kh", "kw")``, BatchNorm ``("channels",)``, ``fc``
     ``("classes", "embed")``.
 
+    Args:
+        block: :class:`BasicBlock` or :class:`Bottleneck`.
+        layers: Blocks per stage, e.g. ``[2, 2, 2, 2]`` (ResNet-18).
+        num_classes: Outputs of the final ``fc`` layer.
+        zero_init_residual: Start each residual branch at zero (its last BatchNorm weight is 0).
+        groups: ResNeXt cardinality (``Bottleneck`` only).
+        width_per_group: ResNeXt width per group (``Bottleneck`` only).
+        replace_stride_with_dilation: Three bools: dilate instead of striding in stages 2-4.
+        norm_layer: Normalisation layer factory (default ``nn.BatchNorm2d``).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``layers`` does not list 4 stage depths or ``replace_stride_with_dilation``
+            does not have 3 entries.
+
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> model = models.resnet18(num_classes=10, key=torsh.random.key(0)).eval()
-      >>> jax.eval_shape(model, jnp.zeros((1, 3, 32, 32))).shape  # shapes only: no compile
-      (1, 10)
-      >>> list(model.state_dict())[:3]
-      ['conv1.weight', 'bn1.weight', 'bn1.bias']
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> model = models.resnet18(num_classes=10, key=torsh.random.key(0)).eval()
+        >>> jax.eval_shape(model, jnp.zeros((1, 3, 32, 32))).shape  # shapes only: no compile
+        (1, 10)
+        >>> list(model.state_dict())[:3]
+        ['conv1.weight', 'bn1.weight', 'bn1.bias']
     """
 
     conv1: Conv2d
@@ -305,58 +355,258 @@ def _resnet(block: Any, layers: list[int], weights: WeightsArg, progress: bool, 
 
 
 def resnet18(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNet-18 (``torchvision.models.resnet18``); ``weights``: a safetensors file of its state dict.
+    """ResNet-18 (``torchvision.models.resnet18``): :class:`BasicBlock` stages ``[2, 2, 2, 2]``.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
 
     Example:
-      >>> import torsh
-      >>> from torsh.vision import models
-      >>> models.resnet18(key=torsh.random.key(0)).num_parameters()
-      11689512
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> models.resnet18(key=torsh.random.key(0)).num_parameters()  # the same as torchvision's
+        11689512
+        >>> model = models.resnet18(num_classes=10, key=torsh.random.key(0)).eval()
+        >>> jax.eval_shape(model, jnp.zeros((2, 3, 64, 64))).shape
+        (2, 10)
     """
     return _resnet(BasicBlock, [2, 2, 2, 2], weights, progress, kwargs)
 
 
 def resnet34(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNet-34 (``torchvision.models.resnet34``)."""
+    """ResNet-34 (``torchvision.models.resnet34``): :class:`BasicBlock` stages ``[3, 4, 6, 3]``.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.resnet34(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        21797672
+        >>> models.resnet34(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     return _resnet(BasicBlock, [3, 4, 6, 3], weights, progress, kwargs)
 
 
 def resnet50(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNet-50 (``torchvision.models.resnet50``)."""
+    """ResNet-50 (``torchvision.models.resnet50``): :class:`Bottleneck` stages ``[3, 4, 6, 3]``.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.resnet50(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        25557032
+        >>> models.resnet50(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, kwargs)
 
 
 def resnet101(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNet-101 (``torchvision.models.resnet101``)."""
+    """ResNet-101 (``torchvision.models.resnet101``): :class:`Bottleneck` stages ``[3, 4, 23, 3]``.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.resnet101(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        44549160
+        >>> models.resnet101(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, kwargs)
 
 
 def resnet152(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNet-152 (``torchvision.models.resnet152``)."""
+    """ResNet-152 (``torchvision.models.resnet152``): :class:`Bottleneck` stages ``[3, 8, 36, 3]``.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.resnet152(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        60192808
+        >>> models.resnet152(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     return _resnet(Bottleneck, [3, 8, 36, 3], weights, progress, kwargs)
 
 
 def resnext50_32x4d(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNeXt-50 32x4d (``torchvision.models.resnext50_32x4d``): 32 groups of width 4."""
+    """ResNeXt-50 32x4d (``torchvision.models.resnext50_32x4d``): 32 groups of width 4.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.resnext50_32x4d(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        25028904
+        >>> models.resnext50_32x4d(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     kwargs.setdefault("groups", 32)
     kwargs.setdefault("width_per_group", 4)
     return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, kwargs)
 
 
 def resnext101_32x8d(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """ResNeXt-101 32x8d (``torchvision.models.resnext101_32x8d``)."""
+    """ResNeXt-101 32x8d (``torchvision.models.resnext101_32x8d``): 32 groups of width 8.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.resnext101_32x8d(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        88791336
+        >>> models.resnext101_32x8d(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     kwargs.setdefault("groups", 32)
     kwargs.setdefault("width_per_group", 8)
     return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, kwargs)
 
 
 def wide_resnet50_2(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """Wide ResNet-50-2 (``torchvision.models.wide_resnet50_2``): bottlenecks twice as wide."""
+    """Wide ResNet-50-2 (``torchvision.models.wide_resnet50_2``): bottlenecks twice as wide.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.wide_resnet50_2(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        68883240
+        >>> models.wide_resnet50_2(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     kwargs.setdefault("width_per_group", 64 * 2)
     return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, kwargs)
 
 
 def wide_resnet101_2(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ResNet:
-    """Wide ResNet-101-2 (``torchvision.models.wide_resnet101_2``)."""
+    """Wide ResNet-101-2 (``torchvision.models.wide_resnet101_2``): bottlenecks twice as wide.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ResNet` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`ResNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.wide_resnet101_2(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # the same as torchvision's  # doctest: +SKIP
+        126886696
+        >>> models.wide_resnet101_2(num_classes=10).fc.out_features  # doctest: +SKIP
+        10
+    """
     kwargs.setdefault("width_per_group", 64 * 2)
     return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, kwargs)
