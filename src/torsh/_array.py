@@ -135,6 +135,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None) -> jax.Array:
     """
     if type(data).__module__.startswith("torch"):
         data = _torch_to_numpy(data)
+    arr: jax.Array | np.ndarray
     if isinstance(data, jax.Array):
         arr = data
     else:

@@ -156,7 +156,7 @@ def set_default_dtype(d: Any) -> None:
     d = dtype(d)
     if not jnp.issubdtype(d, jnp.floating):
         raise ConfigError(f"set_default_dtype: expected a floating dtype, got {d}")
-    if d == float64 and not jax.config.jax_enable_x64:
+    if d == float64 and not jax.config.values["jax_enable_x64"]:
         jax.config.update("jax_enable_x64", True)
     with _lock:
         _default_float = d

@@ -82,9 +82,9 @@ def cache_dir() -> pathlib.Path | None:
         >>> torsh.compile_cache.cache_dir() is None
         True
     """
-    if not jax.config.jax_enable_compilation_cache:
+    if not jax.config.values["jax_enable_compilation_cache"]:
         return None
-    path = jax.config.jax_compilation_cache_dir
+    path = jax.config.values["jax_compilation_cache_dir"]
     return pathlib.Path(path) if path else None
 
 
@@ -191,7 +191,7 @@ def enable_default() -> pathlib.Path | None:
     """
     if os.environ.get("TORSH_COMPILE_CACHE", "1").strip().lower() in _OFF:
         return None
-    if _enabled_by_torsh is not None or jax.config.jax_compilation_cache_dir:
+    if _enabled_by_torsh is not None or jax.config.values["jax_compilation_cache_dir"]:
         return cache_dir()  # already on (by torsh, or the user's own JAX setting): leave it
     try:
         return enable()

@@ -153,6 +153,7 @@ def _raise(err: checkify.Error) -> None:
     cls = _ERROR_CLASSES.get(tag) if sep else None
     if cls is None:  # a check of JAX's own (or a user's checkify.check)
         err.throw()
+        return
     raise cls(text)
 
 

@@ -57,7 +57,7 @@ def _describe_file(path: pathlib.Path) -> dict[str, Any]:
     from ..serialize import inspect, read_metadata
 
     entries = inspect(path)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, e in entries.items():
         rows.append(
             {

@@ -170,7 +170,6 @@ class Hub(_Link):
             raise ClusterConfigError(f"launch: {problem}")
         assert isinstance(node, int)  # a non-int rank was reported as a problem above
         self.peers[node] = (conn, lock, hello)
-
         self.readers[node] = reader
 
     def report(self, failure: dict[str, Any]) -> None:

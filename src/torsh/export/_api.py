@@ -321,15 +321,15 @@ def export(
         _check_training(fn_or_module)
         tree = fn_or_module
 
-        def call(model: Any, *xs: Any) -> Any:
-            return model(*xs)
+        def call(state: Any, *xs: Any) -> Any:  # state: the module
+            return state(*xs)
     else:
         if not callable(fn_or_module):
             raise ExportError(f"expected a module or a function to export, got {type(fn_or_module).__name__}")
         tree = params
 
-        def call(p: Any, *xs: Any) -> Any:
-            return fn_or_module(*xs) if params is None else fn_or_module(p, *xs)
+        def call(state: Any, *xs: Any) -> Any:  # state: the params (or None)
+            return fn_or_module(*xs) if params is None else fn_or_module(state, *xs)
 
     signature_fn, skip = _signature(fn_or_module, params)
     default_names = _input_names(signature_fn, len(example_args), skip)
@@ -405,6 +405,15 @@ class ExportedModel:
       metadata: the stored metadata (versions, platforms, hash, ...).
       weights: a ``{state-dict name: array}`` dict of the stored weights.
     """
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    metadata: dict[str, str]
+    weights: dict[str, jax.Array]
+    _exported: Any  # a jax.export.Exported
+    _weights: list[jax.Array]
+    _constraints: tuple[str, ...]
+    _run: Callable[..., Any]
 
     def __init__(self) -> None:  # use torsh.export.load
         raise TypeError("use torsh.export.load(path) to load an exported artifact")

@@ -159,7 +159,6 @@ def parse_header(raw: bytes, total_size: int, where: str) -> Header:
                 f"{nbits / 8:g} bytes, data_offsets give {entry.end - entry.start}"
             )
         position = entry.end
-
     data_size = total_size - 8 - n
     if position != data_size:
         raise CorruptFileError(

@@ -198,7 +198,7 @@ def _with_like(reader: FileReader, b: _Builder, like: Any, opts: LoadOptions) ->
         s = reader.stored.get(path)
         if s is None:
             missing.append(path)
-            makers.append(lambda leaf=leaf: leaf)
+            makers.append(_constant(leaf))
             continue
         maker = _plan(path, s, leaf, b, mismatched)
         makers.append(maker)
@@ -249,6 +249,10 @@ def _common_prefix(longer: list[str], shorter: list[str]) -> str | None:
     return None
 
 
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
 def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Callable[[], Any]:
     """Check one stored entry against its ``like`` leaf; return a function producing the value."""
     opts = b.opts
@@ -269,7 +273,13 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
                 return bad("shape", str(list(s.shape or ())), str(list(leaf.shape)))
             return lambda: b.key(s, s.impl, b.target(path, leaf))
         tail = key_data_shape(impl) if impl else None
-        if s.kind == "array" and impl and s.dtype == np.uint32 and s.shape == (*leaf.shape, *tail):
+        if (
+            s.kind == "array"
+            and impl
+            and tail is not None
+            and s.dtype == np.uint32
+            and s.shape == (*leaf.shape, *tail)
+        ):
             return lambda: b.key(s, impl, b.target(path, leaf))  # raw key data, e.g. written by another tool
         return bad("kind", s.describe(), f"PRNG key array {list(leaf.shape)}")
 
@@ -295,7 +305,9 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
         if s.kind == "array" and s.shape == () and want != "str":
             got = _dtype_kind(b.stored_dtype(s))
             if got == want or (opts.cast and got != "other"):
-                return lambda: py_type(b.numpy(s, s.dtype)[()].item())
+                raw = s.dtype
+                assert raw is not None  # stored arrays always have one
+                return lambda: py_type(b.numpy(s, raw)[()].item())
             return bad("type", f"{s.dtype} 0-d array", f"Python {want}")
         return bad("kind", s.describe(), f"Python {want}")
 
@@ -320,20 +332,20 @@ def _plan(path: str, s: Stored, leaf: Any, b: _Builder, mismatched: list) -> Cal
             return bad("kind", s.describe(), f"{expected} array {list(shape)}")
         if s.shape != shape:
             return bad("shape", str(list(s.shape or ())), str(list(shape)))
-        got = b.stored_dtype(s)
-        if not (got == expected or opts.cast or _jax_represents(got, expected, leaf)):
-            return bad("dtype", str(got), str(expected))
+        stored = b.stored_dtype(s)
+        if not (stored == expected or opts.cast or _jax_represents(stored, expected, leaf)):
+            return bad("dtype", str(stored), str(expected))
         if isinstance(leaf, np.ndarray):
             return lambda: b.numpy(s, expected)
         if isinstance(leaf, np.generic):
             return lambda: b.numpy(s, expected)[()]
-        if got != expected and _jax_represents(got, expected, leaf):
+        if stored != expected and _jax_represents(stored, expected, leaf):
             view = b.reader.view(s)
             try:
                 _check_int_range(view, expected, path)
             except CheckpointError:
                 lo, hi = view.min(), view.max()
-                return bad("value range", f"{got} in [{lo}, {hi}]", f"{expected} (enable jax_enable_x64)")
+                return bad("value range", f"{stored} in [{lo}, {hi}]", f"{expected} (enable jax_enable_x64)")
         return lambda: b.array(s, b.target(path, leaf), expected)
 
     raise ConfigError(

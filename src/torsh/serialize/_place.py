@@ -71,7 +71,7 @@ def like_target(leaf: Any) -> Target:
 
 
 def _default_is_cpu() -> bool:
-    d = jax.config.jax_default_device
+    d = jax.config.values["jax_default_device"]
     if d is None:
         return jax.default_backend() == "cpu"
     if isinstance(d, str):

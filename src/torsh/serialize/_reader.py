@@ -155,7 +155,7 @@ class FileReader:
 
     def _read_into(self, out: np.ndarray, offset: int, key: str) -> None:
         """Fill ``out`` (uint8) from the file at ``offset``; a short read means the file shrank."""
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")  # ndarray.data: a memoryview of its buffer
         n = len(view)
         done = self._fill(view, offset)
         if done < n:

@@ -56,7 +56,7 @@ class Prepared:
             data = host.reshape(-1).view(np.uint8)
             if data.size != record.nbytes:  # pragma: no cover - guards the header/data invariant
                 raise CheckpointError(f"key {record.key!r}: {data.size} bytes, header says {record.nbytes}")
-            _write_all(f, memoryview(data), hasher)
+            _write_all(f, data.data, hasher)  # ndarray.data: a memoryview of its buffer
             del host, data
         return self.size
 

@@ -231,8 +231,8 @@ def generate(
     )
     pad = (eos_ids[0] if eos_ids else 0) if pad_id is None else int(pad_id)
     vocab = model.vocab_size
-    for name, ids in (("eos", eos_ids), ("pad_id", [pad])):
-        bad = [i for i in ids if not 0 <= i < vocab]
+    for name, checked in (("eos", eos_ids), ("pad_id", [pad])):
+        bad = [i for i in checked if not 0 <= i < vocab]
         if bad:
             raise TokenIdError(f"generate: {name} id {bad[0]} is out of the vocabulary [0, {vocab})")
 

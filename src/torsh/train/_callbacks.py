@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
@@ -21,7 +22,7 @@ class Callback:
     def on_fit_start(self, state: Any, history: History) -> None:
         """Before the first step (also after resuming)."""
 
-    def on_step_end(self, state: Any, logs: dict[str, Any], step: int) -> None:
+    def on_step_end(self, state: Any, logs: Mapping[str, Any], step: int) -> None:
         """After every step; ``logs`` are device arrays (reading them waits for the step)."""
 
     def on_epoch_end(self, state: Any, record: dict[str, Any], history: History) -> bool | None:

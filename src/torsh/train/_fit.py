@@ -50,9 +50,9 @@ _listening = False
 _listen_lock = threading.Lock()
 
 
-def _on_event(event: str, duration: float, **_: Any) -> None:
+def _on_event(event: str, duration_secs: float, **_: str | int) -> None:
     if event in _COMPILE_EVENTS:
-        _clock.seconds = getattr(_clock, "seconds", 0.0) + duration
+        _clock.seconds = getattr(_clock, "seconds", 0.0) + duration_secs
 
 
 def compile_seconds() -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
@@ -83,7 +83,7 @@ def _series(records: Sequence[dict[str, Any]]) -> dict[str, tuple[list[float], l
     return out
 
 
-def plot_history(records: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> pathlib.Path:
+def plot_history(records: Iterable[dict[str, Any]], path: str | os.PathLike, title: str = "") -> pathlib.Path:
     """Write a PNG of every metric in ``records`` (a :class:`History` or list of records) against step.
 
     Example:
@@ -100,7 +100,7 @@ def plot_history(records: Sequence[dict[str, Any]], path: str | os.PathLike, tit
 
 
 def plot_runs(
-    runs: dict[str, Sequence[dict[str, Any]]], path: str | os.PathLike, title: str = ""
+    runs: Mapping[str, Iterable[dict[str, Any]]], path: str | os.PathLike, title: str = ""
 ) -> pathlib.Path:
     """Write a PNG comparing several runs (``{label: records}``), one line per run and metric."""
     path = pathlib.Path(path)

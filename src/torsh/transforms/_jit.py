@@ -205,7 +205,8 @@ def jit(
     if out_shardings is not _UNSPECIFIED:
         options["out_shardings"] = out_shardings
     # The watcher runs only while JAX traces (a cache miss), never on a cached call.
-    jitted = jax.jit(
+    # Any: JAX's wrapped function takes the extra ``explain`` attribute set below
+    jitted: Any = jax.jit(
         watch_recompiles(fn),
         static_argnums=static_pos or None,
         static_argnames=static_names or None,

@@ -114,7 +114,6 @@ def _user_stacklevel() -> int:
     """The ``stacklevel`` of the first frame outside JAX and this module: the user's call."""
     frame: types.FrameType | None = sys._getframe(1)
     level = 1
-
     while frame is not None:
         name = frame.f_code.co_filename
         if not (name == _THIS_FILE or name.startswith(_JAX_PREFIXES)):

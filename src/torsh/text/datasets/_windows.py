@@ -137,6 +137,7 @@ class PackedDocuments(Dataset[dict]):
         pad_id: int | None = None,
     ) -> None:
         self.block_size = _positive("PackedDocuments", "block_size", block_size)
+        lengths: np.ndarray  # (numpy's stubs type np.diff of these int64 offsets as timedelta64)
         if isinstance(documents, TokenFile):  # separators are already in the stream
             stream = np.asarray(documents.tokens, dtype=np.int32)
             lengths = np.diff(documents.offsets.astype(np.int64))

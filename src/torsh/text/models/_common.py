@@ -15,6 +15,7 @@ from ...nn import Module
 from ...nn.module import StateDictError
 from ...tree import Struct, static
 from .._errors import ContextLengthError, TokenIdError
+from ._layers import Embedding
 
 __all__ = ["KVCache", "CausalLM", "causal_attention"]
 
@@ -196,8 +197,9 @@ class CausalLM(Module):
         b, t = input_ids.shape
         mask = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)
         valid = jax.lax.dynamic_update_slice(cache.valid, mask, (0, index))
-        logits, cache = self._run(input_ids, position_ids, valid, cache.replace(valid=valid), index, None)
-        return logits, cache
+        logits, new_cache = self._run(input_ids, position_ids, valid, cache.replace(valid=valid), index, None)
+        assert new_cache is not None  # _run returns a cache when given one
+        return logits, new_cache
 
     # -- checks ----------------------------------------------------------------------------------
     def _check_ids(self, input_ids: Any) -> jax.Array:
@@ -229,7 +231,9 @@ class CausalLM(Module):
 
     # -- weight tying ----------------------------------------------------------------------------
     def _embedding(self) -> jax.Array:
-        return self.get_submodule(self._embedding_path.rsplit(".", 1)[0]).weight
+        table = self.get_submodule(self._embedding_path.rsplit(".", 1)[0])
+        assert isinstance(table, Embedding)  # both models' input embeddings
+        return table.weight
 
     def output_weight(self) -> jax.Array:
         """The ``[vocab, embed]`` output projection: the embedding itself when tied."""

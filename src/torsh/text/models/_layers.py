@@ -23,7 +23,8 @@ __all__ = ["host_rng", "Dense", "Embedding", "LayerNorm", "RMSNorm", "normal"]
 
 def host_rng(key: Any) -> np.random.Generator:
     """A numpy generator seeded from a JAX key (typed or raw)."""
-    if jnp.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
         key = jax.random.key_data(key)
     return np.random.default_rng(np.asarray(key, np.uint32).ravel().tolist())
 

@@ -98,12 +98,15 @@ class LlamaConfig:
             head_dim=self.head_dim,
             max_position_embeddings=self.max_position_embeddings,
         )
-        if self.num_attention_heads % self.num_key_value_heads:
+        # both filled in above; the locals tell the type checker so
+        kv_heads, head_dim = self.num_key_value_heads, self.head_dim
+        assert kv_heads is not None and head_dim is not None
+        if self.num_attention_heads % kv_heads:
             raise ConfigError(
                 f"LlamaConfig: num_attention_heads={self.num_attention_heads} is not a multiple of "
                 f"num_key_value_heads={self.num_key_value_heads}"
             )
-        if self.head_dim % 2:
+        if head_dim % 2:
             raise ConfigError(f"LlamaConfig: RoPE needs an even head_dim, got {self.head_dim}")
         if self.hidden_act not in ("silu", "gelu", "relu"):
             raise ConfigError(
@@ -192,6 +195,7 @@ class LlamaAttention(Module):
 
     def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
         kq = kk = kv = ko = key  # one host generator, drawn in order
+        assert c.num_key_value_heads is not None and c.head_dim is not None  # set by LlamaConfig
         h, hkv, d, e, std = (
             c.num_attention_heads,
             c.num_key_value_heads,
@@ -291,6 +295,7 @@ class LlamaModel(Module):
             [LlamaDecoderLayer(c, key=key, dtype=dtype) for _ in range(c.num_hidden_layers)]
         )
         self.norm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
+        assert c.head_dim is not None  # set by LlamaConfig
         self.inv_freq = jnp.asarray(rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling))
 
     def forward(

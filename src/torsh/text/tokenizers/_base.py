@@ -18,7 +18,7 @@ from .._errors import TokenIdError, TokenizerError, UnknownTokenError
 __all__ = ["Tokenizer", "clean_text"]
 
 
-def clean_text(text: str, errors: str = "replace", where: str = "encode") -> str:
+def clean_text(text: object, errors: str = "replace", where: str = "encode") -> str:
     """``text`` with lone UTF-16 surrogates replaced by U+FFFD (``errors="replace"``, tiktoken's rule).
 
     Python strings may hold lone surrogates (``"\\ud800"``) that have no UTF-8 encoding. Like
@@ -173,7 +173,8 @@ class Tokenizer:
                     "padding=False; pass padding=True (and a pad token) or return_tensors=None"
                 )
         longest = max((len(s) for s in seqs), default=0)
-        width = max_length if padding == "max_length" else longest
+        # (padding="max_length" without max_length was rejected above)
+        width = max_length if padding == "max_length" and max_length is not None else longest
         if padding == "max_length" and longest > width:
             raise TokenizerError(
                 f"{name}: a sequence has {longest} tokens > max_length={width}; pass truncation=True"

@@ -138,7 +138,7 @@ class BPETokenizer(Tokenizer):
             )
         )
         if as_files:
-            paths = [os.fspath(p) for p in data]  # type: ignore[union-attr]
+            paths = [os.fspath(p) for p in data]
             missing = [p for p in paths if not os.path.isfile(p)]
             if missing:
                 raise TokenFileError(f"BPETokenizer.train: no such file(s) {missing}")
@@ -157,7 +157,7 @@ class BPETokenizer(Tokenizer):
             def texts() -> Iterable[str]:
                 from ._base import clean_text
 
-                for s in data:  # type: ignore[union-attr]
+                for s in data:
                     s = clean_text(s, "replace", "BPETokenizer.train")
                     seen[0] += len(s)
                     yield s

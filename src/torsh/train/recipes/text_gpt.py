@@ -50,8 +50,9 @@ class Config:
 
 
 def _tokenizer(config: Config, train_corpus: Any, out: pathlib.Path) -> Any:
-    from torsh.text.tokenizers import BPETokenizer, CharTokenizer
+    from torsh.text.tokenizers import BPETokenizer, CharTokenizer, Tokenizer
 
+    tok: Tokenizer
     if config.tokenizer == "char":
         tok = CharTokenizer.from_texts(train_corpus, special_tokens=["<eos>", "<unk>"], unk_token="<unk>")
         tok.save(out / "tokenizer.json")

@@ -234,6 +234,7 @@ class VisionTransformer(Module):
 
         def make(k: jax.Array) -> dict[str, Any]:
             k1, k2, k3, k4 = jax.random.split(k, 4)
+            heads: OrderedDict[str, Module]
             if representation_size is None:
                 heads = OrderedDict(head=Linear(hidden_dim, num_classes, key=k3, axes=("classes", "embed")))
             else:

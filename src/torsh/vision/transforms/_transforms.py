@@ -83,11 +83,10 @@ class Transform:
     """Base class: subclasses implement ``forward(img, generator)``; call as ``t(img, generator=None)``."""
 
     def __call__(self, img: Any, *, generator: Generator | int | None = None) -> Any:
-        return self.forward(img, _resolve(generator) if self._random else None)
+        # every transform gets a Generator (deterministic ones ignore it): one typed signature
+        return self.forward(img, _resolve(generator))
 
-    _random = False
-
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -113,17 +112,15 @@ class Compose(Transform):
         (3, 4, 4)
     """
 
-    _random = True
-
     def __init__(self, transforms: Sequence[Callable[..., Any]]) -> None:
         for i, t in enumerate(transforms):
             if not callable(t):
                 raise ConfigError(f"torsh.vision.transforms.Compose: transforms[{i}] is not callable: {t!r}")
         self.transforms = list(transforms)
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         for t in self.transforms:
-            img = _call(t, img, generator)  # type: ignore[arg-type]
+            img = _call(t, img, generator)
         return img
 
     def __repr__(self) -> str:
@@ -141,14 +138,12 @@ class RandomApply(Transform):
         (2, 2, 3)
     """
 
-    _random = True
-
     def __init__(self, transforms: Sequence[Callable[..., Any]], p: float = 0.5) -> None:
         self.transforms = Compose(transforms)
         self.p = _check_p(p, "RandomApply")
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        if generator.random() >= self.p:  # type: ignore[union-attr]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        if generator.random() >= self.p:
             return img
         return self.transforms.forward(img, generator)
 
@@ -163,7 +158,7 @@ class ToArray(Transform):
         np.float32(1.0)
     """
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         return F.to_array(img)
 
 
@@ -182,7 +177,7 @@ class Normalize(Transform):
         self.std = list(std)
         self.inplace = inplace
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         return F.normalize(img, self.mean, self.std, self.inplace)
 
 
@@ -209,7 +204,7 @@ class Resize(Transform):
         self.max_size = max_size
         self.antialias = antialias
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
 
@@ -226,7 +221,7 @@ class CenterCrop(Transform):
     def __init__(self, size: int | Sequence[int]) -> None:
         self.size = _size_pair(size, "size", "CenterCrop")
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         return F.center_crop(img, self.size)
 
 
@@ -248,7 +243,7 @@ class Pad(Transform):
             raise ConfigError(f"torsh.vision.transforms.Pad: unknown padding_mode {padding_mode!r}")
         self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         return F.pad(img, self.padding, self.fill, self.padding_mode)
 
 
@@ -264,8 +259,6 @@ class RandomCrop(Transform):
         >>> crop(np.zeros((32, 32, 3), np.uint8), generator=0).shape
         (32, 32, 3)
     """
-
-    _random = True
 
     def __init__(
         self,
@@ -304,8 +297,8 @@ class RandomCrop(Transform):
         j = int(generator.integers(0, w - cw + 1)) if w > cw else 0
         return {"padding": [left, top, right, bottom], "top": i, "left": j}
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        params = self.get_params(img, generator)  # type: ignore[arg-type]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        params = self.get_params(img, generator)
         if any(params["padding"]):
             img = F.pad(img, params["padding"], self.fill, self.padding_mode)
         h, w = F.get_size(img)
@@ -325,8 +318,6 @@ class RandomResizedCrop(Transform):
         >>> RandomResizedCrop(8)(np.zeros((20, 30, 3), np.uint8), generator=1).shape
         (8, 8, 3)
     """
-
-    _random = True
 
     def __init__(
         self,
@@ -380,8 +371,8 @@ class RandomResizedCrop(Transform):
             w, h = width, height
         return (height - h) // 2, (width - w) // 2, h, w
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        i, j, h, w = self.get_params(img, generator)  # type: ignore[arg-type]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        i, j, h, w = self.get_params(img, generator)
         return F.resized_crop(img, i, j, h, w, list(self.size), self.interpolation, self.antialias)
 
 
@@ -395,13 +386,11 @@ class RandomHorizontalFlip(Transform):
         [[2, 1]]
     """
 
-    _random = True
-
     def __init__(self, p: float = 0.5) -> None:
         self.p = _check_p(p, "RandomHorizontalFlip")
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        return F.hflip(img) if generator.random() < self.p else img  # type: ignore[union-attr]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        return F.hflip(img) if generator.random() < self.p else img
 
 
 class RandomVerticalFlip(Transform):
@@ -414,13 +403,11 @@ class RandomVerticalFlip(Transform):
         [[1], [2]]
     """
 
-    _random = True
-
     def __init__(self, p: float = 0.5) -> None:
         self.p = _check_p(p, "RandomVerticalFlip")
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        return F.vflip(img) if generator.random() < self.p else img  # type: ignore[union-attr]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        return F.vflip(img) if generator.random() < self.p else img
 
 
 def _jitter_range(
@@ -462,8 +449,6 @@ class ColorJitter(Transform):
         dtype('uint8')
     """
 
-    _random = True
-
     def __init__(
         self,
         brightness: float | Sequence[float] | None = None,
@@ -476,12 +461,12 @@ class ColorJitter(Transform):
         self.saturation = _jitter_range(saturation, "saturation")
         self.hue = _jitter_range(hue, "hue", center=0, bound=(-0.5, 0.5), clip_first_on_zero=False)
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         g = generator
-        order = g.permutation(4)  # type: ignore[union-attr]
+        order = g.permutation(4)
         factors = [
             None if r is None else float(g.uniform(r[0], r[1]))
-            for r in (self.brightness, self.contrast, self.saturation, self.hue)  # type: ignore[union-attr]
+            for r in (self.brightness, self.contrast, self.saturation, self.hue)
         ]
         fns = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue)
         for k in order:
@@ -499,8 +484,6 @@ class RandomRotation(Transform):
         >>> RandomRotation(30)(np.zeros((5, 7, 3), np.uint8), generator=0).shape
         (5, 7, 3)
     """
-
-    _random = True
 
     def __init__(
         self,
@@ -528,8 +511,8 @@ class RandomRotation(Transform):
         self.center = center
         self.fill = fill
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        angle = float(generator.uniform(self.degrees[0], self.degrees[1]))  # type: ignore[union-attr]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        angle = float(generator.uniform(self.degrees[0], self.degrees[1]))
         return F.rotate(img, angle, self.interpolation, self.expand, self.center, self.fill)
 
 
@@ -545,8 +528,6 @@ class RandomErasing(Transform):
         >>> bool((out == 0).any() and (out == 1).any())
         True
     """
-
-    _random = True
 
     def __init__(
         self,
@@ -595,7 +576,7 @@ class RandomErasing(Transform):
             return i, j, h, w, v
         return 0, 0, img_h, img_w, None
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         arr = np.asarray(img)
         if arr.ndim < 3:
             raise ShapeError(
@@ -603,9 +584,9 @@ class RandomErasing(Transform):
                 "ToArray first), "
                 f"got shape {arr.shape}"
             )
-        if generator.random() >= self.p:  # type: ignore[union-attr]
+        if generator.random() >= self.p:
             return img
-        i, j, h, w, v = self.get_params(arr, generator)  # type: ignore[arg-type]
+        i, j, h, w, v = self.get_params(arr, generator)
         if v is None:
             return img
         return F.erase(
@@ -631,7 +612,7 @@ class Grayscale(Transform):
             )
         self.num_output_channels = num_output_channels
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         return F.rgb_to_grayscale(img, self.num_output_channels)
 
 
@@ -645,13 +626,11 @@ class RandomGrayscale(Transform):
         (2, 2, 3)
     """
 
-    _random = True
-
     def __init__(self, p: float = 0.1) -> None:
         self.p = _check_p(p, "RandomGrayscale")
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        if generator.random() >= self.p:  # type: ignore[union-attr]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        if generator.random() >= self.p:
             return img
         return F.rgb_to_grayscale(img, F.get_dimensions(img)[0])
 
@@ -665,8 +644,6 @@ class GaussianBlur(Transform):
         >>> GaussianBlur(3)(np.zeros((4, 4, 3), np.uint8), generator=0).shape
         (4, 4, 3)
     """
-
-    _random = True
 
     def __init__(self, kernel_size: int | Sequence[int], sigma: float | Sequence[float] = (0.1, 2.0)) -> None:
         ks = _size_pair(kernel_size, "kernel_size", "GaussianBlur")
@@ -689,8 +666,8 @@ class GaussianBlur(Transform):
             )
         self.kernel_size = ks  # (x, y) as given, like torchvision
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
-        s = float(generator.uniform(self.sigma[0], self.sigma[1]))  # type: ignore[union-attr]
+    def forward(self, img: Any, generator: Generator) -> Any:
+        s = float(generator.uniform(self.sigma[0], self.sigma[1]))
         return F.gaussian_blur(img, list(self.kernel_size), [s, s])
 
 
@@ -786,7 +763,6 @@ class TrivialAugmentWide(Transform):
         (8, 8, 3)
     """
 
-    _random = True
     _space = _TRIVIAL_SPACE
 
     def __init__(
@@ -821,9 +797,9 @@ class TrivialAugmentWide(Transform):
             magnitude = -magnitude
         return op, magnitude
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         h, w = F.get_size(img)
-        op, magnitude = self._pick(generator, h, w, None)  # type: ignore[arg-type]
+        op, magnitude = self._pick(generator, h, w, None)
         return _apply_op(img, op, magnitude, self.interpolation, self.fill)
 
 
@@ -860,9 +836,9 @@ class RandAugment(TrivialAugmentWide):
         self.num_ops = num_ops
         self.magnitude = int(magnitude)
 
-    def forward(self, img: Any, generator: Generator | None) -> Any:
+    def forward(self, img: Any, generator: Generator) -> Any:
         h, w = F.get_size(img)
         for _ in range(self.num_ops):
-            op, magnitude = self._pick(generator, h, w, self.magnitude)  # type: ignore[arg-type]
+            op, magnitude = self._pick(generator, h, w, self.magnitude)
             img = _apply_op(img, op, magnitude, self.interpolation, self.fill)
         return img

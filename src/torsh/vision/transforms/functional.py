@@ -278,7 +278,7 @@ def _compute_resized_output_size(
 ) -> list[int]:
     h, w = hw
     short, long = (w, h) if w <= h else (h, w)
-    if isinstance(size, numbers.Integral):
+    if isinstance(size, (int, numbers.Integral)):  # int first: lets the type checker narrow
         size = [int(size)]
     if size is None:
         if not isinstance(max_size, int):
@@ -511,7 +511,8 @@ def _pad_chw(chw: np.ndarray, ltrb: Sequence[int], fill: Any, padding_mode: str)
                 f"torsh.vision.transforms.pad: reflect padding {list(ltrb)} must be smaller than the image "
                 f"size {chw.shape[1:]}"
             )
-        return np.pad(chw, widths, mode=padding_mode)
+        mode: Any = padding_mode  # checked by pad(): one of numpy's pad modes (np.pad wants a Literal)
+        return np.pad(chw, widths, mode=mode)
     fills = np.asarray(0 if fill is None else fill, dtype=np.float64).reshape(-1)
     if fills.size == 1:
         return np.pad(chw, widths, mode="constant", constant_values=np.asarray(fills[0]).astype(chw.dtype))
@@ -1037,7 +1038,9 @@ def gaussian_blur(
         [9, 9, 9, 9]
     """
     ks = (
-        [int(kernel_size)] * 2 if isinstance(kernel_size, numbers.Integral) else [int(k) for k in kernel_size]
+        [int(kernel_size)] * 2
+        if isinstance(kernel_size, (int, numbers.Integral))
+        else [int(k) for k in kernel_size]
     )
     if len(ks) == 1:
         ks = ks * 2
@@ -1048,7 +1051,7 @@ def gaussian_blur(
         )
     if sigma is None:
         sig = [k * 0.15 + 0.35 for k in ks]
-    elif isinstance(sigma, numbers.Real):
+    elif isinstance(sigma, (float, numbers.Real)):
         sig = [float(sigma)] * 2
     else:
         sig = [float(s) for s in sigma]
@@ -1250,7 +1253,7 @@ def affine(
         raise ConfigError(f"torsh.vision.transforms.affine: scale must be positive, got {scale}")
     if len(translate) != 2:
         raise ConfigError(f"torsh.vision.transforms.affine: translate must have 2 values, got {translate!r}")
-    shear_l = [float(shear), 0.0] if isinstance(shear, numbers.Real) else [float(s) for s in shear]
+    shear_l = [float(shear), 0.0] if isinstance(shear, (float, numbers.Real)) else [float(s) for s in shear]
     if len(shear_l) == 1:
         shear_l = shear_l * 2
     if len(shear_l) != 2:
