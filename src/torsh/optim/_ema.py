@@ -22,9 +22,17 @@ PyTree = Any
 class EMAState(OptState):
     """State of :class:`EMA`.
 
-    Attributes:
+    Args:
       step: number of ``update`` calls so far.
       params: the averaged parameters (same structure as the model: use them for evaluation).
+      config: the EMA's configuration (static).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.EMA(0.9).init({"w": jnp.ones(2)})
+      >>> int(state.step), state.params["w"].tolist()
+      (0, [1.0, 1.0])
     """
 
     step: jax.Array
@@ -70,12 +78,44 @@ class EMA(Config):
         return [bool(m) for m in spec.flatten_up_to(_tree.trainable_mask(params))]
 
     def init(self, params: PyTree) -> EMAState:
-        """A state whose average starts as a copy of ``params``."""
+        """A state whose average starts as a copy of ``params``.
+
+        Args:
+          params: the model's parameters (any pytree).
+
+        Returns:
+          The :class:`EMAState`.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> optim.EMA().init({"w": jnp.zeros(1)}).params["w"].tolist()
+          [0.0]
+        """
         copy = _tree.map(lambda x: jnp.array(x, copy=True) if _tree.is_array(x) else x, params)
         return EMAState(step=jnp.zeros((), jnp.int32), params=copy, config=FrozenDict(self._config_items()))
 
     def update(self, params: PyTree, state: EMAState) -> EMAState:
-        """Fold the current ``params`` into the average (pure; jit it with the training step)."""
+        """Fold the current ``params`` into the average (pure; jit it with the training step).
+
+        Args:
+          params: the parameters after the optimizer step.
+          state: the EMA state.
+
+        Returns:
+          The new :class:`EMAState`.
+
+        Raises:
+          TreeError: ``state.params`` does not have the structure of ``params``.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> ema = optim.EMA(0.5)
+          >>> state = ema.update({"w": jnp.ones(1)}, ema.init({"w": jnp.zeros(1)}))  # first: a copy
+          >>> ema.update({"w": jnp.full(1, 3.0)}, state).params["w"].tolist()
+          [2.0]
+        """
         decay = self.decay
         d = jnp.asarray(decay(state.step) if callable(decay) else decay, jnp.result_type(float))
         first = state.step == 0

@@ -31,7 +31,7 @@ PyTree = Any
 class LBFGSState(OptState):
     """State of :class:`LBFGS` (names follow ``torch.optim.LBFGS``'s state).
 
-    Attributes:
+    Args:
       step: number of ``step`` calls.
       lr: ``{"default": lr}``, used by the next step.
       loss: the loss at the start of the last step (what PyTorch's ``step`` returns).
@@ -42,6 +42,13 @@ class LBFGSState(OptState):
       H_diag: scale of the initial inverse-Hessian approximation.
       prev_flat_grad, prev_loss: gradient and loss of the last iteration.
       hyperparams: the static configuration.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.LBFGS(history_size=3).init({"w": jnp.zeros(4)})
+      >>> state.old_dirs.shape, int(state.num_old)
+      ((3, 4), 0)
     """
 
     step: jax.Array
@@ -342,7 +349,23 @@ class LBFGS(Config):
         return jnp.asarray(lr(step) if callable(lr) else lr, lr_dtype())
 
     def init(self, params: PyTree) -> LBFGSState:
-        """The initial state for ``params`` (sized to the total number of trainable elements)."""
+        """The initial state for ``params`` (sized to the total number of trainable elements).
+
+        Args:
+          params: the parameters (any pytree with at least one trainable leaf).
+
+        Returns:
+          The :class:`LBFGSState`.
+
+        Raises:
+          ConfigError: ``params`` has no trainable leaf.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> optim.LBFGS().init({"w": jnp.zeros(3), "b": jnp.zeros(())}).d.shape
+          (4,)
+        """
         flat = _Flat(params)
         n, h, dt = flat.size, self.history_size, flat.dtype
         zero = jnp.zeros((), dt)
@@ -376,8 +399,29 @@ class LBFGS(Config):
     ) -> tuple[PyTree, LBFGSState]:
         """Run one L-BFGS step (up to ``max_iter`` iterations) on ``loss_fn(params, *args, **kwargs)``.
 
+        Args:
+          params: the current parameters.
+          loss_fn: ``(params, *args, **kwargs) -> scalar loss`` (PyTorch's closure).
+          state: the state from :meth:`init` or the previous step.
+          *args: extra positional arguments of ``loss_fn`` (e.g. a batch).
+          **kwargs: extra keyword arguments of ``loss_fn``.
+
         Returns:
           ``(new_params, new_state)``; ``new_state.loss`` is the loss before the step.
+
+        Raises:
+          TreeError: ``state`` is not an :class:`LBFGSState`.
+          ConfigError: ``loss_fn`` is not callable, or ``params`` has no trainable leaf.
+          ShapeError: the state was made for other parameters, or ``loss_fn`` returns a non-scalar.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.LBFGS(max_iter=5)
+          >>> params = {"w": jnp.array([3.0])}
+          >>> params, state = opt.step(params, lambda p: jnp.sum((p["w"] - 1.0) ** 2), opt.init(params))
+          >>> round(float(params["w"][0]), 4), float(state.loss)
+          (1.0, 4.0)
         """
         if not isinstance(state, LBFGSState):
             raise TreeError(

@@ -116,7 +116,27 @@ class ReduceLROnPlateau:
         return self.min_lr
 
     def step(self, metric: Any, state: Any) -> Any:
-        """Record ``metric`` and return ``state`` with reduced learning rates when it has plateaued."""
+        """Record ``metric`` and return ``state`` with reduced learning rates when it has plateaued.
+
+        Args:
+          metric: the watched value (a number or a scalar array), e.g. the validation loss.
+          state: an optimizer state (or a chain's) holding learning rates.
+
+        Returns:
+          ``state``, with every learning rate multiplied by ``factor`` if the metric has plateaued.
+
+        Raises:
+          ConfigError: ``min_lr`` is a mapping without an entry for one of the state's groups.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> state = optim.SGD(lr=1.0).init({"w": jnp.zeros(1)})
+          >>> plateau = optim.ReduceLROnPlateau(factor=0.5, patience=0)
+          >>> state = plateau.step(1.0, plateau.step(1.0, state))  # the second 1.0 is no improvement
+          >>> float(state.lr["default"]), plateau.best
+          (0.5, 1.0)
+        """
         current = float(metric)
         self.last_epoch += 1
         if self.config.is_better(current, self.best):
@@ -144,7 +164,16 @@ class ReduceLROnPlateau:
         return set_lr(state, reduce)
 
     def state_dict(self) -> dict[str, Any]:
-        """The bookkeeping as plain Python values."""
+        """The bookkeeping as plain Python values.
+
+        Returns:
+          ``{"best", "num_bad_epochs", "cooldown_counter", "last_epoch"}``.
+
+        Example:
+          >>> from torsh import optim
+          >>> optim.ReduceLROnPlateau().state_dict()["num_bad_epochs"]
+          0
+        """
         return {
             "best": self.best,
             "num_bad_epochs": self.num_bad_epochs,
@@ -153,7 +182,22 @@ class ReduceLROnPlateau:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore the bookkeeping saved by :meth:`state_dict`."""
+        """Restore the bookkeeping saved by :meth:`state_dict`.
+
+        Args:
+          state: the mapping :meth:`state_dict` returned.
+
+        Raises:
+          ConfigError: ``state`` does not have exactly the keys of :meth:`state_dict`.
+
+        Example:
+          >>> from torsh import optim
+          >>> plateau = optim.ReduceLROnPlateau()
+          >>> plateau.load_state_dict(
+          ...     {"best": 0.5, "num_bad_epochs": 2, "cooldown_counter": 0, "last_epoch": 7})
+          >>> plateau.best, plateau.last_epoch
+          (0.5, 7)
+        """
         expected = {"best", "num_bad_epochs", "cooldown_counter", "last_epoch"}
         if set(state) != expected:
             raise ConfigError(

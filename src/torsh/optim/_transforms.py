@@ -36,11 +36,28 @@ Mask = None | str | Callable[[str, Any], bool] | Sequence[Any] | PyTree
 
 
 class EmptyState(OptState):
-    """The state of a transformation that keeps none (no arrays, nothing in a state dict)."""
+    """The state of a transformation that keeps none (no arrays, nothing in a state dict).
+
+    Example:
+      >>> from torsh import optim
+      >>> optim.clip_by_value(1.0).init(None).state_dict()
+      {}
+    """
 
 
 class ClipState(OptState):
-    """State of :func:`clip_by_global_norm`: ``norm``, the total norm of the last gradients seen."""
+    """State of :func:`clip_by_global_norm`.
+
+    Args:
+      norm: the total norm of the last gradients seen (before clipping), for logging.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.clip_by_global_norm(1.0)
+      >>> float(t.update({"w": jnp.array([3.0, 4.0])}, t.init(None))[1].norm)
+      5.0
+    """
 
     norm: jax.Array
 
@@ -62,6 +79,13 @@ def global_norm(grads: PyTree, norm_type: float = 2.0) -> jax.Array:
     """The ``norm_type``-norm of all floating leaves of ``grads`` taken together (``None`` skipped).
 
     Computed as PyTorch's ``clip_grad_norm_`` does: the norm of the per-leaf norms.
+
+    Args:
+      grads: a pytree of gradients.
+      norm_type: the order of the norm, > 0 or ``float("inf")``.
+
+    Returns:
+      The norm, a scalar array.
 
     Example:
       >>> import jax.numpy as jnp
@@ -102,6 +126,17 @@ def clip_grad_norm(grads: PyTree, max_norm: float, norm_type: float = 2.0) -> tu
     Same rule as ``torch.nn.utils.clip_grad_norm_``: ``grads * min(1, max_norm / (norm + 1e-6))``,
     and the norm returned is the norm *before* clipping. Pure and jit-able.
 
+    Args:
+      grads: a pytree of gradients (``None`` leaves pass through).
+      max_norm: the largest norm allowed, >= 0.
+      norm_type: the order of the norm, > 0 or ``float("inf")``.
+
+    Returns:
+      ``(clipped_grads, total_norm)``.
+
+    Raises:
+      ConfigError: ``max_norm`` or ``norm_type`` out of range.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
@@ -120,6 +155,16 @@ def clip_grad_norm(grads: PyTree, max_norm: float, norm_type: float = 2.0) -> tu
 
 def clip_grad_value(grads: PyTree, clip_value: float) -> PyTree:
     """Clamp every gradient element to ``[-clip_value, clip_value]`` (``torch.nn.utils.clip_grad_value_``).
+
+    Args:
+      grads: a pytree of gradients (``None`` leaves pass through).
+      clip_value: the bound, >= 0.
+
+    Returns:
+      The clamped gradients.
+
+    Raises:
+      ConfigError: ``clip_value`` is negative or not a number.
 
     Example:
       >>> import jax.numpy as jnp
@@ -149,6 +194,13 @@ def clip_by_global_norm(max_norm: float, norm_type: float = 2.0) -> GradientTran
 
     The norm before clipping is kept in the state (``state.norm``) for logging.
 
+    Args:
+      max_norm: the largest global norm allowed, >= 0.
+      norm_type: the order of the norm, > 0 or ``float("inf")``.
+
+    Returns:
+      The transformation (its state is a :class:`ClipState`).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
@@ -173,6 +225,12 @@ class _ClipByValue(_Transform):
 
 def clip_by_value(clip_value: float) -> GradientTransformation:
     """Gradient transformation clamping each element to ``[-clip_value, clip_value]``.
+
+    Args:
+      clip_value: the bound, >= 0.
+
+    Returns:
+      The transformation (stateless: :class:`EmptyState`).
 
     Example:
       >>> import jax.numpy as jnp
@@ -271,13 +329,18 @@ class _AddDecayedWeights(_Transform):
 
 
 def add_decayed_weights(weight_decay: float, mask: Mask = None) -> GradientTransformation:
-    """Add ``weight_decay * param`` to the updates of the selected trainable leaves (L2 decay when
-    placed before an optimizer).
+    """Add ``weight_decay * param`` to the updates of the selected trainable leaves.
+
+    Placed before an optimizer in a :func:`chain` this is L2 (coupled) weight decay, PyTorch's
+    ``weight_decay=`` of SGD/Adam, with a mask choosing the leaves.
 
     Args:
       weight_decay: coefficient, >= 0.
       mask: which leaves decay: name patterns, a predicate ``(path, leaf) -> bool`` or a bool tree;
         e.g. ``lambda path, x: x.ndim > 1`` to leave biases and norm scales alone.
+
+    Returns:
+      The transformation (stateless; its ``update`` needs ``params``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -292,7 +355,18 @@ def add_decayed_weights(weight_decay: float, mask: Mask = None) -> GradientTrans
 
 
 class MaskedState(OptState):
-    """State of :func:`masked`: ``inner``, the wrapped transformation's state for the selected leaves."""
+    """State of :func:`masked`.
+
+    Args:
+      inner: the wrapped transformation's state, for the selected leaves only.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> t = optim.masked(optim.SGD(lr=0.1, momentum=0.9), "w")
+      >>> sorted(t.init({"w": jnp.zeros(2), "b": jnp.zeros(2)}).state_dict())
+      ['inner.lr.default', 'inner.momentum_buffer.w', 'inner.step']
+    """
 
     inner: Any
 
@@ -330,6 +404,13 @@ def masked(inner: GradientTransformation, mask: Mask) -> GradientTransformation:
 
     ``inner`` sees (and keeps state for) the selected leaves only.
 
+    Args:
+      inner: the transformation (or optimizer) to apply.
+      mask: which leaves: name patterns, a predicate ``(path, leaf) -> bool`` or a bool tree.
+
+    Returns:
+      The transformation (its state is a :class:`MaskedState`; its ``update`` needs ``params``).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
@@ -357,6 +438,12 @@ class _Scale(_Transform):
 
 def scale(factor: float) -> GradientTransformation:
     """Multiply the updates by ``factor`` (e.g. ``chain(..., scale(-0.1))`` is SGD with lr 0.1).
+
+    Args:
+      factor: a finite number.
+
+    Returns:
+      The transformation (stateless).
 
     Example:
       >>> import jax.numpy as jnp

@@ -34,10 +34,18 @@ def _zeros_like_structure(tree_of_shapes: PyTree) -> PyTree:
 class MultiStepsState(OptState):
     """State of :class:`MultiSteps`.
 
-    Attributes:
+    Args:
       mini_step: micro-steps accumulated since the last real update (0 .. every_k - 1).
       grad_acc: the sum of the accumulated gradients (float32 for half-precision parameters).
       inner: the wrapped optimizer's state.
+      every_k: the number of micro-steps per update (static).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.MultiSteps(optim.SGD(lr=0.1), every_k=4).init({"w": jnp.zeros(2)})
+      >>> int(state.mini_step), state.grad_acc["w"].tolist(), state.every_k
+      (0, [0.0, 0.0], 4)
     """
 
     mini_step: jax.Array
@@ -142,6 +150,12 @@ class MultiSteps(GradientTransformation):
 def all_finite(tree: PyTree) -> jax.Array:
     """True (a bool array) when every floating leaf of ``tree`` is free of inf and nan.
 
+    Args:
+      tree: a pytree (``None`` and non-floating leaves are ignored).
+
+    Returns:
+      A scalar bool array (jit-safe).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
@@ -171,11 +185,19 @@ def _open_unit_interval(check: Checker, name: str, value: Any) -> float:
 class LossScaleState(OptState):
     """State of :class:`DynamicLossScale`.
 
-    Attributes:
+    Args:
       scale: the current loss scale (multiply the loss by it before differentiating).
       growth_tracker: consecutive finite steps since the last change of scale.
       found_inf: whether the last step found non-finite gradients (and was skipped).
       inner: the wrapped optimizer's state.
+      config: the scaler's configuration (static).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.DynamicLossScale(optim.SGD(lr=0.1)).init({"w": jnp.zeros(1)})
+      >>> float(state.scale), int(state.growth_tracker), bool(state.found_inf)
+      (65536.0, 0, False)
     """
 
     scale: jax.Array
@@ -231,13 +253,43 @@ class DynamicLossScale(GradientTransformation):
 
     @staticmethod
     def scale_loss(loss: jax.Array, state: LossScaleState) -> jax.Array:
-        """``loss * state.scale`` in the loss's dtype (differentiate this)."""
+        """``loss * state.scale`` in the loss's dtype (differentiate this).
+
+        Args:
+          loss: the scalar loss.
+          state: the scaler's state.
+
+        Returns:
+          The scaled loss.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.DynamicLossScale(optim.SGD(lr=0.1), init_scale=8.0)
+          >>> float(opt.scale_loss(jnp.float16(0.5), opt.init({"w": jnp.zeros(1)})))
+          4.0
+        """
         loss = jnp.asarray(loss)
         return loss * state.scale.astype(loss.dtype)
 
     @staticmethod
     def unscale(grads: PyTree, state: LossScaleState) -> PyTree:
-        """Divide gradients by the scale (in float32, returned in each gradient's dtype)."""
+        """Divide gradients by the scale (in float32, returned in each gradient's dtype).
+
+        Args:
+          grads: gradients of the scaled loss.
+          state: the scaler's state.
+
+        Returns:
+          The gradients of the loss itself.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.DynamicLossScale(optim.SGD(lr=0.1), init_scale=8.0)
+          >>> opt.unscale({"w": jnp.array([4.0], jnp.float16)}, opt.init({"w": jnp.zeros(1)}))["w"].tolist()
+          [0.5]
+        """
         inv = 1.0 / state.scale
 
         def one(g: Any) -> Any:
