@@ -17,6 +17,7 @@ from .. import random as _random
 from .._dtype import dtype as _as_dtype
 from .._dtype import get_default_dtype
 from ..errors import ConfigError, DTypeError, ShapeError
+from ..tree._struct import constructing
 
 __all__ = ["check_axes", "resolve_key", "split_key"]
 
@@ -83,12 +84,15 @@ def resolve_key(key: Any) -> jax.Array:
 
 
 def split_key(key: Any, num: int) -> list[Any]:
-    """``num`` independent keys from ``key``; ``num`` Nones when ``key`` is None.
+    """``num`` independent keys from ``key`` (the helper for handing one ``key`` to several sub-layers).
 
-    The helper for passing one ``key`` argument on to several sub-layers, in ``__init__`` and in
-    ``forward``. ``None`` means "no key": it is passed on as ``None`` (eagerly and under ``jit``
-    alike), so each leaf layer decides: at construction it draws from the stream
-    (:func:`resolve_key`), in ``forward`` it is deterministic (eval mode) or says it needs a key.
+    ``key=None`` depends on where it is called, not on whether JAX is tracing:
+
+    - in a module's ``__init__`` (construction) it splits the next key of the construction stream
+      (:func:`resolve_key`; seeded by :func:`torsh.manual_seed`);
+    - anywhere else, e.g. in ``forward``, it returns ``num`` Nones, eagerly and under ``jit`` alike:
+      sub-layers given ``key=None`` run deterministically (eval mode) or say that they need a key.
+      A compiled ``forward`` therefore never depends on the global stream.
 
     Args:
       key: None, an int seed, or a PRNG key.
@@ -100,19 +104,22 @@ def split_key(key: Any, num: int) -> list[Any]:
     Raises:
       ConfigError: ``num`` is not a non-negative int, or ``key`` is not None, an int or a key.
       ShapeError: ``key`` is a batch of keys.
+      TraceError: ``key`` is None in an ``__init__`` that runs inside a traced function.
 
     Example:
       >>> import jax, jax.numpy as jnp, torsh
       >>> from torsh import nn
       >>> len(nn.split_key(torsh.random.key(0), 3))
       3
-      >>> nn.split_key(None, 2)  # eval-mode forward, eager or under jit
+      >>> nn.split_key(None, 2)  # outside __init__ (e.g. an eval-mode forward), eager or under jit
       [None, None]
     """
     if not _is_int(num) or num < 0:
         raise ConfigError(f"split_key: num must be a non-negative int, got {num!r}")
-    if key is None:
+    if key is None and not constructing():
         return [None] * int(num)
+    if key is None:
+        return list(jax.random.split(_random.next_key(), int(num)))
     k = jax.random.key(int(key)) if _is_int(key) else _check_key(key, "split_key")
     return list(jax.random.split(k, int(num)))
 

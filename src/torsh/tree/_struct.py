@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ else:  # typing_extensions comes with optree
 __all__ = ["Struct", "field", "static", "fields", "is_struct"]
 
 _INIT_FLAG = "__torsh_initializing__"
+_CONSTRUCTION = threading.local()  # .depth: hand-written __init__s running on this thread
 S = TypeVar("S", bound="Struct")
 
 
@@ -240,6 +242,11 @@ def _classify(owner: str, name: str, value: Any) -> bool:
     )
 
 
+def constructing() -> bool:
+    """True while a hand-written ``__init__`` of a struct or module runs on this thread."""
+    return getattr(_CONSTRUCTION, "depth", 0) > 0
+
+
 def _wrap_init(init: Any) -> Any:
     """Allow attribute assignment while ``__init__`` runs (including nested super() calls), then freeze."""
 
@@ -248,9 +255,11 @@ def _wrap_init(init: Any) -> Any:
         d = self.__dict__
         depth = d.get(_INIT_FLAG, 0)
         d[_INIT_FLAG] = depth + 1
+        _CONSTRUCTION.depth = getattr(_CONSTRUCTION, "depth", 0) + 1
         try:
             init(self, *args, **kwargs)
         finally:
+            _CONSTRUCTION.depth -= 1
             if depth:
                 d[_INIT_FLAG] = depth
             else:
