@@ -301,6 +301,23 @@ def _line_search(check: Checker, name: str, value: Any) -> str | None:
     return check.choice(name, value, (None, "strong_wolfe"))
 
 
+# state fields carried through the iterations, by their names in the loop's carry
+_CARRIED = {
+    "n_iter": "state_n_iter",
+    "func_evals": "func_evals",
+    "d": "d",
+    "t": "t",
+    "old_dirs": "dirs",
+    "old_stps": "stps",
+    "ro": "ro",
+    "num_old": "num_old",
+    "head": "head",
+    "H_diag": "H_diag",
+    "prev_flat_grad": "prev_g",
+    "prev_loss": "prev_loss",
+}
+
+
 class LBFGS(Config):
     """L-BFGS, with ``torch.optim.LBFGS``'s arguments, defaults and iterations, in functional form.
 
@@ -579,39 +596,18 @@ class LBFGS(Config):
             x=x0,
             loss=loss0,
             g=g0,
-            d=state.d,
-            t=state.t,
-            dirs=state.old_dirs,
-            stps=state.old_stps,
-            ro=state.ro,
-            num_old=state.num_old,
-            head=state.head,
-            H_diag=state.H_diag,
-            prev_g=state.prev_flat_grad,
-            prev_loss=state.prev_loss,
+            **{key: getattr(state, name) for name, key in _CARRIED.items()},
             n_iter=jnp.int32(0),
-            state_n_iter=state.n_iter,
             current_evals=jnp.int32(1),
-            func_evals=state.func_evals + 1,
             opt_cond=opt_cond0,
             done=opt_cond0,
         )
+        carry["func_evals"] = carry["func_evals"] + 1
         c = jax.lax.while_loop(lambda c: ~c["done"], iteration, carry)
         new_state = state.replace(
             step=state.step + 1,
             lr={DEFAULT_GROUP: self._lr(state.step + 1) if callable(self.lr) else state.lr[DEFAULT_GROUP]},
             loss=loss0,
-            n_iter=c["state_n_iter"],
-            func_evals=c["func_evals"],
-            d=c["d"],
-            t=c["t"],
-            old_dirs=c["dirs"],
-            old_stps=c["stps"],
-            ro=c["ro"],
-            num_old=c["num_old"],
-            head=c["head"],
-            H_diag=c["H_diag"],
-            prev_flat_grad=c["prev_g"],
-            prev_loss=c["prev_loss"],
+            **{name: c[key] for name, key in _CARRIED.items()},
         )
         return flat.tree(c["x"]), new_state
