@@ -57,3 +57,11 @@ def test_main_process_loading_modules_import_no_jax():
         "assert 'jax' not in sys.modules, sorted(m for m in sys.modules if 'jax' in m)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_padded_batches_from_workers_need_no_jax():
+    ds = ArrayDataset(np.zeros((5, 2), np.float32), np.arange(5)).map(lib.heavy_modules_loaded)
+    batches = list(DataLoader(ds, batch_size=2, num_workers=2, pad_last=True))
+    assert [type(b).__name__ for b in batches] == ["MaskedBatch"] * 3
+    assert batches[-1].mask.tolist() == [True, False]
+    assert not np.concatenate([np.asarray(b.data[1]) for b in batches]).any()

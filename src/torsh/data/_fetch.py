@@ -11,6 +11,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ._context import batch_random_context
 from ._errors import CollateError, WorkerError
 from .collate import default_collate
@@ -19,13 +21,35 @@ from .dataset import Subset
 if TYPE_CHECKING:
     from .masked import MaskedBatch
 
-__all__ = ["Fetcher", "LoadFailure", "raise_failure"]
+__all__ = ["Fetcher", "LoadFailure", "raise_failure", "pad_samples", "mask_of", "masked_batch", "masked_pair"]
 
 # payload kinds of a task
 INDICES = 0  # a list of dataset indices (map-style, batched)
 INDEX = 1  # one dataset index (map-style, batch_size=None)
 SAMPLES = 2  # raw stream samples (iterable dataset, batched)
 SAMPLE = 3  # one raw stream sample (iterable dataset, batch_size=None)
+
+
+def pad_samples(samples: list[Any], size: int) -> list[Any]:
+    """``samples`` followed by copies of its last element up to ``size`` elements."""
+    return samples + [samples[-1]] * (size - len(samples))
+
+
+def mask_of(valid: int, size: int) -> np.ndarray:
+    return np.arange(size) < valid
+
+
+def masked_batch(data: Any, mask: np.ndarray) -> MaskedBatch:
+    """A padded batch as the loader yields it (in the main process and thread workers)."""
+    from .masked import MaskedBatch  # a torsh Struct: imports torsh.tree and so JAX
+
+    return MaskedBatch(data, mask)
+
+
+def masked_pair(data: Any, mask: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A padded batch as a worker process sends it (``MaskedBatch`` is built on arrival, so the worker
+    needs no JAX)."""
+    return data, mask
 
 
 def batch_getter(dataset: Any) -> Callable[[Sequence[int]], Any] | None:
@@ -75,7 +99,9 @@ class Fetcher:
       seed: the loader's seed; each batch's random stream is derived from (seed, epoch, batch index).
       globals_mode: how to treat ``random``/``np.random`` (see ``batch_random_context``).
       pad_to: with ``DataLoader(pad_last=True)``, the batch size: every batch is padded to it by
-        repeating its last sample (before collation) and returned as a :class:`MaskedBatch`.
+        repeating its last sample (before collation) and returned as ``wrap_padded(batch, mask)``.
+      wrap_padded: :func:`masked_batch` (a :class:`MaskedBatch`), or :func:`masked_pair` in worker
+        processes.
     """
 
     def __init__(
@@ -86,9 +112,11 @@ class Fetcher:
         seed: int,
         globals_mode: str,
         pad_to: int | None = None,
+        wrap_padded: Callable[[Any, np.ndarray], Any] = masked_batch,
     ) -> None:
         self.base, self.fns = base, list(fns)
         self.pad_to = pad_to
+        self.wrap_padded = wrap_padded
         self.collate_fn = collate_fn
         self.seed = seed
         self.globals_mode = globals_mode
@@ -121,23 +149,20 @@ class Fetcher:
                     "collate", exc, batch_index, payload if kind == INDEX else first_sample
                 ) from None
 
-    def _load_padded(self, batch_index: int, kind: int, payload: Any, first_sample: int) -> MaskedBatch:
-        # MaskedBatch is a torsh Struct, so pad_last=True imports JAX (in a worker too), on first use.
-        from .masked import MaskedBatch, mask_of, pad_samples
-
+    def _load_padded(self, batch_index: int, kind: int, payload: Any, first_sample: int) -> Any:
         size, valid = self.pad_to, len(payload)
         assert size is not None and 0 < valid <= size  # checked by the loader
         if kind == INDICES:
             if self.batch_get is not None:  # one gather: pad the indices (same rows as padding samples)
                 self._fetch_indices(batch_index, pad_samples(list(payload), size))
-                return MaskedBatch(self._batch, mask_of(valid, size))
+                return self.wrap_padded(self._batch, mask_of(valid, size))
             samples = self._fetch_indices(batch_index, payload)
-            index_of = lambda p: payload[min(p, valid - 1)]  # noqa: E731
+            index_of = lambda p: payload[min(p, valid - 1)]
         else:
             samples = self._transform(batch_index, payload, lambda p: first_sample + p)
-            index_of = lambda p: first_sample + min(p, valid - 1)  # noqa: E731
+            index_of = lambda p: first_sample + min(p, valid - 1)
         batch = self._collate(batch_index, pad_samples(samples, size), index_of)
-        return MaskedBatch(batch, mask_of(valid, size))
+        return self.wrap_padded(batch, mask_of(valid, size))
 
     def _fetch_one(self, batch_index: int, index: int) -> Any:
         try:

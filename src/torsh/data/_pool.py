@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ConfigError, DataError
 from ._context import WorkerInfo, _set_worker_info
-from ._fetch import Fetcher, LoadFailure
+from ._fetch import Fetcher, LoadFailure, masked_batch
 from ._sharing import dumps_for_workers
 from ._shm import SharedMemoryWarning, full_message
 from ._transport import Attachments
@@ -163,6 +163,7 @@ class ProcessPool:
         from . import _worker
 
         self.num_workers = num_workers
+        self.pad_to = pad_to
         self.outstanding = [0] * num_workers
         self._warned_full = False
         self.procs: list[Any] = []
@@ -241,6 +242,8 @@ class ProcessPool:
     def decode(self, w: int, body: Any) -> Any:
         batch = self.attachments.decode(body)
         self._release(w, body)
+        if self.pad_to is not None:  # workers send (data, mask): MaskedBatch needs JAX, they do not
+            batch = masked_batch(*batch)
         if body[0] == "pickle" and body[1] is not None and not self._warned_full:
             self._warned_full = True
             warnings.warn(

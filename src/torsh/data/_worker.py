@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ._context import WorkerInfo, _set_worker_info
-from ._fetch import Fetcher, LoadFailure
+from ._fetch import Fetcher, LoadFailure, masked_pair
 from ._transport import SegmentPool, encode
 
 __all__ = ["run"]
@@ -99,7 +99,7 @@ def run(
         dataset, base, fns, collate_fn, worker_init_fn, pad_to = pickle.loads(payload)
         del payload
         _set_worker_info(WorkerInfo(worker_id, num_workers, seed, "process", dataset))
-        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to)
+        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to, masked_pair)
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
     except BaseException as exc:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..tree import Struct
+from ._fetch import pad_samples
 
 __all__ = ["MaskedBatch", "pad_samples"]
 
@@ -46,12 +47,3 @@ class MaskedBatch(Struct):
     def num_valid(self) -> int:
         """The number of real (unpadded) rows."""
         return int(np.asarray(self.mask).sum())
-
-
-def pad_samples(samples: list[Any], size: int) -> list[Any]:
-    """``samples`` followed by copies of its last element up to ``size`` elements."""
-    return samples + [samples[-1]] * (size - len(samples))
-
-
-def mask_of(valid: int, size: int) -> np.ndarray:
-    return np.arange(size) < valid
