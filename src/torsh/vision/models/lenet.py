@@ -22,16 +22,30 @@ __all__ = ["LeNet5", "lenet5"]
 
 
 class LeNet5(Module):
-    """conv(5x5, 6) - relu - maxpool 2 - conv(5x5, 16) - relu - maxpool 2 - fc 120 - fc 84 - fc classes.
+    """LeNet-5: conv 5x5 (6) - relu - pool - conv 5x5 (16) - relu - pool - fc 120 - fc 84 - fc classes.
 
     Input ``(N, in_channels, 32, 32)`` (pad 28x28 MNIST digits by 2). PyTorch's default initialisation.
 
+    Args:
+        num_classes: Outputs of ``fc3``.
+        in_channels: Input channels (1 for grey digits).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ShapeError: When called on an input that is not ``(N, C, 32, 32)``.
+
     Example:
-      >>> import torsh, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> net = models.LeNet5(num_classes=10, key=torsh.random.key(0))
-      >>> net(jnp.zeros((2, 1, 32, 32))).shape
-      (2, 10)
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> net = models.LeNet5(num_classes=10, key=torsh.random.key(0))
+        >>> net(jnp.zeros((2, 1, 32, 32))).shape
+        (2, 10)
+        >>> try:
+        ...     net(jnp.zeros((2, 1, 28, 28)))
+        ... except torsh.errors.ShapeError as e:
+        ...     print(str(e).split("(pad")[1])
+         28x28 images by 2 pixels on each side)
     """
 
     conv1: Conv2d
@@ -72,5 +86,25 @@ class LeNet5(Module):
 
 
 def lenet5(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> LeNet5:
-    """LeNet-5; ``weights``: a safetensors file of its state dict."""
+    """LeNet-5 (:class:`LeNet5`), optionally loading a safetensors state dict.
+
+    Args:
+        weights: A safetensors file of its state dict to load (torsh never downloads); None: random.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`LeNet5` (``num_classes=``, ``in_channels=``, ``key=``, ``dtype=``).
+
+    Returns:
+        A :class:`LeNet5`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> net = models.lenet5(num_classes=10, key=torsh.random.key(0))
+        >>> net.num_parameters(), list(net.state_dict())[:2]
+        (61706, ['conv1.weight', 'conv1.bias'])
+    """
     return finish(LeNet5(**kwargs), weights)

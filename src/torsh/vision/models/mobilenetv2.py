@@ -19,7 +19,26 @@ __all__ = ["MobileNetV2", "InvertedResidual", "mobilenet_v2"]
 
 
 class InvertedResidual(Module):
-    """1x1 expansion, 3x3 depthwise, 1x1 linear projection; residual when shapes allow (MobileNetV2)."""
+    """1x1 expansion, 3x3 depthwise, 1x1 linear projection; residual when shapes allow (MobileNetV2).
+
+    Args:
+        inp: Input channels.
+        oup: Output channels.
+        stride: 1 or 2 (the depthwise convolution's).
+        expand_ratio: Hidden channels = ``inp * expand_ratio`` (1: no expansion layer).
+        norm_layer: Norm layer factory (default ``nn.BatchNorm2d``).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+        ConfigError: If ``stride`` is not 1 or 2.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models.mobilenetv2 import InvertedResidual
+        >>> block = InvertedResidual(8, 8, stride=1, expand_ratio=6, key=torsh.random.key(0)).eval()
+        >>> block.use_res_connect, block(jnp.ones((1, 8, 4, 4))).shape
+        (True, (1, 8, 4, 4))
+    """
 
     conv: Sequential
     stride: int = static()
@@ -80,16 +99,28 @@ def classify(features: Module, classifier: Module, x: jax.Array, key: jax.Array 
 class MobileNetV2(Module):
     """MobileNetV2 (Sandler et al., 2018) as ``torchvision.models.MobileNetV2``.
 
+    Called as ``model(x)``, or ``model(x, key=key)`` in training mode (the classifier's dropout).
+
     Args:
-      num_classes, width_mult, inverted_residual_setting (rows ``[t, c, n, s]``), round_nearest,
-      block, norm_layer, dropout: as torchvision; key, dtype: construction key and parameter dtype.
+        num_classes: Outputs of the classifier.
+        width_mult: Channel multiplier.
+        inverted_residual_setting: Rows ``[t, c, n, s]`` (expansion, channels, repeats, stride).
+        round_nearest: Round channel counts to a multiple of this.
+        block: Block factory (default :class:`InvertedResidual`).
+        norm_layer: Norm layer factory (default ``nn.BatchNorm2d``).
+        dropout: Dropout probability before the classifier.
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``inverted_residual_setting`` is empty or its rows do not have 4 entries.
 
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> m = models.mobilenet_v2(num_classes=10, width_mult=0.25, key=torsh.random.key(0)).eval()
-      >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
-      (1, 10)
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> m = models.mobilenet_v2(num_classes=10, width_mult=0.25, key=torsh.random.key(0)).eval()
+        >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
+        (1, 10)
     """
 
     features: Sequential
@@ -168,5 +199,28 @@ class MobileNetV2(Module):
 
 
 def mobilenet_v2(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> MobileNetV2:
-    """MobileNetV2 (``torchvision.models.mobilenet_v2``); ``weights``: a safetensors state dict."""
+    """MobileNetV2 (``torchvision.models.mobilenet_v2``).
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`MobileNetV2` (``num_classes=``, ``key=``, ``dtype=``, ...).
+
+    Returns:
+        A :class:`MobileNetV2`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> models.mobilenet_v2(key=torsh.random.key(0)).num_parameters()  # torchvision's  # doctest: +SKIP
+        3504872
+        >>> small = models.mobilenet_v2(num_classes=10, width_mult=0.5)  # doctest: +SKIP
+        >>> small.classifier[1].out_features  # doctest: +SKIP
+        10
+    """
     return finish(MobileNetV2(**kwargs), weights)

@@ -25,7 +25,25 @@ __all__ = [
 
 
 class InvertedResidualConfig:
-    """One MobileNetV3 block: channels (scaled by ``width_mult``), kernel, SE, activation "RE"/"HS"."""
+    """One MobileNetV3 block: channels (scaled by ``width_mult``), kernel, SE, activation "RE"/"HS".
+
+    Args:
+        input_channels: Input channels before scaling.
+        kernel: Depthwise kernel size.
+        expanded_channels: Hidden channels before scaling.
+        out_channels: Output channels before scaling.
+        use_se: Add squeeze-and-excitation.
+        activation: ``"RE"`` (ReLU) or ``"HS"`` (hard swish).
+        stride: Depthwise stride.
+        dilation: Depthwise dilation.
+        width_mult: Channel multiplier (channels are rounded to multiples of 8).
+
+    Example:
+        >>> from torsh.vision.models import InvertedResidualConfig
+        >>> cnf = InvertedResidualConfig(16, 3, 64, 24, False, "RE", 2, 1, width_mult=0.5)
+        >>> cnf.input_channels, cnf.expanded_channels, cnf.out_channels, cnf.use_hs
+        (8, 32, 16, False)
+    """
 
     def __init__(
         self,
@@ -50,6 +68,20 @@ class InvertedResidualConfig:
 
     @staticmethod
     def adjust_channels(channels: int, width_mult: float) -> int:
+        """``channels * width_mult`` rounded to a multiple of 8 (:func:`make_divisible`).
+
+        Args:
+            channels: The unscaled channel count.
+            width_mult: The multiplier.
+
+        Returns:
+            The scaled channel count.
+
+        Example:
+            >>> from torsh.vision.models import InvertedResidualConfig
+            >>> [InvertedResidualConfig.adjust_channels(c, 0.5) for c in (24, 40, 96)]
+            [16, 24, 48]
+        """
         return make_divisible(channels * width_mult, 8)
 
 
@@ -124,14 +156,29 @@ class InvertedResidual(Module):
 
 
 class MobileNetV3(Module):
-    """MobileNetV3 (Howard et al., 2019) as ``torchvision.models.MobileNetV3``.
+    r"""MobileNetV3 (Howard et al., 2019) as ``torchvision.models.MobileNetV3``.
+
+    Called as ``model(x)``, or ``model(x, key=key)`` in training mode (the classifier's dropout).
+
+    Args:
+        inverted_residual_setting: The blocks, as :class:`InvertedResidualConfig`\ s.
+        last_channel: Hidden width of the classifier.
+        num_classes: Outputs of the classifier.
+        block: Block factory (default: MobileNetV3's inverted residual).
+        norm_layer: Norm layer factory (default ``BatchNorm2d(eps=0.001, momentum=0.01)``).
+        dropout: Dropout probability in the classifier.
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``inverted_residual_setting`` is empty or holds other objects.
 
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> m = models.mobilenet_v3_small(num_classes=10, key=torsh.random.key(0)).eval()
-      >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
-      (1, 10)
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> m = models.mobilenet_v3_small(num_classes=10, key=torsh.random.key(0)).eval()
+        >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
+        (1, 10)
     """
 
     features: Sequential
@@ -239,11 +286,57 @@ def _mobilenet_v3(arch: str, weights: WeightsArg, kwargs: dict) -> MobileNetV3:
 
 
 def mobilenet_v3_small(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> MobileNetV3:
-    """MobileNetV3-Small (``torchvision.models.mobilenet_v3_small``); also ``width_mult``, ``reduced_tail``,
-    ``dilated``."""
+    """MobileNetV3-Small (``torchvision.models.mobilenet_v3_small``).
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``width_mult``, ``reduced_tail`` and ``dilated`` (the block configuration, as
+            torchvision), and arguments of :class:`MobileNetV3` (``num_classes=``, ``dropout=``, ``key=``...).
+
+    Returns:
+        A :class:`MobileNetV3`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.mobilenet_v3_small(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        2542856
+        >>> half = models.mobilenet_v3_small(num_classes=10, width_mult=0.5)  # doctest: +SKIP
+        >>> half.classifier[3].out_features  # doctest: +SKIP
+        10
+    """
     return _mobilenet_v3("mobilenet_v3_small", weights, kwargs)
 
 
 def mobilenet_v3_large(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> MobileNetV3:
-    """MobileNetV3-Large (``torchvision.models.mobilenet_v3_large``)."""
+    """MobileNetV3-Large (``torchvision.models.mobilenet_v3_large``).
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``width_mult``, ``reduced_tail`` and ``dilated`` (the block configuration, as
+            torchvision), and arguments of :class:`MobileNetV3` (``num_classes=``, ``dropout=``, ``key=``...).
+
+    Returns:
+        A :class:`MobileNetV3`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.mobilenet_v3_large(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        5483032
+    """
     return _mobilenet_v3("mobilenet_v3_large", weights, kwargs)
