@@ -53,7 +53,7 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
-from .loss_likelihood import GaussianNLLLoss, PoissonNLLLoss
+from .loss_likelihood import CTCLoss, GaussianNLLLoss, PoissonNLLLoss
 from .loss_ranking import (
     CosineEmbeddingLoss,
     HingeEmbeddingLoss,
@@ -259,6 +259,7 @@ __all__ = [
     "TripletMarginWithDistanceLoss",
     "GaussianNLLLoss",
     "PoissonNLLLoss",
+    "CTCLoss",
     "CosineSimilarity",
     "PairwiseDistance",
 ]

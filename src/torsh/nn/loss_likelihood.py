@@ -1,4 +1,4 @@
-"""Negative log-likelihood loss modules of distributions (``nn.GaussianNLLLoss``, ``nn.PoissonNLLLoss``)."""
+"""Negative log-likelihood loss modules (``nn.GaussianNLLLoss``, ``nn.PoissonNLLLoss``, ``nn.CTCLoss``)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Any
 
 import jax
 
+from ..errors import ConfigError
 from ..tree import static
 from ._utils import check_reduction as _check_reduction
 from .functional import _loss_likelihood as _L
 from .loss import _Loss
 
-__all__ = ["GaussianNLLLoss", "PoissonNLLLoss"]
+__all__ = ["GaussianNLLLoss", "PoissonNLLLoss", "CTCLoss"]
 
 
 class GaussianNLLLoss(_Loss):
@@ -90,3 +91,45 @@ class PoissonNLLLoss(_Loss):
 
     def forward(self, log_input: jax.Array, target: jax.Array) -> jax.Array:
         return _L.poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps, self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist Temporal Classification loss (``torch.nn.CTCLoss``).
+
+    Called as ``loss(log_probs, targets, input_lengths, target_lengths)``; see
+    :func:`torsh.nn.functional.ctc_loss` (shapes, the concatenated-targets form, gradients).
+
+    Args:
+      blank: the blank class.
+      reduction: ``'none'``, ``'mean'`` (each loss divided by its target length, then averaged) or ``'sum'``.
+      zero_infinity: replace infinite losses (no valid alignment) and their gradients by zero.
+
+    Raises:
+      ConfigError: an unknown ``reduction`` or a negative ``blank``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> log_probs = jax.nn.log_softmax(jnp.zeros((4, 1, 3)), axis=-1)
+      >>> loss = nn.CTCLoss(reduction="sum")(log_probs, jnp.array([[1, 2]]), jnp.array([4]), jnp.array([2]))
+      >>> round(float(loss), 4)
+      1.6864
+    """
+
+    blank: int = static()
+    zero_infinity: bool = static()
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        _check_reduction("CTCLoss", reduction)
+        if int(blank) < 0:
+            raise ConfigError(f"CTCLoss: blank must be a class index >= 0, got {blank}")
+        self.blank = int(blank)
+        self.reduction = reduction
+        self.zero_infinity = bool(zero_infinity)
+
+    def forward(
+        self, log_probs: jax.Array, targets: jax.Array, input_lengths: jax.Array, target_lengths: jax.Array
+    ) -> jax.Array:
+        return _L.ctc_loss(
+            log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction, self.zero_infinity
+        )

@@ -43,7 +43,7 @@ from ._loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from ._loss_likelihood import gaussian_nll_loss, poisson_nll_loss
+from ._loss_likelihood import ctc_loss, gaussian_nll_loss, poisson_nll_loss
 from ._loss_ranking import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -138,6 +138,7 @@ __all__ = [
     "triplet_margin_with_distance_loss",
     "gaussian_nll_loss",
     "poisson_nll_loss",
+    "ctc_loss",
     "cosine_similarity",
     "pairwise_distance",
     # activations
