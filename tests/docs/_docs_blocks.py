@@ -10,6 +10,10 @@ Rules for guide authors:
   dependency.
 * A ```` ```python ```` block that must be shown but not run (rare: prefer another fence) is preceded
   by the line ``<!-- docs-test: skip -->``.
+* A block that needs an optional extra is preceded by ``<!-- docs-test: requires MODULE ... -->``
+  (importable module names, e.g. ``onnxruntime jax2onnx``): it runs when all of them can be
+  imported and is skipped, with a note on stdout, otherwise. Later blocks must not depend on it.
+  The test extra installs every extra, so CI runs these blocks.
 
 Run one file by hand: ``python tests/docs/_docs_blocks.py docs/migration_pytorch.md``. Tracebacks
 point at the Markdown file's own line numbers.
@@ -18,12 +22,14 @@ point at the Markdown file's own line numbers.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import pathlib
 import re
 import sys
 import types
 
 SKIP_MARKER = "<!-- docs-test: skip -->"
+_REQUIRES = re.compile(r"^<!-- docs-test: requires ((?:[\w.]+ ?)+)-->$")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})(?P<info>[^`\n]*)$")
 
 
@@ -35,6 +41,7 @@ class Block:
     source: str
     line: int
     skipped: bool
+    requires: tuple[str, ...] = ()
 
 
 def blocks(text: str) -> list[Block]:
@@ -57,7 +64,9 @@ def blocks(text: str) -> list[Block]:
         body = [ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in lines[start:j]]
         prev = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
         lang = info.split()[0] if info else ""
-        out.append(Block(lang, "\n".join(body) + "\n", start + 1, prev == SKIP_MARKER))
+        req = _REQUIRES.match(prev)
+        requires = tuple(req.group(1).split()) if req else ()
+        out.append(Block(lang, "\n".join(body) + "\n", start + 1, prev == SKIP_MARKER, requires))
         i = j + 1
     return out
 
@@ -65,6 +74,13 @@ def blocks(text: str) -> list[Block]:
 def python_blocks(path: pathlib.Path) -> list[Block]:
     """The blocks of ``path`` that run: fenced ```python and not marked to skip."""
     return [b for b in blocks(path.read_text()) if b.lang == "python" and not b.skipped]
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package ("iree" of "iree.runtime")
+        return False
 
 
 def run_file(path: pathlib.Path) -> int:
@@ -76,6 +92,10 @@ def run_file(path: pathlib.Path) -> int:
     namespace = module.__dict__
     found = python_blocks(path)
     for block in found:
+        missing = [m for m in block.requires if not _installed(m)]
+        if missing:
+            print(f"{path}:{block.line}: block skipped, not installed: {', '.join(missing)}")
+            continue
         # Leading newlines make tracebacks and compile errors name the Markdown line.
         code = compile("\n" * (block.line - 1) + block.source, str(path), "exec")
         exec(code, namespace)

@@ -37,6 +37,7 @@ GUIDES = [
     "tutorials/finetune.md",
     "tutorials/fsdp.md",
     "tutorials/char_gpt.md",
+    "tutorials/export.md",
     # existing pages whose blocks form a complete program
     "index.md",
     "cli.md",
@@ -128,6 +129,20 @@ def test_extractor_rules(tmp_path):
     run = python_blocks(md)
     assert [b.source for b in run] == ["a = 1\n", "b = a + 1\n"]
     assert [b.line for b in run] == [3, 15]
+
+
+def test_blocks_needing_a_missing_extra_are_skipped(tmp_path):
+    md = tmp_path / "extra.md"
+    md.write_text(
+        "```python\nx = 1\n```\n\n<!-- docs-test: requires json no_such_module.sub -->\n"
+        "```python\nraise SystemExit('must not run')\n```\n\n<!-- docs-test: requires json -->\n"
+        "```python\nassert x == 1\nprint('ran with json')\n```\n"
+    )
+    assert [b.requires for b in python_blocks(md)] == [(), ("json", "no_such_module.sub"), ("json",)]
+    proc = _run(md, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{md}:7: block skipped, not installed: no_such_module.sub" in proc.stdout
+    assert "ran with json" in proc.stdout
 
 
 def test_failures_name_the_markdown_line(tmp_path):
