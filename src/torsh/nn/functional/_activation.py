@@ -32,7 +32,6 @@ __all__ = [
     "softmax",
     "log_softmax",
     "softmin",
-    "softmax_dim",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -133,14 +132,14 @@ def hardsigmoid(input: jax.Array) -> jax.Array:
     return jnp.where(input <= -3, zero, jnp.where(input >= 3, one, input / 6 + 0.5))
 
 
-def softmax_dim(ndim: int) -> int:
+def _softmax_dim(ndim: int) -> int:
     """PyTorch's implicit softmax axis when ``dim=None``: 0 for 0-, 1- and 3-D inputs, else 1."""
     return 0 if ndim in (0, 1, 3) else 1
 
 
 def _axis(name: str, input: jax.Array, dim: int | None) -> int:
     if dim is None:
-        return softmax_dim(input.ndim)
+        return _softmax_dim(input.ndim)
     nd = max(input.ndim, 1)
     if not -nd <= dim < nd:
         from ...errors import ShapeError
