@@ -12,6 +12,7 @@ from .. import tree as _tree
 from ..tree import static
 from ._base import flatten_like
 from ._config import Checker, Config, FrozenDict, option
+from ._optimizer import _compute_dtype
 from ._state import OptState
 
 __all__ = ["EMA", "EMAState"]
@@ -127,7 +128,7 @@ class EMA(Config):
                 out.append(p)
                 continue
             p_arr = jnp.asarray(p)
-            cdt = jnp.float32 if p_arr.dtype in (jnp.float16, jnp.bfloat16) else p_arr.dtype
+            cdt = _compute_dtype(p_arr.dtype)
             pc, ac = p_arr.astype(cdt), jnp.asarray(a).astype(cdt)
             new = ac + (1 - d.astype(jnp.real(pc).dtype)) * (
                 pc - ac

@@ -14,6 +14,7 @@ from ..errors import ConfigError, TreeError
 from ._base import GradientTransformation, flatten_like
 from ._config import Checker, option
 from ._groups import ParamGroup
+from ._optimizer import _compute_dtype, l2_decay
 from ._state import OptState
 
 __all__ = [
@@ -68,8 +69,7 @@ def _is_grad(x: Any) -> bool:
 
 def _leaf_norm(x: jax.Array, norm_type: float) -> jax.Array:
     x = jnp.abs(jnp.asarray(x))
-    if x.dtype in (jnp.float16, jnp.bfloat16):
-        x = x.astype(jnp.float32)
+    x = x.astype(_compute_dtype(x.dtype))
     if math.isinf(norm_type):
         return jnp.max(x) if x.size else jnp.zeros((), x.dtype)
     return jnp.sum(x**norm_type) ** (1.0 / norm_type)
@@ -322,7 +322,9 @@ class _AddDecayedWeights(_Transform):
         trainable = spec.flatten_up_to(_tree.trainable_mask(params))
         ups = flatten_like(spec, grads, "add_decayed_weights: updates", params)
         out = [
-            u + wd * jnp.asarray(p).astype(u.dtype) if (u is not None and sel and train and wd != 0) else u
+            l2_decay(u, jnp.asarray(p).astype(u.dtype), wd)
+            if (u is not None and sel and train and wd != 0)
+            else u
             for p, u, sel, train in zip(leaves, ups, selected, trainable, strict=True)
         ]
         return _tree.unflatten(spec, out), state

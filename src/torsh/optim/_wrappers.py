@@ -15,16 +15,13 @@ from ..errors import ConfigError
 from ..tree import static
 from ._base import GradientTransformation, flatten_like
 from ._config import Checker, FrozenDict, option
+from ._optimizer import _compute_dtype
 from ._state import OptState
 from ._transforms import check_transform
 
 __all__ = ["MultiSteps", "MultiStepsState", "DynamicLossScale", "LossScaleState", "all_finite"]
 
 PyTree = Any
-
-
-def _accumulator_dtype(dtype: Any) -> Any:
-    return jnp.float32 if dtype in (jnp.float16, jnp.bfloat16) else dtype
 
 
 def _zeros_like_structure(tree_of_shapes: PyTree) -> PyTree:
@@ -85,7 +82,7 @@ class MultiSteps(GradientTransformation):
     def init(self, params: PyTree) -> MultiStepsState:
         mask = _tree.trainable_mask(params)
         acc = _tree.map(
-            lambda p, m: jnp.zeros(jnp.shape(p), _accumulator_dtype(jnp.asarray(p).dtype)) if m else None,
+            lambda p, m: jnp.zeros(jnp.shape(p), _compute_dtype(jnp.asarray(p).dtype)) if m else None,
             params,
             mask,
         )
