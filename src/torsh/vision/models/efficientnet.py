@@ -22,7 +22,25 @@ __all__ = ["EfficientNet", "MBConvConfig", "MBConv", "efficientnet_b0", "efficie
 
 
 class MBConvConfig:
-    """One EfficientNet stage: expansion, kernel, stride, channels and depth, scaled by width/depth."""
+    """One EfficientNet stage: expansion, kernel, stride, channels and depth, scaled by width/depth.
+
+    Args:
+        expand_ratio: Hidden channels = input channels x this.
+        kernel: Depthwise kernel size.
+        stride: Stride of the stage's first block.
+        input_channels: Input channels before scaling.
+        out_channels: Output channels before scaling.
+        num_layers: Blocks in the stage before scaling (rounded up after ``depth_mult``).
+        width_mult: Channel multiplier (channels are rounded to multiples of 8).
+        depth_mult: Depth multiplier.
+        block: Block factory (default :class:`MBConv`).
+
+    Example:
+        >>> from torsh.vision.models import MBConvConfig
+        >>> cnf = MBConvConfig(6, 3, 1, 16, 16, 2, width_mult=1.0, depth_mult=1.5)
+        >>> cnf.input_channels, cnf.out_channels, cnf.num_layers
+        (16, 16, 3)
+    """
 
     def __init__(
         self,
@@ -46,11 +64,48 @@ class MBConvConfig:
 
     @staticmethod
     def adjust_channels(channels: int, width_mult: float, min_value: int | None = None) -> int:
+        """``channels * width_mult`` rounded to a multiple of 8 (:func:`make_divisible`).
+
+        Args:
+            channels: The unscaled channel count.
+            width_mult: The multiplier.
+            min_value: The smallest result (default 8).
+
+        Returns:
+            The scaled channel count.
+
+        Example:
+            >>> from torsh.vision.models import MBConvConfig
+            >>> MBConvConfig.adjust_channels(40, 1.1), MBConvConfig.adjust_channels(16, 6)
+            (48, 96)
+        """
         return make_divisible(channels * width_mult, 8, min_value)
 
 
 class MBConv(Module):
-    """Mobile inverted bottleneck with squeeze-excitation (SiLU) and stochastic depth on the residual."""
+    """Mobile inverted bottleneck with squeeze-excitation (SiLU) and stochastic depth on the residual.
+
+    Called as ``block(x)``, or ``block(x, key=key)`` in training mode (stochastic depth).
+
+    Args:
+        cnf: The block's :class:`MBConvConfig`.
+        stochastic_depth_prob: Probability of dropping the residual branch in training.
+        norm_layer: Norm layer factory.
+        se_layer: Squeeze-excitation factory.
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+        ConfigError: If the config's stride is not 1 or 2.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> from torsh.vision.models import MBConv, MBConvConfig
+        >>> block = MBConv(MBConvConfig(6, 3, 1, 16, 16, 1), 0.1, nn.BatchNorm2d, key=torsh.random.key(0))
+        >>> block = block.eval()
+        >>> block.use_res_connect, block(jnp.ones((1, 16, 4, 4))).shape
+        (True, (1, 16, 4, 4))
+    """
 
     block: Sequential
     stochastic_depth: StochasticDepth
@@ -119,16 +174,30 @@ class MBConv(Module):
 
 
 class EfficientNet(Module):
-    """EfficientNet (Tan & Le, 2019) as ``torchvision.models.EfficientNet`` (MBConv stages).
+    r"""EfficientNet (Tan & Le, 2019) as ``torchvision.models.EfficientNet`` (MBConv stages).
 
     Training mode needs ``model(x, key=key)`` (stochastic depth and dropout).
 
+    Args:
+        inverted_residual_setting: The stages, as :class:`MBConvConfig`\ s.
+        dropout: Dropout probability before the classifier.
+        stochastic_depth_prob: Largest drop probability of a residual branch (it grows linearly with
+            depth up to this).
+        num_classes: Outputs of the classifier.
+        norm_layer: Norm layer factory (default ``nn.BatchNorm2d``).
+        last_channel: Channels of the last 1x1 convolution (default: 4 x the last stage's).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``inverted_residual_setting`` is empty or holds other objects.
+
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> m = models.efficientnet_b0(num_classes=10, key=torsh.random.key(0)).eval()
-      >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
-      (1, 10)
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> m = models.efficientnet_b0(num_classes=10, key=torsh.random.key(0)).eval()
+        >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
+        (1, 10)
     """
 
     features: Sequential
@@ -221,15 +290,87 @@ def _efficientnet(
 
 
 def efficientnet_b0(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> EfficientNet:
-    """EfficientNet-B0 (``torchvision.models.efficientnet_b0``); ``weights``: a safetensors state dict."""
+    """EfficientNet-B0 (``torchvision.models.efficientnet_b0``): width x1.0, depth x1.0, dropout 0.2.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`EfficientNet` (``num_classes=``, ``dropout=``,
+            ``stochastic_depth_prob=``, ``key=``, ``dtype=``).
+
+    Returns:
+        An :class:`EfficientNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.efficientnet_b0(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        5288548
+        >>> models.efficientnet_b0(num_classes=10).classifier[1].out_features  # doctest: +SKIP
+        10
+    """
     return _efficientnet(1.0, 1.0, 0.2, weights, kwargs)
 
 
 def efficientnet_b1(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> EfficientNet:
-    """EfficientNet-B1 (``torchvision.models.efficientnet_b1``)."""
+    """EfficientNet-B1 (``torchvision.models.efficientnet_b1``): width x1.0, depth x1.1, dropout 0.2.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`EfficientNet` (``num_classes=``, ``dropout=``,
+            ``stochastic_depth_prob=``, ``key=``, ``dtype=``).
+
+    Returns:
+        An :class:`EfficientNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.efficientnet_b1(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        7794184
+        >>> models.efficientnet_b1(num_classes=10).classifier[1].out_features  # doctest: +SKIP
+        10
+    """
     return _efficientnet(1.0, 1.1, 0.2, weights, kwargs)
 
 
 def efficientnet_b2(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> EfficientNet:
-    """EfficientNet-B2 (``torchvision.models.efficientnet_b2``)."""
+    """EfficientNet-B2 (``torchvision.models.efficientnet_b2``): width x1.1, depth x1.2, dropout 0.3.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`EfficientNet` (``num_classes=``, ``dropout=``,
+            ``stochastic_depth_prob=``, ``key=``, ``dtype=``).
+
+    Returns:
+        An :class:`EfficientNet`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.efficientnet_b2(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        9109994
+        >>> models.efficientnet_b2(num_classes=10).classifier[1].out_features  # doctest: +SKIP
+        10
+    """
     return _efficientnet(1.1, 1.2, 0.3, weights, kwargs)
