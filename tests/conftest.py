@@ -2,7 +2,12 @@
 
 * Tests run in JAX's default 32-bit mode, as users do. Checks that need float64 (finite differences)
   use the ``x64`` fixture, which enables 64-bit mode only inside that test.
-* hypothesis profiles: "ci" (default) keeps the suite fast; HYPOTHESIS_PROFILE=thorough runs more.
+* hypothesis profiles (``_hypothesis_budget.py``): "ci" (default) keeps the suite fast;
+  ``--hypothesis-profile=thorough`` (or ``HYPOTHESIS_PROFILE=thorough``) runs 12x the examples. Tests
+  never hard-code ``max_examples``; expensive ones use ``examples(n)`` from ``_hypothesis_budget``.
+* Test folders are not packages: pytest puts each test's folder (and this one) on ``sys.path``, so
+  helper modules are imported by their bare name and every module name is unique across tests/
+  (test files ``tests/<pkg>/test_<pkg>_<module>.py``, helpers ``tests/<pkg>/_<pkg>_<what>.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +16,11 @@ import os
 
 import jax
 import pytest
-from hypothesis import HealthCheck, settings
+from _hypothesis_budget import register_profiles
+from hypothesis import settings
 
-settings.register_profile(
-    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
-settings.register_profile("thorough", max_examples=300, deadline=None)
+register_profiles()
+# (pytest's --hypothesis-profile, applied after this file is imported, takes precedence)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

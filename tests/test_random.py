@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,7 +89,7 @@ def test_distribution_sanity(key):
     np.testing.assert_allclose(np.bincount(c, minlength=3) / n, [0.1, 0.6, 0.3], atol=0.02)
 
 
-@settings(max_examples=10)  # few sizes: each new size compiles the shuffle again
+@settings(max_examples=examples(10))  # few sizes: each new size compiles the shuffle again
 @given(n=st.sampled_from([1, 2, 7, 33]), seed=st.integers(0, 2**31 - 1))
 def test_permutation_is_a_permutation(n, seed):
     k = torsh.random.key(seed)

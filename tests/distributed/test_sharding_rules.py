@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.sharding import AbstractMesh
@@ -65,7 +66,7 @@ def test_fsdp_splits_the_largest_divisible_dimension():
 names_strategy = st.sampled_from(["a", "b", "c", None])
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     shape=st.lists(st.sampled_from([1, 2, 3, 4, 6, 8, 12, 16]), min_size=0, max_size=3),
     names=st.lists(names_strategy, min_size=3, max_size=3),
@@ -285,7 +286,7 @@ def test_local_batch_slice_and_to_host_in_one_process():
 # --- collectives under vmap (named axes need no devices) -----------------------------------------
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(n=st.integers(1, 6), blocks=st.integers(1, 3), source=st.integers(0, 5), seed=st.integers(0, 100))
 def test_broadcast_and_reduce_scatter_match_numpy(n, blocks, source, seed):
     source = source % n

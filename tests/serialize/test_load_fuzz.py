@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from serialize_fuzz_cases import check, damaged_files
 
@@ -16,14 +17,14 @@ from torsh.errors import CheckpointError
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(damaged_files())
 def test_damaged_bytes_raise_checkpoint_errors_and_agree_with_the_reference_parser(data):
     check(data)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(damaged_files())
 def test_damaged_files_on_disk_raise_checkpoint_errors(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "f.safetensors"

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _hypothesis_budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from torsh.errors import ConfigError, ShapeError
 from torsh.tree import Struct, field, static
 
 # The x64 fixture is entered once per test, around all of hypothesis' examples.
-fd_settings = settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+fd_settings = settings(max_examples=examples(12), suppress_health_check=[HealthCheck.function_scoped_fixture])
 TOL = dict(rtol=1e-6, atol=1e-8)
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,7 +109,7 @@ def numpy_loop(total, xs_a, xs_b, decay, reverse=False):
     return total, sums, pairs
 
 
-@settings(max_examples=8)  # every example compiles a new loop
+@settings(max_examples=examples(8))  # every example compiles a new loop
 @given(
     length=st.integers(1, 6),
     reverse=st.booleans(),

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,7 +74,7 @@ PIPELINES = {
 }
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(index=st.integers(0, len(TREES) - 1), pipeline=st.sampled_from(sorted(PIPELINES)))
 def test_pipelines_over_structured_trees(index, pipeline):
     tree = TREES[index]
