@@ -28,7 +28,25 @@ __all__ = [
 
 
 class CNBlock(Module):
-    """7x7 depthwise conv, LayerNorm, 4x MLP (GELU), layer scale, stochastic depth, residual."""
+    """7x7 depthwise conv, LayerNorm, 4x MLP (GELU), layer scale, stochastic depth, residual.
+
+    Called as ``block(x)``, or ``block(x, key=key)`` in training mode (stochastic depth).
+
+    Args:
+        dim: Channels.
+        layer_scale: Initial value of the per-channel scale of the branch.
+        stochastic_depth_prob: Probability of dropping the branch in training.
+        norm_layer: Norm layer factory (default ``LayerNorm(eps=1e-6)`` over channels-last).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import CNBlock
+        >>> block = CNBlock(8, layer_scale=1e-6, stochastic_depth_prob=0.0, key=torsh.random.key(0)).eval()
+        >>> block(jnp.ones((1, 8, 4, 4))).shape, block.layer_scale.shape
+        ((1, 8, 4, 4), (8, 1, 1))
+    """
 
     block: Sequential
     layer_scale: jax.Array
@@ -76,7 +94,18 @@ class CNBlock(Module):
 
 
 class CNBlockConfig:
-    """One ConvNeXt stage: channels in, channels out (``None``: last stage), number of blocks."""
+    """One ConvNeXt stage: channels in, channels out (``None``: last stage), number of blocks.
+
+    Args:
+        input_channels: Channels of the stage's blocks.
+        out_channels: Channels after the downsampling that follows (None: the last stage).
+        num_layers: Blocks in the stage.
+
+    Example:
+        >>> from torsh.vision.models import CNBlockConfig
+        >>> CNBlockConfig(96, 192, 3)
+        CNBlockConfig(input_channels=96, out_channels=192, num_layers=3)
+    """
 
     def __init__(self, input_channels: int, out_channels: int | None, num_layers: int) -> None:
         self.input_channels = input_channels
@@ -91,20 +120,33 @@ class CNBlockConfig:
 
 
 class ConvNeXt(Module):
-    """ConvNeXt (Liu et al., 2022) as ``torchvision.models.ConvNeXt``.
+    r"""ConvNeXt (Liu et al., 2022) as ``torchvision.models.ConvNeXt``.
 
     Initialisation as torchvision: ``trunc_normal_(std=0.02)`` convolutions and Linear layers with zero
     biases, layer scale ``layer_scale`` (1e-6). Training mode needs ``model(x, key=key)`` (stochastic
     depth). Logical axes: the block MLPs are ``("mlp", "embed")``/``("embed", "mlp")``, so Megatron
     rules (``{"mlp": "model"}``) split them.
 
+    Args:
+        block_setting: The stages, as :class:`CNBlockConfig`\ s.
+        stochastic_depth_prob: Drop probability of the last block (it grows linearly with depth).
+        layer_scale: Initial layer scale of every block.
+        num_classes: Outputs of the classifier.
+        block: Block factory (default :class:`CNBlock`).
+        norm_layer: Norm layer factory (default ``LayerNorm2d(eps=1e-6)``).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``block_setting`` is empty or holds other objects.
+
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> cfg = [models.CNBlockConfig(8, 16, 1), models.CNBlockConfig(16, None, 1)]
-      >>> m = models.ConvNeXt(cfg, num_classes=10, key=torsh.random.key(0)).eval()
-      >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
-      (1, 10)
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> cfg = [models.CNBlockConfig(8, 16, 1), models.CNBlockConfig(16, None, 1)]
+        >>> m = models.ConvNeXt(cfg, num_classes=10, key=torsh.random.key(0)).eval()
+        >>> jax.eval_shape(m, jnp.zeros((1, 3, 32, 32))).shape
+        (1, 10)
     """
 
     features: Sequential
@@ -197,19 +239,97 @@ def _convnext(setting: list[CNBlockConfig], sd: float, weights: WeightsArg, kwar
 
 
 def convnext_tiny(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ConvNeXt:
-    """ConvNeXt-Tiny (``torchvision.models.convnext_tiny``; stochastic depth 0.1 by default)."""
+    """ConvNeXt-Tiny (``torchvision.models.convnext_tiny``).
+
+    Blocks per stage ``[3, 3, 9, 3]``, channels 96 to 768; stochastic depth 0.1 by default.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ConvNeXt` (``num_classes=``, ``stochastic_depth_prob=``,
+            ``layer_scale=``, ``key=``, ``dtype=``).
+
+    Returns:
+        A :class:`ConvNeXt`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.convnext_tiny(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        28589128
+        >>> models.convnext_tiny(num_classes=10).classifier[2].out_features  # doctest: +SKIP
+        10
+    """
     c = CNBlockConfig
     return _convnext([c(96, 192, 3), c(192, 384, 3), c(384, 768, 9), c(768, None, 3)], 0.1, weights, kwargs)
 
 
 def convnext_small(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ConvNeXt:
-    """ConvNeXt-Small (``torchvision.models.convnext_small``)."""
+    """ConvNeXt-Small (``torchvision.models.convnext_small``).
+
+    Blocks per stage ``[3, 3, 27, 3]``, channels 96 to 768; stochastic depth 0.4 by default.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ConvNeXt` (``num_classes=``, ``stochastic_depth_prob=``,
+            ``layer_scale=``, ``key=``, ``dtype=``).
+
+    Returns:
+        A :class:`ConvNeXt`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.convnext_small(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        50223688
+        >>> models.convnext_small(num_classes=10).classifier[2].out_features  # doctest: +SKIP
+        10
+    """
     c = CNBlockConfig
     return _convnext([c(96, 192, 3), c(192, 384, 3), c(384, 768, 27), c(768, None, 3)], 0.4, weights, kwargs)
 
 
 def convnext_base(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ConvNeXt:
-    """ConvNeXt-Base (``torchvision.models.convnext_base``)."""
+    """ConvNeXt-Base (``torchvision.models.convnext_base``).
+
+    Blocks per stage ``[3, 3, 27, 3]``, channels 128 to 1024; stochastic depth 0.5 by default.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ConvNeXt` (``num_classes=``, ``stochastic_depth_prob=``,
+            ``layer_scale=``, ``key=``, ``dtype=``).
+
+    Returns:
+        A :class:`ConvNeXt`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.convnext_base(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        88591464
+        >>> models.convnext_base(num_classes=10).classifier[2].out_features  # doctest: +SKIP
+        10
+    """
     c = CNBlockConfig
     return _convnext(
         [c(128, 256, 3), c(256, 512, 3), c(512, 1024, 27), c(1024, None, 3)], 0.5, weights, kwargs
@@ -217,7 +337,33 @@ def convnext_base(*, weights: WeightsArg = None, progress: bool = True, **kwargs
 
 
 def convnext_large(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> ConvNeXt:
-    """ConvNeXt-Large (``torchvision.models.convnext_large``)."""
+    """ConvNeXt-Large (``torchvision.models.convnext_large``).
+
+    Blocks per stage ``[3, 3, 27, 3]``, channels 192 to 1536; stochastic depth 0.5 by default.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: Arguments of :class:`ConvNeXt` (``num_classes=``, ``stochastic_depth_prob=``,
+            ``layer_scale=``, ``key=``, ``dtype=``).
+
+    Returns:
+        A :class:`ConvNeXt`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.convnext_large(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        197767336
+        >>> models.convnext_large(num_classes=10).classifier[2].out_features  # doctest: +SKIP
+        10
+    """
     c = CNBlockConfig
     return _convnext(
         [c(192, 384, 3), c(384, 768, 3), c(768, 1536, 27), c(1536, None, 3)], 0.5, weights, kwargs
