@@ -47,7 +47,7 @@ CANDIDATES: dict[str, tuple[str, str, str]] = {
     "equinox": ("Equinox", "equinox", "_suite_equinox:make"),
     "flax": ("Flax NNX", "flax", "_suite_flax:make"),
     "torch": ("PyTorch eager", "torch", "_suite_torch:make"),
-    "compile": ("torch.compile", "torch", "_suite_torch:make_compiled"),
+    "torch_compile": ("torch.compile", "torch", "_suite_torch:make_compiled"),
 }
 EXTRA = ("data", "compile")  # workloads measured in fresh processes
 QUICK = ("mlp16",)
@@ -66,10 +66,17 @@ def _factory(spec: str) -> Callable[[Workload], Runner]:
 
 # -- training steps, in this process ---------------------------------------------------------------------
 def run_training(
-    keys: list[str], candidates: list[str], rounds: int, quick: bool, log: Callable[[str], None]
+    keys: list[str],
+    candidates: list[str],
+    rounds: int,
+    quick: bool,
+    log: Callable[[str], None],
+    done: Callable[[list[dict[str, Any]]], None] = lambda rows: None,
 ) -> list[dict[str, Any]]:
-    """Median ms/step of every candidate on every workload; rows ``{workload, candidate, ms, first_s}``."""
-    rows = []
+    """Median ms/step of every candidate on every workload; rows ``{workload, candidate, ms, first_s}``.
+
+    ``done(rows)`` is called after each workload (the results so far survive an interrupted run)."""
+    rows: list[dict[str, Any]] = []
     specs = workloads()
     for key in keys:
         w = specs[key]
@@ -101,6 +108,7 @@ def run_training(
             for n in names
         ]
         runners.clear()
+        done(rows)
     return rows
 
 
@@ -298,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"unknown workload(s) or candidate(s) {unknown}; workloads {known}, candidates {list(CANDIDATES)}"
         )
-    candidates = [c for c in wanted if _installed(CANDIDATES[c][1]) and not (args.quick and c == "compile")]
+    candidates = [c for c in wanted if _installed(CANDIDATES[c][1]) and not (args.quick and c == "torch_compile")]
     rounds = args.rounds or (2 if args.quick else 5)
     if args.torch_threads and _installed("torch"):
         import torch
@@ -307,18 +315,34 @@ def main(argv: list[str] | None = None) -> int:
     from torsh import compile_cache
 
     compile_cache.enable_default()  # as `fit` and the CLI: compiled programs are reused across runs
-    rows = run_training([k for k in only if k not in EXTRA], candidates, rounds, args.quick, print)
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    default = HERE / "results" / f"{datetime.date.today():%Y-%m-%d}-{platform.node()}.md"
+    out = Path(args.output) if args.output else (None if args.quick else default)
+
+    def write(rows: list[dict[str, Any]], compile_rows: list[dict[str, Any]], partial: bool) -> str:
+        text = report(machine_info(), rows, compile_rows, command)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(
+                text + ("\n(partial: the run is still going or was interrupted)\n" if partial else "")
+            )
+        return text
+
+    rows = run_training(
+        [k for k in only if k not in EXTRA],
+        candidates,
+        rounds,
+        args.quick,
+        print,
+        lambda so_far: write(so_far, [], partial=True),
+    )
     if "data" in only:
         rows += run_data(max(1, rounds // 2), args.quick)
+        write(rows, [], partial=True)
     compile_rows = run_compile(1) if "compile" in only else []
-    text = report(machine_info(), rows, compile_rows, " ".join(argv if argv is not None else sys.argv[1:]))
+    text = write(rows, compile_rows, partial=False)
     print(text)
-    if args.output or not args.quick:
-        info = machine_info()
-        default = HERE / "results" / f"{datetime.date.today():%Y-%m-%d}-{info['host']}.md"
-        out = Path(args.output) if args.output else default
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+    if out is not None:
         print(f"written to {out}")
         if not args.no_readme and not args.quick:
             update_readme(out, text)
