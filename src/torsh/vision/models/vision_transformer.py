@@ -52,6 +52,22 @@ class MLPBlock(Sequential):
     """Linear(in, mlp) - GELU - Dropout - Linear(mlp, in) - Dropout; keys ``0.*`` and ``3.*``.
 
     Logical axes ``("mlp", "embed")`` then ``("embed", "mlp")``: Megatron's column/row split.
+
+    Args:
+        in_dim: Input and output width.
+        mlp_dim: Hidden width.
+        dropout: Dropout probability (training mode needs ``block(x, key=key)``).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh.vision.models import MLPBlock
+        >>> mlp = MLPBlock(8, 16, dropout=0.0, key=torsh.random.key(0))
+        >>> [name for name, _ in mlp.named_parameters()]
+        ['0.weight', '0.bias', '3.weight', '3.bias']
+        >>> mlp(jnp.ones((2, 8))).shape
+        (2, 8)
     """
 
     def __init__(
@@ -68,7 +84,30 @@ class MLPBlock(Sequential):
 
 
 class EncoderBlock(Module):
-    """Pre-norm transformer block: ``x + attn(ln_1(x))``, then ``+ mlp(ln_2(.))``."""
+    """Pre-norm transformer block: ``x + attn(ln_1(x))``, then ``+ mlp(ln_2(.))``.
+
+    Called as ``block(x)`` on ``(batch, seq, hidden)``, or ``block(x, key=key)`` in training mode.
+
+    Args:
+        num_heads: Attention heads.
+        hidden_dim: Width (divisible by ``num_heads``).
+        mlp_dim: Hidden width of the MLP.
+        dropout: Dropout after attention and in the MLP.
+        attention_dropout: Dropout of the attention weights.
+        norm_layer: LayerNorm factory (default eps 1e-6).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ShapeError: When called on an input that is not ``(batch, seq, hidden)``.
+
+    Example:
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision.models import EncoderBlock
+        >>> block = EncoderBlock(2, 8, 16, dropout=0.0, attention_dropout=0.0, key=torsh.random.key(0))
+        >>> jax.eval_shape(block, jnp.zeros((1, 5, 8))).shape
+        (1, 5, 8)
+    """
 
     ln_1: Module
     self_attention: MultiheadAttention
@@ -110,7 +149,34 @@ class EncoderBlock(Module):
 
 
 class Encoder(Module):
-    """Learned position embedding, dropout, ``layers`` (``encoder_layer_0``, ...) and a final LayerNorm."""
+    r"""Learned position embedding, dropout, ``layers`` (``encoder_layer_0``, ...) and a final LayerNorm.
+
+    Called as ``encoder(x)`` on ``(batch, seq_length, hidden)``, or ``encoder(x, key=key)`` in training.
+
+    Args:
+        seq_length: Sequence length (patches + class token).
+        num_layers: Number of :class:`EncoderBlock`\ s.
+        num_heads: Attention heads.
+        hidden_dim: Width.
+        mlp_dim: Hidden width of the MLPs.
+        dropout: Dropout rate.
+        attention_dropout: Dropout of the attention weights.
+        norm_layer: LayerNorm factory (default eps 1e-6).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ShapeError: When called on an input that is not ``(batch, seq, hidden)``.
+
+    Example:
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision.models import Encoder
+        >>> enc = Encoder(5, 2, 2, 8, 16, dropout=0.0, attention_dropout=0.0, key=torsh.random.key(0))
+        >>> jax.eval_shape(enc, jnp.zeros((1, 5, 8))).shape
+        (1, 5, 8)
+        >>> [name for name, _ in enc.named_parameters()][:2]
+        ['pos_embedding', 'layers.encoder_layer_0.ln_1.weight']
+    """
 
     pos_embedding: jax.Array
     dropout: Dropout
@@ -169,25 +235,38 @@ class Encoder(Module):
 class VisionTransformer(Module):
     """Vision Transformer (Dosovitskiy et al., 2020) as ``torchvision.models.VisionTransformer``.
 
-    Args:
-      image_size, patch_size: square input side and patch side (``image_size % patch_size == 0``).
-      num_layers, num_heads, hidden_dim, mlp_dim: encoder depth and widths.
-      dropout, attention_dropout: dropout rates (training mode needs ``model(x, key=key)``).
-      num_classes: outputs of ``heads.head``; representation_size: adds ``heads.pre_logits`` + tanh.
-      norm_layer: LayerNorm factory (default eps 1e-6). ``conv_stem_configs`` is not supported.
-
     Initialisation is torchvision's: patch projection ``trunc_normal_(std=sqrt(1/fan_in))``, position
     embedding N(0, 0.02²), zero class token and head, MLP ``xavier_uniform_`` weights and N(0, 1e-6²)
     biases, PyTorch's MultiheadAttention defaults. Logical axes: attention ``heads``, MLP ``mlp``,
     hidden ``embed``.
 
+    Args:
+        image_size: Square input side (``image_size % patch_size == 0``).
+        patch_size: Patch side.
+        num_layers: Encoder depth.
+        num_heads: Attention heads.
+        hidden_dim: Width.
+        mlp_dim: Hidden width of the MLPs.
+        dropout: Dropout rate (training mode needs ``model(x, key=key)``).
+        attention_dropout: Dropout of the attention weights.
+        num_classes: Outputs of ``heads.head``.
+        representation_size: Adds ``heads.pre_logits`` + tanh of this width (None: no pre-logits).
+        norm_layer: LayerNorm factory (default eps 1e-6).
+        conv_stem_configs: Not supported (must be None).
+        key: Construction key (default: the ``torsh.manual_seed`` stream).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``image_size`` is not divisible by ``patch_size``, or ``conv_stem_configs`` is given.
+        ShapeError: When called on an input that is not ``(N, 3, image_size, image_size)``.
+
     Example:
-      >>> import torsh, jax, jax.numpy as jnp
-      >>> from torsh.vision import models
-      >>> vit = models.VisionTransformer(32, 8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
-      ...                                num_classes=10, key=torsh.random.key(0))
-      >>> jax.eval_shape(vit, jnp.zeros((2, 3, 32, 32))).shape
-      (2, 10)
+        >>> import torsh, jax, jax.numpy as jnp
+        >>> from torsh.vision import models
+        >>> vit = models.VisionTransformer(32, 8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
+        ...                                num_classes=10, key=torsh.random.key(0))
+        >>> jax.eval_shape(vit, jnp.zeros((2, 3, 32, 32))).shape
+        (2, 10)
     """
 
     conv_proj: Conv2d
@@ -329,25 +408,150 @@ def _vit(
 
 
 def vit_b_16(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> VisionTransformer:
-    """ViT-B/16 (``torchvision.models.vit_b_16``): 12 layers, 12 heads, width 768; ``image_size=`` (224)."""
+    """ViT-B/16 (``torchvision.models.vit_b_16``): 16x16 patches, 12 layers, 12 heads, width 768, MLP 3072.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``image_size`` (default 224) and arguments of :class:`VisionTransformer`
+            (``num_classes=``, ``dropout=``, ``attention_dropout=``, ``representation_size=``, ``key=``...).
+
+    Returns:
+        A :class:`VisionTransformer`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+        ConfigError: If ``image_size`` is not divisible by the patch size.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.vit_b_16(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        86567656
+        >>> models.vit_b_16(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        10
+    """
     return _vit(16, 12, 12, 768, 3072, weights, kwargs)
 
 
 def vit_b_32(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> VisionTransformer:
-    """ViT-B/32 (``torchvision.models.vit_b_32``)."""
+    """ViT-B/32 (``torchvision.models.vit_b_32``): 32x32 patches, 12 layers, 12 heads, width 768, MLP 3072.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``image_size`` (default 224) and arguments of :class:`VisionTransformer`
+            (``num_classes=``, ``dropout=``, ``attention_dropout=``, ``representation_size=``, ``key=``...).
+
+    Returns:
+        A :class:`VisionTransformer`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+        ConfigError: If ``image_size`` is not divisible by the patch size.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.vit_b_32(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        88224232
+        >>> models.vit_b_32(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        10
+    """
     return _vit(32, 12, 12, 768, 3072, weights, kwargs)
 
 
 def vit_l_16(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> VisionTransformer:
-    """ViT-L/16 (``torchvision.models.vit_l_16``)."""
+    """ViT-L/16 (``torchvision.models.vit_l_16``): 16x16 patches, 24 layers, 16 heads, width 1024, MLP 4096.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``image_size`` (default 224) and arguments of :class:`VisionTransformer`
+            (``num_classes=``, ``dropout=``, ``attention_dropout=``, ``representation_size=``, ``key=``...).
+
+    Returns:
+        A :class:`VisionTransformer`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+        ConfigError: If ``image_size`` is not divisible by the patch size.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.vit_l_16(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        304326632
+        >>> models.vit_l_16(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        10
+    """
     return _vit(16, 24, 16, 1024, 4096, weights, kwargs)
 
 
 def vit_l_32(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> VisionTransformer:
-    """ViT-L/32 (``torchvision.models.vit_l_32``)."""
+    """ViT-L/32 (``torchvision.models.vit_l_32``): 32x32 patches, 24 layers, 16 heads, width 1024, MLP 4096.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``image_size`` (default 224) and arguments of :class:`VisionTransformer`
+            (``num_classes=``, ``dropout=``, ``attention_dropout=``, ``representation_size=``, ``key=``...).
+
+    Returns:
+        A :class:`VisionTransformer`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+        ConfigError: If ``image_size`` is not divisible by the patch size.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.vit_l_32(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        306535400
+        >>> models.vit_l_32(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        10
+    """
     return _vit(32, 24, 16, 1024, 4096, weights, kwargs)
 
 
 def vit_h_14(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any) -> VisionTransformer:
-    """ViT-H/14 (``torchvision.models.vit_h_14``)."""
+    """ViT-H/14 (``torchvision.models.vit_h_14``): 14x14 patches, 32 layers, 16 heads, width 1280, MLP 5120.
+
+    Args:
+        weights: A safetensors file of the torchvision state dict to load (torsh never downloads);
+            None: torchvision's random initialisation.
+        progress: Accepted for torchvision compatibility (nothing is downloaded).
+        **kwargs: ``image_size`` (default 224) and arguments of :class:`VisionTransformer`
+            (``num_classes=``, ``dropout=``, ``attention_dropout=``, ``representation_size=``, ``key=``...).
+
+    Returns:
+        A :class:`VisionTransformer`.
+
+    Raises:
+        CheckpointError: If ``weights`` is not a path, does not exist, is a pickled ``.pth``, or does
+            not match the model's keys and shapes.
+        ConfigError: If ``image_size`` is not divisible by the patch size.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision import models
+        >>> model = models.vit_h_14(key=torsh.random.key(0))  # doctest: +SKIP
+        >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
+        632045800
+        >>> models.vit_h_14(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        10
+    """
     return _vit(14, 32, 16, 1280, 5120, weights, kwargs)
