@@ -56,7 +56,18 @@ class QuantizedArray(Struct):
     """int8 ``values`` and float32 per-channel ``scale`` (broadcastable to ``values``).
 
     Its dotted path is the original weight's (``values`` is an inline field), the scale sits at
-    ``<path>.scale``.
+    ``<path>.scale``. Build one with :func:`quantize_array`.
+
+    Args:
+      values: the int8 array, in [-127, 127].
+      scale: float32 scales, broadcastable to ``values`` (one per output channel).
+      dtype: the original weight's dtype name, restored by :meth:`dequantize`.
+
+    Example:
+      >>> import jax.numpy as jnp, torsh
+      >>> q = torsh.quantize.QuantizedArray(jnp.array([[127, -64]], jnp.int8), jnp.array([[0.5]]))
+      >>> q.dequantize().tolist()
+      [[63.5, -32.0]]
     """
 
     values: jax.Array = field(inline=True)
@@ -64,12 +75,33 @@ class QuantizedArray(Struct):
     dtype: str = field(static=True, default="float32")
 
     def dequantize(self) -> jax.Array:
-        """The float approximation ``values * scale`` in the original dtype."""
+        """The float approximation ``values * scale`` in the original dtype.
+
+        Returns:
+          An array of ``values``' shape and dtype ``self.dtype``.
+
+        Example:
+          >>> import jax.numpy as jnp, torsh
+          >>> q = torsh.quantize.quantize_array(jnp.array([[1.0, -0.5]], jnp.bfloat16))
+          >>> q.dequantize().dtype
+          dtype(bfloat16)
+        """
         return (self.values.astype(jnp.float32) * self.scale).astype(self.dtype)
 
 
 def quantize_array(w: jax.Array, axis: int = 0) -> QuantizedArray:
     """Symmetric per-channel int8 quantisation of ``w`` along ``axis`` (the output channels).
+
+    Args:
+      w: a floating-point array.
+      axis: the output-channel axis: one scale per index along it (negative values count from the end).
+
+    Returns:
+      A :class:`QuantizedArray` with ``scale = max|w| / 127`` over the other axes (1 for all-zero
+      channels) and ``values = round(w / scale)``.
+
+    Raises:
+      ConfigError: ``w`` is not floating point, or ``axis`` is out of range.
 
     Example:
       >>> import jax.numpy as jnp, torsh
@@ -92,7 +124,20 @@ def quantize_array(w: jax.Array, axis: int = 0) -> QuantizedArray:
 
 
 def dequantize(tree: Any) -> Any:
-    """Replace every :class:`QuantizedArray` in ``tree`` by its float approximation."""
+    """Replace every :class:`QuantizedArray` in ``tree`` by its float approximation.
+
+    Args:
+      tree: any pytree (a module, a dict of weights...).
+
+    Returns:
+      The same tree with each :class:`QuantizedArray` replaced by ``values * scale``.
+
+    Example:
+      >>> import jax.numpy as jnp, torsh
+      >>> tree = {"w": torsh.quantize.quantize_array(jnp.array([[2.0, -1.0]])), "b": jnp.zeros(1)}
+      >>> torsh.quantize.dequantize(tree)["w"].tolist()  # one channel, step 2/127: -1 is rounded
+      [[2.0, -1.0078740119934082]]
+    """
     return jax.tree_util.tree_map(
         lambda x: x.dequantize() if isinstance(x, QuantizedArray) else x,
         tree,
@@ -101,7 +146,18 @@ def dequantize(tree: Any) -> Any:
 
 
 class Int8Model(Module):
-    """A model whose large weights are int8 (see :func:`int8_weights`); calling it dequantises and runs it."""
+    """A model whose large weights are int8 (see :func:`int8_weights`); calling it dequantises and runs it.
+
+    Args:
+      module: the wrapped model, with :class:`QuantizedArray` leaves in place of its large weights.
+
+    Example:
+      >>> import jax.numpy as jnp, torsh
+      >>> from torsh import nn
+      >>> small = torsh.quantize.int8_weights(nn.Linear(4, 2))
+      >>> type(small).__name__, small(jnp.ones((3, 4))).shape
+      ('Int8Model', (3, 2))
+    """
 
     module: Any = field(inline=True)
 
@@ -126,6 +182,14 @@ def int8_weights(model: Module, *, min_size: int = 0) -> Int8Model:
 
     Raises:
       ConfigError: ``model`` is not a torsh module, or has no layer to quantise.
+
+    Example:
+      >>> import jax.numpy as jnp, torsh
+      >>> from torsh import nn
+      >>> model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+      >>> small = torsh.quantize.int8_weights(model, min_size=32)
+      >>> small.state_dict()["0.weight"].dtype, small.state_dict()["2.weight"].dtype  # 2x8 < 32: kept
+      (dtype('int8'), dtype('float32'))
     """
     if not isinstance(model, Module):
         raise ConfigError(f"int8_weights: expected a torsh nn.Module, got {type(model).__name__}")
