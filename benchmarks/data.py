@@ -214,6 +214,7 @@ def first_batch_child(library: str, worker_type: str, n: int, batch_size: int, o
     dataset = make_dataset(n)
     out = {}
     for label, work in (("immediate", 0.0), ("after_work", other_work)):
+
         def make():
             if library == "torch":
                 import torch.utils.data as tud
@@ -263,8 +264,18 @@ def first_batch_main(args: argparse.Namespace) -> None:
     results: dict[tuple, list[dict]] = {c: [] for c in FIRST_BATCH}
     for r in range(args.rounds):
         for cand in FIRST_BATCH[r % len(FIRST_BATCH) :] + FIRST_BATCH[: r % len(FIRST_BATCH)]:
-            cmd = [sys.executable, __file__, "--n", str(args.n), "--batch-size", str(args.batch_size),
-                   "--other-work", str(args.other_work), "--first-batch-child", *cand]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--n",
+                str(args.n),
+                "--batch-size",
+                str(args.batch_size),
+                "--other-work",
+                str(args.other_work),
+                "--first-batch-child",
+                *cand,
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode:
                 sys.exit(f"{cand} failed:\n{out.stderr}")

@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved, report, use_cpu_clock  # noqa: E402
+from _timing import interleaved, report, use_cpu_clock
 
-import torsh  # noqa: E402
+import torsh
 
 LAYERS, WIDTH = 16, 8
 
@@ -80,7 +80,7 @@ def main() -> None:
     x = jnp.ones((4, WIDTH))
 
     # Step A: forward pass, scalar out. Step B: an update-like step returning the whole model.
-    scale = lambda tree: jax.tree.map(lambda a: a * 0.999, tree)  # noqa: E731
+    scale = lambda tree: jax.tree.map(lambda a: a * 0.999, tree)
     jax_fwd = jax.jit(lambda p, x: forward_plain(p, x).sum())
     jax_upd = jax.jit(lambda p, x: (scale(p), forward_plain(p, x).sum()))
     torsh_fwd = torsh.jit(lambda m, x: m(x).sum())

@@ -16,15 +16,14 @@ import sys
 import tempfile
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved  # noqa: E402
+from _timing import interleaved
 
-import torsh  # noqa: E402
-from torsh import nn, optim  # noqa: E402
+import torsh
+from torsh import nn, optim
 
 
 def digits_cnn() -> nn.Module:
@@ -132,7 +131,7 @@ def candidates(name, model, example, tmp, torch_model=None):
         sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         out["ONNX Runtime"] = lambda: sess.run(None, {"input": x_np})
         sizes[".onnx"] = os.path.getsize(onnx_path)
-    except Exception as e:  # noqa: BLE001 - a benchmark reports what it cannot run
+    except Exception as e:
         print(f"  ONNX: {type(e).__name__}: {str(e)[:160]}")
     try:
         import iree.runtime as rt
@@ -144,7 +143,7 @@ def candidates(name, model, example, tmp, torch_model=None):
         fn = ctx.modules[mod].main
         out["IREE llvm-cpu"] = lambda: fn(x_np).to_host()
         sizes[".vmfb"] = len(vmfb)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         print(f"  IREE: {type(e).__name__}: {str(e)[:160]}")
     if torch_model is not None:
         import torch
@@ -171,11 +170,12 @@ def main() -> None:
     small = torsh.quantize.int8_weights(model)
     acc, acc_q = accuracy(model, xte, yte), accuracy(small, xte, yte)
     print(
-        f"digits CNN test accuracy: float32 {acc:.4f}, int8 weights {acc_q:.4f} ({(acc_q - acc) * 100:+.2f} points)"
+        f"digits CNN test accuracy: float32 {acc:.4f}, int8 weights {acc_q:.4f} "
+        f"({(acc_q - acc) * 100:+.2f} points)"
     )
     try:
         tmodel = torch_digits_cnn(model)
-    except Exception:  # noqa: BLE001
+    except Exception:
         tmodel = None
 
     torsh.manual_seed(1)

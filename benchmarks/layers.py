@@ -31,11 +31,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved  # noqa: E402
+from _timing import interleaved
 
-import torsh  # noqa: E402
-from torsh import nn  # noqa: E402
-from torsh.nn import functional as F  # noqa: E402
+import torsh
+from torsh import nn
+from torsh.nn import functional as F
 
 Family = Callable[[], tuple[Callable[[], Any], Callable[[], Any], Callable[[], Any]]]
 FAMILIES: dict[str, Family] = {}

@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved, report  # noqa: E402
+from _timing import interleaved, report
 
-from torsh import optim  # noqa: E402
+from torsh import optim
 
 LAYERS, WIDTH = 8, 1120
 

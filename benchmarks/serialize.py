@@ -165,8 +165,9 @@ def memory(args: argparse.Namespace, names: list[str], nbytes: int) -> None:
     print(f"\nPeak extra anonymous memory of one operation, fresh process (model = {nbytes / 1e6:.0f} MB)")
     for name in names:
         with tempfile.TemporaryDirectory() as directory:
-            code = _MEMORY_CHILD.format(here=here, layers=args.layers, width=args.width, directory=directory,
-                                        name=name)
+            code = _MEMORY_CHILD.format(
+                here=here, layers=args.layers, width=args.width, directory=directory, name=name
+            )
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             extra = int(out.stdout.strip().splitlines()[-1])
         print(f"  {name:<40} {extra / 1e6:>8.0f} MB  ({extra / nbytes:.2f} model copies)")
@@ -183,14 +184,17 @@ def main() -> None:
     model = make_model(args.layers, args.width)
     params = sum(v.size for v in model.values())
     nbytes = sum(v.nbytes for v in model.values())
-    print(f"model: {params / 1e6:.1f}M float32 parameters in {len(model)} arrays; jax {jax.__version__}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"model: {params / 1e6:.1f}M float32 parameters in {len(model)} arrays; jax {jax.__version__}, "
+        f"{os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as directory:
         saves, loads = candidates(model, directory)
         for fn in saves.values():  # warm up (and create the files the loads read)
             fn()
         for fn in loads.values():
             timed(fn)
+
         def fresh_target() -> None:
             # Each save starts with no file to replace and no dirty pages of earlier saves to flush
             # (otherwise whichever candidate runs while the kernel writes back pays for the others).

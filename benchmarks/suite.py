@@ -306,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"unknown workload(s) or candidate(s) {unknown}; workloads {known}, candidates {list(CANDIDATES)}"
         )
-    candidates = [c for c in wanted if _installed(CANDIDATES[c][1]) and not (args.quick and c == "torch_compile")]
+    candidates = [
+        c for c in wanted if _installed(CANDIDATES[c][1]) and not (args.quick and c == "torch_compile")
+    ]
     rounds = args.rounds or (2 if args.quick else 5)
     if args.torch_threads and _installed("torch"):
         import torch

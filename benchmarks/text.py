@@ -29,14 +29,14 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "vision"))
-import _torchvision  # noqa: E402,F401  (transformers imports torchvision; see that file)
-import torch  # noqa: E402
-import transformers  # noqa: E402
+import _torchvision  # noqa: F401  (transformers imports torchvision; see that file)
+import torch
+import transformers
 
-import torsh  # noqa: E402
-from torsh import optim  # noqa: E402
-from torsh.text import generate  # noqa: E402
-from torsh.text.models import GPT2Config, GPT2LMHeadModel  # noqa: E402
+import torsh
+from torsh import optim
+from torsh.text import generate
+from torsh.text.models import GPT2Config, GPT2LMHeadModel
 
 transformers.logging.set_verbosity_error()
 

@@ -30,12 +30,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "vision"))
-from _torchvision import torchvision  # noqa: E402  (declares two operator schemas first)
+from _torchvision import torchvision
 
-import torsh  # noqa: E402
-from torsh import nn, optim  # noqa: E402
-from torsh.nn import functional as F  # noqa: E402
-from torsh.vision import models  # noqa: E402
+import torsh
+from torsh import nn, optim
+from torsh.nn import functional as F
+from torsh.vision import models
 
 
 def cases(vit_image: int) -> dict[str, tuple[Callable[[], Any], Callable[[], Any], int]]:
