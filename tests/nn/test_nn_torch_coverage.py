@@ -112,7 +112,6 @@ NOT_YET_MODULES = {
     "Dropout3d",
     "EmbeddingBag",
     "FeatureAlphaDropout",
-    "Fold",
     "FractionalMaxPool2d",
     "FractionalMaxPool3d",
     "GLU",
@@ -136,7 +135,6 @@ NOT_YET_MODULES = {
     "SyncBatchNorm",
     "Tanhshrink",
     "Threshold",
-    "Unfold",
 }
 
 NOT_YET_FUNCTIONAL = {
@@ -152,7 +150,6 @@ NOT_YET_FUNCTIONAL = {
     "dropout3d",
     "embedding_bag",
     "feature_alpha_dropout",
-    "fold",
     "fractional_max_pool2d",
     "fractional_max_pool2d_with_indices",
     "fractional_max_pool3d",
@@ -180,7 +177,6 @@ NOT_YET_FUNCTIONAL = {
     "softsign",
     "tanhshrink",
     "threshold",
-    "unfold",
 }
 
 NOT_YET_OPTIM = {"ASGD", "Adafactor", "Muon", "Rprop"}

@@ -39,6 +39,7 @@ from .containers import Lambda, ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
+from .fold import Fold, Unfold
 from .linear import Identity, Linear
 from .loss import (
     BCELoss,
@@ -260,6 +261,9 @@ __all__ = [
     "GaussianNLLLoss",
     "PoissonNLLLoss",
     "CTCLoss",
+    # blocks
+    "Fold",
+    "Unfold",
     "CosineSimilarity",
     "PairwiseDistance",
 ]

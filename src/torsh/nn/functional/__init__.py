@@ -31,6 +31,7 @@ from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, c
 from ._distance import cosine_similarity, pairwise_distance
 from ._dropout import dropout, dropout2d
 from ._embedding import embedding, one_hot
+from ._fold import fold, unfold
 from ._linear import linear
 from ._loss import (
     binary_cross_entropy,
@@ -139,6 +140,9 @@ __all__ = [
     "gaussian_nll_loss",
     "poisson_nll_loss",
     "ctc_loss",
+    # blocks
+    "fold",
+    "unfold",
     "cosine_similarity",
     "pairwise_distance",
     # activations
