@@ -29,6 +29,7 @@ Example:
 """
 
 from . import schedules
+from ._adabelief import AdaBelief, AdaBeliefState
 from ._adadelta import Adadelta, AdadeltaState
 from ._adagrad import Adagrad, AdagradState
 from ._adam import Adam, AdamState, AdamW
@@ -64,6 +65,9 @@ from ._transforms import (
 from ._wrappers import DynamicLossScale, LossScaleState, MultiSteps, MultiStepsState, all_finite
 
 __all__ = [
+    # beyond PyTorch (optim-rest)
+    "AdaBelief",
+    "AdaBeliefState",
     # protocol and composition
     "GradientTransformation",
     "Optimizer",
