@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import interleaved
+from _timing import interleaved, use_cpu_clock
 
 import torsh
 from torsh.nn import rnn as torsh_rnn
@@ -284,6 +284,119 @@ def lstm_bi() -> Steps:
     return _lstm_family(64, 128, 2, True, 64, 32)
 
 
+# -- word_language_model shapes (PyTorch examples: batch 20, bptt 35, 2 layers) ----------------------
+WLM_BATCH, WLM_BPTT = 20, 35
+
+
+@family("WLM LSTM 200 2 layers L35 B20")
+def wlm_lstm_200() -> Steps:
+    return _lstm_family(200, 200, 2, False, WLM_BPTT, WLM_BATCH)
+
+
+@family("WLM LSTM 650 2 layers L35 B20")
+def wlm_lstm_650() -> Steps:
+    return _lstm_family(650, 650, 2, False, WLM_BPTT, WLM_BATCH)
+
+
+@family("WLM GRU 200 2 layers L35 B20")
+def wlm_gru_200() -> Steps:
+    return _lstm_family(200, 200, 2, False, WLM_BPTT, WLM_BATCH, kind="GRU")
+
+
+@family("WLM GRU 650 2 layers L35 B20")
+def wlm_gru_650() -> Steps:
+    return _lstm_family(650, 650, 2, False, WLM_BPTT, WLM_BATCH, kind="GRU")
+
+
+# -- dropout masks under jit: compile and run time per PRNG implementation -----------------------------
+TLM = {"batch": 16, "seq": 128, "d": 256, "heads": 4, "ff": 1024, "layers": 2, "vocab": 1024, "p": 0.1}
+
+
+def _rekeyed(impl: str, bits: int = 32) -> Callable[[jax.Array, float, tuple[int, ...]], jax.Array]:
+    """Mask from ``impl``'s bits, its key drawn from the given key (one small threefry hash)."""
+    dtype = {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bits]
+
+    def mask(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
+        if impl != "threefry2x32":
+            n = jax.random.key_data(jax.random.key(0, impl=impl)).shape[-1]
+            key = jax.random.wrap_key_data(jax.random.bits(key, (n,), jnp.uint32), impl=impl)
+        t = min(round((1.0 - p) * 2**bits), 2**bits - 1)
+        return jax.random.bits(key, shape, dtype) < jnp.asarray(t, dtype)
+
+    return mask
+
+
+DROPOUT_MASKS: dict[str, Callable[[jax.Array, float, tuple[int, ...]], jax.Array]] = {
+    "bernoulli, threefry2x32": lambda key, p, shape: jax.random.bernoulli(key, 1.0 - p, shape),
+    "bits32 < t, threefry2x32": _rekeyed("threefry2x32"),
+    "bits16 < t, threefry2x32": _rekeyed("threefry2x32", 16),
+    "bits8 < t, threefry2x32": _rekeyed("threefry2x32", 8),
+    "bits32 < t, threefry4x32": _rekeyed("threefry4x32"),
+    "bits32 < t, philox2x32": _rekeyed("philox2x32"),
+    "bits32 < t, philox4x32": _rekeyed("philox4x32"),
+    "bits32 < t, rbg": _rekeyed("rbg"),
+    "bits32 < t, unsafe_rbg": _rekeyed("unsafe_rbg"),
+    "bits8 < t, rbg": _rekeyed("rbg", 8),
+}
+
+
+def dropout_prng(rounds: int, only: str) -> None:
+    """Transformer LM (benchmarks/suite.py's shapes, dropout 0.1) value-and-grad step per mask generator."""
+    import time
+
+    from torsh import nn
+    from torsh.nn import functional as F
+    from torsh.nn.functional import _dropout
+
+    c = TLM
+    torsh.manual_seed(0)
+
+    class LM(nn.Module):
+        def __init__(self) -> None:
+            self.embed = nn.Embedding(c["vocab"], c["d"])
+            layer = nn.TransformerEncoderLayer(c["d"], c["heads"], c["ff"], dropout=c["p"], batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, c["layers"])
+            self.head = nn.Linear(c["d"], c["vocab"])
+
+        def forward(self, tokens: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
+            t = tokens.shape[1]
+            causal = jnp.triu(jnp.full((t, t), -jnp.inf), 1)
+            return self.head(self.encoder(self.embed(tokens), mask=causal, key=key))
+
+    model = LM()
+    tokens = jnp.asarray(
+        np.random.default_rng(0).integers(0, c["vocab"], (c["batch"], c["seq"] + 1)), jnp.int32
+    )
+    x, y = tokens[:, :-1], tokens[:, 1:]
+
+    def loss(m: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
+        logits = m(x, key=key)
+        return F.cross_entropy(logits.reshape(-1, c["vocab"]), y.reshape(-1))
+
+    steps: Steps = {}
+    print(f"\nDropout masks: Transformer LM {c}, value_and_grad step; compile = lower + compile (CPU s)")
+    print(f"  {'mask generator':<28} {'compile s':>10}")
+    old = _dropout._keep_mask
+    try:
+        for name, fn in {"no dropout (eval)": None, **DROPOUT_MASKS}.items():
+            if only and name != "no dropout (eval)" and not any(s in name for s in only.split(",")):
+                continue
+            _dropout._keep_mask = fn or old
+            m = model.eval() if fn is None else model
+            step = jax.jit(torsh.value_and_grad(loss))
+            start = time.process_time()
+            compiled = step.lower(m, x, y, jax.random.key(1)).compile()
+            print(f"  {name:<28} {time.process_time() - start:>10.2f}", flush=True)
+            steps[name] = lambda compiled=compiled, m=m: compiled(m, x, y, jax.random.key(1))
+    finally:
+        _dropout._keep_mask = old
+    res = interleaved(steps, calls=3, rounds=rounds)
+    base = res.get("bernoulli, threefry2x32")
+    print(f"  {'mask generator':<28} {'ms/step':>10} {'vs bernoulli':>13}")
+    for name, us in res.items():
+        print(f"  {name:<28} {us / 1000:>10.1f} {us / base if base else float('nan'):>12.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -293,7 +406,20 @@ def main() -> None:
     parser.add_argument(
         "--torch-threads", type=int, default=0, help="torch intra-op threads (0: PyTorch's default)"
     )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time process CPU time (all threads) instead of wall time: on a loaded, shared machine the "
+        "wall time counts waiting for a core",
+    )
+    parser.add_argument(
+        "--dropout-prng",
+        action="store_true",
+        help="only the dropout-mask comparison (compile and run time per PRNG implementation)",
+    )
     args = parser.parse_args()
+    if args.cpu_time:
+        use_cpu_clock()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     torch.manual_seed(0)
@@ -301,6 +427,9 @@ def main() -> None:
         f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), {os.cpu_count()} CPUs"
     )
+    if args.dropout_prng:
+        dropout_prng(args.rounds, args.only)
+        return
     for name, build in FAMILIES.items():
         if args.only and not any(s.lower() in name.lower() for s in args.only.split(",")):
             continue

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 from ...errors import ConfigError, DTypeError, ShapeError
 from .._utils import check_float_input, shape_str
-from ._dropout import _check_p
+from ._dropout import _check_p, _keep_mask
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -98,7 +98,7 @@ def _explicit(
     total = jnp.sum(e, axis=-1, keepdims=True)
     weights = e / jnp.where(total == 0, 1.0, total)
     if dropout_p > 0.0:
-        keep = jax.random.bernoulli(dropout_key, 1.0 - dropout_p, weights.shape)
+        keep = _keep_mask(dropout_key, dropout_p, weights.shape)
         weights = (
             jnp.where(keep, weights / (1.0 - dropout_p), 0.0) if dropout_p < 1.0 else jnp.zeros_like(weights)
         )

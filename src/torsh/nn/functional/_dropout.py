@@ -23,10 +23,15 @@ def _missing_key(name: str) -> ConfigError:
     )
 
 
+def _keep_mask(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
+    """Boolean mask, True with probability ``1 - p``."""
+    return jax.random.bernoulli(key, 1.0 - p, shape)
+
+
 def _apply_mask(x: jax.Array, p: float, key: jax.Array, mask_shape: tuple[int, ...]) -> jax.Array:
     if p == 1.0:
         return x * jnp.zeros((), x.dtype)
-    keep = jax.random.bernoulli(key, 1.0 - p, mask_shape)
+    keep = _keep_mask(key, p, mask_shape)
     return x * (keep.astype(x.dtype) * jnp.asarray(1.0 / (1.0 - p), x.dtype))
 
 
@@ -35,7 +40,7 @@ def dropout(
     p: float = 0.5,
     training: bool = True,
     *,
-    key: jax.Array | None = None,  # noqa: A002
+    key: jax.Array | None = None,
 ) -> jax.Array:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
@@ -60,7 +65,7 @@ def dropout2d(
     p: float = 0.5,
     training: bool = True,
     *,
-    key: jax.Array | None = None,  # noqa: A002
+    key: jax.Array | None = None,
 ) -> jax.Array:
     """Zero whole channels of ``(N, C, H, W)`` with probability ``p`` (``torch.nn.functional.dropout2d``).
 

@@ -227,43 +227,48 @@ def gru_cell(
 
 
 # -- cells with hand-derived backward passes ---------------------------------------------------------
-# A cell maps (gi, gh, state) -> new state, with gi the input projection (+ biases) and gh = h @ W_hh^T
-# (+ the recurrent bias GRU keeps apart); state[0] is h, the output. ``fwd`` also returns what its
-# ``bwd`` needs; ``bwd(res, d_new) -> (d_gi, d_gh, d_state)`` (d_state without the W_hh path).
-def _lstm_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
-    i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+# A cell maps (gi, gh, state) -> (new state, saved), with gi the input projection (+ biases) and
+# gh = h @ W_hh^T (+ the recurrent bias GRU keeps apart); state[0] is h, the output. ``saved`` is
+# what the backward pass needs beyond the states before and after the step, which it gets from
+# the stacked states (shifted by one step outside the loop): one array per step, so the loop stores
+# few slices (each stored array is a separate kernel per step on CPU).
+# ``bwd(saved, prev, new, d_new) -> (d_gi, d_gh, d_prev)`` (d_prev without the W_hh path of h).
+def _lstm_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, jax.Array]:
+    z = gi + gh
+    i, f, g, o = jnp.split(z, 4, axis=-1)
+    act = jnp.concatenate([jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)], axis=-1)
+    i, f, g, o = jnp.split(act, 4, axis=-1)
     c = f * state[1] + i * g
-    tc = jnp.tanh(c)
-    return (o * tc, c), (i, f, g, o, tc, state[1])
+    return (o * jnp.tanh(c), c), act
 
 
-def _lstm_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    i, f, g, o, tc, c_prev = res
+def _lstm_bwd(act: jax.Array, prev: tuple, new: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
+    i, f, g, o = jnp.split(act, 4, axis=-1)
     dh, dc = d_new
+    tc = jnp.tanh(new[1])
     dc = dc + dh * o * (1 - tc * tc)
     dz = jnp.concatenate(
-        [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g), dh * tc * o * (1 - o)],
+        [dc * g * i * (1 - i), dc * prev[1] * f * (1 - f), dc * i * (1 - g * g), dh * tc * o * (1 - o)],
         axis=-1,
     )
     return dz, dz, (jnp.zeros_like(dh), dc * f)
 
 
-def _gru_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
+def _gru_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, jax.Array]:
     h = state[0]
     i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
     h_r, h_z, h_n = jnp.split(gh, 3, axis=-1)
     r, z = jax.nn.sigmoid(i_r + h_r), jax.nn.sigmoid(i_z + h_z)
     n = jnp.tanh(i_n + r * h_n)
-    return (n + z * (h - n),), (r, z, n, h_n, h)
+    return (n + z * (h - n),), jnp.concatenate([r, z, n, h_n], axis=-1)
 
 
-def _gru_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    r, z, n, h_n, h = res
+def _gru_bwd(saved: jax.Array, prev: tuple, new: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
+    r, z, n, h_n = jnp.split(saved, 4, axis=-1)
     (dh,) = d_new
     da_n = dh * (1 - z) * (1 - n * n)
     da_r = da_n * h_n * r * (1 - r)
-    da_z = dh * (h - n) * z * (1 - z)
+    da_z = dh * (prev[0] - n) * z * (1 - z)
     return (
         jnp.concatenate([da_r, da_z, da_n], axis=-1),
         jnp.concatenate([da_r, da_z, da_n * r], axis=-1),
@@ -271,23 +276,21 @@ def _gru_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
     )
 
 
-def _tanh_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    h = jnp.tanh(gi + gh)
-    return (h,), (h,)
+def _tanh_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, None]:
+    return (jnp.tanh(gi + gh),), None
 
 
-def _tanh_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    da = d_new[0] * (1 - res[0] * res[0])
+def _tanh_bwd(saved: None, prev: tuple, new: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
+    da = d_new[0] * (1 - new[0] * new[0])
     return da, da, (jnp.zeros_like(da),)
 
 
-def _relu_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, tuple]:
-    h = relu(gi + gh)
-    return (h,), (h,)
+def _relu_fwd(gi: jax.Array, gh: jax.Array, state: tuple) -> tuple[tuple, None]:
+    return (relu(gi + gh),), None
 
 
-def _relu_bwd(res: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
-    da = jnp.where(res[0] > 0, d_new[0], jnp.zeros_like(d_new[0]))  # gradient 0 at 0, as PyTorch
+def _relu_bwd(saved: None, prev: tuple, new: tuple, d_new: tuple) -> tuple[jax.Array, jax.Array, tuple]:
+    da = jnp.where(new[0] > 0, d_new[0], jnp.zeros_like(d_new[0]))  # gradient 0 at 0, as PyTorch
     return da, da, (jnp.zeros_like(da),)
 
 
@@ -310,17 +313,24 @@ def _scan_cells(
     b_rec: jax.Array | None,
     keep: bool,
 ) -> tuple[tuple, Any]:
-    """Run the cell over time; with ``keep``, also stack each step's previous state and residuals."""
+    """Run the cell over time: ``(final state, stacked h)``, with ``keep`` ``(stacked states, saved)``."""
     cell = _CELLS[mode][0]
 
     def step(state: tuple, gi: jax.Array) -> tuple[tuple, Any]:
         gh = state[0] @ w_hh.T
         if b_rec is not None:
             gh = gh + b_rec
-        new, res = cell(gi, gh, state)
-        return new, ((new[0], state[0], res) if keep else new[0])
+        new, saved = cell(gi, gh, state)
+        return new, ((new, saved) if keep else new[0])
 
     return jax.lax.scan(step, state0, pre, reverse=reverse, unroll=unroll)
+
+
+def _previous(stacked: jax.Array, first: jax.Array, reverse: bool) -> jax.Array:
+    """The state before each step: ``first`` then the stacked states, one step later in scan order."""
+    if reverse:
+        return jnp.concatenate([stacked[1:], first[None]], axis=0)
+    return jnp.concatenate([first[None], stacked[:-1]], axis=0)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
@@ -338,9 +348,9 @@ def _recurrence(
     JAX's autodiff of a scan accumulates ``dW_hh`` with one small product per step and keeps more
     intermediates. This backward pass uses each cell's derivative written out (as PyTorch's and
     cuDNN's kernels do), keeps the per-step cotangents of ``h @ W_hh^T`` and forms ``dW_hh`` with one
-    large product after the loop: measured 8-12% faster per LSTM/GRU training step on CPU
-    (benchmarks/layers_sequence.py). Forward-mode autodiff cannot go through a custom VJP: layers
-    built with ``fused_backward=False`` use :func:`_scan_cells` instead.
+    large product after the loop; the forward loop stores only the states and one array per step
+    (docs/nn_sequence.md has the measurements). Forward-mode autodiff cannot go through a custom
+    VJP: layers built with ``fused_backward=False`` use :func:`_scan_cells` instead.
     """
     final, ys = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=False)
     return ys, final
@@ -355,24 +365,25 @@ def _recurrence_fwd(
     w_hh: jax.Array,
     b_rec: jax.Array | None,
 ) -> tuple[tuple[jax.Array, tuple], tuple]:
-    final, (ys, h_prev, res) = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=True)
-    return (ys, final), (h_prev, res, w_hh, b_rec)
+    final, (states, saved) = _scan_cells(mode, reverse, unroll, pre, state0, w_hh, b_rec, keep=True)
+    return (states[0], final), (states, saved, state0, w_hh, b_rec)
 
 
-def _recurrence_bwd(mode: str, reverse: bool, unroll: int, saved: tuple, cts: tuple) -> tuple:
-    h_prev, res, w_hh, b_rec = saved
+def _recurrence_bwd(mode: str, reverse: bool, unroll: int, res: tuple, cts: tuple) -> tuple:
+    states, saved, state0, w_hh, b_rec = res
     d_ys, d_final = cts
     cell_bwd = _CELLS[mode][1]
+    prevs = tuple(_previous(s, s0, reverse) for s, s0 in zip(states, state0, strict=True))
 
     def step(d_state: tuple, t: tuple) -> tuple[tuple, tuple]:
-        res_t, dy = t
-        d_gi, d_gh, d_prev = cell_bwd(res_t, (d_state[0] + dy, *d_state[1:]))
+        saved_t, prev_t, new_t, dy = t
+        d_gi, d_gh, d_prev = cell_bwd(saved_t, prev_t, new_t, (d_state[0] + dy, *d_state[1:]))
         return (d_prev[0] + d_gh @ w_hh, *d_prev[1:]), (d_gi, d_gh)
 
     d_state0, (d_pre, d_gh) = jax.lax.scan(
-        step, tuple(d_final), (res, d_ys), reverse=not reverse, unroll=unroll
+        step, tuple(d_final), (saved, prevs, states, d_ys), reverse=not reverse, unroll=unroll
     )
-    d_w_hh = jnp.einsum("lng,lnh->gh", d_gh, h_prev)
+    d_w_hh = jnp.einsum("lng,lnh->gh", d_gh, prevs[0])
     d_b_rec = None if b_rec is None else d_gh.sum(axis=(0, 1))
     return d_pre, d_state0, d_w_hh, d_b_rec
 
