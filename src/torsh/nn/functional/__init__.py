@@ -8,23 +8,33 @@ Example:
 """
 
 from ._activation import (
+    celu,
     elu,
     gelu,
+    glu,
+    hardshrink,
     hardsigmoid,
     hardswish,
     hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
     mish,
+    prelu,
     relu,
     relu6,
+    rrelu,
     selu,
     sigmoid,
     silu,
     softmax,
     softmin,
     softplus,
+    softshrink,
+    softsign,
     tanh,
+    tanhshrink,
+    threshold,
 )
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
@@ -163,4 +173,14 @@ __all__ = [
     "softmax",
     "log_softmax",
     "softmin",
+    "celu",
+    "glu",
+    "hardshrink",
+    "softshrink",
+    "logsigmoid",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+    "prelu",
+    "rrelu",
 ]

@@ -12,7 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from ...errors import ConfigError
+from ...errors import ConfigError, ShapeError
 
 __all__ = [
     "relu",
@@ -185,3 +185,265 @@ def _normalize_exp(fn, name: str, input: jax.Array, dim: int | None, dtype: obje
     if input.ndim == 0:  # PyTorch treats a 0-d input as one element along dim 0 or -1
         return fn(input[None], axis=0)[0]
     return fn(input, axis=axis)
+
+
+def celu(input: jax.Array, alpha: float = 1.0) -> jax.Array:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` (continuously differentiable ELU).
+
+    Args:
+      input: any float array.
+      alpha: the saturation value of the negative part, != 0.
+
+    Returns:
+      An array of the input's shape.
+
+    Raises:
+      ConfigError: ``alpha == 0``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> [round(v, 4) for v in F.celu(jnp.array([-1.0, 2.0]), alpha=2.0).tolist()]
+      [-0.7869, 2.0]
+    """
+    if alpha == 0:
+        raise ConfigError("celu: alpha must be non-zero (it divides the input), got 0")
+    neg = jnp.where(input > 0, jnp.zeros_like(input), input)
+    return jnp.where(input > 0, input, alpha * jnp.expm1(neg / alpha))
+
+
+def glu(input: jax.Array, dim: int = -1) -> jax.Array:
+    """Gated linear unit: split ``input`` in halves ``a, b`` along ``dim`` and return ``a * sigmoid(b)``.
+
+    Args:
+      input: an array whose ``dim`` has even size.
+      dim: the dimension to halve.
+
+    Returns:
+      An array with ``dim`` halved.
+
+    Raises:
+      ShapeError: a 0-d input, ``dim`` out of range or of odd size.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.glu(jnp.array([[1.0, 2.0, 0.0, 100.0]])).tolist()
+      [[0.5, 2.0]]
+    """
+    if input.ndim == 0:
+        raise ShapeError("glu: does not support scalars because halving size must be even")
+    if not -input.ndim <= dim < input.ndim:
+        raise ShapeError(f"glu: dim {dim} is out of range for an input of {input.ndim} dimensions")
+    size = input.shape[dim]
+    if size % 2:
+        raise ShapeError(
+            f"glu: halving dimension must be even, but dimension {dim % input.ndim} is size {size}"
+        )
+    a, b = jnp.split(input, 2, axis=dim)
+    return a * jax.nn.sigmoid(b)
+
+
+def hardshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
+    """``x`` where ``|x| > lambd``, else 0.
+
+    Args:
+      input: any float array.
+      lambd: the threshold, >= 0.
+
+    Returns:
+      An array of the input's shape.
+
+    Raises:
+      ConfigError: a negative ``lambd``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.hardshrink(jnp.array([-1.0, 0.2, 0.7])).tolist()
+      [-1.0, 0.0, 0.699999988079071]
+    """
+    _check_lambd("hardshrink", lambd)
+    keep = (input < -lambd) | (input > lambd)
+    return jnp.where(keep, input, jnp.zeros_like(input))
+
+
+def softshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
+
+    Args:
+      input: any float array.
+      lambd: the threshold, >= 0.
+
+    Returns:
+      An array of the input's shape.
+
+    Raises:
+      ConfigError: a negative ``lambd``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.softshrink(jnp.array([-1.0, 0.25, 1.5])).tolist()
+      [-0.5, 0.0, 1.0]
+    """
+    _check_lambd("softshrink", lambd)
+    zeros = jnp.zeros_like(input)
+    return jnp.where(input > lambd, input - lambd, jnp.where(input < -lambd, input + lambd, zeros))
+
+
+def _check_lambd(name: str, lambd: float) -> None:
+    if not lambd >= 0:
+        raise ConfigError(f"{name}: lambd must be greater or equal to 0, but found to be {lambd}")
+
+
+def logsigmoid(input: jax.Array) -> jax.Array:
+    """``log(sigmoid(x)) = -softplus(-x)``, computed stably.
+
+    Args:
+      input: any float array.
+
+    Returns:
+      An array of the input's shape.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> [round(v, 4) for v in F.logsigmoid(jnp.array([0.0, -100.0])).tolist()]
+      [-0.6931, -100.0]
+    """
+    return jax.nn.log_sigmoid(input)
+
+
+def softsign(input: jax.Array) -> jax.Array:
+    """``x / (1 + |x|)``.
+
+    Args:
+      input: any float array.
+
+    Returns:
+      An array of the input's shape.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.softsign(jnp.array([-3.0, 1.0])).tolist()
+      [-0.75, 0.5]
+    """
+    return input / (1 + jnp.abs(input))
+
+
+def tanhshrink(input: jax.Array) -> jax.Array:
+    """``x - tanh(x)``.
+
+    Args:
+      input: any float array.
+
+    Returns:
+      An array of the input's shape.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> [round(v, 4) for v in F.tanhshrink(jnp.array([1.0])).tolist()]
+      [0.2384]
+    """
+    return input - jnp.tanh(input)
+
+
+def threshold(input: jax.Array, threshold: float, value: float) -> jax.Array:
+    """``x`` where ``x > threshold``, else ``value``; gradient 0 where replaced (as PyTorch).
+
+    Args:
+      input: any array.
+      threshold: the threshold.
+      value: the replacement.
+
+    Returns:
+      An array of the input's shape.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.threshold(jnp.array([0.1, 0.5, 2.0]), 0.5, -1.0).tolist()
+      [-1.0, -1.0, 2.0]
+    """
+    return jnp.where(input > threshold, input, jnp.asarray(value, input.dtype))
+
+
+def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
+    """``x`` for ``x > 0``, else ``weight * x`` with a learned slope per channel (dimension 1).
+
+    Args:
+      input: ``(N, C, ...)``, or any shape with a single slope.
+      weight: ``(1,)`` (one slope) or ``(C,)`` (one per channel of dimension 1).
+
+    Returns:
+      An array of the input's shape.
+
+    Raises:
+      ShapeError: a weight that is neither one slope nor one per channel.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.prelu(jnp.array([[-1.0, -1.0], [2.0, -2.0]]), jnp.array([0.1, 0.5])).tolist()
+      [[-0.10000000149011612, -0.5], [2.0, -1.0]]
+    """
+    w = jnp.asarray(weight)
+    if w.ndim > 1 or (w.size != 1 and (input.ndim < 2 or w.size != input.shape[1])):
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        raise ShapeError(
+            f"prelu: expected weight of 1 element or {channels} (the channels of dimension 1 of an input of "
+            f"shape {tuple(input.shape)}), got shape {tuple(w.shape)}"
+        )
+    if w.size != 1:
+        w = w.reshape((1, -1) + (1,) * (input.ndim - 2))
+    else:
+        w = w.reshape(())
+    return jnp.where(input > 0, input, w.astype(input.dtype) * input)
+
+
+def rrelu(
+    input: jax.Array,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """Randomized leaky ReLU (Xu et al., 2015): negative slopes drawn from ``U(lower, upper)`` per element
+    in training, their mean ``(lower + upper) / 2`` in evaluation.
+
+    Args:
+      input: any float array.
+      lower: lowest slope.
+      upper: highest slope, >= lower.
+      training: draw random slopes (needs ``key``).
+      key: PRNG key for the slopes (torsh is pure: no global random state in a forward).
+
+    Returns:
+      An array of the input's shape.
+
+    Raises:
+      ConfigError: ``lower > upper``, or ``training=True`` without a ``key``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.rrelu(jnp.array([-1.0, 2.0]), 0.1, 0.3).tolist()
+      [-0.20000000298023224, 2.0]
+    """
+    if lower > upper:
+        raise ConfigError(
+            f"rrelu: lower bound should be less than or equal to the upper bound, got {lower} > {upper}"
+        )
+    if not training:
+        return jnp.where(input > 0, input, input * ((lower + upper) / 2))
+    if key is None:
+        raise ConfigError(
+            "rrelu: training=True draws random slopes and needs a PRNG key: call "
+            "F.rrelu(x, training=True, key=key) (or training=False for the mean slope)"
+        )
+    slopes = jax.random.uniform(key, input.shape, input.dtype, lower, upper)
+    return jnp.where(input > 0, input, input * slopes)
