@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 
 from ._config import option
-from ._optimizer import Leaf, Optimizer
+from ._optimizer import Leaf, Optimizer, ema_square
 
 __all__ = ["Adadelta", "AdadeltaState"]
 
@@ -25,8 +25,7 @@ class Adadelta(Optimizer):
       rho: running-average coefficient, in [0, 1].
       eps: added inside the square roots (default 1e-6), > 0.
       weight_decay: L2 penalty.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -51,10 +50,10 @@ class Adadelta(Optimizer):
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         rho, eps, g = self.rho, self.eps, leaf.grad
-        sq = leaf.slots["square_avg"] * rho + (1 - rho) * (g * g)
+        sq = ema_square(leaf.slots["square_avg"], g, rho)
         std = jnp.sqrt(sq + eps)
         delta = jnp.sqrt(leaf.slots["acc_delta"] + eps) / std * g
-        acc = leaf.slots["acc_delta"] * rho + (1 - rho) * (delta * delta)
+        acc = ema_square(leaf.slots["acc_delta"], delta, rho)
         return leaf.param - leaf.lr * delta, {"square_avg": sq, "acc_delta": acc}
 
 

@@ -26,8 +26,7 @@ class Adagrad(Optimizer):
       weight_decay: L2 penalty.
       initial_accumulator_value: starting value of the sum of squares, >= 0.
       eps: added to the denominator (default 1e-10), > 0.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp

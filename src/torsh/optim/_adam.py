@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import jax
 import jax.numpy as jnp
 
 from ._config import Checker, option
-from ._optimizer import Leaf, Optimizer, bias_correction
+from ._optimizer import Leaf, Optimizer, bias_correction, ema, ema_square
 
 __all__ = ["Adam", "AdamW", "AdamState"]
 
 
-class Adam(Optimizer):
+class _AdamFamily(Optimizer):
+    """The hyperparameters, slots and moments the Adam family shares (PyTorch's positions 2-4)."""
+
+    betas: tuple[float, float] = option((0.9, 0.999), "betas")
+    eps: float = option(1e-8, "positive")
+    weight_decay: float = option(0.0, "nonneg")
+
+    slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
+    weight_decay_style = "l2"
+
+    def moments(self, leaf: Leaf) -> tuple[jax.Array, jax.Array]:
+        """The new first and second moments :math:`m_t, v_t` of ``leaf``."""
+        beta1, beta2 = self.betas
+        return ema(leaf.slots["exp_avg"], leaf.grad, beta1), ema_square(
+            leaf.slots["exp_avg_sq"], leaf.grad, beta2
+        )
+
+
+class Adam(_AdamFamily):
     r"""Adam, with ``torch.optim.Adam``'s arguments, defaults and update rule.
 
     .. math::
@@ -29,9 +46,8 @@ class Adam(Optimizer):
       eps: added to the denominator, > 0.
       weight_decay: L2 penalty.
       amsgrad: use the running maximum of :math:`v_t` (AMSGrad).
-      maximize: maximize the objective instead of minimizing.
       decoupled_weight_decay: decay the parameters directly (AdamW).
-      param_groups: per-parameter options (:class:`torsh.optim.ParamGroup` or ``{"params": ...}``).
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -46,36 +62,26 @@ class Adam(Optimizer):
       0.10000000149011612
     """
 
-    lr: float | Callable = 1e-3
-    betas: tuple[float, float] = option((0.9, 0.999), "betas")
-    eps: float = option(1e-8, "positive")
-    weight_decay: float = option(0.0, "nonneg")
     amsgrad: bool = option(False, "flag")
     decoupled_weight_decay: bool = option(False, "flag", kw_only=True)
 
     slots = {
-        "exp_avg": "the first moment :math:`m`",
-        "exp_avg_sq": "the second moment :math:`v`",
+        **_AdamFamily.slots,
         "max_exp_avg_sq": "the running maximum of :math:`v` (``None`` unless ``amsgrad=True``)",
     }
-    weight_decay_style = "l2"  # decoupled_weight_decay=True (AdamW) switches to decoupled decay
-    state_name = "AdamState"
 
     def active_slots(self) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if self.amsgrad else ("exp_avg", "exp_avg_sq")
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        g, t, slots = leaf.grad, leaf.step, leaf.slots
-        m = slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        v = slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        m, v = self.moments(leaf)
         new = {"exp_avg": m, "exp_avg_sq": v}
         if self.amsgrad:
-            v = jnp.maximum(slots["max_exp_avg_sq"], v)
+            v = jnp.maximum(leaf.slots["max_exp_avg_sq"], v)
             new["max_exp_avg_sq"] = v
-        step_size = leaf.lr / bias_correction(beta1, t)
-        denom = jnp.sqrt(v) / jnp.sqrt(bias_correction(beta2, t)) + self.eps
+        step_size = leaf.lr / bias_correction(beta1, leaf.step)
+        denom = jnp.sqrt(v) / jnp.sqrt(bias_correction(beta2, leaf.step)) + self.eps
         return leaf.param - step_size * (m / denom), new
 
 
@@ -94,8 +100,7 @@ class AdamW(Adam):
       eps: added to the denominator, > 0.
       weight_decay: decoupled weight decay :math:`\lambda`.
       amsgrad: use the running maximum of :math:`v_t`.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options, e.g. ``[optim.ParamGroup("*.bias", weight_decay=0.0)]``.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp

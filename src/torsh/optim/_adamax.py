@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import jax.numpy as jnp
 
-from ._config import option
-from ._optimizer import Leaf, Optimizer, bias_correction
+from ._adam import _AdamFamily
+from ._optimizer import Leaf, bias_correction, ema
 
 __all__ = ["Adamax", "AdamaxState"]
 
 
-class Adamax(Optimizer):
+class Adamax(_AdamFamily):
     r"""Adamax, Adam with the infinity norm, as ``torch.optim.Adamax``.
 
     .. math::
@@ -24,8 +24,7 @@ class Adamax(Optimizer):
       betas: :math:`(\beta_1, \beta_2)`, each in [0, 1).
       eps: added to :math:`|g|`, > 0.
       weight_decay: L2 penalty.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -38,22 +37,16 @@ class Adamax(Optimizer):
     """
 
     lr: float | Callable = 2e-3
-    betas: tuple[float, float] = option((0.9, 0.999), "betas")
-    eps: float = option(1e-8, "positive")
-    weight_decay: float = option(0.0, "nonneg")
 
     slots = {
         "exp_avg": "the first moment :math:`m`",
         "exp_inf": "the exponentially weighted infinity norm :math:`u`",
     }
-    weight_decay_style = "l2"
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        g = leaf.grad
-        m = leaf.slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        u = jnp.maximum(leaf.slots["exp_inf"] * beta2, jnp.abs(g) + self.eps)
+        m = ema(leaf.slots["exp_avg"], leaf.grad, beta1)
+        u = jnp.maximum(leaf.slots["exp_inf"] * beta2, jnp.abs(leaf.grad) + self.eps)
         clr = leaf.lr / bias_correction(beta1, leaf.step)
         return leaf.param - clr * (m / u), {"exp_avg": m, "exp_inf": u}
 

@@ -68,6 +68,9 @@ class FrozenDict(Mapping):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("FrozenDict is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # __setattr__ refuses pickle's default slot restore
+        return (FrozenDict, (self._data,))
+
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in self._data.items()) + "}"
 

@@ -73,6 +73,9 @@ class ParamGroup:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("ParamGroup is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # __setattr__ refuses pickle's default slot restore
+        return (_rebuild_group, (self.params, self.name, dict(self.options)))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ParamGroup) and (self.params, self.name, self.options) == (
             other.params,
@@ -99,6 +102,10 @@ class ParamGroup:
             elif s(path, leaf):
                 return True
         return False
+
+
+def _rebuild_group(params: tuple, name: str | None, options: dict[str, Any]) -> ParamGroup:
+    return ParamGroup(*params, name=name, **options)
 
 
 def as_param_group(spec: Any, index: int, owner: str) -> ParamGroup:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax.numpy as jnp
 
-from ._config import option
-from ._optimizer import Leaf, Optimizer, bias_correction
+from ._adam import _AdamFamily
+from ._optimizer import Leaf, bias_correction
 
 __all__ = ["LAMB", "LAMBState"]
 
 
-class LAMB(Optimizer):
+class LAMB(_AdamFamily):
     r"""LAMB: Adam directions rescaled per parameter tensor by a trust ratio.
 
     For every parameter tensor (layer) :math:`x`:
@@ -29,8 +27,7 @@ class LAMB(Optimizer):
       betas: :math:`(\beta_1, \beta_2)`, each in [0, 1).
       eps: added to the denominator (default 1e-6), > 0.
       weight_decay: decoupled weight decay :math:`\lambda` (inside the trust-ratio direction).
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options (e.g. ``weight_decay=0.0`` for biases and norms).
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -42,20 +39,14 @@ class LAMB(Optimizer):
       [2.6464, 3.6464]
     """
 
-    lr: float | Callable = 1e-3
-    betas: tuple[float, float] = option((0.9, 0.999), "betas")
-    eps: float = option(1e-6, "positive")
-    weight_decay: float = option(0.0, "nonneg")
-
-    slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
+    eps: float = 1e-6
+    slots = _AdamFamily.slots
     weight_decay_style = None  # the decay joins the Adam ratio before the trust ratio (the rule's own)
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        g, t, p = leaf.grad, leaf.step, leaf.param
-        m = leaf.slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        v = leaf.slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        t, p = leaf.step, leaf.param
+        m, v = self.moments(leaf)
         r = (m / bias_correction(beta1, t)) / (jnp.sqrt(v / bias_correction(beta2, t)) + self.eps)
         if self.weight_decay != 0:
             r = r + self.weight_decay * p

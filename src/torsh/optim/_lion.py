@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 
 from ._config import option
-from ._optimizer import Leaf, Optimizer
+from ._optimizer import Leaf, Optimizer, ema
 
 __all__ = ["Lion", "LionState"]
 
@@ -24,8 +24,7 @@ class Lion(Optimizer):
       lr: learning rate (default 1e-4; typically 3-10x smaller than AdamW's), or a schedule.
       betas: :math:`(\beta_1, \beta_2)` (default (0.9, 0.99)), each in [0, 1).
       weight_decay: decoupled weight decay :math:`\lambda` (typically 3-10x AdamW's).
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -47,8 +46,8 @@ class Lion(Optimizer):
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         m, g = leaf.slots["exp_avg"], leaf.grad
-        p = leaf.param - leaf.lr * jnp.sign(m + (1 - beta1) * (g - m))
-        return p, {"exp_avg": m + (1 - beta2) * (g - m)}
+        p = leaf.param - leaf.lr * jnp.sign(ema(m, g, beta1))
+        return p, {"exp_avg": ema(m, g, beta2)}
 
 
 LionState = Lion.State

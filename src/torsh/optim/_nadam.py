@@ -8,8 +8,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from ._adam import _AdamFamily
 from ._config import option
-from ._optimizer import Leaf, Optimizer, bias_correction, lr_dtype
+from ._optimizer import Leaf, bias_correction, lr_dtype
 
 __all__ = ["NAdam", "NAdamState"]
 
@@ -19,7 +20,7 @@ def _mu(beta1: float, momentum_decay: float, t: jax.Array) -> jax.Array:
     return beta1 * (1.0 - 0.5 * jnp.exp(t * (momentum_decay * math.log(0.96))))
 
 
-class NAdam(Optimizer):
+class NAdam(_AdamFamily):
     r"""NAdam: Adam with Nesterov momentum, as ``torch.optim.NAdam``.
 
     .. math::
@@ -35,8 +36,7 @@ class NAdam(Optimizer):
       weight_decay: L2 penalty (or decoupled decay with ``decoupled_weight_decay=True``).
       momentum_decay: :math:`\psi`, >= 0.
       decoupled_weight_decay: decay the parameters directly, as AdamW does.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -49,15 +49,10 @@ class NAdam(Optimizer):
     """
 
     lr: float | Callable = 2e-3
-    betas: tuple[float, float] = option((0.9, 0.999), "betas")
-    eps: float = option(1e-8, "positive")
-    weight_decay: float = option(0.0, "nonneg")
     momentum_decay: float = option(4e-3, "nonneg")
     decoupled_weight_decay: bool = option(False, "flag")
 
-    slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
     scalars = ("mu_product",)
-    weight_decay_style = "l2"
 
     def init_scalars(self) -> dict[str, jax.Array]:
         return {"mu_product": jnp.ones((), lr_dtype())}
@@ -72,9 +67,7 @@ class NAdam(Optimizer):
         mu = _mu(beta1, self.momentum_decay, t)
         mu_next = _mu(beta1, self.momentum_decay, t + 1)
         mu_product = leaf.scalars["mu_product"]
-        m = leaf.slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        v = leaf.slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        m, v = self.moments(leaf)
         denom = jnp.sqrt(v / bias_correction(beta2, t)) + self.eps
         p = p + (-leaf.lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
         p = p + (-leaf.lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)

@@ -38,7 +38,16 @@ from ._config import Checker, FrozenDict, option
 from ._groups import DEFAULT_GROUP, ParamGroup, as_param_group, assign_groups
 from ._state import OptState
 
-__all__ = ["Optimizer", "Leaf", "bias_correction", "lr_dtype", "l2_decay", "decoupled_decay"]
+__all__ = [
+    "Optimizer",
+    "Leaf",
+    "bias_correction",
+    "lr_dtype",
+    "l2_decay",
+    "decoupled_decay",
+    "ema",
+    "ema_square",
+]
 
 PyTree = Any
 
@@ -84,6 +93,18 @@ def l2_decay(grad: jax.Array, param: jax.Array, weight_decay: float) -> jax.Arra
 def decoupled_decay(param: jax.Array, lr: jax.Array, weight_decay: float) -> jax.Array:
     """Decoupled weight decay (AdamW, Loshchilov & Hutter): ``param * (1 - lr * weight_decay)``."""
     return param * (1 - lr * weight_decay)
+
+
+def ema(average: jax.Array, value: jax.Array, decay: float) -> jax.Array:
+    """Exponential moving average ``average + (1 - decay) * (value - average)`` (PyTorch's
+    ``average.lerp_(value, 1 - decay)``: Adam's first moment, Lion's momentum)."""
+    return average + (1 - decay) * (value - average)
+
+
+def ema_square(average: jax.Array, value: jax.Array, decay: float) -> jax.Array:
+    """Moving average of squares ``average * decay + (1 - decay) * value**2`` (PyTorch's
+    ``average.mul_(decay).addcmul_(value, value, value=1 - decay)``: Adam's second moment)."""
+    return average * decay + (1 - decay) * (value * value)
 
 
 def _compute_dtype(dtype: Any) -> Any:
@@ -184,14 +205,15 @@ def _make_state_class(cls: type) -> type[OptState]:
     slots = dict(raw) if isinstance(raw, Mapping) else dict.fromkeys(raw, "")
     scalars = tuple(getattr(cls, "scalars", ()))
     name = cls.__dict__.get("state_name") or f"{cls.__name__}State"
-    annotations: dict[str, Any] = {"step": "jax.Array", "lr": "dict"}
+    # annotation objects, not strings: the optimizer's module may not be importable (a notebook)
+    annotations: dict[str, Any] = {"step": jax.Array, "lr": dict}
     namespace: dict[str, Any] = {}
     for field in (*slots, *scalars):
-        annotations[field] = "Any"
+        annotations[field] = Any
         namespace[field] = None
-    annotations["hyperparams"] = "FrozenDict"
+    annotations["hyperparams"] = FrozenDict
     namespace["hyperparams"] = static(FrozenDict())
-    annotations["lr_scale"] = "Any"
+    annotations["lr_scale"] = Any
     namespace["lr_scale"] = None
     namespace.update(
         __annotations__=annotations,
@@ -257,6 +279,8 @@ class Optimizer(GradientTransformation):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.__torsh_slot_names__ = tuple(cls.slots)
+        if cls.__name__.startswith("_"):  # a shared private base (fields, helpers): no state of its own
+            return
         own = any(k in cls.__dict__ for k in ("slots", "scalars", "state_name"))
         if "State" not in cls.__dict__ and (own or getattr(cls, "State", None) is None):
             cls.State = _make_state_class(cls)

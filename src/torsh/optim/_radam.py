@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax.numpy as jnp
 
+from ._adam import _AdamFamily
 from ._config import option
-from ._optimizer import Leaf, Optimizer, bias_correction
+from ._optimizer import Leaf, bias_correction
 
 __all__ = ["RAdam", "RAdamState"]
 
 
-class RAdam(Optimizer):
+class RAdam(_AdamFamily):
     r"""Rectified Adam, as ``torch.optim.RAdam``.
 
     With :math:`\rho_\infty = 2/(1-\beta_2) - 1` and
@@ -27,8 +26,7 @@ class RAdam(Optimizer):
       eps: added to the denominator, > 0.
       weight_decay: L2 penalty (or decoupled with ``decoupled_weight_decay=True``).
       decoupled_weight_decay: decay the parameters directly, as AdamW does.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -40,21 +38,12 @@ class RAdam(Optimizer):
       0.8
     """
 
-    lr: float | Callable = 1e-3
-    betas: tuple[float, float] = option((0.9, 0.999), "betas")
-    eps: float = option(1e-8, "positive")
-    weight_decay: float = option(0.0, "nonneg")
     decoupled_weight_decay: bool = option(False, "flag")
-
-    slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
-    weight_decay_style = "l2"
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        g, t, lr = leaf.grad, leaf.step, leaf.lr
-        m = leaf.slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        v = leaf.slots["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        t, lr = leaf.step, leaf.lr
+        m, v = self.moments(leaf)
         bc1 = bias_correction(beta1, t)
         bc2 = bias_correction(beta2, t)
         corrected = m / bc1

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 
 from ._config import option
-from ._optimizer import Leaf, Optimizer
+from ._optimizer import Leaf, Optimizer, ema, ema_square
 
 __all__ = ["RMSprop", "RMSpropState"]
 
@@ -27,8 +27,7 @@ class RMSprop(Optimizer):
       weight_decay: L2 penalty.
       momentum: momentum factor, >= 0.
       centered: normalise by the estimated variance instead of the second moment.
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options.
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -64,11 +63,10 @@ class RMSprop(Optimizer):
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         alpha, g, slots = self.alpha, leaf.grad, leaf.slots
-        sq = slots["square_avg"] * alpha + (1 - alpha) * (g * g)
+        sq = ema_square(slots["square_avg"], g, alpha)
         new = {"square_avg": sq}
         if self.centered:
-            ga = slots["grad_avg"]
-            ga = ga + (1 - alpha) * (g - ga)
+            ga = ema(slots["grad_avg"], g, alpha)
             new["grad_avg"] = ga
             avg = jnp.sqrt(sq - ga * ga)
         else:

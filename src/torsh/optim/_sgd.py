@@ -27,8 +27,7 @@ class SGD(Optimizer):
       dampening: dampening :math:`\tau` for momentum.
       weight_decay: L2 penalty :math:`\lambda` added to the gradient.
       nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
-      maximize: maximize the objective instead of minimizing.
-      param_groups: per-parameter options (:class:`torsh.optim.ParamGroup` or ``{"params": ...}``).
+      maximize, param_groups: keyword-only, as for every :class:`torsh.optim.Optimizer`.
 
     Example:
       >>> import jax.numpy as jnp
