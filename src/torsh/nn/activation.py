@@ -7,13 +7,12 @@ immutable; XLA reuses buffers itself).
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 
 from ..errors import ConfigError
 from ..tree import static
 from . import functional as F
+from ._utils import check_float_input
 from .module import Module
 
 __all__ = [
@@ -37,14 +36,36 @@ __all__ = [
 ]
 
 
-def _check_float(x: Any) -> None:
-    from ._utils import check_float_input
+class _Activation(Module):
+    """``forward`` checks for a floating input, then applies ``_activate`` (each subclass's function)."""
 
-    check_float_input(x)
+    def forward(self, input: jax.Array) -> jax.Array:  # PyTorch's argument name
+        check_float_input(input)
+        return self._activate(input)
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        raise NotImplementedError
 
 
-class ReLU(Module):
-    """``max(x, 0)``.
+class _InplaceActivation(_Activation):
+    def __init__(self, inplace: bool = False) -> None:  # PyTorch's flag: accepted, no effect
+        pass
+
+
+class _DimActivation(_Activation):
+    """Softmax-like activations along one axis (``None``: PyTorch's implicit choice)."""
+
+    dim: int | None = static()
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+
+class ReLU(_InplaceActivation, init=False):
+    """``max(x, 0)`` (``torch.nn.ReLU``).
+
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
     Example:
       >>> import jax.numpy as jnp
@@ -53,29 +74,44 @@ class ReLU(Module):
       [0.0, 2.0]
     """
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
-
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.relu(x)
 
 
-class ReLU6(Module):
-    """``min(max(x, 0), 6)``."""
+class ReLU6(_InplaceActivation, init=False):
+    """``min(max(x, 0), 6)`` (``torch.nn.ReLU6``).
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.ReLU6()(jnp.array([-1.0, 7.0])).tolist()
+      [0.0, 6.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.relu6(x)
 
 
-class Hardtanh(Module):
-    """``clip(x, min_val, max_val)``."""
+class Hardtanh(_Activation):
+    """``clip(x, min_val, max_val)`` (``torch.nn.Hardtanh``).
+
+    Args:
+      min_val: lower bound.
+      max_val: upper bound (``>= min_val``).
+      inplace: accepted for PyTorch compatibility; no effect.
+
+    Raises:
+      ConfigError: ``min_val > max_val``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Hardtanh(-2.0, 2.0)(jnp.array([-3.0, 1.0, 3.0])).tolist()
+      [-2.0, 1.0, 2.0]
+    """
 
     min_val: float = static()
     max_val: float = static()
@@ -86,54 +122,88 @@ class Hardtanh(Module):
         self.min_val = float(min_val)
         self.max_val = float(max_val)
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.hardtanh(x, self.min_val, self.max_val)
 
 
-class LeakyReLU(Module):
-    """``x`` for ``x > 0``, else ``negative_slope * x``."""
+class LeakyReLU(_Activation):
+    """``x`` for ``x > 0``, else ``negative_slope * x`` (``torch.nn.LeakyReLU``).
+
+    Args:
+      negative_slope: slope for negative inputs.
+      inplace: accepted for PyTorch compatibility; no effect.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.LeakyReLU(0.5)(jnp.array([-2.0, 2.0])).tolist()
+      [-1.0, 2.0]
+    """
 
     negative_slope: float = static()
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         self.negative_slope = float(negative_slope)
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.leaky_relu(x, self.negative_slope)
 
 
-class ELU(Module):
-    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+class ELU(_Activation):
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)`` (``torch.nn.ELU``).
+
+    Args:
+      alpha: scale of the negative part.
+      inplace: accepted for PyTorch compatibility; no effect.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.ELU()(jnp.array([0.0, 2.0])).tolist()
+      [0.0, 2.0]
+    """
 
     alpha: float = static()
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         self.alpha = float(alpha)
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.elu(x, self.alpha)
 
 
-class SELU(Module):
-    """Scaled ELU with the self-normalising constants."""
+class SELU(_InplaceActivation, init=False):
+    """Scaled ELU with the self-normalising constants (``torch.nn.SELU``).
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> round(float(nn.SELU()(jnp.array(1.0))), 4)
+      1.0507
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.selu(x)
 
 
-class GELU(Module):
-    """Gaussian error linear unit; ``approximate="tanh"`` for the tanh approximation."""
+class GELU(_Activation):
+    """Gaussian error linear unit (``torch.nn.GELU``).
+
+    Args:
+      approximate: ``"none"`` (exact, with erf) or ``"tanh"`` (the tanh approximation).
+
+    Raises:
+      ConfigError: another ``approximate``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> round(float(nn.GELU("tanh")(jnp.array(1.0))), 4)
+      0.8412
+    """
 
     approximate: str = static()
 
@@ -142,56 +212,85 @@ class GELU(Module):
             raise ConfigError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.gelu(x, self.approximate)
 
 
-class SiLU(Module):
-    """``x * sigmoid(x)``."""
+class SiLU(_InplaceActivation, init=False):
+    """``x * sigmoid(x)`` (``torch.nn.SiLU``).
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.SiLU()(jnp.array([0.0])).tolist()
+      [0.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.silu(x)
 
 
-class Mish(Module):
-    """``x * tanh(softplus(x))``."""
+class Mish(_InplaceActivation, init=False):
+    """``x * tanh(softplus(x))`` (``torch.nn.Mish``).
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> round(float(nn.Mish()(jnp.array(1.0))), 4)
+      0.8651
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.mish(x)
 
 
-class Sigmoid(Module):
-    """``1 / (1 + exp(-x))``."""
+class Sigmoid(_Activation):
+    """``1 / (1 + exp(-x))`` (``torch.nn.Sigmoid``).
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Sigmoid()(jnp.array([0.0])).tolist()
+      [0.5]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.sigmoid(x)
 
 
-class Tanh(Module):
-    """Hyperbolic tangent."""
+class Tanh(_Activation):
+    """Hyperbolic tangent (``torch.nn.Tanh``).
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Tanh()(jnp.array([0.0])).tolist()
+      [0.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.tanh(x)
 
 
-class Softplus(Module):
-    """``log(1 + exp(beta * x)) / beta`` (linear above ``threshold``)."""
+class Softplus(_Activation):
+    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold`` (``torch.nn.Softplus``).
+
+    Args:
+      beta: sharpness.
+      threshold: above ``beta * x > threshold`` the output is ``x``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> round(float(nn.Softplus()(jnp.array(0.0))), 4)
+      0.6931
+    """
 
     beta: float = static()
     threshold: float = static()
@@ -200,66 +299,83 @@ class Softplus(Module):
         self.beta = float(beta)
         self.threshold = float(threshold)
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.softplus(x, self.beta, self.threshold)
 
 
-class Hardswish(Module):
-    """``x * relu6(x + 3) / 6``."""
+class Hardswish(_InplaceActivation, init=False):
+    """``x * relu6(x + 3) / 6`` (``torch.nn.Hardswish``).
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Hardswish()(jnp.array([-4.0, 4.0])).tolist()
+      [0.0, 4.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.hardswish(x)
 
 
-class Hardsigmoid(Module):
-    """``relu6(x + 3) / 6``."""
+class Hardsigmoid(_InplaceActivation, init=False):
+    """``relu6(x + 3) / 6`` (``torch.nn.Hardsigmoid``).
 
-    def __init__(self, inplace: bool = False) -> None:
-        pass
+    Args:
+      inplace: accepted for PyTorch compatibility; no effect.
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Hardsigmoid()(jnp.array([0.0])).tolist()
+      [0.5]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.hardsigmoid(x)
 
 
-class Softmax(Module):
-    """Softmax along ``dim`` (``None``: PyTorch's implicit choice, 0 for 0/1/3-D inputs, else 1)."""
+class Softmax(_DimActivation, init=False):
+    """Softmax along ``dim`` (``torch.nn.Softmax``).
 
-    dim: int | None = static()
+    Args:
+      dim: the axis; ``None`` is PyTorch's implicit choice (0 for 0-, 1- and 3-D inputs, else 1).
 
-    def __init__(self, dim: int | None = None) -> None:
-        self.dim = dim
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Softmax(dim=-1)(jnp.array([0.0, 0.0])).tolist()
+      [0.5, 0.5]
+    """
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.softmax(x, self.dim)
 
 
-class LogSoftmax(Module):
-    """Log-softmax along ``dim``."""
+class LogSoftmax(_DimActivation, init=False):
+    """Log-softmax along ``dim`` (``torch.nn.LogSoftmax``).
 
-    dim: int | None = static()
+    Args:
+      dim: the axis; ``None`` is PyTorch's implicit choice (0 for 0-, 1- and 3-D inputs, else 1).
 
-    def __init__(self, dim: int | None = None) -> None:
-        self.dim = dim
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> round(float(nn.LogSoftmax(dim=0)(jnp.array([0.0, 0.0]))[0]), 4)
+      -0.6931
+    """
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        _check_float(x)
+    def _activate(self, x: jax.Array) -> jax.Array:
         return F.log_softmax(x, self.dim)
 
 
-class Softmin(Module):
+class Softmin(_DimActivation, init=False):
     """Softmin along ``dim``: ``softmax(-x)`` (``torch.nn.Softmin``).
+
+    Args:
+      dim: the axis; ``None`` is PyTorch's implicit choice (0 for 0-, 1- and 3-D inputs, else 1).
 
     Example:
       >>> import jax.numpy as jnp
@@ -268,11 +384,5 @@ class Softmin(Module):
       [0.5, 0.5]
     """
 
-    dim: int | None = static()
-
-    def __init__(self, dim: int | None = None) -> None:
-        self.dim = dim
-
-    def forward(self, input: jax.Array) -> jax.Array:
-        _check_float(input)
-        return F.softmin(input, self.dim)
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.softmin(x, self.dim)
