@@ -52,7 +52,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``torsh`` argument parser with every registered subcommand."""
+    """The ``torsh`` argument parser with every registered subcommand.
+
+    Returns:
+      An :class:`argparse.ArgumentParser`; each subcommand's module adds its own arguments.
+
+    Example:
+      >>> from torsh.cli import build_parser
+      >>> ns = build_parser().parse_args(["info"])
+      >>> ns.command
+      'info'
+    """
     from .. import __version__
 
     parser = argparse.ArgumentParser(prog="torsh", description="torsh command line tools.")
@@ -78,7 +88,22 @@ def _one_line(e: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``torsh`` console script; returns the exit status."""
+    """Entry point of the ``torsh`` console script; returns the exit status.
+
+    Expected failures (torsh errors, ``OSError``, a missing optional dependency) print one line,
+    ``torsh: error: ...``, and return 1 (``--debug`` re-raises them with the traceback).
+
+    Args:
+      argv: the arguments after ``torsh`` (default: ``sys.argv[1:]``).
+
+    Returns:
+      The exit status: 0 on success, 1 on an error, 2 on a usage error, 130 on Ctrl-C.
+
+    Example:
+      >>> from torsh.cli import main
+      >>> main(["inspect", "no-such-file.torshx"])
+      1
+    """
     from ..errors import TorshError
 
     parser = build_parser()

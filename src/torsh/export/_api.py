@@ -207,10 +207,33 @@ def _content_hash(program: bytes, weights: Sequence[np.ndarray], meta_json: str)
 class Exported:
     """An exported program with its weights, ready to :meth:`save` (or to call, to check it).
 
+    Made by :func:`export`, not by hand.
+
+    Args:
+      program: the serialized ``jax.export`` program.
+      weights: the weight arrays, in argument order.
+      weight_names: their state-dict names.
+      inputs, outputs: the signature.
+      platforms: the platforms lowered for.
+      constraints: bounds on symbolic dimensions.
+      mlir: the StableHLO text (for reading; not saved).
+
     Attributes:
       inputs / outputs: the signature (:class:`TensorSpec` list; ``str`` dimensions are symbolic).
       weight_names: state-dict names of the stored weights, in argument order.
       platforms: the XLA platforms the program was lowered for.
+
+    Raises:
+      ExportError: calling it needs the ``flatbuffers`` package (``pip install 'torsh[export]'``).
+
+    Example:
+      >>> import jax.numpy as jnp, torsh
+      >>> from torsh import nn
+      >>> exp = torsh.export.export(nn.Linear(3, 2).eval(), jnp.ones((1, 3)), dynamic={"input": {0: "b"}})
+      >>> exp.inputs, exp.weight_names
+      ((TensorSpec(name='input', shape=('b', 3), dtype='float32'),), ('weight', 'bias'))
+      >>> exp(jnp.ones((4, 3))).shape      # runs the exported program here, with the same checks
+      (4, 2)
     """
 
     program: bytes
@@ -223,7 +246,18 @@ class Exported:
     mlir: str = dataclasses.field(repr=False, default="")
 
     def metadata(self) -> dict[str, str]:
-        """The artifact's metadata (strings, as stored in the safetensors header)."""
+        """The artifact's metadata (strings, as stored in the safetensors header).
+
+        Returns:
+          ``format``, ``format_version``, ``signature`` (JSON), ``platforms``, ``torsh_version``,
+          ``jax_version`` and ``sha256`` (of program, weights and signature).
+
+        Example:
+          >>> import jax.numpy as jnp, torsh
+          >>> meta = torsh.export.export(lambda x: x * 2, jnp.ones(2)).metadata()
+          >>> meta["format"], meta["platforms"], len(meta["sha256"])
+          ('torsh.export', 'cpu', 64)
+        """
         signature = {
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
@@ -245,6 +279,9 @@ class Exported:
 
     def save(self, path: PathLike) -> None:
         """Write the artifact as one safetensors file (atomically: a crash never leaves half a file).
+
+        Args:
+          path: the file to write (``.torshx`` by convention).
 
         Example:
           >>> import os, tempfile, jax.numpy as jnp, torsh
@@ -400,10 +437,31 @@ def _inconclusive(e: Exception) -> ExportError:
 class ExportedModel:
     """A loaded artifact: call it like the model (``out = m(x)``); no model code is needed.
 
+    Made by :func:`load`. Inputs are passed by position or by name; they are checked against the
+    signature (dtype, rank, fixed sizes, equal symbolic sizes, declared bounds) before the program runs.
+
     Attributes:
       inputs / outputs: the signature as :class:`TensorSpec` lists.
       metadata: the stored metadata (versions, platforms, hash, ...).
       weights: a ``{state-dict name: array}`` dict of the stored weights.
+
+    Raises:
+      ConfigError: too many, missing or unknown inputs, or a default device whose platform the
+        artifact was not lowered for.
+      ShapeError: an input's shape does not fit the signature (named in the message).
+      DTypeError: an input's dtype differs from the signature's.
+
+    Example:
+      >>> import os, tempfile, jax.numpy as jnp, torsh
+      >>> path = os.path.join(tempfile.mkdtemp(), "add.torshx")
+      >>> torsh.export.export(lambda x, y: x + y, jnp.ones(2), jnp.ones(2)).save(path)
+      >>> m = torsh.export.load(path)
+      >>> m(jnp.ones(2), y=jnp.ones(2)).tolist()
+      [2.0, 2.0]
+      >>> m(jnp.ones(3), jnp.ones(3))
+      Traceback (most recent call last):
+      ...
+      torsh.errors.ShapeError: input 'x': expected shape [2], got [3] (dimension 0 must be 2)
     """
 
     inputs: tuple[TensorSpec, ...]
@@ -443,6 +501,7 @@ class ExportedModel:
 
     @property
     def platforms(self) -> tuple[str, ...]:
+        """The XLA platforms the program was lowered for (``("cpu",)``, ``("cpu", "cuda")``...)."""
         return tuple(self._exported.platforms)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -480,7 +539,11 @@ def load(path: PathLike, *, verify: bool = True) -> ExportedModel:
       path: the ``.torshx`` file.
       verify: check the SHA-256 content hash (default). A modified file raises ArtifactIntegrityError.
 
+    Returns:
+      An :class:`ExportedModel`.
+
     Raises:
+      ExportError: the ``flatbuffers`` package is missing (``pip install 'torsh[export]'``).
       CorruptFileError: not a (complete) safetensors file, or not an exported artifact.
       FormatVersionError: written by a newer torsh with an unknown format version.
       ArtifactIntegrityError: the content hash does not match.
@@ -549,6 +612,16 @@ def load(path: PathLike, *, verify: bool = True) -> ExportedModel:
 
 def describe(path: PathLike) -> dict[str, Any]:
     """The signature and metadata of an artifact, without loading its weights (for ``torsh inspect``).
+
+    Args:
+      path: the ``.torshx`` file.
+
+    Returns:
+      A dict with ``inputs``/``outputs`` (strings such as ``'x: float32[batch, 3]'``), the weight
+      count and sizes, platforms, versions and the content hash.
+
+    Raises:
+      CorruptFileError: not a safetensors file, or not an exported artifact.
 
     Example:
       >>> import os, tempfile, jax.numpy as jnp, torsh

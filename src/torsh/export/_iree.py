@@ -39,6 +39,9 @@ def to_iree(
         model; may crash on others), or a CPU name as in clang.
       extra_args: more ``iree-compile`` flags.
 
+    Returns:
+      The compiled module (``.vmfb``) as bytes: run it with :func:`run_iree` or IREE's tools.
+
     Raises:
       ExportError: IREE's compiler is not installed (``pip install 'torsh[iree]'``).
       UnsupportedOperationError: IREE's compiler rejects the program (its diagnostics are included).
@@ -76,6 +79,23 @@ def run_iree(vmfb: bytes | str | os.PathLike[str], *inputs: Any, function: str =
 
     It uses only ``iree.runtime`` and numpy; a serving process without JAX or torsh can run the same
     eight lines (see docs/export.md).
+
+    Args:
+      vmfb: the module from :func:`to_iree`, or the path of a ``.vmfb`` file.
+      *inputs: numpy arrays of the compiled shapes and dtypes.
+      function: the exported function to call (``main`` for modules from :func:`to_iree`).
+
+    Returns:
+      The outputs, a list of numpy arrays.
+
+    Raises:
+      ExportError: IREE's runtime is not installed (``pip install 'torsh[iree]'``).
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np, torsh
+      >>> vmfb = torsh.export.to_iree(lambda x: x * 3, jnp.ones(2))
+      >>> torsh.export.run_iree(vmfb, np.array([1.0, 2.0], np.float32))[0].tolist()
+      [3.0, 6.0]
     """
     try:
         import iree.runtime as rt

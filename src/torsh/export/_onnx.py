@@ -74,6 +74,15 @@ def _primitives(jaxpr: Any) -> Iterator[str]:
 def unsupported_onnx_primitives(fn_or_module: Any, *example_args: Any, params: Any = None) -> list[str]:
     """The JAX primitives of the traced model that ``jax2onnx`` has no converter for (sorted).
 
+    Args:
+      fn_or_module, *example_args, params: as in :func:`torsh.export.export`.
+
+    Returns:
+      The sorted primitive names (empty when :func:`to_onnx` can convert everything).
+
+    Raises:
+      ExportError: jax2onnx or onnxruntime is not installed (``pip install 'torsh[onnx]'``).
+
     Example:
       >>> import jax.numpy as jnp, torsh
       >>> torsh.export.unsupported_onnx_primitives(lambda x: jnp.tanh(x) + 1, jnp.ones(3))
@@ -120,6 +129,7 @@ def to_onnx(
       The ``onnx.ModelProto`` (weights are initializers inside it).
 
     Raises:
+      ExportError: jax2onnx or onnxruntime is not installed (``pip install 'torsh[onnx]'``).
       UnsupportedOperationError: primitives jax2onnx cannot convert (all of them listed), a conversion
         jax2onnx refuses, or (with ``check``) a graph ONNX Runtime cannot run or that gives other numbers.
 

@@ -24,6 +24,11 @@ class TensorSpec:
     A dimension is an ``int`` (fixed) or a ``str`` (a symbolic dimension such as ``"batch"``: any size,
     the same size wherever the same name appears in one call).
 
+    Args:
+      name: the input's or output's name.
+      shape: the dimensions (``int`` or symbolic ``str``).
+      dtype: a NumPy dtype name (``"float32"``, ``"bfloat16"``...).
+
     Example:
       >>> from torsh.export import TensorSpec
       >>> spec = TensorSpec("x", ("batch", 3), "float32")
@@ -39,15 +44,48 @@ class TensorSpec:
         return f"{self.name}: {self.dtype}[{', '.join(str(d) for d in self.shape)}]"
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON object stored in an artifact's signature.
+
+        Returns:
+          ``{"name": ..., "shape": [...], "dtype": ...}``.
+
+        Example:
+          >>> from torsh.export import TensorSpec
+          >>> TensorSpec("x", ("batch", 3), "float32").to_json()
+          {'name': 'x', 'shape': ['batch', 3], 'dtype': 'float32'}
+        """
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> TensorSpec:
+        """The spec stored as :meth:`to_json` wrote it.
+
+        Args:
+          obj: a mapping with ``name``, ``shape`` and ``dtype``.
+
+        Returns:
+          A :class:`TensorSpec`.
+
+        Example:
+          >>> from torsh.export import TensorSpec
+          >>> TensorSpec.from_json({"name": "x", "shape": ["batch", 3], "dtype": "float32"})
+          TensorSpec(name='x', shape=('batch', 3), dtype='float32')
+        """
         return cls(str(obj["name"]), tuple(obj["shape"]), str(obj["dtype"]))
 
 
 def parse_input_spec(text: str) -> TensorSpec:
     """Parse the command line's ``NAME:DIM,DIM,...:DTYPE`` (e.g. ``x:batch,3,32,32:float32``).
+
+    Args:
+      text: the spec; a dimension is a size (digits) or a symbolic name.
+
+    Returns:
+      The :class:`TensorSpec`.
+
+    Raises:
+      ExportError: not three ``:``-separated parts, a dimension that is neither a size nor a name,
+        or an unknown dtype.
 
     Example:
       >>> from torsh.export import parse_input_spec
