@@ -41,6 +41,7 @@ from ._groups import ParamGroup
 from ._lamb import LAMB, LAMBState
 from ._lbfgs import LBFGS, LBFGSState
 from ._lion import Lion, LionState
+from ._lookahead import Lookahead, LookaheadState
 from ._lr import get_lr, set_lr
 from ._nadam import NAdam, NAdamState
 from ._optimizer import Leaf, Optimizer, bias_correction
@@ -68,6 +69,8 @@ __all__ = [
     # beyond PyTorch (optim-rest)
     "AdaBelief",
     "AdaBeliefState",
+    "Lookahead",
+    "LookaheadState",
     # protocol and composition
     "GradientTransformation",
     "Optimizer",
