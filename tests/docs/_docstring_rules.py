@@ -19,8 +19,9 @@ The rules (Google style; a section header is alone on its line, e.g. ``Args:``):
 * ``Raises:`` naming every torsh error class (a ``torsh.errors.TorshError`` subclass, or one of
   its bases) that the callable raises *itself*: a ``raise`` statement in its body or in a private
   torsh helper (a ``_name`` function it calls, followed transitively) whose exception class
-  resolves to a ``TorshError`` subclass. For a class, the statements of its own ``__init__``,
-  ``__post_init__``, ``__new__``, ``forward`` and ``__call__`` count. Errors raised by *public*
+  resolves to a ``TorshError`` subclass. For a class, the statements of the constructor it uses
+  (``__init__``, ``__post_init__``, ``__new__``: its own or a torsh base class's) and of its own
+  ``forward`` and ``__call__`` count. Errors raised by *public*
   torsh functions it calls are documented there, not repeated. This is a lower bound the test can
   check without running anything; a ``Raises:`` section on a callable that raises no torsh error
   is allowed (e.g. to document the builtin errors of a parser), never required.
@@ -60,6 +61,7 @@ NO_ALL = {
 
 _NOT_RETURNING = {"None", "NoReturn", "Never", "typing.NoReturn", "typing.Never", None, type(None)}
 _CLASS_RAISING_METHODS = ("__init__", "__post_init__", "__new__", "forward", "__call__")
+_CONSTRUCTORS = ("__init__", "__post_init__", "__new__")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,7 +303,11 @@ def check_class(cls: type) -> list[str]:
     errors: set[type] = set()
     seen: set = set()
     for name in _CLASS_RAISING_METHODS:
-        member = vars(cls).get(name)
+        # The constructor actually used (possibly a torsh base's); forward/__call__ of the class itself.
+        owner = next((k for k in cls.__mro__ if name in vars(k)), None) if name in _CONSTRUCTORS else cls
+        if owner is None or not _is_torsh(owner):
+            continue
+        member = vars(owner).get(name)
         if isinstance(member, (staticmethod, classmethod)):
             member = member.__func__
         if inspect.isfunction(member):

@@ -18,9 +18,32 @@ class _Aggregate(Metric):
         return {"total": jnp.zeros((), float_dtype()), "weight": jnp.zeros((), float_dtype())}
 
     def update(self, state: State, values: Any, *, weight: Any = None, mask: Any = None) -> State:  # type: ignore[override]
-        """Add ``values`` (any shape; every element counts) with optional ``weight`` (broadcast to
-        ``values``); ``mask`` ([batch] or ``values``' shape) drops rows. Keyword-only, so a call made
-        for a ``(preds, target)`` metric fails loudly instead of reading ``target`` as a weight."""
+        """Add ``values`` (any shape; every element counts) with an optional ``weight``.
+
+        Keyword-only ``weight``/``mask``, so a call made for a ``(preds, target)`` metric fails
+        loudly instead of reading ``target`` as a weight.
+
+        Args:
+          state: the state so far.
+          values: the values (any shape).
+          weight: broadcast to ``values``' shape (default 1).
+          mask: ``[batch]`` or ``values``' shape; False rows are dropped.
+
+        Returns:
+          The new state.
+
+        Raises:
+          ShapeError: ``weight`` does not broadcast to ``values``, or a mask of the wrong shape.
+          DTypeError: non-numeric values or weights, or a non-bool mask.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.Mean()
+          >>> s = m.update(m.init(), jnp.array([1.0, 3.0]), weight=jnp.array([3.0, 1.0]))
+          >>> float(m.compute(s))
+          1.5
+        """
         v = self._array(values, "values").astype(float_dtype())
         w = jnp.ones(v.shape, v.dtype) if weight is None else self._array(weight, "weight").astype(v.dtype)
         try:

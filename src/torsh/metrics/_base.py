@@ -65,23 +65,107 @@ class Metric(Struct):
         return hash(self._key())
 
     def init(self) -> State:
-        """The empty state (a dict of arrays)."""
+        """The empty state (a dict of arrays).
+
+        Returns:
+          The state of a metric that has seen nothing.
+
+        Example:
+          >>> from torsh import metrics
+          >>> {k: int(v) for k, v in metrics.Accuracy().init().items()}
+          {'correct': 0, 'total': 0}
+        """
         raise NotImplementedError
 
     def update(self, state: State, preds: Any, target: Any, mask: Any = None) -> State:
-        """The state after also seeing this batch; rows where ``mask`` is False are ignored."""
+        """The state after also seeing this batch; rows where ``mask`` is False are ignored.
+
+        Pure: ``state`` is not modified, so it runs under ``jit``/``scan``. Bad values (class ids out
+        of range, non-finite scores) are detected eagerly only; under ``jit`` they count nowhere.
+
+        Args:
+          state: the state so far (from :meth:`init` or an earlier update).
+          preds: the predictions of this batch (scores, logits or labels; see the metric).
+          target: the true values of this batch.
+          mask: ``[batch]`` (or ``target``'s shape) bool array; False rows are ignored.
+
+        Returns:
+          The new state.
+
+        Raises:
+          ShapeError: ``preds``, ``target`` or ``mask`` shapes that do not fit (the message names them).
+          DTypeError: non-numeric inputs, a non-bool mask, or float class ids.
+          ConfigError: class ids outside the metric's classes (eagerly).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.Accuracy()
+          >>> s = m.update(m.init(), jnp.array([1, 0, 1]), jnp.array([1, 1, 1]),
+          ...              mask=jnp.array([True, True, False]))
+          >>> int(s["correct"]), int(s["total"])
+          (1, 2)
+        """
         raise NotImplementedError
 
     def compute(self, state: State) -> Any:
-        """The metric's value from a state (a scalar array, or an array for per-class results)."""
+        """The metric's value from a state (a scalar array, or an array for per-class results).
+
+        Args:
+          state: a state from :meth:`update`, :meth:`merge` or :meth:`reduce`.
+
+        Returns:
+          The value (NaN for most metrics when nothing was seen).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.Accuracy()
+          >>> float(m.compute(m.update(m.init(), jnp.array([1, 0]), jnp.array([1, 1]))))
+          0.5
+        """
         raise NotImplementedError
 
     def merge(self, a: State, b: State) -> State:
-        """One state holding what ``a`` and ``b`` saw (e.g. two shards or two devices)."""
+        """One state holding what ``a`` and ``b`` saw (e.g. two shards or two devices).
+
+        Args:
+          a, b: two states of this metric.
+
+        Returns:
+          The merged state (leaf-wise sums by default).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.Accuracy()
+          >>> a = m.update(m.init(), jnp.array([1]), jnp.array([1]))
+          >>> b = m.update(m.init(), jnp.array([0]), jnp.array([1]))
+          >>> float(m.compute(m.merge(a, b)))
+          0.5
+        """
         return jax.tree_util.tree_map(jnp.add, a, b)
 
     def reduce(self, state: State, axis_name: Any) -> State:
-        """Merge the states of all devices along a mapped axis (inside ``shard_map``/``pmap``/``vmap``)."""
+        """Merge the states of all devices along a mapped axis (inside ``shard_map``/``pmap``/``vmap``).
+
+        Args:
+          state: this device's state.
+          axis_name: the mapped axis name (or names) to reduce over.
+
+        Returns:
+          The state of all devices together, the same on every device.
+
+        Example:
+          >>> import jax, jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.Accuracy()
+          >>> def per_device(p, t):
+          ...     return m.compute(m.reduce(m.update(m.init(), p, t), "d"))
+          >>> preds, target = jnp.array([[1, 1], [0, 1]]), jnp.array([[1, 1], [1, 1]])
+          >>> jax.vmap(per_device, axis_name="d")(preds, target).tolist()   # 3 of 4, on each device
+          [0.75, 0.75]
+        """
         return jax.lax.psum(state, axis_name)
 
     def __call__(self, preds: Any, target: Any, mask: Any = None) -> Any:

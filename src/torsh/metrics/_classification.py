@@ -87,6 +87,9 @@ class ConfusionMatrix(Metric):
         an empty row/column normalises to 0, as in scikit-learn.
       threshold: for ``[batch]`` float scores, ``score > threshold`` is class 1.
 
+    Raises:
+      ConfigError: ``num_classes`` < 1 or not an int, an unknown ``normalize``, a bad ``threshold``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
@@ -135,6 +138,13 @@ class Accuracy(Metric):
     ``preds`` are ``[batch, C]`` scores, ``[batch]`` integer labels (``top_k=1`` only) or ``[batch]``
     binary scores (``score > threshold`` is class 1). Ties rank the lower class index first (as
     ``argmax``). NaN when no sample was seen.
+
+    Args:
+      top_k: a sample counts as correct when its class is among its ``top_k`` highest scores.
+      threshold: for ``[batch]`` float scores, ``score > threshold`` is class 1.
+
+    Raises:
+      ConfigError: ``top_k`` is not an int >= 1, or ``threshold`` is not a number.
 
     Example:
       >>> import jax.numpy as jnp
@@ -284,6 +294,10 @@ class Precision(_PRF):
         With no sample at all the result is NaN (scikit-learn raises on empty inputs).
       threshold: for ``[batch]`` float scores, ``score > threshold`` is class 1.
 
+    Raises:
+      ConfigError: an unknown ``average``, ``num_classes`` that does not fit it, a bad
+        ``zero_division`` or ``threshold``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
@@ -299,6 +313,12 @@ class Precision(_PRF):
 class Recall(_PRF):
     """``tp / (tp + fn)`` (scikit-learn's ``recall_score``); arguments as :class:`Precision`.
 
+    Args:
+      num_classes, average, zero_division, threshold: as :class:`Precision`.
+
+    Raises:
+      ConfigError: as :class:`Precision`.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
@@ -311,8 +331,15 @@ class Recall(_PRF):
 
 
 class F1Score(_PRF):
-    """``2 tp / (2 tp + fp + fn)``, the harmonic mean of precision and recall (scikit-learn's
-    ``f1_score``); arguments as :class:`Precision`.
+    """``2 tp / (2 tp + fp + fn)``: the harmonic mean of precision and recall.
+
+    scikit-learn's ``f1_score``.
+
+    Args:
+      num_classes, average, zero_division, threshold: as :class:`Precision`.
+
+    Raises:
+      ConfigError: as :class:`Precision`.
 
     Example:
       >>> import jax.numpy as jnp

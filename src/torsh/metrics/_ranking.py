@@ -112,7 +112,26 @@ class _Buffered(Metric):
         return new
 
     def merge(self, a: State, b: State) -> State:
-        """``a``'s samples followed by ``b``'s."""
+        """``a``'s samples followed by ``b``'s.
+
+        Args:
+          a, b: two states of this metric.
+
+        Returns:
+          One state with both buffers.
+
+        Raises:
+          CapacityError: together they hold more than ``capacity`` samples (checked eagerly).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.AUROC(capacity=4)
+          >>> a = m.update(m.init(), jnp.array([0.1, 0.8]), jnp.array([0, 1]))
+          >>> b = m.update(m.init(), jnp.array([0.6, 0.4]), jnp.array([0, 1]))
+          >>> float(m.compute(m.merge(a, b)))
+          0.75
+        """
         self._check_count(a["count"] + b["count"])
         i = jnp.arange(self.capacity)
         index = jnp.where(i < jnp.minimum(b["count"], self.capacity), a["count"] + i, self.capacity)
@@ -124,7 +143,25 @@ class _Buffered(Metric):
         }
 
     def reduce(self, state: State, axis_name: Any) -> State:
-        """Gather every device's buffer (``all_gather``) and merge them in device order."""
+        """Gather every device's buffer (``all_gather``) and merge them in device order.
+
+        Args:
+          state: this device's state.
+          axis_name: the mapped axis name to gather over.
+
+        Returns:
+          The merged state, the same on every device.
+
+        Example:
+          >>> import jax, jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.AUROC(capacity=4)
+          >>> def per_device(p, t):
+          ...     return m.compute(m.reduce(m.update(m.init(), p, t), "d"))
+          >>> scores, labels = jnp.array([[0.1, 0.8], [0.6, 0.4]]), jnp.array([[0, 1], [0, 1]])
+          >>> jax.vmap(per_device, axis_name="d")(scores, labels).tolist()
+          [0.75, 0.75]
+        """
         gathered = jax.lax.all_gather(state, axis_name)
         out = jax.tree_util.tree_map(lambda x: x[0], gathered)
         for i in range(1, gathered["count"].shape[0]):
@@ -193,6 +230,9 @@ class AUROC(_Buffered):
       average: how one-vs-rest scores are combined.
       capacity: the most samples the state holds (see the module docstring).
 
+    Raises:
+      ConfigError: a bad ``num_classes``, ``average`` or ``capacity``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
@@ -207,9 +247,16 @@ class AUROC(_Buffered):
 
 
 class AveragePrecision(_Buffered):
-    """Average precision, equal to scikit-learn's ``average_precision_score`` (the step-wise area
-    under the precision-recall curve, no interpolation). Arguments as :class:`AUROC`; a class without
-    positive samples scores 0, as in scikit-learn.
+    """Average precision, equal to scikit-learn's ``average_precision_score``.
+
+    The step-wise area under the precision-recall curve, no interpolation. A class without positive
+    samples scores 0, as in scikit-learn.
+
+    Args:
+      num_classes, average, capacity: as :class:`AUROC`.
+
+    Raises:
+      ConfigError: as :class:`AUROC`.
 
     Example:
       >>> import jax.numpy as jnp

@@ -45,9 +45,16 @@ class _ErrorSum(Metric):
 
 
 class MeanSquaredError(_ErrorSum):
-    """The mean of ``(preds - target) ** 2`` over every element (scikit-learn's
-    ``mean_squared_error`` with ``multioutput="uniform_average"``); ``squared=False`` gives the root.
-    NaN when nothing was seen.
+    """The mean of ``(preds - target) ** 2`` over every element; ``squared=False`` gives the root.
+
+    scikit-learn's ``mean_squared_error`` with ``multioutput="uniform_average"``. NaN when nothing
+    was seen.
+
+    Args:
+      squared: ``False`` for the root mean squared error.
+
+    Raises:
+      ConfigError: ``squared`` is not a bool.
 
     Example:
       >>> import jax.numpy as jnp
@@ -101,6 +108,9 @@ class R2Score(Metric):
       multioutput: for ``[batch, outputs]`` inputs: ``"uniform_average"`` (default),
         ``"variance_weighted"`` or ``"raw_values"`` (one score per output).
 
+    Raises:
+      ConfigError: ``num_outputs`` is not an int >= 1, or an unknown ``multioutput``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import metrics
@@ -151,7 +161,25 @@ class R2Score(Metric):
         }
 
     def reduce(self, state: State, axis_name: Any) -> State:
-        """psum of counts and sums, with the centred sums of squares moved to the global mean."""
+        """psum of counts and sums, with the centred sums of squares moved to the global mean.
+
+        Args:
+          state: this device's state.
+          axis_name: the mapped axis name to reduce over.
+
+        Returns:
+          The state of all devices together.
+
+        Example:
+          >>> import jax, jax.numpy as jnp
+          >>> from torsh import metrics
+          >>> m = metrics.R2Score()
+          >>> def per_device(p, t):
+          ...     return m.compute(m.reduce(m.update(m.init(), p, t), "d"))
+          >>> preds, target = jnp.array([[2.5, 0.0], [2.0, 8.0]]), jnp.array([[3.0, -0.5], [2.0, 7.0]])
+          >>> round(float(jax.vmap(per_device, axis_name="d")(preds, target)[0]), 4)
+          0.9486
+        """
         n = jax.lax.psum(state["count"], axis_name)
         mean = jax.lax.psum(state["count"] * state["mean"], axis_name) / jnp.where(n > 0, n, 1.0)
         m2 = jax.lax.psum(state["m2"] + state["count"] * (state["mean"] - mean) ** 2, axis_name)

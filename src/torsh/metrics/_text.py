@@ -15,12 +15,19 @@ __all__ = ["Perplexity"]
 
 
 class Perplexity(Metric):
-    """``exp`` of the mean negative log-likelihood of the targets (torchmetrics' Perplexity;
-    ``exp(sklearn.metrics.log_loss(...))``).
+    """``exp`` of the mean negative log-likelihood of the targets.
+
+    torchmetrics' Perplexity; ``exp(sklearn.metrics.log_loss(...))``.
 
     ``preds`` are logits ``[..., vocab]`` (e.g. ``[batch, seq, vocab]``), ``target`` token ids of the
     leading shape; ``mask`` is ``[batch]`` or the target's shape; ids equal to ``ignore_index`` are
     left out, as in ``cross_entropy``. NaN when no token was counted.
+
+    Args:
+      ignore_index: a target id to leave out (padding), or ``None``.
+
+    Raises:
+      ConfigError: ``ignore_index`` is neither ``None`` nor an int.
 
     Example:
       >>> import jax.numpy as jnp
