@@ -48,6 +48,7 @@ from ._optimizer import Leaf, Optimizer, bias_correction
 from ._plateau import ReduceLROnPlateau
 from ._radam import RAdam, RAdamState
 from ._rmsprop import RMSprop, RMSpropState
+from ._schedule_free import ScheduleFree, ScheduleFreeState, schedule_free_adamw, schedule_free_sgd
 from ._sgd import SGD, SGDState
 from ._state import OptState, load_state_dict, state_dict
 from ._transforms import (
@@ -71,6 +72,10 @@ __all__ = [
     "AdaBeliefState",
     "Lookahead",
     "LookaheadState",
+    "ScheduleFree",
+    "ScheduleFreeState",
+    "schedule_free_adamw",
+    "schedule_free_sgd",
     # protocol and composition
     "GradientTransformation",
     "Optimizer",
