@@ -35,6 +35,17 @@ def save(path: PathLike, tree: Any, metadata: Mapping[str, str] | None = None) -
     The result is a standard safetensors file: ``safetensors.numpy.load_file`` and
     ``safetensors.torch.load_file`` read it.
 
+    Args:
+      path: the file to write.
+      tree: any pytree of arrays, PRNG keys, Python scalars and strings (``None`` leaves are empty).
+      metadata: extra ``str -> str`` header entries.
+
+    Raises:
+      ConfigError: ``path`` is not a str or path, or malformed ``metadata``.
+      UnsupportedDTypeError: a leaf torsh cannot store (an object array, ``int4``).
+      TraceError: called inside ``jit`` (the leaves are abstract).
+      CheckpointError: the file cannot be written.
+
     Example:
       >>> import os, tempfile, torsh, jax.numpy as jnp
       >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
@@ -94,6 +105,15 @@ def load(
     truncates or modifies in place during the load; all errors derive from
     :class:`torsh.errors.CheckpointError`.
 
+    Returns:
+      The tree: ``like``'s structure and types, or nested (``flat=False``) / flat dicts.
+
+    Raises:
+      CheckpointNotFoundError: no such file.
+      CorruptFileError: not a valid safetensors file, or modified during the load.
+      StateDictMismatchError: with ``like``, the entries do not match (every problem listed).
+      ConfigError: conflicting or malformed options.
+
     Example:
       >>> import os, tempfile, torsh, jax.numpy as jnp
       >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
@@ -112,6 +132,13 @@ def load(
 
 def to_bytes(tree: Any, metadata: Mapping[str, str] | None = None) -> bytes:
     """The safetensors encoding of ``tree`` as bytes (what :func:`save` would write).
+
+    Args:
+      tree: any pytree :func:`save` accepts.
+      metadata: extra ``str -> str`` header entries.
+
+    Returns:
+      The bytes of a safetensors file.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -136,7 +163,25 @@ def from_bytes(
     sharding: Any = None,
     flat: bool = False,
 ) -> Any:
-    """:func:`load` from bytes in memory (same arguments, same checks)."""
+    """:func:`load` from bytes in memory (same arguments, same checks).
+
+    Args:
+      data: the bytes of a safetensors file.
+      like, strict, cast, dtype, device, sharding, flat: as in :func:`load`.
+
+    Returns:
+      The tree, as :func:`load` returns it.
+
+    Raises:
+      CorruptFileError: not a valid safetensors encoding.
+      StateDictMismatchError: with ``like``, the entries do not match.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> data = torsh.serialize.to_bytes({"w": jnp.arange(3.0)})
+      >>> torsh.serialize.from_bytes(data, flat=True)["w"].tolist()
+      [0.0, 1.0, 2.0]
+    """
     opts = LoadOptions.make(strict, cast, dtype, device, sharding, flat)
     with FileReader(data) as reader:
         return build_tree(reader, like, opts)
@@ -144,6 +189,16 @@ def from_bytes(
 
 def read_metadata(path: PathLike) -> dict[str, str]:
     """The user metadata of a file (what ``save(..., metadata=)`` stored), without loading any array.
+
+    Args:
+      path: the file.
+
+    Returns:
+      ``{key: value}`` strings (torsh's own entries are left out).
+
+    Raises:
+      CheckpointNotFoundError: no such file.
+      CorruptFileError: not a valid safetensors file.
 
     Example:
       >>> import os, tempfile, torsh, jax.numpy as jnp
@@ -158,7 +213,20 @@ def read_metadata(path: PathLike) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class EntryInfo:
-    """One entry of a file: ``kind`` is ``"array"``, ``"key"`` (PRNG key) or ``"scalar"``."""
+    """One entry of a file: ``kind`` is ``"array"``, ``"key"`` (PRNG key) or ``"scalar"``.
+
+    Args:
+      kind: ``"array"``, ``"key"`` or ``"scalar"``.
+      dtype: the dtype name (``key<impl>`` for keys), ``None`` for scalars.
+      shape: the shape, ``None`` for scalars.
+      nbytes: the stored size.
+      value: a scalar's value.
+
+    Example:
+      >>> import torsh
+      >>> torsh.serialize.EntryInfo("scalar", None, None, 0, 3)
+      EntryInfo(kind='scalar', dtype=None, shape=None, nbytes=0, value=3)
+    """
 
     kind: str
     dtype: str | None
@@ -169,6 +237,16 @@ class EntryInfo:
 
 def inspect(path: PathLike) -> dict[str, EntryInfo]:
     """Every entry of a file by key (dtype, shape, size; the value of scalars), without loading arrays.
+
+    Args:
+      path: the file.
+
+    Returns:
+      ``{dotted key: EntryInfo}``, sorted by key.
+
+    Raises:
+      CheckpointNotFoundError: no such file.
+      CorruptFileError: not a valid safetensors file.
 
     Example:
       >>> import os, tempfile, torsh, jax.numpy as jnp

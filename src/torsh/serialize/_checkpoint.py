@@ -88,6 +88,11 @@ class CheckpointManager:
     process: saving gathers arrays from all processes, only process 0 writes, and no process returns
     before the checkpoint exists (see docs/serialize.md).
 
+    Raises:
+      ConfigError: both ``keep`` and ``keep_last``, a non-positive count, ``keep_best`` without
+        ``best_metric``, or an unknown ``best_mode``.
+      CheckpointError: the directory cannot be created.
+
     Example:
       >>> import tempfile, torsh, jax.numpy as jnp
       >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), keep=2)
@@ -152,13 +157,33 @@ class CheckpointManager:
         metrics: Mapping[str, float] | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> None:
-        """Save ``items`` (``{"model": model, "opt": state, "rng": key, "data": loader.state_dict()}``)
-        as checkpoint ``step``.
+        """Save ``items`` as checkpoint ``step``, e.g. ``{"model": model, "opt": state, "rng": key}``.
 
-        Each item is any pytree :func:`torsh.serialize.save` accepts. ``metrics`` (numbers) are kept in
-        the manifest and rank checkpoints for ``keep_best``; ``metadata`` (``str -> str``) is kept too.
-        Raises :class:`CheckpointError` if ``step`` already exists. With several processes this is
-        a collective: call it on every process with the same step and items.
+        Each item is any pytree :func:`torsh.serialize.save` accepts (a data loader's
+        ``state_dict()`` too). With several processes this is a collective: call it on every process
+        with the same step and items. Retention runs after the checkpoint is committed.
+
+        Args:
+          step: a non-negative int, new in this directory.
+          items: ``{name: pytree}``; names are plain file stems (letters, digits, ``_ . -``).
+          metrics: numbers kept in the manifest; ``best_metric`` ranks checkpoints for ``keep_best``.
+          metadata: ``str -> str`` entries kept in the manifest.
+
+        Raises:
+          ConfigError: a bad step, empty items, names that differ only in case, non-numeric metrics
+            or non-string metadata.
+          UnsafePathError: an item name that could escape the directory.
+          CheckpointError: ``step`` already exists, or a file cannot be written.
+          BackgroundSaveError: the previous asynchronous save failed.
+          CheckpointNotFoundError, CorruptFileError, FormatVersionError: a damaged existing checkpoint
+            found while applying retention.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp())
+          >>> ckpt.save(1, {"model": {"w": jnp.ones(2)}, "data": {"epoch": 0}}, metrics={"loss": 0.3})
+          >>> ckpt.item_names(1)
+          ['data', 'model']
         """
         with self._lock:
             self._wait_pending()
@@ -198,13 +223,36 @@ class CheckpointManager:
         device: Any = None,
         sharding: Any = None,
     ) -> dict[str, Any]:
-        """Load checkpoint ``step`` (an int or ``"latest"``); returns ``{item: tree}``.
+        """Load checkpoint ``step`` (an int or ``"latest"``).
 
-        ``like`` maps item names to trees to match (see :func:`torsh.serialize.load`); when given,
-        only those items are restored (a value of ``None`` loads that item as nested dicts). ``items``
-        selects items without ``like``. ``sharding`` is one ``Sharding``/``Device`` for every array or
-        ``{item: sharding tree}``; by default arrays follow ``like``'s shardings, so a checkpoint saved
-        on one device layout restores onto another.
+        Args:
+          step: an int step or ``"latest"``.
+          like: ``{item: tree}`` to match (see :func:`torsh.serialize.load`); only those items are
+            restored (a value of ``None`` loads that item as nested dicts).
+          items: the items to restore without ``like`` (default: all).
+          strict, cast, dtype, device: as in :func:`torsh.serialize.load`.
+          sharding: one ``Sharding``/``Device`` for every array or ``{item: sharding tree}``; by
+            default arrays follow ``like``'s shardings, so a checkpoint saved on one device layout
+            restores onto another.
+
+        Returns:
+          ``{item: tree}``.
+
+        Raises:
+          CheckpointNotFoundError: no such step or item.
+          CorruptFileError: a file whose size or sha256 differs from the manifest, or a damaged file.
+          FormatVersionError: written by a newer torsh.
+          StateDictMismatchError: an item does not match its ``like`` tree (every problem listed).
+          ConfigError: a malformed ``like`` or ``sharding``.
+          BackgroundSaveError: the previous asynchronous save failed.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
+          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
+          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt.restore(2, like={"model": {"w": jnp.zeros(2)}})["model"]["w"].tolist()
+          [1.0, 1.0]
         """
         with self._lock:
             self._wait_pending()
@@ -238,18 +286,65 @@ class CheckpointManager:
             return out
 
     def all_steps(self) -> list[int]:
-        """The steps of all complete checkpoints, ascending (an in-flight async save is not included)."""
+        """The steps of all complete checkpoints, ascending (an in-flight async save is not included).
+
+        Returns:
+          The sorted steps.
+
+        Raises:
+          BackgroundSaveError: the previous asynchronous save failed.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
+          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
+          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt.all_steps()
+          [1, 2, 3]
+        """
         with self._lock:
             self._raise_background()
             return self._scan()
 
     def latest_step(self) -> int | None:
-        """The most recent complete checkpoint, or ``None``."""
+        """The most recent complete checkpoint, or ``None``.
+
+        Returns:
+          The largest step, or ``None`` in an empty directory.
+
+        Raises:
+          BackgroundSaveError: the previous asynchronous save failed.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
+          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
+          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt.latest_step()
+          3
+        """
         steps = self.all_steps()
         return steps[-1] if steps else None
 
     def best_step(self) -> int | None:
-        """The best checkpoint by ``best_metric`` (``None`` if no checkpoint has that metric)."""
+        """The best checkpoint by ``best_metric`` (``None`` if no checkpoint has that metric).
+
+        Returns:
+          The step with the best ``best_metric`` (by ``best_mode``), or ``None``.
+
+        Raises:
+          ConfigError: the manager has no ``best_metric``.
+          BackgroundSaveError: the previous asynchronous save failed.
+          CheckpointNotFoundError, CorruptFileError, FormatVersionError: a damaged manifest.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
+          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
+          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt.best_step()
+          2
+        """
         if not self.best_metric:
             raise ConfigError("CheckpointManager.best_step: the manager has no best_metric")
         with self._lock:
@@ -257,13 +352,55 @@ class CheckpointManager:
             return ranked[0] if ranked else None
 
     def metrics(self, step: int | str = "latest") -> dict[str, float]:
-        """The metrics saved with checkpoint ``step``."""
+        """The metrics saved with checkpoint ``step``.
+
+        Args:
+          step: an int step or ``"latest"``.
+
+        Returns:
+          ``{name: value}`` as passed to :meth:`save`.
+
+        Raises:
+          CheckpointNotFoundError: no such step.
+          CorruptFileError, FormatVersionError: a damaged or too new manifest.
+          ConfigError: a malformed step.
+          BackgroundSaveError: the previous asynchronous save failed.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
+          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
+          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt.metrics(2)
+          {'loss': 0.2}
+        """
         with self._lock:
             self._wait_pending(sync=False)
             return dict(self._manifest(self._resolve(step))["metrics"])
 
     def item_names(self, step: int | str = "latest") -> list[str]:
-        """The items of checkpoint ``step``."""
+        """The items of checkpoint ``step``.
+
+        Args:
+          step: an int step or ``"latest"``.
+
+        Returns:
+          The sorted item names.
+
+        Raises:
+          CheckpointNotFoundError: no such step.
+          CorruptFileError, FormatVersionError: a damaged or too new manifest.
+          ConfigError: a malformed step.
+          BackgroundSaveError: the previous asynchronous save failed.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
+          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
+          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt.item_names()
+          ['model']
+        """
         with self._lock:
             self._wait_pending(sync=False)
             return sorted(self._manifest(self._resolve(step))["items"])
@@ -273,13 +410,38 @@ class CheckpointManager:
 
         In a multi-process job this is a collective after an async save: every process calls it, and
         it returns once process 0 has committed the checkpoint.
+
+        Raises:
+          BackgroundSaveError: the background save failed (the original error is its ``__cause__``).
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), async_save=True)
+          >>> ckpt.save(1, {"model": {"w": jnp.ones(2)}})     # returns before the files are written
+          >>> ckpt.wait()
+          >>> ckpt.all_steps()
+          [1]
+          >>> ckpt.close()
         """
         with self._lock:
             self._wait_pending()
 
     def close(self) -> None:
-        """Wait for the background save and stop the background thread (a collective after a
-        multi-process async save, like :meth:`wait`)."""
+        """Wait for the background save and stop the background thread.
+
+        A collective after a multi-process async save, like :meth:`wait`. ``with
+        CheckpointManager(...) as ckpt:`` closes it on exit.
+
+        Raises:
+          BackgroundSaveError: the background save failed.
+
+        Example:
+          >>> import tempfile, torsh, jax.numpy as jnp
+          >>> with torsh.serialize.CheckpointManager(tempfile.mkdtemp(), async_save=True) as ckpt:
+          ...     ckpt.save(5, {"model": {"w": jnp.ones(2)}})
+          >>> ckpt.latest_step()
+          5
+        """
         self._close(sync=True)
 
     def _close(self, sync: bool) -> None:
