@@ -35,7 +35,15 @@ def _opt_array(x: Any) -> jax.Array | None:
 
 
 class _Loss(Module):
+    """Base of the losses: a checked ``reduction=``, and PyTorch's deprecated ``size_average``/``reduce``."""
+
     reduction: str = static()
+    _reductions = REDUCTIONS  # class constant (not a field): the accepted reductions
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
+        # size_average/reduce: PyTorch's deprecated spellings of reduction, accepted for ported code
+        check_reduction(type(self).__name__, reduction, self._reductions)
+        self.reduction = reduction
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -65,10 +73,9 @@ class CrossEntropyLoss(_Loss):
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        check_reduction("CrossEntropyLoss", reduction)
+        super().__init__(size_average, reduce, reduction)
         self.weight = _opt_array(weight)
         self.ignore_index = int(ignore_index)
-        self.reduction = reduction
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
@@ -91,32 +98,53 @@ class NLLLoss(_Loss):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        check_reduction("NLLLoss", reduction)
+        super().__init__(size_average, reduce, reduction)
         self.weight = _opt_array(weight)
         self.ignore_index = int(ignore_index)
-        self.reduction = reduction
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
 
 
-class MSELoss(_Loss):
-    """Mean squared error (``torch.nn.MSELoss``)."""
+class MSELoss(_Loss, init=False):
+    """Mean squared error (``torch.nn.MSELoss``).
 
-    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
-        check_reduction("MSELoss", reduction)
-        self.reduction = reduction
+    Args:
+      size_average: PyTorch's deprecated argument; ignored.
+      reduce: PyTorch's deprecated argument; ignored.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Raises:
+      ConfigError: another ``reduction``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> float(nn.MSELoss()(jnp.array([1.0, 3.0]), jnp.array([0.0, 0.0])))
+      5.0
+    """
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.mse_loss(input, target, self.reduction)
 
 
-class L1Loss(_Loss):
-    """Mean absolute error (``torch.nn.L1Loss``)."""
+class L1Loss(_Loss, init=False):
+    """Mean absolute error (``torch.nn.L1Loss``).
 
-    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
-        check_reduction("L1Loss", reduction)
-        self.reduction = reduction
+    Args:
+      size_average: PyTorch's deprecated argument; ignored.
+      reduce: PyTorch's deprecated argument; ignored.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Raises:
+      ConfigError: another ``reduction``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> float(nn.L1Loss(reduction="sum")(jnp.array([1.0, -3.0]), jnp.array([0.0, 0.0])))
+      4.0
+    """
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.l1_loss(input, target, self.reduction)
@@ -130,8 +158,7 @@ class SmoothL1Loss(_Loss):
     def __init__(
         self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", beta: float = 1.0
     ) -> None:
-        check_reduction("SmoothL1Loss", reduction)
-        self.reduction = reduction
+        super().__init__(size_average, reduce, reduction)
         self.beta = float(beta)
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
@@ -144,8 +171,7 @@ class HuberLoss(_Loss):
     delta: float = static()
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        check_reduction("HuberLoss", reduction)
-        self.reduction = reduction
+        super().__init__(reduction=reduction)
         self.delta = float(delta)
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
@@ -160,9 +186,8 @@ class BCELoss(_Loss):
     def __init__(
         self, weight: Any = None, size_average: Any = None, reduce: Any = None, reduction: str = "mean"
     ) -> None:
-        check_reduction("BCELoss", reduction)
+        super().__init__(size_average, reduce, reduction)
         self.weight = _opt_array(weight)
-        self.reduction = reduction
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)
@@ -182,10 +207,9 @@ class BCEWithLogitsLoss(_Loss):
         reduction: str = "mean",
         pos_weight: Any = None,
     ) -> None:
-        check_reduction("BCEWithLogitsLoss", reduction)
+        super().__init__(size_average, reduce, reduction)
         self.weight = _opt_array(weight)
         self.pos_weight = _opt_array(pos_weight)
-        self.reduction = reduction
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
@@ -195,12 +219,12 @@ class KLDivLoss(_Loss):
     """KL divergence for log-probability inputs (``torch.nn.KLDivLoss``); prefer ``reduction='batchmean'``."""
 
     log_target: bool = static()
+    _reductions = (*REDUCTIONS, "batchmean")
 
     def __init__(
         self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", log_target: bool = False
     ) -> None:
-        check_reduction("KLDivLoss", reduction, (*REDUCTIONS, "batchmean"))
-        self.reduction = reduction
+        super().__init__(size_average, reduce, reduction)
         self.log_target = bool(log_target)
 
     def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
