@@ -42,6 +42,7 @@ from ._distance import cosine_similarity, pairwise_distance
 from ._dropout import dropout, dropout2d
 from ._embedding import embedding, one_hot
 from ._fold import fold, unfold
+from ._grid_sample import affine_grid, grid_sample
 from ._linear import linear
 from ._loss import (
     binary_cross_entropy,
@@ -153,6 +154,9 @@ __all__ = [
     # blocks
     "fold",
     "unfold",
+    # spatial transformers
+    "affine_grid",
+    "grid_sample",
     "cosine_similarity",
     "pairwise_distance",
     # activations
