@@ -1,0 +1,251 @@
+"""Prodigy (Mishchenko & Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free Learner",
+ICML 2024, Algorithm 4 as in the authors' ``prodigyopt.Prodigy``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import tree as _tree
+from ..errors import ConfigError, DTypeError
+from ..tree import static
+from ._base import GradientTransformation, flatten_like
+from ._config import Checker, FrozenDict, option
+from ._groups import DEFAULT_GROUP
+from ._optimizer import _compute_dtype, lr_dtype
+from ._state import OptState
+
+__all__ = ["Prodigy", "ProdigyState"]
+
+PyTree = Any
+
+
+class ProdigyState(OptState):
+    """State of :class:`Prodigy` (names as in ``prodigyopt``).
+
+    Args:
+      step: steps taken.
+      lr: ``{"default": lr}``, the learning-rate factor the next step uses (1 unless scheduled).
+      d: the current estimate of the distance to the solution (the adaptive learning rate).
+      d_max: the largest estimate so far.
+      d_numerator: the weighted sum of ``<g, p0 - p>`` (the numerator of the estimate).
+      exp_avg: first moment (``None`` at leaves that are not trained).
+      exp_avg_sq: second moment.
+      s: the weighted sum of gradients (the denominator of the estimate is its l1 norm).
+      p0: the initial parameters.
+      hyperparams: the static configuration.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import optim
+      >>> state = optim.Prodigy().init({"w": jnp.ones(2)})
+      >>> round(float(state.d) / 1e-6, 4), state.p0["w"].tolist()   # d starts at d0
+      (1.0, [1.0, 1.0])
+    """
+
+    step: jax.Array
+    lr: dict
+    d: jax.Array
+    d_max: jax.Array
+    d_numerator: jax.Array
+    exp_avg: Any
+    exp_avg_sq: Any
+    s: Any
+    p0: Any
+    hyperparams: FrozenDict = static(FrozenDict())
+
+
+def _beta3(check: Checker, name: str, value: Any) -> float | None:
+    return check.optional(name, value, check.unit_interval)
+
+
+def _growth(check: Checker, name: str, value: Any) -> float:
+    v = check.number(name, value)
+    if not v >= 1.0:
+        check.fail(name, "a number >= 1 (or inf)", value)
+    return v
+
+
+class Prodigy(GradientTransformation):
+    r"""Prodigy: Adam whose learning rate is estimated on the fly (no tuning of ``lr``).
+
+    ``d`` estimates the distance from the initial point to a solution, from the correlation of the
+    gradients with the distance travelled, :math:`\hat d = \sum_k \lambda_k \langle g_k, x_0 - x_k
+    \rangle / \|\sum_k \lambda_k g_k\|_1`, and grows monotonically; Adam's moments are taken of
+    :math:`d\,g` and the step is :math:`d \cdot lr`. The authors recommend ``lr=1`` (a schedule, such
+    as a cosine decay, multiplies it), ``weight_decay`` as in AdamW and ``safeguard_warmup=True``
+    with a warmup schedule. The estimate is global: one ``d`` for all parameters.
+
+    Args:
+      lr: a factor of the estimated learning rate (default 1), or a schedule.
+      betas: Adam's :math:`(\beta_1, \beta_2)`, each in [0, 1).
+      beta3: decay of the estimate's running sums (default :math:`\sqrt{\beta_2}`).
+      eps: added to the denominator (times ``d``), > 0.
+      weight_decay: weight decay, >= 0.
+      decouple: decoupled (AdamW-style, default) or L2 weight decay.
+      use_bias_correction: Adam's bias correction of the step (off in the authors' default).
+      safeguard_warmup: leave the schedule out of the denominator's sum (use with warmup).
+      d0: the initial estimate, > 0.
+      d_coef: a factor of the estimate, > 0.
+      growth_rate: the largest factor by which ``d`` may grow per step (default unbounded).
+
+    Raises:
+      ConfigError: a hyperparameter out of its range (the message names it).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from torsh import optim
+      >>> opt = optim.Prodigy()
+      >>> params = {"w": jnp.array([4.0, -3.0])}
+      >>> state = opt.init(params)
+      >>> step = jax.jit(lambda p, s: opt.step(p, jax.grad(lambda q: jnp.sum(q["w"] ** 2))(p), s))
+      >>> for _ in range(100):
+      ...     params, state = step(params, state)
+      >>> float(state.d) > 1.0, bool(jnp.all(jnp.abs(params["w"]) < 0.5))   # d grew from 1e-6
+      (True, True)
+    """
+
+    lr: float | Callable = option(1.0, "lr")
+    betas: tuple[float, float] = option((0.9, 0.999), "betas")
+    beta3: float | None = option(None, _beta3)
+    eps: float = option(1e-8, "positive")
+    weight_decay: float = option(0.0, "nonneg")
+    decouple: bool = option(True, "flag")
+    use_bias_correction: bool = option(False, "flag")
+    safeguard_warmup: bool = option(False, "flag")
+    d0: float = option(1e-6, "positive")
+    d_coef: float = option(1.0, "positive")
+    growth_rate: float = option(math.inf, _growth)
+
+    def _lr(self, step: Any) -> jax.Array:
+        return jnp.asarray(self.lr(step) if callable(self.lr) else self.lr, lr_dtype())
+
+    def init(self, params: PyTree) -> ProdigyState:
+        """The state: ``d = d0``, zero moments and sums, ``p0`` a copy of ``params``.
+
+        Args:
+          params: the parameters (real floating leaves are trained).
+
+        Returns:
+          The :class:`ProdigyState`.
+
+        Raises:
+          DTypeError: a trainable leaf is complex.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> sorted(optim.Prodigy().init({"w": jnp.ones(2)}).state_dict())[:4]
+          ['d', 'd_max', 'd_numerator', 'exp_avg.w']
+        """
+        mask = _tree.trainable_mask(params)
+
+        def zeros(p: Any, m: bool) -> Any:
+            if not m:
+                return None
+            p = jnp.asarray(p)
+            if jnp.iscomplexobj(p):
+                raise DTypeError(f"Prodigy: complex parameters are not supported, got {p.dtype}")
+            return jnp.zeros(p.shape, _compute_dtype(p.dtype))
+
+        dt = lr_dtype()
+        return ProdigyState(
+            step=jnp.zeros((), jnp.int32),
+            lr={DEFAULT_GROUP: self._lr(0)},
+            d=jnp.asarray(self.d0, dt),
+            d_max=jnp.asarray(self.d0, dt),
+            d_numerator=jnp.zeros((), dt),
+            exp_avg=_tree.map(zeros, params, mask),
+            exp_avg_sq=_tree.map(zeros, params, mask),
+            s=_tree.map(zeros, params, mask),
+            p0=_tree.map(lambda p, m: jnp.array(p, copy=True) if m else None, params, mask),
+            hyperparams=FrozenDict({DEFAULT_GROUP: FrozenDict(self._config_items())}),
+        )
+
+    def _run(self, grads: PyTree, state: ProdigyState, params: PyTree) -> tuple[list, Any, ProdigyState]:
+        beta1, beta2 = self.betas
+        beta3 = math.sqrt(beta2) if self.beta3 is None else self.beta3
+        leaves, spec = _tree.flatten(params)
+        names = ("grads", "state.exp_avg", "state.exp_avg_sq", "state.s", "state.p0")
+        trees = (grads, state.exp_avg, state.exp_avg_sq, state.s, state.p0)
+        cols = [flatten_like(spec, t, f"Prodigy: {n}", params) for n, t in zip(names, trees, strict=True)]
+        t = state.step + 1
+        d, dt = state.d, state.d.dtype
+        lr = state.lr[DEFAULT_GROUP].astype(dt)
+        bc = 1.0
+        if self.use_bias_correction:
+            tf = t.astype(dt)
+            bc = jnp.sqrt(1 - beta2**tf) / (1 - beta1**tf)
+        dlr = d * lr * bc
+        numerator = state.d_numerator * beta3
+        denominator = jnp.zeros((), dt)
+        rows = []
+        for p, g, m, v, s, p0 in zip(leaves, *cols, strict=True):
+            if g is None or m is None:
+                rows.append(None)
+                continue
+            cdt = m.dtype
+            pc, gc = jnp.asarray(p).astype(cdt), jnp.asarray(g).astype(cdt)
+            if self.weight_decay and not self.decouple:
+                gc = gc + self.weight_decay * pc
+            numerator = numerator + (d / self.d0) * dlr * jnp.vdot(gc, p0.astype(cdt) - pc).astype(dt)
+            m = beta1 * m + (d * (1 - beta1)) * gc
+            v = beta2 * v + (d * d * (1 - beta2)) * gc * gc
+            s = beta3 * s + ((d / self.d0) * (d if self.safeguard_warmup else dlr)) * gc
+            denominator = denominator + jnp.sum(jnp.abs(s)).astype(dt)
+            rows.append((pc, m, v, s))
+        d_hat = self.d_coef * numerator / jnp.where(denominator > 0, denominator, 1.0)
+        d_hat = jnp.where(denominator > 0, d_hat, 0.0)
+        d_new = jnp.where(d == self.d0, jnp.maximum(d, d_hat), d)
+        d_max = jnp.maximum(state.d_max, d_hat)
+        d_new = jnp.minimum(d_max, d_new * self.growth_rate)
+        new_params, new_m, new_v, new_s = [], [], [], []
+        for row in rows:
+            if row is None:
+                new_params.append(None)
+                new_m.append(None)
+                new_v.append(None)
+                new_s.append(None)
+                continue
+            pc, m, v, s = row
+            if self.weight_decay and self.decouple:
+                pc = pc - self.weight_decay * dlr * pc
+            new_params.append(pc - dlr * m / (jnp.sqrt(v) + d_new * self.eps))
+            new_m.append(m)
+            new_v.append(v)
+            new_s.append(s)
+        next_lr = self._lr(t) if callable(self.lr) else state.lr[DEFAULT_GROUP]
+        new_state = state.replace(
+            step=t,
+            lr={DEFAULT_GROUP: next_lr},
+            d=d_new,
+            d_max=d_max,
+            d_numerator=numerator,
+            exp_avg=_tree.unflatten(spec, new_m),
+            exp_avg_sq=_tree.unflatten(spec, new_v),
+            s=_tree.unflatten(spec, new_s),
+        )
+        return new_params, spec, new_state
+
+    def step(self, params: PyTree, grads: PyTree, state: ProdigyState) -> tuple[PyTree, ProdigyState]:
+        new, spec, new_state = self._run(grads, state, params)
+        leaves = spec.flatten_up_to(params)
+        out = [p if n is None else n.astype(jnp.asarray(p).dtype) for n, p in zip(new, leaves, strict=True)]
+        return _tree.unflatten(spec, out), new_state
+
+    def update(
+        self, grads: PyTree, state: ProdigyState, params: PyTree = None
+    ) -> tuple[PyTree, ProdigyState]:
+        if params is None:
+            raise ConfigError("Prodigy.update: params are required (call update(grads, state, params))")
+        new, spec, new_state = self._run(grads, state, params)
+        leaves = spec.flatten_up_to(params)
+        out = [
+            None if n is None else (n - jnp.asarray(p).astype(n.dtype)).astype(jnp.asarray(p).dtype)
+            for n, p in zip(new, leaves, strict=True)
+        ]
+        return _tree.unflatten(spec, out), new_state
