@@ -31,11 +31,9 @@ Example:
 from . import schedules
 from ._adabelief import AdaBelief, AdaBeliefState
 from ._adadelta import Adadelta, AdadeltaState
-from ._adafactor import Adafactor, AdafactorState
 from ._adagrad import Adagrad, AdagradState
 from ._adam import Adam, AdamState, AdamW
 from ._adamax import Adamax, AdamaxState
-from ._asgd import ASGD, ASGDState
 from ._base import Chain, ChainState, GradientTransformation, apply_updates, chain
 from ._config import option
 from ._ema import EMA, EMAState
@@ -45,14 +43,12 @@ from ._lbfgs import LBFGS, LBFGSState
 from ._lion import Lion, LionState
 from ._lookahead import Lookahead, LookaheadState
 from ._lr import get_lr, set_lr
-from ._muon import Muon, MuonState
 from ._nadam import NAdam, NAdamState
 from ._optimizer import Leaf, Optimizer, bias_correction
 from ._plateau import ReduceLROnPlateau
 from ._prodigy import Prodigy, ProdigyState
 from ._radam import RAdam, RAdamState
 from ._rmsprop import RMSprop, RMSpropState
-from ._rprop import Rprop, RpropState
 from ._schedule_free import ScheduleFree, ScheduleFreeState, schedule_free_adamw, schedule_free_sgd
 from ._sgd import SGD, SGDState
 from ._state import OptState, load_state_dict, state_dict
@@ -105,10 +101,6 @@ __all__ = [
     "Adadelta",
     "LAMB",
     "Lion",
-    "Rprop",
-    "ASGD",
-    "Adafactor",
-    "Muon",
     "LBFGS",
     # states
     "OptState",
@@ -123,10 +115,6 @@ __all__ = [
     "AdadeltaState",
     "LAMBState",
     "LionState",
-    "RpropState",
-    "ASGDState",
-    "AdafactorState",
-    "MuonState",
     "LBFGSState",
     "EmptyState",
     "ClipState",
