@@ -81,12 +81,13 @@ class Conv2dNormActivation(Sequential):
         dtype: Parameter dtype.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import Conv2dNormActivation
-        >>> block = Conv2dNormActivation(3, 8, kernel_size=3, stride=2, key=torsh.random.key(0))
-        >>> [name for name, _ in block.named_parameters()]
-        ['0.weight', '1.weight', '1.bias']
-        >>> block.eval()(jnp.ones((1, 3, 8, 8))).shape
+        >>> make = lambda key: Conv2dNormActivation(3, 8, kernel_size=3, stride=2, key=key).eval()
+        >>> block = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> torsh.tree.paths(block)  # the state-dict keys: conv, then BatchNorm parameters and buffers
+        ['0.weight', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked']
+        >>> jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 3, 8, 8))).shape
         (1, 8, 4, 4)
     """
 
@@ -153,10 +154,10 @@ class SqueezeExcitation(Module):
         dtype: Parameter dtype.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import SqueezeExcitation
-        >>> se = SqueezeExcitation(8, 2, key=torsh.random.key(0))
-        >>> se(jnp.ones((1, 8, 4, 4))).shape
+        >>> se = jax.eval_shape(lambda key: SqueezeExcitation(8, 2, key=key), torsh.random.key(0))
+        >>> jax.eval_shape(lambda m, x: m(x), se, jnp.zeros((1, 8, 4, 4))).shape
         (1, 8, 4, 4)
         >>> se.fc1.weight.shape  # (squeeze, input, 1, 1)
         (2, 8, 1, 1)

@@ -41,11 +41,14 @@ class CNBlock(Module):
         dtype: Parameter dtype.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import CNBlock
-        >>> block = CNBlock(8, layer_scale=1e-6, stochastic_depth_prob=0.0, key=torsh.random.key(0)).eval()
-        >>> block(jnp.ones((1, 8, 4, 4))).shape, block.layer_scale.shape
-        ((1, 8, 4, 4), (8, 1, 1))
+        >>> make = lambda key: CNBlock(8, layer_scale=1e-6, stochastic_depth_prob=0.0, key=key).eval()
+        >>> block = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> block.layer_scale.shape
+        (8, 1, 1)
+        >>> jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 8, 4, 4))).shape
+        (1, 8, 4, 4)
     """
 
     block: Sequential

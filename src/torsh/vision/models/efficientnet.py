@@ -98,12 +98,12 @@ class MBConv(Module):
         ConfigError: If the config's stride is not 1 or 2.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh import nn
         >>> from torsh.vision.models import MBConv, MBConvConfig
-        >>> block = MBConv(MBConvConfig(6, 3, 1, 16, 16, 1), 0.1, nn.BatchNorm2d, key=torsh.random.key(0))
-        >>> block = block.eval()
-        >>> block.use_res_connect, block(jnp.ones((1, 16, 4, 4))).shape
+        >>> make = lambda key: MBConv(MBConvConfig(6, 3, 1, 16, 16, 1), 0.1, nn.BatchNorm2d, key=key).eval()
+        >>> block = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> block.use_res_connect, jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 16, 4, 4))).shape
         (True, (1, 16, 4, 4))
     """
 

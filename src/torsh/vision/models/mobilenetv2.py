@@ -33,10 +33,11 @@ class InvertedResidual(Module):
         ConfigError: If ``stride`` is not 1 or 2.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models.mobilenetv2 import InvertedResidual
-        >>> block = InvertedResidual(8, 8, stride=1, expand_ratio=6, key=torsh.random.key(0)).eval()
-        >>> block.use_res_connect, block(jnp.ones((1, 8, 4, 4))).shape
+        >>> make = lambda key: InvertedResidual(8, 8, stride=1, expand_ratio=6, key=key).eval()
+        >>> block = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> block.use_res_connect, jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 8, 4, 4))).shape
         (True, (1, 8, 4, 4))
     """
 

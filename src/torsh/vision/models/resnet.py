@@ -79,12 +79,12 @@ class BasicBlock(Module):
         ConfigError: If ``groups != 1``, ``base_width != 64`` or ``dilation > 1``.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import BasicBlock
-        >>> block = BasicBlock(8, 8, key=torsh.random.key(0)).eval()
-        >>> block(jnp.ones((1, 8, 4, 4))).shape
+        >>> block = jax.eval_shape(lambda key: BasicBlock(8, 8, key=key).eval(), torsh.random.key(0))
+        >>> jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 8, 4, 4))).shape  # shapes only
         (1, 8, 4, 4)
-        >>> [name for name, _ in block.named_parameters()][:3]
+        >>> torsh.tree.paths(block)[:3]  # torchvision's state-dict keys
         ['conv1.weight', 'bn1.weight', 'bn1.bias']
     """
 
@@ -151,12 +151,14 @@ class Bottleneck(Module):
         key: Construction key (default: the ``torsh.manual_seed`` stream).
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh import nn
         >>> from torsh.vision.models import Bottleneck
-        >>> down = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
-        >>> block = Bottleneck(16, 8, stride=2, downsample=down, key=torsh.random.key(0)).eval()
-        >>> block(jnp.ones((1, 16, 8, 8))).shape  # 8 * expansion 4 = 32 channels, stride 2
+        >>> def make(key):
+        ...     down = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False, key=key), nn.BatchNorm2d(32))
+        ...     return Bottleneck(16, 8, stride=2, downsample=down, key=key).eval()
+        >>> block = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 16, 8, 8))).shape  # 8 * 4 channels
         (1, 32, 4, 4)
     """
 

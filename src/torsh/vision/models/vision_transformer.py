@@ -61,12 +61,12 @@ class MLPBlock(Sequential):
         dtype: Parameter dtype.
 
     Example:
-        >>> import torsh, jax.numpy as jnp
+        >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import MLPBlock
-        >>> mlp = MLPBlock(8, 16, dropout=0.0, key=torsh.random.key(0))
-        >>> [name for name, _ in mlp.named_parameters()]
+        >>> mlp = jax.eval_shape(lambda key: MLPBlock(8, 16, dropout=0.0, key=key), torsh.random.key(0))
+        >>> torsh.tree.paths(mlp)  # torchvision's state-dict keys
         ['0.weight', '0.bias', '3.weight', '3.bias']
-        >>> mlp(jnp.ones((2, 8))).shape
+        >>> jax.eval_shape(lambda m, x: m(x), mlp, jnp.zeros((2, 8))).shape
         (2, 8)
     """
 
@@ -104,8 +104,9 @@ class EncoderBlock(Module):
     Example:
         >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import EncoderBlock
-        >>> block = EncoderBlock(2, 8, 16, dropout=0.0, attention_dropout=0.0, key=torsh.random.key(0))
-        >>> jax.eval_shape(block, jnp.zeros((1, 5, 8))).shape
+        >>> make = lambda key: EncoderBlock(2, 8, 16, dropout=0.0, attention_dropout=0.0, key=key)
+        >>> block = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> jax.eval_shape(lambda m, x: m(x), block, jnp.zeros((1, 5, 8))).shape
         (1, 5, 8)
     """
 
@@ -171,10 +172,11 @@ class Encoder(Module):
     Example:
         >>> import torsh, jax, jax.numpy as jnp
         >>> from torsh.vision.models import Encoder
-        >>> enc = Encoder(5, 2, 2, 8, 16, dropout=0.0, attention_dropout=0.0, key=torsh.random.key(0))
-        >>> jax.eval_shape(enc, jnp.zeros((1, 5, 8))).shape
+        >>> make = lambda key: Encoder(5, 2, 2, 8, 16, dropout=0.0, attention_dropout=0.0, key=key)
+        >>> enc = jax.eval_shape(make, torsh.random.key(0))  # shapes only: nothing is computed
+        >>> jax.eval_shape(lambda m, x: m(x), enc, jnp.zeros((1, 5, 8))).shape
         (1, 5, 8)
-        >>> [name for name, _ in enc.named_parameters()][:2]
+        >>> torsh.tree.paths(enc)[:2]  # torchvision's state-dict keys
         ['pos_embedding', 'layers.encoder_layer_0.ln_1.weight']
     """
 
