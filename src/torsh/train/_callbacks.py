@@ -17,22 +17,94 @@ class Callback:
 
     Callbacks must not keep state that a resumed run needs: derive it from ``history`` (which is
     checkpointed) so that a restarted run behaves exactly like an uninterrupted one.
+
+    Example:
+      >>> from torsh.train import Callback, History
+      >>> class StopAtLoss(Callback):
+      ...     def on_epoch_end(self, state, record, history):
+      ...         return record["loss"] < 0.1          # True stops training
+      >>> StopAtLoss().on_epoch_end(None, {"epoch": 3, "loss": 0.05}, History())
+      True
     """
 
     def on_fit_start(self, state: Any, history: History) -> None:
-        """Before the first step (also after resuming)."""
+        """Before the first step (also after resuming).
+
+        Args:
+          state: the training state (restored, when resuming).
+          history: the records so far (empty for a new run).
+
+        Example:
+          >>> from torsh.train import Callback, History
+          >>> Callback().on_fit_start(None, History())     # the default does nothing
+        """
 
     def on_step_end(self, state: Any, logs: Mapping[str, Any], step: int) -> None:
-        """After every step; ``logs`` are device arrays (reading them waits for the step)."""
+        """After every step; ``logs`` are device arrays (reading them waits for the step).
+
+        Args:
+          state: the state after the step.
+          logs: what the step function returned as logs.
+          step: the global step number (1 after the first step).
+
+        Example:
+          >>> from torsh.train import Callback
+          >>> class Print(Callback):
+          ...     def on_step_end(self, state, logs, step):
+          ...         print(step, float(logs["loss"]))
+          >>> Print().on_step_end(None, {"loss": 0.5}, 1)
+          1 0.5
+        """
 
     def on_epoch_end(self, state: Any, record: dict[str, Any], history: History) -> bool | None:
-        """After every epoch with its training record; return ``True`` to stop training."""
+        """After every epoch with its training record; return ``True`` to stop training.
+
+        Args:
+          state: the state at the end of the epoch.
+          record: the epoch's record (``epoch``, ``step``, mean training logs...).
+          history: every record so far.
+
+        Returns:
+          ``True`` to stop after this epoch; ``None``/``False`` to go on.
+
+        Example:
+          >>> from torsh.train import Callback, History
+          >>> Callback().on_epoch_end(None, {"epoch": 1}, History()) is None
+          True
+        """
 
     def on_eval_end(self, state: Any, metrics: dict[str, float], history: History) -> bool | None:
-        """After every evaluation (already in ``history``); return ``True`` to stop training."""
+        """After every evaluation (already in ``history``); return ``True`` to stop training.
+
+        Args:
+          state: the evaluated state.
+          metrics: the evaluation results (``val_loss``, ``val_acc``...).
+          history: every record so far, this evaluation's included.
+
+        Returns:
+          ``True`` to stop training; ``None``/``False`` to go on.
+
+        Raises:
+          ConfigError: (:class:`EarlyStopping`) the monitored metric is not among ``metrics``.
+
+        Example:
+          >>> from torsh.train import EarlyStopping, History
+          >>> h = History([{"step": 1, "val_loss": 1.0}, {"step": 2, "val_loss": 1.1}])
+          >>> EarlyStopping("val_loss", patience=1).on_eval_end(None, {"val_loss": 1.1}, h)
+          True
+        """
 
     def on_fit_end(self, state: Any, history: History) -> None:
-        """After the last step."""
+        """After the last step.
+
+        Args:
+          state: the final state.
+          history: every record of the run.
+
+        Example:
+          >>> from torsh.train import Callback, History
+          >>> Callback().on_fit_end(None, History())       # the default does nothing
+        """
 
 
 class EarlyStopping(Callback):
@@ -40,6 +112,16 @@ class EarlyStopping(Callback):
 
     Stateless: the decision is recomputed from the history, so a resumed run stops where the
     uninterrupted one would. Like Keras' ``EarlyStopping`` / Lightning's, a NaN value never improves.
+
+    Args:
+      monitor: the history key to watch (an evaluation metric such as ``"val_loss"``).
+      mode: ``"min"`` or ``"max"``: which direction is an improvement.
+      patience: how many evaluations without improvement stop training.
+      min_delta: an improvement must exceed this.
+
+    Raises:
+      ConfigError: an unknown ``mode``, ``patience`` < 1 or a negative ``min_delta``; (during
+        :func:`fit`) a ``monitor`` the evaluation does not produce.
 
     Example:
       >>> from torsh.train import EarlyStopping, History
@@ -61,7 +143,20 @@ class EarlyStopping(Callback):
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, float(min_delta)
 
     def should_stop(self, history: History) -> bool:
-        """Whether the last ``patience`` values of ``monitor`` all failed to improve on the best before."""
+        """Whether the last ``patience`` values of ``monitor`` all failed to improve on the best before.
+
+        Args:
+          history: the run's records; those without ``monitor`` are skipped.
+
+        Returns:
+          ``True`` to stop.
+
+        Example:
+          >>> from torsh.train import EarlyStopping, History
+          >>> h = History([{"step": s, "acc": v} for s, v in enumerate([0.5, 0.7, 0.69])])
+          >>> EarlyStopping("acc", mode="max", patience=2).should_stop(h)
+          False
+        """
         values = [r[self.monitor] for r in history if self.monitor in r]
         best = math.inf if self.mode == "min" else -math.inf
         since = 0

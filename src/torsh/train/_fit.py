@@ -208,6 +208,20 @@ def evaluate(
 
     A loader with ``set_epoch`` is set to epoch 0 first, so every evaluation sees the same data.
 
+    Args:
+      eval_fn: ``(state, batch) -> dict`` (usually jitted).
+      state: what ``eval_fn`` evaluates (a :class:`TrainState`, a model...).
+      loader: an iterable of batches.
+      metrics: ``{name: torsh.metrics object}`` fed with ``preds``/``target``/``mask``.
+      prefix: prepended to every result name (``"val_"`` in :func:`fit`).
+
+    Returns:
+      ``{prefix + name: float}``: every metric and every averaged entry.
+
+    Raises:
+      ConfigError: a metric without ``init/update/compute``, ``eval_fn`` not returning a dict,
+        metrics without ``preds``/``target`` in it, or an empty loader.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import train
@@ -273,7 +287,19 @@ def train_epoch(
 ) -> tuple[Any, dict[str, float]]:
     """One pass over ``loader``: ``state, logs = step_fn(state, batch)`` per batch.
 
-    Returns the final state and the mean of each numeric log entry over the epoch.
+    Args:
+      step_fn: ``(state, batch) -> (state, logs)`` with ``logs`` a dict of scalars.
+      state: the state before the epoch.
+      loader: an iterable of batches.
+      progress: show a progress bar (or plain lines when not on a terminal).
+      callbacks: :class:`Callback` objects; their ``on_step_end`` runs after every step.
+
+    Returns:
+      ``(state, means)``: the final state and the mean of each numeric log entry over the epoch.
+
+    Raises:
+      ConfigError: ``step_fn`` does not return ``(state, logs)`` with ``logs`` a dict, or its log
+        names change between steps.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -440,6 +466,16 @@ def fit(
       profile: ``(start_step, end_step, directory)``: a ``jax.profiler`` trace of those steps.
       resume: continue from the checkpoint directory's latest checkpoint when there is one.
       compile_cache: turn on JAX's persistent compilation cache (see :mod:`torsh.compile_cache`).
+
+    Returns:
+      ``(state, history)``: the final state and the :class:`History` of training means and
+      evaluations (also restored from the checkpoint when resuming a finished run).
+
+    Raises:
+      ConfigError: inconsistent arguments (both or neither of ``epochs``/``steps``, evaluation
+        options without ``eval_fn``/``eval_loader``, a bad count or mode, a non-Callback), a
+        ``step_fn``/``eval_fn`` returning the wrong kind of value, or an empty loader.
+      ResumeError: the checkpoint directory was written by a different program.
 
     Example:
       >>> import jax, jax.numpy as jnp

@@ -86,6 +86,17 @@ def _series(records: Sequence[dict[str, Any]]) -> dict[str, tuple[list[float], l
 def plot_history(records: Iterable[dict[str, Any]], path: str | os.PathLike, title: str = "") -> pathlib.Path:
     """Write a PNG of every metric in ``records`` (a :class:`History` or list of records) against step.
 
+    Args:
+      records: the run's records (dicts with ``step`` and metric values).
+      path: the PNG to write.
+      title: the figure's title.
+
+    Returns:
+      ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+      ConfigError: matplotlib is not installed, or there is nothing to plot.
+
     Example:
       >>> import os, tempfile
       >>> from torsh.train import plot_history
@@ -102,7 +113,27 @@ def plot_history(records: Iterable[dict[str, Any]], path: str | os.PathLike, tit
 def plot_runs(
     runs: Mapping[str, Iterable[dict[str, Any]]], path: str | os.PathLike, title: str = ""
 ) -> pathlib.Path:
-    """Write a PNG comparing several runs (``{label: records}``), one line per run and metric."""
+    """Write a PNG comparing several runs (``{label: records}``), one line per run and metric.
+
+    Args:
+      runs: ``{label: records}`` (each a :class:`History` or list of records).
+      path: the PNG to write.
+      title: the figure's title.
+
+    Returns:
+      ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+      ConfigError: matplotlib is not installed, or there is nothing to plot.
+
+    Example:
+      >>> import os, tempfile
+      >>> from torsh.train import plot_runs
+      >>> runs = {"lr=0.1": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}],
+      ...         "lr=0.01": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.8}]}
+      >>> plot_runs(runs, os.path.join(tempfile.mkdtemp(), "runs.png")).suffix
+      '.png'
+    """
     path = pathlib.Path(path)
     _draw({label: _series(list(recs)) for label, recs in runs.items()}, path, title)
     return path

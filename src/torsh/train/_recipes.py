@@ -36,6 +36,9 @@ def _builtin_names() -> list[str]:
 def list_recipes() -> dict[str, str]:
     """Built-in recipes: ``{name: DESCRIPTION}``.
 
+    Returns:
+      Recipe names (``digits-cnn``...) and their one-line descriptions (or why one cannot load).
+
     Example:
       >>> from torsh.train import list_recipes
       >>> "digits-cnn" in list_recipes()
@@ -56,6 +59,16 @@ def _is_path(spec: str) -> bool:
 
 def load_recipe(spec: str) -> types.ModuleType:
     """The recipe module for a built-in name (``digits-cnn``) or a ``.py`` file path.
+
+    Args:
+      spec: a built-in recipe name (``"digits-cnn"``) or a path to a ``.py`` file.
+
+    Returns:
+      The imported module, checked to define ``DESCRIPTION``, ``Config`` and ``run``.
+
+    Raises:
+      RecipeError: an unknown name, a missing or unimportable file, or a module that lacks part of
+        the recipe contract (all missing parts named).
 
     Example:
       >>> from torsh.train import load_recipe
@@ -132,6 +145,17 @@ _FALSE = ("0", "false", "no", "off")
 def parse_value(text: str, target: Any, where: str) -> Any:
     """Convert ``text`` to ``target`` (int, float, str, bool, tuple[...], Optional[...]).
 
+    Args:
+      text: the value as typed on the command line (tuples comma-separated, ``none`` for None).
+      target: the field's type.
+      where: the field's name, for messages.
+
+    Returns:
+      The converted value.
+
+    Raises:
+      RecipeError: ``text`` is not a value of ``target``, or the type cannot be set from text.
+
     Example:
       >>> from torsh.train import parse_value
       >>> parse_value("1e-3", float, "lr"), parse_value("3,4", tuple[int, ...], "sizes")
@@ -185,6 +209,17 @@ def describe_config(config: Any) -> list[tuple[str, str, Any]]:
 
 def apply_overrides(config: Any, overrides: Sequence[str]) -> Any:
     """A copy of ``config`` with ``key=value`` strings applied (type-checked against the fields).
+
+    Args:
+      config: a recipe's ``Config`` dataclass instance.
+      overrides: ``"key=value"`` strings (``-`` in keys reads as ``_``).
+
+    Returns:
+      A new config.
+
+    Raises:
+      RecipeError: a malformed item, an unknown key (the valid keys and types are listed), a value
+        of the wrong type, or a config whose own validation rejects it.
 
     Example:
       >>> from torsh.train import load_recipe, apply_overrides

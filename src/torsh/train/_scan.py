@@ -28,6 +28,20 @@ def scan_steps(
     :func:`chunked`) and returns the final state and the logs stacked along a new leading axis.
     With ``jit=True`` it is compiled with ``torsh.jit`` (``donate=True`` donates the state).
 
+    Args:
+      step_fn: ``step_fn(state, batch) -> (state, logs)``.
+      k: the number of steps per call.
+      jit: compile the multi-step function.
+      donate: with ``jit``, donate the state (XLA updates it in place).
+
+    Returns:
+      ``multi_step(state, batches) -> (state, stacked logs)``.
+
+    Raises:
+      ConfigError: ``k`` is not an int >= 1, ``step_fn`` is not callable, or (when called) it does
+        not return ``(state, logs)``.
+      ShapeError: (when called) a leaf of ``batches`` without a leading axis of ``k``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import train
@@ -73,6 +87,16 @@ def scan_steps(
 def stack_batches(batches: Sequence[Any]) -> Any:
     """Stack equally shaped batches along a new leading axis (host NumPy arrays stay NumPy).
 
+    Args:
+      batches: a non-empty sequence of batches with the same structure and shapes.
+
+    Returns:
+      One batch whose leaves have a new leading axis of ``len(batches)``.
+
+    Raises:
+      ConfigError: ``batches`` is empty.
+      ShapeError: the batches differ in structure or shape.
+
     Example:
       >>> import numpy as np
       >>> from torsh import train
@@ -89,8 +113,28 @@ def stack_batches(batches: Sequence[Any]) -> Any:
 
 
 def chunked(loader: Iterable[Any], k: int) -> Iterator[Any]:
-    """Yield groups of ``k`` consecutive batches of ``loader``, stacked; a last group shorter than ``k``
-    is dropped (a different shape would recompile the scanned step)."""
+    """Yield groups of ``k`` consecutive batches of ``loader``, stacked for :func:`scan_steps`.
+
+    A last group shorter than ``k`` is dropped (a different shape would recompile the scanned step).
+
+    Args:
+      loader: any iterable of batches (a ``torsh.data.DataLoader``).
+      k: batches per group.
+
+    Yields:
+      Stacked groups (see :func:`stack_batches`).
+
+    Raises:
+      ConfigError: ``k`` is not an int >= 1.
+      ShapeError: batches of one group differ in shape.
+
+    Example:
+      >>> import numpy as np
+      >>> from torsh import train
+      >>> groups = list(train.chunked([np.full(2, i) for i in range(5)], 2))   # the 5th is dropped
+      >>> len(groups), groups[1].tolist()
+      (2, [[2, 2], [3, 3]])
+    """
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ConfigError(f"chunked: k must be an int >= 1, got {k!r}")
     group: list[Any] = []

@@ -20,7 +20,7 @@ class TrainState(Struct):
     ``torsh.jit(step, donate="state")``). It is saved and restored as one checkpoint item by
     :func:`torsh.train.fit`.
 
-    Fields:
+    Args:
       model: the model (any pytree; usually a ``torsh.nn`` module).
       opt_state: the optimizer's state (``opt.init(model)``).
       step: an int32 scalar array: optimizer steps taken.
@@ -28,6 +28,10 @@ class TrainState(Struct):
         with a fresh one, so every step draws new random numbers and a resumed run draws the same.
       extra: the keyword extras given to :meth:`create` (read them as attributes: ``state.ema``).
       opt: the optimizer (static configuration, not saved).
+
+    Raises:
+      ConfigError: (:meth:`create`) ``opt`` is not an optimizer, ``key`` is not a typed PRNG key, or
+        an extra's name clashes with a field.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -48,7 +52,29 @@ class TrainState(Struct):
 
     @classmethod
     def create(cls, *, model: Any, opt: Any, key: Any = None, **extra: Any) -> TrainState:
-        """A state at step 0: ``opt_state = opt.init(model)``; ``key`` defaults to ``torsh.random.key(0)``."""
+        """A state at step 0: ``opt_state = opt.init(model)``; ``key`` defaults to ``torsh.random.key(0)``.
+
+        Args:
+          model: the model (any pytree).
+          opt: a ``torsh.optim`` optimizer or gradient transformation.
+          key: a typed PRNG key (``torsh.random.key(seed)``).
+          **extra: more arrays carried by the state (EMA weights, BatchNorm statistics...).
+
+        Returns:
+          The :class:`TrainState`.
+
+        Raises:
+          ConfigError: ``opt`` has no ``init``/``update``, ``key`` is not a typed PRNG key, or an
+            extra is named like a field.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import optim, train
+          >>> state = train.TrainState.create(model={"w": jnp.ones(2)}, opt=optim.SGD(lr=0.5),
+          ...                                 key=torsh.random.key(0), ema=jnp.zeros(2))
+          >>> int(state.step), state.ema.tolist()
+          (0, [0.0, 0.0])
+        """
         if not (hasattr(opt, "init") and hasattr(opt, "update")):
             raise ConfigError(
                 f"TrainState.create: opt must be a torsh.optim optimizer or gradient transformation "
@@ -83,7 +109,25 @@ class TrainState(Struct):
         )
 
     def replace(self, **changes: Any) -> TrainState:
-        """A copy with fields (or extras, by name) replaced."""
+        """A copy with fields (or extras, by name) replaced.
+
+        Args:
+          **changes: new values of fields (``model=``...) or of extras (``ema=``...).
+
+        Returns:
+          The new state.
+
+        Raises:
+          ConfigError: a name that is neither a field nor an extra given to :meth:`create`.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import optim, train
+          >>> state = train.TrainState.create(model={"w": jnp.ones(2)}, opt=optim.SGD(lr=0.5),
+          ...                                 key=torsh.random.key(0), ema=jnp.zeros(2))
+          >>> state.replace(ema=jnp.ones(2)).ema.tolist()
+          [1.0, 1.0]
+        """
         own = {"model", "opt_state", "step", "key", "extra", "opt"}
         extras = {k: v for k, v in changes.items() if k not in own}
         unknown = sorted(set(extras) - set(self.extra))
@@ -100,7 +144,24 @@ class TrainState(Struct):
     def apply_gradients(self, grads: Any, **changes: Any) -> TrainState:
         """One optimizer step: new model and optimizer state, ``step + 1`` and a fresh key.
 
-        ``changes`` replaces other fields or extras at the same time (e.g. BatchNorm statistics).
+        Args:
+          grads: gradients with the model's structure (``torsh.grad(loss)(state.model)``).
+          **changes: other fields or extras replaced at the same time (e.g. BatchNorm statistics).
+
+        Returns:
+          The next state.
+
+        Raises:
+          ConfigError: the state has no optimizer, or an unknown field in ``changes``.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import optim, train
+          >>> state = train.TrainState.create(model={"w": jnp.ones(2)}, opt=optim.SGD(lr=0.5),
+          ...                                 key=torsh.random.key(0), ema=jnp.zeros(2))
+          >>> state = state.apply_gradients({"w": jnp.ones(2)})
+          >>> state.model["w"].tolist(), int(state.step)
+          ([0.5, 0.5], 1)
         """
         if self.opt is None:
             raise ConfigError(

@@ -20,6 +20,9 @@ class StepTimer:
     measure dispatch; blocking costs the overlap of host and device work, so use the timer to
     measure, not in production loops.
 
+    Args:
+      skip: the number of first calls kept apart in :attr:`warmup`.
+
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from torsh import train
@@ -46,14 +49,48 @@ class StepTimer:
         return out
 
     def median(self) -> float:
-        """Median seconds per step (``nan`` before any timed step)."""
+        """Median seconds per step (``nan`` before any timed step).
+
+        Returns:
+          Seconds.
+
+        Example:
+          >>> from torsh import train
+          >>> timer = train.StepTimer(skip=0)
+          >>> timer.times.extend([0.001, 0.003, 0.002])       # as recorded by calls
+          >>> timer.median()
+          0.002
+        """
         return statistics.median(self.times) if self.times else float("nan")
 
     def mean(self) -> float:
+        """Mean seconds per step (``nan`` before any timed step).
+
+        Returns:
+          Seconds.
+
+        Example:
+          >>> from torsh import train
+          >>> timer = train.StepTimer(skip=0)
+          >>> timer.times.extend([0.001, 0.003, 0.002])       # as recorded by calls
+          >>> round(timer.mean(), 6)
+          0.002
+        """
         return statistics.fmean(self.times) if self.times else float("nan")
 
     def summary(self) -> str:
-        """``"median 1.23 ms/step, mean 1.30 ms, min 1.10 ms over 100 steps (first 1: 2.10 s)"``."""
+        """One line: median, mean and minimum per step, the step count and the warm-up time.
+
+        Returns:
+          ``"median 1.23 ms/step, mean 1.30 ms, min 1.10 ms over 100 steps (first 1: 2.10 s)"``.
+
+        Example:
+          >>> from torsh import train
+          >>> timer = train.StepTimer(skip=0)
+          >>> timer.times.extend([0.001, 0.003, 0.002])       # as recorded by calls
+          >>> timer.summary()
+          'median 2.00 ms/step, mean 2.00 ms, min 1.00 ms over 3 steps'
+        """
         if not self.times:
             return "no timed steps"
         warm = f" (first {len(self.warmup)}: {sum(self.warmup):.2f} s)" if self.warmup else ""
@@ -63,5 +100,15 @@ class StepTimer:
         )
 
     def reset(self) -> None:
+        """Forget every recorded time (warm-up included).
+
+        Example:
+          >>> from torsh import train
+          >>> timer = train.StepTimer(skip=0)
+          >>> timer.times.extend([0.001, 0.003, 0.002])       # as recorded by calls
+          >>> timer.reset()
+          >>> timer.times
+          []
+        """
         self.warmup.clear()
         self.times.clear()

@@ -1,2 +1,4 @@
-"""Built-in recipes of ``torsh train`` (``digits_cnn.py`` is recipe ``digits-cnn``); see
-:mod:`torsh.train._recipes` for the module contract. Modules starting with ``_`` are helpers."""
+"""Built-in recipes of ``torsh train`` (``digits_cnn.py`` is recipe ``digits-cnn``).
+
+See :mod:`torsh.train._recipes` for the module contract. Modules starting with ``_`` are helpers.
+"""

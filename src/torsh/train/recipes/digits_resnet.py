@@ -1,5 +1,6 @@
-"""Recipe ``digits-resnet``: a small ResNet (3x3 stem, no max-pool) on scikit-learn's digits upsampled
-to 32x32 with augmentation; >= 99% test accuracy in a few CPU minutes.
+"""Recipe ``digits-resnet``: a small ResNet on scikit-learn's digits upsampled to 32x32.
+
+A 3x3 stem, no max-pool, augmentation; >= 99% test accuracy in a few CPU minutes.
 
 The network is torchvision's ResNet adapted to small inputs the usual way (CIFAR ResNets, He et al.
 2016): a 3x3 stride-1 stem instead of 7x7/2 + max-pool, three stages of
