@@ -30,6 +30,19 @@ def collect_axes(tree: Any) -> dict[str, Axes]:
 
     Optimizer states whose moment trees are module-shaped (``tree.map`` over a model keeps its type
     and static axis names) are found the same way.
+
+    Args:
+        tree: Any pytree holding torsh modules.
+
+    Returns:
+        A dict from dotted path to a tuple of logical names.
+
+    Example:
+        >>> import torsh
+        >>> from torsh import nn
+        >>> from torsh.distributed._axes import collect_axes
+        >>> collect_axes({"model": nn.Linear(3, 2, key=torsh.random.key(0)), "step": 1})
+        {'model.weight': ('out', 'in'), 'model.bias': ('out',)}
     """
     tools = _module_tools()
     if tools is None:
@@ -47,9 +60,26 @@ def collect_axes(tree: Any) -> dict[str, Axes]:
 
 
 class AxesLookup:
-    """Names for a leaf path: explicit ``axes`` (exact path, then the longest dotted suffix with the
-    right rank, so ``axes=nn.logical_axes(model)`` also names ``mu.0.weight`` in an optimizer state),
-    then names found on modules inside the tree."""
+    """Logical names for a leaf path: explicit ``axes`` first, then names found on modules in the tree.
+
+    Explicit names match the exact path, then the longest dotted suffix with the right rank, so
+    ``axes=nn.logical_axes(model)`` also names ``mu.0.weight`` in an optimizer state. Call it as
+    ``lookup(path, ndim)``.
+
+    Args:
+        tree: The tree whose modules supply names.
+        axes: Dotted path → logical names, or None.
+
+    Raises:
+        ConfigError: If ``axes`` is not a dict of tuples of names (strings or None).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.distributed._axes import AxesLookup
+        >>> lookup = AxesLookup({"w": jnp.ones((2, 3))}, {"w": ("mlp", "embed")})
+        >>> lookup("w", 2), lookup("mu.w", 2), lookup("v", 1)
+        (('mlp', 'embed'), ('mlp', 'embed'), None)
+    """
 
     def __init__(self, tree: Any, axes: Mapping[str, Sequence[str | None]] | None) -> None:
         if axes is not None and not isinstance(axes, Mapping):

@@ -39,7 +39,26 @@ _EPHEMERAL_BASE = 65535 - 2**12 + 1  # JAX picks scheduler-derived ports in [614
 
 @dataclasses.dataclass(frozen=True)
 class ClusterValues:
-    """What a scheduler's variables say about this process (``None``: the scheduler does not say)."""
+    """What a scheduler's variables say about this process (``None``: the scheduler does not say).
+
+    Args:
+        environment: ``"slurm"``, ``"openmpi"`` or ``"kubernetes"``.
+        coordinator_address: ``host:port`` of process 0's coordinator.
+        num_processes: The job size.
+        process_id: This process's index.
+        local_process_id: Its index among the processes of its node.
+        local_process_count: Processes on its node.
+        sources: Field → where it came from (``"slurm (SLURM_PROCID)"``).
+
+    Example:
+        >>> from torsh.distributed._cluster import detect_cluster
+        >>> env = {"OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_RANK": "2",
+        ...        "OMPI_COMM_WORLD_LOCAL_RANK": "0", "OMPI_COMM_WORLD_LOCAL_SIZE": "2",
+        ...        "OMPI_MCA_orte_hnp_uri": "1531576320.0;tcp://10.0.0.5:34911"}
+        >>> values = detect_cluster(env)
+        >>> values.environment, values.num_processes, values.process_id, values.sources["process_id"]
+        ('openmpi', 4, 2, 'openmpi (OMPI_COMM_WORLD_RANK)')
+    """
 
     environment: str  # "slurm", "openmpi", "kubernetes"
     coordinator_address: str | None
@@ -90,10 +109,17 @@ def _int(env: Mapping[str, str], var: str, where: str) -> int:
 def tasks_on_node(spec: str, node_index: int) -> int | None:
     """The number of tasks on node ``node_index`` from SLURM's compressed list (``"2(x3),1"``).
 
+    Args:
+        spec: ``SLURM_STEP_TASKS_PER_NODE`` (or ``SLURM_TASKS_PER_NODE``).
+        node_index: The node's index in the allocation.
+
+    Returns:
+        The task count, or None when the list is malformed or too short.
+
     Example:
-      >>> from torsh.distributed._cluster import tasks_on_node
-      >>> [tasks_on_node("2(x3),1", i) for i in range(5)]
-      [2, 2, 2, 1, None]
+        >>> from torsh.distributed._cluster import tasks_on_node
+        >>> [tasks_on_node("2(x3),1", i) for i in range(5)]
+        [2, 2, 2, 1, None]
     """
     counts: list[int] = []
     for part in spec.split(","):
@@ -241,14 +267,28 @@ def _kubernetes(env: Mapping[str, str], fqdn: Callable[[], str]) -> ClusterValue
 def detect_cluster(env: Mapping[str, str], fqdn: Callable[[], str] = socket.getfqdn) -> ClusterValues | None:
     """The first scheduler whose variables are present (SLURM, Open MPI, Kubernetes), or ``None``.
 
+    Args:
+        env: The environment to read.
+        fqdn: Returns this host's fully qualified name (Kubernetes: the coordinator is pod 0 of the
+            same headless-service domain).
+
+    Returns:
+        The :class:`ClusterValues`, or None when no scheduler's variables are set.
+
+    Raises:
+        ClusterConfigError: If a scheduler variable is malformed (not an integer), or a SLURM batch step
+            that asked for several tasks runs a single process (``python`` instead of ``srun python``).
+
     Example:
-      >>> from torsh.distributed._cluster import detect_cluster
-      >>> env = {"SLURM_JOB_ID": "4096", "SLURM_STEP_NODELIST": "gpu[017-018]", "SLURM_NTASKS": "2",
-      ...        "SLURM_PROCID": "1", "SLURM_LOCALID": "0", "SLURM_NODEID": "1",
-      ...        "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}
-      >>> c = detect_cluster(env)
-      >>> c.environment, c.coordinator_address, c.num_processes, c.process_id, c.local_process_count
-      ('slurm', 'gpu017:61440', 2, 1, 1)
+        >>> from torsh.distributed._cluster import detect_cluster
+        >>> env = {"SLURM_JOB_ID": "4096", "SLURM_STEP_NODELIST": "gpu[017-018]", "SLURM_NTASKS": "2",
+        ...        "SLURM_PROCID": "1", "SLURM_LOCALID": "0", "SLURM_NODEID": "1",
+        ...        "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}
+        >>> c = detect_cluster(env)
+        >>> c.environment, c.coordinator_address, c.num_processes, c.process_id, c.local_process_count
+        ('slurm', 'gpu017:61440', 2, 1, 1)
+        >>> detect_cluster({}) is None
+        True
     """
     for probe in (_slurm, _openmpi):
         found = probe(env)

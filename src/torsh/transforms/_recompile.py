@@ -124,8 +124,29 @@ def _user_stacklevel() -> int:
 
 
 def watch_recompiles(fn: Callable) -> Callable:
-    """Wrap ``fn`` (the function to be traced by ``jax.jit``) so that each new top-level trace is
-    compared with the previous one and a :class:`RecompileWarning` names what changed."""
+    """Wrap ``fn`` (the function ``jax.jit`` traces) to warn when a new top-level trace differs from the last.
+
+    A :class:`RecompileWarning` names the arguments whose shape, dtype, structure or static value
+    changed. The check runs only while JAX traces (a cache miss), so cached calls cost nothing.
+    :func:`torsh.jit` applies it to every function.
+
+    Args:
+        fn: The function to be jitted.
+
+    Returns:
+        A wrapper with ``fn``'s signature.
+
+    Example:
+        >>> import warnings, jax, jax.numpy as jnp
+        >>> from torsh.transforms._recompile import watch_recompiles
+        >>> f = jax.jit(watch_recompiles(lambda x: x + 1))
+        >>> _ = f(jnp.ones(2))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = f(jnp.ones(3))
+        >>> str(caught[0].message).split(":")[0]
+        'torsh.jit'
+    """
     try:
         sig: inspect.Signature | None = inspect.signature(fn)
     except (TypeError, ValueError):
