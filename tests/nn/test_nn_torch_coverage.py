@@ -116,9 +116,6 @@ NOT_YET_MODULES = {
     "FractionalMaxPool3d",
     "GLU",
     "Hardshrink",
-    "LPPool1d",
-    "LPPool2d",
-    "LPPool3d",
     "LinearCrossEntropyLoss",
     "LocalResponseNorm",
     "LogSigmoid",
@@ -155,9 +152,6 @@ NOT_YET_FUNCTIONAL = {
     "gumbel_softmax",
     "linear_cross_entropy",
     "local_response_norm",
-    "lp_pool1d",
-    "lp_pool2d",
-    "lp_pool3d",
     "max_pool1d_with_indices",
     "max_pool2d_with_indices",
     "max_pool3d_with_indices",
@@ -167,7 +161,7 @@ NOT_YET_FUNCTIONAL = {
     "pdist",
 }
 
-NOT_YET_OPTIM = {"ASGD", "Adafactor", "Muon", "Rprop"}
+NOT_YET_OPTIM: set[str] = set()
 
 
 def _torch_modules() -> set[str]:

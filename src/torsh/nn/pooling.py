@@ -19,6 +19,7 @@ from .functional._pooling import (
     adaptive_max_pool_nd,
     adaptive_output_size,
     avg_pool_nd,
+    lp_pool_nd,
     max_pool_nd,
     window_args,
 )
@@ -37,6 +38,9 @@ __all__ = [
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -418,6 +422,106 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd, init=False):
       >>> from torsh import nn
       >>> nn.AdaptiveMaxPool3d(1)(jnp.ones((1, 2, 3, 3, 3))).shape
       (1, 2, 1, 1, 1)
+    """
+
+    _N = 3
+
+
+class _LPPoolNd(Module, init=False):
+    norm_type: float = static()
+    kernel_size: Any = static()
+    stride: Any = static()
+    ceil_mode: bool = static()
+
+    _N = 0
+
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        ceil_mode: bool = False,
+    ) -> None:
+        name = type(self).__name__
+        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0:
+            raise ConfigError(f"{name}: norm_type must be a non-zero number, got {norm_type!r}")
+        window_args(self._N, kernel_size, stride if stride is not None else kernel_size, 0, 1, name)
+        self.norm_type = float(norm_type)
+        self.kernel_size = _hashable(kernel_size)
+        self.stride = _hashable(stride) if stride is not None else None
+        self.ceil_mode = _flag("ceil_mode", ceil_mode, name)
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return lp_pool_nd(self._N, input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode, "")
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
+
+
+class LPPool1d(_LPPoolNd, init=False):
+    """1D power-average pooling (``torch.nn.LPPool1d``): ``(sum_window x**p) ** (1/p)``.
+
+    Args:
+      norm_type: the power ``p`` (non-zero).
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      ceil_mode: keep a last partial window.
+
+    Raises:
+      ConfigError: a zero ``norm_type`` or invalid window arguments.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.LPPool1d(2, 3, stride=2)(jnp.ones((1, 4, 9))).shape
+      (1, 4, 4)
+    """
+
+    _N = 1
+
+
+class LPPool2d(_LPPoolNd, init=False):
+    """2D power-average pooling (``torch.nn.LPPool2d``).
+
+    Args:
+      norm_type: the power ``p`` (non-zero).
+      kernel_size: window size (int or 2-tuple).
+      stride: window step (default: ``kernel_size``).
+      ceil_mode: keep last partial windows.
+
+    Raises:
+      ConfigError: a zero ``norm_type`` or invalid window arguments.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.LPPool2d(2, (3, 2), stride=(2, 1))(jnp.ones((1, 4, 9, 5))).shape
+      (1, 4, 4, 4)
+    """
+
+    _N = 2
+
+
+class LPPool3d(_LPPoolNd, init=False):
+    """3D power-average pooling (``torch.nn.LPPool3d``).
+
+    Args:
+      norm_type: the power ``p`` (non-zero).
+      kernel_size: window size (int or 3-tuple).
+      stride: window step (default: ``kernel_size``).
+      ceil_mode: keep last partial windows.
+
+    Raises:
+      ConfigError: a zero ``norm_type`` or invalid window arguments.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.LPPool3d(1, 2)(jnp.ones((1, 2, 4, 4, 4))).shape
+      (1, 2, 2, 2, 2)
     """
 
     _N = 3

@@ -43,6 +43,9 @@ __all__ = [
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
     "adaptive_max_pool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -652,3 +655,121 @@ def adaptive_max_pool3d(
       (1, 1, 2, 1, 2)
     """
     return adaptive_max_pool_nd(3, input, output_size, return_indices)
+
+
+# -- power-average (LP) pooling ------------------------------------------------------------------------
+def lp_pool_nd(
+    n: int,
+    input: jax.Array,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+    where: str | None = None,
+) -> jax.Array:
+    """``(sum over each window of x**p) ** (1/p)`` (PyTorch's formula: an average pool of ``x**p``
+    times the window size, with ``sign(s) * relu(|s|)`` before the root); no padding."""
+    where = f"lp_pool{n}d" if where is None else where
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0:
+        raise ConfigError(f"{at(where)}norm_type must be a non-zero number, got {norm_type!r}")
+    k, _, _, _ = window_args(n, kernel_size, stride, 0, 1, where)
+    out = avg_pool_nd(n, input**norm_type, kernel_size, stride, 0, ceil_mode, True, None, where)
+    return (jnp.sign(out) * jax.nn.relu(jnp.abs(out)) * math.prod(k)) ** (1.0 / norm_type)
+
+
+def lp_pool1d(
+    input: jax.Array,
+    norm_type: float,
+    kernel_size: int,
+    stride: int | None = None,
+    ceil_mode: bool = False,
+) -> jax.Array:
+    """1D power-average pooling over ``[N, C, L]`` or ``[C, L]`` (``torch.nn.functional.lp_pool1d``).
+
+    ``norm_type=1`` is sum pooling, large ``norm_type`` approaches max pooling (of non-negative inputs).
+
+    Args:
+      input: the input.
+      norm_type: the power ``p`` (non-zero).
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      ceil_mode: keep a last partial window.
+
+    Returns:
+      The pooled array.
+
+    Raises:
+      ConfigError: a zero ``norm_type`` or invalid window arguments.
+      ShapeError: an input of the wrong rank or smaller than the window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.lp_pool1d(jnp.array([[[3.0, 4.0, 1.0, 1.0]]]), 2, 2).tolist()
+      [[[5.0, 1.4142135381698608]]]
+    """
+    return lp_pool_nd(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(
+    input: jax.Array,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> jax.Array:
+    """2D power-average pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.functional.lp_pool2d``).
+
+    Args:
+      input: the input.
+      norm_type: the power ``p`` (non-zero).
+      kernel_size: window size (int or 2-tuple).
+      stride: window step (default: ``kernel_size``).
+      ceil_mode: keep last partial windows.
+
+    Returns:
+      The pooled array.
+
+    Raises:
+      ConfigError: a zero ``norm_type`` or invalid window arguments.
+      ShapeError: an input of the wrong rank or smaller than the window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.lp_pool2d(jnp.ones((1, 1, 4, 4)), 1, 2).tolist()
+      [[[[4.0, 4.0], [4.0, 4.0]]]]
+    """
+    return lp_pool_nd(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(
+    input: jax.Array,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> jax.Array:
+    """3D power-average pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``F.lp_pool3d`` of PyTorch).
+
+    Args:
+      input: the input.
+      norm_type: the power ``p`` (non-zero).
+      kernel_size: window size (int or 3-tuple).
+      stride: window step (default: ``kernel_size``).
+      ceil_mode: keep last partial windows.
+
+    Returns:
+      The pooled array.
+
+    Raises:
+      ConfigError: a zero ``norm_type`` or invalid window arguments.
+      ShapeError: an input of the wrong rank or smaller than the window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.lp_pool3d(jnp.ones((1, 2, 2, 2)), 2, 2).tolist()
+      [[[[2.8284270763397217]]]]
+    """
+    return lp_pool_nd(3, input, norm_type, kernel_size, stride, ceil_mode)
