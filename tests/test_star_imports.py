@@ -28,10 +28,6 @@ PACKAGES = ["torsh"] + sorted(
 
 # Packages that break a rule today, with whom to ask; strict: the test fails once they are fixed, so
 # the entry is removed then.
-KNOWN_APPENDS = {
-    "torsh.nn": "nn/__init__.py extends __all__ after the literal (issue 15, nn-health)",
-    "torsh.nn.functional": "nn/functional/__init__.py extends __all__ twice (issue 15, nn-health)",
-}
 KNOWN_STARRED = {
     "torsh.text": "__all__ = [*_LAZY_SUBMODULES, ...]: not a literal a type checker reads (issue 15)",
     "torsh.vision": "__all__ = [*_LAZY_SUBMODULES, *_LAZY_ATTRIBUTES] (issue 15)",
@@ -124,7 +120,7 @@ def _all_writes(tree: ast.Module) -> list[ast.AST]:
     return writes
 
 
-@pytest.mark.parametrize("name", _params({**KNOWN_APPENDS, **KNOWN_STARRED, **KNOWN_NO_ALL}))
+@pytest.mark.parametrize("name", _params({**KNOWN_STARRED, **KNOWN_NO_ALL}))
 def test_all_is_one_literal_list(name):
     writes = _all_writes(_init_tree(name))
     assert len(writes) == 1, f"{name}: __all__ is written {len(writes)} times (one literal list expected)"

@@ -157,13 +157,15 @@ class ProcessPool:
                 f"{type(exc).__name__}: {exc}. Define functions at module level (not lambdas or "
                 "local functions), or use worker_type='thread'."
             ) from exc
-        ctx = mp.get_context(start_method)
+        ctx: Any = mp.get_context(start_method)  # typeshed's BaseContext lacks Process
         if start_method == "forkserver":
             _prepare_forkserver(ctx)
         from . import _worker
 
         self.num_workers = num_workers
         self.pad_to = pad_to
+        self.snapshot: Any = None  # the dataset's fingerprint when the workers got their copy (loader)
+        self.snapshot_warned = False
         self.outstanding = [0] * num_workers
         self._warned_full = False
         self.procs: list[Any] = []
@@ -227,9 +229,10 @@ class ProcessPool:
             if isinstance(obj, int):
                 continue
             w = by_conn[id(obj)]
+            conn: Any = obj  # one of self.conns (a Connection), matched by id
             try:
-                while obj.poll(0):
-                    messages.append((w, obj.recv()))
+                while conn.poll(0):
+                    messages.append((w, conn.recv()))
             except (EOFError, OSError):
                 dead[w] = self._dead(w)
         for obj in ready:
@@ -440,7 +443,7 @@ def _thread_main(
         except BaseException as exc:  # e.g. SystemExit raised by user code: report, never die silently
             import traceback
 
-            failure = LoadFailure(
+            crashed = LoadFailure(
                 {
                     "stage": "sample",
                     "batch_index": batch_index,
@@ -452,5 +455,5 @@ def _thread_main(
                 },
                 exc,
             )
-            out = ("error", gen, batch_index, failure)
+            out = ("error", gen, batch_index, crashed)
         results.put((w, out))

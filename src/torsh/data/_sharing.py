@@ -31,7 +31,7 @@ import warnings
 import weakref
 from collections.abc import Callable
 from multiprocessing import shared_memory
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -81,7 +81,9 @@ def _attach_shared(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     return view
 
 
-def _open_memmap(filename: str, dtype: str, shape: tuple[int, ...], offset: int, order: str) -> np.ndarray:
+def _open_memmap(
+    filename: str, dtype: str, shape: tuple[int, ...], offset: int, order: Literal["C", "F"]
+) -> np.ndarray:
     return np.memmap(filename, dtype=np.dtype(dtype), mode="r", offset=offset, shape=shape, order=order)
 
 
@@ -169,7 +171,7 @@ def _pid_is_dead(pid: int) -> bool:
 
 def clean_stale_spill_files(directory: str) -> list[str]:
     """Remove spill files whose main process is gone (killed before it could remove them)."""
-    removed = []
+    removed: list[str] = []
     try:
         names = [n for n in os.listdir(directory) if n.startswith(_SPILL_PREFIX) and n.endswith(".bin")]
     except OSError:
@@ -192,7 +194,7 @@ def _spill_to_file(array: np.ndarray) -> tuple[np.ndarray, _MemmapHandle, Callab
     fd, path = tempfile.mkstemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", suffix=".bin", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))  # errors (ENOSPC) raise
+            f.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)  # errors (ENOSPC) raise
     except OSError as e:
         _free_file(path)
         raise DataError(

@@ -49,9 +49,10 @@ class _Budget:
 def _summary(value: Any, depth: int, budget: _Budget) -> Any:
     if not budget.take():
         return "..."
+    if isinstance(value, (str, bytes)) and len(value) > 256:
+        return (len(value), hash(value))
     if isinstance(value, _SCALARS):
-        long_text = isinstance(value, (str, bytes)) and len(value) > 256
-        return (len(value), hash(value)) if long_text else value
+        return value
     if isinstance(value, np.ndarray):
         return ("array", id(value), value.shape, value.dtype.str, value.__array_interface__["data"][0])
     if isinstance(value, (list, tuple)):

@@ -67,9 +67,10 @@ class SegmentPool:
                 self.free.remove(smallest)
                 _unlink(smallest)
             size = -(-(nbytes + nbytes // 8) // _PAGE) * _PAGE  # headroom for slightly larger batches
-            shm = create_segment(size) or create_segment(nbytes)
-            if shm is None:
+            created = create_segment(size) or create_segment(nbytes)
+            if created is None:
                 return None
+            shm = created
         self.busy[shm.name] = shm
         return shm
 

@@ -221,8 +221,9 @@ class ArrayDataset(Dataset[Any]):
         self._leaves = leaves
         self._spec = spec
         self._length = int(length)  # type: ignore[arg-type]
+        positions: Any = tuple(range(len(leaves)))  # optree's stubs type leaves too narrowly here
         self._plain_tuple = type(tree) is tuple and spec == optree.tree_structure(
-            tuple(range(len(leaves))), namespace=NAMESPACE
+            positions, namespace=NAMESPACE
         )
         # One gather per array reproduces default_collate only for plain (non-object) arrays.
         self._torsh_batchable = not any(leaf.dtype.hasobject for leaf in leaves)
@@ -283,7 +284,7 @@ class Subset(Dataset[T]):
       'c'
     """
 
-    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+    def __init__(self, dataset: Any, indices: Sequence[int] | np.ndarray) -> None:
         self.dataset = dataset
         idx = np.asarray(indices)
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
@@ -388,7 +389,8 @@ def random_split(dataset: Any, lengths: Sequence[int | float], seed: int = 0) ->
             f"random_split: the lengths {sizes} add up to {sum(sizes)}, but the dataset has {n} samples"
         )
     perm = np.random.Generator(np.random.PCG64(np.random.SeedSequence([_SPLIT_SALT, seed]))).permutation(n)
-    out, start = [], 0
+    out: list[Subset] = []
+    start = 0
     for size in sizes:
         out.append(Subset(dataset, perm[start : start + size]))
         start += size

@@ -181,6 +181,8 @@ class DataLoader:
         self.collate_fn = collate_fn
         self._own_sampler = False
 
+        self.sampler: Any
+        self.batch_sampler: Any
         if self._iterable:
             self.sampler = None
             self.batch_sampler = None
@@ -304,7 +306,7 @@ class DataLoader:
                 "DataLoader: pad_last=True pads the short last batch and drop_last=True drops it; choose one"
             )
         if batch_sampler is not None:
-            size = getattr(batch_sampler, "batch_size", None)
+            size: Any = getattr(batch_sampler, "batch_size", None)
             if not _is_int(size) or size <= 0:
                 raise ConfigError(
                     "DataLoader: pad_last=True pads batches to the batch size, but the batch_sampler "

@@ -253,6 +253,7 @@ def read_csv(
     """
     path = _check_file(path, "read_csv")
     wanted = _projection(columns, label)
+    pl: Any
     try:
         import polars as pl
     except ImportError:
