@@ -1,4 +1,4 @@
-"""Fixtures for tests/distributed: one 8-device subprocess runs every check in _checks8.py.
+"""Fixtures for tests/distributed: one 8-device subprocess runs every check in _distributed_checks8.py.
 
 JAX fixes its device count when it starts, so multi-device code runs in a fresh interpreter with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8``; starting it once for all checks keeps the
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _dist_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
+from _distributed_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def checks8(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, d
     """``(out_dir, results)`` of the 8-device checks (results: name -> {"ok", "error"})."""
     out_dir = tmp_path_factory.mktemp("checks8")
     proc = subprocess.run(
-        [sys.executable, str(HERE / "_checks8.py"), str(out_dir)],
+        [sys.executable, str(HERE / "_distributed_checks8.py"), str(out_dir)],
         env=subprocess_env(XLA_FLAGS="--xla_force_host_platform_device_count=8"),
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from _dist_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
+from _distributed_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
 
 from torsh import distributed as dist
 from torsh.distributed import ClusterConfigError
@@ -300,7 +300,7 @@ def test_init_without_arguments_joins_a_slurm_job():
     port = free_port()
     procs = [
         subprocess.Popen(
-            [sys.executable, str(HERE / "_slurm_job.py")],
+            [sys.executable, str(HERE / "_distributed_slurm_job.py")],
             env=subprocess_env(
                 **srun_env(procid=i, nodelist="127.0.0.1", per_node="2", SLURM_NTASKS="2", SLURM_NODEID="0"),
                 JAX_COORDINATOR_PORT=str(port),

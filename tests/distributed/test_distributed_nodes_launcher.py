@@ -1,7 +1,8 @@
 """``torsh launch`` across nodes, without JAX (the launched programs are tiny scripts, so each start
 costs milliseconds; the real 2-node training run is in test_distributed_two_nodes.py): global ranks
 and variables, ``--dry-run``, flags that do not add up, an unreachable node 0, a failure or a killed
-launcher on one node stopping the other. (A SIGKILLed launcher's grandchildren: test_launcher.py.)"""
+launcher on one node stopping the other. (A SIGKILLed launcher's grandchildren:
+test_distributed_launcher.py.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from _dist_helpers import HANG_GUARD_SECONDS
-from test_launcher import wait_dead
+from _distributed_helpers import HANG_GUARD_SECONDS
+from test_distributed_launcher import wait_dead
 
 from torsh.cli import build_parser
 from torsh.cli import main as cli_main

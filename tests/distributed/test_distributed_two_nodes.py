@@ -3,7 +3,7 @@
 on node 1 stops both nodes promptly and every launcher names it; the same two commands again resume
 from the last checkpoint and finish with the reference's parameters.
 
-One script (_nodes_job.py) serves all three runs; the JAX compilation cache is shared between the
+One script (_distributed_nodes_job.py) serves all three runs; the JAX compilation cache is shared between the
 two multi-process runs so the second compiles little.
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _dist_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
+from _distributed_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
 
 from torsh.distributed.launch import free_port
 
 pytestmark = pytest.mark.slow
 
-JOB = str(HERE / "_nodes_job.py")
+JOB = str(HERE / "_distributed_nodes_job.py")
 # The job's other processes would wait for the failed one forever (a collective or JAX's barriers);
 # ending at all proves they were stopped. Generous, because the suite may share a busy machine.
 JOB_GUARD_SECONDS = 300

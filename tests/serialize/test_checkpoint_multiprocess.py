@@ -2,7 +2,7 @@
 monkeypatched and ``torsh.distributed.barrier`` recorded. Only process 0 writes, commits, applies
 retention and cleans leftovers; every process gathers and meets at ``torsh-ckpt-<step>`` after the
 commit (at once, or in ``wait()`` / the next save with ``async_save``), even when the write fails.
-The real 2-process run is tests/distributed/test_multiprocess.py."""
+The real 2-process run is tests/distributed/test_distributed_multiprocess.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """One training script for test_distributed_two_nodes.py, run unchanged three ways:
 
-- ``python _nodes_job.py OUT`` with 4 simulated CPU devices: the 1-process x 4-device reference;
+- ``python _distributed_nodes_job.py OUT`` with 4 simulated CPU devices: the 1-process x 4-device reference;
 - ``torsh launch --nnodes 2 --node-rank R --coordinator ... -n 2 --devices-per-process 1`` twice
   (two "nodes" of 2 processes x 1 device): the same data-parallel FSDP run over 4 processes;
 - again after a failure: it resumes from the latest checkpoint (the restart is the same command).
@@ -28,7 +28,7 @@ from torsh.serialize import CheckpointManager  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _train  # noqa: E402
+import _distributed_train  # noqa: E402
 
 REPLICAS, N, LOCAL_BATCH, STEPS = 4, 64, 4, 6
 
@@ -40,7 +40,9 @@ def make_model():
 
     from torsh import nn
 
-    return nn.Linear(_train.D_IN, _train.D_OUT, axes=("mlp", "embed"), key=jax.random.key(0))
+    return nn.Linear(
+        _distributed_train.D_IN, _distributed_train.D_OUT, axes=("mlp", "embed"), key=jax.random.key(0)
+    )
 
 
 def main(out: str) -> None:
@@ -49,8 +51,8 @@ def main(out: str) -> None:
     mesh = dist.mesh({"data": -1})
     plan = dist.fsdp()
     rng = np.random.default_rng(0)
-    xs = rng.normal(size=(N, _train.D_IN)).astype(np.float32)
-    ys = rng.normal(size=(N, _train.D_OUT)).astype(np.float32)
+    xs = rng.normal(size=(N, _distributed_train.D_IN)).astype(np.float32)
+    ys = rng.normal(size=(N, _distributed_train.D_OUT)).astype(np.float32)
 
     if n == REPLICAS:  # one replica per process: the sampler's defaults come from the job
         shares = [DistributedSampler(N, shuffle=True, seed=5, drop_last=True)]
@@ -74,13 +76,15 @@ def main(out: str) -> None:
     import jax
 
     # One compiled program for the initialisation (op-by-op it would compile ~25 small programs).
-    model, state = jax.jit(lambda: (lambda m: (m, _train.OPTIMIZER.init(m)))(make_model()))()
+    model, state = jax.jit(lambda: (lambda m: (m, _distributed_train.OPTIMIZER.init(m)))(make_model()))()
     model, state = dist.shard(model, mesh, plan), dist.shard(state, mesh, plan)
     like = {"model": model, "opt": state, "data": {"step": 0}}
     placed = (dist.sharding_of(model), dist.sharding_of(state))
     import torsh
 
-    step_fn = torsh.jit(_train.train_step, donate=("model", "state"), out_shardings=(*placed, None))
+    step_fn = torsh.jit(
+        _distributed_train.train_step, donate=("model", "state"), out_shardings=(*placed, None)
+    )
 
     ckpt = CheckpointManager(os.path.join(out, "ckpt"), keep=2)
     start = 0

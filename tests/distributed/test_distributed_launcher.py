@@ -3,7 +3,7 @@ process stops the job, the launcher reports it and exits non-zero; nothing is le
 signals, the ``torsh`` CLI and ``python -m torsh.distributed.launch``.
 
 The launched programs here are tiny Python scripts (no JAX) so that each start costs milliseconds;
-the real multi-process training run is in test_multiprocess.py.
+the real multi-process training run is in test_distributed_multiprocess.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _dist_helpers import HANG_GUARD_SECONDS, subprocess_env
+from _distributed_helpers import HANG_GUARD_SECONDS, subprocess_env
 
 import torsh
 from torsh.cli import COMMANDS, build_parser

@@ -1,5 +1,5 @@
-"""The 2-process job of test_multiprocess.py (started by ``python -m torsh.distributed.launch -n 2
---devices-per-process 4 _mp_job.py OUT_DIR``).
+"""The 2-process job of test_distributed_multiprocess.py (started by ``python -m torsh.distributed.launch -n 2
+--devices-per-process 4 _distributed_mp_job.py OUT_DIR``).
 
 Each process joins the job, trains the same layouts as the 1-process x 8-device checks (feeding only
 its rows of every batch), restores the file and the ``CheckpointManager`` checkpoint the 1-process
@@ -22,7 +22,7 @@ from torsh.serialize import CheckpointManager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _train
+import _distributed_train
 
 
 def _assert_same(tree, host: dict, like) -> None:
@@ -46,11 +46,11 @@ def main(out_dir: str) -> None:
     )
 
     mesh = dist.mesh({"data": 8})
-    rows = dist.local_batch_slice(_train.BATCH, mesh)
+    rows = dist.local_batch_slice(_distributed_train.BATCH, mesh)
     assert rows == slice(16 * info.process_index, 16 * (info.process_index + 1)), rows
 
     for config in ("dp", "fsdp", "2d_fsdp"):
-        got = _train.train(config)
+        got = _distributed_train.train(config)
         if dist.is_main_process():
             np.savez(os.path.join(out_dir, f"mp_params_{config}.npz"), losses=got["losses"], **got["params"])
         if config == "fsdp":
@@ -79,7 +79,7 @@ def main(out_dir: str) -> None:
     assert i == 3
 
     # Restore the checkpoints written by 1 process x 8 devices into this 2-process layout.
-    like = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
+    like = dist.shard(_distributed_train.make_mlp(), mesh, dist.fsdp())
     restored = torsh.serialize.load(os.path.join(out_dir, "fsdp_1proc.safetensors"), like=like)
     from_manager = CheckpointManager(os.path.join(out_dir, "ckpt_1proc")).restore(
         "latest", like={"model": like}

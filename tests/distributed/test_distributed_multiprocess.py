@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from _dist_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
+from _distributed_helpers import HANG_GUARD_SECONDS, HERE, subprocess_env
 
 import torsh
 
@@ -19,11 +19,11 @@ TORSH_CLI = [sys.executable, "-m", "torsh.cli"]
 
 @pytest.fixture(scope="module")
 def two_process_run(checks8):
-    import _train
+    import _distributed_train
 
     out_dir, _ = checks8
     # A CheckpointManager checkpoint written by 1 process, for the job to restore across 2.
-    model = torsh.serialize.load(out_dir / "fsdp_1proc.safetensors", like=_train.make_mlp())
+    model = torsh.serialize.load(out_dir / "fsdp_1proc.safetensors", like=_distributed_train.make_mlp())
     with torsh.serialize.CheckpointManager(out_dir / "ckpt_1proc") as ckpt:
         ckpt.save(100, {"model": model})
     proc = subprocess.run(
@@ -36,7 +36,7 @@ def two_process_run(checks8):
             "4",
             "--timeout",
             "300",
-            str(HERE / "_mp_job.py"),
+            str(HERE / "_distributed_mp_job.py"),
             str(out_dir),
         ],
         env=subprocess_env(),
@@ -86,14 +86,14 @@ def test_checkpoint_from_one_process_restores_in_two(two_process_run, saved_by):
 @pytest.mark.parametrize("directory,step", [("ckpt_2proc", 2), ("ckpt_2proc_async", 3)])
 def test_checkpoint_manager_of_two_processes_restores_in_one(two_process_run, directory, step):
     """The manager's own multi-process save (one writer; retention ran once, on process 0)."""
-    import _train
+    import _distributed_train
     import jax
 
     out_dir, _ = two_process_run
     ckpt = torsh.serialize.CheckpointManager(out_dir / directory)
     assert ckpt.all_steps() == [step]
     assert sorted(p.name for p in (out_dir / directory).iterdir()) == [f"step_{step:08d}"]  # no leftovers
-    like = {"model": _train.make_mlp(), "data": {"step": 0}}
+    like = {"model": _distributed_train.make_mlp(), "data": {"step": 0}}
     if directory == "ckpt_2proc":
         like["rng"] = jax.random.key(0)
         assert ckpt.metrics() == {"loss": 0.5}

@@ -1,6 +1,6 @@
 """Where a process fits in a job: ``resolve_config`` from arguments and the variables of torsh's
 launcher, JAX and torchrun; ``init`` in a single process and after JAX has started. (The real
-2-process join is in test_multiprocess.py.)"""
+2-process join is in test_distributed_multiprocess.py.)"""
 
 from __future__ import annotations
 

@@ -1,16 +1,16 @@
 """8 simulated CPU devices (one subprocess, see conftest.py): every layout trains like one device,
 shardings are the requested ones, collectives match numpy, describe reports FSDP bytes = total / N,
-errors name the leaf, shape and mesh axis. The checks themselves are in _checks8.py."""
+errors name the leaf, shape and mesh axis. The checks themselves are in _distributed_checks8.py."""
 
 from __future__ import annotations
 
-import _checks8
+import _distributed_checks8
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", sorted(_checks8.CHECKS))
+@pytest.mark.parametrize("name", sorted(_distributed_checks8.CHECKS))
 def test_on_8_devices(checks8, name: str) -> None:
     _, results = checks8
     assert name in results, f"check {name} did not run"

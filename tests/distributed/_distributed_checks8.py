@@ -1,9 +1,9 @@
 """Checks that need 8 devices. Run as a script in a subprocess with 8 simulated CPU devices:
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=8 python _checks8.py OUT_DIR
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 python _distributed_checks8.py OUT_DIR
 
 Every ``check_*`` function runs (one failure does not stop the others); results go to
-``OUT_DIR/results.json`` as ``{name: {"ok": bool, "error": str}}``; test_multidevice.py turns each
+``OUT_DIR/results.json`` as ``{name: {"ok": bool, "error": str}}``; test_distributed_multidevice.py turns each
 into a pytest test. Importing this module (to list the checks) creates no arrays.
 """
 
@@ -24,7 +24,7 @@ from jax.sharding import PartitionSpec as P
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _train
+import _distributed_train
 
 import torsh
 from torsh import distributed as dist
@@ -53,7 +53,7 @@ def assert_raises(exc: type[BaseException], fn: Callable[[], Any], *fragments: s
 # ------------------------------------------------------------------------------------------------
 # Train steps: every layout equals the single-device run; shardings are the requested ones.
 
-# Expected specs of the MLP's parameters per layout (see _train.make_mlp for the logical names).
+# Expected specs of the MLP's parameters per layout (see _distributed_train.make_mlp for the logical names).
 EXPECTED_SPECS: dict[str, dict[str, P]] = {
     "dp": {
         k: P(*([None] * n))
@@ -104,22 +104,22 @@ EXPECTED_SPECS: dict[str, dict[str, P]] = {
 def reference_for(model_name: str) -> dict[str, Any]:
     key = f"ref_{model_name}"
     if key not in _CACHE:
-        _CACHE[key] = _train.train(None, model_name=model_name)
+        _CACHE[key] = _distributed_train.train(None, model_name=model_name)
     return _CACHE[key]
 
 
 def _check_layout(config: str, out_dir: str, model_name: str = "mlp") -> dict[str, Any]:
     """10 AdamW steps on the mesh == 10 steps on one device (1e-5); shardings are the requested ones."""
     ref = reference_for(model_name)
-    got = _train.train(config, model_name=model_name)
+    got = _distributed_train.train(config, model_name=model_name)
     what = f"{model_name}/{config}"
     np.testing.assert_allclose(got["losses"], ref["losses"], rtol=1e-5, atol=1e-6, err_msg=f"{what}: losses")
     assert got["params"].keys() == ref["params"].keys()
     for key, value in ref["params"].items():
         np.testing.assert_allclose(got["params"][key], value, rtol=1e-5, atol=1e-5, err_msg=f"{what}: {key}")
-    mesh_shape, make_plan = _train.CONFIGS[config]
+    mesh_shape, make_plan = _distributed_train.CONFIGS[config]
     mesh = dist.mesh(mesh_shape)
-    requested = dist.shardings(_train.MODELS[model_name][0](), mesh, make_plan())
+    requested = dist.shardings(_distributed_train.MODELS[model_name][0](), mesh, make_plan())
     model, state = got["model"], got["state"]
     for (key, leaf), want in zip(model.state_dict().items(), requested.state_dict().values(), strict=False):
         assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (
@@ -129,7 +129,7 @@ def _check_layout(config: str, out_dir: str, model_name: str = "mlp") -> dict[st
         for moment in ("exp_avg", "exp_avg_sq"):
             m_leaf = getattr(state, moment).state_dict()[key]
             assert m_leaf.sharding.is_equivalent_to(leaf.sharding, leaf.ndim), f"{what}: {moment}.{key}"
-    assert state.step.sharding.is_fully_replicated and int(state.step) == _train.STEPS
+    assert state.step.sharding.is_fully_replicated and int(state.step) == _distributed_train.STEPS
     # ... and every leaf is still where shard() put it before the first step (nothing gathered).
     for before, after in zip(jax.tree.leaves(got["placed"]["model"]), jax.tree.leaves(model), strict=False):
         assert after.sharding.is_equivalent_to(before, after.ndim)
@@ -189,16 +189,16 @@ def check_transformer_layouts(out_dir: str) -> None:
 def check_constrain_keeps_shardings(out_dir: str) -> None:
     """Keeping shardings with dist.constrain inside the step (instead of out_shardings)."""
     mesh = dist.mesh({"data": 8})
-    model = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
-    state = dist.shard(_train.OPTIMIZER.init(model), mesh, dist.fsdp())
+    model = dist.shard(_distributed_train.make_mlp(), mesh, dist.fsdp())
+    state = dist.shard(_distributed_train.OPTIMIZER.init(model), mesh, dist.fsdp())
     keep_model, keep_state = dist.sharding_of(model), dist.sharding_of(state)
 
     @torsh.jit
     def step(model, state, x, y):
-        model, state, loss = _train.train_step(model, state, x, y)
+        model, state, loss = _distributed_train.train_step(model, state, x, y)
         return dist.constrain(model, keep_model), dist.constrain(state, keep_state), loss
 
-    x, y = dist.shard_batch(_train.batches(1)[0], mesh)
+    x, y = dist.shard_batch(_distributed_train.batches(1)[0], mesh)
     new_model, new_state, _ = step(model, state, x, y)
     for a, b in zip(
         jax.tree.leaves(new_model) + jax.tree.leaves(new_state),
@@ -206,7 +206,7 @@ def check_constrain_keeps_shardings(out_dir: str) -> None:
         strict=False,
     ):
         assert a.sharding.is_equivalent_to(b.sharding, a.ndim), (a.sharding, b.sharding)
-    ref = _train.train(None, steps=1)["params"]
+    ref = _distributed_train.train(None, steps=1)["params"]
     for key, value in dist.to_host(new_model.state_dict()).items():
         np.testing.assert_allclose(value, ref[key], rtol=1e-5, atol=1e-6)
 
@@ -214,15 +214,15 @@ def check_constrain_keeps_shardings(out_dir: str) -> None:
 @check
 def check_explicit_axes_need_model_changes(out_dir: str) -> None:
     """Why meshes default to Auto axes: the same FSDP step is a sharding *type error* with Explicit axes."""
-    x, y = _train.batches(1)[0]
-    mlp = _train.make_mlp()  # outside the mesh context: its eager init would compile again inside
+    x, y = _distributed_train.batches(1)[0]
+    mlp = _distributed_train.make_mlp()  # outside the mesh context: its eager init would compile again inside
     for axis_types, should_fail in (("explicit", True), ("auto", False)):
         mesh = dist.mesh({"data": 8}, axis_types=axis_types)
         with dist.use_mesh(mesh):
             model = dist.shard(mlp, mesh, dist.fsdp())
             xs, ys = dist.shard_batch((x, y), mesh)
             try:
-                jax.jit(_train.loss_fn).lower(model, xs, ys)  # tracing decides; no need to run
+                jax.jit(_distributed_train.loss_fn).lower(model, xs, ys)  # tracing decides; no need to run
                 failed = False
             except Exception as e:  # jax's ShardingTypeError
                 failed = "shard" in type(e).__name__.lower() or "sharded" in str(e)
@@ -236,8 +236,8 @@ def check_explicit_axes_need_model_changes(out_dir: str) -> None:
 @check
 def check_describe_fsdp_bytes(out_dir: str) -> None:
     mesh = dist.mesh({"data": 8})
-    model = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
-    state = dist.shard(_train.OPTIMIZER.init(model), mesh, dist.fsdp())
+    model = dist.shard(_distributed_train.make_mlp(), mesh, dist.fsdp())
+    state = dist.shard(_distributed_train.OPTIMIZER.init(model), mesh, dist.fsdp())
     report = dist.describe(model)
     total = sum(int(np.prod(p.shape)) * 4 for p in model.parameters())
     assert report.total_bytes == total
@@ -251,7 +251,7 @@ def check_describe_fsdp_bytes(out_dir: str) -> None:
     assert {leaf.path for leaf in scalars} == {"opt.step", "opt.lr.default"}, scalars
     assert both.max_device_bytes == 3 * total // 8 + sum(leaf.nbytes for leaf in scalars), str(both)
     # Data parallel: every device holds everything.
-    dp = dist.describe(dist.shard(_train.make_mlp(), mesh, dist.data_parallel()))
+    dp = dist.describe(dist.shard(_distributed_train.make_mlp(), mesh, dist.data_parallel()))
     assert dp.max_device_bytes == total and dp["0.weight"].replicas == 8
     # A leaf that 8 does not divide stays replicated: total / N plus that leaf ("padding").
     odd = dist.shard(
@@ -501,9 +501,9 @@ def check_shard_optimizer_state_by_suffix(out_dir: str) -> None:
 def check_checkpoint_for_other_process_counts(out_dir: str) -> None:
     """A checkpoint written by this single process, for the 2-process job to restore (and compare)."""
     mesh = dist.mesh({"data": 8})
-    got = _train.train("fsdp")
+    got = _distributed_train.train("fsdp")
     torsh.serialize.save(os.path.join(out_dir, "fsdp_1proc.safetensors"), got["model"])
-    like = dist.shard(_train.make_mlp(), mesh, dist.fsdp())
+    like = dist.shard(_distributed_train.make_mlp(), mesh, dist.fsdp())
     restored = torsh.serialize.load(os.path.join(out_dir, "fsdp_1proc.safetensors"), like=like)
     for key, leaf in restored.state_dict().items():
         assert leaf.sharding.is_equivalent_to(like.state_dict()[key].sharding, leaf.ndim)
