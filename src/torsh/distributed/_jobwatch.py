@@ -69,7 +69,37 @@ class _Link:
 
 
 class Hub(_Link):
-    """Node 0's side: rendezvous, relay failures, wait for everyone's ``done``."""
+    """Node 0's side of the launchers' link: rendezvous, relay failures, wait for everyone's ``done``.
+
+    Args:
+        bind_host: The address to listen on (the coordinator host).
+        port: The watch port (the coordinator port + 1, or ``--watch-port``).
+        hello: Node 0's flags: ``node``, ``nnodes``, ``nprocs``, ``devices`` and ``host``.
+
+    Raises:
+        LaunchError: If it cannot listen on ``bind_host:port``.
+
+    Example:
+        >>> import threading, time
+        >>> from torsh.distributed._jobwatch import Hub, Spoke
+        >>> from torsh.distributed.launch import free_port
+        >>> hello = {"node": 0, "nnodes": 2, "nprocs": 1, "devices": None, "host": "node0"}
+        >>> port = free_port()
+        >>> hub = Hub("127.0.0.1", port, hello)
+        >>> spoke = Spoke("127.0.0.1", port, {**hello, "node": 1, "host": "node1"})
+        >>> joining = threading.Thread(target=spoke.rendezvous, args=(10.0, lambda: None))
+        >>> joining.start(); hub.rendezvous(10.0, lambda: None); joining.join()
+        >>> spoke.report({"what": "rank 1 exited with code 3", "status": 3, "time": time.time()})
+        >>> while hub.stop_event() is None:  # node 0 settles near-simultaneous failures, then decides
+        ...     time.sleep(0.05)
+        >>> hub.stop_event()["what"]
+        'rank 1 exited with code 3'
+        >>> while spoke.stop_event() is None:  # ... and tells every node
+        ...     time.sleep(0.05)
+        >>> spoke.stop_event()["status"]
+        3
+        >>> hub.close(); spoke.close()
+    """
 
     def __init__(self, bind_host: str, port: int, hello: dict[str, Any]) -> None:
         super().__init__()
@@ -94,6 +124,17 @@ class Hub(_Link):
         self.server.listen(self.nnodes)
 
     def rendezvous(self, timeout: float, stop_requested: Callable[[], int | None]) -> None:
+        """Wait until every other node has joined with the same flags, then tell them all to start.
+
+        Args:
+            timeout: Seconds to wait for the other side.
+            stop_requested: Polled while waiting; a non-None result (a signal number) gives up.
+
+        Raises:
+            LaunchError: If a node does not join in time (or the launcher is interrupted).
+            ClusterConfigError: If a node joins with other ``--nnodes``/``-n``/``--devices-per-process``, a
+                repeated or out-of-range ``--node-rank`` (every node is told to abort).
+        """
         deadline = time.monotonic() + timeout
         self.server.settimeout(_CONNECT_RETRY_SECONDS)
         try:
@@ -173,7 +214,11 @@ class Hub(_Link):
         self.readers[node] = reader
 
     def report(self, failure: dict[str, Any]) -> None:
-        """A process on node 0 failed."""
+        """A process on node 0 failed: record it (node 0 decides the job's first failure).
+
+        Args:
+            failure: ``what``, ``status``, ``time`` (and ``rank``, ``host``...) of the failure.
+        """
         self.failures.append(failure)
         self._pump()
 
@@ -211,11 +256,16 @@ class Hub(_Link):
                         _send(conn, lock, {"type": "stop", **self.verdict})
 
     def all_done(self) -> bool:
-        """Every node finished cleanly (a failure being settled is not "done": its verdict is due)."""
+        """Every node finished cleanly (a failure being settled is not "done": its verdict is due).
+
+        Returns:
+            Whether every other node reported ``done`` (or closed after it) and nothing failed.
+        """
         self._pump()
         return not self.failures and all(n in self.done or n in self.closed for n in self.peers)
 
     def close(self) -> None:
+        """Say goodbye to every node and stop listening."""
         for conn, lock, _ in self.peers.values():
             _send(conn, lock, {"type": "bye"})
             with contextlib.suppress(OSError):
@@ -225,7 +275,22 @@ class Hub(_Link):
 
 
 class Spoke(_Link):
-    """Node r's side (r > 0): join, report failures, obey node 0's verdict."""
+    """Node r's side (r > 0) of the launchers' link: join, report failures, obey node 0's verdict.
+
+    See :class:`Hub` for an example with both sides.
+
+    Args:
+        host: Node 0's host.
+        port: Node 0's watch port.
+        hello: This node's flags: ``node``, ``nnodes``, ``nprocs``, ``devices`` and ``host``.
+
+    Example:
+        >>> from torsh.distributed._jobwatch import Spoke
+        >>> hello = {"node": 1, "nnodes": 2, "nprocs": 4, "devices": None, "host": "node1"}
+        >>> spoke = Spoke("node0", 29501, hello)
+        >>> spoke.stop_event() is None  # nothing has failed (it has not even connected yet)
+        True
+    """
 
     def __init__(self, host: str, port: int, hello: dict[str, Any]) -> None:
         super().__init__()
@@ -237,6 +302,16 @@ class Spoke(_Link):
         self.done_sent = False
 
     def rendezvous(self, timeout: float, stop_requested: Callable[[], int | None]) -> None:
+        """Connect to node 0's launcher, introduce this node and wait for ``start``.
+
+        Args:
+            timeout: Seconds to wait for the other side.
+            stop_requested: Polled while waiting; a non-None result (a signal number) gives up.
+
+        Raises:
+            ClusterConfigError: If node 0 cannot be reached in time, or refuses this node's flags.
+            LaunchError: If node 0 does not start the job in time or closes the connection first.
+        """
         deadline = time.monotonic() + timeout
         last: OSError | None = None
         while self.conn is None:
@@ -279,6 +354,11 @@ class Spoke(_Link):
                 return
 
     def report(self, failure: dict[str, Any]) -> None:
+        """A process on this node failed: tell node 0.
+
+        Args:
+            failure: ``what``, ``status``, ``time`` (and ``rank``, ``host``...) of the failure.
+        """
         if self.conn is not None:
             _send(self.conn, self.lock, {"type": "failed", **failure})
 
@@ -301,15 +381,26 @@ class Spoke(_Link):
                 self.finished = True
 
     def send_done(self, status: int) -> None:
+        """Tell node 0 that this node's processes have finished.
+
+        Args:
+            status: This node's exit status.
+        """
         self.done_sent = True
         if self.conn is not None:
             _send(self.conn, self.lock, {"type": "done", "node": self.hello["node"], "status": status})
 
     def all_done(self) -> bool:
+        """Whether node 0 has said goodbye (or the connection closed).
+
+        Returns:
+            True once node 0's launcher is finished with this node.
+        """
         self._pump()
         return self.finished
 
     def close(self) -> None:
+        """Close the connection to node 0."""
         if self.conn is not None:
             with contextlib.suppress(OSError):
                 self.conn.close()
