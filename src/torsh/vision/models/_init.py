@@ -34,7 +34,23 @@ __all__ = ["HostInit", "build", "Rule"]
 class HostInit:
     """Initial values drawn with numpy from a generator seeded by a torsh/JAX key.
 
-    Each method mirrors a ``torch.nn.init`` function and returns a float64 numpy array.
+    Each method mirrors a ``torch.nn.init`` function and returns a float64 numpy array; filling a model
+    this way compiles nothing (see the module docstring).
+
+    Args:
+        key: A PRNG key or int seed (None: the ``torsh.manual_seed`` stream).
+
+    Raises:
+        ConfigError: If ``key`` is not None, an int or a PRNG key.
+        TraceError: If ``key`` is None inside a traced function.
+
+    Example:
+        >>> import torsh
+        >>> from torsh.vision.models._init import HostInit
+        >>> init = HostInit(torsh.random.key(0))
+        >>> w = init.kaiming_normal_fan_out((16, 8, 3, 3))
+        >>> w.shape, w.dtype, round(float(w.std()) / (2 / (16 * 9)) ** 0.5, 1)
+        ((16, 8, 3, 3), dtype('float64'), 1.0)
     """
 
     def __init__(self, key: Any) -> None:
@@ -46,20 +62,80 @@ class HostInit:
 
     @staticmethod
     def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+        """``(fan_in, fan_out)`` of a weight shape, as PyTorch computes them.
+
+        Args:
+            shape: A weight shape ``[out, in, *kernel]`` (1-D: ``fan_in`` is its length).
+
+        Returns:
+            ``(fan_in, fan_out)``.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> HostInit.fans((16, 8, 3, 3))
+            (72, 144)
+        """
         receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
         fan_in = shape[1] * receptive if len(shape) > 1 else shape[0]
         return fan_in, shape[0] * receptive
 
     def uniform(self, shape: tuple[int, ...], a: float, b: float) -> np.ndarray:
+        """U(a, b) samples.
+
+        Args:
+            shape: The array's shape.
+            a: The lower bound.
+            b: The upper bound.
+
+        Returns:
+            A float64 array.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> x = HostInit(0).uniform((100,), -1.0, 1.0)
+            >>> bool((abs(x) <= 1).all())
+            True
+        """
         return self.rng.uniform(a, b, shape)
 
     def normal(self, shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+        """N(mean, std²) samples.
+
+        Args:
+            shape: The array's shape.
+            mean: The mean.
+            std: The standard deviation.
+
+        Returns:
+            A float64 array.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> HostInit(0).normal((2, 3), std=0.02).shape
+            (2, 3)
+        """
         return self.rng.normal(mean, std, shape)
 
     def trunc_normal(
         self, shape: tuple[int, ...], std: float = 1.0, a: float = -2.0, b: float = 2.0
     ) -> np.ndarray:
-        """N(0, std²) truncated to the absolute bounds [a, b] (``torch.nn.init.trunc_normal_``)."""
+        """N(0, std²) truncated to the absolute bounds [a, b] (``torch.nn.init.trunc_normal_``).
+
+        Args:
+            shape: The array's shape.
+            std: The standard deviation before truncation.
+            a: The lower bound.
+            b: The upper bound.
+
+        Returns:
+            A float64 array with values in ``[a, b]``.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> x = HostInit(0).trunc_normal((1000,), std=1.0, a=-0.5, b=0.5)
+            >>> bool((abs(x) <= 0.5).all())
+            True
+        """
         n = math.prod(shape)
         out = np.empty(0)
         while out.size < n:  # rejection sampling: acceptance is >95% for the bounds torchvision uses
@@ -68,15 +144,57 @@ class HostInit:
         return out[:n].reshape(shape)
 
     def kaiming_normal_fan_out(self, shape: tuple[int, ...], gain: float = math.sqrt(2.0)) -> np.ndarray:
-        """``kaiming_normal_(w, mode="fan_out", nonlinearity="relu")`` (gain sqrt(2))."""
+        """``kaiming_normal_(w, mode="fan_out", nonlinearity="relu")`` (gain sqrt(2)).
+
+        Args:
+            shape: The array's shape.
+            gain: The gain.
+
+        Returns:
+            A float64 array with standard deviation ``gain / sqrt(fan_out)``.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> HostInit(0).kaiming_normal_fan_out((8, 4, 3, 3)).shape
+            (8, 4, 3, 3)
+        """
         return self.normal(shape, 0.0, gain / math.sqrt(self.fans(shape)[1]))
 
     def torch_default(self, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
-        """PyTorch's Linear/Conv default, ``kaiming_uniform_(a=sqrt(5))``: U(±1/sqrt(fan_in))."""
+        """PyTorch's Linear/Conv default, ``kaiming_uniform_(a=sqrt(5))``: U(±1/sqrt(fan_in)).
+
+        Args:
+            shape: The array's shape.
+            fan_in: The layer's fan-in (the bound is 0 when it is 0).
+
+        Returns:
+            A float64 array.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> w = HostInit(0).torch_default((10, 16), fan_in=16)
+            >>> bool((abs(w) <= 0.25).all())
+            True
+        """
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         return self.uniform(shape, -bound, bound)
 
     def xavier_uniform(self, shape: tuple[int, ...], gain: float = 1.0) -> np.ndarray:
+        """``xavier_uniform_``: U(±gain * sqrt(6 / (fan_in + fan_out))).
+
+        Args:
+            shape: The array's shape.
+            gain: The gain.
+
+        Returns:
+            A float64 array.
+
+        Example:
+            >>> from torsh.vision.models._init import HostInit
+            >>> w = HostInit(0).xavier_uniform((16, 8))
+            >>> bool((abs(w) <= (6 / 24) ** 0.5).all())
+            True
+        """
         fan_in, fan_out = self.fans(shape)
         bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
         return self.uniform(shape, -bound, bound)
@@ -131,8 +249,29 @@ def build(
 
     ``make`` receives a traced key (its layers' own initialisers are traced, never run); every array
     is then set from ``rule`` (or PyTorch's default for its layer type) with a numpy generator seeded
-    by ``key``, in a fixed (path) order. ``dtype`` (default: the default float dtype) is the dtype of
-    floating arrays; integer buffers keep theirs.
+    by ``key``, in a fixed (path) order.
+
+    Args:
+        make: Builds the parts of a model from a key.
+        key: The construction key (None: the ``torsh.manual_seed`` stream).
+        rule: The model's initialisation rule (see :data:`Rule`), or None for PyTorch's defaults.
+        dtype: The dtype of floating arrays (default: the default float dtype); integer buffers keep
+            theirs.
+
+    Returns:
+        ``make``'s dict with every array filled (on the default device).
+
+    Raises:
+        ConfigError: If ``dtype`` is not a floating dtype or ``key`` is not a key.
+
+    Example:
+        >>> import torsh
+        >>> from torsh import nn
+        >>> from torsh.vision.models._init import build
+        >>> parts = build(lambda k: {"fc": nn.Linear(4, 2, key=k)}, torsh.random.key(0))
+        >>> fc = parts["fc"]
+        >>> fc.weight.shape, bool((abs(fc.weight) <= 0.5).all())  # PyTorch's default: U(±1/sqrt(4))
+        ((2, 4), True)
     """
     init = HostInit(key)
     float_dtype = _float_dtype(dtype)
