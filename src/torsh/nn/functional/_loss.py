@@ -49,6 +49,15 @@ def _same_shape(name: str, input: jax.Array, target: jax.Array, what: str = "tar
         )
 
 
+def _check_pointwise(
+    name: str, input: jax.Array, target: jax.Array, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS
+) -> None:
+    """The checks of a pointwise loss: ``reduction``, a floating input, a target of its shape."""
+    _check_reduction(name, reduction, allowed)
+    check_float_input(input)
+    _same_shape(name, input, target)
+
+
 def _class_dim(name: str, input: jax.Array) -> int:
     check_float_input(input)
     if input.ndim < 1:
@@ -228,9 +237,7 @@ def mse_loss(
       >>> float(F.mse_loss(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0])))
       2.5
     """
-    _check_reduction("mse_loss", reduction)
-    check_float_input(input)
-    _same_shape("mse_loss", input, target)
+    _check_pointwise("mse_loss", input, target, reduction)
     return _weighted_pointwise("mse_loss", jnp.square(input - target), weight, reduction, True)
 
 
@@ -241,9 +248,7 @@ def l1_loss(
     weight: jax.Array | None = None,
 ) -> jax.Array:
     """Absolute error ``|input - target|``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``."""
-    _check_reduction("l1_loss", reduction)
-    check_float_input(input)
-    _same_shape("l1_loss", input, target)
+    _check_pointwise("l1_loss", input, target, reduction)
     return _weighted_pointwise("l1_loss", jnp.abs(input - target), weight, reduction, True)
 
 
@@ -302,9 +307,7 @@ def binary_cross_entropy(
     reduction: str = "mean",
 ) -> jax.Array:
     """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; logs clamped at -100 as PyTorch."""
-    _check_reduction("binary_cross_entropy", reduction)
-    check_float_input(input)
-    _same_shape("binary_cross_entropy", input, target)
+    _check_pointwise("binary_cross_entropy", input, target, reduction)
     check_probabilities("binary_cross_entropy", input)
     log_p = jnp.maximum(jnp.log(input), -100.0)
     log_1mp = jnp.maximum(jnp.log1p(-input), -100.0)
@@ -331,9 +334,7 @@ def binary_cross_entropy_with_logits(
       >>> round(float(F.binary_cross_entropy_with_logits(jnp.array([0.0]), jnp.array([1.0]))), 4)
       0.6931
     """
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    check_float_input(input)
-    _same_shape("binary_cross_entropy_with_logits", input, target)
+    _check_pointwise("binary_cross_entropy_with_logits", input, target, reduction)
     log_sig = jax.nn.log_sigmoid(input)
     if pos_weight is not None:
         log_sig = log_sig * ((pos_weight - 1) * target + 1)
@@ -355,9 +356,7 @@ def kl_div(
     ``reduction='batchmean'`` divides the sum by the batch size (the true KL divergence); ``'mean'``
     divides by the number of elements (PyTorch's default, kept for compatibility).
     """
-    _check_reduction("kl_div", reduction, (*_REDUCTIONS, "batchmean"))
-    check_float_input(input)
-    _same_shape("kl_div", input, target)
+    _check_pointwise("kl_div", input, target, reduction, (*_REDUCTIONS, "batchmean"))
     if log_target:
         loss = jnp.exp(target) * (target - input)
     else:
