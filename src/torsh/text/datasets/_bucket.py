@@ -21,6 +21,16 @@ class TokenizedTexts(Dataset[dict]):
 
     ``max_length`` truncates. ``lengths`` (the token counts) feeds :class:`BucketBatchSampler`.
 
+    Args:
+      texts: the texts.
+      tokenizer: any torsh tokenizer.
+      labels: one int label per text (optional).
+      max_length: truncate longer texts to this many tokens.
+
+    Raises:
+      EmptyCorpusError: no texts.
+      ConfigError: ``labels`` of another length.
+
     Example:
       >>> from torsh.text.tokenizers import ByteTokenizer
       >>> ds = TokenizedTexts(["hi", "hello"], ByteTokenizer(), labels=[0, 1], max_length=4)
@@ -71,6 +81,17 @@ class BucketBatchSampler:
     batch order. ``shuffle=False`` sorts the whole dataset by length instead. Pass it as
     ``DataLoader(ds, batch_sampler=..., collate_fn=PadCollate(pad_id))``.
 
+    Args:
+      lengths: the length of every sample (``TokenizedTexts.lengths``).
+      batch_size: samples per batch.
+      shuffle: bucket within shuffled pools (else sort everything by length).
+      pool_batches: batches per pool.
+      drop_last: drop a last batch shorter than ``batch_size``.
+      seed: the shuffling seed (with the epoch).
+
+    Raises:
+      ConfigError: empty or non-1-D ``lengths``, or a non-positive ``batch_size``/``pool_batches``.
+
     Example:
       >>> s = BucketBatchSampler([5, 1, 4, 2, 3, 6], batch_size=2, shuffle=False)
       >>> list(s)
@@ -99,7 +120,17 @@ class BucketBatchSampler:
         self.shuffle, self.drop_last, self.seed, self.epoch = shuffle, drop_last, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch's order (called by the training loop)."""
+        """Select the epoch's order (called by the training loop).
+
+        Args:
+          epoch: the epoch number.
+
+        Example:
+          >>> s = BucketBatchSampler([3, 1, 2, 5], batch_size=2, seed=0)
+          >>> s.set_epoch(1)
+          >>> sorted(i for batch in s for i in batch)
+          [0, 1, 2, 3]
+        """
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
@@ -141,6 +172,14 @@ class PadCollate:
 
     Other entries are collated with :func:`torsh.data.default_collate`. ``pad_to_multiple_of``
     rounds the padded length up (fewer distinct shapes means fewer ``jit`` compilations).
+
+    Args:
+      pad_id: the id at padded positions.
+      pad_to_multiple_of: round the padded width up to a multiple of this.
+      padding_side: ``"right"`` or ``"left"``.
+
+    Raises:
+      ConfigError: an unknown ``padding_side`` or a non-positive ``pad_to_multiple_of``.
 
     Example:
       >>> import numpy as np

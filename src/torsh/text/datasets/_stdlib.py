@@ -34,6 +34,16 @@ class StdlibCorpus(Dataset[str]):
     ``fingerprint`` (the Python version and a digest of the files' paths and sizes) identifies the
     corpus for :func:`~torsh.text.datasets.tokenize_to_file`.
 
+    Args:
+      split: ``"train"``, ``"val"`` or ``"all"``.
+      val_fraction: the share of files in ``"val"``, in [0, 1).
+      root: the directory to read (default: the standard library).
+      max_files: keep only the first files of the split.
+
+    Raises:
+      ConfigError: an unknown ``split`` or a ``val_fraction`` outside [0, 1).
+      EmptyCorpusError: ``root`` is not a directory, or the split has no file.
+
     Example:
       >>> train, val = StdlibCorpus("train"), StdlibCorpus("val")
       >>> len(train) > 5 * len(val) > 0, set(train.files).isdisjoint(val.files)
@@ -84,7 +94,19 @@ class StdlibCorpus(Dataset[str]):
 
     @staticmethod
     def is_val(relative_path: str, val_fraction: float = 0.1) -> bool:
-        """Whether a file (relative ``/`` path) is in the validation split."""
+        """Whether a file (relative ``/`` path) is in the validation split.
+
+        Args:
+          relative_path: the file's path relative to the root, ``/``-separated.
+          val_fraction: the validation share.
+
+        Returns:
+          ``True`` for validation files.
+
+        Example:
+          >>> StdlibCorpus.is_val("json/decoder.py", 0.0), StdlibCorpus.is_val("json/decoder.py", 0.999)
+          (False, True)
+        """
         h = int(hashlib.sha1(relative_path.encode("utf-8")).hexdigest()[:8], 16)
         return h < val_fraction * 16**8
 

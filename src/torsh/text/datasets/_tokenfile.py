@@ -49,6 +49,10 @@ class TokenFile(Dataset[np.ndarray]):
       tokenizer: when given, its :attr:`~torsh.text.tokenizers.Tokenizer.hash` must match the header's.
       verify: recompute the SHA-256 of the ids (reads the whole file once; ``False`` only checks sizes).
 
+    Raises:
+      TokenFileError: a missing or malformed header or index, a data file whose size or SHA-256
+        disagrees with the header, or another tokenizer than the one the file was written with.
+
     Example:
       >>> import tempfile, os
       >>> from torsh.text.tokenizers import ByteTokenizer
@@ -125,10 +129,12 @@ class TokenFile(Dataset[np.ndarray]):
 
     @property
     def vocab_size(self) -> int:
+        """The vocabulary size of the tokenizer that wrote the file."""
         return int(self.header["vocab_size"])
 
     @property
     def separator(self) -> int | None:
+        """The id appended after every document, or ``None``."""
         return self.header.get("separator")
 
     def __len__(self) -> int:
@@ -183,7 +189,26 @@ def tokenize_to_file(
       tokenizer: any torsh tokenizer.
       path: the output file (``.idx`` and ``.json`` are written beside it).
       separator: a special token appended after every document (e.g. ``"<|endoftext|>"``).
+      fingerprint: identifies the corpus; a file with another fingerprint is re-tokenised.
+      overwrite: re-tokenise even when a matching file exists.
       dtype: ``uint16`` or ``uint32``; default the smallest that holds the vocabulary.
+
+    Returns:
+      The :class:`TokenFile`, reopened or freshly written.
+
+    Raises:
+      EmptyCorpusError: no documents, or no tokens at all.
+      TokenFileError: the file cannot be written, or a ``dtype`` too small for the vocabulary.
+      UnknownTokenError: ``separator`` is not a special token of ``tokenizer``.
+
+    Example:
+      >>> import os, tempfile
+      >>> from torsh.text.datasets import tokenize_to_file
+      >>> from torsh.text.tokenizers import ByteTokenizer
+      >>> path = os.path.join(tempfile.mkdtemp(), "corpus.tokens")
+      >>> f = tokenize_to_file(["hi", "yo"], ByteTokenizer(["<eos>"]), path, separator="<eos>", fingerprint="v1")
+      >>> f.num_tokens, f.tokens.dtype, f.separator
+      (6, dtype('uint16'), 256)
     """
     data, idx, head = _paths(path)
     if not overwrite and head.is_file():

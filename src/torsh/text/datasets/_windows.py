@@ -44,6 +44,18 @@ class LMWindows(Dataset[np.ndarray]):
     the same samples); ``num_samples`` windows (default: as many as the sequential tiling).
     Samples are ``int32`` arrays; the memory map is only read, never copied whole.
 
+    Args:
+      tokens: a :class:`TokenFile` or a 1-D integer array (the token stream).
+      block_size: the model's context; each window holds ``block_size + 1`` tokens.
+      random: windows at random starts instead of a tiling.
+      num_samples: the number of random windows.
+      seed: the seed of the random starts.
+
+    Raises:
+      ConfigError: a non-positive ``block_size`` or ``num_samples``, or a stream that is not 1-D
+        integers.
+      EmptyCorpusError: fewer than ``block_size + 1`` tokens.
+
     Example:
       >>> import numpy as np
       >>> ds = LMWindows(np.arange(10), block_size=4)
@@ -93,7 +105,22 @@ class LMWindows(Dataset[np.ndarray]):
             self.tokens = self._file.tokens
 
     def start(self, index: int) -> int:
-        """Start position of window ``index``."""
+        """Start position of window ``index``.
+
+        Args:
+          index: the window's index.
+
+        Returns:
+          The position of its first token in the stream.
+
+        Raises:
+          SampleIndexError: ``index`` is out of range.
+
+        Example:
+          >>> import numpy as np
+          >>> LMWindows(np.arange(10), block_size=4).start(1)
+          4
+        """
         i = _check_index(index, self._len, "LMWindows")
         if not self.random:
             return i * self.block_size
@@ -119,6 +146,17 @@ class PackedDocuments(Dataset[dict]):
     or dropped when ``pad_id`` is None. A sample is ``{"input_ids": int32 [block_size],
     "attention_mask": int32 [block_size], "document_ids": int32 [block_size]}``; ``document_ids``
     (-1 on padding) lets a model keep documents from attending to each other.
+
+    Args:
+      documents: id sequences, or a :class:`TokenFile` (whose separators are already in place).
+      block_size: ids per row.
+      separator: the id appended after every document (``None``: none).
+      pad_id: the id padding the last row (``None`` drops a partial last row).
+
+    Raises:
+      ConfigError: a non-positive ``block_size``, or a ``separator`` that disagrees with the token
+        file's.
+      EmptyCorpusError: no documents, or too few ids for one row.
 
     Example:
       >>> ds = PackedDocuments([[1, 2, 3], [4], [5, 6]], block_size=4, separator=0, pad_id=9)

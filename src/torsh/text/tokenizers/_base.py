@@ -25,6 +25,18 @@ def clean_text(text: object, errors: str = "replace", where: str = "encode") -> 
     ``tiktoken``, torsh replaces each with U+FFFD (a valid surrogate *pair* becomes its character);
     ``errors="strict"`` raises :class:`TokenizerError` instead.
 
+    Args:
+      text: the text.
+      errors: ``"replace"`` or ``"strict"``.
+      where: the caller's name, for messages.
+
+    Returns:
+      ``text`` itself when it is valid, else the cleaned copy.
+
+    Raises:
+      TokenizerError: ``text`` is not a str, it has a lone surrogate and ``errors="strict"``, or an
+        unknown ``errors``.
+
     Example:
       >>> clean_text("a\\ud800b") == "a\\ufffdb"
       True
@@ -51,6 +63,12 @@ class Tokenizer:
     Padding and truncation follow HF ``transformers``' names: ``padding=True``/``"longest"`` pads to
     the longest sequence, ``"max_length"`` to ``max_length``; ``truncation=True`` cuts to
     ``max_length``; ``padding_side`` is ``"right"`` (default) or ``"left"`` (for generation).
+
+    Example:
+      >>> from torsh.text.tokenizers import ByteTokenizer, Tokenizer
+      >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+      >>> isinstance(tok, Tokenizer), tok("hi"), tok(["hi", "a"])["input_ids"].tolist()
+      (True, [104, 105], [[104, 105], [97, 256]])
     """
 
     # -- implemented by subclasses ---------------------------------------------------------------
@@ -74,7 +92,17 @@ class Tokenizer:
         raise NotImplementedError
 
     def to_str(self) -> str:
-        """A canonical text form of the tokenizer (what :attr:`hash` digests)."""
+        """A canonical text form of the tokenizer (what :attr:`hash` digests).
+
+        Returns:
+          A JSON string (for BPE: HF's ``tokenizer.json``).
+
+        Example:
+          >>> from torsh.text.tokenizers import ByteTokenizer
+          >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+          >>> tok.to_str()
+          '{"pad_token": "<pad>", "special_tokens": ["<pad>"], "type": "torsh.ByteTokenizer"}'
+        """
         raise NotImplementedError
 
     # -- shared API ------------------------------------------------------------------------------
@@ -86,7 +114,23 @@ class Tokenizer:
         return hashlib.sha256(self.to_str().encode("utf-8")).hexdigest()
 
     def token_to_id(self, token: str) -> int:
-        """The id of a special token (subclasses also look up ordinary tokens)."""
+        """The id of a special token (subclasses also look up ordinary tokens).
+
+        Args:
+          token: the token string.
+
+        Returns:
+          Its id.
+
+        Raises:
+          UnknownTokenError: the token is not in the vocabulary.
+
+        Example:
+          >>> from torsh.text.tokenizers import ByteTokenizer
+          >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+          >>> tok.token_to_id("<pad>")
+          256
+        """
         try:
             return self.special_tokens[token]
         except KeyError:
@@ -102,15 +146,66 @@ class Tokenizer:
         return None if tok is None else self.token_to_id(tok)
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of ``text`` (special-token strings in the text map to their ids)."""
+        """Token ids of ``text`` (special-token strings in the text map to their ids).
+
+        Args:
+          text: the text (lone surrogates become U+FFFD unless ``errors="strict"``).
+
+        Returns:
+          The ids.
+
+        Raises:
+          TokenizerError: ``text`` is not a str (or has a lone surrogate with ``errors="strict"``).
+          UnknownTokenError: (character tokenizers) a character outside the vocabulary.
+
+        Example:
+          >>> from torsh.text.tokenizers import ByteTokenizer
+          >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+          >>> tok.encode("hi<pad>")
+          [104, 105, 256]
+        """
         return self._encode_one(clean_text(text, self.errors, f"{type(self).__name__}.encode"))
 
     def decode(self, ids: Iterable[int] | np.ndarray, skip_special_tokens: bool = False) -> str:
-        """Text of ``ids`` (bytes that are not valid UTF-8 decode to U+FFFD, as ``errors="replace"``)."""
+        """Text of ``ids`` (bytes that are not valid UTF-8 decode to U+FFFD, as ``errors="replace"``).
+
+        Args:
+          ids: token ids (a list or a 1-D integer array).
+          skip_special_tokens: leave special tokens out.
+
+        Returns:
+          The text.
+
+        Raises:
+          TokenIdError: an id outside ``[0, vocab_size)``, or non-integer ids.
+
+        Example:
+          >>> from torsh.text.tokenizers import ByteTokenizer
+          >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+          >>> tok.decode([104, 105, 256]), tok.decode([104, 105, 256], skip_special_tokens=True)
+          ('hi<pad>', 'hi')
+        """
         return self._decode_ids(self._check_ids(ids, "decode"), skip_special_tokens)
 
     def decode_batch(self, batch: Any, skip_special_tokens: bool = False) -> list[str]:
-        """:meth:`decode` of every row (a 2-D array or a list of id lists)."""
+        """:meth:`decode` of every row (a 2-D array or a list of id lists).
+
+        Args:
+          batch: rows of ids.
+          skip_special_tokens: leave special tokens (padding) out.
+
+        Returns:
+          One text per row.
+
+        Raises:
+          TokenIdError: an id outside the vocabulary.
+
+        Example:
+          >>> from torsh.text.tokenizers import ByteTokenizer
+          >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+          >>> tok.decode_batch([[104, 105], [97, 256]], skip_special_tokens=True)
+          ['hi', 'a']
+        """
         return [self.decode(row, skip_special_tokens) for row in batch]
 
     def __call__(self, text: str | Sequence[str], **kwargs: Any) -> Any:
@@ -141,6 +236,21 @@ class Tokenizer:
           padding_side: ``"right"`` or ``"left"`` (decoder-only generation pads left).
           return_tensors: ``"np"`` (int32 numpy), ``"jax"`` (jax arrays) or ``None`` (lists).
           pad_id: id written at padded positions (default :attr:`pad_token_id`).
+
+        Returns:
+          ``{"input_ids": ..., "attention_mask": ...}``: int32 ``[batch, width]`` arrays (1 marks
+          real tokens), or lists of lists with ``return_tensors=None``.
+
+        Raises:
+          TokenizerError: a bad option, ``max_length`` missing where needed, unequal lengths without
+            padding, a sequence longer than ``max_length`` without truncation, or no pad id.
+
+        Example:
+          >>> from torsh.text.tokenizers import ByteTokenizer
+          >>> tok = ByteTokenizer(special_tokens=["<pad>"], pad_token="<pad>")
+          >>> out = tok.encode_batch(["hi", "a"], padding_side="left")
+          >>> out["input_ids"].tolist(), out["attention_mask"].tolist()
+          ([[104, 105], [256, 97]], [[1, 1], [0, 1]])
         """
         name = f"{type(self).__name__}.encode_batch"
         if isinstance(texts, str) or not isinstance(texts, Sequence):

@@ -66,6 +66,15 @@ class BPETokenizer(Tokenizer):
 
     :meth:`to_tiktoken` gives a ``tiktoken.Encoding`` with the same ids (ranks = ids, GPT-2 pattern).
 
+    Args:
+      hf_tokenizer: a byte-level BPE ``tokenizers.Tokenizer`` (use the class methods instead).
+      pad_token: a special token used for padding.
+      errors: ``"replace"`` or ``"strict"`` for lone surrogates.
+
+    Raises:
+      TokenizerError: an unknown ``errors``.
+      UnknownTokenError: ``pad_token`` is not a special token.
+
     Example:
       >>> texts = ["the cat sat on the mat", "the dog sat on the log"] * 10
       >>> tok = BPETokenizer.train(texts, vocab_size=280, special_tokens=["<|endoftext|>"])
@@ -110,6 +119,30 @@ class BPETokenizer(Tokenizer):
         The vocabulary starts with the special tokens (ids 0..k-1), then the 256 byte symbols, then
         one token per merge, up to ``vocab_size``. ``files=None`` treats ``data`` as paths when it is a
         path or a list of ``os.PathLike``.
+
+        Args:
+          data: an iterable of texts, or file paths.
+          vocab_size: the final vocabulary size (>= 256 + the special tokens).
+          special_tokens: special token strings (ids 0..k-1).
+          min_frequency: a pair must occur this often to be merged.
+          files: read ``data`` as paths (``None``: decide from its type).
+          pad_token: a special token used for padding.
+          show_progress: HF's progress bar.
+
+        Returns:
+          The trained tokenizer.
+
+        Raises:
+          TokenizerError: a too small ``vocab_size``, bad special tokens, or one str as ``data``.
+          TokenFileError: a missing file.
+          EmptyCorpusError: empty files or texts.
+
+        Example:
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> tok.vocab_size <= 270, tok.decode(tok.encode("the cat"))
+          (True, 'the cat')
         """
         t = _hf()
         specials = _check_specials("BPETokenizer.train", special_tokens)
@@ -171,7 +204,29 @@ class BPETokenizer(Tokenizer):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> BPETokenizer:
-        """Load an HF ``tokenizer.json`` (written by :meth:`save` or by ``transformers``)."""
+        """Load an HF ``tokenizer.json`` (written by :meth:`save` or by ``transformers``).
+
+        Args:
+          path: the ``tokenizer.json``.
+          **kwargs: ``pad_token``, ``errors`` as in the constructor.
+
+        Returns:
+          The tokenizer.
+
+        Raises:
+          TokenFileError: a missing or invalid file.
+          TokenizerError: bad constructor options.
+
+        Example:
+          >>> import os, tempfile
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> path = os.path.join(tempfile.mkdtemp(), "tokenizer.json")
+          >>> tok.save(path)
+          >>> BPETokenizer.from_file(path).encode("the dog") == tok.encode("the dog")
+          True
+        """
         t = _hf()
         if not os.path.isfile(path):
             raise TokenFileError(f"BPETokenizer.from_file: no such file {str(path)!r}")
@@ -193,8 +248,30 @@ class BPETokenizer(Tokenizer):
     ) -> BPETokenizer:
         """Load GPT-2's ``vocab.json`` + ``merges.txt``.
 
-        ``special_tokens=None`` treats vocabulary entries spelled ``<|...|>`` (GPT-2's
-        ``<|endoftext|>``) as special; otherwise the listed entries (they must be in the vocabulary).
+        Args:
+          vocab: the ``vocab.json`` path.
+          merges: the ``merges.txt`` path.
+          special_tokens: ``None`` treats vocabulary entries spelled ``<|...|>`` (GPT-2's
+            ``<|endoftext|>``) as special; otherwise the listed entries (they must be in the vocabulary).
+          **kwargs: ``pad_token``, ``errors`` as in the constructor.
+
+        Returns:
+          The tokenizer.
+
+        Raises:
+          TokenFileError: a missing or unreadable file.
+          UnknownTokenError: a listed special token is not in the vocabulary.
+          TokenizerError: malformed special tokens or options.
+
+        Example:
+          >>> import os, tempfile
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> vocab, merges = tok.save_gpt2_files(tempfile.mkdtemp())
+          >>> same = BPETokenizer.from_gpt2_files(vocab, merges)
+          >>> same.encode("the cat<|endoftext|>") == tok.encode("the cat<|endoftext|>")
+          True
         """
         t = _hf()
         for p in (vocab, merges):
@@ -223,13 +300,43 @@ class BPETokenizer(Tokenizer):
 
     # -- files -----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write an HF ``tokenizer.json`` (readable by ``tokenizers``/``transformers``)."""
+        """Write an HF ``tokenizer.json`` (readable by ``tokenizers``/``transformers``).
+
+        Args:
+          path: the file to write.
+
+        Example:
+          >>> import os, tempfile, tokenizers
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> path = os.path.join(tempfile.mkdtemp(), "tokenizer.json")
+          >>> tok.save(path)
+          >>> tokenizers.Tokenizer.from_file(path).encode("the cat").ids == tok.encode("the cat")
+          True
+        """
         self._tok.save(os.fspath(path))
 
     def save_gpt2_files(
         self, directory: str | os.PathLike[str], prefix: str | None = None
     ) -> tuple[str, str]:
-        """Write ``vocab.json`` and ``merges.txt`` into ``directory``; returns both paths."""
+        """Write ``vocab.json`` and ``merges.txt`` into ``directory``; returns both paths.
+
+        Args:
+          directory: created if needed.
+          prefix: a file name prefix (``prefix-vocab.json``).
+
+        Returns:
+          ``(vocab_path, merges_path)``.
+
+        Example:
+          >>> import os, tempfile
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> [os.path.basename(p) for p in tok.save_gpt2_files(tempfile.mkdtemp())]
+          ['vocab.json', 'merges.txt']
+        """
         pathlib.Path(directory).mkdir(parents=True, exist_ok=True)
         files = self._tok.model.save(os.fspath(directory), prefix)
         vocab = next(f for f in files if f.endswith("vocab.json"))
@@ -263,7 +370,24 @@ class BPETokenizer(Tokenizer):
         return int(i)
 
     def id_to_token(self, index: int) -> str:
-        """The token string (byte-level symbols) of an id."""
+        """The token string (byte-level symbols) of an id.
+
+        Args:
+          index: a token id.
+
+        Returns:
+          The token (GPT-2's byte-level alphabet: ``Ġ`` is a space).
+
+        Raises:
+          TokenIdError: ``index`` is outside the vocabulary.
+
+        Example:
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> tok.id_to_token(0), tok.id_to_token(tok.encode(" cat")[0])
+          ('<|endoftext|>', 'Ġcat')
+        """
         (i,) = self._check_ids([index], "id_to_token")
         return self._tok.id_to_token(i)
 
@@ -283,6 +407,20 @@ class BPETokenizer(Tokenizer):
 
         A BPE applies merges in rank order; here ranks are the ids, which a trained byte-level BPE
         assigns in merge order, so tiktoken's "lowest rank first" reproduces HF's merges.
+
+        Returns:
+          ``{token bytes: id}``.
+
+        Raises:
+          TokenizerError: a token that is not byte-level (not a GPT-2 style BPE).
+
+        Example:
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> ranks = tok.mergeable_ranks()
+          >>> ranks[b" cat"] == tok.encode(" cat")[0], len(ranks) == tok.vocab_size - 1
+          (True, True)
         """
         decoder = {c: b for b, c in _bytes_to_unicode().items()}
         ranks = {}
@@ -298,7 +436,24 @@ class BPETokenizer(Tokenizer):
         return ranks
 
     def to_tiktoken(self, name: str = "torsh-bpe") -> Any:
-        """A ``tiktoken.Encoding`` with the same ids (GPT-2 pattern; special tokens included)."""
+        """A ``tiktoken.Encoding`` with the same ids (GPT-2 pattern; special tokens included).
+
+        Args:
+          name: the encoding's name.
+
+        Returns:
+          The ``tiktoken.Encoding``.
+
+        Raises:
+          TokenizerError: tiktoken is not installed, or the vocabulary is not byte-level.
+
+        Example:
+          >>> from torsh.text.tokenizers import BPETokenizer
+          >>> tok = BPETokenizer.train(["the cat sat", "the dog sat"] * 5, vocab_size=270,
+          ...                          special_tokens=["<|endoftext|>"])
+          >>> tok.to_tiktoken().encode("the dog sat") == tok.encode("the dog sat")
+          True
+        """
         try:
             import tiktoken
         except ImportError:  # pragma: no cover

@@ -59,6 +59,15 @@ class ByteTokenizer(_SpecialsMixin):
     UTF-8 (a cut multi-byte character) gives U+FFFD. Lone surrogates are replaced by U+FFFD on
     encoding (``errors="strict"`` raises instead).
 
+    Args:
+      special_tokens: special token strings (ids 256, 257, ...).
+      pad_token: one of them, used for padding.
+      errors: ``"replace"`` or ``"strict"`` for lone surrogates.
+
+    Raises:
+      TokenizerError: malformed or repeated special tokens, or an unknown ``errors``.
+      UnknownTokenError: ``pad_token`` is not a special token.
+
     Example:
       >>> tok = ByteTokenizer(special_tokens=["<|endoftext|>"], pad_token="<|endoftext|>")
       >>> tok.encode("hé<|endoftext|>")
@@ -128,6 +137,17 @@ class CharTokenizer(_SpecialsMixin):
     vocabulary raises :class:`~torsh.text.UnknownTokenError`, unless ``unk_token`` (a special token)
     is given, which it then maps to. Save/load with :meth:`save`/:meth:`load` (a small JSON file).
 
+    Args:
+      chars: the vocabulary's characters (any order; repeats are ignored).
+      special_tokens: special token strings (ids 0..k-1).
+      unk_token: a special token that unknown characters map to (default: they raise).
+      pad_token: a special token used for padding.
+      errors: ``"replace"`` or ``"strict"`` for lone surrogates.
+
+    Raises:
+      TokenizerError: malformed special tokens, or ``chars`` that are not single characters.
+      UnknownTokenError: ``unk_token`` or ``pad_token`` is not a special token.
+
     Example:
       >>> tok = CharTokenizer.from_texts(["hello", "world"], special_tokens=["<pad>"], pad_token="<pad>")
       >>> tok.vocab_size
@@ -169,7 +189,24 @@ class CharTokenizer(_SpecialsMixin):
     def from_texts(
         cls, texts: Iterable[str], special_tokens: Sequence[str] | None = None, **kwargs: Any
     ) -> CharTokenizer:
-        """The tokenizer whose characters are those occurring in ``texts``."""
+        """The tokenizer whose characters are those occurring in ``texts``.
+
+        Args:
+          texts: the corpus.
+          special_tokens: special token strings.
+          **kwargs: ``unk_token``, ``pad_token``, ``errors`` as in the constructor.
+
+        Returns:
+          The tokenizer.
+
+        Raises:
+          EmptyCorpusError: the texts contain no characters.
+
+        Example:
+          >>> from torsh.text.tokenizers import CharTokenizer
+          >>> CharTokenizer.from_texts(["abc", "cab"], special_tokens=["<unk>"], unk_token="<unk>").encode("ax")
+          [1, 0]
+        """
         chars: set[str] = set()
         for t in texts:
             chars.update(clean_text(t, "replace", "CharTokenizer.from_texts"))
@@ -227,13 +264,43 @@ class CharTokenizer(_SpecialsMixin):
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the vocabulary to a JSON file."""
+        """Write the vocabulary to a JSON file.
+
+        Args:
+          path: the file to write.
+
+        Example:
+          >>> import os, tempfile
+          >>> from torsh.text.tokenizers import CharTokenizer
+          >>> path = os.path.join(tempfile.mkdtemp(), "chars.json")
+          >>> CharTokenizer("abc").save(path)
+          >>> CharTokenizer.load(path).vocab_size
+          3
+        """
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_str())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharTokenizer:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save`.
+
+        Args:
+          path: the JSON file.
+
+        Returns:
+          The tokenizer.
+
+        Raises:
+          TokenFileError: the file is missing, not JSON, or not a CharTokenizer file.
+
+        Example:
+          >>> import os, tempfile
+          >>> from torsh.text.tokenizers import CharTokenizer
+          >>> path = os.path.join(tempfile.mkdtemp(), "chars.json")
+          >>> CharTokenizer("xy", ["<pad>"], pad_token="<pad>").save(path)
+          >>> CharTokenizer.load(path).encode("yx")
+          [2, 1]
+        """
         from .._errors import TokenFileError
 
         try:
