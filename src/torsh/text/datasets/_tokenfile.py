@@ -206,7 +206,8 @@ def tokenize_to_file(
       >>> from torsh.text.datasets import tokenize_to_file
       >>> from torsh.text.tokenizers import ByteTokenizer
       >>> path = os.path.join(tempfile.mkdtemp(), "corpus.tokens")
-      >>> f = tokenize_to_file(["hi", "yo"], ByteTokenizer(["<eos>"]), path, separator="<eos>", fingerprint="v1")
+      >>> tok = ByteTokenizer(["<eos>"])
+      >>> f = tokenize_to_file(["hi", "yo"], tok, path, separator="<eos>", fingerprint="v1")
       >>> f.num_tokens, f.tokens.dtype, f.separator
       (6, dtype('uint16'), 256)
     """

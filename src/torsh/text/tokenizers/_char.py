@@ -204,7 +204,8 @@ class CharTokenizer(_SpecialsMixin):
 
         Example:
           >>> from torsh.text.tokenizers import CharTokenizer
-          >>> CharTokenizer.from_texts(["abc", "cab"], special_tokens=["<unk>"], unk_token="<unk>").encode("ax")
+          >>> tok = CharTokenizer.from_texts(["abc", "cab"], special_tokens=["<unk>"], unk_token="<unk>")
+          >>> tok.encode("ax")
           [1, 0]
         """
         chars: set[str] = set()
