@@ -70,7 +70,48 @@ def _growth(check: Checker, name: str, value: Any) -> float:
     return v
 
 
-class Prodigy(GradientTransformation):
+class _WholeTreeOptimizer(GradientTransformation):
+    """An optimizer whose rule needs all leaves at once (a global estimate, block preconditioners).
+
+    Subclasses define ``_run(grads, state, params) -> (new trained leaves or None, spec, new state)``;
+    ``step``/``update`` and the learning rate (a number or a schedule, kept in ``state.lr`` as the
+    value the next step uses, so ``get_lr``/``set_lr`` see it) are shared.
+    """
+
+    lr: float | Callable = option(1.0, "lr")
+
+    def _lr(self, step: Any) -> jax.Array:
+        return jnp.asarray(self.lr(step) if callable(self.lr) else self.lr, lr_dtype())
+
+    def _next_lr(self, state: Any, step: jax.Array) -> dict:
+        return {DEFAULT_GROUP: self._lr(step) if callable(self.lr) else state.lr[DEFAULT_GROUP]}
+
+    def _hyperparams(self) -> FrozenDict:
+        return FrozenDict({DEFAULT_GROUP: FrozenDict(self._config_items())})
+
+    def _run(self, grads: PyTree, state: Any, params: PyTree) -> tuple[list, Any, Any]:
+        raise NotImplementedError
+
+    def step(self, params: PyTree, grads: PyTree, state: Any) -> tuple[PyTree, Any]:
+        new, spec, new_state = self._run(grads, state, params)
+        leaves = spec.flatten_up_to(params)
+        out = [p if n is None else n.astype(jnp.asarray(p).dtype) for n, p in zip(new, leaves, strict=True)]
+        return _tree.unflatten(spec, out), new_state
+
+    def update(self, grads: PyTree, state: Any, params: PyTree = None) -> tuple[PyTree, Any]:
+        if params is None:
+            owner = type(self).__name__
+            raise ConfigError(f"{owner}.update: params are required (call update(grads, state, params))")
+        new, spec, new_state = self._run(grads, state, params)
+        leaves = spec.flatten_up_to(params)
+        out = [
+            None if n is None else (n - jnp.asarray(p).astype(n.dtype)).astype(jnp.asarray(p).dtype)
+            for n, p in zip(new, leaves, strict=True)
+        ]
+        return _tree.unflatten(spec, out), new_state
+
+
+class Prodigy(_WholeTreeOptimizer):
     r"""Prodigy: Adam whose learning rate is estimated on the fly (no tuning of ``lr``).
 
     ``d`` estimates the distance from the initial point to a solution, from the correlation of the
@@ -109,7 +150,7 @@ class Prodigy(GradientTransformation):
       (True, True)
     """
 
-    lr: float | Callable = option(1.0, "lr")
+    lr: float | Callable = 1.0
     betas: tuple[float, float] = option((0.9, 0.999), "betas")
     beta3: float | None = option(None, _beta3)
     eps: float = option(1e-8, "positive")
@@ -120,9 +161,6 @@ class Prodigy(GradientTransformation):
     d0: float = option(1e-6, "positive")
     d_coef: float = option(1.0, "positive")
     growth_rate: float = option(math.inf, _growth)
-
-    def _lr(self, step: Any) -> jax.Array:
-        return jnp.asarray(self.lr(step) if callable(self.lr) else self.lr, lr_dtype())
 
     def init(self, params: PyTree) -> ProdigyState:
         """The state: ``d = d0``, zero moments and sums, ``p0`` a copy of ``params``.
@@ -163,7 +201,7 @@ class Prodigy(GradientTransformation):
             exp_avg_sq=_tree.map(zeros, params, mask),
             s=_tree.map(zeros, params, mask),
             p0=_tree.map(lambda p, m: jnp.array(p, copy=True) if m else None, params, mask),
-            hyperparams=FrozenDict({DEFAULT_GROUP: FrozenDict(self._config_items())}),
+            hyperparams=self._hyperparams(),
         )
 
     def _run(self, grads: PyTree, state: ProdigyState, params: PyTree) -> tuple[list, Any, ProdigyState]:
@@ -218,10 +256,9 @@ class Prodigy(GradientTransformation):
             new_m.append(m)
             new_v.append(v)
             new_s.append(s)
-        next_lr = self._lr(t) if callable(self.lr) else state.lr[DEFAULT_GROUP]
         new_state = state.replace(
             step=t,
-            lr={DEFAULT_GROUP: next_lr},
+            lr=self._next_lr(state, t),
             d=d_new,
             d_max=d_max,
             d_numerator=numerator,
@@ -230,22 +267,3 @@ class Prodigy(GradientTransformation):
             s=_tree.unflatten(spec, new_s),
         )
         return new_params, spec, new_state
-
-    def step(self, params: PyTree, grads: PyTree, state: ProdigyState) -> tuple[PyTree, ProdigyState]:
-        new, spec, new_state = self._run(grads, state, params)
-        leaves = spec.flatten_up_to(params)
-        out = [p if n is None else n.astype(jnp.asarray(p).dtype) for n, p in zip(new, leaves, strict=True)]
-        return _tree.unflatten(spec, out), new_state
-
-    def update(
-        self, grads: PyTree, state: ProdigyState, params: PyTree = None
-    ) -> tuple[PyTree, ProdigyState]:
-        if params is None:
-            raise ConfigError("Prodigy.update: params are required (call update(grads, state, params))")
-        new, spec, new_state = self._run(grads, state, params)
-        leaves = spec.flatten_up_to(params)
-        out = [
-            None if n is None else (n - jnp.asarray(p).astype(n.dtype)).astype(jnp.asarray(p).dtype)
-            for n, p in zip(new, leaves, strict=True)
-        ]
-        return _tree.unflatten(spec, out), new_state
