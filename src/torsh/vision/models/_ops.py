@@ -301,7 +301,7 @@ class Permute(Module):
         return jnp.transpose(x, self.dims)
 
 
-class LayerNorm2d(LayerNorm):
+class LayerNorm2d(LayerNorm, init=False):
     """LayerNorm over the channels of ``(N, C, H, W)`` inputs (torchvision's ConvNeXt ``LayerNorm2d``).
 
     Args:
