@@ -104,9 +104,7 @@ EXCLUDED_SCHEDULERS = {
 NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
     "AlphaDropout",
-    "Bilinear",
     "CELU",
-    "ChannelShuffle",
     "CrossMapLRN2d",
     "Dropout1d",
     "Dropout3d",
@@ -117,7 +115,6 @@ NOT_YET_MODULES = {
     "GLU",
     "Hardshrink",
     "LinearCrossEntropyLoss",
-    "LocalResponseNorm",
     "LogSigmoid",
     "MaxUnpool1d",
     "MaxUnpool2d",
@@ -139,8 +136,6 @@ NOT_YET_FUNCTIONAL = {
     "adaptive_max_pool2d_with_indices",
     "adaptive_max_pool3d_with_indices",
     "alpha_dropout",
-    "bilinear",
-    "channel_shuffle",
     "dropout1d",
     "dropout3d",
     "embedding_bag",
@@ -149,16 +144,13 @@ NOT_YET_FUNCTIONAL = {
     "fractional_max_pool2d_with_indices",
     "fractional_max_pool3d",
     "fractional_max_pool3d_with_indices",
-    "gumbel_softmax",
     "linear_cross_entropy",
-    "local_response_norm",
     "max_pool1d_with_indices",
     "max_pool2d_with_indices",
     "max_pool3d_with_indices",
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
-    "pdist",
 }
 
 NOT_YET_OPTIM: set[str] = set()

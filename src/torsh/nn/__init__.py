@@ -40,7 +40,7 @@ from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, Conv
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .fold import Fold, Unfold
-from .linear import Identity, Linear
+from .linear import Bilinear, Identity, Linear
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -76,6 +76,7 @@ from .normalization import (
     InstanceNorm2d,
     InstanceNorm3d,
     LayerNorm,
+    LocalResponseNorm,
     RMSNorm,
 )
 from .padding import (
@@ -123,7 +124,14 @@ from .transformer import (
     TransformerEncoderLayer,
     generate_square_subsequent_mask,
 )
-from .upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .upsampling import (
+    ChannelShuffle,
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     # module system
@@ -152,6 +160,7 @@ __all__ = [
     # layers
     "Identity",
     "Linear",
+    "Bilinear",
     "Flatten",
     "Unflatten",
     "Embedding",
@@ -202,6 +211,7 @@ __all__ = [
     "UpsamplingBilinear2d",
     "PixelShuffle",
     "PixelUnshuffle",
+    "ChannelShuffle",
     # normalisation
     "BatchNorm1d",
     "BatchNorm2d",
@@ -210,6 +220,7 @@ __all__ = [
     "InstanceNorm2d",
     "InstanceNorm3d",
     "LayerNorm",
+    "LocalResponseNorm",
     "RMSNorm",
     "GroupNorm",
     # attention, transformer, recurrent

@@ -9,11 +9,12 @@ import jax
 
 from ..tree import static
 from . import init
-from ._utils import Axes, check_axes, float_dtype, positive_int, resolve_key
+from ._utils import Axes, check_axes, check_float_input, float_dtype, positive_int, resolve_key
+from .functional._linear import bilinear as _F_bilinear
 from .functional._linear import check_linear_input
 from .module import Module
 
-__all__ = ["Linear", "Identity"]
+__all__ = ["Linear", "Identity", "Bilinear"]
 
 
 class Identity(Module):
@@ -98,4 +99,64 @@ class Linear(Module, axes={"weight": ("out", "in"), "bias": ("out",)}):
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        )
+
+
+class Bilinear(Module, axes={"weight": ("out", "in1", "in2"), "bias": ("out",)}):
+    """``y_o = x1 @ weight[o] @ x2 + bias_o`` (``torch.nn.Bilinear``): weight ``[out, in1, in2]``.
+
+    Initialised as PyTorch: weight and bias ``U(-1/sqrt(in1), 1/sqrt(in1))``.
+
+    Args:
+      in1_features: size of the last axis of the first input.
+      in2_features: size of the last axis of the second input.
+      out_features: size of the output.
+      bias: whether to add a learnable bias.
+      key: PRNG key for initialisation (default: the ``torsh.manual_seed`` stream).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+
+    Raises:
+      ConfigError: negative or non-integer sizes.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> layer = nn.Bilinear(3, 4, 2, key=torsh.random.key(0))
+      >>> layer(jnp.ones((5, 3)), jnp.ones((5, 4))).shape
+      (5, 2)
+    """
+
+    weight: jax.Array
+    bias: jax.Array | None
+    in1_features: int = static()
+    in2_features: int = static()
+    out_features: int = static()
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        self.in1_features = positive_int("in1_features", in1_features, "Bilinear")
+        self.in2_features = positive_int("in2_features", in2_features, "Bilinear")
+        self.out_features = positive_int("out_features", out_features, "Bilinear", allow_zero=True)
+        d = float_dtype(dtype)
+        kw, kb = jax.random.split(resolve_key(key))
+        bound = 1 / math.sqrt(in1_features)
+        self.weight = init.uniform(kw, (out_features, in1_features, in2_features), -bound, bound, d)
+        self.bias = init.uniform(kb, (out_features,), -bound, bound, d) if bias else None
+
+    def forward(self, input1: jax.Array, input2: jax.Array) -> jax.Array:
+        check_float_input(input1, self.weight, "input1")
+        return _F_bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
         )

@@ -33,6 +33,7 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "GroupNorm",
+    "LocalResponseNorm",
 ]
 
 
@@ -461,3 +462,38 @@ class GroupNorm(Module, axes={"weight": ("channels",), "bias": ("channels",)}):
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across neighbouring channels (``torch.nn.LocalResponseNorm``).
+
+    Args:
+      size: number of channels in the window.
+      alpha: multiplicative factor.
+      beta: exponent.
+      k: additive factor.
+
+    Raises:
+      ConfigError: ``size < 1``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.LocalResponseNorm(2)(jnp.ones((1, 4, 3, 3))).shape
+      (1, 4, 3, 3)
+    """
+
+    size: int = static()
+    alpha: float = static()
+    beta: float = static()
+    k: float = static()
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        self.size = positive_int("size", size, "LocalResponseNorm")
+        self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -13,10 +13,17 @@ import jax
 
 from ..errors import ConfigError
 from ..tree import static
-from .functional._upsampling import _MODES, interpolate, pixel_shuffle, pixel_unshuffle
+from .functional._upsampling import _MODES, channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 from .module import Module
 
-__all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle"]
+__all__ = [
+    "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "ChannelShuffle",
+]
 
 
 def _hashable(value: Any) -> Any:
@@ -169,3 +176,33 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet; ``torch.nn.ChannelShuffle``).
+
+    Args:
+      groups: number of groups; the channels must be divisible by it.
+
+    Raises:
+      ConfigError: ``groups < 1``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.ChannelShuffle(3)(jnp.arange(6.0).reshape(1, 6, 1))[0, :, 0].tolist()
+      [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]
+    """
+
+    groups: int = static()
+
+    def __init__(self, groups: int) -> None:
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ConfigError(f"ChannelShuffle: groups must be a positive int, got {groups!r}")
+        self.groups = groups
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

@@ -12,6 +12,7 @@ from ._activation import (
     elu,
     gelu,
     glu,
+    gumbel_softmax,
     hardshrink,
     hardsigmoid,
     hardswish,
@@ -38,12 +39,12 @@ from ._activation import (
 )
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
-from ._distance import cosine_similarity, pairwise_distance
+from ._distance import cosine_similarity, pairwise_distance, pdist
 from ._dropout import dropout, dropout2d
 from ._embedding import embedding, one_hot
 from ._fold import fold, unfold
 from ._grid_sample import affine_grid, grid_sample
-from ._linear import linear
+from ._linear import bilinear, linear
 from ._loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -67,7 +68,15 @@ from ._loss_ranking import (
     triplet_margin_loss,
     triplet_margin_with_distance_loss,
 )
-from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, normalize, rms_norm
+from ._normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    normalize,
+    rms_norm,
+)
 from ._padding import pad
 from ._pooling import (
     adaptive_avg_pool1d,
@@ -87,10 +96,11 @@ from ._pooling import (
     max_pool3d,
 )
 from ._rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
-from ._upsampling import interpolate, pixel_shuffle, pixel_unshuffle
+from ._upsampling import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
     "linear",
+    "bilinear",
     "embedding",
     "one_hot",
     "dropout",
@@ -121,6 +131,7 @@ __all__ = [
     "interpolate",
     "pixel_shuffle",
     "pixel_unshuffle",
+    "channel_shuffle",
     # attention and recurrent cells
     "scaled_dot_product_attention",
     "multi_head_attention_forward",
@@ -135,6 +146,7 @@ __all__ = [
     "rms_norm",
     "group_norm",
     "normalize",
+    "local_response_norm",
     # losses and distances
     "cross_entropy",
     "nll_loss",
@@ -165,6 +177,7 @@ __all__ = [
     "grid_sample",
     "cosine_similarity",
     "pairwise_distance",
+    "pdist",
     # activations
     "relu",
     "relu6",
@@ -193,4 +206,5 @@ __all__ = [
     "threshold",
     "prelu",
     "rrelu",
+    "gumbel_softmax",
 ]

@@ -32,6 +32,17 @@ __all__ = [
     "softmax",
     "log_softmax",
     "softmin",
+    "celu",
+    "glu",
+    "hardshrink",
+    "softshrink",
+    "logsigmoid",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+    "prelu",
+    "rrelu",
+    "gumbel_softmax",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -447,3 +458,52 @@ def rrelu(
         )
     slopes = jax.random.uniform(key, input.shape, input.dtype, lower, upper)
     return jnp.where(input > 0, input, input * slopes)
+
+
+def gumbel_softmax(
+    logits: jax.Array,
+    tau: float = 1.0,
+    hard: bool = False,
+    eps: float = 1e-10,
+    dim: int = -1,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array:
+    """A differentiable sample from the categorical distribution of ``logits`` (Jang et al., 2017):
+    ``softmax((logits + g) / tau)`` with Gumbel noise ``g``; ``hard=True`` returns the one-hot of the
+    sample whose gradient is the soft sample's (straight-through).
+
+    Args:
+      logits: unnormalised log-probabilities.
+      tau: temperature, > 0 (small: close to one-hot).
+      hard: return one-hot vectors (straight-through gradients).
+      eps: unused; kept for PyTorch signature compatibility (deprecated there).
+      dim: the category dimension.
+      key: PRNG key for the Gumbel noise (required: torsh has no global random state in a forward).
+
+    Returns:
+      An array of the logits' shape that sums to 1 along ``dim``.
+
+    Raises:
+      ConfigError: no ``key`` or ``tau <= 0``.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> y = F.gumbel_softmax(jnp.log(jnp.array([0.1, 0.9])), hard=True, key=torsh.random.key(0))
+      >>> sorted(y.tolist())
+      [0.0, 1.0]
+    """
+    if key is None:
+        raise ConfigError(
+            "gumbel_softmax: draws Gumbel noise and needs a PRNG key: F.gumbel_softmax(logits, key=key)"
+        )
+    if not tau > 0:
+        raise ConfigError(f"gumbel_softmax: tau must be > 0, got {tau}")
+    gumbels = jax.random.gumbel(key, logits.shape, logits.dtype)
+    y_soft = jax.nn.softmax((logits + gumbels) / tau, axis=dim)
+    if not hard:
+        return y_soft
+    index = jnp.argmax(y_soft, axis=dim, keepdims=True)
+    y_hard = jnp.put_along_axis(jnp.zeros_like(y_soft), index, 1.0, axis=dim, inplace=False)
+    return y_hard - jax.lax.stop_gradient(y_soft) + y_soft

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from ...errors import ConfigError, ShapeError
 from .._utils import check_float_input, shape_str
 
-__all__ = ["cosine_similarity", "pairwise_distance"]
+__all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def _broadcast(name: str, x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -76,3 +76,42 @@ def pairwise_distance(
     if p == 1:
         return jnp.sum(jnp.abs(d), axis=-1, keepdims=keepdim)
     return jnp.sum(jnp.abs(d) ** p, axis=-1, keepdims=keepdim) ** (1.0 / p)
+
+
+def pdist(input: jax.Array, p: float = 2.0) -> jax.Array:
+    """p-norm distances between all pairs of rows of ``(N, M)``: the ``N*(N-1)/2`` upper-triangle entries
+    of the distance matrix, row by row (``torch.nn.functional.pdist``, SciPy's condensed form).
+
+    Args:
+      input: ``(N, M)``.
+      p: the norm degree, >= 0 (``inf`` for the max norm).
+
+    Returns:
+      ``(N * (N - 1) / 2,)`` distances; gradient 0 where a distance is 0 (as PyTorch).
+
+    Raises:
+      ConfigError: ``p < 0``.
+      ShapeError: an input that is not 2-D.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.pdist(jnp.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])).tolist()
+      [5.0, 1.0, 4.242640495300293]
+    """
+    if not p >= 0:
+        raise ConfigError(f"pdist: p must be non-negative, got {p}")
+    check_float_input(input)
+    if input.ndim != 2:
+        raise ShapeError(f"pdist: expected a 2-D input (N, M), got {shape_str(input.shape)}")
+    n = input.shape[0]
+    i, j = jnp.triu_indices(n, k=1)
+    diff = jnp.abs(input[i] - input[j])
+    if p == 0:
+        return jnp.sum((diff != 0).astype(input.dtype), axis=-1)
+    if math.isinf(p):
+        dist = jnp.max(diff, axis=-1, initial=0.0)
+        return jnp.where(dist > 0, dist, jnp.zeros_like(dist))  # no gradient through zero distances
+    powered = jnp.sum(diff**p, axis=-1)
+    safe = jnp.where(powered > 0, powered, jnp.ones_like(powered))  # no NaN gradient at zero distance
+    return jnp.where(powered > 0, safe ** (1.0 / p), jnp.zeros_like(powered))

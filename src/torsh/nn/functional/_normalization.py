@@ -15,7 +15,15 @@ import jax.numpy as jnp
 from ...errors import ConfigError, ShapeError
 from .._utils import check_float_input, opmath, shape_str
 
-__all__ = ["batch_norm", "instance_norm", "layer_norm", "rms_norm", "group_norm", "normalize"]
+__all__ = [
+    "batch_norm",
+    "instance_norm",
+    "layer_norm",
+    "rms_norm",
+    "group_norm",
+    "normalize",
+    "local_response_norm",
+]
 
 
 def _channel_shape(x: jax.Array) -> tuple[int, ...]:
@@ -224,3 +232,50 @@ def normalize(
         else jnp.sqrt(jnp.sum(jnp.square(input), axis=dim, keepdims=True))
     )
     return input / jnp.maximum(norm, eps)
+
+
+def local_response_norm(
+    input: jax.Array, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> jax.Array:
+    """Local response normalisation across channels (AlexNet): ``x / (k + alpha * mean_window(x²)) ** beta``.
+
+    The window covers ``size`` neighbouring channels (``size // 2`` before, ``(size - 1) // 2`` after,
+    zero outside), and its mean divides by ``size`` always, as PyTorch.
+
+    Args:
+      input: ``(N, C, *)`` with at least 3 dimensions.
+      size: number of channels in the window.
+      alpha: multiplicative factor.
+      beta: exponent.
+      k: additive factor.
+
+    Returns:
+      An array of the input's shape.
+
+    Raises:
+      ConfigError: ``size < 1``.
+      ShapeError: fewer than 3 dimensions.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> y = F.local_response_norm(jnp.ones((1, 3, 1)), size=3, alpha=3.0, beta=1.0, k=0.0)
+      >>> [round(v, 4) for v in y[0, :, 0].tolist()]
+      [0.5, 0.3333, 0.5]
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"local_response_norm: size must be a positive int, got {size!r}")
+    check_float_input(input)
+    if input.ndim < 3:
+        raise ShapeError(
+            f"local_response_norm: expected 3D or higher dimensionality input, got {shape_str(input.shape)}"
+        )
+    if input.size == 0:
+        return input
+    sq = jnp.square(opmath(input))
+    pad = [(0, 0)] * input.ndim
+    pad[1] = (size // 2, (size - 1) // 2)
+    padded = jnp.pad(sq, pad)
+    c = input.shape[1]
+    window = sum(jax.lax.slice_in_dim(padded, i, i + c, axis=1) for i in range(size)) / size
+    return (input / (k + alpha * window) ** beta).astype(input.dtype)

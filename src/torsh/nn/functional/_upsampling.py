@@ -30,7 +30,7 @@ from ...errors import ConfigError, ShapeError
 from .._utils import check_float_input, shape_str
 from ._pooling import adaptive_avg_pool_nd
 
-__all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle"]
 
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 _NEEDS_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
@@ -339,3 +339,37 @@ def pixel_unshuffle(input: jax.Array, downscale_factor: int) -> jax.Array:
     y = x.reshape(*lead, c, h // r, r, w // r, r)
     y = y.transpose(*range(k), k, k + 2, k + 4, k + 1, k + 3)
     return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
+    """Interleave the channels of ``groups`` groups (ShuffleNet): ``(N, g*k, *) -> (N, k*g, *)`` transposed.
+
+    Args:
+      input: ``(N, C, *)`` with ``C`` divisible by ``groups``.
+      groups: number of groups.
+
+    Returns:
+      An array of the input's shape, channels reordered.
+
+    Raises:
+      ConfigError: ``groups < 1``.
+      ShapeError: fewer than 3 dimensions or channels not divisible by ``groups``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> F.channel_shuffle(jnp.arange(6.0).reshape(1, 6, 1), 2)[0, :, 0].tolist()
+      [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    """
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ConfigError(f"channel_shuffle: groups must be a positive int, got {groups!r}")
+    if input.ndim < 3:
+        raise ShapeError(
+            f"channel_shuffle: expected an input with at least 3 dimensions, got {shape_str(input.shape)}"
+        )
+    n, c = input.shape[:2]
+    if c % groups:
+        raise ShapeError(f"channel_shuffle: number of channels ({c}) must be divisible by groups ({groups})")
+    rest = input.shape[2:]
+    x = input.reshape(n, groups, c // groups, *rest)
+    return jnp.swapaxes(x, 1, 2).reshape(input.shape)
