@@ -71,11 +71,8 @@ def run_training(
     rounds: int,
     quick: bool,
     log: Callable[[str], None],
-    done: Callable[[list[dict[str, Any]]], None] = lambda rows: None,
 ) -> list[dict[str, Any]]:
-    """Median ms/step of every candidate on every workload; rows ``{workload, candidate, ms, first_s}``.
-
-    ``done(rows)`` is called after each workload (the results so far survive an interrupted run)."""
+    """Median ms/step of every candidate on every workload; rows ``{workload, candidate, ms, first_s}``."""
     rows: list[dict[str, Any]] = []
     specs = workloads()
     for key in keys:
@@ -96,19 +93,26 @@ def run_training(
             runners[name] = runner
             log(f"  {w.title}: {name} ready after {first[name]:.1f} s")
         samples: dict[str, list[float]] = {name: [] for name in runners}
+        cpu: dict[str, list[float]] = {name: [] for name in runners}
         names = list(runners)
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 runners[name](steps)
                 samples[name].append((time.perf_counter() - start) / steps * 1e3)
+                cpu[name].append((time.process_time() - cpu_start) / steps * 1e3)
         log(f"{w.title}: {rounds} rounds x {steps} steps, load {os.getloadavg()[0]:.1f}")
         rows += [
-            {"workload": w.title, "candidate": n, "ms": statistics.median(samples[n]), "first_s": first[n]}
+            {
+                "workload": w.title,
+                "candidate": n,
+                "ms": statistics.median(samples[n]),
+                "cpu_ms": statistics.median(cpu[n]),
+                "first_s": first[n],
+            }
             for n in names
         ]
         runners.clear()
-        done(rows)
     return rows
 
 
@@ -190,8 +194,8 @@ def machine_info() -> dict[str, str]:
 
 def format_training(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| workload | candidate | ms/step | vs hand JAX | vs PyTorch eager | first step (compile) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| workload | candidate | ms/step | vs hand JAX | vs PyTorch eager | CPU ms/step | first step |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     by_workload: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
@@ -202,9 +206,9 @@ def format_training(rows: list[dict[str, Any]]) -> str:
         for name, r in cands.items():
             vs_jax = f"{r['ms'] / jax_ms:.2f}x" if jax_ms else "—"
             vs_torch = f"{r['ms'] / torch_ms:.2f}x" if torch_ms else "—"
-            lines.append(
-                f"| {workload} | {name} | {r['ms']:.1f} | {vs_jax} | {vs_torch} | {r['first_s']:.1f} s |"
-            )
+            cpu = f"{r['cpu_ms']:.1f}" if "cpu_ms" in r else "—"
+            first = f"{r['first_s']:.1f} s"
+            lines.append(f"| {workload} | {name} | {r['ms']:.1f} | {vs_jax} | {vs_torch} | {cpu} | {first} |")
     return "\n".join(lines)
 
 
@@ -235,7 +239,9 @@ def report(
         format_training(rows),
         "",
         "ms/step: median over interleaved rounds (lower is better); ratios below 1.00x are faster than the "
-        'baseline. "first step": building the model and the first step (trace + compile + run). For the '
+        "baseline. CPU ms/step: CPU time of this process (all its threads) per step, which does not count "
+        'waiting for a core on a shared machine. "first step": building the model and the first step '
+        "(trace + compile + run; the persistent compilation caches may be warm from earlier runs). For the "
         "DataLoader, ms per batch in steady state (epoch 2) and, in the last column, the time from "
         "`iter(loader)` to the first batch right after building the loader.",
     ]
@@ -330,18 +336,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         return text
 
-    rows = run_training(
-        [k for k in only if k not in EXTRA],
-        candidates,
-        rounds,
-        args.quick,
-        print,
-        lambda so_far: write(so_far, [], partial=True),
-    )
-    if "data" in only:
-        rows += run_data(max(1, rounds // 2), args.quick)
-        write(rows, [], partial=True)
-    compile_rows = run_compile(1) if "compile" in only else []
+    rows: list[dict[str, Any]] = []
+    compile_rows: list[dict[str, Any]] = []
+    for key in only:  # in the order given, the results file rewritten after each
+        if key == "data":
+            rows += run_data(max(1, rounds // 2), args.quick)
+        elif key == "compile":
+            compile_rows = run_compile(1)
+        else:
+            rows += run_training([key], candidates, rounds, args.quick, print)
+        write(rows, compile_rows, partial=True)
     text = write(rows, compile_rows, partial=False)
     print(text)
     if out is not None:
