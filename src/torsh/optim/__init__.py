@@ -51,6 +51,7 @@ from ._radam import RAdam, RAdamState
 from ._rmsprop import RMSprop, RMSpropState
 from ._schedule_free import ScheduleFree, ScheduleFreeState, schedule_free_adamw, schedule_free_sgd
 from ._sgd import SGD, SGDState
+from ._shampoo import Shampoo, ShampooState
 from ._sophia import Sophia, SophiaState, gnb_hessian
 from ._state import OptState, load_state_dict, state_dict
 from ._transforms import (
@@ -83,6 +84,8 @@ __all__ = [
     "Sophia",
     "SophiaState",
     "gnb_hessian",
+    "Shampoo",
+    "ShampooState",
     # protocol and composition
     "GradientTransformation",
     "Optimizer",
