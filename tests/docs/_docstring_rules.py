@@ -329,7 +329,8 @@ def _inherits_doc(cls: type, owner: type, name: str) -> bool:
         member = vars(base).get(name)
         if member is not None and _is_torsh(base):
             inner = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
-            return bool(getattr(inner, "__doc__", None))
+            if getattr(inner, "__doc__", None):  # the nearest documented base, as inspect.getdoc
+                return True
     return False
 
 

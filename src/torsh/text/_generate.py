@@ -193,6 +193,12 @@ def generate(
     Returns:
       ``np.ndarray int32 [batch, width + generated]``: the left-padded prompts then the new tokens.
 
+    Raises:
+      ConfigError: an empty prompt, a non-positive ``max_new_tokens``, ``top_p`` outside (0, 1],
+        sampling options without ``key``, or a malformed ``attention_mask``.
+      ContextLengthError: prompt + ``max_new_tokens`` exceed the model's context.
+      TokenIdError: prompt ids or ``eos`` outside the vocabulary.
+
     Example:
       >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
       >>> cfg = GPT2Config(vocab_size=32, n_positions=64, n_embd=16, n_layer=1, n_head=2)

@@ -21,11 +21,18 @@ __all__ = ["KVCache", "CausalLM", "causal_attention"]
 
 
 class KVCache(Struct):
-    """Preallocated keys/values of every layer, ``[batch, kv_heads, max_len, head_dim]`` each, and
-    ``valid [batch, max_len]`` (``False`` at empty slots and at padding).
+    """Preallocated keys/values of every layer and the mask of filled slots.
+
+    ``k``/``v`` hold one ``[batch, kv_heads, max_len, head_dim]`` array per layer, ``valid
+    [batch, max_len]`` is ``False`` at empty slots and at padding.
 
     A decode step writes slot ``index`` of every layer with ``jax.lax.dynamic_update_slice``; the
     shapes never change, so one compiled step serves every position.
+
+    Args:
+      k: the keys, one array per layer.
+      v: the values, one array per layer.
+      valid: which slots hold real tokens.
 
     Example:
       >>> cache = KVCache.create(2, 16, num_layers=3, num_kv_heads=4, head_dim=8)
@@ -48,7 +55,25 @@ class KVCache(Struct):
         head_dim: int,
         dtype: Any = jnp.float32,
     ) -> KVCache:
-        """An empty cache."""
+        """An empty cache.
+
+        Args:
+          batch: sequences.
+          max_len: slots per sequence.
+          num_layers: decoder layers.
+          num_kv_heads: key/value heads per layer.
+          head_dim: the size of one head.
+          dtype: the dtype of keys and values.
+
+        Returns:
+          A zero-filled :class:`KVCache` with no valid slot.
+
+        Example:
+          >>> from torsh.text.models import KVCache
+          >>> c = KVCache.create(1, 4, num_layers=1, num_kv_heads=2, head_dim=3)
+          >>> c.v[0].shape, bool(c.valid.any())
+          ((1, 2, 4, 3), False)
+        """
         shape = (batch, num_kv_heads, max_len, head_dim)
         zeros = tuple(jnp.zeros(shape, dtype) for _ in range(num_layers))
         return cls(
@@ -59,6 +84,7 @@ class KVCache(Struct):
 
     @property
     def max_len(self) -> int:
+        """The number of slots per sequence."""
         return self.valid.shape[1]
 
 
@@ -79,6 +105,30 @@ def causal_attention(
     its slot is ``<= `` the query's and ``valid [B, S]``. Masked scores are set to the dtype's
     minimum (as HF transformers), so a query with nothing visible (padding) gets a uniform average
     rather than NaN. Scores and softmax run in float32. ``dropout_key`` drops attention weights.
+
+    Args:
+      q: queries ``[B, H, T, D]``.
+      k: keys ``[B, Hkv, S, D]``.
+      v: values ``[B, Hkv, S, D]``.
+      q_slots: the slot of each query ``[T]``.
+      valid: visible key slots ``[B, S]``.
+      scale: the score scale (``1 / sqrt(D)``).
+      dropout_p: attention dropout probability.
+      dropout_key: the dropout key (``None``: no dropout).
+
+    Returns:
+      ``[B, H, T, D]``.
+
+    Raises:
+      ConfigError: ``dropout_p > 0`` with a key of the wrong kind (see ``torsh.random``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.text.models import causal_attention
+      >>> q = k = jnp.ones((1, 2, 3, 4)); v = jnp.arange(24.0).reshape(1, 2, 3, 4)
+      >>> out = causal_attention(q, k, v, jnp.arange(3), jnp.ones((1, 3), bool), 0.5)
+      >>> out[0, 0, :, 0].tolist()     # query t averages the values of slots 0..t
+      [0.0, 2.0, 4.0]
     """
     b, h, t, d = q.shape
     hkv = k.shape[1]
@@ -109,6 +159,22 @@ class CausalLM(Module):
     and autodiff adds both uses' gradients into it. ``state_dict()`` still lists ``lm_head.weight``
     (the same array) so its keys equal HF ``transformers``'; ``load_state_dict`` accepts it and
     checks that it equals the embedding.
+
+    Args:
+      config: the model's configuration (subclasses take their own config class).
+
+    Raises:
+      ShapeError: ``input_ids`` that are not ``[batch, seq]`` integers, or a mask of another shape.
+      TokenIdError: (concrete ids) an id outside the vocabulary.
+      ContextLengthError: more tokens than the context.
+
+    Example:
+      >>> import torsh
+      >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
+      >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2),
+      ...                 key=0).eval()
+      >>> isinstance(model, torsh.text.models.CausalLM), model.max_positions, model.vocab_size
+      (True, 8, 20)
     """
 
     config: Any = static()
@@ -118,18 +184,32 @@ class CausalLM(Module):
 
     @property
     def max_positions(self) -> int:
+        """The context length: the most positions a sequence may have."""
         raise NotImplementedError
 
     @property
     def vocab_size(self) -> int:
+        """The number of token ids."""
         return self.config.vocab_size
 
     @property
     def tied(self) -> bool:
+        """Whether the output projection is the input embedding (``tie_word_embeddings``)."""
         return bool(self.config.tie_word_embeddings)
 
     def cache_spec(self) -> tuple[int, int, int]:
-        """``(num_layers, num_kv_heads, head_dim)``."""
+        """The shape of the KV cache this model needs.
+
+        Returns:
+          ``(num_layers, num_kv_heads, head_dim)``.
+
+        Example:
+          >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
+          >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2),
+          ...                         key=0).eval()
+          >>> model.cache_spec()
+          (1, 2, 4)
+        """
         raise NotImplementedError
 
     def _run(
@@ -170,7 +250,26 @@ class CausalLM(Module):
         return _forward(self, input_ids, jnp.asarray(position_ids), valid, key)
 
     def init_cache(self, batch: int, max_len: int, dtype: Any = None) -> KVCache:
-        """An empty :class:`KVCache` for ``batch`` sequences of up to ``max_len`` tokens."""
+        """An empty :class:`KVCache` for ``batch`` sequences of up to ``max_len`` tokens.
+
+        Args:
+          batch: sequences.
+          max_len: slots per sequence (at most :attr:`max_positions`).
+          dtype: the cache dtype (default: the embedding's).
+
+        Returns:
+          The cache.
+
+        Raises:
+          ContextLengthError: ``max_len`` exceeds the context.
+
+        Example:
+          >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
+          >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2),
+          ...                         key=0).eval()
+          >>> model.init_cache(2, 8).k[0].shape
+          (2, 2, 8, 4)
+        """
         if max_len > self.max_positions:
             raise ContextLengthError(
                 f"{type(self).__name__}.init_cache: max_len={max_len} exceeds the context of "
@@ -193,6 +292,26 @@ class CausalLM(Module):
         The new tokens attend to every valid earlier slot and causally among themselves;
         ``attention_mask [B, T]`` marks which of them are real (padding stays invalid). ``index`` may
         be a traced scalar: shapes depend only on ``T`` and the cache size.
+
+        Args:
+          input_ids: ``[B, T]`` new tokens.
+          cache: the cache so far.
+          index: the first slot to write.
+          position_ids: ``[B, T]`` positions of the new tokens.
+          attention_mask: ``[B, T]``, 1 for real tokens.
+
+        Returns:
+          ``(logits [B, T, vocab], cache)``.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
+          >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2),
+          ...                         key=0).eval()
+          >>> ids = jnp.array([[1, 2, 3]])
+          >>> logits, cache = model.forward_cached(ids, model.init_cache(1, 8), 0, jnp.arange(3)[None])
+          >>> bool(jnp.allclose(logits, model(ids), atol=1e-5)), cache.valid[0].tolist()[:4]
+          (True, [True, True, True, False])
         """
         b, t = input_ids.shape
         mask = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)
@@ -236,7 +355,18 @@ class CausalLM(Module):
         return table.weight
 
     def output_weight(self) -> jax.Array:
-        """The ``[vocab, embed]`` output projection: the embedding itself when tied."""
+        """The ``[vocab, embed]`` output projection: the embedding itself when tied.
+
+        Returns:
+          The projection matrix.
+
+        Example:
+          >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
+          >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2),
+          ...                         key=0).eval()
+          >>> model.output_weight() is model.transformer.wte.weight
+          True
+        """
         return self._embedding() if self.tied else self.lm_head.weight  # type: ignore[attr-defined]
 
     def state_dict(self) -> dict[str, jax.Array]:

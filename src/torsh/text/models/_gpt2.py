@@ -34,6 +34,21 @@ class GPT2Config:
     ``GPT2Config.named("gpt2-medium")`` gives the published sizes (``gpt2``, ``gpt2-medium``,
     ``gpt2-large``, ``gpt2-xl``); keywords override fields.
 
+    Args:
+      vocab_size, n_positions, n_embd, n_layer, n_head, n_inner: sizes (``n_inner`` defaults to
+        ``4 * n_embd``).
+      activation_function: ``"gelu_new"``, ``"gelu_pytorch_tanh"``, ``"gelu"``, ``"relu"`` or
+        ``"silu"``.
+      resid_pdrop, embd_pdrop, attn_pdrop: dropout probabilities.
+      layer_norm_epsilon: the layer norms' epsilon.
+      initializer_range: the std of the normal initialisation.
+      tie_word_embeddings: the output projection is the input embedding.
+      bos_token_id, eos_token_id: special ids (for generation).
+
+    Raises:
+      ConfigError: a non-positive size, ``n_embd`` not divisible by ``n_head``, or an unknown
+        activation.
+
     Example:
       >>> GPT2Config.named("gpt2-xl").n_embd
       1600
@@ -76,14 +91,45 @@ class GPT2Config:
 
     @classmethod
     def named(cls, name: str, **overrides: Any) -> GPT2Config:
-        """The configuration of a published GPT-2 size."""
+        """The configuration of a published GPT-2 size.
+
+        Args:
+          name: ``"gpt2"``, ``"gpt2-medium"``, ``"gpt2-large"`` or ``"gpt2-xl"``.
+          **overrides: fields to change.
+
+        Returns:
+          The configuration.
+
+        Raises:
+          ConfigError: an unknown size (or invalid overrides).
+
+        Example:
+          >>> from torsh.text.models import GPT2Config
+          >>> GPT2Config.named("gpt2-medium", n_positions=256).n_layer
+          24
+        """
         if name not in _SIZES:
             raise ConfigError(f"GPT2Config.named: unknown size {name!r}; sizes are {sorted(_SIZES)}")
         return cls(**{**_SIZES[name], **overrides})
 
     @classmethod
     def from_hf(cls, hf_config: Any) -> GPT2Config:
-        """From a ``transformers.GPT2Config`` (or its ``to_dict()``)."""
+        """From a ``transformers.GPT2Config`` (or its ``to_dict()``).
+
+        Args:
+          hf_config: the HF configuration or its dict.
+
+        Returns:
+          The configuration (fields torsh does not use are ignored).
+
+        Raises:
+          ConfigError: values that do not form a valid configuration.
+
+        Example:
+          >>> from torsh.text.models import GPT2Config
+          >>> GPT2Config.from_hf({"n_layer": 2, "n_embd": 64, "n_head": 4, "use_cache": True}).n_layer
+          2
+        """
         d = hf_config if isinstance(hf_config, dict) else hf_config.to_dict()
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names and (v is not None or k == "n_inner")})
@@ -99,7 +145,24 @@ _ACTIVATIONS = {
 
 
 class Conv1D(Module):
-    """HF's ``Conv1D``: a linear layer with weight ``[in, out]`` (transposed from ``nn.Linear``)."""
+    """HF's ``Conv1D``: a linear layer with weight ``[in, out]`` (transposed from ``nn.Linear``).
+
+    Args:
+      nx: input features.
+      nf: output features.
+      std: the std of the normal weight initialisation (bias zero).
+      axes: the weight's logical axis names.
+      key: a host generator or key for the initialisation.
+      dtype: the parameter dtype.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from torsh.text.models._gpt2 import Conv1D
+      >>> layer = Conv1D(3, 2, std=0.02, axes=("embed", "mlp"), key=np.random.default_rng(0),
+      ...                dtype=jnp.float32)
+      >>> layer.weight.shape, layer(jnp.ones((5, 3))).shape
+      ((3, 2), (5, 2))
+    """
 
     weight: jax.Array
     bias: jax.Array
@@ -196,7 +259,22 @@ class GPT2Block(Module):
 
 
 class GPT2Model(Module):
-    """The GPT-2 trunk (HF ``GPT2Model``): ``wte``, ``wpe``, blocks ``h.{i}``, final ``ln_f``."""
+    """The GPT-2 trunk (HF ``GPT2Model``): ``wte``, ``wpe``, blocks ``h.{i}``, final ``ln_f``.
+
+    Built by :class:`GPT2LMHeadModel` (its ``transformer``); it returns the final hidden states.
+
+    Args:
+      c: the configuration.
+      key: a host generator for the initialisation.
+      dtype: the parameter dtype.
+
+    Example:
+      >>> from torsh.text.models import GPT2Config, GPT2LMHeadModel
+      >>> model = GPT2LMHeadModel(GPT2Config(vocab_size=20, n_positions=8, n_embd=8, n_layer=1, n_head=2),
+      ...                 key=0).eval()
+      >>> sorted(model.transformer.state_dict())[:3]
+      ['h.0.attn.c_attn.bias', 'h.0.attn.c_attn.weight', 'h.0.attn.c_proj.bias']
+    """
 
     wte: Embedding
     wpe: Embedding
@@ -250,6 +328,15 @@ class GPT2LMHeadModel(CausalLM):
     ``1/sqrt(2 n_layer)``). The output projection is tied to ``transformer.wte`` by default
     (``tie_word_embeddings``): see :class:`~torsh.text.models.CausalLM`. Like every torsh module it
     starts in training mode (dropout on, needs ``key=``); call ``.eval()`` for inference.
+
+    Args:
+      config: a :class:`GPT2Config`.
+      key: the construction key (an int or PRNG key; default: the ``torsh.manual_seed`` stream).
+      dtype: the parameter dtype (default float32).
+
+    Raises:
+      ConfigError: ``config`` is not a :class:`GPT2Config`; (when called) dropout in training mode
+        without ``key=``.
 
     Logical axes: ``wte``/``lm_head`` ``("vocab", "embed")``, ``wpe`` ``("positions", "embed")``,
     ``c_attn`` ``("embed", "heads")``, attention ``c_proj`` ``("heads", "embed")``, ``c_fc``

@@ -23,9 +23,27 @@ __all__ = ["LlamaConfig", "LlamaForCausalLM", "RopeScaling", "rope_inv_freq"]
 
 @dataclasses.dataclass(frozen=True)
 class RopeScaling:
-    """RoPE frequency scaling (HF ``rope_parameters``): ``"linear"`` divides every frequency by
-    ``factor`` (position interpolation); ``"llama3"`` is Llama 3.1's band-wise scaling with
-    ``low_freq_factor``, ``high_freq_factor`` and ``original_max_position_embeddings``."""
+    """RoPE frequency scaling (HF ``rope_parameters``).
+
+    ``"linear"`` divides every frequency by ``factor`` (position interpolation); ``"llama3"`` is
+    Llama 3.1's band-wise scaling with ``low_freq_factor``, ``high_freq_factor`` and
+    ``original_max_position_embeddings``.
+
+    Args:
+      rope_type: ``"linear"`` or ``"llama3"``.
+      factor: the scaling factor (> 0).
+      low_freq_factor, high_freq_factor: llama3's band edges.
+      original_max_position_embeddings: llama3's original context.
+
+    Raises:
+      ConfigError: an unknown type (dynamic NTK and YaRN are not implemented), ``factor <= 0``, or
+        llama3 bands in the wrong order.
+
+    Example:
+      >>> from torsh.text.models import RopeScaling, rope_inv_freq
+      >>> (rope_inv_freq(4, 10000.0, RopeScaling("linear", 2.0)) * 2).tolist()
+      [1.0, 0.009999999776482582]
+    """
 
     rope_type: str = "linear"
     factor: float = 1.0
@@ -53,6 +71,24 @@ class LlamaConfig:
     ``num_key_value_heads < num_attention_heads`` is grouped-query attention; ``head_dim``
     defaults to ``hidden_size // num_attention_heads``; ``rope_scaling`` is a :class:`RopeScaling`
     (or a dict with its fields) or None.
+
+    Args:
+      vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads: sizes.
+      num_key_value_heads: KV heads (default: ``num_attention_heads``).
+      head_dim: the head size (default: ``hidden_size // num_attention_heads``; even).
+      hidden_act: ``"silu"``, ``"gelu"`` or ``"relu"``.
+      max_position_embeddings: the context length.
+      initializer_range: the std of the normal initialisation.
+      rms_norm_eps: RMSNorm's epsilon.
+      rope_theta: RoPE's base.
+      rope_scaling: a :class:`RopeScaling`, a dict of its fields, or ``None``.
+      tie_word_embeddings: the output projection is the input embedding.
+      attention_bias, mlp_bias: biases in the projections.
+      bos_token_id, eos_token_id: special ids (for generation).
+
+    Raises:
+      ConfigError: a non-positive size, heads that do not divide, an odd ``head_dim``, an unknown
+        activation or rope scaling.
 
     Example:
       >>> cfg = LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -115,7 +151,24 @@ class LlamaConfig:
 
     @classmethod
     def from_hf(cls, hf_config: Any) -> LlamaConfig:
-        """From a ``transformers.LlamaConfig`` (its ``rope_parameters``/``rope_scaling`` included)."""
+        """From a ``transformers.LlamaConfig`` (its ``rope_parameters``/``rope_scaling`` included).
+
+        Args:
+          hf_config: the HF configuration or its dict.
+
+        Returns:
+          The configuration.
+
+        Raises:
+          ConfigError: values that do not form a valid configuration.
+
+        Example:
+          >>> from torsh.text.models import LlamaConfig
+          >>> d = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+          ...      "rope_scaling": {"rope_type": "linear", "factor": 2.0}}
+          >>> LlamaConfig.from_hf(d).rope_scaling.factor
+          2.0
+        """
         d = dict(hf_config if isinstance(hf_config, dict) else hf_config.to_dict())
         rope = d.pop("rope_parameters", None) or d.pop("rope_scaling", None) or {}
         d.pop("rope_scaling", None)
@@ -131,7 +184,16 @@ class LlamaConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_hf_dict(self) -> dict[str, Any]:
-        """Keyword arguments for ``transformers.LlamaConfig``."""
+        """Keyword arguments for ``transformers.LlamaConfig``.
+
+        Returns:
+          A dict with HF's names (RoPE settings as ``rope_parameters``).
+
+        Example:
+          >>> from torsh.text.models import LlamaConfig
+          >>> LlamaConfig(hidden_size=32, num_attention_heads=4).to_hf_dict()["rope_parameters"]
+          {'rope_type': 'default', 'rope_theta': 10000.0}
+        """
         d = dataclasses.asdict(self)
         rs = d.pop("rope_scaling")
         d["rope_parameters"] = (
@@ -143,7 +205,21 @@ class LlamaConfig:
 
 
 def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> np.ndarray:
-    """Inverse frequencies ``theta ** (-2i / head_dim)``, scaled as ``scaling`` says (float32)."""
+    """Inverse frequencies ``theta ** (-2i / head_dim)``, scaled as ``scaling`` says (float32).
+
+    Args:
+      head_dim: the (even) head size.
+      theta: RoPE's base.
+      scaling: a :class:`RopeScaling` or ``None``.
+
+    Returns:
+      A float32 array of ``head_dim // 2`` frequencies.
+
+    Example:
+      >>> from torsh.text.models import rope_inv_freq
+      >>> rope_inv_freq(4, 100.0, None).tolist()
+      [1.0, 0.10000000149011612]
+    """
     inv = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.int64).astype(np.float32) / head_dim))
     inv = inv.astype(np.float32)
     if scaling is None:
@@ -280,7 +356,22 @@ class LlamaDecoderLayer(Module):
 
 
 class LlamaModel(Module):
-    """The Llama trunk (HF ``LlamaModel``): ``embed_tokens``, ``layers.{i}``, final ``norm``."""
+    """The Llama trunk (HF ``LlamaModel``): ``embed_tokens``, ``layers.{i}``, final ``norm``.
+
+    Built by :class:`LlamaForCausalLM` (its ``model``); it returns the final hidden states.
+
+    Args:
+      c: the configuration.
+      key: a host generator for the initialisation.
+      dtype: the parameter dtype.
+
+    Example:
+      >>> from torsh.text.models import LlamaConfig, LlamaForCausalLM
+      >>> cfg = LlamaConfig(vocab_size=10, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+      ...                   num_attention_heads=2)
+      >>> sorted(LlamaForCausalLM(cfg, key=0).model.state_dict())[:2]
+      ['embed_tokens.weight', 'inv_freq']
+    """
 
     embed_tokens: Embedding
     layers: nn.ModuleList
@@ -332,6 +423,14 @@ class LlamaForCausalLM(CausalLM):
 
     Logical axes: embeddings ``("vocab", "embed")``, q/k/v ``("heads", "embed")``, o ``("embed",
     "heads")``, gate/up ``("mlp", "embed")``, down ``("embed", "mlp")``, norms ``("embed",)``.
+
+    Args:
+      config: a :class:`LlamaConfig`.
+      key: the construction key (an int or PRNG key; default: the ``torsh.manual_seed`` stream).
+      dtype: the parameter dtype (default float32).
+
+    Raises:
+      ConfigError: ``config`` is not a :class:`LlamaConfig`.
 
     Example:
       >>> import jax.numpy as jnp
