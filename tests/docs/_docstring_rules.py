@@ -27,7 +27,8 @@ The rules (Google style; a section header is alone on its line, e.g. ``Args:``):
   is allowed (e.g. to document the builtin errors of a parser), never required.
 * ``Example:`` (or ``Examples:``) with at least one ``>>>`` line; the examples are run by
   ``pytest --doctest-modules`` (src/torsh is a test path), so they must stay fast.
-* Error classes (``TorshError`` subclasses): a summary and an ``Example:`` only.
+* Error classes (``TorshError`` subclasses): a summary and an ``Example:`` only. ``Enum`` classes
+  need no ``Args:`` (their members are documented, callers do not construct them).
 * Properties: a summary only (their docstring reads as the attribute's description).
 * Exempt: ``forward`` of classes whose instances are called (``nn.Module`` subclasses, vision
   transforms): the class docstring documents the call and its example calls the instance, as
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import enum
 import importlib
 import inspect
 import pkgutil
@@ -298,7 +300,8 @@ def check_class(cls: type) -> list[str]:
     if issubclass(cls, BaseException):
         problems.append(_example_problem(found) or "")
         return [p for p in problems if p]
-    if _parameters(cls, is_class=True) and "Args" not in found:
+    # Enum members are not constructed by callers: an Enum documents its members, not Args.
+    if not issubclass(cls, enum.Enum) and _parameters(cls, is_class=True) and "Args" not in found:
         problems.append("no Args:")
     errors: set[type] = set()
     seen: set = set()

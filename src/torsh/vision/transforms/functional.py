@@ -64,7 +64,15 @@ __all__ = [
 
 
 class InterpolationMode(str, enum.Enum):
-    """Resampling filters (torchvision's names and values; plain strings such as ``"bilinear"`` work too)."""
+    """Resampling filters (torchvision's names and values; plain strings such as ``"bilinear"`` work too).
+
+    Example:
+      >>> import numpy as np
+      >>> from torsh.vision.transforms.functional import InterpolationMode, resize
+      >>> img = np.arange(16, dtype=np.uint8).reshape(4, 4)
+      >>> InterpolationMode.NEAREST.value, resize(img, [2, 2], InterpolationMode.NEAREST).tolist()
+      ('nearest', [[0, 2], [8, 10]])
+    """
 
     NEAREST = "nearest"
     BILINEAR = "bilinear"
@@ -165,6 +173,16 @@ def _to_int(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def get_size(img: Any) -> list[int]:
     """``[height, width]`` of an image (``(H, W, C)`` array, ``(H, W)`` array or PIL image).
 
+
+    Args:
+      img: an ``(H, W, C)``/``(H, W)`` array or a PIL image.
+
+    Returns:
+      ``[height, width]``.
+
+    Raises:
+      ShapeError: an array of another rank.
+
     Example:
         >>> import numpy as np
         >>> get_size(np.zeros((5, 7, 3), np.uint8))
@@ -182,6 +200,13 @@ def get_size(img: Any) -> list[int]:
 
 def get_dimensions(img: Any) -> list[int]:
     """``[channels, height, width]`` of an image.
+
+
+    Args:
+      img: an ``(H, W, C)``/``(H, W)`` array or a PIL image.
+
+    Returns:
+      ``[channels, height, width]``.
 
     Example:
         >>> import numpy as np
@@ -203,6 +228,13 @@ def to_array(pic: Any) -> np.ndarray:
 
     Other dtypes keep their values (cast to float32), as ``ToTensor`` does for non-byte arrays.
 
+
+    Args:
+      pic: an ``(H, W, C)``/``(H, W)`` array or a PIL image.
+
+    Returns:
+      A ``(C, H, W)`` float32 array.
+
     Example:
         >>> import numpy as np
         >>> to_array(np.full((1, 2, 3), 255, np.uint8)).shape, to_array(np.full((1, 1), 51, np.uint8)).dtype
@@ -217,6 +249,17 @@ def to_array(pic: Any) -> np.ndarray:
 
 def to_pil_image(pic: Any, mode: str | None = None) -> Any:
     """An ``(H, W, C)``/``(H, W)`` ``uint8`` array as a PIL image (``mode`` as Pillow's).
+
+
+    Args:
+      pic: an ``(H, W, C)``/``(H, W)`` ``uint8`` array (or a PIL image, returned as is).
+      mode: a Pillow mode (default: from the channels).
+
+    Returns:
+      A PIL image.
+
+    Raises:
+      DTypeError: an array that is not ``uint8``.
 
     Example:
         >>> import numpy as np
@@ -235,6 +278,21 @@ def to_pil_image(pic: Any, mode: str | None = None) -> Any:
 
 def normalize(tensor: Any, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> np.ndarray:
     """``(x - mean) / std`` per channel of a ``(..., C, H, W)`` float array (``Normalize``).
+
+
+    Args:
+      tensor: a ``(..., C, H, W)`` float array.
+      mean: one mean per channel.
+      std: one standard deviation per channel (non-zero).
+      inplace: accepted for torchvision's signature; arrays are never modified in place.
+
+    Returns:
+      The normalised float array.
+
+    Raises:
+      DTypeError: a non-float array.
+      ShapeError: fewer than 3 dimensions, or ``mean``/``std`` lengths that do not match the channels.
+      ConfigError: a zero standard deviation.
 
     Example:
         >>> import numpy as np
@@ -461,6 +519,20 @@ def resize(
     torch/PIL when shrinking; ``nearest`` never antialiases); ``uint8`` results are rounded. PIL images
     are resized by Pillow (which always antialiases), as torchvision does.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      size: ``(h, w)``, or an int for the smaller edge (``None`` with ``max_size`` only).
+      interpolation: ``nearest``, ``nearest-exact``, ``bilinear`` or ``bicubic`` (an :class:`InterpolationMode` or its name).
+      max_size: the longer edge's bound when ``size`` is an int.
+      antialias: widen the filter when shrinking (bilinear/bicubic).
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a bad size, ``max_size`` or interpolation.
+
     Example:
         >>> import numpy as np
         >>> resize(np.zeros((4, 8, 3), np.uint8), 2).shape
@@ -539,6 +611,19 @@ def pad(
 
     ``padding_mode`` is ``"constant"`` (with ``fill``), ``"edge"``, ``"reflect"`` or ``"symmetric"``.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      padding: an int, ``(left/right, top/bottom)`` or ``(left, top, right, bottom)``.
+      fill: the constant (per channel or one value) for ``padding_mode="constant"``.
+      padding_mode: ``"constant"``, ``"edge"``, ``"reflect"`` or ``"symmetric"``.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: malformed or negative padding, an unknown mode, or a reflect padding wider than the image.
+
     Example:
         >>> import numpy as np
         >>> pad(np.array([[1, 2]], np.uint8), [1, 0], padding_mode="reflect").tolist()
@@ -555,6 +640,20 @@ def pad(
 
 def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
     """The ``height x width`` window at ``(top, left)``; parts outside the image are zeros (as torchvision).
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      top: the window's top row (may be negative or beyond the image).
+      left: the window's left column.
+      height: the window's height.
+      width: the window's width.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a non-positive height or width.
 
     Example:
         >>> import numpy as np
@@ -597,6 +696,17 @@ def _center_crop_size(output_size: int | Sequence[int], where: str) -> tuple[int
 def center_crop(img: Any, output_size: int | Sequence[int]) -> Any:
     """The central ``output_size`` window (zero-padded when the image is smaller), as torchvision.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      output_size: ``(h, w)`` or an int for a square.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: ``output_size`` is neither an int nor ``(h, w)``.
+
     Example:
         >>> import numpy as np
         >>> center_crop(np.arange(16, dtype=np.uint8).reshape(4, 4), 2).tolist()
@@ -632,6 +742,20 @@ def resized_crop(
 ) -> Any:
     """:func:`crop` then :func:`resize` (``RandomResizedCrop``'s kernel).
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      top, left, height, width: the window, as in :func:`crop`.
+      size: the output size, as in :func:`resize`.
+      interpolation: as in :func:`resize`.
+      antialias: as in :func:`resize`.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a bad window, size or interpolation.
+
     Example:
         >>> import numpy as np
         >>> resized_crop(np.zeros((8, 8, 3), np.uint8), 0, 0, 4, 4, [2, 2]).shape
@@ -642,6 +766,13 @@ def resized_crop(
 
 def hflip(img: Any) -> Any:
     """Mirror left-right.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
 
     Example:
         >>> import numpy as np
@@ -655,6 +786,13 @@ def hflip(img: Any) -> Any:
 
 def vflip(img: Any) -> Any:
     """Mirror top-bottom.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
 
     Example:
         >>> import numpy as np
@@ -696,6 +834,18 @@ def _blend(img1: np.ndarray, img2: np.ndarray | float, ratio: float) -> np.ndarr
 def rgb_to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
     """ITU-R 601 luma ``0.2989 R + 0.587 G + 0.114 B`` (``Grayscale``); integer results truncate, as torch.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      num_output_channels: 1, or 3 (the grey level repeated).
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: ``num_output_channels`` other than 1 or 3.
+      ShapeError: an image with other than 1 or 3 channels.
+
     Example:
         >>> import numpy as np
         >>> rgb_to_grayscale(np.full((1, 1, 3), 100, np.uint8), num_output_channels=3).ravel().tolist()
@@ -733,6 +883,18 @@ def _check_factor(value: float, name: str, where: str) -> None:
 def adjust_brightness(img: Any, brightness_factor: float) -> Any:
     """Multiply by ``brightness_factor`` and clamp.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      brightness_factor: >= 0; 0 gives black, 1 the original.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a negative factor.
+      ShapeError: an array that is not ``(H, W)`` or ``(H, W, C)``, or has the wrong number of channels.
+
     Example:
         >>> import numpy as np
         >>> adjust_brightness(np.array([[100, 200]], np.uint8), 1.5).tolist()
@@ -751,6 +913,18 @@ def adjust_brightness(img: Any, brightness_factor: float) -> Any:
 
 def adjust_contrast(img: Any, contrast_factor: float) -> Any:
     """Blend with the mean grey level: ``factor * img + (1 - factor) * mean(gray)``.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      contrast_factor: >= 0; 0 gives the mean grey, 1 the original.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a negative factor.
+      ShapeError: an array that is not ``(H, W)`` or ``(H, W, C)``, or has the wrong number of channels.
 
     Example:
         >>> import numpy as np
@@ -775,6 +949,18 @@ def adjust_contrast(img: Any, contrast_factor: float) -> Any:
 
 def adjust_saturation(img: Any, saturation_factor: float) -> Any:
     """Blend with the grey image: 0 gives grey, 1 the original, 2 doubles the saturation.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      saturation_factor: >= 0.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a negative factor.
+      ShapeError: an array that is not ``(H, W)`` or ``(H, W, C)``, or has the wrong number of channels.
 
     Example:
         >>> import numpy as np
@@ -846,6 +1032,18 @@ def _from_float01(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def adjust_hue(img: Any, hue_factor: float) -> Any:
     """Rotate the hue by ``hue_factor`` (in [-0.5, 0.5] turns) in HSV space.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      hue_factor: in [-0.5, 0.5].
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: ``hue_factor`` outside [-0.5, 0.5].
+      ShapeError: an array that is not ``(H, W)`` or ``(H, W, C)``, or has the wrong number of channels.
+
     Example:
         >>> import numpy as np
         >>> adjust_hue(np.array([[[255, 0, 0]]], np.uint8), 1 / 3).ravel().tolist()
@@ -868,6 +1066,18 @@ def adjust_hue(img: Any, hue_factor: float) -> Any:
 
 def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
     """Blend with a smoothed image (3x3 kernel, 5 in the centre), borders kept: 0 blurs, 2 sharpens.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      sharpness_factor: >= 0.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a negative factor.
+      ShapeError: an array that is not ``(H, W)`` or ``(H, W, C)``, or has the wrong number of channels.
 
     Example:
         >>> import numpy as np
@@ -901,6 +1111,17 @@ def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
 def posterize(img: Any, bits: int) -> Any:
     """Keep the ``bits`` most significant bits of every channel.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image. (``uint8``)
+      bits: 0 to 8.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: ``bits`` is not an int in [0, 8].
+
     Example:
         >>> import numpy as np
         >>> posterize(np.array([[255, 17]], np.uint8), 2).tolist()
@@ -925,6 +1146,13 @@ def posterize(img: Any, bits: int) -> Any:
 def invert(img: Any) -> Any:
     """``max - img`` (255 for uint8, 1.0 for floats).
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
     Example:
         >>> import numpy as np
         >>> invert(np.array([[0, 55]], np.uint8)).tolist()
@@ -935,6 +1163,17 @@ def invert(img: Any) -> Any:
 
 def solarize(img: Any, threshold: float) -> Any:
     """Invert the pixels ``>= threshold``.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      threshold: pixels at or above it are inverted.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a threshold above the dtype's maximum.
 
     Example:
         >>> import numpy as np
@@ -957,6 +1196,16 @@ def solarize(img: Any, threshold: float) -> Any:
 
 def autocontrast(img: Any) -> Any:
     """Stretch every channel to the full range (its minimum to 0, its maximum to the top).
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ShapeError: an array that is not ``(H, W)`` or ``(H, W, C)``, or has the wrong number of channels.
 
     Example:
         >>> import numpy as np
@@ -998,6 +1247,13 @@ def _equalize_channel(ch: np.ndarray) -> np.ndarray:
 def equalize(img: Any) -> Any:
     """Histogram equalisation per channel (PIL's/torchvision's lookup table; floats go through uint8).
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
     Example:
         >>> import numpy as np
         >>> img = np.repeat(np.array([10, 20, 30, 40], np.uint8), [200, 200, 100, 100]).reshape(1, 600)
@@ -1031,6 +1287,19 @@ def gaussian_blur(
     """Gaussian blur with reflect padding; ``kernel_size``/``sigma`` are ``(x, y)`` like torchvision.
 
     ``sigma=None`` uses ``0.3 * ((k - 1) * 0.5 - 1) + 0.8`` (= ``0.15 k + 0.35``), torchvision's default.
+
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      kernel_size: odd positive sizes ``(x, y)``, or one int for both.
+      sigma: standard deviations ``(x, y)`` (> 0), one float, or ``None`` for torchvision's default.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: an even or non-positive kernel size (or one larger than the image), or a non-positive
+        sigma.
 
     Example:
         >>> import numpy as np
@@ -1197,6 +1466,21 @@ def rotate(
     ``expand=True`` grows the output to hold the whole rotated image. Areas from outside the image are
     ``fill`` (``None``: zeros, with bilinear blending toward them at the border as torchvision).
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      angle: degrees, counter-clockwise.
+      interpolation: ``nearest`` or ``bilinear``.
+      expand: grow the output to hold the whole rotated image.
+      center: the rotation centre ``(x, y)`` in pixels.
+      fill: the value of areas from outside the image.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: an unknown interpolation.
+
     Example:
         >>> import numpy as np
         >>> rotate(np.array([[1, 2], [3, 4]], np.uint8), 90).tolist()
@@ -1242,6 +1526,23 @@ def affine(
 ) -> Any:
     """Rotation by ``angle``, ``translate`` (pixels), ``scale`` and ``shear`` (degrees), about ``center``.
 
+
+    Args:
+      img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
+      angle: rotation in degrees.
+      translate: ``(dx, dy)`` in pixels.
+      scale: the scale factor (> 0).
+      shear: degrees, one value or ``(x, y)``.
+      interpolation: ``nearest`` or ``bilinear``.
+      fill: the value of areas from outside the image.
+      center: the centre ``(x, y)`` in pixels.
+
+    Returns:
+      The result, of the input's kind (an array of the input's dtype, or a PIL image).
+
+    Raises:
+      ConfigError: a non-positive scale, malformed translate/shear, or an unknown interpolation.
+
     Example:
         >>> import numpy as np
         >>> affine(np.array([[1, 2, 3]], np.uint8), 0.0, [1, 0], 1.0, [0.0, 0.0]).tolist()
@@ -1276,6 +1577,22 @@ def affine(
 
 def erase(img: Any, i: int, j: int, h: int, w: int, v: Any, inplace: bool = False) -> np.ndarray:
     """Set the ``h x w`` window at ``(i, j)`` of a ``(..., C, H, W)`` array to ``v`` (RandomErasing's kernel).
+
+
+    Args:
+      img: a ``(..., C, H, W)`` array.
+      i: the window's top row.
+      j: the window's left column.
+      h: the window's height.
+      w: the window's width.
+      v: the value (broadcast to the window).
+      inplace: accepted for torchvision's signature; the input is never modified.
+
+    Returns:
+      A new array with the window set to ``v``.
+
+    Raises:
+      ShapeError: an array with fewer than 3 dimensions.
 
     Example:
         >>> import numpy as np
