@@ -37,11 +37,32 @@ _BASE_STATIC = {"static": True, "buffer": False, "inline": False}
 
 
 class StateDictError(TreeError):
-    """A state dict does not fit the module: lists missing, unexpected and mis-shaped keys together."""
+    """A state dict does not fit the module: lists missing, unexpected and mis-shaped keys together.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> try:
+      ...     nn.Linear(2, 2, key=0).load_state_dict({"weight": jnp.ones((3, 2)), "bias": jnp.ones(2)})
+      ... except nn.StateDictError as e:
+      ...     print(e)
+      load_state_dict into Linear: size mismatch for weight: expected [2, 2], got [3, 2]
+    """
 
 
 def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:
     """``nn.Parameter(x)`` for ported code: the array itself (every float array field is a parameter).
+
+
+    Args:
+      data: an array (not a torch tensor).
+      requires_grad: must be True (see above for non-trainable arrays).
+
+    Returns:
+      ``data`` as a JAX array.
+
+    Raises:
+      ConfigError: ``requires_grad=False``, or a torch tensor.
 
     Example:
       >>> import jax.numpy as jnp
@@ -217,6 +238,16 @@ class Module(Struct):
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Inside ``__init__``: ``self.name = tensor`` as a buffer (saved, never trained), as in PyTorch.
 
+
+        Args:
+          name: the attribute name (an identifier).
+          tensor: an array, or None.
+          persistent: must be True (every array of a torsh module is in ``state_dict``).
+
+        Raises:
+          ConfigError: called outside ``__init__``, a bad name, not an array, ``persistent=False``, or a
+            name declared as a non-buffer field.
+
         Example:
           >>> import jax.numpy as jnp
           >>> from torsh import nn
@@ -249,7 +280,24 @@ class Module(Struct):
         setattr(self, name, tensor)
 
     def register_parameter(self, name: str, param: Any) -> None:
-        """Inside ``__init__``: ``self.name = param`` (an array, or None for an absent one)."""
+        """Inside ``__init__``: ``self.name = param`` (an array, or None for an absent one).
+
+        Args:
+          name: the attribute name (an identifier).
+          param: an array, or None.
+
+        Raises:
+          ConfigError: called outside ``__init__``, a bad name, or not an array.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> class Scale(nn.Module):
+          ...     def __init__(self):
+          ...         self.register_parameter("w", jnp.ones(2))
+          >>> [name for name, _ in Scale().named_parameters()]
+          ['w']
+        """
         self._require_init("register_parameter", name)
         if param is not None and not _walk.is_array(param):
             raise ConfigError(
@@ -259,7 +307,23 @@ class Module(Struct):
         setattr(self, name, param)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        """Inside ``__init__``: ``self.name = module`` (PyTorch's ``add_module``/``register_module``)."""
+        """Inside ``__init__``: ``self.name = module`` (PyTorch's ``add_module``/``register_module``).
+
+        Args:
+          name: the attribute name (an identifier).
+          module: an ``nn.Module``, or None.
+
+        Raises:
+          ConfigError: called outside ``__init__``, a bad name, or not a module.
+
+        Example:
+          >>> from torsh import nn
+          >>> class Net(nn.Module):
+          ...     def __init__(self):
+          ...         self.add_module("fc", nn.Linear(2, 2, key=0))
+          >>> [name for name, _ in Net().named_children()]
+          ['fc']
+        """
         self._require_init("add_module", name)
         if module is not None and not isinstance(module, Module):
             raise ConfigError(
@@ -298,51 +362,151 @@ class Module(Struct):
         """``(dotted_name, array)`` for every parameter (non-buffer array), frozen ones included.
 
         Names and order follow PyTorch: each module's own parameters, then its children's.
+
+        Args:
+          prefix: prepended to every name (with a dot).
+
+        Returns:
+          An iterator of ``(name, array)`` pairs.
+
+        Example:
+          >>> from torsh import nn
+          >>> [name for name, _ in nn.Linear(2, 2, key=0).named_parameters("fc")]
+          ['fc.weight', 'fc.bias']
         """
         for leaf in _walk.leaves(self):
             if not leaf.is_buffer:
                 yield join_path(prefix, leaf.path), leaf.value
 
     def parameters(self) -> Iterator[jax.Array]:
-        """Every parameter array (see :meth:`named_parameters`)."""
+        """Every parameter array (see :meth:`named_parameters`).
+
+        Returns:
+          An iterator over the parameters.
+
+        Example:
+          >>> from torsh import nn
+          >>> [p.shape for p in nn.Linear(2, 3, key=0).parameters()]
+          [(3, 2), (3,)]
+        """
         for _, value in self.named_parameters():
             yield value
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, jax.Array]]:
-        """``(dotted_name, array)`` for every buffer (e.g. BatchNorm running statistics)."""
+        """``(dotted_name, array)`` for every buffer (e.g. BatchNorm running statistics).
+
+        Args:
+          prefix: prepended to every name (with a dot).
+
+        Returns:
+          An iterator of ``(name, array)`` pairs.
+
+        Example:
+          >>> from torsh import nn
+          >>> [name for name, _ in nn.BatchNorm1d(3).named_buffers("bn")]
+          ['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']
+        """
         for leaf in _walk.leaves(self):
             if leaf.is_buffer:
                 yield join_path(prefix, leaf.path), leaf.value
 
     def buffers(self) -> Iterator[jax.Array]:
-        """Every buffer array."""
+        """Every buffer array.
+
+        Returns:
+          An iterator over the buffers, in :meth:`named_buffers` order.
+
+        Example:
+          >>> from torsh import nn
+          >>> [b.shape for b in nn.BatchNorm1d(3).buffers()]
+          [(3,), (3,), ()]
+        """
         for _, value in self.named_buffers():
             yield value
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """``(dotted_name, module)`` for this module (name ``""``) and all sub-modules, pre-order."""
+        """``(dotted_name, module)`` for this module (name ``""``) and all sub-modules, pre-order.
+
+        Args:
+          prefix: prepended to every name (with a dot).
+
+        Returns:
+          An iterator of ``(name, module)`` pairs.
+
+        Example:
+          >>> from torsh import nn
+          >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2, key=0)).named_modules()]
+          ['', '0']
+        """
         yield from _walk.modules(self, prefix)
 
     def modules(self) -> Iterator[Module]:
-        """This module and all sub-modules, pre-order."""
+        """This module and all sub-modules, pre-order.
+
+        Returns:
+          An iterator over the modules.
+
+        Example:
+          >>> from torsh import nn
+          >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2, key=0)).modules()]
+          ['Sequential', 'Linear']
+        """
         for _, m in _walk.modules(self):
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """Direct sub-modules with their names."""
+        """Direct sub-modules with their names.
+
+        Returns:
+          An iterator of ``(name, module)`` pairs.
+
+        Example:
+          >>> from torsh import nn
+          >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2, key=0), nn.ReLU()).named_children()]
+          ['0', '1']
+        """
         yield from _walk.children(self)
 
     def children(self) -> Iterator[Module]:
-        """Direct sub-modules."""
+        """Direct sub-modules.
+
+        Returns:
+          An iterator over the direct sub-modules.
+
+        Example:
+          >>> from torsh import nn
+          >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(2, 2, key=0), nn.ReLU()).children()]
+          ['Linear', 'ReLU']
+        """
         for _, m in _walk.children(self):
             yield m
 
     def get_submodule(self, target: str) -> Module:
-        """The sub-module at a dotted path (``""`` is this module)."""
+        """The sub-module at a dotted path (``""`` is this module).
+
+        Args:
+          target: a dotted module path such as ``"encoder.layers.0"``.
+
+        Returns:
+          The module at that path.
+
+        Example:
+          >>> from torsh import nn
+          >>> model = nn.Sequential(nn.Sequential(nn.Linear(2, 2, key=0)))
+          >>> type(model.get_submodule("0.0")).__name__
+          'Linear'
+        """
         return _walk.find_module(self, target)
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of parameter elements (``trainable_only``: excluding frozen and non-float ones).
+
+
+        Args:
+          trainable_only: count only trainable parameters (not frozen, floating).
+
+        Returns:
+          The number of parameter elements.
 
         Example:
           >>> import torsh
@@ -363,7 +527,16 @@ class Module(Struct):
 
     # -- state dicts ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, jax.Array]:
-        """Parameters and buffers by dotted name, as PyTorch's ``state_dict()`` (same keys)."""
+        """Parameters and buffers by dotted name, as PyTorch's ``state_dict()`` (same keys).
+
+        Returns:
+          A dict from dotted names to arrays.
+
+        Example:
+          >>> from torsh import nn
+          >>> list(nn.Sequential(nn.Linear(2, 2, key=0)).state_dict())
+          ['0.weight', '0.bias']
+        """
         return {leaf.path: leaf.value for leaf in _walk.leaves(self)}
 
     def load_state_dict(self: M, state_dict: Mapping[str, Any], strict: bool = True) -> M:
@@ -371,6 +544,18 @@ class Module(Struct):
 
         Values are cast to each leaf's dtype. With ``strict`` (the default) missing and unexpected
         keys are errors; mis-shaped values always are. One :class:`StateDictError` lists them all.
+
+
+        Args:
+          state_dict: a mapping from dotted names to arrays (numpy, JAX or torch).
+          strict: whether missing and unexpected keys are errors.
+
+        Returns:
+          A new module holding the loaded values.
+
+        Raises:
+          ConfigError: ``state_dict`` is not a mapping.
+          StateDictError: missing/unexpected keys (with ``strict``) or mis-shaped values, listed together.
 
         Example:
           >>> import torsh
@@ -424,6 +609,16 @@ class Module(Struct):
     def replace(self: M, **changes: Any) -> M:
         """A copy with fields replaced; keys may also be dotted paths (``"0.weight"``, ``"encoder"``).
 
+
+        Args:
+          **changes: field names or dotted paths, and their new values.
+
+        Returns:
+          The changed copy (the original is unchanged).
+
+        Raises:
+          ConfigError: an unknown field or path.
+
         Example:
           >>> import torsh, jax.numpy as jnp
           >>> from torsh import nn
@@ -455,7 +650,22 @@ class Module(Struct):
         return new
 
     def train(self: M, mode: bool = True) -> M:
-        """A copy with this module and all sub-modules in training mode (``mode=False``: eval)."""
+        """A copy with this module and all sub-modules in training mode (``mode=False``: eval).
+
+        Args:
+          mode: True for training, False for evaluation.
+
+        Returns:
+          The module in the requested mode.
+
+        Raises:
+          ConfigError: ``mode`` is not a bool.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.Dropout(0.5).eval().train().training
+          True
+        """
         if not isinstance(mode, (bool, np.bool_)):
             raise ConfigError(f"train: mode must be a bool, got {type(mode).__name__} {mode!r}")
         mode = bool(mode)
@@ -464,11 +674,35 @@ class Module(Struct):
         )
 
     def eval(self: M) -> M:
-        """A copy in evaluation mode (Dropout off, BatchNorm uses running statistics)."""
+        """A copy in evaluation mode (Dropout off, BatchNorm uses running statistics).
+
+        Returns:
+          The module and all its sub-modules with ``training=False``.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.Dropout(0.5).eval().training
+          False
+        """
         return self.train(False)
 
     def apply(self: M, fn: Callable[[Module], Module]) -> M:
-        """Rebuild the tree with ``fn(m)`` for every module ``m``, children first (as PyTorch)."""
+        """Rebuild the tree with ``fn(m)`` for every module ``m``, children first (as PyTorch).
+
+        Args:
+          fn: called with each module, returns the module to put in its place.
+
+        Returns:
+          The rebuilt module.
+
+        Example:
+          >>> from torsh import nn
+          >>> model = nn.Sequential(nn.Linear(2, 2, key=0), nn.ReLU())
+          >>> names = []
+          >>> _ = model.apply(lambda m: names.append(type(m).__name__) or m)
+          >>> names
+          ['Linear', 'ReLU', 'Sequential']
+        """
         return _walk.map_modules(self, lambda _, m: fn(m))
 
     def to(self: M, *args: Any, dtype: Any = None, device: Any = None) -> M:
@@ -476,6 +710,23 @@ class Module(Struct):
 
         ``to("cpu")``, ``to(torsh.bfloat16)``, ``to("cpu", "float16")``, ``to(dtype=..., device=...)``.
         Integer arrays (e.g. ``num_batches_tracked``) keep their dtype, as in PyTorch.
+
+        Args:
+          *args: a device and/or a dtype, in any order.
+          dtype: a floating dtype.
+          device: a device or device name.
+
+        Returns:
+          The converted module.
+
+        Raises:
+          ConfigError: a dtype that is not floating.
+
+        Example:
+          >>> import torsh
+          >>> from torsh import nn
+          >>> nn.Linear(2, 2, key=0).to(torsh.bfloat16).weight.dtype
+          dtype(bfloat16)
         """
         from .._dtype import _NAMES
         from .._dtype import dtype as as_dtype
@@ -511,6 +762,16 @@ class Module(Struct):
         freezes everything below it (``"encoder"``); ``None`` freezes every parameter. Freezing is
         per field: freezing one array of a field holding a list freezes the whole list.
 
+
+        Args:
+          pattern: a glob (or list of globs) over parameter names, or a module path; None for all.
+
+        Returns:
+          The module with those parameters frozen.
+
+        Raises:
+          ConfigError: a pattern that matches no parameter, or is not a string.
+
         Example:
           >>> import torsh
           >>> from torsh import nn
@@ -521,7 +782,23 @@ class Module(Struct):
         return self._set_frozen(_as_patterns(pattern, "freeze"), True)
 
     def unfreeze(self: M, pattern: str | Iterable[str] | None = None) -> M:
-        """A copy with matching parameters trainable again (``None``: all)."""
+        """A copy with matching parameters trainable again (``None``: all).
+
+        Args:
+          pattern: a glob (or list of globs) over parameter names, or a module path; None for all.
+
+        Returns:
+          The module with those parameters unfrozen.
+
+        Raises:
+          ConfigError: a pattern that matches no parameter, or is not a string.
+
+        Example:
+          >>> from torsh import nn
+          >>> model = nn.Linear(2, 2, key=0).freeze()
+          >>> model.unfreeze("bias").num_parameters(trainable_only=True)
+          2
+        """
         return self._set_frozen(_as_patterns(pattern, "unfreeze"), False)
 
     def _set_frozen(self: M, patterns: tuple[str, ...] | None, frozen: bool) -> M:
@@ -549,7 +826,19 @@ class Module(Struct):
 
     # -- logical axes --------------------------------------------------------------------------
     def axes_of(self, field: str) -> Axes | None:
-        """Logical axis names of one of this module's own fields (``None`` when not declared)."""
+        """Logical axis names of one of this module's own fields (``None`` when not declared).
+
+        Args:
+          field: the field name (``"weight"``).
+
+        Returns:
+          The instance's names if set (``axes=``/``with_axes``), else the class default, else None.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.Linear(2, 3, key=0).axes_of("weight")
+          ('out', 'in')
+        """
         for name, axes in self._torsh_axes:
             if name == field:
                 return axes
@@ -637,7 +926,16 @@ class Module(Struct):
 
     # -- repr ----------------------------------------------------------------------------------
     def extra_repr(self) -> str:
-        """The configuration shown in the repr (PyTorch convention); defaults to the static fields."""
+        """The configuration shown in the repr (PyTorch convention); defaults to the static fields.
+
+        Returns:
+          A string such as ``"in_features=2, out_features=3, bias=True"``.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.Linear(2, 3, key=0).extra_repr()
+          'in_features=2, out_features=3, bias=True'
+        """
         base = {"training", "_torsh_frozen", "_torsh_axes"}
         parts = []
         for f in dataclasses.fields(self):
@@ -672,6 +970,13 @@ def logical_axes(module: Module) -> dict[str, Axes]:
     Each layer declares defaults (Linear weight ``("out", "in")``, bias ``("out",)``); instances
     override them with ``axes=`` in the constructor or :meth:`Module.with_axes`. Arrays without
     declared names get ``None`` per axis. ``torsh.distributed`` maps the names onto a device mesh.
+
+
+    Args:
+      module: any module.
+
+    Returns:
+      A dict from dotted parameter/buffer paths to axis-name tuples.
 
     Example:
       >>> import torsh
