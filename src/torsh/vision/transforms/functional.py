@@ -523,7 +523,8 @@ def resize(
     Args:
       img: an image: an ``(H, W, C)`` or ``(H, W)`` array (any dtype) or a PIL image.
       size: ``(h, w)``, or an int for the smaller edge (``None`` with ``max_size`` only).
-      interpolation: ``nearest``, ``nearest-exact``, ``bilinear`` or ``bicubic`` (an :class:`InterpolationMode` or its name).
+      interpolation: ``nearest``, ``nearest-exact``, ``bilinear`` or ``bicubic`` (an
+        :class:`InterpolationMode` or its name).
       max_size: the longer edge's bound when ``size`` is an int.
       antialias: widen the filter when shrinking (bilinear/bicubic).
 
