@@ -77,6 +77,16 @@ def _check_images(images: Any, where: str) -> jax.Array:
 def hflip(images: Any) -> jax.Array:
     """Mirror every image left-right.
 
+
+    Args:
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+
+    Returns:
+      The mirrored batch.
+
+    Raises:
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``.
+
     Example:
         >>> import jax.numpy as jnp
         >>> hflip(jnp.arange(2.0).reshape(1, 1, 1, 2)).ravel().tolist()
@@ -87,6 +97,16 @@ def hflip(images: Any) -> jax.Array:
 
 def vflip(images: Any) -> jax.Array:
     """Mirror every image top-bottom.
+
+
+    Args:
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+
+    Returns:
+      The mirrored batch.
+
+    Raises:
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -108,6 +128,19 @@ def _random_flip(key: Any, images: Any, p: float, axis: int, where: str) -> jax.
 def random_horizontal_flip(key: Any, images: Any, p: float = 0.5) -> jax.Array:
     """Mirror each image left-right with probability ``p`` (independently per sample).
 
+
+    Args:
+      key: a PRNG key (``torsh.random.key(...)``), split per sample inside.
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+      p: the flip probability, in [0, 1].
+
+    Returns:
+      The batch, each image flipped or not.
+
+    Raises:
+      ConfigError: ``key`` is a plain int (pass ``torsh.random.key(seed)``) or ``p`` outside [0, 1].
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``.
+
     Example:
         >>> import jax.numpy as jnp, torsh
         >>> random_horizontal_flip(torsh.random.key(0), jnp.ones((2, 1, 2, 2)), p=1.0).shape
@@ -118,6 +151,19 @@ def random_horizontal_flip(key: Any, images: Any, p: float = 0.5) -> jax.Array:
 
 def random_vertical_flip(key: Any, images: Any, p: float = 0.5) -> jax.Array:
     """Mirror each image top-bottom with probability ``p`` (independently per sample).
+
+
+    Args:
+      key: a PRNG key (``torsh.random.key(...)``), split per sample inside.
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+      p: the flip probability, in [0, 1].
+
+    Returns:
+      The batch, each image flipped or not.
+
+    Raises:
+      ConfigError: ``key`` is a plain int (pass ``torsh.random.key(seed)``) or ``p`` outside [0, 1].
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``.
 
     Example:
         >>> import jax.numpy as jnp, torsh
@@ -140,6 +186,23 @@ def random_crop(
     ``padding`` is an int, ``(left/right, top/bottom)`` or ``(left, top, right, bottom)`` as in
     torchvision; ``padding_mode`` is ``"constant"`` (``fill``), ``"edge"``, ``"reflect"`` or ``"symmetric"``.
     The classic CIFAR augmentation is ``random_crop(key, x, 32, padding=4)``.
+
+
+    Args:
+      key: a PRNG key (``torsh.random.key(...)``), split per sample inside.
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+      size: ``(h, w)`` or an int for a square.
+      padding: an int, ``(left/right, top/bottom)`` or ``(left, top, right, bottom)``.
+      padding_mode: ``"constant"``, ``"edge"``, ``"reflect"`` or ``"symmetric"``.
+      fill: the constant of ``padding_mode="constant"``.
+
+    Returns:
+      The ``(B, C, h, w)`` crops.
+
+    Raises:
+      ConfigError: ``key`` is a plain int (pass ``torsh.random.key(seed)``), a malformed size,
+        negative padding or an unknown mode.
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``, or the crop is larger than the padded image.
 
     Example:
         >>> import jax.numpy as jnp, torsh
@@ -192,6 +255,19 @@ def random_crop(
 def normalize(images: Any, mean: Sequence[float], std: Sequence[float]) -> jax.Array:
     """``(x - mean) / std`` per channel of ``(..., C, H, W)`` images.
 
+
+    Args:
+      images: ``(..., C, H, W)`` images (a jax or numpy array).
+      mean: one mean per channel.
+      std: one standard deviation per channel.
+
+    Returns:
+      The normalised float images.
+
+    Raises:
+      ShapeError: fewer than 3 dimensions, or ``mean``/``std`` lengths other than the channels.
+      ConfigError: a zero standard deviation.
+
     Example:
         >>> import jax.numpy as jnp
         >>> normalize(jnp.ones((1, 2, 1, 1)), [0.5, 0.0], [0.5, 2.0]).ravel().tolist()
@@ -217,6 +293,18 @@ def normalize(images: Any, mean: Sequence[float], std: Sequence[float]) -> jax.A
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = jnp.float32) -> jax.Array:
     """Integer labels ``(B,)`` -> ``(B, num_classes)``; ``(B, num_classes)`` soft labels pass through.
+
+
+    Args:
+      labels: ``(B,)`` integer classes, or ``(B, num_classes)`` soft labels.
+      num_classes: the number of classes.
+      dtype: the result's dtype.
+
+    Returns:
+      ``(B, num_classes)`` labels.
+
+    Raises:
+      ShapeError: labels of another shape, or soft labels with another class count.
 
     Example:
         >>> import jax.numpy as jnp
@@ -255,6 +343,15 @@ def _check_mix(images: Any, labels: Any, num_classes: int, where: str) -> tuple[
 def mix_batch(images: Any, labels: jax.Array, lam: Any) -> tuple[jax.Array, jax.Array]:
     """MixUp with a given ``lam``: ``lam * x + (1 - lam) * roll(x, 1)`` for images and (one-hot) labels.
 
+
+    Args:
+      images: a ``(B, ...)`` batch.
+      labels: ``(B, num_classes)`` one-hot or soft labels.
+      lam: the mixing weight (a scalar).
+
+    Returns:
+      ``(images, labels)`` mixed with the batch rolled by one.
+
     Example:
         >>> import jax.numpy as jnp
         >>> x, y = mix_batch(jnp.array([[[[0.0]]], [[[1.0]]]]), jnp.eye(2), 0.75)
@@ -273,7 +370,21 @@ def mixup(
 ) -> tuple[jax.Array, jax.Array]:
     """MixUp (``torchvision.transforms.v2.MixUp``): ``lam ~ Beta(alpha, alpha)``, pairs with the rolled batch.
 
-    Returns the mixed images and ``(B, num_classes)`` mixed labels.
+
+    Args:
+      key: a PRNG key (``torsh.random.key(...)``), split per sample inside.
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+      labels: ``(B,)`` classes or ``(B, num_classes)`` soft labels.
+      num_classes: the number of classes.
+      alpha: the Beta distribution's parameter (> 0).
+
+    Returns:
+      ``(images, labels)``: the mixed batch and ``(B, num_classes)`` mixed labels.
+
+    Raises:
+      ConfigError: ``key`` is a plain int (pass ``torsh.random.key(seed)``), ``alpha <= 0`` or a
+        non-positive ``num_classes``.
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``, or labels that do not match the batch.
 
     Example:
         >>> import jax.numpy as jnp, torsh
@@ -294,6 +405,16 @@ def cutmix_box(key: Any, lam: Any, height: int, width: int) -> tuple[jax.Array, 
 
     As torchvision: a centre drawn uniformly over the image, half-sides ``int(0.5 sqrt(1 - lam) W)``
     and ``... H``, clipped to the image; ``lam_adjusted = 1 - box area / image area``.
+
+
+    Args:
+      key: a PRNG key.
+      lam: the kept fraction drawn for CutMix.
+      height: the image height.
+      width: the image width.
+
+    Returns:
+      ``(box, lam_adjusted)``: ``(x1, y1, x2, y2)`` int32 and the true kept fraction.
 
     Example:
         >>> import torsh
@@ -319,6 +440,16 @@ def cutmix_box(key: Any, lam: Any, height: int, width: int) -> tuple[jax.Array, 
 def paste_box(images: Any, labels: jax.Array, box: Any, lam_adjusted: Any) -> tuple[jax.Array, jax.Array]:
     """Paste ``box`` of the rolled batch into every image; labels mixed with ``lam_adjusted``.
 
+
+    Args:
+      images: a ``(B, C, H, W)`` batch.
+      labels: ``(B, num_classes)`` labels.
+      box: ``(x1, y1, x2, y2)`` from :func:`cutmix_box`.
+      lam_adjusted: the kept fraction.
+
+    Returns:
+      ``(images, labels)``.
+
     Example:
         >>> import jax.numpy as jnp
         >>> images = jnp.array([[[[0.0, 0.0]]], [[[1.0, 1.0]]]])
@@ -341,6 +472,22 @@ def cutmix(
     key: Any, images: Any, labels: Any, num_classes: int, alpha: float = 1.0
 ) -> tuple[jax.Array, jax.Array]:
     """CutMix (``torchvision.transforms.v2.CutMix``): paste a box of the rolled batch, mix labels by area.
+
+
+    Args:
+      key: a PRNG key (``torsh.random.key(...)``), split per sample inside.
+      images: a ``(B, C, H, W)`` batch (a jax or numpy array).
+      labels: ``(B,)`` classes or ``(B, num_classes)`` soft labels.
+      num_classes: the number of classes.
+      alpha: the Beta distribution's parameter (> 0).
+
+    Returns:
+      ``(images, labels)``: the pasted batch and labels mixed by area.
+
+    Raises:
+      ConfigError: ``key`` is a plain int (pass ``torsh.random.key(seed)``), ``alpha <= 0`` or a
+        non-positive ``num_classes``.
+      ShapeError: ``images`` is not 4-D ``(B, C, H, W)``, or labels that do not match the batch.
 
     Example:
         >>> import jax.numpy as jnp, torsh
