@@ -12,7 +12,7 @@ from ._base import GradientTransformation, apply_updates, flatten_like
 from ._config import option
 from ._optimizer import _compute_dtype
 from ._state import OptState
-from ._transforms import check_transform
+from ._transforms import check_transform, trainable_copy
 
 __all__ = ["Lookahead", "LookaheadState"]
 
@@ -91,10 +91,8 @@ class Lookahead(GradientTransformation):
           >>> sorted(optim.Lookahead(optim.SGD(lr=0.1)).init({"w": jnp.ones(2)}).state_dict())
           ['inner.lr.default', 'inner.step', 'slow.w', 'step']
         """
-        slow = _tree.map(
-            lambda p, m: jnp.array(p, copy=True) if m else None, params, _tree.trainable_mask(params)
-        )
-        return LookaheadState(step=jnp.zeros((), jnp.int32), slow=slow, inner=self.opt.init(params))
+        inner = self.opt.init(params)
+        return LookaheadState(step=jnp.zeros((), jnp.int32), slow=trainable_copy(params), inner=inner)
 
     def _synchronise(self, fast: PyTree, state: LookaheadState, inner: Any) -> tuple[PyTree, LookaheadState]:
         step = state.step + 1

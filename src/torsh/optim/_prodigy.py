@@ -18,6 +18,7 @@ from ._config import Checker, FrozenDict, option
 from ._groups import DEFAULT_GROUP
 from ._optimizer import _compute_dtype, lr_dtype
 from ._state import OptState
+from ._transforms import trainable_copy
 
 __all__ = ["Prodigy", "ProdigyState"]
 
@@ -200,7 +201,7 @@ class Prodigy(_WholeTreeOptimizer):
             exp_avg=_tree.map(zeros, params, mask),
             exp_avg_sq=_tree.map(zeros, params, mask),
             s=_tree.map(zeros, params, mask),
-            p0=_tree.map(lambda p, m: jnp.array(p, copy=True) if m else None, params, mask),
+            p0=trainable_copy(params),
             hyperparams=self._hyperparams(),
         )
 

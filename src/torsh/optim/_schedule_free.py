@@ -21,7 +21,7 @@ from ._config import Checker, option
 from ._lr import get_lr
 from ._sgd import SGD
 from ._state import OptState
-from ._transforms import check_transform
+from ._transforms import check_transform, open_unit_interval, trainable_copy
 from .schedules import linear
 
 __all__ = ["ScheduleFree", "ScheduleFreeState", "schedule_free_adamw", "schedule_free_sgd"]
@@ -52,13 +52,6 @@ class ScheduleFreeState(OptState):
     lr_max: jax.Array
     weight_sum: jax.Array
     inner: Any
-
-
-def _momentum(check: Checker, name: str, value: Any) -> float:
-    v = check.unit_interval(name, value)
-    if v == 0.0:
-        check.fail(name, "in (0, 1) (the evaluation point is recovered by dividing by it)", value)
-    return v
 
 
 class ScheduleFree(GradientTransformation):
@@ -100,7 +93,7 @@ class ScheduleFree(GradientTransformation):
     """
 
     opt: GradientTransformation = option(check=check_transform)
-    b1: float = option(0.9, _momentum)
+    b1: float = option(0.9, open_unit_interval)  # > 0: eval_params divides by it
     weight_lr_power: float = option(2.0, "finite")
     r: float = option(0.0, "finite")
 
@@ -124,9 +117,7 @@ class ScheduleFree(GradientTransformation):
         """
         inner = self.opt.init(params)
         lr = self._lr(inner)
-        z = _tree.map(
-            lambda p, m: jnp.array(p, copy=True) if m else None, params, _tree.trainable_mask(params)
-        )
+        z = trainable_copy(params)
         zero = jnp.zeros((), lr.dtype)
         return ScheduleFreeState(
             step=jnp.zeros((), jnp.int32), z=z, lr_max=zero, weight_sum=zero, inner=inner

@@ -106,6 +106,21 @@ def _norm_type(check: Checker, name: str, value: Any) -> float:
     return v
 
 
+def trainable_copy(params: PyTree) -> PyTree:
+    """A copy of the trainable leaves of ``params`` (``None`` elsewhere): initial slow weights, iterates."""
+    return _tree.map(
+        lambda p, m: jnp.array(p, copy=True) if m else None, params, _tree.trainable_mask(params)
+    )
+
+
+def open_unit_interval(check: Checker, name: str, value: Any) -> float:
+    """A number in (0, 1) (an ``option`` check)."""
+    v = check.unit_interval(name, value)
+    if v == 0.0:
+        check.fail(name, "in (0, 1)", value)
+    return v
+
+
 def check_transform(check: Checker, name: str, value: Any) -> GradientTransformation:
     """A torsh.optim gradient transformation (an ``option`` check for wrappers of one)."""
     if not isinstance(value, GradientTransformation):

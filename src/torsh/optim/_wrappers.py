@@ -17,7 +17,7 @@ from ._base import GradientTransformation, flatten_like
 from ._config import Checker, FrozenDict, option
 from ._optimizer import _compute_dtype
 from ._state import OptState
-from ._transforms import check_transform
+from ._transforms import check_transform, open_unit_interval
 
 __all__ = ["MultiSteps", "MultiStepsState", "DynamicLossScale", "LossScaleState", "all_finite"]
 
@@ -172,13 +172,6 @@ def _above_one(check: Checker, name: str, value: Any) -> float:
     return v
 
 
-def _open_unit_interval(check: Checker, name: str, value: Any) -> float:
-    v = check.unit_interval(name, value)
-    if v == 0.0:
-        check.fail(name, "in (0, 1)", value)
-    return v
-
-
 class LossScaleState(OptState):
     """State of :class:`DynamicLossScale`.
 
@@ -236,7 +229,7 @@ class DynamicLossScale(GradientTransformation):
     opt: GradientTransformation = option(check=check_transform)
     init_scale: float = option(2.0**16, "positive")
     growth_factor: float = option(2.0, _above_one)
-    backoff_factor: float = option(0.5, _open_unit_interval)
+    backoff_factor: float = option(0.5, open_unit_interval)
     growth_interval: int = option(2000, "count")
 
     def init(self, params: PyTree) -> LossScaleState:
