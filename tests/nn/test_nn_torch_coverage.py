@@ -116,9 +116,6 @@ NOT_YET_MODULES = {
     "Hardshrink",
     "LinearCrossEntropyLoss",
     "LogSigmoid",
-    "MaxUnpool1d",
-    "MaxUnpool2d",
-    "MaxUnpool3d",
     "PReLU",
     "ParameterDict",
     "ParameterList",
@@ -132,9 +129,6 @@ NOT_YET_MODULES = {
 }
 
 NOT_YET_FUNCTIONAL = {
-    "adaptive_max_pool1d_with_indices",
-    "adaptive_max_pool2d_with_indices",
-    "adaptive_max_pool3d_with_indices",
     "alpha_dropout",
     "dropout1d",
     "dropout3d",
@@ -145,12 +139,6 @@ NOT_YET_FUNCTIONAL = {
     "fractional_max_pool3d",
     "fractional_max_pool3d_with_indices",
     "linear_cross_entropy",
-    "max_pool1d_with_indices",
-    "max_pool2d_with_indices",
-    "max_pool3d_with_indices",
-    "max_unpool1d",
-    "max_unpool2d",
-    "max_unpool3d",
 }
 
 NOT_YET_OPTIM: set[str] = set()

@@ -21,6 +21,7 @@ from .functional._pooling import (
     avg_pool_nd,
     lp_pool_nd,
     max_pool_nd,
+    max_unpool_nd,
     window_args,
 )
 from .module import Module
@@ -41,6 +42,9 @@ __all__ = [
     "LPPool1d",
     "LPPool2d",
     "LPPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -522,6 +526,99 @@ class LPPool3d(_LPPoolNd, init=False):
       >>> from torsh import nn
       >>> nn.LPPool3d(1, 2)(jnp.ones((1, 2, 4, 4, 4))).shape
       (1, 2, 2, 2, 2)
+    """
+
+    _N = 3
+
+
+class _MaxUnpoolNd(Module, init=False):
+    kernel_size: Any = static()
+    stride: Any = static()
+    padding: Any = static()
+
+    _N = 0
+
+    def __init__(
+        self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0
+    ) -> None:
+        stride = stride if stride is not None else kernel_size
+        window_args(self._N, kernel_size, stride, padding, 1, type(self).__name__)  # validates
+        self.kernel_size = _hashable(kernel_size)
+        self.stride = _hashable(stride)
+        self.padding = _hashable(padding)
+
+    def forward(
+        self, input: jax.Array, indices: jax.Array, output_size: Sequence[int] | None = None
+    ) -> jax.Array:
+        return max_unpool_nd(
+            self._N, input, indices, self.kernel_size, self.stride, self.padding, output_size, where=""
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd, init=False):
+    """Partial inverse of MaxPool1d: ``forward(input, indices, output_size=None)`` (``torch.nn.MaxUnpool1d``).
+
+    Args:
+      kernel_size: the pooling's window size.
+      stride: the pooling's step (default: ``kernel_size``).
+      padding: the pooling's padding.
+
+    Raises:
+      ConfigError: invalid window arguments.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> values, idx = nn.MaxPool1d(2, return_indices=True)(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]))
+      >>> nn.MaxUnpool1d(2)(values, idx).tolist()
+      [[[0.0, 3.0, 2.0, 0.0]]]
+    """
+
+    _N = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd, init=False):
+    """Partial inverse of MaxPool2d: ``forward(input, indices, output_size=None)`` (``torch.nn.MaxUnpool2d``).
+
+    Args:
+      kernel_size: the pooling's window size.
+      stride: the pooling's step (default: ``kernel_size``).
+      padding: the pooling's padding.
+
+    Raises:
+      ConfigError: invalid window arguments.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> values, idx = nn.MaxPool2d(2, return_indices=True)(jnp.ones((1, 1, 4, 4)))
+      >>> nn.MaxUnpool2d(2)(values, idx).shape
+      (1, 1, 4, 4)
+    """
+
+    _N = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd, init=False):
+    """Partial inverse of MaxPool3d: ``forward(input, indices, output_size=None)`` (``torch.nn.MaxUnpool3d``).
+
+    Args:
+      kernel_size: the pooling's window size.
+      stride: the pooling's step (default: ``kernel_size``).
+      padding: the pooling's padding.
+
+    Raises:
+      ConfigError: invalid window arguments.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> values, idx = nn.MaxPool3d(2, return_indices=True)(jnp.ones((1, 1, 2, 4, 4)))
+      >>> nn.MaxUnpool3d(2)(values, idx).shape
+      (1, 1, 2, 4, 4)
     """
 
     _N = 3

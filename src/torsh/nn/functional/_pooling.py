@@ -17,10 +17,11 @@ Half-precision sums (average pooling) accumulate in float32 and are cast back, a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +47,15 @@ __all__ = [
     "lp_pool1d",
     "lp_pool2d",
     "lp_pool3d",
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -773,3 +783,397 @@ def lp_pool3d(
       [[[[2.8284270763397217]]]]
     """
     return lp_pool_nd(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+# -- indices: the *_with_indices forms and max unpooling ----------------------------------------------
+def max_pool1d_with_indices(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[jax.Array, jax.Array]:
+    """1D max pooling of ``[N, C, L]`` returning ``(values, indices)`` (PyTorch's function of this name).
+
+    ``max_pool1d(..., return_indices=True)``; indices are flat positions in each ``(N, C)`` plane,
+    as :func:`max_unpool1d` expects. ``return_indices`` is ignored (always returned), as in PyTorch.
+
+    Args:
+      input: the input, batched or not.
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit ``-inf`` padding.
+      dilation: spacing between window elements.
+      ceil_mode: keep last partial windows.
+      return_indices: ignored.
+
+    Returns:
+      ``(values, indices)``.
+
+    Raises:
+      ConfigError: invalid window arguments.
+      ShapeError: an input of the wrong rank or smaller than the window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, indices = F.max_pool1d_with_indices(jnp.ones((1, 1) + (4,) * 1), 2)
+      >>> values.shape == indices.shape
+      True
+    """
+    out = max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return cast(tuple[jax.Array, jax.Array], out)
+
+
+def adaptive_max_pool1d_with_indices(
+    input: jax.Array, output_size: Any, return_indices: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """1D adaptive max pooling returning ``(values, indices)`` (PyTorch's function of this name).
+
+    Args:
+      input: the input, batched or not.
+      output_size: the output's spatial size.
+      return_indices: ignored (always returned), as in PyTorch.
+
+    Returns:
+      ``(values, indices)``.
+
+    Raises:
+      ConfigError: an invalid ``output_size``.
+      ShapeError: an input of the wrong rank.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, indices = F.adaptive_max_pool1d_with_indices(jnp.ones((1, 2) + (4,) * 1), 2)
+      >>> values.shape == indices.shape
+      True
+    """
+    return cast(tuple[jax.Array, jax.Array], adaptive_max_pool_nd(1, input, output_size, True))
+
+
+def max_pool2d_with_indices(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[jax.Array, jax.Array]:
+    """2D max pooling of ``[N, C, H, W]`` returning ``(values, indices)`` (PyTorch's function of this name).
+
+    ``max_pool2d(..., return_indices=True)``; indices are flat positions in each ``(N, C)`` plane,
+    as :func:`max_unpool2d` expects. ``return_indices`` is ignored (always returned), as in PyTorch.
+
+    Args:
+      input: the input, batched or not.
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit ``-inf`` padding.
+      dilation: spacing between window elements.
+      ceil_mode: keep last partial windows.
+      return_indices: ignored.
+
+    Returns:
+      ``(values, indices)``.
+
+    Raises:
+      ConfigError: invalid window arguments.
+      ShapeError: an input of the wrong rank or smaller than the window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, indices = F.max_pool2d_with_indices(jnp.ones((1, 1) + (4,) * 2), 2)
+      >>> values.shape == indices.shape
+      True
+    """
+    out = max_pool_nd(2, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return cast(tuple[jax.Array, jax.Array], out)
+
+
+def adaptive_max_pool2d_with_indices(
+    input: jax.Array, output_size: Any, return_indices: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """2D adaptive max pooling returning ``(values, indices)`` (PyTorch's function of this name).
+
+    Args:
+      input: the input, batched or not.
+      output_size: the output's spatial size.
+      return_indices: ignored (always returned), as in PyTorch.
+
+    Returns:
+      ``(values, indices)``.
+
+    Raises:
+      ConfigError: an invalid ``output_size``.
+      ShapeError: an input of the wrong rank.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, indices = F.adaptive_max_pool2d_with_indices(jnp.ones((1, 2) + (4,) * 2), 2)
+      >>> values.shape == indices.shape
+      True
+    """
+    return cast(tuple[jax.Array, jax.Array], adaptive_max_pool_nd(2, input, output_size, True))
+
+
+def max_pool3d_with_indices(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[jax.Array, jax.Array]:
+    """3D max pooling of ``[N, C, D, H, W]`` returning ``(values, indices)`` (PyTorch's function).
+
+    ``max_pool3d(..., return_indices=True)``; indices are flat positions in each ``(N, C)`` plane,
+    as :func:`max_unpool3d` expects. ``return_indices`` is ignored (always returned), as in PyTorch.
+
+    Args:
+      input: the input, batched or not.
+      kernel_size: window size.
+      stride: window step (default: ``kernel_size``).
+      padding: implicit ``-inf`` padding.
+      dilation: spacing between window elements.
+      ceil_mode: keep last partial windows.
+      return_indices: ignored.
+
+    Returns:
+      ``(values, indices)``.
+
+    Raises:
+      ConfigError: invalid window arguments.
+      ShapeError: an input of the wrong rank or smaller than the window.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, indices = F.max_pool3d_with_indices(jnp.ones((1, 1) + (4,) * 3), 2)
+      >>> values.shape == indices.shape
+      True
+    """
+    out = max_pool_nd(3, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return cast(tuple[jax.Array, jax.Array], out)
+
+
+def adaptive_max_pool3d_with_indices(
+    input: jax.Array, output_size: Any, return_indices: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """3D adaptive max pooling returning ``(values, indices)`` (PyTorch's function of this name).
+
+    Args:
+      input: the input, batched or not.
+      output_size: the output's spatial size.
+      return_indices: ignored (always returned), as in PyTorch.
+
+    Returns:
+      ``(values, indices)``.
+
+    Raises:
+      ConfigError: an invalid ``output_size``.
+      ShapeError: an input of the wrong rank.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, indices = F.adaptive_max_pool3d_with_indices(jnp.ones((1, 2) + (4,) * 3), 2)
+      >>> values.shape == indices.shape
+      True
+    """
+    return cast(tuple[jax.Array, jax.Array], adaptive_max_pool_nd(3, input, output_size, True))
+
+
+def _unpool_output_size(
+    where: str, in_size: Sequence[int], k: Sequence[int], s: Sequence[int], p: Sequence[int], output_size: Any
+) -> tuple[int, ...]:
+    n = len(k)
+    default = tuple((in_size[i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(n))
+    if output_size is None:
+        return default
+    size = tuple(int(v) for v in output_size)
+    if len(size) == n + 2:
+        size = size[2:]
+    if len(size) != n:
+        raise ShapeError(f"{at(where)}output_size must have {n} or {n + 2} elements, got {len(size)}")
+    for i in range(n):
+        lo, hi = default[i] - s[i], default[i] + s[i]
+        if not lo < size[i] < hi:
+            raise ShapeError(
+                f"{at(where)}invalid output_size {size} (dim {i} must be between {lo + 1} and {hi - 1})"
+            )
+    return size
+
+
+def max_unpool_nd(
+    n: int,
+    input: jax.Array,
+    indices: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    output_size: Any,
+    where: str | None = None,
+) -> jax.Array:
+    """Scatter ``input`` to the flat positions ``indices`` of zero planes (PyTorch's max_unpool)."""
+    where = f"max_unpool{n}d" if where is None else where
+    batched = check_pool_input(input, n, where)
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ShapeError(
+            f"{at(where)}expected indices of the input's shape {shape_str(input.shape)} (max_pool's "
+            f"return_indices=True output), got {shape_str(indices.shape)}"
+        )
+    if not jnp.issubdtype(indices.dtype, jnp.integer):
+        raise ShapeError(f"{at(where)}expected integer indices, got {indices.dtype}")
+    k, s, p, _ = window_args(n, kernel_size, stride, padding, 1, where)
+    x = _batched(input, batched)
+    idx = _batched(indices, batched)
+    out = _unpool_output_size(where, x.shape[2:], k, s, p, output_size)
+    plane = math.prod(out)
+    _require_index_range(where, idx, plane, out)
+    nb, c = x.shape[:2]
+    flat = _scatter_planes(x.reshape(nb, c, -1), idx.reshape(nb, c, -1).astype(jnp.int32), plane)
+    return _unbatched(flat.reshape(nb, c, *out), batched)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _scatter_planes(values: jax.Array, idx: jax.Array, plane: int) -> jax.Array:
+    """``zeros(N, C, plane)`` with ``values`` written at ``idx``. Its gradient is PyTorch's: every value
+    reads the cotangent at its index, also where overlapping windows wrote one index twice (JAX's own
+    scatter-set gradient would credit only the write that won)."""
+    nb, c, _ = values.shape
+    rows = jnp.arange(nb)[:, None, None]
+    cols = jnp.arange(c)[None, :, None]
+    return jnp.zeros((nb, c, plane), values.dtype).at[rows, cols, idx].set(values)
+
+
+def _scatter_planes_fwd(values: jax.Array, idx: jax.Array, plane: int) -> tuple[jax.Array, jax.Array]:
+    return _scatter_planes(values, idx, plane), idx
+
+
+def _scatter_planes_bwd(plane: int, idx: jax.Array, cot: jax.Array) -> tuple[jax.Array, None]:
+    return jnp.take_along_axis(cot, idx, axis=2), None
+
+
+_scatter_planes.defvjp(_scatter_planes_fwd, _scatter_planes_bwd)
+
+
+def _require_index_range(where: str, idx: jax.Array, plane: int, out: Sequence[int]) -> None:
+    from .._checks import check_indices  # the nn check helpers import functional: late import
+
+    check_indices(where or "max_unpool", "index", idx, plane, f"the output plane {tuple(out)}")
+
+
+def max_unpool1d(
+    input: jax.Array,
+    indices: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> jax.Array:
+    """Partial inverse of :func:`max_pool1d`: maxima back at their positions, zeros elsewhere.
+
+    Args:
+      input: pooled values ``[N, C, L]`` or ``[C, L]``.
+      indices: the flat indices from ``max_pool1d(..., return_indices=True)``.
+      kernel_size: the pooling's window size.
+      stride: the pooling's step (default: ``kernel_size``).
+      padding: the pooling's padding.
+      output_size: the size to restore (ambiguous when the pooling dropped a remainder).
+
+    Returns:
+      ``[N, C, L_out]`` with ``L_out = (L - 1) * stride - 2 * padding + kernel_size`` by default.
+
+    Raises:
+      ConfigError: invalid window arguments.
+      ShapeError: indices not of the input's shape or an impossible ``output_size``.
+      IndexOutOfRangeError: an index outside the output (eagerly; under ``jit`` in ``torsh.debug.checks``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, idx = F.max_pool1d(jnp.array([[[1.0, 3.0, 2.0, 0.0]]]), 2, return_indices=True)
+      >>> F.max_unpool1d(values, idx, 2).tolist()
+      [[[0.0, 3.0, 2.0, 0.0]]]
+    """
+    return max_unpool_nd(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(
+    input: jax.Array,
+    indices: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> jax.Array:
+    """Partial inverse of :func:`max_pool2d`: maxima back at their positions, zeros elsewhere.
+
+    Args:
+      input: pooled values ``[N, C, H, W]`` or ``[C, H, W]``.
+      indices: the flat indices from ``max_pool2d(..., return_indices=True)``.
+      kernel_size: the pooling's window size.
+      stride: the pooling's step (default: ``kernel_size``).
+      padding: the pooling's padding.
+      output_size: the size to restore.
+
+    Returns:
+      The unpooled array.
+
+    Raises:
+      ConfigError: invalid window arguments.
+      ShapeError: indices not of the input's shape or an impossible ``output_size``.
+      IndexOutOfRangeError: an index outside the output (eagerly; under ``jit`` in ``torsh.debug.checks``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> x = jnp.arange(16.0).reshape(1, 1, 4, 4)
+      >>> values, idx = F.max_pool2d(x, 2, return_indices=True)
+      >>> F.max_unpool2d(values, idx, 2)[0, 0].tolist()[1]
+      [0.0, 5.0, 0.0, 7.0]
+    """
+    return max_unpool_nd(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(
+    input: jax.Array,
+    indices: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> jax.Array:
+    """Partial inverse of :func:`max_pool3d`: maxima back at their positions, zeros elsewhere.
+
+    Args:
+      input: pooled values ``[N, C, D, H, W]`` or ``[C, D, H, W]``.
+      indices: the flat indices from ``max_pool3d(..., return_indices=True)``.
+      kernel_size: the pooling's window size.
+      stride: the pooling's step (default: ``kernel_size``).
+      padding: the pooling's padding.
+      output_size: the size to restore.
+
+    Returns:
+      The unpooled array.
+
+    Raises:
+      ConfigError: invalid window arguments.
+      ShapeError: indices not of the input's shape or an impossible ``output_size``.
+      IndexOutOfRangeError: an index outside the output (eagerly; under ``jit`` in ``torsh.debug.checks``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, idx = F.max_pool3d(jnp.ones((1, 1, 2, 2, 2)), 2, return_indices=True)
+      >>> F.max_unpool3d(values, idx, 2).sum().item()
+      1.0
+    """
+    return max_unpool_nd(3, input, indices, kernel_size, stride, padding, output_size)
