@@ -311,6 +311,19 @@ class LayerNorm(Module):
     Logical axes of weight/bias default to ``("norm",)`` on the last axis; ``axes=("embed",)``
     renames them.
 
+    Args:
+      normalized_shape: the trailing shape to normalise over (an int or a tuple).
+      eps: added to the variance.
+      elementwise_affine: learn a ``weight`` (ones) and, with ``bias``, a ``bias`` (zeros).
+      bias: learn a bias (with ``elementwise_affine``).
+      key: unused (no random initialisation); accepted like every layer's.
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      axes: logical axis names, one per normalised axis (checked even without a weight).
+
+    Raises:
+      ConfigError: a bad ``normalized_shape`` or ``eps``, or bad axis names.
+      ShapeError: as many axis names as normalised axes are needed.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -365,6 +378,18 @@ class RMSNorm(Module):
 
     ``eps=None`` uses the machine epsilon of the computation type (float32 for half inputs).
 
+    Args:
+      normalized_shape: the trailing shape to normalise over (an int or a tuple).
+      eps: added to the mean square; None for the machine epsilon.
+      elementwise_affine: learn a ``weight`` (ones).
+      key: unused (no random initialisation); accepted like every layer's.
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      axes: logical axis names, one per normalised axis.
+
+    Raises:
+      ConfigError: a bad ``normalized_shape`` or ``eps``, or bad axis names.
+      ShapeError: as many axis names as normalised axes are needed.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -407,6 +432,19 @@ class RMSNorm(Module):
 
 class GroupNorm(Module, axes={"weight": ("channels",), "bias": ("channels",)}):
     """Normalise ``(N, C, *)`` over groups of channels (``torch.nn.GroupNorm``).
+
+    Args:
+      num_groups: number of groups (divides ``num_channels``).
+      num_channels: ``C``.
+      eps: added to the variance.
+      affine: learn a per-channel ``weight`` (ones) and, with ``bias``, ``bias`` (zeros).
+      bias: learn a bias (with ``affine``).
+      key: unused (no random initialisation); accepted like every layer's.
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+
+    Raises:
+      ConfigError: ``num_channels`` not divisible by ``num_groups``, or bad sizes/eps.
+      ShapeError: an input whose channel axis is not ``num_channels``.
 
     Example:
       >>> import jax.numpy as jnp

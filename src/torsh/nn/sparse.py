@@ -23,6 +23,24 @@ class Embedding(Module, axes={"weight": ("vocab", "embed")}):
     Initialised N(0, 1) with the ``padding_idx`` row zeroed; positions holding ``padding_idx`` give
     no gradient to that row. Logical axes default to ``("vocab", "embed")``.
 
+    Args:
+      num_embeddings: number of rows.
+      embedding_dim: size of each row.
+      padding_idx: a row that is zeroed and gets no gradient (negative: from the end).
+      max_norm: refused (PyTorch renormalises the weight in place); must be None.
+      norm_type: used only with ``max_norm``.
+      scale_grad_by_freq: refused; must be False.
+      sparse: refused; must be False.
+      _weight: an initial weight of shape ``[num_embeddings, embedding_dim]`` (PyTorch's argument).
+      _freeze: freeze the weight (as ``from_pretrained(freeze=True)``).
+      key: PRNG key for initialisation (default: the ``torsh.manual_seed`` stream).
+      dtype: weight dtype (default: ``torsh.get_default_dtype()``).
+      axes: logical axis names of the weight.
+
+    Raises:
+      ConfigError: bad sizes, ``padding_idx`` out of range, a refused option, bad axis names.
+      ShapeError: a ``_weight`` of another shape, or axis names that do not fit it.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
