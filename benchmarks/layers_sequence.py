@@ -242,6 +242,48 @@ def encoder_layer() -> Steps:
     }
 
 
+@family("WLM TransformerEncoder d200 h2 ff200 2 layers causal L35 B20")
+def wlm_transformer() -> Steps:
+    """word_language_model's Transformer: 2 layers, emsize 200, 2 heads, nhid 200, sequence-first."""
+    d, heads, ff, seq, batch = 200, 2, 200, 35, 20
+    t_layer = torch.nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0)
+    t = torch.nn.TransformerEncoder(t_layer, 2, enable_nested_tensor=False)
+    j = torsh.nn.TransformerEncoder(
+        TransformerEncoderLayer(d, heads, ff, dropout=0.0, key=torsh.random.key(0)), 2
+    )
+    j = j.load_state_dict(_state(t))
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(seq)
+    jmask = jnp.asarray(mask.numpy())
+    x, cot = _np((seq, batch, d)), _np((seq, batch, d), 1)
+    return {
+        "torsh": _torsh_step(j, lambda m, x: m(x, mask=jmask), x, cot),
+        "jax": _jax_step(
+            lambda p, x: _jax_encoder(p, x, 2, heads, jnp.asarray(mask.numpy())), _state(t), x, cot
+        ),
+        "torch": _torch_step(t, lambda m, x: m(x, mask=mask), x, cot),
+    }
+
+
+def _jax_encoder(p: dict, x: jax.Array, layers: int, heads: int, mask: jax.Array) -> jax.Array:
+    """Sequence-first [L, N, E] post-norm encoder stack with an additive mask, by hand."""
+    x = jnp.swapaxes(x, 0, 1)
+    b, t, e = x.shape
+    hd = e // heads
+    for i in range(layers):
+        q = {k.removeprefix(f"layers.{i}."): v for k, v in p.items() if k.startswith(f"layers.{i}.")}
+        qkv = x @ q["self_attn.in_proj_weight"].T + q["self_attn.in_proj_bias"]
+        qs, ks, vs = (a.reshape(b, t, heads, hd) for a in jnp.split(qkv, 3, axis=-1))
+        s = jnp.einsum("bthd,bshd->bhts", qs, ks) / math.sqrt(hd) + mask
+        o = jnp.einsum("bhts,bshd->bthd", jax.nn.softmax(s, axis=-1), vs).reshape(b, t, e)
+        a = o @ q["self_attn.out_proj.weight"].T + q["self_attn.out_proj.bias"]
+        x = _jax_layer_norm(x + a, q["norm1.weight"], q["norm1.bias"])
+        h = jax.nn.relu(x @ q["linear1.weight"].T + q["linear1.bias"])
+        x = _jax_layer_norm(
+            x + h @ q["linear2.weight"].T + q["linear2.bias"], q["norm2.weight"], q["norm2.bias"]
+        )
+    return jnp.swapaxes(x, 0, 1)
+
+
 def _lstm_family(
     input_size: int, hidden: int, layers: int, bidirectional: bool, seq: int, batch: int, kind: str = "LSTM"
 ) -> Steps:
@@ -326,7 +368,24 @@ def _rekeyed(impl: str, bits: int = 32) -> Callable[[jax.Array, float, tuple[int
     return mask
 
 
+def _raw_key(impl: str) -> Callable[[jax.Array, float, tuple[int, ...]], jax.Array]:
+    """Mask from ``impl``'s bits keyed with the given key's own data (no hash to derive the key)."""
+
+    def mask(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
+        data = jax.random.key_data(key)
+        n = jax.random.key_data(jax.random.key(0, impl=impl)).shape[-1]
+        if n > data.shape[-1]:
+            data = jnp.concatenate([data, jnp.zeros(n - data.shape[-1], data.dtype)])
+        k = jax.random.wrap_key_data(data[:n], impl=impl)
+        t = min(round((1.0 - p) * 2**32), 2**32 - 1)
+        return jax.random.bits(k, shape, jnp.uint32) < jnp.asarray(t, jnp.uint32)
+
+    return mask
+
+
 DROPOUT_MASKS: dict[str, Callable[[jax.Array, float, tuple[int, ...]], jax.Array]] = {
+    "bits32 < t, key data->philox4x32": _raw_key("philox4x32"),
+    "bits32 < t, key data->rbg": _raw_key("rbg"),
     "bernoulli, threefry2x32": lambda key, p, shape: jax.random.bernoulli(key, 1.0 - p, shape),
     "bits32 < t, threefry2x32": _rekeyed("threefry2x32"),
     "bits16 < t, threefry2x32": _rekeyed("threefry2x32", 16),

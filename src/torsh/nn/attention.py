@@ -9,16 +9,26 @@ import jax
 from ..errors import ConfigError
 from ..tree import static
 from . import init
-from ._utils import float_dtype, positive_int, resolve_key
+from ._utils import check_p, float_dtype, positive_int, resolve_key
 from .functional._attention import check_mha_inputs, run_mha
-from .functional._dropout import _check_p
 from .linear import Linear
 from .module import Module
 
 __all__ = ["MultiheadAttention"]
 
 
-class MultiheadAttention(Module):
+class MultiheadAttention(
+    Module,
+    axes={
+        "in_proj_weight": ("heads", "embed"),
+        "q_proj_weight": ("heads", "embed"),
+        "k_proj_weight": ("heads", "embed"),
+        "v_proj_weight": ("heads", "embed"),
+        "in_proj_bias": ("heads",),
+        "bias_k": (None, None, "heads"),
+        "bias_v": (None, None, "heads"),
+    },
+):
     """Multi-head attention ``softmax(Q K^T / sqrt(d) + mask) V`` with input and output projections.
 
     Parameters are PyTorch's, by name and shape: ``in_proj_weight [3E, E]`` when ``kdim == vdim ==
@@ -68,16 +78,6 @@ class MultiheadAttention(Module):
     vdim: int = static()
     add_zero_attn: bool = static()
 
-    __torsh_axes__ = {
-        "in_proj_weight": ("heads", "embed"),
-        "q_proj_weight": ("heads", "embed"),
-        "k_proj_weight": ("heads", "embed"),
-        "v_proj_weight": ("heads", "embed"),
-        "in_proj_bias": ("heads",),
-        "bias_k": (None, None, "heads"),
-        "bias_v": (None, None, "heads"),
-    }
-
     def __init__(
         self,
         embed_dim: int,
@@ -99,7 +99,7 @@ class MultiheadAttention(Module):
             raise ConfigError(
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"
             )
-        _check_p(dropout)
+        check_p(dropout)
         kdim = embed_dim if kdim is None else positive_int("kdim", kdim, "MultiheadAttention")
         vdim = embed_dim if vdim is None else positive_int("vdim", vdim, "MultiheadAttention")
         d = float_dtype(dtype)

@@ -8,7 +8,7 @@ import jax
 
 from ..tree import static
 from . import functional as F
-from .functional._dropout import _check_p
+from ._utils import check_p
 from .module import Module
 
 __all__ = ["Dropout", "Dropout2d"]
@@ -33,10 +33,10 @@ class Dropout(Module):
     p: float = static()
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        _check_p(p)
+        check_p(p)
         self.p = float(p)
 
-    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
         x = input
         return F.dropout(x, self.p, self.training, key=key)
 
@@ -47,9 +47,9 @@ class Dropout(Module):
         return f"p={self.p}, inplace=False"
 
 
-class Dropout2d(Dropout):
+class Dropout2d(Dropout, init=False):
     """Zero whole channels of ``(N, C, H, W)`` (or, as PyTorch, ``(N, C, L)``) with probability ``p``."""
 
-    def forward(self, input: jax.Array, *, key: Any = None) -> jax.Array:  # noqa: A002 - PyTorch's argument name
+    def forward(self, input: jax.Array, *, key: Any = None) -> jax.Array:
         x = input
         return F.dropout2d(x, self.p, self.training, key=key)

@@ -33,8 +33,7 @@ from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
 from . import init
-from ._utils import check_float_input, float_dtype, positive_int, resolve_key, shape_str
-from .functional._dropout import _check_p
+from ._utils import check_float_input, check_p, float_dtype, positive_int, resolve_key, shape_str
 from .functional._rnn import _run_layer, gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from .module import Module
 
@@ -99,11 +98,11 @@ def _concrete_class(base: type, names: tuple[str, ...]) -> type:
             "__module__": base.__module__,
             "__qualname__": base.__qualname__,
             "__doc__": base.__doc__,
-            "__torsh_axes__": {n: _AXES[n.split("_l")[0]] for n in names},
             "__torsh_rnn_names__": names,
             "__torsh_rnn_base__": base,
         }
-        cls = type(base)(base.__name__, (base,), namespace)
+        axes = {n: _AXES[n.split("_l")[0]] for n in names}
+        cls = type(base)(base.__name__, (base,), namespace, axes=axes, init=False)
         _CONCRETE[(base, names)] = cls
     return cls
 
@@ -136,8 +135,8 @@ class RNNBase(Module, metaclass=_RNNMeta):
     # How the layer runs (benchmarks/layers_sequence.py measured both; docs/nn_sequence.md): the scan
     # unroll factor, and the hand-written backward pass (a custom VJP, which forward-mode autodiff --
     # jax.jvp, jacfwd, hessian -- cannot go through; fused_backward=False differentiates the plain scan).
-    unroll: int = static(1)
-    fused_backward: bool = static(True)
+    unroll: int = static(default=1)
+    fused_backward: bool = static(default=True)
 
     # Class attributes, not fields (no annotations): set on the concrete subclasses.
     __torsh_rnn_names__ = None  # type: tuple[str, ...] | None
@@ -187,7 +186,7 @@ class RNNBase(Module, metaclass=_RNNMeta):
         if not isinstance(fused_backward, bool):
             raise ConfigError(f"{owner}: fused_backward should be a bool, got {fused_backward!r}")
         positive_int("unroll", unroll, owner)
-        _check_p(dropout)
+        check_p(dropout)
         positive_int("proj_size", proj_size, owner, allow_zero=True)
         if proj_size >= hidden_size:
             raise ConfigError(
@@ -661,7 +660,7 @@ del _cls
 
 
 # -- single-step cells -----------------------------------------------------------------------------
-class _CellBase(Module):
+class _CellBase(Module, axes={k: v for k, v in _AXES.items() if k != "weight_hr"}):
     weight_ih: jax.Array
     weight_hh: jax.Array
     bias_ih: jax.Array | None
@@ -669,7 +668,6 @@ class _CellBase(Module):
     input_size: int = static()
     hidden_size: int = static()
 
-    __torsh_axes__ = {k: v for k, v in _AXES.items() if k != "weight_hr"}
     _gates = 1
 
     def _init_params(self, input_size: int, hidden_size: int, bias: bool, key: Any, dtype: Any) -> None:

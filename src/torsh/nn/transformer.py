@@ -20,7 +20,7 @@ from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
 from . import init
-from ._utils import float_dtype, positive_int, resolve_key, shape_str
+from ._utils import float_dtype, positive_int, resolve_key, shape_str, split_key
 from .attention import MultiheadAttention
 from .containers import ModuleList
 from .dropout import Dropout
@@ -73,10 +73,6 @@ def _activate(activation: Activation, x: jax.Array) -> jax.Array:
     if activation == "gelu":
         return F.gelu(x)
     return activation(x)
-
-
-def _keys(key: jax.Array | None, n: int) -> list[jax.Array | None]:
-    return [None] * n if key is None else list(jax.random.split(key, n))
 
 
 def _check_d_model(x: Any, d_model: int, name: str, batch_first: bool) -> None:
@@ -171,7 +167,7 @@ class TransformerEncoderLayer(_FeedForwardBlock):
         key: jax.Array | None = None,
     ) -> jax.Array:
         _check_d_model(src, self.self_attn.embed_dim, "src", self.self_attn.batch_first)
-        k_attn, k_d1, k_d, k_d2 = _keys(key, 4)
+        k_attn, k_d1, k_d, k_d2 = split_key(key, 4)
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal, k_attn, k_d1)
@@ -286,7 +282,7 @@ class TransformerDecoderLayer(_FeedForwardBlock):
         d_model, bf = self.self_attn.embed_dim, self.self_attn.batch_first
         _check_d_model(tgt, d_model, "tgt", bf)
         _check_d_model(memory, d_model, "memory", bf)
-        k_sa, k_d1, k_mha, k_d2, k_d, k_d3 = _keys(key, 6)
+        k_sa, k_d1, k_mha, k_d2, k_d, k_d3 = split_key(key, 6)
         x = tgt
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal, k_sa, k_d1)
@@ -609,7 +605,7 @@ class Transformer(Module):
                     f"the batch number of src and tgt must be equal, got src {shape_str(src.shape)} and tgt "
                     f"{shape_str(tgt.shape)} ({'batch_first' if self.batch_first else 'seq-first'})"
                 )
-        k_enc, k_dec = _keys(key, 2)
+        k_enc, k_dec = split_key(key, 2)
         memory = self.encoder(
             src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal, key=k_enc
         )

@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 
 from ...errors import ConfigError, DTypeError, ShapeError
-from .._utils import check_float_input, shape_str
-from ._dropout import _check_p, _keep_mask
+from .._utils import check_float_input, check_p, shape_str
+from . import _dropout
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -98,7 +98,7 @@ def _explicit(
     total = jnp.sum(e, axis=-1, keepdims=True)
     weights = e / jnp.where(total == 0, 1.0, total)
     if dropout_p > 0.0:
-        keep = _keep_mask(dropout_key, dropout_p, weights.shape)
+        keep = _dropout._keep_mask(dropout_key, dropout_p, weights.shape)
         weights = (
             jnp.where(keep, weights / (1.0 - dropout_p), 0.0) if dropout_p < 1.0 else jnp.zeros_like(weights)
         )
@@ -190,7 +190,7 @@ def scaled_dot_product_attention(
       >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
       (2, 4, 5, 8)
     """
-    _check_p(dropout_p)
+    check_p(dropout_p)
     for name, x in (("query", query), ("key", key), ("value", value)):
         check_float_input(x, query if name != "query" else None, what=name)
         if x.ndim < 2:
@@ -523,7 +523,7 @@ def multi_head_attention_forward(
       >>> out.shape, weights.shape
       ((5, 3, 8), (3, 5, 5))
     """
-    _check_p(dropout_p)
+    check_p(dropout_p)
     if use_separate_proj_weight:
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
             raise ConfigError(

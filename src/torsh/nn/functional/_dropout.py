@@ -1,4 +1,12 @@
-"""Dropout with an explicit key."""
+"""Dropout with an explicit key.
+
+Masks: the key's two 32-bit words key the counter-based Philox-4x32 generator (written in ordinary
+XLA integer ops, so the same key gives the same mask on every backend, eagerly and under ``jit``),
+and an element is kept when its 32-bit draw is below ``round((1 - p) * 2**32)``. Measured against
+JAX's other generators in docs/nn_sequence.md: it compiles faster than ``jax.random.bernoulli`` on
+the default Threefry-2x32 key. Keys of another implementation (``jax.random.key(0, impl="rbg")``)
+draw their bits from that implementation with the same rule.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +14,9 @@ import jax
 import jax.numpy as jnp
 
 from ...errors import ConfigError, ShapeError
-from .._utils import check_float_input, shape_str
+from .._utils import check_float_input, check_p, shape_str
 
 __all__ = ["dropout", "dropout2d"]
-
-
-def _check_p(p: float) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-        raise ConfigError(f"dropout probability has to be between 0 and 1, but got {p!r}")
 
 
 def _missing_key(name: str) -> ConfigError:
@@ -23,9 +26,30 @@ def _missing_key(name: str) -> ConfigError:
     )
 
 
+def _has_philox() -> bool:
+    try:
+        jax.random.key(0, impl="philox4x32")
+    except (ValueError, KeyError, TypeError):  # a jax without it: threefry bits (same threshold rule)
+        return False
+    return True
+
+
+_HAS_PHILOX = _has_philox()
+
+
+def _mask_key(key: jax.Array) -> jax.Array:
+    """The key whose bits make masks: Philox-4x32 keyed with a (typed or raw) threefry key's two words."""
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    data = jax.random.key_data(key) if typed else key
+    if data.shape[-1:] != (2,) or data.dtype != jnp.uint32 or not _HAS_PHILOX:
+        return key  # another implementation (e.g. impl="rbg"): its own bits
+    return jax.random.wrap_key_data(data, impl="philox4x32")
+
+
 def _keep_mask(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
-    """Boolean mask, True with probability ``1 - p``."""
-    return jax.random.bernoulli(key, 1.0 - p, shape)
+    """Boolean mask, True with probability ``1 - p`` (to 2**-32): 32-bit Philox draws below a threshold."""
+    threshold = min(round((1.0 - p) * 2**32), 2**32 - 1)
+    return jax.random.bits(_mask_key(key), shape, jnp.uint32) < jnp.uint32(threshold)
 
 
 def _apply_mask(x: jax.Array, p: float, key: jax.Array, mask_shape: tuple[int, ...]) -> jax.Array:
@@ -51,7 +75,7 @@ def dropout(
       >>> sorted(set(y.tolist()))
       [0.0, 2.0]
     """
-    _check_p(p)
+    check_p(p)
     if not training or p == 0.0:
         return input
     check_float_input(input)
@@ -71,7 +95,7 @@ def dropout2d(
 
     As PyTorch does (for now), a 3-D input is read as ``(N, C, L)``, dropping channels per sample.
     """
-    _check_p(p)
+    check_p(p)
     if input.ndim not in (3, 4):
         raise ShapeError(
             f"expected 3D or 4D input (N, C, L) or (N, C, H, W), got {input.ndim}D input "
