@@ -80,7 +80,23 @@ def _check_p(p: float, where: str) -> float:
 
 
 class Transform:
-    """Base class: subclasses implement ``forward(img, generator)``; call as ``t(img, generator=None)``."""
+    """Base class: subclasses implement ``forward(img, generator)``; call as ``t(img, generator=None)``.
+
+    ``generator`` is a ``numpy.random.Generator``, an int seed, or ``None`` (the ``torsh.manual_seed``
+    stream); deterministic transforms ignore it.
+
+    Raises:
+      ConfigError: (when called) a ``generator`` that is neither a Generator, an int nor ``None``.
+
+    Example:
+      >>> import numpy as np
+      >>> from torsh.vision import transforms as T
+      >>> class Invert(T.Transform):
+      ...     def forward(self, img, generator):
+      ...         return 255 - img
+      >>> Invert()(np.zeros((1, 2), np.uint8)).tolist()
+      [[255, 255]]
+    """
 
     def __call__(self, img: Any, *, generator: Generator | int | None = None) -> Any:
         # every transform gets a Generator (deterministic ones ignore it): one typed signature
@@ -90,6 +106,16 @@ class Transform:
         raise NotImplementedError
 
     def extra_repr(self) -> str:
+        """The arguments shown by ``repr`` (public attributes by default).
+
+        Returns:
+          ``"name=value, ..."``.
+
+        Example:
+          >>> from torsh.vision import transforms as T
+          >>> T.RandomHorizontalFlip(p=0.25).extra_repr()
+          'p=0.25'
+        """
         return ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
 
     def __repr__(self) -> str:
@@ -102,6 +128,13 @@ def _call(t: Callable[..., Any], img: Any, generator: Generator) -> Any:
 
 class Compose(Transform):
     """Apply transforms in order, all drawing from one generator.
+
+
+    Args:
+      transforms: transforms or any callables ``img -> img``.
+
+    Raises:
+      ConfigError: an element that is not callable.
 
     Example:
         >>> import numpy as np
@@ -130,6 +163,14 @@ class Compose(Transform):
 
 class RandomApply(Transform):
     """Apply all ``transforms`` with probability ``p``.
+
+
+    Args:
+      transforms: applied in order, all or none.
+      p: the probability, in [0, 1].
+
+    Raises:
+      ConfigError: a non-callable transform or ``p`` outside [0, 1].
 
     Example:
         >>> import numpy as np
@@ -165,6 +206,12 @@ class ToArray(Transform):
 class Normalize(Transform):
     """``(x - mean) / std`` per channel of a ``(C, H, W)`` float array (after :class:`ToArray`).
 
+
+    Args:
+      mean: one mean per channel.
+      std: one standard deviation per channel.
+      inplace: accepted for torchvision's signature; arrays are never modified in place.
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import Normalize
@@ -183,6 +230,16 @@ class Normalize(Transform):
 
 class Resize(Transform):
     """Resize to ``size`` (``(h, w)`` or the smaller edge); see :func:`functional.resize`.
+
+
+    Args:
+      size: ``(h, w)``, or an int for the smaller edge.
+      interpolation: an :class:`InterpolationMode` or its name.
+      max_size: bound of the longer edge when ``size`` is an int.
+      antialias: as in :func:`functional.resize`.
+
+    Raises:
+      ConfigError: a malformed size or an unknown interpolation.
 
     Example:
         >>> import numpy as np
@@ -211,6 +268,13 @@ class Resize(Transform):
 class CenterCrop(Transform):
     """The central ``size`` window (zero-padded if the image is smaller).
 
+
+    Args:
+      size: ``(h, w)`` or an int for a square.
+
+    Raises:
+      ConfigError: a malformed ``size``.
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import CenterCrop
@@ -227,6 +291,15 @@ class CenterCrop(Transform):
 
 class Pad(Transform):
     """Pad the borders (see :func:`functional.pad`).
+
+
+    Args:
+      padding: an int, ``(left/right, top/bottom)`` or ``(left, top, right, bottom)``.
+      fill: the constant for ``padding_mode="constant"``.
+      padding_mode: ``"constant"``, ``"edge"``, ``"reflect"`` or ``"symmetric"``.
+
+    Raises:
+      ConfigError: malformed padding or an unknown mode.
 
     Example:
         >>> import numpy as np
@@ -251,6 +324,17 @@ class RandomCrop(Transform):
     """A random ``size`` window, after optional ``padding`` (torchvision's parameters and order).
 
     ``pad_if_needed`` pads images smaller than ``size`` (by the shortfall on both sides, as torchvision).
+
+
+    Args:
+      size: ``(h, w)`` or an int for a square.
+      padding: padding applied first (as :class:`Pad`), or ``None``.
+      pad_if_needed: pad images smaller than ``size``.
+      fill: the constant for ``padding_mode="constant"``.
+      padding_mode: as :class:`Pad`.
+
+    Raises:
+      ConfigError: a malformed size or padding, or an unknown mode.
 
     Example:
         >>> import numpy as np
@@ -277,6 +361,24 @@ class RandomCrop(Transform):
         self.padding_mode = padding_mode
 
     def get_params(self, img: Any, generator: Generator) -> dict[str, Any]:
+        """The padding and the crop's position drawn for ``img``.
+
+        Args:
+          img: the image (before padding).
+          generator: a ``numpy.random.Generator``.
+
+        Returns:
+          ``{"padding": [left, top, right, bottom], "top": i, "left": j}``.
+
+        Raises:
+          ShapeError: the (padded) image is smaller than ``size``.
+
+        Example:
+          >>> import numpy as np
+          >>> from torsh.vision import transforms as T
+          >>> T.RandomCrop(2).get_params(np.zeros((3, 3)), np.random.default_rng(0))["padding"]
+          [0, 0, 0, 0]
+        """
         h, w = F.get_size(img)
         left, top, right, bottom = self.padding if self.padding is not None else (0, 0, 0, 0)
         h, w = h + top + bottom, w + left + right
@@ -311,6 +413,17 @@ class RandomResizedCrop(Transform):
     """A random crop of random area (``scale``) and aspect ratio (``ratio``), resized to ``size``.
 
     10 attempts as torchvision, then a central crop clamped to ``ratio``.
+
+
+    Args:
+      size: the output ``(h, w)`` or an int.
+      scale: the crop's area range, as a fraction of the image.
+      ratio: the crop's aspect-ratio range.
+      interpolation: an :class:`InterpolationMode` or its name.
+      antialias: as in :func:`functional.resize`.
+
+    Raises:
+      ConfigError: a malformed size, decreasing ranges or an unknown interpolation.
 
     Example:
         >>> import numpy as np
@@ -347,7 +460,22 @@ class RandomResizedCrop(Transform):
         self.antialias = antialias
 
     def get_params(self, img: Any, generator: Generator) -> tuple[int, int, int, int]:
-        """``(top, left, height, width)`` of the crop."""
+        """``(top, left, height, width)`` of the crop.
+
+        Args:
+          img: the image.
+          generator: a ``numpy.random.Generator``.
+
+        Returns:
+          The crop window (the central crop of the clamped ratio when 10 draws do not fit).
+
+        Example:
+          >>> import numpy as np
+          >>> from torsh.vision import transforms as T
+          >>> T.RandomResizedCrop(4, scale=(1.0, 1.0), ratio=(1.0, 1.0)).get_params(
+          ...     np.zeros((8, 8)), np.random.default_rng(0))
+          (0, 0, 8, 8)
+        """
         height, width = F.get_size(img)
         area = height * width
         log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
@@ -379,6 +507,13 @@ class RandomResizedCrop(Transform):
 class RandomHorizontalFlip(Transform):
     """Mirror left-right with probability ``p``.
 
+
+    Args:
+      p: the probability, in [0, 1].
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1].
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import RandomHorizontalFlip
@@ -395,6 +530,13 @@ class RandomHorizontalFlip(Transform):
 
 class RandomVerticalFlip(Transform):
     """Mirror top-bottom with probability ``p``.
+
+
+    Args:
+      p: the probability, in [0, 1].
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1].
 
     Example:
         >>> import numpy as np
@@ -442,6 +584,16 @@ def _jitter_range(
 class ColorJitter(Transform):
     """Random brightness, contrast, saturation and hue changes, applied in a random order (as torchvision).
 
+
+    Args:
+      brightness: a factor range ``(min, max)``, or ``b`` for ``(max(0, 1 - b), 1 + b)``; ``None`` skips it.
+      contrast: as ``brightness``.
+      saturation: as ``brightness``.
+      hue: ``h`` for ``(-h, h)`` or ``(min, max)``, within [-0.5, 0.5].
+
+    Raises:
+      ConfigError: negative values or ranges outside the allowed bounds.
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import ColorJitter
@@ -477,6 +629,17 @@ class ColorJitter(Transform):
 
 class RandomRotation(Transform):
     """Rotate by an angle drawn uniformly from ``degrees`` (``d`` means ``(-d, d)``).
+
+
+    Args:
+      degrees: ``d`` for ``(-d, d)``, or ``(min, max)``.
+      interpolation: an :class:`InterpolationMode` or its name.
+      expand: grow the output to hold the whole rotated image.
+      center: the centre ``(x, y)`` in pixels (default: the image centre).
+      fill: the value of areas from outside the image (``None``: zeros).
+
+    Raises:
+      ConfigError: negative ``d``, a malformed range or an unknown interpolation.
 
     Example:
         >>> import numpy as np
@@ -521,6 +684,18 @@ class RandomErasing(Transform):
 
     ``value`` is a number, a per-channel sequence, or ``"random"`` (standard normal noise).
 
+
+    Args:
+      p: the probability, in [0, 1].
+      scale: the erased area's range, as a fraction of the image.
+      ratio: the rectangle's aspect-ratio range.
+      value: a number, one per channel, or ``"random"`` (normal noise).
+      inplace: accepted for torchvision's signature; arrays are never modified in place.
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1], bad ``scale``/``ratio`` ranges or a bad ``value``.
+      ShapeError: (when called) an input that is not a ``(..., C, H, W)`` array.
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import RandomErasing
@@ -552,7 +727,26 @@ class RandomErasing(Transform):
         self.inplace = inplace
 
     def get_params(self, img: np.ndarray, generator: Generator) -> tuple[int, int, int, int, Any]:
-        """``(i, j, h, w, v)``; ``v`` is ``None`` when no attempt fitted (the image is left unchanged)."""
+        """``(i, j, h, w, v)``; ``v`` is ``None`` when no attempt fitted (the image is left unchanged).
+
+        Args:
+          img: a ``(..., C, H, W)`` array.
+          generator: a ``numpy.random.Generator``.
+
+        Returns:
+          The window and the values to write.
+
+        Raises:
+          ShapeError: ``value`` has neither 1 nor ``C`` entries.
+
+        Example:
+          >>> import numpy as np
+          >>> from torsh.vision import transforms as T
+          >>> rng = np.random.default_rng(0)
+          >>> i, j, h, w, v = T.RandomErasing(value=0.5).get_params(np.zeros((1, 8, 8)), rng)
+          >>> 0 < h < 8 and 0 < w < 8, float(v.ravel()[0])
+          (True, 0.5)
+        """
         c, img_h, img_w = img.shape[-3:]
         if self.value is not None and len(self.value) not in (1, c):
             raise ShapeError(
@@ -597,6 +791,13 @@ class RandomErasing(Transform):
 class Grayscale(Transform):
     """Convert to grey (1 or 3 output channels).
 
+
+    Args:
+      num_output_channels: 1 or 3.
+
+    Raises:
+      ConfigError: another channel count.
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import Grayscale
@@ -619,6 +820,13 @@ class Grayscale(Transform):
 class RandomGrayscale(Transform):
     """Convert to grey with probability ``p``, keeping the number of channels.
 
+
+    Args:
+      p: the probability, in [0, 1].
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1].
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import RandomGrayscale
@@ -637,6 +845,14 @@ class RandomGrayscale(Transform):
 
 class GaussianBlur(Transform):
     """Gaussian blur with ``sigma`` drawn uniformly from ``sigma=(min, max)`` (or fixed).
+
+
+    Args:
+      kernel_size: odd positive ``(x, y)`` sizes, or one int.
+      sigma: a fixed standard deviation or a ``(min, max)`` range (> 0).
+
+    Raises:
+      ConfigError: an even or non-positive kernel size, or a bad sigma.
 
     Example:
         >>> import numpy as np
@@ -756,6 +972,15 @@ class TrivialAugmentWide(Transform):
     The 14 operations, magnitude bins and signs are torchvision's; ``interpolation`` applies to the
     geometric ones, ``fill`` to the areas they uncover.
 
+
+    Args:
+      num_magnitude_bins: the number of magnitude bins.
+      interpolation: an :class:`InterpolationMode` or its name.
+      fill: the value of areas from outside the image (``None``: zeros).
+
+    Raises:
+      ConfigError: fewer than 2 bins or an unknown interpolation.
+
     Example:
         >>> import numpy as np
         >>> from torsh.vision.transforms import TrivialAugmentWide
@@ -805,6 +1030,17 @@ class TrivialAugmentWide(Transform):
 
 class RandAugment(TrivialAugmentWide):
     """RandAugment: ``num_ops`` random operations at the fixed ``magnitude`` (bin index), torchvision's space.
+
+
+    Args:
+      num_ops: operations per image.
+      magnitude: the magnitude bin, in ``[0, num_magnitude_bins)``.
+      num_magnitude_bins: the number of bins.
+      interpolation: an :class:`InterpolationMode` or its name.
+      fill: the value of areas from outside the image (``None``: zeros).
+
+    Raises:
+      ConfigError: a negative ``num_ops``, a magnitude outside the bins, or an unknown interpolation.
 
     Example:
         >>> import numpy as np
