@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as TF
 
 import torsh
+from torsh import nn
 from torsh.nn import functional as F
 
 # the kinks (0, +-lambd, the threshold) are in the inputs on purpose: gradients there must be torch's
@@ -97,3 +98,46 @@ def test_activation_errors():
         F.rrelu(jnp.ones(2), training=True)
     with pytest.raises(torsh.errors.ConfigError, match="lower bound"):
         F.rrelu(jnp.ones(2), 0.5, 0.1)
+
+
+MODULES = [
+    ("CELU", dict(alpha=0.5)),
+    ("GLU", dict(dim=1)),
+    ("Hardshrink", dict(lambd=0.3)),
+    ("Softshrink", dict(lambd=0.3)),
+    ("LogSigmoid", {}),
+    ("Softsign", {}),
+    ("Tanhshrink", {}),
+    ("Threshold", dict(threshold=0.1, value=-1.0)),
+    ("Softmax2d", {}),
+]
+
+
+@pytest.mark.parametrize("name,kw", MODULES, ids=[m[0] for m in MODULES])
+def test_activation_modules_equal_torch(name, kw):
+    x = np.random.default_rng(4).standard_normal((2, 4, 3, 2)).astype(np.float32)
+    ours = getattr(nn, name)(**kw)(jnp.asarray(x))
+    ref = getattr(torch.nn, name)(**kw)(torch.tensor(x))
+    np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_prelu_and_rrelu_modules():
+    x = np.random.default_rng(5).standard_normal((2, 3, 4)).astype(np.float32)
+    ref = torch.nn.PReLU(3, init=0.1)
+    ours = nn.PReLU(3, init=0.1)
+    assert ours.state_dict().keys() == ref.state_dict().keys()
+    np.testing.assert_allclose(
+        np.asarray(ours(jnp.asarray(x))), ref(torch.tensor(x)).detach().numpy(), rtol=1e-6
+    )
+    rr = nn.RReLU(0.1, 0.3)
+    np.testing.assert_allclose(
+        np.asarray(rr.eval()(jnp.asarray(x))),
+        torch.nn.RReLU(0.1, 0.3).eval()(torch.tensor(x)).numpy(),
+        rtol=1e-6,
+    )
+    with pytest.raises(torsh.errors.ConfigError, match="key"):
+        rr(jnp.asarray(x))  # training mode without a key
+    with pytest.raises(torsh.errors.ConfigError, match="num_parameters"):
+        nn.PReLU(0)
+    with pytest.raises(torsh.errors.ShapeError, match="3-D or 4-D"):
+        nn.Softmax2d()(jnp.ones((2, 3)))

@@ -104,7 +104,6 @@ EXCLUDED_SCHEDULERS = {
 NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
     "AlphaDropout",
-    "CELU",
     "CrossMapLRN2d",
     "Dropout1d",
     "Dropout3d",
@@ -112,20 +111,10 @@ NOT_YET_MODULES = {
     "FeatureAlphaDropout",
     "FractionalMaxPool2d",
     "FractionalMaxPool3d",
-    "GLU",
-    "Hardshrink",
     "LinearCrossEntropyLoss",
-    "LogSigmoid",
-    "PReLU",
     "ParameterDict",
     "ParameterList",
-    "RReLU",
-    "Softmax2d",
-    "Softshrink",
-    "Softsign",
     "SyncBatchNorm",
-    "Tanhshrink",
-    "Threshold",
 }
 
 NOT_YET_FUNCTIONAL = {

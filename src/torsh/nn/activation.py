@@ -7,12 +7,15 @@ immutable; XLA reuses buffers itself).
 
 from __future__ import annotations
 
-import jax
+from typing import Any
 
-from ..errors import ConfigError
+import jax
+import jax.numpy as jnp
+
+from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
-from ._utils import check_float_input
+from ._utils import check_float_input, float_dtype, positive_int
 from .module import Module
 
 __all__ = [
@@ -33,6 +36,17 @@ __all__ = [
     "Softmax",
     "LogSoftmax",
     "Softmin",
+    "CELU",
+    "GLU",
+    "Hardshrink",
+    "Softshrink",
+    "LogSigmoid",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+    "PReLU",
+    "RReLU",
+    "Softmax2d",
 ]
 
 
@@ -386,3 +400,261 @@ class Softmin(_DimActivation, init=False):
 
     def _activate(self, x: jax.Array) -> jax.Array:
         return F.softmin(x, self.dim)
+
+
+class CELU(_Activation):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` (``torch.nn.CELU``).
+
+    Args:
+      alpha: the negative saturation value, != 0.
+      inplace: accepted for PyTorch compatibility; no effect.
+
+    Raises:
+      ConfigError: ``alpha == 0``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> [round(v, 4) for v in nn.CELU(2.0)(jnp.array([-1.0, 1.0])).tolist()]
+      [-0.7869, 1.0]
+    """
+
+    alpha: float = static()
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        if alpha == 0:
+            raise ConfigError("CELU: alpha must be non-zero (it divides the input), got 0")
+        self.alpha = float(alpha)
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.celu(x, self.alpha)
+
+
+class GLU(_Activation):
+    """Gated linear unit ``a * sigmoid(b)`` over the halves of ``dim`` (``torch.nn.GLU``).
+
+    Args:
+      dim: the dimension to halve.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.GLU()(jnp.zeros((3, 8))).shape
+      (3, 4)
+    """
+
+    dim: int = static()
+
+    def __init__(self, dim: int = -1) -> None:
+        self.dim = int(dim)
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.glu(x, self.dim)
+
+
+class _Shrink(_Activation):
+    lambd: float = static()
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        if not lambd >= 0:
+            raise ConfigError(
+                f"{type(self).__name__}: lambd must be greater or equal to 0, but found to be {lambd}"
+            )
+        self.lambd = float(lambd)
+
+
+class Hardshrink(_Shrink, init=False):
+    """``x`` where ``|x| > lambd``, else 0 (``torch.nn.Hardshrink``).
+
+    Args:
+      lambd: the threshold, >= 0.
+
+    Raises:
+      ConfigError: a negative ``lambd``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Hardshrink(1.0)(jnp.array([-2.0, 0.5])).tolist()
+      [-2.0, 0.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.hardshrink(x, self.lambd)
+
+
+class Softshrink(_Shrink, init=False):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0 (``torch.nn.Softshrink``).
+
+    Args:
+      lambd: the threshold, >= 0.
+
+    Raises:
+      ConfigError: a negative ``lambd``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Softshrink(1.0)(jnp.array([-2.0, 0.5])).tolist()
+      [-1.0, 0.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.softshrink(x, self.lambd)
+
+
+class LogSigmoid(_Activation):
+    """``log(sigmoid(x))``, computed stably (``torch.nn.LogSigmoid``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> [round(v, 4) for v in nn.LogSigmoid()(jnp.array([0.0])).tolist()]
+      [-0.6931]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.logsigmoid(x)
+
+
+class Softsign(_Activation):
+    """``x / (1 + |x|)`` (``torch.nn.Softsign``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Softsign()(jnp.array([1.0])).tolist()
+      [0.5]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.softsign(x)
+
+
+class Tanhshrink(_Activation):
+    """``x - tanh(x)`` (``torch.nn.Tanhshrink``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Tanhshrink()(jnp.array([0.0])).tolist()
+      [0.0]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.tanhshrink(x)
+
+
+class Threshold(_Activation):
+    """``x`` where ``x > threshold``, else ``value`` (``torch.nn.Threshold``).
+
+    Args:
+      threshold: the threshold.
+      value: the replacement.
+      inplace: accepted for PyTorch compatibility; no effect.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Threshold(0.1, 20.0)(jnp.array([0.0, 1.0])).tolist()
+      [20.0, 1.0]
+    """
+
+    threshold: float = static()
+    value: float = static()
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        self.threshold = float(threshold)
+        self.value = float(value)
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        return F.threshold(x, self.threshold, self.value)
+
+
+class PReLU(Module):
+    """``x`` for ``x > 0``, else ``a * x`` with learned slopes ``a`` (``torch.nn.PReLU``).
+
+    ``weight`` holds ``num_parameters`` slopes (1 shared, or one per channel of dimension 1),
+    initialised to ``init``, and is trained.
+
+    Args:
+      num_parameters: 1 or the number of input channels.
+      init: the initial slope.
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+
+    Raises:
+      ConfigError: ``num_parameters < 1``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> act = nn.PReLU(3)
+      >>> act.weight.tolist(), act(jnp.full((1, 3, 2), -2.0))[0, :, 0].tolist()
+      ([0.25, 0.25, 0.25], [-0.5, -0.5, -0.5])
+    """
+
+    weight: jax.Array
+    num_parameters: int = static()
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype: Any = None) -> None:
+        self.num_parameters = positive_int("num_parameters", num_parameters, "PReLU")
+        self.weight = jnp.full((self.num_parameters,), init, float_dtype(dtype))
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        check_float_input(input, self.weight)
+        return F.prelu(input, self.weight)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU (``torch.nn.RReLU``): slopes from ``U(lower, upper)`` in training mode
+    (``forward(x, key=...)``), their mean in eval mode (no key needed).
+
+    Args:
+      lower: lowest slope.
+      upper: highest slope.
+      inplace: accepted for PyTorch compatibility; no effect.
+
+    Raises:
+      ConfigError: ``lower > upper``.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> act = nn.RReLU(0.1, 0.3)
+      >>> act(-jnp.ones(3), key=torsh.random.key(0)).shape
+      (3,)
+      >>> [round(v, 4) for v in act.eval()(jnp.array([-1.0])).tolist()]
+      [-0.2]
+    """
+
+    lower: float = static()
+    upper: float = static()
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        if lower > upper:
+            raise ConfigError(f"RReLU: lower bound must not exceed the upper bound, got {lower} > {upper}")
+        self.lower = float(lower)
+        self.upper = float(upper)
+
+    def forward(self, input: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
+        check_float_input(input)
+        return F.rrelu(input, self.lower, self.upper, self.training, key=key)
+
+
+class Softmax2d(_Activation):
+    """Softmax over the channels of ``(N, C, H, W)`` or ``(C, H, W)`` at every location (``nn.Softmax2d``).
+
+    Raises:
+      ShapeError: an input that is not 3-D or 4-D.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Softmax2d()(jnp.zeros((1, 4, 2, 2)))[0, :, 0, 0].tolist()
+      [0.25, 0.25, 0.25, 0.25]
+    """
+
+    def _activate(self, x: jax.Array) -> jax.Array:
+        if x.ndim not in (3, 4):
+            raise ShapeError(f"Softmax2d: expected a 3-D or 4-D input, got shape {tuple(x.shape)}")
+        return F.softmax(x, -3)
