@@ -1,6 +1,6 @@
 """Long fuzz run of torsh's safetensors loader (the CI test runs 1,000 examples; this runs 10,000+).
 
-Each example is a small valid file with one damage applied (see tests/serialize/serialize_fuzz_cases.py):
+Each example is a small valid file with one damage applied (see tests/serialize/_serialize_fuzz_cases.py):
 truncation, junk, flipped bytes, forged header length, forged header (overlapping offsets, wrong
 shapes/dtypes, broken torsh metadata), non-UTF-8 bytes, another format's magic, deep JSON nesting.
 The property: loading raises a torsh CheckpointError or succeeds, never anything else, never hangs;
@@ -22,8 +22,8 @@ import warnings
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "serialize"))
 
+from _serialize_fuzz_cases import check, damaged_files  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from serialize_fuzz_cases import check, damaged_files  # noqa: E402
 
 from torsh import serialize  # noqa: E402
 from torsh.errors import CheckpointError  # noqa: E402

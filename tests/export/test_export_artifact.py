@@ -99,7 +99,7 @@ def test_artifacts_run_in_a_process_without_model_code(exported_dir):
     folder, expected, _ = exported_dir
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(
-        [sys.executable, os.path.join(HERE, "_serve_child.py"), str(folder)],
+        [sys.executable, os.path.join(HERE, "_export_serve_child.py"), str(folder)],
         capture_output=True,
         text=True,
         env=env,

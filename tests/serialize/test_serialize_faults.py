@@ -2,7 +2,7 @@
 
 A memory-mapped reader dies with SIGBUS when the file shrinks under it; torsh reads with ``pread``
 instead and raises :class:`CorruptFileError` naming the file. The loads run in child processes
-(serialize_fault_child.py) so that a SIGBUS would show as the child's exit status.
+(_serialize_fault_child.py) so that a SIGBUS would show as the child's exit status.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torsh.serialize import CorruptFileError
 from torsh.serialize._write import STALE_TEMP_SECONDS, clean_stale_temp_files, temp_file_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CHILD = os.path.join(HERE, "serialize_fault_child.py")
+CHILD = os.path.join(HERE, "_serialize_fault_child.py")
 ENV = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
 
 

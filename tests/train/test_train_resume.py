@@ -15,7 +15,7 @@ import time
 import numpy as np
 from safetensors.numpy import load_file
 
-CHILD = pathlib.Path(__file__).with_name("train_resume_child.py")
+CHILD = pathlib.Path(__file__).with_name("_train_resume_child.py")
 
 
 def _env(cache: pathlib.Path) -> dict[str, str]:
@@ -36,9 +36,9 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     env = _env(tmp_path / "cache")
     ref = tmp_path / "ref.safetensors"
     # the uninterrupted run, in this process (the same program on the same CPU computes the same bits)
-    import train_resume_child
+    import _train_resume_child
 
-    train_resume_child.run(str(tmp_path / "ref_run"), str(ref))
+    _train_resume_child.run(str(tmp_path / "ref_run"), str(ref))
 
     rnd = random.Random()
     run_dir, out = tmp_path / "run", tmp_path / "out.safetensors"

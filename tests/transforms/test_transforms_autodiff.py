@@ -1,13 +1,13 @@
 """grad, value_and_grad, jacfwd, jacrev, hessian, jvp, vjp against float64 central finite differences.
 
-Each formula is written once against an array namespace (numpy for the differences in _fd.py,
+Each formula is written once against an array namespace (numpy for the differences in _transforms_fd.py,
 jax.numpy for the transforms), so the reference shares no code with JAX. Compositions with vmap,
 jit and checkpoint are drawn by hypothesis.
 """
 
 from __future__ import annotations
 
-import _fd
+import _transforms_fd
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,9 +59,9 @@ def reference_grads(params, x):
         return loss({"layer": layer.replace(**changes), "gain": gain}, x, np)
 
     return {
-        "w": _fd.gradient(lambda w: at(w=w), layer.w),
-        "b": _fd.gradient(lambda b: at(b=b), layer.b),
-        "gain": _fd.gradient(lambda g: at(gain=g), np.array(params["gain"])),
+        "w": _transforms_fd.gradient(lambda w: at(w=w), layer.w),
+        "b": _transforms_fd.gradient(lambda b: at(b=b), layer.b),
+        "gain": _transforms_fd.gradient(lambda g: at(gain=g), np.array(params["gain"])),
     }
 
 
@@ -166,7 +166,7 @@ def test_hessians_match_second_order_finite_differences(x64, name, how, n, seed)
     }[how]
     got = np.asarray(jax.jit(build())(jnp.asarray(x)))  # compiled once (see the note above)
     rows = x if x.ndim == 2 else x[None]
-    expected = np.stack([_fd.hessian(lambda v: formula(v, np), row) for row in rows])
+    expected = np.stack([_transforms_fd.hessian(lambda v: formula(v, np), row) for row in rows])
     np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -200,7 +200,7 @@ def test_jacobians_match_finite_differences(x64, name, how, n, m, seed):
         "jacrev(checkpoint)": lambda: torsh.jacrev(torsh.checkpoint(f, policy="dots_saveable")),
     }[how]
     got = jax.jit(build())(jnp.asarray(x), jnp.asarray(a))
-    np.testing.assert_allclose(got, _fd.jacobian(lambda v: formula(v, a, np), x), **TOL)
+    np.testing.assert_allclose(got, _transforms_fd.jacobian(lambda v: formula(v, a, np), x), **TOL)
 
 
 def test_jacobians_of_pytrees_have_none_for_integer_leaves(x64):
@@ -213,7 +213,7 @@ def test_jacobians_of_pytrees_have_none_for_integer_leaves(x64):
     for transform in (torsh.jacfwd, torsh.jacrev):
         jac = transform(f)(params)
         assert jac["k"] is None and jac["tag"] is None
-        expected = _fd.jacobian(lambda w: np.sin(w) * np.arange(3) + 1.0, np.asarray(params["w"]))
+        expected = _transforms_fd.jacobian(lambda w: np.sin(w) * np.arange(3) + 1.0, np.asarray(params["w"]))
         np.testing.assert_allclose(jac["w"], expected, **TOL)
     h = torsh.hessian(lambda p: (p["w"] ** 3).sum() * p["k"].sum())(params)
     assert h["k"] is None and h["w"]["k"] is None
@@ -236,7 +236,7 @@ def test_value_and_grad_with_aux(x64):
     np.testing.assert_allclose(value, ref_f(w), **TOL)
     np.testing.assert_allclose(aux["h"], np.tanh(w @ x), **TOL)
     assert aux["note"] == "aux passes through"
-    np.testing.assert_allclose(g, _fd.gradient(ref_f, w), **TOL)
+    np.testing.assert_allclose(g, _transforms_fd.gradient(ref_f, w), **TOL)
     grads, aux2 = torsh.grad(f, has_aux=True)(jnp.asarray(w), jnp.asarray(x))
     np.testing.assert_allclose(grads, g, **TOL)
     assert aux2["note"] == aux["note"]
@@ -261,9 +261,9 @@ def test_argnums_by_position_name_negative_index_and_keyword(x64):
     rng = np.random.default_rng(2)
     a, b, c = rng.standard_normal(3), rng.standard_normal(3), 0.7
     ja, jb = jnp.asarray(a), jnp.asarray(b)
-    ga = _fd.gradient(lambda v: _np_f3(v, b, c), a)
-    gb = _fd.gradient(lambda v: _np_f3(a, v, c), b)
-    gc = _fd.gradient(lambda v: _np_f3(a, b, float(v)), np.array(c))
+    ga = _transforms_fd.gradient(lambda v: _np_f3(v, b, c), a)
+    gb = _transforms_fd.gradient(lambda v: _np_f3(a, v, c), b)
+    gc = _transforms_fd.gradient(lambda v: _np_f3(a, b, float(v)), np.array(c))
 
     g = torsh.grad(_f3, argnums=(0, 2))(ja, jb, c)
     assert isinstance(g, tuple) and len(g) == 2
@@ -353,7 +353,7 @@ def test_jvp_and_vjp_match_finite_differences(x64):
     rng = np.random.default_rng(3)
     a, x, t, ct = (rng.standard_normal(s) for s in ((2, 3), 3, 3, 2))
     formula = VECTOR_FUNCTIONS["tanh_affine"]
-    jac = _fd.jacobian(lambda v: formula(v, a, np), x)
+    jac = _transforms_fd.jacobian(lambda v: formula(v, a, np), x)
     y, tangent_out = torsh.jvp(
         lambda v: formula(v, jnp.asarray(a), jnp), (jnp.asarray(x),), (jnp.asarray(t),)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import _fd
+import _transforms_fd
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -158,12 +158,14 @@ def test_gradient_through_scan_matches_finite_differences(x64):
         final, _ = torsh.scan(lambda h, x: (jnp.tanh(w * h + x), None), jnp.zeros(2), jnp.asarray(xs))
         return (final**2).sum()
 
-    expected = _fd.gradient(step(np), w0)
+    expected = _transforms_fd.gradient(step(np), w0)
     for f in (torsh.grad(scanned), torsh.jit(torsh.grad(scanned)), torsh.grad(torsh.checkpoint(scanned))):
         np.testing.assert_allclose(f(jnp.asarray(w0)), expected, rtol=1e-6, atol=1e-8)
     per_example = torsh.vmap(torsh.grad(scanned))(jnp.asarray(np.stack([w0, 2 * w0])))
     np.testing.assert_allclose(per_example[0], expected, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(per_example[1], _fd.gradient(step(np), 2 * w0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        per_example[1], _transforms_fd.gradient(step(np), 2 * w0), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_scan_input_errors_name_the_paths():

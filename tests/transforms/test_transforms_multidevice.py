@@ -1,6 +1,6 @@
 """pmap over 8 simulated CPU devices equals vmap; collectives match numpy; static/donate by name;
 size errors. All checks run in ONE subprocess (XLA_FLAGS must be set before JAX starts); see
-_pmap_checks8.py."""
+_transforms_pmap_checks8.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import os
 import subprocess
 import sys
 
-import _pmap_checks8
+import _transforms_pmap_checks8
 import pytest
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pmap_checks8.py")
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_transforms_pmap_checks8.py")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def results(tmp_path_factory):
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("name", sorted(_pmap_checks8.CHECKS))
+@pytest.mark.parametrize("name", sorted(_transforms_pmap_checks8.CHECKS))
 def test_on_8_devices(results, name):
     assert name in results, f"check {name} did not run"
     assert results[name]["ok"], f"check {name} failed on 8 devices:\n{results[name]['error']}"

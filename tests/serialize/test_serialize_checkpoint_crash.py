@@ -2,7 +2,7 @@
 random moment, 20 times (10 directories, each killed, restarted and killed again; sync and async
 saves). After every kill the latest complete checkpoint, and every other listed one, restores with
 the exact content, and the next manager leaves no debris. Workers fork from a zygote process that
-has imported torsh once (see crash_child.py)."""
+has imported torsh once (see _serialize_crash_child.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from torsh.serialize import CheckpointManager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from crash_child import content  # noqa: E402
+from _serialize_crash_child import content  # noqa: E402
 
 DIRECTORIES, KILLS_PER_DIRECTORY = 10, 2
 
@@ -33,7 +33,7 @@ class Zygote:
     def __init__(self) -> None:
         env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "crash_child.py")],
+            [sys.executable, os.path.join(HERE, "_serialize_crash_child.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

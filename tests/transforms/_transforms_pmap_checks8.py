@@ -1,6 +1,6 @@
 """pmap and collectives on 8 simulated CPU devices. Run as a script in ONE subprocess:
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=8 python _pmap_checks8.py OUT_FILE
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 python _transforms_pmap_checks8.py OUT_FILE
 
 Every ``check_*`` runs (one failure does not stop the others); results go to OUT_FILE as
 ``{name: {"ok": bool, "error": str}}``; test_transforms_multidevice.py turns each into a test.

@@ -1,4 +1,4 @@
-"""Child process of test_checkpoint_sharded.py (needs 8 devices: run with
+"""Child process of test_serialize_checkpoint_sharded.py (needs 8 devices: run with
 XLA_FLAGS=--xla_force_host_platform_device_count=8). Prints OK when every check passed."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sharded_child.py")
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_serialize_sharded_child.py")
 
 
 @pytest.mark.slow

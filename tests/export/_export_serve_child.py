@@ -1,6 +1,6 @@
 """Child process for the cross-process export tests: loads artifacts and runs them, with no model code.
 
-Usage: python _serve_child.py DIR — for every DIR/NAME.torshx and DIR/NAME.in.K.npy (inputs of case K),
+Usage: python _export_serve_child.py DIR — for every DIR/NAME.torshx and DIR/NAME.in.K.npy (inputs of case K),
 writes DIR/NAME.out.K.npy. It imports torsh.export only: no torsh.nn, no test modules.
 """
 

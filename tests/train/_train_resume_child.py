@@ -1,4 +1,4 @@
-"""A small training program for the resume tests: ``python train_resume_child.py RUN_DIR OUT [KILL_AT]``.
+"""A small training program for the resume tests: ``python _train_resume_child.py RUN_DIR OUT [KILL_AT]``.
 
 Trains an MLP with dropout on tiny random data with ``fit`` (checkpoint every 3 steps, evaluation
 every epoch), then writes the final state and the history (wall times removed) to OUT. With

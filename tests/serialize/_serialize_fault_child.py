@@ -1,6 +1,6 @@
 """Child process of test_serialize_faults.py: loads and saves that another program interferes with.
 
-``python serialize_fault_child.py MODE PATH [PATH2 | N]`` prints one JSON line per outcome. Run in a child so
+``python _serialize_fault_child.py MODE PATH [PATH2 | N]`` prints one JSON line per outcome. Run in a child so
 that a SIGBUS (what a memory-mapped reader gets when the file shrinks under it) shows up as the
 child's exit status instead of killing pytest.
 

@@ -13,7 +13,7 @@ import pytest
 
 from torsh import serialize
 
-CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resume_child.py")
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_serialize_resume_child.py")
 
 
 def _bits(x) -> object:

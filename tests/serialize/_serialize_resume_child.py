@@ -1,9 +1,9 @@
-"""Child process of test_checkpoint_resume.py: train, checkpoint, resume.
+"""Child process of test_serialize_checkpoint_resume.py: train, checkpoint, resume.
 
 Usage:
-  python resume_child.py first  DIR         train N steps, checkpoint step N into DIR
-  python resume_child.py second DIR OUT     restore DIR's latest checkpoint, train N more, save to OUT
-  python resume_child.py full   DIR OUT     train 2N steps without interruption, save to OUT
+  python _serialize_resume_child.py first  DIR      train N steps, checkpoint step N into DIR
+  python _serialize_resume_child.py second DIR OUT  restore DIR's latest checkpoint, train N more, save to OUT
+  python _serialize_resume_child.py full   DIR OUT  train 2N steps without interruption, save to OUT
 
 Training uses torsh.nn (with dropout, so the RNG key matters), torsh.optim.AdamW with a schedule
 (so the optimizer step and moments matter) and a shuffling torsh.data.DataLoader stopped mid-epoch

@@ -1,7 +1,8 @@
-"""Child processes of test_checkpoint_crash.py: save checkpoints in a loop until killed.
+"""Child processes of test_serialize_checkpoint_crash.py: save checkpoints in a loop until killed.
 
-``python crash_child.py`` is a *zygote*: it imports torsh once (without starting JAX's backend, so it
-has no XLA threads) and then, for each line ``DIRECTORY sync|async PROGRESS_FILE`` read from stdin,
+``python _serialize_crash_child.py`` is a *zygote*: it imports torsh once (without starting JAX's
+backend, so it has no XLA threads) and then, for each line ``DIRECTORY sync|async PROGRESS_FILE`` read
+from stdin,
 forks a worker and prints the worker's pid. A worker saves checkpoints 1, 2, 3, ... (continuing after
 the latest one in DIRECTORY) and appends each step to PROGRESS_FILE once its checkpoint is complete.
 Forking from a zygote spares each of the many killed workers the second of importing JAX. The

@@ -9,8 +9,8 @@ import struct
 import numpy as np
 import pytest
 from _hypothesis_budget import examples
+from _serialize_fuzz_cases import check, damaged_files
 from hypothesis import given, settings
-from serialize_fuzz_cases import check, damaged_files
 
 from torsh import serialize
 from torsh.errors import CheckpointError
