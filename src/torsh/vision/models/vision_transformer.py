@@ -433,7 +433,7 @@ def vit_b_16(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any
         >>> model = models.vit_b_16(key=torsh.random.key(0))  # doctest: +SKIP
         >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
         86567656
-        >>> models.vit_b_16(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        >>> models.vit_b_16(num_classes=10).heads["head"].out_features  # doctest: +SKIP
         10
     """
     return _vit(16, 12, 12, 768, 3072, weights, kwargs)
@@ -463,7 +463,7 @@ def vit_b_32(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any
         >>> model = models.vit_b_32(key=torsh.random.key(0))  # doctest: +SKIP
         >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
         88224232
-        >>> models.vit_b_32(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        >>> models.vit_b_32(num_classes=10).heads["head"].out_features  # doctest: +SKIP
         10
     """
     return _vit(32, 12, 12, 768, 3072, weights, kwargs)
@@ -493,7 +493,7 @@ def vit_l_16(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any
         >>> model = models.vit_l_16(key=torsh.random.key(0))  # doctest: +SKIP
         >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
         304326632
-        >>> models.vit_l_16(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        >>> models.vit_l_16(num_classes=10).heads["head"].out_features  # doctest: +SKIP
         10
     """
     return _vit(16, 24, 16, 1024, 4096, weights, kwargs)
@@ -523,7 +523,7 @@ def vit_l_32(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any
         >>> model = models.vit_l_32(key=torsh.random.key(0))  # doctest: +SKIP
         >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
         306535400
-        >>> models.vit_l_32(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        >>> models.vit_l_32(num_classes=10).heads["head"].out_features  # doctest: +SKIP
         10
     """
     return _vit(32, 24, 16, 1024, 4096, weights, kwargs)
@@ -553,7 +553,7 @@ def vit_h_14(*, weights: WeightsArg = None, progress: bool = True, **kwargs: Any
         >>> model = models.vit_h_14(key=torsh.random.key(0))  # doctest: +SKIP
         >>> model.num_parameters()  # torchvision's  # doctest: +SKIP
         632045800
-        >>> models.vit_h_14(num_classes=10).heads.head.out_features  # doctest: +SKIP
+        >>> models.vit_h_14(num_classes=10).heads["head"].out_features  # doctest: +SKIP
         10
     """
     return _vit(14, 32, 16, 1280, 5120, weights, kwargs)
