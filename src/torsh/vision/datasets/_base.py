@@ -16,11 +16,43 @@ __all__ = ["VisionDataset", "DatasetFormatError", "DataFileNotFoundError"]
 
 
 class DatasetFormatError(DataError, ValueError):
-    """A dataset file with the wrong format: bad magic number, wrong size, labels out of range (names it)."""
+    """A dataset file with the wrong format: bad magic number, wrong size, labels out of range (names it).
+
+    Example:
+        >>> import os, tempfile
+        >>> from torsh.vision.datasets import DatasetFormatError
+        >>> from torsh.vision.datasets.mnist import read_idx
+        >>> path = os.path.join(tempfile.mkdtemp(), "bad-idx1-ubyte")
+        >>> _ = open(path, "wb").write(b"not an idx file")
+        >>> try:
+        ...     read_idx(path)
+        ... except DatasetFormatError as e:
+        ...     print(type(e).__name__)
+        DatasetFormatError
+    """
 
 
 class VisionDataset(Dataset[Any]):
-    """Base of the vision datasets: ``root``, ``transform`` (on images), ``target_transform`` (on labels)."""
+    """Base of the vision datasets: ``root``, ``transform`` (on images), ``target_transform`` (on labels).
+
+    Args:
+        root: the data folder, or ``None`` (datasets that need no files).
+        transform: applied to each image.
+        target_transform: applied to each label.
+
+    Raises:
+        ConfigError: a transform that is not callable.
+
+    Example:
+        >>> from torsh.vision.datasets import VisionDataset
+        >>> class Squares(VisionDataset):
+        ...     def __len__(self):
+        ...         return 3
+        ...     def __getitem__(self, i):
+        ...         return self._finish(i * i, i)
+        >>> Squares(None, transform=lambda x: x + 1)[2]
+        (5, 2)
+    """
 
     def __init__(
         self,
@@ -58,6 +90,16 @@ class VisionDataset(Dataset[Any]):
         return img, target
 
     def extra_repr(self) -> str:
+        """Dataset-specific lines of ``repr`` (the split, ...); empty by default.
+
+        Returns:
+            The extra text.
+
+        Example:
+            >>> from torsh.vision.datasets import Digits
+            >>> Digits(train=False).extra_repr()
+            'Split: Test'
+        """
         return ""
 
     def __repr__(self) -> str:

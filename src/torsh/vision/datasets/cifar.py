@@ -23,6 +23,18 @@ class CIFAR10(ArrayBackedDataset):
     order as ``torchvision.datasets.CIFAR10`` builds from the pickled version. Class names come from
     ``batches.meta.txt`` when present.
 
+    Args:
+      root: the folder holding the files (see above).
+      train: the training batches (else the test batch).
+      transform: applied to each image.
+      target_transform: applied to each label.
+      download: must be ``False``: torsh never downloads.
+
+    Raises:
+      ConfigError: ``download=True``.
+      DataFileNotFoundError: a missing file (the message lists where it looked).
+      DatasetFormatError: a file of the wrong size or with labels out of range.
+
     Example:
         >>> import numpy as np, tempfile, os
         >>> from torsh.vision.datasets import CIFAR10
@@ -139,6 +151,12 @@ class CIFAR100(CIFAR10):
 
     ``targets`` are the fine labels (as torchvision); ``coarse_targets`` the 20 superclasses. Class
     names come from ``fine_label_names.txt`` (``coarse_classes`` from ``coarse_label_names.txt``).
+
+    Args:
+      *args, **kwargs: as :class:`CIFAR10`.
+
+    Raises:
+      ConfigError, DataFileNotFoundError, DatasetFormatError: as :class:`CIFAR10`.
 
     Example:
         >>> import numpy as np, tempfile, os

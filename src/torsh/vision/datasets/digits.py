@@ -21,6 +21,16 @@ class Digits(ArrayBackedDataset):
     scikit-learn's order; ``train=True``/``False`` a fixed, stratified 80/20 split (every class's samples
     in order, each fifth one to the test split), the same on every machine.
 
+    Args:
+      root: ignored (scikit-learn ships the data).
+      train: ``True``/``False`` for the fixed 80/20 split, ``None`` for all samples.
+      transform: applied to each image.
+      target_transform: applied to each label.
+
+    Raises:
+      ConfigError: ``train`` other than ``True``, ``False`` or ``None``.
+      MissingDependencyError: scikit-learn is not installed.
+
     Example:
         >>> from torsh.vision.datasets import Digits
         >>> ds = Digits(train=False)
@@ -64,6 +74,7 @@ class Digits(ArrayBackedDataset):
 
     @property
     def class_to_idx(self) -> dict[int, int]:
+        """``{class: index}`` (the digits are their own indices)."""
         return {c: c for c in self.classes}
 
     def extra_repr(self) -> str:

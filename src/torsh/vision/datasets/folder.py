@@ -26,6 +26,13 @@ IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 def has_file_allowed_extension(filename: str, extensions: str | Sequence[str]) -> bool:
     """Whether ``filename`` ends (case-insensitively) with one of ``extensions``.
 
+    Args:
+      filename: a file name or path.
+      extensions: one extension or several (with the dot).
+
+    Returns:
+      ``True`` if it matches.
+
     Example:
         >>> has_file_allowed_extension("a/B.JPG", IMG_EXTENSIONS)
         True
@@ -35,6 +42,15 @@ def has_file_allowed_extension(filename: str, extensions: str | Sequence[str]) -
 
 def find_classes(directory: str | os.PathLike[str]) -> tuple[list[str], dict[str, int]]:
     """Sorted sub-folder names of ``directory`` and their indices (torchvision's ``find_classes``).
+
+    Args:
+      directory: the dataset root.
+
+    Returns:
+      ``(classes, class_to_idx)``.
+
+    Raises:
+      DataFileNotFoundError: the folder has no sub-folder.
 
     Example:
         >>> import tempfile, os
@@ -62,6 +78,20 @@ def make_dataset(
     allow_empty: bool = False,
 ) -> list[tuple[str, int]]:
     """``(path, class_index)`` pairs: classes in sorted order, files walked and sorted as torchvision does.
+
+    Args:
+      directory: the dataset root.
+      class_to_idx: the classes to collect and their indices.
+      extensions: allowed file extensions (exactly one of this and ``is_valid_file``).
+      is_valid_file: a predicate on paths.
+      allow_empty: allow classes without files.
+
+    Returns:
+      The sorted ``(path, class_index)`` pairs.
+
+    Raises:
+      ConfigError: both or neither of ``extensions`` and ``is_valid_file``.
+      DataFileNotFoundError: a class folder without valid files (unless ``allow_empty``).
 
     Example:
         >>> import tempfile, os
@@ -116,6 +146,12 @@ def pil_loader(path: str) -> Any:
 
     A corrupt or truncated file raises :class:`~torsh.vision.io.ImageDecodeError` naming it.
 
+    Args:
+      path: the image file.
+
+    Returns:
+      The image as an RGB PIL image.
+
     Example:
         >>> import numpy as np, tempfile, os
         >>> from PIL import Image
@@ -132,6 +168,30 @@ class DatasetFolder(VisionDataset):
 
     Attributes (as torchvision): ``classes``, ``class_to_idx``, ``samples`` (``(path, class_index)``),
     ``targets``.
+
+    Args:
+      root: the folder of class sub-folders.
+      loader: reads one file (``path -> sample``).
+      extensions: allowed file extensions (exactly one of this and ``is_valid_file``).
+      transform: applied to each image.
+      target_transform: applied to each label.
+      is_valid_file: a predicate on paths.
+      allow_empty: allow classes without files.
+
+    Raises:
+      ConfigError: both or neither of ``extensions`` and ``is_valid_file``, or a non-callable loader.
+      DataFileNotFoundError: no class folder, or a class without files.
+
+    Example:
+      >>> import os, tempfile
+      >>> from torsh.vision.datasets import DatasetFolder
+      >>> d = tempfile.mkdtemp()
+      >>> for c in ("cat", "dog"):
+      ...     os.mkdir(os.path.join(d, c))
+      ...     _ = open(os.path.join(d, c, "1.txt"), "w").write(c)
+      >>> ds = DatasetFolder(d, loader=lambda p: open(p).read(), extensions=(".txt",))
+      >>> ds.classes, ds[1]
+      (['cat', 'dog'], ('dog', 1))
     """
 
     def __init__(
@@ -157,6 +217,24 @@ class DatasetFolder(VisionDataset):
 
     @staticmethod
     def find_classes(directory: str) -> tuple[list[str], dict[str, int]]:
+        """The classes of ``directory`` (override to choose them; see the function :func:`find_classes`).
+
+        Args:
+            directory: the dataset root.
+
+        Returns:
+            ``(classes, class_to_idx)``.
+
+        Raises:
+            DataFileNotFoundError: the folder has no sub-folder.
+
+        Example:
+            >>> import os, tempfile
+            >>> from torsh.vision.datasets import DatasetFolder
+            >>> d = tempfile.mkdtemp(); os.mkdir(os.path.join(d, "b")); os.mkdir(os.path.join(d, "a"))
+            >>> DatasetFolder.find_classes(d)
+            (['a', 'b'], {'a': 0, 'b': 1})
+        """
         return find_classes(directory)
 
     def __len__(self) -> int:
@@ -175,6 +253,14 @@ class ImageFolder(DatasetFolder):
     A folder without class sub-folders, or a class without images, raises
     :class:`~torsh.data.DataFileNotFoundError`; an unreadable image raises
     :class:`~torsh.vision.io.ImageDecodeError` naming the file when it is loaded.
+
+    Args:
+      root: the folder of class sub-folders.
+      transform: applied to each image.
+      target_transform: applied to each label.
+      loader: reads one image (default: :func:`pil_loader`).
+      is_valid_file: a predicate on paths (instead of the image extensions).
+      allow_empty: allow classes without images.
 
     Example:
         >>> import numpy as np, tempfile, os

@@ -35,6 +35,12 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises:
       DatasetFormatError: bad magic number, unknown type code, or a size that does not match the header.
 
+    Args:
+      path: the file (``.gz`` files are decompressed).
+
+    Returns:
+      The array, with the file's dtype and shape.
+
     Example:
         >>> import numpy as np, tempfile, os
         >>> p = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
@@ -76,6 +82,18 @@ class MNIST(ArrayBackedDataset):
 
     Nothing is downloaded (``download=True`` is refused): a missing file raises
     :class:`~torsh.data.DataFileNotFoundError` naming the paths looked at and where to get the files.
+
+    Args:
+      root: the folder holding the files (see above).
+      train: the training files (else the test files).
+      transform: applied to each image.
+      target_transform: applied to each label.
+      download: must be ``False``: torsh never downloads.
+
+    Raises:
+      ConfigError: ``download=True``.
+      DataFileNotFoundError: a missing file (the message lists where it looked and where to get it).
+      DatasetFormatError: a file that is not IDX, or images and labels that do not match.
 
     Example:
         >>> import numpy as np, tempfile, os
@@ -157,10 +175,12 @@ class MNIST(ArrayBackedDataset):
 
     @property
     def raw_folder(self) -> str:
+        """``root/<ClassName>/raw``, torchvision's layout (the files may also sit in ``root``)."""
         return os.path.join(self.root or "", type(self).__name__, "raw")
 
     @property
     def class_to_idx(self) -> dict[str, int]:
+        """``{class name: index}``."""
         return {c: i for i, c in enumerate(self.classes)}
 
     def _find(self, filename: str) -> str:
@@ -174,6 +194,12 @@ class MNIST(ArrayBackedDataset):
 
 class FashionMNIST(MNIST):
     """Fashion-MNIST (Zalando's clothes): MNIST's file names and format, in ``root/FashionMNIST/raw/``.
+
+    Args:
+      root, train, transform, target_transform, download: as :class:`MNIST`.
+
+    Raises:
+      ConfigError, DataFileNotFoundError, DatasetFormatError: as :class:`MNIST`.
 
     Example:
         >>> from torsh.vision.datasets import FashionMNIST
