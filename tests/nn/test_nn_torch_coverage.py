@@ -121,7 +121,6 @@ NOT_YET_FUNCTIONAL = {
     "alpha_dropout",
     "dropout1d",
     "dropout3d",
-    "embedding_bag",
     "feature_alpha_dropout",
     "fractional_max_pool2d",
     "fractional_max_pool2d_with_indices",

@@ -41,7 +41,7 @@ from ._attention import multi_head_attention_forward, scaled_dot_product_attenti
 from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._distance import cosine_similarity, pairwise_distance, pdist
 from ._dropout import dropout, dropout2d
-from ._embedding import embedding, one_hot
+from ._embedding import embedding, embedding_bag, one_hot
 from ._fold import fold, unfold
 from ._grid_sample import affine_grid, grid_sample
 from ._linear import bilinear, linear
@@ -112,6 +112,7 @@ __all__ = [
     "bilinear",
     "embedding",
     "one_hot",
+    "embedding_bag",
     "dropout",
     "dropout2d",
     # convolution, padding, pooling, resampling
