@@ -31,9 +31,11 @@ Example:
 from . import schedules
 from ._adabelief import AdaBelief, AdaBeliefState
 from ._adadelta import Adadelta, AdadeltaState
+from ._adafactor import Adafactor, AdafactorState
 from ._adagrad import Adagrad, AdagradState
 from ._adam import Adam, AdamState, AdamW
 from ._adamax import Adamax, AdamaxState
+from ._asgd import ASGD, ASGDState
 from ._base import Chain, ChainState, GradientTransformation, apply_updates, chain
 from ._config import option
 from ._ema import EMA, EMAState
@@ -43,12 +45,14 @@ from ._lbfgs import LBFGS, LBFGSState
 from ._lion import Lion, LionState
 from ._lookahead import Lookahead, LookaheadState
 from ._lr import get_lr, set_lr
+from ._muon import Muon, MuonState
 from ._nadam import NAdam, NAdamState
 from ._optimizer import Leaf, Optimizer, bias_correction
 from ._plateau import ReduceLROnPlateau
 from ._prodigy import Prodigy, ProdigyState
 from ._radam import RAdam, RAdamState
 from ._rmsprop import RMSprop, RMSpropState
+from ._rprop import Rprop, RpropState
 from ._schedule_free import ScheduleFree, ScheduleFreeState, schedule_free_adamw, schedule_free_sgd
 from ._sgd import SGD, SGDState
 from ._shampoo import Shampoo, ShampooState
@@ -108,6 +112,10 @@ __all__ = [
     "Adadelta",
     "LAMB",
     "Lion",
+    "Rprop",
+    "ASGD",
+    "Adafactor",
+    "Muon",
     "LBFGS",
     # states
     "OptState",
@@ -122,6 +130,10 @@ __all__ = [
     "AdadeltaState",
     "LAMBState",
     "LionState",
+    "RpropState",
+    "ASGDState",
+    "AdafactorState",
+    "MuonState",
     "LBFGSState",
     "EmptyState",
     "ClipState",

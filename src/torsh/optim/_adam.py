@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 
@@ -19,7 +21,7 @@ class _AdamFamily(Optimizer):
     weight_decay: float = option(0.0, "nonneg")
 
     slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
-    weight_decay_style = "l2"
+    weight_decay_style: ClassVar[str | None] = "l2"
 
     def moments(self, leaf: Leaf) -> tuple[jax.Array, jax.Array]:
         """The new first and second moments :math:`m_t, v_t` of ``leaf``."""
@@ -70,7 +72,7 @@ class Adam(_AdamFamily):
         "max_exp_avg_sq": "the running maximum of :math:`v` (``None`` unless ``amsgrad=True``)",
     }
 
-    def active_slots(self) -> tuple[str, ...]:
+    def active_slots(self, param: jax.Array) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if self.amsgrad else ("exp_avg", "exp_avg_sq")
 
     def update_leaf(self, leaf: Leaf) -> tuple:

@@ -98,31 +98,6 @@ class GradientTransformation(Config):
       [-0.10000000149011612, 0.05000000074505806]
     """
 
-    # -- transitional: classes not yet declared with fields keep a ``_config`` mapping -------------
-    def _set_config(self, **config: Any) -> None:
-        self.__dict__["_config"] = FrozenDict(config)
-
-    def _legacy(self) -> bool:
-        return "_config" in self.__dict__
-
-    def _torsh_check_init(self) -> None:
-        if self._legacy():
-            for cached in ("__torsh_hash__", "__torsh_key__"):
-                self.__dict__.pop(cached, None)
-            return
-        super()._torsh_check_init()
-
-    def _config_items(self) -> tuple[tuple[str, Any], ...]:
-        if self._legacy():
-            return tuple(self.__dict__["_config"].items())
-        return super()._config_items()
-
-    def __repr__(self) -> str:
-        if self._legacy():
-            args = ", ".join(f"{k}={v!r}" for k, v in self.__dict__["_config"].items())
-            return f"{type(self).__name__}({args})"
-        return super().__repr__()
-
     # -- protocol -------------------------------------------------------------------------------
     def init(self, params: PyTree) -> Any:
         """The initial state for ``params``.
@@ -175,7 +150,7 @@ class ChainState(OptState):
     states: tuple | dict = field(inline=True)
 
     def __getitem__(self, key: int | str) -> Any:
-        return self.states[key]
+        return self.states[key]  # type: ignore[index]  # int for a tuple, str for a dict of states
 
     def __len__(self) -> int:
         return len(self.states)
@@ -226,7 +201,8 @@ class Chain(GradientTransformation):
         return isinstance(self.transforms, Mapping)
 
     def _items(self) -> list[tuple[Any, GradientTransformation]]:
-        return list(self.transforms.items()) if self._named else list(enumerate(self.transforms))
+        t = self.transforms
+        return list(t.items()) if isinstance(t, Mapping) else list(enumerate(t))
 
     def _pack(self, states: list[Any]) -> ChainState:
         if self._named:

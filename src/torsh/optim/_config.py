@@ -36,6 +36,8 @@ class FrozenDict(Mapping):
     """
 
     __slots__ = ("_data", "_hash")
+    _data: dict[Any, Any]
+    _hash: int | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         data = dict(*args, **kwargs)
@@ -346,7 +348,7 @@ class Config(Struct):
         super().__init_subclass__(**kwargs)
         cls.__torsh_checks__ = {
             f.name: f.metadata["check"]
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            for f in dataclasses.fields(cls)
             if f.metadata.get("check") is not None
         }
 
@@ -393,7 +395,8 @@ class Config(Struct):
             return True
         if type(self) is not type(other):
             return False
-        return hash(self) == hash(other) and self._config_key() == other._config_key()  # type: ignore[attr-defined]
+        assert isinstance(other, Config)
+        return hash(self) == hash(other) and self._config_key() == other._config_key()
 
     def _config_key(self) -> tuple[tuple[str, Any], ...]:
         d = self.__dict__

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ._config import FrozenDict
+from ._config import Checker, Config, FrozenDict, option
 
 __all__ = ["ParamGroup", "as_param_group", "assign_groups", "DEFAULT_GROUP"]
 
@@ -30,7 +30,25 @@ def _selector_repr(s: Selector) -> str:
     return repr(s) if isinstance(s, str) else getattr(s, "__name__", repr(s))
 
 
-class ParamGroup:
+def _check_selectors(check: Checker, name: str, value: tuple) -> tuple:
+    if not value:
+        check.conflict("give at least one selector (a name pattern or a predicate), got none")
+    for s in value:
+        if not (isinstance(s, str) or callable(s)):
+            check.conflict(
+                "a selector must be a name pattern (str) or a predicate(path, leaf), got "
+                f"{type(s).__name__} {s!r}"
+            )
+    return value
+
+
+def _check_name(check: Checker, name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value or "." in value):
+        check.fail(name, "a non-empty string without dots", value)
+    return value
+
+
+class ParamGroup(Config):
     """Hyperparameters for the parameters selected by name patterns or predicates.
 
     Args:
@@ -51,40 +69,14 @@ class ParamGroup:
       0.0
     """
 
-    __slots__ = ("params", "name", "options")
+    params: tuple[Selector, ...] = option(check=_check_selectors)
+    name: str | None = option(None, _check_name)
+    options: FrozenDict = option(FrozenDict())
 
     def __init__(self, *params: Selector, name: str | None = None, **options: Any) -> None:
-        if not params:
-            raise ConfigError(
-                "ParamGroup: give at least one selector (a name pattern or a predicate), got none"
-            )
-        for s in params:
-            if not (isinstance(s, str) or callable(s)):
-                raise ConfigError(
-                    f"ParamGroup: a selector must be a name pattern (str) or a predicate(path, leaf), got "
-                    f"{type(s).__name__} {s!r}"
-                )
-        if name is not None and (not isinstance(name, str) or not name or "." in name):
-            raise ConfigError(f"ParamGroup: name must be a non-empty string without dots, got {name!r}")
-        object.__setattr__(self, "params", tuple(params))
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "options", FrozenDict(options))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("ParamGroup is immutable")
-
-    def __reduce__(self) -> tuple[Any, ...]:  # __setattr__ refuses pickle's default slot restore
-        return (_rebuild_group, (self.params, self.name, dict(self.options)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ParamGroup) and (self.params, self.name, self.options) == (
-            other.params,
-            other.name,
-            other.options,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.params, self.name, self.options))
+        self.params = tuple(params)
+        self.name = name
+        self.options = FrozenDict(options)
 
     def __repr__(self) -> str:
         parts = [_selector_repr(s) for s in self.params]
@@ -102,10 +94,6 @@ class ParamGroup:
             elif s(path, leaf):
                 return True
         return False
-
-
-def _rebuild_group(params: tuple, name: str | None, options: dict[str, Any]) -> ParamGroup:
-    return ParamGroup(*params, name=name, **options)
 
 
 def as_param_group(spec: Any, index: int, owner: str) -> ParamGroup:

@@ -53,7 +53,8 @@ def get_lr(state: Any) -> dict[str, Any]:
     """
     out = {}
     for prefix, s in lr_states(state):
-        for group, value in s.lr.items():
+        lrs: Mapping[str, Any] = s.lr  # type: ignore[attr-defined]  # _is_lr_state checked it
+        for group, value in lrs.items():
             out[f"{prefix}{group}"] = value
     if not out:
         raise TreeError(f"get_lr: {type(state).__name__} contains no optimizer state with a learning rate")
@@ -130,6 +131,6 @@ def _replace_lr(state: Any, fn: Callable, prefix: str) -> Any:
         items = [_replace_lr(v, fn, f"{prefix}{i}.") for i, v in enumerate(state)]
         return state if all(a is b for a, b in zip(items, state, strict=True)) else tuple(items)
     if isinstance(state, dict):
-        items = {k: _replace_lr(v, fn, f"{prefix}{k}.") for k, v in state.items()}
-        return state if all(items[k] is state[k] for k in state) else items
+        entries = {k: _replace_lr(v, fn, f"{prefix}{k}.") for k, v in state.items()}
+        return state if all(entries[k] is state[k] for k in state) else entries
     return state

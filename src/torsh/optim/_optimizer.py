@@ -47,6 +47,7 @@ __all__ = [
     "decoupled_decay",
     "ema",
     "ema_square",
+    "lerp",
 ]
 
 PyTree = Any
@@ -95,10 +96,22 @@ def decoupled_decay(param: jax.Array, lr: jax.Array, weight_decay: float) -> jax
     return param * (1 - lr * weight_decay)
 
 
+def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
+    """``torch.lerp``: ``start + weight * (end - start)`` for ``weight < 0.5``, else
+    ``end - (end - start) * (1 - weight)`` (exact at ``weight == 1``). A Python ``weight`` picks its
+    formula at trace time; an array weight picks per element."""
+    if isinstance(weight, (int, float)):
+        if weight < 0.5:
+            return start + weight * (end - start)
+        # 1 - weight in the arrays' dtype, as PyTorch's kernel computes it (not in double)
+        return end - (end - start) * (1 - jnp.asarray(weight, jnp.result_type(start)))
+    return jnp.where(weight < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+
+
 def ema(average: jax.Array, value: jax.Array, decay: float) -> jax.Array:
-    """Exponential moving average ``average + (1 - decay) * (value - average)`` (PyTorch's
-    ``average.lerp_(value, 1 - decay)``: Adam's first moment, Lion's momentum)."""
-    return average + (1 - decay) * (value - average)
+    """Exponential moving average, PyTorch's ``average.lerp_(value, 1 - decay)`` (Adam's first
+    moment, Lion's momentum)."""
+    return lerp(average, value, 1 - decay)
 
 
 def ema_square(average: jax.Array, value: jax.Array, decay: float) -> jax.Array:
@@ -192,7 +205,7 @@ def _state_doc(cls: type, name: str, slots: Mapping[str, str], scalars: tuple[st
     else:
         lines += [f"  >>> from {cls.__module__} import {cls.__name__}", f"  >>> opt = {cls.__name__}()"]
     lines += [
-        '  >>> state = opt.init({"w": jnp.zeros(2)})',
+        '  >>> state = opt.init({"w": jnp.zeros((2, 2))})',
         "  >>> type(state).__name__, int(state.step)",
         f"  ({name!r}, 0)",
     ]
@@ -274,7 +287,7 @@ class Optimizer(GradientTransformation):
     slots: ClassVar[tuple[str, ...] | Mapping[str, str]] = ()
     scalars: ClassVar[tuple[str, ...]] = ()
     weight_decay_style: ClassVar[str | None] = None
-    State: ClassVar[type[OptState]]
+    State: ClassVar[type[Any]]  # generated: fields step, lr, *slots, *scalars, hyperparams, lr_scale
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -302,8 +315,12 @@ class Optimizer(GradientTransformation):
         """
         raise NotImplementedError(f"{type(self).__name__} must define update_leaf(self, leaf)")
 
-    def active_slots(self) -> tuple[str, ...]:
-        """The slots kept for the leaves of this param group (default: all of ``slots``).
+    def active_slots(self, param: jax.Array) -> tuple[str, ...]:
+        """The slots kept for ``param``, a leaf of this param group (default: all of ``slots``).
+
+        Args:
+          param: the parameter (its shape and dtype may choose: Adafactor keeps factored moments
+            for matrices and a full one for vectors).
 
         Returns:
           A sub-tuple of ``slots`` (e.g. Adam keeps ``max_exp_avg_sq`` only when ``amsgrad``).
@@ -440,12 +457,15 @@ class Optimizer(GradientTransformation):
         groups = self._groups()
         leaves, spec, paths, trainable = self._layout(params)
         owners = assign_groups(type(self).__name__, groups, paths, leaves, trainable, check_unmatched=True)
-        active = [config.active_slots() for _, _, config in groups]
+        arrays = [jnp.asarray(leaf) for leaf in leaves]
+        active = [
+            groups[gi][2].active_slots(a) if gi >= 0 else () for a, gi in zip(arrays, owners, strict=True)
+        ]
         slots: dict[str, Any] = {}
         for slot in self.__torsh_slot_names__:
             values = [
-                groups[gi][2].init_slot(slot, jnp.asarray(leaf)) if gi >= 0 and slot in active[gi] else None
-                for leaf, gi in zip(leaves, owners, strict=True)
+                groups[gi][2].init_slot(slot, a) if slot in kept else None
+                for a, gi, kept in zip(arrays, owners, active, strict=True)
             ]
             slots[slot] = _tree.unflatten(spec, values) if any(v is not None for v in values) else None
         scalars: dict[str, dict[str, jax.Array]] = {name: {} for name in self.scalars}
@@ -462,7 +482,7 @@ class Optimizer(GradientTransformation):
             lr_scale={g: jnp.ones((), lr_dtype()) for g in scheduled} if scheduled else None,
         )
 
-    def update(self, grads: PyTree, state: OptState, params: PyTree = None) -> tuple[PyTree, OptState]:
+    def update(self, grads: PyTree, state: Any, params: PyTree = None) -> tuple[PyTree, Any]:
         """The parameter deltas of one step and the new state (composable form of :meth:`step`).
 
         Args:
@@ -484,7 +504,7 @@ class Optimizer(GradientTransformation):
         ]
         return _tree.unflatten(spec, updates), new_state
 
-    def step(self, params: PyTree, grads: PyTree, state: OptState) -> tuple[PyTree, OptState]:
+    def step(self, params: PyTree, grads: PyTree, state: Any) -> tuple[PyTree, Any]:
         """One optimization step (pure; jit it).
 
         Args:
@@ -522,8 +542,8 @@ class Optimizer(GradientTransformation):
             )
 
     def _run(
-        self, grads: PyTree, state: OptState, params: PyTree, where: str
-    ) -> tuple[list[Any], list[Any], Any, OptState]:
+        self, grads: PyTree, state: Any, params: PyTree, where: str
+    ) -> tuple[list[Any], list[Any], Any, Any]:
         owner = type(self).__name__
         if params is None:
             raise ConfigError(f"{owner}.{where}: params are required (call {where}(grads, state, params))")
@@ -545,7 +565,6 @@ class Optimizer(GradientTransformation):
             _GroupPlan(
                 gname,
                 config,
-                config.active_slots(),
                 config._weight_decay(),
                 config.advance_scalars({k: getattr(state, k)[gname] for k in self.scalars}, t),
             )
@@ -560,7 +579,7 @@ class Optimizer(GradientTransformation):
                 continue
             plan = plans[gi]
             slots = {}
-            for name in plan.slots:
+            for name in plan.config.active_slots(jnp.asarray(leaf)):
                 value = slot_leaves[name][i]
                 if value is None:
                     raise TreeError(
@@ -598,7 +617,6 @@ class _GroupPlan(NamedTuple):
 
     name: str
     config: Optimizer
-    slots: tuple[str, ...]
     decay: tuple[str | None, float]
     scalars: dict[str, jax.Array]
 

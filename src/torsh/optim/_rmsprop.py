@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 
 from ._config import option
@@ -53,7 +54,7 @@ class RMSprop(Optimizer):
     }
     weight_decay_style = "l2"
 
-    def active_slots(self) -> tuple[str, ...]:
+    def active_slots(self, param: jax.Array) -> tuple[str, ...]:
         names = ["square_avg"]
         if self.momentum > 0:
             names.append("momentum_buffer")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from ._config import Checker, option
@@ -60,15 +62,17 @@ class SGD(Optimizer):
                 f"momentum={momentum}, dampening={values['dampening']}"
             )
 
-    def active_slots(self) -> tuple[str, ...]:
+    def active_slots(self, param: jax.Array) -> tuple[str, ...]:
         return ("momentum_buffer",) if callable(self.momentum) or self.momentum != 0 else ()
 
     def update_leaf(self, leaf: Leaf) -> tuple:
-        g, momentum = leaf.grad, self.momentum
-        if callable(momentum):  # the momentum of step t (1-based) is the schedule's value at t - 1
-            momentum = jnp.asarray(momentum(leaf.step.astype(jnp.int32) - 1), g.dtype)
-        elif momentum == 0:
+        g = leaf.grad
+        if callable(self.momentum):  # the momentum of step t (1-based) is the schedule's value at t - 1
+            momentum: Any = jnp.asarray(self.momentum(leaf.step.astype(jnp.int32) - 1), g.dtype)
+        elif self.momentum == 0:
             return leaf.param - leaf.lr * g, {}
+        else:
+            momentum = self.momentum
         buf = jnp.where(
             leaf.step == 1, g, momentum * leaf.slots["momentum_buffer"] + (1 - self.dampening) * g
         )
