@@ -41,11 +41,26 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 class ImageDecodeError(DataError, ValueError):
-    """An image file that cannot be decoded (not an image, truncated or corrupt); names the file."""
+    """An image file that cannot be decoded (not an image, truncated or corrupt); names the file.
+
+    Example:
+        >>> try:
+        ...     decode_image(b"not an image")
+        ... except ImageDecodeError as e:
+        ...     print(str(e).split(":")[0])
+        torsh.vision
+    """
 
 
 class ImageReadMode(enum.Enum):
-    """How to convert a decoded image (torchvision's ``ImageReadMode``); strings like ``"RGB"`` work too."""
+    """How to convert a decoded image (torchvision's ``ImageReadMode``); strings like ``"RGB"`` work too.
+
+    Example:
+        >>> import numpy as np
+        >>> data = encode_png(np.zeros((3, 2, 2), np.uint8))
+        >>> decode_image(data, ImageReadMode.GRAY).shape, decode_image(data, "RGBA").shape
+        ((1, 2, 2), (4, 2, 2))
+    """
 
     UNCHANGED = 0
     GRAY = 1
@@ -88,6 +103,15 @@ def _parse_mode(mode: ImageReadMode | str) -> ImageReadMode:
 
 def read_file(path: PathLike) -> np.ndarray:
     """The raw bytes of a file as a 1-D ``uint8`` array (``torchvision.io.read_file``).
+
+    Args:
+      path: the file.
+
+    Returns:
+      Its bytes as a 1-D ``uint8`` array.
+
+    Raises:
+      DataFileNotFoundError: no such file.
 
     Example:
         >>> import tempfile, os
@@ -158,8 +182,16 @@ def decode_image(
       mode: ``"UNCHANGED"`` (default), ``"GRAY"``, ``"GRAY_ALPHA"``, ``"RGB"`` or ``"RGBA"``.
       apply_exif_orientation: rotate/flip as the JPEG/PNG EXIF orientation tag says.
 
+    Returns:
+      A ``(C, H, W)`` ``uint8`` array (``uint16`` for 16-bit grayscale PNGs, as torchvision).
+
     Raises:
       ImageDecodeError: the data is not a readable image (the message names the file or says "bytes").
+      DataFileNotFoundError: a path that does not exist.
+      ShapeError: an array that is not 1-D ``uint8``.
+      DTypeError: ``input`` is neither bytes, an array nor a path.
+      ConfigError: an unknown ``mode``.
+      MissingDependencyError: Pillow is not installed.
 
     Example:
         >>> import io, numpy as np
@@ -195,6 +227,18 @@ def read_image(
 ) -> np.ndarray:
     """Read an image file into a ``(C, H, W)`` ``uint8`` array (``torchvision.io.read_image``).
 
+    Args:
+      path: the image file.
+      mode: as in :func:`decode_image`.
+      apply_exif_orientation: as in :func:`decode_image`.
+
+    Returns:
+      The ``(C, H, W)`` array.
+
+    Raises:
+      DataFileNotFoundError: no such file.
+      ImageDecodeError: not a readable image.
+
     Example:
         >>> import numpy as np, tempfile, os
         >>> p = os.path.join(tempfile.mkdtemp(), "c.png")
@@ -226,6 +270,19 @@ def _png_image(arr: np.ndarray) -> Any:
 def encode_png(input: Any, compression_level: int = 6) -> np.ndarray:
     """PNG-encode a ``(C, H, W)`` ``uint8`` array into a 1-D ``uint8`` array of bytes.
 
+    Args:
+      input: a ``(C, H, W)`` ``uint8`` array with 1 to 4 channels.
+      compression_level: zlib level, 0 to 9.
+
+    Returns:
+      The PNG file's bytes as a 1-D ``uint8`` array.
+
+    Raises:
+      ConfigError: ``compression_level`` outside [0, 9].
+      DTypeError: a non-``uint8`` array.
+      ShapeError: not ``(C, H, W)`` with 1 to 4 channels.
+      MissingDependencyError: Pillow is not installed.
+
     Example:
         >>> import numpy as np
         >>> data = encode_png(np.zeros((1, 2, 2), np.uint8))
@@ -244,6 +301,14 @@ def encode_png(input: Any, compression_level: int = 6) -> np.ndarray:
 
 def write_png(input: Any, filename: PathLike, compression_level: int = 6) -> None:
     """Write a ``(C, H, W)`` ``uint8`` array as a PNG file (``torchvision.io.write_png``).
+
+    Args:
+      input: a ``(C, H, W)`` ``uint8`` array with 1 to 4 channels.
+      filename: the file to write.
+      compression_level: zlib level, 0 to 9.
+
+    Raises:
+      ConfigError, DTypeError, ShapeError, MissingDependencyError: as :func:`encode_png`.
 
     Example:
         >>> import numpy as np, tempfile, os

@@ -82,6 +82,23 @@ def make_grid(
     around every image. ``normalize=True`` shifts values into [0, 1] using ``value_range`` (default: the
     min and max of the batch, or of each image with ``scale_each=True``).
 
+    Args:
+      tensor: a ``(B, C, H, W)`` array, a ``(C, H, W)`` image, or a list of ``(C, H, W)`` images.
+      nrow: images per row.
+      padding: pixels between and around images.
+      normalize: shift values into [0, 1] (float images only).
+      value_range: ``(min, max)`` for ``normalize`` (default: the data's).
+      scale_each: normalise each image by its own range.
+      pad_value: the padding's value.
+
+    Returns:
+      The ``(C, H', W')`` grid (the image itself for a batch of one).
+
+    Raises:
+      ConfigError: ``nrow < 1``, negative padding, a malformed ``value_range`` or an empty list.
+      DTypeError: non-numeric images, or ``normalize=True`` on integers.
+      ShapeError: images of different shapes, or arrays of another rank.
+
     Example:
         >>> import numpy as np
         >>> g = make_grid([np.zeros((1, 2, 2)), np.ones((1, 2, 2))], padding=1, pad_value=0.5)
@@ -136,6 +153,15 @@ def save_image(
     Values are floats in [0, 1]: the grid is scaled by 255, rounded half up and clipped, as torchvision.
     ``kwargs`` go to :func:`make_grid` (``nrow``, ``padding``, ``normalize``, ...); ``format`` is the
     Pillow format when ``fp`` is a file object.
+
+    Args:
+      tensor: as in :func:`make_grid`.
+      fp: a path or a binary file object.
+      format: the Pillow format (needed for file objects).
+      **kwargs: :func:`make_grid`'s options.
+
+    Raises:
+      ConfigError: an unknown keyword argument, or :func:`make_grid`'s errors.
 
     Example:
         >>> import numpy as np, tempfile, os
