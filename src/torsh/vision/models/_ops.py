@@ -313,6 +313,9 @@ class LayerNorm2d(LayerNorm, init=False):
         dtype: Parameter dtype.
         axes: Logical axis names of the parameters.
 
+    Raises:
+        ConfigError: If ``eps`` is negative or ``normalized_shape`` is not made of positive ints.
+
     Example:
         >>> import jax.numpy as jnp
         >>> from torsh.vision.models import LayerNorm2d
