@@ -15,6 +15,7 @@ import numpy as np
 import optree
 
 from ..tree import NAMESPACE, path_str
+from ._utils import join_path
 
 if TYPE_CHECKING:
     from .module import Module
@@ -29,10 +30,6 @@ def _is_module(x: Any) -> bool:
 def is_array(x: Any) -> bool:
     """Arrays that count as parameters or buffers (JAX arrays, tracers, numpy arrays)."""
     return isinstance(x, (jax.Array, np.ndarray))
-
-
-def _join(*parts: str) -> str:
-    return ".".join(p for p in parts if p)
 
 
 class Leaf(NamedTuple):
@@ -68,7 +65,7 @@ def direct_leaves(module: Module, prefix: str = "") -> Iterator[Leaf]:
     for name, field_prefix, value in _field_items(module):
         for sub, node in _split_field(value):
             if not _is_module(node) and is_array(node):
-                yield Leaf(_join(prefix, field_prefix, sub), node, module, prefix, name, name in buffers)
+                yield Leaf(join_path(prefix, field_prefix, sub), node, module, prefix, name, name in buffers)
 
 
 def children(module: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -76,7 +73,7 @@ def children(module: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
     for _, field_prefix, value in _field_items(module):
         for sub, node in _split_field(value):
             if _is_module(node):
-                yield _join(prefix, field_prefix, sub), node
+                yield join_path(prefix, field_prefix, sub), node
 
 
 def modules(module: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -96,7 +93,7 @@ def map_modules(module: Module, fn: Callable[[str, Module], Module], prefix: str
     """Rebuild the tree bottom-up, replacing every module ``m`` at ``path`` by ``fn(path, m)``."""
     changes: dict[str, Any] = {}
     for name, field_prefix, value in _field_items(module):
-        base = _join(prefix, field_prefix)
+        base = join_path(prefix, field_prefix)
         if _is_module(value):
             new = map_modules(value, fn, base)
         else:
@@ -106,7 +103,7 @@ def map_modules(module: Module, fn: Callable[[str, Module], Module], prefix: str
             if not any(_is_module(n) for n in nodes):
                 continue
             new_nodes = [
-                map_modules(n, fn, _join(base, path_str(p))) if _is_module(n) else n
+                map_modules(n, fn, join_path(base, path_str(p))) if _is_module(n) else n
                 for p, n in zip(raw_paths, nodes, strict=True)
             ]
             new = optree.tree_unflatten(spec, new_nodes)

@@ -5,7 +5,7 @@ Class weights (``weight``, ``pos_weight``) are buffers, as in PyTorch: saved in 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +38,7 @@ class _Loss(Module):
     """Base of the losses: a checked ``reduction=``, and PyTorch's deprecated ``size_average``/``reduce``."""
 
     reduction: str = static()
-    _reductions = REDUCTIONS  # class constant (not a field): the accepted reductions
+    _reductions: ClassVar[tuple[str, ...]] = REDUCTIONS  # the accepted reductions
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> None:
         # size_average/reduce: PyTorch's deprecated spellings of reduction, accepted for ported code

@@ -270,7 +270,7 @@ class Module(Struct):
                 f"{type(self).__name__}.register_buffer({name!r}): expected an array or None, got "
                 f"{type(tensor).__name__}"
             )
-        if name in type(self).__dataclass_fields__ and name not in self.__torsh_buffer_fields__:  # type: ignore[attr-defined]
+        if name in type(self).__dataclass_fields__ and name not in self.__torsh_buffer_fields__:
             raise ConfigError(
                 f"{type(self).__name__}.register_buffer({name!r}): {name!r} is declared as a non-buffer "
                 "field; declare it with `nn.buffer()` instead"

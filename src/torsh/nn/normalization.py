@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -52,7 +52,7 @@ def _check_eps(owner: str, eps: Any) -> float:
 
 
 def _running_update(
-    module: Module, mean: jax.Array, var_biased: jax.Array, n: int, count_batches: bool
+    module: _NormBase, mean: jax.Array, var_biased: jax.Array, n: int, count_batches: bool
 ) -> None:
     """Report PyTorch's running-statistics update (unbiased variance, momentum or cumulative mean)."""
     cur = current_buffers(module)
@@ -142,7 +142,7 @@ class _NormBase(Module, axes=_NORM_AXES):
 
 
 class _BatchNorm(_NormBase, init=False):
-    _ranks = ()  # type: tuple[int, ...]  (class constants, not fields)
+    _ranks: ClassVar[tuple[int, ...]] = ()  # class constants, not fields
     _layout = ""
 
     def forward(self, input: jax.Array) -> jax.Array:

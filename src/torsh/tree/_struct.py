@@ -12,7 +12,7 @@ import functools
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import jax
 import numpy as np
@@ -295,6 +295,7 @@ class Struct:
       6.0
     """
 
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set by dataclass(); for type checkers
     __torsh_data_fields__: tuple[str, ...] = ()
     __torsh_static_fields__: tuple[str, ...] = ()
     __torsh_buffer_fields__: frozenset[str] = frozenset()
