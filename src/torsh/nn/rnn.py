@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -146,7 +146,7 @@ class RNNBase(Module, metaclass=_RNNMeta):
         base = cls.__torsh_rnn_base__ or cls
         if base is RNNBase:
             raise ConfigError("RNNBase is abstract: use nn.RNN, nn.LSTM or nn.GRU")
-        bound = inspect.signature(base.__init__).bind(None, *args, **kwargs)
+        bound = inspect.signature(base.__dict__["__init__"]).bind(None, *args, **kwargs)
         bound.apply_defaults()
         a = bound.arguments
         names = _param_names(
@@ -155,9 +155,9 @@ class RNNBase(Module, metaclass=_RNNMeta):
             bool(a["bias"]),
             a.get("proj_size", 0) if isinstance(a.get("proj_size", 0), int) else 0,
         )
-        obj = object.__new__(_concrete_class(base, names))
+        obj: RNNBase = object.__new__(_concrete_class(base, names))
         if not isinstance(obj, cls):  # type(m)(...) with another configuration: Python will not call __init__
-            obj.__init__(*args, **kwargs)
+            type(obj).__init__(obj, *args, **kwargs)
         return obj
 
     def _setup(
@@ -219,7 +219,7 @@ class RNNBase(Module, metaclass=_RNNMeta):
             "bias_hh": lambda layer: (gate,),
             "weight_hr": lambda layer: (proj_size, hidden_size),
         }
-        names = type(self).__torsh_rnn_names__
+        names = type(self).__torsh_rnn_names__ or ()
         bound = 1.0 / math.sqrt(hidden_size)
         keys = jax.random.split(resolve_key(key), len(names))
         for k, name in zip(keys, names, strict=True):
@@ -228,6 +228,11 @@ class RNNBase(Module, metaclass=_RNNMeta):
             setattr(self, name, init.uniform(k, shapes[kind](layer), -bound, bound, d))
 
     # -- forward -------------------------------------------------------------------------------
+    @property
+    def _weight0(self) -> jax.Array:
+        """``weight_ih_l0`` (a field of every concrete subclass), whose dtype inputs must have."""
+        return self.__dict__["weight_ih_l0"]
+
     @property
     def _directions(self) -> int:
         return 2 if self.bidirectional else 1
@@ -248,7 +253,7 @@ class RNNBase(Module, metaclass=_RNNMeta):
         ]
 
     def _check_input(self, input: Any) -> bool:
-        check_float_input(input, self.weight_ih_l0)
+        check_float_input(input, self._weight0)
         layout = "[batch, seq, {}]" if self.batch_first else "[seq, batch, {}]"
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             raise ShapeError(
@@ -258,7 +263,7 @@ class RNNBase(Module, metaclass=_RNNMeta):
         return input.ndim == 3
 
     def _check_state(self, name: str, h: Any, batched: bool, batch: int, size: int) -> jax.Array:
-        check_float_input(h, self.weight_ih_l0, name)
+        check_float_input(h, self._weight0, name)
         want = (
             (self.num_layers * self._directions, batch, size)
             if batched
@@ -303,9 +308,10 @@ class RNNBase(Module, metaclass=_RNNMeta):
                 f"{type(self).__name__} with dropout={self.dropout} in training mode needs a PRNG key: call "
                 "`rnn(x, key=key)`, or switch to evaluation with `.eval()`"
             )
-        h_n, c_n = [], []
+        h_n: list[jax.Array] = []
+        c_n: list[jax.Array | None] = []
         for layer in range(self.num_layers):
-            if layer > 0 and self.training and self.dropout > 0:
+            if layer > 0 and self.training and self.dropout > 0 and key is not None:  # None raised above
                 x = F.dropout(x, self.dropout, True, key=jax.random.fold_in(key, layer))
             sl = slice(layer * dirs, (layer + 1) * dirs)
             x, h, c = _run_layer(
@@ -320,7 +326,7 @@ class RNNBase(Module, metaclass=_RNNMeta):
             h_n.append(h)
             c_n.append(c)
         h_out = jnp.concatenate(h_n, axis=0)
-        c_out = jnp.concatenate(c_n, axis=0) if self.mode == "LSTM" else None
+        c_out = jnp.concatenate([c for c in c_n if c is not None], axis=0) if self.mode == "LSTM" else None
         if batched and self.batch_first:
             x = jnp.swapaxes(x, 0, 1)
         if not batched:
@@ -436,7 +442,7 @@ class RNN(RNNBase):
           ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l0_reverse']
     """
 
-    nonlinearity: str = static()
+    nonlinearity: str = static(default="tanh")
 
     def __init__(
         self,
@@ -574,7 +580,7 @@ class LSTM(RNNBase):
             raise ConfigError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
         out, h_n, c_n = self._run(input, h0, c0, key)
-        return out, (h_n, c_n)
+        return out, (h_n, cast(jax.Array, c_n))  # an LSTM always has a cell state
 
     forward.__doc__ = _FORWARD_DOC.format(
         hx="``(h_0, c_0)``: ``h_0 [num_layers * D, N, proj_size or H]``, ``c_0 [num_layers * D, N, H]`` "

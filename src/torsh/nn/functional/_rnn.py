@@ -10,6 +10,7 @@ Every switch is an argument (the layers keep them as static fields): nothing her
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -294,7 +295,7 @@ def _relu_bwd(saved: None, prev: tuple, new: tuple, d_new: tuple) -> tuple[jax.A
     return da, da, (jnp.zeros_like(da),)
 
 
-_CELLS = {
+_CELLS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "LSTM": (_lstm_fwd, _lstm_bwd),
     "GRU": (_gru_fwd, _gru_bwd),
     "RNN_TANH": (_tanh_fwd, _tanh_bwd),
@@ -396,7 +397,7 @@ def _run_direction(
     xs: jax.Array,
     h0: jax.Array,
     c0: jax.Array | None,
-    p: dict[str, jax.Array | None],
+    p: dict[str, Any],
     reverse: bool,
     unroll: int,
     fused: bool,
@@ -418,7 +419,7 @@ def _run_direction(
             b_rec = jnp.concatenate([jnp.zeros_like(b_hh[: 2 * hidden]), b_hh[2 * hidden :]])
         else:
             pre = pre + (b_ih + b_hh)
-    state0 = (h0, c0) if mode == "LSTM" else (h0,)
+    state0: tuple[Any, ...] = (h0, c0) if mode == "LSTM" else (h0,)
 
     if mode == "LSTM" and p["w_hr"] is not None:  # projection: plain autodiff through the scan
         w_hr = p["w_hr"]
@@ -443,7 +444,7 @@ def _run_layer(
     xs: jax.Array,
     h0: jax.Array,
     c0: jax.Array | None,
-    params: list[dict[str, jax.Array | None]],
+    params: list[dict[str, Any]],
     unroll: int,
     fused: bool,
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
@@ -452,7 +453,7 @@ def _run_layer(
     The backward direction scans in reverse, so its outputs line up with the input time steps and
     its final state is the one after reading ``x_0``, as in PyTorch.
     """
-    results = [
+    results: list[tuple[Any, Any, Any]] = [
         _run_direction(
             mode, xs, h0[d], None if c0 is None else c0[d], p, reverse=d == 1, unroll=unroll, fused=fused
         )
