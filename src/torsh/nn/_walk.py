@@ -8,7 +8,7 @@ PyTorch's for the same architecture.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import jax
 import numpy as np
@@ -19,6 +19,8 @@ from ._utils import join_path
 
 if TYPE_CHECKING:
     from .module import Module
+
+M = TypeVar("M", bound="Module")
 
 
 def _is_module(x: Any) -> bool:
@@ -89,11 +91,15 @@ def leaves(module: Module) -> Iterator[Leaf]:
         yield from direct_leaves(m, path)
 
 
-def map_modules(module: Module, fn: Callable[[str, Module], Module], prefix: str = "") -> Module:
-    """Rebuild the tree bottom-up, replacing every module ``m`` at ``path`` by ``fn(path, m)``."""
+def map_modules(module: M, fn: Callable[[str, Module], Module], prefix: str = "") -> M:
+    """Rebuild the tree bottom-up, replacing every module ``m`` at ``path`` by ``fn(path, m)``.
+
+    ``fn`` keeps each module's class (train/eval, freezing, axes), so the result has ``module``'s type.
+    """
     changes: dict[str, Any] = {}
     for name, field_prefix, value in _field_items(module):
         base = join_path(prefix, field_prefix)
+        new: Any
         if _is_module(value):
             new = map_modules(value, fn, base)
         else:
@@ -110,7 +116,7 @@ def map_modules(module: Module, fn: Callable[[str, Module], Module], prefix: str
         if new is not value:
             changes[name] = new
     rebuilt = module.replace(**changes) if changes else module
-    return fn(prefix, rebuilt)
+    return cast("M", fn(prefix, rebuilt))
 
 
 def find_module(module: Module, path: str) -> Module:

@@ -364,7 +364,7 @@ class Struct:
         if self.__torsh_open__:
             self._torsh_collect_instance_fields()
         else:
-            declared = type(self).__dataclass_fields__  # type: ignore[attr-defined]
+            declared = type(self).__dataclass_fields__
             extra = [n for n in d if n not in declared and not _is_reserved(n) and n != _INIT_FLAG]
             if extra:
                 raise ConfigError(
@@ -383,7 +383,7 @@ class Struct:
         buffers = d.pop("__torsh_new_buffers__", None)
         if buffers is None:
             buffers = old.buffers if old is not None else frozenset()
-        declared = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        declared = cls.__dataclass_fields__
         extra = [n for n in d if n not in declared and not _is_reserved(n) and n != _INIT_FLAG]
         for key in (
             "__torsh_extra__",
