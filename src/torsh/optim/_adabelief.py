@@ -8,7 +8,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 
 from ._config import option
-from ._optimizer import Leaf, Optimizer, bias_correction
+from ._optimizer import Leaf, Optimizer, bias_correction, ema, ema_square
 
 __all__ = ["AdaBelief", "AdaBeliefState"]
 
@@ -66,9 +66,8 @@ class AdaBelief(Optimizer):
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         g, t = leaf.grad, leaf.step
-        m = leaf.slots["exp_avg"]
-        m = m + (1 - beta1) * (g - m)
-        s = leaf.slots["exp_avg_var"] * beta2 + (1 - beta2) * (g - m) ** 2 + self.eps
+        m = ema(leaf.slots["exp_avg"], g, beta1)
+        s = ema_square(leaf.slots["exp_avg_var"], g - m, beta2) + self.eps
         step_size = leaf.lr / bias_correction(beta1, t)
         denom = jnp.sqrt(s) / jnp.sqrt(bias_correction(beta2, t)) + self.eps
         return leaf.param - step_size * (m / denom), {"exp_avg": m, "exp_avg_var": s}

@@ -95,10 +95,10 @@ class _Flat:
         parts = []
         for x, m in zip(leaves, self.mask, strict=True):
             if m:
-                x = jnp.asarray(x)
-                if jnp.iscomplexobj(x):
-                    x = jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1)
-                parts.append(jnp.ravel(x).astype(self.dtype))
+                a = jnp.asarray(x)
+                if jnp.iscomplexobj(a):
+                    a = jnp.stack([jnp.real(a), jnp.imag(a)], axis=-1)
+                parts.append(jnp.ravel(a).astype(self.dtype))
         return jnp.concatenate(parts)
 
     def tree(self, vec: jax.Array) -> PyTree:

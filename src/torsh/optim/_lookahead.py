@@ -99,7 +99,8 @@ class Lookahead(GradientTransformation):
         sync = step % self.k == 0
         leaves, spec = _tree.flatten(fast)
         slow = flatten_like(spec, state.slow, "Lookahead: state.slow", fast)
-        new_fast, new_slow = [], []
+        new_fast: list[Any] = []
+        new_slow: list[Any] = []
         for f, s in zip(leaves, slow, strict=True):
             if s is None:
                 new_fast.append(f)
@@ -127,7 +128,7 @@ class Lookahead(GradientTransformation):
         ups = flatten_like(spec, updates, "Lookahead: updates", params)
         news = spec.flatten_up_to(new_params)
         out = [
-            None if u is None else (n - jnp.asarray(p)).astype(jnp.asarray(u).dtype)
+            None if u is None else (jnp.asarray(n) - jnp.asarray(p)).astype(jnp.asarray(u).dtype)
             for u, n, p in zip(ups, news, leaves, strict=True)
         ]
         return _tree.unflatten(spec, out), new_state

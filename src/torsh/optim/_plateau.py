@@ -33,7 +33,7 @@ class _PlateauRule(Config):
     threshold: float = option(1e-4, "nonneg")
     threshold_mode: str = option("rel", lambda check, name, value: check.choice(name, value, ("rel", "abs")))
     cooldown: int = option(0, _count0)
-    min_lr: float | FrozenDict = option(0.0, _min_lr)
+    min_lr: float | Mapping[str, float] = option(0.0, _min_lr)
     eps: float = option(1e-8, "nonneg")
 
     def is_better(self, a: float, best: float) -> bool:

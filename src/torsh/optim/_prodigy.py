@@ -215,14 +215,14 @@ class Prodigy(_WholeTreeOptimizer):
         t = state.step + 1
         d, dt = state.d, state.d.dtype
         lr = state.lr[DEFAULT_GROUP].astype(dt)
-        bc = 1.0
+        bc: float | jax.Array = 1.0
         if self.use_bias_correction:
             tf = t.astype(dt)
             bc = jnp.sqrt(1 - beta2**tf) / (1 - beta1**tf)
         dlr = d * lr * bc
         numerator = state.d_numerator * beta3
         denominator = jnp.zeros((), dt)
-        rows = []
+        rows: list[tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None] = []
         for p, g, m, v, s, p0 in zip(leaves, *cols, strict=True):
             if g is None or m is None:
                 rows.append(None)
@@ -242,7 +242,10 @@ class Prodigy(_WholeTreeOptimizer):
         d_new = jnp.where(d == self.d0, jnp.maximum(d, d_hat), d)
         d_max = jnp.maximum(state.d_max, d_hat)
         d_new = jnp.minimum(d_max, d_new * self.growth_rate)
-        new_params, new_m, new_v, new_s = [], [], [], []
+        new_params: list[Any] = []
+        new_m: list[Any] = []
+        new_v: list[Any] = []
+        new_s: list[Any] = []
         for row in rows:
             if row is None:
                 new_params.append(None)

@@ -142,7 +142,8 @@ class ScheduleFree(GradientTransformation):
         leaves, spec = _tree.flatten(params)
         ups = flatten_like(spec, updates, "ScheduleFree: updates", params)
         zs = flatten_like(spec, state.z, "ScheduleFree: state.z", params)
-        new_y, new_z = [], []
+        new_y: list[Any] = []
+        new_z: list[Any] = []
         for y, u, z in zip(leaves, ups, zs, strict=True):
             if u is None or z is None:
                 new_y.append(None)

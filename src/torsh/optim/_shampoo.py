@@ -162,7 +162,9 @@ class Shampoo(_WholeTreeOptimizer):
     ) -> tuple[jax.Array, tuple[jax.Array, ...], tuple[jax.Array, ...]]:
         shape = g.shape
         mat = g.reshape(_matrix_shape(shape))
-        rows, new_left, new_right = {}, [], []
+        rows: dict[tuple[int, int], list[jax.Array]] = {}
+        new_left: list[jax.Array] = []
+        new_right: list[jax.Array] = []
         for (r, c), lb, rb in zip(self._blocks(shape), left, right, strict=True):
             block = mat[r[0] : r[1], c[0] : c[1]]
             lb = lb + block @ block.T
@@ -181,7 +183,9 @@ class Shampoo(_WholeTreeOptimizer):
         rights = flatten_like(spec, state.right, "Shampoo: state.right", params)
         t = state.step + 1
         lr = state.lr[DEFAULT_GROUP]
-        new, new_left, new_right = [], [], []
+        new: list[Any] = []
+        new_left: list[Any] = []
+        new_right: list[Any] = []
         for p, g, lb, rb in zip(leaves, gs, lefts, rights, strict=True):
             if g is None or lb is None:
                 new.append(None)

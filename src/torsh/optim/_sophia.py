@@ -13,7 +13,7 @@ from .. import transforms
 from .. import tree as _tree
 from ..errors import ShapeError
 from ._config import option
-from ._optimizer import Leaf, Optimizer
+from ._optimizer import Leaf, Optimizer, ema
 
 __all__ = ["Sophia", "SophiaState", "gnb_hessian"]
 
@@ -81,8 +81,7 @@ class Sophia(Optimizer):
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1 = self.betas[0]
-        m = leaf.slots["exp_avg"]
-        m = m + (1 - beta1) * (leaf.grad - m)
+        m = ema(leaf.slots["exp_avg"], leaf.grad, beta1)
         ratio = jnp.minimum(jnp.abs(m) / jnp.maximum(self.rho * leaf.slots["hessian"], self.eps), 1.0)
         return leaf.param - leaf.lr * jnp.sign(m) * ratio, {"exp_avg": m, "hessian": leaf.slots["hessian"]}
 

@@ -43,7 +43,7 @@ import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import jax
 import jax.numpy as jnp
@@ -91,7 +91,7 @@ def _power(base: float, k: jax.Array) -> jax.Array:
     return jnp.exp(k * math.log(base))
 
 
-def _half_cosine(num: jax.Array, den: float) -> jax.Array:
+def _half_cosine(num: jax.Array, den: float | jax.Array) -> jax.Array:
     """``(1 + cos(pi * num / den)) / 2``, accurate to float32 rounding also where it nears zero.
 
     The naive form loses relative precision as the cosine approaches -1 (the tail of every cosine
@@ -264,7 +264,7 @@ def _milestones(check: Checker, name: str, value: Any) -> tuple[int, ...]:
 class _MultiStepDecay(Schedule):
     _owner = "schedules.multistep_decay"
     lr: float = option(check="nonneg")
-    milestones: tuple[int, ...] = option(check=_milestones)
+    milestones: Sequence[int] = option(check=_milestones)  # normalised to a sorted tuple
     gamma: float = option(check="nonneg")
 
     def __call__(self, step: Any) -> jax.Array:
@@ -598,6 +598,7 @@ def one_cycle(
     final_div = check.positive("final_div_factor", final_div_factor)
     initial = max_lr / div
     minimum = initial / final_div
+    phases: tuple[tuple[float, float, float], ...]
     if three_phase:
         phases = (
             (float(pct * total) - 1, initial, max_lr),
@@ -767,7 +768,7 @@ def cyclic_momentum(
       [0.9, 0.85, 0.8]
     """
     # momentum = max - (max - base) * factor * scale: cyclic() with the two ends swapped
-    return cyclic.__wrapped__(
+    return cyclic.__wrapped__(  # type: ignore[attr-defined]  # set by functools.wraps in _epochs
         max_momentum, base_momentum, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode
     )
 
@@ -811,10 +812,10 @@ def multiplicative(
     """
     check = _check("multiplicative")
     lr = check.nonneg("lr", lr)
-    if _is_value(lr_lambda):
-        return _ExponentialDecay(lr, check.nonneg("lr_lambda", lr_lambda))
     if not callable(lr_lambda):
-        check.fail("lr_lambda", "a function of the step or a number", lr_lambda)
+        if not _is_value(lr_lambda):
+            check.fail("lr_lambda", "a function of the step or a number", lr_lambda)
+        return _ExponentialDecay(lr, check.nonneg("lr_lambda", lr_lambda))
     if total_iters is None:
         check.fail(
             "total_iters",
@@ -836,7 +837,7 @@ def multiplicative(
     return _Multiplicative(lr, tuple(products))
 
 
-def _is_value(x: Any) -> bool:
+def _is_value(x: Any) -> TypeGuard[float]:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
