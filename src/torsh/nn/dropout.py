@@ -18,7 +18,14 @@ class Dropout(Module):
     """Zero elements with probability ``p`` in training mode, scaling the rest by ``1 / (1 - p)``.
 
     ``forward(x, key=...)``: a key is required in training mode (a clear error says so otherwise);
-    in eval mode the layer is the identity and takes no key.
+    in eval mode the layer is the identity and takes no key. Masks: see :func:`torsh.nn.functional.dropout`.
+
+    Args:
+      p: probability of an element to be zeroed (default 0.5).
+      inplace: accepted for PyTorch compatibility; arrays are immutable, so nothing is done in place.
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1]; in training mode, a call without ``key``.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -48,7 +55,22 @@ class Dropout(Module):
 
 
 class Dropout2d(Dropout, init=False):
-    """Zero whole channels of ``(N, C, H, W)`` (or, as PyTorch, ``(N, C, L)``) with probability ``p``."""
+    """Zero whole channels of ``(N, C, H, W)`` (or, as PyTorch, ``(N, C, L)``) with probability ``p``.
+
+    Args:
+      p: probability of a channel to be zeroed (default 0.5).
+      inplace: accepted for PyTorch compatibility (nothing is done in place).
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1]; in training mode, a call without ``key``.
+      ShapeError: in ``forward``, an input that is not 3-D or 4-D.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> nn.Dropout2d(0.5)(jnp.ones((2, 3, 4, 4)), key=torsh.random.key(0)).shape
+      (2, 3, 4, 4)
+    """
 
     def forward(self, input: jax.Array, *, key: Any = None) -> jax.Array:
         x = input

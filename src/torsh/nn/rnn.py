@@ -374,27 +374,6 @@ def _check_int(name: str, value: Any, owner: str) -> int:
     return positive_int(name, value, owner)
 
 
-_COMMON_ARGS = """\
-      input_size: features of each input step ``H_in``.
-      hidden_size: features of the hidden state ``H``.
-      num_layers: stacked recurrent layers (default 1).
-      bias: whether the layers have ``bias_ih``/``bias_hh`` (default True).
-      batch_first: inputs and outputs ``[N, L, ·]`` instead of ``[L, N, ·]`` (default False).
-      dropout: dropout probability on the outputs of every layer but the last, in training mode
-        (default 0; needs ``key=`` in ``forward`` when > 0).
-      bidirectional: add a backward direction per layer (default False).
-      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
-      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
-      unroll: time steps per iteration of the ``scan`` loop (default 1, measured fastest on CPU;
-        a static setting: changing it recompiles).
-      fused_backward: use the hand-written backward pass (default True, measured faster). Set False
-        to differentiate the plain ``scan`` instead, which forward-mode autodiff (``jax.jvp``,
-        ``jax.jacfwd``, ``jax.hessian``) needs."""
-
-_COMMON_RAISES = """\
-      ConfigError: non-positive sizes, ``dropout`` outside [0, 1], non-bool flags, or ``unroll`` not
-        a positive int."""
-
 _FORWARD_DOC = """Run the layer over a sequence.
 
         Args:
@@ -420,26 +399,42 @@ _FORWARD_DOC = """Run the layer over a sequence.
 class RNN(RNNBase):
     """Elman RNN ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (``torch.nn.RNN``), or with relu.
 
-        ``forward(input, hx=None, *, key=None) -> (output, h_n)``: ``input [L, N, H_in]`` (``[N, L, H_in]``
-        with ``batch_first``, or unbatched ``[L, H_in]``), ``hx [num_layers * D, N, H]`` (zeros when
-        omitted), ``output [L, N, D * H]``. Dropout between layers in training mode needs ``key``.
+    ``forward(input, hx=None, *, key=None) -> (output, h_n)``: ``input [L, N, H_in]`` (``[N, L, H_in]``
+    with ``batch_first``, or unbatched ``[L, H_in]``), ``hx [num_layers * D, N, H]`` (zeros when
+    omitted), ``output [L, N, D * H]``. Dropout between layers in training mode needs ``key``.
 
-        Args:
-    {args}
-          nonlinearity: ``"tanh"`` (default) or ``"relu"``.
+    Args:
+      input_size: features of each input step ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      num_layers: stacked recurrent layers (default 1).
+      bias: whether the layers have ``bias_ih``/``bias_hh`` (default True).
+      batch_first: inputs and outputs ``[N, L, ·]`` instead of ``[L, N, ·]`` (default False).
+      dropout: dropout probability on the outputs of every layer but the last, in training mode
+        (default 0; needs ``key=`` in ``forward`` when > 0).
+      bidirectional: add a backward direction per layer (default False).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+      unroll: time steps per iteration of the ``scan`` loop (default 1, measured fastest on CPU;
+        a static setting: changing it recompiles).
+      fused_backward: use the hand-written backward pass (default True, measured faster). Set False
+        to differentiate the plain ``scan`` instead, which forward-mode autodiff (``jax.jvp``,
+        ``jax.jacfwd``, ``jax.hessian``) needs.
+      nonlinearity: ``"tanh"`` (default) or ``"relu"``.
 
-        Raises:
-    {raises}
+    Raises:
+      ConfigError: non-positive sizes, ``dropout`` outside [0, 1], non-bool flags, or ``unroll`` not
+        a positive int.
+      ShapeError: in ``forward``, an input or state of the wrong shape.
 
-        Example:
-          >>> import torsh, jax.numpy as jnp
-          >>> from torsh import nn
-          >>> rnn = nn.RNN(3, 5, num_layers=2, bidirectional=True, key=torsh.random.key(0))
-          >>> out, h_n = rnn(jnp.ones((7, 2, 3)))
-          >>> out.shape, h_n.shape
-          ((7, 2, 10), (4, 2, 5))
-          >>> [n for n, _ in rnn.named_parameters()][:5]
-          ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l0_reverse']
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> rnn = nn.RNN(3, 5, num_layers=2, bidirectional=True, key=torsh.random.key(0))
+      >>> out, h_n = rnn(jnp.ones((7, 2, 3)))
+      >>> out.shape, h_n.shape
+      ((7, 2, 10), (4, 2, 5))
+      >>> [n for n, _ in rnn.named_parameters()][:5]
+      ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l0_reverse']
     """
 
     nonlinearity: str = static(default="tanh")
@@ -516,25 +511,41 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """Long short-term memory (``torch.nn.LSTM``): gates ``i, f, g, o``; optional projection ``proj_size``.
 
-        ``forward(input, hx=None, *, key=None) -> (output, (h_n, c_n))`` with ``hx = (h_0, c_0)``;
-        ``h [num_layers * D, N, proj_size or H]``, ``c [num_layers * D, N, H]``.
+    ``forward(input, hx=None, *, key=None) -> (output, (h_n, c_n))`` with ``hx = (h_0, c_0)``;
+    ``h [num_layers * D, N, proj_size or H]``, ``c [num_layers * D, N, H]``.
 
-        Args:
-    {args}
-          proj_size: if > 0, project each hidden state to ``proj_size`` features with ``weight_hr_l{k}``
-            (default 0; such layers differentiate the plain scan).
+    Args:
+      input_size: features of each input step ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      num_layers: stacked recurrent layers (default 1).
+      bias: whether the layers have ``bias_ih``/``bias_hh`` (default True).
+      batch_first: inputs and outputs ``[N, L, ·]`` instead of ``[L, N, ·]`` (default False).
+      dropout: dropout probability on the outputs of every layer but the last, in training mode
+        (default 0; needs ``key=`` in ``forward`` when > 0).
+      bidirectional: add a backward direction per layer (default False).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+      unroll: time steps per iteration of the ``scan`` loop (default 1, measured fastest on CPU;
+        a static setting: changing it recompiles).
+      fused_backward: use the hand-written backward pass (default True, measured faster). Set False
+        to differentiate the plain ``scan`` instead, which forward-mode autodiff (``jax.jvp``,
+        ``jax.jacfwd``, ``jax.hessian``) needs.
+      proj_size: if > 0, project each hidden state to ``proj_size`` features with ``weight_hr_l{k}``
+        (default 0; such layers differentiate the plain scan).
 
-        Raises:
-    {raises}
-          ConfigError: ``proj_size >= hidden_size``.
+    Raises:
+      ConfigError: non-positive sizes, ``dropout`` outside [0, 1], non-bool flags, or ``unroll`` not
+        a positive int.
+      ShapeError: in ``forward``, an input or state of the wrong shape.
+      ConfigError: ``proj_size >= hidden_size``.
 
-        Example:
-          >>> import torsh, jax.numpy as jnp
-          >>> from torsh import nn
-          >>> lstm = nn.LSTM(3, 8, batch_first=True, key=torsh.random.key(0))
-          >>> out, (h_n, c_n) = lstm(jnp.ones((2, 7, 3)))
-          >>> out.shape, h_n.shape, c_n.shape
-          ((2, 7, 8), (1, 2, 8), (1, 2, 8))
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> lstm = nn.LSTM(3, 8, batch_first=True, key=torsh.random.key(0))
+      >>> out, (h_n, c_n) = lstm(jnp.ones((2, 7, 3)))
+      >>> out.shape, h_n.shape, c_n.shape
+      ((2, 7, 8), (1, 2, 8), (1, 2, 8))
     """
 
     def __init__(
@@ -594,21 +605,37 @@ class LSTM(RNNBase):
 class GRU(RNNBase):
     """GRU (``torch.nn.GRU``), gates ``r, z, n``; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``.
 
-        ``forward(input, hx=None, *, key=None) -> (output, h_n)``.
+    ``forward(input, hx=None, *, key=None) -> (output, h_n)``.
 
-        Args:
-    {args}
+    Args:
+      input_size: features of each input step ``H_in``.
+      hidden_size: features of the hidden state ``H``.
+      num_layers: stacked recurrent layers (default 1).
+      bias: whether the layers have ``bias_ih``/``bias_hh`` (default True).
+      batch_first: inputs and outputs ``[N, L, ·]`` instead of ``[L, N, ·]`` (default False).
+      dropout: dropout probability on the outputs of every layer but the last, in training mode
+        (default 0; needs ``key=`` in ``forward`` when > 0).
+      bidirectional: add a backward direction per layer (default False).
+      dtype: parameter dtype (default: ``torsh.get_default_dtype()``).
+      key: PRNG key of the initialisation (default: the next key of ``torsh.manual_seed``'s stream).
+      unroll: time steps per iteration of the ``scan`` loop (default 1, measured fastest on CPU;
+        a static setting: changing it recompiles).
+      fused_backward: use the hand-written backward pass (default True, measured faster). Set False
+        to differentiate the plain ``scan`` instead, which forward-mode autodiff (``jax.jvp``,
+        ``jax.jacfwd``, ``jax.hessian``) needs.
 
-        Raises:
-    {raises}
+    Raises:
+      ConfigError: non-positive sizes, ``dropout`` outside [0, 1], non-bool flags, or ``unroll`` not
+        a positive int.
+      ShapeError: in ``forward``, an input or state of the wrong shape.
 
-        Example:
-          >>> import torsh, jax.numpy as jnp
-          >>> from torsh import nn
-          >>> gru = nn.GRU(3, 4, num_layers=2, key=torsh.random.key(0)).eval()
-          >>> out, h_n = gru(jnp.ones((5, 3)))            # unbatched [seq, features]
-          >>> out.shape, h_n.shape
-          ((5, 4), (2, 4))
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> gru = nn.GRU(3, 4, num_layers=2, key=torsh.random.key(0)).eval()
+      >>> out, h_n = gru(jnp.ones((5, 3)))            # unbatched [seq, features]
+      >>> out.shape, h_n.shape
+      ((5, 4), (2, 4))
     """
 
     def __init__(
@@ -658,11 +685,6 @@ class GRU(RNNBase):
         extra="",
         example="nn.GRU(3, 4, key=torsh.random.key(0))(jnp.ones((5, 2, 3)))[1].shape\n          (1, 2, 4)",
     )
-
-
-for _cls in (RNN, LSTM, GRU):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("{args}", _COMMON_ARGS).replace("{raises}", _COMMON_RAISES)
-del _cls
 
 
 # -- single-step cells -----------------------------------------------------------------------------
@@ -725,6 +747,7 @@ class RNNCell(_CellBase):
 
     Raises:
       ConfigError: non-positive sizes, or an unknown ``nonlinearity``.
+      ShapeError: in ``forward``, an input or state of the wrong shape.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -787,6 +810,7 @@ class LSTMCell(_CellBase):
 
     Raises:
       ConfigError: non-positive sizes.
+      ShapeError: in ``forward``, an input or state of the wrong shape.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -847,6 +871,7 @@ class GRUCell(_CellBase):
 
     Raises:
       ConfigError: non-positive sizes.
+      ShapeError: in ``forward``, an input or state of the wrong shape.
 
     Example:
       >>> import torsh, jax.numpy as jnp

@@ -68,6 +68,20 @@ def dropout(
 ) -> jax.Array:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
+    Args:
+      input: any floating array.
+      p: probability of an element to be zeroed (default 0.5).
+      training: apply dropout (True, default) or return ``input`` unchanged.
+      key: PRNG key of the mask (required when ``training`` and ``p > 0``); the same key gives the
+        same mask (Philox-4x32 keyed by the key's data, see the module docstring).
+
+    Returns:
+      An array of ``input``'s shape and dtype.
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1], or no ``key`` in training mode.
+      DTypeError: a non-floating input.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -94,6 +108,27 @@ def dropout2d(
     """Zero whole channels of ``(N, C, H, W)`` with probability ``p`` (``torch.nn.functional.dropout2d``).
 
     As PyTorch does (for now), a 3-D input is read as ``(N, C, L)``, dropping channels per sample.
+
+    Args:
+      input: ``(N, C, H, W)`` or ``(N, C, L)`` floating array.
+      p: probability of a channel to be zeroed (default 0.5).
+      training: apply dropout (True, default) or return ``input`` unchanged.
+      key: PRNG key of the mask (required when ``training`` and ``p > 0``).
+
+    Returns:
+      An array of ``input``'s shape and dtype.
+
+    Raises:
+      ConfigError: ``p`` outside [0, 1], or no ``key`` in training mode.
+      ShapeError: an input that is not 3-D or 4-D.
+      DTypeError: a non-floating input.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> y = F.dropout2d(jnp.ones((1, 8, 2, 2)), 0.5, key=torsh.random.key(0))
+      >>> bool(((y == 0).all(axis=(2, 3)) | (y == 2).all(axis=(2, 3))).all())
+      True
     """
     check_p(p)
     if input.ndim not in (3, 4):
