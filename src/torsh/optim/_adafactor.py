@@ -19,8 +19,10 @@ def _mean_square(g: jax.Array, axis: int) -> jax.Array:
 
 
 class Adafactor(Optimizer):
-    r"""Adafactor, as ``torch.optim.Adafactor``: second moments factored into row and column averages
-    for matrices (memory :math:`O(n+m)` instead of :math:`O(nm)`), no first moment.
+    r"""Adafactor, as ``torch.optim.Adafactor``: factored second moments, no first moment.
+
+    Matrices keep row and column averages of :math:`g^2` (memory :math:`O(n+m)` instead of
+    :math:`O(nm)`).
 
     .. math::
         \beta_{2,t} = 1 - t^{c},\quad \rho_t = \min(\eta, 1/\sqrt t),\quad

@@ -23,7 +23,7 @@ class _AdamFamily(Optimizer):
     slots = {"exp_avg": "the first moment :math:`m`", "exp_avg_sq": "the second moment :math:`v`"}
     weight_decay_style: ClassVar[str | None] = "l2"
 
-    def moments(self, leaf: Leaf) -> tuple[jax.Array, jax.Array]:
+    def _moments(self, leaf: Leaf) -> tuple[jax.Array, jax.Array]:
         """The new first and second moments :math:`m_t, v_t` of ``leaf``."""
         beta1, beta2 = self.betas
         return ema(leaf.slots["exp_avg"], leaf.grad, beta1), ema_square(
@@ -77,7 +77,7 @@ class Adam(_AdamFamily):
 
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        m, v = self.moments(leaf)
+        m, v = self._moments(leaf)
         new = {"exp_avg": m, "exp_avg_sq": v}
         if self.amsgrad:
             v = jnp.maximum(leaf.slots["max_exp_avg_sq"], v)

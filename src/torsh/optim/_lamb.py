@@ -46,7 +46,7 @@ class LAMB(_AdamFamily):
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         t, p = leaf.step, leaf.param
-        m, v = self.moments(leaf)
+        m, v = self._moments(leaf)
         r = (m / bias_correction(beta1, t)) / (jnp.sqrt(v / bias_correction(beta2, t)) + self.eps)
         if self.weight_decay != 0:
             r = r + self.weight_decay * p

@@ -67,7 +67,7 @@ class NAdam(_AdamFamily):
         mu = _mu(beta1, self.momentum_decay, t)
         mu_next = _mu(beta1, self.momentum_decay, t + 1)
         mu_product = leaf.scalars["mu_product"]
-        m, v = self.moments(leaf)
+        m, v = self._moments(leaf)
         denom = jnp.sqrt(v / bias_correction(beta2, t)) + self.eps
         p = p + (-leaf.lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
         p = p + (-leaf.lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)

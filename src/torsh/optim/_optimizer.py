@@ -312,6 +312,14 @@ class Optimizer(GradientTransformation):
         Returns:
           ``(new_param, new_slots)``: arrays of ``leaf.param``'s shape and dtype; ``new_slots``
           maps every name of :meth:`active_slots` to its new value.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> leaf = optim.Leaf(jnp.ones(2), jnp.ones(2), {}, jnp.float32(1), jnp.float32(0.5), {}, "w")
+          >>> p, slots = optim.SGD().update_leaf(leaf)
+          >>> p.tolist(), slots
+          ([0.5, 0.5], {})
         """
         raise NotImplementedError(f"{type(self).__name__} must define update_leaf(self, leaf)")
 
@@ -324,6 +332,12 @@ class Optimizer(GradientTransformation):
 
         Returns:
           A sub-tuple of ``slots`` (e.g. Adam keeps ``max_exp_avg_sq`` only when ``amsgrad``).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> optim.Adam(amsgrad=True).active_slots(jnp.zeros(2))
+          ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq')
         """
         return type(self).__torsh_slot_names__
 
@@ -336,6 +350,12 @@ class Optimizer(GradientTransformation):
 
         Returns:
           An array of the parameter's shape and dtype.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> optim.Adagrad(initial_accumulator_value=0.5).init_slot("sum", jnp.zeros(2)).tolist()
+          [0.5, 0.5]
         """
         return jnp.zeros_like(param)
 
@@ -344,6 +364,11 @@ class Optimizer(GradientTransformation):
 
         Returns:
           ``{name: scalar array}``.
+
+        Example:
+          >>> from torsh import optim
+          >>> {k: float(v) for k, v in optim.NAdam().init_scalars().items()}
+          {'mu_product': 1.0}
         """
         return {}
 
@@ -356,6 +381,13 @@ class Optimizer(GradientTransformation):
 
         Returns:
           The new values (the rule sees them in :attr:`Leaf.scalars`).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.NAdam()
+          >>> round(float(opt.advance_scalars(opt.init_scalars(), jnp.int32(1))["mu_product"]), 6)
+          0.450073
         """
         return scalars
 
@@ -496,6 +528,8 @@ class Optimizer(GradientTransformation):
         Raises:
           ConfigError: ``params`` is missing.
           TreeError: ``grads`` or ``state`` do not match the parameters or this optimizer.
+          ShapeError: a gradient's shape differs from its parameter's.
+          DTypeError: a real parameter has a complex gradient.
         """
         new_leaves, leaves, spec, new_state = self._run(grads, state, params, "update")
         updates = [
@@ -516,7 +550,10 @@ class Optimizer(GradientTransformation):
           ``(new_params, new_state)``; parameters keep their dtypes.
 
         Raises:
+          ConfigError: ``params`` is missing.
           TreeError: ``grads`` or ``state`` do not match the parameters or this optimizer.
+          ShapeError: a gradient's shape differs from its parameter's.
+          DTypeError: a real parameter has a complex gradient.
         """
         new_leaves, leaves, spec, new_state = self._run(grads, state, params, "step")
         out = [

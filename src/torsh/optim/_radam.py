@@ -43,7 +43,7 @@ class RAdam(_AdamFamily):
     def update_leaf(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         t, lr = leaf.step, leaf.lr
-        m, v = self.moments(leaf)
+        m, v = self._moments(leaf)
         bc1 = bias_correction(beta1, t)
         bc2 = bias_correction(beta2, t)
         corrected = m / bc1
