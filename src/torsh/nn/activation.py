@@ -593,21 +593,25 @@ class PReLU(Module):
       ([0.25, 0.25, 0.25], [-0.5, -0.5, -0.5])
     """
 
-    weight: jax.Array
-    num_parameters: int = static()
+    weight: jax.Array  # its length is PyTorch's num_parameters (Module.num_parameters() counts elements)
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype: Any = None) -> None:
-        self.num_parameters = positive_int("num_parameters", num_parameters, "PReLU")
-        self.weight = jnp.full((self.num_parameters,), init, float_dtype(dtype))
+        n = positive_int("num_parameters", num_parameters, "PReLU")
+        self.weight = jnp.full((n,), init, float_dtype(dtype))
 
     def forward(self, input: jax.Array) -> jax.Array:
         check_float_input(input, self.weight)
         return F.prelu(input, self.weight)
 
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.weight.shape[0]}"
+
 
 class RReLU(Module):
-    """Randomized leaky ReLU (``torch.nn.RReLU``): slopes from ``U(lower, upper)`` in training mode
-    (``forward(x, key=...)``), their mean in eval mode (no key needed).
+    """Randomized leaky ReLU (``torch.nn.RReLU``).
+
+    Negative slopes are drawn from ``U(lower, upper)`` in training mode (``forward(x, key=...)``);
+    eval mode uses their mean and needs no key.
 
     Args:
       lower: lowest slope.

@@ -117,6 +117,7 @@ class Bilinear(Module, axes={"weight": ("out", "in1", "in2"), "bias": ("out",)})
 
     Raises:
       ConfigError: negative or non-integer sizes.
+      ShapeError: (in ``forward``) inputs whose last axes do not match ``in1_features``/``in2_features``.
 
     Example:
       >>> import torsh, jax.numpy as jnp

@@ -1,5 +1,6 @@
-"""Margin, ranking and embedding loss modules (``nn.TripletMarginLoss()``, ...), wrapping
-:mod:`torsh.nn.functional`'s functions of the same names with PyTorch's constructor arguments.
+"""Margin, ranking and embedding loss modules (``nn.TripletMarginLoss()``, ...).
+
+They wrap :mod:`torsh.nn.functional`'s functions of the same names with PyTorch's constructor arguments.
 
 Class weights are buffers, as in PyTorch. ``size_average``/``reduce`` are accepted for signature
 compatibility and ignored (deprecated in PyTorch; pass ``reduction=``).

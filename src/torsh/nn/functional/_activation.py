@@ -423,8 +423,10 @@ def rrelu(
     *,
     key: jax.Array | None = None,
 ) -> jax.Array:
-    """Randomized leaky ReLU (Xu et al., 2015): negative slopes drawn from ``U(lower, upper)`` per element
-    in training, their mean ``(lower + upper) / 2`` in evaluation.
+    """Randomized leaky ReLU (Xu et al., 2015).
+
+    Negative slopes are drawn from ``U(lower, upper)`` per element in training, and are their mean
+    ``(lower + upper) / 2`` in evaluation.
 
     Args:
       input: any float array.
@@ -469,9 +471,10 @@ def gumbel_softmax(
     *,
     key: jax.Array | None = None,
 ) -> jax.Array:
-    """A differentiable sample from the categorical distribution of ``logits`` (Jang et al., 2017):
-    ``softmax((logits + g) / tau)`` with Gumbel noise ``g``; ``hard=True`` returns the one-hot of the
-    sample whose gradient is the soft sample's (straight-through).
+    """A differentiable sample from the categorical distribution of ``logits`` (Jang et al., 2017).
+
+    The soft sample is ``softmax((logits + g) / tau)`` with Gumbel noise ``g``; ``hard=True`` returns
+    the one-hot of the sample, whose gradient is the soft sample's (straight-through).
 
     Args:
       logits: unnormalised log-probabilities.

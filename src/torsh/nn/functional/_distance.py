@@ -79,8 +79,9 @@ def pairwise_distance(
 
 
 def pdist(input: jax.Array, p: float = 2.0) -> jax.Array:
-    """p-norm distances between all pairs of rows of ``(N, M)``: the ``N*(N-1)/2`` upper-triangle entries
-    of the distance matrix, row by row (``torch.nn.functional.pdist``, SciPy's condensed form).
+    """p-norm distances between all pairs of rows of ``(N, M)`` (``torch.nn.functional.pdist``).
+
+    The ``N*(N-1)/2`` upper-triangle entries of the distance matrix, row by row (SciPy's condensed form).
 
     Args:
       input: ``(N, M)``.

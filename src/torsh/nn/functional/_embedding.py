@@ -101,8 +101,7 @@ def embedding_bag(
     include_last_offset: bool = False,
     padding_idx: int | None = None,
 ) -> jax.Array:
-    """Sums, means or maxima of bags of embeddings without materialising the per-index rows' bag axis
-    (``torch.nn.functional.embedding_bag``).
+    """Sums, means or maxima of bags of embeddings (``torch.nn.functional.embedding_bag``).
 
     Bags are the rows of a 2-D ``input``, or the slices of a 1-D ``input`` that start at ``offsets``.
     Entries equal to ``padding_idx`` are left out (also from a mean's count); an empty bag gives zeros.

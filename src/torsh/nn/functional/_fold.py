@@ -108,8 +108,9 @@ def fold(
     padding: int | tuple[int, int] = 0,
     stride: int | tuple[int, int] = 1,
 ) -> jax.Array:
-    """Combine sliding blocks into an image, summing overlaps (``torch.nn.functional.fold``): the adjoint of
-    :func:`unfold`.
+    """Combine sliding blocks into an image, summing overlaps (``torch.nn.functional.fold``).
+
+    The adjoint of :func:`unfold`.
 
     Args:
       input: ``(N, C * kh * kw, L)`` or unbatched ``(C * kh * kw, L)``.

@@ -101,8 +101,10 @@ def poisson_nll_loss(
     eps: float = 1e-8,
     reduction: str = "mean",
 ) -> jax.Array:
-    """Poisson negative log-likelihood: ``exp(input) - target * input`` (``log_input``) or
-    ``input - target * log(input + eps)``, plus Stirling's approximation of ``log(target!)`` with ``full``.
+    """Poisson negative log-likelihood (``torch.nn.functional.poisson_nll_loss``).
+
+    ``exp(input) - target * input`` (``log_input``) or ``input - target * log(input + eps)``, plus
+    Stirling's approximation of ``log(target!)`` with ``full``.
 
     Args:
       input: predicted log-rates (``log_input=True``) or rates.
