@@ -73,3 +73,18 @@ def test_embedding_bag_errors():
         F.embedding_bag(jnp.array([[1, 12]]), w)
     with pytest.raises(torsh.errors.ConfigError, match="max_norm"):
         F.embedding_bag(jnp.array([[1, 2]]), w, max_norm=1.0)
+
+
+def test_embedding_bag_module_equals_torch():
+    from torsh import nn
+
+    ref = torch.nn.EmbeddingBag(10, 4, mode="max", padding_idx=2)
+    ours = nn.EmbeddingBag(10, 4, mode="max", padding_idx=2)
+    assert float(jnp.abs(ours.weight[2]).sum()) == 0.0
+    ours = ours.load_state_dict({"weight": ref.weight.detach().numpy()})
+    out = ours(jnp.asarray(FLAT), jnp.asarray(OFFSETS))
+    np.testing.assert_allclose(
+        np.asarray(out), ref(torch.as_tensor(FLAT), torch.as_tensor(OFFSETS)).detach().numpy(), rtol=1e-6
+    )
+    with pytest.raises(torsh.errors.ConfigError, match="mode"):
+        nn.EmbeddingBag(10, 4, mode="median")

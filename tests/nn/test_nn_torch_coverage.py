@@ -107,7 +107,6 @@ NOT_YET_MODULES = {
     "CrossMapLRN2d",
     "Dropout1d",
     "Dropout3d",
-    "EmbeddingBag",
     "FeatureAlphaDropout",
     "FractionalMaxPool2d",
     "FractionalMaxPool3d",

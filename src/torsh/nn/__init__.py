@@ -128,7 +128,7 @@ from .pooling import (
     MaxUnpool3d,
 )
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .stateful import stateful
 from .transformer import (
     Transformer,
@@ -178,6 +178,7 @@ __all__ = [
     "Flatten",
     "Unflatten",
     "Embedding",
+    "EmbeddingBag",
     "Dropout",
     "Dropout2d",
     # convolution

@@ -14,7 +14,7 @@ from . import init
 from ._utils import Axes, float_dtype, positive_int, resolve_key
 from .module import Module
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "EmbeddingBag"]
 
 
 class Embedding(Module, axes={"weight": ("vocab", "embed")}):
@@ -130,3 +130,112 @@ class Embedding(Module, axes={"weight": ("vocab", "embed")}):
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class EmbeddingBag(Module, axes={"weight": ("vocab", "embed")}):
+    """Sums, means or maxima of bags of embeddings (``torch.nn.EmbeddingBag``).
+
+    ``forward(input, offsets=None, per_sample_weights=None)``: bags are the rows of a 2-D input or
+    the slices of a 1-D input starting at ``offsets``; see :func:`torsh.nn.functional.embedding_bag`.
+    Initialised N(0, 1) with the ``padding_idx`` row zeroed, as PyTorch.
+
+    Args:
+      num_embeddings: number of rows.
+      embedding_dim: size of each row.
+      max_norm: refused (PyTorch renormalises the weight in place); must be None.
+      norm_type: used only with ``max_norm``.
+      scale_grad_by_freq: refused; must be False.
+      mode: ``'sum'``, ``'mean'`` or ``'max'``.
+      sparse: refused; must be False.
+      _weight: an initial weight of shape ``[num_embeddings, embedding_dim]``.
+      include_last_offset: offsets have ``B + 1`` entries (the last is the input's length).
+      padding_idx: an index left out of every bag (its row is zeroed at initialisation).
+      key: PRNG key for initialisation (default: the ``torsh.manual_seed`` stream).
+      dtype: weight dtype (default: ``torsh.get_default_dtype()``).
+
+    Raises:
+      ConfigError: bad sizes or mode, ``padding_idx`` out of range, a refused option.
+      ShapeError: a ``_weight`` of another shape.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> bag = nn.EmbeddingBag(10, 3, mode="sum", key=torsh.random.key(0))
+      >>> bag(jnp.array([1, 2, 4, 5, 4]), jnp.array([0, 2])).shape
+      (2, 3)
+    """
+
+    weight: jax.Array
+    num_embeddings: int = static()
+    embedding_dim: int = static()
+    mode: str = static()
+    include_last_offset: bool = static()
+    padding_idx: int | None = static()
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight: Any = None,
+        include_last_offset: bool = False,
+        padding_idx: int | None = None,
+        *,
+        key: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        positive_int("num_embeddings", num_embeddings, "EmbeddingBag")
+        positive_int("embedding_dim", embedding_dim, "EmbeddingBag")
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise ConfigError(
+                "EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not supported (max_norm "
+                "renormalises the weight in place in PyTorch); renormalise explicitly (F.normalize) if needed"
+            )
+        if mode not in ("sum", "mean", "max"):
+            raise ConfigError(f"EmbeddingBag: mode must be one of ['sum', 'mean', 'max'], got {mode!r}")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ConfigError(
+                    f"EmbeddingBag: padding_idx must be within [-{num_embeddings}, {num_embeddings}), "
+                    f"got {padding_idx}"
+                )
+            padding_idx %= num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.mode = mode
+        self.include_last_offset = bool(include_last_offset)
+        self.padding_idx = padding_idx
+        d = float_dtype(dtype)
+        if _weight is not None:
+            weight = jnp.asarray(_weight, d)
+            if weight.shape != (num_embeddings, embedding_dim):
+                raise ShapeError(
+                    f"EmbeddingBag: _weight must have shape [{num_embeddings}, {embedding_dim}], "
+                    f"got {list(weight.shape)}"
+                )
+        else:
+            weight = init.normal(resolve_key(key), (num_embeddings, embedding_dim), dtype=d)
+            if padding_idx is not None:
+                weight = weight.at[padding_idx].set(0)
+        self.weight = weight
+
+    def forward(
+        self, input: jax.Array, offsets: jax.Array | None = None, per_sample_weights: jax.Array | None = None
+    ) -> jax.Array:
+        return F.embedding_bag(
+            input,
+            self.weight,
+            offsets,
+            mode=self.mode,
+            per_sample_weights=per_sample_weights,
+            include_last_offset=self.include_last_offset,
+            padding_idx=self.padding_idx,
+        )
+
+    def extra_repr(self) -> str:
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}{pad}"
