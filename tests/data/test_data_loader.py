@@ -212,7 +212,7 @@ def test_mid_epoch_resume_yields_exactly_the_remaining_batches(num_workers, kind
 )
 def test_resume_property_in_process(n, batch_size, stop, drop_last, epoch):
     ds = ArrayDataset(np.arange(n)).map(lib.noisy_scalar)
-    make = lambda: DataLoader(ds, batch_size=batch_size, shuffle=True, seed=n, drop_last=drop_last)  # noqa: E731
+    make = lambda: DataLoader(ds, batch_size=batch_size, shuffle=True, seed=n, drop_last=drop_last)
     full = make()
     full.set_epoch(epoch)
     expected = _batches(full)

@@ -35,7 +35,7 @@ def reference(unpadded_batches, batch_size):
     out = []
     for batch in unpadded_batches:
         n = len(jax.tree.leaves(batch)[0])
-        padded = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[-1:], batch_size - n, 0)]), batch)
+        padded = jax.tree.map(lambda a, n=n: np.concatenate([a, np.repeat(a[-1:], batch_size - n, 0)]), batch)
         out.append((padded, np.arange(batch_size) < n))
     return out
 
@@ -95,8 +95,9 @@ def test_equals_padded_unpadded_loader(n, batch_size, shuffle, mapped):
 def test_workers_give_the_same_masked_batches(num_workers, kind):
     ds = DS.map(lib.augment)
     expected = list(DataLoader(ds, batch_size=6, shuffle=True, seed=1, pad_last=True))
-    loader = DataLoader(ds, batch_size=6, shuffle=True, seed=1, pad_last=True, num_workers=num_workers,
-                        worker_type=kind)
+    loader = DataLoader(
+        ds, batch_size=6, shuffle=True, seed=1, pad_last=True, num_workers=num_workers, worker_type=kind
+    )
     got = list(loader)
     assert_matches(got, [(e.data, e.mask) for e in expected])
     assert got[-1].mask.tolist() == [True] * 5 + [False]

@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 import torsh_data_testlib as lib
 
-from torsh.data import DataLoader, SharedMemoryWarning, WorkerDiedError
-from torsh.data import _sharing, _shm, _transport
+from torsh.data import DataLoader, SharedMemoryWarning, WorkerDiedError, _sharing, _shm, _transport
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,12 +39,15 @@ def test_process_workers_with_an_8_mib_dev_shm(tmp_path):
     small = tmp_path / "small-tmp"
     small.mkdir()
     script = (
-        "mount -t tmpfs -o size=8m tmpfs /dev/shm && mount -t tmpfs -o size=1m tmpfs \"$1\" && "
-        f"exec \"$2\" {os.path.join(HERE, 'torsh_data_shm_child.py')} \"$1\""
+        'mount -t tmpfs -o size=8m tmpfs /dev/shm && mount -t tmpfs -o size=1m tmpfs "$1" && '
+        f'exec "$2" {os.path.join(HERE, "torsh_data_shm_child.py")} "$1"'
     )
     proc = subprocess.run(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(small), sys.executable],
-        capture_output=True, text=True, timeout=300, cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
         env=dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join(sys.path)),
     )
     code = proc.returncode
@@ -56,12 +58,14 @@ def test_process_workers_with_an_8_mib_dev_shm(tmp_path):
     cases = {c["case"]: c for c in map(json.loads, proc.stdout.strip().splitlines())}
     big = cases["dataset larger than /dev/shm"]
     assert big["shm_total"] == 8 << 20 and big["equal"] and big["batches"] == 6
-    assert any("needs 10.1 MiB" in w and "--shm-size" in w and "through a file in" in w
-               for w in big["warnings"])
+    assert any(
+        "needs 10.1 MiB" in w and "--shm-size" in w and "through a file in" in w for w in big["warnings"]
+    )
     batches = cases["batches do not fit"]
     assert batches["equal"] and batches["batches"] == 4
-    assert any("a batch from worker" in w and "--shm-size" in w and "pipe instead" in w
-               for w in batches["warnings"])
+    assert any(
+        "a batch from worker" in w and "--shm-size" in w and "pipe instead" in w for w in batches["warnings"]
+    )
     nowhere = cases["no room anywhere"]
     assert nowhere["error"] == "DataError"
     message = nowhere["message"]
