@@ -28,13 +28,18 @@ def run(name: str, n: int) -> None:
         np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(got, expected, strict=True)
     )
     shm = os.statvfs("/dev/shm")
-    print(json.dumps({
-        "case": name,
-        "equal": equal,
-        "batches": len(got),
-        "shm_total": shm.f_blocks * shm.f_frsize,
-        "warnings": [str(w.message) for w in caught if issubclass(w.category, SharedMemoryWarning)],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "case": name,
+                "equal": equal,
+                "batches": len(got),
+                "shm_total": shm.f_blocks * shm.f_frsize,
+                "warnings": [str(w.message) for w in caught if issubclass(w.category, SharedMemoryWarning)],
+            }
+        ),
+        flush=True,
+    )
 
 
 def no_room_anywhere(small_dir: str) -> None:
