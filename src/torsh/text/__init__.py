@@ -34,7 +34,9 @@ _LAZY_SUBMODULES = ("tokenizers", "datasets", "models")
 _LAZY_ATTRIBUTES = {"generate": "generate", "KVCache": "models"}
 
 __all__ = [
-    *_LAZY_SUBMODULES,
+    "tokenizers",
+    "datasets",
+    "models",
     "generate",
     "KVCache",
     "TokenizerError",

@@ -34,7 +34,18 @@ _LAZY_ATTRIBUTES = {
     "write_png": "io",
 }
 
-__all__ = [*_LAZY_SUBMODULES, *_LAZY_ATTRIBUTES]
+__all__ = [
+    "transforms",
+    "datasets",
+    "io",
+    "models",
+    "utils",
+    "make_grid",
+    "save_image",
+    "read_image",
+    "decode_image",
+    "write_png",
+]
 
 
 def __getattr__(name: str) -> Any:

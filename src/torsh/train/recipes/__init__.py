@@ -2,3 +2,5 @@
 
 See :mod:`torsh.train._recipes` for the module contract. Modules starting with ``_`` are helpers.
 """
+
+__all__ = ()  # recipes are run by name (`torsh train digits-cnn`), not imported
