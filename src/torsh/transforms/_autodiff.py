@@ -303,4 +303,3 @@ def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     if has_aux:  # two calls: jax.vjp's overloads type has_aux as a Literal
         return jax.vjp(fn, *primals, has_aux=True)
     return jax.vjp(fn, *primals)
-
