@@ -31,7 +31,23 @@ SAMPLE = 3  # one raw stream sample (iterable dataset, batch_size=None)
 
 
 def pad_samples(samples: list[Any], size: int) -> list[Any]:
-    """``samples`` followed by copies of its last element up to ``size`` elements."""
+    """``samples`` followed by copies of its last element up to ``size`` elements.
+
+    ``DataLoader(pad_last=True)`` pads a short last batch this way before collation, so every batch
+    has one shape (the padded rows are masked out by :class:`MaskedBatch`).
+
+    Args:
+      samples: a non-empty list of samples.
+      size: the batch size to reach (``>= len(samples)``).
+
+    Returns:
+      A new list of ``size`` samples.
+
+    Example:
+      >>> from torsh.data import pad_samples
+      >>> pad_samples([1, 2], 4)
+      [1, 2, 2, 2]
+    """
     return samples + [samples[-1]] * (size - len(samples))
 
 
