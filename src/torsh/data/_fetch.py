@@ -44,7 +44,7 @@ def pad_samples(samples: list[Any], size: int) -> list[Any]:
       A new list of ``size`` samples.
 
     Example:
-      >>> from torsh.data import pad_samples
+      >>> from torsh.data.masked import pad_samples
       >>> pad_samples([1, 2], 4)
       [1, 2, 2, 2]
     """
