@@ -33,6 +33,26 @@ class WorkerInfo:
       seed: the loader's seed (the per-batch streams derive from it, the epoch and the batch index).
       kind: ``"thread"`` or ``"process"``.
       dataset: the dataset object this worker reads (a copy in a worker process).
+
+    Args:
+      id: Worker number in ``[0, num_workers)``.
+      num_workers: Number of workers of the loader.
+      seed: The loader's seed (the per-batch streams derive from it, the epoch and the batch index).
+      kind: ``"thread"`` or ``"process"``.
+      dataset: The dataset object this worker reads (a copy in a worker process).
+
+    Example:
+      >>> import numpy as np
+      >>> from torsh import data
+      >>> class WhoLoads(data.Dataset):
+      ...     def __len__(self):
+      ...         return 2
+      ...     def __getitem__(self, i):
+      ...         info = data.get_worker_info()
+      ...         return np.array([info.id, info.num_workers])
+      >>> loader = data.DataLoader(WhoLoads(), batch_size=2, num_workers=1, worker_type="thread")
+      >>> next(iter(loader)).tolist()  # both samples loaded by worker 0 of 1
+      [[0, 1], [0, 1]]
     """
 
     id: int
@@ -47,6 +67,9 @@ _local = threading.local()
 
 def get_worker_info() -> WorkerInfo | None:
     """Information about the current loader worker, or ``None`` in the main process (as PyTorch).
+
+    Returns:
+      The current worker's :class:`WorkerInfo`, or None outside a loader worker.
 
     Example:
       >>> import torsh
@@ -71,6 +94,9 @@ def rng() -> np.random.Generator:
     Inside a :class:`~torsh.data.DataLoader` the generator is seeded from ``(seed, epoch, batch)``,
     so augmentations are reproducible and identical for any ``num_workers`` and worker kind. Outside
     a loader it is a per-thread generator seeded from OS entropy.
+
+    Returns:
+      A ``numpy.random.Generator``.
 
     Example:
       >>> import numpy as np, torsh

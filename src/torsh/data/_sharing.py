@@ -258,6 +258,12 @@ def share_memory(array: Any) -> np.ndarray:
     Raises:
       ConfigError: an array of Python objects (object dtype), which cannot live in shared memory.
 
+    Args:
+      array: A numpy (or JAX) array, or a ``numpy.memmap`` (returned unchanged).
+
+    Returns:
+      A numpy array backed by shared memory (keep it, not the original).
+
     Example:
       >>> import numpy as np
       >>> from torsh.data import share_memory

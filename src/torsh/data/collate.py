@@ -37,6 +37,12 @@ def default_collate(samples: Sequence[Any]) -> Any:
       CollateError: shapes, dtypes, types or structures differ; the message names the sample's
         position in the batch (the loader adds its dataset index) and the field path.
 
+    Args:
+      samples: The samples of one batch (same structure each).
+
+    Returns:
+      The batch, with the samples' structure and a new leading axis on every array.
+
     Example:
       >>> import numpy as np
       >>> from torsh.data import default_collate
@@ -52,7 +58,19 @@ def default_collate(samples: Sequence[Any]) -> Any:
 
 
 def default_convert(sample: Any) -> Any:
-    """Used when a loader does not batch (``batch_size=None``): the sample is returned unchanged."""
+    """Used when a loader does not batch (``batch_size=None``): the sample is returned unchanged.
+
+    Args:
+        sample: One sample.
+
+    Returns:
+        ``sample`` unchanged.
+
+    Example:
+        >>> from torsh import data
+        >>> data.default_convert({"x": 1})
+        {'x': 1}
+    """
     return sample
 
 

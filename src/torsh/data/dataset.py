@@ -72,7 +72,24 @@ class Dataset(Generic[T]):
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
     def map(self, fn: Callable[[T], U]) -> MapDataset[U]:
-        """A dataset whose sample ``i`` is ``fn(self[i])``, applied lazily when loaded (in workers)."""
+        """A dataset whose sample ``i`` is ``fn(self[i])``, applied lazily when loaded (in workers).
+
+        Args:
+            fn: Called on each sample when it is loaded.
+
+        Returns:
+            A :class:`MapDataset` of the same length.
+
+        Raises:
+            ConfigError: If ``fn`` is not callable.
+
+        Example:
+            >>> import numpy as np
+            >>> from torsh import data
+            >>> ds = data.ArrayDataset(np.arange(3)).map(lambda sample: sample[0] * 10)
+            >>> len(ds), int(ds[2])
+            (3, 20)
+        """
         return MapDataset(self, fn)
 
     def __add__(self, other: Any) -> ConcatDataset:
@@ -99,7 +116,25 @@ class IterableDataset(Generic[T]):
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
 
     def map(self, fn: Callable[[T], U]) -> MapIterableDataset[U]:
-        """A stream of ``fn(sample)``; in a loader ``fn`` runs in the workers."""
+        """A stream of ``fn(sample)``; in a loader ``fn`` runs in the workers.
+
+        Args:
+            fn: Called on each sample of the stream.
+
+        Returns:
+            A :class:`MapIterableDataset`.
+
+        Raises:
+            ConfigError: If ``fn`` is not callable.
+
+        Example:
+            >>> from torsh import data
+            >>> class Count(data.IterableDataset):
+            ...     def __iter__(self):
+            ...         return iter(range(3))
+            >>> list(Count().map(lambda x: x * 10))
+            [0, 10, 20]
+        """
         return MapIterableDataset(self, fn)
 
 
@@ -113,7 +148,22 @@ def is_iterable_dataset(dataset: Any) -> bool:
 
 
 class MapDataset(Dataset[U]):
-    """``fn`` applied to every sample of ``dataset`` (made by ``dataset.map(fn)``)."""
+    """``fn`` applied to every sample of ``dataset`` (made by ``dataset.map(fn)``).
+
+    Args:
+        dataset: The source dataset.
+        fn: Called on each sample when it is loaded.
+
+    Raises:
+        ConfigError: If ``fn`` is not callable.
+
+    Example:
+        >>> import numpy as np
+        >>> from torsh import data
+        >>> ds = data.MapDataset(data.ArrayDataset(np.arange(3)), lambda sample: sample[0] + 1)
+        >>> [int(ds[i]) for i in range(len(ds))]
+        [1, 2, 3]
+    """
 
     def __init__(self, dataset: Any, fn: Callable[[Any], U]) -> None:
         if not callable(fn):
@@ -132,7 +182,20 @@ class MapDataset(Dataset[U]):
 
 
 class MapIterableDataset(IterableDataset[U]):
-    """``fn`` applied to every sample of the stream ``source`` (made by ``source.map(fn)``)."""
+    """``fn`` applied to every sample of the stream ``source`` (made by ``source.map(fn)``).
+
+    Args:
+        source: The source stream (any iterable; ``set_epoch`` is forwarded).
+        fn: Called on each sample.
+
+    Raises:
+        ConfigError: If ``fn`` is not callable.
+
+    Example:
+        >>> from torsh import data
+        >>> list(data.MapIterableDataset([1, 2, 3], lambda x: -x))
+        [-1, -2, -3]
+    """
 
     def __init__(self, source: Iterable[Any], fn: Callable[[Any], U]) -> None:
         if not callable(fn):
@@ -173,6 +236,9 @@ class ArrayDataset(Dataset[Any]):
 
     Raises:
       ShapeError: the arrays do not share the leading (sample) dimension, or an array is a scalar.
+
+    Args:
+      *arrays: Arrays (or one pytree of arrays) with the same length along axis 0.
 
     Example:
       >>> import numpy as np
@@ -278,6 +344,14 @@ class ArrayDataset(Dataset[Any]):
 class Subset(Dataset[T]):
     """The samples of ``dataset`` at ``indices`` (in that order).
 
+    Args:
+      dataset: The source dataset.
+      indices: The indices to keep, in order.
+
+    Raises:
+      ConfigError: If ``indices`` is not a 1-D sequence of ints.
+      SampleIndexError: If an index is out of range for ``dataset``.
+
     Example:
       >>> from torsh.data import Subset
       >>> Subset(["a", "b", "c"], [2, 0])[0]
@@ -327,6 +401,12 @@ class Subset(Dataset[T]):
 class ConcatDataset(Dataset[Any]):
     """Datasets one after another.
 
+    Args:
+      datasets: The sized datasets, in order.
+
+    Raises:
+      ConfigError: If there is no dataset, or one is an iterable (not map-style) dataset.
+
     Example:
       >>> from torsh.data import ConcatDataset
       >>> ds = ConcatDataset([[1, 2], [3]])
@@ -361,6 +441,14 @@ def random_split(dataset: Any, lengths: Sequence[int | float], seed: int = 0) ->
 
     Raises:
       ConfigError: the lengths do not add up to ``len(dataset)`` (or the fractions to 1).
+
+    Args:
+      dataset: A sized dataset.
+      lengths: Subset sizes summing to ``len(dataset)``, or fractions summing to 1.
+      seed: The permutation's seed.
+
+    Returns:
+      A list of :class:`Subset`, one per length.
 
     Example:
       >>> from torsh.data import random_split

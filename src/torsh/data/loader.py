@@ -351,6 +351,20 @@ class DataLoader:
 
         Without calls, each ``iter(loader)`` runs the next epoch: 0, 1, 2, ... A pending resume
         (``load_state_dict``) is kept when ``epoch`` is the epoch it resumes.
+
+        Args:
+            epoch: The epoch (an int ``>= 0``).
+
+        Raises:
+            ConfigError: If ``epoch`` is not an int ``>= 0``.
+
+        Example:
+            >>> import numpy as np
+            >>> from torsh import data
+            >>> loader = data.DataLoader(data.ArrayDataset(np.arange(4)), batch_size=2, shuffle=True, seed=0)
+            >>> loader.set_epoch(3)
+            >>> sorted(x for b in loader for x in b[0].tolist())
+            [0, 1, 2, 3]
         """
         if not _is_int(epoch) or epoch < 0:
             raise ConfigError(f"DataLoader.set_epoch: expected an int >= 0, got {epoch!r}")
@@ -364,6 +378,20 @@ class DataLoader:
         Mid-epoch it records the epoch and the number of batches already *yielded* (batches loaded
         ahead by workers or device prefetch are not counted): ``load_state_dict`` on a loader built
         the same way then yields exactly the remaining batches.
+
+        Returns:
+            A flat dict of ints and strings: ``epoch``, ``batch`` (batches yielded), ``seed`` and the
+            settings a resume must match.
+
+        Example:
+            >>> import numpy as np
+            >>> from torsh import data
+            >>> loader = data.DataLoader(data.ArrayDataset(np.arange(6)), batch_size=2, shuffle=True, seed=0)
+            >>> it = iter(loader)
+            >>> _ = next(it)
+            >>> state = loader.state_dict()
+            >>> state["epoch"], state["batch"]
+            (0, 1)
         """
         if self._resume is not None:
             epoch, batch = self._resume
@@ -391,6 +419,25 @@ class DataLoader:
 
         Values may be strings (as read back from file metadata). Raises ``DataError`` when the state
         was saved for a different dataset size, batch size or ``drop_last``.
+
+        Args:
+            state: A dict from :meth:`state_dict` (values may be strings, as read back from metadata).
+
+        Raises:
+            DataError: If the state was saved for another dataset size, batch size or ``drop_last``.
+            ConfigError: If the state is malformed.
+
+        Example:
+            >>> import numpy as np
+            >>> from torsh import data
+            >>> ds = data.ArrayDataset(np.arange(6))
+            >>> first = data.DataLoader(ds, batch_size=2, shuffle=True, seed=0)
+            >>> it = iter(first)
+            >>> _ = next(it)
+            >>> resumed = data.DataLoader(ds, batch_size=2, shuffle=True, seed=0)
+            >>> resumed.load_state_dict(first.state_dict())
+            >>> [b[0].tolist() for b in resumed] == [b[0].tolist() for b in it]  # the remaining batches
+            True
         """
         if not isinstance(state, dict):
             raise ConfigError(f"DataLoader.load_state_dict: expected a dict, got {type(state).__name__}")
@@ -583,7 +630,14 @@ class DataLoader:
             self._pool = None
 
     def close(self) -> None:
-        """Stop persistent workers now (they also stop when the loader is garbage collected)."""
+        """Stop persistent workers now (they also stop when the loader is garbage collected).
+
+        Example:
+            >>> import numpy as np
+            >>> from torsh import data
+            >>> loader = data.DataLoader(data.ArrayDataset(np.arange(4)), batch_size=2)
+            >>> loader.close()  # a no-op without persistent workers
+        """
         self._close_pool()
 
     def __del__(self) -> None:

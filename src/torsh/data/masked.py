@@ -29,6 +29,11 @@ class MaskedBatch(Struct):
 
     A pytree: ``jax.jit`` takes it whole, ``device=`` places both fields.
 
+    Args:
+      data: The collated batch (any pytree) of ``batch_size`` rows; a short batch is padded by
+        repeating its last sample.
+      mask: A ``bool`` array ``[batch_size]``, False on padded rows.
+
     Example:
       >>> import numpy as np
       >>> from torsh.data import ArrayDataset, DataLoader

@@ -60,6 +60,18 @@ class Sampler:
     """Base class: ``__iter__`` yields indices (or lists of indices, for batch samplers).
 
     ``set_epoch(epoch)`` selects the epoch; seeded samplers derive their order from it.
+
+    Example:
+        >>> from torsh import data
+        >>> class EvenFirst(data.Sampler):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         return iter([*range(0, self.n, 2), *range(1, self.n, 2)])
+        ...     def __len__(self):
+        ...         return self.n
+        >>> list(EvenFirst(5))
+        [0, 2, 4, 1, 3]
     """
 
     epoch: int = 0
@@ -71,7 +83,21 @@ class Sampler:
         raise NotImplementedError
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch (the loader calls this before every epoch)."""
+        """Select the epoch (the loader calls this before every epoch).
+
+        Args:
+            epoch: The epoch number (an int ``>= 0``); seeded samplers draw a new order per epoch.
+
+        Raises:
+            ConfigError: If ``epoch`` is not an int ``>= 0``.
+
+        Example:
+            >>> from torsh import data
+            >>> sampler = data.RandomSampler(range(5), seed=0)
+            >>> sampler.set_epoch(1)
+            >>> sorted(sampler) == [0, 1, 2, 3, 4]
+            True
+        """
         if not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ConfigError(f"{type(self).__name__}.set_epoch: expected an int >= 0, got {epoch!r}")
         self.epoch = int(epoch)
@@ -79,6 +105,12 @@ class Sampler:
 
 class SequentialSampler(Sampler):
     """``0, 1, ..., n - 1``.
+
+    Args:
+      data_source: A sized dataset (or an int length).
+
+    Raises:
+      ConfigError: If ``data_source`` has no size (or a negative one).
 
     Example:
       >>> from torsh.data import SequentialSampler
@@ -107,6 +139,16 @@ class RandomSampler(Sampler):
 
     Without replacement and ``num_samples > len(data)``, whole permutations are concatenated (as in
     PyTorch). The order depends only on ``(seed, epoch)``.
+
+    Args:
+      data_source: A sized dataset (or an int length).
+      replacement: Draw with replacement.
+      num_samples: How many indices per epoch (default: the dataset size).
+      seed: The base seed (each epoch's order derives from it and the epoch).
+
+    Raises:
+      ConfigError: For a bad ``replacement``, ``num_samples`` or ``seed``, or an empty dataset with
+        replacement.
 
     Example:
       >>> from torsh.data import RandomSampler
@@ -142,7 +184,16 @@ class RandomSampler(Sampler):
         return self.n if self._num_samples is None else self._num_samples
 
     def indices(self) -> np.ndarray:
-        """This epoch's indices as an array."""
+        """This epoch's indices as an array.
+
+        Returns:
+            A numpy array of this epoch's indices.
+
+        Example:
+            >>> from torsh import data
+            >>> sorted(data.RandomSampler(range(4), seed=0).indices().tolist())
+            [0, 1, 2, 3]
+        """
         g = _generator(self.seed, self.epoch)
         n = self.n
         if self.replacement:
@@ -160,6 +211,13 @@ class RandomSampler(Sampler):
 
 class SubsetRandomSampler(Sampler):
     """The given indices in a random order per epoch (seeded).
+
+    Args:
+      indices: The indices to draw from (1-D).
+      seed: The base seed.
+
+    Raises:
+      ConfigError: If ``indices`` is not 1-D or ``seed`` is bad.
 
     Example:
       >>> from torsh.data import SubsetRandomSampler
@@ -186,6 +244,12 @@ class WeightedRandomSampler(Sampler):
     Raises:
       ConfigError: weights that are not 1-D, negative, non-finite or all zero; or, without
         replacement, more samples than there are positive weights.
+
+    Args:
+      weights: One non-negative weight per index (not all zero).
+      num_samples: How many indices per epoch.
+      replacement: Draw with replacement.
+      seed: The base seed.
 
     Example:
       >>> from torsh.data import WeightedRandomSampler
@@ -234,6 +298,14 @@ class WeightedRandomSampler(Sampler):
 class BatchSampler(Sampler):
     """Groups the indices of ``sampler`` into lists of ``batch_size`` (same semantics as PyTorch).
 
+    Args:
+      sampler: Any iterable of indices (a sampler, a range).
+      batch_size: Indices per batch (a positive int).
+      drop_last: Drop the last, incomplete batch.
+
+    Raises:
+      ConfigError: If ``batch_size`` is not a positive int or ``drop_last`` is not a bool.
+
     Example:
       >>> from torsh.data import BatchSampler, SequentialSampler
       >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
@@ -281,6 +353,9 @@ class DistributedSampler(Sampler):
       num_replicas: number of processes; default ``jax.process_count()``.
       rank: this process's index; default ``jax.process_index()``.
 
+    Raises:
+      ConfigError: For bad ``num_replicas``/``rank``/``seed`` values, or padding an empty dataset.
+
     Example:
       >>> from torsh.data import DistributedSampler
       >>> [list(DistributedSampler(5, num_replicas=2, rank=r, shuffle=False)) for r in range(2)]
@@ -320,7 +395,16 @@ class DistributedSampler(Sampler):
             raise ConfigError("DistributedSampler: cannot pad an empty dataset")
 
     def indices(self) -> np.ndarray:
-        """This process's indices for the current epoch."""
+        """This process's indices for the current epoch.
+
+        Returns:
+            A numpy array of this process's indices for the current epoch.
+
+        Example:
+            >>> from torsh import data
+            >>> data.DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False).indices().tolist()
+            [1, 3, 5, 7, 9]
+        """
         order = _generator(self.seed, self.epoch).permutation(self.n) if self.shuffle else np.arange(self.n)
         if self.drop_last:
             order = order[: self.total_size]

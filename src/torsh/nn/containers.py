@@ -49,6 +49,12 @@ def _check_module(owner: str, name: Any, value: Any) -> Module:
 class Lambda(Module):
     """Wraps a stateless function (e.g. ``jax.nn.relu``) as a module; the function is static.
 
+    Args:
+      fn: The function to wrap (called with the module's inputs).
+
+    Raises:
+      ConfigError: If ``fn`` is not callable.
+
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from torsh import nn
@@ -76,6 +82,12 @@ class Sequential(Module):
     ``model(x, key=key)`` hands each layer that takes a ``key`` (e.g. Dropout) its own key derived
     with ``fold_in(key, index)``. Layers may be given positionally (named ``0``, ``1``, ...) or as a
     mapping of names to layers.
+
+    Args:
+      *layers: Modules, called in order; or one ``OrderedDict``/dict of name → module.
+
+    Raises:
+      ConfigError: If an entry is not an ``nn.Module``.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -137,14 +149,46 @@ class Sequential(Module):
         return items[_position("Sequential", idx, len(items))][1]
 
     def append(self, module: Module) -> Sequential:
-        """A new Sequential with ``module`` added at the end."""
+        """A new Sequential with ``module`` added at the end.
+
+        Args:
+            module: The module to add at the end.
+
+        Returns:
+            A new ``Sequential`` (the original is unchanged).
+
+        Raises:
+            ConfigError: If an entry is not an ``nn.Module``.
+
+        Example:
+            >>> import torsh
+            >>> from torsh import nn
+            >>> seq = nn.Sequential(nn.Linear(2, 3, key=torsh.random.key(0)))
+            >>> longer = seq.append(nn.ReLU())
+            >>> len(seq), len(longer)
+            (1, 2)
+        """
         _check_module("Sequential.append", len(self), module)
         if isinstance(self.layers, Mapping):
             return self.replace(layers=OrderedDict([*self.layers.items(), (str(len(self)), module)]))
         return self.replace(layers=(*self.layers, module))
 
     def extend(self, modules: Iterable[Module]) -> Sequential:
-        """A new Sequential with ``modules`` added at the end."""
+        """A new Sequential with ``modules`` added at the end.
+
+        Args:
+            modules: The modules to add at the end.
+
+        Returns:
+            A new ``Sequential`` (the original is unchanged).
+
+        Example:
+            >>> import torsh
+            >>> from torsh import nn
+            >>> seq = nn.Sequential(nn.ReLU()).extend([nn.Linear(3, 1, key=torsh.random.key(0))])
+            >>> [type(m).__name__ for m in seq]
+            ['ReLU', 'Linear']
+        """
         new = self
         for m in modules:
             new = new.append(m)
@@ -153,6 +197,12 @@ class Sequential(Module):
 
 class ModuleList(Module):
     """An immutable list of modules (``torch.nn.ModuleList``): indexable, iterable, not callable.
+
+    Args:
+      modules: The initial modules.
+
+    Raises:
+      ConfigError: If an entry is not an ``nn.Module``.
 
     Example:
       >>> import torsh
@@ -187,16 +237,63 @@ class ModuleList(Module):
         return self.items[_position("ModuleList", idx, len(self.items))]
 
     def append(self, module: Module) -> ModuleList:
-        """A new ModuleList with ``module`` at the end."""
+        """A new ModuleList with ``module`` at the end.
+
+        Args:
+            module: The module to add.
+
+        Returns:
+            A new ``ModuleList`` (the original is unchanged).
+
+        Raises:
+            ConfigError: If an entry is not an ``nn.Module``.
+
+        Example:
+            >>> from torsh import nn
+            >>> layers = nn.ModuleList([nn.ReLU()])
+            >>> len(layers.append(nn.Tanh())), len(layers)
+            (2, 1)
+        """
         return self.replace(items=(*self.items, _check_module("ModuleList.append", len(self), module)))
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        """A new ModuleList with ``modules`` at the end."""
+        """A new ModuleList with ``modules`` at the end.
+
+        Args:
+            modules: The modules to add.
+
+        Returns:
+            A new ``ModuleList`` (the original is unchanged).
+
+        Raises:
+            ConfigError: If an entry is not an ``nn.Module``.
+
+        Example:
+            >>> from torsh import nn
+            >>> len(nn.ModuleList([nn.ReLU()]).extend([nn.ReLU(), nn.Tanh()]))
+            3
+        """
         extra = tuple(_check_module("ModuleList.extend", i, m) for i, m in enumerate(modules))
         return self.replace(items=self.items + extra)
 
     def insert(self, index: int, module: Module) -> ModuleList:
-        """A new ModuleList with ``module`` inserted before ``index``."""
+        """A new ModuleList with ``module`` inserted before ``index``.
+
+        Args:
+            index: Where to insert (as ``list.insert``).
+            module: The module to insert.
+
+        Returns:
+            A new ``ModuleList`` (the original is unchanged).
+
+        Raises:
+            ConfigError: If an entry is not an ``nn.Module``.
+
+        Example:
+            >>> from torsh import nn
+            >>> [type(m).__name__ for m in nn.ModuleList([nn.ReLU()]).insert(0, nn.Tanh())]
+            ['Tanh', 'ReLU']
+        """
         items = list(self.items)
         items.insert(index, _check_module("ModuleList.insert", index, module))
         return self.replace(items=tuple(items))
@@ -204,6 +301,12 @@ class ModuleList(Module):
 
 class ModuleDict(Module):
     """An immutable, insertion-ordered mapping of names to modules (``torch.nn.ModuleDict``).
+
+    Args:
+      modules: A mapping (or pairs) of name → module; names are non-empty and without ``.``.
+
+    Raises:
+      ConfigError: If a name is empty or contains ``.``, or an entry is not an ``nn.Module``.
 
     Example:
       >>> import torsh
@@ -246,14 +349,60 @@ class ModuleDict(Module):
         return iter(self.entries)
 
     def keys(self) -> Iterable[str]:
+        """The entry names, in insertion order (as ``dict.keys``).
+
+        Returns:
+            An iterable of names.
+
+        Example:
+            >>> from torsh import nn
+            >>> acts = nn.ModuleDict({"act": nn.ReLU(), "out": nn.Tanh()})
+            >>> list(acts.keys())
+            ['act', 'out']
+        """
         return self.entries.keys()
 
     def values(self) -> Iterable[Module]:
+        """The modules, in insertion order (as ``dict.values``).
+
+        Returns:
+            An iterable of modules.
+
+        Example:
+            >>> from torsh import nn
+            >>> acts = nn.ModuleDict({"act": nn.ReLU(), "out": nn.Tanh()})
+            >>> [type(m).__name__ for m in acts.values()]
+            ['ReLU', 'Tanh']
+        """
         return self.entries.values()
 
     def items(self) -> Iterable[tuple[str, Module]]:
+        """``(name, module)`` pairs, in insertion order (as ``dict.items``).
+
+        Returns:
+            An iterable of pairs.
+
+        Example:
+            >>> from torsh import nn
+            >>> acts = nn.ModuleDict({"act": nn.ReLU(), "out": nn.Tanh()})
+            >>> [name for name, _ in acts.items()]
+            ['act', 'out']
+        """
         return self.entries.items()
 
     def update(self, modules: Mapping[str, Module]) -> ModuleDict:
-        """A new ModuleDict with entries added or replaced."""
+        """A new ModuleDict with entries added or replaced.
+
+        Args:
+            modules: Name → module entries to add or replace.
+
+        Returns:
+            A new ``ModuleDict`` (the original is unchanged).
+
+        Example:
+            >>> from torsh import nn
+            >>> acts = nn.ModuleDict({"act": nn.ReLU()}).update({"out": nn.Tanh()})
+            >>> list(acts.keys())
+            ['act', 'out']
+        """
         return ModuleDict(OrderedDict([*self.entries.items(), *dict(modules).items()])).train(self.training)

@@ -209,6 +209,10 @@ class Conv1d(_ConvNd, init=False, axes=_axes(1, transposed=False)):
 
     Weight ``[out_channels, in_channels / groups, kL]``.
 
+    Raises:
+      ConfigError: For channels not divisible by ``groups``, a bad ``padding``/``padding_mode``, or
+        non-positive sizes.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
@@ -228,6 +232,24 @@ class Conv2d(_ConvNd, init=False, axes=_axes(2, transposed=False)):
     Arguments as :class:`Conv1d`, with ints or 2-tuples. Weight ``[out_channels, in_channels / groups,
     kH, kW]``, logical axes ``("out", "in", "kh", "kw")``.
 
+    Args:
+      in_channels: Input channels.
+      out_channels: Output channels.
+      kernel_size: An int or 2-tuple.
+      stride: An int or 2-tuple.
+      padding: An int, a 2-tuple, ``"valid"`` or ``"same"``.
+      dilation: An int or 2-tuple.
+      groups: Independent channel groups.
+      bias: Learn a bias.
+      padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+      dtype: Parameter dtype.
+      axes: Logical axis names of the weight (default ``("out", "in", ...)``).
+
+    Raises:
+      ConfigError: For channels not divisible by ``groups``, a bad ``padding``/``padding_mode``, or
+        non-positive sizes.
+
     Example:
       >>> import torsh, jax, jax.numpy as jnp
       >>> from torsh import nn
@@ -246,6 +268,24 @@ class Conv3d(_ConvNd, init=False, axes=_axes(3, transposed=False)):
 
     Arguments as :class:`Conv1d`, with ints or 3-tuples. Weight ``[out_channels, in_channels / groups,
     kD, kH, kW]``, logical axes ``("out", "in", "kd", "kh", "kw")``.
+
+    Args:
+      in_channels: Input channels.
+      out_channels: Output channels.
+      kernel_size: An int or 3-tuple.
+      stride: An int or 3-tuple.
+      padding: An int, a 3-tuple, ``"valid"`` or ``"same"``.
+      dilation: An int or 3-tuple.
+      groups: Independent channel groups.
+      bias: Learn a bias.
+      padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+      dtype: Parameter dtype.
+      axes: Logical axis names of the weight (default ``("out", "in", ...)``).
+
+    Raises:
+      ConfigError: For channels not divisible by ``groups``, a bad ``padding``/``padding_mode``, or
+        non-positive sizes.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -363,6 +403,10 @@ class ConvTranspose1d(_ConvTransposeNd, init=False, axes=_axes(1, transposed=Tru
 
     Weight ``[in_channels, out_channels / groups, kL]``.
 
+    Raises:
+      ConfigError: For channels not divisible by ``groups``, a bad ``padding``/``padding_mode``, or
+        non-positive sizes.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
@@ -382,6 +426,25 @@ class ConvTranspose2d(_ConvTransposeNd, init=False, axes=_axes(2, transposed=Tru
     Arguments as :class:`ConvTranspose1d`, with ints or 2-tuples. Weight ``[in_channels,
     out_channels / groups, kH, kW]``, logical axes ``("in", "out", "kh", "kw")``.
 
+    Args:
+      in_channels: Input channels.
+      out_channels: Output channels.
+      kernel_size: An int or 2-tuple.
+      stride: An int or 2-tuple.
+      padding: An int or 2-tuple cropped from both ends of the full output.
+      output_padding: Extra elements at the end of the output.
+      groups: Independent channel groups.
+      bias: Learn a bias.
+      dilation: An int or 2-tuple.
+      padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+      dtype: Parameter dtype.
+      axes: Logical axis names of the weight (default ``("out", "in", ...)``).
+
+    Raises:
+      ConfigError: For channels not divisible by ``groups``, a bad ``padding``/``padding_mode``, or
+        non-positive sizes.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
@@ -394,11 +457,31 @@ class ConvTranspose2d(_ConvTransposeNd, init=False, axes=_axes(2, transposed=Tru
 
 
 class ConvTranspose3d(_ConvTransposeNd, init=False, axes=_axes(3, transposed=True)):
-    """3D transposed convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]``
-    (``torch.nn.ConvTranspose3d``).
+    """3D transposed convolution (``torch.nn.ConvTranspose3d``).
+
+    Input ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]``.
 
     Arguments as :class:`ConvTranspose1d`, with ints or 3-tuples. Weight ``[in_channels,
     out_channels / groups, kD, kH, kW]``, logical axes ``("in", "out", "kd", "kh", "kw")``.
+
+    Args:
+      in_channels: Input channels.
+      out_channels: Output channels.
+      kernel_size: An int or 3-tuple.
+      stride: An int or 3-tuple.
+      padding: An int or 3-tuple cropped from both ends of the full output.
+      output_padding: Extra elements at the end of the output.
+      groups: Independent channel groups.
+      bias: Learn a bias.
+      dilation: An int or 3-tuple.
+      padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+      dtype: Parameter dtype.
+      axes: Logical axis names of the weight (default ``("out", "in", ...)``).
+
+    Raises:
+      ConfigError: For channels not divisible by ``groups``, a bad ``padding``/``padding_mode``, or
+        non-positive sizes.
 
     Example:
       >>> import torsh, jax.numpy as jnp

@@ -27,6 +27,13 @@ def _norm_dim(dim: int, ndim: int, what: str, shape: Sequence[int]) -> int:
 class Flatten(Module):
     """Flatten axes ``start_dim..end_dim`` into one (``torch.nn.Flatten``, default ``start_dim=1``).
 
+    Args:
+      start_dim: The first dimension to flatten.
+      end_dim: The last dimension to flatten.
+
+    Raises:
+      ShapeError: When called on an input without those dimensions.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -60,6 +67,14 @@ class Flatten(Module):
 
 class Unflatten(Module):
     """Expand axis ``dim`` into ``unflattened_size`` (one entry may be ``-1``) (``torch.nn.Unflatten``).
+
+    Args:
+      dim: The dimension to unflatten.
+      unflattened_size: Its new shape (the product must equal its size).
+
+    Raises:
+      ConfigError: If ``unflattened_size`` is not a sequence of ints.
+      ShapeError: When called on an input whose ``dim`` does not have that many elements.
 
     Example:
       >>> import jax.numpy as jnp

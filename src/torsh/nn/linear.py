@@ -20,6 +20,10 @@ __all__ = ["Linear", "Identity", "Bilinear"]
 class Identity(Module):
     """Returns its input unchanged (accepts and ignores extra arguments, as PyTorch's).
 
+    Args:
+      *args: Ignored (PyTorch accepts and ignores them too).
+      **kwargs: Ignored.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn

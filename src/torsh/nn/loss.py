@@ -52,6 +52,14 @@ class _Loss(Module):
 class CrossEntropyLoss(_Loss):
     """Cross entropy of logits against class indices or probabilities (``torch.nn.CrossEntropyLoss``).
 
+    Args:
+      weight: A rescaling weight per class, or None.
+      size_average: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+      ignore_index: A target index that contributes nothing.
+      reduce: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+      label_smoothing: In ``[0, 1]``: mix this much of the uniform distribution into the target.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -85,7 +93,22 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of class indices given log-probabilities (``torch.nn.NLLLoss``)."""
+    """Negative log-likelihood of class indices given log-probabilities (``torch.nn.NLLLoss``).
+
+    Args:
+        weight: A rescaling weight per class, or None.
+        size_average: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        ignore_index: A target index that contributes nothing.
+        reduce: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> log_p = jnp.log(jnp.array([[0.5, 0.5], [0.25, 0.75]]))
+        >>> round(float(nn.NLLLoss()(log_p, jnp.array([0, 1]))), 4)
+        0.4904
+    """
 
     weight: jax.Array | None = buffer()
     ignore_index: int = static()
@@ -151,7 +174,20 @@ class L1Loss(_Loss, init=False):
 
 
 class SmoothL1Loss(_Loss):
-    """Smooth L1 loss with threshold ``beta`` (``torch.nn.SmoothL1Loss``)."""
+    """Smooth L1 loss with threshold ``beta`` (``torch.nn.SmoothL1Loss``).
+
+    Args:
+        size_average: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduce: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        beta: Where the loss switches from quadratic to linear (``>= 0``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> nn.SmoothL1Loss(beta=1.0)(jnp.array([0.0, 0.5, 3.0]), jnp.zeros(3)).item()
+        0.875
+    """
 
     beta: float = static()
 
@@ -166,7 +202,18 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """Huber loss with threshold ``delta`` (``torch.nn.HuberLoss``)."""
+    """Huber loss with threshold ``delta`` (``torch.nn.HuberLoss``).
+
+    Args:
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        delta: Where the loss switches from quadratic to linear (``> 0``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> nn.HuberLoss(delta=1.0)(jnp.array([0.0, 0.5, 3.0]), jnp.zeros(3)).item()
+        0.875
+    """
 
     delta: float = static()
 
@@ -179,7 +226,20 @@ class HuberLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary cross entropy of probabilities (``torch.nn.BCELoss``)."""
+    """Binary cross entropy of probabilities (``torch.nn.BCELoss``).
+
+    Args:
+        weight: Rescales each element, or None.
+        size_average: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduce: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> round(float(nn.BCELoss()(jnp.array([0.9, 0.2]), jnp.array([1.0, 0.0]))), 4)
+        0.1643
+    """
 
     weight: jax.Array | None = buffer()
 
@@ -194,7 +254,22 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Sigmoid + binary cross entropy, with ``pos_weight`` (``torch.nn.BCEWithLogitsLoss``)."""
+    """Sigmoid + binary cross entropy, with ``pos_weight`` (``torch.nn.BCEWithLogitsLoss``).
+
+    Args:
+        weight: Rescales each element, or None.
+        size_average: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduce: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        pos_weight: Weight of the positive term per class, or None.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> loss = nn.BCEWithLogitsLoss(pos_weight=jnp.array([2.0]))
+        >>> round(float(loss(jnp.array([0.0]), jnp.array([1.0]))), 4)  # 2 * log(2)
+        1.3863
+    """
 
     weight: jax.Array | None = buffer()
     pos_weight: jax.Array | None = buffer()
@@ -216,7 +291,21 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    """KL divergence for log-probability inputs (``torch.nn.KLDivLoss``); prefer ``reduction='batchmean'``."""
+    """KL divergence for log-probability inputs (``torch.nn.KLDivLoss``); prefer ``reduction='batchmean'``.
+
+    Args:
+        size_average: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduce: Deprecated in PyTorch; kept for signature compatibility (use ``reduction``).
+        reduction: ``"none"``, ``"mean"``, ``"sum"`` or ``"batchmean"`` (the true KL divergence).
+        log_target: The target holds log-probabilities.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> log_p = jnp.log(jnp.array([[0.25, 0.75]]))
+        >>> round(float(nn.KLDivLoss(reduction="batchmean")(log_p, jnp.array([[0.5, 0.5]]))), 4)
+        0.1438
+    """
 
     log_target: bool = static()
     _reductions = (*REDUCTIONS, "batchmean")
@@ -232,7 +321,19 @@ class KLDivLoss(_Loss):
 
 
 class CosineSimilarity(Module):
-    """Cosine similarity along ``dim`` (``torch.nn.CosineSimilarity``)."""
+    """Cosine similarity along ``dim`` (``torch.nn.CosineSimilarity``).
+
+    Args:
+        dim: The dimension along which to compare.
+        eps: Lower bound of the norms.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> sim = nn.CosineSimilarity(dim=1)(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 1.0]]))
+        >>> [round(v, 4) for v in sim.tolist()]
+        [0.7071]
+    """
 
     dim: int = static()
     eps: float = static()
@@ -246,7 +347,19 @@ class CosineSimilarity(Module):
 
 
 class PairwiseDistance(Module):
-    """p-norm distance along the last axis (``torch.nn.PairwiseDistance``)."""
+    """p-norm distance along the last axis (``torch.nn.PairwiseDistance``).
+
+    Args:
+        p: The norm degree.
+        eps: Added to the difference (avoids a zero norm's gradient).
+        keepdim: Keep the reduced last dimension.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import nn
+        >>> nn.PairwiseDistance(eps=0.0)(jnp.array([[0.0, 0.0]]), jnp.array([[3.0, 4.0]])).tolist()
+        [5.0]
+    """
 
     norm: float = static()
     eps: float = static()

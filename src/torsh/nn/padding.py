@@ -1,5 +1,7 @@
-"""Padding layers: ``ZeroPad1d/2d/3d``, ``ConstantPad1d/2d/3d``, ``ReflectionPad1d/2d/3d``,
-``ReplicationPad1d/2d/3d``, ``CircularPad1d/2d/3d`` (PyTorch's arguments; no parameters).
+"""Padding layers with PyTorch's arguments (no parameters).
+
+``ZeroPad1d/2d/3d``, ``ConstantPad1d/2d/3d``, ``ReflectionPad1d/2d/3d``, ``ReplicationPad1d/2d/3d``
+and ``CircularPad1d/2d/3d``.
 
 Each wraps :func:`torsh.nn.functional.pad`; ``padding`` is an int (every side) or PyTorch's
 last-axis-first tuple ``(left, right[, top, bottom[, front, back]])``, checked at construction.
@@ -82,6 +84,14 @@ class _ConstantPadNd(_PadNd):
 class ConstantPad1d(_ConstantPadNd, init=False):
     """Pad the last axis with ``value`` (``torch.nn.ConstantPad1d``); ``padding`` int or ``(left, right)``.
 
+    Args:
+      padding: An int (every side) or 2 ints, last axis first: ``(left, right)``.
+      value: The fill value.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 2 ints.
+      ConfigError: If ``value`` is not a number.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -95,6 +105,14 @@ class ConstantPad1d(_ConstantPadNd, init=False):
 class ConstantPad2d(_ConstantPadNd, init=False):
     """Pad the last 2 axes with ``value`` (``torch.nn.ConstantPad2d``); ``(left, right, top, bottom)``.
 
+    Args:
+      padding: An int (every side) or 4 ints, last axis first: ``(left, right, top, bottom)``.
+      value: The fill value.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 4 ints.
+      ConfigError: If ``value`` is not a number.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -107,6 +125,14 @@ class ConstantPad2d(_ConstantPadNd, init=False):
 
 class ConstantPad3d(_ConstantPadNd, init=False):
     """Pad the last 3 axes with ``value`` (``torch.nn.ConstantPad3d``); 6-tuple, last axis first.
+
+    Args:
+      padding: An int (every side) or 6 ints, last axis first: ``(left, right, top, bottom, front, back)``.
+      value: The fill value.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 6 ints.
+      ConfigError: If ``value`` is not a number.
 
     Example:
       >>> import jax.numpy as jnp
@@ -129,6 +155,9 @@ class _ZeroPadNd(_ConstantPadNd):
 class ZeroPad1d(_ZeroPadNd, init=False):
     """Pad the last axis with zeros (``torch.nn.ZeroPad1d``).
 
+    Args:
+      padding: An int (every side) or 2 ints, last axis first: ``(left, right)``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -141,6 +170,9 @@ class ZeroPad1d(_ZeroPadNd, init=False):
 
 class ZeroPad2d(_ZeroPadNd, init=False):
     """Pad the last 2 axes with zeros (``torch.nn.ZeroPad2d``).
+
+    Args:
+      padding: An int (every side) or 4 ints, last axis first: ``(left, right, top, bottom)``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -157,6 +189,9 @@ class ZeroPad2d(_ZeroPadNd, init=False):
 class ZeroPad3d(_ZeroPadNd, init=False):
     """Pad the last 3 axes with zeros (``torch.nn.ZeroPad3d``).
 
+    Args:
+      padding: An int (every side) or 6 ints, last axis first: ``(left, right, top, bottom, front, back)``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -168,8 +203,15 @@ class ZeroPad3d(_ZeroPadNd, init=False):
 
 
 class ReflectionPad1d(_PadNd, init=False):
-    """Mirror padding of the last axis, edge not repeated (``torch.nn.ReflectionPad1d``); input
-    ``[N, C, L]`` or ``[C, L]``, each amount below the axis size.
+    """Mirror padding of the last axis, edge not repeated (``torch.nn.ReflectionPad1d``).
+
+    Input ``[N, C, L]`` or ``[C, L]``, each amount below the axis size.
+
+    Args:
+      padding: An int (every side) or 2 ints, last axis first: ``(left, right)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 2 ints.
 
     Example:
       >>> import jax.numpy as jnp
@@ -185,6 +227,12 @@ class ReflectionPad1d(_PadNd, init=False):
 class ReflectionPad2d(_PadNd, init=False):
     """Mirror padding of the last 2 axes (``torch.nn.ReflectionPad2d``); ``[N, C, H, W]`` or ``[C, H, W]``.
 
+    Args:
+      padding: An int (every side) or 4 ints, last axis first: ``(left, right, top, bottom)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 4 ints.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -197,8 +245,16 @@ class ReflectionPad2d(_PadNd, init=False):
 
 
 class ReflectionPad3d(_PadNd, init=False):
-    """Mirror padding of the last 3 axes (``torch.nn.ReflectionPad3d``); ``[N, C, D, H, W]`` or
-    ``[C, D, H, W]``.
+    """Mirror padding of the last 3 axes, edge not repeated (``torch.nn.ReflectionPad3d``).
+
+    Mirror padding of the last 3 axes (``torch.nn.ReflectionPad3d``); ``[N, C, D, H, W]`` or ``[C,
+    D, H, W]``.
+
+    Args:
+      padding: An int (every side) or 6 ints, last axis first: ``(left, right, top, bottom, front, back)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 6 ints.
 
     Example:
       >>> import jax.numpy as jnp
@@ -214,6 +270,12 @@ class ReflectionPad3d(_PadNd, init=False):
 class ReplicationPad1d(_PadNd, init=False):
     """Edge-value padding of the last axis (``torch.nn.ReplicationPad1d``); ``[N, C, L]`` or ``[C, L]``.
 
+    Args:
+      padding: An int (every side) or 2 ints, last axis first: ``(left, right)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 2 ints.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -227,6 +289,12 @@ class ReplicationPad1d(_PadNd, init=False):
 
 class ReplicationPad2d(_PadNd, init=False):
     """Edge-value padding of the last 2 axes (``torch.nn.ReplicationPad2d``).
+
+    Args:
+      padding: An int (every side) or 4 ints, last axis first: ``(left, right, top, bottom)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 4 ints.
 
     Example:
       >>> import jax.numpy as jnp
@@ -242,6 +310,12 @@ class ReplicationPad2d(_PadNd, init=False):
 class ReplicationPad3d(_PadNd, init=False):
     """Edge-value padding of the last 3 axes (``torch.nn.ReplicationPad3d``).
 
+    Args:
+      padding: An int (every side) or 6 ints, last axis first: ``(left, right, top, bottom, front, back)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 6 ints.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -255,6 +329,12 @@ class ReplicationPad3d(_PadNd, init=False):
 
 class CircularPad1d(_PadNd, init=False):
     """Wrap-around padding of the last axis (``torch.nn.CircularPad1d``); each amount at most the size.
+
+    Args:
+      padding: An int (every side) or 2 ints, last axis first: ``(left, right)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 2 ints.
 
     Example:
       >>> import jax.numpy as jnp
@@ -270,6 +350,12 @@ class CircularPad1d(_PadNd, init=False):
 class CircularPad2d(_PadNd, init=False):
     """Wrap-around padding of the last 2 axes (``torch.nn.CircularPad2d``).
 
+    Args:
+      padding: An int (every side) or 4 ints, last axis first: ``(left, right, top, bottom)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 4 ints.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -283,6 +369,12 @@ class CircularPad2d(_PadNd, init=False):
 
 class CircularPad3d(_PadNd, init=False):
     """Wrap-around padding of the last 3 axes (``torch.nn.CircularPad3d``).
+
+    Args:
+      padding: An int (every side) or 6 ints, last axis first: ``(left, right, top, bottom, front, back)``.
+
+    Raises:
+      ConfigError: If ``padding`` is not an int or a tuple of 6 ints.
 
     Example:
       >>> import jax.numpy as jnp

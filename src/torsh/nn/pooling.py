@@ -1,5 +1,6 @@
-"""Pooling layers: ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
-``AdaptiveMaxPool1d/2d/3d`` (PyTorch's arguments and defaults; no parameters).
+"""Pooling layers with PyTorch's arguments and defaults (no parameters).
+
+``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d`` and ``AdaptiveMaxPool1d/2d/3d``.
 
 Each wraps the function of the same name in :mod:`torsh.nn.functional`; the configuration is static
 and checked at construction, the input (rank, dtype, size) when called.
@@ -126,6 +127,9 @@ class MaxPool1d(_MaxPoolNd, init=False):
       return_indices: also return the flat index of every maximum (``(values, indices)``).
       ceil_mode: round the output size up (a last, partial window).
 
+    Raises:
+      ConfigError: For a bad ``kernel_size``, ``stride``, ``padding`` (more than half the window) or flag.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -140,6 +144,17 @@ class MaxPool2d(_MaxPoolNd, init=False):
     """2D max pooling over ``[N, C, H, W]`` or ``[C, H, W]`` (``torch.nn.MaxPool2d``).
 
     Arguments as :class:`MaxPool1d` (ints or 2-tuples); indices are flat ``h * W + w``.
+
+    Args:
+      kernel_size: Window size (int or 2-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit ``-inf`` padding, at most half the window.
+      dilation: Spacing between window elements.
+      return_indices: Also return the flat indices of the maxima.
+      ceil_mode: Round the output size up.
+
+    Raises:
+      ConfigError: For a bad ``kernel_size``, ``stride``, ``padding`` (more than half the window) or flag.
 
     Example:
       >>> import jax.numpy as jnp
@@ -157,6 +172,17 @@ class MaxPool3d(_MaxPoolNd, init=False):
     """3D max pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.MaxPool3d``).
 
     Arguments as :class:`MaxPool1d` (ints or 3-tuples).
+
+    Args:
+      kernel_size: Window size (int or 3-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit ``-inf`` padding, at most half the window.
+      dilation: Spacing between window elements.
+      return_indices: Also return the flat indices of the maxima.
+      ceil_mode: Round the output size up.
+
+    Raises:
+      ConfigError: For a bad ``kernel_size``, ``stride``, ``padding`` (more than half the window) or flag.
 
     Example:
       >>> import jax.numpy as jnp
@@ -235,6 +261,9 @@ class AvgPool1d(_AvgPoolNd):
       ceil_mode: round the output size up (a last, partial window).
       count_include_pad: count the padding in each window's divisor (PyTorch's default).
 
+    Raises:
+      ConfigError: For a bad ``kernel_size``, ``stride``, ``padding`` (more than half the window) or flag.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -265,6 +294,17 @@ class AvgPool2d(_AvgPoolNd):
     Arguments as :class:`AvgPool1d` (ints or 2-tuples), plus ``divisor_override``: a fixed divisor
     for every window.
 
+    Args:
+      kernel_size: Window size (int or 2-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit zero padding, at most half the window.
+      ceil_mode: Round the output size up.
+      count_include_pad: Divide by the window size including padding.
+      divisor_override: Replaces every window's divisor (non-zero).
+
+    Raises:
+      ConfigError: For a bad ``kernel_size``, ``stride``, ``padding`` (more than half the window) or flag.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -290,6 +330,17 @@ class AvgPool3d(_AvgPoolNd):
     """3D average pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.AvgPool3d``).
 
     Arguments as :class:`AvgPool2d` (ints or 3-tuples).
+
+    Args:
+      kernel_size: Window size (int or 3-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit zero padding, at most half the window.
+      ceil_mode: Round the output size up.
+      count_include_pad: Divide by the window size including padding.
+      divisor_override: Replaces every window's divisor (non-zero).
+
+    Raises:
+      ConfigError: For a bad ``kernel_size``, ``stride``, ``padding`` (more than half the window) or flag.
 
     Example:
       >>> import jax.numpy as jnp
@@ -343,6 +394,9 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd, init=False):
 
     Output element ``i`` averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``.
 
+    Args:
+      output_size: An int or a 1-tuple (None entries keep that input size).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -354,8 +408,12 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd, init=False):
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd, init=False):
-    """2D adaptive average pooling (``torch.nn.AdaptiveAvgPool2d``): ``output_size`` is an int or
-    ``(H_out, W_out)``; ``None`` keeps that input size.
+    """2D adaptive average pooling (``torch.nn.AdaptiveAvgPool2d``).
+
+    ``output_size`` is an int or ``(H_out, W_out)``; ``None`` keeps that input size.
+
+    Args:
+      output_size: An int or a 2-tuple (None entries keep that input size).
 
     Example:
       >>> import jax.numpy as jnp
@@ -369,6 +427,9 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd, init=False):
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd, init=False):
     """3D adaptive average pooling (``torch.nn.AdaptiveAvgPool3d``).
+
+    Args:
+      output_size: An int or a 3-tuple (None entries keep that input size).
 
     Example:
       >>> import jax.numpy as jnp
@@ -394,6 +455,13 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd, init=False):
     """1D adaptive max pooling (``torch.nn.AdaptiveMaxPool1d``).
 
+    Args:
+      output_size: An int or a 1-tuple (None entries keep that input size).
+      return_indices: Also return the flat indices of the maxima.
+
+    Raises:
+      ConfigError: If ``return_indices`` is not a bool.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -405,8 +473,16 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd, init=False):
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd, init=False):
-    """2D adaptive max pooling (``torch.nn.AdaptiveMaxPool2d``); with ``return_indices`` also the flat
-    index ``h * W + w`` of each maximum.
+    """2D adaptive max pooling (``torch.nn.AdaptiveMaxPool2d``).
+
+    With ``return_indices`` also the flat index ``h * W + w`` of each maximum.
+
+    Args:
+      output_size: An int or a 2-tuple (None entries keep that input size).
+      return_indices: Also return the flat indices of the maxima.
+
+    Raises:
+      ConfigError: If ``return_indices`` is not a bool.
 
     Example:
       >>> import jax.numpy as jnp
@@ -420,6 +496,13 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd, init=False):
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd, init=False):
     """3D adaptive max pooling (``torch.nn.AdaptiveMaxPool3d``).
+
+    Args:
+      output_size: An int or a 3-tuple (None entries keep that input size).
+      return_indices: Also return the flat indices of the maxima.
+
+    Raises:
+      ConfigError: If ``return_indices`` is not a bool.
 
     Example:
       >>> import jax.numpy as jnp

@@ -86,7 +86,22 @@ class ParamGroup(Config):
         return f"ParamGroup({', '.join(parts)})"
 
     def selects(self, path: str, leaf: Any) -> bool:
-        """True when one of the selectors selects the leaf at dotted ``path``."""
+        """True when one of the selectors selects the leaf at dotted ``path``.
+
+        Args:
+            path: The leaf's dotted path (``"fc.bias"``).
+            leaf: The leaf itself (for predicate selectors).
+
+        Returns:
+            Whether a selector of this group selects the leaf.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> from torsh import optim
+            >>> no_decay = optim.ParamGroup("*.bias", weight_decay=0.0)
+            >>> no_decay.selects("fc.bias", jnp.zeros(2)), no_decay.selects("fc.weight", jnp.zeros((2, 2)))
+            (True, False)
+        """
         for s in self.params:
             if isinstance(s, str):
                 if fnmatch.fnmatchcase(path, s) or path.startswith(s + "."):

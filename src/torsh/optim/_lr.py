@@ -44,6 +44,15 @@ def lr_states(state: Any, prefix: str = "") -> Iterator[tuple[str, OptState]]:
 def get_lr(state: Any) -> dict[str, Any]:
     """The learning rates the next step will use, ``{group: lr}`` (names prefixed inside chains).
 
+    Args:
+      state: An optimizer state (or a chain's).
+
+    Returns:
+      A dict from group name to its learning rate (an array).
+
+    Raises:
+      TreeError: If ``state`` holds no learning rate (not an optimizer's state).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
@@ -62,8 +71,9 @@ def get_lr(state: Any) -> dict[str, Any]:
 
 
 def set_lr(state: Any, lr: float | Callable[[str, Any], Any]) -> Any:
-    """A copy of ``state`` whose learning rates are replaced (takes effect at the next step, no
-    recompilation: the learning rate is an array in the state).
+    """A copy of ``state`` whose learning rates are replaced, from the next step on.
+
+    No recompilation: the learning rate is an array in the state.
 
     For a group whose learning rate follows a schedule, the schedule is rescaled so that its current
     value becomes the new one and it continues from there by the same factor — what PyTorch does when
@@ -76,6 +86,9 @@ def set_lr(state: Any, lr: float | Callable[[str, Any], Any]) -> Any:
     Raises:
       ConfigError: a scheduled group's current learning rate is 0 (no factor maps 0 to the new value),
         or the state has no room for a schedule factor (LBFGS).
+
+    Returns:
+      The new state (the original is unchanged).
 
     Example:
       >>> import jax.numpy as jnp

@@ -485,6 +485,13 @@ class Optimizer(GradientTransformation):
 
         Raises:
           ConfigError: a param group selects no trainable parameter.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> state = optim.Adam(lr=1e-3).init({"w": jnp.ones(2)})
+          >>> sorted(state.state_dict())
+          ['exp_avg.w', 'exp_avg_sq.w', 'lr.default', 'step']
         """
         groups = self._groups()
         leaves, spec, paths, trainable = self._layout(params)
@@ -530,6 +537,15 @@ class Optimizer(GradientTransformation):
           TreeError: ``grads`` or ``state`` do not match the parameters or this optimizer.
           ShapeError: a gradient's shape differs from its parameter's.
           DTypeError: a real parameter has a complex gradient.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.SGD(lr=0.1)
+          >>> params = {"w": jnp.ones(2)}
+          >>> updates, state = opt.update({"w": jnp.full(2, 0.5)}, opt.init(params), params)
+          >>> [round(v, 4) for v in updates["w"].tolist()]
+          [-0.05, -0.05]
         """
         new_leaves, leaves, spec, new_state = self._run(grads, state, params, "update")
         updates = [
@@ -554,6 +570,15 @@ class Optimizer(GradientTransformation):
           TreeError: ``grads`` or ``state`` do not match the parameters or this optimizer.
           ShapeError: a gradient's shape differs from its parameter's.
           DTypeError: a real parameter has a complex gradient.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.SGD(lr=0.1)
+          >>> params = {"w": jnp.ones(2)}
+          >>> params, state = opt.step(params, {"w": jnp.full(2, 0.5)}, opt.init(params))
+          >>> [round(v, 4) for v in params["w"].tolist()]
+          [0.95, 0.95]
         """
         new_leaves, leaves, spec, new_state = self._run(grads, state, params, "step")
         out = [

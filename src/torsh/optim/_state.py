@@ -81,11 +81,37 @@ class OptState(Struct):
     """
 
     def state_dict(self) -> dict[str, jax.Array]:
-        """The arrays of this state by dotted name (see :func:`torsh.optim.state_dict`)."""
+        """The arrays of this state by dotted name (see :func:`torsh.optim.state_dict`).
+
+        Returns:
+            ``{dotted_name: array}``, ready for :func:`torsh.save`.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> from torsh import optim
+            >>> state = optim.SGD(lr=0.1, momentum=0.9).init({"w": jnp.ones(2)})
+            >>> sorted(state.state_dict())
+            ['lr.default', 'momentum_buffer.w', 'step']
+        """
         return state_dict(self)
 
     def load_state_dict(self: T, values: Mapping[str, Any]) -> T:
-        """A copy of this state with arrays from ``values`` (validated; see :func:`load_state_dict`)."""
+        """A copy of this state with arrays from ``values`` (validated; see :func:`load_state_dict`).
+
+        Args:
+            values: ``{dotted_name: array}`` as produced by :meth:`state_dict`.
+
+        Returns:
+            A new state of this structure holding ``values``.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> from torsh import optim
+            >>> state = optim.SGD(lr=0.1).init({"w": jnp.ones(2)})
+            >>> restored = state.load_state_dict({**state.state_dict(), "step": jnp.array(5)})
+            >>> int(restored.state_dict()["step"])
+            5
+        """
         return load_state_dict(self, values)
 
     def __torsh_repr__(self, indent: str = "") -> str:
@@ -155,8 +181,9 @@ def _as_array(name: str, value: Any, like: Any) -> Any:
 
 
 def load_state_dict(like: T, values: Mapping[str, Any]) -> T:
-    """Rebuild ``like`` (a state of the right structure, e.g. from ``opt.init(params)``) with arrays
-    from ``values``.
+    """Rebuild the state ``like`` with the arrays of ``values``.
+
+    ``like`` is a state of the right structure, e.g. from ``opt.init(params)``.
 
     Keys, shapes and dtypes are all checked before anything is built, and every mismatch of a kind is
     reported at once.

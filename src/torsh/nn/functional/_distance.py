@@ -26,8 +26,22 @@ def _broadcast(name: str, x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.
 
 
 def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1e-8) -> jax.Array:
-    """``sum(x1/‖x1‖ * x2/‖x2‖)`` along ``dim``, norms clamped below at ``eps`` (PyTorch's formula;
-    as there, the clamp does not enter the gradient).
+    """Cosine similarity along ``dim`` (``torch.nn.functional.cosine_similarity``).
+
+    ``sum(x1/‖x1‖ * x2/‖x2‖)``, norms clamped below at ``eps`` (PyTorch's formula; as there, the clamp
+    does not enter the gradient).
+
+    Args:
+      x1: The first input.
+      x2: The second input (broadcast against ``x1``).
+      dim: The dimension to compare along.
+      eps: Lower bound of each norm.
+
+    Returns:
+      The similarities, ``dim`` removed.
+
+    Raises:
+      ShapeError: If ``x1`` and ``x2`` do not broadcast or ``dim`` is out of range.
 
     Example:
       >>> import jax.numpy as jnp
@@ -54,6 +68,20 @@ def pairwise_distance(
     x1: jax.Array, x2: jax.Array, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
 ) -> jax.Array:
     """``‖x1 - x2 + eps‖_p`` along the last axis (``torch.nn.functional.pairwise_distance``).
+
+    Args:
+      x1: The first input, ``(N, D)`` or ``(D,)``.
+      x2: The second input, broadcast against ``x1``.
+      p: The norm degree.
+      eps: Added to the difference.
+      keepdim: Keep the reduced last dimension.
+
+    Returns:
+      The distances.
+
+    Raises:
+      ConfigError: If ``p`` is negative.
+      ShapeError: If the inputs do not broadcast or have more than 2 dimensions.
 
     Example:
       >>> import jax.numpy as jnp

@@ -22,6 +22,19 @@ def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = Non
     :class:`~torsh.nn.IndexOutOfRangeError`; under ``jit`` they are checked only inside
     :func:`torsh.debug.checks` (otherwise they give NaN rows, or wrap when negative; see docs/debug.md).
 
+    Args:
+      input: Integer indices, any shape.
+      weight: The table, ``(num_embeddings, embedding_dim)``.
+      padding_idx: An index whose row gets no gradient (None: none).
+
+    Returns:
+      ``input.shape + (embedding_dim,)``.
+
+    Raises:
+      DTypeError: If ``input`` is not an integer array.
+      ConfigError: If ``padding_idx`` is out of range.
+      IndexOutOfRangeError: Eagerly (or under :func:`torsh.debug.checks`), for an index out of range.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -43,9 +56,28 @@ def embedding(input: jax.Array, weight: jax.Array, padding_idx: int | None = Non
 
 
 def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
-    """Integer indices to one-hot integer arrays (``torch.nn.functional.one_hot``; ``num_classes``
-    must be given under ``jit``). A class value outside ``[0, num_classes)`` raises
-    :class:`~torsh.nn.IndexOutOfRangeError` (under ``jit``: inside :func:`torsh.debug.checks`)."""
+    """Integer indices to one-hot integer arrays (``torch.nn.functional.one_hot``).
+
+    ``num_classes`` must be given under ``jit``. A class value outside ``[0, num_classes)`` raises
+    :class:`~torsh.nn.IndexOutOfRangeError` (under ``jit``: inside :func:`torsh.debug.checks`).
+
+    Args:
+        tensor: Integer class indices.
+        num_classes: The number of classes; -1: ``max + 1`` (not under ``jit``).
+
+    Returns:
+        An integer array of shape ``tensor.shape + (num_classes,)``.
+
+    Raises:
+        DTypeError: If ``tensor`` is not an integer array.
+        IndexOutOfRangeError: For a class outside ``[0, num_classes)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> F.one_hot(jnp.array([0, 2]), 3).tolist()
+        [[1, 0, 0], [0, 0, 1]]
+    """
     if not jnp.issubdtype(tensor.dtype, jnp.integer):
         raise DTypeError(f"one_hot: expected integer indices, got {tensor.dtype}")
     if num_classes < 0:

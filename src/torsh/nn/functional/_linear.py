@@ -16,6 +16,14 @@ __all__ = ["linear", "bilinear"]
 def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -> jax.Array:
     """``input @ weight.T + bias`` with PyTorch's weight layout ``[out_features, in_features]``.
 
+    Args:
+      input: ``(*, in_features)``.
+      weight: ``(out_features, in_features)`` (PyTorch's layout).
+      bias: ``(out_features,)``, or None.
+
+    Returns:
+      ``(*, out_features)``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F

@@ -120,6 +120,22 @@ def nll_loss(
 
     ``mean`` divides by the total weight of the non-ignored targets (NaN if all are ignored), as PyTorch.
 
+    Args:
+      input: Log-probabilities, class axis 1 (or 0 for a 1-D input).
+      target: Class indices (integers), ``input``'s shape without the class axis.
+      weight: A rescaling weight per class.
+      ignore_index: A target index that contributes nothing.
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+      The loss: a scalar, or the target's shape with ``reduction="none"``.
+
+    Raises:
+      ConfigError: If ``reduction`` is unknown.
+      DTypeError: If class-index targets are not integers.
+      ShapeError: If ``target`` or ``weight`` does not fit ``input``'s shape or class count.
+      IndexOutOfRangeError: Eagerly (or under :func:`torsh.debug.checks`), for a class index out of range.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -150,6 +166,23 @@ def cross_entropy(
     probabilities (floats, shape of ``input``). ``weight`` rescales classes, ``ignore_index`` skips
     targets (indices only), ``label_smoothing`` mixes in the uniform distribution. Same formulas and
     reductions as PyTorch, including the weighted ``mean``.
+
+    Args:
+      input: Logits, class axis 1 (or 0 for a 1-D input).
+      target: Class indices (integers) or class probabilities (floats of ``input``'s shape).
+      weight: A rescaling weight per class.
+      ignore_index: A target index that contributes nothing (class-index targets only).
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+      label_smoothing: In ``[0, 1]``: mix this much of the uniform distribution into the target.
+
+    Returns:
+      The loss: a scalar, or the target's shape with ``reduction="none"``.
+
+    Raises:
+      ConfigError: If ``reduction`` is unknown or ``label_smoothing`` is outside ``[0, 1]``.
+      DTypeError: If class-index targets are not integers.
+      ShapeError: If ``target`` or ``weight`` does not fit ``input``'s shape or class count.
+      IndexOutOfRangeError: Eagerly (or under :func:`torsh.debug.checks`), for a class index out of range.
 
     Example:
       >>> import jax.numpy as jnp
@@ -231,6 +264,19 @@ def mse_loss(
 ) -> jax.Array:
     """Squared error ``(input - target)²``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``.
 
+    Args:
+      input: The prediction.
+      target: The target, of ``input``'s shape (losses never broadcast silently).
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+      weight: Per-element weights (``mean`` becomes ``sum(w * e) / sum(w)``).
+
+    Returns:
+      The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+      ConfigError: If ``reduction`` is unknown.
+      ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -247,7 +293,27 @@ def l1_loss(
     reduction: str = "mean",
     weight: jax.Array | None = None,
 ) -> jax.Array:
-    """Absolute error ``|input - target|``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``."""
+    """Absolute error ``|input - target|``; with ``weight``, ``mean`` is ``sum(w * e) / sum(w)``.
+
+    Args:
+        input: The prediction.
+        target: The target, of ``input``'s shape (losses never broadcast silently).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        weight: Per-element weights (``mean`` becomes ``sum(w * e) / sum(w)``).
+
+    Returns:
+        The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+        ConfigError: If ``reduction`` is unknown.
+        ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> F.l1_loss(jnp.array([0.0, 0.5, 3.0]), jnp.zeros(3)).item()
+        1.1666667461395264
+    """
     _check_pointwise("l1_loss", input, target, reduction)
     return _weighted_pointwise("l1_loss", jnp.abs(input - target), weight, reduction, True)
 
@@ -258,7 +324,27 @@ def smooth_l1_loss(
     reduction: str = "mean",
     beta: float = 1.0,
 ) -> jax.Array:
-    """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1)."""
+    """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1).
+
+    Args:
+        input: The prediction.
+        target: The target, of ``input``'s shape (losses never broadcast silently).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        beta: Where the loss switches from quadratic to linear (``>= 0``).
+
+    Returns:
+        The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+        ConfigError: If ``reduction`` is unknown or ``beta < 0``.
+        ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> F.smooth_l1_loss(jnp.array([0.0, 0.5, 3.0]), jnp.zeros(3), reduction="none").tolist()
+        [0.0, 0.125, 2.5]
+    """
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise ConfigError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
@@ -277,8 +363,31 @@ def huber_loss(
     delta: float = 1.0,
     weight: jax.Array | None = None,
 ) -> jax.Array:
-    """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``; weighted ``mean`` is
-    ``mean(w * loss)`` (PyTorch's rule for this loss)."""
+    """Huber loss (``torch.nn.functional.huber_loss``): quadratic near 0, linear beyond ``delta``.
+
+    ``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``; weighted ``mean`` is
+    ``mean(w * loss)`` (PyTorch's rule for this loss).
+
+    Args:
+        input: The prediction.
+        target: The target, of ``input``'s shape (losses never broadcast silently).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        delta: Where the loss switches from quadratic to linear (``> 0``).
+        weight: Per-element weights (``mean`` is ``mean(w * loss)``).
+
+    Returns:
+        The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+        ConfigError: If ``reduction`` is unknown or ``delta <= 0``.
+        ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> F.huber_loss(jnp.array([0.0, 0.5, 3.0]), jnp.zeros(3), reduction="none").tolist()
+        [0.0, 0.125, 2.5]
+    """
     _check_reduction("huber_loss", reduction)
     if delta <= 0:
         raise ConfigError(f"huber_loss: delta must be positive, got {delta}")
@@ -306,7 +415,28 @@ def binary_cross_entropy(
     weight: jax.Array | None = None,
     reduction: str = "mean",
 ) -> jax.Array:
-    """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; logs clamped at -100 as PyTorch."""
+    """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; logs clamped at -100 as PyTorch.
+
+    Args:
+        input: Probabilities in ``[0, 1]``.
+        target: Targets in ``[0, 1]``, of ``input``'s shape.
+        weight: Rescales each element (broadcast to ``input``'s shape).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+        ConfigError: If ``reduction`` is unknown.
+        ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
+        ValueRangeError: Eagerly (or under :func:`torsh.debug.checks`), if ``input`` leaves ``[0, 1]``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> round(float(F.binary_cross_entropy(jnp.array([0.9, 0.2]), jnp.array([1.0, 0.0]))), 4)
+        0.1643
+    """
     _check_pointwise("binary_cross_entropy", input, target, reduction)
     check_probabilities("binary_cross_entropy", input)
     log_p = jnp.maximum(jnp.log(input), -100.0)
@@ -325,8 +455,23 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: jax.Array | None = None,
 ) -> jax.Array:
-    """Sigmoid + binary cross entropy in one stable formula; ``pos_weight`` weighs positives (per class,
-    broadcast along the last axis).
+    """Sigmoid + binary cross entropy in one numerically stable formula (``BCEWithLogitsLoss``).
+
+    ``pos_weight`` weighs positives (per class, broadcast along the last axis).
+
+    Args:
+      input: Logits.
+      target: Targets in ``[0, 1]``, of ``input``'s shape.
+      weight: Rescales each element (broadcast to ``input``'s shape).
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+      pos_weight: Weight of the positive term, per class (broadcast along the last axis).
+
+    Returns:
+      The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+      ConfigError: If ``reduction`` is unknown.
+      ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
 
     Example:
       >>> import jax.numpy as jnp
@@ -355,6 +500,26 @@ def kl_div(
 
     ``reduction='batchmean'`` divides the sum by the batch size (the true KL divergence); ``'mean'``
     divides by the number of elements (PyTorch's default, kept for compatibility).
+
+    Args:
+        input: Log-probabilities.
+        target: Probabilities (log-probabilities with ``log_target=True``), of ``input``'s shape.
+        reduction: ``"none"``, ``"mean"``, ``"sum"`` or ``"batchmean"`` (the true KL divergence).
+        log_target: ``target`` holds log-probabilities.
+
+    Returns:
+        The loss: a scalar, or of ``input``'s shape with ``reduction="none"``.
+
+    Raises:
+        ConfigError: If ``reduction`` is unknown.
+        ShapeError: If ``target`` (or ``weight``) does not have ``input``'s shape.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> log_p = jnp.log(jnp.array([[0.25, 0.75]]))
+        >>> round(float(F.kl_div(log_p, jnp.array([[0.5, 0.5]]), reduction="batchmean")), 4)
+        0.1438
     """
     _check_pointwise("kl_div", input, target, reduction, (*_REDUCTIONS, "batchmean"))
     if log_target:

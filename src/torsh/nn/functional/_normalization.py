@@ -89,6 +89,23 @@ def batch_norm(
     ``running_var``. Being pure, it returns only the output: the running statistics are updated by
     ``nn.BatchNorm*`` under :func:`torsh.nn.stateful` (``momentum`` is accepted for compatibility).
 
+    Args:
+      input: ``(N, C, *)``.
+      running_mean: Per-channel running mean (used when not training; may be None when training).
+      running_var: Per-channel running variance.
+      weight: Per-channel scale (None: 1).
+      bias: Per-channel shift (None: 0).
+      training: Normalise with the batch statistics instead of the running ones.
+      momentum: Accepted for PyTorch compatibility (the module updates its running statistics).
+      eps: Added to the variance.
+
+    Returns:
+      The normalised array, of ``input``'s shape.
+
+    Raises:
+      ShapeError: If ``input`` is not ``(N, C, *)``, or a training batch has one value per channel.
+      ConfigError: If ``eps < 0``, or not training without running statistics.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -121,7 +138,32 @@ def instance_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> jax.Array:
-    """Per-sample, per-channel normalisation of ``(N, C, *)`` over the spatial axes."""
+    """Per-sample, per-channel normalisation of ``(N, C, *)`` over the spatial axes.
+
+    Args:
+        input: ``(N, C, *)``.
+        running_mean: Per-channel running mean (used with ``use_input_stats=False``).
+        running_var: Per-channel running variance.
+        weight: Per-channel scale (None: 1).
+        bias: Per-channel shift (None: 0).
+        use_input_stats: Normalise with each sample's own statistics.
+        momentum: Accepted for PyTorch compatibility.
+        eps: Added to the variance.
+
+    Returns:
+        The normalised array, of ``input``'s shape.
+
+    Raises:
+        ShapeError: If ``input`` is not ``(N, C, *)`` or a per-channel array has the wrong size.
+        ConfigError: If ``use_input_stats=False`` without running statistics.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> y = F.instance_norm(jnp.arange(4.0).reshape(1, 1, 4))
+        >>> [round(v, 4) for v in y[0, 0].tolist()]
+        [-1.3416, -0.4472, 0.4472, 1.3416]
+    """
     check_float_input(input)
     if input.ndim < 3:
         raise ShapeError(
@@ -163,7 +205,27 @@ def layer_norm(
     bias: jax.Array | None = None,
     eps: float = 1e-5,
 ) -> jax.Array:
-    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift."""
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift.
+
+    Args:
+        input: The input; its trailing dimensions equal ``normalized_shape``.
+        normalized_shape: The trailing shape to normalise over.
+        weight: Elementwise scale of ``normalized_shape`` (None: 1).
+        bias: Elementwise shift (None: 0).
+        eps: Added to the variance.
+
+    Returns:
+        The normalised array, of ``input``'s shape.
+
+    Raises:
+        ShapeError: If ``input``'s trailing dimensions are not ``normalized_shape``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> [round(v, 4) for v in F.layer_norm(jnp.array([[1.0, 2.0, 3.0]]), (3,))[0].tolist()]
+        [-1.2247, 0.0, 1.2247]
+    """
     check_float_input(input)
     ns = _check_normalized_shape(input, normalized_shape, "layer_norm")
     axes = tuple(range(input.ndim - len(ns), input.ndim))
@@ -184,8 +246,29 @@ def rms_norm(
     weight: jax.Array | None = None,
     eps: float | None = None,
 ) -> jax.Array:
-    """``x / sqrt(mean(x²) + eps) * weight`` over the trailing axes; ``eps=None`` uses the machine
-    epsilon of the computation type (float32 for half inputs), as PyTorch."""
+    """RMS normalisation over the trailing ``normalized_shape`` axes (``F.rms_norm``).
+
+    ``x / sqrt(mean(x²) + eps) * weight``; ``eps=None`` uses the machine epsilon of the computation
+    type (float32 for half inputs), as PyTorch.
+
+    Args:
+        input: The input; its trailing dimensions equal ``normalized_shape``.
+        normalized_shape: The trailing shape to normalise over.
+        weight: Elementwise scale (None: 1).
+        eps: Added to the mean square; None: the machine epsilon of the computation type.
+
+    Returns:
+        The normalised array, of ``input``'s shape.
+
+    Raises:
+        ShapeError: If ``input``'s trailing dimensions are not ``normalized_shape``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> [round(v, 4) for v in F.rms_norm(jnp.array([[3.0, 4.0]]), (2,))[0].tolist()]
+        [0.8485, 1.1314]
+    """
     check_float_input(input)
     ns = _check_normalized_shape(input, normalized_shape, "rms_norm")
     axes = tuple(range(input.ndim - len(ns), input.ndim))
@@ -203,7 +286,28 @@ def group_norm(
     bias: jax.Array | None = None,
     eps: float = 1e-5,
 ) -> jax.Array:
-    """Normalise ``(N, C, *)`` over groups of ``C // num_groups`` channels and the spatial axes."""
+    """Normalise ``(N, C, *)`` over groups of ``C // num_groups`` channels and the spatial axes.
+
+    Args:
+        input: ``(N, C, *)``.
+        num_groups: The number of channel groups (divides ``C``).
+        weight: Per-channel scale (None: 1).
+        bias: Per-channel shift (None: 0).
+        eps: Added to the variance.
+
+    Returns:
+        The normalised array, of ``input``'s shape.
+
+    Raises:
+        ShapeError: If ``C`` is not divisible by ``num_groups`` or ``input`` is not ``(N, C, *)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> y = F.group_norm(jnp.arange(4.0).reshape(1, 4, 1), num_groups=2)
+        >>> [round(v, 3) for v in y[0, :, 0].tolist()]
+        [-1.0, 1.0, -1.0, 1.0]
+    """
     check_float_input(input)
     if input.ndim < 2:
         raise ShapeError(f"group_norm: expected input (N, C, *), got shape {shape_str(input.shape)}")
@@ -224,7 +328,23 @@ def normalize(
     dim: int = 1,
     eps: float = 1e-12,
 ) -> jax.Array:
-    """``x / max(||x||_p, eps)`` along ``dim`` (``torch.nn.functional.normalize``)."""
+    """``x / max(||x||_p, eps)`` along ``dim`` (``torch.nn.functional.normalize``).
+
+    Args:
+        input: The input.
+        p: The norm's exponent.
+        dim: The dimension to normalise along.
+        eps: Lower bound of the norm (avoids division by zero).
+
+    Returns:
+        ``input`` scaled to unit ``p``-norm along ``dim``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> [round(v, 4) for v in F.normalize(jnp.array([[3.0, 4.0]]))[0].tolist()]
+        [0.6, 0.8]
+    """
     check_float_input(input)
     norm = (
         jnp.sum(jnp.abs(input) ** p, axis=dim, keepdims=True) ** (1.0 / p)

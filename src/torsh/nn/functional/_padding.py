@@ -73,6 +73,14 @@ def pad(
     more than what remains after cropping (torch 2.13 returns uninitialised memory there), raise a
     ShapeError.
 
+    Returns:
+      The padded (or cropped) array.
+
+    Raises:
+      ConfigError: For an odd-length or too long ``pad``, an unknown ``mode``, or a ``value`` with a
+        non-constant mode.
+      ShapeError: If a non-constant mode gets an input of the wrong rank, or padding larger than the axis.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
