@@ -33,7 +33,7 @@ def _cnn() -> Any:
 def _resnet18(classes: int) -> Any:
     # PyPI's torchvision needs two operator schemas declared first on the CPU torch build (see there).
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "vision"))
-    from _torchvision import torchvision
+    from _vision_torchvision import torchvision
 
     return torchvision.models.resnet18(num_classes=classes)
 

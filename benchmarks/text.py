@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "vision"))
-import _torchvision  # noqa: F401  (transformers imports torchvision; see that file)
+import _vision_torchvision  # noqa: F401  (transformers imports torchvision; see that file)
 import torch
 import transformers
 

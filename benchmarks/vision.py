@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "vision"))
-from _torchvision import torchvision
+from _vision_torchvision import torchvision
 
 import torsh
 from torsh import nn, optim

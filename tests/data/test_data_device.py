@@ -8,10 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import _data_testlib as lib
 import jax
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 
 from torsh.data import ArrayDataset, DataLoader, WorkerError
 from torsh.errors import DeviceError
@@ -124,7 +124,7 @@ def test_two_processes_assemble_global_batches_from_their_shards():
         os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="4", JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo"
     )
     env.pop("XLA_FLAGS", None)
-    script = os.path.join(os.path.dirname(lib.__file__), "torsh_data_mp_job.py")
+    script = os.path.join(os.path.dirname(lib.__file__), "_data_mp_job.py")
     procs = [
         subprocess.Popen(
             [sys.executable, script, str(port), str(i)],

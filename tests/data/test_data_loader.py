@@ -6,10 +6,11 @@ import io
 import itertools
 import json
 
+import _data_testlib as lib
 import numpy as np
 import pytest
 import torch.utils.data as tud
-import torsh_data_testlib as lib
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
@@ -202,7 +203,7 @@ def test_mid_epoch_resume_yields_exactly_the_remaining_batches(num_workers, kind
     assert epoch0
 
 
-@settings(max_examples=15)
+@settings(max_examples=examples(15))
 @given(
     n=st.integers(1, 30),
     batch_size=st.integers(1, 7),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import warnings
 
+import _data_testlib as lib
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 
 from torsh.data import ArrayDataset, CollateError, DataLoader, DatasetChangedWarning, default_collate
 from torsh.errors import ConfigError, DataError

@@ -6,11 +6,11 @@ dataset itself): pad with copies of the last row, mask True on the real rows.
 
 from __future__ import annotations
 
+import _data_testlib as lib
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 from hypothesis import given
 from hypothesis import strategies as st
 

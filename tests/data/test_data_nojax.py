@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import _data_testlib as lib
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 
 import torsh
 from torsh.data import ArrayDataset, DataLoader, _nojax, default_collate

@@ -6,9 +6,9 @@ from __future__ import annotations
 import gc
 import os
 
+import _data_testlib as lib
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 
 from torsh.data import ArrayDataset, DataLoader, Subset, _pool, _sharing, _transport, default_collate
 

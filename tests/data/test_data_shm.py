@@ -17,9 +17,9 @@ import signal
 import subprocess
 import sys
 
+import _data_testlib as lib
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 
 from torsh.data import DataLoader, SharedMemoryWarning, WorkerDiedError, _sharing, _shm, _transport
 
@@ -40,7 +40,7 @@ def test_process_workers_with_an_8_mib_dev_shm(tmp_path):
     small.mkdir()
     script = (
         'mount -t tmpfs -o size=8m tmpfs /dev/shm && mount -t tmpfs -o size=1m tmpfs "$1" && '
-        f'exec "$2" {os.path.join(HERE, "torsh_data_shm_child.py")} "$1"'
+        f'exec "$2" {os.path.join(HERE, "_data_shm_child.py")} "$1"'
     )
     proc = subprocess.run(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(small), sys.executable],

@@ -15,9 +15,9 @@ import textwrap
 import threading
 import time
 
+import _data_testlib as lib
 import numpy as np
 import pytest
-import torsh_data_testlib as lib
 
 from torsh.data import (
     ArrayDataset,
@@ -204,7 +204,7 @@ _ORPHAN_SCRIPT = textwrap.dedent(
     import sys, time
     import numpy as np
     sys.path.insert(0, {testdir!r})
-    import torsh_data_testlib as lib
+    import _data_testlib as lib
     from torsh.data import DataLoader
 
     if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 import types
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import _docstring_rules as rules
+import _docs_docstring_rules as rules
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 API = ROOT / "docs" / "api"

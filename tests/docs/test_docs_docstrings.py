@@ -1,6 +1,6 @@
 """Every public callable of torsh has a complete Google-style docstring (issue 18).
 
-The rules are in tests/docs/_docstring_rules.py (its module docstring is the reference): a one-line
+The rules are in tests/docs/_docs_docstring_rules.py (its module docstring is the reference): a one-line
 summary; ``Args:`` when there are parameters; ``Returns:`` when something is returned; ``Raises:``
 naming every torsh error class the callable (or a private helper it calls) raises itself; an
 ``Example:`` with a ``>>>`` doctest (run by ``pytest --doctest-modules``). Error classes need a
@@ -26,7 +26,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import _docstring_rules as rules
+import _docs_docstring_rules as rules
 
 ALLOWLIST = pathlib.Path(__file__).with_name("docstring_allowlist.txt")
 
@@ -46,7 +46,7 @@ def test_public_docstrings_follow_the_rules(found):
     allowed = read_allowlist()
     new = [o for o in found if o.key not in allowed]
     assert not new, (
-        f"{len(new)} public objects break the docstring rules (see tests/docs/_docstring_rules.py); "
+        f"{len(new)} public objects break the docstring rules (see tests/docs/_docs_docstring_rules.py); "
         f"fix them (do not add them to {ALLOWLIST.name}):\n" + rules.report(new)
     )
 

@@ -15,13 +15,13 @@ from torsh import metrics
 
 
 def _load_torchvision_shim() -> None:
-    """torchmetrics imports torchvision, which on these machines needs tests/vision/_torchvision.py first."""
-    if "_torchvision" in sys.modules:
+    """torchmetrics imports torchvision, which here needs tests/vision/_vision_torchvision.py first."""
+    if "_vision_torchvision" in sys.modules:
         return
-    path = pathlib.Path(__file__).resolve().parents[1] / "vision" / "_torchvision.py"
-    spec = importlib.util.spec_from_file_location("_torchvision", path)
+    path = pathlib.Path(__file__).resolve().parents[1] / "vision" / "_vision_torchvision.py"
+    spec = importlib.util.spec_from_file_location("_vision_torchvision", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["_torchvision"] = module
+    sys.modules["_vision_torchvision"] = module
     spec.loader.exec_module(module)
 
 

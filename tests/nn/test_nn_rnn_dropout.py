@@ -13,13 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from test_nn_attention import fast_jit
 
 import torsh
 from torsh import nn
 from torsh.nn import functional as F
 from torsh.nn.functional import _dropout
-
-from .test_attention import fast_jit
 
 _mask = fast_jit(lambda key, x: F.dropout(x, 0.5, key=key) != 0)
 

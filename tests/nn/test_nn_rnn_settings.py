@@ -12,14 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _nn_reference import assert_close, torch_state
+from test_nn_attention import fast_jit
 
 import torsh
 from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn import functional as F
 from torsh.nn.rnn import GRU, LSTM, RNN, RNNBase
-
-from ._reference import assert_close, torch_state
-from .test_attention import fast_jit
 
 
 def _loss(m, x, cot):

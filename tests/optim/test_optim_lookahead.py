@@ -7,11 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _optim_reference import assert_trajectories_close, grad_stream, make_params, torsh_trajectory
 
 from torsh import optim
 from torsh.errors import ConfigError
-
-from ._reference import assert_trajectories_close, grad_stream, make_params, torsh_trajectory
 
 STEPS = 23  # not a multiple of k: the run ends between synchronisations
 

@@ -7,17 +7,16 @@ import jax
 import numpy as np
 import pytest
 import torch
-
-from torsh import optim
-from torsh.errors import ConfigError, ShapeError
-
-from ._reference import (
+from _optim_reference import (
     assert_trajectories_close,
     grad_stream,
     make_params,
     torch_trajectory,
     torsh_trajectory,
 )
+
+from torsh import optim
+from torsh.errors import ConfigError, ShapeError
 
 T = torch.optim
 STEPS = 50

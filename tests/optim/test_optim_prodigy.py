@@ -8,17 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-from torsh import optim
-from torsh.errors import ConfigError, DTypeError
-
-from ._reference import (
+from _optim_reference import (
     assert_trajectories_close,
     grad_stream,
     make_params,
     optax_trajectory,
     torsh_trajectory,
 )
+
+from torsh import optim
+from torsh.errors import ConfigError, DTypeError
 
 STEPS = 60
 

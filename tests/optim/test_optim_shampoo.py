@@ -9,11 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _optim_reference import assert_trajectories_close, grad_stream, torsh_trajectory
 
 from torsh import optim
 from torsh.errors import ConfigError, DTypeError
-
-from ._reference import assert_trajectories_close, grad_stream, torsh_trajectory
 
 STEPS = 12
 SHAPES = {"b": (5,), "k": (3, 2, 2), "s": (), "w": (7, 4)}

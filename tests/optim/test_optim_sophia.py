@@ -7,11 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _optim_reference import assert_trajectories_close, grad_stream, make_params
 
 from torsh import optim
 from torsh.errors import ConfigError, ShapeError
-
-from ._reference import assert_trajectories_close, grad_stream, make_params
 
 STEPS, K = 40, 10
 

@@ -14,11 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _optim_reference import assert_trajectories_close, grad_stream, make_params, torsh_trajectory
 
 from torsh import optim
 from torsh.errors import ConfigError, FrozenInstanceError
-
-from ._reference import assert_trajectories_close, grad_stream, make_params, torsh_trajectory
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "optim.md"
 STEPS = 60

@@ -1,5 +1,5 @@
 """transformers as a test reference: its import pulls in torchvision, which on these machines must be
-imported through tests/vision/_torchvision.py (it declares two operator schemas first)."""
+imported through tests/vision/_vision_torchvision.py (it declares two operator schemas first)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ _VISION = str(pathlib.Path(__file__).resolve().parents[1] / "vision")
 if _VISION not in sys.path:
     sys.path.append(_VISION)
 
-import _torchvision  # noqa: E402,F401
+import _vision_torchvision  # noqa: E402,F401
 import torch  # noqa: E402
 import transformers  # noqa: E402
 

@@ -8,7 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
-from _torchvision import torchvision
+from _vision_torchvision import torchvision
 from PIL import Image
 from sklearn.datasets import load_digits, load_sample_images
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from _torchvision import tv_transforms as TV
+from _vision_torchvision import tv_transforms as TV
 
 import torsh
 from torsh.errors import ConfigError, ShapeError

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from _torchvision import torchvision
+from _vision_torchvision import torchvision
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image

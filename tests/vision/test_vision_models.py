@@ -1,4 +1,4 @@
-"""torsh.vision.models against torchvision 0.28 (test-only reference, imported via _torchvision).
+"""torsh.vision.models against torchvision 0.28 (test-only reference, imported via _vision_torchvision).
 
 Per model family: the state-dict keys and shapes equal torchvision's (full-size constructors), the
 initial values follow torchvision's distributions, and outputs in eval mode equal torchvision's after
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from _torchvision import torchvision
+from _vision_torchvision import torchvision
 
 import torsh
 from torsh import nn

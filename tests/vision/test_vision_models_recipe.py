@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
-from _torchvision import torchvision
+from _vision_torchvision import torchvision
 
 import torsh
 from torsh import data, nn

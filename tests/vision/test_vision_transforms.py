@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _torchvision import tv_transforms as TV
+from _vision_torchvision import tv_transforms as TV
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -19,7 +19,7 @@ from torsh.errors import ConfigError, DTypeError, ShapeError, TorshError
 from torsh.vision import transforms as T
 from torsh.vision.transforms import functional as F
 
-TF = TV.functional  # torchvision is imported only through _torchvision
+TF = TV.functional  # torchvision is imported only through _vision_torchvision
 TVI = TV.InterpolationMode
 
 

@@ -6,16 +6,16 @@ import math
 
 import numpy as np
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import compare_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import torsh
 from torsh import nn
 
-from ._reference import compare_module
 
-
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(
     batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),
     d_in=st.integers(1, 9),

@@ -10,18 +10,17 @@ import numpy as np
 import optax
 import pytest
 import torch
-
-from torsh import optim
-from torsh.errors import ConfigError, FrozenInstanceError
-from torsh.optim import schedules
-
-from ._reference import (
+from _optim_reference import (
     assert_trajectories_close,
     grad_stream,
     make_params,
     torch_trajectory,
     torsh_trajectory,
 )
+
+from torsh import optim
+from torsh.errors import ConfigError, FrozenInstanceError
+from torsh.optim import schedules
 
 LS = torch.optim.lr_scheduler
 N = 1000

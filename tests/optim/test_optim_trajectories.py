@@ -7,10 +7,7 @@ import numpy as np
 import optax
 import pytest
 import torch
-
-from torsh import optim
-
-from ._reference import (
+from _optim_reference import (
     assert_trajectories_close,
     grad_stream,
     make_params,
@@ -18,6 +15,8 @@ from ._reference import (
     torch_trajectory,
     torsh_trajectory,
 )
+
+from torsh import optim
 
 T = torch.optim
 

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _hypothesis_budget import examples
+from _nn_reference import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,16 +23,14 @@ from torsh.nn import conv as C
 from torsh.nn import pooling as P
 from torsh.nn.functional import _pooling as FP
 
-from ._reference import assert_close
-
 # Average pooling sums a window (<= 27 terms here) in another order than PyTorch: a relative 1e-5
 # holds, but entries that average to ~0 need a floor of a few float32 ulps of the summands.
 AVG_ATOL = 1e-6
 
-# Every example compiles a new program: half the profile's examples (ci: 12; HYPOTHESIS_PROFILE=thorough:
-# 150), a third where the options are fewer (average pooling).
-EXAMPLES = max(4, settings.default.max_examples // 2)
-FEW_EXAMPLES = max(4, settings.default.max_examples // 3)
+# Every example compiles a new program: about half the profile's examples (ci: 12, thorough: 144),
+# a third where the options are fewer (average pooling).
+EXAMPLES = examples(12)
+FEW_EXAMPLES = examples(8)
 
 MAXPOOL = {1: P.MaxPool1d, 2: P.MaxPool2d, 3: P.MaxPool3d}
 AVGPOOL = {1: P.AvgPool1d, 2: P.AvgPool2d, 3: P.AvgPool3d}

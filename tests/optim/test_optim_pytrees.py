@@ -8,12 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _optim_reference import assert_trajectories_close, torch_trajectory
 
 import torsh
 from torsh import optim
 from torsh.tree import Struct, field
-
-from ._reference import assert_trajectories_close, torch_trajectory
 
 
 class Block(Struct):

@@ -192,7 +192,7 @@ class RNNModel(nn.Module):
                 weight=nn.init.uniform(k2, self.decoder.weight.shape, -initrange, initrange)
             )
 
-    def forward(self, input, hidden, key=None):  # noqa: A002  # torsh: dropout key
+    def forward(self, input, hidden, key=None):  # torsh: dropout key
         k1, k2, k3 = nn.split_key(key, 3)
         emb = self.drop(self.encoder(input), key=k1)
         output, hidden = self.rnn(emb, hidden, key=k2)
@@ -224,7 +224,7 @@ class TorchRNNModel(torch.nn.Module):
         if tie_weights:
             self.decoder.weight = self.encoder.weight
 
-    def forward(self, input, hidden):  # noqa: A002
+    def forward(self, input, hidden):
         emb = self.drop(self.encoder(input))
         output, hidden = self.rnn(emb, hidden)
         decoded = self.decoder(self.drop(output)).view(-1, self.ntoken)
@@ -325,8 +325,8 @@ class VAE(nn.Module):
 
 # Reconstruction + KL divergence losses summed over all elements and batch
 def loss_function(recon_x, x, mu, logvar):
-    BCE = F.binary_cross_entropy(recon_x, x.reshape(-1, 784), reduction="sum")  # noqa: N806
-    KLD = -0.5 * jnp.sum(1 + logvar - mu**2 - jnp.exp(logvar))  # noqa: N806
+    BCE = F.binary_cross_entropy(recon_x, x.reshape(-1, 784), reduction="sum")
+    KLD = -0.5 * jnp.sum(1 + logvar - mu**2 - jnp.exp(logvar))
     return BCE + KLD
 
 

@@ -37,7 +37,7 @@ class Net(nn.Module):
         self.scale = nn.Parameter(jnp.ones(d_out))
         self.register_buffer("shift", jnp.zeros(d_out))
 
-    def forward(self, input):  # noqa: A002
+    def forward(self, input):
         h = getattr(F, self.act)(self.fc1(input))
         return self.fc2(h) * self.scale + self.shift
 
@@ -266,7 +266,7 @@ def test_super_init_anywhere_and_subclassing_a_layer():
             super().__init__(n, n)
             self.gate = nn.Linear(n, n)
 
-        def forward(self, input):  # noqa: A002
+        def forward(self, input):
             return super().forward(input) * jax.nn.sigmoid(self.gate(input))
 
     g = Gated(3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _hypothesis_budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -41,7 +42,7 @@ tree = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(opt=st.sampled_from(OPTIMIZERS), params=tree, g1=tree, g2=tree)
 def test_step_is_update_plus_apply_and_jit_is_eager(opt, params, g1, g2):
     params = {k: jnp.asarray(v) for k, v in params.items()}
@@ -62,7 +63,6 @@ def test_step_is_update_plus_apply_and_jit_is_eager(opt, params, g1, g2):
     assert all(np.isfinite(np.asarray(x)).all() for x in torsh.tree.leaves(p2))
 
 
-@settings(max_examples=25)
 @given(g=tree, max_norm=st.floats(0.01, 100.0))
 def test_clipped_norm_is_bounded_and_direction_kept(g, max_norm):
     g = {k: jnp.asarray(v) for k, v in g.items()}
@@ -76,7 +76,6 @@ def test_clipped_norm_is_bounded_and_direction_kept(g, max_norm):
         assert torsh.tree.allclose(clipped, jax.tree.map(lambda x: x * ratio, g), rtol=1e-5, atol=1e-6)
 
 
-@settings(max_examples=25)
 @given(steps=st.lists(st.integers(1, 50), min_size=1, max_size=4), at=st.integers(0, 250))
 def test_sequence_is_join_with_cumulative_boundaries(steps, at):
     phases = [optim.schedules.exponential_decay(0.1 * (i + 1), 0.9) for i in range(len(steps) + 1)]

@@ -6,13 +6,13 @@ import jax
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import assert_close, compare_module, from_torch, torch_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torsh import nn
 from torsh.errors import ConfigError, ShapeError
-
-from ._reference import assert_close, compare_module, from_torch, torch_state
 
 # Batch statistics are sums over N*spatial elements; PyTorch's CPU kernel accumulates them in a
 # different order (and its backward uses a fused formula), so gradients differ by a few float32 ulps
@@ -28,7 +28,7 @@ BN = {
 SPATIAL = {1: [(), (4,)], 2: [(3, 2)], 3: [(2, 2, 2)]}
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(
     dims=st.sampled_from([(1, 0), (1, 1), (2, 0), (3, 0)]),
     n=st.integers(2, 4),
@@ -135,7 +135,7 @@ def test_batchnorm_gradients_skip_buffers():
     assert grads.weight.shape == (3,)
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     n=st.integers(1, 3),
     c=st.integers(1, 3),
@@ -163,7 +163,7 @@ def test_instancenorm2d_matches_torch(n, c, hw, affine, track, train, unbatched,
     compare_module(t_mod, j_mod, [x], train=train, grad_rtol=BN_GRAD_RTOL, grad_atol=BN_GRAD_ATOL, seed=seed)
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(
     lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
     norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
@@ -185,7 +185,7 @@ def test_layernorm_matches_torch(lead, norm, affine, bias, eps, seed):
     compare_module(t_mod, j_mod, [x], grad_rtol=BN_GRAD_RTOL, grad_atol=BN_GRAD_ATOL, seed=seed)
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(
     lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
     norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
@@ -210,7 +210,7 @@ def test_rmsnorm_matches_torch(lead, norm, affine, eps, seed):
     )
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(
     n=st.integers(1, 3),
     groups=st.sampled_from([1, 2, 3]),

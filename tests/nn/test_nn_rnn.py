@@ -9,17 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import assert_close, torch_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_nn_attention import compare_with_torch, fast_jit
 
 import torsh
 from torsh import nn
 from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn import functional as F
 from torsh.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
-
-from ._reference import assert_close, torch_state
-from .test_attention import compare_with_torch, fast_jit
 
 # torch's notice that oneDNN has no projected LSTM
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
@@ -33,7 +33,7 @@ _KINDS = {
 }
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     kind=st.sampled_from(sorted(_KINDS)),
     input_size=st.integers(1, 4),

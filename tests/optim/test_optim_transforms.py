@@ -8,19 +8,18 @@ import numpy as np
 import optax
 import pytest
 import torch
-
-import torsh
-from torsh import optim
-from torsh.errors import ConfigError, TreeError
-from torsh.tree import Struct, field
-
-from ._reference import (
+from _optim_reference import (
     assert_trajectories_close,
     grad_stream,
     make_params,
     torch_trajectory,
     torsh_trajectory,
 )
+
+import torsh
+from torsh import optim
+from torsh.errors import ConfigError, TreeError
+from torsh.tree import Struct, field
 
 
 def _torch_grads(grads):

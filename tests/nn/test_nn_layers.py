@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import assert_close, compare_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,10 +17,8 @@ from torsh import nn
 from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn import functional as F
 
-from ._reference import assert_close, compare_module
 
-
-@settings(max_examples=4)
+@settings(max_examples=examples(4))
 @given(
     num=st.integers(2, 8),
     dim=st.integers(1, 4),

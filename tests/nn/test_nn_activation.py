@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import compare_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from torsh import nn
 from torsh.nn import functional as F
-
-from ._reference import compare_module
 
 # (torch module, torsh module): same constructor arguments.
 CASES = [
@@ -56,7 +56,7 @@ def test_activation_at_kinks_matches_torch(case):
     compare_module(t_ctor(), j_ctor(), [x], grad_atol=GRAD_ATOL.get(CASES.index(case)))
 
 
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(
     x=hnp.arrays(
         np.float32,

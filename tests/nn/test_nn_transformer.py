@@ -11,8 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_nn_attention import compare_with_torch, fast_jit
 
 import torsh
 from torsh import nn
@@ -25,9 +28,6 @@ from torsh.nn.transformer import (
     TransformerEncoderLayer,
     generate_square_subsequent_mask,
 )
-
-from ._reference import assert_close
-from .test_attention import compare_with_torch, fast_jit
 
 # torch warns when boolean and float masks are mixed: mixing them is tested on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")
@@ -69,7 +69,7 @@ def _masks(rng, kind_attn, kind_kpm, n, lq, lk, nhead, batched):
     return out, causal
 
 
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(
     nhead=st.sampled_from([1, 2]),
     head_dim=st.sampled_from([2, 4]),
@@ -114,7 +114,7 @@ def test_encoder_layer_matches_torch(
     )
 
 
-@settings(max_examples=4)
+@settings(max_examples=examples(4))
 @given(
     nhead=st.sampled_from([1, 2]),
     n=st.integers(1, 2),

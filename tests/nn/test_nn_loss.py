@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _hypothesis_budget import examples
+from _nn_reference import assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torsh import nn
 from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn import functional as F
-
-from ._reference import assert_close
 
 # Losses reduce with sums whose order differs from PyTorch's CPU kernels; for these sizes the
 # difference stays within a few ulps of the sum, which 1e-5 relative covers, except the weighted
@@ -49,7 +49,7 @@ def _logits(rng, shape):
     return (rng.standard_normal(shape) * 2).astype(np.float32)
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     spatial=st.sampled_from([None, (), (3,), (2, 2)]),
     n=st.integers(1, 4),
@@ -86,7 +86,7 @@ def test_cross_entropy_class_indices(spatial, n, c, weighted, ignore, smoothing,
     )
 
 
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(
     spatial=st.sampled_from([None, (), (3,)]),
     n=st.integers(1, 3),
@@ -119,7 +119,7 @@ def test_cross_entropy_probabilities(spatial, n, c, weighted, smoothing, reducti
     )
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     n=st.integers(1, 4),
     c=st.integers(2, 4),
@@ -193,7 +193,7 @@ POINTWISE = [
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     which=st.integers(0, len(POINTWISE) - 1),
     shape=st.sampled_from([(3,), (2, 3), (2, 2, 2)]),
@@ -230,7 +230,7 @@ def test_kl_div_batchmean(log_target):
     )
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     shape=st.sampled_from([(3,), (2, 3)]),
     weighted=st.booleans(),
@@ -260,7 +260,7 @@ def test_binary_cross_entropy_clamps_log_like_torch():
     )
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     shape=st.sampled_from([(4,), (2, 4)]),
     weighted=st.booleans(),
@@ -309,7 +309,7 @@ def test_weighted_pointwise_losses(name):
         )
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(shape=st.sampled_from([(3, 4), (2, 3, 2)]), dim=st.sampled_from([0, 1, -1]), seed=st.integers(0, 1000))
 def test_cosine_similarity(shape, dim, seed):
     rng = np.random.default_rng(seed)
@@ -328,7 +328,7 @@ def test_cosine_similarity_broadcasts_and_clamps():
     assert_close(F.cosine_similarity(a, b), TF.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy())
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(
     shape=st.sampled_from([(4,), (3, 4), (2, 2, 3)]),
     p=st.sampled_from([1.0, 2.0, 3.0, float("inf")]),

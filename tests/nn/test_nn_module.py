@@ -7,13 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _nn_reference import assert_close, torch_state
 
 import torsh
 from torsh import nn
 from torsh.errors import ConfigError, FrozenInstanceError, ShapeError
 from torsh.nn import StateDictError
-
-from ._reference import assert_close, torch_state
 
 
 # -- the same architecture in PyTorch and torsh -------------------------------------------------

@@ -8,7 +8,7 @@ tests). The alternative, ``torch==2.14.1 torchvision==0.29.1``, is a 5.5 GB CUDA
 
 Usage in tests::
 
-    from _torchvision import torchvision, tv_transforms   # (tests/vision is on sys.path)
+    from _vision_torchvision import torchvision, tv_transforms   # (tests/vision is on sys.path)
 """
 
 from __future__ import annotations

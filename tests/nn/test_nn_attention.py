@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from _nn_reference import ATOL, RTOL, assert_close, torch_state
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +28,6 @@ from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn.attention import MultiheadAttention
 from torsh.nn.functional import _attention
 from torsh.nn.functional._attention import multi_head_attention_forward, scaled_dot_product_attention
-
-from ._reference import ATOL, RTOL, assert_close, torch_state
 
 # torch warns when boolean and float masks are mixed: mixing them is tested on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")
@@ -136,7 +136,7 @@ def _sdpa_call(kwargs: dict[str, Any]) -> tuple[Callable, Callable]:
     return call_torch, call_torsh
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     use_dpa=st.booleans(),
     batch=st.sampled_from([(), (2,), (2, 3)]),
@@ -245,7 +245,7 @@ def _mha_inputs(rng, *, n, lq, lk, e, kdim, vdim, batch_first, batched, self_att
     }
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(
     heads=st.sampled_from([1, 2, 4]),
     head_dim=st.sampled_from([2, 3]),

@@ -1,6 +1,6 @@
 """Conv1d/2d/3d, ConvTranspose1d/2d/3d and their functional forms against PyTorch.
 
-Weights move from the torch module by state-dict key (tests/nn/_reference.py); outputs and the
+Weights move from the torch module by state-dict key (tests/nn/_nn_reference.py); outputs and the
 gradients of ``sum(out * cotangent)`` w.r.t. the input and the parameters are compared.
 """
 
@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _hypothesis_budget import examples
+from _nn_reference import RTOL, run_torch, torch_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,12 +26,10 @@ from torsh.errors import ConfigError, DTypeError, ShapeError
 from torsh.nn import conv as C
 from torsh.nn.functional import _conv as FC
 
-from ._reference import RTOL, run_torch, torch_state
-
-# Every example compiles a new program: half the profile's examples (ci: 12; HYPOTHESIS_PROFILE=thorough:
-# 150), a third for the costlier ones.
-EXAMPLES = max(4, settings.default.max_examples // 2)
-FEW_EXAMPLES = max(4, settings.default.max_examples // 3)
+# Every example compiles a new program: about half the profile's examples (ci: 12, thorough: 144),
+# a third for the costlier ones.
+EXAMPLES = examples(12)
+FEW_EXAMPLES = examples(8)
 
 # PyTorch's own note that it copies the input for an asymmetric "same" padding: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
@@ -156,7 +156,7 @@ def test_conv_matches_torch(cfg):
     )
     torch.manual_seed(seed)
     t_mod = TORCH_CONV[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args)
-    make = lambda: CONV[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args, key=torsh.random.key(seed))  # noqa: E731
+    make = lambda: CONV[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args, key=torsh.random.key(seed))
     compare_module(t_mod, make, [_rand(cfg["shape"], seed)])
 
 
@@ -213,7 +213,7 @@ def test_conv_transpose_matches_torch(cfg):
     )
     torch.manual_seed(seed)
     t_mod = TORCH_CONVT[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args)
-    make = lambda: CONVT[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args, key=torsh.random.key(seed))  # noqa: E731
+    make = lambda: CONVT[n](cfg["cin"], cfg["cout"], cfg["kernel"], **args, key=torsh.random.key(seed))
     x = _rand(cfg["shape"], seed)
     if cfg["use_output_size"]:
         # forward(x, output_size): choose the largest size the stride allows, with output_padding 0.
@@ -225,7 +225,7 @@ def test_conv_transpose_matches_torch(cfg):
             )
         ]
         t_mod.output_padding = (0,) * n
-        make_inner = lambda: CONVT[n](  # noqa: E731
+        make_inner = lambda: CONVT[n](
             cfg["cin"],
             cfg["cout"],
             cfg["kernel"],
@@ -397,7 +397,7 @@ def test_conv_transpose_gradients_match_finite_differences(x64):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((1, 2, 3, 4)))
     w = jnp.asarray(rng.standard_normal((2, 2, 3, 2)))
-    f = lambda x, w: FC.conv_transpose2d(x, w, stride=(2, 1), padding=(1, 0), output_padding=(1, 0), groups=2)  # noqa: E731
+    f = lambda x, w: FC.conv_transpose2d(x, w, stride=(2, 1), padding=(1, 0), output_padding=(1, 0), groups=2)
     check_grads(f, (x, w), order=1, modes=["rev"], eps=1e-4, atol=1e-6, rtol=1e-6)
 
 

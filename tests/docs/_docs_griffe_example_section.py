@@ -1,7 +1,7 @@
 """A griffe extension for the documentation site: torsh's ``Example:`` header is an examples section.
 
 torsh's docstrings use Google style with the singular ``Example:`` header (the docstring rules in
-tests/docs/_docstring_rules.py and the team's convention). griffe's Google parser only knows the
+tests/docs/_docs_docstring_rules.py and the team's convention). griffe's Google parser only knows the
 plural ``Examples:`` and reads ``Example:`` as an admonition, whose ``>>>`` lines then render as
 Markdown text (list outputs such as ``[1, 2]`` even become broken cross-references). This extension
 renames the header before parsing, so the site shows the examples as code. Loaded by mkdocs.yml.
