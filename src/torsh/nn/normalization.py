@@ -181,6 +181,19 @@ class BatchNorm1d(_BatchNorm, init=False):
     or a cumulative average when ``momentum=None``. Call it through :func:`torsh.nn.stateful` to get
     the updated module; eval mode uses the running statistics.
 
+    Args:
+      num_features: The number of channels ``C``.
+      eps: Added to the variance.
+      momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+      affine: Learn a per-channel ``weight`` and ``bias``.
+      track_running_stats: Keep running statistics (for eval mode).
+      bias: Learn the ``bias`` (with ``affine``).
+      key: Construction key (unused: the initial values are constants).
+      dtype: Parameter dtype.
+
+    Raises:
+      ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
@@ -195,14 +208,42 @@ class BatchNorm1d(_BatchNorm, init=False):
 
 
 class BatchNorm2d(_BatchNorm, init=False):
-    """Batch normalisation of ``(N, C, H, W)`` inputs (``torch.nn.BatchNorm2d``); see BatchNorm1d."""
+    """Batch normalisation of ``(N, C, H, W)`` inputs (``torch.nn.BatchNorm2d``); see BatchNorm1d.
+
+    Args:
+        num_features: The number of channels ``C``.
+        eps: Added to the variance.
+        momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+        affine: Learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: Keep running statistics (for eval mode).
+        bias: Learn the ``bias`` (with ``affine``).
+        key: Construction key (unused: the initial values are constants).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+    """
 
     _ranks = (4,)
     _layout = "(N, C, H, W)"
 
 
 class BatchNorm3d(_BatchNorm, init=False):
-    """Batch normalisation of ``(N, C, D, H, W)`` inputs (``torch.nn.BatchNorm3d``); see BatchNorm1d."""
+    """Batch normalisation of ``(N, C, D, H, W)`` inputs (``torch.nn.BatchNorm3d``); see BatchNorm1d.
+
+    Args:
+        num_features: The number of channels ``C``.
+        eps: Added to the variance.
+        momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+        affine: Learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: Keep running statistics (for eval mode).
+        bias: Learn the ``bias`` (with ``affine``).
+        key: Construction key (unused: the initial values are constants).
+        dtype: Parameter dtype.
+
+    Raises:
+        ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+    """
 
     _ranks = (5,)
     _layout = "(N, C, D, H, W)"
@@ -256,7 +297,18 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm, init=False):
-    """Per-sample, per-channel normalisation of ``(N, C, L)`` or ``(C, L)`` inputs; see InstanceNorm2d."""
+    """Per-sample, per-channel normalisation of ``(N, C, L)`` or ``(C, L)`` inputs; see InstanceNorm2d.
+
+    Args:
+        num_features: The number of channels ``C``.
+        eps: Added to the variance.
+        momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+        affine: (default False) Learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: (default False) Keep running statistics (for eval mode).
+        bias: Learn the ``bias`` (with ``affine``).
+        key: Construction key (unused: the initial values are constants).
+        dtype: Parameter dtype.
+    """
 
     _spatial = 1
     _layout = "(C, L) or (N, C, L)"
@@ -269,6 +321,16 @@ class InstanceNorm2d(_InstanceNorm, init=False):
     used in eval mode too); ``affine=True, bias=False`` keeps only the weight, as PyTorch. With
     ``track_running_stats=True``, training mode updates the running statistics (averaged over the
     batch) through :func:`torsh.nn.stateful`.
+
+    Args:
+      num_features: The number of channels ``C``.
+      eps: Added to the variance.
+      momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+      affine: (default False) Learn a per-channel ``weight`` and ``bias``.
+      track_running_stats: (default False) Keep running statistics (for eval mode).
+      bias: Learn the ``bias`` (with ``affine``).
+      key: Construction key (unused: the initial values are constants).
+      dtype: Parameter dtype.
 
     Example:
       >>> import jax.numpy as jnp
@@ -285,7 +347,18 @@ class InstanceNorm2d(_InstanceNorm, init=False):
 
 
 class InstanceNorm3d(_InstanceNorm, init=False):
-    """Per-sample, per-channel normalisation of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs."""
+    """Per-sample, per-channel normalisation of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs.
+
+    Args:
+        num_features: The number of channels ``C``.
+        eps: Added to the variance.
+        momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+        affine: (default False) Learn a per-channel ``weight`` and ``bias``.
+        track_running_stats: (default False) Keep running statistics (for eval mode).
+        bias: Learn the ``bias`` (with ``affine``).
+        key: Construction key (unused: the initial values are constants).
+        dtype: Parameter dtype.
+    """
 
     _spatial = 3
     _layout = "(C, D, H, W) or (N, C, D, H, W)"

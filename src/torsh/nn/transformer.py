@@ -43,6 +43,13 @@ Activation = str | Callable[[jax.Array], jax.Array]
 def generate_square_subsequent_mask(sz: int, dtype: Any = None) -> jax.Array:
     """The ``[sz, sz]`` causal float mask: ``-inf`` above the diagonal, ``0`` elsewhere (as PyTorch).
 
+    Args:
+      sz: The sequence length.
+      dtype: The mask's floating dtype (default: the default float dtype).
+
+    Returns:
+      A ``[sz, sz]`` float mask: 0 on and below the diagonal, ``-inf`` above.
+
     Example:
       >>> from torsh import nn
       >>> nn.Transformer.generate_square_subsequent_mask(3).tolist()
@@ -105,6 +112,23 @@ class TransformerEncoderLayer(_FeedForwardBlock):
 
     ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False, *, key=None)``; masks
     as :class:`MultiheadAttention`'s (boolean ``True`` = masked, float = added).
+
+    Args:
+      d_model: Width of the inputs and outputs.
+      nhead: Attention heads (divides ``d_model``).
+      dim_feedforward: Hidden width of the feed-forward block.
+      dropout: Dropout rate (training mode needs ``key=``).
+      activation: ``"relu"``, ``"gelu"`` or a callable.
+      layer_norm_eps: LayerNorm epsilon.
+      batch_first: Inputs are ``[batch, seq, d_model]`` (else ``[seq, batch, d_model]``).
+      norm_first: Pre-norm (LayerNorm before each sub-block) instead of post-norm.
+      bias: Linear and LayerNorm biases.
+      dtype: Parameter dtype.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+      ConfigError: For an unknown ``activation`` or invalid sizes.
+      ShapeError: When called on inputs whose last dimension is not ``d_model``.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -206,6 +230,23 @@ class TransformerDecoderLayer(_FeedForwardBlock):
 
     ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False, *, key=None)``.
+
+    Args:
+      d_model: Width of the inputs and outputs.
+      nhead: Attention heads (divides ``d_model``).
+      dim_feedforward: Hidden width of the feed-forward block.
+      dropout: Dropout rate (training mode needs ``key=``).
+      activation: ``"relu"``, ``"gelu"`` or a callable.
+      layer_norm_eps: LayerNorm epsilon.
+      batch_first: Inputs are ``[batch, seq, d_model]`` (else ``[seq, batch, d_model]``).
+      norm_first: Pre-norm (LayerNorm before each sub-block) instead of post-norm.
+      bias: Linear and LayerNorm biases.
+      dtype: Parameter dtype.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+      ConfigError: For an unknown ``activation`` or invalid sizes.
+      ShapeError: When called on inputs whose last dimension is not ``d_model``.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -369,6 +410,18 @@ class TransformerEncoder(Module):
     gets ``fold_in(key, i)``. PyTorch's inference fast path with nested tensors (which returns zeros
     at padded positions) has no counterpart: padded positions are computed like any other.
 
+    Args:
+      encoder_layer: The layer to repeat (copied ``num_layers`` times, as PyTorch's deep copies: the
+        copies start equal).
+      num_layers: How many layers.
+      norm: A final normalisation module, or None.
+      enable_nested_tensor: Accepted for PyTorch compatibility.
+      mask_check: Accepted for PyTorch compatibility.
+
+    Raises:
+      ConfigError: If ``encoder_layer`` is not a ``TransformerEncoderLayer`` or ``num_layers`` is not
+        positive.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn
@@ -429,6 +482,15 @@ class TransformerDecoder(Module):
 
     ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False, *, key=None)``.
+
+    Args:
+      decoder_layer: The layer to repeat (copied ``num_layers`` times; the copies start equal).
+      num_layers: How many layers.
+      norm: A final normalisation module, or None.
+
+    Raises:
+      ConfigError: If ``decoder_layer`` is not a ``TransformerDecoderLayer`` or ``num_layers`` is not
+        positive.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -495,6 +557,27 @@ class Transformer(Module):
     ``forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
     tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
     memory_is_causal=False, *, key=None)``.
+
+    Args:
+      d_model: Width of the inputs and outputs.
+      nhead: Attention heads.
+      num_encoder_layers: Encoder depth.
+      num_decoder_layers: Decoder depth.
+      dim_feedforward: Hidden width of the feed-forward blocks.
+      dropout: Dropout rate (training mode needs ``key=``).
+      activation: ``"relu"``, ``"gelu"`` or a callable.
+      custom_encoder: Use this encoder instead of building one.
+      custom_decoder: Use this decoder instead of building one.
+      layer_norm_eps: LayerNorm epsilon.
+      batch_first: Inputs are ``[batch, seq, d_model]``.
+      norm_first: Pre-norm instead of post-norm.
+      bias: Linear and LayerNorm biases.
+      dtype: Parameter dtype.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+      ShapeError: When called on ``src``/``tgt`` of mismatched batch sizes or a last dimension other than
+        ``d_model``.
 
     Example:
       >>> import torsh, jax.numpy as jnp

@@ -1,5 +1,7 @@
-"""Resampling layers: ``Upsample``, ``UpsamplingNearest2d``, ``UpsamplingBilinear2d``,
-``PixelShuffle``, ``PixelUnshuffle`` (PyTorch's arguments and defaults; no parameters).
+"""Resampling layers with PyTorch's arguments and defaults (no parameters).
+
+``Upsample``, ``UpsamplingNearest2d``, ``UpsamplingBilinear2d``, ``PixelShuffle`` and
+``PixelUnshuffle``.
 
 They wrap :func:`torsh.nn.functional.interpolate`, ``pixel_shuffle`` and ``pixel_unshuffle``.
 """
@@ -35,6 +37,17 @@ class Upsample(Module):
     """Resize ``[N, C, *spatial]`` by ``size`` or ``scale_factor`` (``torch.nn.Upsample``).
 
     Arguments as :func:`torsh.nn.functional.interpolate` (``mode="nearest"`` by default).
+
+    Args:
+      size: The output spatial size (int or tuple).
+      scale_factor: Multiplier per spatial axis.
+      mode: ``"nearest"``, ``"nearest-exact"``, ``"linear"``, ``"bilinear"``, ``"bicubic"`` or
+        ``"trilinear"``.
+      align_corners: For the linear modes: align the corner pixels' centres.
+      recompute_scale_factor: Use ``in / out`` as the coordinate scale instead of ``1 / scale_factor``.
+
+    Raises:
+      ConfigError: If ``mode`` is unknown, or not exactly one of ``size`` and ``scale_factor`` is given.
 
     Example:
       >>> import jax.numpy as jnp
@@ -99,6 +112,10 @@ class Upsample(Module):
 class UpsamplingNearest2d(Upsample):
     """Nearest-neighbour 2D upsampling (``torch.nn.UpsamplingNearest2d``; ``Upsample(mode="nearest")``).
 
+    Args:
+      size: The output spatial size (int or tuple).
+      scale_factor: Multiplier per spatial axis.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -114,6 +131,10 @@ class UpsamplingNearest2d(Upsample):
 
 class UpsamplingBilinear2d(Upsample):
     """Bilinear 2D upsampling with ``align_corners=True`` (``torch.nn.UpsamplingBilinear2d``).
+
+    Args:
+      size: The output spatial size (int or tuple).
+      scale_factor: Multiplier per spatial axis.
 
     Example:
       >>> import jax.numpy as jnp
@@ -137,6 +158,12 @@ def _positive_int(value: Any, name: str, owner: str) -> int:
 class PixelShuffle(Module):
     """``[*, C * r**2, H, W] -> [*, C, H * r, W * r]`` (``torch.nn.PixelShuffle``).
 
+    Args:
+      upscale_factor: The factor ``r`` (a positive int).
+
+    Raises:
+      ConfigError: If ``upscale_factor`` is not a positive int.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import nn
@@ -158,6 +185,12 @@ class PixelShuffle(Module):
 
 class PixelUnshuffle(Module):
     """``[*, C, H * r, W * r] -> [*, C * r**2, H, W]`` (``torch.nn.PixelUnshuffle``).
+
+    Args:
+      downscale_factor: The factor ``r`` (a positive int).
+
+    Raises:
+      ConfigError: If ``downscale_factor`` is not a positive int.
 
     Example:
       >>> import jax.numpy as jnp

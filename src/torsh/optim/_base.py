@@ -59,6 +59,13 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     Leaves where ``updates`` is ``None`` (not trained) and non-floating leaves (integers, keys) are
     returned unchanged.
 
+    Args:
+      params: The parameter pytree.
+      updates: Updates of the same structure (``None`` where not trained).
+
+    Returns:
+      The new parameters, each leaf in its parameter's dtype.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
@@ -107,6 +114,13 @@ class GradientTransformation(Config):
 
         Returns:
           The state (a :class:`torsh.optim.OptState`).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> state = optim.SGD(lr=0.1).init({"w": jnp.ones(2)})
+          >>> sorted(state.state_dict())
+          ['lr.default', 'step']
         """
         raise NotImplementedError
 
@@ -120,6 +134,15 @@ class GradientTransformation(Config):
 
         Returns:
           ``(updates, new_state)``.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> params, grads = {"w": jnp.ones(2)}, {"w": jnp.full(2, 0.5)}
+          >>> opt = optim.SGD(lr=0.1)
+          >>> updates, state = opt.update(grads, opt.init(params), params)
+          >>> [round(v, 4) for v in optim.apply_updates(params, updates)["w"].tolist()]
+          [0.95, 0.95]
         """
         raise NotImplementedError
 
@@ -136,6 +159,15 @@ class GradientTransformation(Config):
 
         Returns:
           ``(new_params, new_state)``.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> params, grads = {"w": jnp.ones(2)}, {"w": jnp.full(2, 0.5)}
+          >>> opt = optim.SGD(lr=0.1)
+          >>> params, state = opt.step(params, grads, opt.init(params))  # w - 0.1 * 0.5
+          >>> [round(v, 4) for v in params["w"].tolist()]
+          [0.95, 0.95]
         """
         updates, state = self.update(grads, state, params)
         return apply_updates(params, updates), state
@@ -145,6 +177,17 @@ class ChainState(OptState):
     """The states of a :func:`chain`, by position (or by name for ``chain(name=transform, ...)``).
 
     Dotted names leave out the field: ``0.norm``, ``1.exp_avg.w`` (or ``adam.exp_avg.w``).
+
+    Args:
+        states: The transformations' states: a tuple (positional chain) or a dict (named chain).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh import optim
+        >>> opt = optim.chain(clip=optim.clip_by_global_norm(1.0), sgd=optim.SGD(lr=0.1))
+        >>> state = opt.init({"w": jnp.ones(2)})
+        >>> type(state).__name__, sorted(state.state_dict())
+        ('ChainState', ['clip.norm', 'sgd.lr.default', 'sgd.step'])
     """
 
     states: tuple | dict = field(inline=True)
@@ -226,6 +269,14 @@ class Chain(GradientTransformation):
 
         Returns:
           The :class:`ChainState`.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.chain(optim.clip_by_global_norm(1.0), optim.SGD(lr=0.1))
+          >>> params = {"w": jnp.ones(2)}
+          >>> sorted(opt.init(params).state_dict())  # states named by position
+          ['0.norm', '1.lr.default', '1.step']
         """
         return self._pack([t.init(params) for _, t in self._items()])
 
@@ -242,6 +293,15 @@ class Chain(GradientTransformation):
 
         Raises:
           TreeError: ``state`` is not this chain's state.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.chain(optim.clip_by_global_norm(1.0), optim.SGD(lr=0.1))
+          >>> params = {"w": jnp.ones(2)}
+          >>> updates, state = opt.update({"w": jnp.full(2, 10.0)}, opt.init(params), params)
+          >>> [round(v, 4) for v in updates["w"].tolist()]
+          [-0.0707, -0.0707]
         """
         new_states = []
         for (_, t), s in zip(self._items(), self._unpack(state), strict=True):
@@ -262,6 +322,15 @@ class Chain(GradientTransformation):
 
         Raises:
           TreeError: ``state`` is not this chain's state.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> opt = optim.chain(optim.clip_by_global_norm(1.0), optim.SGD(lr=0.1))
+          >>> params = {"w": jnp.ones(2)}
+          >>> new, state = opt.step(params, {"w": jnp.full(2, 10.0)}, opt.init(params))
+          >>> [round(v, 4) for v in new["w"].tolist()]  # the gradient is clipped to norm 1 first
+          [0.9293, 0.9293]
         """
         items, states = self._items(), self._unpack(state)
         new_states = []
@@ -277,6 +346,16 @@ def chain(*transforms: GradientTransformation, **named: GradientTransformation) 
 
     Pass them positionally (states named ``0``, ``1``, ...) or by keyword (states named by the
     keywords), not both.
+
+    Args:
+      *transforms: Transformations applied in order (states named ``0``, ``1``, ...).
+      **named: Transformations by name (states named by the keywords).
+
+    Returns:
+      A :class:`Chain`.
+
+    Raises:
+      ConfigError: If transformations are given both positionally and by name.
 
     Example:
       >>> import jax.numpy as jnp

@@ -52,6 +52,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def relu(input: jax.Array) -> jax.Array:
     """``max(x, 0)``; gradient 0 at 0 (as PyTorch).
 
+    Args:
+      input: The input array (any shape).
+
+    Returns:
+      An array of ``input``'s shape and dtype.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -62,7 +68,25 @@ def relu(input: jax.Array) -> jax.Array:
 
 
 def hardtanh(input: jax.Array, min_val: float = -1.0, max_val: float = 1.0) -> jax.Array:
-    """``clip(x, min_val, max_val)``; gradient 0 at and beyond the bounds (as PyTorch)."""
+    """``clip(x, min_val, max_val)``; gradient 0 at and beyond the bounds (as PyTorch).
+
+    Args:
+        input: The input array (any shape).
+        min_val: The lower bound.
+        max_val: The upper bound.
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Raises:
+        ConfigError: If ``min_val > max_val``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> F.hardtanh(jnp.array([-2.0, 0.5, 2.0])).tolist()
+        [-1.0, 0.5, 1.0]
+    """
     if min_val > max_val:
         raise ConfigError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     lo = jnp.asarray(min_val, input.dtype)
@@ -71,29 +95,104 @@ def hardtanh(input: jax.Array, min_val: float = -1.0, max_val: float = 1.0) -> j
 
 
 def relu6(input: jax.Array) -> jax.Array:
-    """``min(max(x, 0), 6)``."""
+    """``min(max(x, 0), 6)``.
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> F.relu6(jnp.array([-1.0, 3.0, 8.0])).tolist()
+        [0.0, 3.0, 6.0]
+    """
     return hardtanh(input, 0.0, 6.0)
 
 
 def leaky_relu(input: jax.Array, negative_slope: float = 0.01) -> jax.Array:
-    """``x`` for ``x > 0``, else ``negative_slope * x``."""
+    """``x`` for ``x > 0``, else ``negative_slope * x``.
+
+    Args:
+        input: The input array (any shape).
+        negative_slope: The slope for ``x < 0``.
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.leaky_relu(x, 0.2).tolist()]
+        [-0.2, 0.0, 2.0]
+    """
     return jnp.where(input > 0, input, input * negative_slope)
 
 
 def elu(input: jax.Array, alpha: float = 1.0) -> jax.Array:
-    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        input: The input array (any shape).
+        alpha: The value the output approaches for large negative inputs (``-alpha``).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.elu(x).tolist()]
+        [-0.6321, 0.0, 2.0]
+    """
     return jnp.where(input > 0, input, alpha * jnp.expm1(jnp.where(input > 0, jnp.zeros_like(input), input)))
 
 
 def selu(input: jax.Array) -> jax.Array:
-    """``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al. (2017)."""
+    """``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al. (2017).
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.selu(x).tolist()]
+        [-1.1113, 0.0, 2.1014]
+    """
     return _SELU_SCALE * jnp.where(
         input > 0, input, _SELU_ALPHA * jnp.expm1(jnp.where(input > 0, jnp.zeros_like(input), input))
     )
 
 
 def gelu(input: jax.Array, approximate: str = "none") -> jax.Array:
-    """Gaussian error linear unit: ``x * Φ(x)`` (``approximate='none'``) or its tanh approximation."""
+    """Gaussian error linear unit: ``x * Φ(x)`` (``approximate='none'``) or its tanh approximation.
+
+    Args:
+        input: The input array (any shape).
+        approximate: ``"none"`` (the exact erf form) or ``"tanh"`` (the tanh approximation).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Raises:
+        ConfigError: If ``approximate`` is not ``"none"`` or ``"tanh"``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.gelu(x).tolist()]
+        [-0.1587, 0.0, 1.9545]
+    """
     if approximate == "none":
         return 0.5 * input * (1 + jax.lax.erf(input * (1 / math.sqrt(2))))
     if approximate == "tanh":
@@ -103,22 +202,80 @@ def gelu(input: jax.Array, approximate: str = "none") -> jax.Array:
 
 
 def sigmoid(input: jax.Array) -> jax.Array:
-    """``1 / (1 + exp(-x))``."""
+    """``1 / (1 + exp(-x))``.
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.sigmoid(x).tolist()]
+        [0.2689, 0.5, 0.8808]
+    """
     return jax.nn.sigmoid(input)
 
 
 def tanh(input: jax.Array) -> jax.Array:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.tanh(x).tolist()]
+        [-0.7616, 0.0, 0.964]
+    """
     return jnp.tanh(input)
 
 
 def silu(input: jax.Array) -> jax.Array:
-    """``x * sigmoid(x)`` (also called swish)."""
+    """``x * sigmoid(x)`` (also called swish).
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.silu(x).tolist()]
+        [-0.2689, 0.0, 1.7616]
+    """
     return input * jax.nn.sigmoid(input)
 
 
 def softplus(input: jax.Array, beta: float = 1.0, threshold: float = 20.0) -> jax.Array:
-    """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold`` (as PyTorch)."""
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold`` (as PyTorch).
+
+    Args:
+        input: The input array (any shape).
+        beta: The sharpness: ``log(1 + exp(beta * x)) / beta``.
+        threshold: Above ``beta * x > threshold`` the output is ``x`` (numerical stability).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.softplus(x).tolist()]
+        [0.3133, 0.6931, 2.1269]
+    """
     scaled = input * beta
     # Clamp the unused branch so its gradient stays finite (0 * inf would give NaN).
     soft = jnp.log1p(jnp.exp(jnp.where(scaled > threshold, jnp.zeros_like(scaled), scaled))) / beta
@@ -126,18 +283,60 @@ def softplus(input: jax.Array, beta: float = 1.0, threshold: float = 20.0) -> ja
 
 
 def mish(input: jax.Array) -> jax.Array:
-    """``x * tanh(softplus(x))`` (Misra, 2019)."""
+    """``x * tanh(softplus(x))`` (Misra, 2019).
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.mish(x).tolist()]
+        [-0.3034, 0.0, 1.944]
+    """
     return input * jnp.tanh(jax.nn.softplus(input))
 
 
 def hardswish(input: jax.Array) -> jax.Array:
-    """``x * relu6(x + 3) / 6``, with PyTorch's gradient (``x/3 + 1/2`` strictly inside ``(-3, 3)``)."""
+    """``x * relu6(x + 3) / 6``, with PyTorch's gradient (``x/3 + 1/2`` strictly inside ``(-3, 3)``).
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.hardswish(x).tolist()]
+        [-0.3333, 0.0, 1.6667]
+    """
     zero = jnp.zeros_like(input)
     return jnp.where(input <= -3, zero, jnp.where(input < 3, input * (input + 3) / 6, input))
 
 
 def hardsigmoid(input: jax.Array) -> jax.Array:
-    """``relu6(x + 3) / 6``; gradient ``1/6`` strictly inside ``(-3, 3)``."""
+    """``relu6(x + 3) / 6``; gradient ``1/6`` strictly inside ``(-3, 3)``.
+
+    Args:
+        input: The input array (any shape).
+
+    Returns:
+        An array of ``input``'s shape and dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> x = jnp.array([-1.0, 0.0, 2.0])
+        >>> [round(v, 4) for v in F.hardsigmoid(x).tolist()]
+        [0.3333, 0.5, 0.8333]
+    """
     zero = jnp.zeros_like(input)
     one = jnp.ones_like(input)
     return jnp.where(input <= -3, zero, jnp.where(input >= 3, one, input / 6 + 0.5))
@@ -162,6 +361,18 @@ def _axis(name: str, input: jax.Array, dim: int | None) -> int:
 def softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:
     """``exp(x) / sum(exp(x))`` along ``dim`` (computed in ``dtype`` when given).
 
+    Args:
+      input: The input array.
+      dim: The dimension to normalise over; None: PyTorch's legacy default (0 for 0-, 1- and 3-D
+        inputs, else 1).
+      dtype: Cast ``input`` to this dtype first (to avoid overflow in low precision).
+
+    Returns:
+      An array of ``input``'s shape whose slices along ``dim`` sum to 1.
+
+    Raises:
+      ShapeError: If ``dim`` is out of range for ``input``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -172,12 +383,43 @@ def softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> j
 
 
 def log_softmax(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:
-    """``x - logsumexp(x)`` along ``dim``."""
+    """``x - logsumexp(x)`` along ``dim``.
+
+    Args:
+        input: The input array.
+        dim: The dimension to normalise over; None: PyTorch's legacy default (0 for 0-, 1- and 3-D
+            inputs, else 1).
+        dtype: Cast ``input`` to this dtype first (to avoid overflow in low precision).
+
+    Returns:
+        ``log(softmax(input, dim))``, computed stably.
+
+    Raises:
+        ShapeError: If ``dim`` is out of range for ``input``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from torsh.nn import functional as F
+        >>> [round(v, 4) for v in F.log_softmax(jnp.array([[1.0, 2.0, 3.0]]), dim=-1)[0].tolist()]
+        [-2.4076, -1.4076, -0.4076]
+    """
     return _normalize_exp(jax.nn.log_softmax, "log_softmax", input, dim, dtype)
 
 
 def softmin(input: jax.Array, dim: int | None = None, dtype: object = None) -> jax.Array:
     """``softmax(-x)`` along ``dim`` (``torch.nn.functional.softmin``).
+
+    Args:
+      input: The input array.
+      dim: The dimension to normalise over; None: PyTorch's legacy default (0 for 0-, 1- and 3-D
+        inputs, else 1).
+      dtype: Cast ``input`` to this dtype first (to avoid overflow in low precision).
+
+    Returns:
+      ``softmax(-input, dim)``.
+
+    Raises:
+      ShapeError: If ``dim`` is out of range for ``input``.
 
     Example:
       >>> import jax.numpy as jnp

@@ -392,6 +392,12 @@ def conv1d(
     Returns:
       ``[N, C_out, L_out]`` with ``L_out = (L + 2p - d(kL - 1) - 1) // stride + 1``.
 
+    Raises:
+      ConfigError: For a bad ``padding`` string (``"same"`` needs stride 1), ``groups`` or other
+        argument.
+      ShapeError: If ``input``, ``weight`` or ``bias`` have the wrong rank or sizes (channels not
+        divisible by ``groups``, a kernel larger than the padded input...).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -424,6 +430,12 @@ def conv2d(
     Returns:
       ``[N, C_out, H_out, W_out]``.
 
+    Raises:
+      ConfigError: For a bad ``padding`` string (``"same"`` needs stride 1), ``groups`` or other
+        argument.
+      ShapeError: If ``input``, ``weight`` or ``bias`` have the wrong rank or sizes (channels not
+        divisible by ``groups``, a kernel larger than the padded input...).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -445,6 +457,24 @@ def conv3d(
     """3D convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]`` (``torch.nn.functional.conv3d``).
 
     Arguments as :func:`conv2d`, with 3-tuples; weight ``[C_out, C_in / groups, kD, kH, kW]``.
+
+    Args:
+      input: ``[N, C_in, D, H, W]`` or unbatched ``[C_in, D, H, W]``.
+      weight: ``[C_out, C_in / groups, *kernel]``.
+      bias: ``[C_out]``, or None.
+      stride: An int or 3-tuple.
+      padding: An int, a 3-tuple, ``"valid"`` or ``"same"`` (stride 1 only).
+      dilation: An int or 3-tuple.
+      groups: Split the channels into this many independent groups.
+
+    Returns:
+      ``[N, C_out, D_out, H_out, W_out]``.
+
+    Raises:
+      ConfigError: For a bad ``padding`` string (``"same"`` needs stride 1), ``groups`` or other
+        argument.
+      ShapeError: If ``input``, ``weight`` or ``bias`` have the wrong rank or sizes (channels not
+        divisible by ``groups``, a kernel larger than the padded input...).
 
     Example:
       >>> import jax.numpy as jnp
@@ -633,6 +663,11 @@ def conv_transpose1d(
       ``[N, C_out, L_out]`` with
       ``L_out = (L - 1) * stride - 2 * padding + dilation * (kL - 1) + output_padding + 1``.
 
+    Raises:
+      ConfigError: For a bad ``groups``, ``output_padding`` (smaller than stride or dilation) or other
+        argument.
+      ShapeError: If ``input``, ``weight`` or ``bias`` have the wrong rank or sizes.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -656,6 +691,24 @@ def conv_transpose2d(
 
     Arguments as :func:`conv_transpose1d`, with 2-tuples.
 
+    Args:
+      input: ``[N, C_in, H, W]`` or unbatched ``[C_in, H, W]``.
+      weight: ``[C_in, C_out / groups, *kernel]``.
+      bias: ``[C_out]``, or None.
+      stride: An int or 2-tuple.
+      padding: An int or 2-tuple: elements cropped from both ends of the full output.
+      output_padding: Extra elements at the end of the output (smaller than stride or dilation).
+      groups: Split the channels into this many independent groups.
+      dilation: An int or 2-tuple.
+
+    Returns:
+      ``[N, C_out, H_out, W_out]``.
+
+    Raises:
+      ConfigError: For a bad ``groups``, ``output_padding`` (smaller than stride or dilation) or other
+        argument.
+      ShapeError: If ``input``, ``weight`` or ``bias`` have the wrong rank or sizes.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -678,6 +731,24 @@ def conv_transpose3d(
     """3D transposed convolution (``F.conv_transpose3d``); weight ``[C_in, C_out / groups, kD, kH, kW]``.
 
     Arguments as :func:`conv_transpose1d`, with 3-tuples.
+
+    Args:
+      input: ``[N, C_in, D, H, W]`` or unbatched ``[C_in, D, H, W]``.
+      weight: ``[C_in, C_out / groups, *kernel]``.
+      bias: ``[C_out]``, or None.
+      stride: An int or 3-tuple.
+      padding: An int or 3-tuple: elements cropped from both ends of the full output.
+      output_padding: Extra elements at the end of the output (smaller than stride or dilation).
+      groups: Split the channels into this many independent groups.
+      dilation: An int or 3-tuple.
+
+    Returns:
+      ``[N, C_out, D_out, H_out, W_out]``.
+
+    Raises:
+      ConfigError: For a bad ``groups``, ``output_padding`` (smaller than stride or dilation) or other
+        argument.
+      ShapeError: If ``input``, ``weight`` or ``bias`` have the wrong rank or sizes.
 
     Example:
       >>> import jax.numpy as jnp

@@ -291,6 +291,9 @@ def max_pool1d(
         its left padding).
       return_indices: also return the flat index (within each plane) of every maximum.
 
+    Returns:
+      ``[N, C, L_out]`` (or ``[C, L_out]``), and the indices with ``return_indices``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -316,6 +319,18 @@ def max_pool2d(
 
     Arguments as :func:`max_pool1d` (ints or 2-tuples); indices are flat ``h * W + w``.
 
+    Args:
+      input: ``[N, C, H, W]`` or ``[C, H, W]``.
+      kernel_size: Window size (int or 2-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit ``-inf`` padding, at most half the window.
+      dilation: Spacing between window elements.
+      ceil_mode: Round the output size up.
+      return_indices: Also return the flat index ``h * W + w`` of every maximum.
+
+    Returns:
+      The pooled array (and, with ``return_indices``, the flat indices of the maxima).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -337,6 +352,18 @@ def max_pool3d(
     """3D max pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.functional.max_pool3d``).
 
     Arguments as :func:`max_pool1d` (ints or 3-tuples).
+
+    Args:
+      input: ``[N, C, D, H, W]`` or ``[C, D, H, W]``.
+      kernel_size: Window size (int or 3-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit ``-inf`` padding, at most half the window.
+      dilation: Spacing between window elements.
+      ceil_mode: Round the output size up.
+      return_indices: Also return the flat index of every maximum.
+
+    Returns:
+      The pooled array (and, with ``return_indices``, the flat indices of the maxima).
 
     Example:
       >>> import jax.numpy as jnp
@@ -422,6 +449,9 @@ def avg_pool1d(
         than by the number of input elements in the window. A ``ceil_mode`` window's part beyond
         the padding is never counted.
 
+    Returns:
+      ``[N, C, L_out]`` (or ``[C, L_out]``).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -447,6 +477,18 @@ def avg_pool2d(
     Arguments as :func:`avg_pool1d` (ints or 2-tuples); ``divisor_override`` replaces every
     window's divisor.
 
+    Args:
+      input: ``[N, C, H, W]`` or ``[C, H, W]``.
+      kernel_size: Window size (int or 2-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit zero padding, at most half the window.
+      ceil_mode: Round the output size up.
+      count_include_pad: Divide by the window size including padding.
+      divisor_override: Replaces every window's divisor.
+
+    Returns:
+      The pooled array.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -468,6 +510,18 @@ def avg_pool3d(
     """3D average pooling over ``[N, C, D, H, W]`` or ``[C, D, H, W]`` (``torch.nn.functional.avg_pool3d``).
 
     Arguments as :func:`avg_pool2d` (ints or 3-tuples).
+
+    Args:
+      input: ``[N, C, D, H, W]`` or ``[C, D, H, W]``.
+      kernel_size: Window size (int or 3-tuple).
+      stride: Window step (default: ``kernel_size``).
+      padding: Implicit zero padding, at most half the window.
+      ceil_mode: Round the output size up.
+      count_include_pad: Divide by the window size including padding.
+      divisor_override: Replaces every window's divisor.
+
+    Returns:
+      The pooled array.
 
     Example:
       >>> import jax.numpy as jnp
@@ -584,6 +638,13 @@ def adaptive_avg_pool1d(input: jax.Array, output_size: int | Sequence[int | None
 
     Output element ``i`` averages input ``[floor(i * L / out), ceil((i + 1) * L / out))``.
 
+    Args:
+      input: ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` (1 spatial axes).
+      output_size: An int or a 1-tuple of output sizes (None entries keep that input size).
+
+    Returns:
+      The pooled array with spatial shape ``output_size``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -598,6 +659,13 @@ def adaptive_avg_pool2d(input: jax.Array, output_size: int | Sequence[int | None
 
     ``output_size`` is an int or ``(H_out, W_out)``; ``None`` keeps that input size.
 
+    Args:
+      input: ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` (2 spatial axes).
+      output_size: An int or a 2-tuple of output sizes (None entries keep that input size).
+
+    Returns:
+      The pooled array with spatial shape ``output_size``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -609,6 +677,13 @@ def adaptive_avg_pool2d(input: jax.Array, output_size: int | Sequence[int | None
 
 def adaptive_avg_pool3d(input: jax.Array, output_size: int | Sequence[int | None] | None) -> jax.Array:
     """3D adaptive average pooling (``torch.nn.functional.adaptive_avg_pool3d``).
+
+    Args:
+      input: ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` (3 spatial axes).
+      output_size: An int or a 3-tuple of output sizes (None entries keep that input size).
+
+    Returns:
+      The pooled array with spatial shape ``output_size``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -626,6 +701,14 @@ def adaptive_max_pool1d(
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """1D adaptive max pooling (``torch.nn.functional.adaptive_max_pool1d``).
 
+    Args:
+      input: ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` (1 spatial axes).
+      output_size: An int or a 1-tuple of output sizes (None entries keep that input size).
+      return_indices: Also return the flat index of every maximum.
+
+    Returns:
+      The pooled array with spatial shape ``output_size``. With ``return_indices``: ``(output, indices)``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -642,6 +725,14 @@ def adaptive_max_pool2d(
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """2D adaptive max pooling (``torch.nn.functional.adaptive_max_pool2d``); indices are flat ``h * W + w``.
 
+    Args:
+      input: ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` (2 spatial axes).
+      output_size: An int or a 2-tuple of output sizes (None entries keep that input size).
+      return_indices: Also return the flat index of every maximum.
+
+    Returns:
+      The pooled array with spatial shape ``output_size``. With ``return_indices``: ``(output, indices)``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -657,6 +748,14 @@ def adaptive_max_pool3d(
     return_indices: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """3D adaptive max pooling (``torch.nn.functional.adaptive_max_pool3d``).
+
+    Args:
+      input: ``[N, C, *spatial]`` or unbatched ``[C, *spatial]`` (3 spatial axes).
+      output_size: An int or a 3-tuple of output sizes (None entries keep that input size).
+      return_indices: Also return the flat index of every maximum.
+
+    Returns:
+      The pooled array with spatial shape ``output_size``. With ``return_indices``: ``(output, indices)``.
 
     Example:
       >>> import jax.numpy as jnp

@@ -213,6 +213,14 @@ def interpolate(
       antialias: ``bilinear``/``bicubic`` on 4D input only: widen the filter by the downscale factor
         (PyTorch's and PIL's antialiased resize; ``bicubic`` then uses ``a = -0.5``).
 
+    Returns:
+      ``[N, C, *new_spatial]``.
+
+    Raises:
+      ConfigError: If not exactly one of ``size`` and ``scale_factor`` is given, a size or factor is
+        not positive, or ``mode`` is unknown or does not fit the rank.
+      ShapeError: If ``input`` is not 3-D to 5-D, or ``size``/``scale_factor`` has the wrong length.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -285,6 +293,17 @@ def _factor(value: Any, name: str, where: str) -> int:
 def pixel_shuffle(input: jax.Array, upscale_factor: int) -> jax.Array:
     """``[*, C * r**2, H, W] -> [*, C, H * r, W * r]`` (``torch.nn.functional.pixel_shuffle``).
 
+    Args:
+      input: ``[*, C * r**2, H, W]``.
+      upscale_factor: The factor ``r`` (a positive int).
+
+    Returns:
+      ``[*, C, H * r, W * r]``.
+
+    Raises:
+      ConfigError: If ``upscale_factor`` is not a positive int.
+      ShapeError: If ``input`` has fewer than 3 dimensions or its channels are not divisible by ``r**2``.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -314,6 +333,17 @@ def pixel_shuffle(input: jax.Array, upscale_factor: int) -> jax.Array:
 
 def pixel_unshuffle(input: jax.Array, downscale_factor: int) -> jax.Array:
     """``[*, C, H * r, W * r] -> [*, C * r**2, H, W]`` (``torch.nn.functional.pixel_unshuffle``).
+
+    Args:
+      input: ``[*, C, H * r, W * r]``.
+      downscale_factor: The factor ``r`` (a positive int).
+
+    Returns:
+      ``[*, C * r**2, H, W]``.
+
+    Raises:
+      ConfigError: If ``downscale_factor`` is not a positive int.
+      ShapeError: If ``input`` has fewer than 3 dimensions or ``H``/``W`` are not divisible by ``r``.
 
     Example:
       >>> import jax.numpy as jnp
