@@ -222,6 +222,14 @@ class BatchNorm2d(_BatchNorm, init=False):
 
     Raises:
         ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> bn = nn.BatchNorm2d(3)
+        >>> out, bn = nn.stateful(bn)(jnp.arange(24.0).reshape(2, 3, 2, 2))  # training: updates the buffers
+        >>> [round(v, 4) for v in bn.running_mean.tolist()], int(bn.num_batches_tracked)
+        ([0.75, 1.15, 1.55], 1)
     """
 
     _ranks = (4,)
@@ -243,6 +251,12 @@ class BatchNorm3d(_BatchNorm, init=False):
 
     Raises:
         ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> nn.BatchNorm3d(2).eval()(jnp.ones((1, 2, 2, 2, 2))).shape  # eval: running statistics
+        (1, 2, 2, 2, 2)
     """
 
     _ranks = (5,)
@@ -308,6 +322,13 @@ class InstanceNorm1d(_InstanceNorm, init=False):
         bias: Learn the ``bias`` (with ``affine``).
         key: Construction key (unused: the initial values are constants).
         dtype: Parameter dtype.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> y = nn.InstanceNorm1d(2)(jnp.arange(8.0).reshape(1, 2, 4))
+        >>> [round(v, 4) for v in y[0, 0].tolist()]
+        [-1.3416, -0.4472, 0.4472, 1.3416]
     """
 
     _spatial = 1
@@ -358,6 +379,12 @@ class InstanceNorm3d(_InstanceNorm, init=False):
         bias: Learn the ``bias`` (with ``affine``).
         key: Construction key (unused: the initial values are constants).
         dtype: Parameter dtype.
+
+    Example:
+        >>> import torsh, jax.numpy as jnp
+        >>> from torsh import nn
+        >>> nn.InstanceNorm3d(2)(jnp.ones((1, 2, 2, 2, 2))).shape
+        (1, 2, 2, 2, 2)
     """
 
     _spatial = 3

@@ -111,7 +111,28 @@ class Embedding(Module, axes={"weight": ("vocab", "embed")}):
     def from_pretrained(
         cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None, **kwargs: Any
     ) -> Embedding:
-        """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
+        """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``.
+
+        Args:
+            embeddings: The table, ``(num_embeddings, embedding_dim)``, floating.
+            freeze: Keep the table out of training (a frozen field).
+            padding_idx: As in :class:`Embedding`.
+            **kwargs: Other arguments of :class:`Embedding` (``max_norm``, ``dtype``, ``axes``...).
+
+        Returns:
+            An :class:`Embedding` holding ``embeddings``.
+
+        Raises:
+            ShapeError: If ``embeddings`` is not 2-D.
+            DTypeError: If ``embeddings`` is not floating.
+
+        Example:
+            >>> import torsh, jax.numpy as jnp
+            >>> from torsh import nn
+            >>> emb = nn.Embedding.from_pretrained(jnp.eye(3))
+            >>> emb(jnp.array([1])).tolist(), torsh.tree.trainable_mask(emb).weight  # frozen by default
+            ([[0.0, 1.0, 0.0]], False)
+        """
         arr = jnp.asarray(embeddings)
         if arr.ndim != 2:
             raise ShapeError(f"Embedding.from_pretrained: expected a 2-D array, got shape {list(arr.shape)}")
