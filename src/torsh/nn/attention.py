@@ -149,6 +149,7 @@ class MultiheadAttention(
         dropout_key: jax.Array | None = None,
     ) -> tuple[jax.Array, jax.Array | None]:
         like = self.in_proj_weight if self.in_proj_weight is not None else self.q_proj_weight
+        assert like is not None  # a layer has the packed or the separate projections
         batched, key_padding_mask, attn_mask = check_mha_inputs(
             query,
             key,

@@ -346,11 +346,12 @@ def _mask_leaves(
 ) -> tuple[list, list[bool], _TS]:
     values, spec = optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
     # A callable struct (e.g. a module-shaped mask) is a tree, not a predicate.
-    if callable(where) and optree.tree_is_leaf(where, namespace=NAMESPACE):
+    mask_tree: PyTree = where
+    if callable(where) and optree.tree_is_leaf(mask_tree, namespace=NAMESPACE):
         mask = [bool(where(v)) for v in values]
     else:
         try:
-            mask = [bool(m) for m in spec.flatten_up_to(where)]
+            mask = [bool(m) for m in spec.flatten_up_to(mask_tree)]
         except ValueError as e:
             raise TreeError(f"partition: the mask does not have the structure of the tree: {e}") from None
     return values, mask, spec

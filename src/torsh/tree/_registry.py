@@ -14,10 +14,13 @@ torsh types are registered twice:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import optree
+
+if TYPE_CHECKING:  # _struct imports this module
+    from ._struct import Struct
 
 NAMESPACE = "torsh"
 
@@ -58,7 +61,7 @@ class InstanceFields:
 
     def __init__(
         self,
-        cls: type,
+        cls: type[Struct],
         data: tuple[str, ...],
         static: tuple[str, ...],
         values: tuple,

@@ -98,6 +98,7 @@ def _explicit(
     total = jnp.sum(e, axis=-1, keepdims=True)
     weights = e / jnp.where(total == 0, 1.0, total)
     if dropout_p > 0.0:
+        assert dropout_key is not None  # attention_core refuses dropout without a key
         keep = _dropout._keep_mask(dropout_key, dropout_p, weights.shape)
         weights = (
             jnp.where(keep, weights / (1.0 - dropout_p), 0.0) if dropout_p < 1.0 else jnp.zeros_like(weights)
@@ -306,9 +307,6 @@ def mha_batch_first(
     n, tgt_len, embed_dim = query.shape
     head_dim = embed_dim // num_heads
     if in_proj_weight is not None:
-        b_q = b_k = b_v = None
-        if in_proj_bias is not None:
-            b_q, b_k, b_v = jnp.split(in_proj_bias, 3)
         if self_attention:  # one matmul for q, k and v, as PyTorch does for self-attention
             qkv = query @ in_proj_weight.T
             if in_proj_bias is not None:
@@ -318,8 +316,10 @@ def mha_batch_first(
             w_q, w_k, w_v = jnp.split(in_proj_weight, 3)
             q, k, v = query @ w_q.T, key @ w_k.T, value @ w_v.T
             if in_proj_bias is not None:
+                b_q, b_k, b_v = jnp.split(in_proj_bias, 3)
                 q, k, v = q + b_q, k + b_k, v + b_v
-    else:
+    else:  # separate projections (kdim/vdim differ from embed_dim): all three are given
+        assert q_proj_weight is not None and k_proj_weight is not None and v_proj_weight is not None
         q, k, v = query @ q_proj_weight.T, key @ k_proj_weight.T, value @ v_proj_weight.T
         if in_proj_bias is not None:
             b_q, b_k, b_v = jnp.split(in_proj_bias, 3)
@@ -332,6 +332,7 @@ def mha_batch_first(
     if attn_mask is not None:
         attn_mask = attn_mask[None] if attn_mask.ndim == 2 else attn_mask
     if bias_k is not None:
+        assert bias_v is not None  # the layer has both or neither
         k = jnp.concatenate([k, jnp.broadcast_to(bias_k.reshape(1, 1, embed_dim), (n, 1, embed_dim))], axis=1)
         v = jnp.concatenate([v, jnp.broadcast_to(bias_v.reshape(1, 1, embed_dim), (n, 1, embed_dim))], axis=1)
         attn_mask = _pad_last(attn_mask)

@@ -7,6 +7,7 @@ two are adjoint by construction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -49,10 +50,10 @@ def _unfold4(x: jax.Array, k: tuple[int, ...], d: tuple[int, ...], p: tuple[int,
 
 def unfold(
     input: jax.Array,
-    kernel_size: int | tuple[int, int],
-    dilation: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    stride: int | tuple[int, int] = 1,
+    kernel_size: int | Sequence[int],
+    dilation: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    stride: int | Sequence[int] = 1,
 ) -> jax.Array:
     """Extract sliding local blocks: ``(N, C, H, W) -> (N, C * kh * kw, L)`` (``torch.nn.functional.unfold``).
 
@@ -102,11 +103,11 @@ def unfold(
 
 def fold(
     input: jax.Array,
-    output_size: int | tuple[int, int],
-    kernel_size: int | tuple[int, int],
-    dilation: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    stride: int | tuple[int, int] = 1,
+    output_size: int | Sequence[int],
+    kernel_size: int | Sequence[int],
+    dilation: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    stride: int | Sequence[int] = 1,
 ) -> jax.Array:
     """Combine sliding blocks into an image, summing overlaps (``torch.nn.functional.fold``).
 

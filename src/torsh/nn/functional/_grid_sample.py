@@ -183,7 +183,7 @@ def grid_sample(
         raw = [_unnormalize(c, s, align_corners) for c, s in zip(coords, spatial, strict=True)]
         base = [jnp.floor(c) for c in raw]
         wx, wy = (_cubic_weights(c - b) for c, b in zip(raw, base, strict=True))
-        out = 0.0
+        out = jnp.zeros((), input.dtype)  # (0 + x is x; the sum keeps the terms' dtype)
         for j in range(4):
             for i in range(4):
                 tap = []
@@ -204,10 +204,10 @@ def grid_sample(
         return vals
     lows = [jnp.floor(c) for c in src]
     fracs = [c - lo for c, lo in zip(src, lows, strict=True)]
-    out = 0.0
+    out = jnp.zeros((), input.dtype)
     for corner in range(2**k):
         offs = [(corner >> d) & 1 for d in range(k)]
-        weight = 1.0
+        weight = jnp.ones((), fracs[0].dtype)
         for f, o in zip(fracs, offs, strict=True):
             weight = weight * (f if o else 1 - f)
         idx = [lo + o for lo, o in zip(lows, offs, strict=True)]
