@@ -21,7 +21,17 @@ _NO_SPACE = (errno.ENOSPC, errno.ENOMEM, errno.EFBIG)
 
 
 class SharedMemoryWarning(UserWarning):
-    """Shared memory (``/dev/shm``) is too small: the loader fell back to a slower path."""
+    """Shared memory (``/dev/shm``) is too small: the loader fell back to a slower path.
+
+    Example:
+        >>> import warnings, numpy as np
+        >>> from torsh import data
+        >>> with warnings.catch_warnings():  # e.g. a container whose /dev/shm is known to be small
+        ...     warnings.simplefilter("ignore", data.SharedMemoryWarning)
+        ...     batches = list(data.DataLoader(data.ArrayDataset(np.ones((2, 1))), batch_size=2))
+        >>> len(batches)
+        1
+    """
 
 
 def shm_space() -> tuple[int, int] | None:

@@ -25,7 +25,17 @@ _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
 class DatasetChangedWarning(UserWarning):
-    """The dataset changed after worker processes received their copy of it (the snapshot rule)."""
+    """The dataset changed after worker processes received their copy of it (the snapshot rule).
+
+    Example:
+        >>> import warnings, numpy as np
+        >>> from torsh import data
+        >>> with warnings.catch_warnings():  # make a stale worker snapshot an error
+        ...     warnings.simplefilter("error", data.DatasetChangedWarning)
+        ...     batches = list(data.DataLoader(data.ArrayDataset(np.ones((2, 1))), batch_size=2))
+        >>> len(batches)
+        1
+    """
 
 
 def _is_dataset(value: Any) -> bool:

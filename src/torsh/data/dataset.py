@@ -211,6 +211,18 @@ class MapIterableDataset(IterableDataset[U]):
         return len(self.source)  # type: ignore[arg-type]
 
     def set_epoch(self, epoch: int) -> None:
+        """Forward the epoch to the source stream (when it has ``set_epoch``), so a seeded source reshuffles.
+
+        Args:
+            epoch: The epoch number.
+
+        Example:
+            >>> from torsh import data
+            >>> stream = data.MapIterableDataset([1, 2, 3], lambda x: x * 2)
+            >>> stream.set_epoch(1)  # a plain list has no set_epoch: nothing to forward
+            >>> list(stream)
+            [2, 4, 6]
+        """
         if hasattr(self.source, "set_epoch"):
             self.source.set_epoch(epoch)
 
@@ -236,6 +248,7 @@ class ArrayDataset(Dataset[Any]):
 
     Raises:
       ShapeError: the arrays do not share the leading (sample) dimension, or an array is a scalar.
+      ConfigError: If no array is given, or the pytree has no array leaves.
 
     Args:
       *arrays: Arrays (or one pytree of arrays) with the same length along axis 0.

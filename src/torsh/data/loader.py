@@ -86,6 +86,10 @@ class DataLoader:
         and its mask is False on those rows. One batch shape: a jitted step compiles once. ``len`` is
         unchanged. Excludes ``drop_last``.
 
+    Raises:
+      ConfigError: For an invalid argument: a dataset that is neither map-style nor iterable, a
+        non-callable ``collate_fn``/``worker_init_fn``, bad sizes, worker options or ``progress``.
+
     Example:
       >>> import numpy as np
       >>> from torsh.data import ArrayDataset, DataLoader

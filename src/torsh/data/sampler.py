@@ -181,6 +181,7 @@ class RandomSampler(Sampler):
 
     @property
     def num_samples(self) -> int:
+        """The number of indices drawn per epoch (``num_samples``, or the dataset size when not given)."""
         return self.n if self._num_samples is None else self._num_samples
 
     def indices(self) -> np.ndarray:

@@ -24,7 +24,16 @@ _INSTALL = 'pip install "torsh[data]"'
 
 
 class DataFileNotFoundError(DataError, FileNotFoundError):
-    """A data file that does not exist."""
+    """A data file that does not exist.
+
+    Example:
+        >>> from torsh import data
+        >>> try:
+        ...     data.read_csv("/no/such.csv")
+        ... except data.DataFileNotFoundError as e:
+        ...     print(e)
+        read_csv: no such file: '/no/such.csv'
+    """
 
 
 def _require(module: str, purpose: str) -> Any:
@@ -120,6 +129,7 @@ class TabularDataset(ArrayDataset):
       ConfigError: unknown column names, or a label listed as a feature.
       DataError: a column with nulls (names the column and the first null row), or a non-numeric
         column in a stacked feature matrix.
+      ShapeError: From the shared ArrayDataset checks, if the feature and label arrays differ in rows.
 
     Example:
       >>> import polars as pl
@@ -237,16 +247,33 @@ def read_csv(
     stack: bool = True,
     **read_options: Any,
 ) -> TabularDataset:
-    """A :class:`TabularDataset` from a CSV file (read with polars, or pyarrow if polars is absent).
+    r"""A :class:`TabularDataset` from a CSV file (read with polars, or pyarrow if polars is absent).
 
     ``read_options`` go to ``polars.read_csv`` (e.g. ``separator=";"``). Only the selected columns
     are parsed when ``columns`` is given.
+
+    Args:
+      path: The file.
+      columns: Feature columns to keep (default: every column but the label).
+      label: The label column(s), returned as the second element of each sample (None: no label).
+      dtype: The feature dtype.
+      dtypes: Per-column dtypes overriding ``dtype``.
+      stack: Stack the features into one ``[n_features]`` array per sample (else a dict by column).
+      **read_options: Passed to ``polars.read_csv`` (e.g. ``separator=";"``).
+
+    Returns:
+      A :class:`TabularDataset`.
+
+    Raises:
+      DataFileNotFoundError: If ``path`` does not exist.
+      MissingDependencyError: If neither polars nor pyarrow is installed.
+      DataError: For a column with nulls or a non-numeric stacked feature (names the column).
 
     Example:
       >>> import os, tempfile
       >>> from torsh.data import read_csv
       >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
-      >>> _ = open(path, "w").write("a,b,y\\n1,2,0\\n3,4,1\\n")
+      >>> _ = open(path, "w").write("a,b,y\n1,2,0\n3,4,1\n")
       >>> x, y = read_csv(path, label="y")[1]
       >>> x.tolist(), int(y)
       ([3.0, 4.0], 1)
@@ -287,6 +314,31 @@ def read_parquet(
 
     Only the selected columns are read when ``columns`` is given. Numeric columns without nulls in a
     single row group are then viewed without copying.
+
+    Args:
+        path: The file.
+        columns: Feature columns to keep (default: every column but the label).
+        label: The label column(s), returned as the second element of each sample (None: no label).
+        dtype: The feature dtype.
+        dtypes: Per-column dtypes overriding ``dtype``.
+        stack: Stack the features into one ``[n_features]`` array per sample (else a dict by column).
+
+    Returns:
+        A :class:`TabularDataset`.
+
+    Raises:
+        DataFileNotFoundError: If ``path`` does not exist.
+        MissingDependencyError: If neither polars nor pyarrow is installed.
+        DataError: For a column with nulls or a non-numeric stacked feature (names the column).
+
+    Example:
+        >>> import os, tempfile, polars as pl
+        >>> from torsh.data import read_parquet
+        >>> path = os.path.join(tempfile.mkdtemp(), "t.parquet")
+        >>> pl.DataFrame({"a": [1.0, 3.0], "b": [2.0, 4.0], "y": [0, 1]}).write_parquet(path)
+        >>> x, y = read_parquet(path, label="y")[1]
+        >>> x.tolist(), int(y)
+        ([3.0, 4.0], 1)
     """
     path = _check_file(path, "read_parquet")
     wanted = _projection(columns, label)
