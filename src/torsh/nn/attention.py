@@ -50,6 +50,23 @@ class MultiheadAttention(
     Logical axes: projections ``("heads", "embed")`` (column-split over heads with a rule
     ``{"heads": "model"}``), ``out_proj.weight`` ``("embed", "heads")`` (row-split).
 
+    Args:
+      embed_dim: Width ``E`` of the queries and outputs.
+      num_heads: Attention heads (divides ``embed_dim``).
+      dropout: Dropout on the attention weights (training mode needs ``dropout_key=``).
+      bias: Projection biases.
+      add_bias_kv: Learn ``bias_k``/``bias_v`` appended to the keys and values.
+      add_zero_attn: Append a zero key/value position.
+      kdim: Key width (default ``embed_dim``).
+      vdim: Value width (default ``embed_dim``).
+      batch_first: Inputs are ``[N, L, E]``.
+      dtype: Parameter dtype.
+      key: Construction key (default: the ``torsh.manual_seed`` stream).
+
+    Raises:
+      ConfigError: If a size is not a positive int, ``embed_dim`` is not divisible by ``num_heads``, or
+        ``dropout`` is outside ``[0, 1]``.
+
     Example:
       >>> import torsh, jax.numpy as jnp
       >>> from torsh import nn

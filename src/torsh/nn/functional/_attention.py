@@ -184,6 +184,25 @@ def scaled_dot_product_attention(
     (``dropout_p > 0``) needs ``dropout_key`` (PyTorch's ``key`` argument is the key tensor, so the
     PRNG key has its own name). Rows whose keys are all masked give zeros.
 
+    Args:
+      query: ``[..., L, E]``.
+      key: ``[..., S, E]``.
+      value: ``[..., S, Ev]``.
+      attn_mask: Broadcasts to ``[..., L, S]``: boolean ``True`` = take part, or float added to the logits.
+      dropout_p: Dropout on the attention weights.
+      is_causal: Mask keys after each query (excludes ``attn_mask``).
+      scale: The logit scale (default ``1 / sqrt(E)``).
+      enable_gqa: Allow fewer key/value heads that divide the query heads.
+      dropout_key: A PRNG key, required when ``dropout_p > 0``.
+
+    Returns:
+      ``[..., L, Ev]``.
+
+    Raises:
+      ConfigError: If both ``attn_mask`` and ``is_causal`` are given, or dropout lacks ``dropout_key``.
+      DTypeError: If ``attn_mask`` is neither boolean nor floating.
+      ShapeError: If the shapes do not fit together (head counts, widths, mask shape).
+
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh.nn import functional as F
@@ -512,6 +531,40 @@ def multi_head_attention_forward(
     logits. ``is_causal=True`` applies the causal mask (combined with ``attn_mask`` if one is given;
     PyTorch requires ``attn_mask`` and treats the flag as a hint). Dropout on the attention weights
     in ``training`` needs ``dropout_key``. Returns ``(attn_output, attn_weights or None)``.
+
+    Args:
+      query: ``[L, N, E]`` (``[N, L, E]`` with ``batch_first``) or unbatched ``[L, E]``.
+      key: ``[S, N, kdim]``.
+      value: ``[S, N, vdim]``.
+      embed_dim_to_check: ``E``, checked against ``query``.
+      num_heads: Attention heads.
+      in_proj_weight: ``[3E, E]`` packed q/k/v projection (unless ``use_separate_proj_weight``).
+      in_proj_bias: ``[3E]``, or None.
+      bias_k: ``[1, 1, E]`` appended to the keys, or None.
+      bias_v: ``[1, 1, E]`` appended to the values, or None.
+      add_zero_attn: Append a zero key/value position.
+      dropout_p: Dropout on the attention weights.
+      out_proj_weight: ``[E, E]``.
+      out_proj_bias: ``[E]``, or None.
+      training: Apply dropout.
+      key_padding_mask: ``[N, S]`` (``True`` = ignore that key).
+      need_weights: Also return the attention weights.
+      attn_mask: ``[L, S]`` or ``[N * num_heads, L, S]``.
+      use_separate_proj_weight: Use ``q/k/v_proj_weight`` instead of ``in_proj_weight``.
+      q_proj_weight: ``[E, E]``.
+      k_proj_weight: ``[E, kdim]``.
+      v_proj_weight: ``[E, vdim]``.
+      average_attn_weights: Average the returned weights over heads.
+      is_causal: Apply the causal mask.
+      batch_first: Inputs are ``[N, L, E]``.
+      dropout_key: A PRNG key, required for dropout in training.
+
+    Returns:
+      ``(attn_output, attn_weights or None)``.
+
+    Raises:
+      ConfigError: If the projection weights are missing for the chosen mode, ``dropout_p`` is invalid,
+        or dropout in training lacks ``dropout_key``.
 
     Example:
       >>> import jax, jax.numpy as jnp
