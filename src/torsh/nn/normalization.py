@@ -59,8 +59,10 @@ def _running_update(
     rm = cur.get("running_mean", module.running_mean)
     rv = cur.get("running_var", module.running_var)
     nbt = cur.get("num_batches_tracked", module.num_batches_tracked)
+    assert rm is not None and rv is not None  # called only for modules tracking running statistics
     updates: dict[str, jax.Array] = {}
     if count_batches:
+        assert nbt is not None
         nbt = nbt + 1
         updates["num_batches_tracked"] = nbt
     if n == 0:  # an empty batch has no statistics: PyTorch keeps the running ones (and counts the batch)
@@ -70,6 +72,7 @@ def _running_update(
     if module.momentum is None:
         if not count_batches:  # InstanceNorm passes momentum 0 when it is None: nothing changes
             return
+        assert nbt is not None  # (count_batches)
         factor = 1.0 / nbt.astype(jnp.float32)
     else:
         factor = module.momentum
@@ -161,9 +164,9 @@ class _BatchNorm(_NormBase, init=False):
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         use_batch_stats = self.training or self.running_mean is None
         if not use_batch_stats:
-            return normalize_with(
-                x, self.running_mean, self.running_var, self.weight, self.bias, self.eps, shape
-            )
+            rm, rv = self.running_mean, self.running_var
+            assert rm is not None and rv is not None  # (use_batch_stats is False)
+            return normalize_with(x, rm, rv, self.weight, self.bias, self.eps, shape)
         verify_batch_size(x)
         axes = (0, *range(2, x.ndim))
         mean, var = batch_stats(x, axes)

@@ -11,7 +11,7 @@ weights' dropout) its own key derived from ``key``; eval mode, or ``dropout=0.0`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -75,10 +75,8 @@ def _check_activation(activation: Any) -> Activation:
 
 
 def _activate(activation: Activation, x: jax.Array) -> jax.Array:
-    if activation == "relu":
-        return F.relu(x)
-    if activation == "gelu":
-        return F.gelu(x)
+    if isinstance(activation, str):  # "relu" or "gelu" (_check_activation ran at construction)
+        return F.relu(x) if activation == "relu" else F.gelu(x)
     return activation(x)
 
 
@@ -93,6 +91,12 @@ def _check_d_model(x: Any, d_model: int, name: str, batch_first: bool) -> None:
 
 class _FeedForwardBlock(Module):
     """Shared pieces of encoder and decoder layers (not public)."""
+
+    if TYPE_CHECKING:  # fields of both subclasses (declared there, in PyTorch's order)
+        linear1: Linear
+        dropout: Dropout
+        linear2: Linear
+        activation: Any
 
     def _ff_block(self, x: jax.Array, k_drop: Any, k_drop_out: Any, out_dropout: Dropout) -> jax.Array:
         h = self.dropout(_activate(self.activation, self.linear1(x)), key=k_drop)
@@ -621,7 +625,7 @@ class Transformer(Module):
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:
-            layer = TransformerEncoderLayer(
+            enc_layer = TransformerEncoderLayer(
                 d_model,
                 nhead,
                 dim_feedforward,
@@ -635,11 +639,11 @@ class Transformer(Module):
                 key=k_enc,
             )
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=d, axes=("embed",))
-            self.encoder = TransformerEncoder(layer, num_encoder_layers, norm)
+            self.encoder = TransformerEncoder(enc_layer, num_encoder_layers, norm)
         if custom_decoder is not None:
             self.decoder = custom_decoder
         else:
-            layer = TransformerDecoderLayer(
+            dec_layer = TransformerDecoderLayer(
                 d_model,
                 nhead,
                 dim_feedforward,
@@ -653,7 +657,7 @@ class Transformer(Module):
                 key=k_dec,
             )
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=d, axes=("embed",))
-            self.decoder = TransformerDecoder(layer, num_decoder_layers, norm)
+            self.decoder = TransformerDecoder(dec_layer, num_decoder_layers, norm)
         self.d_model, self.nhead, self.batch_first = d_model, nhead, bool(batch_first)
         self._reset_parameters(k_init)
 

@@ -84,7 +84,7 @@ class Upsample(Module):
                 f"scale_factor={scale_factor!r})"
             )
         self.size = _hashable(size)
-        if isinstance(scale_factor, (list, tuple)):
+        if isinstance(scale_factor, Sequence):
             self.scale_factor = tuple(float(s) for s in scale_factor)
         else:
             self.scale_factor = float(scale_factor) if scale_factor is not None else None

@@ -235,7 +235,7 @@ class Chain(GradientTransformation):
     transforms: tuple | FrozenDict = option(check=_check_transforms)
 
     def __repr__(self) -> str:
-        if self._named:
+        if isinstance(self.transforms, Mapping):  # (_named, spelled so that the type narrows)
             return "chain(" + ", ".join(f"{k}={v!r}" for k, v in self.transforms.items()) + ")"
         return "chain(" + ", ".join(repr(t) for t in self.transforms) + ")"
 

@@ -8,6 +8,7 @@ autodiff produces PyTorch's value.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -430,7 +431,7 @@ def softmin(input: jax.Array, dim: int | None = None, dtype: object = None) -> j
     return _normalize_exp(lambda x, axis: jax.nn.softmax(-x, axis=axis), "softmin", input, dim, dtype)
 
 
-def _normalize_exp(fn, name: str, input: jax.Array, dim: int | None, dtype: object) -> jax.Array:
+def _normalize_exp(fn, name: str, input: jax.Array, dim: int | None, dtype: Any) -> jax.Array:
     input = jnp.asarray(input)
     if dtype is not None:
         input = input.astype(dtype)

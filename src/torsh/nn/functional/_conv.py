@@ -161,13 +161,23 @@ def conv_core(
     lowers only the branch of the platform the computation runs on.
     """
     n = x.ndim - 2
-    lhs_dilation = tuple(lhs_dilation) if lhs_dilation is not None else (1,) * n
-    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, lhs_dilation=lhs_dilation)
-    native = functools.partial(_native_conv, layout=layout or _INTERNAL_LAYOUT, **args)
+    lhs = tuple(lhs_dilation) if lhs_dilation is not None else (1,) * n
+    native = functools.partial(
+        _native_conv,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        lhs_dilation=lhs,
+        layout=layout or _INTERNAL_LAYOUT,
+    )
     if groups == 1:
         y = native(x, weight)
     else:
-        y = lax.platform_dependent(x, weight, cpu=functools.partial(_grouped_cpu, **args), default=native)
+        grouped = functools.partial(
+            _grouped_cpu, stride=stride, padding=padding, dilation=dilation, groups=groups, lhs_dilation=lhs
+        )
+        y = lax.platform_dependent(x, weight, cpu=grouped, default=native)
     if bias is not None:
         y = y + bias.reshape((-1,) + (1,) * n)
     return y
@@ -285,10 +295,11 @@ def _depthwise_shifted(
     if multiplier > 1:
         xs = jnp.repeat(xs, multiplier, axis=1)
     w = opmath(weight)
-    y = None
+    y: jax.Array | None = None
     for offset, view in _kernel_views(xs, weight.shape[2:], stride, dilation):
         term = view * w[(slice(None), 0, *offset)].reshape((-1,) + (1,) * n)
         y = term if y is None else y + term
+    assert y is not None  # a kernel has at least one position
     return y.astype(x.dtype)
 
 

@@ -21,7 +21,7 @@ import functools
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast, overload
 
 import jax
 import jax.numpy as jnp
@@ -238,7 +238,7 @@ def _max_over_windows(
     flat, valid = _window_index_tables(spatial, out, k, s, p, d)
     choice = _argmax_like_torch(patches, jnp.asarray(valid), axis=2)
     values = jnp.take_along_axis(patches, choice, axis=2)[:, :, 0]
-    index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+    index_dtype = jax.dtypes.canonicalize_dtype(jnp.int64)  # int32 unless 64-bit mode is on
     table = jnp.broadcast_to(jnp.asarray(flat, index_dtype), (*x.shape[:2], *flat.shape))
     indices = jnp.take_along_axis(table, choice, axis=2)[:, :, 0]
     return values, indices
@@ -268,6 +268,43 @@ def max_pool_nd(
     # (differentiable); an array init under jit falls back to the generic, non-differentiable form.
     y = lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
     return _unbatched(y, batched)
+
+
+@overload
+def max_pool1d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    return_indices: Literal[False] = ...,
+) -> jax.Array: ...
+
+
+@overload
+def max_pool1d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    *,
+    return_indices: Literal[True],
+) -> tuple[jax.Array, jax.Array]: ...
+
+
+@overload
+def max_pool1d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    return_indices: bool = ...,
+) -> jax.Array | tuple[jax.Array, jax.Array]: ...
 
 
 def max_pool1d(
@@ -306,6 +343,43 @@ def max_pool1d(
     return max_pool_nd(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+@overload
+def max_pool2d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    return_indices: Literal[False] = ...,
+) -> jax.Array: ...
+
+
+@overload
+def max_pool2d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    *,
+    return_indices: Literal[True],
+) -> tuple[jax.Array, jax.Array]: ...
+
+
+@overload
+def max_pool2d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    return_indices: bool = ...,
+) -> jax.Array | tuple[jax.Array, jax.Array]: ...
+
+
 def max_pool2d(
     input: jax.Array,
     kernel_size: IntOrTuple,
@@ -338,6 +412,43 @@ def max_pool2d(
       [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     return max_pool_nd(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+@overload
+def max_pool3d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    return_indices: Literal[False] = ...,
+) -> jax.Array: ...
+
+
+@overload
+def max_pool3d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    *,
+    return_indices: Literal[True],
+) -> tuple[jax.Array, jax.Array]: ...
+
+
+@overload
+def max_pool3d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = ...,
+    padding: IntOrTuple = ...,
+    dilation: IntOrTuple = ...,
+    ceil_mode: bool = ...,
+    return_indices: bool = ...,
+) -> jax.Array | tuple[jax.Array, jax.Array]: ...
 
 
 def max_pool3d(
@@ -624,7 +735,7 @@ def adaptive_max_pool_nd(
             x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *k), "VALID"
         )  # scalar init: see max_pool_nd
         return _unbatched(y, batched)
-    index_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+    index_dtype = jax.dtypes.canonicalize_dtype(jnp.int64)  # int32 unless 64-bit mode is on
     idx = jnp.broadcast_to(jnp.arange(math.prod(spatial), dtype=index_dtype).reshape(spatial), x.shape)
     y = x
     # Last axis first: the surviving element is the first maximum in row-major order, as PyTorch's.

@@ -146,11 +146,12 @@ def _cubic_axis(x: jax.Array, axis: int, out: int, scale: float | None, align: b
     base = np.minimum(np.floor(src).astype(np.int64), size - 1)
     t = np.clip(src - base.astype(ft), 0, 1).astype(ft)
     shape = _weights_shape(x.ndim, axis, out)
-    y = None
+    y: jax.Array | None = None
     for k, w in enumerate(_cubic_coefficients(t, ft)):
         idx = np.clip(base - 1 + k, 0, size - 1)
         term = jnp.take(x, jnp.asarray(idx), axis=axis) * jnp.asarray(w.reshape(shape), x.dtype)
         y = term if y is None else y + term
+    assert y is not None  # four cubic taps
     return y
 
 
