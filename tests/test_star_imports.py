@@ -155,3 +155,23 @@ def test_unknown_attribute_raises_attribute_error():
         torsh.no_such_name  # noqa: B018 - the attribute access is the test
     with pytest.raises(AttributeError, match="torsh.data' has no attribute"):
         torsh.data.no_such_name  # noqa: B018
+
+
+def test_importing_every_package_starts_no_jax_backend():
+    """No package creates an array or queries devices at import: torsh.distributed.init() (and
+    JAX's device-count flags) must still work after `import torsh.<anything>`."""
+    probe = textwrap.dedent(
+        """
+        import importlib, json, sys
+        for name in json.loads(sys.argv[1]):
+            importlib.import_module(name)
+        from jax._src import xla_bridge
+        print(xla_bridge.backends_are_initialized())
+        """
+    )
+    names = [p for p in PACKAGES if p not in ("torsh.train.recipes",)]
+    out = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(names)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False", "an import started JAX's backends (an array made at import time)"

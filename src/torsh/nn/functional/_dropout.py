@@ -10,6 +10,8 @@ draw their bits from that implementation with the same rule.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -26,7 +28,10 @@ def _missing_key(name: str) -> ConfigError:
     )
 
 
+@functools.cache
 def _has_philox() -> bool:
+    # asked at the first mask, not at import: creating a key starts JAX's backends, after which
+    # torsh.distributed.init() can no longer join a multi-process job
     try:
         jax.random.key(0, impl="philox4x32")
     except (ValueError, KeyError, TypeError):  # a jax without it: threefry bits (same threshold rule)
@@ -34,14 +39,11 @@ def _has_philox() -> bool:
     return True
 
 
-_HAS_PHILOX = _has_philox()
-
-
 def _mask_key(key: jax.Array) -> jax.Array:
     """The key whose bits make masks: Philox-4x32 keyed with a (typed or raw) threefry key's two words."""
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     data = jax.random.key_data(key) if typed else key
-    if data.shape[-1:] != (2,) or data.dtype != jnp.uint32 or not _HAS_PHILOX:
+    if data.shape[-1:] != (2,) or data.dtype != jnp.uint32 or not _has_philox():
         return key  # another implementation (e.g. impl="rbg"): its own bits
     return jax.random.wrap_key_data(data, impl="philox4x32")
 
