@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import tree as _tree
 from ..errors import DTypeError, ShapeError, TreeError
-from ..tree import Struct
-from ..tree._repr import array_summary
+from ..tree import Struct, array_summary
 
 __all__ = ["OptState", "state_dict", "load_state_dict"]
 

@@ -37,10 +37,12 @@ from ._ops import (
     zeros_like,
 )
 from ._registry import NAMESPACE, register_struct_node
+from ._repr import array_summary
 from ._struct import Struct, field, fields, is_struct, static
 
 __all__ = [
     "PyTree",
+    "array_summary",
     "NAMESPACE",
     "Struct",
     "field",

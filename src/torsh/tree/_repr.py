@@ -27,7 +27,20 @@ _DTYPE_SHORT = {
 
 
 def array_summary(x: Any) -> str:
-    """``f32[64,10]`` for an array-like with shape and dtype; ``repr`` otherwise."""
+    """A short description of an array, as reprs of modules and optimizer states show it.
+
+    Args:
+      x: an array (or anything with ``shape`` and ``dtype``); other values use their ``repr``.
+
+    Returns:
+      ``"f32[64,10]"``-style text: the short dtype name and the shape.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import torsh
+      >>> torsh.tree.array_summary(jnp.zeros((64, 10))), torsh.tree.array_summary(3)
+      ('f32[64,10]', '3')
+    """
     shape = getattr(x, "shape", None)
     dtype = getattr(x, "dtype", None)
     if shape is None or dtype is None:
