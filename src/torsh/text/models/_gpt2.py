@@ -170,7 +170,7 @@ class Conv1D(Module):
     def __init__(self, nx: int, nf: int, *, std: float, axes: tuple[str, str], key: Any, dtype: Any) -> None:
         self.weight = normal(key, (nx, nf), std, dtype)
         self.bias = jnp.asarray(np.zeros((nf,), np.float32), dtype)
-        self._torsh_axes = (("bias", axes[1:]), ("weight", axes))
+        self.with_axes(weight=axes, bias=axes[1:])
 
     def forward(self, x: jax.Array) -> jax.Array:
         return x @ self.weight + self.bias

@@ -41,7 +41,10 @@ class Dense(Module):
 
     def __init__(self, weight: jax.Array, bias: jax.Array | None, axes: tuple[str, str]) -> None:
         self.weight, self.bias = weight, bias
-        self._torsh_axes = (("bias", axes[:1]), ("weight", axes)) if bias is not None else (("weight", axes),)
+        if bias is not None:
+            self.with_axes(weight=axes, bias=axes[:1])
+        else:
+            self.with_axes(weight=axes)
 
     def forward(self, x: jax.Array) -> jax.Array:
         y = x @ self.weight.T
@@ -55,13 +58,13 @@ class Embedding(Module):
 
     def __init__(self, weight: jax.Array, axes: tuple[str, str]) -> None:
         self.weight = weight
-        self._torsh_axes = (("weight", axes),)
+        self.with_axes(weight=axes)
 
     def forward(self, ids: jax.Array) -> jax.Array:
         return jnp.take(self.weight, ids, axis=0)
 
 
-class LayerNorm(Module):
+class LayerNorm(Module, axes={"weight": ("embed",), "bias": ("embed",)}):
     """``torch.nn.LayerNorm`` over the last axis (weight ones, bias zeros)."""
 
     weight: jax.Array
@@ -72,13 +75,12 @@ class LayerNorm(Module):
         self.weight = jnp.asarray(np.ones(size, np.float32), dtype)
         self.bias = jnp.asarray(np.zeros(size, np.float32), dtype)
         self.eps = float(eps)
-        self._torsh_axes = (("bias", ("embed",)), ("weight", ("embed",)))
 
     def forward(self, x: jax.Array) -> jax.Array:
         return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
 
 
-class RMSNorm(Module):
+class RMSNorm(Module, axes={"weight": ("embed",)}):
     """HF's ``LlamaRMSNorm``: normalise in float32, cast back to the input dtype, then scale."""
 
     weight: jax.Array
@@ -87,7 +89,6 @@ class RMSNorm(Module):
     def __init__(self, size: int, eps: float, dtype: Any) -> None:
         self.weight = jnp.asarray(np.ones(size, np.float32), dtype)
         self.eps = float(eps)
-        self._torsh_axes = (("weight", ("embed",)),)
 
     def forward(self, x: jax.Array) -> jax.Array:
         h = x.astype(jnp.float32)

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-class CNBlock(Module):
+class CNBlock(Module, axes={"layer_scale": ("embed", None, None)}):
     """7x7 depthwise conv, LayerNorm, 4x MLP (GELU), layer scale, stochastic depth, residual.
 
     Called as ``block(x)``, or ``block(x, key=key)`` in training mode (stochastic depth).
@@ -54,8 +54,6 @@ class CNBlock(Module):
     block: Sequential
     layer_scale: jax.Array
     stochastic_depth: StochasticDepth
-
-    __torsh_axes__ = {"layer_scale": ("embed", None, None)}
 
     def __init__(
         self,

@@ -149,7 +149,7 @@ class EncoderBlock(Module):
         return x + self.mlp(self.ln_2(x), key=km)
 
 
-class Encoder(Module):
+class Encoder(Module, axes={"pos_embedding": (None, "seq", "embed")}):
     r"""Learned position embedding, dropout, ``layers`` (``encoder_layer_0``, ...) and a final LayerNorm.
 
     Called as ``encoder(x)`` on ``(batch, seq_length, hidden)``, or ``encoder(x, key=key)`` in training.
@@ -184,8 +184,6 @@ class Encoder(Module):
     dropout: Dropout
     layers: Sequential
     ln: Module
-
-    __torsh_axes__ = {"pos_embedding": (None, "seq", "embed")}
 
     def __init__(
         self,
@@ -234,7 +232,7 @@ class Encoder(Module):
         return self.ln(self.layers(x, key=k2))
 
 
-class VisionTransformer(Module):
+class VisionTransformer(Module, axes={"class_token": (None, None, "embed")}):
     """Vision Transformer (Dosovitskiy et al., 2020) as ``torchvision.models.VisionTransformer``.
 
     Initialisation is torchvision's: patch projection ``trunc_normal_(std=sqrt(1/fan_in))``, position
@@ -284,8 +282,6 @@ class VisionTransformer(Module):
     num_classes: int = static()
     representation_size: int | None = static()
     seq_length: int = static()
-
-    __torsh_axes__ = {"class_token": (None, None, "embed")}
 
     def __init__(
         self,
