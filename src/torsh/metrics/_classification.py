@@ -99,8 +99,8 @@ class ConfusionMatrix(Metric):
     """
 
     num_classes: int = static()
-    normalize: str | None = static(None)
-    threshold: float = static(0.5)
+    normalize: str | None = static(default=None)
+    threshold: float = static(default=0.5)
 
     def __init__(self, num_classes: int, normalize: str | None = None, threshold: float = 0.5) -> None:
         self.num_classes = _check_classes(self, num_classes)
@@ -156,8 +156,8 @@ class Accuracy(Metric):
       0.5
     """
 
-    top_k: int = static(1)
-    threshold: float = static(0.5)
+    top_k: int = static(default=1)
+    threshold: float = static(default=0.5)
 
     def __init__(self, top_k: int = 1, threshold: float = 0.5) -> None:
         if not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool) or top_k < 1:
@@ -206,10 +206,10 @@ class Accuracy(Metric):
 class _PRF(Metric):
     """Shared state and averaging of Precision, Recall and F1Score (a confusion matrix)."""
 
-    num_classes: int | None = static(None)
-    average: str | None = static("binary")
-    zero_division: float = static(0.0)
-    threshold: float = static(0.5)
+    num_classes: int | None = static(default=None)
+    average: str | None = static(default="binary")
+    zero_division: float = static(default=0.0)
+    threshold: float = static(default=0.5)
 
     def __init__(
         self,
@@ -281,7 +281,7 @@ class _PRF(Metric):
         return jnp.where(count > 0, mean, jnp.nan)
 
 
-class Precision(_PRF):
+class Precision(_PRF, init=False):
     """``tp / (tp + fp)`` (scikit-learn's ``precision_score``).
 
     Args:
@@ -310,7 +310,7 @@ class Precision(_PRF):
         return self._ratio(tp, pred_sum)
 
 
-class Recall(_PRF):
+class Recall(_PRF, init=False):
     """``tp / (tp + fn)`` (scikit-learn's ``recall_score``); arguments as :class:`Precision`.
 
     Args:
@@ -330,7 +330,7 @@ class Recall(_PRF):
         return self._ratio(tp, true_sum)
 
 
-class F1Score(_PRF):
+class F1Score(_PRF, init=False):
     """``2 tp / (2 tp + fp + fn)``: the harmonic mean of precision and recall.
 
     scikit-learn's ``f1_score``.

@@ -58,9 +58,9 @@ def _binary_ap(scores: jax.Array, labels: jax.Array, valid: jax.Array) -> jax.Ar
 
 
 class _Buffered(Metric):
-    num_classes: int | None = static(None)
-    average: str | None = static("macro")
-    capacity: int = static(DEFAULT_CAPACITY)
+    num_classes: int | None = static(default=None)
+    average: str | None = static(default="macro")
+    capacity: int = static(default=DEFAULT_CAPACITY)
 
     def __init__(
         self, num_classes: int | None = None, average: str | None = "macro", capacity: int = DEFAULT_CAPACITY
@@ -214,7 +214,7 @@ def _compute(metric: _Buffered, state: State) -> jax.Array:
     return metric._compute(state)
 
 
-class AUROC(_Buffered):
+class AUROC(_Buffered, init=False):
     """The area under the ROC curve, equal to scikit-learn's ``roc_auc_score``.
 
     Binary: ``preds`` are ``[batch]`` scores (any monotone scale: probabilities or logits) and
@@ -246,7 +246,7 @@ class AUROC(_Buffered):
         return _binary_auroc(scores, labels, valid)
 
 
-class AveragePrecision(_Buffered):
+class AveragePrecision(_Buffered, init=False):
     """Average precision, equal to scikit-learn's ``average_precision_score``.
 
     The step-wise area under the precision-recall curve, no interpolation. A class without positive

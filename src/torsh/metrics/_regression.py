@@ -63,7 +63,7 @@ class MeanSquaredError(_ErrorSum):
       2.0
     """
 
-    squared: bool = static(True)
+    squared: bool = static(default=True)
 
     def __init__(self, squared: bool = True) -> None:
         if not isinstance(squared, bool):
@@ -119,8 +119,8 @@ class R2Score(Metric):
       0.9486
     """
 
-    num_outputs: int = static(1)
-    multioutput: str = static("uniform_average")
+    num_outputs: int = static(default=1)
+    multioutput: str = static(default="uniform_average")
 
     def __init__(self, num_outputs: int = 1, multioutput: str = "uniform_average") -> None:
         if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:

@@ -37,7 +37,7 @@ class Perplexity(Metric):
       2.0
     """
 
-    ignore_index: int | None = static(None)
+    ignore_index: int | None = static(default=None)
 
     def __init__(self, ignore_index: int | None = None) -> None:
         if ignore_index is not None and (not isinstance(ignore_index, int) or isinstance(ignore_index, bool)):

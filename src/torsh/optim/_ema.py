@@ -38,7 +38,7 @@ class EMAState(OptState):
 
     step: jax.Array
     params: Any
-    config: FrozenDict = static(FrozenDict())
+    config: FrozenDict = static(default=FrozenDict())
 
 
 def _check_decay(check: Checker, name: str, value: Any) -> float | Callable:

@@ -66,7 +66,7 @@ class LBFGSState(OptState):
     H_diag: jax.Array
     prev_flat_grad: jax.Array
     prev_loss: jax.Array
-    hyperparams: FrozenDict = static(FrozenDict())
+    hyperparams: FrozenDict = static(default=FrozenDict())
 
 
 # -- flat views of the trainable leaves ------------------------------------------------------------

@@ -225,7 +225,7 @@ def _make_state_class(cls: type) -> type[OptState]:
         annotations[field] = Any
         namespace[field] = None
     annotations["hyperparams"] = FrozenDict
-    namespace["hyperparams"] = static(FrozenDict())
+    namespace["hyperparams"] = static(default=FrozenDict())
     annotations["lr_scale"] = Any
     namespace["lr_scale"] = None
     namespace.update(

@@ -57,7 +57,7 @@ class ProdigyState(OptState):
     exp_avg_sq: Any
     s: Any
     p0: Any
-    hyperparams: FrozenDict = static(FrozenDict())
+    hyperparams: FrozenDict = static(default=FrozenDict())
 
 
 def _beta3(check: Checker, name: str, value: Any) -> float | None:

@@ -48,7 +48,7 @@ class ShampooState(OptState):
     lr: dict
     left: Any
     right: Any
-    hyperparams: FrozenDict = static(FrozenDict())
+    hyperparams: FrozenDict = static(default=FrozenDict())
 
 
 def _matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -48,7 +48,7 @@ class MultiStepsState(OptState):
     mini_step: jax.Array
     grad_acc: Any
     inner: Any
-    every_k: int = static(1)
+    every_k: int = static(default=1)
 
 
 class MultiSteps(GradientTransformation):
@@ -194,7 +194,7 @@ class LossScaleState(OptState):
     growth_tracker: jax.Array
     found_inf: jax.Array
     inner: Any
-    config: FrozenDict = static(FrozenDict())
+    config: FrozenDict = static(default=FrozenDict())
 
 
 class DynamicLossScale(GradientTransformation):

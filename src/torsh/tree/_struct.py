@@ -85,7 +85,7 @@ def static(default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     Example:
         >>> import torsh, jax.numpy as jnp
         >>> class Scale(torsh.tree.Struct):
-        ...     factor: float = torsh.tree.static(2.0)
+        ...     factor: float = torsh.tree.static(default=2.0)
         ...     def __call__(self, x):
         ...         return x * self.factor
         >>> float(Scale()(jnp.float32(3.0)))
@@ -136,7 +136,7 @@ def fields(struct: Struct | type[Struct]) -> tuple[dataclasses.Field, ...]:
         >>> import torsh, jax.numpy as jnp
         >>> class Point(torsh.tree.Struct):
         ...     x: jnp.ndarray
-        ...     label: str = torsh.tree.static("p")
+        ...     label: str = torsh.tree.static(default="p")
         >>> [f.name for f in torsh.tree.fields(Point)]
         ['x', 'label']
     """
@@ -285,7 +285,7 @@ class Struct:
       >>> class Line(torsh.tree.Struct):
       ...     slope: jax.Array
       ...     offset: jax.Array
-      ...     label: str = torsh.tree.static("line")
+      ...     label: str = torsh.tree.static(default="line")
       ...     def __call__(self, x):
       ...         return self.slope * x + self.offset
       >>> line = Line(jnp.float32(2.0), jnp.float32(1.0))

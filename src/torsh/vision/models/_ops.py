@@ -91,7 +91,7 @@ class Conv2dNormActivation(Sequential):
         (1, 8, 4, 4)
     """
 
-    out_channels: int = static(0)
+    out_channels: int = static(default=0)
 
     def __init__(
         self,
