@@ -16,6 +16,7 @@ from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
 from ._utils import check_float_input, float_dtype, positive_int
+from .functional._activation import check_celu_alpha, check_lambd, check_rrelu_bounds
 from .module import Module
 
 __all__ = [
@@ -422,8 +423,7 @@ class CELU(_Activation):
     alpha: float = static()
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        if alpha == 0:
-            raise ConfigError("CELU: alpha must be non-zero (it divides the input), got 0")
+        check_celu_alpha("CELU", alpha)
         self.alpha = float(alpha)
 
     def _activate(self, x: jax.Array) -> jax.Array:
@@ -456,10 +456,7 @@ class _Shrink(_Activation):
     lambd: float = static()
 
     def __init__(self, lambd: float = 0.5) -> None:
-        if not lambd >= 0:
-            raise ConfigError(
-                f"{type(self).__name__}: lambd must be greater or equal to 0, but found to be {lambd}"
-            )
+        check_lambd(type(self).__name__, lambd)
         self.lambd = float(lambd)
 
 
@@ -635,8 +632,7 @@ class RReLU(Module):
     upper: float = static()
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
-        if lower > upper:
-            raise ConfigError(f"RReLU: lower bound must not exceed the upper bound, got {lower} > {upper}")
+        check_rrelu_bounds("RReLU", lower, upper)
         self.lower = float(lower)
         self.upper = float(upper)
 

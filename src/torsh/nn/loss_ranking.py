@@ -12,13 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from ..errors import ConfigError
 from ..tree import static
 from ._utils import check_reduction as _check_reduction
 from .functional import _loss_ranking as _R
-from .loss import _Loss
+from .loss import _Loss, _opt_array
 from .module import buffer
 
 __all__ = [
@@ -34,10 +33,6 @@ __all__ = [
 ]
 
 _Array = jax.Array
-
-
-def _weight(x: Any) -> jax.Array | None:
-    return None if x is None else jnp.asarray(x)
 
 
 class _MarginLoss(_Loss):
@@ -197,7 +192,7 @@ class MultiMarginLoss(_MarginLoss):
             raise ConfigError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got p={p!r}")
         self._set("MultiMarginLoss", margin, reduction)
         self.p = int(p)
-        self.weight = _weight(weight)
+        self.weight = _opt_array(weight)
 
     def forward(self, input: _Array, target: _Array) -> _Array:
         return _R.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
@@ -256,7 +251,7 @@ class MultiLabelSoftMarginLoss(_Loss):
     ) -> None:
         _check_reduction("MultiLabelSoftMarginLoss", reduction)
         self.reduction = reduction
-        self.weight = _weight(weight)
+        self.weight = _opt_array(weight)
 
     def forward(self, input: _Array, target: _Array) -> _Array:
         return _R.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)

@@ -12,9 +12,53 @@ from ..tree import static
 from . import functional as F
 from . import init
 from ._utils import Axes, float_dtype, positive_int, resolve_key
+from .functional._embedding import _BAG_MODES
 from .module import Module
 
 __all__ = ["Embedding", "EmbeddingBag"]
+
+
+def _lookup_table(
+    owner: str,
+    num_embeddings: int,
+    embedding_dim: int,
+    padding_idx: int | None,
+    max_norm: float | None,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+    _weight: Any,
+    key: Any,
+    dtype: Any,
+) -> tuple[int | None, jax.Array]:
+    """The checked ``padding_idx`` (made non-negative) and the ``[num, dim]`` table of an Embedding
+    or EmbeddingBag: ``_weight`` when given, else N(0, 1) with the padding row zeroed (PyTorch's init)."""
+    positive_int("num_embeddings", num_embeddings, owner)
+    positive_int("embedding_dim", embedding_dim, owner)
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise ConfigError(
+            f"{owner}: max_norm, scale_grad_by_freq and sparse are not supported (max_norm renormalises "
+            "the weight in place in PyTorch); renormalise explicitly with F.normalize if needed"
+        )
+    if padding_idx is not None:
+        if not -num_embeddings <= padding_idx < num_embeddings:
+            raise ConfigError(
+                f"{owner}: padding_idx must be within [-{num_embeddings}, {num_embeddings}), "
+                f"got {padding_idx}"
+            )
+        padding_idx %= num_embeddings
+    d = float_dtype(dtype)
+    if _weight is not None:
+        weight = jnp.asarray(_weight, d)
+        if weight.shape != (num_embeddings, embedding_dim):
+            raise ShapeError(
+                f"{owner}: _weight must have shape [{num_embeddings}, {embedding_dim}], "
+                f"got {list(weight.shape)}"
+            )
+        return padding_idx, weight
+    weight = init.normal(resolve_key(key), (num_embeddings, embedding_dim), dtype=d)
+    if padding_idx is not None:
+        weight = weight.at[padding_idx].set(0)
+    return padding_idx, weight
 
 
 class Embedding(Module, axes={"weight": ("vocab", "embed")}):
@@ -72,35 +116,21 @@ class Embedding(Module, axes={"weight": ("vocab", "embed")}):
         dtype: Any = None,
         axes: Axes | None = None,
     ) -> None:
-        positive_int("num_embeddings", num_embeddings, "Embedding")
-        positive_int("embedding_dim", embedding_dim, "Embedding")
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise ConfigError(
-                "Embedding: max_norm, scale_grad_by_freq and sparse are not supported (max_norm renormalises "
-                "the weight in place in PyTorch); renormalise explicitly with F.normalize if needed"
-            )
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ConfigError(
-                    f"Embedding: padding_idx must be within [-{num_embeddings}, {num_embeddings}), "
-                    f"got {padding_idx}"
-                )
-            padding_idx %= num_embeddings
+        padding_idx, weight = _lookup_table(
+            "Embedding",
+            num_embeddings,
+            embedding_dim,
+            padding_idx,
+            max_norm,
+            scale_grad_by_freq,
+            sparse,
+            _weight,
+            key,
+            dtype,
+        )
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
-        d = float_dtype(dtype)
-        if _weight is not None:
-            weight = jnp.asarray(_weight, d)
-            if weight.shape != (num_embeddings, embedding_dim):
-                raise ShapeError(
-                    f"Embedding: _weight must have shape [{num_embeddings}, {embedding_dim}], "
-                    f"got {list(weight.shape)}"
-                )
-        else:
-            weight = init.normal(resolve_key(key), (num_embeddings, embedding_dim), dtype=d)
-            if padding_idx is not None:
-                weight = weight.at[padding_idx].set(0)
         self.weight = weight
         if _freeze:
             self._torsh_frozen = frozenset({"weight"})
@@ -209,39 +239,25 @@ class EmbeddingBag(Module, axes={"weight": ("vocab", "embed")}):
         key: Any = None,
         dtype: Any = None,
     ) -> None:
-        positive_int("num_embeddings", num_embeddings, "EmbeddingBag")
-        positive_int("embedding_dim", embedding_dim, "EmbeddingBag")
-        if max_norm is not None or scale_grad_by_freq or sparse:
-            raise ConfigError(
-                "EmbeddingBag: max_norm, scale_grad_by_freq and sparse are not supported (max_norm "
-                "renormalises the weight in place in PyTorch); renormalise explicitly (F.normalize) if needed"
-            )
-        if mode not in ("sum", "mean", "max"):
-            raise ConfigError(f"EmbeddingBag: mode must be one of ['sum', 'mean', 'max'], got {mode!r}")
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ConfigError(
-                    f"EmbeddingBag: padding_idx must be within [-{num_embeddings}, {num_embeddings}), "
-                    f"got {padding_idx}"
-                )
-            padding_idx %= num_embeddings
+        if mode not in _BAG_MODES:
+            raise ConfigError(f"EmbeddingBag: mode must be one of {list(_BAG_MODES)}, got {mode!r}")
+        padding_idx, weight = _lookup_table(
+            "EmbeddingBag",
+            num_embeddings,
+            embedding_dim,
+            padding_idx,
+            max_norm,
+            scale_grad_by_freq,
+            sparse,
+            _weight,
+            key,
+            dtype,
+        )
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.mode = mode
         self.include_last_offset = bool(include_last_offset)
         self.padding_idx = padding_idx
-        d = float_dtype(dtype)
-        if _weight is not None:
-            weight = jnp.asarray(_weight, d)
-            if weight.shape != (num_embeddings, embedding_dim):
-                raise ShapeError(
-                    f"EmbeddingBag: _weight must have shape [{num_embeddings}, {embedding_dim}], "
-                    f"got {list(weight.shape)}"
-                )
-        else:
-            weight = init.normal(resolve_key(key), (num_embeddings, embedding_dim), dtype=d)
-            if padding_idx is not None:
-                weight = weight.at[padding_idx].set(0)
         self.weight = weight
 
     def forward(

@@ -460,8 +460,7 @@ def celu(input: jax.Array, alpha: float = 1.0) -> jax.Array:
       >>> [round(v, 4) for v in F.celu(jnp.array([-1.0, 2.0]), alpha=2.0).tolist()]
       [-0.7869, 2.0]
     """
-    if alpha == 0:
-        raise ConfigError("celu: alpha must be non-zero (it divides the input), got 0")
+    check_celu_alpha("celu", alpha)
     neg = jnp.where(input > 0, jnp.zeros_like(input), input)
     return jnp.where(input > 0, input, alpha * jnp.expm1(neg / alpha))
 
@@ -517,7 +516,7 @@ def hardshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
       >>> F.hardshrink(jnp.array([-1.0, 0.2, 0.7])).tolist()
       [-1.0, 0.0, 0.699999988079071]
     """
-    _check_lambd("hardshrink", lambd)
+    check_lambd("hardshrink", lambd)
     keep = (input < -lambd) | (input > lambd)
     return jnp.where(keep, input, jnp.zeros_like(input))
 
@@ -541,14 +540,30 @@ def softshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
       >>> F.softshrink(jnp.array([-1.0, 0.25, 1.5])).tolist()
       [-0.5, 0.0, 1.0]
     """
-    _check_lambd("softshrink", lambd)
+    check_lambd("softshrink", lambd)
     zeros = jnp.zeros_like(input)
     return jnp.where(input > lambd, input - lambd, jnp.where(input < -lambd, input + lambd, zeros))
 
 
-def _check_lambd(name: str, lambd: float) -> None:
+# argument checks shared with the modules of nn/activation.py (one message per rule)
+def check_lambd(name: str, lambd: float) -> None:
+    """ConfigError unless the shrink threshold ``lambd`` is >= 0."""
     if not lambd >= 0:
         raise ConfigError(f"{name}: lambd must be greater or equal to 0, but found to be {lambd}")
+
+
+def check_celu_alpha(name: str, alpha: float) -> None:
+    """ConfigError for ``alpha == 0`` (CELU divides by it)."""
+    if alpha == 0:
+        raise ConfigError(f"{name}: alpha must be non-zero (it divides the input), got 0")
+
+
+def check_rrelu_bounds(name: str, lower: float, upper: float) -> None:
+    """ConfigError unless ``lower <= upper``."""
+    if lower > upper:
+        raise ConfigError(
+            f"{name}: lower bound should be less than or equal to the upper bound, got {lower} > {upper}"
+        )
 
 
 def logsigmoid(input: jax.Array) -> jax.Array:
@@ -690,10 +705,7 @@ def rrelu(
       >>> F.rrelu(jnp.array([-1.0, 2.0]), 0.1, 0.3).tolist()
       [-0.20000000298023224, 2.0]
     """
-    if lower > upper:
-        raise ConfigError(
-            f"rrelu: lower bound should be less than or equal to the upper bound, got {lower} > {upper}"
-        )
+    check_rrelu_bounds("rrelu", lower, upper)
     if not training:
         return jnp.where(input > 0, input, input * ((lower + upper) / 2))
     if key is None:
