@@ -13,7 +13,6 @@ from typing import Any
 
 import jax
 
-from ..errors import ConfigError
 from ..tree import static
 from ._utils import check_reduction as _check_reduction
 from .functional import _loss_ranking as _R
@@ -188,8 +187,7 @@ class MultiMarginLoss(_MarginLoss):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        if p not in (1, 2):
-            raise ConfigError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got p={p!r}")
+        _R.check_margin_p("MultiMarginLoss", p)
         self._set("MultiMarginLoss", margin, reduction)
         self.p = int(p)
         self.weight = _opt_array(weight)

@@ -20,6 +20,7 @@ from .functional._pooling import (
     adaptive_max_pool_nd,
     adaptive_output_size,
     avg_pool_nd,
+    check_norm_type,
     lp_pool_nd,
     max_pool_nd,
     max_unpool_nd,
@@ -530,8 +531,7 @@ class _LPPoolNd(Module, init=False):
         ceil_mode: bool = False,
     ) -> None:
         name = type(self).__name__
-        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0:
-            raise ConfigError(f"{name}: norm_type must be a non-zero number, got {norm_type!r}")
+        check_norm_type(name, norm_type)
         window_args(self._N, kernel_size, stride if stride is not None else kernel_size, 0, 1, name)
         self.norm_type = float(norm_type)
         self.kernel_size = _hashable(kernel_size)

@@ -15,6 +15,7 @@ import jax
 
 from ..errors import ConfigError
 from ..tree import static
+from ._utils import positive_int
 from .functional._upsampling import _MODES, channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 from .module import Module
 
@@ -230,9 +231,7 @@ class ChannelShuffle(Module):
     groups: int = static()
 
     def __init__(self, groups: int) -> None:
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ConfigError(f"ChannelShuffle: groups must be a positive int, got {groups!r}")
-        self.groups = groups
+        self.groups = positive_int("groups", groups, "ChannelShuffle")
 
     def forward(self, input: jax.Array) -> jax.Array:
         return channel_shuffle(input, self.groups)

@@ -220,6 +220,12 @@ def _class_scores(name: str, input: jax.Array, target: jax.Array) -> tuple[jax.A
     return (input[None] if single else input), target, single
 
 
+def check_margin_p(name: str, p: int) -> None:
+    """ConfigError unless the multi-margin power ``p`` is 1 or 2 (also for nn.MultiMarginLoss)."""
+    if p not in (1, 2):
+        raise ConfigError(f"{name}: only p == 1 and p == 2 are supported, got p={p!r}")
+
+
 def multi_margin_loss(
     input: jax.Array,
     target: jax.Array,
@@ -254,8 +260,7 @@ def multi_margin_loss(
       0.325
     """
     _check_reduction("multi_margin_loss", reduction)
-    if p not in (1, 2):
-        raise ConfigError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got p={p!r}")
+    check_margin_p("multi_margin_loss", p)
     x, t, single = _class_scores("multi_margin_loss", input, target)
     n, c = x.shape
     t = jnp.reshape(jnp.asarray(target), (-1,))

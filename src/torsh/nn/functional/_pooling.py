@@ -878,6 +878,12 @@ def adaptive_max_pool3d(
 
 
 # -- power-average (LP) pooling ------------------------------------------------------------------------
+def check_norm_type(where: str, norm_type: Any) -> None:
+    """ConfigError unless the LP power ``norm_type`` is a non-zero number (also for nn.LPPool*d)."""
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0:
+        raise ConfigError(f"{at(where)}norm_type must be a non-zero number, got {norm_type!r}")
+
+
 def lp_pool_nd(
     n: int,
     input: jax.Array,
@@ -890,8 +896,7 @@ def lp_pool_nd(
     """``(sum over each window of x**p) ** (1/p)`` (PyTorch's formula: an average pool of ``x**p``
     times the window size, with ``sign(s) * relu(|s|)`` before the root); no padding."""
     where = f"lp_pool{n}d" if where is None else where
-    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0:
-        raise ConfigError(f"{at(where)}norm_type must be a non-zero number, got {norm_type!r}")
+    check_norm_type(where, norm_type)
     k, _, _, _ = window_args(n, kernel_size, stride, 0, 1, where)
     out = avg_pool_nd(n, input**norm_type, kernel_size, stride, 0, ceil_mode, True, None, where)
     return (jnp.sign(out) * jax.nn.relu(jnp.abs(out)) * math.prod(k)) ** (1.0 / norm_type)

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...errors import ConfigError, ShapeError
-from .._utils import check_float_input, shape_str
+from .._utils import check_float_input, positive_int, shape_str
 from ._pooling import adaptive_avg_pool_nd
 
 __all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle"]
@@ -392,8 +392,7 @@ def channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
       >>> F.channel_shuffle(jnp.arange(6.0).reshape(1, 6, 1), 2)[0, :, 0].tolist()
       [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
     """
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ConfigError(f"channel_shuffle: groups must be a positive int, got {groups!r}")
+    positive_int("groups", groups, "channel_shuffle")
     if input.ndim < 3:
         raise ShapeError(
             f"channel_shuffle: expected an input with at least 3 dimensions, got {shape_str(input.shape)}"
