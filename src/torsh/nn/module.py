@@ -10,6 +10,7 @@ Every "mutating" method returns a new module.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import fnmatch
 import functools
@@ -88,12 +89,26 @@ def _takes_key(fn: Callable) -> bool:
     return any(p.name == "key" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
+# A trace-time call hook (``torsh.amp`` installs one): ``hook(module, call, args, kwargs)`` runs
+# instead of ``call(module, *args, **kwargs)``. Unset on the normal path: one ContextVar.get per call.
+CALL_HOOK: contextvars.ContextVar[Callable[[Any, Callable, tuple, dict], Any] | None] = (
+    contextvars.ContextVar("torsh_call_hook", default=None)
+)
+
+
+def _forward(module: Module, *args: Any, **kwargs: Any) -> Any:
+    return module.forward(*args, **kwargs)
+
+
 def _with_error_context(call: Callable, takes_key: bool) -> Callable:
     @functools.wraps(call)
     def __call__(self: Module, *args: Any, **kwargs: Any) -> Any:
         if not takes_key and "key" in kwargs:
             del kwargs["key"]
         try:
+            hook = CALL_HOOK.get()
+            if hook is not None:
+                return hook(self, call, args, kwargs)
             return call(self, *args, **kwargs)
         except CONTEXT_ERRORS as e:
             annotate(e, self)
@@ -348,6 +363,9 @@ class Module(Struct):
         if "key" in kwargs and not self.__torsh_takes_key__:
             del kwargs["key"]
         try:
+            hook = CALL_HOOK.get()
+            if hook is not None:
+                return hook(self, _forward, args, kwargs)
             return self.forward(*args, **kwargs)
         except CONTEXT_ERRORS as e:
             annotate(e, self)
