@@ -103,24 +103,14 @@ EXCLUDED_SCHEDULERS = {
 # known gaps (issue: breadth): remove a name when torsh gains it
 NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
-    "AlphaDropout",
-    "CrossMapLRN2d",
-    "Dropout1d",
-    "Dropout3d",
-    "FeatureAlphaDropout",
     "FractionalMaxPool2d",
     "FractionalMaxPool3d",
     "LinearCrossEntropyLoss",
     "ParameterDict",
     "ParameterList",
-    "SyncBatchNorm",
 }
 
 NOT_YET_FUNCTIONAL = {
-    "alpha_dropout",
-    "dropout1d",
-    "dropout3d",
-    "feature_alpha_dropout",
     "fractional_max_pool2d",
     "fractional_max_pool2d_with_indices",
     "fractional_max_pool3d",

@@ -1,13 +1,17 @@
-"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm2d, LayerNorm, RMSNorm, GroupNorm.
+"""Normalisation layers: BatchNorm1d/2d/3d, SyncBatchNorm, InstanceNorm2d, LayerNorm, RMSNorm, GroupNorm.
 
 BatchNorm (and InstanceNorm with ``track_running_stats=True``) update their running statistics in
 training mode through :func:`torsh.nn.stateful`::
 
     out, model = nn.stateful(model)(x)
+
+``axis_name`` on BatchNorm (and ``SyncBatchNorm``, which requires it) synchronises the batch
+statistics over a mapped axis of ``shard_map`` / ``pmap`` / ``vmap`` (see ``F.batch_norm``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -16,10 +20,17 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import ConfigError, ShapeError
-from ..tree import static
+from ..tree import Struct, static
 from . import functional as F
 from ._utils import Axes, check_axes, check_float_input, float_dtype, positive_int, shape_str
-from .functional._normalization import batch_stats, normalize_with, verify_batch_size
+from .functional._normalization import (
+    batch_stats,
+    check_axis_name,
+    cross_map_lrn2d,
+    normalize_with,
+    sync_batch_stats,
+    verify_batch_size,
+)
 from .module import Module, buffer
 from .stateful import current_buffers, record_update
 
@@ -27,6 +38,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "SyncBatchNorm",
     "InstanceNorm1d",
     "InstanceNorm2d",
     "InstanceNorm3d",
@@ -34,6 +46,7 @@ __all__ = [
     "RMSNorm",
     "GroupNorm",
     "LocalResponseNorm",
+    "CrossMapLRN2d",
 ]
 
 
@@ -73,7 +86,7 @@ def _running_update(
         if not count_batches:  # InstanceNorm passes momentum 0 when it is None: nothing changes
             return
         assert nbt is not None  # (count_batches)
-        factor = 1.0 / nbt.astype(jnp.float32)
+        factor = 1.0 / nbt.astype(jnp.promote_types(rm.dtype, jnp.float32))  # f64 statistics: f64 factor
     else:
         factor = module.momentum
     unbiased = var_biased * (n / (n - 1)) if n > 1 else var_biased
@@ -145,17 +158,37 @@ class _NormBase(Module, axes=_NORM_AXES):
 
 
 class _BatchNorm(_NormBase, init=False):
+    axis_name: Any = static(default=None)
     _ranks: ClassVar[tuple[int, ...]] = ()  # class constants, not fields
     _layout = ""
 
-    def forward(self, input: jax.Array) -> jax.Array:
-        x = input
-        check_float_input(x, self._param_like())
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = True,
+        key: Any = None,
+        dtype: Any = None,
+        axis_name: Any = None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, dtype=dtype)
+        self.axis_name = check_axis_name(axis_name, type(self).__name__)
+
+    def _check_rank(self, x: jax.Array) -> None:
         if x.ndim not in self._ranks:
             ranks = " or ".join(f"{r}D" for r in self._ranks)
             raise ShapeError(
                 f"expected {ranks} input {self._layout}, got {x.ndim}D input of shape {shape_str(x.shape)}"
             )
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        x = input
+        check_float_input(x, self._param_like())
+        self._check_rank(x)
         if x.shape[1] != self.num_features:
             raise ShapeError(
                 f"expected {self.num_features} channels at dim 1 {self._layout}, "
@@ -167,13 +200,23 @@ class _BatchNorm(_NormBase, init=False):
             rm, rv = self.running_mean, self.running_var
             assert rm is not None and rv is not None  # (use_batch_stats is False)
             return normalize_with(x, rm, rv, self.weight, self.bias, self.eps, shape)
-        verify_batch_size(x)
         axes = (0, *range(2, x.ndim))
-        mean, var = batch_stats(x, axes)
-        if self.training and self.track_running_stats:
+        # As PyTorch's SyncBatchNorm: only training synchronises (eval without running statistics
+        # normalises each device's batch by its own statistics).
+        if self.axis_name is not None and self.training:
+            mean, var, n = sync_batch_stats(x, axes, self.axis_name, type(self).__name__)
+            verify_batch_size(x, n)
+        else:
+            verify_batch_size(x)
+            mean, var = batch_stats(x, axes)
             n = math.prod(x.shape[a] for a in axes)
+        if self.training and self.track_running_stats:
             _running_update(self, mean, var, n, count_batches=True)
         return normalize_with(x, mean, var, self.weight, self.bias, self.eps, shape)
+
+    def extra_repr(self) -> str:
+        sync = "" if self.axis_name is None else f", axis_name={self.axis_name!r}"
+        return super().extra_repr() + sync
 
 
 class BatchNorm1d(_BatchNorm, init=False):
@@ -193,9 +236,12 @@ class BatchNorm1d(_BatchNorm, init=False):
       bias: Learn the ``bias`` (with ``affine``).
       key: Construction key (unused: the initial values are constants).
       dtype: Parameter dtype.
+      axis_name: Mapped axis name (or tuple) of ``shard_map`` / ``pmap`` / ``vmap`` the batch is split
+        over: training then uses the statistics of the whole global batch (see :class:`SyncBatchNorm`).
 
     Raises:
-      ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+      ConfigError: If ``eps`` is negative, ``momentum`` is not in ``[0, 1]`` or None, or ``axis_name``
+        is not a name or tuple of names.
 
     Example:
       >>> import torsh, jax.numpy as jnp
@@ -222,9 +268,12 @@ class BatchNorm2d(_BatchNorm, init=False):
         bias: Learn the ``bias`` (with ``affine``).
         key: Construction key (unused: the initial values are constants).
         dtype: Parameter dtype.
+        axis_name: Mapped axis name (or tuple) the batch is split over, for global statistics in
+            training (see :class:`SyncBatchNorm`).
 
     Raises:
-        ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+        ConfigError: If ``eps`` is negative, ``momentum`` is not in ``[0, 1]`` or None, or ``axis_name``
+            is not a name or tuple of names.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -251,9 +300,12 @@ class BatchNorm3d(_BatchNorm, init=False):
         bias: Learn the ``bias`` (with ``affine``).
         key: Construction key (unused: the initial values are constants).
         dtype: Parameter dtype.
+        axis_name: Mapped axis name (or tuple) the batch is split over, for global statistics in
+            training (see :class:`SyncBatchNorm`).
 
     Raises:
-        ConfigError: If ``eps`` is negative or ``momentum`` is not in ``[0, 1]`` or None.
+        ConfigError: If ``eps`` is negative, ``momentum`` is not in ``[0, 1]`` or None, or ``axis_name``
+            is not a name or tuple of names.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -264,6 +316,128 @@ class BatchNorm3d(_BatchNorm, init=False):
 
     _ranks = (5,)
     _layout = "(N, C, D, H, W)"
+
+
+class SyncBatchNorm(_BatchNorm, init=False):
+    """Batch normalisation with statistics over a batch split across devices (``torch.nn.SyncBatchNorm``).
+
+    The torsh way of PyTorch's process group is a mapped axis: run the model inside
+    ``torsh.distributed.shard_map`` / ``torsh.pmap`` / ``torsh.vmap`` with the batch split along
+    ``axis_name``; in training mode the mean and variance are those of the whole global batch
+    (``psum`` of per-device sums), the running variance's unbiased correction uses the global count,
+    and gradients flow through the collectives as PyTorch's all-reduced backward. Eval mode uses the
+    running statistics, without communication. Any input ``(N, C, *)`` is accepted, as PyTorch.
+    ``BatchNorm1d/2d/3d(..., axis_name=...)`` do the same for their ranks.
+
+    Args:
+      num_features: The number of channels ``C``.
+      eps: Added to the variance.
+      momentum: Weight of the new batch statistic in the running averages (None: cumulative average).
+      affine: Learn a per-channel ``weight`` and ``bias``.
+      track_running_stats: Keep running statistics (for eval mode).
+      process_group: PyTorch's process group; must be None (torsh synchronises over ``axis_name``).
+      bias: Learn the ``bias`` (with ``affine``).
+      key: Construction key (unused: the initial values are constants).
+      dtype: Parameter dtype.
+      axis_name: Required: the mapped axis name (or tuple of names) the batch is split over.
+
+    Raises:
+      ConfigError: If ``axis_name`` is missing or not a name, ``process_group`` is given, ``eps`` is
+        negative or ``momentum`` is not in ``[0, 1]`` or None.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> bn = nn.SyncBatchNorm(1, axis_name="batch")
+      >>> step = torsh.vmap(nn.stateful(bn), axis_name="batch", out_axes=(0, None))
+      >>> out, bn = step(jnp.array([[[1.0]], [[3.0]]]))  # 2 devices, one sample each
+      >>> out.round(3).ravel().tolist(), bn.running_mean.round(3).tolist(), bn.running_var.round(3).tolist()
+      ([-1.0, 1.0], [0.2], [1.1])
+    """
+
+    _layout = "(N, C, *)"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: Any = None,
+        *,
+        bias: bool = True,
+        key: Any = None,
+        dtype: Any = None,
+        axis_name: Any = None,
+    ) -> None:
+        if process_group is not None:
+            raise ConfigError(
+                f"SyncBatchNorm: process_group={process_group!r} has no meaning in torsh: pass "
+                "axis_name=... (the mapped axis of shard_map / pmap / vmap the batch is split over)"
+            )
+        if axis_name is None:
+            raise ConfigError(
+                "SyncBatchNorm needs axis_name=...: the name of the mapped axis (shard_map mesh axis, or "
+                "pmap / vmap axis_name) the batch is split over; for one device's batch use nn.BatchNorm2d"
+            )
+        super().__init__(
+            num_features,
+            eps,
+            momentum,
+            affine,
+            track_running_stats,
+            bias=bias,
+            dtype=dtype,
+            axis_name=axis_name,
+        )
+
+    def _check_rank(self, x: jax.Array) -> None:
+        if x.ndim < 2:
+            raise ShapeError(
+                f"expected at least 2D input (N, C, *), got {x.ndim}D input of shape {shape_str(x.shape)}"
+            )
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, axis_name: Any) -> Module:
+        """Replace every ``BatchNorm*`` in ``module`` (itself included) by a ``SyncBatchNorm``.
+
+        Parameters, running statistics, ``num_batches_tracked``, train/eval mode, frozen fields and
+        logical axes are kept; only the synchronisation axis changes.
+
+        Args:
+          module: A model (or a single BatchNorm layer).
+          axis_name: The mapped axis name (or tuple of names) the batch is split over.
+
+        Returns:
+          The converted model (a ``SyncBatchNorm`` if ``module`` itself is a BatchNorm).
+
+        Raises:
+          ConfigError: If ``axis_name`` is None or not a name or tuple of names.
+
+        Example:
+          >>> from torsh import nn
+          >>> model = nn.Sequential(nn.Conv2d(3, 4, 3, key=0), nn.BatchNorm2d(4), nn.ReLU())
+          >>> model = nn.SyncBatchNorm.convert_sync_batchnorm(model, "batch")
+          >>> type(model[1]).__name__, model[1].axis_name
+          ('SyncBatchNorm', 'batch')
+        """
+        if axis_name is None:
+            raise ConfigError(
+                "SyncBatchNorm.convert_sync_batchnorm needs axis_name: the mapped axis name the batch "
+                "is split over"
+            )
+        check_axis_name(axis_name, "SyncBatchNorm.convert_sync_batchnorm")
+
+        def convert(m: Module) -> Module:
+            if not isinstance(m, _BatchNorm):
+                return m
+            fields = {f.name: getattr(m, f.name) for f in dataclasses.fields(m)}
+            # a shell of the right class (constants only), then every field of ``m``
+            shell = cls(m.num_features, axis_name=axis_name, affine=False, track_running_stats=False)
+            return Struct.replace(shell, **{**fields, "axis_name": axis_name})
+
+        return module.apply(convert)
 
 
 class _InstanceNorm(_NormBase):
@@ -635,6 +809,50 @@ class LocalResponseNorm(Module):
 
     def forward(self, input: jax.Array) -> jax.Array:
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """PyTorch's legacy cross-channel LRN of ``(N, C, H, W)`` (``torch.nn.CrossMapLRN2d``).
+
+    ``input * (k + alpha / size * S) ** -beta`` where ``S`` sums squares over a window of channels.
+    Outputs and gradients are PyTorch's exactly, quirks included: its window is ``size`` channels
+    centred on the channel for odd ``size`` and ``size - 1`` for even, and once past the first
+    window channel 0 is never dropped from the sum; its gradient is its hand-written backward (not
+    the exact derivative when ``C > 1``), so ported models train as in PyTorch. For new models prefer
+    :class:`LocalResponseNorm`. With ``size=1`` (where PyTorch's backward fails) the gradient is exact.
+
+    Args:
+      size: Number of channels in the window.
+      alpha: Multiplicative factor.
+      beta: Exponent.
+      k: Additive factor.
+
+    Raises:
+      ConfigError: ``size`` is not a positive int.
+      ShapeError: in ``forward``, an input that is not 4-D.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> y = nn.CrossMapLRN2d(3, alpha=3.0, beta=1.0, k=1.0)(jnp.ones((1, 3, 1, 1)))
+      >>> [round(v, 4) for v in y.ravel().tolist()]
+      [0.3333, 0.25, 0.25]
+    """
+
+    size: int = static()
+    alpha: float = static()
+    beta: float = static()
+    k: float = static()
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        self.size = positive_int("size", size, "CrossMapLRN2d")
+        self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -40,7 +40,7 @@ from ._activation import (
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._distance import cosine_similarity, pairwise_distance, pdist
-from ._dropout import dropout, dropout2d
+from ._dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
 from ._embedding import embedding, embedding_bag, one_hot
 from ._fold import fold, unfold
 from ._grid_sample import affine_grid, grid_sample
@@ -114,7 +114,11 @@ __all__ = [
     "one_hot",
     "embedding_bag",
     "dropout",
+    "dropout1d",
     "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
     # convolution, padding, pooling, resampling
     "conv1d",
     "conv2d",

@@ -2,17 +2,26 @@
 
 Statistics of half-precision inputs are computed in float32 (PyTorch's "opmath" type) and the result is
 cast back, so bfloat16/float16 forward passes stay close to float32.
+
+Synchronised batch statistics (``axis_name``, PyTorch's ``SyncBatchNorm``): inside ``shard_map`` /
+``pmap`` / ``vmap`` each device holds a shard of the batch; the global mean is ``psum(sum x) / N`` and
+the global biased variance ``psum(sum (x - mean)²) / N`` (two passes, like the one-device statistics,
+so the result is the full batch's to rounding; one-pass ``E[x²] - E[x]²`` loses digits when
+``|mean| >> std``). ``N`` is the global count, static, so the unbiased correction ``N / (N - 1)`` of
+the running variance uses it as PyTorch's ``batch_norm_gather_stats_with_counts`` does.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from ...errors import ConfigError, ShapeError
+from ...errors import ConfigError, DistributedError, ShapeError
 from .._utils import check_float_input, opmath, shape_str
 
 __all__ = [
@@ -65,12 +74,54 @@ def normalize_with(
     return _affine(y, weight, bias, shape).astype(x.dtype)
 
 
-def verify_batch_size(x: jax.Array) -> None:
-    n = math.prod(x.shape[:1] + x.shape[2:])
+def verify_batch_size(x: jax.Array, count: int | None = None) -> None:
+    """ShapeError when a training batch has one value per channel (``count``: the global count)."""
+    n = math.prod(x.shape[:1] + x.shape[2:]) if count is None else count
     if n == 1:
         raise ShapeError(
             f"expected more than 1 value per channel when training, got input of shape {shape_str(x.shape)}"
+            + ("" if count is None else " (1 value per channel over all devices of the batch axis)")
         )
+
+
+def check_axis_name(axis_name: Any, owner: str) -> Any:
+    """``axis_name`` if it is None, a name (str) or a tuple of names; ConfigError otherwise."""
+    ok = axis_name is None or isinstance(axis_name, str)
+    ok = ok or (
+        isinstance(axis_name, tuple) and bool(axis_name) and all(isinstance(a, str) for a in axis_name)
+    )
+    if not ok:
+        raise ConfigError(
+            f"{owner}: axis_name must be None, a mapped-axis name (str) or a tuple of names, "
+            f"got {axis_name!r}"
+        )
+    return axis_name
+
+
+def global_count(local: int, axis_name: Any, owner: str) -> int:
+    """The number of values per channel over every device of ``axis_name`` (a static int)."""
+    try:
+        return int(jax.lax.psum(local, axis_name))  # a Python int: JAX multiplies by the axis size
+    except NameError:  # JAX: "unbound axis name"
+        raise DistributedError(
+            f"{owner}: axis_name={axis_name!r} is not bound here; synchronised batch statistics need "
+            f"the call to run inside torsh.distributed.shard_map (a mesh axis named {axis_name!r}), "
+            f"torsh.pmap or torsh.vmap with axis_name={axis_name!r}; outside them use axis_name=None "
+            "(statistics of the local batch)"
+        ) from None
+
+
+def sync_batch_stats(
+    x: jax.Array, axes: tuple[int, ...], axis_name: Any, owner: str
+) -> tuple[jax.Array, jax.Array, int]:
+    """Mean, biased variance and count over ``axes`` of the batch spread over ``axis_name`` (two-pass)."""
+    count = global_count(math.prod(x.shape[a] for a in axes), axis_name, owner)
+    x32 = opmath(x)
+    n = max(count, 1)  # an empty global batch: zeros / 1, as nothing is normalised anyway
+    mean = jax.lax.psum(jnp.sum(x32, axis=axes), axis_name) / n
+    centred = jnp.square(x32 - jnp.expand_dims(mean, axes))
+    var = jax.lax.psum(jnp.sum(centred, axis=axes), axis_name) / n
+    return mean, var, count
 
 
 def batch_norm(
@@ -82,12 +133,18 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    *,
+    axis_name: Any = None,
 ) -> jax.Array:
     """Batch normalisation over axis 1 of ``(N, C, *)`` (``torch.nn.functional.batch_norm``).
 
     ``training=True`` normalises with the batch statistics; otherwise with ``running_mean`` and
     ``running_var``. Being pure, it returns only the output: the running statistics are updated by
     ``nn.BatchNorm*`` under :func:`torsh.nn.stateful` (``momentum`` is accepted for compatibility).
+
+    ``axis_name`` (torsh's ``SyncBatchNorm``): when training inside ``shard_map`` / ``pmap`` / ``vmap``
+    over a batch split along that mapped axis, the statistics are those of the whole global batch
+    (every device gets the same, and gradients flow through the collectives).
 
     Args:
       input: ``(N, C, *)``.
@@ -98,18 +155,26 @@ def batch_norm(
       training: Normalise with the batch statistics instead of the running ones.
       momentum: Accepted for PyTorch compatibility (the module updates its running statistics).
       eps: Added to the variance.
+      axis_name: Mapped axis (or tuple of axes) the batch is split over, for global statistics in
+        training; None: the local batch's.
 
     Returns:
       The normalised array, of ``input``'s shape.
 
     Raises:
       ShapeError: If ``input`` is not ``(N, C, *)``, or a training batch has one value per channel.
-      ConfigError: If ``eps < 0``, or not training without running statistics.
+      ConfigError: If ``eps < 0``, not training without running statistics, or a bad ``axis_name``.
+      DistributedError: If training with an ``axis_name`` that no enclosing ``shard_map`` / ``pmap`` /
+        ``vmap`` binds.
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> import torsh, jax.numpy as jnp
       >>> from torsh.nn import functional as F
       >>> F.batch_norm(jnp.array([[1.0], [3.0]]), None, None, training=True).round(3).ravel().tolist()
+      [-1.0, 1.0]
+      >>> # two "devices" with one sample each: the statistics are those of both samples
+      >>> bn = lambda x: F.batch_norm(x, None, None, training=True, axis_name="d")
+      >>> torsh.vmap(bn, axis_name="d")(jnp.array([[[1.0]], [[3.0]]])).round(3).ravel().tolist()
       [-1.0, 1.0]
     """
     check_float_input(input)
@@ -117,10 +182,16 @@ def batch_norm(
         raise ShapeError(f"batch_norm: expected input (N, C, *), got shape {shape_str(input.shape)}")
     if eps < 0:
         raise ConfigError(f"batch_norm: eps must be non-negative, got {eps}")
+    check_axis_name(axis_name, "batch_norm")
     shape = _channel_shape(input)
     if training:
-        verify_batch_size(input)
-        mean, var = batch_stats(input, (0, *range(2, input.ndim)))
+        axes = (0, *range(2, input.ndim))
+        if axis_name is None:
+            verify_batch_size(input)
+            mean, var = batch_stats(input, axes)
+        else:
+            mean, var, count = sync_batch_stats(input, axes, axis_name, "batch_norm")
+            verify_batch_size(input, count)
     else:
         if running_mean is None or running_var is None:
             raise ConfigError("batch_norm: running_mean and running_var are needed when training=False")
@@ -399,3 +470,72 @@ def local_response_norm(
     c = input.shape[1]
     window = sum(jax.lax.slice_in_dim(padded, i, i + c, axis=1) for i in range(size)) / size
     return (input / (k + alpha * window) ** beta).astype(input.dtype)
+
+
+def _cross_map_scale(x32: jax.Array, size: int, alpha: float, k: float) -> jax.Array:
+    """``k + alpha / size * S`` with PyTorch's ``CrossMapLRN2d`` window sums ``S`` over channels.
+
+    PyTorch's running sum adds channel ``c + P - 1`` and removes channel ``c - P`` only for ``c > P``
+    (``P = (size - 1) // 2 + 1``), so channel 0 is never removed: channel ``c`` sums the squares of
+    channels ``[c - P + 1, c + P - 1]`` (clipped to the input) plus channel 0 once ``c >= P``.
+    """
+    c = x32.shape[1]
+    p = int((size - 1) / 2 + 1)
+    sq = jnp.square(x32)
+    padded = jnp.pad(sq, [(0, 0), (p - 1, p - 1), (0, 0), (0, 0)])
+    window = sum(jax.lax.slice_in_dim(padded, i, i + c, axis=1) for i in range(2 * p - 1))
+    stale_first = (jnp.arange(c) >= p).astype(x32.dtype).reshape(1, c, 1, 1) * sq[:, :1]
+    return k + alpha / size * (window + stale_first)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _cross_map_lrn2d_torch_grad(x32: jax.Array, size: int, alpha: float, beta: float, k: float) -> jax.Array:
+    return x32 * _cross_map_scale(x32, size, alpha, k) ** -beta
+
+
+def _cross_map_fwd(
+    x32: jax.Array, size: int, alpha: float, beta: float, k: float
+) -> tuple[jax.Array, tuple[jax.Array, jax.Array, jax.Array]]:
+    scale = _cross_map_scale(x32, size, alpha, k)
+    out = x32 * scale**-beta
+    return out, (x32, out, scale)
+
+
+def _cross_map_bwd(
+    size: int, alpha: float, beta: float, k: float, res: tuple[jax.Array, jax.Array, jax.Array], g: jax.Array
+) -> tuple[jax.Array]:
+    # PyTorch's hand-written backward (torch/nn/modules/_functions.py), vectorised: the ratios
+    # g * out / scale sit at offset ``size - (size - 1) / 2`` of a zero buffer of C + size - 1
+    # channels, and channel c accumulates ``size`` consecutive entries from position c.
+    x32, out, scale = res
+    c = x32.shape[1]
+    offset = int(size - (size - 1) / 2)
+    ratio = g * out / scale
+    padded = jnp.pad(ratio, [(0, 0), (offset, size - 1 - offset), (0, 0), (0, 0)])
+    accum = sum(jax.lax.slice_in_dim(padded, i, i + c, axis=1) for i in range(size))
+    return (scale**-beta * g - (2 * alpha * beta / size) * x32 * accum,)
+
+
+_cross_map_lrn2d_torch_grad.defvjp(_cross_map_fwd, _cross_map_bwd)
+
+
+def cross_map_lrn2d(input: jax.Array, size: int, alpha: float, beta: float, k: float) -> jax.Array:
+    """``input * (k + alpha / size * S) ** -beta`` with PyTorch's ``CrossMapLRN2d`` window and gradient.
+
+    The gradient is PyTorch's hand-written backward (ported models train as in PyTorch); for
+    ``size == 1``, where PyTorch's backward fails, it is the exact derivative.
+    """
+    check_float_input(input)
+    if input.ndim != 4:
+        raise ShapeError(
+            f"CrossMapLRN2d: expected 4D input (N, C, H, W), got {input.ndim}D input of shape "
+            f"{shape_str(input.shape)}"
+        )
+    if input.size == 0:
+        return input
+    x32 = opmath(input)
+    if size == 1:
+        y = x32 * _cross_map_scale(x32, size, alpha, k) ** -beta
+    else:
+        y = _cross_map_lrn2d_torch_grad(x32, size, alpha, beta, k)
+    return y.astype(input.dtype)
