@@ -11,6 +11,7 @@ from jax.experimental import checkify
 import torsh
 import torsh.nn.functional as F
 from torsh import nn
+from torsh.errors import ConfigError
 
 IOR, VR = nn.IndexOutOfRangeError, nn.ValueRangeError
 TABLE, LOGITS = jnp.ones((3, 2)), jnp.zeros((2, 3))
@@ -94,5 +95,12 @@ def test_other_checkify_checks_are_raised_unchanged():
 
     with pytest.raises(checkify.JaxRuntimeError, match="user check: -1"):
         torsh.debug.checks(f)(jnp.array([1, -1]))
-    with pytest.raises(TypeError, match="expected a function"):
+
+
+def test_checks_of_a_non_callable_is_a_torsh_error_saying_what_to_write():
+    with pytest.raises(ConfigError) as info:
         torsh.debug.checks(3)
+    message = str(info.value)
+    assert isinstance(info.value, torsh.errors.TorshError)
+    assert "expected a function" in message and "got int 3" in message  # expected / got
+    assert "torsh.debug.checks(fn)" in message and "with torsh.debug.checks():" in message  # what to write

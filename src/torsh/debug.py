@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-from .errors import TorshError
+from .errors import ConfigError, TorshError
 
 __all__ = ["checks", "require", "checks_enabled"]
 
@@ -218,7 +218,7 @@ def checks(fn: Callable | None = None) -> Any:
     Raises:
         TorshError: From the checked function: the first failed check's error class (for example
             :class:`~torsh.nn.IndexOutOfRangeError`), with the eager message.
-        TypeError: If ``fn`` is not callable.
+        ConfigError: If ``fn`` is neither None nor callable.
 
     Example:
         >>> import torsh, jax, jax.numpy as jnp
@@ -239,5 +239,9 @@ def checks(fn: Callable | None = None) -> Any:
     if fn is None:
         return _checked_block()
     if not callable(fn):
-        raise TypeError(f"torsh.debug.checks: expected a function, got {type(fn).__name__}")
+        raise ConfigError(
+            f"torsh.debug.checks: expected a function to check (or no argument, for the block form), got "
+            f"{type(fn).__name__} {fn!r}; write `torsh.debug.checks(fn)` (or `@torsh.debug.checks` above "
+            "`def fn`) for a checked function, or `with torsh.debug.checks():` to check a block eagerly"
+        )
     return _Checked(fn)
