@@ -185,11 +185,11 @@ def test_configurations_are_frozen_values():
     assert "SGD(lr=0.1, momentum=0.9, dampening=0.0" in repr(a) and "param_groups=(ParamGroup('b'" in repr(a)
 
 
-def test_a_rule_without_update_leaf_says_so():
+def test_a_rule_without_direction_says_so():
     class Nothing(optim.Optimizer):
         """No rule."""
 
-    with pytest.raises(NotImplementedError, match="Nothing must define update_leaf"):
+    with pytest.raises(NotImplementedError, match="Nothing must define direction"):
         Nothing().step({"w": jnp.ones(1)}, {"w": jnp.ones(1)}, Nothing().init({"w": jnp.ones(1)}))
     with pytest.raises(TypeError, match="static configuration"):
 

@@ -63,14 +63,13 @@ class AdaBelief(Optimizer):
     }
     weight_decay_style = "l2"  # decoupled_weight_decay=True (the default) switches to decoupled decay
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         g, t = leaf.grad, leaf.step
         m = ema(leaf.slots["exp_avg"], g, beta1)
         s = ema_square(leaf.slots["exp_avg_var"], g - m, beta2) + self.eps
-        step_size = leaf.lr / bias_correction(beta1, t)
         denom = jnp.sqrt(s) / jnp.sqrt(bias_correction(beta2, t)) + self.eps
-        return leaf.param - step_size * (m / denom), {"exp_avg": m, "exp_avg_var": s}
+        return (m / denom) / bias_correction(beta1, t), {"exp_avg": m, "exp_avg_var": s}
 
 
 AdaBeliefState = AdaBelief.State

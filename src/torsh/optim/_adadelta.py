@@ -48,13 +48,13 @@ class Adadelta(Optimizer):
     }
     weight_decay_style = "l2"
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         rho, eps, g = self.rho, self.eps, leaf.grad
         sq = ema_square(leaf.slots["square_avg"], g, rho)
         std = jnp.sqrt(sq + eps)
         delta = jnp.sqrt(leaf.slots["acc_delta"] + eps) / std * g
         acc = ema_square(leaf.slots["acc_delta"], delta, rho)
-        return leaf.param - leaf.lr * delta, {"square_avg": sq, "acc_delta": acc}
+        return delta, {"square_avg": sq, "acc_delta": acc}
 
 
 AdadeltaState = Adadelta.State

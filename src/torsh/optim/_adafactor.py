@@ -92,6 +92,7 @@ class Adafactor(Optimizer):
             shape[-2] = 1
         return jnp.zeros(shape, param.dtype)
 
+    # update_leaf, not direction: the step is rms(p) * min(lr, 1/sqrt(t)), not a multiple of lr
     def update_leaf(self, leaf: Leaf) -> tuple:
         p, g, t, lr = leaf.param, leaf.grad, leaf.step, leaf.lr
         eps1 = jnp.finfo(p.dtype).eps if self.eps[0] is None else self.eps[0]

@@ -53,12 +53,11 @@ class Adagrad(Optimizer):
             return jnp.full_like(param, complex(value, value))
         return jnp.full_like(param, value)
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         g = leaf.grad
-        clr = leaf.lr / (1 + (leaf.step - 1) * self.lr_decay)
         s = leaf.slots["sum"] + g * g
         std = jnp.sqrt(s) + self.eps
-        return leaf.param - clr * (g / std), {"sum": s}
+        return (g / std) / (1 + (leaf.step - 1) * self.lr_decay), {"sum": s}
 
 
 AdagradState = Adagrad.State

@@ -75,16 +75,15 @@ class Adam(_AdamFamily):
     def active_slots(self, param: jax.Array) -> tuple[str, ...]:
         return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if self.amsgrad else ("exp_avg", "exp_avg_sq")
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         m, v = self._moments(leaf)
         new = {"exp_avg": m, "exp_avg_sq": v}
         if self.amsgrad:
             v = jnp.maximum(leaf.slots["max_exp_avg_sq"], v)
             new["max_exp_avg_sq"] = v
-        step_size = leaf.lr / bias_correction(beta1, leaf.step)
         denom = jnp.sqrt(v) / jnp.sqrt(bias_correction(beta2, leaf.step)) + self.eps
-        return leaf.param - step_size * (m / denom), new
+        return (m / denom) / bias_correction(beta1, leaf.step), new
 
 
 AdamState = Adam.State

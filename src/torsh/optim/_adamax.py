@@ -43,12 +43,11 @@ class Adamax(_AdamFamily):
         "exp_inf": "the exponentially weighted infinity norm :math:`u`",
     }
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         m = ema(leaf.slots["exp_avg"], leaf.grad, beta1)
         u = jnp.maximum(leaf.slots["exp_inf"] * beta2, jnp.abs(leaf.grad) + self.eps)
-        clr = leaf.lr / bias_correction(beta1, leaf.step)
-        return leaf.param - clr * (m / u), {"exp_avg": m, "exp_inf": u}
+        return (m / u) / bias_correction(beta1, leaf.step), {"exp_avg": m, "exp_inf": u}
 
 
 AdamaxState = Adamax.State

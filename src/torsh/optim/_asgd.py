@@ -55,6 +55,7 @@ class ASGD(Optimizer):
     slots = {"ax": "the averaged parameters :math:`\\bar p`"}
     weight_decay_style = "l2"
 
+    # update_leaf, not direction: lr enters eta = lr / (1 + lambd lr t)^alpha non-linearly
     def update_leaf(self, leaf: Leaf) -> tuple:
         done = leaf.step - 1  # steps taken before this one
         # PyTorch keeps eta and mu as float32 scalars whatever the parameters' dtype

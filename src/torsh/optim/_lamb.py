@@ -43,7 +43,7 @@ class LAMB(_AdamFamily):
     slots = _AdamFamily.slots
     weight_decay_style = None  # the decay joins the Adam ratio before the trust ratio (the rule's own)
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         t, p = leaf.step, leaf.param
         m, v = self._moments(leaf)
@@ -53,7 +53,7 @@ class LAMB(_AdamFamily):
         p_norm = jnp.sqrt(jnp.sum(p * p))
         r_norm = jnp.sqrt(jnp.sum(r * r))
         ratio = jnp.where((p_norm > 0) & (r_norm > 0), p_norm / jnp.where(r_norm > 0, r_norm, 1.0), 1.0)
-        return p - (leaf.lr * ratio) * r, {"exp_avg": m, "exp_avg_sq": v}
+        return ratio * r, {"exp_avg": m, "exp_avg_sq": v}
 
 
 LAMBState = LAMB.State

@@ -43,11 +43,10 @@ class Lion(Optimizer):
     slots = {"exp_avg": "the momentum :math:`m`"}
     weight_decay_style = "decoupled"
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
         m, g = leaf.slots["exp_avg"], leaf.grad
-        p = leaf.param - leaf.lr * jnp.sign(ema(m, g, beta1))
-        return p, {"exp_avg": ema(m, g, beta2)}
+        return jnp.sign(ema(m, g, beta1)), {"exp_avg": ema(m, g, beta2)}
 
 
 LionState = Lion.State

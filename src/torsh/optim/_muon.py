@@ -141,13 +141,13 @@ class Muon(Optimizer):
             raise TypeError("Muon does not support complex parameters (as torch.optim.Muon)")
         return super().init(params)
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         g = leaf.grad
         buf = lerp(leaf.slots["momentum_buffer"], g, 1 - self.momentum)
         direction = lerp(g, buf, self.momentum) if self.nesterov else buf
         ortho = newton_schulz(direction, self.ns_coefficients, self.ns_steps, self.eps)
-        lr = leaf.lr * _adjusted_ratio(leaf.param.shape, self.adjust_lr_fn)
-        return leaf.param - lr * ortho.astype(leaf.param.dtype), {"momentum_buffer": buf}
+        ratio = _adjusted_ratio(leaf.param.shape, self.adjust_lr_fn)
+        return ratio * ortho.astype(leaf.param.dtype), {"momentum_buffer": buf}
 
 
 def _coefficients(check: Checker, name: str, value: Any) -> tuple[float, float, float]:

@@ -61,17 +61,17 @@ class NAdam(_AdamFamily):
         product = scalars["mu_product"]
         return {"mu_product": product * _mu(self.betas[0], self.momentum_decay, step.astype(product.dtype))}
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        g, t, p = leaf.grad, leaf.step, leaf.param
+        g, t = leaf.grad, leaf.step
         mu = _mu(beta1, self.momentum_decay, t)
         mu_next = _mu(beta1, self.momentum_decay, t + 1)
         mu_product = leaf.scalars["mu_product"]
         m, v = self._moments(leaf)
         denom = jnp.sqrt(v / bias_correction(beta2, t)) + self.eps
-        p = p + (-leaf.lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-        p = p + (-leaf.lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)
-        return p, {"exp_avg": m, "exp_avg_sq": v}
+        d = ((1.0 - mu) / (1.0 - mu_product)) * (g / denom)
+        d = d + (mu_next / (1.0 - mu_product * mu_next)) * (m / denom)
+        return d, {"exp_avg": m, "exp_avg_sq": v}
 
 
 NAdamState = NAdam.State

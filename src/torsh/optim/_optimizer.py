@@ -2,8 +2,9 @@
 
 An optimizer is a :class:`Optimizer` subclass that declares its hyperparameters as typed, validated
 fields, the per-parameter slots it keeps (``slots = ("exp_avg", "exp_avg_sq")``; its state class is
-generated from them) and its update rule for *one* parameter leaf (:meth:`Optimizer.update_leaf`,
-which receives a :class:`Leaf`). The engine does the rest, once, for all of them:
+generated from them) and its update rule for *one* parameter leaf: :meth:`Optimizer.direction`
+receives a :class:`Leaf` and returns the update per unit of learning rate. The engine does the rest,
+once, for all of them:
 
 * walks any pytree (dicts, torsh structs and modules) and updates only the leaves that
   ``torsh.tree.trainable_mask`` marks trainable; integers, buffers and frozen fields pass through;
@@ -17,6 +18,9 @@ which receives a :class:`Leaf`). The engine does the rest, once, for all of them
   ``ReduceLROnPlateau`` and :func:`set_lr` chain with a schedule as PyTorch's schedulers chain;
 * applies ``maximize`` (negates the gradient) and weight decay — L2 on the gradient or decoupled
   on the parameter, as the optimizer declares (``weight_decay_style``);
+* applies the learning rate: the new parameter is ``param - lr * direction``. A rule in which the
+  learning rate is not a plain factor (ASGD's ``eta``, Adafactor's ``min(lr, 1/sqrt(t))``) overrides
+  :meth:`Optimizer.update_leaf` instead and receives the lr as :attr:`Leaf.lr`;
 * computes in float32 for float16/bfloat16 parameters (slots keep the parameter dtype, as in
   PyTorch) and updates complex parameters as pairs of reals (PyTorch's ``view_as_real``).
 """
@@ -136,7 +140,7 @@ def _as_complex(x: jax.Array, dtype: Any) -> jax.Array:
 
 
 class Leaf(NamedTuple):
-    """What :meth:`Optimizer.update_leaf` sees of one trained parameter leaf (built by the engine).
+    """What :meth:`Optimizer.direction` (and :meth:`Optimizer.update_leaf`) see of one trained leaf.
 
     Arrays are in the compute dtype (float32 for float16/bfloat16 parameters); a complex parameter
     is seen as real pairs (a trailing axis of size 2, PyTorch's ``view_as_real``).
@@ -147,7 +151,8 @@ class Leaf(NamedTuple):
       slots: this leaf's slots by name (the optimizer's ``active_slots()``).
       step: the 1-based number of the step being taken (the parameter's real dtype).
       lr: this param group's learning rate for this step (schedules, ``set_lr`` and
-        ``ReduceLROnPlateau`` already applied).
+        ``ReduceLROnPlateau`` already applied). The engine multiplies :meth:`Optimizer.direction`
+        by it; only a rule that overrides :meth:`Optimizer.update_leaf` reads it.
       scalars: this param group's per-group scalars, advanced to this step (``advance_scalars``).
       path: the parameter's dotted name (``"layers.0.weight"``).
 
@@ -254,7 +259,9 @@ class Optimizer(GradientTransformation):
       ``"decoupled"`` (the engine scales the parameter by ``1 - lr * weight_decay``) or ``None`` (no
       ``weight_decay`` field, or the rule uses it itself); a ``decoupled_weight_decay`` field, if the
       optimizer has one, switches between the two per param group;
-    * :meth:`update_leaf`, the update rule of one leaf, returning the new parameter and slots.
+    * :meth:`direction`, the update rule of one leaf per unit of learning rate, returning the
+      direction and the new slots; the engine steps ``param - lr * direction``. (A rule in which lr
+      is not a plain factor overrides :meth:`update_leaf`, which receives it as ``leaf.lr``.)
 
     Optional hooks: :meth:`active_slots`, :meth:`init_slot`, and per-group scalars (``scalars``,
     :meth:`init_scalars`, :meth:`advance_scalars`). Every hook is called on the configuration of the
@@ -272,8 +279,8 @@ class Optimizer(GradientTransformation):
       >>> class SignSGD(optim.Optimizer):
       ...     \"\"\"Steps of size lr in the direction of the gradient's sign.\"\"\"
       ...     lr: float = 0.1
-      ...     def update_leaf(self, leaf):
-      ...         return leaf.param - leaf.lr * jnp.sign(leaf.grad), {}
+      ...     def direction(self, leaf):
+      ...         return jnp.sign(leaf.grad), {}
       >>> opt, params = SignSGD(), {"w": jnp.zeros(2)}
       >>> params, state = opt.step(params, {"w": jnp.array([3.0, -0.2])}, opt.init(params))
       >>> params["w"].tolist(), int(state.step), type(state).__name__
@@ -301,10 +308,41 @@ class Optimizer(GradientTransformation):
     __torsh_slot_names__: ClassVar[tuple[str, ...]] = ()
 
     # -- the update rule and its hooks -------------------------------------------------------------
-    def update_leaf(self, leaf: Leaf) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """The update rule for one trained leaf: the new parameter and the new slots.
+    def direction(self, leaf: Leaf) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The update rule for one trained leaf, per unit of learning rate: the direction and new slots.
 
-        Called (at trace time) on the configuration of the leaf's param group.
+        The engine takes the step, ``param - lr * direction``, with this group's lr for this step
+        (schedules, ``set_lr`` and ``ReduceLROnPlateau`` applied). Called (at trace time) on the
+        configuration of the leaf's param group. A rule whose learning rate is not a plain factor of
+        its step (ASGD's ``eta``, Adafactor's ``min(lr, 1/sqrt(t))``) overrides :meth:`update_leaf`
+        instead.
+
+        Args:
+          leaf: the parameter, its processed gradient, slots, step, scalars and name.
+
+        Returns:
+          ``(direction, new_slots)``: ``direction`` has ``leaf.param``'s shape and dtype; ``new_slots``
+          maps every name of :meth:`active_slots` to its new value.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import optim
+          >>> leaf = optim.Leaf(jnp.ones(2), jnp.ones(2), {}, jnp.float32(1), jnp.float32(0.5), {}, "w")
+          >>> d, slots = optim.SGD().direction(leaf)
+          >>> d.tolist(), slots
+          ([1.0, 1.0], {})
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must define direction(self, leaf) (the update per unit of lr), or "
+            "update_leaf(self, leaf) for a rule whose lr is not a plain factor"
+        )
+
+    def update_leaf(self, leaf: Leaf) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The step of one trained leaf: the new parameter and the new slots.
+
+        By default ``leaf.param - leaf.lr * direction`` with :meth:`direction`'s direction: the one
+        place the learning rate multiplies an update. Override it only when the learning rate enters
+        the rule otherwise; it receives the lr as ``leaf.lr``.
 
         Args:
           leaf: the parameter, its processed gradient, slots, step, lr, scalars and name.
@@ -321,7 +359,8 @@ class Optimizer(GradientTransformation):
           >>> p.tolist(), slots
           ([0.5, 0.5], {})
         """
-        raise NotImplementedError(f"{type(self).__name__} must define update_leaf(self, leaf)")
+        direction, slots = self.direction(leaf)
+        return leaf.param - leaf.lr * direction, slots
 
     def active_slots(self, param: jax.Array) -> tuple[str, ...]:
         """The slots kept for ``param``, a leaf of this param group (default: all of ``slots``).
@@ -692,7 +731,8 @@ def _leaf(
     t: jax.Array,
     lr: jax.Array,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Dtype, complex, ``maximize`` and weight-decay handling around ``update_leaf`` for one leaf."""
+    """Dtype, complex, ``maximize`` and weight-decay handling around ``update_leaf`` (by default
+    ``param - lr * direction``) for one leaf."""
     owner = type(plan.config).__name__
     p = jnp.asarray(param)
     g = jnp.asarray(grad)

@@ -40,9 +40,9 @@ class RAdam(_AdamFamily):
 
     decoupled_weight_decay: bool = option(False, "flag")
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1, beta2 = self.betas
-        t, lr = leaf.step, leaf.lr
+        t = leaf.step
         m, v = self._moments(leaf)
         bc1 = bias_correction(beta1, t)
         bc2 = bias_correction(beta2, t)
@@ -53,8 +53,8 @@ class RAdam(_AdamFamily):
         rho = jnp.where(rectified, rho_t, 6.0)  # keep the unused branch finite
         rect = jnp.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
         adaptive = jnp.sqrt(bc2) / (jnp.sqrt(v) + self.eps)
-        step = jnp.where(rectified, corrected * lr * adaptive * rect, corrected * lr)
-        return leaf.param - step, {"exp_avg": m, "exp_avg_sq": v}
+        d = jnp.where(rectified, corrected * adaptive * rect, corrected)
+        return d, {"exp_avg": m, "exp_avg_sq": v}
 
 
 RAdamState = RAdam.State

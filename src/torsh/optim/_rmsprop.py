@@ -62,7 +62,7 @@ class RMSprop(Optimizer):
             names.append("grad_avg")
         return tuple(names)
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         alpha, g, slots = self.alpha, leaf.grad, leaf.slots
         sq = ema_square(slots["square_avg"], g, alpha)
         new = {"square_avg": sq}
@@ -76,8 +76,8 @@ class RMSprop(Optimizer):
         if self.momentum > 0:
             buf = slots["momentum_buffer"] * self.momentum + g / avg
             new["momentum_buffer"] = buf
-            return leaf.param - leaf.lr * buf, new
-        return leaf.param - leaf.lr * (g / avg), new
+            return buf, new
+        return g / avg, new
 
 
 RMSpropState = RMSprop.State

@@ -63,6 +63,7 @@ class Rprop(Optimizer):
             return jnp.full_like(param, self.lr(0) if callable(self.lr) else self.lr)
         return jnp.zeros_like(param)
 
+    # update_leaf, not direction: lr is only the initial step size (init_slot), the rule ignores it
     def update_leaf(self, leaf: Leaf) -> tuple:
         eta_minus, eta_plus = self.etas
         g = leaf.grad

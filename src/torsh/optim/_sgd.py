@@ -65,19 +65,18 @@ class SGD(Optimizer):
     def active_slots(self, param: jax.Array) -> tuple[str, ...]:
         return ("momentum_buffer",) if callable(self.momentum) or self.momentum != 0 else ()
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         g = leaf.grad
         if callable(self.momentum):  # the momentum of step t (1-based) is the schedule's value at t - 1
             momentum: Any = jnp.asarray(self.momentum(leaf.step.astype(jnp.int32) - 1), g.dtype)
         elif self.momentum == 0:
-            return leaf.param - leaf.lr * g, {}
+            return g, {}
         else:
             momentum = self.momentum
         buf = jnp.where(
             leaf.step == 1, g, momentum * leaf.slots["momentum_buffer"] + (1 - self.dampening) * g
         )
-        direction = g + momentum * buf if self.nesterov else buf
-        return leaf.param - leaf.lr * direction, {"momentum_buffer": buf}
+        return (g + momentum * buf if self.nesterov else buf), {"momentum_buffer": buf}
 
 
 SGDState = SGD.State

@@ -79,11 +79,11 @@ class Sophia(Optimizer):
     }
     weight_decay_style = "decoupled"
 
-    def update_leaf(self, leaf: Leaf) -> tuple:
+    def direction(self, leaf: Leaf) -> tuple:
         beta1 = self.betas[0]
         m = ema(leaf.slots["exp_avg"], leaf.grad, beta1)
         ratio = jnp.minimum(jnp.abs(m) / jnp.maximum(self.rho * leaf.slots["hessian"], self.eps), 1.0)
-        return leaf.param - leaf.lr * jnp.sign(m) * ratio, {"exp_avg": m, "hessian": leaf.slots["hessian"]}
+        return jnp.sign(m) * ratio, {"exp_avg": m, "hessian": leaf.slots["hessian"]}
 
     def update_hessian(self, state: Any, estimate: PyTree) -> Any:
         """Fold a diagonal Hessian estimate into the state: ``h = beta2 * h + (1 - beta2) * estimate``.
