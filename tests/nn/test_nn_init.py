@@ -129,3 +129,40 @@ def test_constant_zeros_ones_eye_and_dtype():
     assert init.xavier_normal(torsh.random.key(0), (0, 3)).shape == (0, 3)  # zero-size: no-op as torch
     with pytest.raises(ConfigError, match="floating"):
         init.zeros((2,), dtype="int32")
+
+
+# -- one compiled program for every shape (nn/_host_random.py) ------------------------------------------
+DRAWS = [
+    (init.uniform, {"a": -0.3, "b": 0.2}),
+    (init.normal, {"mean": 0.1, "std": 0.5}),
+    (init.trunc_normal, {"std": 0.02, "a": -0.04, "b": 0.04}),
+    (init.kaiming_uniform, {"a": math.sqrt(5)}),
+    (init.orthogonal, {"gain": 2.0}),
+]
+
+
+@pytest.mark.parametrize("fn,kw", DRAWS, ids=lambda v: getattr(v, "__name__", ""))
+def test_draws_equal_eagerly_and_traced(fn, kw):
+    # a layer built under jit holds the values an eager build holds; (300, 500) spans three chunks
+    import jax
+
+    key = torsh.random.key(3)
+    for shape in [(7, 3), (300, 500)] if fn is init.uniform else [(7, 3)]:
+        eager = fn(key, shape, **kw)
+        traced = jax.jit(lambda k, fn=fn, shape=shape: fn(k, shape, **kw))(key)
+        assert eager.shape == traced.shape == shape and eager.dtype == traced.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(eager), np.asarray(traced), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(fn(key, shape, **kw)), np.asarray(eager))  # deterministic
+    assert not np.array_equal(
+        np.asarray(fn(torsh.random.key(4), (7, 3), **kw)), np.asarray(fn(key, (7, 3), **kw))
+    )
+
+
+def test_new_shapes_compile_nothing():
+    from torsh.nn import _host_random
+
+    init.uniform(torsh.random.key(0), (2, 3))
+    before = _host_random._compiled_chunk._cache_size()
+    for i, shape in enumerate([(5,), (17, 4), (3, 3, 3, 3), (70_000,)]):
+        init.uniform(torsh.random.key(i), shape)
+    assert _host_random._compiled_chunk._cache_size() == before

@@ -21,8 +21,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..errors import ConfigError
+from . import _host_random
 from ._utils import float_dtype, resolve_key
 
 __all__ = [
@@ -159,7 +161,11 @@ def uniform(key: jax.Array, shape: Shape, a: float = 0.0, b: float = 1.0, dtype:
         >>> w.shape, bool((abs(w) <= 0.1).all())
         ((2, 3), True)
     """
-    return jax.random.uniform(key, _shape(shape), float_dtype(dtype), a, b)
+    shape, d = _shape(shape), float_dtype(dtype)
+    u = _host_random.draw("uniform", key, shape, d)
+    if _host_random.traced(key):
+        return jnp.maximum(a, u * (b - a) + a).astype(d)
+    return _host_random.to_device(np.maximum(u.dtype.type(a), u * u.dtype.type(b - a) + u.dtype.type(a)), d)
 
 
 def normal(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: Any = None) -> jax.Array:
@@ -185,8 +191,11 @@ def normal(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dt
         >>> round(float(w.std()), 2)
         0.02
     """
-    d = float_dtype(dtype)
-    return (mean + std * jax.random.normal(key, _shape(shape), d)).astype(d)
+    shape, d = _shape(shape), float_dtype(dtype)
+    z = _host_random.draw("normal", key, shape, d)
+    if _host_random.traced(key):
+        return (mean + std * z).astype(d)
+    return _host_random.to_device(z.dtype.type(mean) + z.dtype.type(std) * z, d)
 
 
 def trunc_normal(
@@ -229,8 +238,10 @@ def trunc_normal(
     d = float_dtype(dtype)
     lower, upper = (a - mean) / std, (b - mean) / std
     # Sample in float32 at least, so the bounds hold after the affine map even for half precision.
-    z = jax.random.truncated_normal(key, lower, upper, _shape(shape), jnp.promote_types(d, jnp.float32))
-    return jnp.clip(mean + std * z, a, b).astype(d)
+    zh = _host_random.draw("truncated", key, _shape(shape), d, lower, upper)
+    if _host_random.traced(key):
+        return jnp.clip(mean + std * zh, a, b).astype(d)
+    return _host_random.to_device(np.clip(zh.dtype.type(mean) + zh.dtype.type(std) * zh, a, b), d)
 
 
 def constant(shape: Shape, val: float, dtype: Any = None) -> jax.Array:
@@ -252,7 +263,8 @@ def constant(shape: Shape, val: float, dtype: Any = None) -> jax.Array:
         >>> init.constant((2,), 0.5)
         Array([0.5, 0.5], dtype=float32)
     """
-    return jnp.full(_shape(shape), val, float_dtype(dtype))
+    d = float_dtype(dtype)
+    return _host_random.to_device(np.full(_shape(shape), val, np.dtype(jnp.promote_types(d, jnp.float32))), d)
 
 
 def zeros(shape: Shape, dtype: Any = None) -> jax.Array:
@@ -273,7 +285,8 @@ def zeros(shape: Shape, dtype: Any = None) -> jax.Array:
         >>> init.zeros(3)
         Array([0., 0., 0.], dtype=float32)
     """
-    return jnp.zeros(_shape(shape), float_dtype(dtype))
+    d = float_dtype(dtype)
+    return _host_random.to_device(np.zeros(_shape(shape), np.dtype(d)), d)
 
 
 def ones(shape: Shape, dtype: Any = None) -> jax.Array:
@@ -294,7 +307,8 @@ def ones(shape: Shape, dtype: Any = None) -> jax.Array:
         >>> init.ones((1, 2))
         Array([[1., 1.]], dtype=float32)
     """
-    return jnp.ones(_shape(shape), float_dtype(dtype))
+    d = float_dtype(dtype)
+    return _host_random.to_device(np.ones(_shape(shape), np.dtype(d)), d)
 
 
 def eye(shape: Shape, dtype: Any = None) -> jax.Array:
@@ -494,14 +508,14 @@ def orthogonal(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = Non
     cols = math.prod(shape[1:])
     if rows * cols == 0:
         return jnp.zeros(shape, d)
-    flat = jax.random.normal(key, (rows, cols), jnp.promote_types(d, jnp.float32))
-    if rows < cols:
-        flat = flat.T
-    q, r = jnp.linalg.qr(flat)
-    q = q * jnp.sign(jnp.diagonal(r))  # makes the distribution uniform (Mezzadri, 2007)
-    if rows < cols:
-        q = q.T
-    return (gain * q).reshape(shape).astype(d)
+    host = _host_random.draw("normal", key, (rows, cols), d)
+    if _host_random.traced(key):
+        q, r = jnp.linalg.qr(host.T if rows < cols else host)
+        q = q * jnp.sign(jnp.diagonal(r))  # makes the distribution uniform (Mezzadri, 2007)
+        return (gain * (q.T if rows < cols else q)).reshape(shape).astype(d)
+    qh, rh = np.linalg.qr(host.T if rows < cols else host)
+    qh = qh * np.sign(np.diagonal(rh))
+    return _host_random.to_device((gain * (qh.T if rows < cols else qh)).reshape(shape), d)
 
 
 def reset_xavier_uniform(module: Any, key: Any = None, gain: float = 1.0) -> Any:
