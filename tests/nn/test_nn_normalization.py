@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torsh import nn
-from torsh.errors import ConfigError, ShapeError
+from torsh.errors import ConfigError, DTypeError, ShapeError
 
 # Batch statistics are sums over N*spatial elements; PyTorch's CPU kernel accumulates them in a
 # different order (and its backward uses a fused formula), so gradients differ by a few float32 ulps
@@ -249,3 +249,75 @@ def test_norm_input_errors():
         nn.GroupNorm(3, 4)
     with pytest.raises(ShapeError, match="3D or 4D"):
         nn.InstanceNorm2d(2)(np.ones((2, 2), np.float32))
+
+
+@settings(max_examples=examples(6))
+@given(
+    size=st.integers(2, 7),
+    c=st.integers(1, 8),
+    hw=st.sampled_from([(1, 1), (2, 3)]),
+    params=st.sampled_from([(1e-4, 0.75, 1), (0.5, 0.75, 1.0), (2.0, 0.5, 2.0)]),
+    seed=st.integers(0, 1000),
+)
+def test_cross_map_lrn2d_matches_torch(size, c, hw, params, seed):
+    # outputs and PyTorch's gradients (its hand-written backward), quirky window included
+    alpha, beta, k = params
+    x = (np.random.default_rng(seed).standard_normal((2, c, *hw)) * 2).astype(np.float32)
+    compare_module(
+        torch.nn.CrossMapLRN2d(size, alpha, beta, k), nn.CrossMapLRN2d(size, alpha, beta, k), [x], seed=seed
+    )
+
+
+def _torch_lrn_f64(size, x, g, alpha=0.5, beta=0.75, k=1.0):
+    xt = torch.tensor(x, requires_grad=True)
+    out = torch.nn.CrossMapLRN2d(size, alpha, beta, k)(xt)
+    if size > 1:  # PyTorch's backward fails for size 1 (its buffer is too short)
+        (out * torch.tensor(g)).sum().backward()
+    return out.detach().numpy(), None if xt.grad is None else xt.grad.numpy()
+
+
+def _check_fd(layer, x, g, gx, indices, eps=1e-6):
+    """Central finite differences of ``sum(layer(x) * g)`` (float64) at ``indices`` equal ``gx``."""
+    loss = jax.jit(lambda v: (layer(v) * g).sum())
+    for idx in indices:
+        d = np.zeros_like(x)
+        d[idx] = eps
+        fd = (float(loss(x + d)) - float(loss(x - d))) / (2 * eps)
+        np.testing.assert_allclose(gx[idx], fd, rtol=1e-6, atol=1e-8, err_msg=str(idx))
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 6])
+def test_cross_map_lrn2d_f64(size, x64):
+    rng = np.random.default_rng(size)
+    x, g = rng.standard_normal((2, 7, 2, 2)), rng.standard_normal((2, 7, 2, 2))
+    layer = nn.CrossMapLRN2d(size, alpha=0.5)
+    out, vjp = jax.vjp(layer, jax.numpy.asarray(x))
+    (gx,) = vjp(jax.numpy.asarray(g))
+    t_out, t_gx = _torch_lrn_f64(size, x, g)
+    np.testing.assert_allclose(out, t_out, rtol=1e-13, atol=1e-14)
+    assert out.dtype == np.float64
+    if t_gx is not None:
+        np.testing.assert_allclose(gx, t_gx, rtol=1e-12, atol=1e-13)
+    else:  # size 1: the exact derivative, against central finite differences
+        _check_fd(layer, x, g, gx, [(1, 4, 0, 1), (0, 0, 1, 0), (1, 6, 1, 1)])
+
+
+def test_cross_map_lrn2d_one_channel_gradient_is_exact(x64):
+    # with one channel PyTorch's backward is the true derivative: ours equals finite differences there
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((1, 1, 2, 2)), rng.standard_normal((1, 1, 2, 2))
+    layer = nn.CrossMapLRN2d(3, alpha=2.0)
+    gx = jax.grad(lambda v: (layer(v) * g).sum())(jax.numpy.asarray(x))
+    _check_fd(layer, x, g, gx, list(np.ndindex(x.shape)))
+
+
+def test_cross_map_lrn2d_errors_and_repr():
+    with pytest.raises(ShapeError, match="CrossMapLRN2d: expected 4D input"):
+        nn.CrossMapLRN2d(3)(np.ones((2, 3, 4), np.float32))
+    with pytest.raises(ConfigError, match="size"):
+        nn.CrossMapLRN2d(0)
+    with pytest.raises(DTypeError):
+        nn.CrossMapLRN2d(3)(np.ones((1, 2, 2, 2), np.int32))
+    assert repr(nn.CrossMapLRN2d(3)) == repr(torch.nn.CrossMapLRN2d(3))
+    assert repr(nn.CrossMapLRN2d(3, 1e-3, 0.5, 2.5)) == repr(torch.nn.CrossMapLRN2d(3, 1e-3, 0.5, 2.5))
+    assert nn.CrossMapLRN2d(3)(np.ones((0, 2, 2, 2), np.float32)).shape == (0, 2, 2, 2)

@@ -849,7 +849,8 @@ class CrossMapLRN2d(Module):
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
         self.size = positive_int("size", size, "CrossMapLRN2d")
-        self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.k = k if isinstance(k, int) and not isinstance(k, bool) else float(k)  # repr "k=1" as PyTorch
 
     def forward(self, input: jax.Array) -> jax.Array:
         return cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)
