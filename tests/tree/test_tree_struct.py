@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -271,3 +272,42 @@ def test_unannotated_attributes_of_a_struct_are_refused_at_construction():
 
     with pytest.raises(ConfigError, match=r"Half.__init__ set attribute\(s\) \['b'\] that are not fields"):
         Half()
+
+
+NOTEBOOK_CELL = """
+from __future__ import annotations
+
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from torsh import nn
+from torsh.tree import Struct, static
+
+
+class Scaled(Struct):
+    w: jax.Array
+    n: int = static(default=3)
+    registry: ClassVar[dict] = {}  # a string annotation: must stay a class variable, not a field
+
+
+class Doubler(nn.Module):
+    def forward(self, x):
+        return 2 * x
+
+
+made = Scaled(jnp.ones(2))
+"""
+
+
+def test_struct_defined_in_exec_code_with_postponed_annotations():
+    # exec with a module name that is not in sys.modules, as notebooks and script runners do
+    namespace = {"__name__": "health_notebook_cell"}
+    exec(compile(NOTEBOOK_CELL, "<cell>", "exec"), namespace)
+    made = namespace["made"]
+    assert [f.name for f in dataclasses.fields(made)] == ["w", "n"]  # ClassVar seen through the string
+    assert made.n == 3 and jax.tree_util.tree_leaves(made)[0].shape == (2,)
+    assert made.replace(n=4).n == 4
+    assert namespace["Doubler"]()(jnp.ones(1)).tolist() == [2.0]
+    assert "health_notebook_cell" not in sys.modules  # the stand-in module is removed

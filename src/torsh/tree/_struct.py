@@ -7,10 +7,12 @@ A :class:`Struct` subclass is a dataclass whose array fields are pytree children
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from typing import Any, ClassVar, TypeVar
 
@@ -271,6 +273,36 @@ def _wrap_init(init: Any) -> Any:
     return __init__
 
 
+@contextlib.contextmanager
+def _module_in_sys_modules(cls: type) -> Iterator[None]:
+    """Make ``sys.modules[cls.__module__]`` exist while ``dataclasses`` processes ``cls``.
+
+    With ``from __future__ import annotations`` the annotations are strings, and ``dataclasses`` looks
+    up the defining module in ``sys.modules`` to tell ``ClassVar``/``InitVar`` apart; code run by
+    ``exec(src, {"__name__": "nb"})`` (notebooks, ``runpy``-like tools) has no such module, and
+    ``dataclasses`` crashes. A stand-in module with the defining code's globals is registered for the
+    duration (found on the stack: the frame running the ``class`` statement), then removed.
+    """
+    name = cls.__module__
+    if name in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType(name)
+    frame: types.FrameType | None = sys._getframe(
+        2
+    )  # this generator <- contextmanager's __enter__ <- __init_subclass__ ...
+    while frame is not None and frame.f_globals.get("__name__") != name:
+        frame = frame.f_back
+    if frame is not None:
+        stand_in.__dict__.update(frame.f_globals)
+    sys.modules[name] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+
+
 @dataclass_transform(eq_default=False, field_specifiers=(field, static, buffer, dataclasses.field))
 class Struct:
     """Base class of immutable dataclass pytrees (torsh modules, optimizer states, ...).
@@ -319,7 +351,8 @@ class Struct:
         custom = own_init or (inherits_custom and init is not True)
         cls.__torsh_custom_init__ = custom
         cls.__torsh_init_declared__ = init  # the class keyword as written (None: not given)
-        dataclasses.dataclass(cls, init=not custom, repr=False, eq=False)
+        with _module_in_sys_modules(cls):
+            dataclasses.dataclass(cls, init=not custom, repr=False, eq=False)
         if "__init__" in cls.__dict__:
             cls.__init__ = _wrap_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
         all_fields = dataclasses.fields(cls)
