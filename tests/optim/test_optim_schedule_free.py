@@ -130,3 +130,55 @@ def test_update_agrees_with_step_and_validation():
         optim.schedule_free_sgd(warmup_steps=-1)
     with pytest.raises(ConfigError, match="ScheduleFree: opt must be a torsh.optim optimizer"):
         optim.ScheduleFree("adam")
+
+
+def _sgd_schedule_free_groups(params, grads, groups, momentum, warmup_steps, r, weight_lr_power):
+    """SGDScheduleFree.step with one param group per entry of ``groups`` ({leaf: (lr, weight_decay)}),
+    each group with its own lr_max and weight_sum (the authors' per-group bookkeeping), float64."""
+    y = {k: v.astype(np.float64) for k, v in params.items()}
+    z = {k: v.copy() for k, v in y.items()}
+    x = {k: v.copy() for k, v in y.items()}
+    lr_max = dict.fromkeys(y, 0.0)
+    weight_sum = dict.fromkeys(y, 0.0)
+    out_y = {k: np.empty((STEPS, *v.shape)) for k, v in y.items()}
+    for k in range(STEPS):
+        sched = (k + 1) / warmup_steps if k < warmup_steps else 1.0
+        for n in y:  # every leaf is its own group here
+            lr, wd = groups[n]
+            lr_k = lr * sched
+            lr_max[n] = max(lr_k, lr_max[n])
+            weight = (k + 1) ** r * lr_max[n] ** weight_lr_power
+            weight_sum[n] += weight
+            ckp1 = weight / weight_sum[n]
+            g = grads[n][k].astype(np.float64) + wd * y[n]
+            z[n] = z[n] - lr_k * g
+            x[n] = (1 - ckp1) * x[n] + ckp1 * z[n]
+            y[n] = momentum * x[n] + (1 - momentum) * z[n]
+            out_y[n][k] = y[n]
+    return out_y
+
+
+def test_param_groups_have_their_own_weights(data):
+    params, grads = data
+    opt = optim.schedule_free_sgd(
+        lr=0.05,
+        momentum=0.8,
+        weight_decay=0.01,
+        warmup_steps=5,
+        r=0.5,
+        param_groups=[optim.ParamGroup("b", lr=0.2), {"params": "s", "lr": 0.005, "weight_decay": 0.0}],
+    )
+    groups = {"w": (0.05, 0.01), "b": (0.2, 0.01), "s": (0.005, 0.0)}
+    y = _sgd_schedule_free_groups(
+        params, grads, groups, momentum=0.8, warmup_steps=5, r=0.5, weight_lr_power=2.0
+    )
+    assert_trajectories_close(torsh_trajectory(opt, params, grads), y, rtol=2e-5, atol_scale=1e-5)
+    state = opt.init({k: jnp.asarray(v) for k, v in params.items()})
+    assert sorted(state.lr_max) == ["default", "group1", "group2"]
+    # a group's weights differ from a single set driven by the largest lr (the previous behaviour)
+    single = optim.schedule_free_sgd(lr=0.2, momentum=0.8, weight_decay=0.01, warmup_steps=5, r=0.5)
+    assert not np.allclose(torsh_trajectory(single, params, grads)["w"], y["w"], rtol=1e-3)
+    with pytest.raises(ConfigError, match="schedule_free_sgd: param group .* sets momentum"):
+        optim.schedule_free_sgd(param_groups=[optim.ParamGroup("b", momentum=0.5)])
+    with pytest.raises(ConfigError, match="schedule_free_adamw: param group .* sets betas"):
+        optim.schedule_free_adamw(param_groups=[optim.ParamGroup("b", betas=(0.5, 0.9))])

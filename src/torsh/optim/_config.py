@@ -212,7 +212,9 @@ class Checker:
         step) whose value at step 0 passes ``check``."""
         if callable(value):
             try:
-                first = float(value(0))
+                # eagerly even inside a trace: param groups are checked when first used, maybe under jit
+                with jax.ensure_compile_time_eval():
+                    first = float(value(0))
             except Exception as e:
                 raise ConfigError(
                     f"{self.owner}: {name} is a schedule, but calling it at step 0 failed: "

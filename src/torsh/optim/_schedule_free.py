@@ -8,7 +8,7 @@ its work. ``x`` is recovered from ``y`` and ``z`` by :meth:`ScheduleFree.eval_pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -17,8 +17,10 @@ import jax.numpy as jnp
 from .. import tree as _tree
 from ._adam import AdamW
 from ._base import GradientTransformation, flatten_like
-from ._config import Checker, option
+from ._config import Checker, FrozenDict, option
+from ._groups import DEFAULT_GROUP, ParamGroup, as_param_group, assign_groups
 from ._lr import get_lr
+from ._optimizer import Optimizer
 from ._sgd import SGD
 from ._state import OptState
 from ._transforms import check_transform, open_unit_interval, trainable_copy
@@ -35,22 +37,22 @@ class ScheduleFreeState(OptState):
     Args:
       step: steps taken.
       z: the base optimizer's iterates (``None`` at leaves that are not trained).
-      lr_max: the largest learning rate seen so far.
-      weight_sum: the sum of the averaging weights so far.
+      lr_max: per param group of the base optimizer, the largest learning rate seen so far.
+      weight_sum: per param group, the sum of the averaging weights so far.
       inner: the base optimizer's state.
 
     Example:
       >>> import jax.numpy as jnp
       >>> from torsh import optim
       >>> state = optim.schedule_free_sgd(lr=0.1).init({"w": jnp.ones(2)})
-      >>> state.z["w"].tolist(), float(state.weight_sum)
+      >>> state.z["w"].tolist(), float(state.weight_sum["default"])
       ([1.0, 1.0], 0.0)
     """
 
     step: jax.Array
     z: Any
-    lr_max: jax.Array
-    weight_sum: jax.Array
+    lr_max: dict
+    weight_sum: dict
     inner: Any
 
 
@@ -67,8 +69,11 @@ class ScheduleFree(GradientTransformation):
 
     computed without storing :math:`x` (as the authors' PyTorch code does). The parameters you train
     are :math:`y`; evaluate at :meth:`eval_params`. The weights use the base optimizer's current
-    learning rate :math:`\eta_t` (its largest over param groups), so a warmup schedule given as its
-    ``lr`` is accounted for. Most users want :func:`schedule_free_adamw` or :func:`schedule_free_sgd`.
+    learning rate :math:`\eta_t`, so a warmup schedule given as its ``lr`` is accounted for. When the
+    base is an ``optim.Optimizer`` with ``param_groups``, each group has its own weights (its own
+    :math:`\max_i \eta_i`, :math:`\sum_i w_i` and :math:`c`), as the authors' ``schedulefree``
+    package keeps them per group; for another base (a chain) one set of weights uses the largest lr.
+    Most users want :func:`schedule_free_adamw` or :func:`schedule_free_sgd`.
 
     Args:
       opt: the base optimizer (it must keep a learning rate: an ``optim.Optimizer`` or a chain
@@ -113,46 +118,67 @@ class ScheduleFree(GradientTransformation):
           >>> import jax.numpy as jnp
           >>> from torsh import optim
           >>> sorted(optim.schedule_free_sgd(lr=0.1).init({"w": jnp.ones(2)}).state_dict())
-          ['inner.lr.default', 'inner.step', 'lr_max', 'step', 'weight_sum', 'z.w']
+          ['inner.lr.default', 'inner.step', 'lr_max.default', 'step', 'weight_sum.default', 'z.w']
         """
         inner = self.opt.init(params)
-        lr = self._lr(inner)
-        z = trainable_copy(params)
-        zero = jnp.zeros((), lr.dtype)
+        zeros = {g: jnp.zeros_like(lr) for g, lr in self._lrs(inner).items()}
         return ScheduleFreeState(
-            step=jnp.zeros((), jnp.int32), z=z, lr_max=zero, weight_sum=zero, inner=inner
+            step=jnp.zeros((), jnp.int32),
+            z=trainable_copy(params),
+            lr_max=zeros,
+            weight_sum=zeros,
+            inner=inner,
         )
 
-    @staticmethod
-    def _lr(inner: Any) -> jax.Array:
-        return jnp.max(jnp.stack([jnp.asarray(v) for v in get_lr(inner).values()]))
+    def _per_group(self) -> bool:
+        return isinstance(self.opt, Optimizer)
 
-    def _weights(self, state: ScheduleFreeState) -> tuple[jax.Array, jax.Array, jax.Array]:
-        lr_max = jnp.maximum(state.lr_max, self._lr(state.inner))
-        k = state.step.astype(lr_max.dtype)
-        weight = (k + 1) ** self.r * lr_max**self.weight_lr_power
-        weight_sum = state.weight_sum + weight
-        c = jnp.where(weight_sum > 0, weight / jnp.where(weight_sum > 0, weight_sum, 1), 0.0)
-        return c, lr_max, weight_sum
+    def _lrs(self, inner: Any) -> dict[str, jax.Array]:
+        """The learning rate of this step per weight group (the base optimizer's groups)."""
+        if self._per_group():
+            return {g: jnp.asarray(lr) for g, lr in inner.lr.items()}
+        return {DEFAULT_GROUP: jnp.max(jnp.stack([jnp.asarray(v) for v in get_lr(inner).values()]))}
+
+    def _leaf_groups(self, params: PyTree) -> list[str | None]:
+        """The weight group of every leaf (``None``: not trained)."""
+        leaves, _, paths, trainable = Optimizer._layout(params)
+        if not self._per_group():
+            return [DEFAULT_GROUP if t else None for t in trainable]
+        opt: Any = self.opt
+        groups = opt._groups()
+        owners = assign_groups(type(opt).__name__, groups, paths, leaves, trainable, check_unmatched=False)
+        return [groups[i][0] if i >= 0 else None for i in owners]
+
+    def _weights(self, state: ScheduleFreeState) -> tuple[dict, dict, dict]:
+        """Per group: the averaging coefficient :math:`c_{t+1}`, the new ``lr_max`` and ``weight_sum``."""
+        cs, maxes, sums = {}, {}, {}
+        for g, lr in self._lrs(state.inner).items():
+            lr_max = jnp.maximum(state.lr_max[g], lr)
+            k = state.step.astype(lr_max.dtype)
+            weight = (k + 1) ** self.r * lr_max**self.weight_lr_power
+            weight_sum = state.weight_sum[g] + weight
+            cs[g] = jnp.where(weight_sum > 0, weight / jnp.where(weight_sum > 0, weight_sum, 1), 0.0)
+            maxes[g], sums[g] = lr_max, weight_sum
+        return cs, maxes, sums
 
     def _advance(
         self, params: PyTree, updates: PyTree, state: ScheduleFreeState, inner: Any
     ) -> tuple[list[Any], list[Any], Any, ScheduleFreeState]:
-        c, lr_max, weight_sum = self._weights(state)
+        cs, lr_max, weight_sum = self._weights(state)
         leaves, spec = _tree.flatten(params)
         ups = flatten_like(spec, updates, "ScheduleFree: updates", params)
         zs = flatten_like(spec, state.z, "ScheduleFree: state.z", params)
         new_y: list[Any] = []
         new_z: list[Any] = []
-        for y, u, z in zip(leaves, ups, zs, strict=True):
-            if u is None or z is None:
+        for y, u, z, group in zip(leaves, ups, zs, self._leaf_groups(params), strict=True):
+            if u is None or z is None or group is None:
                 new_y.append(None)
                 new_z.append(z)
                 continue
             y = jnp.asarray(y)
             cdt = jnp.promote_types(y.dtype, jnp.float32)
             yc, zc, uc = y.astype(cdt), z.astype(cdt), jnp.asarray(u).astype(cdt)
-            cc = c.astype(cdt)
+            cc = cs[group].astype(cdt)
             # y_{t+1} = (1 - c) y + c z + (1 - b1 (1 - c)) u: x is never stored
             new_y.append(((1 - cc) * yc + cc * zc + (1 - self.b1 * (1 - cc)) * uc).astype(y.dtype))
             new_z.append((zc + uc).astype(z.dtype))
@@ -217,6 +243,29 @@ def _warmup(lr: float | Callable, warmup_steps: int) -> float | Callable:
     return linear(lr, start_factor=1.0 / warmup_steps, end_factor=1.0, total_iters=warmup_steps - 1)
 
 
+def _warmed_groups(owner: str, param_groups: Any, warmup_steps: int, shared: str) -> tuple[ParamGroup, ...]:
+    """The param groups for the base optimizer, each group's lr with the warmup applied."""
+    if isinstance(param_groups, (ParamGroup, dict)):
+        param_groups = (param_groups,)
+    if not isinstance(param_groups, Sequence):
+        Checker(owner).fail(
+            "param_groups", "a sequence of optim.ParamGroup (or {'params': ...} dicts)", param_groups
+        )
+    out = []
+    for i, spec in enumerate(param_groups):
+        group = as_param_group(spec, i, owner)
+        if shared in group.options:
+            Checker(owner).conflict(
+                f"param group {group!r} sets {shared}, which is shared by all groups in the schedule-free "
+                f"interpolation; set it in {owner}(...)"
+            )
+        if "lr" in group.options:
+            lr = _warmup(group.options["lr"], warmup_steps)
+            group = group.replace(options=FrozenDict({**group.options, "lr": lr}))
+        out.append(group)
+    return tuple(out)
+
+
 def schedule_free_adamw(
     lr: float = 0.0025,
     betas: tuple[float, float] = (0.9, 0.999),
@@ -225,11 +274,15 @@ def schedule_free_adamw(
     warmup_steps: int = 0,
     r: float = 0.0,
     weight_lr_power: float = 2.0,
+    *,
+    param_groups: Sequence[ParamGroup | dict] = (),
 ) -> ScheduleFree:
     """Schedule-free AdamW, the authors' ``AdamWScheduleFree`` (same arguments and defaults).
 
     :class:`ScheduleFree` around ``AdamW(betas=(0, beta2))``: Adam's normalisation without its momentum
-    (the interpolation with ``beta1`` replaces it), weight decay taken at :math:`y`.
+    (the interpolation with ``beta1`` replaces it), weight decay taken at :math:`y`. Param groups may
+    set ``lr`` (warmed up like the default), ``eps`` and ``weight_decay``; each group has its own
+    averaging weights, as in the authors' package.
 
     Args:
       lr: the learning rate (no decay schedule needed), >= 0.
@@ -239,12 +292,13 @@ def schedule_free_adamw(
       warmup_steps: steps of linear warmup, ``lr * min(1, (k + 1) / warmup_steps)``.
       r: the power of the step in the averaging weights.
       weight_lr_power: the power of the learning rate in the averaging weights.
+      param_groups: per-parameter options (:class:`torsh.optim.ParamGroup`); not ``betas``.
 
     Returns:
       The optimizer (a :class:`ScheduleFree`).
 
     Raises:
-      ConfigError: an argument out of range.
+      ConfigError: an argument out of range, or a param group setting ``betas``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -258,7 +312,10 @@ def schedule_free_adamw(
     check = Checker("schedule_free_adamw")
     b1, b2 = check.betas("betas", betas)
     warmup_steps = check.integer("warmup_steps", warmup_steps, 0)
-    base = AdamW(lr=_warmup(lr, warmup_steps), betas=(0.0, b2), eps=eps, weight_decay=weight_decay)
+    groups = _warmed_groups("schedule_free_adamw", param_groups, warmup_steps, "betas")
+    base = AdamW(
+        lr=_warmup(lr, warmup_steps), betas=(0.0, b2), eps=eps, weight_decay=weight_decay, param_groups=groups
+    )
     return ScheduleFree(base, b1=b1, weight_lr_power=weight_lr_power, r=r)
 
 
@@ -269,11 +326,14 @@ def schedule_free_sgd(
     warmup_steps: int = 0,
     r: float = 0.0,
     weight_lr_power: float = 2.0,
+    *,
+    param_groups: Sequence[ParamGroup | dict] = (),
 ) -> ScheduleFree:
     """Schedule-free SGD, the authors' ``SGDScheduleFree`` (same arguments and defaults).
 
     :class:`ScheduleFree` around plain ``SGD`` (L2 weight decay taken at :math:`y`), with
-    ``momentum`` as the interpolation :math:`\\beta_1`.
+    ``momentum`` as the interpolation :math:`\\beta_1`. Param groups may set ``lr`` (warmed up like
+    the default) and ``weight_decay``; each group has its own averaging weights.
 
     Args:
       lr: the learning rate (no decay schedule needed), >= 0.
@@ -282,12 +342,13 @@ def schedule_free_sgd(
       warmup_steps: steps of linear warmup, ``lr * min(1, (k + 1) / warmup_steps)``.
       r: the power of the step in the averaging weights.
       weight_lr_power: the power of the learning rate in the averaging weights.
+      param_groups: per-parameter options (:class:`torsh.optim.ParamGroup`); not ``momentum``.
 
     Returns:
       The optimizer (a :class:`ScheduleFree`).
 
     Raises:
-      ConfigError: an argument out of range.
+      ConfigError: an argument out of range, or a param group setting ``momentum``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -299,5 +360,6 @@ def schedule_free_sgd(
       [0.9]
     """
     warmup_steps = Checker("schedule_free_sgd").integer("warmup_steps", warmup_steps, 0)
-    base = SGD(lr=_warmup(lr, warmup_steps), weight_decay=weight_decay)
+    groups = _warmed_groups("schedule_free_sgd", param_groups, warmup_steps, "momentum")
+    base = SGD(lr=_warmup(lr, warmup_steps), weight_decay=weight_decay, param_groups=groups)
     return ScheduleFree(base, b1=momentum, weight_lr_power=weight_lr_power, r=r)
