@@ -8,7 +8,6 @@ inputs and every parameter.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +23,11 @@ from hypothesis import strategies as st
 
 import torsh
 from torsh import nn
-from torsh.errors import ConfigError, DTypeError, ShapeError
+from torsh.errors import ConfigError, DeviceError, DTypeError, ShapeError
+from torsh.nn import functional as F
 from torsh.nn.attention import MultiheadAttention
-from torsh.nn.functional import _attention
 from torsh.nn.functional._attention import multi_head_attention_forward, scaled_dot_product_attention
+from torsh.nn.functional._dropout import _keep_mask
 
 # torch warns when boolean and float masks are mixed: mixing them is tested on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")
@@ -112,33 +112,24 @@ def compare_with_torch(
     return j_mod
 
 
-@contextlib.contextmanager
-def attention_impl(use_jax_dpa: bool):
-    """Force one of the two attention implementations (jax.nn.dot_product_attention or explicit)."""
-    old = _attention.USE_JAX_DPA
-    _attention.USE_JAX_DPA = use_jax_dpa
-    try:
-        yield
-    finally:
-        _attention.USE_JAX_DPA = old
-
-
 # -- scaled_dot_product_attention -----------------------------------------------------------------
-def _sdpa_call(kwargs: dict[str, Any]) -> tuple[Callable, Callable]:
+def _sdpa_call(kwargs: dict[str, Any], implementation: str | None = None) -> tuple[Callable, Callable]:
     def call_torch(_, t):
         return torch.nn.functional.scaled_dot_product_attention(
             t["q"], t["k"], t["v"], attn_mask=t.get("mask"), **kwargs
         )
 
     def call_torsh(_, j):
-        return scaled_dot_product_attention(j["q"], j["k"], j["v"], attn_mask=j.get("mask"), **kwargs)
+        return scaled_dot_product_attention(
+            j["q"], j["k"], j["v"], attn_mask=j.get("mask"), implementation=implementation, **kwargs
+        )
 
     return call_torch, call_torsh
 
 
 @settings(max_examples=examples(8))
 @given(
-    use_dpa=st.booleans(),
+    impl=st.sampled_from([None, "math", "xla"]),
     batch=st.sampled_from([(), (2,), (2, 3)]),
     lq=st.integers(1, 5),
     lk=st.integers(1, 6),
@@ -148,7 +139,7 @@ def _sdpa_call(kwargs: dict[str, Any]) -> tuple[Callable, Callable]:
     scale=st.sampled_from([None, 0.3]),
     seed=st.integers(0, 2**16),
 )
-def test_sdpa_matches_torch(use_dpa, batch, lq, lk, e, ev, mask, scale, seed):
+def test_sdpa_matches_torch(impl, batch, lq, lk, e, ev, mask, scale, seed):
     rng = np.random.default_rng(seed)
     inputs = {
         "q": rng.standard_normal((*batch, lq, e)).astype(np.float32),
@@ -166,21 +157,23 @@ def test_sdpa_matches_torch(use_dpa, batch, lq, lk, e, ev, mask, scale, seed):
         kwargs["is_causal"] = True
     if "mask" in inputs and inputs["mask"].dtype == bool:
         inputs["mask"][..., 0] = True  # at least one key per query (fully masked rows: separate test)
-    with attention_impl(use_dpa):
-        compare_with_torch(None, None, inputs, *_sdpa_call(kwargs))
+    if impl == "xla" and ev != e:
+        impl = None  # jax.nn.dot_product_attention needs equal value and query head sizes
+    compare_with_torch(None, None, inputs, *_sdpa_call(kwargs, impl))
 
 
-@pytest.mark.parametrize("use_dpa", [True, False], ids=["jax_dpa", "explicit"])
-def test_sdpa_fully_masked_rows_give_zeros_like_torch(monkeypatch, use_dpa):
-    monkeypatch.setattr(_attention, "USE_JAX_DPA", use_dpa)
+@pytest.mark.parametrize("impl", ["xla", "math"])
+def test_sdpa_fully_masked_rows_give_zeros_like_torch(impl):
     rng = np.random.default_rng(0)
     inputs = {k: rng.standard_normal((2, 2, 3, 4)).astype(np.float32) for k in "qkv"}
     bool_mask = np.ones((3, 3), bool)
     bool_mask[1] = False  # query 1 sees no key
     float_mask = np.where(bool_mask, 0.0, -np.inf).astype(np.float32)
     for mask in (bool_mask, float_mask):
-        compare_with_torch(None, None, {**inputs, "mask": mask}, *_sdpa_call({}))
-        out = scaled_dot_product_attention(*(jnp.asarray(inputs[k]) for k in "qkv"), attn_mask=mask)
+        compare_with_torch(None, None, {**inputs, "mask": mask}, *_sdpa_call({}, impl))
+        out = scaled_dot_product_attention(
+            *(jnp.asarray(inputs[k]) for k in "qkv"), attn_mask=mask, implementation=impl
+        )
         assert np.all(np.asarray(out)[:, :, 1] == 0.0)
 
 
@@ -226,6 +219,132 @@ def test_sdpa_errors():
         scaled_dot_product_attention(q, q, q, attn_mask=jnp.ones((3, 3), jnp.int32))
     with pytest.raises(DTypeError):
         scaled_dot_product_attention(q, q.astype(jnp.bfloat16), q)
+
+
+@settings(max_examples=examples(6))
+@given(
+    impl=st.sampled_from([None, "math", "xla"]),
+    groups=st.sampled_from([(4, 2), (4, 1), (3, 3)]),
+    mask=st.sampled_from(["none", "bool", "float", "causal"]),
+    lq=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_sdpa_grouped_query_attention_with_masks_matches_torch(impl, groups, mask, lq, seed):
+    (hq, hkv), lk = groups, 5
+    rng = np.random.default_rng(seed)
+    inputs = {
+        "q": rng.standard_normal((2, hq, lq, 8)).astype(np.float32),
+        "k": rng.standard_normal((2, hkv, lk, 8)).astype(np.float32),
+        "v": rng.standard_normal((2, hkv, lk, 8)).astype(np.float32),
+    }
+    kwargs: dict[str, Any] = {"enable_gqa": True}
+    if mask == "bool":
+        inputs["mask"] = rng.random((2, 1, lq, lk)) > 0.4
+        inputs["mask"][..., 0] = True
+    elif mask == "float":
+        inputs["mask"] = rng.standard_normal((hq, lq, lk)).astype(np.float32)
+    elif mask == "causal":
+        kwargs["is_causal"] = True
+    compare_with_torch(None, None, inputs, *_sdpa_call(kwargs, impl))
+
+
+def _torch_window_mask(lq: int, lk: int, window: int) -> torch.Tensor:
+    # built independently of torsh: query i is at position lk - lq + i and sees window keys up to it
+    pos = torch.arange(lq)[:, None] + (lk - lq)
+    j = torch.arange(lk)[None, :]
+    return (j <= pos) & (j > pos - window)
+
+
+@pytest.mark.parametrize(("lq", "lk", "window"), [(6, 6, 3), (2, 7, 4)])
+def test_sliding_window_mask_sdpa_matches_torch_float32(lq, lk, window):
+    mask = F.sliding_window_mask(lq, lk, window)
+    assert np.array_equal(np.asarray(mask), _torch_window_mask(lq, lk, window).numpy())
+    rng = np.random.default_rng(lq * 10 + window)
+    inputs = {
+        "q": rng.standard_normal((2, 2, lq, 4)).astype(np.float32),
+        "k": rng.standard_normal((2, 2, lk, 4)).astype(np.float32),
+        "v": rng.standard_normal((2, 2, lk, 4)).astype(np.float32),
+        "mask": np.asarray(mask),
+    }
+    compare_with_torch(None, None, inputs, *_sdpa_call({}))
+    # a window as long as the sequence is the causal mask; a window of 1 is the diagonal
+    assert np.array_equal(np.asarray(F.sliding_window_mask(4, 4, 9)), np.tril(np.ones((4, 4), bool)))
+    assert np.array_equal(np.asarray(F.sliding_window_mask(4, 4, 1)), np.eye(4, dtype=bool))
+
+
+def test_sdpa_float64_sliding_window_and_gqa_values_and_grads_match_torch(x64):
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((2, 4, 5, 8))
+    k, v = rng.standard_normal((2, 2, 7, 8)), rng.standard_normal((2, 2, 7, 8))
+    cot = rng.standard_normal((2, 4, 5, 8))
+    t = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    t_out = torch.nn.functional.scaled_dot_product_attention(
+        *t, attn_mask=_torch_window_mask(5, 7, 3), enable_gqa=True
+    )
+    (t_out * torch.tensor(cot)).sum().backward()
+    mask = F.sliding_window_mask(5, 7, 3)
+
+    def f(q, k, v):
+        out = scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+        return (out * cot).sum(), out
+
+    (_, out), grads = fast_jit(jax.value_and_grad(f, argnums=(0, 1, 2), has_aux=True))(
+        *(jnp.asarray(a, jnp.float64) for a in (q, k, v))
+    )
+    assert out.dtype == jnp.float64
+    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for g, tt in zip(grads, t, strict=True):
+        np.testing.assert_allclose(g, tt.grad.numpy(), rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("gqa", [False, True])
+def test_sdpa_dropout_equals_the_formula_with_its_mask(key, gqa):
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal((2, 4, 3, 8)).astype(np.float32)
+    kv_heads = 2 if gqa else 4
+    k = rng.standard_normal((2, kv_heads, 6, 8)).astype(np.float32)
+    v = rng.standard_normal((2, kv_heads, 6, 8)).astype(np.float32)
+    mask = rng.random((3, 6)) > 0.3
+    mask[:, 0] = True
+    p = 0.3
+    out = jax.jit(
+        lambda q, k, v, key: scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=p, enable_gqa=gqa, dropout_key=key
+        )
+    )(q, k, v, key)
+    # reference: torch's formula on the same keep mask (the weights are [B, H, L, S], as torsh draws them)
+    keep = torch.tensor(np.asarray(_keep_mask(key, p, (2, 4, 3, 6))))
+    tk, tv = (torch.tensor(a).repeat_interleave(4 // kv_heads, dim=1) for a in (k, v))
+    logits = torch.tensor(q) @ tk.transpose(-1, -2) / np.sqrt(8)
+    weights = torch.softmax(logits.masked_fill(~torch.tensor(mask), -torch.inf), -1)
+    want = (weights * keep / (1 - p)) @ tv
+    assert_close(out, want.numpy(), what="dropout output")
+    assert 0.55 < float(keep.float().mean()) < 0.85
+
+
+def test_sdpa_implementation_is_an_explicit_checked_argument():
+    q = jnp.ones((1, 2, 3, 8))
+    with pytest.raises(ConfigError, match="implementation must be None"):
+        scaled_dot_product_attention(q, q, q, implementation="flash")
+    with pytest.raises(ConfigError, match="no attention dropout"):
+        scaled_dot_product_attention(
+            q, q, q, dropout_p=0.1, dropout_key=jax.random.key(0), implementation="xla"
+        )
+    with pytest.raises(DeviceError, match="needs an NVIDIA GPU"):
+        scaled_dot_product_attention(q, q, q, implementation="cudnn")
+    with pytest.raises(ShapeError, match="enable_gqa=True"):
+        scaled_dot_product_attention(q, jnp.ones((1, 3, 3, 8)), jnp.ones((1, 3, 3, 8)))
+    with pytest.raises(ConfigError, match="implementation must be None"):
+        MultiheadAttention(8, 2, implementation="fast")
+    with pytest.raises(ConfigError, match="window must be a positive int"):
+        F.sliding_window_mask(3, 3, 0)
+    with pytest.raises(ConfigError, match="k_len"):
+        F.sliding_window_mask(4, 3, 2)
+    # On CPU the automatic choice is the explicit softmax: bit-identical to implementation="math".
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((1, 2, 3, 8)), jnp.float32)
+    auto = scaled_dot_product_attention(x, x, x, is_causal=True)
+    assert np.array_equal(auto, scaled_dot_product_attention(x, x, x, is_causal=True, implementation="math"))
 
 
 # -- MultiheadAttention --------------------------------------------------------------------------
@@ -351,10 +470,9 @@ def test_mha_matches_torch(
     )
 
 
-@pytest.mark.parametrize("use_dpa", [True, False], ids=["jax_dpa", "explicit"])
-def test_mha_fully_masked_rows_are_zero_attention_with_finite_grads(monkeypatch, use_dpa, key):
-    monkeypatch.setattr(_attention, "USE_JAX_DPA", use_dpa)
-    mha = MultiheadAttention(8, 2, batch_first=True, key=key)
+@pytest.mark.parametrize("impl", ["xla", "math"])
+def test_mha_fully_masked_rows_are_zero_attention_with_finite_grads(impl, key):
+    mha = MultiheadAttention(8, 2, batch_first=True, key=key, implementation=impl)
     x = jax.random.normal(key, (2, 3, 8))
     kpm = jnp.array([[True, True, True], [False, True, False]])  # batch 0 sees nothing
 
@@ -390,19 +508,20 @@ def test_mha_is_causal_without_mask_builds_the_causal_mask(key):
     assert_close(a, b)
 
 
-def test_mha_both_implementations_agree(monkeypatch, key):
+def test_mha_both_implementations_agree(key):
     mha = MultiheadAttention(8, 2, batch_first=True, key=key)
     x = jax.random.normal(key, (2, 5, 8))
     kpm = jnp.array([[False, False, True, False, True], [False] * 5])
     from torsh.nn.transformer import generate_square_subsequent_mask
 
     mask = generate_square_subsequent_mask(5)
-    outs = []
-    for flag in (True, False):  # the flag is read while tracing: one compiled function each
-        monkeypatch.setattr(_attention, "USE_JAX_DPA", flag)
-        run = fast_jit(lambda m, x: m(x, x, x, key_padding_mask=kpm, attn_mask=mask, need_weights=False)[0])
-        outs.append(run(mha, x))
+    run = fast_jit(lambda m, x: m(x, x, x, key_padding_mask=kpm, attn_mask=mask, need_weights=False)[0])
+    # The choice is static module data: each implementation is its own compiled program.
+    outs = [run(mha.replace(implementation=impl), x) for impl in ("xla", "math")]
     assert_close(outs[0], outs[1])
+    assert run._cache_size() == 2
+    with pytest.raises(ConfigError, match="does not return attention weights"):
+        mha.replace(implementation="xla")(x, x, x)
 
 
 def test_mha_functional_form_matches_module(key):

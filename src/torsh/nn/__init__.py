@@ -12,8 +12,9 @@ Example:
 """
 
 from ..tree import field, static
-from . import functional, init
+from . import functional, init, utils
 from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
+from ._shapes import ShapeAnnotationError, shaped
 from ._utils import check_axes, resolve_key, split_key
 from .activation import (
     CELU,
@@ -49,6 +50,7 @@ from .attention import MultiheadAttention
 from .containers import Lambda, ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
+from .feedforward import GeGLU, SwiGLU
 from .flatten import Flatten, Unflatten
 from .fold import Fold, Unfold
 from .linear import Bilinear, Identity, Linear
@@ -129,6 +131,7 @@ from .pooling import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
+from .positional import RopeScaling, RotaryEmbedding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .sparse import Embedding, EmbeddingBag
 from .stateful import stateful
@@ -164,10 +167,13 @@ __all__ = [
     "stateful",
     "functional",
     "init",
+    "utils",
     # layer-author helpers
     "split_key",
     "resolve_key",
     "check_axes",
+    "shaped",
+    "ShapeAnnotationError",
     # containers
     "Sequential",
     "ModuleList",
@@ -251,6 +257,10 @@ __all__ = [
     "GroupNorm",
     # attention, transformer, recurrent
     "MultiheadAttention",
+    "RotaryEmbedding",
+    "RopeScaling",
+    "SwiGLU",
+    "GeGLU",
     "TransformerEncoderLayer",
     "TransformerDecoderLayer",
     "TransformerEncoder",

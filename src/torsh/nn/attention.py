@@ -10,7 +10,7 @@ from ..errors import ConfigError
 from ..tree import static
 from . import init
 from ._utils import check_p, float_dtype, positive_int, resolve_key
-from .functional._attention import check_mha_inputs, run_mha
+from .functional._attention import check_implementation, check_mha_inputs, run_mha
 from .linear import Linear
 from .module import Module
 
@@ -62,6 +62,9 @@ class MultiheadAttention(
       batch_first: Inputs are ``[N, L, E]``.
       dtype: Parameter dtype.
       key: Construction key (default: the ``torsh.manual_seed`` stream).
+      implementation: The attention implementation (static), as
+        ``F.scaled_dot_product_attention``'s: ``None`` (automatic), ``"math"``, ``"xla"`` or
+        ``"cudnn"`` (the last two need ``need_weights=False`` and no dropout).
 
     Raises:
       ConfigError: If a size is not a positive int, ``embed_dim`` is not divisible by ``num_heads``, or
@@ -94,6 +97,7 @@ class MultiheadAttention(
     kdim: int = static()
     vdim: int = static()
     add_zero_attn: bool = static()
+    implementation: str | None = static(default=None)
 
     def __init__(
         self,
@@ -109,8 +113,11 @@ class MultiheadAttention(
         dtype: Any = None,
         *,
         key: Any = None,
+        implementation: str | None = None,
     ) -> None:
         positive_int("embed_dim", embed_dim, "MultiheadAttention")
+        check_implementation(implementation, "MultiheadAttention")
+        self.implementation = implementation
         positive_int("num_heads", num_heads, "MultiheadAttention")
         if embed_dim % num_heads:
             raise ConfigError(
@@ -204,6 +211,7 @@ class MultiheadAttention(
             is_causal=is_causal,
             need_weights=need_weights,
             average_attn_weights=average_attn_weights,
+            implementation=self.implementation,
         )
 
     def _describe(self) -> str:

@@ -37,7 +37,7 @@ from ._activation import (
     tanhshrink,
     threshold,
 )
-from ._attention import multi_head_attention_forward, scaled_dot_product_attention
+from ._attention import multi_head_attention_forward, scaled_dot_product_attention, sliding_window_mask
 from ._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ._distance import cosine_similarity, pairwise_distance, pdist
 from ._dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
@@ -104,6 +104,7 @@ from ._pooling import (
     max_unpool2d,
     max_unpool3d,
 )
+from ._positional import alibi_bias, alibi_slopes, apply_rotary_emb, rope_cos_sin, rope_frequencies
 from ._rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from ._upsampling import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 
@@ -158,6 +159,12 @@ __all__ = [
     # attention and recurrent cells
     "scaled_dot_product_attention",
     "multi_head_attention_forward",
+    "sliding_window_mask",
+    "rope_frequencies",
+    "rope_cos_sin",
+    "apply_rotary_emb",
+    "alibi_slopes",
+    "alibi_bias",
     "rnn_tanh_cell",
     "rnn_relu_cell",
     "lstm_cell",

@@ -13,9 +13,16 @@ A query row whose keys are all masked attends to nothing and yields **zeros** (o
 as PyTorch's ``scaled_dot_product_attention`` does on CPU. (PyTorch's ``MultiheadAttention`` with
 ``need_weights=True`` returns NaN there instead; torsh gives zeros on every path.)
 
-Two implementations compute the same thing: the explicit ``softmax(q k^T * scale + bias) v`` (the
-default: measured faster on CPU) and ``jax.nn.dot_product_attention`` (``USE_JAX_DPA = True``; used
-only when the attention weights are not returned and no dropout applies).
+Implementations (the ``implementation=`` argument, static: part of what is compiled, never a
+global read while tracing):
+
+* ``"math"``: the explicit ``softmax(q k^T * scale + bias) v``; the only one that returns attention
+  weights or applies dropout. Measured faster on CPU than ``jax.nn.dot_product_attention`` (whose
+  CPU implementation is XLA math as well) by benchmarks/layers_sequence.py.
+* ``"xla"``: ``jax.nn.dot_product_attention(implementation="xla")``.
+* ``"cudnn"``: ``jax.nn.dot_product_attention(implementation="cudnn")``, NVIDIA GPUs only.
+* ``None`` (default): ``"cudnn"`` on a GPU backend when it applies (float16/bfloat16, head size a
+  multiple of 8 up to 128, no weights, no dropout), else ``"math"``.
 """
 
 from __future__ import annotations
@@ -25,19 +32,62 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ...errors import ConfigError, DTypeError, ShapeError
-from .._utils import check_float_input, check_p, shape_str
+from ...errors import ConfigError, DeviceError, DTypeError, ShapeError
+from .._utils import check_float_input, check_p, positive_int, shape_str
 from . import _dropout
 
-__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "sliding_window_mask"]
 
-# When True, attention_core uses jax.nn.dot_product_attention where it computes the same thing.
-# Measured by benchmarks/layers_sequence.py (docs/nn_sequence.md): on CPU it is 3-11% *slower* than the
-# explicit softmax for MHA and encoder-layer forward+backward (its default implementation is XLA
-# math as well), so it is off. A module-level switch, read while tracing, so that the benchmark and
-# the equivalence tests exercise both implementations.
-USE_JAX_DPA = False
+IMPLEMENTATIONS = (None, "math", "xla", "cudnn")
+
+
+def check_implementation(implementation: Any, where: str) -> None:
+    """ConfigError unless ``implementation`` is one of :data:`IMPLEMENTATIONS`."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ConfigError(
+            f"{where}: implementation must be None (automatic), 'math', 'xla' or 'cudnn', got "
+            f"{implementation!r}"
+        )
+
+
+def _on_gpu() -> bool:
+    return jax.default_backend() == "gpu"
+
+
+def choose_implementation(
+    implementation: str | None, q: jax.Array, v: jax.Array, *, need_weights: bool, dropout_p: float
+) -> str:
+    """The implementation that runs: ``implementation`` checked against the call, or the automatic pick."""
+    fused_ok = not need_weights and dropout_p == 0.0 and q.shape[-1] == v.shape[-1]
+    if implementation is None:
+        cudnn_ok = q.dtype in (jnp.float16, jnp.bfloat16) and q.shape[-1] % 8 == 0 and q.shape[-1] <= 128
+        return "cudnn" if fused_ok and cudnn_ok and _on_gpu() else "math"
+    check_implementation(implementation, "attention")
+    if implementation == "math":
+        return "math"
+    if need_weights:
+        raise ConfigError(
+            f"attention: implementation={implementation!r} does not return attention weights; pass "
+            "need_weights=False, or implementation='math'"
+        )
+    if dropout_p > 0.0:
+        raise ConfigError(
+            f"attention: implementation={implementation!r} has no attention dropout; use "
+            "implementation='math' (or None), or dropout_p=0 / .eval()"
+        )
+    if q.shape[-1] != v.shape[-1]:
+        raise ShapeError(
+            f"attention: implementation={implementation!r} needs value's head size to equal the "
+            f"query's ({q.shape[-1]}), got {v.shape[-1]}; use implementation='math'"
+        )
+    if implementation == "cudnn" and not _on_gpu():
+        raise DeviceError(
+            f"attention: implementation='cudnn' needs an NVIDIA GPU backend, but JAX's default backend "
+            f"is {jax.default_backend()!r}; use implementation=None (automatic) or 'math'"
+        )
+    return implementation
 
 
 # -- masks -------------------------------------------------------------------------------------
@@ -67,6 +117,43 @@ def combine_masks(
 def causal_mask(q_len: int, k_len: int) -> jax.Array:
     """``[L, S]`` boolean, ``True`` on and below the diagonal (query ``i`` sees keys ``<= i``)."""
     return jnp.tril(jnp.ones((q_len, k_len), jnp.bool_))
+
+
+def sliding_window_mask(q_len: int, k_len: int, window: int) -> jax.Array:
+    """Causal sliding-window (local) attention mask ``[q_len, k_len]``: ``True`` = takes part.
+
+    Query ``i`` sits at position ``i + k_len - q_len`` (the queries are the last ``q_len`` of the
+    ``k_len`` positions, as when decoding with a KV cache; for ``q_len == k_len`` it is position
+    ``i``, the alignment of ``is_causal``) and sees the ``window`` keys ending at its own position:
+    ``p - window < j <= p`` (Mistral's / HF's ``sliding_window``; Longformer-style local attention).
+    Pass it as ``attn_mask`` to :func:`scaled_dot_product_attention` (boolean, broadcasts over batch
+    and heads); ``window >= k_len`` gives the plain causal mask.
+
+    Args:
+      q_len: query positions.
+      k_len: key positions (``>= q_len``).
+      window: how many keys each query sees, itself included (positive).
+
+    Returns:
+      A boolean ``[q_len, k_len]`` array.
+
+    Raises:
+      ConfigError: a non-positive size or window, or ``k_len < q_len``.
+
+    Example:
+      >>> from torsh.nn import functional as F
+      >>> F.sliding_window_mask(4, 4, 2).astype(int).tolist()
+      [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+    """
+    lq = positive_int("q_len", q_len, "sliding_window_mask")
+    lk = positive_int("k_len", k_len, "sliding_window_mask")
+    w = positive_int("window", window, "sliding_window_mask")
+    if lk < lq:
+        raise ConfigError(
+            f"sliding_window_mask: k_len ({lk}) must be >= q_len ({lq}): the queries are the last positions"
+        )
+    dist = (np.arange(lq)[:, None] + (lk - lq)) - np.arange(lk)[None, :]  # query position - key position
+    return jnp.asarray((dist >= 0) & (dist < w))
 
 
 # -- the core ----------------------------------------------------------------------------------
@@ -108,7 +195,13 @@ def _explicit(
 
 
 def _with_jax_dpa(
-    q: jax.Array, k: jax.Array, v: jax.Array, allowed: jax.Array | None, bias: jax.Array | None, scale: float
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    allowed: jax.Array | None,
+    bias: jax.Array | None,
+    scale: float,
+    implementation: str,
 ) -> jax.Array:
     row_ok = None
     if bias is not None:
@@ -123,7 +216,15 @@ def _with_jax_dpa(
         bias = jnp.where(blocked, jnp.zeros((), bias.dtype), bias)
     if allowed is not None:
         row_ok = jnp.any(allowed, axis=-1)  # [b|1, n|1, t|1]
-    out = jax.nn.dot_product_attention(q, k, v, bias=bias, mask=allowed, scale=scale)
+    out = jax.nn.dot_product_attention(
+        q,
+        k,
+        v,
+        bias=bias,
+        mask=allowed,
+        scale=scale,
+        implementation="cudnn" if implementation == "cudnn" else "xla",
+    )
     if row_ok is not None:
         out = out * jnp.transpose(row_ok, (0, 2, 1))[..., None].astype(out.dtype)
     return out
@@ -140,12 +241,14 @@ def attention_core(
     dropout_p: float = 0.0,
     dropout_key: jax.Array | None = None,
     need_weights: bool = False,
+    implementation: str | None = None,
 ) -> tuple[jax.Array, jax.Array | None]:
     """``softmax(q k^T * scale + bias, masked by allowed) v`` in ``[B, T, N, H]`` layout.
 
-    ``allowed``/``bias`` broadcast to ``[B, N, T, S]``. Returns ``(out [B, T, N, Hv], weights
-    [B, N, T, S] or None)``. Dropout (``dropout_p > 0``) is applied to the weights with
-    ``dropout_key``.
+    ``allowed``/``bias`` broadcast to ``[B, N, T, S]``; ``k``/``v`` may have fewer heads ``K`` that
+    divide ``N`` (grouped-query attention: query head ``n`` reads key head ``n // (N // K)``).
+    Returns ``(out [B, T, N, Hv], weights [B, N, T, S] or None)``. Dropout (``dropout_p > 0``) is
+    applied to the weights with ``dropout_key``. ``implementation`` as the module docstring says.
     """
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     if dropout_p > 0.0 and dropout_key is None:
@@ -153,9 +256,12 @@ def attention_core(
             "attention dropout in training mode needs a PRNG key: pass `dropout_key=` to the functional form "
             "or `key=` to the module, or use the module in evaluation mode (`.eval()`)"
         )
-    use_dpa = USE_JAX_DPA and not need_weights and dropout_p == 0.0 and q.shape[-1] == v.shape[-1]
-    if use_dpa:
-        return _with_jax_dpa(q, k, v, allowed, bias, scale), None
+    impl = choose_implementation(implementation, q, v, need_weights=need_weights, dropout_p=dropout_p)
+    if impl != "math":
+        return _with_jax_dpa(q, k, v, allowed, bias, scale, impl), None
+    if k.shape[2] != q.shape[2]:  # grouped-query attention: repeat_interleave the key/value heads
+        reps = q.shape[2] // k.shape[2]
+        k, v = jnp.repeat(k, reps, axis=2), jnp.repeat(v, reps, axis=2)
     out, weights = _explicit(q, k, v, allowed, bias, scale, dropout_p, dropout_key)
     return out, (weights if need_weights else None)
 
@@ -172,6 +278,7 @@ def scaled_dot_product_attention(
     enable_gqa: bool = False,
     *,
     dropout_key: jax.Array | None = None,
+    implementation: str | None = None,
 ) -> jax.Array:
     """``softmax(query @ key^T * scale + mask) @ value`` (PyTorch's SDPA).
 
@@ -182,7 +289,9 @@ def scaled_dot_product_attention(
     aligned, ``tril(ones(L, S))``) and excludes ``attn_mask``. ``enable_gqa`` lets ``key``/``value``
     have fewer heads (axis -3) that divide the query heads. Dropout of the attention weights
     (``dropout_p > 0``) needs ``dropout_key`` (PyTorch's ``key`` argument is the key tensor, so the
-    PRNG key has its own name). Rows whose keys are all masked give zeros.
+    PRNG key has its own name). Rows whose keys are all masked give zeros. A sliding-window
+    (local) causal mask comes from :func:`sliding_window_mask`, ALiBi's bias from
+    :func:`alibi_bias`.
 
     Args:
       query: ``[..., L, E]``.
@@ -194,12 +303,17 @@ def scaled_dot_product_attention(
       scale: The logit scale (default ``1 / sqrt(E)``).
       enable_gqa: Allow fewer key/value heads that divide the query heads.
       dropout_key: A PRNG key, required when ``dropout_p > 0``.
+      implementation: ``None`` (automatic: cuDNN on a GPU where it applies, else ``"math"``),
+        ``"math"`` (explicit softmax), ``"xla"`` or ``"cudnn"`` (``jax.nn.dot_product_attention``).
+        Static: a compiled function keeps the choice it was traced with.
 
     Returns:
       ``[..., L, Ev]``.
 
     Raises:
-      ConfigError: If both ``attn_mask`` and ``is_causal`` are given, or dropout lacks ``dropout_key``.
+      ConfigError: If both ``attn_mask`` and ``is_causal`` are given, dropout lacks ``dropout_key``, or
+        ``implementation`` is unknown or cannot do dropout.
+      DeviceError: If ``implementation="cudnn"`` without a GPU backend.
       DTypeError: If ``attn_mask`` is neither boolean nor floating.
       ShapeError: If the shapes do not fit together (head counts, widths, mask shape).
 
@@ -211,6 +325,7 @@ def scaled_dot_product_attention(
       (2, 4, 5, 8)
     """
     check_p(dropout_p)
+    check_implementation(implementation, "scaled_dot_product_attention")
     for name, x in (("query", query), ("key", key), ("value", value)):
         check_float_input(x, query if name != "query" else None, what=name)
         if x.ndim < 2:
@@ -231,16 +346,33 @@ def scaled_dot_product_attention(
     if is_causal and attn_mask is not None:
         raise ConfigError("scaled_dot_product_attention: give either attn_mask or is_causal=True, not both")
     lq, lk = query.shape[-2], key.shape[-2]
-    batch = jnp.broadcast_shapes(query.shape[:-2], key.shape[:-2]) if not enable_gqa else query.shape[:-2]
     if enable_gqa:
         if query.ndim < 3 or key.ndim != query.ndim or query.shape[-3] % key.shape[-3] != 0:
             raise ShapeError(
                 f"scaled_dot_product_attention(enable_gqa=True): key/value heads (axis -3) must divide the "
                 f"query heads, got query {shape_str(query.shape)} and key {shape_str(key.shape)}"
             )
-        reps = query.shape[-3] // key.shape[-3]
-        key = jnp.repeat(key, reps, axis=-3)
-        value = jnp.repeat(value, reps, axis=-3)
+        try:
+            kv_lead: tuple[int, ...] | None = tuple(jnp.broadcast_shapes(query.shape[:-3], key.shape[:-3]))
+        except ValueError:
+            kv_lead = None
+        if kv_lead != tuple(query.shape[:-3]):
+            raise ShapeError(
+                f"scaled_dot_product_attention: the batch dims of key {shape_str(key.shape)} do not "
+                f"broadcast "
+                f"to the query's {shape_str(query.shape)}"
+            )
+        batch = tuple(query.shape[:-2])
+        kv_heads = key.shape[-3]
+    else:
+        try:
+            batch = tuple(jnp.broadcast_shapes(query.shape[:-2], key.shape[:-2]))
+        except ValueError:
+            raise ShapeError(
+                f"scaled_dot_product_attention: the leading dims of query {shape_str(query.shape)} and key "
+                f"{shape_str(key.shape)} do not broadcast (fewer key/value heads need enable_gqa=True)"
+            ) from None
+        kv_heads = batch[-1] if batch else 1
     allowed = bias = None
     if attn_mask is not None:
         attn_mask = _check_mask_dtype(attn_mask, "attn_mask")
@@ -258,15 +390,16 @@ def scaled_dot_product_attention(
     if is_causal:
         allowed = causal_mask(lq, lk)
     # [..., heads, L, E] -> [B, L, heads, E] with every leading dim but the last folded into B.
-    query = jnp.broadcast_to(query, (*batch, lq, query.shape[-1]))
-    key = jnp.broadcast_to(key, (*batch, lk, key.shape[-1]))
-    value = jnp.broadcast_to(value, (*batch, lk, value.shape[-1]))
-    heads = batch[-1] if batch else 1
     lead = batch[:-1] if batch else ()
+    kv_batch = (*lead, kv_heads) if batch else ()
+    query = jnp.broadcast_to(query, (*batch, lq, query.shape[-1]))
+    key = jnp.broadcast_to(key, (*kv_batch, lk, key.shape[-1]))
+    value = jnp.broadcast_to(value, (*kv_batch, lk, value.shape[-1]))
+    heads = batch[-1] if batch else 1
     b = math.prod(lead)
 
     def to_btnh(x: jax.Array) -> jax.Array:
-        return jnp.swapaxes(x.reshape(b, heads, x.shape[-2], x.shape[-1]), 1, 2)
+        return jnp.swapaxes(x.reshape(b, -1, x.shape[-2], x.shape[-1]), 1, 2)
 
     def mask_4d(m: jax.Array | None) -> jax.Array | None:
         if m is None:
@@ -283,6 +416,7 @@ def scaled_dot_product_attention(
         scale=scale,
         dropout_p=dropout_p,
         dropout_key=dropout_key,
+        implementation=implementation,
     )
     return jnp.swapaxes(out, 1, 2).reshape(*batch, lq, value.shape[-1])
 
@@ -317,6 +451,7 @@ def mha_batch_first(
     need_weights: bool,
     average_attn_weights: bool,
     self_attention: bool,
+    implementation: str | None = None,
 ) -> tuple[jax.Array, jax.Array | None]:
     """Multi-head attention on batched, batch-first inputs ``[N, L, E]`` with validated masks.
 
@@ -385,6 +520,7 @@ def mha_batch_first(
         dropout_p=dropout_p,
         dropout_key=dropout_key,
         need_weights=need_weights,
+        implementation=implementation,
     )
     out = out.reshape(n, tgt_len, embed_dim) @ out_proj_weight.T
     if out_proj_bias is not None:
@@ -523,6 +659,7 @@ def multi_head_attention_forward(
     *,
     batch_first: bool = False,
     dropout_key: jax.Array | None = None,
+    implementation: str | None = None,
 ) -> tuple[jax.Array, jax.Array | None]:
     """Multi-head attention with explicit weights (``torch.nn.functional.multi_head_attention_forward``).
 
@@ -558,13 +695,16 @@ def multi_head_attention_forward(
       is_causal: Apply the causal mask.
       batch_first: Inputs are ``[N, L, E]``.
       dropout_key: A PRNG key, required for dropout in training.
+      implementation: The attention implementation, as :func:`scaled_dot_product_attention`'s
+        (``"xla"``/``"cudnn"`` need ``need_weights=False`` and no dropout).
 
     Returns:
       ``(attn_output, attn_weights or None)``.
 
     Raises:
       ConfigError: If the projection weights are missing for the chosen mode, ``dropout_p`` is invalid,
-        or dropout in training lacks ``dropout_key``.
+        dropout in training lacks ``dropout_key``, or ``implementation`` is unknown or cannot serve
+        the call.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -578,6 +718,7 @@ def multi_head_attention_forward(
       ((5, 3, 8), (3, 5, 5))
     """
     check_p(dropout_p)
+    check_implementation(implementation, "multi_head_attention_forward")
     if use_separate_proj_weight:
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
             raise ConfigError(
@@ -634,6 +775,7 @@ def multi_head_attention_forward(
         is_causal=is_causal,
         need_weights=need_weights,
         average_attn_weights=average_attn_weights,
+        implementation=implementation,
     )
 
 
