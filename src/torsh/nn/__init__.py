@@ -12,9 +12,8 @@ Example:
 """
 
 from ..tree import field, static
-from . import functional, init, utils
+from . import functional, init
 from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
-from ._shapes import ShapeAnnotationError, shaped
 from ._utils import check_axes, resolve_key, split_key
 from .activation import (
     CELU,
@@ -167,13 +166,10 @@ __all__ = [
     "stateful",
     "functional",
     "init",
-    "utils",
     # layer-author helpers
     "split_key",
     "resolve_key",
     "check_axes",
-    "shaped",
-    "ShapeAnnotationError",
     # containers
     "Sequential",
     "ModuleList",
