@@ -72,8 +72,11 @@ class _Rule:
     user: bool = True  # a user override (its string patterns must match something when strict)
 
     def matches(self, path: str | None, module: Module) -> bool:
-        if path is not None and any(fnmatch.fnmatchcase(path, p) for p in self.patterns):
-            return True
+        if self.patterns:
+            name = type(module).__name__
+            for p in self.patterns:
+                if fnmatch.fnmatchcase(name, p) or (path is not None and fnmatch.fnmatchcase(path, p)):
+                    return True
         return bool(self.classes) and isinstance(module, self.classes)
 
 
@@ -142,18 +145,21 @@ def _walk_tree(root: Module) -> Iterator[tuple[str, Module, str | None]]:
 
 
 def _check_patterns(rules: Sequence[_Rule], root: Module, what: str) -> None:
-    """Every string pattern of a user override matches some module path (else a typo: PolicyError)."""
-    paths = [p for p, _, _ in _walk_tree(root)]
+    """Every string pattern of a user override matches some module path or class name (else a typo)."""
+    tree = list(_walk_tree(root))
+    names = [p for p, _, _ in tree] + sorted({type(m).__name__ for _, m, _ in tree})
     for rule in rules:
         if not rule.user:
             continue
         for pattern in rule.patterns:
-            if not any(fnmatch.fnmatchcase(p, pattern) for p in paths):
-                shown = ", ".join(repr(p) for p in paths[1:13]) + (", ..." if len(paths) > 13 else "")
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                paths = [p for p, _, _ in tree[1:]]
+                shown = ", ".join(repr(p) for p in paths[:12]) + (", ..." if len(paths) > 12 else "")
+                classes = ", ".join(sorted({type(m).__name__ for _, m, _ in tree}))
                 raise PolicyError(
-                    f"{what}: override pattern {pattern!r} matches no module of {type(root).__name__} "
-                    f"(paths are dotted like state_dict keys without the parameter name: {shown}); "
-                    "fix the pattern, or pass strict=False to allow patterns that match nothing"
+                    f"{what}: override pattern {pattern!r} matches no module path or class name of "
+                    f"{type(root).__name__} (paths: {shown}; classes: {classes}); fix the pattern, or "
+                    "pass strict=False to allow patterns that match nothing"
                 )
 
 
@@ -186,6 +192,13 @@ def _cast_own(module: Module, dtype: np.dtype) -> Module:
         if changed:
             changes[name] = new
     return module.replace(**changes) if changes else module
+
+
+def _own_float_dtype(module: Module) -> np.dtype | None:
+    for leaf in _walk.direct_leaves(module):
+        if not leaf.is_buffer and _is_float_array(leaf.value):
+            return leaf.value.dtype
+    return None
 
 
 def _move_updates(pairs: Sequence[tuple[Module, Module]], *, back: bool) -> None:
@@ -263,9 +276,10 @@ class _Plan:
                 raise
             finally:
                 _move_updates(pairs, back=True)
-        # A module built during the forward pass (or rebuilt by a JAX transform inside it): class
-        # rules only, else the caller's compute dtype; its own arrays are cast on the fly.
-        dtypes = _resolve(self.rules, None, module, self.stack[-1])
+        # A module rebuilt by a JAX transform inside the forward pass (a nested jit, scan, vmap) or
+        # built during it: no path. Class rules, else the dtype the root's cast gave its own arrays,
+        # else the caller's compute dtype; its own arrays are cast on the fly.
+        dtypes = _resolve(self.rules, None, module, _own_float_dtype(module) or self.stack[-1])
         cast = _cast_own(module, dtypes[0])
         if cast is module:
             return self._run(module, dtypes, call, args, kwargs)
@@ -379,6 +393,43 @@ class AmpModel(Module):
     def _describe(self) -> str:
         return f"amp {self.policy.compute.name} {self.module._describe()}"
 
+    # The wrapped model's own state-dict rules apply (e.g. a tied output projection's key).
+    def state_dict(self) -> dict[str, jax.Array]:
+        """The wrapped model's ``state_dict()`` (the same keys as without amp).
+
+        Returns:
+          Parameters and buffers by dotted name.
+
+        Example:
+          >>> import torsh
+          >>> from torsh import amp, nn
+          >>> list(amp.apply(nn.Linear(2, 1, key=torsh.random.key(0)), "c=bf16").state_dict())
+          ['weight', 'bias']
+        """
+        return self.module.state_dict()
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> AmpModel:
+        """A new :class:`AmpModel` around ``module.load_state_dict(state_dict, strict)``.
+
+        Args:
+          state_dict: arrays by dotted name (values are cast to each stored parameter's dtype).
+          strict: missing and unexpected keys are errors.
+
+        Returns:
+          The new wrapper (same policy).
+
+        Raises:
+          StateDictError: keys or shapes that do not fit the model.
+
+        Example:
+          >>> import torsh, jax.numpy as jnp
+          >>> from torsh import amp, nn
+          >>> model = amp.apply(nn.Linear(2, 1, key=torsh.random.key(0)), "c=bf16")
+          >>> model.load_state_dict({"weight": jnp.ones((1, 2)), "bias": jnp.zeros(1)}).module.weight.tolist()
+          [[1.0, 1.0]]
+        """
+        return self.replace(module=self.module.load_state_dict(state_dict, strict))
+
 
 def apply(
     model: Module,
@@ -393,12 +444,13 @@ def apply(
     Every module computes in ``policy.compute`` (its floating inputs and its own floating arrays are
     cast when it is called) unless an override selects it: ``overrides`` maps a glob on the dotted
     module path (``"*norm*"``, ``"blocks.*.attn"``), an ``nn.Module`` subclass, or a tuple of them, to
-    a :class:`Policy` (or policy string); the first match wins, then ``keep_float32`` (default:
-    every normalisation layer, :data:`NORM_LAYERS`, computes in float32); a selected module's
-    sub-modules inherit its compute dtype. The model's output and every selected module's output are
-    cast to that policy's ``output`` dtype. Floating parameters are stored in ``policy.params``
-    (float32 by default: master weights, float32 gradients and optimizer states); selected modules'
-    parameters in their policy's ``params``. Buffers keep their dtype.
+    a :class:`Policy` (or policy string); a string matches a module whose dotted path or class name it
+    globs (``"*Norm*"`` selects every ``LayerNorm``, ``BatchNorm2d``...). The first match wins, then
+    ``keep_float32`` (default: every normalisation layer, :data:`NORM_LAYERS`, computes in float32);
+    a selected module's sub-modules inherit its compute dtype. The model's output and every selected
+    module's output are cast to that policy's ``output`` dtype. Floating parameters are stored in
+    ``policy.params`` (float32 by default: master weights, float32 gradients and optimizer states);
+    selected modules' parameters in their policy's ``params``. Buffers keep their dtype.
 
     Args:
       model: an ``nn.Module``.

@@ -177,7 +177,10 @@ class Policy:
         if isinstance(policy, Policy):
             return policy
         if isinstance(policy, str):
-            return cls.parse(policy)
+            try:
+                return cls.parse(policy)
+            except (PolicyError, DTypeError) as e:
+                raise type(e)(f"{what}: {e}") from None
         raise PolicyError(
             f"{what}: expected an amp.Policy or a policy string such as "
             f"'params=float32,compute=bfloat16,output=float32', got {type(policy).__name__} {policy!r}"
