@@ -313,6 +313,21 @@ def test_argnums_errors():
         torsh.grad(lambda x: x * 2)(jnp.ones(3))
 
 
+@pytest.mark.parametrize("name", ["grad", "value_and_grad"])
+def test_errors_name_the_transform_the_user_called(name):
+    transform = getattr(torsh, name)
+
+    def double(x):
+        return x * 2
+
+    with pytest.raises(ShapeError, match=rf"^{name} of double: expected a scalar"):
+        transform(double)(jnp.ones(3))
+    with pytest.raises(ConfigError, match=rf"^{name}: differentiating argument 1 \('b'\) of _f3"):
+        transform(_f3, argnums=1)(jnp.ones(2))
+    with pytest.raises(ConfigError, match=rf"^{name}: argnums must name at least one"):
+        transform(_f3, argnums=())
+
+
 def test_non_trainable_arguments_and_leaves_give_none():
     # Only integer leaves: nothing to differentiate, no error.
     assert torsh.grad(lambda n: n.sum() * 1.0)(jnp.arange(3)) is None

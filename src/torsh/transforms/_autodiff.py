@@ -143,37 +143,26 @@ def grad(fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorph
         >>> type(grads).__name__, grads.weight.shape, grads.bias.shape
         ('Linear', (2, 3), (2,))
     """
-    vg = value_and_grad(fn, argnums, has_aux, holomorphic=holomorphic)
-
-    @functools.wraps(fn)
-    def grad_fn(*args: Any, **kwargs: Any) -> Any:
-        value, grads = vg(*args, **kwargs)
-        return (grads, value[1]) if has_aux else grads
-
-    return grad_fn
+    return _diff_wrapper(jax.grad, fn, argnums, "grad", has_aux=has_aux, holomorphic=holomorphic)
 
 
-def _jacobian(kind: str, jax_transform: Callable) -> Callable:
-    def make(
+def _jacobian(kind: str, jax_transform: Callable, mode: str, good_for: str, example: str) -> Callable:
+    """The public ``jacfwd``/``jacrev``: ``_diff_wrapper`` over the JAX transform, with its docstring."""
+
+    def jacobian(
         fn: Callable, argnums: ArgSpec = 0, has_aux: bool = False, *, holomorphic: bool = False
     ) -> Callable:
-        wrapper = _diff_wrapper(jax_transform, fn, argnums, kind, has_aux=has_aux, holomorphic=holomorphic)
+        return _diff_wrapper(jax_transform, fn, argnums, kind, has_aux=has_aux, holomorphic=holomorphic)
 
-        return wrapper
-
-    return make
-
-
-jacfwd = _jacobian("jacfwd", jax.jacfwd)
-jacfwd.__name__ = "jacfwd"
-jacfwd.__doc__ = """Jacobian of ``fn`` by forward-mode autodiff (efficient for few inputs, many outputs).
+    jacobian.__name__ = jacobian.__qualname__ = kind
+    jacobian.__doc__ = f"""Jacobian of ``fn`` by {mode}-mode autodiff (efficient for {good_for}).
 
     Args:
         fn: The function to differentiate.
         argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
             tuple of Jacobians.
         has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
-        holomorphic: As in :func:`jax.jacfwd`.
+        holomorphic: As in :func:`jax.{kind}`.
 
     Returns:
         A function with ``fn``'s arguments returning the Jacobian: for every output leaf, the trainable
@@ -183,44 +172,30 @@ jacfwd.__doc__ = """Jacobian of ``fn`` by forward-mode autodiff (efficient for f
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
-        ShapeError: Shared with :func:`grad` (a non-scalar output), but Jacobians of any output shape
-            are computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
-        >>> torsh.jacfwd(lambda x: x ** 2)(jnp.array([1.0, 2.0])).tolist()
-        [[2.0, 0.0], [0.0, 4.0]]
+        {example}
     """
+    return jacobian
 
-jacrev = _jacobian("jacrev", jax.jacrev)
-jacrev.__name__ = "jacrev"
-jacrev.__doc__ = """Jacobian of ``fn`` by reverse-mode autodiff (efficient for many inputs, few outputs).
 
-    Args:
-        fn: The function to differentiate.
-        argnums: The argument(s) to differentiate, by position or parameter name; a tuple gives a
-            tuple of Jacobians.
-        has_aux: ``fn`` returns ``(output, aux)``; the result is then ``(jacobian, aux)``.
-        holomorphic: As in :func:`jax.jacrev`.
-
-    Returns:
-        A function with ``fn``'s arguments returning the Jacobian: for every output leaf, the trainable
-        input leaves' structure (an array argument of shape ``s`` and output of shape ``o`` give an
-        array of shape ``o + s``).
-
-    Raises:
-        ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
-            argument the call does not pass.
-        ShapeError: Shared with :func:`grad` (a non-scalar output), but Jacobians of any output shape
-            are computed, so it is not raised here.
-
-    Example:
-        >>> import torsh, jax.numpy as jnp
-        >>> torsh.jacrev(lambda x: x.sum() * x)(jnp.array([1.0, 2.0])).tolist()
-        [[4.0, 1.0], [2.0, 5.0]]
-    """
-
-_hessian = _jacobian("hessian", jax.hessian)
+jacfwd = _jacobian(
+    "jacfwd",
+    jax.jacfwd,
+    "forward",
+    "few inputs, many outputs",
+    """>>> torsh.jacfwd(lambda x: x ** 2)(jnp.array([1.0, 2.0])).tolist()
+        [[2.0, 0.0], [0.0, 4.0]]""",
+)
+jacrev = _jacobian(
+    "jacrev",
+    jax.jacrev,
+    "reverse",
+    "many inputs, few outputs",
+    """>>> torsh.jacrev(lambda x: x.sum() * x)(jnp.array([1.0, 2.0])).tolist()
+        [[4.0, 1.0], [2.0, 5.0]]""",
+)
 
 
 def hessian(
@@ -242,15 +217,13 @@ def hessian(
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
-        ShapeError: Shared with :func:`grad` (a non-scalar output), but a Hessian of any output shape is
-            computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
         >>> torsh.hessian(lambda x: (x ** 3).sum())(jnp.array([1.0, 2.0])).tolist()
         [[6.0, 0.0], [0.0, 12.0]]
     """
-    return _hessian(fn, argnums, has_aux, holomorphic=holomorphic)
+    return _diff_wrapper(jax.hessian, fn, argnums, "hessian", has_aux=has_aux, holomorphic=holomorphic)
 
 
 def jvp(fn: Callable, primals: tuple, tangents: tuple, has_aux: bool = False) -> tuple:
