@@ -56,7 +56,7 @@ from ._rprop import Rprop, RpropState
 from ._schedule_free import ScheduleFree, ScheduleFreeState, schedule_free_adamw, schedule_free_sgd
 from ._sgd import SGD, SGDState
 from ._shampoo import Shampoo, ShampooState
-from ._sophia import Sophia, SophiaState, gnb_hessian
+from ._sophia import Sophia, SophiaState, gnb_hessian, hutchinson_hessian
 from ._state import OptState, load_state_dict, state_dict
 from ._transforms import (
     ClipState,
@@ -88,6 +88,7 @@ __all__ = [
     "Sophia",
     "SophiaState",
     "gnb_hessian",
+    "hutchinson_hessian",
     "Shampoo",
     "ShampooState",
     # protocol and composition

@@ -1,5 +1,6 @@
-"""Sophia-G (Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model
-Pre-training", ICLR 2024, Algorithm 3) and its Gauss-Newton-Bartlett Hessian estimator."""
+"""Sophia (Liu et al., "Sophia: A Scalable Stochastic Second-order Optimizer for Language Model
+Pre-training", ICLR 2024, Algorithm 3) and its two diagonal Hessian estimators: Hutchinson's
+(Sophia-H, Algorithm 1) and Gauss-Newton-Bartlett (Sophia-G, Algorithm 2)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from ..errors import ShapeError
 from ._config import option
 from ._optimizer import Leaf, Optimizer, ema
 
-__all__ = ["Sophia", "SophiaState", "gnb_hessian"]
+__all__ = ["Sophia", "SophiaState", "gnb_hessian", "hutchinson_hessian"]
 
 PyTree = Any
 
 
 class Sophia(Optimizer):
-    r"""Sophia-G: momentum divided by a diagonal Hessian estimate, clipped element-wise.
+    r"""Sophia: momentum divided by a diagonal Hessian estimate, clipped element-wise.
 
     .. math::
         m_t = \beta_1 m + (1-\beta_1) g,\quad
@@ -29,9 +30,11 @@ class Sophia(Optimizer):
             - \eta\,\operatorname{clip}\!\Big(\frac{m_t}{\max(\rho h, \epsilon)}, 1\Big)
 
     The diagonal Hessian estimate :math:`h` is *supplied by you*, every ``k`` steps (the paper uses
-    ``k = 10``): compute an estimate :math:`\hat h` with :func:`gnb_hessian` (the Gauss-Newton-Bartlett
-    estimator: the squared gradient of the loss on labels sampled from the model, times the number of
-    samples) and fold it in with :meth:`update_hessian`, :math:`h \leftarrow \beta_2 h + (1-\beta_2)\hat h`.
+    ``k = 10``): compute an estimate :math:`\hat h` with :func:`gnb_hessian` (Sophia-G: the
+    Gauss-Newton-Bartlett estimator, the squared gradient of the loss on labels sampled from the model,
+    times the number of samples) or :func:`hutchinson_hessian` (Sophia-H: :math:`u \odot Hu` for a
+    Gaussian :math:`u`, any loss) and fold it in with :meth:`update_hessian`,
+    :math:`h \leftarrow \beta_2 h + (1-\beta_2)\hat h`.
     ``step`` itself never changes :math:`h` (between estimates it is reused, as in Algorithm 3).
     Until the first estimate :math:`h = 0` and the step is ``lr * sign(m)`` (clipped), as in the
     authors' code. Their ``rho * bs`` is ``rho`` here, the batch size being inside :math:`\hat h`.
@@ -161,3 +164,57 @@ def gnb_hessian(logits_fn: Callable[[PyTree], jax.Array], params: PyTree, key: j
 
     g = transforms.grad(sampled_loss)(params)
     return _tree.map(lambda x: None if x is None else count * x * x, g)
+
+
+def hutchinson_hessian(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, key: jax.Array) -> PyTree:
+    r"""Hutchinson's unbiased estimate of the Hessian's diagonal, :math:`u \odot (\nabla^2 L\, u)`.
+
+    Algorithm 1 of Liu et al. (Sophia-H): :math:`u \sim N(0, I)` over the trainable leaves, and the
+    Hessian-vector product :math:`\nabla^2 L\, u` by forward-over-reverse differentiation (one
+    gradient's cost, no Hessian is formed). :math:`E[u \odot Hu] = \operatorname{diag}(H)`. The entries
+    of :math:`u` for the ``i``-th trainable leaf (tree order) are ``jax.random.normal(keys[i], shape)``
+    with ``keys = jax.random.split(key, n)``. Pure and jit-able; feed it to :meth:`Sophia.update_hessian`.
+
+    Args:
+      loss_fn: ``params -> scalar loss`` on the current batch.
+      params: the parameters (the trainable leaves are differentiated, as by :func:`torsh.grad`).
+      key: a PRNG key for :math:`u` (explicit: the estimate is random).
+
+    Returns:
+      A tree like ``params``: the estimate at trainable leaves, ``None`` elsewhere.
+
+    Raises:
+      ShapeError: ``loss_fn`` does not return a scalar.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from torsh import optim
+      >>> loss = lambda p: jnp.sum(jnp.array([1.0, 3.0]) * p["w"] ** 2)   # Hessian diag(2, 6)
+      >>> h = optim.hutchinson_hessian(loss, {"w": jnp.zeros(2), "n": 3}, jax.random.key(0))
+      >>> u = jax.random.normal(jax.random.split(jax.random.key(0), 1)[0], (2,))
+      >>> bool(jnp.allclose(h["w"], u * jnp.array([2.0, 6.0]) * u)), h["n"]
+      (True, None)
+    """
+    leaves, spec = _tree.flatten(params)
+    mask = spec.flatten_up_to(_tree.trainable_mask(params))
+    index = [i for i, trained in enumerate(mask) if trained]
+
+    def loss_of(trained: list[jax.Array]) -> jax.Array:
+        full = list(leaves)
+        for i, x in zip(index, trained, strict=True):
+            full[i] = x
+        loss = loss_fn(_tree.unflatten(spec, full))
+        if jnp.ndim(loss) != 0:
+            raise ShapeError(
+                f"hutchinson_hessian: loss_fn must return a scalar loss, got shape {list(jnp.shape(loss))}"
+            )
+        return loss
+
+    xs = [jnp.asarray(leaves[i]) for i in index]
+    keys = jax.random.split(key, len(xs)) if xs else []
+    us = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, xs, strict=True)]
+    _, hu = jax.jvp(jax.grad(loss_of), (xs,), (us,))
+    out: list[Any] = [None] * len(leaves)
+    for i, u, h in zip(index, us, hu, strict=True):
+        out[i] = u * h
+    return _tree.unflatten(spec, out)
