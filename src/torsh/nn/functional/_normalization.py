@@ -106,8 +106,8 @@ def global_count(local: int, axis_name: Any, owner: str) -> int:
         raise DistributedError(
             f"{owner}: axis_name={axis_name!r} is not bound here; synchronised batch statistics need "
             f"the call to run inside torsh.distributed.shard_map (a mesh axis named {axis_name!r}), "
-            f"torsh.pmap or torsh.vmap with axis_name={axis_name!r}; outside them use axis_name=None "
-            "(statistics of the local batch)"
+            f"torsh.pmap or torsh.vmap with axis_name={axis_name!r}; for the local batch's statistics "
+            "use axis_name=None (nn.BatchNorm*d instead of nn.SyncBatchNorm)"
         ) from None
 
 
