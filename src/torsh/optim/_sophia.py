@@ -211,7 +211,7 @@ def hutchinson_hessian(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, k
         return loss
 
     xs = [jnp.asarray(leaves[i]) for i in index]
-    keys = jax.random.split(key, len(xs)) if xs else []
+    keys = list(jax.random.split(key, len(xs))) if xs else []
     us = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, xs, strict=True)]
     _, hu = jax.jvp(jax.grad(loss_of), (xs,), (us,))
     out: list[Any] = [None] * len(leaves)
