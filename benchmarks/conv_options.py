@@ -46,21 +46,21 @@ def _cpu_ms(run, steps: int) -> float:
 
 def _child(kind: str, steps: int) -> dict[str, float]:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _suite_common import workloads
+    from torsh.cli._bench._workloads import workloads
 
     w = workloads()["cnn"]
     if kind == "torch":
         import torch
 
         torch.set_num_threads(1)
-        import _suite_torch
+        from torsh.cli._bench import _torch as _suite_torch
 
         return {"torch": _cpu_ms(_suite_torch.make(w), steps)}
-    import _suite_torsh
+    from torsh.cli._bench import _torsh as _suite_torsh
 
     out = {"torsh": _cpu_ms(_suite_torsh.make(w), steps)}
     if kind == "default":
-        import _suite_jax
+        from torsh.cli._bench import _jax as _suite_jax
 
         out["jax-nchw"] = _cpu_ms(_suite_jax.make(w), steps)
         out["jax-nhwc"] = _cpu_ms(_jax_cnn(w, "nhwc"), steps)
@@ -69,9 +69,10 @@ def _child(kind: str, steps: int) -> dict[str, float]:
 
 
 def _jax_cnn(w, how: str):
-    """The hand-written JAX CNN of _suite_jax with another convolution formulation."""
-    import _suite_jax
+    """The hand-written JAX CNN of torsh.cli._bench._jax with another convolution formulation."""
     import jax
+
+    from torsh.cli._bench import _jax as _suite_jax
 
     def conv(x, k, stride=1, padding=1):
         if how == "nhwc":  # NCHW in and out, NHWC/HWIO inside (XLA may cancel adjacent transposes)

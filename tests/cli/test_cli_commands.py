@@ -209,35 +209,37 @@ def test_convert_refuses_code_and_bad_files(capsys, tmp_path):
 
 
 # -- bench --------------------------------------------------------------------------------------------
-def test_bench_table(capsys, tmp_path):
-    from torsh.cli._bench import format_table
+def test_bench_runs_the_suite_and_formats_ratios(capsys, tmp_path):
+    from torsh.cli._bench import format_training, torsh_over_budget
 
-    # the full suite is a benchmark, not a test: run torsh's MLP row for real, format the others
+    # the suite is a benchmark, not a test: run torsh's MLP rows (plain and scan_steps) for real, once
     out_md = tmp_path / "bench.md"
     argv = [
         "bench",
         "--quick",
-        "--only",
-        "mlp",
         "--rounds",
         "1",
         "--steps",
-        "2",
+        "16",
         "--candidates",
-        "torsh",
+        "torsh,scan",
         "-o",
         str(out_md),
     ]
     code, out, _ = _run(capsys, *argv)
-    assert code == 0 and "machine:" in out and "cores" in out
-    row = next(line for line in out_md.read_text().splitlines() if "| torsh |" in line)
-    assert float(row.strip("|").split("|")[2]) > 0
+    page = out_md.read_text()
+    assert code == 0 and "machine:" in page and "cores" in page and "torsh bench" in page
+    for name in ("| torsh |", "| torsh scan_steps (16 steps per call) |"):
+        row = next(line for line in page.splitlines() if name in line)
+        assert float(row.strip("|").split("|")[2]) > 0
     rows = [
-        {"workload": "w", "candidate": "torsh", "ms": 2.0, "compile_s": 1.0},
-        {"workload": "w", "candidate": "hand-written JAX + optax", "ms": 1.0, "compile_s": 1.0},
-        {"workload": "w", "candidate": "PyTorch eager", "ms": 4.0, "compile_s": 0.0},
+        {"workload": "w", "candidate": "torsh", "ms": 2.0, "cpu_ms": 1.5, "first_s": 1.0},
+        {"workload": "w", "candidate": "hand-written JAX + optax", "ms": 1.0, "cpu_ms": 1.0, "first_s": 1.0},
+        {"workload": "w", "candidate": "PyTorch eager", "ms": 4.0, "cpu_ms": 8.0, "first_s": 0.0},
     ]
-    table = format_table(rows)
-    assert "| w | torsh | 2.000 | 2.00x | 0.50x | 1.00 s |" in table
-    code, _, err = _run(capsys, "bench", "--candidates", "tf")
-    assert code == 1 and "unknown candidate" in err
+    assert "| w | torsh | 2.0 | 2.00x | 0.50x | 1.5 | 1.0 s |" in format_training(rows)
+    assert torsh_over_budget(rows) == ["w: 2.00x"]
+    for bad in (["--candidates", "tf"], ["--only", "resnet"], ["--only", ""]):
+        with pytest.raises(SystemExit) as e:
+            main(["bench", *bad])
+        assert e.value.code == 2 and "unknown" in capsys.readouterr().err

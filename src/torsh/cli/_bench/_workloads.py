@@ -1,4 +1,4 @@
-"""Workloads of the suite (benchmarks/suite.py): shapes, synthetic data and the runner protocol.
+"""Workloads of the suite (``torsh bench``, benchmarks/suite.py): shapes, data, the runner protocol.
 
 Every candidate trains the same model on the same NumPy batches with Adam (lr 1e-3) and a
 cross-entropy loss. A candidate is a function ``make(workload) -> Runner``; ``Runner(n)`` runs ``n``

@@ -7,7 +7,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _suite_common import Runner, Unsupported, Workload
+
+from ._workloads import Runner, Unsupported, Workload
 
 
 def _model(key: str) -> Any:

@@ -8,11 +8,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from _suite_common import Runner, Unsupported, Workload
 
 import torsh
 from torsh import nn, optim, train
 from torsh.nn import functional as F
+
+from ._workloads import Runner, Unsupported, Workload
 
 
 def _mlp() -> nn.Module:
@@ -104,3 +105,36 @@ def _resnet18(classes: int) -> nn.Module:
     from torsh.vision.models import resnet18
 
     return resnet18(num_classes=classes)
+
+
+SCAN_K = 16  # optimizer steps per call of the scan_steps candidate
+
+
+def make_scan(w: Workload) -> Runner:
+    """MLP at B=16 with ``train.scan_steps``: SCAN_K steps per compiled call (issue 14, goal 5)."""
+    if w.key != "mlp16":
+        raise Unsupported(w.key)
+    torsh.manual_seed(0)
+    state = train.TrainState.create(model=_mlp(), opt=optim.Adam(lr=1e-3))
+
+    def step(state: Any, batch: Any) -> Any:
+        x, y = batch
+        loss, grads = torsh.value_and_grad(lambda m: _ce(m(x), y))(state.model)
+        return state.apply_gradients(grads), {"loss": loss}
+
+    fn = train.scan_steps(step, SCAN_K)
+    xs, ys = w.data
+    groups = [
+        jax.device_put(train.stack_batches(list(zip(xs[i : i + SCAN_K], ys[i : i + SCAN_K], strict=True))))
+        for i in range(0, len(xs) - SCAN_K + 1, SCAN_K)
+    ]
+    box = {"state": state}
+
+    def run(n: int) -> None:  # n steps = n / SCAN_K calls
+        s = box["state"]
+        for i in range(max(1, n // SCAN_K)):
+            s, _ = fn(s, groups[i % len(groups)])
+        jax.block_until_ready(s)
+        box["state"] = s
+
+    return run

@@ -10,7 +10,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
-from _suite_common import Runner, Unsupported, Workload
+
+from ._workloads import Runner, Unsupported, Workload
 
 Params = dict[str, Any]
 
@@ -53,7 +54,7 @@ def _max_pool(x: jax.Array, k: int, s: int, pad: int = 0) -> jax.Array:
 
 # -- models: (params, state) and loss(params, state, x, y) -> (loss, new_state) ---------------------------
 def _mlp() -> tuple[Params, Params, Callable]:
-    init, p = _Init(), {}
+    init, p = _Init(), dict[str, Any]()
     for i, (a, b) in enumerate(((784, 512), (512, 512), (512, 10))):
         init.linear(p, f"l{i}", a, b)
 
@@ -140,7 +141,7 @@ def _layer_norm(p: Params, name: str, x: jax.Array) -> jax.Array:
 
 def _tlm(c: dict[str, Any]) -> tuple[Params, Params, Callable]:
     """Embedding, post-norm encoder layers (PyTorch's TransformerEncoderLayer: ReLU, no dropout), causal."""
-    init, p = _Init(), {}
+    init, p = _Init(), dict[str, Any]()
     d, heads = c["d"], c["heads"]
     p["embed"] = jax.random.normal(jax.random.key(1), (c["vocab"], d))
     for i in range(c["layers"]):
@@ -173,7 +174,7 @@ def _tlm(c: dict[str, Any]) -> tuple[Params, Params, Callable]:
 
 def _lstm(c: dict[str, Any]) -> tuple[Params, Params, Callable]:
     """Embedding, a stack of LSTMs (one ``lax.scan`` each, input projection hoisted out), a decoder."""
-    init, p = _Init(), {}
+    init, p = _Init(), dict[str, Any]()
     hidden = c["hidden"]
     p["embed"] = jax.random.normal(jax.random.key(1), (c["vocab"], c["embed"]))
     for i in range(c["layers"]):

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
-from _suite_common import Runner, Unsupported, Workload
+from ._workloads import Runner, Unsupported, Workload
+
+_KEEP: list[Any] = []  # operator libraries must outlive the import
 
 
 def _torch() -> Any:
@@ -31,10 +31,20 @@ def _cnn() -> Any:
 
 
 def _resnet18(classes: int) -> Any:
-    # PyPI's torchvision needs two operator schemas declared first on the CPU torch build (see there).
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "vision"))
-    from _vision_torchvision import torchvision
-
+    # PyPI's torchvision 0.28 imports only beside a CUDA torch unless its two compiled operator schemas
+    # are declared first (tests/vision/_vision_torchvision.py explains); its models are pure Python.
+    torch = _torch()
+    try:
+        torch.ops.torchvision.nms  # noqa: B018 - declared by a matching torchvision build
+    except (AttributeError, RuntimeError):
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _KEEP.append(lib)
+    try:
+        import torchvision
+    except Exception as exc:  # any import failure: no PyTorch ResNet row
+        raise Unsupported(f"torchvision: {exc}") from exc
     return torchvision.models.resnet18(num_classes=classes)
 
 
@@ -42,7 +52,9 @@ def _tlm(c: dict[str, Any]) -> Any:
     torch = _torch()
     nn = torch.nn
 
-    class TransformerLM(nn.Module):
+    module: Any = nn.Module
+
+    class TransformerLM(module):
         def __init__(self) -> None:
             super().__init__()
             self.embed = nn.Embedding(c["vocab"], c["d"])
@@ -61,7 +73,9 @@ def _tlm(c: dict[str, Any]) -> Any:
 def _lstm(c: dict[str, Any]) -> Any:
     nn = _torch().nn
 
-    class LSTMLM(nn.Module):
+    module: Any = nn.Module
+
+    class LSTMLM(module):
         def __init__(self) -> None:
             super().__init__()
             self.embed = nn.Embedding(c["vocab"], c["embed"])
