@@ -9,7 +9,7 @@ row-major ``(n, features)`` matrix costs one copy, paid once, so that every batc
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -238,6 +238,24 @@ def _projection(columns: Sequence[str] | None, label: str | Sequence[str] | None
     return [*columns, *[c for c in _as_list(label) if c not in columns]]
 
 
+def _read_table(
+    where: str,
+    path: str | os.PathLike[str],
+    columns: Sequence[str] | None,
+    label: str | Sequence[str] | None,
+    read: Callable[[str, list[str] | None], Any],
+) -> Any:
+    """``read(path, wanted columns)`` after checking the file; a reader's failure becomes a DataError."""
+    checked = _check_file(path, where)
+    wanted = _projection(columns, label)
+    try:
+        return read(checked, wanted)
+    except MissingDependencyError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{where}: cannot read {checked!r}: {type(exc).__name__}: {exc}") from exc
+
+
 def read_csv(
     path: str | os.PathLike[str],
     columns: Sequence[str] | None = None,
@@ -278,27 +296,22 @@ def read_csv(
       >>> x.tolist(), int(y)
       ([3.0, 4.0], 1)
     """
-    path = _check_file(path, "read_csv")
-    wanted = _projection(columns, label)
-    pl: Any
-    try:
-        import polars as pl
-    except ImportError:
-        pl = None
-    if pl is not None:
+
+    def read(path: str, wanted: list[str] | None) -> Any:
+        pl: Any
         try:
-            table = pl.read_csv(path, columns=wanted, **read_options)
-        except Exception as exc:
-            raise DataError(f"read_csv: cannot read {path!r}: {type(exc).__name__}: {exc}") from exc
-    else:
+            import polars as pl
+        except ImportError:
+            pl = None
+        if pl is not None:
+            return pl.read_csv(path, columns=wanted, **read_options)
         _require("pyarrow", "read_csv")
         import pyarrow.csv as pacsv
 
-        try:
-            convert = pacsv.ConvertOptions(include_columns=wanted) if wanted else None
-            table = pacsv.read_csv(path, convert_options=convert, **read_options)
-        except Exception as exc:
-            raise DataError(f"read_csv: cannot read {path!r}: {type(exc).__name__}: {exc}") from exc
+        convert = pacsv.ConvertOptions(include_columns=wanted) if wanted else None
+        return pacsv.read_csv(path, convert_options=convert, **read_options)
+
+    table = _read_table("read_csv", path, columns, label, read)
     return TabularDataset(table, columns=columns, label=label, dtype=dtype, dtypes=dtypes, stack=stack)
 
 
@@ -340,20 +353,16 @@ def read_parquet(
         >>> x.tolist(), int(y)
         ([3.0, 4.0], 1)
     """
-    path = _check_file(path, "read_parquet")
-    wanted = _projection(columns, label)
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        pq = None
-    try:
+
+    def read(path: str, wanted: list[str] | None) -> Any:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            pq = None
         if pq is not None:
-            table = pq.read_table(path, columns=wanted)
-        else:
-            pl = _require("polars", "read_parquet")
-            table = pl.read_parquet(path, columns=wanted)
-    except MissingDependencyError:
-        raise
-    except Exception as exc:
-        raise DataError(f"read_parquet: cannot read {path!r}: {type(exc).__name__}: {exc}") from exc
+            return pq.read_table(path, columns=wanted)
+        pl = _require("polars", "read_parquet")
+        return pl.read_parquet(path, columns=wanted)
+
+    table = _read_table("read_parquet", path, columns, label, read)
     return TabularDataset(table, columns=columns, label=label, dtype=dtype, dtypes=dtypes, stack=stack)
