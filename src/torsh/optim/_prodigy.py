@@ -14,9 +14,9 @@ from .. import tree as _tree
 from ..errors import ConfigError, DTypeError
 from ..tree import static
 from ._base import GradientTransformation, flatten_like
-from ._config import Checker, FrozenDict, option
-from ._groups import DEFAULT_GROUP
-from ._optimizer import _compute_dtype, lr_dtype
+from ._config import Checker, FrozenDict, _run_check, option
+from ._groups import DEFAULT_GROUP, ParamGroup, assign_groups
+from ._optimizer import Optimizer, _check_param_groups, _compute_dtype, lr_dtype
 from ._state import OptState
 from ._transforms import trainable_copy
 
@@ -30,7 +30,7 @@ class ProdigyState(OptState):
 
     Args:
       step: steps taken.
-      lr: ``{"default": lr}``, the learning-rate factor the next step uses (1 unless scheduled).
+      lr: per param group, the learning-rate factor the next step uses (1 unless scheduled).
       d: the current estimate of the distance to the solution (the adaptive learning rate).
       d_max: the largest estimate so far.
       d_numerator: the weighted sum of ``<g, p0 - p>`` (the numerator of the estimate).
@@ -122,6 +122,12 @@ class Prodigy(_WholeTreeOptimizer):
     as a cosine decay, multiplies it), ``weight_decay`` as in AdamW and ``safeguard_warmup=True``
     with a warmup schedule. The estimate is global: one ``d`` for all parameters.
 
+    Param groups follow the authors' ``prodigyopt``, which keeps that one ``d`` for all groups: a group
+    may set its own ``weight_decay`` and ``eps``, and ``lr`` only as the shared value or 0 (prodigyopt
+    raises for other values, since ``d`` scales one step size). A group at lr 0 is frozen: it adds
+    nothing to the estimate and is not stepped (prodigyopt still applies its decoupled weight decay
+    with the shared step; torsh leaves it unchanged). The other options are global.
+
     Args:
       lr: a factor of the estimated learning rate (default 1), or a schedule.
       betas: Adam's :math:`(\beta_1, \beta_2)`, each in [0, 1).
@@ -134,9 +140,12 @@ class Prodigy(_WholeTreeOptimizer):
       d0: the initial estimate, > 0.
       d_coef: a factor of the estimate, > 0.
       growth_rate: the largest factor by which ``d`` may grow per step (default unbounded).
+      param_groups: per-parameter ``lr`` (the shared value or 0), ``weight_decay`` and ``eps``
+        (:class:`torsh.optim.ParamGroup`).
 
     Raises:
-      ConfigError: a hyperparameter out of its range (the message names it).
+      ConfigError: a hyperparameter out of its range (the message names it), or a param group
+        setting a global option or another lr.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -162,6 +171,49 @@ class Prodigy(_WholeTreeOptimizer):
     d0: float = option(1e-6, "positive")
     d_coef: float = option(1.0, "positive")
     growth_rate: float = option(math.inf, _growth)
+    param_groups: tuple[ParamGroup, ...] = option((), _check_param_groups, kw_only=True)
+
+    _GROUP_OPTIONS = ("lr", "weight_decay", "eps")
+
+    @classmethod
+    def _check_combination(cls, check: Checker, values: dict) -> None:
+        for i, group in enumerate(values.get("param_groups", ())):
+            where = f"param group {group.name or f'group{i + 1}'!r}"
+            for name, value in group.options.items():
+                if name not in cls._GROUP_OPTIONS:
+                    check.conflict(
+                        f"{where} sets {name}, which is global in Prodigy (one estimate d for all "
+                        f"parameters, as in prodigyopt); per group: {list(cls._GROUP_OPTIONS)}"
+                    )
+                _run_check(cls.__torsh_checks__.get(name), Checker(f"{check.owner} {where}"), name, value)
+            lr = group.options.get("lr", values["lr"])
+            if not (lr == values["lr"] or (not callable(lr) and lr == 0)):
+                check.conflict(
+                    f"{where} sets lr={lr!r}; Prodigy's groups share one step size d * lr, so a group's "
+                    f"lr must be the default ({values['lr']!r}) or 0 (frozen), as in prodigyopt"
+                )
+
+    def _group_table(self) -> tuple[tuple[str, ParamGroup | None, dict], ...]:
+        """``(name, group, {lr, weight_decay, eps})`` per param group, the defaults first."""
+        defaults = {k: getattr(self, k) for k in self._GROUP_OPTIONS}
+        rows: list[tuple[str, ParamGroup | None, dict]] = [(DEFAULT_GROUP, None, defaults)]
+        for i, group in enumerate(self.param_groups):
+            rows.append((group.name or f"group{i + 1}", group, {**defaults, **group.options}))
+        return tuple(rows)
+
+    def _leaf_groups(self, params: PyTree, check_unmatched: bool) -> list[int]:
+        leaves, _, paths, trainable = Optimizer._layout(params)
+        return assign_groups("Prodigy", self._group_table(), paths, leaves, trainable, check_unmatched)
+
+    def _next_lr(self, state: Any, step: jax.Array) -> dict:
+        return {
+            name: self._group_lr(opts["lr"], step) if callable(opts["lr"]) else state.lr[name]
+            for name, _, opts in self._group_table()
+        }
+
+    @staticmethod
+    def _group_lr(lr: Any, step: Any) -> jax.Array:
+        return jnp.asarray(lr(step) if callable(lr) else lr, lr_dtype())
 
     def init(self, params: PyTree) -> ProdigyState:
         """The state: ``d = d0``, zero moments and sums, ``p0`` a copy of ``params``.
@@ -174,6 +226,7 @@ class Prodigy(_WholeTreeOptimizer):
 
         Raises:
           DTypeError: a trainable leaf is complex.
+          ConfigError: a param group selects no trainable parameter.
 
         Example:
           >>> import jax.numpy as jnp
@@ -182,6 +235,7 @@ class Prodigy(_WholeTreeOptimizer):
           ['d', 'd_max', 'd_numerator', 'exp_avg.w']
         """
         mask = _tree.trainable_mask(params)
+        self._leaf_groups(params, check_unmatched=True)
 
         def zeros(p: Any, m: bool) -> Any:
             if not m:
@@ -194,7 +248,7 @@ class Prodigy(_WholeTreeOptimizer):
         dt = lr_dtype()
         return ProdigyState(
             step=jnp.zeros((), jnp.int32),
-            lr={DEFAULT_GROUP: self._lr(0)},
+            lr={name: self._group_lr(opts["lr"], 0) for name, _, opts in self._group_table()},
             d=jnp.asarray(self.d0, dt),
             d_max=jnp.asarray(self.d0, dt),
             d_numerator=jnp.zeros((), dt),
@@ -214,7 +268,10 @@ class Prodigy(_WholeTreeOptimizer):
         cols = [flatten_like(spec, t, f"Prodigy: {n}", params) for n, t in zip(names, trees, strict=True)]
         t = state.step + 1
         d, dt = state.d, state.d.dtype
-        lr = state.lr[DEFAULT_GROUP].astype(dt)
+        table = self._group_table()
+        owners = self._leaf_groups(params, check_unmatched=False)
+        group_lr = [state.lr[name].astype(dt) for name, _, _ in table]
+        lr = jnp.max(jnp.stack(group_lr))  # prodigyopt: the largest group lr (the others are 0)
         bc: float | jax.Array = 1.0
         if self.use_bias_correction:
             tf = t.astype(dt)
@@ -222,21 +279,23 @@ class Prodigy(_WholeTreeOptimizer):
         dlr = d * lr * bc
         numerator = state.d_numerator * beta3
         denominator = jnp.zeros((), dt)
-        rows: list[tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None] = []
-        for p, g, m, v, s, p0 in zip(leaves, *cols, strict=True):
-            if g is None or m is None:
+        rows: list[tuple[Any, ...] | None] = []
+        for p, g, m, v, s, p0, gi in zip(leaves, *cols, owners, strict=True):
+            if g is None or m is None or gi < 0:
                 rows.append(None)
                 continue
+            opts, live = table[gi][2], group_lr[gi] > 0  # a group at lr 0 is frozen
             cdt = m.dtype
             pc, gc = jnp.asarray(p).astype(cdt), jnp.asarray(g).astype(cdt)
-            if self.weight_decay and not self.decouple:
-                gc = gc + self.weight_decay * pc
-            numerator = numerator + (d / self.d0) * dlr * jnp.vdot(gc, p0.astype(cdt) - pc).astype(dt)
-            m = beta1 * m + (d * (1 - beta1)) * gc
-            v = beta2 * v + (d * d * (1 - beta2)) * gc * gc
-            s = beta3 * s + ((d / self.d0) * (d if self.safeguard_warmup else dlr)) * gc
-            denominator = denominator + jnp.sum(jnp.abs(s)).astype(dt)
-            rows.append((pc, m, v, s))
+            if opts["weight_decay"] and not self.decouple:
+                gc = gc + opts["weight_decay"] * pc
+            dot = jnp.where(live, (d / self.d0) * dlr * jnp.vdot(gc, p0.astype(cdt) - pc).astype(dt), 0)
+            numerator = numerator + dot
+            m = jnp.where(live, beta1 * m + (d * (1 - beta1)) * gc, m)
+            v = jnp.where(live, beta2 * v + (d * d * (1 - beta2)) * gc * gc, v)
+            s = jnp.where(live, beta3 * s + ((d / self.d0) * (d if self.safeguard_warmup else dlr)) * gc, s)
+            denominator = denominator + jnp.where(live, jnp.sum(jnp.abs(s)).astype(dt), 0)
+            rows.append((pc, m, v, s, live, opts))
         d_hat = self.d_coef * numerator / jnp.where(denominator > 0, denominator, 1.0)
         d_hat = jnp.where(denominator > 0, d_hat, 0.0)
         d_new = jnp.where(d == self.d0, jnp.maximum(d, d_hat), d)
@@ -253,10 +312,12 @@ class Prodigy(_WholeTreeOptimizer):
                 new_v.append(None)
                 new_s.append(None)
                 continue
-            pc, m, v, s = row
-            if self.weight_decay and self.decouple:
-                pc = pc - self.weight_decay * dlr * pc
-            new_params.append(pc - dlr * m / (jnp.sqrt(v) + d_new * self.eps))
+            pc, m, v, s, live, opts = row
+            new_p = pc
+            if opts["weight_decay"] and self.decouple:
+                new_p = new_p - opts["weight_decay"] * dlr * new_p
+            new_p = new_p - dlr * m / (jnp.sqrt(v) + d_new * opts["eps"])
+            new_params.append(jnp.where(live, new_p, pc))
             new_m.append(m)
             new_v.append(v)
             new_s.append(s)
