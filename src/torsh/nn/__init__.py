@@ -12,7 +12,7 @@ Example:
 """
 
 from ..tree import field, static
-from . import functional, init
+from . import functional, init, utils
 from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
 from ._utils import check_axes, resolve_key, split_key
 from .activation import (
@@ -166,6 +166,7 @@ __all__ = [
     "stateful",
     "functional",
     "init",
+    "utils",
     # layer-author helpers
     "split_key",
     "resolve_key",
