@@ -327,7 +327,9 @@ class SyncBatchNorm(_BatchNorm, init=False):
     (``psum`` of per-device sums), the running variance's unbiased correction uses the global count,
     and gradients flow through the collectives as PyTorch's all-reduced backward. Eval mode uses the
     running statistics, without communication. Any input ``(N, C, *)`` is accepted, as PyTorch.
-    ``BatchNorm1d/2d/3d(..., axis_name=...)`` do the same for their ranks.
+    ``BatchNorm1d/2d/3d(..., axis_name=...)`` do the same for their ranks. (Under plain ``jit`` with a
+    batch sharded over a mesh, arrays are global: a BatchNorm without ``axis_name`` already sees the
+    whole batch.)
 
     Args:
       num_features: The number of channels ``C``.
