@@ -1,6 +1,7 @@
 """Pooling layers with PyTorch's arguments and defaults (no parameters).
 
-``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d`` and ``AdaptiveMaxPool1d/2d/3d``.
+``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``, ``AdaptiveMaxPool1d/2d/3d``,
+``LPPool*``, ``MaxUnpool*`` and ``FractionalMaxPool2d/3d``.
 
 Each wraps the function of the same name in :mod:`torsh.nn.functional`; the configuration is static
 and checked at construction, the input (rank, dtype, size) when called.
@@ -12,21 +13,24 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from ..errors import ConfigError
 from ..tree import static
+from ._utils import ntuple
 from .functional._pooling import (
     adaptive_avg_pool_nd,
     adaptive_max_pool_nd,
     adaptive_output_size,
     avg_pool_nd,
     check_norm_type,
+    fractional_max_pool_nd,
     lp_pool_nd,
     max_pool_nd,
     max_unpool_nd,
     window_args,
 )
-from .module import Module
+from .module import Module, buffer
 
 __all__ = [
     "MaxPool1d",
@@ -47,6 +51,8 @@ __all__ = [
     "MaxUnpool1d",
     "MaxUnpool2d",
     "MaxUnpool3d",
+    "FractionalMaxPool2d",
+    "FractionalMaxPool3d",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -702,6 +708,126 @@ class MaxUnpool3d(_MaxUnpoolNd, init=False):
       >>> values, idx = nn.MaxPool3d(2, return_indices=True)(jnp.ones((1, 1, 2, 4, 4)))
       >>> nn.MaxUnpool3d(2)(values, idx).shape
       (1, 1, 2, 4, 4)
+    """
+
+    _N = 3
+
+
+class _FractionalMaxPoolNd(Module):
+    kernel_size: tuple[int, ...] = static()
+    output_size: tuple[int, ...] | None = static()
+    output_ratio: tuple[float, ...] | None = static()
+    return_indices: bool = static()
+    _random_samples: jax.Array | None = buffer()
+
+    _N = 0
+
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        output_size: IntOrTuple | None = None,
+        output_ratio: float | Sequence[float] | None = None,
+        return_indices: bool = False,
+        _random_samples: jax.Array | None = None,
+    ) -> None:
+        name, n = type(self).__name__, self._N
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
+        if output_size is None and output_ratio is None:
+            raise ConfigError(f"{name} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ConfigError(f"{name}: only one of output_size and output_ratio may be specified")
+        self.output_size = None if output_size is None else ntuple(output_size, n, "output_size", name, 0)
+        ratio = None if output_ratio is None else _hashable(output_ratio)
+        if ratio is not None:
+            ratios = tuple(ratio) if isinstance(ratio, tuple) else (ratio,) * n
+            if len(ratios) != n or not all(
+                isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r < 1 for r in ratios
+            ):
+                raise ConfigError(
+                    f"{name}: output_ratio must be between 0 and 1 (a number or {n} numbers), "
+                    f"got {output_ratio!r}"
+                )
+            ratio = tuple(float(r) for r in ratios)
+        self.output_ratio = ratio
+        self.return_indices = _flag("return_indices", return_indices, name)
+        self._random_samples = None if _random_samples is None else jnp.asarray(_random_samples)
+
+    def forward(
+        self, input: jax.Array, *, key: jax.Array | None = None
+    ) -> jax.Array | tuple[jax.Array, jax.Array]:
+        return fractional_max_pool_nd(
+            self._N,
+            input,
+            self.kernel_size,
+            self.output_size,
+            self.output_ratio,
+            self.return_indices,
+            self._random_samples,
+            key,
+            where="",
+        )
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} k{self.kernel_size}"
+
+    def extra_repr(self) -> str:
+        size = f"output_size={self.output_size}" if self.output_size else f"output_ratio={self.output_ratio}"
+        return f"kernel_size={self.kernel_size}, {size}, return_indices={self.return_indices}"
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd, init=False):
+    """2D fractional max pooling (``torch.nn.FractionalMaxPool2d``); windows at pseudo-random steps.
+
+    The steps are drawn per call from ``key`` (``pool(x, key=key)``, required: the layer is random in
+    training and evaluation alike, as in PyTorch), or fixed by ``_random_samples`` ``[N, C, 2]`` (a
+    buffer, saved in ``state_dict`` as in PyTorch). See :func:`torsh.nn.functional.fractional_max_pool2d`.
+
+    Args:
+      kernel_size: window size (int or pair).
+      output_size: output ``(H_out, W_out)`` (int or pair).
+      output_ratio: output size as a fraction of the input size, in (0, 1) (float or pair).
+      return_indices: also return the flat index ``h * W + w`` of every maximum.
+      _random_samples: fixed samples ``[N, C, 2]`` in [0, 1) of the input's dtype.
+
+    Raises:
+      ConfigError: both or neither of ``output_size``/``output_ratio``, a ratio outside (0, 1), a
+        non-positive kernel; when called, no key and no samples.
+      ShapeError: when called, a wrong input rank or a kernel too large for input and output size.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> pool = nn.FractionalMaxPool2d(3, output_ratio=0.5)
+      >>> pool(jnp.ones((2, 4, 10, 10)), key=torsh.random.key(0)).shape
+      (2, 4, 5, 5)
+    """
+
+    _N = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd, init=False):
+    """3D fractional max pooling (``torch.nn.FractionalMaxPool3d``); windows at pseudo-random steps.
+
+    As :class:`FractionalMaxPool2d` over ``[N, C, T, H, W]``, with samples ``[N, C, 3]`` in (T, H, W) order.
+
+    Args:
+      kernel_size: window size (int or triple).
+      output_size: output ``(T_out, H_out, W_out)`` (int or triple).
+      output_ratio: output size as a fraction of the input size, in (0, 1) (float or triple).
+      return_indices: also return the flat index ``(t * H + h) * W + w`` of every maximum.
+      _random_samples: fixed samples ``[N, C, 3]`` in [0, 1) of the input's dtype.
+
+    Raises:
+      ConfigError: both or neither of ``output_size``/``output_ratio``, a ratio outside (0, 1), a
+        non-positive kernel; when called, no key and no samples.
+      ShapeError: when called, a wrong input rank or a kernel too large for input and output size.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh import nn
+      >>> pool = nn.FractionalMaxPool3d(2, output_size=2)
+      >>> pool(jnp.ones((1, 6, 6, 6)), key=torsh.random.key(0)).shape
+      (1, 2, 2, 2)
     """
 
     _N = 3

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ...errors import ConfigError, ShapeError
-from .._utils import at, check_float_input, ntuple, opmath, shape_str
+from ...errors import ConfigError, DTypeError, ShapeError
+from .._utils import _check_key, at, check_float_input, ntuple, opmath, shape_str
 
 __all__ = [
     "max_pool1d",
@@ -56,6 +56,10 @@ __all__ = [
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d_with_indices",
 ]
 
 IntOrTuple = int | Sequence[int]
@@ -1392,3 +1396,322 @@ def max_unpool3d(
       1.0
     """
     return max_unpool_nd(3, input, indices, kernel_size, stride, padding, output_size)
+
+
+# -- fractional max pooling ----------------------------------------------------------------------------
+# Graham's fractional max pooling as PyTorch computes it: one uniform sample u per (sample, plane,
+# spatial axis) places the windows by ATen's ``generate_intervals`` (FractionalMaxPool2d.cpp):
+#   start[i] = int((i + u) * alpha) - int(u * alpha) for i < out - 1, start[out - 1] = in - k,
+#   alpha = (in - k) / (out - 1), all in the input's dtype (so f32 and f64 place windows as torch does).
+# Torch's samples are ``[N, C, 2]`` with column 0 for W and 1 for H in 2D, ``[N, C, 3]`` as (T, H, W) in 3D.
+_FRACTIONAL_AXES = {2: ("height", "width"), 3: ("time", "height", "width")}
+_SAMPLE_COLUMN = {2: (1, 0), 3: (0, 1, 2)}
+
+
+def _round_to(x: jax.Array, dtype: Any) -> jax.Array:
+    """Round to ``dtype`` after each op for 16-bit floats (XLA may otherwise keep f32 in between),
+    as c10::Half/BFloat16 arithmetic does."""
+    info = jnp.finfo(dtype)
+    if info.bits != 16:
+        return x
+    return lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+
+
+def fractional_intervals(u: jax.Array, in_size: int, out_size: int, k: int) -> jax.Array:
+    """Window starts ``[..., out_size]`` (int32) for samples ``u`` ``[...]`` (ATen's generate_intervals)."""
+    last = jnp.full((*u.shape, 1), in_size - k, jnp.int32)
+    if out_size <= 1:
+        return last[..., :out_size]
+    dtype = u.dtype
+    alpha = np.asarray(np.asarray(in_size - k, dtype) / np.asarray(out_size - 1, dtype), dtype)
+    i = jnp.arange(out_size - 1, dtype=dtype)
+    scaled = _round_to(_round_to(i + u[..., None], dtype) * alpha, dtype)
+    base = _round_to(u * alpha, dtype)
+    starts = scaled.astype(jnp.int32) - base.astype(jnp.int32)[..., None]  # C's int(): towards zero
+    return jnp.concatenate([starts, last], axis=-1)
+
+
+def _fractional_output_size(
+    n: int, spatial: Sequence[int], output_size: Any, output_ratio: Any, where: str
+) -> tuple[int, ...]:
+    if output_size is None and output_ratio is None:
+        raise ConfigError(f"{where} requires specifying either an output_size or an output_ratio")
+    if output_size is not None:
+        return ntuple(output_size, n, "output_size", where, minimum=0)
+    ratios = output_ratio if isinstance(output_ratio, Sequence) else (output_ratio,)
+    ratios = tuple(ratios) * n if len(ratios) == 1 else tuple(ratios)
+    ok = all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in ratios)
+    if len(ratios) != n or not ok:
+        raise ConfigError(
+            f"{where}: output_ratio must be a positive number or a tuple of {n} positive numbers, "
+            f"got {output_ratio!r}"
+        )
+    return tuple(int(s * r) for s, r in zip(spatial, ratios, strict=True))
+
+
+def _fractional_samples(
+    samples: Any, key: Any, n: int, x: jax.Array, where: str, module_call: bool
+) -> jax.Array:
+    """``[N, C, n]`` samples of the input's dtype: the given ones (checked as torch does) or from ``key``."""
+    batch, planes = x.shape[0], x.shape[1]
+    if samples is None:
+        if key is None:
+            call = "pool(x, key=key)" if module_call else f"F.{where}(x, kernel_size, output_size, key=key)"
+            raise ConfigError(
+                f"{where or 'fractional max pooling'} draws random pooling regions and needs a PRNG key: "
+                f"call `{call}` with a key from torsh.random.split, or pass fixed samples "
+                f"`_random_samples=u` of shape [N, C, {n}] with values in [0, 1)"
+            )
+        key = _check_key(key, where or "fractional max pooling")
+        return jax.random.uniform(key, (batch, planes, n), x.dtype)
+    if not hasattr(samples, "shape") or not hasattr(samples, "dtype"):
+        raise ConfigError(f"{at(where)}_random_samples must be an array, got {type(samples).__name__}")
+    samples = jnp.asarray(samples)
+    if samples.ndim != 3:
+        raise ShapeError(
+            f"{at(where)}expected _random_samples with 3 dimensions [N, C, {n}], got {samples.ndim} "
+            f"(shape {shape_str(samples.shape)})"
+        )
+    if samples.shape[2] != n or samples.shape[1] != planes or samples.shape[0] < batch:
+        raise ShapeError(
+            f"{at(where)}expected _random_samples of shape [N >= {batch}, {planes}, {n}] for input "
+            f"{shape_str(x.shape)} (one sample per batch element, channel and pooled axis), got "
+            f"{shape_str(samples.shape)}"
+        )
+    if samples.dtype != x.dtype:
+        raise DTypeError(
+            f"{at(where)}expected _random_samples of the input's dtype {x.dtype}, got {samples.dtype}; "
+            f"cast them with `.astype(jnp.{x.dtype})`"
+        )
+    return samples[:batch]
+
+
+def fractional_max_pool_nd(
+    n: int,
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    output_size: Any,
+    output_ratio: Any,
+    return_indices: bool,
+    _random_samples: Any,
+    key: Any,
+    where: str | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """Fractional max pooling over the last ``n`` axes (shared by the functions and the modules)."""
+    module_call = where == ""
+    where = f"fractional_max_pool{n}d" if where is None else where
+    k = ntuple(kernel_size, n, "kernel_size", where)
+    batched = check_pool_input(input, n, where)
+    x = _batched(input, batched)
+    spatial = x.shape[2:]
+    out = _fractional_output_size(n, spatial, output_size, output_ratio, where)
+    for name, size, o, ki in zip(_FRACTIONAL_AXES[n], spatial, out, k, strict=True):
+        # torch's 3D kernel checks ``out + k - 1 < in`` (2D: ``<=``): the same inputs are refused here
+        if o + ki - 1 > size or (n == 3 and o + ki - 1 == size):
+            limit = size - ki + (0 if n == 3 else 1)
+            raise ShapeError(
+                f"{at(where)}pool {name} {ki} too large relative to input {name} {size}: an output "
+                f"{name} of {o} needs an input {name} of at least {o + ki - (0 if n == 3 else 1)} "
+                f"(at most {max(limit, 0)} outputs fit)"
+            )
+    u = _fractional_samples(_random_samples, key, n, x, where, module_call)
+    starts = [
+        fractional_intervals(u[:, :, col], size, o, ki)
+        for col, size, o, ki in zip(_SAMPLE_COLUMN[n], spatial, out, k, strict=True)
+    ]
+    # flat input index of every (output position, window offset): [N, C, *out, prod(k)]
+    strides = [math.prod(spatial[a + 1 :]) for a in range(n)]
+    flat = jnp.zeros((*x.shape[:2], *out, math.prod(k)), jnp.int32)
+    offsets = np.array(list(itertools.product(*(range(ki) for ki in k))), np.int32).reshape(-1, n)
+    for a in range(n):
+        shape = [x.shape[0], x.shape[1]] + [1] * n + [1]
+        shape[2 + a] = out[a]
+        pos = starts[a].reshape(shape) + jnp.asarray(offsets[:, a])
+        flat = flat + pos * strides[a]
+    planes = x.reshape(*x.shape[:2], -1)
+    patches = jnp.take_along_axis(planes, flat.reshape(*x.shape[:2], -1), axis=2).reshape(flat.shape)
+    choice = _argmax_like_torch(patches, None, axis=-1)  # torch's scan: first max, or the last NaN
+    values = jnp.take_along_axis(patches, choice, axis=-1)[..., 0]
+    if not return_indices:
+        return _unbatched(values, batched)
+    index_dtype = jax.dtypes.canonicalize_dtype(jnp.int64)  # int32 unless 64-bit mode is on
+    indices = jnp.take_along_axis(flat, choice, axis=-1)[..., 0].astype(index_dtype)
+    return _unbatched((values, indices), batched)
+
+
+def fractional_max_pool2d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    output_ratio: float | Sequence[float] | None = None,
+    return_indices: bool = False,
+    _random_samples: jax.Array | None = None,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """2D fractional max pooling of ``[N, C, H, W]`` or ``[C, H, W]`` (PyTorch's ``fractional_max_pool2d``).
+
+    ``kernel_size`` windows at pseudo-random steps (Graham, 2014) chosen so that the output has
+    ``output_size`` (or ``int(input_size * output_ratio)``) positions. The steps come from one uniform
+    sample per (batch element, channel, axis): ``_random_samples`` ``[N, C, 2]`` (column 0 for W, 1 for
+    H, as PyTorch) gives them explicitly, otherwise they are drawn from ``key``; PyTorch's interval formula
+    is used, so the same samples give PyTorch's windows, values and indices.
+
+    Args:
+      input: ``[N, C, H, W]`` or ``[C, H, W]`` floating array.
+      kernel_size: window size (int or pair).
+      output_size: output ``(H_out, W_out)`` (int or pair); takes precedence over ``output_ratio``.
+      output_ratio: output size as a fraction of the input size (float or pair).
+      return_indices: also return the flat index ``h * W + w`` of every maximum.
+      _random_samples: ``[N, C, 2]`` samples in [0, 1) of the input's dtype (PyTorch's argument).
+      key: PRNG key drawing the samples when ``_random_samples`` is None (required then).
+
+    Returns:
+      The pooled array (and, with ``return_indices``, the indices of the maxima).
+
+    Raises:
+      ConfigError: neither ``output_size`` nor ``output_ratio``, a bad kernel/size/ratio, or no key
+        and no samples.
+      ShapeError: a wrong input rank, a kernel too large for the input and output size, or samples of
+        the wrong shape.
+      DTypeError: a non-floating input, or samples of another dtype.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> x = jnp.arange(25.0).reshape(1, 1, 5, 5)
+      >>> u = jnp.full((1, 1, 2), 0.5)
+      >>> F.fractional_max_pool2d(x, 2, output_size=3, _random_samples=u)[0, 0].tolist()
+      [[6.0, 7.0, 9.0], [11.0, 12.0, 14.0], [21.0, 22.0, 24.0]]
+    """
+    return fractional_max_pool_nd(
+        2, input, kernel_size, output_size, output_ratio, return_indices, _random_samples, key
+    )
+
+
+def fractional_max_pool3d(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    output_ratio: float | Sequence[float] | None = None,
+    return_indices: bool = False,
+    _random_samples: jax.Array | None = None,
+    *,
+    key: jax.Array | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """3D fractional max pooling of ``[N, C, T, H, W]`` or ``[C, T, H, W]`` (torch's fractional_max_pool3d).
+
+    As :func:`fractional_max_pool2d`, with samples ``[N, C, 3]`` in (T, H, W) order. As PyTorch's 3D
+    kernel, an output size needs ``output + kernel - 1 < input`` on every axis (2D allows equality).
+
+    Args:
+      input: ``[N, C, T, H, W]`` or ``[C, T, H, W]`` floating array.
+      kernel_size: window size (int or triple).
+      output_size: output ``(T_out, H_out, W_out)`` (int or triple); takes precedence over ``output_ratio``.
+      output_ratio: output size as a fraction of the input size (float or triple).
+      return_indices: also return the flat index ``(t * H + h) * W + w`` of every maximum.
+      _random_samples: ``[N, C, 3]`` samples in [0, 1) of the input's dtype (PyTorch's argument).
+      key: PRNG key drawing the samples when ``_random_samples`` is None (required then).
+
+    Returns:
+      The pooled array (and, with ``return_indices``, the indices of the maxima).
+
+    Raises:
+      ConfigError: neither ``output_size`` nor ``output_ratio``, a bad kernel/size/ratio, or no key
+        and no samples.
+      ShapeError: a wrong input rank, a kernel too large for the input and output size, or samples of
+        the wrong shape.
+      DTypeError: a non-floating input, or samples of another dtype.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> x = jnp.ones((2, 3, 6, 6, 6))
+      >>> F.fractional_max_pool3d(x, 2, output_ratio=0.5, key=torsh.random.key(0)).shape
+      (2, 3, 3, 3, 3)
+    """
+    return fractional_max_pool_nd(
+        3, input, kernel_size, output_size, output_ratio, return_indices, _random_samples, key
+    )
+
+
+def fractional_max_pool2d_with_indices(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    output_ratio: float | Sequence[float] | None = None,
+    return_indices: bool = False,
+    _random_samples: jax.Array | None = None,
+    *,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`fractional_max_pool2d` returning ``(values, indices)`` (PyTorch's function of this name).
+
+    Args:
+      input: ``[N, C, H, W]`` or ``[C, H, W]`` floating array.
+      kernel_size: window size (int or pair).
+      output_size: output ``(H_out, W_out)``; takes precedence over ``output_ratio``.
+      output_ratio: output size as a fraction of the input size.
+      return_indices: ignored (indices are always returned).
+      _random_samples: ``[N, C, 2]`` samples in [0, 1) of the input's dtype.
+      key: PRNG key drawing the samples when ``_random_samples`` is None.
+
+    Returns:
+      ``(values, indices)``; indices are flat ``h * W + w`` positions, as :func:`max_unpool2d` expects.
+
+    Raises:
+      ConfigError: see :func:`fractional_max_pool2d`.
+      ShapeError: see :func:`fractional_max_pool2d`.
+      DTypeError: see :func:`fractional_max_pool2d`.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, idx = F.fractional_max_pool2d_with_indices(
+      ...     jnp.ones((1, 4, 4)), 2, output_size=2, key=torsh.random.key(0))
+      >>> values.shape == idx.shape
+      True
+    """
+    out = fractional_max_pool_nd(2, input, kernel_size, output_size, output_ratio, True, _random_samples, key)
+    return cast(tuple[jax.Array, jax.Array], out)
+
+
+def fractional_max_pool3d_with_indices(
+    input: jax.Array,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    output_ratio: float | Sequence[float] | None = None,
+    return_indices: bool = False,
+    _random_samples: jax.Array | None = None,
+    *,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`fractional_max_pool3d` returning ``(values, indices)`` (PyTorch's function of this name).
+
+    Args:
+      input: ``[N, C, T, H, W]`` or ``[C, T, H, W]`` floating array.
+      kernel_size: window size (int or triple).
+      output_size: output ``(T_out, H_out, W_out)``; takes precedence over ``output_ratio``.
+      output_ratio: output size as a fraction of the input size.
+      return_indices: ignored (indices are always returned).
+      _random_samples: ``[N, C, 3]`` samples in [0, 1) of the input's dtype.
+      key: PRNG key drawing the samples when ``_random_samples`` is None.
+
+    Returns:
+      ``(values, indices)``; indices are flat ``(t * H + h) * W + w`` positions.
+
+    Raises:
+      ConfigError: see :func:`fractional_max_pool3d`.
+      ShapeError: see :func:`fractional_max_pool3d`.
+      DTypeError: see :func:`fractional_max_pool3d`.
+
+    Example:
+      >>> import torsh, jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> values, idx = F.fractional_max_pool3d_with_indices(
+      ...     jnp.ones((1, 5, 5, 5)), 2, output_size=3, key=torsh.random.key(0))
+      >>> idx.shape
+      (1, 3, 3, 3)
+    """
+    out = fractional_max_pool_nd(3, input, kernel_size, output_size, output_ratio, True, _random_samples, key)
+    return cast(tuple[jax.Array, jax.Array], out)
