@@ -103,18 +103,12 @@ EXCLUDED_SCHEDULERS = {
 # known gaps (issue: breadth): remove a name when torsh gains it
 NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
-    "FractionalMaxPool2d",
-    "FractionalMaxPool3d",
     "LinearCrossEntropyLoss",
     "ParameterDict",
     "ParameterList",
 }
 
 NOT_YET_FUNCTIONAL = {
-    "fractional_max_pool2d",
-    "fractional_max_pool2d_with_indices",
-    "fractional_max_pool3d",
-    "fractional_max_pool3d_with_indices",
     "linear_cross_entropy",
 }
 
