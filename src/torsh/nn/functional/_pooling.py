@@ -1582,7 +1582,7 @@ def fractional_max_pool2d(
       >>> x = jnp.arange(25.0).reshape(1, 1, 5, 5)
       >>> u = jnp.full((1, 1, 2), 0.5)
       >>> F.fractional_max_pool2d(x, 2, output_size=3, _random_samples=u)[0, 0].tolist()
-      [[6.0, 7.0, 9.0], [11.0, 12.0, 14.0], [21.0, 22.0, 24.0]]
+      [[6.0, 8.0, 9.0], [16.0, 18.0, 19.0], [21.0, 23.0, 24.0]]
     """
     return fractional_max_pool_nd(
         2, input, kernel_size, output_size, output_ratio, return_indices, _random_samples, key
