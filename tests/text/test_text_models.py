@@ -17,6 +17,7 @@ from torsh.errors import ConfigError
 from torsh.nn import StateDictError, logical_axes
 from torsh.text import ContextLengthError, TokenIdError
 from torsh.text.models import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, RopeScaling
+from torsh.text.models._common import Slots
 
 GPT2_TINY = dict(vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4)
 LLAMA_TINY = dict(
@@ -71,13 +72,13 @@ def llama_pair():
 _jit_logits = jax.jit(lambda m, ids, mask, pos: m(ids, attention_mask=mask, position_ids=pos))
 
 
-def _compare_logits(hf, model, rng, vocab, left_pad=True):
+def _compare_logits(hf, model, rng, vocab, left_pad=True, offset=0):
     ids = rng.integers(0, vocab, size=(3, 11))
     mask = np.ones_like(ids)
     if left_pad:
         mask[1, :4] = 0
         mask[2, :1] = 0
-    pos = np.clip(np.cumsum(mask, 1) - 1, 0, None)
+    pos = np.clip(np.cumsum(mask, 1) - 1, 0, None) + offset
     with torch.no_grad():
         ref = hf(
             torch.tensor(ids), attention_mask=torch.tensor(mask), position_ids=torch.tensor(pos)
@@ -144,9 +145,8 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
         h, _ = m.transformer(
             jnp.asarray(ids[:, :-1]),
             jnp.broadcast_to(jnp.arange(8), (2, 8)),
-            jnp.ones((2, 8), bool),
+            Slots(jnp.arange(8), jnp.ones((2, 8), bool), 0),
             None,
-            0,
             None,
         )
         return _ce(h @ head.T, jnp.asarray(ids[:, 1:]))
@@ -171,6 +171,16 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
             }
         },
         {
+            "rope_parameters": {
+                "rope_type": "yarn",
+                "factor": 4.0,
+                "original_max_position_embeddings": 16,
+                "rope_theta": 10000.0,
+            }
+        },
+        # positions 60.. reach past max_position_embeddings=64: dynamic NTK rescales the frequencies
+        {"rope_parameters": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 500.0}, "offset": 60},
+        {
             "tie_word_embeddings": True,
             "num_key_value_heads": 1,
             "head_dim": 8,
@@ -180,6 +190,8 @@ def test_tied_embedding_gradient_sums_both_uses(gpt2_pair):
     ],
 )
 def test_llama_logits_equal_hf(variant):
+    variant = dict(variant)
+    offset = variant.pop("offset", 0)
     hf = _hf_llama(seed=5, **variant)
     model = _torsh_from(hf, LlamaForCausalLM, LlamaConfig)
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {
@@ -187,8 +199,11 @@ def test_llama_logits_equal_hf(variant):
     }
     if variant.get("rope_parameters"):
         assert model.config.rope_scaling.rope_type == variant["rope_parameters"]["rope_type"]
-        np.testing.assert_allclose(model.model.inv_freq, hf.model.rotary_emb.inv_freq.numpy(), rtol=1e-6)
-    _compare_logits(hf, model, np.random.default_rng(4), 89)
+        rope = model.model.rotary_emb
+        np.testing.assert_allclose(rope.inv_freq, hf.model.rotary_emb.original_inv_freq.numpy(), rtol=1e-6)
+        assert rope.attention_scaling == pytest.approx(hf.model.rotary_emb.attention_scaling)
+        assert LlamaConfig.from_hf(model.config.to_hf_dict()) == model.config  # a lossless round trip
+    _compare_logits(hf, model, np.random.default_rng(4), 89, offset=offset)
 
 
 def test_llama_logits_and_gradients_equal_hf(llama_pair):
@@ -250,8 +265,10 @@ def test_bad_input_errors(gpt2_pair, llama_pair):
         GPT2Config(n_embd=10, n_head=3)
     with pytest.raises(ConfigError, match="num_key_value_heads"):
         LlamaConfig(**{**LLAMA_TINY, "num_key_value_heads": 3})
-    with pytest.raises(ConfigError, match="dynamic NTK"):
-        RopeScaling("dynamic", 2.0)
+    with pytest.raises(ConfigError, match="rope_type must be one of"):
+        RopeScaling("longrope", 2.0)
+    with pytest.raises(ConfigError, match="expected a LlamaConfig, got GPT2Config"):
+        LlamaForCausalLM(GPT2Config(**GPT2_TINY))
     with pytest.raises(ConfigError, match="unknown size"):
         GPT2Config.named("gpt3")
 

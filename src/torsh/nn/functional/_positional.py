@@ -131,6 +131,37 @@ class RopeScaling:
         names = {f.name for f in dataclasses.fields(cls)} - {"rope_type"}
         return cls(rope_type=kind, **{k: v for k, v in params.items() if k in names and v is not None})
 
+    def to_dict(self) -> dict[str, Any]:
+        """HF's ``rope_parameters`` for this scaling (the keys its ``rope_type`` reads; no ``rope_theta``).
+
+        Returns:
+          A dict that :meth:`from_dict` turns back into this scaling.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.RopeScaling("dynamic", 2.0).to_dict()
+          {'rope_type': 'dynamic', 'factor': 2.0}
+        """
+        keys = {
+            "linear": ("factor",),
+            "dynamic": ("factor",),
+            "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+            "yarn": (
+                "factor",
+                "original_max_position_embeddings",
+                "beta_fast",
+                "beta_slow",
+                "mscale",
+                "mscale_all_dim",
+                "attention_factor",
+                "truncate",
+            ),
+        }[self.rope_type]
+        return {
+            "rope_type": self.rope_type,
+            **{k: getattr(self, k) for k in keys if getattr(self, k) is not None},
+        }
+
 
 def _check_dim(head_dim: Any, where: str) -> int:
     positive_int("head_dim", head_dim, where)

@@ -1,10 +1,11 @@
-"""Pieces shared by the decoder-only models: the KV cache, masked causal attention, weight tying."""
+"""Pieces shared by the decoder-only models: the KV cache, masked causal attention, weight tying, the
+construction of the output head and the loop over the layers."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -12,10 +13,11 @@ import numpy as np
 
 from ...errors import ConfigError, ShapeError
 from ...nn import Module
+from ...nn._utils import float_dtype, resolve_key
 from ...nn.module import StateDictError
 from ...tree import Struct, static
 from .._errors import ContextLengthError, TokenIdError
-from ._layers import Embedding
+from ._layers import Dense, Embedding, host_rng, normal
 
 __all__ = ["KVCache", "CausalLM", "causal_attention"]
 
@@ -149,11 +151,46 @@ def write_cache(cache: jax.Array, new: jax.Array, index: Any) -> jax.Array:
     return jax.lax.dynamic_update_slice(cache, new.astype(cache.dtype), (0, 0, index, 0))
 
 
+class Slots(NamedTuple):
+    """Where a forward pass reads and writes: the new tokens' slots, the visible keys, the first slot."""
+
+    q_slots: jax.Array  # [T] slot of each new token
+    valid: jax.Array  # [B, S] keys that hold real tokens
+    index: Any  # the first slot written (a traced scalar while decoding)
+
+
+def with_cache(
+    k: jax.Array, v: jax.Array, kv: tuple | None, index: Any
+) -> tuple[jax.Array, jax.Array, tuple | None]:
+    """The keys/values to attend over: the new ones alone, or written into the layer's cache ``kv``."""
+    if kv is None:
+        return k, v, None
+    k, v = write_cache(kv[0], k, index), write_cache(kv[1], v, index)
+    return k, v, (k, v)
+
+
+def run_layers(
+    layers: Any,
+    x: jax.Array,
+    cache: KVCache | None,
+    call: Callable[[int, Any, jax.Array, tuple | None], tuple[jax.Array, tuple | None]],
+) -> tuple[jax.Array, KVCache | None]:
+    """``x`` through every layer (``call(i, layer, x, kv) -> (x, kv)``), collecting the updated cache."""
+    ks, vs = [], []
+    for i, layer in enumerate(layers):
+        x, kv = call(i, layer, x, None if cache is None else (cache.k[i], cache.v[i]))
+        if kv is not None:
+            ks.append(kv[0])
+            vs.append(kv[1])
+    return x, (None if cache is None else cache.replace(k=tuple(ks), v=tuple(vs)))
+
+
 class CausalLM(Module):
     """Base of torsh's decoder-only language models (GPT-2, Llama).
 
-    Subclasses provide ``_embed_and_run(input_ids, position_ids, valid, cache, index, key)`` and the
-    properties below. This base adds input checks, the cached entry point used by
+    Subclasses name their configuration class, trunk attribute and sizes (class attributes) and
+    build the trunk in ``_build_trunk``; the trunk's ``forward(input_ids, position_ids, slots, cache,
+    key)`` returns the final hidden states. This base adds input checks, the cached entry point used by
     :func:`torsh.text.generate`, and **weight tying**: a tied model has *no* ``lm_head`` array; its
     output projection reads the input embedding (``logits = h @ wte.T``), so there is one array
     and autodiff adds both uses' gradients into it. ``state_dict()`` still lists ``lm_head.weight``
@@ -181,11 +218,36 @@ class CausalLM(Module):
 
     # -- what subclasses define -------------------------------------------------------------------
     _embedding_path = ""  # dotted path of the input embedding (class attribute, not a field)
+    _config_class: ClassVar[type] = object
+    _trunk = ""  # attribute holding the trunk ("transformer", "model")
+    _hidden_field = ""  # the config field of the model width
+    _context_field = ""  # the config field of the context length
+
+    def __init__(self, config: Any, *, key: Any = None, dtype: Any = None) -> None:
+        name = type(self).__name__
+        if not isinstance(config, self._config_class):
+            raise ConfigError(
+                f"{name}: expected a {self._config_class.__name__}, got {type(config).__name__}"
+            )
+        d = float_dtype(dtype)
+        c: Any = config
+        self.config = c
+        rng = host_rng(resolve_key(key))  # one host generator, drawn in parameter order
+        setattr(self, self._trunk, self._build_trunk(c, rng, d))
+        width, std = getattr(c, self._hidden_field), c.initializer_range
+        self.lm_head = (
+            None
+            if c.tie_word_embeddings
+            else Dense(normal(rng, (c.vocab_size, width), std, d), None, ("vocab", "embed"))
+        )
+
+    def _build_trunk(self, config: Any, rng: np.random.Generator, dtype: Any) -> Module:
+        raise NotImplementedError
 
     @property
     def max_positions(self) -> int:
         """The context length: the most positions a sequence may have."""
-        raise NotImplementedError
+        return getattr(self.config, self._context_field)
 
     @property
     def vocab_size(self) -> int:
@@ -221,7 +283,13 @@ class CausalLM(Module):
         index: Any,
         key: Any,
     ) -> tuple[jax.Array, KVCache | None]:
-        raise NotImplementedError
+        slots = Slots(index + jnp.arange(input_ids.shape[1]), valid, index)
+        h, cache = getattr(self, self._trunk)(input_ids, position_ids, slots, cache, key)
+        return h @ self.output_weight().T, cache
+
+    def _describe(self) -> str:
+        c = self.config
+        return f"{type(self).__name__} layers={self.cache_spec()[0]} hidden={getattr(c, self._hidden_field)}"
 
     # -- entry points ----------------------------------------------------------------------------
     def forward(
@@ -367,7 +435,10 @@ class CausalLM(Module):
           >>> model.output_weight() is model.transformer.wte.weight
           True
         """
-        return self._embedding() if self.tied else self.lm_head.weight  # type: ignore[attr-defined]
+        if self.tied:
+            return self._embedding()
+        assert self.lm_head is not None  # untied models build their head
+        return self.lm_head.weight
 
     def state_dict(self) -> dict[str, jax.Array]:
         sd = super().state_dict()

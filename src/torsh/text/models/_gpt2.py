@@ -12,10 +12,19 @@ import numpy as np
 from ... import nn
 from ...errors import ConfigError
 from ...nn import Module
-from ...nn._utils import float_dtype, resolve_key
 from ...tree import static
-from ._common import CausalLM, KVCache, causal_attention, check_config, dropout, inv_sqrt, write_cache
-from ._layers import Dense, Embedding, LayerNorm, host_rng, normal
+from ._common import (
+    CausalLM,
+    KVCache,
+    Slots,
+    causal_attention,
+    check_config,
+    dropout,
+    inv_sqrt,
+    run_layers,
+    with_cache,
+)
+from ._layers import Dense, Embedding, LayerNorm, normal
 
 __all__ = ["GPT2Config", "GPT2LMHeadModel", "GPT2Model", "Conv1D"]
 
@@ -197,21 +206,19 @@ class GPT2Attention(Module):
         self.n_head, self.attn_pdrop, self.resid_pdrop = c.n_head, c.attn_pdrop, c.resid_pdrop
 
     def forward(
-        self, x: jax.Array, q_slots: jax.Array, valid: jax.Array, kv: tuple | None, index: Any, key: Any
+        self, x: jax.Array, slots: Slots, kv: tuple | None, key: Any
     ) -> tuple[jax.Array, tuple | None]:
         b, t, e = x.shape
         h = self.n_head
         q, k, v = jnp.split(self.c_attn(x), 3, axis=-1)
         q, k, v = (a.reshape(b, t, h, e // h).transpose(0, 2, 1, 3) for a in (q, k, v))
-        if kv is not None:
-            k, v = write_cache(kv[0], k, index), write_cache(kv[1], v, index)
-            kv = (k, v)
+        k, v, kv = with_cache(k, v, kv, slots.index)
         k_attn, k_res = (None, None) if key is None else jax.random.split(key)
         drop = self.training and self.attn_pdrop > 0
         if drop and key is None:
             dropout(x, self.attn_pdrop, True, None, "GPT2Attention")
         y = causal_attention(
-            q, k, v, q_slots, valid, inv_sqrt(e // h), self.attn_pdrop if drop else 0.0, k_attn
+            q, k, v, slots.q_slots, slots.valid, inv_sqrt(e // h), self.attn_pdrop if drop else 0.0, k_attn
         )
         y = self.c_proj(y.transpose(0, 2, 1, 3).reshape(b, t, e))
         return dropout(y, self.resid_pdrop, self.training, k_res, "GPT2Attention"), kv
@@ -250,10 +257,10 @@ class GPT2Block(Module):
         self.mlp = GPT2MLP(c, key=key, dtype=dtype)
 
     def forward(
-        self, x: jax.Array, q_slots: jax.Array, valid: jax.Array, kv: tuple | None, index: Any, key: Any
+        self, x: jax.Array, slots: Slots, kv: tuple | None, key: Any
     ) -> tuple[jax.Array, tuple | None]:
         ka, km = (None, None) if key is None else jax.random.split(key)
-        a, kv = self.attn(self.ln_1(x), q_slots, valid, kv, index, ka)
+        a, kv = self.attn(self.ln_1(x), slots, kv, ka)
         x = x + a
         return x + self.mlp(self.ln_2(x), km), kv
 
@@ -291,15 +298,8 @@ class GPT2Model(Module):
         self.embd_pdrop = c.embd_pdrop
 
     def forward(
-        self,
-        input_ids: jax.Array,
-        position_ids: jax.Array,
-        valid: jax.Array,
-        cache: KVCache | None,
-        index: Any,
-        key: Any,
+        self, input_ids: jax.Array, position_ids: jax.Array, slots: Slots, cache: KVCache | None, key: Any
     ) -> tuple[jax.Array, KVCache | None]:
-        t = input_ids.shape[1]
         x = jnp.take(self.wte.weight, input_ids, axis=0) + jnp.take(self.wpe.weight, position_ids, axis=0)
         x = dropout(
             x,
@@ -308,16 +308,13 @@ class GPT2Model(Module):
             None if key is None else jax.random.fold_in(key, len(self.h)),
             "GPT2Model",
         )
-        q_slots = index + jnp.arange(t)
-        ks, vs = [], []
-        for i, block in enumerate(self.h):
-            kv = None if cache is None else (cache.k[i], cache.v[i])
-            x, kv = block(x, q_slots, valid, kv, index, None if key is None else jax.random.fold_in(key, i))
-            if kv is not None:
-                ks.append(kv[0])
-                vs.append(kv[1])
-        new_cache = None if cache is None else cache.replace(k=tuple(ks), v=tuple(vs))
-        return self.ln_f(x), new_cache
+        x, cache = run_layers(
+            self.h,
+            x,
+            cache,
+            lambda i, block, x, kv: block(x, slots, kv, None if key is None else jax.random.fold_in(key, i)),
+        )
+        return self.ln_f(x), cache
 
 
 class GPT2LMHeadModel(CausalLM):
@@ -356,44 +353,12 @@ class GPT2LMHeadModel(CausalLM):
     lm_head: Dense | None
 
     _embedding_path = "transformer.wte.weight"
+    _config_class = GPT2Config
+    _trunk, _hidden_field, _context_field = "transformer", "n_embd", "n_positions"
 
-    def __init__(self, config: GPT2Config, *, key: Any = None, dtype: Any = None) -> None:
-        if not isinstance(config, GPT2Config):
-            raise ConfigError(f"GPT2LMHeadModel: expected a GPT2Config, got {type(config).__name__}")
-        d = float_dtype(dtype)
-        self.config = config
-        rng = host_rng(resolve_key(key))  # one host generator, drawn in parameter order
-        self.transformer = GPT2Model(config, key=rng, dtype=d)
-        self.lm_head = (
-            None
-            if config.tie_word_embeddings
-            else Dense(
-                normal(rng, (config.vocab_size, config.n_embd), config.initializer_range, d),
-                None,
-                ("vocab", "embed"),
-            )
-        )
-
-    @property
-    def max_positions(self) -> int:
-        return self.config.n_positions
+    def _build_trunk(self, config: GPT2Config, rng: np.random.Generator, dtype: Any) -> GPT2Model:
+        return GPT2Model(config, key=rng, dtype=dtype)
 
     def cache_spec(self) -> tuple[int, int, int]:
         c = self.config
         return c.n_layer, c.n_head, c.n_embd // c.n_head
-
-    def _run(
-        self,
-        input_ids: jax.Array,
-        position_ids: jax.Array,
-        valid: jax.Array,
-        cache: KVCache | None,
-        index: Any,
-        key: Any,
-    ) -> tuple[jax.Array, KVCache | None]:
-        h, cache = self.transformer(input_ids, position_ids, valid, cache, index, key)
-        return h @ self.output_weight().T, cache
-
-    def _describe(self) -> str:
-        c = self.config
-        return f"GPT2LMHeadModel n_layer={c.n_layer} n_embd={c.n_embd}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import jax
@@ -12,56 +11,22 @@ import numpy as np
 
 from ... import nn
 from ...errors import ConfigError
-from ...nn import Module
-from ...nn._utils import float_dtype, resolve_key
+from ...nn import Module, RopeScaling
+from ...nn import functional as F
 from ...tree import static
-from ._common import CausalLM, KVCache, causal_attention, check_config, inv_sqrt, write_cache
-from ._layers import Dense, Embedding, RMSNorm, host_rng, normal
+from ._common import (
+    CausalLM,
+    KVCache,
+    Slots,
+    causal_attention,
+    check_config,
+    inv_sqrt,
+    run_layers,
+    with_cache,
+)
+from ._layers import Dense, Embedding, RMSNorm, normal
 
 __all__ = ["LlamaConfig", "LlamaForCausalLM", "RopeScaling", "rope_inv_freq"]
-
-
-@dataclasses.dataclass(frozen=True)
-class RopeScaling:
-    """RoPE frequency scaling (HF ``rope_parameters``).
-
-    ``"linear"`` divides every frequency by ``factor`` (position interpolation); ``"llama3"`` is
-    Llama 3.1's band-wise scaling with ``low_freq_factor``, ``high_freq_factor`` and
-    ``original_max_position_embeddings``.
-
-    Args:
-      rope_type: ``"linear"`` or ``"llama3"``.
-      factor: the scaling factor (> 0).
-      low_freq_factor, high_freq_factor: llama3's band edges.
-      original_max_position_embeddings: llama3's original context.
-
-    Raises:
-      ConfigError: an unknown type (dynamic NTK and YaRN are not implemented), ``factor <= 0``, or
-        llama3 bands in the wrong order.
-
-    Example:
-      >>> from torsh.text.models import RopeScaling, rope_inv_freq
-      >>> (rope_inv_freq(4, 10000.0, RopeScaling("linear", 2.0)) * 2).tolist()
-      [1.0, 0.009999999776482582]
-    """
-
-    rope_type: str = "linear"
-    factor: float = 1.0
-    low_freq_factor: float = 1.0
-    high_freq_factor: float = 4.0
-    original_max_position_embeddings: int = 8192
-
-    def __post_init__(self) -> None:
-        if self.rope_type not in ("linear", "llama3"):
-            raise ConfigError(
-                f"RopeScaling: rope_type must be 'linear' or 'llama3', got {self.rope_type!r} "
-                "(dynamic NTK and "
-                "YaRN are not implemented)"
-            )
-        if not self.factor > 0:
-            raise ConfigError(f"RopeScaling: factor must be > 0, got {self.factor!r}")
-        if self.rope_type == "llama3" and not self.high_freq_factor > self.low_freq_factor:
-            raise ConfigError("RopeScaling: llama3 needs high_freq_factor > low_freq_factor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,8 +34,11 @@ class LlamaConfig:
     """Llama hyperparameters with HF ``LlamaConfig``'s names and defaults (Llama-2 7B sizes).
 
     ``num_key_value_heads < num_attention_heads`` is grouped-query attention; ``head_dim``
-    defaults to ``hidden_size // num_attention_heads``; ``rope_scaling`` is a :class:`RopeScaling`
-    (or a dict with its fields) or None.
+    defaults to ``hidden_size // num_attention_heads``; ``rope_scaling`` is a
+    :class:`torsh.nn.RopeScaling` (linear, dynamic NTK, YaRN, llama3), HF's ``rope_parameters``
+    dict, or None. As in HF, llama3 and YaRN given as a dict without
+    ``original_max_position_embeddings`` take ``max_position_embeddings``; dynamic NTK scales past
+    ``max_position_embeddings``.
 
     Args:
       vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads: sizes.
@@ -122,7 +90,10 @@ class LlamaConfig:
         if self.head_dim is None:
             object.__setattr__(self, "head_dim", self.hidden_size // max(self.num_attention_heads, 1))
         if isinstance(self.rope_scaling, dict):
-            object.__setattr__(self, "rope_scaling", RopeScaling(**self.rope_scaling))
+            params = dict(self.rope_scaling)
+            if params.get("rope_type", params.get("type")) in ("llama3", "yarn"):
+                params.setdefault("original_max_position_embeddings", self.max_position_embeddings)
+            object.__setattr__(self, "rope_scaling", RopeScaling.from_dict(params))
         check_config(
             "LlamaConfig",
             vocab_size=self.vocab_size,
@@ -174,12 +145,8 @@ class LlamaConfig:
         d.pop("rope_scaling", None)
         if "rope_theta" in rope:
             d["rope_theta"] = rope["rope_theta"]
-        kind = rope.get("rope_type", rope.get("type", "default"))
-        if kind != "default":
-            fields = {f.name for f in dataclasses.fields(RopeScaling)}
-            d["rope_scaling"] = RopeScaling(
-                rope_type=kind, **{k: v for k, v in rope.items() if k in fields and k != "rope_type"}
-            )
+        if rope.get("rope_type", rope.get("type", "default")) != "default":
+            d["rope_scaling"] = {k: v for k, v in rope.items() if k != "rope_theta"}
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -194,57 +161,40 @@ class LlamaConfig:
           >>> LlamaConfig(hidden_size=32, num_attention_heads=4).to_hf_dict()["rope_parameters"]
           {'rope_type': 'default', 'rope_theta': 10000.0}
         """
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         rs = d.pop("rope_scaling")
-        d["rope_parameters"] = (
-            {"rope_type": "default", "rope_theta": self.rope_theta}
-            if rs is None
-            else {**rs, "rope_theta": self.rope_theta}
-        )
+        d["rope_parameters"] = {
+            **({"rope_type": "default"} if rs is None else rs.to_dict()),
+            "rope_theta": self.rope_theta,
+        }
         return d
 
 
 def rope_inv_freq(head_dim: int, theta: float, scaling: RopeScaling | None) -> np.ndarray:
     """Inverse frequencies ``theta ** (-2i / head_dim)``, scaled as ``scaling`` says (float32).
 
+    The host-array form of :func:`torsh.nn.functional.rope_frequencies` (which also returns YaRN's
+    attention factor); dynamic NTK gives the frequencies at the context length.
+
     Args:
       head_dim: the (even) head size.
       theta: RoPE's base.
-      scaling: a :class:`RopeScaling` or ``None``.
+      scaling: a :class:`torsh.nn.RopeScaling` or ``None``.
 
     Returns:
       A float32 array of ``head_dim // 2`` frequencies.
 
+    Raises:
+      ConfigError: an odd ``head_dim``, a bad ``theta`` or scaling.
+
     Example:
-      >>> from torsh.text.models import rope_inv_freq
+      >>> from torsh.text.models import RopeScaling, rope_inv_freq
       >>> rope_inv_freq(4, 100.0, None).tolist()
       [1.0, 0.10000000149011612]
+      >>> (rope_inv_freq(4, 10000.0, RopeScaling("linear", 2.0)) * 2).tolist()
+      [1.0, 0.009999999776482582]
     """
-    inv = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.int64).astype(np.float32) / head_dim))
-    inv = inv.astype(np.float32)
-    if scaling is None:
-        return inv
-    f = np.float32(scaling.factor)
-    if scaling.rope_type == "linear":
-        return inv / f
-    old = scaling.original_max_position_embeddings
-    low_wl, high_wl = old / scaling.low_freq_factor, old / scaling.high_freq_factor
-    wavelen = 2 * math.pi / inv
-    scaled = np.where(wavelen > low_wl, inv / f, inv)
-    smooth = (old / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
-    smoothed = (1 - smooth) * scaled / f + smooth * scaled
-    medium = ~(wavelen < high_wl) & ~(wavelen > low_wl)
-    return np.where(medium, smoothed, scaled).astype(np.float32)
-
-
-def _rotate_half(x: jax.Array) -> jax.Array:
-    x1, x2 = jnp.split(x, 2, axis=-1)
-    return jnp.concatenate([-x2, x1], axis=-1)
-
-
-def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
-    """HF's (non-interleaved, "rotate half") rotary embedding; ``cos``/``sin [B, T, D]``."""
-    return x * cos[:, None] + _rotate_half(x) * sin[:, None]
+    return np.asarray(F.rope_frequencies(head_dim, theta, scaling)[0])
 
 
 _ACTS = {"silu": jax.nn.silu, "gelu": lambda x: jax.nn.gelu(x, approximate=False), "relu": jax.nn.relu}
@@ -286,25 +236,17 @@ class LlamaAttention(Module):
         self.num_heads, self.num_kv_heads, self.head_dim = h, hkv, d
 
     def forward(
-        self,
-        x: jax.Array,
-        cos: jax.Array,
-        sin: jax.Array,
-        q_slots: jax.Array,
-        valid: jax.Array,
-        kv: tuple | None,
-        index: Any,
+        self, x: jax.Array, rope: tuple[jax.Array, jax.Array], slots: Slots, kv: tuple | None
     ) -> tuple[jax.Array, tuple | None]:
         b, t, _ = x.shape
         d = self.head_dim
+        cos, sin = (c[:, None] for c in rope)  # [B, 1, T, D] against [B, heads, T, D]
         q = self.q_proj(x).reshape(b, t, self.num_heads, d).transpose(0, 2, 1, 3)
         k = self.k_proj(x).reshape(b, t, self.num_kv_heads, d).transpose(0, 2, 1, 3)
         v = self.v_proj(x).reshape(b, t, self.num_kv_heads, d).transpose(0, 2, 1, 3)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if kv is not None:
-            k, v = write_cache(kv[0], k, index), write_cache(kv[1], v, index)
-            kv = (k, v)
-        y = causal_attention(q, k, v, q_slots, valid, inv_sqrt(d))
+        q, k = F.apply_rotary_emb(q, cos, sin), F.apply_rotary_emb(k, cos, sin)
+        k, v, kv = with_cache(k, v, kv, slots.index)
+        y = causal_attention(q, k, v, slots.q_slots, slots.valid, inv_sqrt(d))
         return self.o_proj(y.transpose(0, 2, 1, 3).reshape(b, t, self.num_heads * d)), kv
 
 
@@ -341,16 +283,9 @@ class LlamaDecoderLayer(Module):
         self.post_attention_layernorm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
 
     def forward(
-        self,
-        x: jax.Array,
-        cos: jax.Array,
-        sin: jax.Array,
-        q_slots: jax.Array,
-        valid: jax.Array,
-        kv: tuple | None,
-        index: Any,
+        self, x: jax.Array, rope: tuple[jax.Array, jax.Array], slots: Slots, kv: tuple | None
     ) -> tuple[jax.Array, tuple | None]:
-        a, kv = self.self_attn(self.input_layernorm(x), cos, sin, q_slots, valid, kv, index)
+        a, kv = self.self_attn(self.input_layernorm(x), rope, slots, kv)
         x = x + a
         return x + self.mlp(self.post_attention_layernorm(x)), kv
 
@@ -369,14 +304,17 @@ class LlamaModel(Module):
       >>> from torsh.text.models import LlamaConfig, LlamaForCausalLM
       >>> cfg = LlamaConfig(vocab_size=10, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
       ...                   num_attention_heads=2)
-      >>> sorted(LlamaForCausalLM(cfg, key=0).model.state_dict())[:2]
-      ['embed_tokens.weight', 'inv_freq']
+      >>> model = LlamaForCausalLM(cfg, key=0).model
+      >>> sorted(model.state_dict())[:2]
+      ['embed_tokens.weight', 'layers.0.input_layernorm.weight']
+      >>> model.rotary_emb.inv_freq.tolist()
+      [1.0, 0.009999999776482582]
     """
 
     embed_tokens: Embedding
     layers: nn.ModuleList
     norm: LlamaRMSNorm
-    inv_freq: jax.Array = nn.buffer()
+    rotary_emb: nn.RotaryEmbedding
 
     def __init__(self, c: LlamaConfig, *, key: Any, dtype: Any) -> None:
         self.embed_tokens = Embedding(
@@ -387,39 +325,27 @@ class LlamaModel(Module):
         )
         self.norm = LlamaRMSNorm(c.hidden_size, c.rms_norm_eps, dtype)
         assert c.head_dim is not None  # set by LlamaConfig
-        self.inv_freq = jnp.asarray(rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling))
+        self.rotary_emb = nn.RotaryEmbedding(
+            c.head_dim, c.rope_theta, c.rope_scaling, max_position_embeddings=c.max_position_embeddings
+        )
 
     def forward(
-        self,
-        input_ids: jax.Array,
-        position_ids: jax.Array,
-        valid: jax.Array,
-        cache: KVCache | None,
-        index: Any,
+        self, input_ids: jax.Array, position_ids: jax.Array, slots: Slots, cache: KVCache | None, key: Any
     ) -> tuple[jax.Array, KVCache | None]:
         x = jnp.take(self.embed_tokens.weight, input_ids, axis=0)
-        freqs = position_ids[..., None].astype(jnp.float32) * self.inv_freq
-        emb = jnp.concatenate([freqs, freqs], axis=-1)
-        cos, sin = jnp.cos(emb).astype(x.dtype), jnp.sin(emb).astype(x.dtype)
-        q_slots = index + jnp.arange(input_ids.shape[1])
-        ks, vs = [], []
-        for i, layer in enumerate(self.layers):
-            kv = None if cache is None else (cache.k[i], cache.v[i])
-            x, kv = layer(x, cos, sin, q_slots, valid, kv, index)
-            if kv is not None:
-                ks.append(kv[0])
-                vs.append(kv[1])
-        new_cache = None if cache is None else cache.replace(k=tuple(ks), v=tuple(vs))
-        return self.norm(x), new_cache
+        rope = self.rotary_emb(x, position_ids)  # key unused: Llama has no dropout
+        x, cache = run_layers(self.layers, x, cache, lambda i, layer, x, kv: layer(x, rope, slots, kv))
+        return self.norm(x), cache
 
 
 class LlamaForCausalLM(CausalLM):
     """Llama-style decoder LM with HF ``LlamaForCausalLM``'s state-dict keys, shapes and logits.
 
-    RMSNorm, rotary position embeddings (HF's rotate-half layout; ``rope_scaling`` linear or
-    llama3), SwiGLU MLP, grouped-query attention, untied (default) or tied embeddings. There is no
-    dropout. The RoPE inverse frequencies are a buffer (``model.inv_freq``), not in HF's state dict
-    either (``state_dict()`` leaves it out).
+    RMSNorm, rotary position embeddings (:class:`torsh.nn.RotaryEmbedding` in HF's rotate-half
+    layout; ``rope_scaling`` linear, dynamic NTK, YaRN or llama3), SwiGLU MLP, grouped-query
+    attention, untied (default) or tied embeddings. There is no dropout. The RoPE frequencies follow
+    from the configuration (``model.model.rotary_emb.inv_freq``) and are no array of the model, as
+    HF keeps its ``inv_freq`` out of the state dict.
 
     Logical axes: embeddings ``("vocab", "embed")``, q/k/v ``("heads", "embed")``, o ``("embed",
     "heads")``, gate/up ``("mlp", "embed")``, down ``("embed", "mlp")``, norms ``("embed",)``.
@@ -447,58 +373,13 @@ class LlamaForCausalLM(CausalLM):
     lm_head: Dense | None
 
     _embedding_path = "model.embed_tokens.weight"
+    _config_class = LlamaConfig
+    _trunk, _hidden_field, _context_field = "model", "hidden_size", "max_position_embeddings"
 
-    def __init__(self, config: LlamaConfig, *, key: Any = None, dtype: Any = None) -> None:
-        if not isinstance(config, LlamaConfig):
-            raise ConfigError(f"LlamaForCausalLM: expected a LlamaConfig, got {type(config).__name__}")
-        d = float_dtype(dtype)
-        self.config = config
-        rng = host_rng(resolve_key(key))  # one host generator, drawn in parameter order
-        self.model = LlamaModel(config, key=rng, dtype=d)
-        self.lm_head = (
-            None
-            if config.tie_word_embeddings
-            else _linear(
-                config.hidden_size,
-                config.vocab_size,
-                False,
-                ("vocab", "embed"),
-                config.initializer_range,
-                rng,
-                d,
-            )
-        )
-
-    @property
-    def max_positions(self) -> int:
-        return self.config.max_position_embeddings
+    def _build_trunk(self, config: LlamaConfig, rng: np.random.Generator, dtype: Any) -> LlamaModel:
+        return LlamaModel(config, key=rng, dtype=dtype)
 
     def cache_spec(self) -> tuple[int, int, int]:
         c = self.config
+        assert c.num_key_value_heads is not None and c.head_dim is not None  # set by LlamaConfig
         return c.num_hidden_layers, c.num_key_value_heads, c.head_dim
-
-    def _run(
-        self,
-        input_ids: jax.Array,
-        position_ids: jax.Array,
-        valid: jax.Array,
-        cache: KVCache | None,
-        index: Any,
-        key: Any,
-    ) -> tuple[jax.Array, KVCache | None]:
-        h, cache = self.model(input_ids, position_ids, valid, cache, index)
-        return h @ self.output_weight().T, cache
-
-    def state_dict(self) -> dict[str, jax.Array]:
-        sd = super().state_dict()
-        sd.pop("model.inv_freq", None)  # HF keeps it non-persistent; it follows from the config
-        return sd
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
-        sd = dict(state_dict)
-        sd.setdefault("model.inv_freq", self.model.inv_freq)
-        return super().load_state_dict(sd, strict)
-
-    def _describe(self) -> str:
-        c = self.config
-        return f"LlamaForCausalLM layers={c.num_hidden_layers} hidden={c.hidden_size}"
