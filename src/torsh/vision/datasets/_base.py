@@ -141,6 +141,42 @@ class ArrayBackedDataset(VisionDataset):
         return self.data[idx], self.targets[idx].astype(np.int64)
 
 
+class _SplitFiles(ArrayBackedDataset):
+    """An :class:`ArrayBackedDataset` read from the train or test files of a folder (CIFAR, MNIST).
+
+    Subclasses say where the files come from (``_how_to_get``) and read them (``_load``, which sets
+    ``data`` and ``targets``); torsh never downloads, so ``download=True`` is refused here.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        train: bool = True,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        download: bool = False,
+    ) -> None:
+        super().__init__(root, transform, target_transform)
+        if download:
+            from ...errors import ConfigError
+
+            raise ConfigError(
+                f"{type(self).__name__}: torsh does not download datasets (download=True); "
+                f"{self._how_to_get()} and pass download=False"
+            )
+        self.train = bool(train)
+        self._load()
+
+    def _how_to_get(self) -> str:
+        raise NotImplementedError
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"Split: {'Train' if self.train else 'Test'}"
+
+
 def require_file(candidates: Sequence[str], dataset: str, how_to_get: str) -> str:
     """The first existing path of ``candidates``; otherwise a DataFileNotFoundError naming them all."""
     for path in candidates:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ._base import ArrayBackedDataset, DatasetFormatError, require_file
+from ._base import DatasetFormatError, _SplitFiles, require_file
 
 __all__ = ["CIFAR10", "CIFAR100"]
 
 
-class CIFAR10(ArrayBackedDataset):
+class CIFAR10(_SplitFiles):
     """CIFAR-10 read from ``cifar-10-batches-bin/`` (the "CIFAR-10 binary version" archive).
 
     ``root`` holds the extracted folder (or is that folder). Training data is ``data_batch_1.bin`` ..
@@ -66,24 +65,10 @@ class CIFAR10(ArrayBackedDataset):
         "truck",
     ]
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        train: bool = True,
-        transform: Callable[[Any], Any] | None = None,
-        target_transform: Callable[[Any], Any] | None = None,
-        download: bool = False,
-    ) -> None:
-        super().__init__(root, transform, target_transform)
-        name = type(self).__name__
-        if download:
-            from ...errors import ConfigError
+    def _how_to_get(self) -> str:
+        return f"get {self.url}, extract it under {self.root!r}"
 
-            raise ConfigError(
-                f"{name}: torsh does not download datasets (download=True); get {self.url}, extract it "
-                f"under {self.root!r} and pass download=False"
-            )
-        self.train = bool(train)
+    def _load(self) -> None:
         images, labels = [], []
         for filename in self.train_list if self.train else self.test_list:
             path = self._path(filename)
@@ -141,9 +126,6 @@ class CIFAR10(ArrayBackedDataset):
                 if len(names) >= self.num_classes:
                     return names[: self.num_classes]
         return list(self.default_classes)
-
-    def extra_repr(self) -> str:
-        return f"Split: {'Train' if self.train else 'Test'}"
 
 
 class CIFAR100(CIFAR10):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from ._base import ArrayBackedDataset, DatasetFormatError, require_file
+from ._base import DatasetFormatError, _SplitFiles, require_file
 
 __all__ = ["read_idx", "MNIST", "FashionMNIST"]
 
@@ -71,7 +69,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-class MNIST(ArrayBackedDataset):
+class MNIST(_SplitFiles):
     """The MNIST handwritten digits (``torchvision.datasets.MNIST``'s files, attributes and order).
 
     Reads ``train-images-idx3-ubyte``/``train-labels-idx1-ubyte`` (``train=True``) or the ``t10k-``
@@ -127,24 +125,11 @@ class MNIST(ArrayBackedDataset):
         "9 - nine",
     ]
 
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        train: bool = True,
-        transform: Callable[[Any], Any] | None = None,
-        target_transform: Callable[[Any], Any] | None = None,
-        download: bool = False,
-    ) -> None:
-        super().__init__(root, transform, target_transform)
-        name = type(self).__name__
-        if download:
-            from ...errors import ConfigError
+    def _how_to_get(self) -> str:
+        return f"fetch the files from {self.resources_url} into {self.raw_folder!r}"
 
-            raise ConfigError(
-                f"{name}: torsh does not download datasets (download=True); fetch the files from "
-                f"{self.resources_url} into {self.raw_folder!r} and pass download=False"
-            )
-        self.train = bool(train)
+    def _load(self) -> None:
+        name = type(self).__name__
         images_name, labels_name = self.training_file if self.train else self.test_file
         images_path = self._find(images_name)
         labels_path = self._find(labels_name)
@@ -187,9 +172,6 @@ class MNIST(ArrayBackedDataset):
         folders = [self.raw_folder, self.root or ""]
         candidates = [os.path.join(d, filename + ext) for d in folders for ext in ("", ".gz")]
         return require_file(candidates, type(self).__name__, f"Get {filename}.gz from {self.resources_url}")
-
-    def extra_repr(self) -> str:
-        return f"Split: {'Train' if self.train else 'Test'}"
 
 
 class FashionMNIST(MNIST):

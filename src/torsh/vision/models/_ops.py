@@ -140,6 +140,89 @@ class Conv2dNormActivation(Sequential):
         return ""  # as torchvision: the layers say it all
 
 
+def _inverted_residual_layers(
+    in_channels: int,
+    expanded: int,
+    out_channels: int,
+    *,
+    kernel_size: int,
+    stride: int,
+    norm_layer: Callable[..., Module],
+    activation: Callable[..., Module],
+    keys: Sequence[Any],
+    expand: bool,
+    dilation: int = 1,
+    squeeze: Callable[[Any], Module] | None = None,
+    flat_projection: bool = False,
+) -> list[Module]:
+    """The MobileNet inverted residual body (MobileNetV2/V3 ``InvertedResidual``, EfficientNet ``MBConv``).
+
+    ``[1x1 expand] -> kxk depthwise -> [squeeze(key)] -> 1x1 linear projection``. ``keys`` are the
+    expansion's, the depthwise's, (the squeeze's,) then the projection's (the last one). MobileNetV2
+    keeps the projection's conv and norm as two layers (``flat_projection``), the others one
+    :class:`Conv2dNormActivation`; the state-dict keys follow from that.
+    """
+    layers: list[Module] = []
+    if expand:
+        layers.append(
+            Conv2dNormActivation(
+                in_channels, expanded, 1, norm_layer=norm_layer, activation_layer=activation, key=keys[0]
+            )
+        )
+    layers.append(
+        Conv2dNormActivation(
+            expanded,
+            expanded,
+            kernel_size,
+            stride,
+            dilation=dilation,
+            groups=expanded,
+            norm_layer=norm_layer,
+            activation_layer=activation,
+            key=keys[1],
+        )
+    )
+    if squeeze is not None:
+        layers.append(squeeze(keys[2]))
+    if flat_projection:
+        layers += [
+            Conv2d(expanded, out_channels, 1, 1, 0, bias=False, key=keys[-1]),
+            norm_layer(out_channels),
+        ]
+    else:
+        layers.append(
+            Conv2dNormActivation(
+                expanded, out_channels, 1, norm_layer=norm_layer, activation_layer=None, key=keys[-1]
+            )
+        )
+    return layers
+
+
+def _stem_blocks_head(
+    stem_channels: int,
+    blocks: Sequence[Module],
+    head_channels: tuple[int, int],
+    norm_layer: Callable[..., Module],
+    activation: Callable[..., Module],
+    keys: tuple[Any, Any],
+) -> list[Module]:
+    """The MobileNet/EfficientNet ``features``: a 3x3 stride-2 stem, the blocks, a 1x1 head convolution."""
+    stem = Conv2dNormActivation(
+        3, stem_channels, 3, 2, norm_layer=norm_layer, activation_layer=activation, key=keys[0]
+    )
+    head = Conv2dNormActivation(
+        *head_channels, kernel_size=1, norm_layer=norm_layer, activation_layer=activation, key=keys[1]
+    )
+    return [stem, *blocks, head]
+
+
+def classify(features: Module, classifier: Module, x: jax.Array, key: jax.Array | None) -> jax.Array:
+    """features -> global average pool -> flatten -> classifier; ``key`` feeds dropout in training."""
+    k1, k2 = (None, None) if key is None else jax.random.split(key)
+    x = jnp.mean(features(x, key=k1), axis=(2, 3))  # AdaptiveAvgPool2d(1) + flatten
+    return classifier(x, key=k2)
+
+
 class SqueezeExcitation(Module):
     """Squeeze-and-excitation: ``x * scale_activation(fc2(activation(fc1(avgpool(x)))))``.
 

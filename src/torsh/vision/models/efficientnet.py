@@ -14,9 +14,15 @@ from ...errors import ConfigError
 from ...nn import BatchNorm2d, Dropout, Linear, Module, Sequential, SiLU, split_key
 from ...tree import static
 from ._init import assign, build, conv_bn_rule
-from ._ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth, make_divisible
+from ._ops import (
+    SqueezeExcitation,
+    StochasticDepth,
+    _inverted_residual_layers,
+    _stem_blocks_head,
+    classify,
+    make_divisible,
+)
 from ._weights import WeightsArg, finish
-from .mobilenetv2 import classify
 
 __all__ = ["EfficientNet", "MBConvConfig", "MBConv", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2"]
 
@@ -123,43 +129,19 @@ class MBConv(Module):
     ) -> None:
         if not 1 <= cnf.stride <= 2:
             raise ConfigError(f"illegal stride value {cnf.stride}")
-        k1, k2, k3, k4 = split_key(key, 4)
         expanded = cnf.adjust_channels(cnf.input_channels, cnf.expand_ratio)
-        layers: list[Module] = []
-        if expanded != cnf.input_channels:
-            layers.append(
-                Conv2dNormActivation(
-                    cnf.input_channels,
-                    expanded,
-                    kernel_size=1,
-                    norm_layer=norm_layer,
-                    activation_layer=SiLU,
-                    key=k1,
-                )
-            )
-        layers.append(
-            Conv2dNormActivation(
-                expanded,
-                expanded,
-                kernel_size=cnf.kernel,
-                stride=cnf.stride,
-                groups=expanded,
-                norm_layer=norm_layer,
-                activation_layer=SiLU,
-                key=k2,
-            )
-        )
         squeeze = max(1, cnf.input_channels // 4)
-        layers.append(se_layer(expanded, squeeze, activation=SiLU, key=k3))
-        layers.append(
-            Conv2dNormActivation(
-                expanded,
-                cnf.out_channels,
-                kernel_size=1,
-                norm_layer=norm_layer,
-                activation_layer=None,
-                key=k4,
-            )
+        layers = _inverted_residual_layers(
+            cnf.input_channels,
+            expanded,
+            cnf.out_channels,
+            kernel_size=cnf.kernel,
+            stride=cnf.stride,
+            norm_layer=norm_layer,
+            activation=SiLU,
+            keys=split_key(key, 4),
+            expand=expanded != cnf.input_channels,
+            squeeze=lambda k: se_layer(expanded, squeeze, activation=SiLU, key=k),
         )
         self.block = Sequential(*layers)
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
@@ -224,18 +206,8 @@ class EfficientNet(Module):
         def make(k: jax.Array) -> dict[str, Any]:
             total = sum(cnf.num_layers for cnf in inverted_residual_setting)
             ks = iter(jax.random.split(k, total + 3))
-            first = inverted_residual_setting[0].input_channels
-            layers: list[Module] = [
-                Conv2dNormActivation(
-                    3,
-                    first,
-                    kernel_size=3,
-                    stride=2,
-                    norm_layer=norm_layer,
-                    activation_layer=SiLU,
-                    key=next(ks),
-                )
-            ]
+            k_stem = next(ks)
+            blocks: list[Module] = []
             block_id = 0
             for cnf in inverted_residual_setting:
                 stage: list[Module] = []
@@ -247,18 +219,12 @@ class EfficientNet(Module):
                     sd_prob = stochastic_depth_prob * float(block_id) / total
                     stage.append(block_cnf.block(block_cnf, sd_prob, norm_layer, key=next(ks)))
                     block_id += 1
-                layers.append(Sequential(*stage))
+                blocks.append(Sequential(*stage))
+            first = inverted_residual_setting[0].input_channels
             last_in = inverted_residual_setting[-1].out_channels
             last_out = last_channel if last_channel is not None else 4 * last_in
-            layers.append(
-                Conv2dNormActivation(
-                    last_in,
-                    last_out,
-                    kernel_size=1,
-                    norm_layer=norm_layer,
-                    activation_layer=SiLU,
-                    key=next(ks),
-                )
+            layers = _stem_blocks_head(
+                first, blocks, (last_in, last_out), norm_layer, SiLU, (k_stem, next(ks))
             )
             return {
                 "features": Sequential(*layers),

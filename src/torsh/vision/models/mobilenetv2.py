@@ -6,13 +6,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from ...errors import ConfigError
-from ...nn import BatchNorm2d, Conv2d, Dropout, Linear, Module, ReLU6, Sequential, split_key
+from ...nn import BatchNorm2d, Dropout, Linear, Module, ReLU6, Sequential, split_key
 from ...tree import static
 from ._init import assign, build, conv_bn_rule
-from ._ops import Conv2dNormActivation, make_divisible
+from ._ops import _inverted_residual_layers, _stem_blocks_head, classify, make_divisible
 from ._weights import WeightsArg, finish
 
 __all__ = ["MobileNetV2", "InvertedResidual", "mobilenet_v2"]
@@ -60,27 +59,18 @@ class InvertedResidual(Module):
             raise ConfigError(f"stride should be 1 or 2 instead of {stride}")
         norm_layer = norm_layer or BatchNorm2d
         hidden_dim = int(round(inp * expand_ratio))
-        k1, k2, k3 = split_key(key, 3)
-        layers: list[Module] = []
-        if expand_ratio != 1:
-            layers.append(
-                Conv2dNormActivation(
-                    inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=ReLU6, key=k1
-                )
-            )
-        layers += [
-            Conv2dNormActivation(
-                hidden_dim,
-                hidden_dim,
-                stride=stride,
-                groups=hidden_dim,
-                norm_layer=norm_layer,
-                activation_layer=ReLU6,
-                key=k2,
-            ),
-            Conv2d(hidden_dim, oup, 1, 1, 0, bias=False, key=k3),
-            norm_layer(oup),
-        ]
+        layers = _inverted_residual_layers(
+            inp,
+            hidden_dim,
+            oup,
+            kernel_size=3,
+            stride=stride,
+            norm_layer=norm_layer,
+            activation=ReLU6,
+            keys=split_key(key, 3),
+            expand=expand_ratio != 1,
+            flat_projection=True,
+        )
         self.conv = Sequential(*layers)
         self.stride = stride
         self.use_res_connect = stride == 1 and inp == oup
@@ -88,13 +78,6 @@ class InvertedResidual(Module):
 
     def forward(self, x: jax.Array) -> jax.Array:
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
-
-
-def classify(features: Module, classifier: Module, x: jax.Array, key: jax.Array | None) -> jax.Array:
-    """features -> global average pool -> flatten -> classifier; ``key`` feeds dropout in training."""
-    k1, k2 = (None, None) if key is None else jax.random.split(key)
-    x = jnp.mean(features(x, key=k1), axis=(2, 3))  # AdaptiveAvgPool2d(1) + flatten
-    return classifier(x, key=k2)
 
 
 class MobileNetV2(Module):
@@ -160,29 +143,19 @@ class MobileNetV2(Module):
             n_blocks = sum(row[2] for row in inverted_residual_setting)
             ks = iter(jax.random.split(k, n_blocks + 3))
             cin = input_channel
-            features: list[Module] = [
-                Conv2dNormActivation(
-                    3, cin, stride=2, norm_layer=norm_layer, activation_layer=ReLU6, key=next(ks)
-                )
-            ]
+            k_stem = next(ks)
+            blocks: list[Module] = []
             for t, c, n, s in inverted_residual_setting:
                 cout = make_divisible(c * width_mult, round_nearest)
                 for i in range(n):
-                    features.append(
+                    blocks.append(
                         block(
                             cin, cout, s if i == 0 else 1, expand_ratio=t, norm_layer=norm_layer, key=next(ks)
                         )
                     )
                     cin = cout
-            features.append(
-                Conv2dNormActivation(
-                    cin,
-                    last_channel,
-                    kernel_size=1,
-                    norm_layer=norm_layer,
-                    activation_layer=ReLU6,
-                    key=next(ks),
-                )
+            features = _stem_blocks_head(
+                input_channel, blocks, (cin, last_channel), norm_layer, ReLU6, (k_stem, next(ks))
             )
             return {
                 "features": Sequential(*features),

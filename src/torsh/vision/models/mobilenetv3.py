@@ -12,9 +12,8 @@ from ...errors import ConfigError
 from ...nn import BatchNorm2d, Dropout, Hardsigmoid, Hardswish, Linear, Module, ReLU, Sequential, split_key
 from ...tree import static
 from ._init import assign, build, conv_bn_rule
-from ._ops import Conv2dNormActivation, SqueezeExcitation, make_divisible
+from ._ops import SqueezeExcitation, _inverted_residual_layers, _stem_blocks_head, classify, make_divisible
 from ._weights import WeightsArg, finish
-from .mobilenetv2 import classify
 
 __all__ = [
     "MobileNetV3",
@@ -105,46 +104,21 @@ class InvertedResidual(Module):
     ) -> None:
         if not 1 <= cnf.stride <= 2:
             raise ConfigError(f"illegal stride value {cnf.stride}")
-        k1, k2, k3, k4 = split_key(key, 4)
-        act = Hardswish if cnf.use_hs else ReLU
-        layers: list[Module] = []
-        if cnf.expanded_channels != cnf.input_channels:
-            layers.append(
-                Conv2dNormActivation(
-                    cnf.input_channels,
-                    cnf.expanded_channels,
-                    kernel_size=1,
-                    norm_layer=norm_layer,
-                    activation_layer=act,
-                    key=k1,
-                )
-            )
-        stride = 1 if cnf.dilation > 1 else cnf.stride
-        layers.append(
-            Conv2dNormActivation(
-                cnf.expanded_channels,
-                cnf.expanded_channels,
-                kernel_size=cnf.kernel,
-                stride=stride,
-                dilation=cnf.dilation,
-                groups=cnf.expanded_channels,
-                norm_layer=norm_layer,
-                activation_layer=act,
-                key=k2,
-            )
-        )
-        if cnf.use_se:
-            squeeze_channels = make_divisible(cnf.expanded_channels // 4, 8)
-            layers.append(se_layer(cnf.expanded_channels, squeeze_channels, key=k3))
-        layers.append(
-            Conv2dNormActivation(
-                cnf.expanded_channels,
-                cnf.out_channels,
-                kernel_size=1,
-                norm_layer=norm_layer,
-                activation_layer=None,
-                key=k4,
-            )
+        expanded = cnf.expanded_channels
+        layers = _inverted_residual_layers(
+            cnf.input_channels,
+            expanded,
+            cnf.out_channels,
+            kernel_size=cnf.kernel,
+            stride=1 if cnf.dilation > 1 else cnf.stride,
+            dilation=cnf.dilation,
+            norm_layer=norm_layer,
+            activation=Hardswish if cnf.use_hs else ReLU,
+            keys=split_key(key, 4),
+            expand=expanded != cnf.input_channels,
+            squeeze=(lambda k: se_layer(expanded, make_divisible(expanded // 4, 8), key=k))
+            if cnf.use_se
+            else None,
         )
         self.block = Sequential(*layers)
         self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
@@ -205,30 +179,13 @@ class MobileNetV3(Module):
 
         def make(k: jax.Array) -> dict[str, Any]:
             ks = iter(jax.random.split(k, len(inverted_residual_setting) + 4))
+            k_stem = next(ks)
+            blocks = [block(cnf, norm_layer, key=next(ks)) for cnf in inverted_residual_setting]
             first = inverted_residual_setting[0].input_channels
-            layers: list[Module] = [
-                Conv2dNormActivation(
-                    3,
-                    first,
-                    kernel_size=3,
-                    stride=2,
-                    norm_layer=norm_layer,
-                    activation_layer=Hardswish,
-                    key=next(ks),
-                )
-            ]
-            layers += [block(cnf, norm_layer, key=next(ks)) for cnf in inverted_residual_setting]
             last_in = inverted_residual_setting[-1].out_channels
             last_out = 6 * last_in
-            layers.append(
-                Conv2dNormActivation(
-                    last_in,
-                    last_out,
-                    kernel_size=1,
-                    norm_layer=norm_layer,
-                    activation_layer=Hardswish,
-                    key=next(ks),
-                )
+            layers = _stem_blocks_head(
+                first, blocks, (last_in, last_out), norm_layer, Hardswish, (k_stem, next(ks))
             )
             return {
                 "features": Sequential(*layers),
