@@ -359,3 +359,19 @@ def test_logical_axes_let_megatron_rules_split_the_vit():
     assert spec == jax.sharding.PartitionSpec("model", None)
     r = nn.logical_axes(models.resnet18(num_classes=4, key=0))
     assert r["conv1.weight"] == ("out", "in", "kh", "kw") and r["bn1.weight"] == ("channels",)
+
+
+@pytest.mark.parametrize(
+    ("model", "config", "name"),
+    [
+        (models.EfficientNet, "MBConvConfig", "inverted_residual_setting"),
+        (models.MobileNetV3, "InvertedResidualConfig", "inverted_residual_setting"),
+        (models.ConvNeXt, "CNBlockConfig", "block_setting"),
+    ],
+)
+def test_stage_lists_are_checked_as_torchvision_does(model, config, name):
+    # torchvision's messages, raised before anything is built
+    with pytest.raises(ConfigError, match=rf"^The {name} should not be empty$"):
+        model([], 0.2)
+    with pytest.raises(ConfigError, match=rf"^The {name} should be List\[{config}\]$"):
+        model([object()], 0.2)

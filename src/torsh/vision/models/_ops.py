@@ -140,6 +140,14 @@ class Conv2dNormActivation(Sequential):
         return ""  # as torchvision: the layers say it all
 
 
+def _check_setting(setting: Sequence[Any], config_type: type, name: str) -> None:
+    """torchvision's checks of a model's stage list: not empty, all of ``config_type``."""
+    if not setting:
+        raise ConfigError(f"The {name} should not be empty")
+    if not all(isinstance(s, config_type) for s in setting):
+        raise ConfigError(f"The {name} should be List[{config_type.__name__}]")
+
+
 def _inverted_residual_layers(
     in_channels: int,
     expanded: int,

@@ -10,10 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...errors import ConfigError
 from ...nn import GELU, Conv2d, Flatten, LayerNorm, Linear, Module, Sequential, split_key
 from ._init import HostInit, assign, build
-from ._ops import Conv2dNormActivation, LayerNorm2d, Permute, StochasticDepth
+from ._ops import Conv2dNormActivation, LayerNorm2d, Permute, StochasticDepth, _check_setting
 from ._weights import WeightsArg, finish
 
 __all__ = [
@@ -168,10 +167,7 @@ class ConvNeXt(Module):
     ) -> None:
         from ...nn import AdaptiveAvgPool2d
 
-        if not block_setting:
-            raise ConfigError("The block_setting should not be empty")
-        if not all(isinstance(s, CNBlockConfig) for s in block_setting):
-            raise ConfigError("The block_setting should be List[CNBlockConfig]")
+        _check_setting(block_setting, CNBlockConfig, "block_setting")
         block = block or CNBlock
         norm_layer = norm_layer or partial(LayerNorm2d, eps=1e-6, axes=("embed",))
 

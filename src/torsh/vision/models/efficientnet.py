@@ -17,6 +17,7 @@ from ._init import assign, build, conv_bn_rule
 from ._ops import (
     SqueezeExcitation,
     StochasticDepth,
+    _check_setting,
     _inverted_residual_layers,
     _stem_blocks_head,
     classify,
@@ -197,10 +198,7 @@ class EfficientNet(Module):
         key: Any = None,
         dtype: Any = None,
     ) -> None:
-        if not inverted_residual_setting:
-            raise ConfigError("The inverted_residual_setting should not be empty")
-        if not all(isinstance(s, MBConvConfig) for s in inverted_residual_setting):
-            raise ConfigError("The inverted_residual_setting should be List[MBConvConfig]")
+        _check_setting(inverted_residual_setting, MBConvConfig, "inverted_residual_setting")
         norm_layer = norm_layer or BatchNorm2d
 
         def make(k: jax.Array) -> dict[str, Any]:

@@ -12,7 +12,14 @@ from ...errors import ConfigError
 from ...nn import BatchNorm2d, Dropout, Hardsigmoid, Hardswish, Linear, Module, ReLU, Sequential, split_key
 from ...tree import static
 from ._init import assign, build, conv_bn_rule
-from ._ops import SqueezeExcitation, _inverted_residual_layers, _stem_blocks_head, classify, make_divisible
+from ._ops import (
+    SqueezeExcitation,
+    _check_setting,
+    _inverted_residual_layers,
+    _stem_blocks_head,
+    classify,
+    make_divisible,
+)
 from ._weights import WeightsArg, finish
 
 __all__ = [
@@ -170,10 +177,7 @@ class MobileNetV3(Module):
         key: Any = None,
         dtype: Any = None,
     ) -> None:
-        if not inverted_residual_setting:
-            raise ConfigError("The inverted_residual_setting should not be empty")
-        if not all(isinstance(s, InvertedResidualConfig) for s in inverted_residual_setting):
-            raise ConfigError("The inverted_residual_setting should be List[InvertedResidualConfig]")
+        _check_setting(inverted_residual_setting, InvertedResidualConfig, "inverted_residual_setting")
         block = block or InvertedResidual
         norm_layer = norm_layer or partial(BatchNorm2d, eps=0.001, momentum=0.01)
 
