@@ -3,6 +3,8 @@ PyTorch differentiates them), over reductions and options chosen by hypothesis."
 
 from __future__ import annotations
 
+import contextlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -396,3 +398,136 @@ def test_loss_errors_are_explicit():
         F.cross_entropy(x, np.zeros(4, np.int32), weight=jnp.ones(4))
     with pytest.raises(ConfigError, match="label_smoothing"):
         F.cross_entropy(x, np.zeros(4, np.int32), label_smoothing=1.5)
+
+
+# -- linear_cross_entropy / LinearCrossEntropyLoss -------------------------------------------------------
+def _lce_case(seed: int, out_features: tuple[int, ...] = (), probabilities: bool = False):
+    rng = np.random.default_rng(seed)
+    n, d, c = 7, 5, 4
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    w = rng.standard_normal((c, *out_features, d)).astype(np.float32)
+    b = rng.standard_normal((c, *out_features)).astype(np.float32)
+    if probabilities:
+        t = rng.random((n, c, *out_features)).astype(np.float32)
+        t = t / t.sum(axis=1, keepdims=True)
+    else:
+        t = rng.integers(0, c, (n, *out_features))
+        t.reshape(-1)[1] = 2  # the ignore_index used below
+    cw = rng.random(c).astype(np.float32) + 0.5
+    return x, w, b, t, cw
+
+
+@settings(max_examples=examples(6))
+@given(
+    reduction=REDUCTIONS,
+    kdim=st.booleans(),
+    probabilities=st.booleans(),
+    weighted=st.booleans(),
+    smoothing=st.sampled_from([0.0, 0.2]),
+    chunk=st.sampled_from([None, 3]),
+    seed=st.integers(0, 1000),
+)
+def test_linear_cross_entropy_equals_torch(reduction, kdim, probabilities, weighted, smoothing, chunk, seed):
+    """Values and gradients w.r.t. input, linear weight and bias, with PyTorch's options (the chunked
+    path against torch's chunked path where torch takes it, otherwise both fall back)."""
+    x, w, b, t, cw = _lce_case(seed, (2,) if kdim else (), probabilities)
+    ignore = None if probabilities else 2
+    t_opts = None if chunk is None else torch.nn.LinearCrossEntropyOptions(batch_chunk_size=chunk)
+    j_opts = None if chunk is None else nn.LinearCrossEntropyOptions(batch_chunk_size=chunk)
+    kw = dict(reduction=reduction, ignore_index=ignore, label_smoothing=smoothing)
+    tw = torch.tensor(cw) if weighted else None
+    jw = jnp.asarray(cw) if weighted else None
+    jt = jnp.asarray(t) if probabilities else jnp.asarray(t, jnp.int32)
+    falls_back = chunk is not None and (kdim or probabilities or smoothing > 0)
+    with pytest.warns(UserWarning, match="options") if falls_back else contextlib.nullcontext():
+        check(
+            lambda x, w, b: F.linear_cross_entropy(x, w, jt, linear_bias=b, weight=jw, options=j_opts, **kw),
+            lambda x, w, b: TF.linear_cross_entropy(
+                x, w, torch.tensor(t), linear_bias=b, weight=tw, options=t_opts, **kw
+            ),
+            [x, w, b],
+            diff=(0, 1, 2),
+        )
+
+
+def test_linear_cross_entropy_chunks_unbatched_and_memory_path():
+    """Unbatched input; chunk sizes that do not divide the batch; aspect-ratio chunk sizes as torch's."""
+    x, w, b, t, cw = _lce_case(3)
+    ref = F.linear_cross_entropy(jnp.asarray(x), jnp.asarray(w), jnp.asarray(t, jnp.int32), reduction="none")
+    for chunk in (2, 100):  # 4 chunks, the last padded; one chunk larger than the batch
+        opts = nn.LinearCrossEntropyOptions(batch_chunk_size=chunk)
+        got = F.linear_cross_entropy(
+            jnp.asarray(x), jnp.asarray(w), jnp.asarray(t, jnp.int32), reduction="none", options=opts
+        )
+        assert_close(got, ref.tolist())
+    one = F.linear_cross_entropy(
+        jnp.asarray(x[0]),
+        jnp.asarray(w),
+        jnp.asarray(t[0], jnp.int32),
+        options=nn.LinearCrossEntropyOptions(),
+    )
+    expect = TF.linear_cross_entropy(torch.tensor(x[0]), torch.tensor(w), torch.tensor(t[0]))
+    assert one.shape == () and abs(float(one) - expect.item()) < 1e-5
+    for method in ("auto", "aspect_ratio", "aspect_ratio:4"):
+        for n, d, c in [(64, 8, 100), (5, 3, 1000), (1000, 16, 32)]:
+            mine = nn.LinearCrossEntropyOptions(chunking_method=method).chunk_size(n, d, c)
+            theirs = torch.nn.LinearCrossEntropyOptions(chunking_method=method)._adjust(
+                num_batches=n, in_features=d, num_classes=c, dtype=torch.float32, device=None
+            )
+            assert mine == theirs.batch_chunk_size, (method, n, d, c)
+
+
+def test_linear_cross_entropy_loss_module_equals_torch():
+    torch.manual_seed(0)
+    t_mod = torch.nn.LinearCrossEntropyLoss(5, 4, out_features=(2,), bias=True, weight=torch.rand(4) + 0.5)
+    j_mod = nn.LinearCrossEntropyLoss(5, 4, out_features=(2,), bias=True, weight=jnp.ones(4), key=0)
+    assert list(j_mod.state_dict()) == list(t_mod.state_dict()) == ["weight", "linear.weight", "linear.bias"]
+    j_mod = j_mod.load_state_dict({k: v.numpy() for k, v in t_mod.state_dict().items()})
+    x, _, _, t, _ = _lce_case(5, (2,))
+    tx = torch.tensor(x, requires_grad=True)
+    t_mod(tx, torch.tensor(t)).backward()
+    loss, grads = jax.jit(jax.value_and_grad(lambda m, x: m(x, jnp.asarray(t, jnp.int32)), argnums=(0, 1)))(
+        j_mod, jnp.asarray(x)
+    )
+    assert_close(loss, t_mod(torch.tensor(x), torch.tensor(t)).item(), rtol=RTOL)
+    assert_close(grads[1], tx.grad.numpy(), rtol=RTOL)
+    assert_close(grads[0].linear.weight, t_mod.linear.weight.grad.numpy(), rtol=RTOL)
+    assert_close(grads[0].linear.bias, t_mod.linear.bias.grad.numpy(), rtol=RTOL)
+    assert [n for n, _ in j_mod.named_parameters()] == ["linear.weight", "linear.bias"]
+
+
+def test_linear_cross_entropy_errors():
+    x, w = jnp.ones((3, 4)), jnp.ones((5, 4))
+    y = jnp.zeros(3, jnp.int32)
+    with pytest.raises(ShapeError, match="dimensionality 1 or 2"):
+        F.linear_cross_entropy(jnp.ones((2, 3, 4)), w, y)
+    with pytest.raises(ShapeError, match="at least 2"):
+        F.linear_cross_entropy(x, jnp.ones(4), y)
+    with pytest.raises(ShapeError, match="in_features"):
+        F.linear_cross_entropy(x, jnp.ones((5, 3)), y)
+    with pytest.raises(ShapeError, match="linear_bias"):
+        F.linear_cross_entropy(x, w, y, linear_bias=jnp.ones(4))
+    with pytest.raises(ShapeError, match="batched input"):
+        F.linear_cross_entropy(jnp.ones(4), jnp.ones((5, 2, 4)), jnp.zeros(2, jnp.int32))
+    with pytest.raises(ConfigError, match="ignore_index cannot be specified"):
+        F.linear_cross_entropy(x, w, jnp.full((3, 5), 0.2), ignore_index=0)
+    with pytest.raises(ConfigError, match="options must be"):
+        F.linear_cross_entropy(x, w, y, options={"batch_chunk_size": 2})
+    with pytest.raises(ConfigError, match="batch_chunk_size"):
+        nn.LinearCrossEntropyOptions(batch_chunk_size=0)
+    with pytest.raises(ConfigError, match="chunking_method"):
+        nn.LinearCrossEntropyOptions(chunking_method="rows")
+    with pytest.raises(ConfigError, match="acc_policy"):
+        nn.LinearCrossEntropyOptions(acc_policy="fast")
+    with pytest.raises(ConfigError, match="give different chunk sizes"):
+        nn.LinearCrossEntropyOptions(batch_chunk_size=3, chunking_method="aspect_ratio").chunk_size(
+            64, 8, 100
+        )
+    with pytest.raises(ShapeError, match="weight shape"):
+        nn.LinearCrossEntropyLoss(4, 5, weight=jnp.ones(3))
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        nn.LinearCrossEntropyLoss(4, 5, label_smoothing=1.5)
+    from torsh.nn import IndexOutOfRangeError
+
+    with pytest.raises(IndexOutOfRangeError):  # checked eagerly on the chunked path too
+        F.linear_cross_entropy(x, w, jnp.array([0, 5, 1]), options=nn.LinearCrossEntropyOptions())

@@ -5,14 +5,18 @@ Class weights (``weight``, ``pos_weight``) are buffers, as in PyTorch: saved in 
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 
+from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
-from ._utils import REDUCTIONS, check_reduction
+from ._utils import REDUCTIONS, check_reduction, positive_int
+from .functional._loss import LinearCrossEntropyOptions
+from .linear import Linear
 from .module import Module, buffer
 
 __all__ = [
@@ -27,6 +31,8 @@ __all__ = [
     "KLDivLoss",
     "CosineSimilarity",
     "PairwiseDistance",
+    "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
 ]
 
 
@@ -372,3 +378,113 @@ class PairwiseDistance(Module):
 
     def forward(self, x1: jax.Array, x2: jax.Array) -> jax.Array:
         return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class LinearCrossEntropyLoss(_Loss):
+    """A linear layer followed by cross entropy (``torch.nn.LinearCrossEntropyLoss``).
+
+    Holds ``linear`` (an ``nn.Linear(in_features, C * prod(out_features), bias)``, PyTorch's flat storage
+    and state-dict keys ``linear.weight``/``linear.bias``) and calls
+    :func:`torsh.nn.functional.linear_cross_entropy` with the weight viewed as
+    ``(C, *out_features, in_features)``. ``options`` chunks the batch to save memory.
+
+    Args:
+      in_features: size of each input sample.
+      num_classes: number of classes ``C``.
+      out_features: ``(d1, ..., dK)`` for a K-dimensional loss (default ``()``).
+      bias: give the linear layer a bias (default False, as PyTorch).
+      dtype: parameter dtype (default: torsh's default float dtype).
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+      weight: a rescaling weight per class ``(C,)`` (a buffer), or None.
+      ignore_index: a class index that contributes nothing (None: -100 for class-index targets).
+      label_smoothing: in ``[0, 1]``.
+      options: :class:`LinearCrossEntropyOptions` for the chunked path, or None.
+      key: PRNG key (or seed) of the linear layer's initialisation.
+
+    Raises:
+      ConfigError: a bad ``reduction``, ``label_smoothing`` outside [0, 1], or bad sizes.
+      ShapeError: a ``weight`` that is not of shape ``(C,)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> loss = nn.LinearCrossEntropyLoss(4, 3, bias=True, key=0)
+      >>> list(loss.state_dict())
+      ['linear.weight', 'linear.bias']
+      >>> loss(jnp.ones((2, 4)), jnp.array([0, 2])).shape
+      ()
+    """
+
+    linear: Linear
+    weight: jax.Array | None = buffer()
+    num_classes: int = static()
+    out_features: tuple[int, ...] = static()
+    ignore_index: int | None = static()
+    label_smoothing: float = static()
+    options: LinearCrossEntropyOptions | None = static()
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple[int, ...] = (),
+        bias: bool = False,
+        dtype: Any = None,
+        reduction: str = "mean",
+        weight: Any = None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+        options: LinearCrossEntropyOptions | None = None,
+        key: Any = None,
+    ) -> None:
+        name = "LinearCrossEntropyLoss"
+        super().__init__(None, None, reduction)
+        positive_int("num_classes", num_classes, name)
+        out_features = tuple(out_features)
+        for d in out_features:
+            positive_int("out_features entries", d, name)
+        weight = _opt_array(weight)
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise ShapeError(f"{name}: expected weight shape to be [{num_classes}], got {list(weight.shape)}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ConfigError(
+                f"{name}: expected label_smoothing to be in range [0, 1], got {label_smoothing}"
+            )
+        if options is not None and not isinstance(options, LinearCrossEntropyOptions):
+            raise ConfigError(
+                f"{name}: options must be None or nn.LinearCrossEntropyOptions(...), "
+                f"got {type(options).__name__}"
+            )
+        self.linear = Linear(
+            in_features, math.prod(out_features, start=num_classes), bias, key=key, dtype=dtype
+        )
+        self.weight = weight
+        self.num_classes = int(num_classes)
+        self.out_features = out_features
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
+        self.label_smoothing = float(label_smoothing)
+        self.options = options
+
+    def forward(self, input: jax.Array, target: jax.Array) -> jax.Array:
+        w = self.linear.weight.reshape(self.num_classes, *self.out_features, self.linear.weight.shape[1])
+        b = self.linear.bias
+        return F.linear_cross_entropy(
+            input,
+            w,
+            target,
+            linear_bias=None if b is None else b.reshape(self.num_classes, *self.out_features),
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.weight.shape[1]}, num_classes={self.num_classes}, "
+            f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+            f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, options={self.options}"
+        )

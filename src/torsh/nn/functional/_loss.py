@@ -9,8 +9,14 @@ Targets must have the input's shape where PyTorch would broadcast with a warning
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import warnings
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jax.scipy.special import xlogy
 
 from ...errors import ConfigError, DTypeError, ShapeError
@@ -18,6 +24,7 @@ from .._checks import check_indices, check_probabilities
 from .._utils import REDUCTIONS as _REDUCTIONS
 from .._utils import check_float_input, shape_str
 from .._utils import check_reduction as _check_reduction
+from ._linear import check_linear_input, linear
 
 __all__ = [
     "cross_entropy",
@@ -29,6 +36,8 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
+    "linear_cross_entropy",
+    "LinearCrossEntropyOptions",
 ]
 
 
@@ -67,7 +76,7 @@ def _class_dim(name: str, input: jax.Array) -> int:
 
 def _check_class_target(
     name: str,
-    input: jax.Array,
+    input: jax.Array | jax.ShapeDtypeStruct,
     target: jax.Array,
     class_dim: int,
     ignore_index: int,
@@ -530,3 +539,262 @@ def kl_div(
         total = jnp.sum(loss)
         return total / input.shape[0] if input.ndim else total
     return _reduce(loss, reduction)
+
+
+# -- linear_cross_entropy --------------------------------------------------------------------------------
+_ACC_POLICIES = ("auto", "accurate", "balanced", "compact")
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearCrossEntropyOptions:
+    """Chunking of :func:`linear_cross_entropy` over the batch (``torch.nn.LinearCrossEntropyOptions``).
+
+    With options, the ``(N, C)`` logits are computed ``batch_chunk_size`` rows at a time under
+    ``jax.lax.map`` with ``jax.checkpoint``: the backward pass recomputes each chunk's logits instead of
+    keeping all of them, so peak memory holds one chunk's logits (the point when ``C`` is a large
+    vocabulary). Values and gradients equal the unchunked path up to summation order.
+
+    ``acc_policy``, ``acc_dtype`` and ``allow_retain_graph`` are PyTorch's CUDA/autograd knobs: checked
+    and accepted so ported code runs, but XLA computes in the input's dtype and JAX's backward can run
+    any number of times, so they change nothing here.
+
+    Args:
+      allow_retain_graph: accepted for PyTorch compatibility (no effect).
+      batch_chunk_size: rows per chunk (None: from ``chunking_method``, or one chunk).
+      chunking_method: ``"auto"`` (PyTorch's CPU choice ``"aspect_ratio:2"``), ``"aspect_ratio"``,
+        ``"aspect_ratio:N"`` (chunks of ``next_pow2(ceil(N_batch / ceil(C / in_features))) // N`` rows)
+        or None (use ``batch_chunk_size``).
+      acc_policy: ``"auto"``, ``"accurate"``, ``"balanced"`` or ``"compact"`` (no effect).
+      acc_dtype: None or a floating dtype (no effect).
+
+    Raises:
+      ConfigError: an unknown ``acc_policy`` or ``chunking_method``, or a ``batch_chunk_size`` that is
+        not a positive int.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> from torsh.nn import functional as F
+      >>> x, w, y = jnp.ones((8, 4)), jnp.ones((6, 4)), jnp.zeros(8, jnp.int32)
+      >>> opts = nn.LinearCrossEntropyOptions(batch_chunk_size=2)
+      >>> round(float(F.linear_cross_entropy(x, w, y, options=opts)), 4)
+      1.7918
+    """
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int | None = None
+    chunking_method: str | None = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: Any = None
+
+    def __post_init__(self) -> None:
+        where = "LinearCrossEntropyOptions"
+        if self.acc_policy not in _ACC_POLICIES:
+            raise ConfigError(
+                f"{where}: invalid acc_policy {self.acc_policy!r}; expected one of {list(_ACC_POLICIES)}"
+            )
+        if self.chunking_method is not None and self.chunking_method != "auto":
+            name, sep, factor = str(self.chunking_method).partition(":")
+            factor = factor if sep else "1"
+            if not (name == "aspect_ratio" and factor.isdigit() and int(factor) > 0):
+                raise ConfigError(
+                    f"{where}: invalid chunking_method {self.chunking_method!r}; expected 'auto', "
+                    "'aspect_ratio', 'aspect_ratio:N' (N >= 1) or None"
+                )
+        bcs = self.batch_chunk_size
+        if bcs is not None and (isinstance(bcs, bool) or not isinstance(bcs, int) or bcs <= 0):
+            raise ConfigError(f"{where}: batch_chunk_size must be a positive int or None, got {bcs!r}")
+        if self.acc_dtype is not None and not jnp.issubdtype(jnp.dtype(self.acc_dtype), jnp.floating):
+            raise ConfigError(f"{where}: acc_dtype must be None or a floating dtype, got {self.acc_dtype!r}")
+
+    def chunk_size(self, num_batches: int, in_features: int, num_classes: int) -> int:
+        """Rows per chunk for a call, resolved as PyTorch's ``_adjust`` does on CPU.
+
+        Args:
+          num_batches: rows of the input.
+          in_features: the input's last size.
+          num_classes: rows of the linear weight.
+
+        Returns:
+          The chunk size (at least 1, at most ``num_batches``).
+
+        Raises:
+          ConfigError: both ``batch_chunk_size`` and ``chunking_method`` given and they disagree.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.LinearCrossEntropyOptions().chunk_size(64, 8, 100)
+          4
+        """
+        method = self.chunking_method
+        if method == "auto":
+            method = None if self.batch_chunk_size is not None else "aspect_ratio:2"
+        size = num_batches if self.batch_chunk_size is None else min(self.batch_chunk_size, num_batches)
+        if method is not None:
+            factor = int(method.partition(":")[2] or 1)
+            target = -(-num_batches // -(-num_classes // max(in_features, 1)))
+            computed = min((1 << (target - 1).bit_length()) // factor, num_batches)
+            if self.batch_chunk_size is not None and self.batch_chunk_size != computed:
+                raise ConfigError(
+                    f"LinearCrossEntropyOptions: batch_chunk_size (={self.batch_chunk_size}) and "
+                    f"chunking_method ({method!r}) give different chunk sizes ({self.batch_chunk_size} vs "
+                    f"{computed}); pass only one"
+                )
+            size = computed
+        return max(1, size)
+
+
+def _chunked_linear_cross_entropy(
+    input: jax.Array,
+    linear_weight: jax.Array,
+    target: jax.Array,
+    linear_bias: jax.Array | None,
+    weight: jax.Array | None,
+    reduction: str,
+    ignore_index: int,
+    chunk: int,
+) -> jax.Array:
+    """Cross entropy of ``input @ W.T + b``, ``chunk`` rows at a time; backward recomputes the logits."""
+    rows = input.shape[0]
+    n = -(-rows // chunk)
+    pad = n * chunk - rows
+    # padded rows carry ignore_index: they add nothing to the loss, the weight sum or the gradients
+    xs = jnp.pad(input, ((0, pad), (0, 0))).reshape(n, chunk, input.shape[1])
+    ts = jnp.pad(target, (0, pad), constant_values=ignore_index).reshape(n, chunk)
+
+    @jax.checkpoint
+    def one(xt: tuple[jax.Array, jax.Array]) -> jax.Array:
+        return cross_entropy(linear(xt[0], linear_weight, linear_bias), xt[1], weight, ignore_index, "none")
+
+    losses = lax.map(one, (xs, ts)).reshape(-1)[:rows]
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return jnp.sum(losses)
+    ignored = target == ignore_index  # mean: divide by the summed weights of the kept targets, as torch
+    kept = (~ignored).astype(losses.dtype)
+    if weight is not None:
+        kept = kept * weight.astype(losses.dtype)[jnp.where(ignored, 0, target)]
+    return jnp.sum(losses) / jnp.sum(kept)
+
+
+def linear_cross_entropy(
+    input: jax.Array,
+    linear_weight: jax.Array,
+    target: jax.Array,
+    *,
+    linear_bias: jax.Array | None = None,
+    weight: jax.Array | None = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    options: LinearCrossEntropyOptions | None = None,
+) -> jax.Array:
+    """Cross entropy of the logits ``linear(input, linear_weight, linear_bias)`` (as PyTorch's function).
+
+    Equal to ``cross_entropy(linear(input, W, b).reshape(N, C, *out_features), target, ...)``: that is how
+    it is computed (torsh's :func:`linear` and :func:`cross_entropy`), unless ``options`` asks for the
+    memory-saving chunked path (see :class:`~torsh.nn.LinearCrossEntropyOptions`). A ``linear_weight`` of
+    shape ``(C, d1, ..., dK, in_features)`` gives a K-dimensional loss over ``(N, C, d1, ..., dK)`` logits.
+    ``ignore_index=None`` means -100 for class-index targets (PyTorch's default).
+
+    Args:
+      input: ``(in_features,)`` or ``(N, in_features)``.
+      linear_weight: ``(C, in_features)`` or ``(C, d1, ..., dK, in_features)``.
+      target: class indices ``()``, ``(N,)`` or ``(N, d1, ..., dK)``; or class probabilities of the
+        logits' shape.
+      linear_bias: ``(C, d1, ..., dK)`` or None.
+      weight: a rescaling weight per class, ``(C,)``.
+      reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+      ignore_index: a class index that contributes nothing (class-index targets only).
+      label_smoothing: in ``[0, 1]``.
+      options: a :class:`~torsh.nn.LinearCrossEntropyOptions` to chunk over the batch, or None.
+
+    Returns:
+      The loss: a scalar, or the target's shape with ``reduction="none"``.
+
+    Raises:
+      ShapeError: an input that is not 1-D or 2-D, a weight with fewer than 2 dimensions, mismatched
+        ``in_features``, a bias of the wrong shape, or a K-dimensional weight with an unbatched input.
+      ConfigError: ``ignore_index`` with probability targets, or a bad ``reduction``/``label_smoothing``.
+      DTypeError: see :func:`cross_entropy`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh.nn import functional as F
+      >>> x, w = jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+      >>> round(float(F.linear_cross_entropy(x, w, jnp.array([0, 1]))), 4)
+      0.5514
+    """
+    name = "linear_cross_entropy"
+    _check_reduction(name, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ConfigError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if options is not None and not isinstance(options, LinearCrossEntropyOptions):
+        raise ConfigError(
+            f"{name}: options must be None or nn.LinearCrossEntropyOptions(...), got {type(options).__name__}"
+        )
+    if input.ndim not in (1, 2):
+        raise ShapeError(
+            f"{name}: expected input with dimensionality 1 or 2, got {input.ndim} "
+            f"(shape {shape_str(input.shape)})"
+        )
+    if linear_weight.ndim < 2:
+        raise ShapeError(
+            f"{name}: expected linear_weight with dimensionality at least 2 (C, in_features), got "
+            f"{linear_weight.ndim} (shape {shape_str(linear_weight.shape)})"
+        )
+    batch, in_features = input.shape[:-1], input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise ShapeError(
+            f"{name}: expected equal input and linear_weight last dimensions (in_features), got "
+            f"{in_features} and {linear_weight.shape[-1]}, respectively"
+        )
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise ShapeError(
+            f"{name}: expected linear_bias of shape {shape_str((num_classes, *out_features))}, got "
+            f"{shape_str(linear_bias.shape)}"
+        )
+    if out_features and not batch:
+        raise ShapeError(
+            f"{name}: a K-dimensional loss (linear_weight of shape {shape_str(linear_weight.shape)}) needs a "
+            f"batched input (N, {in_features}), got an unbatched input of shape {shape_str(input.shape)}"
+        )
+    logits_shape = (*batch, num_classes, *out_features)
+    probabilities = tuple(getattr(target, "shape", ())) == logits_shape
+    if probabilities and ignore_index is not None:
+        raise ConfigError(f"{name}: ignore_index cannot be specified when target contains probabilities")
+    index = -100 if ignore_index is None else int(ignore_index)
+    integer_target = jnp.issubdtype(getattr(target, "dtype", jnp.float32), jnp.integer)
+    if options is not None:
+        if not out_features and label_smoothing == 0.0 and integer_target:
+            # checked as the unchunked path would (logits' shape, target shape and range, weight)
+            check_linear_input(input, linear_weight)
+            _check_class_target(
+                name, jax.ShapeDtypeStruct(logits_shape, input.dtype), target, input.ndim - 1, index
+            )
+            _check_weight(name, weight, num_classes)
+            rows = batch[0] if batch else 1
+            chunk = options.chunk_size(rows, in_features, num_classes)
+            out = _chunked_linear_cross_entropy(
+                input.reshape(rows, in_features),
+                linear_weight,
+                target.reshape(rows),
+                linear_bias,
+                weight,
+                reduction,
+                index,
+                chunk,
+            )
+            return out.reshape(()) if reduction == "none" and not batch else out
+        warnings.warn(
+            f"{name}: options ignored; the chunked path needs label_smoothing == 0, integer class-index "
+            f"targets and a 2-D linear_weight, got label_smoothing={label_smoothing}, target dtype "
+            f"{getattr(target, 'dtype', None)}, out_features={out_features}",
+            stacklevel=2,
+        )
+    w2 = linear_weight.reshape(math.prod(out_features, start=num_classes), in_features)
+    b2 = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = linear(input, w2, b2).reshape(logits_shape)
+    return cross_entropy(logits, target, weight, index, reduction, label_smoothing)
