@@ -103,13 +103,11 @@ EXCLUDED_SCHEDULERS = {
 # known gaps (issue: breadth): remove a name when torsh gains it
 NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
-    "LinearCrossEntropyLoss",
     "ParameterDict",
     "ParameterList",
 }
 
 NOT_YET_FUNCTIONAL = {
-    "linear_cross_entropy",
 }
 
 NOT_YET_OPTIM: set[str] = set()
