@@ -12,6 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from _hypothesis_budget import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.nn.utils import parametrizations as TP
 from torch.nn.utils import parametrize as TZ
 
@@ -96,12 +99,13 @@ def _torch_loss_grads(t: torch.nn.Module, x: np.ndarray):
     return _np(out), grads
 
 
-def _loss(m, x):
-    return jnp.sum(m(x) ** 2)
+def _loss_and_out(m, x):
+    out = m(x)
+    return jnp.sum(out**2), out
 
 
-_grad = jax.jit(jax.value_and_grad(_loss))
-_fwd = jax.jit(lambda m, x: m(x))
+# torsh's transforms (gradients for the trainable leaves only); one program per model structure
+_grad = jax.jit(torsh.value_and_grad(_loss_and_out, has_aux=True))
 
 
 def _compare(t, s, x, dt, scale=1.0):
@@ -110,8 +114,8 @@ def _compare(t, s, x, dt, scale=1.0):
     for k, v in _state(t).items():
         _close(s.state_dict()[k], v, dt, f"state {k}", scale)
     out_t, grads_t = _torch_loss_grads(t, x)
-    loss, grads = _grad(s, jnp.asarray(x))
-    _close(_fwd(s, jnp.asarray(x)), out_t, dt, "output", scale)
+    (_, out), grads = _grad(s, jnp.asarray(x))
+    _close(out, out_t, dt, "output", scale)
     g = grads.state_dict()
     for k, v in grads_t.items():
         _close(g[k], v, dt, f"grad {k}", scale * 10)
@@ -122,7 +126,6 @@ def _compare(t, s, x, dt, scale=1.0):
     "kind,dim,tdtype",
     [
         ("linear", 0, F32),
-        ("linear", 1, F32),
         ("linear", None, F64),
         ("linear", -1, F32),
         ("conv", -2, F32),
@@ -143,6 +146,40 @@ def test_weight_norm_matches_torch(kind, dim, tdtype):
     opt.step()
     s = s.load_state_dict(_state(t))
     _compare(t, s, _input(kind, tdtype), tdtype)
+
+
+class _TW(torch.nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor(w))
+
+
+class _SW(nn.Module):
+    def __init__(self, w):
+        self.weight = jnp.asarray(w)
+
+    def forward(self):
+        return self.weight
+
+
+@settings(max_examples=examples(5))
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    dim_choice=st.integers(-5, 5),
+    seed=st.integers(0, 100),
+)
+def test_weight_norm_any_shape_and_dim_matches_torch(shape, dim_choice, seed):
+    """g has torch's shape and values for every rank and dim (None, -1 = whole tensor, negatives)."""
+    ndim = len(shape)
+    dim = None if dim_choice == 5 else max(-ndim, min(ndim - 1, dim_choice))
+    w = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    t = TP.weight_norm(_TW(w), dim=dim)
+    s = P.weight_norm(_SW(w), dim=dim)
+    assert list(s.state_dict()) == list(t.state_dict())
+    for k, v in _state(t).items():
+        _close(s.state_dict()[k], v, F32, k)
+    _close(s.weight, _np(t.weight), F32, "weight")
+    _close(Z.remove_parametrizations(s, "weight").weight, w, F32, "removed")
 
 
 # -- spectral_norm ---------------------------------------------------------------------------------
@@ -190,24 +227,28 @@ def test_spectral_norm_training_updates_match_torch(kind, n_iter, tdtype):
 
 
 def test_spectral_norm_registration_runs_torch_iterations():
-    """Registration in training mode runs 15 + n_power_iterations steps (torch's consistency check
-    evaluates the parametrization once); in eval mode 15: the same relation holds in both libraries."""
-    t_train = TP.spectral_norm(_plain_pair("linear", torch.float32)[0], n_power_iterations=2)
-    torch.manual_seed(7)
-    t_eval = TP.spectral_norm(_plain_pair("linear", torch.float32)[0].eval(), n_power_iterations=2)
-    _, s = _plain_pair("linear", torch.float32)
-    s_train = P.spectral_norm(s, n_power_iterations=2, key=4)
-    s_eval = P.spectral_norm(s.eval(), n_power_iterations=2, key=4)
-    _, s_eval_then_step = nn.stateful(s_eval.train())(jnp.ones((1, 5)))
+    """Registering in training mode runs 15 + n_power_iterations steps (torch's consistency check
+    evaluates the parametrization once), in eval mode 15: registering in training mode equals
+    registering in eval mode and then one training forward, in torch and in torsh alike."""
     key = "parametrizations.weight.0._u"
-    np.testing.assert_allclose(s_train.state_dict()[key], s_eval_then_step.state_dict()[key], atol=1e-6)
-    assert not np.allclose(s_train.state_dict()[key], s_eval.state_dict()[key], atol=1e-7)
-    # torch: the eval-registered vectors, stepped once in training, equal... its own relation
+    t_plain, s_plain = _plain_pair("linear", F32)
+    torch.manual_seed(7)
+    t_train = TP.spectral_norm(__import__("copy").deepcopy(t_plain), n_power_iterations=2)
+    torch.manual_seed(7)
+    t_eval = TP.spectral_norm(__import__("copy").deepcopy(t_plain).eval(), n_power_iterations=2)
+    u_eval_t = _np(t_eval.state_dict()[key]).copy()
     t_eval.train()
     with torch.no_grad():
         t_eval(torch.ones(1, 5))
-    assert t_train.state_dict()[key].shape == t_eval.state_dict()[key].shape
-    # sigma estimate: after 15+ steps both are within 1e-4 of the largest singular value
+    np.testing.assert_allclose(_np(t_eval.state_dict()[key]), _np(t_train.state_dict()[key]), atol=1e-6)
+    assert not np.allclose(u_eval_t, _np(t_train.state_dict()[key]), atol=1e-7)
+
+    s_train = P.spectral_norm(s_plain, n_power_iterations=2, key=4)
+    s_eval = P.spectral_norm(s_plain.eval(), n_power_iterations=2, key=4)
+    _, s_stepped = nn.stateful(s_eval.train())(jnp.ones((1, 5)))
+    np.testing.assert_allclose(s_train.state_dict()[key], s_stepped.state_dict()[key], atol=1e-6)
+    assert not np.allclose(s_train.state_dict()[key], s_eval.state_dict()[key], atol=1e-7)
+    # after 15+ steps sigma is estimated well: the weight's largest singular value is ~1
     for mod in (s_train, s_eval):
         w = np.asarray(mod.eval().weight)
         assert abs(np.linalg.svd(w, compute_uv=False)[0] - 1) < 1e-3
@@ -241,12 +282,10 @@ def test_spectral_norm_one_dim_weight_is_normalized(tdtype):
     [
         ("square", None, True, F32),
         ("square", "cayley", True, F64),
-        ("square", "householder", True, F32),
         ("linear", None, True, F64),
         ("linear_wide", "matrix_exp", True, F32),
         ("square", "householder", False, F64),
         ("linear", "householder", False, F32),
-        ("linear", "cayley", False, F32),
     ],
     indirect=["tdtype"],
 )
@@ -268,6 +307,16 @@ def test_orthogonal_matches_torch(kind, omap, triv, tdtype):
         orig.add_(0.3 * torch.randn(orig.shape, generator=torch.Generator().manual_seed(2), dtype=tdtype))
     s = s.load_state_dict(_state(t))
     _compare(t, s, _input(kind, tdtype), tdtype, scale=50)
+
+
+def test_orthogonal_without_trivialization_keeps_the_weight_for_exp_and_cayley():
+    """torch's right_inverse raises NotImplementedError there, which registration treats as identity."""
+    t, s = _plain_pair("linear", F32)
+    t = TP.orthogonal(t, orthogonal_map="cayley", use_trivialization=False)
+    s = P.orthogonal(s, orthogonal_map="cayley", use_trivialization=False)
+    assert list(s.state_dict()) == list(t.state_dict())
+    for k, v in _state(t).items():
+        np.testing.assert_array_equal(s.state_dict()[k], v)
 
 
 # -- parametrize: register / append / remove / assign ------------------------------------------------
@@ -321,8 +370,13 @@ def test_register_append_assign_remove_match_torch(tdtype):
     s = s.replace(weight=jnp.asarray(X))
     _close(s.parametrizations["weight"].original, _np(t.parametrizations.weight.original), tdtype, "assigned")
     _close(s.weight, X, tdtype, "assigned weight")
+    state = t.state_dict()
     for leave in (True, False):
-        tt = TZ.remove_parametrizations(__import__("copy").deepcopy(t), "weight", leave_parametrized=leave)
+        tt = _plain_pair("square", tdtype)[0]  # a fresh torch model: removing edits the class in place
+        TZ.register_parametrization(tt, "weight", TScale())
+        TZ.register_parametrization(tt, "weight", TSymmetric())
+        tt.load_state_dict(state)
+        tt = TZ.remove_parametrizations(tt, "weight", leave_parametrized=leave)
         ss = Z.remove_parametrizations(s, "weight", leave_parametrized=leave)
         assert type(ss) is nn.Linear and sorted(ss.state_dict()) == sorted(tt.state_dict())
         _close(ss.weight, _np(tt.weight), tdtype, f"removed, leave_parametrized={leave}")
@@ -364,12 +418,6 @@ def test_nested_path_in_sequential_loads_torch_checkpoint(tdtype):
     assert type(s) is nn.Sequential and type(s[2]).__name__ == "ParametrizedLinear"
     s = s.load_state_dict(_state(t))  # a torch checkpoint of the parametrized model
     _compare(t, s, np.random.default_rng(0).standard_normal((4, 5)).astype(_np(t[0].bias).dtype), tdtype, 10)
-    # torsh.jit and torsh.grad treat it as any model
-    g = torsh.grad(lambda m: jnp.sum(m(jnp.ones((2, 5), s[0].bias.dtype)) ** 2))(s)
-    assert set(g.state_dict()) >= {
-        "2.parametrizations.weight.original0",
-        "0.parametrizations.weight.original",
-    }
     back = Z.remove_parametrizations(s, "2.weight")
     assert type(back[2]) is nn.Linear and "2.weight" in back.state_dict()
 
