@@ -209,3 +209,14 @@ def test_convert_sync_batchnorm_keeps_everything_but_the_class():
     )  # the root too
     with pytest.raises(ConfigError, match="axis_name"):
         nn.SyncBatchNorm.convert_sync_batchnorm(model, None)
+
+
+def test_empty_global_batch_keeps_running_stats_and_counts_the_batch():
+    t = ref.torch_bn(1, 2, 0.1, "float32", seed=0)
+    x = np.zeros((0, 2, 3), np.float32)
+    bn = nn.BatchNorm1d(2, axis_name="dev").load_state_dict(ref.state(t))
+    want = t(torch.tensor(x)).detach().numpy()
+    out, new = torsh.vmap(nn.stateful(bn), axis_name="dev", out_axes=(0, None))(x.reshape(2, 0, 2, 3))
+    assert out.shape == (2, 0, 2, 3) and want.shape == (0, 2, 3)
+    for k, v in ref.state(t).items():  # torch: running statistics unchanged, the batch counted
+        np.testing.assert_array_equal(new.state_dict()[k], v, err_msg=k)
