@@ -172,6 +172,8 @@ def _jacobian(kind: str, jax_transform: Callable, mode: str, good_for: str, exam
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
+        ShapeError: Shared with :func:`grad` (a non-scalar output), but Jacobians of any output shape
+            are computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -217,6 +219,8 @@ def hessian(
     Raises:
         ConfigError: If ``argnums`` names no argument, an argument twice, an unknown parameter, or an
             argument the call does not pass.
+        ShapeError: Shared with :func:`grad` (a non-scalar output), but a Hessian of any output shape is
+            computed, so it is not raised here.
 
     Example:
         >>> import torsh, jax.numpy as jnp
