@@ -930,40 +930,48 @@ def _linspace(a: float, b: float, n: int) -> np.ndarray:
     return np.linspace(a, b, n, dtype=np.float32)
 
 
-# name -> (magnitudes(num_bins, height, width) or None, signed)
-_TRIVIAL_SPACE: dict[str, tuple[Callable[[int, int, int], np.ndarray] | None, bool]] = {
-    "Identity": (None, False),
-    "ShearX": (lambda n, h, w: _linspace(0.0, 0.99, n), True),
-    "ShearY": (lambda n, h, w: _linspace(0.0, 0.99, n), True),
-    "TranslateX": (lambda n, h, w: _linspace(0.0, 32.0, n), True),
-    "TranslateY": (lambda n, h, w: _linspace(0.0, 32.0, n), True),
-    "Rotate": (lambda n, h, w: _linspace(0.0, 135.0, n), True),
-    "Brightness": (lambda n, h, w: _linspace(0.0, 0.99, n), True),
-    "Color": (lambda n, h, w: _linspace(0.0, 0.99, n), True),
-    "Contrast": (lambda n, h, w: _linspace(0.0, 0.99, n), True),
-    "Sharpness": (lambda n, h, w: _linspace(0.0, 0.99, n), True),
-    "Posterize": (lambda n, h, w: np.round(8 - (np.arange(n) / ((n - 1) / 6))).astype(np.int64), False),
-    "Solarize": (lambda n, h, w: _linspace(1.0, 0.0, n), False),
-    "AutoContrast": (None, False),
-    "Equalize": (None, False),
-}
+_Space = dict[str, tuple[Callable[[int, int, int], np.ndarray] | None, bool]]
 
-_RAND_SPACE: dict[str, tuple[Callable[[int, int, int], np.ndarray] | None, bool]] = {
-    "Identity": (None, False),
-    "ShearX": (lambda n, h, w: _linspace(0.0, 0.3, n), True),
-    "ShearY": (lambda n, h, w: _linspace(0.0, 0.3, n), True),
-    "TranslateX": (lambda n, h, w: _linspace(0.0, 150.0 / 331.0 * w, n), True),
-    "TranslateY": (lambda n, h, w: _linspace(0.0, 150.0 / 331.0 * h, n), True),
-    "Rotate": (lambda n, h, w: _linspace(0.0, 30.0, n), True),
-    "Brightness": (lambda n, h, w: _linspace(0.0, 0.9, n), True),
-    "Color": (lambda n, h, w: _linspace(0.0, 0.9, n), True),
-    "Contrast": (lambda n, h, w: _linspace(0.0, 0.9, n), True),
-    "Sharpness": (lambda n, h, w: _linspace(0.0, 0.9, n), True),
-    "Posterize": (lambda n, h, w: np.round(8 - (np.arange(n) / ((n - 1) / 4))).astype(np.int64), False),
-    "Solarize": (lambda n, h, w: _linspace(1.0, 0.0, n), False),
-    "AutoContrast": (None, False),
-    "Equalize": (None, False),
-}
+
+def _augment_space(
+    shear: float,
+    translate: Callable[[int, int], tuple[float, float]],
+    rotate: float,
+    enhance: float,
+    posterize_steps: int,
+) -> _Space:
+    """name -> (magnitudes(num_bins, height, width) or None, signed), torchvision's ``_augmentation_space``.
+
+    ``translate(height, width)`` gives the largest X and Y translations; ``posterize_steps`` how many
+    bits Posterize removes at the top magnitude.
+    """
+
+    def up_to(top: float) -> Callable[[int, int, int], np.ndarray]:
+        return lambda n, h, w: _linspace(0.0, top, n)
+
+    return {
+        "Identity": (None, False),
+        "ShearX": (up_to(shear), True),
+        "ShearY": (up_to(shear), True),
+        "TranslateX": (lambda n, h, w: _linspace(0.0, translate(h, w)[0], n), True),
+        "TranslateY": (lambda n, h, w: _linspace(0.0, translate(h, w)[1], n), True),
+        "Rotate": (up_to(rotate), True),
+        "Brightness": (up_to(enhance), True),
+        "Color": (up_to(enhance), True),
+        "Contrast": (up_to(enhance), True),
+        "Sharpness": (up_to(enhance), True),
+        "Posterize": (
+            lambda n, h, w: np.round(8 - (np.arange(n) / ((n - 1) / posterize_steps))).astype(np.int64),
+            False,
+        ),
+        "Solarize": (lambda n, h, w: _linspace(1.0, 0.0, n), False),
+        "AutoContrast": (None, False),
+        "Equalize": (None, False),
+    }
+
+
+_TRIVIAL_SPACE = _augment_space(0.99, lambda h, w: (32.0, 32.0), 135.0, 0.99, 6)
+_RAND_SPACE = _augment_space(0.3, lambda h, w: (150.0 / 331.0 * w, 150.0 / 331.0 * h), 30.0, 0.9, 4)
 
 
 class TrivialAugmentWide(Transform):

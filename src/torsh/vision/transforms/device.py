@@ -328,7 +328,13 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = jnp.float32) -> jax.Arra
     return jax.nn.one_hot(y, num_classes, dtype=dtype)
 
 
-def _check_mix(images: Any, labels: Any, num_classes: int, where: str) -> tuple[jax.Array, jax.Array]:
+def _check_mix(
+    key: Any, images: Any, labels: Any, num_classes: int, alpha: float, where: str
+) -> tuple[jax.Array, jax.Array]:
+    """The checks of ``mixup``/``cutmix``; returns the images and the labels made one-hot."""
+    _check_key(key, where)
+    if not alpha > 0:
+        raise ConfigError(f"torsh.vision.transforms.device.{where}: alpha must be > 0, got {alpha}")
     x = _check_images(images, where)
     if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
         raise ConfigError(f"torsh.vision.transforms.device.{where}: num_classes must be a positive int")
@@ -338,6 +344,11 @@ def _check_mix(images: Any, labels: Any, num_classes: int, where: str) -> tuple[
             f"torsh.vision.transforms.device.{where}: {x.shape[0]} images but {y.shape[0]} labels"
         )
     return x, y
+
+
+def _mix_rolled(x: jax.Array, lam: jax.Array) -> jax.Array:
+    """``lam * x + (1 - lam) * x`` rolled by one sample: each sample mixed with the previous one."""
+    return lam * x + (1 - lam) * jnp.roll(x, 1, axis=0)
 
 
 def mix_batch(images: Any, labels: jax.Array, lam: Any) -> tuple[jax.Array, jax.Array]:
@@ -360,9 +371,7 @@ def mix_batch(images: Any, labels: jax.Array, lam: Any) -> tuple[jax.Array, jax.
     """
     x = jnp.asarray(images)
     lam = jnp.asarray(lam, x.dtype)
-    return lam * x + (1 - lam) * jnp.roll(x, 1, axis=0), lam * labels + (1 - lam) * jnp.roll(
-        labels, 1, axis=0
-    )
+    return _mix_rolled(x, lam), _mix_rolled(labels, lam)
 
 
 def mixup(
@@ -392,10 +401,7 @@ def mixup(
         >>> [round(float(v), 6) for v in y.sum(axis=1)]
         [1.0, 1.0]
     """
-    _check_key(key, "mixup")
-    if not alpha > 0:
-        raise ConfigError(f"torsh.vision.transforms.device.mixup: alpha must be > 0, got {alpha}")
-    x, y = _check_mix(images, labels, num_classes, "mixup")
+    x, y = _check_mix(key, images, labels, num_classes, alpha, "mixup")
     lam = jax.random.beta(key, alpha, alpha)
     return mix_batch(x, y, lam)
 
@@ -464,8 +470,7 @@ def paste_box(images: Any, labels: jax.Array, box: Any, lam_adjusted: Any) -> tu
     cols = jnp.arange(w)[None, :]
     inside = (rows >= box[1]) & (rows < box[3]) & (cols >= box[0]) & (cols < box[2])
     out = jnp.where(inside, jnp.roll(x, 1, axis=0), x)
-    lam = jnp.asarray(lam_adjusted, labels.dtype)
-    return out, lam * labels + (1 - lam) * jnp.roll(labels, 1, axis=0)
+    return out, _mix_rolled(labels, jnp.asarray(lam_adjusted, labels.dtype))
 
 
 def cutmix(
@@ -495,10 +500,7 @@ def cutmix(
         >>> x.shape, y.shape
         ((2, 1, 4, 4), (2, 2))
     """
-    _check_key(key, "cutmix")
-    if not alpha > 0:
-        raise ConfigError(f"torsh.vision.transforms.device.cutmix: alpha must be > 0, got {alpha}")
-    x, y = _check_mix(images, labels, num_classes, "cutmix")
+    x, y = _check_mix(key, images, labels, num_classes, alpha, "cutmix")
     k_lam, k_box = jax.random.split(key)
     lam = jax.random.beta(k_lam, alpha, alpha)
     box, lam_adjusted = cutmix_box(k_box, lam, x.shape[-2], x.shape[-1])

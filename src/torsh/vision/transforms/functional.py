@@ -905,9 +905,7 @@ def adjust_brightness(img: Any, brightness_factor: float) -> Any:
 
     def kernel(chw: np.ndarray) -> np.ndarray:
         _check_channels(chw, "adjust_brightness")
-        f = chw.astype(np.float32) if not _is_float(chw) else chw
-        out = np.clip(f * np.asarray(brightness_factor, f.dtype), 0, _bound(chw.dtype))
-        return out.astype(chw.dtype) if _is_float(chw) else _to_int(out, chw.dtype)
+        return _blend(chw, 0.0, brightness_factor)  # with black, as torchvision
 
     return _apply(img, "adjust_brightness", kernel)
 
