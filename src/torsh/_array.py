@@ -405,8 +405,7 @@ def zeros_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         >>> torsh.zeros_like(torsh.arange(3))
         Array([0, 0, 0], dtype=int32)
     """
-    x = _like(x, "zeros_like")
-    return _place(jnp.zeros_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
+    return _place(jnp.zeros_like(_like(x, "zeros_like"), dtype=_resolve_dtype(dtype, False)), device)
 
 
 def ones_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
@@ -428,8 +427,7 @@ def ones_like(x: Any, dtype: Any = None, device: Any = None) -> jax.Array:
         >>> torsh.ones_like(torsh.zeros(2), dtype=torsh.float16)
         Array([1., 1.], dtype=float16)
     """
-    x = _like(x, "ones_like")
-    return _place(jnp.ones_like(x, dtype=None if dtype is None else _as_dtype(dtype)), device)
+    return _place(jnp.ones_like(_like(x, "ones_like"), dtype=_resolve_dtype(dtype, False)), device)
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) -> jax.Array:
@@ -454,7 +452,7 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) ->
         Array([0.5, 0.5], dtype=float32)
     """
     x, fill_value = _like(x, "full_like"), _fill(fill_value, "full_like")
-    return _place(jnp.full_like(x, fill_value, dtype=None if dtype is None else _as_dtype(dtype)), device)
+    return _place(jnp.full_like(x, fill_value, dtype=_resolve_dtype(dtype, False)), device)
 
 
 def from_numpy(a: np.ndarray, device: Any = None) -> jax.Array:
