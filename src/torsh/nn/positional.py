@@ -1,7 +1,11 @@
-"""``RotaryEmbedding``: rotary position embeddings (RoPE) as a module, with HF's scaling variants."""
+"""Rotary position embeddings: the ``RotaryEmbedding`` module and ``RopeScaling``, HF's scaling variants.
+
+The variants are linear, dynamic NTK, YaRN and llama3; the math is in ``nn.functional._positional``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -10,10 +14,139 @@ import jax.numpy as jnp
 from ..errors import ConfigError
 from ..tree import static
 from ._utils import check_float_input, positive_int
-from .functional._positional import RopeScaling, rope_cos_sin, rope_frequencies
+from .functional._positional import rope_cos_sin, rope_frequencies
 from .module import Module
 
 __all__ = ["RotaryEmbedding", "RopeScaling"]
+
+ROPE_TYPES = ("linear", "dynamic", "yarn", "llama3")
+
+
+@dataclasses.dataclass(frozen=True)
+class RopeScaling:
+    """RoPE frequency scaling with HF ``rope_parameters``' names (``rope_type`` and its fields).
+
+    * ``"linear"``: every frequency divided by ``factor`` (position interpolation).
+    * ``"dynamic"``: dynamic NTK. Past the context (``max_position_embeddings`` given to
+      :func:`rope_frequencies`, else ``original_max_position_embeddings``) the base grows with the
+      current length ``seq_len``: ``base * (factor * seq_len / max_pos - (factor - 1)) ** (d / (d - 2))``.
+    * ``"yarn"``: YaRN (Peng et al. 2023) as HF's ``_compute_yarn_parameters``: a linear ramp between
+      interpolated and extrapolated frequencies over the dimensions between ``beta_fast`` and
+      ``beta_slow`` rotations within ``original_max_position_embeddings``, and an attention factor
+      (``0.1 * ln(factor) + 1`` unless ``attention_factor`` or ``mscale``/``mscale_all_dim`` are given)
+      that multiplies ``cos``/``sin``.
+    * ``"llama3"``: Llama 3.1's band-wise scaling (``low_freq_factor``, ``high_freq_factor``,
+      ``original_max_position_embeddings``).
+
+    Args:
+      rope_type: ``"linear"``, ``"dynamic"``, ``"yarn"`` or ``"llama3"``.
+      factor: the scaling factor (> 0).
+      low_freq_factor: llama3's low band edge.
+      high_freq_factor: llama3's high band edge.
+      original_max_position_embeddings: the pre-training context (llama3, yarn; dynamic's fallback).
+      beta_fast: YaRN's extrapolation boundary (rotations).
+      beta_slow: YaRN's interpolation boundary (rotations).
+      mscale: YaRN's (DeepSeek) attention-factor numerator scale.
+      mscale_all_dim: YaRN's (DeepSeek) attention-factor denominator scale.
+      attention_factor: YaRN's ``cos``/``sin`` multiplier (default: derived from ``factor``).
+      truncate: YaRN rounds its correction range to whole dimensions (HF's default ``True``).
+
+    Raises:
+      ConfigError: an unknown ``rope_type``, ``factor <= 0``, llama3 bands in the wrong order, or
+        ``beta_fast < beta_slow``.
+
+    Example:
+      >>> from torsh import nn
+      >>> s = nn.RopeScaling("yarn", factor=4.0, original_max_position_embeddings=32)
+      >>> round(nn.functional.rope_frequencies(8, 10000.0, s)[1], 4)     # YaRN's attention factor
+      1.1386
+    """
+
+    rope_type: str = "linear"
+    factor: float = 1.0
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+    original_max_position_embeddings: int = 8192
+    beta_fast: float = 32.0
+    beta_slow: float = 1.0
+    mscale: float | None = None
+    mscale_all_dim: float | None = None
+    attention_factor: float | None = None
+    truncate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.rope_type not in ROPE_TYPES:
+            raise ConfigError(
+                f"RopeScaling: rope_type must be one of {list(ROPE_TYPES)}, got {self.rope_type!r} "
+                "(for unscaled RoPE pass scaling=None)"
+            )
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or not self.factor > 0:
+            raise ConfigError(f"RopeScaling: factor must be a number > 0, got {self.factor!r}")
+        if self.rope_type == "llama3" and not self.high_freq_factor > self.low_freq_factor:
+            raise ConfigError(
+                f"RopeScaling: llama3 needs high_freq_factor > low_freq_factor, got "
+                f"{self.high_freq_factor} and {self.low_freq_factor}"
+            )
+        if self.rope_type == "yarn" and self.beta_fast < self.beta_slow:
+            raise ConfigError(
+                f"RopeScaling: yarn needs beta_fast >= beta_slow, got {self.beta_fast} and {self.beta_slow}"
+            )
+        positive_int("original_max_position_embeddings", self.original_max_position_embeddings, "RopeScaling")
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> RopeScaling | None:
+        """From HF's ``rope_parameters``/``rope_scaling`` dict (unknown keys such as ``rope_theta`` ignored).
+
+        Args:
+          params: the dict; ``rope_type`` (or the older ``type``) ``"default"`` gives ``None``.
+
+        Returns:
+          The scaling, or ``None`` for unscaled RoPE.
+
+        Raises:
+          ConfigError: an unknown rope type or invalid values.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.RopeScaling.from_dict({"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1e4}).rope_type
+          'dynamic'
+        """
+        kind = params.get("rope_type", params.get("type", "default"))
+        if kind == "default":
+            return None
+        names = {f.name for f in dataclasses.fields(cls)} - {"rope_type"}
+        return cls(rope_type=kind, **{k: v for k, v in params.items() if k in names and v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        """HF's ``rope_parameters`` for this scaling (the keys its ``rope_type`` reads; no ``rope_theta``).
+
+        Returns:
+          A dict that :meth:`from_dict` turns back into this scaling.
+
+        Example:
+          >>> from torsh import nn
+          >>> nn.RopeScaling("dynamic", 2.0).to_dict()
+          {'rope_type': 'dynamic', 'factor': 2.0}
+        """
+        keys = {
+            "linear": ("factor",),
+            "dynamic": ("factor",),
+            "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+            "yarn": (
+                "factor",
+                "original_max_position_embeddings",
+                "beta_fast",
+                "beta_slow",
+                "mscale",
+                "mscale_all_dim",
+                "attention_factor",
+                "truncate",
+            ),
+        }[self.rope_type]
+        return {
+            "rope_type": self.rope_type,
+            **{k: getattr(self, k) for k in keys if getattr(self, k) is not None},
+        }
 
 
 class RotaryEmbedding(Module):

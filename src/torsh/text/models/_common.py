@@ -201,6 +201,7 @@ class CausalLM(Module):
       config: the model's configuration (subclasses take their own config class).
 
     Raises:
+      ConfigError: ``config`` is not the model's configuration class.
       ShapeError: ``input_ids`` that are not ``[batch, seq]`` integers, or a mask of another shape.
       TokenIdError: (concrete ids) an id outside the vocabulary.
       ContextLengthError: more tokens than the context.
