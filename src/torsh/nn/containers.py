@@ -1,7 +1,8 @@
-"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict`` and ``Lambda``.
+"""Containers of modules (``Sequential``, ``ModuleList``, ``ModuleDict``, ``Lambda``) and of arrays.
 
 Their children live in an ``inline`` field, so parameter names are PyTorch's: ``0.weight``,
-``blocks.3.bias``, ``heads.cls.weight``.
+``blocks.3.bias``, ``heads.cls.weight``; the arrays of ``ParameterList``/``ParameterDict`` are ``0``,
+``1`` / ``name``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, overload
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from ..errors import ConfigError
 from ..tree import field, static
 from ._errors import IndexOutOfRangeError, MissingKeyError
+from ._walk import is_array
 from .module import Module
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "Lambda"]
+__all__ = ["Sequential", "ModuleList", "ModuleDict", "Lambda", "ParameterList", "ParameterDict"]
 
 
 def _position(owner: str, idx: Any, length: int) -> int:
@@ -406,3 +410,269 @@ class ModuleDict(Module):
             ['act', 'out']
         """
         return ModuleDict(OrderedDict([*self.entries.items(), *dict(modules).items()])).train(self.training)
+
+
+def _check_array(owner: str, name: Any, value: Any) -> jax.Array:
+    if isinstance(value, Module):
+        raise ConfigError(
+            f"{owner}: entry {name!r} is an nn.Module; parameter containers hold arrays (use nn.ModuleList "
+            "/ nn.ModuleDict for modules)"
+        )
+    if type(value).__module__.split(".")[0] == "torch":
+        raise ConfigError(
+            f"{owner}: entry {name!r} is a torch tensor; pass a JAX array (jnp.asarray(t.numpy()))"
+        )
+    if not is_array(value):
+        raise ConfigError(
+            f"{owner}: entry {name!r} must be an array (a parameter), got {type(value).__name__}; "
+            "wrap numbers with jnp.asarray"
+        )
+    return jnp.asarray(value) if isinstance(value, np.ndarray) else value
+
+
+def _arrays_repr(owner: str, items: Iterable[tuple[str, Any]]) -> str:
+    """PyTorch's layout: one ``(name): Parameter containing: [dtype of size shape]`` line per array."""
+    lines = [f"({k}): Parameter containing: [{v.dtype} of size {list(v.shape)}]" for k, v in items]
+    return f"{owner}(\n  " + "\n  ".join(lines) + "\n)" if lines else f"{owner}()"
+
+
+class ParameterList(Module):
+    """An immutable list of parameter arrays (``torch.nn.ParameterList``): state-dict keys ``0``, ``1``, ...
+
+    Inside a module (``self.scales = nn.ParameterList([...])``) the arrays are named ``scales.0``,
+    ``scales.1`` as in PyTorch, trained like any other parameter and loaded by ``load_state_dict``.
+    ``append``/``extend`` return a new list (modules are immutable): rebind it
+    (``params = params.append(w)``), or build the whole list in ``__init__``.
+
+    Args:
+      values: the initial arrays (``nn.Parameter(x)`` or plain arrays).
+
+    Raises:
+      ConfigError: an entry that is not an array (a module, a torch tensor, a number).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> params = nn.ParameterList([nn.Parameter(jnp.ones(2)), jnp.zeros((2, 3))])
+      >>> params = params.append(jnp.ones(1))
+      >>> list(params.state_dict()), params[1].shape, len(params)
+      (['0', '1', '2'], (2, 3), 3)
+    """
+
+    values: tuple = field(inline=True)
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        self.values = tuple(_check_array("ParameterList", i, v) for i, v in enumerate(values or ()))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigError("ParameterList is not callable; index or iterate over it in the parent's forward")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[jax.Array]:
+        return iter(self.values)
+
+    @overload
+    def __getitem__(self, idx: int) -> jax.Array: ...
+    @overload
+    def __getitem__(self, idx: slice) -> ParameterList: ...
+    def __getitem__(self, idx: int | slice) -> jax.Array | ParameterList:
+        if isinstance(idx, slice):
+            return self.replace(values=self.values[idx])
+        return self.values[_position("ParameterList", idx, len(self.values))]
+
+    def append(self, value: Any) -> ParameterList:
+        """A new ParameterList with ``value`` at the end.
+
+        Args:
+          value: the array to add.
+
+        Returns:
+          A new ``ParameterList`` (the original is unchanged).
+
+        Raises:
+          ConfigError: ``value`` is not an array.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> params = nn.ParameterList([jnp.ones(2)])
+          >>> len(params.append(jnp.ones(3))), len(params)
+          (2, 1)
+        """
+        return self.replace(values=(*self.values, _check_array("ParameterList.append", len(self), value)))
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """A new ParameterList with ``values`` at the end.
+
+        Args:
+          values: the arrays to add.
+
+        Returns:
+          A new ``ParameterList`` (the original is unchanged).
+
+        Raises:
+          ConfigError: an entry is not an array.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> list(nn.ParameterList([jnp.ones(2)]).extend([jnp.ones(1), jnp.ones(3)]).state_dict())
+          ['0', '1', '2']
+        """
+        start = len(self)
+        extra = tuple(_check_array("ParameterList.extend", start + i, v) for i, v in enumerate(values))
+        return self.replace(values=self.values + extra)
+
+    def __repr__(self) -> str:
+        return _arrays_repr("ParameterList", ((str(i), v) for i, v in enumerate(self.values)))
+
+
+def _parameter_pairs(parameters: Any) -> Iterable[tuple[Any, Any]]:
+    """PyTorch's order: OrderedDict, ParameterDict or pairs keep theirs; a plain mapping is sorted by key."""
+    if isinstance(parameters, (OrderedDict, ParameterDict)):
+        return list(parameters.items())
+    if isinstance(parameters, Mapping):
+        return sorted(parameters.items(), key=lambda kv: str(kv[0]))
+    return list(parameters)
+
+
+class ParameterDict(Module):
+    """An immutable, ordered mapping of names to parameter arrays (``torch.nn.ParameterDict``).
+
+    Inside a module (``self.heads = nn.ParameterDict({...})``) the arrays are named ``heads.<name>``, as
+    in PyTorch. The order is PyTorch's too: a plain ``dict`` is sorted by key, an ``OrderedDict`` or a
+    list of pairs keeps its order. ``update`` returns a new dict (modules are immutable).
+
+    Args:
+      parameters: a mapping (or ``(name, array)`` pairs) of names to arrays; names are non-empty
+        strings without ``.``.
+
+    Raises:
+      ConfigError: a bad name, or an entry that is not an array.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> params = nn.ParameterDict({"shift": jnp.zeros(3), "scale": jnp.ones(3)})
+      >>> list(params.state_dict()), params["scale"].shape, "shift" in params
+      (['scale', 'shift'], (3,), True)
+    """
+
+    entries: OrderedDict = field(inline=True)
+
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
+        pairs = _parameter_pairs(parameters or ())
+        entries: OrderedDict = OrderedDict()
+        for k, v in pairs:
+            if not isinstance(k, str) or not k or "." in k:
+                raise ConfigError(f"ParameterDict: keys must be non-empty strings without '.', got {k!r}")
+            entries[k] = _check_array("ParameterDict", k, v)
+        self.entries = entries
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigError("ParameterDict is not callable; index it in the parent's forward")
+
+    def __getitem__(self, name: str) -> jax.Array:
+        try:
+            return self.entries[name]
+        except (KeyError, TypeError):
+            raise MissingKeyError(
+                f"ParameterDict has no entry {name!r}; keys are {list(self.entries)}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The array named ``key``, or ``default`` (as ``dict.get``).
+
+        Args:
+          key: the entry name.
+          default: returned when there is no such entry.
+
+        Returns:
+          The array or ``default``.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> nn.ParameterDict({"w": jnp.ones(2)}).get("b") is None
+          True
+        """
+        return self.entries.get(key, default)
+
+    def keys(self) -> Iterable[str]:
+        """The entry names, in insertion order (as ``dict.keys``).
+
+        Returns:
+          An iterable of names.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> list(nn.ParameterDict([("w", jnp.ones(2)), ("b", jnp.ones(1))]).keys())
+          ['w', 'b']
+        """
+        return self.entries.keys()
+
+    def values(self) -> Iterable[jax.Array]:
+        """The arrays, in insertion order (as ``dict.values``).
+
+        Returns:
+          An iterable of arrays.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> [v.shape for v in nn.ParameterDict({"w": jnp.ones(2), "b": jnp.ones(1)}).values()]
+          [(1,), (2,)]
+        """
+        return self.entries.values()
+
+    def items(self) -> Iterable[tuple[str, jax.Array]]:
+        """``(name, array)`` pairs, in insertion order (as ``dict.items``).
+
+        Returns:
+          An iterable of pairs.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> [k for k, _ in nn.ParameterDict({"w": jnp.ones(2)}).items()]
+          ['w']
+        """
+        return self.entries.items()
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> ParameterDict:
+        """A new ParameterDict with entries added or replaced (existing names keep their position).
+
+        Args:
+          parameters: a mapping or ``(name, array)`` pairs.
+
+        Returns:
+          A new ``ParameterDict`` (the original is unchanged).
+
+        Raises:
+          ConfigError: a bad name, or an entry that is not an array.
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from torsh import nn
+          >>> d = nn.ParameterDict({"w": jnp.ones(2)}).update({"b": jnp.zeros(2), "a": jnp.ones(1)})
+          >>> list(d.keys())
+          ['w', 'a', 'b']
+        """
+        merged = OrderedDict(self.entries)
+        merged.update(_parameter_pairs(parameters))
+        return ParameterDict(merged).train(self.training)
+
+    def __repr__(self) -> str:
+        return _arrays_repr("ParameterDict", self.entries.items())
