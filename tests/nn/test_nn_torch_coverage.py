@@ -103,8 +103,6 @@ EXCLUDED_SCHEDULERS = {
 # known gaps (issue: breadth): remove a name when torsh gains it
 NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
-    "ParameterDict",
-    "ParameterList",
 }
 
 NOT_YET_FUNCTIONAL = {

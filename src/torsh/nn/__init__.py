@@ -46,7 +46,7 @@ from .activation import (
     Threshold,
 )
 from .attention import MultiheadAttention
-from .containers import Lambda, ModuleDict, ModuleList, Sequential
+from .containers import Lambda, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .feedforward import GeGLU, SwiGLU
@@ -180,6 +180,8 @@ __all__ = [
     "ModuleList",
     "ModuleDict",
     "Lambda",
+    "ParameterList",
+    "ParameterDict",
     # layers
     "Identity",
     "Linear",
