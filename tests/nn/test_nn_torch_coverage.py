@@ -105,8 +105,7 @@ NOT_YET_MODULES = {
     "AdaptiveLogSoftmaxWithLoss",
 }
 
-NOT_YET_FUNCTIONAL = {
-}
+NOT_YET_FUNCTIONAL: set[str] = set()
 
 NOT_YET_OPTIM: set[str] = set()
 
