@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 from _amp_jaxpr import op_dtypes
+from hypothesis import given
+from hypothesis import strategies as st
 
 import torsh
 from torsh import amp, nn
@@ -281,3 +283,17 @@ def test_bad_input(mlp):
         amp.autocast("c=bf16", {"*nrom*": "f32"}),
     ):
         mlp(jnp.ones((1, 6)))
+
+
+@given(st.sets(st.sampled_from(["0", "2", "4", "6"])), st.booleans())
+def test_selected_layers_are_the_float32_products(selected, by_tuple):
+    # property: with the Linear layers at `selected` overridden to float32 (one key per path, or one
+    # tuple key), exactly those products run in float32 and the others in bfloat16
+    torsh.manual_seed(0)
+    model = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(4, 4), nn.Tanh())])
+    keys = (
+        {tuple(sorted(selected)): amp.Policy()} if (by_tuple and selected) else dict.fromkeys(selected, "f32")
+    )
+    ops = op_dtypes(amp.apply(model, "c=bf16", keys), jnp.ones((2, 4)))
+    expected = {F32: len(selected), BF16: 4 - len(selected)}
+    assert ops["dot_general"] == {k: v for k, v in expected.items() if v}
