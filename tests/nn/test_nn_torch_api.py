@@ -13,7 +13,16 @@ import torsh
 from torsh import nn
 
 # torsh-only names, and torch base classes whose forward is not a layer's
-_NOT_LAYERS = {"Module", "ModuleList", "ModuleDict", "RNNBase", "Lambda"}
+_NOT_LAYERS = {
+    "Module",
+    "ModuleList",
+    "ModuleDict",
+    "RNNBase",
+    "Lambda",
+    "RotaryEmbedding",
+    "SwiGLU",
+    "GeGLU",
+}
 
 
 def _layer_classes():
