@@ -303,7 +303,8 @@ def test_struct_style_module_and_plain_list_fields():
         "blocks.1.bias",
     ]
     assert m.training and m.label == "s"
-    with pytest.raises(ShapeError, match=r"^blocks.1 \(Linear 3->2\): expected input \[..., 3\], got \[2\]"):
+    message = r'^blocks.1 \(Linear 3->2\): dim "in" is 2 in input \[2\], expected 3 \(in_features\)'
+    with pytest.raises(ShapeError, match=message):
         m.replace(blocks=[m.blocks[0], nn.Linear(3, 2, key=torsh.random.key(2))])(jnp.ones(2))
     with pytest.raises(ShapeError, match=r"^Scale: expected \[..., 2\]"):
         m(jnp.ones(3))

@@ -14,6 +14,7 @@ Example:
 from ..tree import field, static
 from . import functional, init, utils
 from ._errors import IndexOutOfRangeError, MissingKeyError, ValueRangeError
+from ._shapes import ShapeAnnotationError, shaped
 from ._utils import check_axes, resolve_key, split_key
 from .activation import (
     CELU,
@@ -175,6 +176,8 @@ __all__ = [
     "split_key",
     "resolve_key",
     "check_axes",
+    "shaped",
+    "ShapeAnnotationError",
     # containers
     "Sequential",
     "ModuleList",

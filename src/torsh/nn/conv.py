@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+from jaxtyping import Array, Float
 
 from ..errors import ConfigError
 from ..tree import static
 from . import init
+from ._shapes import shaped
 from ._utils import Axes, check_axes, float_dtype, ntuple, positive_int, resolve_key
 from .functional._conv import (
     IntOrTuple,
@@ -31,6 +33,17 @@ from .functional._conv import (
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+# forward's jaxtyping annotations, checked by nn.shaped with "in"/"out" bound from the channel counts.
+# (Aliases: linters read a shape string written inside a signature as a Python expression, F722.)
+# The output's spatial names are free: the layer's own checks compute and verify them.
+_IN1 = Float[Array, "*batch in length"]
+_OUT1 = Float[Array, "*batch out out_length"]
+_IN2 = Float[Array, "*batch in height width"]
+_OUT2 = Float[Array, "*batch out out_height out_width"]
+_IN3 = Float[Array, "*batch in depth height width"]
+_OUT3 = Float[Array, "*batch out out_depth out_height out_width"]
+_DIMS = {"in": "in_channels", "out": "out_channels"}
 
 _KERNEL_AXES = {1: ("kw",), 2: ("kh", "kw"), 3: ("kd", "kh", "kw")}
 
@@ -225,6 +238,10 @@ class Conv1d(_ConvNd, init=False, axes=_axes(1, transposed=False)):
 
     _N = 1
 
+    @shaped(dims=_DIMS)
+    def forward(self, input: _IN1) -> _OUT1:
+        return super().forward(input)
+
 
 class Conv2d(_ConvNd, init=False, axes=_axes(2, transposed=False)):
     """2D convolution over ``[N, C_in, H, W]`` or ``[C_in, H, W]`` (``torch.nn.Conv2d``).
@@ -262,6 +279,10 @@ class Conv2d(_ConvNd, init=False, axes=_axes(2, transposed=False)):
 
     _N = 2
 
+    @shaped(dims=_DIMS)
+    def forward(self, input: _IN2) -> _OUT2:
+        return super().forward(input)
+
 
 class Conv3d(_ConvNd, init=False, axes=_axes(3, transposed=False)):
     """3D convolution over ``[N, C_in, D, H, W]`` or ``[C_in, D, H, W]`` (``torch.nn.Conv3d``).
@@ -295,6 +316,10 @@ class Conv3d(_ConvNd, init=False, axes=_axes(3, transposed=False)):
     """
 
     _N = 3
+
+    @shaped(dims=_DIMS)
+    def forward(self, input: _IN3) -> _OUT3:
+        return super().forward(input)
 
 
 class _ConvTransposeNd(_ConvBase):
@@ -419,6 +444,10 @@ class ConvTranspose1d(_ConvTransposeNd, init=False, axes=_axes(1, transposed=Tru
 
     _N = 1
 
+    @shaped(dims=_DIMS)
+    def forward(self, input: _IN1, output_size: Sequence[int] | None = None) -> _OUT1:
+        return super().forward(input, output_size)
+
 
 class ConvTranspose2d(_ConvTransposeNd, init=False, axes=_axes(2, transposed=True)):
     """2D transposed convolution over ``[N, C_in, H, W]`` or ``[C_in, H, W]`` (``torch.nn.ConvTranspose2d``).
@@ -454,6 +483,10 @@ class ConvTranspose2d(_ConvTransposeNd, init=False, axes=_axes(2, transposed=Tru
     """
 
     _N = 2
+
+    @shaped(dims=_DIMS)
+    def forward(self, input: _IN2, output_size: Sequence[int] | None = None) -> _OUT2:
+        return super().forward(input, output_size)
 
 
 class ConvTranspose3d(_ConvTransposeNd, init=False, axes=_axes(3, transposed=True)):
@@ -491,3 +524,7 @@ class ConvTranspose3d(_ConvTransposeNd, init=False, axes=_axes(3, transposed=Tru
     """
 
     _N = 3
+
+    @shaped(dims=_DIMS)
+    def forward(self, input: _IN3, output_size: Sequence[int] | None = None) -> _OUT3:
+        return super().forward(input, output_size)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import jax
+import math
+
+from jaxtyping import Array, Float
 
 from ..tree import static
+from ._shapes import shaped
 from ._utils import ntuple
 from .functional import _fold
 from .module import Module
@@ -12,6 +15,37 @@ from .module import Module
 __all__ = ["Fold", "Unfold"]
 
 _Size = int | tuple[int, int]
+
+# forward's jaxtyping annotations, checked by nn.shaped: "kk" is the kernel's number of elements and
+# "blocks" Fold's number of sliding blocks, both bound from the layer's fields.
+# (Aliases: linters read a shape string written inside a signature as a Python expression, F722.)
+_Image = Float[Array, "*batch c height width"]
+_Columns = Float[Array, "*batch c*kk blocks"]
+_FoldIn = Float[Array, "*batch ckk blocks"]
+_FoldOut = Float[Array, "*batch ckk//kk out_height out_width"]
+
+
+def _blocks(m: Fold) -> int:
+    """the number of sliding blocks in output_size"""
+    return math.prod(
+        (o + 2 * p - d * (k - 1) - 1) // s + 1
+        for o, k, d, p, s in zip(m.output_size, m.kernel_size, m.dilation, m.padding, m.stride, strict=True)
+    )
+
+
+def _kk(m: Unfold | Fold) -> int:
+    """the number of elements of kernel_size"""
+    return math.prod(m.kernel_size)
+
+
+def _out_h(m: Fold) -> int:
+    """output_size[0]"""
+    return m.output_size[0]
+
+
+def _out_w(m: Fold) -> int:
+    """output_size[1]"""
+    return m.output_size[1]
 
 
 class Unfold(Module):
@@ -44,7 +78,8 @@ class Unfold(Module):
         k, d, p, s = _fold._geometry("Unfold", kernel_size, dilation, padding, stride)
         self.kernel_size, self.dilation, self.padding, self.stride = k, d, p, s
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"kk": _kk})
+    def forward(self, input: _Image) -> _Columns:
         return _fold.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
@@ -92,7 +127,8 @@ class Fold(Module):
         k, d, p, s = _fold._geometry("Fold", kernel_size, dilation, padding, stride)
         self.kernel_size, self.dilation, self.padding, self.stride = k, d, p, s
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"kk": _kk, "blocks": _blocks, "out_height": _out_h, "out_width": _out_w})
+    def forward(self, input: _FoldIn) -> _FoldOut:
         return _fold.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:

@@ -6,15 +6,24 @@ import math
 from typing import Any
 
 import jax
+from jaxtyping import Array, Float
 
 from ..tree import static
 from . import init
+from ._shapes import shaped
 from ._utils import Axes, check_axes, check_float_input, float_dtype, positive_int, resolve_key
 from .functional._linear import bilinear as _F_bilinear
 from .functional._linear import check_linear_input
 from .module import Module
 
 __all__ = ["Linear", "Identity", "Bilinear"]
+
+# forward's jaxtyping annotations (checked by nn.shaped). Aliases, because linters read a shape string
+# written inside a signature as a Python expression (ruff/flake8 F722).
+_In = Float[Array, "*batch in"]
+_Out = Float[Array, "*batch out"]
+_In1 = Float[Array, "*batch in1"]
+_In2 = Float[Array, "*batch in2"]
 
 
 class Identity(Module):
@@ -91,7 +100,8 @@ class Linear(Module, axes={"weight": ("out", "in"), "bias": ("out",)}):
             ax = check_axes(axes, self.weight.shape, name="Linear.weight")
             self.with_axes(weight=ax, bias=ax[:1])
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"in": "in_features", "out": "out_features"})
+    def forward(self, input: _In) -> _Out:
         x = input
         check_linear_input(x, self.weight)
         y = x @ self.weight.T
@@ -156,7 +166,8 @@ class Bilinear(Module, axes={"weight": ("out", "in1", "in2"), "bias": ("out",)})
         self.weight = init.uniform(kw, (out_features, in1_features, in2_features), -bound, bound, d)
         self.bias = init.uniform(kb, (out_features,), -bound, bound, d) if bias else None
 
-    def forward(self, input1: jax.Array, input2: jax.Array) -> jax.Array:
+    @shaped(dims={"in1": "in1_features", "in2": "in2_features", "out": "out_features"})
+    def forward(self, input1: _In1, input2: _In2) -> _Out:
         check_float_input(input1, self.weight, "input1")
         return _F_bilinear(input1, input2, self.weight, self.bias)
 

@@ -28,16 +28,28 @@ from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Float
 
 from ..errors import ConfigError, ShapeError
 from ..tree import static
 from . import functional as F
 from . import init
+from ._shapes import shaped
 from ._utils import check_float_input, check_p, float_dtype, positive_int, resolve_key, shape_str
 from .functional._rnn import _run_layer, gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+
+# forward's jaxtyping annotations, checked by nn.shaped with the sizes bound from the layer's fields
+# (_RNN_DIMS). "*lead" is [seq, batch] (or [batch, seq] with batch_first, or [seq] unbatched). The
+# initial state is left to _check_state: whether it has a batch axis follows the input's rank, which
+# a per-class string cannot say, and its message shows the whole expected shape.
+# (Aliases: linters read a shape string written inside a signature as a Python expression, F722.)
+_Seq = Float[Array, "*lead in"]
+_SeqOut = Float[Array, "*lead d_out"]
+_State = Float[Array, "layers *batch h_out"]
+_Cell = Float[Array, "layers *batch cell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -105,6 +117,25 @@ def _concrete_class(base: type, names: tuple[str, ...]) -> type:
         cls = type(base)(base.__name__, (base,), namespace, axes=axes, init=False)
         _CONCRETE[(base, names)] = cls
     return cls
+
+
+def _rnn_dims() -> dict[str, Any]:
+    def d_out(m: RNNBase) -> int:
+        """num_directions * (proj_size or hidden_size)"""
+        return m._directions * (m.proj_size or m.hidden_size)
+
+    def layers(m: RNNBase) -> int:
+        """num_layers * num_directions"""
+        return m.num_layers * m._directions
+
+    def h_out(m: RNNBase) -> int:
+        """proj_size or hidden_size"""
+        return m.proj_size or m.hidden_size
+
+    return {"in": "input_size", "d_out": d_out, "layers": layers, "h_out": h_out, "cell": "hidden_size"}
+
+
+_RNN_DIMS = _rnn_dims()
 
 
 class RNNBase(Module, metaclass=_RNNMeta):
@@ -475,13 +506,14 @@ class RNN(RNNBase):
             fused_backward,
         )
 
+    @shaped(dims=_RNN_DIMS)
     def forward(
         self,
-        input: jax.Array,
+        input: _Seq,
         hx: jax.Array | None = None,
         *,
         key: jax.Array | None = None,
-    ) -> tuple[jax.Array, jax.Array]:
+    ) -> tuple[_SeqOut, _State]:
         out, h_n, _ = self._run(input, hx, None, key)
         return out, h_n
 
@@ -580,13 +612,14 @@ class LSTM(RNNBase):
             fused_backward,
         )
 
+    @shaped(dims=_RNN_DIMS)
     def forward(
         self,
-        input: jax.Array,
+        input: _Seq,
         hx: tuple[jax.Array, jax.Array] | None = None,
         *,
         key: jax.Array | None = None,
-    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    ) -> tuple[_SeqOut, tuple[_State, _Cell]]:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ConfigError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
@@ -669,13 +702,14 @@ class GRU(RNNBase):
             fused_backward,
         )
 
+    @shaped(dims=_RNN_DIMS)
     def forward(
         self,
-        input: jax.Array,
+        input: _Seq,
         hx: jax.Array | None = None,
         *,
         key: jax.Array | None = None,
-    ) -> tuple[jax.Array, jax.Array]:
+    ) -> tuple[_SeqOut, _State]:
         out, h_n, _ = self._run(input, hx, None, key)
         return out, h_n
 

@@ -6,16 +6,22 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Float, Integer
 
 from ..errors import ConfigError, DTypeError, ShapeError
 from ..tree import static
 from . import functional as F
 from . import init
+from ._shapes import shaped
 from ._utils import Axes, float_dtype, positive_int, resolve_key
 from .functional._embedding import _BAG_MODES
 from .module import Module
 
 __all__ = ["Embedding", "EmbeddingBag"]
+
+# Embedding.forward's jaxtyping annotations, checked by nn.shaped ("dim" bound from embedding_dim).
+_Indices = Integer[Array, "*batch"]
+_Embedded = Float[Array, "*batch dim"]
 
 
 def _lookup_table(
@@ -171,7 +177,8 @@ class Embedding(Module, axes={"weight": ("vocab", "embed")}):
         kwargs.setdefault("dtype", arr.dtype)
         return cls(arr.shape[0], arr.shape[1], padding_idx, _weight=arr, _freeze=freeze, **kwargs)
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"dim": "embedding_dim"})
+    def forward(self, input: _Indices) -> _Embedded:
         indices = input
         return F.embedding(indices, self.weight, self.padding_idx)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import jax
+from jaxtyping import Array, Shaped
 
 from ..errors import ConfigError
 from ..tree import static
+from ._shapes import shaped
 from ._utils import positive_int
 from .functional._upsampling import _MODES, channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 from .module import Module
@@ -27,6 +28,19 @@ __all__ = [
     "PixelUnshuffle",
     "ChannelShuffle",
 ]
+
+# forward's jaxtyping annotations, checked by nn.shaped ("r" and "*size" bound from the layer's fields).
+# (Aliases: linters read a shape string written inside a signature as a Python expression, F722.)
+_Batch = Shaped[Array, "batch channels *spatial"]
+_Resized = Shaped[Array, "batch channels *size"]
+_Image = Shaped[Array, "*batch channels height width"]
+_Shuffled = Shaped[Array, "*batch channels//(r*r) height*r width*r"]
+_Unshuffled = Shaped[Array, "*batch channels*r*r height//r width//r"]
+
+
+def _size(m: Upsample) -> tuple[int, ...] | None:
+    """size"""
+    return m.size if isinstance(m.size, tuple) else None  # an int size applies to every spatial axis
 
 
 def _hashable(value: Any) -> Any:
@@ -93,7 +107,8 @@ class Upsample(Module):
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"size": _size})
+    def forward(self, input: _Batch) -> _Resized:
         return interpolate(
             input,
             self.size,
@@ -177,7 +192,8 @@ class PixelShuffle(Module):
     def __init__(self, upscale_factor: int) -> None:
         self.upscale_factor = _positive_int(upscale_factor, "upscale_factor", "PixelShuffle")
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"r": "upscale_factor"})
+    def forward(self, input: _Image) -> _Shuffled:
         return pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
@@ -205,7 +221,8 @@ class PixelUnshuffle(Module):
     def __init__(self, downscale_factor: int) -> None:
         self.downscale_factor = _positive_int(downscale_factor, "downscale_factor", "PixelUnshuffle")
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped(dims={"r": "downscale_factor"})
+    def forward(self, input: _Image) -> _Unshuffled:
         return pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:
@@ -233,7 +250,8 @@ class ChannelShuffle(Module):
     def __init__(self, groups: int) -> None:
         self.groups = positive_int("groups", groups, "ChannelShuffle")
 
-    def forward(self, input: jax.Array) -> jax.Array:
+    @shaped
+    def forward(self, input: _Batch) -> _Batch:
         return channel_shuffle(input, self.groups)
 
     def extra_repr(self) -> str:
