@@ -296,11 +296,12 @@ class CheckpointManager:
 
         Example:
           >>> import tempfile, torsh, jax.numpy as jnp
-          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
-          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
-          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp())
           >>> ckpt.all_steps()
-          [1, 2, 3]
+          []
+          >>> ckpt.save(100, {"model": {"w": jnp.ones(2)}})
+          >>> ckpt.all_steps()
+          [100]
         """
         with self._lock:
             self._raise_background()
@@ -317,11 +318,12 @@ class CheckpointManager:
 
         Example:
           >>> import tempfile, torsh, jax.numpy as jnp
-          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
-          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
-          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp())
+          >>> print(ckpt.latest_step())  # an empty directory
+          None
+          >>> ckpt.save(1, {"model": {"w": jnp.ones(2)}}); ckpt.save(2, {"model": {"w": jnp.zeros(2)}})
           >>> ckpt.latest_step()
-          3
+          2
         """
         steps = self.all_steps()
         return steps[-1] if steps else None
@@ -368,15 +370,13 @@ class CheckpointManager:
 
         Example:
           >>> import tempfile, torsh, jax.numpy as jnp
-          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
-          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
-          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
-          >>> ckpt.metrics(2)
-          {'loss': 0.2}
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp())
+          >>> ckpt.save(5, {"model": {"w": jnp.ones(2)}}, metrics={"loss": 0.25})
+          >>> ckpt.metrics(5)
+          {'loss': 0.25}
         """
         with self._lock:
-            self._wait_pending(sync=False)
-            return dict(self._manifest(self._resolve(step))["metrics"])
+            return dict(self._finished_manifest(step)["metrics"])
 
     def item_names(self, step: int | str = "latest") -> list[str]:
         """The items of checkpoint ``step``.
@@ -395,15 +395,13 @@ class CheckpointManager:
 
         Example:
           >>> import tempfile, torsh, jax.numpy as jnp
-          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp(), best_metric="loss")
-          >>> for step, loss in ((1, 0.5), (2, 0.2), (3, 0.4)):
-          ...     ckpt.save(step, {"model": {"w": jnp.ones(2)}}, metrics={"loss": loss})
+          >>> ckpt = torsh.serialize.CheckpointManager(tempfile.mkdtemp())
+          >>> ckpt.save(1, {"opt": {"lr": 0.1}, "model": {"w": jnp.ones(2)}})
           >>> ckpt.item_names()
-          ['model']
+          ['model', 'opt']
         """
         with self._lock:
-            self._wait_pending(sync=False)
-            return sorted(self._manifest(self._resolve(step))["items"])
+            return sorted(self._finished_manifest(step)["items"])
 
     def wait(self) -> None:
         """Block until the background save (if any) is written; raise its error if it failed.
@@ -651,6 +649,11 @@ class CheckpointManager:
             if isinstance(value, (int, float)) and math.isfinite(value):
                 scored.append((value if self.best_mode == "min" else -value, -step))
         return [-neg_step for _, neg_step in sorted(scored)]
+
+    def _finished_manifest(self, step: int | str) -> dict:
+        """The manifest of ``step`` (an int or ``"latest"``) once a pending save has finished."""
+        self._wait_pending(sync=False)
+        return self._manifest(self._resolve(step))
 
     def _manifest(self, step: int) -> dict:
         if step in self._manifests:
