@@ -199,6 +199,13 @@ def test_encoder_decoder_stacks_and_transformer_match_torch():
     assert "encoder.layers.0.self_attn.in_proj_weight" in loaded.state_dict()
     assert "decoder.layers.0.multihead_attn.out_proj.bias" in loaded.state_dict()
     assert "decoder.norm.weight" in loaded.state_dict()
+    # the same model with jax.nn.dot_product_attention in every attention layer (a static choice)
+    xla = Transformer(**opts, key=torsh.random.key(1), attention_implementation="xla")
+    xla = xla.load_state_dict(loaded.state_dict())
+    assert {m.implementation for m in xla.modules() if isinstance(m, nn.MultiheadAttention)} == {"xla"}
+    args = {k: jnp.asarray(v) for k, v in inputs.items()}
+    run = fast_jit(call)
+    assert_close(run(xla, args), run(loaded, args), what="implementation='xla' vs the default")
 
 
 def test_stack_keys_and_clone_semantics(key):

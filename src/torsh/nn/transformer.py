@@ -129,6 +129,8 @@ class TransformerEncoderLayer(_FeedForwardBlock):
       bias: Linear and LayerNorm biases.
       dtype: Parameter dtype.
       key: Construction key (default: the ``torsh.manual_seed`` stream).
+      attention_implementation: The attention layers' ``implementation`` (static; see
+        ``F.scaled_dot_product_attention``): ``None`` (automatic), ``"math"``, ``"xla"`` or ``"cudnn"``.
 
     Raises:
       ConfigError: For an unknown ``activation`` or invalid sizes.
@@ -169,11 +171,19 @@ class TransformerEncoderLayer(_FeedForwardBlock):
         dtype: Any = None,
         *,
         key: Any = None,
+        attention_implementation: str | None = None,
     ) -> None:
         positive_int("dim_feedforward", dim_feedforward, "TransformerEncoderLayer")
         k_attn, k1, k2 = jax.random.split(resolve_key(key), 3)
         self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype, key=k_attn
+            d_model,
+            nhead,
+            dropout=dropout,
+            bias=bias,
+            batch_first=batch_first,
+            dtype=dtype,
+            key=k_attn,
+            implementation=attention_implementation,
         )
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, key=k1, dtype=dtype, axes=("mlp", "embed"))
         self.dropout = Dropout(dropout)
@@ -247,6 +257,8 @@ class TransformerDecoderLayer(_FeedForwardBlock):
       bias: Linear and LayerNorm biases.
       dtype: Parameter dtype.
       key: Construction key (default: the ``torsh.manual_seed`` stream).
+      attention_implementation: The attention layers' ``implementation`` (static; see
+        ``F.scaled_dot_product_attention``): ``None`` (automatic), ``"math"``, ``"xla"`` or ``"cudnn"``.
 
     Raises:
       ConfigError: For an unknown ``activation`` or invalid sizes.
@@ -290,14 +302,22 @@ class TransformerDecoderLayer(_FeedForwardBlock):
         dtype: Any = None,
         *,
         key: Any = None,
+        attention_implementation: str | None = None,
     ) -> None:
         positive_int("dim_feedforward", dim_feedforward, "TransformerDecoderLayer")
         k_sa, k_mha, k1, k2 = jax.random.split(resolve_key(key), 4)
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, dtype=dtype, key=k_sa
-        )
-        self.multihead_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, dtype=dtype, key=k_mha
+        self.self_attn, self.multihead_attn = (
+            MultiheadAttention(
+                d_model,
+                nhead,
+                dropout=dropout,
+                batch_first=batch_first,
+                bias=bias,
+                dtype=dtype,
+                key=k,
+                implementation=attention_implementation,
+            )
+            for k in (k_sa, k_mha)
         )
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, key=k1, dtype=dtype, axes=("mlp", "embed"))
         self.dropout = Dropout(dropout)
@@ -578,6 +598,8 @@ class Transformer(Module):
       bias: Linear and LayerNorm biases.
       dtype: Parameter dtype.
       key: Construction key (default: the ``torsh.manual_seed`` stream).
+      attention_implementation: The attention layers' ``implementation`` (static; see
+        ``F.scaled_dot_product_attention``): ``None`` (automatic), ``"math"``, ``"xla"`` or ``"cudnn"``.
 
     Raises:
       ShapeError: When called on ``src``/``tgt`` of mismatched batch sizes or a last dimension other than
@@ -619,6 +641,7 @@ class Transformer(Module):
         dtype: Any = None,
         *,
         key: Any = None,
+        attention_implementation: str | None = None,
     ) -> None:
         k_enc, k_dec, k_init = jax.random.split(resolve_key(key), 3)
         d = float_dtype(dtype)
@@ -637,6 +660,7 @@ class Transformer(Module):
                 bias,
                 dtype=d,
                 key=k_enc,
+                attention_implementation=attention_implementation,
             )
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=d, axes=("embed",))
             self.encoder = TransformerEncoder(enc_layer, num_encoder_layers, norm)
@@ -655,6 +679,7 @@ class Transformer(Module):
                 bias,
                 dtype=d,
                 key=k_dec,
+                attention_implementation=attention_implementation,
             )
             norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=d, axes=("embed",))
             self.decoder = TransformerDecoder(dec_layer, num_decoder_layers, norm)
