@@ -101,9 +101,7 @@ EXCLUDED_SCHEDULERS = {
 }
 
 # known gaps (issue: breadth): remove a name when torsh gains it
-NOT_YET_MODULES = {
-    "AdaptiveLogSoftmaxWithLoss",
-}
+NOT_YET_MODULES: set[str] = set()
 
 NOT_YET_FUNCTIONAL: set[str] = set()
 

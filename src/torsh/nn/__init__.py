@@ -46,6 +46,7 @@ from .activation import (
     Tanhshrink,
     Threshold,
 )
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .attention import MultiheadAttention
 from .containers import Lambda, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -323,6 +324,7 @@ __all__ = [
     "KLDivLoss",
     "LinearCrossEntropyLoss",
     "LinearCrossEntropyOptions",
+    "AdaptiveLogSoftmaxWithLoss",
     "MarginRankingLoss",
     "HingeEmbeddingLoss",
     "SoftMarginLoss",
