@@ -95,6 +95,19 @@ def test_conv_batchnorm_dtypes_and_running_stats():
         new.module[1].running_mean, torch_bn.running_mean.numpy(), rtol=2e-2, atol=2e-3
     )
     assert not np.allclose(new.module[1].running_var, cnn[1].running_var)
+    # BatchNorm computing on bfloat16 (keep_float32=()) reports bfloat16 statistics: they are stored
+    # back in the buffers' own float32 dtype (traced only: eval_shape)
+    slow = amp.apply(cnn, "c=bf16", keep_float32=())
+    _, shapes = jax.eval_shape(lambda m, x: nn.stateful(m)(x), slow, x)
+    assert shapes.module[1].running_mean.dtype == jnp.float32
+    assert jax.tree.structure(shapes) == jax.tree.structure(slow)
+    # ... and reach the original modules (the forward pass ran on cast copies): values, one small model
+    mlp_bn = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    xs = jax.random.normal(jax.random.key(3), (6, 3))
+    _, new = jax.jit(lambda m, x: nn.stateful(m)(x))(amp.apply(mlp_bn, "c=bf16", keep_float32=()), xs)
+    h = np.asarray(xs) @ np.asarray(mlp_bn[0].weight).T + np.asarray(mlp_bn[0].bias)
+    assert int(new.module[1].num_batches_tracked) == 1 and new.module[1].running_mean.dtype == jnp.float32
+    np.testing.assert_allclose(new.module[1].running_mean, 0.1 * h.mean(0), rtol=2e-2, atol=2e-3)
 
 
 def _bf16(x):
