@@ -65,5 +65,8 @@ def draw(
 
 
 def to_device(values: np.ndarray, dtype: Any) -> jax.Array:
-    """``values`` cast to ``dtype`` on the host, then placed on the default device (no compile)."""
-    return jnp.asarray(values.astype(np.dtype(dtype)))
+    """``values`` cast to ``dtype`` on the host, then copied to the default device.
+
+    ``jax.device_put`` copies; ``jnp.asarray`` would compile an identity program per shape.
+    """
+    return jax.device_put(values.astype(np.dtype(dtype)))
