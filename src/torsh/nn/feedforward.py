@@ -27,10 +27,11 @@ class _GatedFeedForward(Module):
         self,
         in_features: int,
         hidden_features: int,
-        out_features: int | None,
-        bias: bool,
-        key: Any,
-        dtype: Any,
+        out_features: int | None = None,
+        bias: bool = False,
+        *,
+        key: Any = None,
+        dtype: Any = None,
     ) -> None:
         owner = type(self).__name__
         positive_int("in_features", in_features, owner)
@@ -84,18 +85,6 @@ class SwiGLU(_GatedFeedForward):
       ((2, 8), ['down_proj.weight', 'gate_proj.weight', 'up_proj.weight'])
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        hidden_features: int,
-        out_features: int | None = None,
-        bias: bool = False,
-        *,
-        key: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__(in_features, hidden_features, out_features, bias, key, dtype)
-
     def _act(self, x: jax.Array) -> jax.Array:
         return F.silu(x)
 
@@ -141,7 +130,7 @@ class GeGLU(_GatedFeedForward):
         if approximate not in ("none", "tanh"):
             raise ConfigError(f"GeGLU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
-        super().__init__(in_features, hidden_features, out_features, bias, key, dtype)
+        super().__init__(in_features, hidden_features, out_features, bias, key=key, dtype=dtype)
 
     def _act(self, x: jax.Array) -> jax.Array:
         return F.gelu(x, approximate=self.approximate)
