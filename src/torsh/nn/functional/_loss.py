@@ -37,7 +37,6 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "kl_div",
     "linear_cross_entropy",
-    "LinearCrossEntropyOptions",
 ]
 
 
@@ -642,6 +641,10 @@ class LinearCrossEntropyOptions:
                 )
             size = computed
         return max(1, size)
+
+
+# defined here because linear_cross_entropy reads it; its public home is torsh.nn (as torch.nn's)
+LinearCrossEntropyOptions.__module__ = "torsh.nn.loss"
 
 
 def _chunked_linear_cross_entropy(
