@@ -40,6 +40,7 @@ __all__ = [
     "vision",
     "text",
     "export",
+    "amp",
     "quantize",
     "debug",
     "compile_cache",
@@ -131,6 +132,7 @@ __all__ = [
 # ``_SOURCES`` and ``__all__`` name the same things). At run time the names load lazily, below.
 if TYPE_CHECKING:
     from . import (
+        amp,
         backends,
         cli,
         compile_cache,
@@ -238,7 +240,7 @@ if TYPE_CHECKING:
 
 _SUBMODULES = (
     "errors", "random", "tree", "transforms", "backends", "nn", "optim", "data", "serialize",
-    "distributed", "train", "metrics", "vision", "text", "export", "quantize", "debug",
+    "distributed", "train", "metrics", "vision", "text", "export", "amp", "quantize", "debug",
     "compile_cache", "cli",
 )  # fmt: skip
 

@@ -57,6 +57,7 @@ GUIDES = [
     "data.md",
     "nn.md",
     "nn_conv.md",
+    "amp.md",
 ]
 
 # Guides whose python blocks do not run as written, with the first reason found (2026-12-01).
