@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ...errors import ConfigError, ShapeError
 from ...tree import static
@@ -294,9 +295,23 @@ def _is_orthogonal(q: jax.Array) -> jax.Array:
     return jnp.all(jnp.abs(_mT(q).conj() @ q - eye) <= atol + 1e-5 * jnp.abs(eye))
 
 
-@jax.jit
 def _geqrf(a: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """LAPACK's ``geqrf`` (Householder QR: reflectors below the diagonal, R on and above, and tau)."""
+    """LAPACK's ``geqrf`` (Householder QR: reflectors below the diagonal, R on and above, and tau).
+
+    Concrete arrays (registration, assignment) go to LAPACK itself through numpy, as PyTorch's
+    ``torch.geqrf`` does; traced ones to the same algorithm written with jnp ops.
+    """
+    if isinstance(a, jax.core.Tracer):
+        return _geqrf_traced(a)
+    x = np.asarray(a)
+    h, tau = np.linalg.qr(x, mode="raw")  # LAPACK geqrf; h comes transposed (Fortran order)
+    h = np.swapaxes(h, -1, -2)
+    return jnp.asarray(h, x.dtype), jnp.asarray(tau, x.dtype)
+
+
+@jax.jit
+def _geqrf_traced(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`_geqrf` with jnp ops (LAPACK's dlarfg reflectors, without its rescaling of tiny norms)."""
     a = jnp.asarray(a)
     m, n = a.shape[-2], a.shape[-1]
     taus = []
