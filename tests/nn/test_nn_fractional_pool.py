@@ -141,14 +141,15 @@ def test_keys_draw_samples_reproducibly():
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert not np.array_equal(np.asarray(a), np.asarray(c))
     # the key's samples are U[0, 1) of the input's dtype, used as _random_samples would be
-    u = jax.random.uniform(k0, (2, 4, 2), jnp.float32)
-    np.testing.assert_array_equal(
-        np.asarray(a), np.asarray(F.fractional_max_pool2d(x, 2, 4, _random_samples=u))
+    fixed = jax.jit(
+        lambda x, k: F.fractional_max_pool2d(x, 2, 4, _random_samples=jax.random.uniform(k, (2, 4, 2)))
     )
-    # same in eval mode (fractional pooling is random in both modes, as in PyTorch), and inside a model
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(fixed(x, k0)))
+    # random in eval mode too (as in PyTorch); inside a model the key reaches it (shapes only: traced)
     model = nn.Sequential(nn.FractionalMaxPool2d(2, output_size=4)).eval()
-    assert model(x, key=k0).shape == (2, 4, 4, 4)
-    y3 = nn.FractionalMaxPool3d(2, output_ratio=0.5, return_indices=True)(jnp.ones((1, 2, 6, 6, 6)), key=k1)
+    assert jax.eval_shape(lambda x, k: model(x, key=k), x, k0).shape == (2, 4, 4, 4)
+    pool3 = nn.FractionalMaxPool3d(2, output_ratio=0.5, return_indices=True)
+    y3 = jax.eval_shape(lambda x, k: pool3(x, key=k), jnp.ones((1, 2, 6, 6, 6)), k1)
     assert y3[0].shape == y3[1].shape == (1, 2, 3, 3, 3)
 
 
