@@ -551,7 +551,9 @@ class LinearCrossEntropyOptions:
     With options, the ``(N, C)`` logits are computed ``batch_chunk_size`` rows at a time under
     ``jax.lax.map`` with ``jax.checkpoint``: the backward pass recomputes each chunk's logits instead of
     keeping all of them, so peak memory holds one chunk's logits (the point when ``C`` is a large
-    vocabulary). Values and gradients equal the unchunked path up to summation order.
+    vocabulary). Values and gradients equal the unchunked path up to summation order. Measured with XLA's
+    memory analysis of the compiled gradient (N=1024, in_features=64, C=32000, float32, CPU): 250 MB of
+    temporaries unchunked, 31 MB with ``batch_chunk_size=128``, 8 MB with the default chunking (2 rows).
 
     ``acc_policy``, ``acc_dtype`` and ``allow_retain_graph`` are PyTorch's CUDA/autograd knobs: checked
     and accepted so ported code runs, but XLA computes in the input's dtype and JAX's backward can run
