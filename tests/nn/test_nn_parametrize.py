@@ -539,3 +539,39 @@ def test_traced_geqrf_matches_lapack():
     h_t, tau_t = torch.geqrf(torch.tensor(a))
     np.testing.assert_allclose(h, _np(h_t), atol=1e-5)
     np.testing.assert_allclose(tau, _np(tau_t), atol=1e-5)
+
+
+def test_transfer_parametrizations_and_cached_match_torch():
+    t_from, s_from = _plain_pair("linear", F32)
+    TP.weight_norm(t_from)
+    TZ.register_parametrization(t_from, "bias", TScale())
+    s_from = Z.register_parametrization(P.weight_norm(s_from), "bias", Scale())
+    with torch.no_grad():  # originals away from their registration values
+        t_from.parametrizations.weight.original0.mul_(1.5)
+        t_from.parametrizations.bias.original.add_(0.25)
+    s_from = s_from.load_state_dict(_state(t_from))
+    t_to, s_to = _plain_pair("linear", F32, seed=1)
+    t_to = TZ.transfer_parametrizations_and_params(t_from, t_to)
+    s_to = Z.transfer_parametrizations_and_params(s_from, s_to)
+    assert sorted(s_to.state_dict()) == sorted(t_to.state_dict())
+    for k, v in _state(t_to).items():
+        _close(s_to.state_dict()[k], v, F32, k)
+    _close(s_to.weight, _np(t_to.weight), F32, "transferred weight")
+    _close(s_to.bias, _np(t_to.bias), F32, "transferred bias")
+    with pytest.raises(torsh.errors.ConfigError, match="has no parametrization on 'foo'"):
+        Z.transfer_parametrizations_and_params(s_from, s_to, "foo")
+
+    calls = []
+
+    class Counted(nn.Module):
+        def forward(self, x):
+            calls.append(1)
+            return x
+
+    layer = Z.register_parametrization(s_to, "weight", Counted())
+    calls.clear()
+    with Z.cached():
+        w1, w2 = layer.weight, layer.weight
+    assert len(calls) == 1 and w1 is w2
+    _ = layer.weight, layer.weight
+    assert len(calls) == 3  # outside the block: computed on every access, as in torch

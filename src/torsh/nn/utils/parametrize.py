@@ -26,9 +26,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import jax
@@ -44,9 +45,11 @@ from ..stateful import _stack, stateful
 
 __all__ = [
     "ParametrizationList",
+    "cached",
     "is_parametrized",
     "register_parametrization",
     "remove_parametrizations",
+    "transfer_parametrizations_and_params",
     "type_before_parametrizations",
 ]
 
@@ -271,26 +274,66 @@ _local = threading.local()  # .cache: (the stateful call's collector, {id(plist)
 
 
 def _evaluate_once(plist: ParametrizationList) -> jax.Array:
-    """``plist()``, computed once per :func:`~torsh.nn.stateful` call.
+    """``plist()``, computed once per :func:`~torsh.nn.stateful` call (or :func:`cached` block).
 
     Layers may read ``self.weight`` more than once in a forward (a shape check, then the product);
     PyTorch's layers read it once, so a parametrization that updates buffers (spectral_norm) must
     update them once per call, as under PyTorch's ``parametrize.cached()``.
     """
     stack = _stack()
-    if not stack:
+    owner: Any = stack[-1] if stack else getattr(_local, "cached", None)
+    if owner is None:
         return plist()
     cache: tuple[Any, dict[int, tuple[ParametrizationList, jax.Array]]] | None
     cache = getattr(_local, "cache", None)
-    if cache is None or cache[0] is not stack[-1]:
+    if cache is None or cache[0] is not owner:
         entries: dict[int, tuple[ParametrizationList, jax.Array]] = {}
-        cache = _local.cache = (stack[-1], entries)
+        cache = _local.cache = (owner, entries)
     hit = cache[1].get(id(plist))
     if hit is not None and hit[0] is plist:
         return hit[1]
     value = plist()
     cache[1][id(plist)] = (plist, value)
     return value
+
+
+@contextlib.contextmanager
+def cached() -> Iterator[None]:
+    """Inside the block each parametrized tensor is computed once (``torch.nn.utils.parametrize.cached``).
+
+    Useful when eager code reads a parametrized weight many times (an RNN's weight per step); under
+    ``jit`` XLA removes the repeated computation anyway, and inside :func:`~torsh.nn.stateful` torsh
+    always computes each tensor once per call. The cache holds values by module identity, which is
+    safe because modules are immutable.
+
+    Returns:
+      A context manager.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> from torsh.nn.utils import parametrize
+      >>> calls = []
+      >>> class Counted(nn.Module):
+      ...     def forward(self, x):
+      ...         calls.append(1)
+      ...         return x
+      >>> layer = nn.Linear(2, 2, key=0)
+      >>> layer = parametrize.register_parametrization(layer, "weight", Counted(), unsafe=True)
+      >>> with parametrize.cached():
+      ...     w1, w2 = layer.weight, layer.weight
+      >>> len(calls), w1 is w2
+      (1, True)
+    """
+    outer = getattr(_local, "cached", None)
+    if outer is None:
+        _local.cached = object()  # identifies this outermost block's cache
+    try:
+        yield
+    finally:
+        if outer is None:
+            _local.cached = None
+            _local.cache = None
 
 
 def _param_property(name: str) -> property:
@@ -651,3 +694,73 @@ def remove_parametrizations(module: M, tensor_name: str, leave_parametrized: boo
     if originals & plist._torsh_frozen:
         new = Module.replace(new, _torsh_frozen=new._torsh_frozen | {tensor})
     return _put(module, owner_path, new)
+
+
+def transfer_parametrizations_and_params(
+    from_module: Module, to_module: M, tensor_name: str | None = None
+) -> M:
+    """A copy of ``to_module`` with ``from_module``'s parametrizations and originals (PyTorch's rules).
+
+    For each parametrized tensor of ``from_module`` (or only ``tensor_name``), the same
+    parametrizations are registered on ``to_module`` and the originals are copied over, so both
+    compute the same tensor. A ``to_module`` field that is None takes ``from_module``'s current
+    value first (PyTorch creates the parameter when it is missing; an immutable module can only
+    fill a declared field).
+
+    Args:
+      from_module: the parametrized module to copy from.
+      to_module: the module to parametrize (unchanged).
+      tensor_name: one parametrized name, or None for all of them.
+
+    Returns:
+      The parametrized copy of ``to_module`` (``to_module`` itself if ``from_module`` has none).
+
+    Raises:
+      ConfigError: ``tensor_name`` is not parametrized on ``from_module``, ``to_module`` has no
+        such field, or its parametrization stores other originals.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from torsh import nn
+      >>> from torsh.nn.utils import parametrize, parametrizations
+      >>> a = parametrizations.weight_norm(nn.Linear(3, 2, key=0))
+      >>> b = parametrize.transfer_parametrizations_and_params(a, nn.Linear(3, 2, key=1))
+      >>> list(b.state_dict())[1:], bool(jnp.allclose(a.weight, b.weight))
+      (['parametrizations.weight.original0', 'parametrizations.weight.original1'], True)
+    """
+    fn = "transfer_parametrizations_and_params"
+    if not isinstance(to_module, Module):
+        raise ConfigError(f"{fn}: to_module must be an nn.Module, got {type(to_module).__name__}")
+    if not is_parametrized(from_module):
+        return to_module
+    names = _param_names(from_module) if tensor_name is None else [tensor_name]
+    new: Module = to_module
+    for name in names:
+        if not is_parametrized(from_module, name):
+            raise ConfigError(
+                f"{fn}: from_module ({type(from_module).__name__}) has no parametrization on {name!r}; "
+                f"parametrized: {_param_names(from_module)}"
+            )
+        source = from_module.__dict__["parametrizations"][name]
+        if not is_parametrized(new, name):
+            if name not in new._torsh_field_names():
+                raise ConfigError(
+                    f"{fn}: to_module ({type(new).__name__}) has no field {name!r} to parametrize; "
+                    "declare it (an array or None) in its __init__"
+                )
+            if new.__dict__[name] is None:
+                value, _ = _run(source, "forward")
+                new = Module.replace(new, **{name: jax.lax.stop_gradient(value)})
+        for parametrization in source.items:
+            new = register_parametrization(new, name, parametrization)
+        plists = dict(new.__dict__["parametrizations"].entries)
+        target = plists[name]
+        if (target.is_tensor, target.ntensors) != (source.is_tensor, source.ntensors):
+            raise ConfigError(
+                f"{fn}: {type(new).__name__}.{name} stores {target.ntensors} original(s) and from_module "
+                f"{source.ntensors}; they cannot be copied"
+            )
+        originals = ("original",) if source.is_tensor else [f"original{i}" for i in range(source.ntensors)]
+        plists[name] = target.replace(**dict(zip(originals, source.originals(), strict=True)))
+        new = _rebuild(new, plists, {})
+    return cast("M", new)
