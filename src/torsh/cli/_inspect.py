@@ -13,6 +13,7 @@ import math
 import pathlib
 from typing import Any
 
+from .._format import byte_size
 from ..errors import CheckpointError
 
 
@@ -113,14 +114,6 @@ def _describe_step(step_dir: pathlib.Path) -> dict[str, Any]:
     }
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def _table(doc: dict[str, Any], prefix: str = "") -> list[str]:
     rows = [("key", "dtype", "shape", "bytes")]
     for r in doc["entries"]:
@@ -153,8 +146,8 @@ def _print_file(doc: dict[str, Any], title: str) -> None:
     if meta:
         print("  metadata: " + ", ".join(f"{k}={v}" for k, v in sorted(meta.items())))
     print(
-        f"  total: {t['arrays']} arrays, {t['elements']:,} elements, {_size(t['bytes'])} "
-        f"({t['entries'] - t['arrays']} other entries; file {_size(t['file_bytes'])})"
+        f"  total: {t['arrays']} arrays, {t['elements']:,} elements, {byte_size(t['bytes'])} "
+        f"({t['entries'] - t['arrays']} other entries; file {byte_size(t['file_bytes'])})"
     )
 
 
@@ -171,8 +164,8 @@ def _print_artifact(doc: dict[str, Any], title: str) -> None:
     print("  outputs: " + "; ".join(doc["outputs"]))
     print(f"  platforms: {', '.join(doc['platforms'])}")
     print(
-        f"  weights: {doc['weights']} arrays, {_size(doc['weight_bytes'])}; "
-        f"program {_size(doc['program_bytes'])}"
+        f"  weights: {doc['weights']} arrays, {byte_size(doc['weight_bytes'])}; "
+        f"program {byte_size(doc['program_bytes'])}"
     )
     print(f"  torsh {doc['torsh_version']}, jax {doc['jax_version']}; sha256 {doc['sha256']}")
 
@@ -201,5 +194,5 @@ def run_from_args(ns: argparse.Namespace) -> int:
     for name, file_doc in doc["items"].items():
         _print_file(file_doc, f"item {name!r}: {file_doc['file']}")
     t = doc["total"]
-    print(f"total: {t['arrays']} arrays, {t['elements']:,} elements, {_size(t['bytes'])}")
+    print(f"total: {t['arrays']} arrays, {t['elements']:,} elements, {byte_size(t['bytes'])}")
     return 0

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from .. import tree as _tree
+from .._format import byte_size
 
 __all__ = ["describe", "ShardingReport", "LeafPlacement"]
 
@@ -100,7 +101,7 @@ class ShardingReport:
                     leaf.dtype,
                     _spec(leaf.spec),
                     _shape(leaf.shard_shape),
-                    _size(leaf.device_bytes),
+                    byte_size(leaf.device_bytes),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -108,8 +109,8 @@ class ShardingReport:
         lines.insert(1, "  ".join("-" * w for w in widths))
         n = len(self.per_device)
         lines.append(
-            f"total {_size(self.total_bytes)}; per device max {_size(self.max_device_bytes)}, "
-            f"min {_size(self.min_device_bytes)} over {n} device(s)"
+            f"total {byte_size(self.total_bytes)}; per device max {byte_size(self.max_device_bytes)}, "
+            f"min {byte_size(self.min_device_bytes)} over {n} device(s)"
             + (f"; mesh {self.mesh}" if self.mesh else "")
         )
         return "\n".join(lines)
@@ -123,14 +124,6 @@ def _spec(spec: Any) -> str:
     if isinstance(spec, jax.sharding.PartitionSpec):
         return "P(" + ", ".join(repr(e) if e is not None else "None" for e in spec) + ")"
     return str(spec)
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 def _block_elements(index: tuple[slice, ...], shape: tuple[int, ...]) -> int:

@@ -78,6 +78,18 @@ def confusion_update(
     return flat.reshape(c, c)
 
 
+def _confusion_init(num_classes: Any) -> State:  # an int once the metric is built
+    return {"confmat": jnp.zeros((num_classes, num_classes), COUNT)}
+
+
+def _confusion_state(metric: Any, state: State, preds: Any, target: Any, mask: Any) -> State:
+    """One update of a metric that accumulates a confusion matrix (ConfusionMatrix, precision/recall/F1)."""
+    t = metric._int_target(target)
+    p = predicted_labels(metric, preds, t, metric.num_classes, metric.threshold)
+    valid = metric._mask(mask, t.shape)
+    return {"confmat": confusion_update(metric, state["confmat"], p, t, valid)}
+
+
 class ConfusionMatrix(Metric):
     """Counts ``C[i, j]`` of samples of true class ``i`` predicted as ``j`` (scikit-learn's layout).
 
@@ -110,13 +122,10 @@ class ConfusionMatrix(Metric):
         self.threshold = _check_threshold(self, threshold)
 
     def init(self) -> State:
-        return {"confmat": jnp.zeros((self.num_classes, self.num_classes), COUNT)}
+        return _confusion_init(self.num_classes)
 
     def update(self, state: State, preds: Any, target: Any, mask: Any = None) -> State:
-        t = self._int_target(target)
-        p = predicted_labels(self, preds, t, self.num_classes, self.threshold)
-        valid = self._mask(mask, t.shape)
-        return {"confmat": confusion_update(self, state["confmat"], p, t, valid)}
+        return _confusion_state(self, state, preds, target, mask)
 
     def compute(self, state: State) -> jax.Array:
         cm = state["confmat"]
@@ -240,13 +249,10 @@ class _PRF(Metric):
         self.threshold = _check_threshold(self, threshold)
 
     def init(self) -> State:
-        return {"confmat": jnp.zeros((self.num_classes, self.num_classes), COUNT)}
+        return _confusion_init(self.num_classes)
 
     def update(self, state: State, preds: Any, target: Any, mask: Any = None) -> State:
-        t = self._int_target(target)
-        p = predicted_labels(self, preds, t, self.num_classes, self.threshold)
-        valid = self._mask(mask, t.shape)
-        return {"confmat": confusion_update(self, state["confmat"], p, t, valid)}
+        return _confusion_state(self, state, preds, target, mask)
 
     def _ratio(self, num: jax.Array, den: jax.Array) -> jax.Array:
         num, den = num.astype(float_dtype()), den.astype(float_dtype())

@@ -60,12 +60,7 @@ class Explanation:
     hlo: str
 
     def __str__(self) -> str:
-        def size(n: float) -> str:
-            for unit in ("B", "KiB", "MiB", "GiB"):
-                if abs(n) < 1024 or unit == "GiB":
-                    return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-                n /= 1024
-            return str(n)
+        from .._format import byte_size as size
 
         lines = [
             f"FLOPs:            {self.flops:,.0f}",
