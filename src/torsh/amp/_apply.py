@@ -38,22 +38,11 @@ __all__ = ["AmpModel", "NORM_LAYERS", "apply", "autocast"]
 
 
 def _norm_layers() -> tuple[type, ...]:
-    from .. import nn
+    # every layer torsh.nn.normalization exports (BatchNorm*, SyncBatchNorm, InstanceNorm*, LayerNorm,
+    # RMSNorm, GroupNorm, LocalResponseNorm, CrossMapLRN2d): a norm added there is kept in float32 too
+    from ..nn import normalization
 
-    names = (
-        "BatchNorm1d",
-        "BatchNorm2d",
-        "BatchNorm3d",
-        "SyncBatchNorm",
-        "InstanceNorm1d",
-        "InstanceNorm2d",
-        "InstanceNorm3d",
-        "LayerNorm",
-        "RMSNorm",
-        "GroupNorm",
-        "LocalResponseNorm",
-    )
-    return tuple(getattr(nn, n) for n in names if hasattr(nn, n))
+    return tuple(getattr(normalization, name) for name in normalization.__all__)
 
 
 #: The normalisation layers of ``torsh.nn``: the default ``keep_float32`` of :func:`apply`.
