@@ -303,6 +303,25 @@ class ModuleList(Module):
         return self.replace(items=tuple(items))
 
 
+def _named_entries(
+    owner: str, pairs: Iterable[tuple[Any, Any]], check: Callable[[str, Any, Any], Any]
+) -> OrderedDict:
+    """``name -> checked value`` in order; names are non-empty strings without ``.`` (state-dict keys)."""
+    entries: OrderedDict = OrderedDict()
+    for k, v in pairs:
+        if not isinstance(k, str) or not k or "." in k:
+            raise ConfigError(f"{owner}: keys must be non-empty strings without '.', got {k!r}")
+        entries[k] = check(owner, k, v)
+    return entries
+
+
+def _entry(owner: str, entries: OrderedDict, name: Any) -> Any:
+    try:
+        return entries[name]
+    except (KeyError, TypeError):
+        raise MissingKeyError(f"{owner} has no entry {name!r}; keys are {list(entries)}") from None
+
+
 class ModuleDict(Module):
     """An immutable, insertion-ordered mapping of names to modules (``torch.nn.ModuleDict``).
 
@@ -325,23 +344,13 @@ class ModuleDict(Module):
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         pairs = modules.items() if isinstance(modules, Mapping) else (modules or ())
-        entries: OrderedDict = OrderedDict()
-        for k, v in pairs:
-            if not isinstance(k, str) or not k or "." in k:
-                raise ConfigError(f"ModuleDict: keys must be non-empty strings without '.', got {k!r}")
-            entries[k] = _check_module("ModuleDict", k, v)
-        self.entries = entries
+        self.entries = _named_entries("ModuleDict", pairs, _check_module)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise ConfigError("ModuleDict is not callable; index it in the parent's forward")
 
     def __getitem__(self, name: str) -> Module:
-        try:
-            return self.entries[name]
-        except (KeyError, TypeError):
-            raise MissingKeyError(
-                f"ModuleDict has no entry {name!r}; keys are {list(self.entries)}"
-            ) from None
+        return _entry("ModuleDict", self.entries, name)
 
     def __contains__(self, name: object) -> bool:
         return name in self.entries
@@ -563,24 +572,13 @@ class ParameterDict(Module):
     entries: OrderedDict = field(inline=True)
 
     def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
-        pairs = _parameter_pairs(parameters or ())
-        entries: OrderedDict = OrderedDict()
-        for k, v in pairs:
-            if not isinstance(k, str) or not k or "." in k:
-                raise ConfigError(f"ParameterDict: keys must be non-empty strings without '.', got {k!r}")
-            entries[k] = _check_array("ParameterDict", k, v)
-        self.entries = entries
+        self.entries = _named_entries("ParameterDict", _parameter_pairs(parameters or ()), _check_array)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise ConfigError("ParameterDict is not callable; index it in the parent's forward")
 
     def __getitem__(self, name: str) -> jax.Array:
-        try:
-            return self.entries[name]
-        except (KeyError, TypeError):
-            raise MissingKeyError(
-                f"ParameterDict has no entry {name!r}; keys are {list(self.entries)}"
-            ) from None
+        return _entry("ParameterDict", self.entries, name)
 
     def __contains__(self, name: object) -> bool:
         return name in self.entries
