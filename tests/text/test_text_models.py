@@ -269,6 +269,10 @@ def test_bad_input_errors(gpt2_pair, llama_pair):
         RopeScaling("longrope", 2.0)
     with pytest.raises(ConfigError, match="expected a LlamaConfig, got GPT2Config"):
         LlamaForCausalLM(GPT2Config(**GPT2_TINY))
+    with pytest.raises(ConfigError, match="partial_rotary_factor=0.5 is not supported"):
+        LlamaConfig.from_hf(
+            {**LLAMA_TINY, "rope_parameters": {"rope_theta": 1e4, "partial_rotary_factor": 0.5}}
+        )
     with pytest.raises(ConfigError, match="unknown size"):
         GPT2Config.named("gpt3")
 

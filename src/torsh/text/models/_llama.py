@@ -145,6 +145,13 @@ class LlamaConfig:
         d.pop("rope_scaling", None)
         if "rope_theta" in rope:
             d["rope_theta"] = rope["rope_theta"]
+        partial = rope.get("partial_rotary_factor", d.get("partial_rotary_factor"))
+        if partial not in (None, 1, 1.0):
+            raise ConfigError(
+                f"LlamaConfig.from_hf: partial_rotary_factor={partial!r} is not supported (this Llama "
+                "rotates whole heads); for partial rotary embeddings build the attention from "
+                "nn.RotaryEmbedding and F.apply_rotary_emb, which rotate the first features only"
+            )
         if rope.get("rope_type", rope.get("type", "default")) != "default":
             d["rope_scaling"] = {k: v for k, v in rope.items() if k != "rope_theta"}
         names = {f.name for f in dataclasses.fields(cls)}
