@@ -10,7 +10,7 @@ The loss is ``sum(output * cotangent)``, so the backward pass computes gradients
 and the input. Candidates run interleaved in one process; the table prints the median µs per step
 and ratios to hand-written JAX and to PyTorch. Extra rows measure implementation choices inside
 torsh: attention through the explicit softmax (default) vs ``jax.nn.dot_product_attention``
-(``torsh.nn.functional._attention.USE_JAX_DPA``), and for the RNNs the hand-structured backward
+(``implementation="xla"`` on the attention layer), and for the RNNs the hand-structured backward
 pass vs JAX's autodiff of the scan (the layers' ``fused_backward``) and the ``scan`` unroll factor
 (``unroll``).
 
@@ -37,7 +37,6 @@ from _timing import interleaved, use_cpu_clock
 import torsh
 from torsh.nn import rnn as torsh_rnn
 from torsh.nn.attention import MultiheadAttention
-from torsh.nn.functional import _attention
 from torsh.nn.transformer import TransformerEncoderLayer
 
 Steps = dict[str, Callable[[], Any]]
@@ -99,15 +98,6 @@ def _torch_step(
 
 def _state(module: torch.nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
-
-
-def _with_dpa(flag: bool, make: Callable[[], Callable[[], Any]]) -> Callable[[], Any]:
-    old = _attention.USE_JAX_DPA
-    _attention.USE_JAX_DPA = flag
-    try:
-        return make()
-    finally:
-        _attention.USE_JAX_DPA = old
 
 
 # -- hand-written JAX ------------------------------------------------------------------------------
@@ -199,10 +189,10 @@ def _mha_family(causal: bool) -> Steps:
         return m(x, x, x, attn_mask=mask, is_causal=causal, need_weights=False)[0]
 
     return {
-        "torsh": _with_dpa(False, lambda: _torsh_step(j, call_torsh, x, cot)),
+        "torsh": _torsh_step(j, call_torsh, x, cot),
         "jax": _jax_step(lambda p, x: _jax_mha(p, x, causal=causal), _state(t), x, cot),
         "torch": _torch_step(t, call_torch, x, cot),
-        "torsh, jax.nn.dot_product_att": _with_dpa(True, lambda: _torsh_step(j, call_torsh, x, cot)),
+        "torsh, jax.nn.dot_product_att": _torsh_step(j.replace(implementation="xla"), call_torsh, x, cot),
     }
 
 
@@ -235,10 +225,12 @@ def encoder_layer() -> Steps:
     j = j.load_state_dict(_state(t))
     x, cot = _np((BATCH, SEQ, EMBED)), _np((BATCH, SEQ, EMBED), 1)
     return {
-        "torsh": _with_dpa(False, lambda: _torsh_step(j, lambda m, x: m(x), x, cot)),
+        "torsh": _torsh_step(j, lambda m, x: m(x), x, cot),
         "jax": _jax_step(_jax_encoder_layer, _state(t), x, cot),
         "torch": _torch_step(t, lambda m, x: m(x), x, cot),
-        "torsh, jax.nn.dot_product_att": _with_dpa(True, lambda: _torsh_step(j, lambda m, x: m(x), x, cot)),
+        "torsh, jax.nn.dot_product_att": _torsh_step(
+            j.replace(self_attn=j.self_attn.replace(implementation="xla")), lambda m, x: m(x), x, cot
+        ),
     }
 
 
