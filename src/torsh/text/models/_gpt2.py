@@ -317,7 +317,7 @@ class GPT2Model(Module):
         return self.ln_f(x), cache
 
 
-class GPT2LMHeadModel(CausalLM):
+class GPT2LMHeadModel(CausalLM, init=False):
     """GPT-2 language model: HF ``GPT2LMHeadModel``'s state-dict keys, shapes and logits.
 
     ``model(input_ids, attention_mask=None, position_ids=None, *, key=None)`` returns logits

@@ -345,7 +345,7 @@ class LlamaModel(Module):
         return self.norm(x), cache
 
 
-class LlamaForCausalLM(CausalLM):
+class LlamaForCausalLM(CausalLM, init=False):
     """Llama-style decoder LM with HF ``LlamaForCausalLM``'s state-dict keys, shapes and logits.
 
     RMSNorm, rotary position embeddings (:class:`torsh.nn.RotaryEmbedding` in HF's rotate-half
