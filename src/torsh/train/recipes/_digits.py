@@ -69,42 +69,31 @@ def train_digits(
         # per-row losses: fit averages them over the real rows (the batch mask drops the padding)
         return {"loss": F.cross_entropy(logits, y, reduction="none"), "preds": logits, "target": y}
 
-    # The curves PNG needs matplotlib (torsh[plot]); without it the run still trains and logs.
-    plot = ("plot",) if importlib.util.find_spec("matplotlib") is not None else ()
-    if not plot and progress:
-        print("no matplotlib: curves.png not drawn (pip install 'torsh[plot]')")
-    log: tuple[str, ...] = ("jsonl", "csv", *plot) + (("tensorboard",) if config.tensorboard else ())
-    return fit_and_test(
-        config,
-        out,
-        train_step,
-        eval_step,
-        state,
-        loader,
-        val_loader,
-        test_loader,
-        log=log,
-        resume=resume,
-        progress=progress,
-    )
+    loaders = (loader, val_loader, test_loader)
+    steps = (train_step, eval_step)
+    return fit_and_test(config, out, steps, state, loaders, resume=resume, progress=progress)
 
 
 def fit_and_test(
     config: Any,
     out: pathlib.Path,
-    train_step: Any,
-    eval_step: Any,
+    steps: tuple[Any, Any],
     state: train.TrainState,
-    loader: Any,
-    val_loader: Any,
-    test_loader: Any,
+    loaders: tuple[Any, Any, Any],
     *,
-    log: tuple[str, ...],
     resume: bool,
     progress: bool,
 ) -> dict[str, float]:
     """``fit`` with evaluation and keep-best checkpoints on the validation split, the model saved to
-    ``out/model.safetensors``, then one evaluation of the test split; returns test loss/accuracy."""
+    ``out/model.safetensors``, then one evaluation of the test split; returns test loss/accuracy.
+
+    ``steps`` is ``(train_step, eval_step)``, ``loaders`` is ``(train, validation, test)``."""
+    # The curves PNG needs matplotlib (torsh[plot]); without it the run still trains and logs.
+    plot = ("plot",) if importlib.util.find_spec("matplotlib") is not None else ()
+    if not plot and progress:
+        print("no matplotlib: curves.png not drawn (pip install 'torsh[plot]')")
+    log: tuple[str, ...] = ("jsonl", "csv", *plot) + (("tensorboard",) if config.tensorboard else ())
+    (train_step, eval_step), (loader, val_loader, test_loader) = steps, loaders
     state, _ = train.fit(
         train_step,
         state,

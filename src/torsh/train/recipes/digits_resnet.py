@@ -199,18 +199,6 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
     schedule = optim.schedules.cosine_annealing(config.lr, T_max=total)
     opt = optim.AdamW(lr=schedule, weight_decay=config.weight_decay)
     state = train.TrainState.create(model=build_model(config), opt=opt, key=torsh.random.key(config.seed))
-    train_step, eval_step = make_steps(config)
-    log: tuple[str, ...] = ("jsonl", "csv", "plot") + (("tensorboard",) if config.tensorboard else ())
-    return fit_and_test(
-        config,
-        out,
-        train_step,
-        eval_step,
-        state,
-        loader,
-        val_loader,
-        test_loader,
-        log=log,
-        resume=resume,
-        progress=progress,
-    )
+    loaders = (loader, val_loader, test_loader)
+    steps = make_steps(config)
+    return fit_and_test(config, out, steps, state, loaders, resume=resume, progress=progress)
