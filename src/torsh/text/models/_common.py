@@ -141,7 +141,7 @@ def causal_attention(
     scores = jnp.where(visible, scores, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
     if dropout_key is not None and dropout_p > 0.0:
-        probs = dropout(probs, dropout_p, True, dropout_key, "attention")
+        probs = dropout(probs, dropout_p, True, dropout_key)
     out = jnp.einsum("bkgts,bksd->bkgtd", probs, v)
     return out.reshape(b, h, t, d)
 
@@ -482,13 +482,16 @@ def check_config(owner: str, **values: Any) -> None:
             raise ConfigError(f"{owner}: {name} must be a positive int, got {v!r}")
 
 
-def dropout(x: jax.Array, p: float, training: bool, key: Any, what: str) -> jax.Array:
-    """Inverted dropout; in training mode with ``p > 0`` a key is required."""
+def dropout(x: jax.Array, p: float, training: bool, key: Any) -> jax.Array:
+    """Inverted dropout; in training mode with ``p > 0`` a key is required.
+
+    Called inside a layer's forward: the error gets the layer's path and name on its way out.
+    """
     if not training or p == 0.0:
         return x
     if key is None:
         raise ConfigError(
-            f"{what}: dropout (p={p}) in training mode needs a key: call model(ids, key=key), "
+            f"dropout (p={p}) in training mode needs a key: call model(ids, key=key), "
             "or model.eval() "
             "for inference"
         )

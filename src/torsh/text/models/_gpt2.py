@@ -216,12 +216,12 @@ class GPT2Attention(Module):
         k_attn, k_res = (None, None) if key is None else jax.random.split(key)
         drop = self.training and self.attn_pdrop > 0
         if drop and key is None:
-            dropout(x, self.attn_pdrop, True, None, "GPT2Attention")
+            dropout(x, self.attn_pdrop, True, None)
         y = causal_attention(
             q, k, v, slots.q_slots, slots.valid, inv_sqrt(e // h), self.attn_pdrop if drop else 0.0, k_attn
         )
         y = self.c_proj(y.transpose(0, 2, 1, 3).reshape(b, t, e))
-        return dropout(y, self.resid_pdrop, self.training, k_res, "GPT2Attention"), kv
+        return dropout(y, self.resid_pdrop, self.training, k_res), kv
 
 
 class GPT2MLP(Module):
@@ -241,7 +241,7 @@ class GPT2MLP(Module):
 
     def forward(self, x: jax.Array, key: Any) -> jax.Array:
         y = self.c_proj(_ACTIVATIONS[self.activation](self.c_fc(x)))
-        return dropout(y, self.resid_pdrop, self.training, key, "GPT2MLP")
+        return dropout(y, self.resid_pdrop, self.training, key)
 
 
 class GPT2Block(Module):
@@ -306,7 +306,6 @@ class GPT2Model(Module):
             self.embd_pdrop,
             self.training,
             None if key is None else jax.random.fold_in(key, len(self.h)),
-            "GPT2Model",
         )
         x, cache = run_layers(
             self.h,
