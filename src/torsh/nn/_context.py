@@ -1,12 +1,13 @@
 """Error context: which module (by dotted path) raised a shape/dtype/config error.
 
-A layer raises a plain :class:`~torsh.errors.ShapeError` ("expected input [..., 512], got [128, 256]").
+A layer raises a plain :class:`~torsh.errors.ShapeError` ('dim "in" is 256 in input [128, 256], expected
+512 (in_features)').
 ``Module.__call__`` catches it on the way out and records the layer as the *origin*; every enclosing
 module's ``__call__`` then looks the origin up among its own sub-modules (by identity, which holds
 under ``jax.jit`` tracing because the traced tree is unflattened once) and rewrites the message with
 the path relative to itself. The outermost module therefore leaves the full path::
 
-    layers.2 (Linear 512->10): expected input [..., 512], got [128, 256]
+    layers.2 (Linear 512->10): dim "in" is 256 in input [128, 256], expected 512 (in_features)
 
 Nothing happens unless an error is raised, so the normal call path costs one ``try`` block.
 """

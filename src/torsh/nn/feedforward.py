@@ -58,7 +58,7 @@ class _GatedFeedForward(Module):
         )
 
 
-class SwiGLU(_GatedFeedForward):
+class SwiGLU(_GatedFeedForward, init=False):
     """SwiGLU feed-forward (Shazeer 2020): ``down_proj(silu(gate_proj(x)) * up_proj(x))``.
 
     The layout and state-dict keys of HF's ``LlamaMLP`` (``gate_proj``, ``up_proj``, ``down_proj``;
