@@ -115,8 +115,11 @@ def _check_layout(config: str, out_dir: str, model_name: str = "mlp") -> dict[st
     what = f"{model_name}/{config}"
     np.testing.assert_allclose(got["losses"], ref["losses"], rtol=1e-5, atol=1e-6, err_msg=f"{what}: losses")
     assert got["params"].keys() == ref["params"].keys()
+    # atol 5e-5 = 0.5% of one lr=1e-2 step: Adam normalises an element's near-zero gradient into a full
+    # step, so summation-order rounding (a mesh sums in another order) can move one element by ~2e-5
+    # over 10 steps (seen once in 768 after the stop-22 init change); a real error moves whole rows.
     for key, value in ref["params"].items():
-        np.testing.assert_allclose(got["params"][key], value, rtol=1e-5, atol=1e-5, err_msg=f"{what}: {key}")
+        np.testing.assert_allclose(got["params"][key], value, rtol=1e-5, atol=5e-5, err_msg=f"{what}: {key}")
     mesh_shape, make_plan = _distributed_train.CONFIGS[config]
     mesh = dist.mesh(mesh_shape)
     requested = dist.shardings(_distributed_train.MODELS[model_name][0](), mesh, make_plan())
