@@ -70,3 +70,13 @@ def to_device(values: np.ndarray, dtype: Any) -> jax.Array:
     ``jax.device_put`` copies; ``jnp.asarray`` would compile an identity program per shape.
     """
     return jax.device_put(values.astype(np.dtype(dtype)))
+
+
+def array_module(values: Any) -> Any:
+    """``numpy`` for a host draw, ``jax.numpy`` for a traced one: the caller writes its formula once."""
+    return np if isinstance(values, np.ndarray) else jnp
+
+
+def finish(values: Any, dtype: Any) -> jax.Array:
+    """The initialiser's result in ``dtype``: host values copied to the device, traced ones cast."""
+    return to_device(values, dtype) if isinstance(values, np.ndarray) else values.astype(dtype)

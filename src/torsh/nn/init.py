@@ -163,9 +163,8 @@ def uniform(key: jax.Array, shape: Shape, a: float = 0.0, b: float = 1.0, dtype:
     """
     shape, d = _shape(shape), float_dtype(dtype)
     u = _host_random.draw("uniform", key, shape, d)
-    if _host_random.traced(key):
-        return jnp.maximum(a, u * (b - a) + a).astype(d)
-    return _host_random.to_device(np.maximum(u.dtype.type(a), u * u.dtype.type(b - a) + u.dtype.type(a)), d)
+    xp = _host_random.array_module(u)
+    return _host_random.finish(xp.maximum(a, u * (b - a) + a), d)
 
 
 def normal(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: Any = None) -> jax.Array:
@@ -193,9 +192,7 @@ def normal(key: jax.Array, shape: Shape, mean: float = 0.0, std: float = 1.0, dt
     """
     shape, d = _shape(shape), float_dtype(dtype)
     z = _host_random.draw("normal", key, shape, d)
-    if _host_random.traced(key):
-        return (mean + std * z).astype(d)
-    return _host_random.to_device(z.dtype.type(mean) + z.dtype.type(std) * z, d)
+    return _host_random.finish(mean + std * z, d)
 
 
 def trunc_normal(
@@ -238,10 +235,9 @@ def trunc_normal(
     d = float_dtype(dtype)
     lower, upper = (a - mean) / std, (b - mean) / std
     # Sample in float32 at least, so the bounds hold after the affine map even for half precision.
-    zh = _host_random.draw("truncated", key, _shape(shape), d, lower, upper)
-    if _host_random.traced(key):
-        return jnp.clip(mean + std * zh, a, b).astype(d)
-    return _host_random.to_device(np.clip(zh.dtype.type(mean) + zh.dtype.type(std) * zh, a, b), d)
+    z = _host_random.draw("truncated", key, _shape(shape), d, lower, upper)
+    xp = _host_random.array_module(z)
+    return _host_random.finish(xp.clip(mean + std * z, a, b), d)
 
 
 def constant(shape: Shape, val: float, dtype: Any = None) -> jax.Array:
@@ -508,14 +504,11 @@ def orthogonal(key: jax.Array, shape: Shape, gain: float = 1.0, dtype: Any = Non
     cols = math.prod(shape[1:])
     if rows * cols == 0:
         return jnp.zeros(shape, d)
-    host = _host_random.draw("normal", key, (rows, cols), d)
-    if _host_random.traced(key):
-        q, r = jnp.linalg.qr(host.T if rows < cols else host)
-        q = q * jnp.sign(jnp.diagonal(r))  # makes the distribution uniform (Mezzadri, 2007)
-        return (gain * (q.T if rows < cols else q)).reshape(shape).astype(d)
-    qh, rh = np.linalg.qr(host.T if rows < cols else host)
-    qh = qh * np.sign(np.diagonal(rh))
-    return _host_random.to_device((gain * (qh.T if rows < cols else qh)).reshape(shape), d)
+    flat = _host_random.draw("normal", key, (rows, cols), d)
+    xp = _host_random.array_module(flat)
+    q, r = xp.linalg.qr(flat.T if rows < cols else flat)
+    q = q * xp.sign(xp.diagonal(r))  # makes the distribution uniform (Mezzadri, 2007)
+    return _host_random.finish((gain * (q.T if rows < cols else q)).reshape(shape), d)
 
 
 def reset_xavier_uniform(module: Any, key: Any = None, gain: float = 1.0) -> Any:
