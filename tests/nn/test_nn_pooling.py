@@ -252,6 +252,59 @@ def test_nan_propagates_with_torch_indices():
     np.testing.assert_array_equal(np.asarray(j_idx), t_idx.numpy())
 
 
+def _special_input(kind, shape, rng):
+    x = rng.standard_normal(shape).astype(np.float32)
+    if kind == "ties":  # ReLU-like zeros and rounded values: the first maximum must get the gradient
+        x = np.maximum(np.round(x), 0)
+    elif kind == "nan":  # a NaN window sends its gradient to its last NaN (PyTorch's scan)
+        x.flat[rng.choice(x.size, x.size // 6, replace=False)] = np.nan
+    elif kind == "neginf":  # all -inf windows: the first real element, never the padding
+        x[:] = -np.inf
+        x.flat[::7] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("kind", ["ties", "nan", "neginf"])
+@pytest.mark.parametrize(
+    "n,shape,kernel,stride,padding,ceil_mode",
+    [
+        (1, (2, 3, 11), 3, 2, 1, True),
+        (2, (2, 3, 9, 10), 2, 2, 0, False),  # non-overlapping windows (the CNN case)
+        (2, (2, 3, 9, 10), 3, 2, 1, False),  # ResNet's stem
+        (2, (1, 2, 7, 7), 2, 1, 1, False),
+        (3, (1, 2, 5, 6, 7), 3, 3, 0, True),
+    ],
+)
+def test_max_pool_gradient_goes_where_torch_sends_it(kind, n, shape, kernel, stride, padding, ceil_mode):
+    """The derivative of the default (no indices, no dilation) path is torsh's own rule, not
+    reduce_window's: one element per window, chosen as PyTorch's CPU kernel chooses it."""
+    rng = np.random.default_rng(n)
+    x = _special_input(kind, shape, rng)
+    tx = torch.tensor(x, requires_grad=True)
+    t_out = getattr(TF, f"max_pool{n}d")(tx, kernel, stride, padding, ceil_mode=ceil_mode)
+    cot = rng.standard_normal(tuple(t_out.shape)).astype(np.float32)
+    t_out.backward(torch.tensor(cot))
+    fn = getattr(FP, f"max_pool{n}d")
+    out, vjp = jax.vjp(jax.jit(lambda a: fn(a, kernel, stride, padding, ceil_mode=ceil_mode)), jnp.asarray(x))
+    np.testing.assert_array_equal(np.asarray(out), t_out.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(vjp(jnp.asarray(cot))[0]), tx.grad.numpy())
+
+
+def test_max_pool_derivatives_forward_mode_and_second_order_float64():
+    """Forward mode (jvp) and reverse-over-reverse agree with float64 finite differences."""
+    from jax.test_util import check_grads
+
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 5))
+    with jax.enable_x64(True):
+        for kernel, stride, padding in ((3, 2, 1), (2, 2, 0)):
+
+            @jax.jit
+            def f(a, kernel=kernel, stride=stride, padding=padding):
+                return (FP.max_pool2d(a, kernel, stride, padding) ** 2).sum()
+
+            check_grads(f, (jnp.asarray(x),), order=2, modes=["fwd", "rev"], eps=1e-6)
+
+
 @pytest.mark.parametrize("dtype,tol", [(jnp.bfloat16, 1e-2), (jnp.float16, 1e-3)])
 def test_half_precision_forward_within_dtype_tolerance(dtype, tol):
     x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32))

@@ -186,6 +186,23 @@ def _argmax_like_torch(x: jax.Array, valid: jax.Array | None, axis: int) -> jax.
     return jnp.where(jnp.any(nan, axis=axis, keepdims=True), last_nan, first)
 
 
+def _window_views(
+    x: Any, out: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequence[int]
+) -> list[Any]:
+    """Every kernel offset's strided view ``[N, C, *out]`` of a (padded) input, offsets in row-major
+    order; numpy in, numpy out (static masks), else ``lax.slice``."""
+    views = []
+    for offset in itertools.product(*(range(ki) for ki in k)):
+        start = [j * di for j, di in zip(offset, d, strict=True)]
+        limit = [st + (o - 1) * si + 1 for st, o, si in zip(start, out, s, strict=True)]
+        if isinstance(x, np.ndarray):
+            index = tuple(slice(a, b, c) for a, b, c in zip(start, limit, s, strict=True))
+            views.append(x[(slice(None), slice(None), *index)])
+        else:
+            views.append(lax.slice(x, (0, 0, *start), (*x.shape[:2], *limit), (1, 1, *s)))
+    return views
+
+
 def _windows(
     x: jax.Array,
     out: Sequence[int],
@@ -194,11 +211,7 @@ def _windows(
     d: Sequence[int],
 ) -> jax.Array:
     """Stack every kernel offset's strided view: ``[N, C, prod(k), *out]`` (offsets in row-major order)."""
-    views = []
-    for offset in itertools.product(*(range(ki) for ki in k)):
-        start = [j * di for j, di in zip(offset, d, strict=True)]
-        limit = [st + (o - 1) * si + 1 for st, o, si in zip(start, out, s, strict=True)]
-        views.append(lax.slice(x, (0, 0, *start), (*x.shape[:2], *limit), (1, 1, *s)))
+    views = _window_views(x, out, k, s, d)
     return jnp.stack(views, axis=2) if len(views) > 1 else views[0][:, :, None]
 
 
@@ -268,10 +281,77 @@ def max_pool_nd(
     if return_indices or any(di != 1 for di in d):
         values, indices = _max_over_windows(x, out, k, s, p, d, pads)
         return _unbatched((values, indices) if return_indices else values, batched)
-    # Python-scalar init values: JAX then recognises the max/add monoid and uses reduce_window_max
-    # (differentiable); an array init under jit falls back to the generic, non-differentiable form.
-    y = lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
-    return _unbatched(y, batched)
+    return _unbatched(_max_pool(x, k, s, pads, out), batched)
+
+
+def _reduce_window_max(
+    x: jax.Array, k: Sequence[int], s: Sequence[int], pads: Sequence[tuple[int, int]]
+) -> jax.Array:
+    # Python-scalar init value: JAX recognises the max monoid and emits reduce_window_max.
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, *k), (1, 1, *s), ((0, 0), (0, 0), *pads))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3, 4))
+def _max_pool(
+    x: jax.Array,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    out: tuple[int, ...],
+) -> jax.Array:
+    """``reduce_window`` max whose derivative routes each window's tangent from the element PyTorch
+    picks (first maximum among real elements, or the last NaN).
+
+    Why not reduce_window's own derivative: its transpose is ``select_and_scatter``, which XLA:CPU
+    expands into index iotas, a five-operand reduce_window and a scatter — measured at over half of
+    a small CNN's training step (docs/nn_conv.md). Here the derivative is a select per kernel offset
+    over strided views (the transpose: interior pads), all element-wise fusions.
+    """
+    return _reduce_window_max(x, k, s, pads)
+
+
+@_max_pool.defjvp
+def _max_pool_jvp(
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    out: tuple[int, ...],
+    primals: tuple[jax.Array],
+    tangents: tuple[jax.Array],
+) -> tuple[jax.Array, jax.Array]:
+    (x,), (t,) = primals, tangents
+    y = _reduce_window_max(x, k, s, pads)
+    ones = (1,) * len(k)
+    views = _window_views(
+        jnp.pad(x, ((0, 0), (0, 0), *pads), constant_values=_lowest(x.dtype)), out, k, s, ones
+    )
+    real = np.pad(np.ones(x.shape[2:], bool), pads)  # padding is never picked (PyTorch skips it)
+    real_views = _window_views(real[None, None], out, k, s, ones)
+    size = len(views)
+    # Per output position, the score of the picked offset: the last NaN as -1 - w (so it wins the
+    # min), else the first w holding the maximum. One reduction over the stacked scores: XLA keeps a
+    # reduction's result in memory, whereas an element-wise chain of minimums was fused into every
+    # consumer below and recomputed per gradient element (9 offsets x 9 pads for a 3x3 window:
+    # 66 ms of a ResNet-18 step).
+    scores = []
+    for w, (view, ok) in enumerate(zip(views, real_views, strict=True)):
+        ok_j = jnp.asarray(ok)
+        scores.append(jnp.where(ok_j & jnp.isnan(view), -1 - w, jnp.where(ok_j & (view == y), w, size)))
+    stacked = jnp.stack(scores)
+    choice = jnp.argmin(stacked, axis=0)  # the score's offset; a NaN's score -1 - w also names offset w
+    t_pad = jnp.pad(t, ((0, 0), (0, 0), *pads))
+    if s == k:  # non-overlapping windows: a reshape exposes them, no strided index arithmetic
+        t_pad = t_pad[(slice(None), slice(None), *(slice(0, o * ki) for o, ki in zip(out, k, strict=True)))]
+        split = [d for o, ki in zip(out, k, strict=True) for d in (o, ki)]
+        windows = t_pad.reshape(*t_pad.shape[:2], *split)  # [N, C, o0, k0, o1, k1, ...]
+        offset = np.arange(len(views)).reshape(k)  # row-major offset of each window element
+        offset = np.expand_dims(offset, tuple(range(0, 2 * len(k), 2)))  # [1, k0, 1, k1, ...]
+        picked = jnp.expand_dims(choice, tuple(range(3, 3 + 2 * len(k), 2)))  # [N, C, o0, 1, o1, 1, ...]
+        y_dot = jnp.where(picked == offset, windows, 0).sum(tuple(range(3, 3 + 2 * len(k), 2)))
+    else:
+        t_views = _window_views(t_pad, out, k, s, ones)
+        y_dot = functools.reduce(jnp.add, (jnp.where(choice == w, tv, 0) for w, tv in enumerate(t_views)))
+    return y, y_dot.astype(t.dtype)
 
 
 @overload
