@@ -309,6 +309,86 @@ def test_cpu_grouped_strategies_equal_xla_grouped_convolution(cfg):
         assert_close(got, want, what=f"grad of {name}")
 
 
+# -- small and strided dense convolutions on CPU (offset-wise matrix products) ------------------------------
+@st.composite
+def shifted_configs(draw):
+    n = draw(st.sampled_from([1, 2, 3]))
+    kernel = tuple(draw(st.integers(1, 3 if n < 3 else 2)) for _ in range(n))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(n))
+    spatial = [
+        max(1, d * (k - 1) + 1 - lo - hi) + draw(st.integers(0, 3))
+        for k, d, (lo, hi) in zip(kernel, dilation, padding, strict=True)
+    ]
+    cin, cout = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    return dict(
+        x_shape=(draw(st.integers(1, 2)), cin, *spatial),
+        w_shape=(cout, cin, *kernel),
+        kwargs=dict(stride=stride, padding=padding, dilation=dilation),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@settings(max_examples=FEW_EXAMPLES)
+@given(cfg=shifted_configs())
+def test_cpu_shifted_products_equal_xla_convolution(cfg):
+    # Reference: XLA's own convolution, forward and gradients (torch is compared module-wide above,
+    # where the rule picks this path for hypothesis' small maps).
+    x = jnp.asarray(_rand(cfg["x_shape"], cfg["seed"]))
+    w = jnp.asarray(_rand(cfg["w_shape"], cfg["seed"] + 1))
+    kw = cfg["kwargs"]
+    ours_fn = functools.partial(FC._shifted_products, **kw)
+    ref_fn = functools.partial(
+        FC._native_conv, layout="NCHW", groups=1, lhs_dilation=(1,) * (x.ndim - 2), **kw
+    )
+    cot = jnp.asarray(_rand(jax.eval_shape(ref_fn, x, w).shape, 7))
+
+    @jax.jit
+    def run(x, w):
+        def vjp(fn):
+            out, pullback = jax.vjp(fn, x, w)
+            return out, pullback(cot)
+
+        return vjp(ours_fn), vjp(ref_fn)
+
+    (ours, ours_grads), (ref, ref_grads) = run(x, w)
+    assert_close(ours, ref, what="output")
+    for got, want, name in zip(ours_grads, ref_grads, ("input", "weight"), strict=True):
+        assert_close(got, want, what=f"grad of {name}")
+
+
+@pytest.mark.parametrize(
+    "spatial,kernel,stride,padding,shifted",
+    [
+        ((2, 2), (3, 3), (1, 1), 1, True),  # ResNet-18's last stage at 64x64 inputs: map smaller than kernel
+        ((4, 4), (3, 3), (2, 2), 1, True),  # strided, 2x2 output
+        ((16, 16), (1, 1), (2, 2), 0, True),  # strided 1x1 (ResNet's downsample)
+        ((16, 16), (3, 3), (1, 1), 1, False),  # 16x16 maps: XLA's convolution is faster
+        ((32, 32), (1, 1), (1, 1), 0, False),
+        ((56, 56), (3, 3), (2, 2), 1, False),
+    ],
+)
+def test_shifted_products_rule_and_torch_equality(spatial, kernel, stride, padding, shifted):
+    pads = FC.conv_padding(padding, 2, kernel, stride, (1, 1), "test")
+    assert FC._prefers_shifted_products(spatial, kernel, stride, pads, (1, 1)) is shifted
+    if not shifted:
+        return
+    t_mod = torch.nn.Conv2d(6, 5, kernel, stride=stride, padding=padding)
+    compare_module(
+        t_mod,
+        lambda: C.Conv2d(6, 5, kernel, stride=stride, padding=padding, key=0),
+        [_rand((2, 6, *spatial), 3)],
+    )
+    # Half precision accumulates in float32, as XLA's convolution does.
+    conv = with_torch_weights(lambda: C.Conv2d(6, 5, kernel, stride=stride, padding=padding, key=0), t_mod)
+    x = jnp.asarray(_rand((2, 6, *spatial), 4))
+    ref = np.asarray(conv(x))
+    low = conv.to(jnp.bfloat16)(x.astype(jnp.bfloat16))
+    assert low.dtype == jnp.bfloat16
+    assert np.abs(np.asarray(low, np.float32) - ref).max() / np.abs(ref).max() < 3e-2
+
+
 @pytest.mark.parametrize(
     "make",
     [

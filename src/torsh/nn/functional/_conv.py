@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -172,7 +173,13 @@ def conv_core(
         layout=layout or _INTERNAL_LAYOUT,
     )
     if groups == 1:
-        y = native(x, weight)
+        if lhs_dilation is None and _prefers_shifted_products(
+            x.shape[2:], weight.shape[2:], stride, padding, dilation
+        ):
+            shifted = functools.partial(_shifted_products, stride=stride, padding=padding, dilation=dilation)
+            y = lax.platform_dependent(x, weight, cpu=shifted, default=native)
+        else:
+            y = native(x, weight)
     else:
         grouped = functools.partial(
             _grouped_cpu, stride=stride, padding=padding, dilation=dilation, groups=groups, lhs_dilation=lhs
@@ -218,6 +225,57 @@ def _native_conv(
         feature_group_count=groups,
         dimension_numbers=_dimension_numbers(n, "NCHW"),
     )
+
+
+# -- small and strided dense convolutions on CPU -------------------------------------------------------
+# XLA:CPU hands a convolution to its fast library (YNNPACK) only in some shapes. Outside them it runs
+# a generic loop at ~1 GFLOP/s: a 3x3 convolution whose input is smaller than the kernel (ResNet-18's
+# last stage at 64x64 inputs: 2x2 maps, 512 channels: 387 ms vs 10 ms as products), and the input
+# gradient of strided convolutions (an input-dilated convolution: 96 ms vs 8 ms from 4x4 maps). For
+# those shapes torsh writes the convolution as a sum over kernel offsets of one strided view times
+# that offset's [out, in] matrix: matrix products whose derivatives are matrix products and pads.
+# On large maps the products lose (a 16x16 map: 2x slower), so the rule below keeps them to small
+# outputs, inputs smaller than the kernel, and strided 1x1 convolutions (docs/nn_conv.md).
+_SHIFTED_MAX_OUTPUT = 16  # output positions per image
+
+
+def _prefers_shifted_products(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+    dilation: Sequence[int],
+) -> bool:
+    extent = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    if any(size < e for size, e in zip(spatial, extent, strict=True)):
+        return True
+    if all(k == 1 for k in kernel):
+        return any(st > 1 for st in stride)
+    padded = [size + lo + hi for size, (lo, hi) in zip(spatial, padding, strict=True)]
+    out = _valid_out(padded, kernel, stride, dilation)
+    return math.prod(out) <= _SHIFTED_MAX_OUTPUT
+
+
+def _shifted_products(
+    x: jax.Array,
+    weight: jax.Array,
+    *,
+    stride: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+    dilation: tuple[int, ...],
+) -> jax.Array:
+    """Dense convolution as ``sum_offset einsum(view_offset(x), weight[:, :, offset])``."""
+    n = x.ndim - 2
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in padding])
+    acc = jnp.promote_types(x.dtype, jnp.float32)  # accumulate half precision in float32
+    y: jax.Array | None = None
+    for offset, view in _kernel_views(x, weight.shape[2:], stride, dilation):
+        term = jnp.einsum(
+            "ni...,oi->no...", view, weight[(slice(None), slice(None), *offset)], preferred_element_type=acc
+        )
+        y = term if y is None else y + term
+    assert y is not None and y.ndim == n + 2  # a kernel has at least one position
+    return y.astype(x.dtype)
 
 
 # -- grouped convolutions on CPU ----------------------------------------------------------------------
