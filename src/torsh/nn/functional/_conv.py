@@ -264,18 +264,16 @@ def _shifted_products(
     padding: tuple[tuple[int, int], ...],
     dilation: tuple[int, ...],
 ) -> jax.Array:
-    """Dense convolution as ``sum_offset einsum(view_offset(x), weight[:, :, offset])``."""
-    n = x.ndim - 2
+    """Dense convolution as one matrix product of the stacked kernel-offset views (im2col) with the
+    ``[out, in * prod(kernel)]`` weight. The maps here are small, so the stacked views are too; one
+    product (rather than one per offset) keeps the weight gradient in the weight's own layout
+    instead of padding each offset's slice back into it."""
     x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in padding])
+    views = [view for _, view in _kernel_views(x, weight.shape[2:], stride, dilation)]
+    patches = jnp.stack(views, axis=2)  # [N, in, prod(kernel), *out]
+    w = weight.reshape(*weight.shape[:2], len(views))
     acc = jnp.promote_types(x.dtype, jnp.float32)  # accumulate half precision in float32
-    y: jax.Array | None = None
-    for offset, view in _kernel_views(x, weight.shape[2:], stride, dilation):
-        term = jnp.einsum(
-            "ni...,oi->no...", view, weight[(slice(None), slice(None), *offset)], preferred_element_type=acc
-        )
-        y = term if y is None else y + term
-    assert y is not None and y.ndim == n + 2  # a kernel has at least one position
-    return y.astype(x.dtype)
+    return jnp.einsum("nik...,oik->no...", patches, w, preferred_element_type=acc).astype(x.dtype)
 
 
 # -- grouped convolutions on CPU ----------------------------------------------------------------------
