@@ -1,7 +1,11 @@
 """DataLoader throughput and memory: torsh.data vs torch.utils.data on the same dataset object.
 
-The pipeline is the classic CIFAR augmentation in NumPy, per sample: random crop (pad 4) + horizontal
-flip + per-channel normalise, HWC uint8 -> CHW float32. Each candidate runs 3 epochs in its own fresh
+Two pipelines (``--pipeline``): ``cifar``, the classic CIFAR augmentation in NumPy, per sample: random
+crop (pad 4) + horizontal flip + per-channel normalise, HWC uint8 -> CHW float32; ``jpeg``, the
+ImageNet-style one (issue 14 goal 1's heavier pipeline): ``torsh.vision.datasets.ImageFolder`` over
+500x375 JPEG files the script writes once (into ``$TMPDIR/torsh-bench-jpeg-<n>``), Pillow decode +
+``RandomResizedCrop(224)`` + ``RandomHorizontalFlip`` + ``ToArray`` + ``Normalize`` (torsh.vision's
+transforms in both loaders). Each candidate runs 3 epochs in its own fresh
 process (so peak-memory numbers do not mix), candidates interleaved over ``--rounds`` rounds. Reported:
 
 * samples/s of epoch 1 (includes starting workers) and of epochs 2-3;
@@ -18,7 +22,8 @@ each candidate in a fresh process (torsh's fork server is per process): right af
 after ``--other-work`` seconds of other work between ``DataLoader()`` and ``iter()`` (what a training
 script does: build the model, compile the step), and in the second epoch.
 
-Run: ``python benchmarks/data.py [--n 50000] [--batch-size 256] [--rounds 1] [--first-batch]``. Not a test.
+Run: ``python benchmarks/data.py [--pipeline cifar|jpeg] [--n 50000] [--batch-size 256] [--rounds 1]
+[--first-batch]`` (``jpeg``: use ``--n 2000 --batch-size 64``). Not a test.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -54,9 +60,44 @@ def augment(sample):
     return np.ascontiguousarray(out.transpose(2, 0, 1)), label
 
 
-def make_dataset(n: int) -> tdata.MapDataset:
+def jpeg_dataset(n: int) -> Any:
+    """An ImageFolder over ``n`` 500x375 JPEGs in 10 classes (written once, reused by later runs)."""
+    import tempfile
+
+    from PIL import Image
+
+    from torsh.vision import transforms as T
+    from torsh.vision.datasets import ImageFolder
+
+    root = os.path.join(tempfile.gettempdir(), f"torsh-bench-jpeg-{n}")
+    if not os.path.exists(os.path.join(root, "done")):
+        g = np.random.default_rng(0)
+        yy, xx = np.mgrid[0:375, 0:500]
+        for i in range(n):
+            folder = os.path.join(root, f"class{i % 10}")
+            os.makedirs(folder, exist_ok=True)
+            # smooth colour fields plus noise: compresses like a photograph (~40-60 kB), not like noise
+            a, b, c = g.uniform(0.005, 0.05, 3)
+            base = np.stack([np.sin(a * xx + b * yy), np.cos(b * xx - c * yy), np.sin(c * (xx + yy))], -1)
+            pixels = (127 + 100 * base + g.normal(0, 8, base.shape)).clip(0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(os.path.join(folder, f"{i:06d}.jpg"), quality=90)
+        open(os.path.join(root, "done"), "w").close()
+    transform = T.Compose(
+        [
+            T.RandomResizedCrop(224),
+            T.RandomHorizontalFlip(),
+            T.ToArray(),
+            T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    return ImageFolder(root, transform=transform)
+
+
+def make_dataset(n: int, pipeline: str = "cifar") -> Any:
     """Images and labels in an ArrayDataset, mapped through ``augment``: a plain map-style dataset
-    (``len`` + ``__getitem__``) that torch's DataLoader reads as well."""
+    (``len`` + ``__getitem__``) that torch's DataLoader reads as well (``jpeg``: see jpeg_dataset)."""
+    if pipeline == "jpeg":
+        return jpeg_dataset(n)
     g = np.random.default_rng(0)
     images = np.empty((n, 32, 32, 3), np.uint8)
     for start in range(0, n, 4096):  # from raw bytes, in chunks: no transient copies of the data set
@@ -167,7 +208,7 @@ class PeakSampler:
 # -- one candidate, in a child process -----------------------------------------------------------
 
 
-def make_loader(library: str, dataset: tdata.MapDataset, workers: int, batch_size: int, transport: str):
+def make_loader(library: str, dataset: Any, workers: int, batch_size: int, transport: str):
     if library == "torch":
         import torch.utils.data as tud
 
@@ -178,12 +219,14 @@ def make_loader(library: str, dataset: tdata.MapDataset, workers: int, batch_siz
     return tdata.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, seed=0)
 
 
-def child(library: str, workers: int, n: int, batch_size: int, epochs: int, transport: str) -> dict:
+def child(
+    library: str, workers: int, n: int, batch_size: int, epochs: int, transport: str, pipeline: str
+) -> dict:
     if library == "torch":
         import torch
 
         torch.set_num_threads(1)
-    dataset = make_dataset(n)
+    dataset = make_dataset(n, pipeline)
     loader = make_loader(library, dataset, workers, batch_size, transport)
     times, cpu, rss, pss = [], [], [], []
     with PeakSampler() as sampler:
@@ -210,8 +253,10 @@ def child(library: str, workers: int, n: int, batch_size: int, epochs: int, tran
     }
 
 
-def first_batch_child(library: str, worker_type: str, n: int, batch_size: int, other_work: float) -> dict:
-    dataset = make_dataset(n)
+def first_batch_child(
+    library: str, worker_type: str, n: int, batch_size: int, other_work: float, pipeline: str
+) -> dict:
+    dataset = make_dataset(n, pipeline)
     out = {}
     for label, work in (("immediate", 0.0), ("after_work", other_work)):
 
@@ -258,8 +303,8 @@ FIRST_BATCH = [("torch", "process"), ("torsh", "process"), ("torsh", "thread")]
 
 def first_batch_main(args: argparse.Namespace) -> None:
     print(
-        f"time to first batch, 2 workers, {args.n} images, batch {args.batch_size}, other work "
-        f"{args.other_work:g} s, {os.cpu_count()} CPUs, median of {args.rounds} round(s)"
+        f"time to first batch, 2 workers, {args.n} images ({args.pipeline}), batch {args.batch_size}, "
+        f"other work {args.other_work:g} s, {os.cpu_count()} CPUs, median of {args.rounds} round(s)"
     )
     results: dict[tuple, list[dict]] = {c: [] for c in FIRST_BATCH}
     for r in range(args.rounds):
@@ -273,6 +318,8 @@ def first_batch_main(args: argparse.Namespace) -> None:
                 str(args.batch_size),
                 "--other-work",
                 str(args.other_work),
+                "--pipeline",
+                args.pipeline,
                 "--first-batch-child",
                 *cand,
             ]
@@ -307,6 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--pipeline", choices=("cifar", "jpeg"), default="cifar")
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=3)
@@ -318,20 +366,24 @@ def main() -> None:
     args = parser.parse_args()
     if args.first_batch_child:
         library, worker_type = args.first_batch_child
-        print(json.dumps(first_batch_child(library, worker_type, args.n, args.batch_size, args.other_work)))
+        res = first_batch_child(library, worker_type, args.n, args.batch_size, args.other_work, args.pipeline)
+        print(json.dumps(res))
         return
     if args.first_batch:
         first_batch_main(args)
         return
     if args.child:
         library, workers, transport = args.child[0], int(args.child[1]), args.child[2]
-        print(json.dumps(child(library, workers, args.n, args.batch_size, args.epochs, transport)))
+        res = child(library, workers, args.n, args.batch_size, args.epochs, transport, args.pipeline)
+        print(json.dumps(res))
         return
 
     from importlib.metadata import version
 
+    make_dataset(args.n, args.pipeline)  # write the JPEG files once, before any timing
+    shape = "32x32x3 (cifar)" if args.pipeline == "cifar" else "500x375 JPEG -> 3x224x224 (jpeg)"
     print(
-        f"{args.n} images 32x32x3, batch {args.batch_size}, {args.epochs} epochs, {os.cpu_count()} CPUs, "
+        f"{args.n} images {shape}, batch {args.batch_size}, {args.epochs} epochs, {os.cpu_count()} CPUs, "
         f"torch {version('torch')}, python {sys.version.split()[0]}"
     )
     results: dict[tuple, list[dict]] = {c: [] for c in CANDIDATES}
@@ -347,6 +399,8 @@ def main() -> None:
                 str(args.batch_size),
                 "--epochs",
                 str(args.epochs),
+                "--pipeline",
+                args.pipeline,
                 "--child",
                 cand[0],
                 str(cand[1]),
