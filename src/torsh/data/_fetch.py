@@ -118,6 +118,9 @@ class Fetcher:
         repeating its last sample (before collation) and returned as ``wrap_padded(batch, mask)``.
       wrap_padded: :func:`masked_batch` (a :class:`MaskedBatch`), or :func:`masked_pair` in worker
         processes.
+      direct_collate: used instead of ``collate_fn`` when that is :func:`default_collate` and the
+        batch is not padded: a worker process's collation straight into shared memory (same
+        results and errors as :func:`default_collate`).
     """
 
     def __init__(
@@ -129,11 +132,13 @@ class Fetcher:
         globals_mode: str,
         pad_to: int | None = None,
         wrap_padded: Callable[[Any, np.ndarray], Any] = masked_batch,
+        direct_collate: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         self.base, self.fns = base, list(fns)
         self.pad_to = pad_to
         self.wrap_padded = wrap_padded
         self.collate_fn = collate_fn
+        self.direct_collate = direct_collate if collate_fn is default_collate else None
         self.seed = seed
         self.globals_mode = globals_mode
         self.batch_get = batch_getter(self.base) if (collate_fn is default_collate and not self.fns) else None
@@ -148,10 +153,10 @@ class Fetcher:
                 samples = self._fetch_indices(batch_index, payload)
                 if samples is _DONE:
                     return self._batch
-                return self._collate(batch_index, samples, lambda p: payload[p])
+                return self._collate(batch_index, samples, lambda p: payload[p], direct=True)
             if kind == SAMPLES:
                 samples = self._transform(batch_index, payload, lambda p: first_sample + p)
-                return self._collate(batch_index, samples, lambda p: first_sample + p)
+                return self._collate(batch_index, samples, lambda p: first_sample + p, direct=True)
             if kind == INDEX:
                 sample = self._fetch_one(batch_index, payload)
             else:
@@ -223,11 +228,14 @@ class Fetcher:
             raise _failure("sample", exc, batch_index, index_of(len(out))) from None
         return out
 
-    def _collate(self, batch_index: int, samples: list[Any], index_of: Callable[[int], int]) -> Any:
+    def _collate(
+        self, batch_index: int, samples: list[Any], index_of: Callable[[int], int], direct: bool = False
+    ) -> Any:
         if self.collate_fn is None:
             return samples
+        fn = self.direct_collate if direct and self.direct_collate is not None else self.collate_fn
         try:
-            return self.collate_fn(samples)
+            return fn(samples)
         except CollateError as exc:
             pos = exc.position
             raise _failure("collate", exc, batch_index, None if pos is None else index_of(pos), pos) from None

@@ -8,6 +8,8 @@ all process sentinels at once, so a death is noticed the moment it happens.
 
 from __future__ import annotations
 
+import collections
+import functools
 import multiprocessing as mp
 import os
 import pickle
@@ -79,9 +81,65 @@ def _signal_name(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _stop_processes(procs: list[Any], conns: list[Any], attachments: Attachments, grace: float = 2.0) -> None:
+_PIPE_ERRORS = (BrokenPipeError, ConnectionResetError, EOFError, OSError, ValueError)
+
+
+class _Releaser:
+    """Sends ``("release", segment)`` to a worker when the last view of a batch dies.
+
+    A view can die in any thread, and even in the middle of another send on the same pipe (the
+    garbage collector runs wherever memory is allocated), so a finaliser never sends itself when the
+    pipe is busy: it queues the release, and whoever holds the pipe lock sends the queue before
+    letting go. Once the pool is shut down, releases are dropped (the worker is gone)."""
+
+    def __init__(self, conns: list[Any]) -> None:
+        self.conns = conns
+        self.lock = threading.Lock()
+        self.queued: collections.deque[tuple[int, str]] = collections.deque()
+        self.closed = False
+
+    def release(self, w: int, name: str) -> None:
+        if self.closed:
+            return
+        self.queued.append((w, name))
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is queued, unless another send holds the pipes (it flushes when it is done)."""
+        while self.queued and self.lock.acquire(blocking=False):
+            try:
+                self._send_queued()
+            finally:
+                self.lock.release()
+
+    def _send_queued(self) -> None:
+        while self.queued and not self.closed:
+            try:
+                w, name = self.queued.popleft()
+            except IndexError:
+                return
+            try:
+                self.conns[w].send(("release", name))
+            except _PIPE_ERRORS:
+                pass  # a dead worker is reported by wait()
+        if self.closed:
+            self.queued.clear()
+
+    def send(self, w: int, msg: Any) -> None:
+        """Send a task to worker ``w`` (the pipe is shared with the finalisers' releases)."""
+        with self.lock:
+            self.conns[w].send(msg)
+            self._send_queued()
+        self.flush()  # a release queued between the last check and the unlock
+
+
+def _stop_processes(
+    procs: list[Any], conns: list[Any], attachments: Attachments, releaser: _Releaser, grace: float = 2.0
+) -> None:
     """Stop worker processes: ask, then SIGTERM, then SIGKILL; then unmap (and unlink, in case a
-    worker was killed before it could) the batch segments."""
+    worker was killed before it could) the batch segments. Batches the user still holds keep their
+    mappings until their last view dies (their names are gone: the memory is freed then)."""
+    releaser.closed = True
     for conn in conns:
         try:
             conn.send(None)
@@ -171,7 +229,10 @@ class ProcessPool:
         self.procs: list[Any] = []
         self.conns: list[Any] = []
         self.attachments = Attachments()
-        self._finalizer = weakref.finalize(self, _stop_processes, self.procs, self.conns, self.attachments)
+        self.releaser = _Releaser(self.conns)
+        self._finalizer = weakref.finalize(
+            self, _stop_processes, self.procs, self.conns, self.attachments, self.releaser
+        )
         try:
             for w in range(num_workers):
                 parent_end, child_end = ctx.Pipe(duplex=True)
@@ -199,7 +260,7 @@ class ProcessPool:
 
     def submit(self, w: int, msg: tuple[Any, ...]) -> DeadWorker | None:
         try:
-            self.conns[w].send(msg)
+            self.releaser.send(w, msg)
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
             return self._dead(w)
         self.outstanding[w] += 1
@@ -220,6 +281,7 @@ class ProcessPool:
 
     def wait(self, timeout: float | None) -> tuple[list[tuple[int, Any]], list[DeadWorker]]:
         """Messages that arrived within ``timeout`` seconds, and workers that died."""
+        self.releaser.flush()
         by_conn = {id(c): w for w, c in enumerate(self.conns)}
         by_sentinel = {p.sentinel: w for w, p in enumerate(self.procs)}
         ready = mp_connection.wait([*self.conns, *by_sentinel], timeout)
@@ -243,8 +305,8 @@ class ProcessPool:
         return messages, list(dead.values())
 
     def decode(self, w: int, body: Any) -> Any:
-        batch = self.attachments.decode(body)
-        self._release(w, body)
+        on_release = functools.partial(self.releaser.release, w, body[1]) if body[0] == "shm" else None
+        batch = self.attachments.decode(body, on_release)
         if self.pad_to is not None:  # workers send (data, mask): MaskedBatch needs JAX, they do not
             batch = masked_batch(*batch)
         if body[0] == "pickle" and body[1] is not None and not self._warned_full:
@@ -258,16 +320,9 @@ class ProcessPool:
             )
         return batch
 
-    def _release(self, w: int, body: Any) -> None:
-        if body[0] == "shm":
-            try:
-                self.conns[w].send(("release", body[1]))
-            except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
-                pass  # a dead worker is reported by wait()
-
     def discard(self, w: int, msg: tuple[Any, ...]) -> None:
-        if msg[0] == "batch":
-            self._release(w, msg[3])
+        if msg[0] == "batch" and msg[3][0] == "shm":
+            self.releaser.release(w, msg[3][1])
 
     def failure(self, info: dict[str, Any]) -> LoadFailure:
         original = None

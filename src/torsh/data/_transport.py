@@ -20,6 +20,10 @@ must not kill the worker with SIGBUS); the message then says so, and the main pr
 
 from __future__ import annotations
 
+import mmap
+import queue
+import weakref
+from collections.abc import Callable, Sequence
 from multiprocessing import shared_memory
 from typing import Any
 
@@ -28,8 +32,9 @@ import optree
 
 from ._nojax import NAMESPACE
 from ._shm import create_segment
+from .collate import collate_into, default_collate
 
-__all__ = ["SegmentPool", "Attachments", "encode", "SHM_MIN_BYTES"]
+__all__ = ["SegmentPool", "Attachments", "encode", "collate_into_segment", "SHM_MIN_BYTES"]
 
 SHM_MIN_BYTES = 64 * 1024
 _ALIGN = 64
@@ -54,9 +59,19 @@ class SegmentPool:
     def __init__(self) -> None:
         self.free: list[shared_memory.SharedMemory] = []
         self.busy: dict[str, shared_memory.SharedMemory] = {}
+        # names the main process gave back, put by the worker's pipe reader thread as they arrive (a
+        # release queued behind tasks would make the worker create segments it does not need)
+        self.released: queue.SimpleQueue[str] = queue.SimpleQueue()
+        # the segment the last batch was collated into, and its arrays by id: (offset, array)
+        self.pending: tuple[shared_memory.SharedMemory, dict[int, tuple[int, np.ndarray]]] | None = None
 
     def acquire(self, nbytes: int) -> shared_memory.SharedMemory | None:
         """A segment of at least ``nbytes``, or None when shared memory has no room for one."""
+        while True:
+            try:
+                self.release(self.released.get_nowait())
+            except queue.Empty:
+                break
         fitting = [s for s in self.free if s.size >= nbytes]
         if fitting:
             shm = min(fitting, key=lambda s: s.size)
@@ -79,7 +94,16 @@ class SegmentPool:
         if shm is not None:
             self.free.append(shm)
 
+    def drop_pending(self) -> None:
+        """Give back the segment of a batch that was collated into it but never sent."""
+        if self.pending is not None:
+            shm, placed = self.pending
+            self.pending = None
+            placed.clear()
+            self.release(shm.name)
+
     def close(self) -> None:
+        self.pending = None
         for shm in [*self.free, *self.busy.values()]:
             _unlink(shm)
         self.free.clear()
@@ -101,18 +125,92 @@ def _is_plain_array(x: Any) -> bool:
     return type(x) is np.ndarray and not x.dtype.hasobject
 
 
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // _ALIGN) * _ALIGN
+
+
+_TEXT_OR_SCALAR = (np.generic, bool, int, float, complex, str, bytes)
+
+
+def _direct_bytes(samples: Sequence[Any]) -> int | None:
+    """Bytes the stacked array leaves of ``samples`` take in a segment, or None when the first sample
+    has leaves other than plain NumPy arrays, scalars and strings (today's path then)."""
+    if isinstance(samples, (str, bytes)) or not isinstance(samples, Sequence) or not samples:
+        return None
+    total = 0
+    for leaf in optree.tree_leaves(samples[0], namespace=NAMESPACE):
+        if type(leaf) is np.ndarray:
+            if leaf.dtype.hasobject:
+                return None
+            total += _aligned(len(samples) * leaf.nbytes)
+        elif not isinstance(leaf, _TEXT_OR_SCALAR):
+            return None
+    return total
+
+
+def collate_into_segment(samples: Sequence[Any], segments: SegmentPool) -> Any:
+    """:func:`default_collate` that stacks the array columns straight into a segment of ``segments``
+    (one write instead of a fresh array plus a copy); :func:`encode` then sends that segment.
+    Falls back to :func:`default_collate` when the samples have other leaves, the batch is smaller
+    than :data:`SHM_MIN_BYTES` or shared memory is full."""
+    total = _direct_bytes(samples)
+    if total is None or total < SHM_MIN_BYTES:
+        return default_collate(samples)
+    segments.drop_pending()
+    shm = segments.acquire(total)
+    if shm is None:
+        return default_collate(samples)  # encode tries again and reports shared memory as full
+    placed: dict[int, tuple[int, np.ndarray]] = {}
+    cursor = 0
+
+    def alloc(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+        nonlocal cursor
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if cursor + nbytes > shm.size:  # cannot happen for samples the plan was made from
+            return None
+        view = np.ndarray(shape, dtype, buffer=shm.buf, offset=cursor)
+        placed[id(view)] = (cursor, view)
+        cursor += _aligned(nbytes)
+        return view
+
+    segments.pending = (shm, placed)
+    try:
+        return collate_into(samples, alloc)
+    except BaseException:
+        segments.drop_pending()
+        raise
+
+
 def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[str, Any, Any]:
     """``(kind, segment_name, skeleton_or_batch)`` for sending over a pipe; for a batch that did not
     fit in shared memory, ``("pickle", ("shm-full", nbytes), batch)``."""
     if transport != "shm" or segments is None:
         return ("pickle", None, batch)
+    if segments.pending is not None:  # collated into a segment already: send its offsets
+        written, placed = segments.pending
+        segments.pending = None
+
+        def slot(leaf: Any) -> Any:
+            hit = placed.get(id(leaf))
+            if hit is None or hit[1] is not leaf:
+                return leaf
+            return _Slot(hit[0], leaf.shape, leaf.dtype.str)
+
+        try:
+            skeleton = optree.tree_map(slot, batch, namespace=NAMESPACE)
+        except BaseException:
+            segments.release(written.name)
+            raise
+        finally:
+            placed.clear()
+        return ("shm", written.name, skeleton)
     leaves, spec = optree.tree_flatten(batch, namespace=NAMESPACE)
     total = 0
     offsets: list[int | None] = []
     for leaf in leaves:
         if _is_plain_array(leaf):
             offsets.append(total)
-            total += -(-leaf.nbytes // _ALIGN) * _ALIGN
+            total += _aligned(leaf.nbytes)
         else:
             offsets.append(None)
     if total < SHM_MIN_BYTES:
@@ -134,31 +232,70 @@ def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[st
 
 
 class Attachments:
-    """Main-process side: the workers' segments, attached once and kept mapped while the pool lives."""
+    """Main-process side: the workers' segments, each mapped once and kept mapped while the pool
+    lives; batches are views into them, and a segment goes back to its worker when the last view of
+    its batch dies."""
 
     def __init__(self) -> None:
-        self._mapped: dict[str, shared_memory.SharedMemory] = {}
+        self._mapped: dict[str, tuple[shared_memory.SharedMemory, mmap.mmap | None]] = {}
 
-    def decode(self, message: tuple[str, Any, Any]) -> Any:
-        """The batch of an :func:`encode` message (a private copy of every array)."""
+    def _map(self, name: str) -> tuple[shared_memory.SharedMemory, mmap.mmap | None]:
+        entry = self._mapped.get(name)
+        if entry is None:
+            shm = shared_memory.SharedMemory(name=name, create=False)
+            fd = getattr(shm, "_fd", -1)
+            # Our own mapping, owned by the views' buffer exports: mmap refuses to close while an
+            # array points into it, and unmaps when the last one dies (no use after unmap).
+            mm = mmap.mmap(fd, shm.size) if fd >= 0 else None
+            if mm is not None:
+                shm.close()
+            entry = self._mapped[name] = (shm, mm)
+        return entry
+
+    def decode(self, message: tuple[str, Any, Any], on_release: Callable[[], None] | None = None) -> Any:
+        """The batch of an :func:`encode` message: views into the segment, which is handed back with
+        ``on_release()`` once no view is alive any more (at once when there is none or no
+        ``on_release``: then the arrays are private copies)."""
         kind, name, body = message
         if kind == "pickle":
             return body
-        shm = self._mapped.get(name)
-        if shm is None:
-            shm = self._mapped[name] = shared_memory.SharedMemory(name=name, create=False)
-        buf = shm.buf
+        shm, mm = self._map(name)
+        if mm is None or on_release is None:  # no mapping of our own (Windows), or no way to release
+            buf: Any = shm.buf if mm is None else memoryview(mm)
 
-        def materialise(leaf: Any) -> Any:
+            def copied(leaf: Any) -> Any:
+                if type(leaf) is not _Slot:
+                    return leaf
+                return np.ndarray(leaf.shape, np.dtype(leaf.dtype), buffer=buf, offset=leaf.offset).copy()
+
+            out = optree.tree_map(copied, body, namespace=NAMESPACE)
+            if mm is not None:
+                buf.release()
+            del buf
+            if on_release is not None:
+                on_release()
+            return out
+        owner = np.frombuffer(mm, dtype=np.uint8)  # every view's .base: alive while any view is
+
+        def view(leaf: Any) -> Any:
             if type(leaf) is not _Slot:
                 return leaf
-            return np.ndarray(leaf.shape, np.dtype(leaf.dtype), buffer=buf, offset=leaf.offset).copy()
+            return np.ndarray(leaf.shape, np.dtype(leaf.dtype), buffer=owner, offset=leaf.offset)
 
-        return optree.tree_map(materialise, body, namespace=NAMESPACE)
+        out = optree.tree_map(view, body, namespace=NAMESPACE)
+        finalizer = weakref.finalize(owner, on_release)
+        finalizer.atexit = False
+        return out
 
     def close(self, unlink: bool) -> None:
-        """Unmap every segment; ``unlink`` also removes their names (workers that were killed)."""
-        for shm in self._mapped.values():
+        """Unmap every segment no batch points into (the others are unmapped when their last view
+        dies); ``unlink`` also removes their names (workers that were killed)."""
+        for shm, mm in self._mapped.values():
+            if mm is not None:
+                try:
+                    mm.close()
+                except BufferError:
+                    pass  # a batch the user still holds: its views keep the mapping alive
             if unlink:
                 _unlink(shm)
             else:

@@ -16,12 +16,13 @@ import sys
 import threading
 import time
 import traceback
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ._context import WorkerInfo, _set_worker_info
 from ._fetch import Fetcher, LoadFailure, masked_pair
-from ._transport import SegmentPool, encode
+from ._transport import SegmentPool, collate_into_segment, encode
 
 __all__ = ["run"]
 
@@ -71,13 +72,16 @@ def _attach_original(info: dict[str, Any], original: BaseException | None) -> di
     return info
 
 
-def _read_tasks(conn: Connection, tasks: queue.SimpleQueue) -> None:
+def _read_tasks(conn: Connection, tasks: queue.SimpleQueue, segments: SegmentPool) -> None:
     while True:
         try:
             msg = conn.recv()
         except (EOFError, OSError):
             tasks.put(None)
             return
+        if msg is not None and msg[0] == "release":  # reusable now, not after the queued tasks
+            segments.released.put(msg[1])
+            continue
         tasks.put(msg)
         if msg is None:
             return
@@ -95,11 +99,14 @@ def run(
     if os.getppid() != parent:  # the parent died before the death signal was armed
         return
     _watch_parent(parent)
+    segments = SegmentPool()
     try:
         dataset, base, fns, collate_fn, worker_init_fn, pad_to = pickle.loads(payload)
         del payload
         _set_worker_info(WorkerInfo(worker_id, num_workers, seed, "process", dataset))
-        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to, masked_pair)
+        # default collation stacks straight into the shared-memory segment the batch is sent in
+        direct = partial(collate_into_segment, segments=segments) if transport == "shm" else None
+        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to, masked_pair, direct)
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
     except BaseException as exc:
@@ -112,9 +119,8 @@ def run(
     # sending a task while this process blocks on sending a large result (a pipe deadlock).
     tasks: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(
-        target=_read_tasks, args=(conn, tasks), name="torsh-data-task-reader", daemon=True
+        target=_read_tasks, args=(conn, tasks, segments), name="torsh-data-task-reader", daemon=True
     ).start()
-    segments = SegmentPool()
     try:
         _serve(conn, tasks, fetcher, transport, segments)
     finally:
@@ -128,9 +134,6 @@ def _serve(
         msg = tasks.get()
         if msg is None:
             return
-        if msg[0] == "release":  # the main process copied a batch out of this segment
-            segments.release(msg[1])
-            continue
         gen, batch_index, epoch, kind, task, first = msg
         try:
             out: tuple[Any, ...] = (
@@ -145,6 +148,7 @@ def _serve(
             info = _info("transfer", exc)
             info["batch_index"] = batch_index
             out = ("error", gen, batch_index, info)
+        segments.drop_pending()  # collated into a segment but never encoded (a failure)
         try:
             conn.send(out)
         except (BrokenPipeError, EOFError, ConnectionResetError):

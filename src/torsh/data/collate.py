@@ -57,6 +57,20 @@ def default_collate(samples: Sequence[Any]) -> Any:
     return _collate(samples, "")
 
 
+Alloc = Callable[[tuple[int, ...], np.dtype], "np.ndarray | None"]
+
+
+def collate_into(samples: Sequence[Any], alloc: Alloc) -> Any:
+    """:func:`default_collate`, stacking each array column into ``alloc(shape, dtype)`` (a worker's
+    shared-memory segment) instead of a fresh array; ``alloc`` may return None (a fresh array then).
+    Same checks, errors, structure, dtypes and values as :func:`default_collate`."""
+    if isinstance(samples, (str, bytes)) or not isinstance(samples, Sequence):
+        raise CollateError(f"default_collate: expected a list of samples, got {type(samples).__name__}")
+    if len(samples) == 0:
+        raise CollateError("default_collate: expected at least one sample, got an empty list")
+    return _collate(samples, "", alloc)
+
+
 def default_convert(sample: Any) -> Any:
     """Used when a loader does not batch (``batch_size=None``): the sample is returned unchanged.
 
@@ -80,7 +94,7 @@ def _join(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if path else prefix
 
 
-def _collate(samples: Sequence[Any], prefix: str) -> Any:
+def _collate(samples: Sequence[Any], prefix: str, alloc: Alloc | None = None) -> Any:
     first = samples[0]
     leaves0, spec = optree.tree_flatten(first, namespace=NAMESPACE)
     columns: list[list[Any]] = [[leaf] for leaf in leaves0]
@@ -102,7 +116,7 @@ def _collate(samples: Sequence[Any], prefix: str) -> Any:
             paths = [p for p, _ in flatten_with_path(first)[0]]
         return _join(prefix, paths[i])
 
-    out = [_collate_column(column, i, path_of) for i, column in enumerate(columns)]
+    out = [_collate_column(column, i, path_of, alloc) for i, column in enumerate(columns)]
     return optree.tree_unflatten(spec, out)
 
 
@@ -142,10 +156,12 @@ def _shape_dtype(x: Any) -> tuple[tuple[int, ...], np.dtype] | None:
     return None
 
 
-def _collate_column(column: list[Any], index: int, path_of: Callable[[int], str]) -> Any:
+def _collate_column(
+    column: list[Any], index: int, path_of: Callable[[int], str], alloc: Alloc | None = None
+) -> Any:
     first = column[0]
     if is_array(first):
-        return _stack_arrays(column, index, path_of)
+        return _stack_arrays(column, index, path_of, alloc)
     if isinstance(first, np.generic):
         return _stack_numpy_scalars(column, index, path_of)
     if isinstance(first, _PY_SCALARS):
@@ -157,7 +173,7 @@ def _collate_column(column: list[Any], index: int, path_of: Callable[[int], str]
                 raise _mismatch(position, path_of(index), f"expected {kind.__name__}", type(value).__name__)
         return list(column)
     if dataclasses.is_dataclass(first) and not isinstance(first, type):
-        return _collate_dataclass(column, path_of(index))
+        return _collate_dataclass(column, path_of(index), alloc)
     raise CollateError(
         f"field `{path_of(index)}`: default_collate cannot batch {type(first).__name__} values "
         "(expected NumPy/JAX arrays, numbers, strings, or dicts/tuples/lists/dataclasses of them); "
@@ -174,7 +190,9 @@ def _mismatch(position: int, path: str, expected: str, got: str) -> CollateError
     )
 
 
-def _stack_arrays(column: list[Any], index: int, path_of: Callable[[int], str]) -> np.ndarray:
+def _stack_arrays(
+    column: list[Any], index: int, path_of: Callable[[int], str], alloc: Alloc | None = None
+) -> np.ndarray:
     shape, dtype = _shape_dtype(column[0])  # type: ignore[misc]
     for position in range(1, len(column)):
         got = _shape_dtype(column[position])
@@ -184,6 +202,9 @@ def _stack_arrays(column: list[Any], index: int, path_of: Callable[[int], str]) 
             raise _mismatch(position, path_of(index), f"expected shape {shape}", str(got[0]))
         if got[1] != dtype:
             raise _mismatch(position, path_of(index), f"expected dtype {dtype}", str(got[1]))
+    out = alloc((len(column), *shape), dtype) if alloc is not None else None
+    if out is not None:
+        return np.stack(column, out=out)
     return np.stack(column)
 
 
@@ -226,7 +247,7 @@ def _stack_python_scalars(column: list[Any], index: int, path_of: Callable[[int]
     return np.array(column, dtype=dtype)
 
 
-def _collate_dataclass(column: list[Any], path: str) -> Any:
+def _collate_dataclass(column: list[Any], path: str, alloc: Alloc | None = None) -> Any:
     kind = type(column[0])
     for position, value in enumerate(column):
         if type(value) is not kind:
@@ -234,5 +255,5 @@ def _collate_dataclass(column: list[Any], path: str) -> Any:
     out = copy.copy(column[0])
     for f in dataclasses.fields(kind):
         values = [getattr(v, f.name) for v in column]
-        object.__setattr__(out, f.name, _collate(values, _join(path, f.name)))
+        object.__setattr__(out, f.name, _collate(values, _join(path, f.name), alloc))
     return out

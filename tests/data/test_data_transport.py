@@ -1,0 +1,207 @@
+"""Shared-memory batch transport: workers collate into a segment, the main process hands out views of
+it and gives the segment back only when the last view of the batch died (issue 14)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+
+import _data_transport as lib
+import numpy as np
+import optree
+import pytest
+
+from torsh.data import CollateError, DataLoader, SharedMemoryWarning, _pool, _shm, _transport, default_collate
+
+
+def _segments() -> set[str]:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def _assert_same(ref, got):
+    leaves_a, spec_a = optree.tree_flatten(ref)
+    leaves_b, spec_b = optree.tree_flatten(got)
+    assert spec_a == spec_b
+    for a, b in zip(leaves_a, leaves_b, strict=True):
+        assert type(a) is type(b)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert a == b
+
+
+def _is_view(x: np.ndarray) -> bool:
+    """A view of a mapped segment (the base is the whole segment as bytes)."""
+    return isinstance(x.base, np.ndarray) and x.base.dtype == np.uint8 and isinstance(x.base.base, memoryview)
+
+
+@pytest.mark.parametrize("dataset", [lib.Mixed, lib.Tuples])
+def test_process_batches_equal_the_in_process_ones_and_are_views(dataset):
+    ref = list(DataLoader(dataset(), batch_size=16))
+    got = list(DataLoader(dataset(), batch_size=16, num_workers=2))
+    assert len(ref) == len(got)
+    for a, b in zip(ref, got, strict=True):
+        _assert_same(a, b)
+    first = got[0]["image"] if isinstance(got[0], dict) else got[0][0]
+    assert _is_view(first) and first.flags.writeable  # zero copy: a view of the worker's segment
+
+
+def test_thread_workers_and_the_pickle_transport_still_agree(monkeypatch):
+    ref = list(DataLoader(lib.Mixed(), batch_size=16))
+    for a, b in zip(
+        ref, DataLoader(lib.Mixed(), batch_size=16, num_workers=2, worker_type="thread"), strict=True
+    ):
+        _assert_same(a, b)
+    monkeypatch.setattr(_pool, "DEFAULT_TRANSPORT", "pickle")
+    got = list(DataLoader(lib.Mixed(), batch_size=16, num_workers=1))
+    for a, b in zip(ref, got, strict=True):
+        _assert_same(a, b)
+    assert not _is_view(got[0]["image"])
+
+
+def test_custom_collate_and_padded_batches_take_the_old_path():
+    kwargs = {"batch_size": 16, "collate_fn": lib.stack_sum}
+    for a, b in zip(
+        DataLoader(lib.Mixed(), **kwargs), DataLoader(lib.Mixed(), num_workers=1, **kwargs), strict=True
+    ):
+        _assert_same(a, b)
+    ref = list(DataLoader(lib.Mixed(90), batch_size=16, pad_last=True))
+    got = list(DataLoader(lib.Mixed(90), batch_size=16, pad_last=True, num_workers=1))
+    for a, b in zip(ref, got, strict=True):
+        _assert_same(a.data, b.data)
+        np.testing.assert_array_equal(a.mask, b.mask)
+
+
+def test_ragged_samples_raise_the_same_error_as_in_process():
+    messages = []
+    for workers in (0, 1):
+        with pytest.raises(CollateError) as info:
+            list(DataLoader(lib.Ragged(), batch_size=8, num_workers=workers))
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "sample 5 (batch 0, position 5), field `x`: expected shape (64, 64)" in messages[1]
+
+
+def test_a_kept_batch_is_never_overwritten():
+    loader = DataLoader(lib.Tuples(), batch_size=2, num_workers=2, prefetch_factor=2)  # 32 batches
+    it = iter(loader)
+    kept = next(it)
+    kept_slice = next(it)[0][1:]  # only a slice of batch 1 survives: it must hold the segment too
+    copies = [kept[0].copy(), kept[1].copy(), kept_slice.copy()]
+    later = [next(it) for _ in range(20)]
+    assert all(_is_view(b[0]) for b in later)
+    np.testing.assert_array_equal(kept[0], copies[0])
+    np.testing.assert_array_equal(kept[1], copies[1])
+    np.testing.assert_array_equal(kept_slice, copies[2])
+    np.testing.assert_array_equal(kept[0][1], np.full((72, 72), 1.0))
+
+
+def _segment_of(x: np.ndarray) -> int:
+    """The address of the mapping ``x`` is a view of (one mapping per segment in the main process)."""
+    return x.base.__array_interface__["data"][0]
+
+
+def test_segments_are_reused_once_batches_are_dropped_and_multiply_while_kept():
+    loader = DataLoader(lib.Tuples(), batch_size=2, num_workers=2, persistent_workers=True)  # 32 batches
+    seen: list[int] = []
+    for _ in range(3):
+        for image, _ in loader:  # each batch dies when the next one replaces it
+            seen.append(_segment_of(image))
+    # batches that arrive while an earlier one is awaited hold theirs too: a few per worker
+    assert len(set(seen)) < len(seen) // 2
+    kept = list(loader)
+    assert len({_segment_of(image) for image, _ in kept}) == 32  # a segment for every kept batch
+    for i, (image, vector) in enumerate(kept):
+        np.testing.assert_array_equal(image[:, 0, 0], [2.0 * i, 2.0 * i + 1])
+        np.testing.assert_array_equal(vector[:, 1], [2 * i, 2 * i + 1])
+
+
+def test_a_batch_outlives_its_loader():
+    before = _segments()
+    loader = DataLoader(lib.Mixed(), batch_size=16, num_workers=2)
+    it = iter(loader)
+    batch = next(it)
+    expected = default_collate([lib.Mixed()[i] for i in range(16)])
+    del it, loader
+    gc.collect()
+    assert _segments() - before == set()  # names unlinked at shutdown, mappings kept by the views
+    _assert_same(expected, batch)
+    batch["image"] += 1  # still mapped and writable
+    np.testing.assert_array_equal(batch["image"], expected["image"] + 1)
+    del batch
+    gc.collect()
+
+
+def test_views_release_the_segment_when_the_last_one_dies():
+    segments, attachments = _transport.SegmentPool(), _transport.Attachments()
+    released = []
+    try:
+        samples = [{"x": np.full((64, 64), i, np.float32), "y": i} for i in range(8)]
+        batch = _transport.collate_into_segment(samples, segments)
+        message = _transport.encode(batch, "shm", segments)
+        assert message[0] == "shm" and isinstance(message[2]["y"], np.ndarray)
+        del batch
+        out = attachments.decode(message, lambda: released.append(message[1]))
+        _assert_same(default_collate(samples), out)
+        x = out["x"][3]
+        del out
+        gc.collect()
+        assert released == []  # a row of the batch is still alive
+        attachments.close(unlink=False)  # shutdown while a view lives: must not unmap it
+        np.testing.assert_array_equal(x, np.full(64 * 64, 3, np.float32).reshape(64, 64))
+        del x
+        gc.collect()
+        assert released == [message[1]]
+    finally:
+        attachments.close(unlink=False)
+        segments.close()
+
+
+def test_releases_from_other_threads_and_during_a_send_are_not_lost():
+    sent = []
+
+    class Conn:
+        def __init__(self, releaser):
+            self.releaser = releaser
+
+        def send(self, msg):
+            if msg[0] == "task":  # a finaliser firing in the middle of this send (same thread)
+                self.releaser.release(0, "during")
+            sent.append(msg)
+
+    releaser = _pool._Releaser([])
+    releaser.conns.append(Conn(releaser))
+    releaser.send(0, ("task",))
+    threads = [threading.Thread(target=releaser.release, args=(0, f"t{i}")) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sent[0] == ("task",) and sorted(sent[1:]) == sorted(
+        [("release", "during")] + [("release", f"t{i}") for i in range(8)]
+    )
+    releaser.closed = True
+    releaser.release(0, "late")
+    assert ("release", "late") not in sent
+
+
+def test_full_shared_memory_makes_direct_collation_fall_back_to_the_pipe(monkeypatch):
+    monkeypatch.setattr(_shm, "shm_space", lambda: (4096, 64 << 20))
+    segments = _transport.SegmentPool()
+    samples = [np.full((64, 64), i, np.float32) for i in range(8)]
+    batch = _transport.collate_into_segment(samples, segments)
+    assert batch.flags.owndata and segments.pending is None
+    kind, note, body = _transport.encode(batch, "shm", segments)
+    assert kind == "pickle" and note == ("shm-full", 8 * 64 * 64 * 4)
+    np.testing.assert_array_equal(body, np.stack(samples))
+
+
+def test_process_workers_fall_back_to_the_pipe_when_shared_memory_is_full(monkeypatch):
+    with pytest.warns(SharedMemoryWarning, match="pipe instead"):
+        got = list(DataLoader(lib.FullShm(), batch_size=16, num_workers=1))
+    ref = list(DataLoader(lib.Mixed(), batch_size=16))
+    for a, b in zip(ref, got, strict=True):
+        _assert_same(a, b)
+    assert not _is_view(got[0]["image"])
