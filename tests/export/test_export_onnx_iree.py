@@ -99,6 +99,27 @@ def test_onnx_graph_that_onnxruntime_cannot_run_is_an_export_error():
         torsh.export.to_onnx(pool, jnp.ones((1, 1, 4, 4)))
 
 
+def test_onnx_converts_convolutions_that_have_cpu_specific_formulations():
+    # Grouped, small-map and strided 1x1 convolutions run as torsh's own formulations on CPU,
+    # selected with lax.platform_dependent; ONNX has no platform switch, so export traces the
+    # portable XLA convolution instead (and the live model keeps its CPU path afterwards).
+    from torsh.nn.functional import _conv
+
+    torsh.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, 3, padding=1, groups=4),  # depthwise (grouped CPU path)
+        nn.Conv2d(8, 8, 3, padding=1),  # 3x3 map: small-map product path
+        nn.Conv2d(8, 6, 1, stride=2),  # strided 1x1
+        nn.Flatten(),
+        nn.Linear(24, 2),
+    ).eval()
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 4, 3, 3)), jnp.float32)
+    assert _conv._prefers_shifted_products((3, 3), (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1))
+    assert torsh.export.unsupported_onnx_primitives(model, x) == []
+    torsh.export.to_onnx(model, x)  # check=True: ONNX Runtime's numbers equal the live model's
+    assert "platform_index" in str(jax.make_jaxpr(model)(x))
+
+
 def test_onnx_refuses_training_mode_and_unknown_dynamic_names():
     with pytest.raises(ExportError, match="training mode"):
         torsh.export.to_onnx(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1)), jnp.ones((1, 2)))

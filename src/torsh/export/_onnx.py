@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ..nn.functional._platform import portable
 from ._api import _closed_function, _input_names, _signature
 from ._errors import ExportError, UnsupportedOperationError
 
@@ -93,7 +94,8 @@ def unsupported_onnx_primitives(fn_or_module: Any, *example_args: Any, params: A
 
     known = set(plugin_system.PLUGIN_REGISTRY)
     fn = _closed_function(fn_or_module, params)
-    jaxpr = jax.make_jaxpr(fn)(*example_args)
+    with portable():  # the graph to_onnx converts: no per-platform switches
+        jaxpr = jax.make_jaxpr(fn)(*example_args)
     return sorted({p for p in _primitives(jaxpr.jaxpr) if p not in known} - _STRUCTURAL)
 
 
@@ -168,7 +170,7 @@ def to_onnx(
             else tuple(shape)
         )
     try:
-        with _jax_namespaces_kept():
+        with _jax_namespaces_kept(), portable():
             proto = jax2onnx.to_onnx(fn, specs, model_name="torsh_model", opset=opset, input_names=names)
     except NotImplementedError as e:
         raise UnsupportedOperationError(f"jax2onnx cannot convert the model: {e}") from e

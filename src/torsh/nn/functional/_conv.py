@@ -24,6 +24,7 @@ from jax import lax
 
 from ...errors import ConfigError, ShapeError
 from .._utils import at, check_float_input, ntuple, opmath, shape_str
+from ._platform import cpu_or_default
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
@@ -158,8 +159,8 @@ def conv_core(
 ) -> jax.Array:
     """Batched NC* cross-correlation with an ``[out, in/groups, *k]`` weight (checks done by callers).
 
-    Grouped convolutions take a CPU-specific path (see :func:`_grouped_cpu`); ``lax.platform_dependent``
-    lowers only the branch of the platform the computation runs on.
+    Grouped and small-map convolutions take a CPU-specific path (see :func:`_grouped_cpu`,
+    :func:`_shifted_products`) through ``_platform.cpu_or_default``.
     """
     n = x.ndim - 2
     lhs = tuple(lhs_dilation) if lhs_dilation is not None else (1,) * n
@@ -177,14 +178,14 @@ def conv_core(
             x.shape[2:], weight.shape[2:], stride, padding, dilation
         ):
             shifted = functools.partial(_shifted_products, stride=stride, padding=padding, dilation=dilation)
-            y = lax.platform_dependent(x, weight, cpu=shifted, default=native)
+            y = cpu_or_default(x, weight, cpu=shifted, default=native)
         else:
             y = native(x, weight)
     else:
         grouped = functools.partial(
             _grouped_cpu, stride=stride, padding=padding, dilation=dilation, groups=groups, lhs_dilation=lhs
         )
-        y = lax.platform_dependent(x, weight, cpu=grouped, default=native)
+        y = cpu_or_default(x, weight, cpu=grouped, default=native)
     if bias is not None:
         y = y + bias.reshape((-1,) + (1,) * n)
     return y

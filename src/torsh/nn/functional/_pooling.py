@@ -191,7 +191,7 @@ def _window_views(
 ) -> list[Any]:
     """Every kernel offset's strided view ``[N, C, *out]`` of a (padded) input, offsets in row-major
     order; numpy in, numpy out (static masks), else ``lax.slice``."""
-    views = []
+    views: list[Any] = []
     for offset in itertools.product(*(range(ki) for ki in k)):
         start = [j * di for j, di in zip(offset, d, strict=True)]
         limit = [st + (o - 1) * si + 1 for st, o, si in zip(start, out, s, strict=True)]
