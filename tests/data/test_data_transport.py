@@ -109,8 +109,9 @@ def test_segments_are_reused_once_batches_are_dropped_and_multiply_while_kept():
     for _ in range(3):
         for image, _ in loader:  # each batch dies when the next one replaces it
             seen.append(_segment_of(image))
-    # batches that arrive while an earlier one is awaited hold theirs too: a few per worker
-    assert len(set(seen)) < len(seen) // 2
+    # in flight + arrived early (prefetch_factor 2 per worker) + the one held + a release racing an
+    # acquire: a few per worker, not one per batch
+    assert len(set(seen)) <= 2 * (2 + 4)
     kept = list(loader)
     assert len({_segment_of(image) for image, _ in kept}) == 32  # a segment for every kept batch
     for i, (image, vector) in enumerate(kept):

@@ -730,7 +730,9 @@ class _HostIterator:
     def _fill(self) -> None:
         pool = self._pool
         per_worker = self._loader.prefetch_factor
-        while not self._exhausted and len(self._in_flight) < self._capacity:
+        # Batches that arrived ahead of the one awaited count too (as in PyTorch): with process workers
+        # each holds a shared-memory segment until it is yielded and dropped.
+        while not self._exhausted and len(self._in_flight) + len(self._ready) < self._capacity:
             w = min(range(pool.num_workers), key=pool.outstanding.__getitem__)
             if pool.outstanding[w] >= per_worker:
                 return
