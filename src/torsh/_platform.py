@@ -1,7 +1,7 @@
 """Per-platform formulations of one operation, and a switch for tracing them portably.
 
 Some operations have a faster formulation on XLA:CPU than the plain XLA op (grouped convolutions,
-small-map convolutions: see ``_conv.py``). :func:`cpu_or_default` selects it with
+small-map convolutions: see ``torsh.nn.functional._conv``). :func:`cpu_or_default` selects it with
 ``lax.platform_dependent``, which lowers only the branch of the platform the program runs on (and
 both, for a multi-platform ``jax.export``). Converters that read the traced jaxpr and run it
 elsewhere (ONNX through jax2onnx) have no ``platform_index`` primitive: they trace inside

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..._platform import cpu_or_default
 from ...errors import ConfigError, ShapeError
 from .._utils import at, check_float_input, ntuple, opmath, shape_str
-from ._platform import cpu_or_default
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
