@@ -34,7 +34,8 @@ Two transports, compared in ``benchmarks/data.py``:
   2.6-3.9, 6 interleaved rounds, medians): before 165 samples/s and 6,220 CPU ms per 1k samples,
   after 211 samples/s and 5,220 ms, PyTorch 169 samples/s and 5,900 ms (1.25x its samples/s, 0.88x
   its CPU; single rounds swing 2x in wall clock on this shared machine). The CIFAR-like 3 MB batches
-  did not move beyond the noise (9 rounds: 1.12x -> 1.15x PyTorch's samples/s, CPU 0.90x -> 0.92x).
+  did not move beyond the noise (9 rounds: 1.12x -> 1.15x PyTorch's samples/s, CPU 0.90x -> 0.92x;
+  10 more at load ~2: 1.31x -> 1.24x, CPU 0.78x -> 0.82x; see docs/data.md).
 * ``"pickle"``: the batch is pickled through the worker's pipe (pickle, kernel copy in, kernel copy
   out, unpickle; ~6 ms for 3 MB here).
 
