@@ -254,6 +254,25 @@ def test_conv_transpose_matches_torch(cfg):
     compare_module(t_mod, make, [x])
 
 
+def assert_same_conv_and_grads(ours_fn, ref_fn, x, w):
+    """Outputs and input/weight gradients of two convolution functions ``fn(x, w)``, compiled as
+    one program."""
+    cot = jnp.asarray(_rand(jax.eval_shape(ref_fn, x, w).shape, 7))
+
+    @jax.jit
+    def run(x, w):
+        def vjp(fn):
+            out, pullback = jax.vjp(fn, x, w)
+            return out, pullback(cot)
+
+        return vjp(ours_fn), vjp(ref_fn)
+
+    (ours, ours_grads), (ref, ref_grads) = run(x, w)
+    assert_close(ours, ref, what="output")
+    for got, want, name in zip(ours_grads, ref_grads, ("input", "weight"), strict=True):
+        assert_close(got, want, what=f"grad of {name}")
+
+
 # -- grouped convolutions on CPU (torsh's own strategies instead of XLA's feature_group_count) ------------
 @st.composite
 def grouped_configs(draw):
@@ -293,20 +312,7 @@ def test_cpu_grouped_strategies_equal_xla_grouped_convolution(cfg):
     kw = cfg["kwargs"]
     ours_fn = functools.partial(FC._grouped_cpu, **kw)
     ref_fn = functools.partial(FC._native_conv, layout="NCHW", **kw)
-    cot = jnp.asarray(_rand(jax.eval_shape(ref_fn, x, w).shape, 7))
-
-    @jax.jit
-    def run(x, w):  # one compilation: outputs and gradients of both
-        def vjp(fn):
-            out, pullback = jax.vjp(fn, x, w)
-            return out, pullback(cot)
-
-        return vjp(ours_fn), vjp(ref_fn)
-
-    (ours, ours_grads), (ref, ref_grads) = run(x, w)
-    assert_close(ours, ref, what="output")
-    for got, want, name in zip(ours_grads, ref_grads, ("input", "weight"), strict=True):
-        assert_close(got, want, what=f"grad of {name}")
+    assert_same_conv_and_grads(ours_fn, ref_fn, x, w)
 
 
 # -- small and strided dense convolutions on CPU (offset-wise matrix products) ------------------------------
@@ -342,20 +348,7 @@ def test_cpu_shifted_products_equal_xla_convolution(cfg):
     ref_fn = functools.partial(
         FC._native_conv, layout="NCHW", groups=1, lhs_dilation=(1,) * (x.ndim - 2), **kw
     )
-    cot = jnp.asarray(_rand(jax.eval_shape(ref_fn, x, w).shape, 7))
-
-    @jax.jit
-    def run(x, w):
-        def vjp(fn):
-            out, pullback = jax.vjp(fn, x, w)
-            return out, pullback(cot)
-
-        return vjp(ours_fn), vjp(ref_fn)
-
-    (ours, ours_grads), (ref, ref_grads) = run(x, w)
-    assert_close(ours, ref, what="output")
-    for got, want, name in zip(ours_grads, ref_grads, ("input", "weight"), strict=True):
-        assert_close(got, want, what=f"grad of {name}")
+    assert_same_conv_and_grads(ours_fn, ref_fn, x, w)
 
 
 @pytest.mark.parametrize(

@@ -265,16 +265,12 @@ def _shifted_products(
     padding: tuple[tuple[int, int], ...],
     dilation: tuple[int, ...],
 ) -> jax.Array:
-    """Dense convolution as one matrix product of the stacked kernel-offset views (im2col) with the
-    ``[out, in * prod(kernel)]`` weight. The maps here are small, so the stacked views are too; one
-    product (rather than one per offset) keeps the weight gradient in the weight's own layout
-    instead of padding each offset's slice back into it."""
+    """Dense convolution as one im2col matrix product (:func:`_grouped_im2col` with one group). The
+    maps here are small, so the stacked views are too; one product (rather than one per offset)
+    keeps the weight gradient in the weight's own layout instead of padding each offset's slice
+    back into it."""
     x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0)] + [(lo, hi, 0) for lo, hi in padding])
-    views = [view for _, view in _kernel_views(x, weight.shape[2:], stride, dilation)]
-    patches = jnp.stack(views, axis=2)  # [N, in, prod(kernel), *out]
-    w = weight.reshape(*weight.shape[:2], len(views))
-    acc = jnp.promote_types(x.dtype, jnp.float32)  # accumulate half precision in float32
-    return jnp.einsum("nik...,oik->no...", patches, w, preferred_element_type=acc).astype(x.dtype)
+    return _grouped_im2col(x, weight, stride, dilation, 1)
 
 
 # -- grouped convolutions on CPU ----------------------------------------------------------------------
