@@ -50,20 +50,16 @@ def default_collate(samples: Sequence[Any]) -> Any:
       >>> batch["x"].shape, batch["y"]
       ((2, 3), array([1, 0]))
     """
-    if isinstance(samples, (str, bytes)) or not isinstance(samples, Sequence):
-        raise CollateError(f"default_collate: expected a list of samples, got {type(samples).__name__}")
-    if len(samples) == 0:
-        raise CollateError("default_collate: expected at least one sample, got an empty list")
-    return _collate(samples, "")
+    return collate_into(samples, None)
 
 
 Alloc = Callable[[tuple[int, ...], np.dtype], "np.ndarray | None"]
 
 
-def collate_into(samples: Sequence[Any], alloc: Alloc) -> Any:
+def collate_into(samples: Sequence[Any], alloc: Alloc | None) -> Any:
     """:func:`default_collate`, stacking each array column into ``alloc(shape, dtype)`` (a worker's
-    shared-memory segment) instead of a fresh array; ``alloc`` may return None (a fresh array then).
-    Same checks, errors, structure, dtypes and values as :func:`default_collate`."""
+    shared-memory segment) instead of a fresh array; ``alloc`` may be or return None (a fresh array
+    then). Same checks, errors, structure, dtypes and values as :func:`default_collate`."""
     if isinstance(samples, (str, bytes)) or not isinstance(samples, Sequence):
         raise CollateError(f"default_collate: expected a list of samples, got {type(samples).__name__}")
     if len(samples) == 0:
