@@ -3,16 +3,27 @@ it and gives the segment back only when the last view of the batch died (issue 1
 
 from __future__ import annotations
 
+import collections
 import gc
 import os
 import threading
+from functools import partial
 
 import _data_transport as lib
 import numpy as np
 import optree
 import pytest
 
-from torsh.data import CollateError, DataLoader, SharedMemoryWarning, _pool, _shm, _transport, default_collate
+from torsh.data import (
+    ArrayDataset,
+    CollateError,
+    DataLoader,
+    SharedMemoryWarning,
+    _pool,
+    _shm,
+    _transport,
+    default_collate,
+)
 
 
 def _segments() -> set[str]:
@@ -206,3 +217,96 @@ def test_process_workers_fall_back_to_the_pipe_when_shared_memory_is_full(monkey
     for a, b in zip(ref, got, strict=True):
         _assert_same(a, b)
     assert not _is_view(got[0]["image"])
+
+
+# -- a worker that outgrows its segments --------------------------------------------------------
+
+
+def _mappings() -> collections.Counter[str]:
+    """How many times this process maps each shared-memory segment (unlinked ones too)."""
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("needs /proc/self/maps")
+    with open("/proc/self/maps") as f:
+        return collections.Counter(
+            line.split("/dev/shm/")[1].split()[0] for line in f if "/dev/shm/psm_" in line
+        )
+
+
+def _mapped() -> set[str]:
+    return set(_mappings())
+
+
+def _images(n: int) -> list[np.ndarray]:
+    return [np.full((64, 64), i, np.float32) for i in range(n)]  # 16 KiB each
+
+
+def test_a_retired_segment_is_unmapped_at_once_but_never_under_a_live_view():
+    segments, attachments = _transport.SegmentPool(), _transport.Attachments()
+
+    def send(samples):
+        message = _transport.encode(_transport.collate_into_segment(samples, segments), "shm", segments)
+        return message[1], attachments.decode(message, partial(segments.release, message[1]))
+
+    try:
+        name_a, batch = send(_images(8))  # both sides of the pipe in this process: two mappings
+        row = batch[3]
+        del batch
+        attachments.forget([name_a])  # too early (a worker only retires free segments): still safe
+        assert _mappings()[name_a] == 2
+        np.testing.assert_array_equal(row, np.full((64, 64), 3, np.float32))
+        del row
+        gc.collect()  # the last view unmapped the main side's mapping and gave the segment back
+        assert _mappings()[name_a] == 1
+        name_b, batch = send(_images(12))  # too large for the free segment a: a replaces it
+        assert name_b != name_a and segments.take_retired() == [name_a]
+        assert name_a not in _mapped() | _segments()
+        del batch
+        gc.collect()
+        name_c, batch = send(_images(16))
+        assert segments.take_retired() == [name_b] and segments.take_retired() == []
+        assert _mappings()[name_b] == 1 and name_b not in _segments()  # unlinked, still mapped here
+        attachments.forget([name_b])
+        assert name_b not in _mapped()
+        np.testing.assert_array_equal(batch[15], np.full((64, 64), 15, np.float32))
+        del batch
+    finally:
+        attachments.close(unlink=False)
+        segments.close()
+    assert not {name_a, name_b, name_c} & (_mapped() | _segments())
+
+
+def _growing(n: int) -> list[list[int]]:
+    """Batches that each need a larger segment than the one before (> 12.5% headroom)."""
+    sizes = [16, 22, 30, 40, 54, 72, 97, 130, 175, 236, 318, 430]
+    return [[(7 * i + j) % n for j in range(size)] for i, size in enumerate(sizes)]
+
+
+def _small_arrays() -> ArrayDataset:
+    # under 1 MiB: the loader does not share it through shared memory (no mapping of its own here)
+    return ArrayDataset(np.arange(200 * 1024, dtype=np.float32).reshape(200, 32, 32), np.arange(200))
+
+
+@pytest.mark.parametrize("make", [lib.Tuples, _small_arrays], ids=["collated", "gathered"])
+def test_a_worker_that_outgrows_its_segments_does_not_keep_them_mapped_here(make):
+    mapped_before, files_before = _mapped(), _segments()
+    dataset = make()
+    batches = _growing(len(dataset))
+    loader = DataLoader(dataset, batch_sampler=batches, num_workers=1, persistent_workers=True)
+    kept = None
+    for i, (x, _y) in enumerate(loader):
+        if i == 0:
+            kept = x  # its segment stays busy: never replaced, never unmapped
+            expected = kept.copy()
+    del x, _y  # the last batch: its segment goes back
+    gc.collect()
+    # a segment is added only when all are busy: the kept batch, the one the loop held, two read
+    # ahead (prefetch_factor 2), a release still on its way, the new one; not one per batch
+    assert len(_mapped() - mapped_before) <= 6 < len(batches)
+    np.testing.assert_array_equal(kept, expected)
+    np.testing.assert_array_equal(kept[:, 0, 0], np.stack([dataset[j][0] for j in batches[0]])[:, 0, 0])
+    assert _is_view(kept)
+    loader.close()
+    np.testing.assert_array_equal(kept, expected)  # a batch outlives its loader
+    del kept
+    gc.collect()
+    assert _mapped() - mapped_before == set() and _segments() - files_before == set()

@@ -272,7 +272,7 @@ class ProcessPool:
         last: list[tuple[int, Any]] = []
         try:
             while self.conns[w].poll(0):
-                last.append((w, self.conns[w].recv()))
+                self._receive(w, self.conns[w].recv(), last)
         except (EOFError, OSError):
             pass
         return DeadWorker(
@@ -294,7 +294,7 @@ class ProcessPool:
             conn: Any = obj  # one of self.conns (a Connection), matched by id
             try:
                 while conn.poll(0):
-                    messages.append((w, conn.recv()))
+                    self._receive(w, conn.recv(), messages)
             except (EOFError, OSError):
                 dead[w] = self._dead(w)
         for obj in ready:
@@ -303,6 +303,12 @@ class ProcessPool:
                 if w not in dead:
                     dead[w] = self._dead(w)
         return messages, list(dead.values())
+
+    def _receive(self, w: int, msg: Any, messages: list[tuple[int, Any]]) -> None:
+        if msg[0] == "retired":  # segments the worker replaced by larger ones: unmap them now
+            self.attachments.forget(msg[1])
+        else:
+            messages.append((w, msg))
 
     def decode(self, w: int, body: Any) -> Any:
         on_release = functools.partial(self.releaser.release, w, body[1]) if body[0] == "shm" else None

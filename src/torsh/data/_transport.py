@@ -22,9 +22,12 @@ Two transports, compared in ``benchmarks/data.py``:
     applies releases as they arrive (not behind queued tasks).
   - *Lifetime*: the main process's mapping is its own ``mmap``; NumPy's views hold buffer exports on
     it, so it cannot be unmapped while a view exists (``mmap.close`` refuses) and is unmapped by
-    reference counting when the last one dies. Shutdown unlinks the names and closes the mappings no
-    batch points into; a batch that outlives its loader stays readable (and frees its memory when it
-    dies). Releases after shutdown are dropped.
+    reference counting when the last one dies. A worker that needs a larger segment than any it has
+    free unlinks its smallest free one and reports it (``("retired", names)``, before its next
+    message); the main process then unmaps it at once (a free segment has no live view), so its
+    memory is freed during the epoch, not at shutdown. Shutdown unlinks the names and closes the
+    mappings no batch points into; a batch that outlives its loader stays readable (and frees its
+    memory when it dies). Releases after shutdown are dropped.
 
   Measured on this machine for a 64x3x224x224 float32 batch (38.5 MB): stacking into a fresh array
   21-74 ms (page faults on every page), copying it into a reused segment ~11 ms, copying it out in the
@@ -93,6 +96,9 @@ class SegmentPool:
         self.released: queue.SimpleQueue[str] = queue.SimpleQueue()
         # the segment the last batch was collated into, and its arrays by id: (offset, array)
         self.pending: tuple[shared_memory.SharedMemory, dict[int, tuple[int, np.ndarray]]] | None = None
+        # segments unlinked to make room for larger ones, not yet reported: the main process still
+        # maps them, and their memory is freed only when it unmaps them too
+        self.retired: list[str] = []
 
     def acquire(self, nbytes: int) -> shared_memory.SharedMemory | None:
         """A segment of at least ``nbytes``, or None when shared memory has no room for one."""
@@ -110,6 +116,7 @@ class SegmentPool:
                 smallest = min(self.free, key=lambda s: s.size)
                 self.free.remove(smallest)
                 _unlink(smallest)
+                self.retired.append(smallest.name)
             size = -(-(nbytes + nbytes // 8) // _PAGE) * _PAGE  # headroom for slightly larger batches
             created = create_segment(size) or create_segment(nbytes)
             if created is None:
@@ -122,6 +129,11 @@ class SegmentPool:
         shm = self.busy.pop(name, None)
         if shm is not None:
             self.free.append(shm)
+
+    def take_retired(self) -> list[str]:
+        """The segments retired since the last call (for the main process to unmap)."""
+        retired, self.retired = self.retired, []
+        return retired
 
     def drop_pending(self) -> None:
         """Give back the segment of a batch that was collated into it but never sent."""
@@ -261,9 +273,9 @@ def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[st
 
 
 class Attachments:
-    """Main-process side: the workers' segments, each mapped once and kept mapped while the pool
-    lives; batches are views into them, and a segment goes back to its worker when the last view of
-    its batch dies."""
+    """Main-process side: the workers' segments, each mapped once and kept mapped until its worker
+    retires it (:meth:`forget`) or the pool shuts down; batches are views into them, and a segment
+    goes back to its worker when the last view of its batch dies."""
 
     def __init__(self) -> None:
         self._mapped: dict[str, tuple[shared_memory.SharedMemory, mmap.mmap | None]] = {}
@@ -316,20 +328,34 @@ class Attachments:
         finalizer.atexit = False
         return out
 
+    def forget(self, names: Sequence[str]) -> None:
+        """Unmap segments their worker retired (unlinked to make room for a larger one): their
+        memory is freed now, not when the pool shuts down. A worker retires only segments it got
+        back, which no view points into; and should one still (a view dying in another thread),
+        ``mmap.close`` refuses and the last view unmaps it instead."""
+        for name in names:
+            entry = self._mapped.pop(name, None)
+            if entry is not None:
+                _close_mapping(*entry, unlink=False)
+
     def close(self, unlink: bool) -> None:
         """Unmap every segment no batch points into (the others are unmapped when their last view
         dies); ``unlink`` also removes their names (workers that were killed)."""
         for shm, mm in self._mapped.values():
-            if mm is not None:
-                try:
-                    mm.close()
-                except BufferError:
-                    pass  # a batch the user still holds: its views keep the mapping alive
-            if unlink:
-                _unlink(shm)
-            else:
-                try:
-                    shm.close()
-                except BufferError:
-                    pass
+            _close_mapping(shm, mm, unlink)
         self._mapped.clear()
+
+
+def _close_mapping(shm: shared_memory.SharedMemory, mm: mmap.mmap | None, unlink: bool) -> None:
+    if mm is not None:
+        try:
+            mm.close()
+        except BufferError:
+            pass  # a batch the user still holds: its views keep the mapping alive
+    if unlink:
+        _unlink(shm)
+    else:
+        try:
+            shm.close()
+        except BufferError:
+            pass

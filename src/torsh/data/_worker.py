@@ -92,7 +92,7 @@ def run(
 ) -> None:
     """Worker loop. Messages in: ``(generation, batch_index, epoch, kind, payload, first_sample)`` or
     ``None`` (stop). Messages out: ``("batch", gen, index, encoded)``, ``("error", gen, index, info)``,
-    ``("init_error", info)``."""
+    ``("init_error", info)``, ``("retired", segment_names)`` (for the pool, not the loader)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process
     parent = os.getppid()
     _die_with_parent()
@@ -150,6 +150,8 @@ def _serve(
             out = ("error", gen, batch_index, info)
         segments.drop_pending()  # collated into a segment but never encoded (a failure)
         try:
+            if segments.retired:  # the main process unmaps them: their memory is freed only then
+                conn.send(("retired", segments.take_retired()))
             conn.send(out)
         except (BrokenPipeError, EOFError, ConnectionResetError):
             return
