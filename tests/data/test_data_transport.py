@@ -7,6 +7,7 @@ import collections
 import gc
 import os
 import threading
+import tracemalloc
 from functools import partial
 
 import _data_transport as lib
@@ -18,7 +19,10 @@ from torsh.data import (
     ArrayDataset,
     CollateError,
     DataLoader,
+    SampleIndexError,
     SharedMemoryWarning,
+    Subset,
+    _fetch,
     _pool,
     _shm,
     _transport,
@@ -219,7 +223,7 @@ def test_process_workers_fall_back_to_the_pipe_when_shared_memory_is_full(monkey
     assert not _is_view(got[0]["image"])
 
 
-# -- a worker that outgrows its segments --------------------------------------------------------
+# -- a worker that outgrows its segments; one-gather reads straight into a segment ----------------
 
 
 def _mappings() -> collections.Counter[str]:
@@ -310,3 +314,98 @@ def test_a_worker_that_outgrows_its_segments_does_not_keep_them_mapped_here(make
     del kept
     gc.collect()
     assert _mapped() - mapped_before == set() and _segments() - files_before == set()
+
+
+_MIXED_DTYPES = {
+    "f32": np.arange(300 * 192, dtype=np.float32).reshape(300, 3, 8, 8) / 7,
+    "be": np.arange(300 * 5, dtype=">f8").reshape(300, 5) * np.pi,
+    "mask": (np.arange(300 * 9) % 3 == 0).reshape(300, 9),
+    "i16": np.arange(300, dtype=np.int16)[::-1].copy(),
+    "u8": np.frombuffer(np.random.default_rng(0).bytes(300 * 256), np.uint8).reshape(300, 16, 16),
+}
+
+
+def _same_bits(ref, got):
+    leaves_a, spec_a = optree.tree_flatten(ref)
+    leaves_b, spec_b = optree.tree_flatten(got)
+    assert spec_a == spec_b
+    for a, b in zip(leaves_a, leaves_b, strict=True):
+        assert type(a) is type(b) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()
+
+
+def test_a_one_gather_read_writes_straight_into_the_segment():
+    dataset = Subset(ArrayDataset(_MIXED_DTYPES), list(range(299, -1, -1)))
+    indices = [5, -1, 5, 0, *range(50, 246), -300]
+    segments = _transport.SegmentPool()
+    into = partial(_transport.segment_arrays, segments=segments)
+    try:
+        ref = dataset._torsh_get_batch(indices)
+        tracemalloc.start()
+        try:
+            got = dataset._torsh_get_batch(indices, into=into)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        _same_bits(ref, got)
+        shm = segments.pending[0]
+        whole = np.frombuffer(shm.buf, np.uint8)
+        assert all(np.shares_memory(leaf, whole) for leaf in optree.tree_leaves(got))
+        nbytes = sum(leaf.nbytes for leaf in optree.tree_leaves(ref))
+        assert nbytes > 128 * 1024 and peak < nbytes // 8  # no fresh batch, no temporary per array
+        kind, name, skeleton = _transport.encode(got, "shm", segments)
+        assert kind == "shm" and name == shm.name
+        assert all(type(leaf) is _transport._Slot for leaf in optree.tree_leaves(skeleton))
+        del whole, got
+        segments.release(name)
+        with pytest.raises(SampleIndexError, match="out of range"):
+            dataset._torsh_get_batch([0, 300], into=into)
+        assert segments.pending is None  # checked before a segment was taken
+        _same_bits(dataset._torsh_get_batch([3, 4]), dataset._torsh_get_batch([3, 4], into=into))  # < 64 KiB
+    finally:
+        segments.close()
+
+
+class _GathersIntoNothing:
+    """A one-gather dataset (like torsh.vision's array-backed ones) whose read takes no ``into``."""
+
+    _torsh_batchable = True
+
+    def __len__(self) -> int:
+        return 64
+
+    def _torsh_get_batch(self, indices):
+        return np.stack([np.full((64, 64), i, np.float32) for i in indices])
+
+
+def test_only_reads_that_take_destinations_are_given_one():
+    segments = _transport.SegmentPool()
+    gather = partial(_transport.segment_arrays, segments=segments)
+    try:
+        for dataset in (_GathersIntoNothing(), Subset(_GathersIntoNothing(), range(64))):
+            fetcher = _fetch.Fetcher(dataset, [], default_collate, 0, "leave", direct_gather=gather)
+            batch = fetcher.load(0, 0, _fetch.INDICES, list(range(16)))
+            assert fetcher.gather_into is None and segments.pending is None and batch.flags.owndata
+        fetcher = _fetch.Fetcher(_small_arrays(), [], default_collate, 0, "leave", direct_gather=gather)
+        x, y = fetcher.load(0, 0, _fetch.INDICES, list(range(32)))
+        assert segments.pending is not None and fetcher._batch is None  # the worker keeps no view
+        np.testing.assert_array_equal(x[31], _small_arrays()[31][0])
+    finally:
+        segments.drop_pending()
+        segments.close()
+
+
+@pytest.mark.parametrize("pad_last", [False, True])
+def test_array_dataset_batches_from_workers_equal_the_in_process_ones(pad_last):
+    dataset = ArrayDataset(_MIXED_DTYPES)
+    kwargs = {"batch_size": 64, "shuffle": True, "seed": 3, "pad_last": pad_last}
+    ref = list(DataLoader(dataset, **kwargs))
+    got = list(DataLoader(dataset, num_workers=2, **kwargs))
+    assert len(ref) == len(got) == 5
+    for a, b in zip(ref, got, strict=True):
+        if pad_last:
+            np.testing.assert_array_equal(a.mask, b.mask)
+            a, b = a.data, b.data
+        _same_bits(a, b)
+    first = got[0].data if pad_last else got[0]
+    assert _is_view(first["f32"])  # gathered into the worker's segment (the short last one: < 64 KiB)

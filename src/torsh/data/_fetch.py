@@ -16,7 +16,7 @@ import numpy as np
 from ._context import batch_random_context
 from ._errors import CollateError, WorkerError
 from .collate import default_collate
-from .dataset import Subset
+from .dataset import Gather, Subset
 
 if TYPE_CHECKING:
     from .masked import MaskedBatch
@@ -68,7 +68,7 @@ def masked_pair(data: Any, mask: np.ndarray) -> tuple[Any, np.ndarray]:
     return data, mask
 
 
-def batch_getter(dataset: Any) -> Callable[[Sequence[int]], Any] | None:
+def batch_getter(dataset: Any) -> Callable[..., Any] | None:
     """The dataset's one-gather batch fetch, if it (and every Subset layer above it) has one."""
     if not getattr(dataset, "_torsh_batchable", False):
         return None
@@ -121,6 +121,8 @@ class Fetcher:
       direct_collate: used instead of ``collate_fn`` when that is :func:`default_collate` and the
         batch is not padded: a worker process's collation straight into shared memory (same
         results and errors as :func:`default_collate`).
+      direct_gather: destinations for a one-gather batch read (``into=`` of a dataset whose
+        ``_torsh_gathers_into`` is true): a worker process's shared-memory segment.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class Fetcher:
         pad_to: int | None = None,
         wrap_padded: Callable[[Any, np.ndarray], Any] = masked_batch,
         direct_collate: Callable[[list[Any]], Any] | None = None,
+        direct_gather: Gather | None = None,
     ) -> None:
         self.base, self.fns = base, list(fns)
         self.pad_to = pad_to
@@ -142,6 +145,9 @@ class Fetcher:
         self.seed = seed
         self.globals_mode = globals_mode
         self.batch_get = batch_getter(self.base) if (collate_fn is default_collate and not self.fns) else None
+        gathers_into = self.batch_get is not None and getattr(self.base, "_torsh_gathers_into", False)
+        self.gather_into = direct_gather if gathers_into else None
+        self._batch: Any = None
         self.getitems = getattr(self.base, "__getitems__", None)
 
     def load(self, batch_index: int, epoch: int, kind: int, payload: Any, first_sample: int = 0) -> Any:
@@ -152,7 +158,7 @@ class Fetcher:
             if kind == INDICES:
                 samples = self._fetch_indices(batch_index, payload)
                 if samples is _DONE:
-                    return self._batch
+                    return self._take_batch()
                 return self._collate(batch_index, samples, lambda p: payload[p], direct=True)
             if kind == SAMPLES:
                 samples = self._transform(batch_index, payload, lambda p: first_sample + p)
@@ -176,7 +182,7 @@ class Fetcher:
         if kind == INDICES:
             if self.batch_get is not None:  # one gather: pad the indices (same rows as padding samples)
                 self._fetch_indices(batch_index, pad_samples(list(payload), size))
-                return self.wrap_padded(self._batch, mask_of(valid, size))
+                return self.wrap_padded(self._take_batch(), mask_of(valid, size))
             samples = self._fetch_indices(batch_index, payload)
             index_of = lambda p: payload[min(p, valid - 1)]
         else:
@@ -184,6 +190,11 @@ class Fetcher:
             index_of = lambda p: first_sample + min(p, valid - 1)
         batch = self._collate(batch_index, pad_samples(samples, size), index_of)
         return self.wrap_padded(batch, mask_of(valid, size))
+
+    def _take_batch(self) -> Any:
+        # hold no reference: in a worker process it may be a view of a segment that gets reused
+        batch, self._batch = self._batch, None
+        return batch
 
     def _fetch_one(self, batch_index: int, index: int) -> Any:
         try:
@@ -195,7 +206,10 @@ class Fetcher:
     def _fetch_indices(self, batch_index: int, indices: Sequence[int]) -> Any:
         if self.batch_get is not None:
             try:
-                self._batch = self.batch_get(indices)
+                if self.gather_into is None:
+                    self._batch = self.batch_get(indices)
+                else:
+                    self._batch = self.batch_get(indices, into=self.gather_into)
             except Exception as exc:
                 raise _failure("batch", exc, batch_index, None) from None
             return _DONE

@@ -9,8 +9,9 @@ Two transports, compared in ``benchmarks/data.py``:
     scalars and strings, :func:`collate_into_segment` computes the stacked sizes first, takes a
     segment and stacks every array column straight into it (``np.stack(..., out=view)``: one write,
     no fresh batch-sized array). Anything else (a custom ``collate_fn``, object arrays, dataclass or
-    JAX leaves, ``pad_last``, a ``Dataset`` with a one-gather batch read) is collated as before and
-    :func:`encode` copies its arrays into a segment.
+    JAX leaves, ``pad_last``) is collated as before and :func:`encode` copies its arrays into a
+    segment. A dataset with a one-gather batch read that accepts destinations (``ArrayDataset`` and
+    its ``Subset``) gathers straight into a segment (:func:`segment_arrays`).
   - *Main process*: :class:`Attachments` maps each segment once and hands the user NumPy *views* of
     it: every array of a batch is a view of one per-batch base array, and a ``weakref.finalize`` on
     that base sends ``("release", name)`` back when the last view of the batch (a slice, a row,
@@ -64,9 +65,9 @@ import optree
 
 from ._nojax import NAMESPACE
 from ._shm import create_segment
-from .collate import collate_into, default_collate
+from .collate import Alloc, collate_into, default_collate
 
-__all__ = ["SegmentPool", "Attachments", "encode", "collate_into_segment", "SHM_MIN_BYTES"]
+__all__ = ["SegmentPool", "Attachments", "encode", "collate_into_segment", "segment_arrays", "SHM_MIN_BYTES"]
 
 SHM_MIN_BYTES = 64 * 1024
 _ALIGN = 64
@@ -189,25 +190,23 @@ def _direct_bytes(samples: Sequence[Any]) -> int | None:
     return total
 
 
-def collate_into_segment(samples: Sequence[Any], segments: SegmentPool) -> Any:
-    """:func:`default_collate` that stacks the array columns straight into a segment of ``segments``
-    (one write instead of a fresh array plus a copy); :func:`encode` then sends that segment.
-    Falls back to :func:`default_collate` when the samples have other leaves, the batch is smaller
-    than :data:`SHM_MIN_BYTES` or shared memory is full."""
-    total = _direct_bytes(samples)
-    if total is None or total < SHM_MIN_BYTES:
-        return default_collate(samples)
+def _segment_alloc(total: int, segments: SegmentPool) -> Alloc | None:
+    """An allocator of consecutive arrays in one segment of ``segments`` with room for ``total``
+    bytes, recorded as ``segments.pending`` so that :func:`encode` sends that segment; None when the
+    batch is smaller than :data:`SHM_MIN_BYTES` or shared memory is full (fresh arrays then)."""
+    if total < SHM_MIN_BYTES:
+        return None
     segments.drop_pending()
     shm = segments.acquire(total)
     if shm is None:
-        return default_collate(samples)  # encode tries again and reports shared memory as full
+        return None
     placed: dict[int, tuple[int, np.ndarray]] = {}
     cursor = 0
 
     def alloc(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
         nonlocal cursor
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if cursor + nbytes > shm.size:  # cannot happen for samples the plan was made from
+        if cursor + nbytes > shm.size:  # cannot happen for the arrays ``total`` was counted from
             return None
         view = np.ndarray(shape, dtype, buffer=shm.buf, offset=cursor)
         placed[id(view)] = (cursor, view)
@@ -215,11 +214,44 @@ def collate_into_segment(samples: Sequence[Any], segments: SegmentPool) -> Any:
         return view
 
     segments.pending = (shm, placed)
+    return alloc
+
+
+def collate_into_segment(samples: Sequence[Any], segments: SegmentPool) -> Any:
+    """:func:`default_collate` that stacks the array columns straight into a segment of ``segments``
+    (one write instead of a fresh array plus a copy); :func:`encode` then sends that segment.
+    Falls back to :func:`default_collate` when the samples have other leaves, the batch is smaller
+    than :data:`SHM_MIN_BYTES` or shared memory is full (encode then tries again and reports it)."""
+    total = _direct_bytes(samples)
+    alloc = None if total is None else _segment_alloc(total, segments)
+    if alloc is None:
+        return default_collate(samples)
     try:
         return collate_into(samples, alloc)
     except BaseException:
         segments.drop_pending()
         raise
+
+
+def segment_arrays(
+    specs: Sequence[tuple[tuple[int, ...], np.dtype]], segments: SegmentPool
+) -> list[np.ndarray] | None:
+    """Arrays of these ``(shape, dtype)`` in one segment of ``segments``, for a dataset's one-gather
+    batch read to write into (``ArrayDataset._torsh_get_batch(..., into=)``); :func:`encode` then
+    sends that segment. None (the dataset gathers into fresh arrays) when the batch is smaller than
+    :data:`SHM_MIN_BYTES` or shared memory is full."""
+    plan = [(tuple(shape), np.dtype(dtype)) for shape, dtype in specs]
+    if any(dtype.hasobject for _, dtype in plan):
+        return None
+    total = sum(_aligned(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize) for shape, dtype in plan)
+    alloc = _segment_alloc(total, segments)
+    if alloc is None:
+        return None
+    out = [alloc(shape, dtype) for shape, dtype in plan]
+    if any(o is None for o in out):  # pragma: no cover - the segment was sized from these specs
+        segments.drop_pending()
+        return None
+    return out  # type: ignore[return-value]  # no None left
 
 
 def encode(batch: Any, transport: str, segments: SegmentPool | None) -> tuple[str, Any, Any]:

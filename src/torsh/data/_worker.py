@@ -22,7 +22,7 @@ from typing import Any
 
 from ._context import WorkerInfo, _set_worker_info
 from ._fetch import Fetcher, LoadFailure, masked_pair
-from ._transport import SegmentPool, collate_into_segment, encode
+from ._transport import SegmentPool, collate_into_segment, encode, segment_arrays
 
 __all__ = ["run"]
 
@@ -104,9 +104,12 @@ def run(
         dataset, base, fns, collate_fn, worker_init_fn, pad_to = pickle.loads(payload)
         del payload
         _set_worker_info(WorkerInfo(worker_id, num_workers, seed, "process", dataset))
-        # default collation stacks straight into the shared-memory segment the batch is sent in
-        direct = partial(collate_into_segment, segments=segments) if transport == "shm" else None
-        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to, masked_pair, direct)
+        # default collation (and a dataset's one-gather read) writes straight into the shared-memory
+        # segment the batch is sent in
+        shm = transport == "shm"
+        direct = partial(collate_into_segment, segments=segments) if shm else None
+        gather = partial(segment_arrays, segments=segments) if shm else None
+        fetcher = Fetcher(base, fns, collate_fn, seed, "seed", pad_to, masked_pair, direct, gather)
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
     except BaseException as exc:

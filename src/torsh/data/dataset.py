@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# destinations for a one-gather batch read: one array per (shape, dtype), or None for fresh arrays
+Gather = Callable[[list[tuple[tuple[int, ...], np.dtype]]], "list[np.ndarray] | None"]
 U = TypeVar("U")
 
 _SPLIT_SALT = 0x5B117
@@ -327,15 +329,27 @@ class ArrayDataset(Dataset[Any]):
     def __getitems__(self, indices: Sequence[int]) -> list[Any]:
         return [self[i] for i in indices]
 
-    def _torsh_get_batch(self, indices: Sequence[int]) -> Any:
-        """The collated batch for ``indices`` in one gather per array (what default_collate would build)."""
+    _torsh_gathers_into = True  # _torsh_get_batch accepts destinations (a worker's shared memory)
+
+    def _torsh_get_batch(self, indices: Sequence[int], into: Gather | None = None) -> Any:
+        """The collated batch for ``indices`` in one gather per array (what default_collate would build).
+
+        ``into([(shape, dtype), ...])`` may return one destination array per leaf (a worker process's
+        shared-memory segment) to gather straight into, instead of fresh arrays and a copy."""
         idx = np.asarray(indices, dtype=np.intp)
         if idx.size and (idx.min() < -self._length or idx.max() >= self._length):
             bad = idx[(idx < -self._length) | (idx >= self._length)][0]
             raise SampleIndexError(
                 f"ArrayDataset: index {int(bad)} is out of range for {self._length} samples"
             )
-        return self._build([leaf.take(idx, axis=0) for leaf in self._leaves])
+        specs = [((idx.size, *leaf.shape[1:]), leaf.dtype) for leaf in self._leaves]
+        out = into(specs) if into is not None else None
+        if out is None:
+            return self._build([leaf.take(idx, axis=0) for leaf in self._leaves])
+        # mode="wrap" is exact for the indices checked above; "raise" would gather into a temporary
+        # array first and copy that into ``out``
+        pairs = zip(self._leaves, out, strict=True)
+        return self._build([np.take(leaf, idx, axis=0, out=dst, mode="wrap") for leaf, dst in pairs])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -399,16 +413,22 @@ class Subset(Dataset[T]):
             return self.dataset.__getitems__(mapped)
         return [self.dataset[i] for i in mapped]
 
-    def _torsh_get_batch(self, indices: Sequence[int]) -> Any:
+    def _torsh_get_batch(self, indices: Sequence[int], into: Gather | None = None) -> Any:
         idx = np.asarray(indices, dtype=np.intp)
         n = len(self.indices)
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise SampleIndexError(f"Subset: an index in {idx.tolist()[:8]} is out of range for {n} samples")
-        return self.dataset._torsh_get_batch(self.indices[idx])
+        if into is None:  # the dataset's read may not take destinations (_torsh_gathers_into)
+            return self.dataset._torsh_get_batch(self.indices[idx])
+        return self.dataset._torsh_get_batch(self.indices[idx], into=into)
 
     @property
     def _torsh_batchable(self) -> bool:
         return bool(getattr(self.dataset, "_torsh_batchable", False))
+
+    @property
+    def _torsh_gathers_into(self) -> bool:
+        return bool(getattr(self.dataset, "_torsh_gathers_into", False))
 
 
 class ConcatDataset(Dataset[Any]):
