@@ -14,6 +14,10 @@ compiled again; :func:`torsh.train.fit` and the ``torsh`` command line turn that
 * What: only programs that take at least ``min_compile_time_secs`` (default 0.1 s) to compile are
   stored, so the many tiny programs of eager array operations do not fill the disk.
 
+* Stored programs: ``torsh.jit(fn, program_key=...)`` (used by ``torsh train`` recipes) keeps whole
+  compiled executables in the ``torsh-programs`` subdirectory, so a warm start skips tracing and
+  lowering too; this switch turns them on and off with the rest (see :func:`torsh.jit`).
+
 The cache is trusted input (an executable is loaded from it): do not point it at a directory that
 others may write to.
 

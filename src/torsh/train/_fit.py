@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..transforms._programs import LOAD_EVENT
 from ._callbacks import Callback
 from ._errors import ResumeError
 from ._history import History
@@ -43,6 +44,7 @@ _COMPILE_EVENTS = frozenset(
         "/jax/core/compile/jaxpr_to_mlir_module_duration",
         "/jax/core/compile/backend_compile_duration",
         "/jax/compilation_cache/cache_retrieval_time_sec",
+        LOAD_EVENT,  # a stored program loaded instead (torsh.jit(program_key=...))
     }
 )
 _clock = threading.local()

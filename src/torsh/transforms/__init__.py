@@ -17,6 +17,7 @@ from ._collectives import all_gather, all_to_all, axis_index, pmax, pmean, pmin,
 from ._control import checkpoint, checkpoint_policies, remat, scan
 from ._jit import Explanation, explain, jit
 from ._mapping import pmap, vmap
+from ._programs import ProgramCacheWarning
 from ._recompile import RecompileWarning
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "explain",
     "Explanation",
     "RecompileWarning",
+    "ProgramCacheWarning",
     "vmap",
     "pmap",
     "checkpoint",

@@ -14,6 +14,7 @@ import jax
 
 from ..errors import ConfigError
 from ._args import ArgSpec, split_names_and_positions
+from ._programs import KeyedProgram
 from ._recompile import watch_recompiles
 
 __all__ = ["jit", "explain", "Explanation"]
@@ -143,6 +144,7 @@ def jit(
     keep_unused: bool = False,
     inline: bool = False,
     compiler_options: dict[str, Any] | None = None,
+    program_key: str | None = None,
 ) -> Any:
     """Compile ``fn`` with XLA (``torch.compile``'s counterpart). Works on any pytree, torsh modules included.
 
@@ -157,16 +159,25 @@ def jit(
         keep_unused: As in :func:`jax.jit`.
         inline: As in :func:`jax.jit`.
         compiler_options: As in :func:`jax.jit`.
+        program_key: Keep the compiled program on disk under this key (with the compile cache on,
+            :mod:`torsh.compile_cache`), so that a later process loads it without tracing or lowering
+            ``fn`` — most of a warm start. The key is your promise: change it whenever the code ``fn``
+            runs, or anything it closes over, changes outside the file that defines ``fn`` (that
+            file, torsh's own source, the versions, devices, settings and the arguments' shapes are
+            added to the key automatically). ``torsh train`` recipes key by recipe and config.
 
     Returns:
         JAX's jitted function (``.lower(...)``, ``.trace(...)`` work as usual) with an added
         ``.explain(*args)`` that returns an :class:`Explanation`. When a call compiles again because an
         input's shape, dtype or structure changed, a :class:`RecompileWarning` names the argument and
-        the old and new shapes (at no cost to calls that reuse a compiled program).
+        the old and new shapes (at no cost to calls that reuse a compiled program). With
+        ``program_key``, a wrapper with the same methods whose calls run the compiled executable
+        directly (as fast as a ``jax.jit`` call); a stored program that cannot be read, or a program
+        that cannot be stored, gives a :class:`ProgramCacheWarning` and compiles as usual.
 
     Raises:
-        ConfigError: If ``fn`` is not callable, ``static``/``donate`` name unknown parameters, or an
-            argument is both static and donated.
+        ConfigError: If ``fn`` is not callable, ``static``/``donate`` name unknown parameters, an
+            argument is both static and donated, or ``program_key`` is not a non-empty string.
 
     Example:
         >>> import torsh, jax.numpy as jnp
@@ -186,6 +197,7 @@ def jit(
             keep_unused=keep_unused,
             inline=inline,
             compiler_options=compiler_options,
+            program_key=program_key,
         )
     if not callable(fn):
         raise ConfigError(f"jit: expected a function, got {type(fn).__name__}")
@@ -210,4 +222,9 @@ def jit(
         **options,
     )
     jitted.explain = lambda *args, **kwargs: explain(jitted, *args, **kwargs)
-    return jitted
+    if program_key is None:
+        return jitted
+    if not isinstance(program_key, str) or not program_key:
+        raise ConfigError(f"jit: program_key must be a non-empty str, got {program_key!r}")
+    options_text = repr((static, donate, options))
+    return KeyedProgram(jitted, fn, program_key, static_pos, static_names, options_text)

@@ -107,16 +107,17 @@ def _differences(old: dict[str, tuple], new: dict[str, tuple]) -> list[str]:
 
 _JAX_DIR = os.path.dirname(os.path.dirname(jax.__file__))
 _JAX_PREFIXES = (os.path.join(_JAX_DIR, "jax") + os.sep, os.path.join(_JAX_DIR, "jaxlib") + os.sep)
-_THIS_FILE = __file__
+# The program cache (``torsh.jit(program_key=...)``) compiles from its own frames: not the user's call.
+_TORSH_FILES = (__file__, os.path.join(os.path.dirname(__file__), "_programs.py"))
 
 
 def _user_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside JAX and this module: the user's call."""
+    """The ``stacklevel`` of the first frame outside JAX and torsh's jit modules: the user's call."""
     frame: types.FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None:
         name = frame.f_code.co_filename
-        if not (name == _THIS_FILE or name.startswith(_JAX_PREFIXES)):
+        if not (name in _TORSH_FILES or name.startswith(_JAX_PREFIXES)):
             return level
         frame = frame.f_back
         level += 1
