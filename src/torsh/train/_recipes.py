@@ -9,6 +9,7 @@ a path to a ``.py`` file works the same way.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import importlib.util
 import pathlib
@@ -81,7 +82,10 @@ def load_recipe(spec: str) -> types.ModuleType:
         path = pathlib.Path(spec).expanduser()
         if not path.is_file():
             raise RecipeError(f"recipe file {spec}: no such file")
-        name = f"torsh_user_recipe_{abs(hash(str(path.resolve())))}"
+        # A stable name (not hash(), which changes per process): pickled classes of the recipe, such
+        # as the tree structure of a stored compiled program, must be found again by a later run.
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        name = f"torsh_user_recipe_{digest}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
             raise RecipeError(f"recipe file {spec}: cannot be imported as a Python module")

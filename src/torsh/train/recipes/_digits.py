@@ -56,13 +56,17 @@ def train_digits(
     def loss_fn(model: Any, x: Any, y: Any, key: Any) -> Any:
         return F.cross_entropy(model(x, key=key), y)
 
-    @torsh.jit(donate="state")
+    # Stored compiled programs (a warm `torsh train` skips tracing): the recipe and its config
+    # identify the code these steps run.
+    key = f"{type(config).__module__}/{config!r}"
+
+    @torsh.jit(donate="state", program_key=key + "/train")
     def train_step(state: train.TrainState, batch: Any) -> tuple[train.TrainState, dict[str, Any]]:
         x, y = batch
         loss, grads = torsh.value_and_grad(loss_fn)(state.model, x, y, state.key)
         return state.apply_gradients(grads), {"loss": loss}
 
-    @torsh.jit
+    @torsh.jit(program_key=key + "/eval")
     def eval_step(state: train.TrainState, batch: data.MaskedBatch) -> dict[str, Any]:
         x, y = batch.data
         logits = state.model.eval()(x)

@@ -163,13 +163,16 @@ def make_steps(config: Config) -> tuple[Any, Any]:
         logits, model = nn.stateful(model)(x)
         return F.cross_entropy(logits, y, label_smoothing=config.label_smoothing), model
 
-    @torsh.jit(donate="state")
+    # Stored compiled programs (a warm `torsh train` skips tracing), keyed by recipe and config.
+    key = f"digits-resnet/{config!r}"
+
+    @torsh.jit(donate="state", program_key=key + "/train")
     def train_step(state: train.TrainState, batch: Any) -> tuple[train.TrainState, dict[str, Any]]:
         x, y = batch
         (loss, model), grads = torsh.value_and_grad(loss_fn, has_aux=True)(state.model, x, y)
         return state.replace(model=model).apply_gradients(grads), {"loss": loss}
 
-    @torsh.jit
+    @torsh.jit(program_key=key + "/eval")
     def eval_step(state: train.TrainState, batch: data.MaskedBatch) -> dict[str, Any]:
         x, y = batch.data
         logits = state.model.eval()(x)

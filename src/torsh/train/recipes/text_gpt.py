@@ -128,12 +128,15 @@ def run(config: Config, out: pathlib.Path, *, resume: bool = True, progress: boo
     def loss_fn(model: Any, windows: jax.Array, key: Any) -> jax.Array:
         return _cross_entropy(model(windows[:, :-1], key=key), windows[:, 1:]).mean()
 
-    @torsh.jit(donate="state")
+    # Stored compiled programs (a warm `torsh train` skips tracing), keyed by recipe and config.
+    key = f"text-gpt/{config!r}"
+
+    @torsh.jit(donate="state", program_key=key + "/train")
     def train_step(state: train.TrainState, batch: Any) -> tuple[train.TrainState, dict[str, Any]]:
         loss, grads = torsh.value_and_grad(loss_fn)(state.model, batch, state.key)
         return state.apply_gradients(grads), {"loss": loss}
 
-    @torsh.jit
+    @torsh.jit(program_key=key + "/eval")
     def eval_step(state: train.TrainState, batch: data.MaskedBatch) -> dict[str, Any]:
         windows = batch.data
         logits = state.model.eval()(windows[:, :-1])
