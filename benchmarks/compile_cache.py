@@ -4,7 +4,9 @@ Each measurement is a fresh Python process (as a user restarting a script or ``t
 builds the model, then times its first training step and first evaluation step (trace + lower +
 XLA compile or cache load + run) and reports the compile-event seconds JAX records. "cold" starts
 with an empty cache directory, "warm" reuses the directory the cold run filled, "off" runs with
-``TORSH_COMPILE_CACHE=0``.
+``TORSH_COMPILE_CACHE=0``. The "program" rows jit both steps with ``program_key=`` (a stored
+executable, loaded without tracing or lowering; ``torsh train`` recipes do this), in a cache
+directory of their own: "program cold" compiles and stores, "program warm" loads.
 
 Programs:
 * ``cnn``: the ``digits-cnn`` recipe's train and eval steps (AdamW, dropout; 1x8x8, batch 32);
@@ -29,11 +31,10 @@ import time
 def _child(program: str) -> None:
     t_start = time.perf_counter()
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     import torsh
-    from torsh import compile_cache, nn, optim, train
+    from torsh import compile_cache, optim, train
     from torsh.nn import functional as F
     from torsh.train._fit import compile_seconds
 
@@ -48,35 +49,26 @@ def _child(program: str) -> None:
         x = np.zeros((32, 1, 8, 8), np.float32)
         y = np.zeros((32,), np.int32)
     else:
-        d, vocab, t = 256, 1024, 128
-
-        class LM(nn.Module):
-            def __init__(self) -> None:
-                self.embed = nn.Embedding(vocab, d)
-                layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.1, batch_first=True)
-                self.encoder = nn.TransformerEncoder(layer, 2)
-                self.head = nn.Linear(d, vocab)
-
-            def forward(self, tokens: jax.Array, *, key: jax.Array | None = None) -> jax.Array:
-                causal = jnp.triu(jnp.full((t, t), -jnp.inf), 1)
-                return self.head(self.encoder(self.embed(tokens), mask=causal, key=key))
+        from _compile_lm import LM, T
 
         model = LM()
-        x = np.zeros((16, t), np.int32)
-        y = np.zeros((16, t), np.int32)
+        x = np.zeros((16, T), np.int32)
+        y = np.zeros((16, T), np.int32)
     state = train.TrainState.create(model=model, opt=optim.AdamW(lr=1e-3), key=torsh.random.key(0))
 
     def loss_fn(m, xb, yb, key):
         out = m(xb, key=key)
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1))
 
-    @torsh.jit(donate="state")
+    key = f"benchmarks/compile_cache/{program}" if os.environ.get("BENCH_PROGRAM_KEY") == "1" else None
+
+    @torsh.jit(donate="state", program_key=key and key + "/train")
     def train_step(state, batch):
         xb, yb = batch
         loss, grads = torsh.value_and_grad(loss_fn)(state.model, xb, yb, state.key)
         return state.apply_gradients(grads), {"loss": loss}
 
-    @torsh.jit
+    @torsh.jit(program_key=key and key + "/eval")
     def eval_step(state, batch):
         xb, yb = batch
         out = state.model.eval()(xb)
@@ -94,9 +86,13 @@ def _child(program: str) -> None:
     )
 
 
-def measure(program: str, cache: str, enabled: bool) -> dict[str, float]:
-    """One fresh process: ``{"import_s", "first_steps_s", "compile_events_s"}`` (also used by suite.py)."""
+def measure(program: str, cache: str, enabled: bool, keyed: bool = False) -> dict[str, float]:
+    """One fresh process: ``{"import_s", "first_steps_s", "compile_events_s"}`` (also used by suite.py).
+
+    ``keyed``: jit the steps with ``program_key=`` (stored executables).
+    """
     env = dict(os.environ, TORSH_CACHE_DIR=cache, TORSH_COMPILE_CACHE="1" if enabled else "0")
+    env["BENCH_PROGRAM_KEY"] = "1" if keyed else "0"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     p = subprocess.run(
         [sys.executable, __file__, "--child", program], env=env, capture_output=True, text=True, check=False
@@ -119,12 +115,24 @@ def main() -> None:
     print("| program | cache | first train+eval step (s) | compile events (s) | speed-up vs cold |")
     print("| --- | --- | ---: | ---: | ---: |")
     for program in args.programs.split(","):
-        with tempfile.TemporaryDirectory() as cache:
+        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as keyed_cache:
             off = measure(program, cache, enabled=False)
             cold = measure(program, cache, enabled=True)
-            warm_runs = [measure(program, cache, enabled=True) for _ in range(args.warm)]
+            keyed_cold = measure(program, keyed_cache, enabled=True, keyed=True)
+            warm_runs, keyed_runs = [], []
+            for _ in range(args.warm):  # interleaved: both warm kinds see the same machine load
+                warm_runs.append(measure(program, cache, enabled=True))
+                keyed_runs.append(measure(program, keyed_cache, enabled=True, keyed=True))
         warm = {k: statistics.median(r[k] for r in warm_runs) for k in cold}
-        for name, r in (("off", off), ("cold", cold), ("warm", warm)):
+        keyed_warm = {k: statistics.median(r[k] for r in keyed_runs) for k in cold}
+        rows = (
+            ("off", off),
+            ("cold", cold),
+            ("warm", warm),
+            ("program cold", keyed_cold),
+            ("program warm", keyed_warm),
+        )
+        for name, r in rows:
             speed = cold["first_steps_s"] / r["first_steps_s"]
             print(
                 f"| {program} | {name} | {r['first_steps_s']:.2f} | {r['compile_events_s']:.2f} "
