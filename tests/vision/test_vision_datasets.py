@@ -332,6 +332,38 @@ def test_digits_equal_sklearn():
     assert x.shape == (4, 1, 16, 16) and x.dtype == np.float32 and y.tolist() == train.targets[:4].tolist()
 
 
+def test_array_backed_batches_gather_straight_into_shared_memory():
+    from functools import partial
+
+    from torsh.data import _transport
+
+    ds = Digits()
+    indices = [5, -1, 5, 0, *range(40, 1700), -1797]
+    segments = _transport.SegmentPool()
+    into = partial(_transport.segment_arrays, segments=segments)
+    try:
+        ref_x, ref_y = ds._torsh_get_batch(indices)
+        x, y = ds._torsh_get_batch(indices, into=into)
+        assert x.dtype == ref_x.dtype == np.uint8 and y.dtype == ref_y.dtype == np.int64
+        np.testing.assert_array_equal(x, ref_x)
+        np.testing.assert_array_equal(y, ref_y)
+        whole = np.frombuffer(segments.pending[0].buf, np.uint8)
+        assert np.shares_memory(x, whole) and np.shares_memory(y, whole)  # no fresh batch, no copy
+        del whole, x, y
+        segments.drop_pending()
+        with pytest.raises(data.SampleIndexError, match="out of range"):
+            ds._torsh_get_batch([0, 1797], into=into)
+        assert segments.pending is None  # checked before a segment was taken
+    finally:
+        segments.close()
+    # through process workers: the batches equal the in-process ones
+    loader = data.DataLoader(ds, batch_size=512, num_workers=2, persistent_workers=False)
+    for (wx, wy), (px, py) in zip(loader, data.DataLoader(ds, batch_size=512), strict=True):
+        np.testing.assert_array_equal(wx, px)
+        np.testing.assert_array_equal(wy, py)
+        assert wy.dtype == py.dtype == np.int64
+
+
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="callable"):
         Digits(transform=3)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...data import DataFileNotFoundError, Dataset, SampleIndexError
+from ...data.dataset import Gather
 from ...errors import DataError
 
 __all__ = ["VisionDataset", "DatasetFormatError", "DataFileNotFoundError"]
@@ -136,9 +137,22 @@ class ArrayBackedDataset(VisionDataset):
     def _torsh_batchable(self) -> bool:
         return self.transform is None and self.target_transform is None
 
-    def _torsh_get_batch(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    _torsh_gathers_into = True  # _torsh_get_batch accepts destinations (a worker's shared memory)
+
+    def _torsh_get_batch(
+        self, indices: Sequence[int], into: Gather | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         idx = np.asarray([self._index(i) for i in indices], dtype=np.intp)
-        return self.data[idx], self.targets[idx].astype(np.int64)
+        specs = [((idx.size, *self.data.shape[1:]), self.data.dtype), ((idx.size,), np.dtype(np.int64))]
+        out = into(specs) if into is not None else None
+        if out is None:
+            return self.data[idx], self.targets[idx].astype(np.int64)
+        # Straight into the worker's segment; mode="wrap" is exact for indices _index checked
+        # ("raise" would gather into a temporary first).
+        images, labels = out
+        np.take(self.data, idx, axis=0, out=images, mode="wrap")
+        labels[...] = self.targets[idx]
+        return images, labels
 
 
 class _SplitFiles(ArrayBackedDataset):
