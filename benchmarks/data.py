@@ -1,11 +1,13 @@
 """DataLoader throughput and memory: torsh.data vs torch.utils.data on the same dataset object.
 
-Two pipelines (``--pipeline``): ``cifar``, the classic CIFAR augmentation in NumPy, per sample: random
+Three pipelines (``--pipeline``): ``cifar``, the classic CIFAR augmentation in NumPy, per sample: random
 crop (pad 4) + horizontal flip + per-channel normalise, HWC uint8 -> CHW float32; ``jpeg``, the
 ImageNet-style one (issue 14 goal 1's heavier pipeline): ``torsh.vision.datasets.ImageFolder`` over
 500x375 JPEG files the script writes once (into ``$TMPDIR/torsh-bench-jpeg-<n>``), Pillow decode +
 ``RandomResizedCrop(224)`` + ``RandomHorizontalFlip`` + ``ToArray`` + ``Normalize`` (torsh.vision's
-transforms in both loaders). Each candidate runs 3 epochs in its own fresh
+transforms in both loaders); ``arrays``, an ``ArrayDataset`` of 3x64x64 float32 images with no
+per-sample work (torsh's workers gather each batch in one step straight into shared memory; torch
+reads it sample by sample). Each candidate runs 3 epochs in its own fresh
 process (so peak-memory numbers do not mix), candidates interleaved over ``--rounds`` rounds. Reported:
 
 * samples/s of epoch 1 (includes starting workers) and of epochs 2-3;
@@ -22,7 +24,7 @@ each candidate in a fresh process (torsh's fork server is per process): right af
 after ``--other-work`` seconds of other work between ``DataLoader()`` and ``iter()`` (what a training
 script does: build the model, compile the step), and in the second epoch.
 
-Run: ``python benchmarks/data.py [--pipeline cifar|jpeg] [--n 50000] [--batch-size 256] [--rounds 1]
+Run: ``python benchmarks/data.py [--pipeline cifar|jpeg|arrays] [--n 50000] [--batch-size 256] [--rounds 1]
 [--first-batch]`` (``jpeg``: use ``--n 2000 --batch-size 64``). Not a test.
 """
 
@@ -99,6 +101,9 @@ def make_dataset(n: int, pipeline: str = "cifar") -> Any:
     if pipeline == "jpeg":
         return jpeg_dataset(n)
     g = np.random.default_rng(0)
+    if pipeline == "arrays":
+        floats = g.standard_normal((n, 3, 64, 64), dtype=np.float32)
+        return tdata.ArrayDataset(floats, g.integers(0, 10, size=n).astype(np.int64))
     images = np.empty((n, 32, 32, 3), np.uint8)
     for start in range(0, n, 4096):  # from raw bytes, in chunks: no transient copies of the data set
         rows = images[start : start + 4096]
@@ -354,7 +359,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--pipeline", choices=("cifar", "jpeg"), default="cifar")
+    parser.add_argument("--pipeline", choices=("cifar", "jpeg", "arrays"), default="cifar")
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=3)
@@ -381,7 +386,11 @@ def main() -> None:
     from importlib.metadata import version
 
     make_dataset(args.n, args.pipeline)  # write the JPEG files once, before any timing
-    shape = "32x32x3 (cifar)" if args.pipeline == "cifar" else "500x375 JPEG -> 3x224x224 (jpeg)"
+    shape = {
+        "cifar": "32x32x3 (cifar)",
+        "jpeg": "500x375 JPEG -> 3x224x224 (jpeg)",
+        "arrays": "3x64x64 float32, no per-sample work (arrays)",
+    }[args.pipeline]
     print(
         f"{args.n} images {shape}, batch {args.batch_size}, {args.epochs} epochs, {os.cpu_count()} CPUs, "
         f"torch {version('torch')}, python {sys.version.split()[0]}"
