@@ -218,6 +218,8 @@ def test_what_cannot_be_keyed_or_stored_warns_once_and_still_runs(cache):
 
     # amp changes what a trace produces through a context torsh cannot key: never stored or loaded
     layer = nn.Linear(3, 2, key=torsh.random.key(0))
+    # (as with any jitted function, a program traced outside an autocast block is not traced again
+    # in it: docs/amp.md says to enter the block inside the jitted function)
     h = torsh.jit(lambda m, x: m(x), program_key="amp")
     with amp.autocast("compute=bfloat16,output=bfloat16"), pytest.warns(ProgramCacheWarning, match="amp"):
         assert h(layer, jnp.ones((1, 3))).dtype == jnp.bfloat16
@@ -228,9 +230,12 @@ def test_settings_that_change_a_trace_change_the_key(cache):
     traces: list = []
     fn = _counting(traces)
     w, x = jnp.ones((3, 4)), jnp.ones((2, 3))
-    torsh.jit(fn, program_key="settings")(w, x)
+    f = torsh.jit(fn, program_key="settings")
+    f(w, x)
     with jax.default_matmul_precision("highest"):
-        torsh.jit(fn, program_key="settings")(w, x)
+        f(w, x)  # same arguments, other settings: not the program compiled for the defaults
+        torsh.jit(fn, program_key="settings")(w, x)  # and a later process finds the right one
+    f(w, x)
     assert len(traces) == 2 and len(_programs(cache)) == 2
 
 

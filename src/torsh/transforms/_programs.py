@@ -35,6 +35,8 @@ from typing import Any
 
 import jax
 
+from .._dtype import get_default_dtype
+
 __all__ = ["ProgramCacheWarning", "KeyedProgram"]
 
 _FORMAT = "torsh.program/1"
@@ -89,7 +91,6 @@ def _environment() -> list[str]:
     import jaxlib
 
     from .. import __version__
-    from .._dtype import get_default_dtype
     from .._platform import _PORTABLE
 
     devices = jax.devices()
@@ -103,6 +104,27 @@ def _environment() -> list[str]:
         f"default dtype {get_default_dtype()} portable {_PORTABLE.get()}",
         f"mesh {jax.sharding.get_abstract_mesh()}",
     ]
+
+
+_CONTEXT_VARS: tuple[Any, ...] = ()
+
+
+def _trace_context() -> tuple[Any, ...]:
+    """What, besides the arguments, changes the program a trace produces: read on every call (~3 us),
+    so that a program is never run under settings it was not compiled for."""
+    global _CONTEXT_VARS
+    if not _CONTEXT_VARS:  # imported on first use: torsh.transforms must not import torsh.nn
+        from .._platform import _PORTABLE
+        from ..distributed._mesh import _RULES
+        from ..nn.module import CALL_HOOK
+
+        _CONTEXT_VARS = (CALL_HOOK, _RULES, _PORTABLE)
+    return (
+        *(var.get() for var in _CONTEXT_VARS),
+        *(getattr(jax.config, name, None) for name in _JAX_SETTINGS),
+        get_default_dtype(),
+        jax.sharding.get_abstract_mesh(),
+    )
 
 
 def _untraceable_context() -> str | None:
@@ -186,6 +208,7 @@ class KeyedProgram:
         self._programs: dict[Any, Any] = {}
         self._current: Any = None
         self._current_static: tuple[Any, ...] = ()
+        self._current_context: tuple[Any, ...] = ()
         self._warned: set[str] = set()
         functools.update_wrapper(self, fn)
 
@@ -207,7 +230,8 @@ class KeyedProgram:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         dyn_args, dyn_kwargs, static = self._split(args, kwargs)
         current = self._current
-        if current is not None and static == self._current_static:
+        context = _trace_context()
+        if current is not None and static == self._current_static and context == self._current_context:
             try:
                 return current(*dyn_args, **dyn_kwargs)
             except TypeError:  # compiled for other shapes, dtypes or structure: resolve below
@@ -215,11 +239,11 @@ class KeyedProgram:
         from ..compile_cache import cache_dir
 
         directory = cache_dir()
-        if directory is None or jax.config.values["jax_disable_jit"]:
+        if directory is None or getattr(jax.config, "jax_disable_jit"):  # noqa: B009 (untyped for mypy)
             return self._jitted(*args, **kwargs)
         leaves, treedef = jax.tree.flatten((dyn_args, dyn_kwargs))
         try:
-            signature: Any = (treedef, tuple(_leaf_text(x) for x in leaves), static)
+            signature: Any = (treedef, tuple(_leaf_text(x) for x in leaves), static, context)
             hash(signature)
         except TypeError:  # an unhashable static value: jax.jit reports it clearly
             return self._jitted(*args, **kwargs)
@@ -227,9 +251,10 @@ class KeyedProgram:
         if program is None:
             program = self._load_or_compile(directory / _SUBDIR, args, kwargs, signature)
             if program is None:  # no program may be stored or loaded in this context
+                self._current = None  # the next call checks again
                 return self._jitted(*args, **kwargs)
             self._programs[signature] = program
-        self._current, self._current_static = program, static
+        self._current, self._current_static, self._current_context = program, static, context
         return program(*dyn_args, **dyn_kwargs)
 
     def _warn(self, reason: str) -> None:
@@ -243,7 +268,7 @@ class KeyedProgram:
             )
 
     def _key_text(self, signature: Any) -> str | None:
-        treedef, leaf_texts, static = signature
+        treedef, leaf_texts, static, _ = signature  # the context is in _environment() as text
         code = getattr(self._fn, "__code__", None)
         parts = [
             _FORMAT,
