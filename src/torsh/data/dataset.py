@@ -40,6 +40,29 @@ U = TypeVar("U")
 _SPLIT_SALT = 0x5B117
 
 
+def gather_rows(
+    arrays: Sequence[np.ndarray], idx: np.ndarray, into: Gather | None, dtypes: Sequence[Any] | None = None
+) -> list[np.ndarray]:
+    """Rows ``idx`` (already range-checked) of each array as ``dtypes`` (default: their own), one
+    gather per array: a one-gather batch read (``ArrayDataset``, torsh.vision's array-backed datasets).
+
+    ``into([(shape, dtype), ...])`` may give one destination per array (a worker process's shared-memory
+    segment): the rows are written straight into them instead of fresh arrays and a copy.
+    """
+    kinds = [np.dtype(d) for d in dtypes] if dtypes is not None else [a.dtype for a in arrays]
+    specs = [((idx.size, *a.shape[1:]), kind) for a, kind in zip(arrays, kinds, strict=True)]
+    out = into(specs) if into is not None else None
+    if out is None:
+        return [a.take(idx, axis=0).astype(kind, copy=False) for a, kind in zip(arrays, kinds, strict=True)]
+    for a, dst in zip(arrays, out, strict=True):
+        if dst.dtype == a.dtype:
+            # mode="wrap" is exact for checked indices; "raise" would gather into a temporary first
+            np.take(a, idx, axis=0, out=dst, mode="wrap")
+        else:  # a converting read (labels as int64): one pass through the gathered rows
+            dst[...] = a[idx]
+    return out
+
+
 def _check_index(index: Any, length: int, owner: str) -> int:
     try:
         i = operator.index(index)
@@ -342,14 +365,7 @@ class ArrayDataset(Dataset[Any]):
             raise SampleIndexError(
                 f"ArrayDataset: index {int(bad)} is out of range for {self._length} samples"
             )
-        specs = [((idx.size, *leaf.shape[1:]), leaf.dtype) for leaf in self._leaves]
-        out = into(specs) if into is not None else None
-        if out is None:
-            return self._build([leaf.take(idx, axis=0) for leaf in self._leaves])
-        # mode="wrap" is exact for the indices checked above; "raise" would gather into a temporary
-        # array first and copy that into ``out``
-        pairs = zip(self._leaves, out, strict=True)
-        return self._build([np.take(leaf, idx, axis=0, out=dst, mode="wrap") for leaf, dst in pairs])
+        return self._build(gather_rows(self._leaves, idx, into))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...data import DataFileNotFoundError, Dataset, SampleIndexError
-from ...data.dataset import Gather
+from ...data.dataset import Gather, gather_rows
 from ...errors import DataError
 
 __all__ = ["VisionDataset", "DatasetFormatError", "DataFileNotFoundError"]
@@ -143,15 +143,7 @@ class ArrayBackedDataset(VisionDataset):
         self, indices: Sequence[int], into: Gather | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         idx = np.asarray([self._index(i) for i in indices], dtype=np.intp)
-        specs = [((idx.size, *self.data.shape[1:]), self.data.dtype), ((idx.size,), np.dtype(np.int64))]
-        out = into(specs) if into is not None else None
-        if out is None:
-            return self.data[idx], self.targets[idx].astype(np.int64)
-        # Straight into the worker's segment; mode="wrap" is exact for indices _index checked
-        # ("raise" would gather into a temporary first).
-        images, labels = out
-        np.take(self.data, idx, axis=0, out=images, mode="wrap")
-        labels[...] = self.targets[idx]
+        images, labels = gather_rows([self.data, self.targets], idx, into, [self.data.dtype, np.int64])
         return images, labels
 
 
