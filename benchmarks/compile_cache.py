@@ -102,6 +102,26 @@ def measure(program: str, cache: str, enabled: bool, keyed: bool = False) -> dic
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def measure_starts(program: str, warm: int, with_off: bool = True) -> dict[str, dict[str, float]]:
+    """Fresh-process starts of ``program``: ``{"off", "cold", "warm", "program cold", "program warm"}``
+    (``off`` only with ``with_off``; warm rows: medians of ``warm`` runs, the two kinds interleaved so
+    that both see the same machine load). Also used by suite.py."""
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as keyed_cache:
+        if with_off:
+            rows["off"] = measure(program, cache, enabled=False)
+        rows["cold"] = measure(program, cache, enabled=True)
+        keyed_cold = measure(program, keyed_cache, enabled=True, keyed=True)  # compiles and stores
+        warm_runs, keyed_runs = [], []
+        for _ in range(warm):
+            warm_runs.append(measure(program, cache, enabled=True))
+            keyed_runs.append(measure(program, keyed_cache, enabled=True, keyed=True))
+    rows["warm"] = {k: statistics.median(r[k] for r in warm_runs) for k in keyed_cold}
+    rows["program cold"] = keyed_cold
+    rows["program warm"] = {k: statistics.median(r[k] for r in keyed_runs) for k in keyed_cold}
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programs", default="cnn,lm")
@@ -115,24 +135,9 @@ def main() -> None:
     print("| program | cache | first train+eval step (s) | compile events (s) | speed-up vs cold |")
     print("| --- | --- | ---: | ---: | ---: |")
     for program in args.programs.split(","):
-        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as keyed_cache:
-            off = measure(program, cache, enabled=False)
-            cold = measure(program, cache, enabled=True)
-            keyed_cold = measure(program, keyed_cache, enabled=True, keyed=True)
-            warm_runs, keyed_runs = [], []
-            for _ in range(args.warm):  # interleaved: both warm kinds see the same machine load
-                warm_runs.append(measure(program, cache, enabled=True))
-                keyed_runs.append(measure(program, keyed_cache, enabled=True, keyed=True))
-        warm = {k: statistics.median(r[k] for r in warm_runs) for k in cold}
-        keyed_warm = {k: statistics.median(r[k] for r in keyed_runs) for k in cold}
-        rows = (
-            ("off", off),
-            ("cold", cold),
-            ("warm", warm),
-            ("program cold", keyed_cold),
-            ("program warm", keyed_warm),
-        )
-        for name, r in rows:
+        rows = measure_starts(program, args.warm)
+        cold = rows["cold"]
+        for name, r in rows.items():
             speed = cold["first_steps_s"] / r["first_steps_s"]
             print(
                 f"| {program} | {name} | {r['first_steps_s']:.2f} | {r['compile_events_s']:.2f} "

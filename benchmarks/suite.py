@@ -24,7 +24,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,23 +69,19 @@ def run_compile(warm: int) -> list[dict[str, Any]]:
     """First train + eval step of the Transformer LM in fresh processes: cold vs warm compile cache,
     and warm with the steps' programs stored under ``program_key`` (what ``torsh train`` recipes do)."""
     sys.path.insert(0, str(HERE))
-    from compile_cache import measure
+    from compile_cache import measure_starts
 
-    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as keyed_cache:
-        cold = measure("lm", cache, enabled=True)
-        measure("lm", keyed_cache, enabled=True, keyed=True)  # compiles and stores the programs
-        warm_runs, keyed_runs = [], []
-        for _ in range(warm):
-            warm_runs.append(measure("lm", cache, enabled=True))
-            keyed_runs.append(measure("lm", keyed_cache, enabled=True, keyed=True))
-    rows = [{"what": "cold (empty cache)", "s": cold["first_steps_s"], "vs_cold": 1.0}]
-    for what, runs in (
-        ("warm (cache filled by the cold run)", warm_runs),
-        ("warm, stored programs (`torsh.jit(program_key=...)`)", keyed_runs),
-    ):
-        s = statistics.median(r["first_steps_s"] for r in runs)
-        rows.append({"what": what, "s": s, "vs_cold": cold["first_steps_s"] / s})
-    return rows
+    starts = measure_starts("lm", warm, with_off=False)
+    cold = starts["cold"]["first_steps_s"]
+    labels = {
+        "cold": "cold (empty cache)",
+        "warm": "warm (cache filled by the cold run)",
+        "program warm": "warm, stored programs (`torsh.jit(program_key=...)`)",
+    }
+    return [
+        {"what": what, "s": starts[name]["first_steps_s"], "vs_cold": cold / starts[name]["first_steps_s"]}
+        for name, what in labels.items()
+    ]
 
 
 def compile_table(compile_rows: list[dict[str, Any]]) -> str:
