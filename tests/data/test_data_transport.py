@@ -14,6 +14,7 @@ import _data_transport as lib
 import numpy as np
 import optree
 import pytest
+from _data_dev_shm import alone_in_dev_shm, shm_names  # noqa: F401 (an autouse fixture)
 
 from torsh.data import (
     ArrayDataset,
@@ -28,10 +29,6 @@ from torsh.data import (
     _transport,
     default_collate,
 )
-
-
-def _segments() -> set[str]:
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
 
 
 def _assert_same(ref, got):
@@ -135,14 +132,14 @@ def test_segments_are_reused_once_batches_are_dropped_and_multiply_while_kept():
 
 
 def test_a_batch_outlives_its_loader():
-    before = _segments()
+    before = shm_names()
     loader = DataLoader(lib.Mixed(), batch_size=16, num_workers=2)
     it = iter(loader)
     batch = next(it)
     expected = default_collate([lib.Mixed()[i] for i in range(16)])
     del it, loader
     gc.collect()
-    assert _segments() - before == set()  # names unlinked at shutdown, mappings kept by the views
+    assert shm_names() - before == set()  # names unlinked at shutdown, mappings kept by the views
     _assert_same(expected, batch)
     batch["image"] += 1  # still mapped and writable
     np.testing.assert_array_equal(batch["image"], expected["image"] + 1)
@@ -263,12 +260,12 @@ def test_a_retired_segment_is_unmapped_at_once_but_never_under_a_live_view():
         assert _mappings()[name_a] == 1
         name_b, batch = send(_images(12))  # too large for the free segment a: a replaces it
         assert name_b != name_a and segments.take_retired() == [name_a]
-        assert name_a not in _mapped() | _segments()
+        assert name_a not in _mapped() | shm_names()
         del batch
         gc.collect()
         name_c, batch = send(_images(16))
         assert segments.take_retired() == [name_b] and segments.take_retired() == []
-        assert _mappings()[name_b] == 1 and name_b not in _segments()  # unlinked, still mapped here
+        assert _mappings()[name_b] == 1 and name_b not in shm_names()  # unlinked, still mapped here
         attachments.forget([name_b])
         assert name_b not in _mapped()
         np.testing.assert_array_equal(batch[15], np.full((64, 64), 15, np.float32))
@@ -276,7 +273,7 @@ def test_a_retired_segment_is_unmapped_at_once_but_never_under_a_live_view():
     finally:
         attachments.close(unlink=False)
         segments.close()
-    assert not {name_a, name_b, name_c} & (_mapped() | _segments())
+    assert not {name_a, name_b, name_c} & (_mapped() | shm_names())
 
 
 def _growing(n: int) -> list[list[int]]:
@@ -292,7 +289,7 @@ def _small_arrays() -> ArrayDataset:
 
 @pytest.mark.parametrize("make", [lib.Tuples, _small_arrays], ids=["collated", "gathered"])
 def test_a_worker_that_outgrows_its_segments_does_not_keep_them_mapped_here(make):
-    mapped_before, files_before = _mapped(), _segments()
+    mapped_before, files_before = _mapped(), shm_names()
     dataset = make()
     batches = _growing(len(dataset))
     loader = DataLoader(dataset, batch_sampler=batches, num_workers=1, persistent_workers=True)
@@ -313,7 +310,7 @@ def test_a_worker_that_outgrows_its_segments_does_not_keep_them_mapped_here(make
     np.testing.assert_array_equal(kept, expected)  # a batch outlives its loader
     del kept
     gc.collect()
-    assert _mapped() - mapped_before == set() and _segments() - files_before == set()
+    assert _mapped() - mapped_before == set() and shm_names() - files_before == set()
 
 
 _MIXED_DTYPES = {
